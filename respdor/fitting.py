@@ -1,0 +1,784 @@
+"""Fit REDOR / RESPDOR dephasing curves with lmfit: D or r, bonded fraction, and honest errors.
+
+One code path serves a single curve and a global fit of several curves that share parameters.
+The model of curve i is
+
+    dS/S0_i(t) = f_i * epsilon_i * x_i * g_i(t; kappa_i, D_i, sigma_r,i)
+
+with g the normalised curve of :class:`CurveModel` (plateau 2I/(2I+1) for full saturation),
+f the bonded fraction, epsilon the saturation (transfer) efficiency, x the partner's isotopic
+abundance, kappa the recoupling scaling and sigma_r the width of a Gaussian distance distribution.
+Because f, epsilon and x multiply alike, the data determine only their product, reported as
+``amplitude``; the reported fraction assumes the stated epsilon and x.
+
+Uncertainties
+-------------
+* When the curve carries measurement errors (sigma of dS/S0, or the noise of S0 and S1) they are
+  taken at face value: covariance not rescaled, profile-likelihood intervals at
+  delta chi^2 = 1 (68.3 %) and 4 (95.4 %). The reduced chi-square then tests the model.
+* Without errors the noise is estimated from the scatter about the fit (equal weights):
+  covariance scaled by chi^2_red and intervals from lmfit's F-test.
+* ``method="signals"`` fits S0 and S1 jointly with one nuisance S0 per point, so noise on S0 is
+  propagated exactly instead of through the first-order ratio formula.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import lmfit
+import numpy as np
+from scipy import stats
+
+from spinsim.dipolar import ANGSTROM, dipolar_constant
+from spinsim.isotopes import Isotope, get_isotope
+
+from .curve import DephasingCurve
+from .errors import UserError
+from .models import (
+    TRANSFER_KINDS,
+    gaussian_distance_average,
+    recoupling_scaling,
+    transfer_dephasing,
+    transfer_matrix,
+)
+
+__all__ = [
+    "CurveModel",
+    "ParameterEstimate",
+    "FitResult",
+    "fit_curve",
+    "fit_curves",
+    "PARAMETER_UNITS",
+    "FITTABLE",
+]
+
+#: Units of every parameter name the fitter knows.
+PARAMETER_UNITS = {
+    "coupling_hz": "Hz",
+    "distance_angstrom": "angstrom",
+    "fraction": "",
+    "efficiency": "",
+    "abundance": "",
+    "scaling": "",
+    "width_angstrom": "angstrom",
+    "amplitude": "",
+}
+
+#: Parameters a user may fix, free or bound.
+FITTABLE = ("coupling_hz", "distance_angstrom", "fraction", "efficiency", "abundance", "scaling", "width_angstrom")
+
+_DEFAULT_BOUNDS = {
+    "coupling_hz": (1e-3, 1e6),
+    "distance_angstrom": (0.3, 100.0),
+    "fraction": (0.0, 1.0),
+    "efficiency": (0.0, 1.0),
+    "abundance": (0.0, 1.0),
+    "scaling": (0.05, 2.0),
+    "width_angstrom": (0.0, 5.0),
+}
+
+
+@dataclass
+class CurveModel:
+    """How one dephasing curve is modelled.
+
+    Parameters
+    ----------
+    observe, partner : str or Isotope
+        Observed spin-1/2 nucleus and recoupled partner, e.g. ``"13C"`` and ``"27Al"``.
+    experiment : {"respdor", "redor"}
+        ``"respdor"``: saturation of the partner (default transfer ``"saturation"``);
+        ``"redor"``: pi pulses on the partner (default transfer ``"inversion"``, the m -> -m flip
+        that is exact for a spin-1/2 partner).
+    transfer : str, optional
+        Population-transfer kind (:data:`respdor.models.TRANSFER_KINDS`) overriding the default.
+    transfer_probabilities : ndarray, optional
+        A user-built column-stochastic P(m'|m) of size (2I+1); overrides ``transfer``.
+    sequence : str
+        Recoupling sequence for the default scaling: ``"redor"``, ``"sr4"``, ``"redor-finite"``.
+    pulse_length_s, rotor_period_s : float, optional
+        For ``sequence="redor-finite"``.
+    n_partners : int
+        Number of equivalent partners at the same distance. Treated with the second-moment
+        effective coupling D_eff = sqrt(n) D (an approximation valid for the initial rise; the
+        later shape depends on geometry). D and r refer to one partner.
+    shape : callable, optional
+        ``shape(t_s, coupling_hz) -> dS/S0`` for fraction 1, e.g. a simulated curve table
+        (``respdor.simulated.SimulatedShape``). Replaces the analytical curve; the transfer and
+        sequence then come from the simulation, and ``scaling`` multiplies D.
+    """
+
+    observe: str | Isotope = "13C"
+    partner: str | Isotope = "27Al"
+    experiment: str = "respdor"
+    transfer: str | None = None
+    transfer_probabilities: np.ndarray | None = None
+    sequence: str = "redor"
+    pulse_length_s: float | None = None
+    rotor_period_s: float | None = None
+    n_partners: int = 1
+    shape: Callable | None = None
+
+    def __post_init__(self):
+        try:
+            self.observe_isotope = get_isotope(self.observe)
+            self.partner_isotope = get_isotope(self.partner)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if self.experiment not in ("respdor", "redor"):
+            raise UserError(f"unknown experiment {self.experiment!r}; choose respdor or redor")
+        if self.n_partners < 1:
+            raise UserError(f"number of partners must be >= 1, got {self.n_partners}")
+        if self.transfer is None:
+            self.transfer = "saturation" if self.experiment == "respdor" else "inversion"
+        if self.transfer not in TRANSFER_KINDS:
+            raise UserError(f"unknown population transfer {self.transfer!r}; choose from {', '.join(TRANSFER_KINDS)}")
+        spin = self.partner_isotope.spin
+        try:
+            if self.transfer_probabilities is not None:
+                self._p = np.asarray(self.transfer_probabilities, float)
+                if self._p.shape != (self.partner_isotope.multiplicity,) * 2:
+                    raise ValueError(f"transfer matrix must be {self.partner_isotope.multiplicity}x"
+                                     f"{self.partner_isotope.multiplicity} for I = {self.partner_isotope.spin_label}")
+                self.transfer = "custom"
+            else:
+                self._p = transfer_matrix(spin, self.transfer)
+            self.default_scaling = (
+                1.0 if self.shape is not None
+                else recoupling_scaling(self.sequence, self.pulse_length_s, self.rotor_period_s)
+            )
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        # D * r^3 in Hz angstrom^3: the one constant linking the two parameterisations.
+        self.dr3 = dipolar_constant(self.observe_isotope, self.partner_isotope) / ANGSTROM**3
+
+    @property
+    def pair(self) -> str:
+        """Label such as ``13C{27Al}``."""
+        return f"{self.observe_isotope.symbol}{{{self.partner_isotope.symbol}}}"
+
+    def describe(self) -> str:
+        """One line naming the model, for tables and notes."""
+        if self.shape is not None:
+            base = f"simulated curve table ({getattr(self.shape, 'description', 'spinsim')})"
+        else:
+            base = f"{self.experiment.upper()} analytical, transfer '{self.transfer}', sequence {self.sequence}"
+        extra = f", {self.n_partners} equivalent partners (second-moment approximation)" if self.n_partners > 1 else ""
+        return f"{self.pair} {base}{extra}"
+
+    def normalised(self, time_s, coupling_hz, scaling=None, width_angstrom=0.0):
+        """Curve g(t) for fraction, efficiency and abundance 1.
+
+        Parameters
+        ----------
+        time_s : array_like
+            Recoupling times in s.
+        coupling_hz : float
+            D of one partner in Hz.
+        scaling : float, optional
+            kappa; defaults to the sequence's value.
+        width_angstrom : float
+            Standard deviation of a Gaussian distance distribution around r(D), in angstrom.
+        """
+        t = np.asarray(time_s, float)
+        kappa = self.default_scaling if scaling is None else scaling
+        root_n = math.sqrt(self.n_partners)
+
+        def at_coupling(d):
+            d_eff = kappa * root_n * d
+            if self.shape is not None:
+                return np.asarray(self.shape(t, d_eff), float)
+            return transfer_dephasing(d_eff * t, self._p)
+
+        if width_angstrom <= 0:
+            return at_coupling(coupling_hz)
+        r0 = (self.dr3 / coupling_hz) ** (1.0 / 3.0)
+        return gaussian_distance_average(lambda r: at_coupling(self.dr3 / r**3), r0, width_angstrom)
+
+
+@dataclass
+class ParameterEstimate:
+    """Value and uncertainty of one fitted or derived parameter.
+
+    Attributes
+    ----------
+    value : float
+    stderr : float or None
+        Standard error from the covariance matrix; None when lmfit could not estimate it
+        (e.g. the parameter sits on a bound).
+    ci68, ci95 : tuple of float or None
+        Profile-likelihood intervals [low, high] at 1 and 2 sigma; None when not computed.
+        An end at a bound means the interval is open on that side.
+    vary : bool
+        False for fixed parameters.
+    derived : bool
+        True for parameters computed from others (distance from D, amplitude).
+    unit : str
+    """
+
+    value: float
+    stderr: float | None = None
+    ci68: tuple | None = None
+    ci95: tuple | None = None
+    vary: bool = True
+    derived: bool = False
+    unit: str = ""
+    at_bound: bool = False
+
+    def to_dict(self):
+        out = {"value": _finite_or_none(self.value), "stderr": _finite_or_none(self.stderr)}
+        if self.ci68 is not None:
+            out["ci68"] = [_finite_or_none(v) for v in self.ci68]
+        if self.ci95 is not None:
+            out["ci95"] = [_finite_or_none(v) for v in self.ci95]
+        out["vary"] = self.vary
+        out["derived"] = self.derived
+        out["unit"] = self.unit
+        return out
+
+
+def _finite_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit_curve` / :func:`fit_curves`.
+
+    Attributes
+    ----------
+    parameters : dict of str -> ParameterEstimate
+        For one curve: ``coupling_hz``, ``distance_angstrom``, ``fraction``, ``efficiency``,
+        ``abundance``, ``scaling``, ``width_angstrom``, ``amplitude``. In a global fit, shared
+        parameters keep their names and per-curve ones are prefixed ``c0_``, ``c1_``, ...
+    curves, models : list
+        What was fitted, in order.
+    chisqr, redchi : float
+        chi^2 and chi^2 / (N - P) (N = number of residuals, P = varied parameters).
+    n_points : int
+        Number of curve points (S0/S1 pairs count once).
+    n_free : int
+        Number of varied physical parameters (nuisance S0 excluded).
+    correlations : dict
+        Correlation coefficients between varied parameters, keyed "a/b".
+    warnings : list of str
+        Things the user must know (D and f not separable, intervals open at a bound, ...).
+    notes : list of str
+        What was assumed (weights, units, epsilon and x behind the fraction).
+    weighted : bool
+        True when measurement errors were used as weights.
+    method : str
+        "ratio" (fit dS/S0) or "signals" (joint S0/S1 fit).
+    lmfit_result : lmfit.minimizer.MinimizerResult
+        The raw lmfit result, for experts.
+    """
+
+    parameters: dict
+    curves: list
+    models: list
+    chisqr: float
+    redchi: float
+    n_points: int
+    n_free: int
+    correlations: dict
+    warnings: list
+    notes: list
+    weighted: bool
+    method: str
+    lmfit_result: object = None
+    _evaluate: Callable | None = field(default=None, repr=False)
+
+    def __getitem__(self, name) -> ParameterEstimate:
+        return self.parameters[name]
+
+    def value(self, name):
+        """Best-fit value of a parameter."""
+        return self.parameters[name].value
+
+    def best_fit(self, index=0, time_s=None):
+        """Model dS/S0 of curve ``index`` at ``time_s`` (default: the measured times)."""
+        t = self.curves[index].time_s if time_s is None else np.asarray(time_s, float)
+        return self._evaluate(index, t, None)
+
+    def curve_with(self, index=0, time_s=None, **overrides):
+        """Model of curve ``index`` with some parameters replaced, e.g. ``distance_angstrom=2.7``."""
+        t = self.curves[index].time_s if time_s is None else np.asarray(time_s, float)
+        return self._evaluate(index, t, overrides)
+
+    def residuals(self, index=0):
+        """Data minus model for curve ``index`` (dS/S0 units)."""
+        return self.curves[index].dss0 - self.best_fit(index)
+
+    @property
+    def aic(self):
+        return getattr(self.lmfit_result, "aic", float("nan"))
+
+    @property
+    def bic(self):
+        return getattr(self.lmfit_result, "bic", float("nan"))
+
+    def to_dict(self) -> dict:
+        """JSON-ready result (format documented in docs/results-format.md)."""
+        out = {}
+        for name, est in self.parameters.items():
+            out[name] = est.to_dict()
+        out["redchi"] = _finite_or_none(self.redchi)
+        out["chisqr"] = _finite_or_none(self.chisqr)
+        out["n_points"] = self.n_points
+        out["n_free"] = self.n_free
+        out["aic"] = _finite_or_none(self.aic)
+        out["bic"] = _finite_or_none(self.bic)
+        out["weighted"] = self.weighted
+        out["method"] = self.method
+        out["correlations"] = {k: _finite_or_none(v) for k, v in self.correlations.items()}
+        out["warnings"] = list(self.warnings)
+        out["notes"] = list(self.notes)
+        out["curves"] = [
+            {
+                "label": c.label,
+                "source": c.source,
+                "model": m.describe(),
+                "observe": m.observe_isotope.symbol,
+                "partner": m.partner_isotope.symbol,
+                "n_points": c.n_points,
+            }
+            for c, m in zip(self.curves, self.models)
+        ]
+        return out
+
+    def report(self) -> str:
+        """Plain-text table of the result."""
+        from .report import format_table
+
+        return format_table(self)
+
+
+def _name(base, index, shared, n_curves):
+    if n_curves == 1 or base in shared:
+        return base
+    return f"c{index}_{base}"
+
+
+class _Problem:
+    """Parameters, residuals and evaluation for a list of curves sharing parameters."""
+
+    def __init__(self, curves, models, shared, parameterization, fix, bounds, initial, method, weighted):
+        self.curves = curves
+        self.models = models
+        self.n = len(curves)
+        self.shared = set(shared)
+        self.param = parameterization
+        self.method = method
+        self.weighted = weighted
+        self.params = lmfit.Parameters()
+        self._build(fix, bounds, initial)
+
+    def name(self, base, i):
+        return _name(base, i, self.shared, self.n)
+
+    def derived_name(self, base, i):
+        """Name of a derived parameter: shared exactly when everything it is computed from is."""
+        if self.n == 1:
+            return base
+        if base == "amplitude":
+            sources = ("fraction", "efficiency", "abundance")
+        else:
+            sources = ("coupling_hz",) if self.param == "coupling" else ("distance_angstrom",)
+        same_pair = len({m.pair for m in self.models}) == 1
+        if all(s in self.shared for s in sources) and (same_pair or base != "coupling_hz"):
+            return base
+        return f"c{i}_{base}"
+
+    def _build(self, fix, bounds, initial):
+        primary = "coupling_hz" if self.param == "coupling" else "distance_angstrom"
+        if primary == "coupling_hz" and "coupling_hz" in self.shared and self.n > 1:
+            pairs = {m.pair for m in self.models}
+            if len(pairs) > 1:
+                raise UserError(
+                    "curves of different nucleus pairs (" + ", ".join(sorted(pairs)) + ") can share the "
+                    "distance, not the coupling: use --parameterization distance"
+                )
+        for i, (curve, model) in enumerate(zip(self.curves, self.models)):
+            defaults = {
+                "fraction": (1.0, True),
+                "efficiency": (1.0, False),
+                "abundance": (model.partner_isotope.abundance, False),
+                "scaling": (model.default_scaling, False),
+                "width_angstrom": (0.0, False),
+            }
+            for base in (primary, "fraction", "efficiency", "abundance", "scaling", "width_angstrom"):
+                name = self.name(base, i)
+                if name in self.params:
+                    continue
+                lo, hi = bounds.get(name, bounds.get(base, _DEFAULT_BOUNDS[base]))
+                if base == primary:
+                    value, vary = 1.0, True  # replaced by the grid start
+                else:
+                    value, vary = defaults[base]
+                if name in initial or base in initial:
+                    value = initial.get(name, initial.get(base))
+                if name in fix or base in fix:
+                    value, vary = fix.get(name, fix.get(base)), False
+                if not (lo <= value <= hi) and vary is False:
+                    raise UserError(f"fixed value {base}={value} lies outside its bounds [{lo}, {hi}]")
+                self.params.add(name, value=float(np.clip(value, lo, hi)) if vary else float(value),
+                                min=lo, max=hi, vary=vary)
+        # Derived parameters: the other geometric quantity and the identifiable amplitude.
+        other = "distance_angstrom" if primary == "coupling_hz" else "coupling_hz"
+        for i, model in enumerate(self.models):
+            dname = self.derived_name(other, i)
+            if dname not in self.params:
+                src = self.name(primary, i)
+                expr = (f"({model.dr3!r} / {src}) ** (1.0/3.0)" if primary == "coupling_hz"
+                        else f"{model.dr3!r} / {src} ** 3")
+                self.params.add(dname, expr=expr)
+            aname = self.derived_name("amplitude", i)
+            if aname not in self.params:
+                self.params.add(
+                    aname,
+                    expr=f"{self.name('fraction', i)} * {self.name('efficiency', i)} * {self.name('abundance', i)}",
+                )
+        free_amp = [b for b in ("fraction", "efficiency", "abundance")
+                    if any(self.params[self.name(b, i)].vary for i in range(self.n))]
+        if len(free_amp) > 1:
+            raise UserError(
+                f"{' and '.join(free_amp)} multiply the curve alike and cannot be fitted together: "
+                "fix all but one (e.g. --fix efficiency=0.9 from a model compound)"
+            )
+        if self.method == "signals":
+            for i, curve in enumerate(self.curves):
+                for j, s0 in enumerate(curve.s0):
+                    self.params.add(f"s0_{i}_{j}", value=float(s0), min=0.0)
+
+    def coupling(self, p, i):
+        if self.param == "coupling":
+            return p[self.name("coupling_hz", i)]
+        return self.models[i].dr3 / p[self.name("distance_angstrom", i)] ** 3
+
+    def model_curve(self, p, i, t):
+        model = self.models[i]
+        g = model.normalised(t, self.coupling(p, i), p[self.name("scaling", i)], p[self.name("width_angstrom", i)])
+        amp = p[self.name("fraction", i)] * p[self.name("efficiency", i)] * p[self.name("abundance", i)]
+        return amp * g
+
+    def residual(self, params):
+        p = params.valuesdict()
+        parts = []
+        for i, curve in enumerate(self.curves):
+            y = self.model_curve(p, i, curve.time_s)
+            if self.method == "signals":
+                s0 = np.array([p[f"s0_{i}_{j}"] for j in range(curve.n_points)])
+                parts.append((curve.s0 - s0) / curve.sigma_s0)
+                parts.append((curve.s1 - s0 * (1.0 - y)) / curve.sigma_s1)
+            elif self.weighted:
+                parts.append((curve.dss0 - y) / curve.sigma)
+            else:
+                parts.append(curve.dss0 - y)
+        return np.concatenate(parts)
+
+    def grid_start(self):
+        """Set starting values from a coarse grid in D with the amplitude solved linearly."""
+        for i, (curve, model) in enumerate(zip(self.curves, self.models)):
+            t = curve.time_s
+            tmax = max(float(t.max()), 1e-9)
+            positive = t[t > 0]
+            tmin = float(positive.min()) if positive.size else tmax / 10
+            grid = np.geomspace(0.03 / tmax, 6.0 / tmin, 80)
+            w = 1.0 / curve.sigma**2 if curve.sigma is not None else np.ones_like(t)
+            p = self.params.valuesdict()
+            best = (np.inf, None, None)
+            for d in grid:
+                g = model.normalised(t, d, p[self.name("scaling", i)], p[self.name("width_angstrom", i)])
+                denom = np.sum(w * g * g)
+                if denom <= 0:
+                    continue
+                amp = np.sum(w * g * curve.dss0) / denom
+                chi = np.sum(w * (curve.dss0 - amp * g) ** 2)
+                if chi < best[0]:
+                    best = (chi, d, amp)
+            _, d_best, amp_best = best
+            if d_best is None:
+                continue
+            self._set_start(i, d_best, amp_best)
+
+    def _set_start(self, i, d_best, amp_best):
+        p = self.params
+        if self.param == "coupling":
+            par = p[self.name("coupling_hz", i)]
+            if par.vary and par.user_data is None:
+                par.value = float(np.clip(d_best, par.min * 1.01, par.max * 0.99))
+                par.user_data = "grid"
+        else:
+            par = p[self.name("distance_angstrom", i)]
+            if par.vary and par.user_data is None:
+                r = (self.models[i].dr3 / d_best) ** (1.0 / 3.0)
+                par.value = float(np.clip(r, par.min * 1.01, par.max * 0.99))
+                par.user_data = "grid"
+        for base in ("fraction", "efficiency", "abundance"):
+            par = p[self.name(base, i)]
+            if par.vary:
+                others = np.prod([p[self.name(b, i)].value for b in ("fraction", "efficiency", "abundance") if b != base])
+                if others > 0:
+                    par.value = float(np.clip(amp_best / others, par.min + 1e-6, par.max - 1e-6))
+
+
+def _known_sigma_prob(best, new):
+    """Profile-likelihood probability for known errors: chi^2 distribution with one degree of freedom."""
+    return stats.chi2.cdf(max(new.chisqr - best.chisqr, 0.0), 1)
+
+
+def _check_curve(curve, method):
+    if method == "signals" and not curve.has_signals:
+        raise UserError(f"{curve.source or curve.label}: a joint S0/S1 fit needs S0, S1 and their noise")
+
+
+def fit_curves(
+    curves: Sequence[DephasingCurve],
+    models: Sequence[CurveModel] | CurveModel,
+    shared: Sequence[str] = ("coupling_hz", "distance_angstrom", "scaling", "width_angstrom"),
+    parameterization: str = "coupling",
+    fix: dict | None = None,
+    bounds: dict | None = None,
+    initial: dict | None = None,
+    method: str = "ratio",
+    intervals: bool = True,
+) -> FitResult:
+    """Fit one or several dephasing curves, with parameters shared between curves.
+
+    Parameters
+    ----------
+    curves : sequence of DephasingCurve
+        The measured curves.
+    models : CurveModel or sequence of CurveModel
+        One model for all curves, or one per curve.
+    shared : sequence of str
+        Parameter names common to all curves (default: the geometry: D/r, scaling and width;
+        the fractions stay per curve). In a one-curve fit everything is "shared".
+    parameterization : {"coupling", "distance"}
+        Fit D (Hz) and derive r, or fit r (angstrom) and derive D. Curves of different nucleus
+        pairs can only share r.
+    fix : dict, optional
+        name -> value of parameters held fixed (names from :data:`FITTABLE`, optionally
+        prefixed ``c0_`` ...).
+    bounds : dict, optional
+        name -> (min, max).
+    initial : dict, optional
+        name -> starting value (otherwise a grid search in D picks the start).
+    method : {"ratio", "signals"}
+        Fit dS/S0 (with its propagated errors if known) or S0 and S1 jointly.
+    intervals : bool
+        Compute 1- and 2-sigma profile-likelihood intervals (lmfit ``conf_interval``) for the
+        varied physical parameters.
+
+    Returns
+    -------
+    FitResult
+    """
+    curves = list(curves)
+    if not curves:
+        raise UserError("no curve to fit")
+    if isinstance(models, CurveModel):
+        models = [models] * len(curves)
+    models = list(models)
+    if len(models) != len(curves):
+        raise UserError(f"{len(curves)} curves but {len(models)} models")
+    if parameterization not in ("coupling", "distance"):
+        raise UserError(f"parameterization must be 'coupling' or 'distance', got {parameterization!r}")
+    if method not in ("ratio", "signals"):
+        raise UserError(f"method must be 'ratio' or 'signals', got {method!r}")
+    fix, bounds, initial = dict(fix or {}), dict(bounds or {}), dict(initial or {})
+    for name in list(fix) + list(bounds) + list(initial):
+        base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
+        if base not in FITTABLE:
+            raise UserError(f"unknown parameter {name!r}; known: {', '.join(FITTABLE)}")
+    for c in curves:
+        _check_curve(c, method)
+    weighted = all(c.sigma is not None for c in curves) or method == "signals"
+    if not weighted and any(c.sigma is not None for c in curves):
+        raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
+    n_points = sum(c.n_points for c in curves)
+
+    problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted)
+    for name, value in initial.items():
+        if name in problem.params:
+            problem.params[name].user_data = "user"
+    problem.grid_start()
+    minimizer = lmfit.Minimizer(problem.residual, problem.params, scale_covar=not weighted, nan_policy="raise")
+    result = minimizer.minimize(method="leastsq")
+    physical = [n for n in result.var_names if not n.startswith("s0_")]
+    n_free = len(physical)
+    n_resid = result.ndata
+    if n_resid <= result.nvarys:
+        raise UserError(f"{n_points} points cannot determine {n_free} free parameters; fix some (--fix)")
+
+    notes = []
+    warn_list = []
+    if weighted:
+        notes.append("uncertainties from the measurement errors (covariance not rescaled); "
+                     "intervals: profile likelihood, delta chi2 = 1 and 4")
+    else:
+        notes.append("no measurement errors given: equal weights, noise estimated from the scatter about "
+                     "the fit; intervals from the F-test profile")
+    for i, model in enumerate(models):
+        eps = result.params[problem.name("efficiency", i)]
+        ab = result.params[problem.name("abundance", i)]
+        notes.append(
+            f"{curves[i].label}: the data determine amplitude = fraction x efficiency x abundance; "
+            f"fraction assumes efficiency = {eps.value:.4g}{'' if not eps.vary else ' (fitted)'} and "
+            f"{model.partner_isotope.symbol} abundance = {ab.value:.4g}{'' if not ab.vary else ' (fitted)'}"
+        )
+
+    # Profile-likelihood intervals on the varied physical parameters.
+    ci = {}
+    if intervals:
+        targets = [n for n in physical if not n.startswith("s0_")]
+        prob = _known_sigma_prob if weighted else None
+        for name in targets:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    out = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
+                                              prob_func=prob, maxiter=100)
+                ci[name] = out[name]
+                for w in caught:
+                    if "Bound reached" in str(w.message) or "maxiter" in str(w.message):
+                        warn_list.append(f"{name}: the 2-sigma interval reaches a bound or does not close ({w.message})")
+            except Exception as exc:  # lmfit raises plain exceptions when stderr is missing
+                warn_list.append(f"{name}: profile-likelihood interval not available ({type(exc).__name__}: {exc})")
+        # lmfit's interval search leaves parameter values at the last trial: restore the best fit.
+        minimizer.params = result.params
+
+    params_out = {}
+    for name, par in result.params.items():
+        if name.startswith("s0_"):
+            continue
+        base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
+        est = ParameterEstimate(
+            value=float(par.value),
+            stderr=None if par.stderr is None or not np.isfinite(par.stderr) else float(par.stderr),
+            vary=bool(par.vary),
+            derived=par.expr is not None,
+            unit=PARAMETER_UNITS.get(base, ""),
+        )
+        if par.vary and (np.isclose(par.value, par.min, rtol=1e-6, atol=1e-9) or
+                         np.isclose(par.value, par.max, rtol=1e-6, atol=1e-9)):
+            est.at_bound = True
+            warn_list.append(f"{name} = {par.value:.4g} sits on its bound [{par.min}, {par.max}]; "
+                             "its standard error is not meaningful")
+        if name in ci:
+            levels = ci[name]
+            lo68, lo95 = _pick(levels, 0.6827, -1, par), _pick(levels, 0.9545, -1, par)
+            hi68, hi95 = _pick(levels, 0.6827, 1, par), _pick(levels, 0.9545, 1, par)
+            est.ci68, est.ci95 = (lo68, hi68), (lo95, hi95)
+        params_out[name] = est
+    # Intervals of derived geometric quantities follow from the monotonic D <-> r map.
+    for i, model in enumerate(models):
+        src = problem.name("coupling_hz" if parameterization == "coupling" else "distance_angstrom", i)
+        dst = problem.derived_name("distance_angstrom" if parameterization == "coupling" else "coupling_hz", i)
+        if src in params_out and dst in params_out and params_out[src].ci68 is not None:
+            conv = (lambda d: (model.dr3 / d) ** (1 / 3)) if parameterization == "coupling" else (lambda r: model.dr3 / r**3)
+            for level in ("ci68", "ci95"):
+                lo, hi = getattr(params_out[src], level)
+                a, b = _safe_map(conv, lo), _safe_map(conv, hi)
+                setattr(params_out[dst], level, (min(a, b), max(a, b)))
+
+    correlations = {}
+    for a in physical:
+        corr = result.params[a].correl or {}
+        for b, c in corr.items():
+            if b in physical and a < b:
+                correlations[f"{a}/{b}"] = float(c)
+
+    _separability_warnings(problem, result, correlations, warn_list)
+
+    def evaluate(index, t, overrides):
+        p = dict(result.params.valuesdict())
+        if overrides:
+            for key, val in overrides.items():
+                name = problem.name(key, index)
+                if key == "distance_angstrom" and parameterization == "coupling":
+                    p[problem.name("coupling_hz", index)] = models[index].dr3 / val**3
+                elif key == "coupling_hz" and parameterization == "distance":
+                    p[problem.name("distance_angstrom", index)] = (models[index].dr3 / val) ** (1 / 3)
+                else:
+                    p[name] = val
+        return problem.model_curve(p, index, t)
+
+    return FitResult(
+        parameters=params_out,
+        curves=curves,
+        models=models,
+        chisqr=float(result.chisqr),
+        redchi=float(result.redchi),
+        n_points=n_points,
+        n_free=n_free,
+        correlations=correlations,
+        warnings=warn_list,
+        notes=notes,
+        weighted=weighted,
+        method=method,
+        lmfit_result=result,
+        _evaluate=evaluate,
+    )
+
+
+def _safe_map(conv, v):
+    if v is None or not np.isfinite(v) or v <= 0:
+        return float("inf") if v is not None and v <= 0 else float("nan")
+    return float(conv(v))
+
+
+def _pick(levels, prob, direction, par):
+    """Interval end at probability ``prob`` on one side from lmfit's list of (prob, value)."""
+    best = par.value
+    side = [(p, v) for p, v in levels if (v - best) * direction > 0 or not np.isfinite(v)]
+    for p, v in side:
+        if abs(p - prob) < 2e-3:
+            if not np.isfinite(v):
+                return float(par.max if direction > 0 else par.min)
+            return float(v)
+    return None
+
+
+def _separability_warnings(problem, result, correlations, warn_list):
+    p = result.params.valuesdict()
+    for i, (curve, model) in enumerate(zip(problem.curves, problem.models)):
+        d_name = problem.name("coupling_hz" if problem.param == "coupling" else "distance_angstrom", i)
+        amp_names = [problem.name(b, i) for b in ("fraction", "efficiency", "abundance")
+                     if result.params[problem.name(b, i)].vary]
+        if not result.params[d_name].vary or not amp_names:
+            continue
+        d = problem.coupling(p, i)
+        lam_max = p[problem.name("scaling", i)] * math.sqrt(model.n_partners) * d * float(curve.time_s.max())
+        if lam_max < 0.45:
+            warn_list.append(
+                f"{curve.label}: the curve never leaves the initial rise (lambda_max = {lam_max:.2f} < 0.45): "
+                "there dS/S0 ~ f D^2 t^2, so D and the fraction cannot be separated; fix the fraction or "
+                "measure to longer recoupling times"
+            )
+        for a in amp_names:
+            key = f"{a}/{d_name}" if a < d_name else f"{d_name}/{a}"
+            c = correlations.get(key)
+            if c is not None and abs(c) > 0.95:
+                warn_list.append(
+                    f"{curve.label}: {d_name} and {a} are correlated at {c:+.3f}: the data barely separate them"
+                )
+
+
+def fit_curve(curve: DephasingCurve, model: CurveModel | None = None, **kwargs) -> FitResult:
+    """Fit one dephasing curve. See :func:`fit_curves` for the keyword arguments.
+
+    Examples
+    --------
+    >>> from respdor import CurveModel, fit_curve, load_curve  # doctest: +SKIP
+    >>> result = fit_curve(load_curve("curve.csv"), CurveModel("13C", "27Al"))  # doctest: +SKIP
+    >>> result["distance_angstrom"].value  # doctest: +SKIP
+    """
+    return fit_curves([curve], model or CurveModel(), **kwargs)

@@ -1,0 +1,262 @@
+"""Read dephasing curves from CSV / TSV / whitespace text files.
+
+Accepted layouts
+----------------
+A header line names the columns; the time column's name carries its unit:
+
+* time: ``t_s``, ``t_ms``, ``t_us`` (also ``time (ms)``, ``trec_ms``, ``tau_us``); or a number of
+  rotor periods ``n_rotor`` / ``ncycles`` (then the MAS rate must be given);
+* either ``dSS0`` (also ``dS/S0``, ``deltaS/S0``) with optional error ``sigma`` (``err``,
+  ``dSS0_err``), or ``S0`` and ``S1`` (also ``S``) with optional noise ``sigma_S0``, ``sigma_S1``
+  (or one ``noise`` column for both).
+
+Files without a header (such as the INTERFACES examples) are read as ``time, dS/S0[, sigma]``;
+their time unit must then be given (``time_unit="s"`` / ``--time-unit s``): it is never guessed.
+Lines starting with ``#`` are comments. Delimiters: comma, semicolon, tab or spaces; with ``;``
+a decimal comma is accepted. Every assumption the reader makes is recorded in
+``DephasingCurve.notes``; every malformed value raises :class:`~respdor.errors.DataFileError`
+naming the file, line and value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .curve import DephasingCurve
+from .errors import DataFileError, UserError
+
+__all__ = ["read_curve", "TIME_UNITS", "parse_time_unit"]
+
+#: Seconds per unit for the accepted time units.
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
+
+_TIME_RE = re.compile(r"^(t|time|trec|tau|recouplingtime|recoupling|mixingtime|tmix|ntr)(s|ms|us|µs)?$")
+_ROTOR_RE = re.compile(r"^(nrotor|nrotorperiods|ncycles|ncycle|nr|ntr|rotorperiods|cycles|n)$")
+_ALIASES = {
+    "dss0": {"dss0", "deltass0", "dss", "deltas", "dephasing", "redor", "respdor", "dsoverS0".lower()},
+    "sigma": {"sigma", "err", "error", "std", "sd", "dss0err", "errdss0", "sigmadss0", "dss0sigma",
+              "uncertainty", "dss0error", "dss0std", "sigmadss", "esd"},
+    "s0": {"s0", "sref", "reference", "i0", "s0int"},
+    "s1": {"s1", "s", "sdeph", "sdephased", "i1", "i"},
+    "sigma_s0": {"sigmas0", "s0err", "noises0", "s0noise", "s0sigma", "errs0"},
+    "sigma_s1": {"sigmas1", "s1err", "noises1", "s1noise", "s1sigma", "errs1", "sigmas", "serr"},
+    "noise": {"noise", "sigmanoise", "rmsnoise"},
+}
+
+
+def parse_time_unit(unit: str | None) -> str | None:
+    """Normalise a time-unit string (``"s"``, ``"ms"``, ``"us"`` or ``"µs"``); None passes through."""
+    if unit is None:
+        return None
+    u = unit.strip().lower().replace("µ", "u")
+    if u not in ("s", "ms", "us"):
+        raise UserError(f"unknown time unit {unit!r}; use s, ms or us")
+    return u
+
+
+def _compact(name: str) -> str:
+    return re.sub(r"[^a-z0-9µ]", "", name.strip().lower())
+
+
+def _classify(name: str):
+    """(role, unit) of a header name; role None when unknown."""
+    key = _compact(name)
+    m = _TIME_RE.match(key)
+    if m and not _ROTOR_RE.match(key):
+        unit = m.group(2)
+        return "time", (unit.replace("µ", "u") if unit else None)
+    if _ROTOR_RE.match(key):
+        return "rotor", None
+    for role, names in _ALIASES.items():
+        if key in names:
+            return role, None
+    return None, None
+
+
+def _split(line: str, delimiter):
+    if delimiter is None:
+        return line.split()
+    return [p.strip() for p in line.split(delimiter)]
+
+
+def _detect_delimiter(line: str):
+    for d in ("\t", ",", ";"):
+        if d in line:
+            return d
+    return None
+
+
+def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = None, label: str | None = None):
+    """Read a dephasing curve from a text file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    time_unit : {"s", "ms", "us"}, optional
+        Unit of the time column. Required when the header does not state it; must agree with it
+        when it does.
+    mas_rate_hz : float, optional
+        MAS rate in Hz, needed only when the time column counts rotor periods.
+    label : str, optional
+        Name for tables and legends (default: the file name).
+
+    Returns
+    -------
+    DephasingCurve
+        Times in s; ``notes`` lists what was assumed.
+
+    Raises
+    ------
+    DataFileError
+        Missing file, unknown columns, a value that is not a number (file, line and value named),
+        ragged rows, or a time unit that is neither stated nor given.
+    """
+    path = Path(path)
+    time_unit = parse_time_unit(time_unit)
+    if not path.exists():
+        raise DataFileError(path, "no such file")
+    if path.is_dir():
+        raise DataFileError(path, "is a directory, not a curve file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataFileError(path, "is not a text file (cannot decode as UTF-8)") from None
+
+    rows = []  # (line number, raw line)
+    last_comment = None
+    header = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if not rows and header is None:
+                last_comment = (number, line.lstrip("#").strip())
+            continue
+        if header is None and not rows and _looks_like_header(line):
+            header = (number, line)
+            continue
+        rows.append((number, line))
+    if header is None and last_comment is not None and _looks_like_header(last_comment[1]):
+        roles = [_classify(n)[0] for n in _split(last_comment[1], _detect_delimiter(last_comment[1]))]
+        if "time" in roles or "rotor" in roles:
+            header = last_comment
+    if not rows:
+        raise DataFileError(path, "contains no data lines")
+
+    delimiter = _detect_delimiter(header[1] if header else rows[0][1])
+    notes = []
+    if header is None:
+        n_cols = len(_split(rows[0][1], delimiter))
+        if n_cols not in (2, 3):
+            raise DataFileError(path, f"no header line and {n_cols} columns: expected time, dS/S0 and optionally "
+                                "its error, or add a header (e.g. t_ms,dSS0,sigma)", line=rows[0][0])
+        names = ["time", "dss0", "sigma"][:n_cols]
+        roles = [("time", None), ("dss0", None), ("sigma", None)][:n_cols]
+        notes.append(f"no header: columns read as {', '.join(['time', 'dS/S0', 'sigma(dS/S0)'][:n_cols])}")
+        if time_unit is None:
+            raise DataFileError(path, "has no header naming the time unit; give it explicitly "
+                                "(--time-unit s|ms|us)")
+    else:
+        names = _split(header[1], delimiter)
+        roles = [_classify(n) for n in names]
+        unknown = [n for n, (r, _) in zip(names, roles) if r is None]
+        if unknown:
+            raise DataFileError(path, f"unknown column name(s) {', '.join(map(repr, unknown))} in the header; "
+                                "expected time (t_s/t_ms/t_us), dSS0 [sigma] or S0 S1 [sigma_S0 sigma_S1]",
+                                line=header[0])
+    role_names = [r for r, _ in roles]
+    for role in set(role_names):
+        if role_names.count(role) > 1:
+            raise DataFileError(path, f"column role {role!r} appears twice in the header", line=header[0] if header else None)
+    if "time" not in role_names and "rotor" not in role_names:
+        raise DataFileError(path, "no time column (t_s, t_ms, t_us or n_rotor) in the header", line=header[0])
+
+    # Parse numbers.
+    decimal_comma = delimiter == ";"
+    data = np.empty((len(rows), len(names)))
+    for k, (number, line) in enumerate(rows):
+        parts = _split(line, delimiter)
+        if len(parts) != len(names):
+            raise DataFileError(path, f"expected {len(names)} values, found {len(parts)}: {line!r}", line=number)
+        for j, part in enumerate(parts):
+            token = part.replace(",", ".") if decimal_comma else part
+            try:
+                data[k, j] = float(token)
+            except ValueError:
+                raise DataFileError(path, f"cannot read {part!r} as a number (column {names[j]!r})", line=number) from None
+            if not np.isfinite(data[k, j]):
+                raise DataFileError(path, f"value {part!r} in column {names[j]!r} is not finite", line=number)
+    col = {r: data[:, j] for j, (r, _) in enumerate(roles)}
+    lines = np.array([n for n, _ in rows])
+
+    # Time axis in seconds.
+    if "time" in col:
+        header_unit = roles[role_names.index("time")][1]
+        if header_unit and time_unit and header_unit != time_unit:
+            raise DataFileError(path, f"the header gives time in {header_unit} but {time_unit} was asked for",
+                                line=header[0])
+        unit = header_unit or time_unit
+        if unit is None:
+            raise DataFileError(path, f"time column {names[role_names.index('time')]!r} does not state its unit; "
+                                "rename it t_s/t_ms/t_us or give --time-unit", line=header[0])
+        time_s = col["time"] * TIME_UNITS[unit]
+        notes.append(f"time unit: {unit} ({'from the header' if header_unit else 'as given by the user'})")
+    else:
+        if mas_rate_hz is None or mas_rate_hz <= 0:
+            raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (--mas HZ)")
+        time_s = col["rotor"] / mas_rate_hz
+        notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
+    bad = np.flatnonzero(time_s < 0)
+    if bad.size:
+        raise DataFileError(path, f"negative recoupling time {data[bad[0], 0]!r}", line=int(lines[bad[0]]))
+
+    label = label or path.name
+    source = str(path)
+    if "dss0" in col:
+        if "s0" in col or "s1" in col:
+            raise DataFileError(path, "give either dS/S0 or S0 and S1, not both", line=header[0])
+        sigma = col.get("sigma")
+        if sigma is not None:
+            bad = np.flatnonzero(sigma <= 0)
+            if bad.size:
+                raise DataFileError(path, f"uncertainty must be > 0, got {sigma[bad[0]]!r}", line=int(lines[bad[0]]))
+            notes.append("dS/S0 uncertainties from the file")
+        curve = DephasingCurve(time_s=time_s, dss0=col["dss0"], sigma=sigma, source=source, notes=notes, label=label)
+    elif "s0" in col and "s1" in col:
+        s0, s1 = col["s0"], col["s1"]
+        bad = np.flatnonzero(s0 <= 0)
+        if bad.size:
+            raise DataFileError(path, f"S0 must be > 0, got {s0[bad[0]]!r}", line=int(lines[bad[0]]))
+        sig0 = col.get("sigma_s0", col.get("noise", col.get("sigma")))
+        sig1 = col.get("sigma_s1", col.get("noise", col.get("sigma")))
+        for name, sig in (("sigma_S0", sig0), ("sigma_S1", sig1)):
+            if sig is not None:
+                bad = np.flatnonzero(sig <= 0)
+                if bad.size:
+                    raise DataFileError(path, f"{name} must be > 0, got {sig[bad[0]]!r}", line=int(lines[bad[0]]))
+        if sig0 is not None or sig1 is not None:
+            notes.append("dS/S0 = 1 - S1/S0 with errors propagated from the S0 and S1 noise")
+        else:
+            notes.append("dS/S0 = 1 - S1/S0; no noise given")
+        curve = DephasingCurve.from_signals(time_s, s0, s1, sig0, sig1, source=source, notes=notes, label=label)
+    else:
+        raise DataFileError(path, "needs a dS/S0 column, or S0 and S1 columns", line=header[0] if header else None)
+    if np.any(np.diff(curve.time_s) < 0):
+        curve = curve.sorted()
+        curve.notes.append("points sorted by time")
+    return curve
+
+
+def _looks_like_header(line: str) -> bool:
+    parts = _split(line, _detect_delimiter(line))
+    for p in parts:
+        try:
+            float(p.replace(",", "."))
+        except ValueError:
+            return True
+    return False
