@@ -28,7 +28,11 @@ __version__ = "0.1.0"
 
 # Public names served by modules that compile numba kernels: name -> module (relative).
 # They are imported on first attribute access only.
-_LAZY = {}
+_LAZY = {
+    "sideband_intensities": ".sidebands",
+    "sideband_intensities_haeberlen": ".sidebands",
+    "pass_timings": ".pass_timing",
+}
 
 
 def __getattr__(name):
