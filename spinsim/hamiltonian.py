@@ -1,0 +1,299 @@
+"""Spin operators and the rotor-modulated diagonal Hamiltonian, as Fourier coefficients.
+
+Everything here is numpy (no numba). Under MAS every interaction kept (secular CSA, secular
+heteronuclear dipolar and J, first- and second-order quadrupolar) is diagonal in the Zeeman basis
+of the rotating frame and periodic in the rotor period. Each is stored as Fourier coefficients
+
+    omega(t) = sum_{k=-4..4} F_k exp(i k omega_r t)      (rad/s),
+
+so that the kernels can integrate free evolution *exactly* and average a piecewise-constant slice
+exactly. Rank-2 terms have |k| <= 2; the second-order quadrupolar term, a product of two rank-2
+lab-frame components (i.e. rank 0, 2 and 4 in the rotor frame), has |k| <= 4. The coefficients
+are computed by sampling the lab-frame tensors at 16 rotor phases and a discrete Fourier
+transform, which is exact for these band-limited functions.
+
+Frames: tensor PAS -> crystal (the interaction's Euler angles) -> rotor (the powder angles,
+alpha beta gamma) -> lab (MAS: rotation omega_r t about the rotor axis, which makes the magic angle
+with B0). Rotations are done on Cartesian tensors with R = Rz(a) Ry(b) Rz(g) (ZYZ, active), and
+spherical components are taken in the lab frame:
+A20 = sqrt(3/2) A_zz, A2(+-1) = -+(A_xz +- i A_yz), A2(+-2) = (A_xx - A_yy +- 2i A_xy)/2.
+The crystallite angle gamma is equivalent to a time shift gamma/omega_r: F_k(gamma) =
+F_k(0) exp(i k gamma) (checked in the tests), which the kernels use to share step propagators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAGIC_ANGLE = float(np.arccos(1.0 / np.sqrt(3.0)))
+N_HARM = 4  # Fourier orders kept: -4..4
+N_SAMPLE = 16  # rotor phases sampled (>= 2*N_HARM + 1)
+
+__all__ = [
+    "spin_operators",
+    "rotation_matrices",
+    "spherical_rank2",
+    "lab_tensors",
+    "Components",
+    "interaction_components",
+    "full_diagonal",
+    "MAGIC_ANGLE",
+]
+
+
+def spin_operators(spin: float):
+    """Single-spin matrices (Iz, I+, I-, Ix, Iy) in the basis m = I, I-1, ..., -I."""
+    n = int(round(2 * spin)) + 1
+    m = spin - np.arange(n)
+    iz = np.diag(m).astype(complex)
+    ip = np.zeros((n, n), complex)
+    for k in range(1, n):
+        # <m+1| I+ |m> = sqrt(I(I+1) - m(m+1)); row k-1 has m+1 where column k has m
+        ip[k - 1, k] = np.sqrt(spin * (spin + 1) - m[k] * (m[k] + 1))
+    im = ip.conj().T
+    return iz, ip, im, 0.5 * (ip + im), -0.5j * (ip - im)
+
+
+def rank2_operators(spin: float):
+    """Spherical tensor operators T_{2,m}, m = -2..2, normalised so that T20 = (3Iz^2 - I^2)/sqrt(6)."""
+    iz, ip, im, _, _ = spin_operators(spin)
+    n = iz.shape[0]
+    i2 = spin * (spin + 1) * np.eye(n)
+    t = {
+        0: (3 * iz @ iz - i2) / np.sqrt(6),
+        1: -0.5 * (iz @ ip + ip @ iz),
+        -1: 0.5 * (iz @ im + im @ iz),
+        2: 0.5 * ip @ ip,
+        -2: 0.5 * im @ im,
+    }
+    return [t[m] for m in range(-2, 3)]
+
+
+def rotation_matrices(euler) -> np.ndarray:
+    """Rotation matrices R = Rz(a) Ry(b) Rz(g) for Euler angles (..., 3) in rad -> (..., 3, 3)."""
+    e = np.asarray(euler, dtype=float)
+    a, b, g = e[..., 0], e[..., 1], e[..., 2]
+
+    def rz(x):
+        c, s = np.cos(x), np.sin(x)
+        z, o = np.zeros_like(x), np.ones_like(x)
+        return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+
+    def ry(x):
+        c, s = np.cos(x), np.sin(x)
+        z, o = np.zeros_like(x), np.ones_like(x)
+        return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+    return rz(a) @ ry(b) @ rz(g)
+
+
+def spherical_rank2(a: np.ndarray) -> np.ndarray:
+    """Rank-2 spherical components (m = -2..2) of symmetric traceless tensors (..., 3, 3)."""
+    xx, yy, zz = a[..., 0, 0], a[..., 1, 1], a[..., 2, 2]
+    xy, xz, yz = a[..., 0, 1], a[..., 0, 2], a[..., 1, 2]
+    return np.stack(
+        [
+            0.5 * (xx - yy - 2j * xy),
+            (xz - 1j * yz),
+            np.sqrt(1.5) * zz + 0j,
+            -(xz + 1j * yz),
+            0.5 * (xx - yy + 2j * xy),
+        ],
+        -1,
+    )
+
+
+def mas_frame(n_t: int = N_SAMPLE, theta: float = MAGIC_ANGLE) -> np.ndarray:
+    """Lab axes expressed in the rotor frame at rotor phases 2 pi j / n_t: (n_t, 3, 3), columns x, y, z.
+
+    The lab z axis (B0) is b(t) = (sin th cos wt, -sin th sin wt, cos th) in the rotor frame.
+    """
+    w = 2 * np.pi * np.arange(n_t) / n_t
+    c, s = np.cos(w), np.sin(w)
+    ct, st = np.cos(theta), np.sin(theta)
+    x = np.stack([ct * c, -ct * s, -st * np.ones_like(w)], -1)
+    y = np.stack([s, c, np.zeros_like(w)], -1)
+    z = np.stack([st * c, -st * s, ct * np.ones_like(w)], -1)
+    return np.stack([x, y, z], -1)
+
+
+def lab_tensors(a_crystal: np.ndarray, powder_euler: np.ndarray, n_t: int = N_SAMPLE) -> np.ndarray:
+    """Lab-frame spherical components of a crystal-frame tensor for each crystallite and rotor phase.
+
+    Parameters
+    ----------
+    a_crystal : (3, 3) ndarray
+        Traceless symmetric tensor in the crystal frame.
+    powder_euler : (n_o, 3) ndarray
+        Crystallite orientations (alpha, beta, gamma), rad: crystal -> rotor frame.
+
+    Returns
+    -------
+    (n_o, n_t, 5) complex ndarray
+        A_{2,m}(t_j), m = -2..2, at t_j = j tau_R / n_t.
+    """
+    r = rotation_matrices(powder_euler)  # (n_o, 3, 3)
+    a_rotor = r @ a_crystal @ np.swapaxes(r, -1, -2)
+    m = mas_frame(n_t)  # (n_t, 3, 3)
+    a_lab = np.einsum("tia,oij,tjb->otab", m, a_rotor, m)
+    return spherical_rank2(a_lab)
+
+
+def _fourier(samples: np.ndarray) -> np.ndarray:
+    """Samples over one period on axis 1 -> coefficients k = -4..4 on axis 1."""
+    n = samples.shape[1]
+    f = np.fft.fft(samples, axis=1) / n
+    idx = np.arange(-N_HARM, N_HARM + 1) % n
+    return f[:, idx]
+
+
+def _pas_tensor(xx, yy, zz, euler):
+    r = rotation_matrices(np.asarray(euler, float))
+    return r @ np.diag([xx, yy, zz]).astype(float) @ r.T
+
+
+@dataclass
+class Components:
+    """Fourier coefficients (rad/s) of every diagonal term, per crystallite.
+
+    Attributes
+    ----------
+    single : list of (n_o, 9, 2I+1) complex ndarray
+        Diagonal of each spin's own Hamiltonian (isotropic shift, CSA, first- and second-order
+        quadrupolar), without rf offsets.
+    pair : dict (a, b) -> (n_o, 9) complex ndarray
+        Coefficient of 2 I_z^a I_z^b (dipolar plus pi J).
+    omega0 : ndarray
+        Larmor angular frequency -gamma B0 of each spin (rad/s, signed).
+    """
+
+    single: list
+    pair: dict
+    omega0: np.ndarray
+
+
+def interaction_components(system, powder_euler) -> Components:
+    """Fourier coefficients of all diagonal interactions of ``system`` for each crystallite.
+
+    Parameters
+    ----------
+    system : SpinSystem
+    powder_euler : (n_o, 3) ndarray
+        Crystallite angles (alpha, beta, gamma) in rad.
+
+    Returns
+    -------
+    Components
+    """
+    pe = np.atleast_2d(np.asarray(powder_euler, float))
+    n_o = pe.shape[0]
+    b0 = system.field_t
+    omega0 = np.array([-s.isotope.gamma * b0 for s in system.spins])
+    single = []
+    for n, sp in enumerate(system.spins):
+        mult = sp.multiplicity
+        m = sp.spin - np.arange(mult)
+        f = np.zeros((n_o, 2 * N_HARM + 1, mult), complex)
+        w0 = omega0[n]
+        # chemical shift: rotating-frame frequency omega0 * delta (physical sign convention)
+        f[:, N_HARM, :] += w0 * 1e-6 * sp.shift_ppm * m
+        if sp.csa_zeta_ppm != 0.0:
+            zeta, eta = sp.csa_zeta_ppm, sp.csa_eta
+            a = _pas_tensor(-zeta * (1 + eta) / 2, -zeta * (1 - eta) / 2, zeta, sp.csa_euler)
+            lab = lab_tensors(a, pe)
+            zz = np.sqrt(2.0 / 3.0) * lab[:, :, 2]
+            f += (w0 * 1e-6 * _fourier(zz))[:, :, None] * m[None, None, :]
+        if sp.cq_hz != 0.0:
+            i = sp.spin
+            wq = 2 * np.pi * sp.cq_hz / (2 * i * (2 * i - 1))
+            eq = sp.eta_q
+            # EFG principal values with V_zz = 1, eta = (V_xx - V_yy)/V_zz
+            a = _pas_tensor(-(1 - eq) / 2, -(1 + eq) / 2, 1.0, sp.q_euler)
+            lab = lab_tensors(a, pe)  # (n_o, n_t, 5), m = -2..2
+            t2 = rank2_operators(i)
+            d_t20 = np.real(np.diag(t2[2]))
+            f += wq * _fourier(lab[:, :, 2])[:, :, None] * d_t20[None, None, :]
+            # second order: sum_{m=1,2} c_m c_-m [T_m, T_-m] / (m omega0), c_m = wq (-1)^m A_{2,-m}
+            for mm in (1, 2):
+                comm = t2[2 + mm] @ t2[2 - mm] - t2[2 - mm] @ t2[2 + mm]
+                prod = wq**2 * lab[:, :, 2 - mm] * lab[:, :, 2 + mm]
+                f += (_fourier(prod) / (mm * w0))[:, :, None] * np.real(np.diag(comm))[None, None, :]
+        single.append(f)
+    pair = {}
+    for c in system.dipolar:
+        a, b = min(c.i, c.j), max(c.i, c.j)
+        d = 2 * np.pi * c.d_hz
+        t = _pas_tensor(d, d, -2 * d, c.euler) / 2.0  # zz = -2 pi D, axial, traceless
+        lab = lab_tensors(t, pe)
+        coef = np.sqrt(2.0 / 3.0) * _fourier(lab[:, :, 2])
+        pair[(a, b)] = pair.get((a, b), 0) + coef
+    for c in system.j:
+        a, b = min(c.i, c.j), max(c.i, c.j)
+        base = pair.get((a, b), np.zeros((n_o, 2 * N_HARM + 1), complex))
+        base = np.array(base, copy=True)
+        base[:, N_HARM] += np.pi * c.j_hz
+        pair[(a, b)] = base
+    return Components(single, pair, omega0)
+
+
+def product_dims(system):
+    return [s.multiplicity for s in system.spins]
+
+
+def embed_diag(vec, n, dims):
+    """Diagonal of 1 x .. x diag(vec) (at position n) x .. x 1."""
+    out = np.ones(1)
+    for k, d in enumerate(dims):
+        out = np.kron(out, vec if k == n else np.ones(d))
+    return out
+
+
+def embed_op(op, n, dims):
+    out = np.ones((1, 1), complex)
+    for k, d in enumerate(dims):
+        out = np.kron(out, op if k == n else np.eye(d))
+    return out
+
+
+def full_diagonal(system, comps: Components, offsets_hz=None) -> np.ndarray:
+    """Fourier coefficients of the full product-space diagonal: (n_o, 9, dim) complex, rad/s.
+
+    ``offsets_hz`` maps channel isotope -> rf carrier offset in Hz (same sense as a shift).
+    """
+    dims = product_dims(system)
+    n_o = comps.single[0].shape[0]
+    dim = int(np.prod(dims))
+    out = np.zeros((n_o, 2 * N_HARM + 1, dim), complex)
+    for n, sp in enumerate(system.spins):
+        f = comps.single[n]
+        for mi in range(dims[n]):
+            e = np.zeros(dims[n])
+            e[mi] = 1
+            out += f[:, :, mi : mi + 1] * embed_diag(e, n, dims)[None, None, :]
+        off = (offsets_hz or {}).get(sp.isotope.symbol, 0.0)
+        if off:
+            m = sp.spin - np.arange(dims[n])
+            out[:, N_HARM, :] -= np.sign(comps.omega0[n]) * 2 * np.pi * off * embed_diag(m, n, dims)
+    for (a, b), coef in comps.pair.items():
+        ma = system.spins[a].spin - np.arange(dims[a])
+        mb = system.spins[b].spin - np.arange(dims[b])
+        zz = 2 * embed_diag(ma, a, dims) * embed_diag(mb, b, dims)
+        out += coef[:, :, None] * zz[None, None, :]
+    return out
+
+
+def channel_operators(system):
+    """Per channel isotope: (Fx, Fy) summed over its spins, full product space."""
+    dims = product_dims(system)
+    ops = {}
+    for n, sp in enumerate(system.spins):
+        _, _, _, ix, iy = spin_operators(sp.spin)
+        fx, fy = embed_op(ix, n, dims), embed_op(iy, n, dims)
+        sym = sp.isotope.symbol
+        if sym in ops:
+            ops[sym] = (ops[sym][0] + fx, ops[sym][1] + fy)
+        else:
+            ops[sym] = (fx, fy)
+    return ops

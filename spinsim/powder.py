@@ -1,0 +1,166 @@
+"""Powder orientation sets (ZCW, REPULSION-style) with weights, gamma angles, and a convergence helper.
+
+Plain numpy. Angles in radians. The (alpha, beta) sets cover a hemisphere: every interaction kept
+here is a rank-2 (or rank-0/4) tensor, invariant under inversion, so the other hemisphere adds
+nothing. The third Euler angle gamma (rotation about the rotor axis) is averaged separately on an
+even grid 2 pi j / n_gamma, which the kernels exploit (it is a time shift of the rotor phase).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Powder", "zcw", "repulsion", "make_powder", "powder_convergence", "ZCW_SIZES"]
+
+
+_F = [1, 1] + [0] * 40
+for _k in range(2, 42):
+    _F[_k] = _F[_k - 1] + _F[_k - 2]
+ZCW_SIZES = [f for f in _F if f >= 21][:14]
+
+
+@dataclass(frozen=True)
+class Powder:
+    """A set of crystallite orientations.
+
+    Attributes
+    ----------
+    alpha, beta : ndarray
+        Angles (rad) of the (alpha, beta) set.
+    weights : ndarray
+        Weights of the (alpha, beta) set, summing to 1.
+    n_gamma : int
+        Number of gamma angles 2 pi j / n_gamma (equal weights).
+    name : str
+    """
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    weights: np.ndarray
+    n_gamma: int
+    name: str = "custom"
+
+    def __post_init__(self):
+        if self.n_gamma < 1:
+            raise ValueError(f"n_gamma must be >= 1, got {self.n_gamma!r}")
+        if not (len(self.alpha) == len(self.beta) == len(self.weights)) or len(self.alpha) == 0:
+            raise ValueError("alpha, beta and weights must have the same, non-zero length")
+
+    @property
+    def n_ab(self) -> int:
+        return len(self.alpha)
+
+    @property
+    def size(self) -> int:
+        return self.n_ab * self.n_gamma
+
+    def gammas(self) -> np.ndarray:
+        return 2 * np.pi * np.arange(self.n_gamma) / self.n_gamma
+
+    def euler_ab(self) -> np.ndarray:
+        """(n_ab, 3) Euler angles (alpha, beta, 0)."""
+        return np.stack([self.alpha, self.beta, np.zeros_like(self.alpha)], -1)
+
+    def euler_full(self):
+        """All crystallites: (n_ab * n_gamma, 3) angles and weights (gamma fastest)."""
+        g = self.gammas()
+        e = np.stack(
+            [np.repeat(self.alpha, self.n_gamma), np.repeat(self.beta, self.n_gamma), np.tile(g, self.n_ab)],
+            -1,
+        )
+        w = np.repeat(self.weights, self.n_gamma) / self.n_gamma
+        return e, w
+
+
+def zcw(n: int, n_gamma: int = 1) -> Powder:
+    """Zaremba-Conroy-Wolfsberg hemisphere set (Eden & Levitt, JMR 132, 220, 1998).
+
+    Parameters
+    ----------
+    n : int
+        Requested number of (alpha, beta) points; rounded up to the next Fibonacci number
+        (21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, ...).
+    n_gamma : int
+        Number of gamma angles.
+    """
+    if n < 1:
+        raise ValueError(f"powder size must be >= 1, got {n!r}")
+    m = next((k for k in range(2, 42) if _F[k] >= n), None)
+    if m is None:
+        raise ValueError(f"powder size {n} is too large")
+    nn, g = _F[m], _F[m - 2]
+    j = np.arange(nn)
+    beta = np.arccos(-(np.mod(j / nn, 1.0) - 1.0))  # hemisphere: c1 = -1, c2 = 1
+    alpha = 2 * np.pi * np.mod(j * g / nn, 1.0)
+    return Powder(alpha, beta, np.full(nn, 1.0 / nn), int(n_gamma), f"zcw{nn}")
+
+
+def repulsion(n: int, n_gamma: int = 1, iterations: int = 60, seed: int = 0) -> Powder:
+    """REPULSION-style set (Bak & Nielsen, JMR 125, 132, 1997): n points on the hemisphere.
+
+    Points and their antipodes repel with a 1/r potential on the unit sphere; the set is relaxed
+    by projected gradient steps from a ZCW-like start, and given equal weights.
+    """
+    if n < 2:
+        raise ValueError(f"powder size must be >= 2, got {n!r}")
+    j = np.arange(n) + 0.5
+    z = 1 - j / n  # hemisphere z in (0, 1]
+    phi = np.pi * (1 + 5**0.5) * j
+    r = np.sqrt(1 - z**2)
+    p = np.stack([r * np.cos(phi), r * np.sin(phi), z], -1)
+    step = 0.5 / np.sqrt(n)
+    for _ in range(iterations):
+        q = np.concatenate([p, -p])
+        d = p[:, None, :] - q[None, :, :]
+        dist = np.linalg.norm(d, axis=-1)
+        dist[np.arange(n), np.arange(n)] = np.inf
+        force = np.sum(d / dist[..., None] ** 3, axis=1)
+        force -= np.sum(force * p, -1, keepdims=True) * p
+        fn = np.linalg.norm(force, axis=-1, keepdims=True)
+        p = p + step * force / np.maximum(fn.max(), 1e-300)
+        p /= np.linalg.norm(p, axis=-1, keepdims=True)
+        p[p[:, 2] < 0] *= -1
+        step *= 0.97
+    beta = np.arccos(np.clip(p[:, 2], -1, 1))
+    alpha = np.mod(np.arctan2(p[:, 1], p[:, 0]), 2 * np.pi)
+    return Powder(alpha, beta, np.full(n, 1.0 / n), int(n_gamma), f"rep{n}")
+
+
+def make_powder(scheme: str = "zcw", n: int = 233, n_gamma: int = 16) -> Powder:
+    """Build a powder by name: ``"zcw"`` or ``"repulsion"``; ``"single"`` gives one crystallite at beta = 0."""
+    scheme = str(scheme).lower()
+    if scheme == "zcw":
+        return zcw(int(n), int(n_gamma))
+    if scheme in ("repulsion", "rep"):
+        return repulsion(int(n), int(n_gamma))
+    if scheme == "single":
+        return Powder(np.zeros(1), np.zeros(1), np.ones(1), int(n_gamma), "single")
+    raise ValueError(f"unknown powder scheme {scheme!r}: use 'zcw' or 'repulsion'")
+
+
+def powder_convergence(curve_of, sizes=(55, 89, 144, 233, 377, 610, 987), n_gamma=16, tol=1e-3, scheme="zcw"):
+    """Smallest powder for which a simulated curve agrees with the largest one to ``tol``.
+
+    Parameters
+    ----------
+    curve_of : callable
+        ``curve_of(powder) -> ndarray`` (e.g. a dS/S0 curve).
+    sizes : sequence of int
+        Candidate (alpha, beta) sizes, increasing; the last is taken as the reference.
+    n_gamma : int
+    tol : float
+        Maximum absolute difference accepted.
+
+    Returns
+    -------
+    dict
+        ``{"size": n or None, "errors": {n: max|diff|}}``; ``size`` is None if no smaller size
+        reaches ``tol``.
+    """
+    curves = {n: np.asarray(curve_of(make_powder(scheme, n, n_gamma))) for n in sizes}
+    ref = curves[sizes[-1]]
+    errors = {n: float(np.max(np.abs(curves[n] - ref))) for n in sizes[:-1]}
+    ok = [n for n in sizes[:-1] if all(errors[m] <= tol for m in sizes[:-1] if m >= n)]
+    return {"size": ok[0] if ok else None, "errors": errors}
