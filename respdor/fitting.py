@@ -369,7 +369,7 @@ def _name(base, index, shared, n_curves):
 class _Problem:
     """Parameters, residuals and evaluation for a list of curves sharing parameters."""
 
-    def __init__(self, curves, models, shared, parameterization, fix, bounds, initial, method, weighted):
+    def __init__(self, curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free=()):
         self.curves = curves
         self.models = models
         self.n = len(curves)
@@ -378,6 +378,7 @@ class _Problem:
         self.method = method
         self.weighted = weighted
         self.params = lmfit.Parameters()
+        self.free = set(free)
         self._build(fix, bounds, initial)
 
     def name(self, base, i):
@@ -422,6 +423,8 @@ class _Problem:
                     value, vary = 1.0, True  # replaced by the grid start
                 else:
                     value, vary = defaults[base]
+                if name in self.free or base in self.free:
+                    vary = True
                 if name in initial or base in initial:
                     value = initial.get(name, initial.get(base))
                 if name in fix or base in fix:
@@ -529,6 +532,42 @@ class _Problem:
                     par.value = float(np.clip(amp_best / others, par.min + 1e-6, par.max - 1e-6))
 
 
+def _one_parameter_profile(problem, result, name, weighted):
+    """Profile of the only varied parameter: chi^2 along it needs no re-fit (lmfit's needs >= 2)."""
+    from scipy.optimize import brentq
+
+    params = result.params.copy()
+    par = params[name]
+    best_value, chi_best = par.value, result.chisqr
+    nfree = max(result.nfree, 1)
+
+    def excess(value):
+        params[name].value = value
+        chi = float(np.sum(problem.residual(params) ** 2))
+        if weighted:
+            return stats.chi2.cdf(max(chi - chi_best, 0.0), 1)
+        return stats.f.cdf(max(chi / chi_best - 1.0, 0.0) * nfree, 1, nfree)
+
+    levels = []
+    for direction in (-1, 1):
+        edge = par.min if direction < 0 else par.max
+        step = par.stderr if par.stderr and np.isfinite(par.stderr) and par.stderr > 0 else 0.1 * abs(best_value)
+        for prob in (0.6827, 0.9545):
+            lo, hi = best_value, best_value
+            value = None
+            for _ in range(60):
+                hi = np.clip(hi + direction * step, min(par.min, par.max), max(par.min, par.max))
+                if excess(hi) >= prob:
+                    value = brentq(lambda v: excess(v) - prob, *sorted((lo, hi)), xtol=1e-10 * max(1, abs(best_value)))
+                    break
+                if hi == edge:
+                    break
+                lo = hi
+                step *= 1.6
+            levels.append((prob, value if value is not None else direction * np.inf))
+    return levels
+
+
 def _known_sigma_prob(best, new):
     """Profile-likelihood probability for known errors: chi^2 distribution with one degree of freedom."""
     return stats.chi2.cdf(max(new.chisqr - best.chisqr, 0.0), 1)
@@ -549,6 +588,7 @@ def fit_curves(
     initial: dict | None = None,
     method: str = "ratio",
     intervals: bool = True,
+    free: Sequence[str] = (),
 ) -> FitResult:
     """Fit one or several dephasing curves, with parameters shared between curves.
 
@@ -576,6 +616,9 @@ def fit_curves(
     intervals : bool
         Compute 1- and 2-sigma profile-likelihood intervals (lmfit ``conf_interval``) for the
         varied physical parameters.
+    free : sequence of str
+        Parameters that are fixed by default (efficiency, abundance, scaling, width_angstrom) but
+        should vary.
 
     Returns
     -------
@@ -594,7 +637,7 @@ def fit_curves(
     if method not in ("ratio", "signals"):
         raise UserError(f"method must be 'ratio' or 'signals', got {method!r}")
     fix, bounds, initial = dict(fix or {}), dict(bounds or {}), dict(initial or {})
-    for name in list(fix) + list(bounds) + list(initial):
+    for name in list(fix) + list(bounds) + list(initial) + list(free):
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
         if base not in FITTABLE:
             raise UserError(f"unknown parameter {name!r}; known: {', '.join(FITTABLE)}")
@@ -605,7 +648,10 @@ def fit_curves(
         raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
     n_points = sum(c.n_points for c in curves)
 
-    problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted)
+    clash = [n for n in free if n in fix]
+    if clash:
+        raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
+    problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free)
     for name, value in initial.items():
         if name in problem.params:
             problem.params[name].user_data = "user"
@@ -644,8 +690,11 @@ def fit_curves(
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    out = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
-                                              prob_func=prob, maxiter=100)
+                    if result.nvarys == 1:
+                        out = {name: _one_parameter_profile(problem, result, name, weighted)}
+                    else:
+                        out = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
+                                                  prob_func=prob, maxiter=100)
                 ci[name] = out[name]
                 for w in caught:
                     if "Bound reached" in str(w.message) or "maxiter" in str(w.message):
@@ -688,6 +737,17 @@ def fit_curves(
                 lo, hi = getattr(params_out[src], level)
                 a, b = _safe_map(conv, lo), _safe_map(conv, hi)
                 setattr(params_out[dst], level, (min(a, b), max(a, b)))
+
+    # The amplitude interval follows from the one varied factor of f * eps * x (the others are fixed).
+    for i in range(len(models)):
+        aname = problem.derived_name("amplitude", i)
+        factors = [problem.name(b, i) for b in ("fraction", "efficiency", "abundance")]
+        varied = [n for n in factors if result.params[n].vary]
+        if aname in params_out and len(varied) == 1 and params_out[varied[0]].ci68 is not None:
+            const = np.prod([result.params[n].value for n in factors if n != varied[0]])
+            for level in ("ci68", "ci95"):
+                lo, hi = getattr(params_out[varied[0]], level)
+                setattr(params_out[aname], level, (None if lo is None else lo * const, None if hi is None else hi * const))
 
     correlations = {}
     for a in physical:

@@ -1,0 +1,95 @@
+"""Publication figures of fitted dephasing curves (matplotlib only here, imported lazily)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_fit"]
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
+        try:
+            matplotlib.use("Agg", force=False)
+        except Exception:  # pragma: no cover - a backend already in use is fine
+            pass
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_unit="ms", residuals=True):
+    """Data with error bars, best fit, and curves for neighbouring distances, as in RESPDOR papers.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit from :func:`respdor.fit_curve` or :func:`respdor.fit_curves`.
+    path : str or Path, optional
+        Where to save the figure (format from the suffix: png, pdf, svg). None returns the figure.
+    neighbour_offsets_angstrom : sequence of float
+        Distances r_fit + offset (angstrom) drawn as thin dashed curves, at the fitted fraction.
+    time_unit : {"ms", "us", "s"}
+        Unit of the time axis.
+    residuals : bool
+        Add a residual panel below.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    scale = {"s": 1.0, "ms": 1e3, "us": 1e6}[time_unit]
+    if residuals:
+        fig, (ax, axr) = plt.subplots(2, 1, figsize=(5.2, 4.6), sharex=True,
+                                      gridspec_kw={"height_ratios": [3.2, 1], "hspace": 0.06})
+    else:
+        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+        axr = None
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, curve in enumerate(result.curves):
+        colour = colours[i % len(colours)]
+        t_fine = np.linspace(0.0, curve.time_s.max() * 1.05, 300)
+        suffix = f"c{i}_" if f"c{i}_distance_angstrom" in result.parameters else ""
+        r_name = suffix + "distance_angstrom" if suffix + "distance_angstrom" in result.parameters else "distance_angstrom"
+        r_fit = result.parameters[r_name].value
+        label = curve.label if len(result.curves) > 1 else "data"
+        if curve.sigma is not None:
+            ax.errorbar(curve.time_s * scale, curve.dss0, yerr=curve.sigma, fmt="o", ms=4, color=colour,
+                        capsize=2, lw=1, label=label)
+        else:
+            ax.plot(curve.time_s * scale, curve.dss0, "o", ms=4, color=colour, label=label)
+        ax.plot(t_fine * scale, result.best_fit(i, t_fine), "-", color=colour, lw=1.6,
+                label=f"fit, r = {r_fit:.2f} \u00c5")
+        for k, off in enumerate(neighbour_offsets_angstrom):
+            r = r_fit + off
+            if r <= 0:
+                continue
+            ax.plot(t_fine * scale, result.curve_with(i, t_fine, distance_angstrom=r), ls=(0, (4, 2 + k)),
+                    color=colour, lw=0.9, alpha=0.7, label=f"r = {r:.2f} \u00c5")
+        if axr is not None:
+            res = curve.dss0 - result.best_fit(i)
+            if curve.sigma is not None:
+                axr.errorbar(curve.time_s * scale, res, yerr=curve.sigma, fmt="o", ms=3, color=colour, capsize=2, lw=1)
+            else:
+                axr.plot(curve.time_s * scale, res, "o", ms=3, color=colour)
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.set_ylabel(r"$\Delta S/S_0$")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    pair = result.models[0].pair
+    ax.set_title(f"{pair} {result.models[0].experiment.upper()}", fontsize=10)
+    ax.tick_params(direction="in", top=True, right=True)
+    target = axr if axr is not None else ax
+    unit_label = "\u00b5s" if time_unit == "us" else time_unit
+    target.set_xlabel(f"recoupling time ({unit_label})")
+    if axr is not None:
+        axr.axhline(0.0, color="0.6", lw=0.6)
+        axr.set_ylabel("residual")
+        axr.tick_params(direction="in", top=True, right=True)
+    fig.align_ylabels()
+    if path is not None:
+        fig.savefig(path, dpi=200, bbox_inches="tight")
+        plt.close(fig)
+    return fig

@@ -1,0 +1,478 @@
+"""Bruker TopSpin / XWIN-NMR data sets (1D fid, 2D/pseudo-2D ser, processed 1r/2rr) via nmrglue.
+
+What the reader trusts and checks (each check that fails is recorded in ``warnings`` and shown
+to the user; contradictions that would give wrong numbers raise :class:`DataFileError`):
+
+* ``acqus`` is the source of truth for the observe channel (BF1, SFO1, O1, SW_h, TD).
+* ``procs`` (SF, OFFSET, SW_p) is used for the ppm axis only when it agrees with ``acqus``
+  (SF within 1000 ppm of BF1 and, for unprocessed data, OFFSET within 1 ppm of what SFO1, SW_h
+  and SF imply). Otherwise the axis is built from ``acqus`` with SR = 0 (SF = BF1) and a warning.
+* ``NUC1`` missing ("<NONE>", "off", empty): the nucleus is inferred from BF1 with the IUPAC
+  frequency ratios (and the 1H channel's BF if one is recorded), and the reader says so.
+* ``MASR`` is reported as recorded; it is often stale (the spinning rate of an earlier
+  experiment). :func:`infer_mas_rate` measures the rate from the sideband spacing instead.
+* The digital-filter group delay is removed with nmrglue when it knows it; when it does not
+  (e.g. DSPFVS 0, GRPDLY -1), the FID is left as recorded and a warning says that a first-order
+  phase roll remains.
+* The number of points is checked against TD (and TD of the indirect dimension for ser files).
+
+Spectra and axes from this module are in ascending frequency/ppm order (TopSpin displays them
+descending; plots invert the axis).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spinsim.isotopes import get_isotope
+
+from ..errors import DataFileError
+from .referencing import infer_nucleus
+
+__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist"]
+
+_NO_NUCLEUS = {"", "none", "<none>", "off"}
+
+
+@dataclass
+class BrukerDataset:
+    """A Bruker experiment as read from disk.
+
+    Attributes
+    ----------
+    path : Path
+        The experiment directory.
+    data : ndarray
+        Complex time-domain data: shape (n,) for fid, (n_rows, n) for ser.
+    acqus : dict
+        The observe-dimension acquisition parameters.
+    acqu2s : dict or None
+        Indirect-dimension parameters for ser files.
+    procs : dict or None
+        ``pdata/<procno>/procs`` when present.
+    nucleus : str
+        Observed isotope (read or inferred, see ``notes``).
+    bf1_mhz, sfo1_mhz : float
+        Basic and carrier frequencies of the observe channel in MHz.
+    sw_hz : float
+        Spectral width in Hz.
+    reference_mhz : float
+        Frequency of 0 ppm in MHz (procs SF when trusted, else BF1).
+    mas_hz_recorded : float or None
+        MASR from acqus in Hz (may be stale; see :func:`infer_mas_rate`).
+    group_delay_removed : bool
+        Whether the digital-filter delay was removed.
+    notes : list of str
+        What the reader found, assumed, inferred or distrusted.
+    """
+
+    path: Path
+    data: np.ndarray
+    acqus: dict
+    acqu2s: dict | None
+    procs: dict | None
+    nucleus: str
+    bf1_mhz: float
+    sfo1_mhz: float
+    sw_hz: float
+    reference_mhz: float
+    mas_hz_recorded: float | None
+    group_delay_removed: bool
+    notes: list = field(default_factory=list)
+
+    @property
+    def dwell_s(self) -> float:
+        """Dwell time between complex points in s (1 / SW_h)."""
+        return 1.0 / self.sw_hz
+
+    @property
+    def larmor_hz(self) -> float:
+        """Observe frequency SFO1 in Hz (positive)."""
+        return self.sfo1_mhz * 1e6
+
+    def freq_axis_hz(self, n: int) -> np.ndarray:
+        """Ascending offsets from the carrier (Hz) of an n-point spectrum from :func:`spectrum_1d`."""
+        return np.fft.fftshift(np.fft.fftfreq(n, self.dwell_s))
+
+    def ppm_axis(self, n: int) -> np.ndarray:
+        """Ascending ppm axis of an n-point spectrum: delta = (nu - nu_ref) / nu_ref * 1e6."""
+        nu = self.sfo1_mhz * 1e6 + self.freq_axis_hz(n)
+        ref = self.reference_mhz * 1e6
+        return (nu - ref) / ref * 1e6
+
+
+def _read_param_file(path: Path) -> dict:
+    import nmrglue as ng
+
+    try:
+        return ng.bruker.read_jcamp(str(path))
+    except Exception as exc:  # nmrglue raises bare Exceptions on malformed JCAMP
+        raise DataFileError(path, f"cannot read the parameter file: {exc}") from None
+
+
+def _num(dic, key, path, required=True):
+    val = dic.get(key)
+    if val is None:
+        if required:
+            raise DataFileError(path, f"parameter {key} is missing")
+        return None
+    try:
+        return float(val)
+    except (TypeError, ValueError):
+        raise DataFileError(path, f"parameter {key} = {val!r} is not a number") from None
+
+
+def _nucleus(acqus, acqus_path, notes):
+    raw = str(acqus.get("NUC1", "") or "").strip()
+    bf1 = float(acqus["BF1"])
+    if raw.lower() not in _NO_NUCLEUS:
+        try:
+            return get_isotope(raw).symbol
+        except ValueError:
+            notes.append(f"NUC1 = {raw!r} is not in the isotope table; inferring from BF1")
+    proton = None
+    for ch in range(2, 9):
+        if str(acqus.get(f"NUC{ch}", "")).strip() == "1H" and acqus.get(f"BF{ch}"):
+            proton = float(acqus[f"BF{ch}"])
+            break
+    cands = infer_nucleus(bf1, proton)
+    if not cands:
+        raise DataFileError(
+            acqus_path, f"NUC1 is {raw or 'empty'!r} and no isotope fits BF1 = {bf1} MHz; give the nucleus explicitly"
+        )
+    sym, h = cands[0]
+    more = f" (other candidates: {', '.join(c for c, _ in cands[1:])})" if len(cands) > 1 else ""
+    notes.append(
+        f"NUC1 = {raw or 'empty'!r}: nucleus inferred as {sym} from BF1 = {bf1} MHz "
+        f"(implies a {h:.2f} MHz 1H magnet){more}"
+    )
+    return sym
+
+
+def _procs_reference(procs, acqus, procs_path, processed, notes):
+    """Reference frequency of 0 ppm (MHz): procs SF if it is consistent with acqus, else BF1."""
+    bf1, sfo1, sw = float(acqus["BF1"]), float(acqus["SFO1"]), float(acqus["SW_h"])
+    if procs is None:
+        notes.append("no procs file: ppm axis from acqus with SR = 0 (0 ppm at BF1)")
+        return bf1, False
+    sf = procs.get("SF")
+    try:
+        sf = float(sf)
+    except (TypeError, ValueError):
+        sf = None
+    if sf is None or abs(sf - bf1) / bf1 > 1e-3:
+        notes.append(
+            f"procs SF = {procs.get('SF')!r} MHz disagrees with acqus BF1 = {bf1} MHz ({procs_path}): "
+            "procs ignored, ppm axis from acqus with SR = 0"
+        )
+        return bf1, False
+    offset = procs.get("OFFSET")
+    if not processed and offset is not None:
+        expected = ((sfo1 * 1e6 + sw / 2.0) - sf * 1e6) / sf
+        if abs(float(offset) - expected) > 1.0:
+            notes.append(
+                f"procs OFFSET = {offset} ppm but acqus implies {expected:.2f} ppm ({procs_path}); "
+                "using SF only"
+            )
+    return sf, True
+
+
+def read_vclist(path) -> np.ndarray:
+    """Read a Bruker vclist (one integer loop counter per line) as an int array."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "vclist not found")
+    values = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            text = line.split("#")[0].strip()
+            if not text:
+                continue
+            try:
+                v = float(text)
+            except ValueError:
+                raise DataFileError(path, f"loop counter {text!r} is not a number", line=lineno) from None
+            if v != int(v) or v < 0:
+                raise DataFileError(path, f"loop counter {text!r} is not a non-negative integer", line=lineno)
+            values.append(int(v))
+    if not values:
+        raise DataFileError(path, "vclist is empty")
+    return np.array(values, dtype=int)
+
+
+def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerDataset:
+    """Read the raw fid or ser of a Bruker experiment directory.
+
+    Parameters
+    ----------
+    path : str or Path
+        Experiment directory (the one holding ``acqus`` and ``fid``/``ser``).
+    procno : int
+        Processing number whose ``procs`` gives the reference frequency SF.
+    remove_filter : bool
+        Remove the digital-filter group delay when nmrglue knows it.
+
+    Returns
+    -------
+    BrukerDataset
+
+    Raises
+    ------
+    DataFileError
+        Missing directory/acqus/fid, or a point count inconsistent with TD.
+    """
+    import nmrglue as ng
+
+    path = Path(path)
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        raise DataFileError(path, "Bruker experiment directory not found")
+    if path.name.isdigit() and path.parent.name == "pdata":
+        raise DataFileError(path, "this is a pdata/<procno> directory; give the experiment directory (two levels up)")
+    acqus_path = path / "acqus"
+    if not acqus_path.is_file():
+        raise DataFileError(acqus_path, "acqus not found: not a Bruker experiment directory")
+    has_fid, has_ser = (path / "fid").is_file(), (path / "ser").is_file()
+    if not (has_fid or has_ser):
+        raise DataFileError(path, "neither fid nor ser found")
+    acqus = _read_param_file(acqus_path)
+    notes: list[str] = []
+    for key in ("BF1", "SFO1", "SW_h", "TD"):
+        _num(acqus, key, acqus_path)
+    acqu2s = None
+    if has_ser:
+        a2 = path / "acqu2s"
+        if not a2.is_file():
+            raise DataFileError(a2, "ser file present but acqu2s is missing")
+        acqu2s = _read_param_file(a2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nmrglue warns about pulse programs and shapes; we check ourselves
+        try:
+            dic, data = ng.bruker.read(str(path), read_pulseprogram=False)
+        except Exception as exc:
+            raise DataFileError(path / ("ser" if has_ser else "fid"), f"nmrglue cannot read the data: {exc}") from None
+    td = int(_num(acqus, "TD", acqus_path))
+    n_complex = td // 2
+    if has_ser:
+        td1 = int(_num(acqu2s, "TD", path / "acqu2s"))
+        if data.ndim == 1:
+            raise DataFileError(
+                path / "ser", f"ser holds {data.size} complex points, which is not TD1 = {td1} rows of TD/2 = {n_complex}"
+            )
+        if data.shape[0] != td1:
+            raise DataFileError(path / "ser", f"ser has {data.shape[0]} rows but acqu2s TD = {td1}")
+    else:
+        data = np.asarray(data).reshape(-1) if data.ndim == 1 else data
+        if data.ndim != 1:
+            raise DataFileError(path / "fid", f"fid read as shape {data.shape}; expected a 1D FID")
+    if data.shape[-1] < n_complex:
+        raise DataFileError(
+            path / ("ser" if has_ser else "fid"),
+            f"{data.shape[-1]} complex points per FID but acqus TD = {td} means {n_complex}",
+        )
+    data = data[..., :n_complex]
+    removed = False
+    if remove_filter:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data = ng.bruker.remove_digital_filter(dic, data)
+            removed = True
+        except Exception as exc:
+            notes.append(
+                f"digital-filter delay not removed (DSPFVS = {acqus.get('DSPFVS')}, GRPDLY = "
+                f"{acqus.get('GRPDLY')}: {exc}); a first-order phase roll remains"
+            )
+    else:
+        notes.append("digital-filter delay left in the FID (remove_filter=False)")
+    nucleus = _nucleus(acqus, acqus_path, notes)
+    procs_path = path / "pdata" / str(procno) / "procs"
+    procs = _read_param_file(procs_path) if procs_path.is_file() else None
+    ref, _ = _procs_reference(procs, acqus, procs_path, False, notes)
+    masr = acqus.get("MASR")
+    masr = float(masr) if masr not in (None, "") and float(masr) > 0 else None
+    if masr is None:
+        notes.append("acqus MASR is 0 or absent: the spinning rate is not recorded")
+    else:
+        notes.append(f"acqus MASR = {masr:g} Hz (as recorded; check it against the sideband spacing)")
+    return BrukerDataset(
+        path=path,
+        data=np.ascontiguousarray(data),
+        acqus=acqus,
+        acqu2s=acqu2s,
+        procs=procs,
+        nucleus=nucleus,
+        bf1_mhz=float(acqus["BF1"]),
+        sfo1_mhz=float(acqus["SFO1"]),
+        sw_hz=float(acqus["SW_h"]),
+        reference_mhz=ref,
+        mas_hz_recorded=masr,
+        group_delay_removed=removed,
+        notes=notes,
+    )
+
+
+def read_bruker_processed(path, procno: int = 1):
+    """Read the processed real spectrum (1r or 2rr) and its ascending ppm axis (axes).
+
+    The axis comes from procs (SF, OFFSET, SW_p, SI) when procs agrees with acqus; when procs is
+    inconsistent (e.g. SF from another nucleus) a :class:`DataFileError` is raised, because the
+    processed points themselves were made with the wrong parameters.
+
+    Returns
+    -------
+    ppm : ndarray or list of ndarray
+        Ascending ppm axis (1D) or [indirect, direct] axes (2D).
+    spectrum : ndarray
+        Real spectrum ordered to match the ascending axes.
+    notes : list of str
+    """
+    import nmrglue as ng
+
+    path = Path(path)
+    pdir = path / "pdata" / str(procno)
+    if not pdir.is_dir():
+        raise DataFileError(pdir, "processed-data directory not found")
+    acqus_path = path / "acqus"
+    if not acqus_path.is_file():
+        raise DataFileError(acqus_path, "acqus not found")
+    acqus = _read_param_file(acqus_path)
+    procs_path = pdir / "procs"
+    if not procs_path.is_file():
+        raise DataFileError(procs_path, "procs not found")
+    procs = _read_param_file(procs_path)
+    notes: list[str] = []
+    _, trusted = _procs_reference(procs, acqus, procs_path, True, notes)
+    if not trusted:
+        raise DataFileError(procs_path, "; ".join(notes) + " - reprocess the raw FID instead (read_bruker)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            dic, data = ng.bruker.read_pdata(str(pdir), scale_data=True)
+        except Exception as exc:
+            raise DataFileError(pdir, f"nmrglue cannot read the processed data: {exc}") from None
+
+    def axis(p, n):
+        sf, off, swp = float(p["SF"]), float(p["OFFSET"]), float(p["SW_p"])
+        # Point 0 is at OFFSET (highest ppm); SW_p is in Hz in TopSpin procs.
+        ppm_desc = off - np.arange(n) * (swp / sf) / n
+        return ppm_desc[::-1]
+
+    if data.ndim == 1:
+        return axis(procs, data.size), np.asarray(data[::-1], float), notes
+    proc2 = dic.get("proc2s")
+    if proc2 is None:
+        raise DataFileError(pdir / "proc2s", "2D processed data without proc2s")
+    return [axis(proc2, data.shape[0]), axis(procs, data.shape[1])], np.asarray(data[::-1, ::-1], float), notes
+
+
+def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, phase0_deg: float | None = 0.0):
+    """Fourier transform of a Bruker-ordered FID onto an ascending frequency axis.
+
+    Parameters
+    ----------
+    fid : ndarray
+        Complex FID(s) as read by :func:`read_bruker` (last axis is time).
+    dwell_s : float
+        Dwell time in s.
+    lb_hz : float
+        Exponential line broadening in Hz.
+    zero_fill : int
+        Zero-fill factor (>= 1).
+    phase0_deg : float or None
+        Zero-order phase in degrees; None finds it from the total integral (maximum absorption).
+
+    Returns
+    -------
+    freq_hz : ndarray
+        Ascending offsets from the carrier in Hz.
+    spectrum : ndarray
+        Complex spectrum (phased); first point of the FID halved to avoid a baseline offset.
+    """
+    fid = np.array(fid, dtype=complex, copy=True)
+    n = fid.shape[-1]
+    t = np.arange(n) * dwell_s
+    if lb_hz:
+        fid *= np.exp(-np.pi * lb_hz * t)
+    fid[..., 0] *= 0.5
+    m = n * max(1, int(zero_fill))
+    # With nmrglue's reading of TopSpin data, + offset precesses as e^{+i 2 pi nu t}: a plain FFT
+    # gives ascending frequency (checked against TopSpin's own 1r of the spinplots glycine set).
+    spec = np.fft.fftshift(np.fft.fft(fid, n=m, axis=-1), axes=-1)
+    freq = np.fft.fftshift(np.fft.fftfreq(m, dwell_s))
+    if phase0_deg is None:
+        total = spec.sum(axis=tuple(range(spec.ndim)))
+        phase0_deg = -np.degrees(np.angle(total))
+    spec *= np.exp(1j * np.radians(phase0_deg))
+    return freq, spec
+
+
+def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, rel_height: float = 0.02):
+    """Spinning rate from the spacing of spinning sidebands in a 1D MAS spectrum.
+
+    Peaks (local maxima above ``rel_height`` of the tallest) are located with parabolic
+    interpolation. A trial spacing d (a distance between two peaks) is supported by every peak
+    that has weaker partners at both +d and -d (a centreband with its first-order pair); the
+    score sums the smaller partner heights over all such peaks, so several sites vote together.
+    The best spacing is refined as the mean of the matched partner distances.
+
+    Parameters
+    ----------
+    freq_hz : ndarray
+        Ascending frequency axis in Hz.
+    spectrum : ndarray
+        Real (phased or magnitude) spectrum.
+    min_hz, max_hz : float
+        Search range for the rate in Hz.
+
+    Returns
+    -------
+    float or None
+        Spinning rate in Hz, or None when no symmetric sideband pair was found.
+    """
+    from scipy.signal import find_peaks
+
+    y = np.abs(np.asarray(spectrum, float))
+    x = np.asarray(freq_hz, float)
+    df = x[1] - x[0]
+    idx, _ = find_peaks(y, height=rel_height * y.max(), distance=max(1, int(200.0 / df)))
+    if idx.size < 3:
+        return None
+    pos = []
+    for i in idx:
+        if 0 < i < y.size - 1:
+            a, b, c = y[i - 1], y[i], y[i + 1]
+            den = a - 2 * b + c
+            pos.append(x[i] + (0.5 * (a - c) / den * df if den != 0 else 0.0))
+        else:
+            pos.append(x[i])
+    pos = np.array(pos)
+    h = y[idx]
+    tol = max(2 * df, 30.0)
+
+    def partner(target):
+        k = int(np.argmin(np.abs(pos - target)))
+        return k if abs(pos[k] - target) <= tol else None
+
+    # Candidate spacings: distances from each tall peak to the others.
+    tall = np.argsort(-h)[:15]
+    cands = sorted({round(abs(pos[j] - pos[i]), 3) for i in tall for j in range(pos.size)
+                    if min_hz <= abs(pos[j] - pos[i]) <= max_hz})
+    best_d, best_score = None, 0.0
+    for d in cands:
+        score, matched = 0.0, []
+        for i in range(pos.size):
+            up, down = partner(pos[i] + d), partner(pos[i] - d)
+            # A centreband with first-order sidebands on both sides, both weaker than it.
+            if up is not None and down is not None and h[up] < h[i] and h[down] < h[i]:
+                score += min(h[up], h[down])
+                matched.append(pos[up] - pos[down])
+        if score > best_score * (1 + 1e-9):
+            best_score, best_d = score, 0.5 * float(np.mean(matched))
+    return best_d

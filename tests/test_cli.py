@@ -1,0 +1,101 @@
+"""The command line: results, files, and one-line errors with a non-zero exit."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from respdor.cli import main
+
+DATA = Path(__file__).parent / "data"
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "respdor_13C27Al_synthetic.csv"
+
+
+def test_fit_example_writes_results(tmp_path, capsys):
+    rc = main(["fit", str(EXAMPLE), "--observe", "13C", "--partner", "27Al", "--output-dir", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "D (Hz)" in out and "r (A)" in out and "fraction f" in out
+    stem = EXAMPLE.stem
+    for suffix in ("_fit.json", "_fit_params.csv", "_fit_curve.csv", "_fit.png"):
+        assert (tmp_path / f"{stem}{suffix}").stat().st_size > 100
+    result = json.loads((tmp_path / f"{stem}_fit.json").read_text())
+    assert abs(result["coupling_hz"]["value"] - 503) < 3 * result["coupling_hz"]["stderr"]
+    assert abs(result["fraction"]["value"] - 0.24) < 3 * result["fraction"]["stderr"]
+    assert result["n_points"] == 15
+
+
+def test_json_to_stdout_is_clean(tmp_path, capsys):
+    rc = main(["fit", str(EXAMPLE), "--json", "-", "--no-files", "--no-plot", "--fix", "f=0.24"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["fraction"]["value"] == 0.24 and data["fraction"]["vary"] is False
+    assert data["distance_angstrom"]["ci95"][0] < data["distance_angstrom"]["value"]
+    assert "D (Hz)" in captured.err
+
+
+def test_headerless_real_file_with_time_unit(tmp_path, capsys):
+    rc = main(["fit", str(DATA / "INTERFACES_Zn-curve1.txt"), "--time-unit", "s", "--model", "redor",
+               "--observe", "13C", "--partner", "29Si", "--fix", "x=1", "--output-dir", str(tmp_path), "--no-plot"])
+    assert rc == 0
+    assert "time unit: s (as given by the user)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "missing.csv"], "missing.csv: no such file"),
+        (["fit", str(DATA / "INTERFACES_Zn-curve1.txt")], "--time-unit"),
+        (["fit", str(EXAMPLE), "--fix", "f"], "expected NAME=VALUE"),
+        (["fit", str(EXAMPLE), "--fix", "q=1"], "unknown parameter"),
+        (["fit", str(EXAMPLE), "--partner", "Al"], "unknown isotope"),
+        (["fit", str(EXAMPLE), "--free", "eps"], "multiply the curve alike"),
+        (["fit", str(EXAMPLE), "--sequence", "redor-finite"], "needs --pulse-length and --mas"),
+        (["convert", "--pair", "13C", "27Al", "--distance", "2.5furlong"], "unknown unit"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("respdor: error:") and "\n" not in err
+
+
+def test_input_is_never_overwritten(tmp_path, capsys):
+    copy = tmp_path / "curve.csv"
+    copy.write_text(EXAMPLE.read_text())
+    before = copy.read_bytes()
+    assert main(["fit", str(copy), "--plot", str(copy), "--output-dir", str(tmp_path)]) == 2
+    assert "refusing to overwrite an input file" in capsys.readouterr().err
+    assert copy.read_bytes() == before
+
+
+def test_convert(capsys):
+    assert main(["convert", "--pair", "13C", "27Al", "--distance", "2.5"]) == 0
+    assert "D = 504.2 Hz" in capsys.readouterr().out
+    assert main(["convert", "--observe", "13C", "--partner", "27Al", "--coupling", "0.503kHz"]) == 0
+    assert "r = 2.5020 A" in capsys.readouterr().out
+
+
+def test_demo_runs(tmp_path, capsys):
+    assert main(["demo", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out and (tmp_path / "respdor_13C27Al_synthetic_fit.json").exists()
+
+
+def test_help_of_every_command():
+    from respdor.cli import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        proc = subprocess.run([sys.executable, "-m", "respdor", name, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "usage:" in proc.stdout
+
+
+def test_import_compiles_no_numba_kernel():
+    code = "import respdor, respdor.fitting, respdor.cli, sys; assert 'numba' not in sys.modules, 'numba imported'"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
