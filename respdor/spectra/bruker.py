@@ -441,7 +441,10 @@ def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80
     y = np.abs(np.asarray(spectrum, float))
     x = np.asarray(freq_hz, float)
     df = x[1] - x[0]
-    idx, _ = find_peaks(y, height=rel_height * y.max(), distance=max(1, int(200.0 / df)))
+    # Noise from the median absolute deviation of the point-to-point differences (baseline-robust).
+    noise = 1.4826 * np.median(np.abs(np.diff(y))) / np.sqrt(2.0)
+    floor = max(rel_height * y.max(), 8.0 * noise)
+    idx, _ = find_peaks(y, height=floor, prominence=floor, distance=max(1, int(200.0 / df)))
     if idx.size < 3:
         return None
     pos = []
