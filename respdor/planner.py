@@ -76,6 +76,10 @@ __all__ = [
     "predict",
     "even_design",
     "optimise_design",
+    "first_maximum_time",
+    "longest_useful_time",
+    "rotor_grid",
+    "OptimalDesign",
     "scale_to_target",
     "simulate_experiment",
     "monte_carlo",
@@ -586,12 +590,18 @@ class OptimalDesign:
         Fraction of the spectrometer time each gets.
     continuous_time_s : float
         Spectrometer time of the continuous optimum (no rounding, no check points), in s.
+    max_time_s : float
+        Longest recoupling time that was allowed, in s.
+    limit : str
+        What set ``max_time_s``.
     """
 
     design: Design
     support_time_s: np.ndarray
     support_weight: np.ndarray
     continuous_time_s: float
+    max_time_s: float = math.inf
+    limit: str = ""
 
 
 def _continuous_optimum(tr, sensitivity, targets, candidates):
@@ -650,9 +660,63 @@ def _continuous_optimum(tr, sensitivity, targets, candidates):
     return np.array([candidates[i[k]], candidates[j[k]]]), np.array([w, 1 - w]), need
 
 
+def first_maximum_time(model: CurveModel, coupling_hz: float, t_limit_s: float, n_grid: int = 4000):
+    """Recoupling time of the first maximum of the dephasing curve, or None if it rises to ``t_limit_s``.
+
+    Past its first maximum the RESPDOR / REDOR curve is no longer monotonic in D t: a point there
+    is matched equally well by a smaller and a larger D, so the fit becomes ambiguous and the
+    Fisher (linearised) errors stop describing the real scatter (see docs/planner.md).
+
+    Parameters
+    ----------
+    model : CurveModel
+    coupling_hz : float
+        D in Hz.
+    t_limit_s : float
+        Longest time to search, in s.
+    """
+    t = np.linspace(t_limit_s / n_grid, t_limit_s, n_grid)
+    g = model.normalised(t, coupling_hz)
+    falling = np.flatnonzero(np.diff(g) < 0)
+    return None if falling.size == 0 else float(t[falling[0]])
+
+
+def longest_useful_time(sensitivity: Sensitivity, model: CurveModel, coupling_hz: float,
+                        shortest_distance_angstrom: float | None = None, max_time_s: float | None = None):
+    """Longest recoupling time worth measuring, in s, and the reason for the limit.
+
+    The smaller of (a) ``max_time_s`` (default 3 T2': S0 has fallen to 5 %) and (b) the first
+    maximum of the curve for the shortest plausible distance (default 0.9 r), so that every
+    point lies on the monotonic rise of the curve for all distances the user considers possible.
+
+    Returns
+    -------
+    t_max_s : float
+    reason : str
+    """
+    if max_time_s is None:
+        if not math.isfinite(sensitivity.t2prime_s):
+            raise UserError("without T2' give the longest recoupling time (--max-time)")
+        max_time_s, reason = 3.0 * sensitivity.t2prime_s, f"3 T2' = {3e3 * sensitivity.t2prime_s:.3g} ms"
+    else:
+        reason = f"the maximum time given, {max_time_s * 1e3:.3g} ms"
+    if max_time_s <= 0:
+        raise UserError(f"longest recoupling time must be > 0, got {max_time_s!r} s")
+    r = (model.dr3 / coupling_hz) ** (1.0 / 3.0)
+    r_min = 0.9 * r if shortest_distance_angstrom is None else shortest_distance_angstrom
+    if not 0 < r_min <= r:
+        raise UserError(f"shortest plausible distance must lie in (0, {r:.3g}] angstrom, got {r_min!r}")
+    t_peak = first_maximum_time(model, model.dr3 / r_min**3, max_time_s)
+    if t_peak is not None and t_peak < max_time_s:
+        return t_peak, (f"first maximum of the curve at r = {r_min:.3g} angstrom "
+                        f"({t_peak * 1e3:.3g} ms; later points are ambiguous in D)")
+    return max_time_s, reason
+
+
 def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: float, fraction: float,
-                    targets: dict, max_time_s: float, rotor_period_s: float = 1e-4, step_periods: int = 1,
-                    phase_cycle: int = 8, check_points: int = 2, efficiency: float = 1.0,
+                    targets: dict, max_time_s: float | None = None, rotor_period_s: float = 1e-4,
+                    step_periods: int = 1, phase_cycle: int = 8, check_points: int = 2,
+                    shortest_distance_angstrom: float | None = None, efficiency: float = 1.0,
                     abundance: float | None = None, fit_fraction: bool = True) -> OptimalDesign:
     """Recoupling times and scans that meet the targets in the least spectrometer time.
 
@@ -665,8 +729,9 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
     targets : dict
         name -> wanted standard error (``distance_angstrom`` in angstrom, ``coupling_hz`` in Hz,
         ``fraction``); all must be met.
-    max_time_s : float
-        Longest recoupling time allowed, in s (a few T2' at most; the signal loss is in the model).
+    max_time_s : float, optional
+        Longest recoupling time allowed, in s (default 3 T2'); further limited by
+        :func:`longest_useful_time`.
     rotor_period_s : float
         T_r = 1 / MAS rate, in s. Candidate times are k * step_periods * T_r.
     step_periods : int
@@ -677,6 +742,8 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
         Extra recoupling times, evenly spaced below the longest optimal time, measured with one
         phase cycle each, so that the fit keeps degrees of freedom to test the model. 0 gives the
         bare optimum (which has only as many times as parameters when f is fitted: no test).
+    shortest_distance_angstrom : float, optional
+        Shortest distance considered plausible (default 0.9 r); sets the first-maximum limit.
     efficiency, abundance, fit_fraction
         As in :func:`fisher_matrix`.
 
@@ -688,7 +755,8 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
     _check_targets(targets, fit_fraction)
     if check_points < 0:
         raise UserError(f"check points must be >= 0, got {check_points}")
-    candidates = rotor_grid(rotor_period_s, max_time_s, step_periods)
+    t_max, reason = longest_useful_time(sensitivity, model, coupling_hz, shortest_distance_angstrom, max_time_s)
+    candidates = rotor_grid(rotor_period_s, t_max, step_periods)
     times, weights, need = _continuous_optimum(tr, sensitivity, targets, candidates)
     tpair = 2.0 * sensitivity.scan_time(times)
     scans = weights * need / tpair
@@ -707,7 +775,7 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
     mask = np.concatenate([np.ones(times.size, bool), np.zeros(len(extra), bool)])[order]
     d = Design(t_all[order], n_all[order], label="optimised")
     d = scale_to_target(d, sensitivity, tr, targets, phase_cycle, scale_mask=mask)
-    return OptimalDesign(d, times, weights, need)
+    return OptimalDesign(d, times, weights, need, t_max, reason)
 
 
 # ---------------------------------------------------------------------------------------------
