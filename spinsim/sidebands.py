@@ -416,11 +416,12 @@ def pass_sideband_amplitudes(
     out = np.empty((frac.shape[0], orders.size), complex)
     for j, fq in enumerate(frac):
         # Phi(tau + t) - Phi(tau) = phase accumulated from rotor phase tau over time t.
-        psi = np.zeros_like(phi_tau)
-        edges = np.concatenate([[0.0], fq, [1.0]]) * tr
+        # psi = sum over the six intervals of (+-)[Phi(tau + b) - Phi(tau + a)], signs -,+,-,+,-,+;
+        # regrouped per edge: Phi(tau) and Phi(tau + T) enter once, each pulse time twice.
+        psi = phi_tau + _phase_on_grid(c1, c2, mas_hz, tau + tr)
         sign = -1.0
-        for a, b in zip(edges[:-1], edges[1:]):
-            psi += sign * (_phase_on_grid(c1, c2, mas_hz, tau + b) - _phase_on_grid(c1, c2, mas_hz, tau + a))
+        for tq in fq * tr:
+            psi += 2.0 * sign * _phase_on_grid(c1, c2, mas_hz, tau + tq)
             sign = -sign
         # Detection: e^{i[Phi(tau+T+t) - Phi(tau+T)]} = e^{-i Phi(tau)} sum_k F_k e^{ik wr (tau+t)}.
         g = np.exp(1j * (psi - phi_tau))  # (n_orient, n_gamma)

@@ -1,0 +1,375 @@
+"""CSA fits with lmfit: from a sideband manifold (intensity per order) or from a 1D MAS spectrum.
+
+Model (see :mod:`spinsim.sidebands`): sideband k of a site with isotropic shift delta_iso (ppm),
+span Omega (ppm) and skew kappa (Herzfeld-Berger, shift convention) has intensity
+``A * I_k(Omega, kappa; nu0, nu_r)`` with sum_k I_k = 1, at ``delta_iso + k nu_r/nu0 * 1e6`` ppm.
+Haeberlen zeta = delta_zz - delta_iso and eta are reported alongside (derived, with propagated
+errors from the covariance).
+
+Span/skew degeneracy. With few sidebands (nu_r comparable to the span) the sign of the skew,
+and with it the span, is poorly determined: mirror-image tensors produce nearly the same
+manifold. Every manifold fit is therefore run twice, with the skew restricted to [0, 1] and to
+[-1, 0]; when the two minima differ by less than ``degeneracy_dchi2`` in chi-square (4 = a
+two-sigma difference), the result is flagged ``degenerate`` and both solutions are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spinsim import csa
+from spinsim.sidebands import pseudo_voigt, sideband_intensities
+
+from ..errors import UserError
+
+__all__ = ["ManifoldFit", "fit_manifold", "SpectrumFit", "fit_mas_spectrum", "moment_estimates"]
+
+
+def moment_estimates(orders, intensities, larmor_hz, mas_hz):
+    """Starting span (ppm) and skew sign from the second and third moments of a manifold.
+
+    For a traceless tensor d: M2 = (2/15) sum d^2 and M3 = (2/35)... only its sign is used;
+    M2 = Omega^2/15 for kappa = 0, which gives the span estimate sqrt(15 M2).
+    """
+    k = np.asarray(orders, float)
+    w = np.clip(np.asarray(intensities, float), 0.0, None)
+    if w.sum() <= 0:
+        raise UserError("the sideband manifold has no positive intensity")
+    step = mas_hz / abs(larmor_hz) * 1e6
+    w = w / w.sum()
+    mean = np.sum(w * k) * step
+    m2 = np.sum(w * (k * step - mean) ** 2)
+    m3 = np.sum(w * (k * step - mean) ** 3)
+    return float(np.sqrt(15.0 * m2)), float(np.sign(m3) if m3 != 0 else 0.0)
+
+
+@dataclass
+class ManifoldFit:
+    """Result of a CSA fit to one sideband manifold.
+
+    Attributes
+    ----------
+    span, skew, amplitude : float
+        Best fit (ppm, dimensionless, intensity units = sum over all orders).
+    span_err, skew_err, amplitude_err : float
+        Standard errors (nan when not estimable).
+    zeta, eta : float
+        Haeberlen reduced anisotropy (ppm) and asymmetry of the best fit.
+    zeta_err, eta_err : float
+        Their standard errors (linear propagation through the conversion).
+    chisqr : float
+        Chi-square (with the given sigma, or with sigma from the residual).
+    degenerate : bool
+        True when the opposite skew sign fits within ``degeneracy_dchi2``.
+    alternative : dict or None
+        Best fit with the skew of opposite sign: span, skew, chisqr.
+    model : ndarray
+        Fitted intensities per order.
+    notes : list of str
+    """
+
+    span: float
+    skew: float
+    amplitude: float
+    span_err: float
+    skew_err: float
+    amplitude_err: float
+    zeta: float
+    eta: float
+    zeta_err: float
+    eta_err: float
+    chisqr: float
+    degenerate: bool
+    alternative: dict | None
+    model: np.ndarray
+    notes: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in (
+            "span", "span_err", "skew", "skew_err", "zeta", "zeta_err", "eta", "eta_err",
+            "amplitude", "amplitude_err", "chisqr", "degenerate")}
+        d["alternative"] = self.alternative
+        d["notes"] = list(self.notes)
+        return d
+
+
+def _haeberlen_with_errors(span, skew, cov2):
+    _, zeta, eta = csa.maryland_to_haeberlen(0.0, span, skew)
+    if cov2 is None or not np.all(np.isfinite(cov2)):
+        return zeta, eta, float("nan"), float("nan")
+    h = 1e-6 * max(span, 1.0)
+    hk = 1e-6
+
+    def f(o, k):
+        k = float(np.clip(k, -1, 1))
+        _, z, e = csa.maryland_to_haeberlen(0.0, max(o, 0.0), k)
+        # Stay on one branch of the kappa = 0 ambiguity: zeta carries the sign of -kappa.
+        return np.array([z, e])
+
+    j0 = (f(span + h, skew) - f(span - h, skew)) / (2 * h)
+    k_lo, k_hi = max(skew - hk, -1.0), min(skew + hk, 1.0)
+    if skew == 0.0:
+        k_lo, k_hi = 0.0, hk  # one-sided: zeta jumps sign across kappa = 0
+    j1 = (f(span, k_hi) - f(span, k_lo)) / (k_hi - k_lo)
+    jac = np.column_stack([j0, j1])
+    cov = jac @ cov2 @ jac.T
+    return zeta, eta, float(np.sqrt(max(cov[0, 0], 0))), float(np.sqrt(max(cov[1, 1], 0)))
+
+
+def fit_manifold(
+    orders,
+    intensities,
+    larmor_hz: float,
+    mas_hz: float,
+    sigma=None,
+    span0: float | None = None,
+    n_orientations: int = 987,
+    degeneracy_dchi2: float = 4.0,
+) -> ManifoldFit:
+    """Fit span, skew and amplitude to sideband intensities I_k.
+
+    Parameters
+    ----------
+    orders : array_like of int
+        Sideband orders k of the measured intensities (any subset, e.g. -4..4).
+    intensities : array_like
+        Measured intensities (any scale; integrals or heights of equal-width lines).
+    larmor_hz : float
+        |nu0| of the observed nucleus in Hz.
+    mas_hz : float
+        Spinning rate in Hz.
+    sigma : float or array_like, optional
+        Standard deviation of each intensity. Without it, sigma is estimated from the residual
+        (uncertainties then scale with the reduced chi-square).
+    span0 : float, optional
+        Starting span in ppm (default from the second moment of the manifold).
+    n_orientations : int
+        Powder orientations of the model.
+    degeneracy_dchi2 : float
+        Chi-square difference below which the two skew signs are called indistinguishable.
+
+    Returns
+    -------
+    ManifoldFit
+    """
+    import lmfit
+
+    k = np.asarray(orders, int)
+    y = np.asarray(intensities, float)
+    if k.shape != y.shape or k.ndim != 1:
+        raise UserError("orders and intensities must be 1-D and of equal length")
+    if k.size < 3:
+        raise UserError(f"a CSA fit needs at least 3 sideband orders, got {k.size}")
+    if not np.all(np.isfinite(y)):
+        raise UserError("sideband intensities must be finite")
+    have_sigma = sigma is not None
+    s = np.broadcast_to(np.asarray(sigma if have_sigma else 1.0, float), y.shape)
+    if have_sigma and np.any(s <= 0):
+        raise UserError("sideband uncertainties must be > 0")
+    kmax = int(np.max(np.abs(k)))
+    span_m, sign3 = moment_estimates(k, y, larmor_hz, mas_hz)
+    span_start = float(span0) if span0 is not None else max(span_m, 1.0)
+    total = float(np.sum(y))
+    notes = []
+
+    def model(p):
+        man = sideband_intensities(
+            p["span"].value, p["skew"].value, larmor_hz, mas_hz, n_sidebands=kmax, n_orientations=n_orientations
+        )
+        return p["amp"].value * man.intensities[k + kmax]
+
+    def resid(p):
+        return (model(p) - y) / s
+
+    def run(lo, hi, k0):
+        best = None
+        for sk in k0:
+            p = lmfit.Parameters()
+            p.add("span", value=span_start, min=0.0, max=max(20 * span_start, 100.0))
+            p.add("skew", value=sk, min=lo, max=hi)
+            p.add("amp", value=total if total > 0 else 1.0)
+            r = lmfit.minimize(resid, p, method="least_squares")
+            r = lmfit.minimize(resid, r.params, method="leastsq")
+            if best is None or r.chisqr < best.chisqr:
+                best = r
+        return best
+
+    pos = run(0.0, 1.0, (0.3, 0.8))
+    neg = run(-1.0, 0.0, (-0.3, -0.8))
+    best, other = (pos, neg) if pos.chisqr <= neg.chisqr else (neg, pos)
+    dof = max(1, k.size - 3)
+    scale2 = 1.0 if have_sigma else best.chisqr / dof
+    dchi2 = (other.chisqr - best.chisqr) / scale2 if scale2 > 0 else np.inf
+    degenerate = bool(dchi2 < degeneracy_dchi2)
+    alt = dict(span=float(other.params["span"].value), skew=float(other.params["skew"].value),
+               chisqr=float(other.chisqr), delta_chisqr=float(dchi2))
+    if degenerate:
+        notes.append(
+            f"span/skew degenerate: skew {best.params['skew'].value:+.2f} (span {best.params['span'].value:.0f} ppm) and "
+            f"{alt['skew']:+.2f} (span {alt['span']:.0f} ppm) fit within delta chi2 = {dchi2:.2g} < {degeneracy_dchi2:g}"
+        )
+    # A bounded skew at +-1 or 0 has no meaningful stderr from the Hessian; report nan there.
+    p = best.params
+    cov = None
+    if best.covar is not None:
+        names = best.var_names
+        c = np.array(best.covar) * (1.0 if not have_sigma else 1.0 / max(best.redchi, 1e-300))
+        # lmfit scales covar by redchi; with a known sigma we undo it.
+        idx = [names.index("span"), names.index("skew")]
+        cov = c[np.ix_(idx, idx)]
+        errs = {n: float(np.sqrt(c[names.index(n), names.index(n)])) for n in ("span", "skew", "amp")}
+    else:
+        errs = dict(span=float("nan"), skew=float("nan"), amp=float("nan"))
+        notes.append("covariance not available (parameter at a bound or degenerate)")
+    zeta, eta, zeta_err, eta_err = _haeberlen_with_errors(p["span"].value, p["skew"].value, cov)
+    return ManifoldFit(
+        span=float(p["span"].value),
+        skew=float(p["skew"].value),
+        amplitude=float(p["amp"].value),
+        span_err=errs["span"],
+        skew_err=errs["skew"],
+        amplitude_err=errs["amp"],
+        zeta=zeta,
+        eta=eta,
+        zeta_err=zeta_err,
+        eta_err=eta_err,
+        chisqr=float(best.chisqr),
+        degenerate=degenerate,
+        alternative=alt,
+        model=model(p),
+        notes=notes,
+    )
+
+
+@dataclass
+class SpectrumFit:
+    """Result of a multi-site CSA fit to a 1D MAS spectrum.
+
+    Attributes
+    ----------
+    sites : list of dict
+        Per site: delta_iso, span, skew, amplitude, fwhm (+ ``*_err``), zeta, eta, fraction.
+    eta_lorentz : float
+        Common Lorentzian fraction of the lines.
+    sigma : float
+        Noise standard deviation used for the errors.
+    ppm, data, model : ndarray
+    components : ndarray, shape (n_sites, n)
+    notes : list of str
+    """
+
+    sites: list
+    eta_lorentz: float
+    sigma: float
+    ppm: np.ndarray
+    data: np.ndarray
+    model: np.ndarray
+    components: np.ndarray
+    notes: list = field(default_factory=list)
+
+
+def _site_spectrum(x, iso, span, skew, amp, fwhm, eta_l, larmor_hz, mas_hz, n_orient):
+    step = mas_hz / larmor_hz * 1e6
+    reach = max(abs(x.max() - iso), abs(x.min() - iso))
+    kmax = int(min(reach / step + 1, 64))
+    man = sideband_intensities(span, skew, larmor_hz, mas_hz, n_sidebands=kmax, n_orientations=n_orient)
+    out = np.zeros_like(x)
+    for kk, ik in zip(man.orders, man.intensities):
+        if ik > 1e-7:
+            out += ik * pseudo_voigt(x, iso + kk * step, fwhm, eta_l)
+    return amp * out
+
+
+def fit_mas_spectrum(
+    ppm,
+    y,
+    sites,
+    larmor_hz: float,
+    mas_hz: float,
+    noise_region=None,
+    fit_lorentz: bool = False,
+    n_orientations: int = 610,
+) -> SpectrumFit:
+    """Fit several CSA sites (with all their sidebands) to a 1D MAS spectrum.
+
+    Parameters
+    ----------
+    ppm, y : ndarray
+        Axis in ppm and real spectrum.
+    sites : list of dict
+        Starting values per site: ``delta_iso`` (ppm, required), ``span`` (ppm), ``skew``,
+        ``fwhm`` (ppm), ``amplitude``. Missing values get defaults (span 200, skew 0, fwhm 10).
+    larmor_hz, mas_hz : float
+        |nu0| and nu_r in Hz.
+    noise_region : (float, float), optional
+        Signal-free ppm range for sigma; otherwise sigma comes from the residual.
+    fit_lorentz : bool
+        Fit a common Lorentzian fraction (else Gaussian lines).
+    n_orientations : int
+        Powder orientations of the model.
+
+    Returns
+    -------
+    SpectrumFit
+    """
+    import lmfit
+
+    from .deconvolution import noise_sigma
+
+    x = np.asarray(ppm, float)
+    yv = np.asarray(y, float)
+    if not sites:
+        raise UserError("give at least one site (delta_iso) to fit")
+    p = lmfit.Parameters()
+    step = abs(x[1] - x[0])
+    area_total = abs(np.trapezoid(yv, x))
+    for i, s in enumerate(sites):
+        if "delta_iso" not in s:
+            raise UserError(f"site {i + 1}: delta_iso is required")
+        p.add(f"iso{i}", value=float(s["delta_iso"]))
+        p.add(f"span{i}", value=float(s.get("span", 200.0)), min=0.0)
+        p.add(f"skew{i}", value=float(s.get("skew", 0.0)), min=-1.0, max=1.0)
+        p.add(f"amp{i}", value=float(s.get("amplitude", area_total / len(sites))), min=0.0)
+        p.add(f"fwhm{i}", value=float(s.get("fwhm", 10.0)), min=step)
+    p.add("eta_l", value=0.3 if fit_lorentz else 0.0, min=0.0, max=1.0, vary=fit_lorentz)
+    n = len(sites)
+    tot = " + ".join(f"amp{i}" for i in range(n))
+    for i in range(n):
+        p.add(f"frac{i}", expr=f"amp{i} / ({tot})")
+    sigma = noise_sigma(x, yv, noise_region) if noise_region is not None else None
+
+    def comps(pp):
+        return np.array([
+            _site_spectrum(x, pp[f"iso{i}"].value, pp[f"span{i}"].value, pp[f"skew{i}"].value, pp[f"amp{i}"].value,
+                           pp[f"fwhm{i}"].value, pp["eta_l"].value, larmor_hz, mas_hz, n_orientations)
+            for i in range(n)])
+
+    def resid(pp):
+        r = comps(pp).sum(axis=0) - yv
+        return r / sigma if sigma else r
+
+    res = lmfit.minimize(resid, p, method="least_squares")
+    res = lmfit.minimize(resid, res.params, method="leastsq")
+    notes = []
+    scale = 1.0
+    if sigma is None:
+        sigma = float(np.sqrt(res.chisqr / max(1, res.ndata - res.nvarys)))
+        notes.append("noise sigma from the fit residual")
+    elif res.redchi > 0:
+        scale = 1.0 / np.sqrt(res.redchi)
+    out = []
+    for i in range(n):
+        row = {}
+        for key, name in (("iso", "delta_iso"), ("span", "span"), ("skew", "skew"), ("amp", "amplitude"),
+                          ("fwhm", "fwhm"), ("frac", "fraction")):
+            par = res.params[f"{key}{i}"]
+            row[name] = float(par.value)
+            row[name + "_err"] = float(par.stderr * scale) if par.stderr is not None else float("nan")
+        _, row["zeta"], row["eta"] = csa.maryland_to_haeberlen(0.0, row["span"], row["skew"])
+        out.append(row)
+    if res.covar is None:
+        notes.append("uncertainties not available (singular covariance)")
+    c = comps(res.params)
+    return SpectrumFit(out, float(res.params["eta_l"].value), float(sigma), x, yv, c.sum(axis=0), c, notes)
