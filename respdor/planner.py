@@ -716,7 +716,7 @@ def longest_useful_time(sensitivity: Sensitivity, model: CurveModel, coupling_hz
 def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: float, fraction: float,
                     targets: dict, max_time_s: float | None = None, rotor_period_s: float = 1e-4,
                     step_periods: int = 1, phase_cycle: int = 8, check_points: int = 2,
-                    shortest_distance_angstrom: float | None = None, efficiency: float = 1.0,
+                    check_share: float = 0.25, shortest_distance_angstrom: float | None = None, efficiency: float = 1.0,
                     abundance: float | None = None, fit_fraction: bool = True) -> OptimalDesign:
     """Recoupling times and scans that meet the targets in the least spectrometer time.
 
@@ -739,9 +739,12 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
     phase_cycle : int
         Scans are whole multiples of this.
     check_points : int
-        Extra recoupling times, evenly spaced below the longest optimal time, measured with one
-        phase cycle each, so that the fit keeps degrees of freedom to test the model. 0 gives the
-        bare optimum (which has only as many times as parameters when f is fitted: no test).
+        Extra recoupling times, evenly spaced below the longest optimal time, so that the fit keeps
+        degrees of freedom to test the model. 0 gives the bare optimum (which has only as many
+        times as parameters when f is fitted: no test).
+    check_share : float
+        Scans of each check point relative to the smallest optimal point (before the common
+        scaling to the target).
     shortest_distance_angstrom : float, optional
         Shortest distance considered plausible (default 0.9 r); sets the first-maximum limit.
     efficiency, abundance, fit_fraction
@@ -753,8 +756,8 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
     """
     tr = _truth(model, coupling_hz, fraction, efficiency, abundance, fit_fraction)
     _check_targets(targets, fit_fraction)
-    if check_points < 0:
-        raise UserError(f"check points must be >= 0, got {check_points}")
+    if check_points < 0 or not 0 < check_share <= 1:
+        raise UserError(f"check points must be >= 0 and their share in (0, 1], got {check_points}, {check_share}")
     t_max, reason = longest_useful_time(sensitivity, model, coupling_hz, shortest_distance_angstrom, max_time_s)
     candidates = rotor_grid(rotor_period_s, t_max, step_periods)
     times, weights, need = _continuous_optimum(tr, sensitivity, targets, candidates)
@@ -770,11 +773,13 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
             if np.all(np.abs(times - tc) > 0.5 * dt) and all(abs(e - tc) > 0.5 * dt for e in extra):
                 extra.append(tc)
     t_all = np.concatenate([times, extra])
-    n_all = np.concatenate([support.scans, np.full(len(extra), phase_cycle)])
+    # A check point must be able to show a misfit: give it a quarter of the scans of the
+    # smallest support point (sigma(dS/S0) about twice as large), then scale everything.
+    n_check = _round_scans(check_share * support.scans.min(), phase_cycle)[()] if extra else phase_cycle
+    n_all = np.concatenate([support.scans, np.full(len(extra), n_check)])
     order = np.argsort(t_all)
-    mask = np.concatenate([np.ones(times.size, bool), np.zeros(len(extra), bool)])[order]
     d = Design(t_all[order], n_all[order], label="optimised")
-    d = scale_to_target(d, sensitivity, tr, targets, phase_cycle, scale_mask=mask)
+    d = scale_to_target(d, sensitivity, tr, targets, phase_cycle)
     return OptimalDesign(d, times, weights, need, t_max, reason)
 
 

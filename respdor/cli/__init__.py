@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "fit",
     "demo",
     "convert",
+    "plan",
 ]
 
 
