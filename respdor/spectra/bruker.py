@@ -34,7 +34,7 @@ from spinsim.isotopes import get_isotope
 from ..errors import DataFileError
 from .referencing import infer_nucleus
 
-__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist"]
+__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "write_bruker"]
 
 _NO_NUCLEUS = {"", "none", "<none>", "off"}
 
@@ -278,7 +278,10 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         )
     data = data[..., :n_complex]
     removed = False
-    if remove_filter:
+    grpdly = acqus.get("GRPDLY")
+    if remove_filter and grpdly is not None and float(grpdly) == 0.0 and float(acqus.get("DSPFVS", 0) or 0) >= 20:
+        removed = True  # GRPDLY = 0 with a modern DSPFVS: no group delay in the data
+    elif remove_filter:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -479,3 +482,73 @@ def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80
         if score > best_score * (1 + 1e-9):
             best_score, best_d = score, 0.5 * float(np.mean(matched))
     return best_d
+
+
+def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucleus: str, mas_hz: float = 0.0,
+                 vclist=None, title: str = "", pulprog: str = "synthetic", indirect_sw_hz: float = 1.0,
+                 overwrite: bool = False) -> Path:
+    """Write a small TopSpin-style experiment (acqus, acqu2s, fid or ser, pdata/1/procs, optional vclist).
+
+    Used for synthetic test fixtures and example data; the data are stored as int32 (DTYPA 0,
+    little endian) without a digital filter (DSPFVS 0 is avoided: GRPDLY 0 marks 'no delay').
+
+    Parameters
+    ----------
+    path : str or Path
+        Experiment directory to create.
+    data : ndarray
+        Complex FID (1D) or ser (2D, rows = indirect increments), in the convention of
+        :func:`read_bruker` (+ offset precesses as e^{+i 2 pi nu t}).
+    sw_hz, bf1_mhz, sfo1_mhz : float
+        Spectral width (Hz), basic and carrier frequencies (MHz).
+    nucleus : str
+        NUC1, e.g. ``"113Cd"``.
+    mas_hz : float
+        MASR to record (Hz).
+    vclist : sequence of int, optional
+        Loop counters written to ``vclist``.
+    overwrite : bool
+        Refuse to touch an existing directory unless True.
+
+    Returns
+    -------
+    Path
+    """
+    import nmrglue as ng
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise DataFileError(path, "already exists; not overwriting")
+    d = np.asarray(data, complex)
+    scale = 2.0e8 / max(float(np.max(np.abs(d))), 1e-300)
+    n = d.shape[-1]
+    acqus = {
+        "TD": 2 * n, "SW_h": float(sw_hz), "SW": float(sw_hz) / float(sfo1_mhz), "BF1": float(bf1_mhz),
+        "SFO1": float(sfo1_mhz), "O1": (float(sfo1_mhz) - float(bf1_mhz)) * 1e6, "NUC1": nucleus,
+        "NUC2": "1H", "BF2": float(bf1_mhz) / get_isotope(nucleus).frequency_ratio, "MASR": float(mas_hz),
+        "BYTORDA": 0, "DTYPA": 0, "DECIM": 1, "DSPFVS": 20, "GRPDLY": 0, "AQ_mod": 3, "PULPROG": pulprog,
+        "NS": 1, "DS": 0, "RG": 1, "DATE": 0,
+        "ORIGIN": "respdor synthetic data", "OWNER": "respdor", "_comments": ["$$ written by respdor.spectra.bruker.write_bruker"],
+        "_coreheader": ["##TITLE= Parameter file", "##JCAMPDX= 5.0"],
+    }
+    dic = {"acqus": acqus}
+    if d.ndim == 2:
+        dic["acqu2s"] = {"TD": d.shape[0], "SW_h": float(indirect_sw_hz), "NUC1": nucleus, "FnMODE": 1,
+                         "ORIGIN": "respdor synthetic data",
+                         "OWNER": "respdor", "BF1": float(bf1_mhz), "SFO1": float(sfo1_mhz), "_comments": [],
+                         "_coreheader": ["##TITLE= Parameter file", "##JCAMPDX= 5.0"]}
+    path.mkdir(parents=True)
+    # Keep the scaled values inside int32 after rounding.
+    ng.bruker.write(str(path), dic, np.round(d * scale), overwrite=False, write_prog=False, write_procs=False)
+    pdir = path / "pdata" / "1"
+    pdir.mkdir(parents=True)
+    procs = {"SF": float(bf1_mhz), "SI": n, "SW_p": float(sw_hz),
+             "OFFSET": ((float(sfo1_mhz) * 1e6 + sw_hz / 2.0) - float(bf1_mhz) * 1e6) / float(bf1_mhz),
+             "ORIGIN": "respdor synthetic data", "OWNER": "respdor",
+             "_comments": [], "_coreheader": ["##TITLE= Parameter file", "##JCAMPDX= 5.0"]}
+    ng.bruker.write_jcamp(procs, str(pdir / "procs"))
+    if vclist is not None:
+        (path / "vclist").write_text("".join(f"{int(v)}\n" for v in vclist))
+    if title:
+        (pdir / "title").write_text(title + "\n")
+    return path

@@ -1,0 +1,182 @@
+"""Plain-text spectra and sideband manifolds in, result tables out (text, CSV, JSON).
+
+Spectrum files: two numeric columns, ppm and intensity, separated by whitespace, commas or
+semicolons; ``#`` starts a comment; one optional header line. Manifold files: columns ``order``,
+``intensity`` and optionally ``sigma`` (header required). Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataFileError, UserError
+
+__all__ = ["read_spectrum_text", "write_spectrum_text", "read_manifold_csv", "write_table_csv", "write_json",
+           "format_rows", "refuse_overwrite"]
+
+_SPLIT = re.compile(r"[,;\s]+")
+
+
+def refuse_overwrite(path, inputs=()):
+    """Raise UserError if ``path`` is one of the input files (never overwrite an input)."""
+    p = Path(path).resolve()
+    for i in inputs:
+        if i is not None and Path(i).resolve() == p:
+            raise UserError(f"{path}: output would overwrite the input file; choose another name")
+
+
+def read_spectrum_text(path):
+    """Read (ppm, intensity) columns; returns ascending ppm and intensity arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "file not found")
+    xs, ys = [], []
+    header_seen = False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            text = line.split("#")[0].strip()
+            if not text:
+                continue
+            fields = [f for f in _SPLIT.split(text) if f]
+            if len(fields) < 2:
+                raise DataFileError(path, f"expected two columns (ppm, intensity), got {text!r}", line=lineno)
+            try:
+                x, y = float(fields[0]), float(fields[1])
+            except ValueError:
+                if not xs and not header_seen:
+                    header_seen = True
+                    continue
+                raise DataFileError(path, f"not a number in {text!r}", line=lineno) from None
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise DataFileError(path, f"non-finite value in {text!r}", line=lineno)
+            xs.append(x)
+            ys.append(y)
+    if len(xs) < 8:
+        raise DataFileError(path, f"only {len(xs)} data points; a spectrum needs more")
+    x, y = np.array(xs), np.array(ys)
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    dx = np.diff(x)
+    if np.any(dx == 0):
+        raise DataFileError(path, "repeated ppm values")
+    if np.max(dx) / np.min(dx) > 1.01:
+        raise DataFileError(path, "the ppm axis is not evenly spaced")
+    return x, y
+
+
+def write_spectrum_text(path, ppm, intensity, header="ppm,intensity", inputs=()):
+    """Write two CSV columns (ppm, intensity)."""
+    refuse_overwrite(path, inputs)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(header + "\n")
+        for a, b in zip(ppm, intensity):
+            fh.write(f"{a:.6f},{b:.8g}\n")
+
+
+def read_manifold_csv(path):
+    """Read a sideband manifold: header with ``order`` and ``intensity`` (and optional ``sigma``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "file not found")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [(i + 1, r) for i, r in enumerate(csv.reader(fh)) if r and not r[0].lstrip().startswith("#")]
+    if not rows:
+        raise DataFileError(path, "empty file")
+    header = [h.strip().lower() for h in rows[0][1]]
+    for need in ("order", "intensity"):
+        if need not in header:
+            raise DataFileError(path, f"header must name columns 'order' and 'intensity' (got {', '.join(header)})",
+                                line=rows[0][0])
+    io, ii = header.index("order"), header.index("intensity")
+    isig = header.index("sigma") if "sigma" in header else None
+    k, y, s = [], [], []
+    for lineno, r in rows[1:]:
+        try:
+            kk = float(r[io])
+            if kk != int(kk):
+                raise ValueError
+            k.append(int(kk))
+            y.append(float(r[ii]))
+            if isig is not None:
+                s.append(float(r[isig]))
+        except (ValueError, IndexError):
+            raise DataFileError(path, f"bad row {','.join(r)!r}", line=lineno) from None
+    if isig is not None and any(v <= 0 for v in s):
+        raise DataFileError(path, "sigma values must be > 0")
+    return np.array(k), np.array(y), (np.array(s) if isig is not None else None)
+
+
+def _clean(v):
+    if isinstance(v, (np.floating, float)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_table_csv(path, rows, inputs=()):
+    """Write a list of dicts as CSV (columns from the first row)."""
+    refuse_overwrite(path, inputs)
+    if not rows:
+        raise UserError("nothing to write")
+    keys = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(keys)
+        for r in rows:
+            w.writerow([_fmt(r.get(k)) for k in keys])
+
+
+def _fmt(v):
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def write_json(path, obj, inputs=()):
+    """Write a JSON document (NaN -> null)."""
+    refuse_overwrite(path, inputs)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(_clean(obj), fh, indent=2)
+        fh.write("\n")
+
+
+def format_rows(rows, columns, title=""):
+    """Fixed-width text table; ``columns`` is a list of (key, header, format) and ``key_err`` is
+    shown as +- when present."""
+    lines = []
+    if title:
+        lines.append(title)
+    cells = []
+    for r in rows:
+        row = []
+        for key, _, fmt in columns:
+            v = r.get(key)
+            e = r.get(key + "_err")
+            if isinstance(v, (bool, np.bool_)):
+                row.append("yes" if v else "no")
+            elif isinstance(v, (float, int, np.floating, np.integer)):
+                txt = format(float(v), fmt) if fmt else str(v)
+                if e is not None and math.isfinite(float(e)):
+                    txt += " +- " + format(float(e), fmt)
+                row.append(txt)
+            else:
+                row.append("" if v is None else str(v))
+        cells.append(row)
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h, _) in enumerate(columns)]
+    lines.append("  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths)))
+    for c in cells:
+        lines.append("  ".join(x.rjust(w) for x, w in zip(c, widths)))
+    return "\n".join(lines)
