@@ -1,0 +1,395 @@
+"""CSA / PASS sub-commands: ``pass-timings``, ``csa-fit``, ``pass-process``, ``deconvolve``, ``integrate``.
+
+Units: shifts in ppm; frequencies as bare numbers in Hz or with a unit (``8k``, ``8kHz``,
+``88.75MHz``); the commands print which units they assumed. Ranges are two numbers
+(``--noise-region 150 250``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserError
+from ._units import parse_frequency, parse_time
+
+def _add_outputs(p):
+    p.add_argument("--json", metavar="FILE", help="result table as JSON")
+    p.add_argument("--csv", metavar="FILE", help="result table as CSV")
+    p.add_argument("--plot", metavar="FILE", help="figure (png, pdf or svg)")
+
+
+def _add_larmor(p):
+    g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
+    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
+    g.add_argument("--nucleus", default="113Cd", help="observed isotope (default 113Cd)")
+    g.add_argument("--field", type=float, metavar="TESLA", help="B0 in tesla, with --nucleus, instead of --larmor")
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "pass-timings",
+        help="five-pi-pulse PASS timings for N pitch increments",
+        description="Solve the PASS timing equations (Antzutkin, Shekar & Levitt 1995; physics.md 5) for N pitch "
+        "increments and print the pulse centres as fractions of the rotor period (and in us with --mas).",
+    )
+    p.add_argument("-n", "--n-pitch", type=int, default=16, help="number of pitch increments N (default 16)")
+    p.add_argument("--mas", help="spinning rate, e.g. 8k or 8000 (Hz) to print times in us")
+    p.add_argument("--pulse", help="pi-pulse length, e.g. 5us, checked against the closest pulse spacing")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--csv", metavar="FILE")
+    p.set_defaults(func=run_pass_timings)
+
+    p = subparsers.add_parser(
+        "csa-fit",
+        help="fit CSA (span, skew) to a sideband manifold or to a 1D MAS spectrum",
+        description="Fit a sideband manifold (CSV with columns order,intensity[,sigma]) or, with --spectrum, a "
+        "1D MAS spectrum (text ppm,intensity or a Bruker experiment directory) with one CSA site per --sites "
+        "value. Reports span/skew (Herzfeld-Berger) and zeta/eta (Haeberlen, zeta = delta_zz - delta_iso), "
+        "flags the span/skew degeneracy.",
+    )
+    p.add_argument("input", help="manifold CSV, or spectrum (text file or Bruker directory) with --spectrum")
+    p.add_argument("--spectrum", action="store_true", help="input is a 1D MAS spectrum, not a manifold")
+    p.add_argument("--mas", required=True, help="spinning rate, e.g. 8k (bare number: Hz)")
+    _add_larmor(p)
+    p.add_argument("--sites", type=float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
+    p.add_argument("--span", type=float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
+    p.add_argument("--fwhm", type=float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
+    p.add_argument("--noise-region", type=float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
+    _add_outputs(p)
+    p.set_defaults(func=run_csa_fit)
+
+    p = subparsers.add_parser(
+        "pass-process",
+        help="2D PASS: separate sideband orders, isotropic spectrum, per-site CSA fits",
+        description="Process a 2D PASS data set (Bruker experiment directory with ser; rows = pitch increments "
+        "Theta_j = 2 pi j/N): pitch FT, shear, t2 FT, isotropic spectrum = sum of orders; deconvolve it into "
+        "the --sites and fit each site's sideband manifold.",
+    )
+    p.add_argument("input", help="Bruker experiment directory (ser, acqus, acqu2s)")
+    p.add_argument("--sites", type=float, nargs="+", metavar="PPM", help="starting isotropic shifts (default: peak picking)")
+    p.add_argument("--noise-region", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--fit-region", type=float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
+    p.add_argument("--mas", help="spinning rate, e.g. 8k (default: acqus MASR, with a warning)")
+    p.add_argument("--fwhm", type=float, default=20.0, help="starting line width in ppm (default 20)")
+    p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
+    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz (default 0)")
+    p.add_argument("--max-order", type=int, help="highest |k| used in the CSA fits")
+    p.add_argument("--sign", type=int, choices=[1, -1], help="order sign (default: detected from the data)")
+    _add_outputs(p)
+    p.set_defaults(func=run_pass_process)
+
+    p = subparsers.add_parser(
+        "deconvolve",
+        help="deconvolve a 1D (isotropic) spectrum into sites; compare two samples",
+        description="Fit one line per --sites value (Gaussian, Lorentzian or pseudo-Voigt) to a spectrum (text "
+        "ppm,intensity or Bruker directory): centres, widths, areas and relative populations with errors. With "
+        "--compare, fit a second sample with the same sites and report each site's area normalised to the "
+        "--reference site (core at -50 ppm by default) in both, and the change.",
+    )
+    p.add_argument("input", help="spectrum: text file (ppm, intensity) or Bruker experiment directory")
+    p.add_argument("--sites", type=float, nargs="+", required=True, metavar="PPM")
+    p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
+    p.add_argument("--fwhm", type=float, default=20.0, help="starting width in ppm (default 20)")
+    p.add_argument("--noise-region", type=float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--fit-region", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])
+    p.add_argument("--compare", metavar="SPECTRUM", help="second sample (same format)")
+    p.add_argument("--reference", type=float, default=-50.0, help="reference site for --compare (ppm, default -50)")
+    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz for Bruker FIDs")
+    p.add_argument("--nucleus", default="113Cd", help="axis label (default 113Cd)")
+    _add_outputs(p)
+    p.set_defaults(func=run_deconvolve)
+
+    p = subparsers.add_parser(
+        "integrate",
+        help="pseudo-2D REDOR/RESPDOR series (interleaved S0/S1) -> curve CSV for `respdor fit`",
+        description="Integrate each row of an interleaved S0/S1 pseudo-2D Bruker series over a ppm region, "
+        "estimate the noise of each integral from a signal-free region, and write t_s,S0,S1,sigma_S0,sigma_S1. "
+        "t = vclist count x --periods-per-count / MAS rate.",
+    )
+    p.add_argument("input", help="Bruker experiment directory (ser, acqus, acqu2s, vclist)")
+    p.add_argument("--region", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="integration range (ppm)")
+    p.add_argument("--noise-region", type=float, nargs=2, required=True, metavar=("LO", "HI"))
+    p.add_argument("--mas", required=True, help="spinning rate, e.g. 10k (bare number: Hz); MASR is not trusted")
+    p.add_argument("--periods-per-count", type=float, required=True,
+                   help="rotor periods of recoupling per vclist count (from the pulse program)")
+    p.add_argument("--vclist", help="vclist file (default: <input>/vclist)")
+    p.add_argument("--order", default="s0s1", choices=["s0s1", "s1s0"], help="row order within a pair")
+    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz")
+    p.add_argument("-o", "--output", required=True, help="curve CSV to write")
+    p.set_defaults(func=run_integrate)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _freq(text, option):
+    value, explicit = parse_frequency(text, option)
+    if value <= 0:
+        raise UserError(f"{option}: must be > 0, got {text!r}")
+    if not explicit:
+        print(f"{option} {text}: read as Hz")
+    return value
+
+
+def _larmor(args, fallback_hz=None):
+    if args.larmor:
+        return _freq(args.larmor, "--larmor")
+    if args.field:
+        from spinsim.isotopes import larmor_frequency_hz
+
+        try:
+            return abs(larmor_frequency_hz(args.nucleus, args.field))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if fallback_hz:
+        return fallback_hz
+    raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
+
+
+def _outputs(args, rows, payload, inputs):
+    from ..spectra.textio import write_json, write_table_csv
+
+    if getattr(args, "json", None):
+        write_json(args.json, payload, inputs)
+        print(f"wrote {args.json}")
+    if getattr(args, "csv", None):
+        write_table_csv(args.csv, rows, inputs)
+        print(f"wrote {args.csv}")
+
+
+def _load_spectrum(path, lb_hz=0.0):
+    """(ppm ascending, real spectrum, larmor_hz or None, notes) from a text file or a Bruker directory."""
+    p = Path(path)
+    if p.is_dir():
+        from ..spectra.bruker import read_bruker, spectrum_1d
+
+        ds = read_bruker(p)
+        if ds.data.ndim != 1:
+            raise UserError(f"{p}: a 2D data set; use pass-process or integrate")
+        f, s = spectrum_1d(ds.data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=None)
+        return ds.ppm_axis(f.size), s.real, ds.larmor_hz, ds.notes
+    from ..spectra.textio import read_spectrum_text
+
+    x, y = read_spectrum_text(p)
+    return x, y, None, [f"{p}: read as columns ppm, intensity"]
+
+
+def run_pass_timings(args) -> int:
+    from spinsim.pass_timing import pass_timings
+
+    from ..spectra.textio import format_rows
+
+    if args.n_pitch < 1:
+        raise UserError(f"--n-pitch must be >= 1, got {args.n_pitch}")
+    t = pass_timings(args.n_pitch)
+    mas = _freq(args.mas, "--mas") if args.mas else None
+    rows = []
+    for j in range(t.n_pitch):
+        r = dict(j=j, pitch_over_2pi=t.pitch[j] / (2 * 3.141592653589793))
+        for q in range(5):
+            r[f"t{q + 1}_over_tr"] = t.fractions[j, q]
+        if mas:
+            for q in range(5):
+                r[f"t{q + 1}_us"] = t.fractions[j, q] / mas * 1e6
+        r["min_gap_over_tr"] = t.min_gap[j]
+        r["residual"] = t.residual[j]
+        rows.append(r)
+    cols = [("j", "j", "d"), ("pitch_over_2pi", "Theta/2pi", ".4f")]
+    cols += [(f"t{q}_over_tr", f"t{q}/tr", ".4f") for q in range(1, 6)]
+    if mas:
+        cols += [(f"t{q}_us", f"t{q} (us)", ".2f") for q in range(1, 6)]
+    cols += [("min_gap_over_tr", "min gap/tr", ".4f")]
+    for r in rows:
+        r["j"] = float(r["j"])
+    print(format_rows(rows, [(k, h, ".0f" if k == "j" else f) for k, h, f in cols],
+                      title=f"PASS pulse centres, N = {t.n_pitch} (pulse centres; coherence +1 before pulse 1)"))
+    print(f"largest residual of the timing equations: {t.residual.max():.1e} rad")
+    if args.pulse:
+        if not mas:
+            raise UserError("--pulse needs --mas")
+        length, explicit = parse_time(args.pulse, "--pulse", default_unit="us")
+        if not explicit:
+            print(f"--pulse {args.pulse}: read as us")
+        try:
+            t.check_pulse_length(mas, length)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        print(f"pi pulses of {length * 1e6:.2f} us fit (closest centres {t.min_gap.min() / mas * 1e6:.2f} us apart)")
+    _outputs(args, rows, dict(n_pitch=t.n_pitch, mas_hz=mas, rows=rows), [])
+    return 0
+
+
+def _print_manifold_fit(f):
+    print(f"span  = {f.span:.1f} +- {f.span_err:.1f} ppm     skew = {f.skew:+.3f} +- {f.skew_err:.3f}")
+    print(f"zeta  = {f.zeta:.1f} +- {f.zeta_err:.1f} ppm     eta  = {f.eta:.3f} +- {f.eta_err:.3f}  "
+          "(Haeberlen, zeta = delta_zz - delta_iso; mrsimulator zeta = -zeta)")
+    print(f"amplitude = {f.amplitude:.5g} +- {f.amplitude_err:.2g}   chi2 = {f.chisqr:.3g}")
+    for n in f.notes:
+        print("note:", n)
+
+
+def run_csa_fit(args) -> int:
+    from ..spectra.textio import format_rows
+
+    mas = _freq(args.mas, "--mas")
+    inputs = [args.input]
+    if not args.spectrum:
+        from ..spectra.csa_fit import fit_manifold
+        from ..spectra.textio import read_manifold_csv
+
+        k, y, s = read_manifold_csv(args.input)
+        larmor = _larmor(args)
+        print(f"observe |nu0| = {larmor / 1e6:.4f} MHz, MAS {mas:g} Hz; shifts in ppm")
+        if s is None:
+            print("note: no sigma column: uncertainties from the fit residual")
+        f = fit_manifold(k, y, larmor, mas, sigma=s, span0=args.span[0] if args.span else None)
+        _print_manifold_fit(f)
+        if args.plot:
+            from ..spectra.plot import plot_manifold_fit
+
+            plot_manifold_fit(k, y, s, f, args.plot)
+            print(f"wrote {args.plot}")
+        d = f.as_dict()
+        _outputs(args, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d), inputs)
+        return 0
+    from ..spectra.csa_fit import fit_mas_spectrum
+
+    if not args.sites:
+        raise UserError("--spectrum needs --sites (isotropic shifts in ppm)")
+    x, y, larmor_file, notes = _load_spectrum(args.input, args.lb)
+    for n in notes:
+        print("note:", n)
+    larmor = _larmor(args, larmor_file)
+    spans = args.span or [200.0] * len(args.sites)
+    if len(spans) != len(args.sites):
+        raise UserError(f"--span has {len(spans)} values for {len(args.sites)} sites")
+    sites = [dict(delta_iso=c, span=sp, fwhm=args.fwhm) for c, sp in zip(args.sites, spans)]
+    r = fit_mas_spectrum(x, y, sites, larmor, mas, noise_region=args.noise_region)
+    cols = [("delta_iso", "delta_iso", ".2f"), ("span", "span", ".1f"), ("skew", "skew", ".3f"),
+            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"), ("fraction", "fraction", ".4f")]
+    print(format_rows(r.sites, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
+    for n in r.notes:
+        print("note:", n)
+    if args.plot:
+        from ..spectra.plot import plot_mas_fit
+
+        plot_mas_fit(r, args.plot, nucleus=args.nucleus)
+        print(f"wrote {args.plot}")
+    _outputs(args, r.sites, dict(mas_hz=mas, larmor_hz=larmor, sites=r.sites, notes=r.notes + notes), inputs)
+    return 0
+
+
+def run_pass_process(args) -> int:
+    from ..spectra.bruker import read_bruker
+    from ..spectra.pass_processing import analyse_pass
+    from ..spectra.textio import format_rows
+
+    ds = read_bruker(args.input)
+    for n in ds.notes:
+        print("note:", n)
+    if ds.data.ndim != 2:
+        raise UserError(f"{args.input}: PASS needs a 2D ser (pitch x acquisition), found a 1D fid")
+    if args.mas:
+        mas = _freq(args.mas, "--mas")
+    elif ds.mas_hz_recorded:
+        mas = ds.mas_hz_recorded
+        print(f"warning: MAS rate {mas:g} Hz taken from acqus MASR (often stale); give --mas to be sure")
+    else:
+        raise UserError(f"{args.input}: MASR is not recorded; give --mas")
+    ref_hz = ds.reference_mhz * 1e6
+    carrier_ppm = (ds.sfo1_mhz - ds.reference_mhz) / ds.reference_mhz * 1e6
+    sites = args.sites
+    if not sites:
+        from scipy.signal import find_peaks
+
+        from ..spectra.pass_processing import process_pass
+
+        sp = process_pass(ds.data, ds.sw_hz, mas, ref_hz, carrier_ppm, args.lb, 1, args.sign)
+        idx, _ = find_peaks(sp.isotropic, prominence=0.05 * sp.isotropic.max(), distance=5)
+        sites = list(sp.ppm[idx])
+        print("sites from peak picking (ppm): " + ", ".join(f"{s:.1f}" for s in sites))
+    a = analyse_pass(ds.data, ds.sw_hz, mas, ref_hz, carrier_ppm, sites, tuple(args.noise_region), fwhm=args.fwhm,
+                     shape=args.shape, lb_hz=args.lb, fit_region=args.fit_region, max_order=args.max_order,
+                     sign=args.sign)
+    for n in a.spectra.notes + a.deconvolution.notes:
+        print("note:", n)
+    rows = a.table()
+    cols = [("delta_iso", "delta_iso", ".2f"), ("fwhm", "fwhm", ".1f"), ("population", "population", ".4f"),
+            ("span", "span", ".1f"), ("skew", "skew", ".3f"), ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"),
+            ("degenerate", "degenerate", "")]
+    print(format_rows(rows, cols, title=f"{ds.nucleus} PASS sites (ppm), N = {ds.data.shape[0]}, MAS {mas:g} Hz; "
+                                        "populations from the isotropic (sum of orders) spectrum"))
+    for i, f in enumerate(a.csa_fits):
+        for n in f.notes:
+            print(f"site {i + 1} note:", n)
+    if args.plot:
+        from ..spectra.plot import plot_pass
+
+        plot_pass(a, args.plot, nucleus=ds.nucleus)
+        print(f"wrote {args.plot}")
+    manifolds = [dict(center=m.center, orders=m.orders.tolist(), intensities=m.intensities.tolist(),
+                      sigma=m.sigma.tolist()) for m in a.manifolds]
+    _outputs(args, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, sign=a.spectra.sign,
+                              sites=rows, manifolds=manifolds, notes=ds.notes + a.spectra.notes,
+                              csa_fits=[f.as_dict() for f in a.csa_fits]), [args.input])
+    return 0
+
+
+def run_deconvolve(args) -> int:
+    from ..spectra.deconvolution import compare_samples, deconvolve
+    from ..spectra.textio import format_rows
+
+    cols = [("center", "center", ".2f"), ("fwhm", "fwhm", ".2f"), ("area", "area", ".4g"), ("fraction", "fraction", ".4f")]
+
+    def fit(path):
+        x, y, _, notes = _load_spectrum(path, args.lb)
+        for n in notes:
+            print("note:", n)
+        r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
+                       noise_region=tuple(args.noise_region) if args.noise_region else None,
+                       fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+        print(format_rows(r.table(), cols, title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
+        for n in r.notes:
+            print("note:", n)
+        return r
+
+    r1 = fit(args.input)
+    payload = dict(input=str(args.input), sites=r1.table())
+    rows = r1.table()
+    if args.compare:
+        r2 = fit(args.compare)
+        cmp_rows = compare_samples(r1, r2, reference_ppm=args.reference)
+        print(format_rows(cmp_rows, [("center", "center", ".1f"), ("norm_before", "area/ref (1)", ".4f"),
+                                     ("norm_after", "area/ref (2)", ".4f"), ("change", "ratio 2/1", ".3f")],
+                          title=f"areas normalised to the site at {args.reference:g} ppm"))
+        payload.update(compare=str(args.compare), compare_sites=r2.table(), comparison=cmp_rows)
+        rows = cmp_rows
+    if args.plot:
+        from ..spectra.plot import plot_deconvolution
+
+        plot_deconvolution(r1, args.plot, nucleus=args.nucleus, title=str(args.input))
+        print(f"wrote {args.plot}")
+    _outputs(args, rows, payload, [args.input, args.compare])
+    return 0
+
+
+def run_integrate(args) -> int:
+    from ..spectra.series import integrate_series, write_curve_csv
+
+    mas = _freq(args.mas, "--mas")
+    curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
+                                    periods_per_count=args.periods_per_count, vclist_path=args.vclist,
+                                    order=args.order, lb_hz=args.lb)
+    for n in notes:
+        print("note:", n)
+    print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")
+    for t, s0, s1, d, s in zip(curve.time_s, curve.s0, curve.s1, curve.dss0, curve.sigma):
+        print(f"{t * 1e3:9.4f} {s0:12.5g} {s1:12.5g} {d:8.4f} {s:7.4f}")
+    inputs = [args.input, args.vclist]
+    if Path(args.output).resolve().is_relative_to(Path(args.input).resolve()):
+        raise UserError(f"{args.output}: refusing to write inside the input data set {args.input}")
+    write_curve_csv(args.output, curve, inputs)
+    print(f"wrote {args.output} (t_s in seconds); fit it with: respdor fit {args.output}")
+    return 0

@@ -1,0 +1,123 @@
+"""Figures for CSA/PASS analyses (matplotlib, Agg backend, imported lazily by the callers).
+
+ppm axes are drawn high-to-low (NMR convention).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_pass", "plot_deconvolution", "plot_manifold_fit", "plot_mas_fit"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def plot_pass(analysis, path, nucleus="113Cd", max_order=None):
+    """Sheared, order-separated PASS spectra (one trace per order) and per-site manifolds with CSA fits.
+
+    Parameters
+    ----------
+    analysis : respdor.spectra.pass_processing.PassAnalysis
+    path : str or Path
+        Output image file (png, pdf, svg).
+    nucleus : str
+        Label of the axis.
+    max_order : int, optional
+        Highest |k| drawn.
+    """
+    plt = _plt()
+    sp = analysis.spectra
+    n_sites = len(analysis.manifolds)
+    fig = plt.figure(figsize=(11, 6.5))
+    gs = fig.add_gridspec(max(n_sites, 1), 2, width_ratios=[1.6, 1.0], wspace=0.25, hspace=0.45)
+    ax = fig.add_subplot(gs[:, 0])
+    kmax = max_order if max_order is not None else int(np.max(np.abs(sp.orders)))
+    use = np.abs(sp.orders) <= kmax
+    scale = np.max(np.abs(sp.rows[use])) or 1.0
+    for i, (k, row) in enumerate(zip(sp.orders[use], sp.rows[use])):
+        ax.plot(sp.ppm, row / scale * 0.9 + k, lw=0.8, color="C0")
+        ax.text(sp.ppm.max(), k + 0.1, f"k = {k:+d}", fontsize=7, va="bottom", ha="left")
+    iso = sp.isotropic / (np.max(np.abs(sp.isotropic)) or 1.0) * 0.9 + kmax + 1.5
+    ax.plot(sp.ppm, iso, color="k", lw=1.0)
+    ax.text(sp.ppm.max(), kmax + 1.6, "sum (isotropic)", fontsize=7, ha="left")
+    for m in analysis.manifolds:
+        ax.axvline(m.center, color="0.8", lw=0.6, zorder=0)
+    ax.invert_xaxis()
+    ax.set_xlabel(f"{nucleus} isotropic shift (ppm)")
+    ax.set_ylabel("sideband order k (sheared rows)")
+    ax.set_title(f"PASS, {analysis.mas_hz / 1e3:g} kHz MAS, order sign {sp.sign:+d}")
+    from spinsim.sidebands import sideband_intensities
+
+    for i, (m, f) in enumerate(zip(analysis.manifolds, analysis.csa_fits)):
+        a = fig.add_subplot(gs[i, 1])
+        a.errorbar(m.orders, m.intensities, yerr=m.sigma, fmt="o", ms=3, color="C0", label="PASS")
+        kk = int(np.max(np.abs(m.orders)))
+        man = sideband_intensities(f.span, f.skew, analysis.larmor_hz, analysis.mas_hz, n_sidebands=kk)
+        a.plot(man.orders, f.amplitude * man.intensities, "s", mfc="none", color="C3", ms=5, label="fit")
+        tag = " (degenerate)" if f.degenerate else ""
+        a.set_title(f"{m.center:.0f} ppm: span {f.span:.0f}, skew {f.skew:+.2f}{tag}", fontsize=8)
+        a.tick_params(labelsize=7)
+        if i == 0:
+            a.legend(fontsize=7)
+        if i == n_sites - 1:
+            a.set_xlabel("order k")
+    return _save(fig, path)
+
+
+def plot_deconvolution(result, path, nucleus="113Cd", title=""):
+    """Spectrum, total fit, each site's component and the residual."""
+    plt = _plt()
+    fig, (ax, axr) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw=dict(height_ratios=[4, 1]))
+    ax.plot(result.ppm, result.data, color="k", lw=0.8, label="data")
+    ax.plot(result.ppm, result.model, color="C3", lw=1.0, label="fit")
+    for i, (c, s) in enumerate(zip(result.components, result.sites)):
+        ax.fill_between(result.ppm, c, alpha=0.3, color=f"C{i % 10}",
+                        label=f"{s['center']:.0f} ppm: {100 * s['fraction']:.1f} %")
+    axr.plot(result.ppm, result.data - result.model, color="0.3", lw=0.6)
+    axr.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "site deconvolution")
+    axr.set_xlabel(f"{nucleus} shift (ppm)")
+    ax.invert_xaxis()
+    return _save(fig, path)
+
+
+def plot_manifold_fit(orders, intensities, sigma, fit, path, title=""):
+    """Measured sideband intensities with the fitted CSA manifold."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.errorbar(orders, intensities, yerr=sigma, fmt="o", label="data")
+    ax.plot(orders, fit.model, "s", mfc="none", color="C3", label="fit")
+    ax.set_xlabel("sideband order k")
+    ax.set_ylabel("intensity")
+    ax.set_title(title or f"span {fit.span:.0f} ppm, skew {fit.skew:+.2f}" + (" (degenerate)" if fit.degenerate else ""))
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_mas_fit(result, path, nucleus="113Cd"):
+    """1D MAS spectrum with the multi-site CSA fit and each site's sideband family."""
+    plt = _plt()
+    fig, (ax, axr) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, gridspec_kw=dict(height_ratios=[4, 1]))
+    ax.plot(result.ppm, result.data, color="k", lw=0.8, label="data")
+    ax.plot(result.ppm, result.model, color="C3", lw=1.0, label="fit")
+    for i, (c, s) in enumerate(zip(result.components, result.sites)):
+        ax.plot(result.ppm, c, lw=0.7, color=f"C{i % 10}", label=f"{s['delta_iso']:.0f} ppm")
+    axr.plot(result.ppm, result.data - result.model, color="0.3", lw=0.6)
+    ax.legend(fontsize=7)
+    axr.set_xlabel(f"{nucleus} shift (ppm)")
+    ax.invert_xaxis()
+    return _save(fig, path)
