@@ -60,14 +60,19 @@ class Powder:
         return 2 * np.pi * np.arange(self.n_gamma) / self.n_gamma
 
     def euler_ab(self) -> np.ndarray:
-        """(n_ab, 3) Euler angles (alpha, beta, 0)."""
-        return np.stack([self.alpha, self.beta, np.zeros_like(self.alpha)], -1)
+        """(n_ab, 3) rotation angles of the crystallites with gamma = 0, see :meth:`euler_full`."""
+        return np.stack([np.zeros_like(self.alpha), self.beta, self.alpha], -1)
 
     def euler_full(self):
-        """All crystallites: (n_ab * n_gamma, 3) angles and weights (gamma fastest)."""
+        """All crystallites: (n_ab * n_gamma, 3) angles and weights (gamma fastest).
+
+        The angles are returned in the order of :func:`spinsim.hamiltonian.rotation_matrices`,
+        R = Rz(gamma) Ry(beta) Rz(alpha): crystal -> rotor, so that gamma turns the crystallite
+        about the rotor axis and is equivalent to a shift gamma / omega_r of the rotor phase.
+        """
         g = self.gammas()
         e = np.stack(
-            [np.repeat(self.alpha, self.n_gamma), np.repeat(self.beta, self.n_gamma), np.tile(g, self.n_ab)],
+            [np.tile(g, self.n_ab), np.repeat(self.beta, self.n_gamma), np.repeat(self.alpha, self.n_gamma)],
             -1,
         )
         w = np.repeat(self.weights, self.n_gamma) / self.n_gamma

@@ -1,0 +1,707 @@
+"""REDOR and RESPDOR dephasing curves: the public simulation API.
+
+Two engines, which agree where both apply (tested):
+
+* **fast path** (``method="fast"``): REDOR-type recoupling with ideal (delta) pi pulses on the
+  observed spin S, a central block with rf on partner channels only (saturation pulse, or the
+  partner pi pulse of REDOR), partners coupled to S but not to each other. Free evolution is
+  diagonal and integrated exactly from Fourier coefficients; the block propagator is computed once
+  per crystallite and serves every recoupling time; partners factorise, so cost grows linearly with
+  their number; for CW blocks one period of step propagators serves all gamma angles.
+* **general path** (``method="general"``): dense propagation in the full product space of any
+  piecewise-constant sequence (finite pulses on any channel, SR4, shaped pulses), with the cycle
+  propagator computed once and raised to the power n for each recoupling time.
+
+Experiment (both paths): ``n`` recoupling cycles, the central block with an ideal S pi pulse at its
+centre, ``n`` cycles again; the recoupling time is t_rec = 2 n T_cycle. RESPDOR: S1 with the
+saturation rf, S0 without it. REDOR (:func:`simulate_redor`): S1 with the partner inversion, S0
+without.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _kernels as K
+from .hamiltonian import (
+    N_HARM,
+    channel_operators,
+    full_diagonal,
+    interaction_components,
+    product_dims,
+    spin_operators,
+)
+from .powder import Powder, make_powder
+from .sequences import Block, Event, ideal_pulse, redor_cycle
+from .system import SpinSystem
+
+__all__ = [
+    "IdealSaturation",
+    "SimulationResult",
+    "simulate_respdor",
+    "simulate_redor",
+    "transfer_matrix",
+]
+
+
+@dataclass(frozen=True)
+class IdealSaturation:
+    """Instantaneous, incoherent change of the partner state with transition matrix P(m'|m).
+
+    Parameters
+    ----------
+    kind : {"full", "ct", "inversion"} or ndarray
+        ``"full"``: uniform P = 1/(2I+1) (complete saturation, Chen et al. 2010);
+        ``"ct"``: swap m = +1/2 and -1/2 only; ``"inversion"``: m -> -m (ideal REDOR pulse);
+        or an explicit (2I+1) x (2I+1) matrix P[m', m] (columns sum to 1), basis m = I .. -I.
+    efficiency : float
+        epsilon in [0, 1]: P = eps P_kind + (1 - eps) 1.
+    """
+
+    kind: object = "full"
+    efficiency: float = 1.0
+
+    def __post_init__(self):
+        if not (0.0 <= float(self.efficiency) <= 1.0):
+            raise ValueError(f"saturation efficiency must lie in [0, 1], got {self.efficiency!r}")
+        if isinstance(self.kind, str) and self.kind not in ("full", "ct", "inversion"):
+            raise ValueError(f"unknown ideal saturation {self.kind!r}: use 'full', 'ct' or 'inversion'")
+
+    def matrix(self, spin: float) -> np.ndarray:
+        return transfer_matrix(spin, self.kind, self.efficiency)
+
+    @property
+    def duration(self) -> float:
+        return 0.0
+
+
+def transfer_matrix(spin, kind="full", efficiency=1.0) -> np.ndarray:
+    """Partner-state transfer matrix P[m', m] (basis m = I, I-1, .., -I); see :class:`IdealSaturation`."""
+    n = int(round(2 * spin)) + 1
+    if isinstance(kind, str):
+        if kind == "full":
+            p = np.full((n, n), 1.0 / n)
+        elif kind == "inversion":
+            p = np.eye(n)[::-1]
+        elif kind == "ct":
+            p = np.eye(n)
+            if n % 2 == 0:
+                c = n // 2
+                p[[c - 1, c]] = p[[c, c - 1]]
+        else:
+            raise ValueError(f"unknown transfer kind {kind!r}")
+    else:
+        p = np.asarray(kind, float)
+        if p.shape != (n, n) or np.any(p < 0) or not np.allclose(p.sum(0), 1.0):
+            raise ValueError(f"transfer matrix must be {n}x{n}, non-negative, columns summing to 1")
+    return efficiency * p + (1 - efficiency) * np.eye(n)
+
+
+@dataclass
+class SimulationResult:
+    """A simulated dephasing curve.
+
+    Attributes
+    ----------
+    t_s : ndarray
+        Total recoupling times (s).
+    S0, S1 : ndarray
+        Powder-averaged signals relative to the initial magnetisation.
+    dSS0 : ndarray
+        (S0 - S1) / S0.
+    info : dict
+        Engine, powder, step size and timings.
+    """
+
+    t_s: np.ndarray
+    S0: np.ndarray
+    S1: np.ndarray
+    dSS0: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def to_csv(self, path):
+        """Write ``t_s,S0,S1,dSS0`` with a header line."""
+        data = np.column_stack([self.t_s, self.S0, self.S1, self.dSS0])
+        np.savetxt(path, data, delimiter=",", header="t_s,S0,S1,dSS0", comments="", fmt="%.10g")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, total, enabled, label):
+        self.total, self.enabled, self.label = total, enabled, label
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def update(self, k):
+        self.done += k
+        if self.enabled:
+            frac = self.done / max(self.total, 1)
+            bar = "#" * int(30 * frac)
+            sys.stderr.write(
+                f"\r{self.label}: [{bar:<30}] {self.done}/{self.total} crystallites, "
+                f"{time.perf_counter() - self.t0:.1f} s"
+            )
+            sys.stderr.flush()
+
+    def close(self, interrupted=False):
+        if self.enabled:
+            sys.stderr.write(" (interrupted)\n" if interrupted else "\n")
+            sys.stderr.flush()
+
+
+def _chunks(n, size):
+    for a in range(0, n, size):
+        yield a, min(n, a + size)
+
+
+def _fint(F, t0, t1, wr):
+    """numpy version of K.fourier_integral; F (..., 9), t0/t1 broadcastable -> real (...)."""
+    t0 = np.asarray(t0, float)
+    t1 = np.asarray(t1, float)
+    out = F[..., N_HARM].real * (t1 - t0)
+    for k in range(1, N_HARM + 1):
+        e = np.exp(1j * k * wr * t1) - np.exp(1j * k * wr * t0)
+        fac = e / (1j * k * wr)
+        out = out + (F[..., N_HARM + k] * fac).real + (F[..., N_HARM - k] * np.conj(fac)).real
+    return out
+
+
+def _redor_period_phase(F, wr, t_start, taus):
+    """integral over one rotor period from t_start (+ tau_g) of omega(t) s(t) dt, s = +-1 flipping
+    at tau_R/4 and 3 tau_R/4 (delta pulses). F (n_ab, 9) -> (n_ab, n_gamma)."""
+    tr = 2 * np.pi / wr
+    t0 = t_start + taus[None, :]
+    Fe = F[:, None, :]
+    return (
+        _fint(Fe, t0, t0 + tr / 4, wr)
+        - _fint(Fe, t0 + tr / 4, t0 + 3 * tr / 4, wr)
+        + _fint(Fe, t0 + 3 * tr / 4, t0 + tr, wr)
+    )
+
+
+def _n_from_times(times, cycle_s):
+    t = np.atleast_1d(np.asarray(times, float))
+    if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError("recoupling times must be finite and >= 0 s")
+    n = t / (2 * cycle_s)
+    ni = np.rint(n).astype(np.int64)
+    bad = np.abs(n - ni) > 1e-6
+    if np.any(bad):
+        raise ValueError(
+            f"recoupling time {t[bad][0]!r} s is not a multiple of 2 x cycle = {2 * cycle_s!r} s"
+        )
+    return t, ni
+
+
+def _block_grid(block: Block, tr, n_gamma, max_dt):
+    """Step size and count for a central block: (dt, L, shared)."""
+    T = block.duration
+    durs = [e.duration for e in block.events if e.duration > 0]
+    amps = {tuple(sorted(e.rf.items())) for e in block.events if e.duration > 0}
+    if len(amps) == 1:
+        n0 = n_gamma * int(np.ceil(tr / (n_gamma * max_dt)))
+        for mult in (1, 2, 3, 4, 5, 6, 8, 10):
+            n_per = n0 * mult
+            dt = tr / n_per
+            half = T / 2 / dt
+            if abs(half - round(half)) < 1e-6 and round(half) > 0:
+                return dt, 2 * int(round(half)), True, n_per
+        L = 2 * int(np.ceil(T / 2 / max_dt))
+        return T / L, L, False, 0
+    dmin = min(durs)
+    q = int(np.ceil(dmin / max_dt))
+    dt = dmin / q
+    counts = [d / dt for d in durs]
+    if any(abs(c - round(c)) > 1e-6 for c in counts):
+        raise ValueError("the events of a shaped block must all be multiples of its shortest event")
+    L = int(round(sum(counts)))
+    if L % 2:
+        dt /= 2
+        L *= 2
+    return dt, L, False, 0
+
+
+def _block_steps(block: Block, dt, L, channel):
+    """Per-step (nu1, phase) on ``channel`` of a block sampled on a grid of L steps of dt."""
+    steps = []
+    for e in block.events:
+        if e.duration <= 0:
+            if e.ideal is not None:
+                raise ValueError("ideal pulses inside a central block are not supported on the fast path")
+            continue
+        k = int(round(e.duration / dt))
+        steps += [e.rf.get(channel, (0.0, 0.0))] * k
+    if len(steps) != L:
+        raise ValueError("internal: block grid mismatch")
+    return steps
+
+
+def _rf_table(steps, spin):
+    _, _, _, ix, iy = spin_operators(spin)
+    keys, idx = {}, np.empty(len(steps), np.int64)
+    mats = []
+    for s, (amp, ph) in enumerate(steps):
+        key = (float(amp), float(ph))
+        if key not in keys:
+            keys[key] = len(mats)
+            p = np.radians(ph)
+            mats.append(2 * np.pi * amp * (np.cos(p) * ix + np.sin(p) * iy))
+        idx[s] = keys[key]
+    return idx, np.ascontiguousarray(np.array(mats, complex))
+
+
+def _default_powder(powder):
+    if powder is None:
+        return make_powder("zcw", 233, 16)
+    if isinstance(powder, Powder):
+        return powder
+    if isinstance(powder, dict):
+        return make_powder(powder.get("scheme", "zcw"), powder.get("n", 233), powder.get("n_gamma", 16))
+    raise ValueError(f"powder must be a Powder or dict, got {type(powder).__name__}")
+
+
+def _offset_of(offsets, symbol):
+    return float((offsets or {}).get(symbol, 0.0))
+
+
+# --------------------------------------------------------------------------------------------
+# fast path
+# --------------------------------------------------------------------------------------------
+
+
+def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk):
+    wr = 2 * np.pi * mas_rate
+    tr = 1.0 / mas_rate
+    ng = powder.n_gamma
+    taus = np.arange(ng) * tr / ng
+    ideal = isinstance(centre, IdealSaturation)
+    T = 0.0 if ideal else centre.duration
+    if not ideal:
+        dt, L, shared, n_per = _block_grid(centre, tr, ng, max_dt)
+    prog = _Progress(powder.n_ab * ng, progress, "spinsim")
+    c1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
+    c0_all = np.empty_like(c1_all)
+    obs = system.spins[0]
+    try:
+        for a, b in _chunks(powder.n_ab, chunk):
+            comps = interaction_components(system, powder.euler_ab()[a:b])
+            fs = comps.single[0][:, :, 0] - comps.single[0][:, :, 1]  # omega_S coefficient of S_z
+            fs = fs.copy()
+            fs[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * _offset_of(offsets, obs.isotope.symbol)
+            # S phase: -n (Phi^S_a - Phi^S_b) - (J_a - J_b); common to S0 and S1
+            psa = _redor_period_phase(fs, wr, 0.0, taus)
+            psb = _redor_period_phase(fs, wr, T, taus)
+            ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
+            jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
+            phase_s = ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]
+            c1 = np.exp(-1j * phase_s)
+            c0 = c1.copy()
+            for j in range(1, system.n_spins):
+                sp = system.spins[j]
+                m = sp.spin - np.arange(sp.multiplicity)
+                fi = comps.single[j].copy()
+                fi[:, N_HARM, :] -= (
+                    np.sign(comps.omega0[j]) * 2 * np.pi * _offset_of(offsets, sp.isotope.symbol) * m
+                )
+                fsi = comps.pair.get((0, j), np.zeros((b - a, 2 * N_HARM + 1), complex))
+                phi_a = _redor_period_phase(fsi, wr, 0.0, taus)
+                phi_b = _redor_period_phase(fsi, wr, T, taus)
+                if ideal:
+                    P = centre.matrix(sp.spin)
+                    xa = np.exp(-2j * m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
+                    yb = np.exp(2j * m[None, None, None, :] * (ns[None, None, :, None] * phi_b[..., None, None]))
+                    cj1 = np.einsum("ogib,ba,ogia->ogi", yb, P, xa) / len(m)
+                    cj0 = np.einsum("ogia,ogia->ogi", yb, xa) / len(m)
+                else:
+                    steps = _block_steps(centre, dt, L, sp.isotope.symbol)
+                    rf_idx, rf_mats = _rf_table(steps, sp.spin)
+                    use_shared = shared and len(rf_mats) == 1
+                    cj1, cj0 = K.respdor_fast(
+                        np.ascontiguousarray(fi),
+                        np.ascontiguousarray(fsi),
+                        m.astype(float),
+                        wr,
+                        ng,
+                        L,
+                        dt,
+                        rf_idx,
+                        rf_mats,
+                        use_shared,
+                        n_per if use_shared else 1,
+                        np.ascontiguousarray(phi_a),
+                        np.ascontiguousarray(phi_b),
+                        ns,
+                    )
+                c1 = c1 * cj1
+                c0 = c0 * cj0
+            c1_all[a:b] = c1
+            c0_all[a:b] = c0
+            prog.update((b - a) * ng)
+    except KeyboardInterrupt:
+        prog.close(interrupted=True)
+        raise
+    prog.close()
+    w = powder.weights / ng
+    s1 = np.einsum("o,ogi->i", w, c1_all.real)
+    s0 = np.einsum("o,ogi->i", w, c0_all.real)
+    info = {"engine": "fast", "block_dt_s": None if ideal else dt, "block_steps": None if ideal else L}
+    if not ideal:
+        info["shared_gamma_steps"] = bool(shared)
+    return s0, s1, info
+
+
+# --------------------------------------------------------------------------------------------
+# general path
+# --------------------------------------------------------------------------------------------
+
+
+def _split(block: Block, t_split):
+    """Events before and after time ``t_split`` (an event straddling it is cut in two)."""
+    first, second, t = [], [], 0.0
+    for e in block.events:
+        end = t + e.duration
+        if end <= t_split + 1e-15:
+            first.append(e)
+        elif t >= t_split - 1e-15:
+            second.append(e)
+        else:
+            first.append(Event(t_split - t, e.rf))
+            second.append(Event(end - t_split, e.rf))
+        t = end
+    return first, second
+
+
+class _Slicer:
+    """Turns events into the slice table of :func:`K.propagate_segments`."""
+
+    def __init__(self, system, max_dt):
+        self.dims = product_dims(system)
+        self.dim = int(np.prod(self.dims))
+        self.ops = channel_operators(system)
+        self.max_dt = max_dt
+        self.t0s, self.dts, self.kinds, self.idxs = [], [], [], []
+        self.rf, self.units = [], []
+        self._rf_keys, self._unit_keys = {}, {}
+        self.bounds = [0]
+
+    def _rf_index(self, rf):
+        key = tuple(sorted((ch, float(a), float(p)) for ch, (a, p) in rf.items() if a > 0))
+        if key not in self._rf_keys:
+            h = np.zeros((self.dim, self.dim), complex)
+            for ch, a, p in key:
+                if ch not in self.ops:
+                    raise ValueError(f"rf on channel {ch!r}, which has no spin in the system")
+                fx, fy = self.ops[ch]
+                h += 2 * np.pi * a * (np.cos(np.radians(p)) * fx + np.sin(np.radians(p)) * fy)
+            self._rf_keys[key] = len(self.rf)
+            self.rf.append(h)
+        return self._rf_keys[key]
+
+    def _unit_index(self, ideal):
+        ch, flip, ph = ideal
+        key = (ch, float(flip), float(ph))
+        if key not in self._unit_keys:
+            if ch not in self.ops:
+                raise ValueError(f"pulse on channel {ch!r}, which has no spin in the system")
+            fx, fy = self.ops[ch]
+            h = np.cos(np.radians(ph)) * fx + np.sin(np.radians(ph)) * fy
+            w, v = np.linalg.eigh(h)
+            u = (v * np.exp(-1j * np.radians(flip) * w)) @ v.conj().T
+            self._unit_keys[key] = len(self.units)
+            self.units.append(u)
+        return self._unit_keys[key]
+
+    def segment(self, events, t_start):
+        t = t_start
+        for e in events:
+            if e.ideal is not None:
+                self.t0s.append(t), self.dts.append(0.0), self.kinds.append(2)
+                self.idxs.append(self._unit_index(e.ideal))
+            if e.duration <= 0:
+                continue
+            if not any(a > 0 for a, _ in e.rf.values()):
+                self.t0s.append(t), self.dts.append(e.duration), self.kinds.append(0), self.idxs.append(0)
+            else:
+                n = int(np.ceil(e.duration / self.max_dt - 1e-9))
+                d = e.duration / n
+                ri = self._rf_index(e.rf)
+                for k in range(n):
+                    self.t0s.append(t + k * d), self.dts.append(d), self.kinds.append(1), self.idxs.append(ri)
+            t += e.duration
+        self.bounds.append(len(self.t0s))
+
+    def arrays(self):
+        rf = np.array(self.rf, complex) if self.rf else np.zeros((1, self.dim, self.dim), complex)
+        un = np.array(self.units, complex) if self.units else np.zeros((1, self.dim, self.dim), complex)
+        from scipy.sparse.csgraph import connected_components
+
+        rf_blocks, blk_off, blk_idx = [0], [0], []
+        for h in rf:
+            n_comp, lab = connected_components(np.abs(h) > 0, directed=False)
+            for c in range(n_comp):
+                members = np.flatnonzero(lab == c)
+                blk_idx.extend(members.tolist())
+                blk_off.append(len(blk_idx))
+            rf_blocks.append(rf_blocks[-1] + n_comp)
+        return (
+            np.array(self.t0s, float),
+            np.array(self.dts, float),
+            np.array(self.kinds, np.int64),
+            np.array(self.idxs, np.int64),
+            np.array(self.bounds, np.int64),
+            rf,
+            np.array(rf_blocks, np.int64),
+            np.array(blk_off, np.int64),
+            np.array(blk_idx, np.int64),
+            un,
+        )
+
+
+def _centre_events(centre, obs_channel):
+    """Events of a central block with an ideal S pi pulse at its middle."""
+    if isinstance(centre, IdealSaturation):
+        return [ideal_pulse(obs_channel, 180.0, 0.0)]
+    a, b = _split(centre, centre.duration / 2)
+    return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
+
+
+def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk):
+    """Complex S coherence amplitudes (n_pts,) powder averaged, and the engine info."""
+    wr = 2 * np.pi * mas_rate
+    obs = system.spins[0].isotope.symbol
+    sl = _Slicer(system, max_dt)
+    t_cen = 0.0 if isinstance(centre, IdealSaturation) else centre.duration
+    sl.segment(cycle.events, 0.0)
+    sl.segment(_centre_events(centre, obs), 0.0)
+    sl.segment(cycle.events, t_cen)
+    arrs = sl.arrays()
+    t0s, dts, kinds = arrs[0], arrs[1], arrs[2]
+    dims = sl.dims
+    dim = sl.dim
+    iz, ip, im, _, _ = spin_operators(0.5)
+    rest = dim // 2
+    rho0 = np.kron(ip, np.eye(rest))
+    if isinstance(centre, IdealSaturation) and centre.efficiency > 0:
+        transfer = np.ones((1, 1))
+        for sp in system.spins[1:]:
+            transfer = np.kron(transfer, centre.matrix(sp.spin))
+    else:
+        transfer = np.zeros((0, 0))
+    # detection: the S coherence as moved by the rf alone (no interactions)
+    F0 = np.zeros((1, 2 * N_HARM + 1, dim), complex)
+    U0 = K.propagate_segments(F0, wr, *arrs)[0]
+    dets = []
+    for n in ns:
+        R = np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n))
+        dets.append(R @ rho0 @ R.conj().T)
+    dets = np.ascontiguousarray(np.array(dets))
+    euler, weights = powder.euler_full()
+    n_tot = euler.shape[0]
+    offs = offsets or {}
+    prog = _Progress(n_tot, progress, "spinsim")
+    out = np.empty((n_tot, len(ns)), complex)
+    try:
+        for a, b in _chunks(n_tot, chunk):
+            comps = interaction_components(system, euler[a:b])
+            F = np.ascontiguousarray(full_diagonal(system, comps, offs))
+            U = K.propagate_segments(F, wr, *arrs)
+            out[a:b] = K.general_signal(
+                np.ascontiguousarray(U[:, 0]),
+                np.ascontiguousarray(U[:, 1]),
+                np.ascontiguousarray(U[:, 2]),
+                ns,
+                rho0,
+                dets,
+                transfer,
+                2,
+            )
+            prog.update(b - a)
+    except KeyboardInterrupt:
+        prog.close(interrupted=True)
+        raise
+    prog.close()
+    out /= rest
+    return np.einsum("o,oi->i", weights, out.real), {"engine": "general", "slices": len(t0s), "dim": dim}
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+
+
+def _check_system(system):
+    if not isinstance(system, SpinSystem):
+        raise ValueError(f"system must be a SpinSystem, got {type(system).__name__}")
+    if system.n_spins < 2:
+        raise ValueError("a dephasing experiment needs at least one partner spin")
+
+
+def _without_rf(block):
+    return Block([Event(e.duration) for e in block.events if e.duration > 0], block.label + " (rf off)")
+
+
+def simulate_respdor(
+    system,
+    mas_rate,
+    recoupling_times,
+    saturation=None,
+    recoupling="redor",
+    powder=None,
+    max_dt=0.5e-6,
+    offsets=None,
+    method="auto",
+    progress=False,
+    chunk=32,
+):
+    """Simulate a RESPDOR (or S-RESPDOR) dephasing curve: S0, S1 and dS/S0.
+
+    Parameters
+    ----------
+    system : SpinSystem
+        Spin 0 observed (spin 1/2); partners of other isotopes.
+    mas_rate : float
+        MAS rate nu_R in Hz.
+    recoupling_times : array_like
+        Total recoupling times t_rec = 2 n T_cycle in s (n = 0, 1, ...).
+    saturation : Block or IdealSaturation
+        Central block on the partner channel(s) (e.g. :func:`spinsim.cw_pulse`,
+        :func:`spinsim.wurst_pulse`), or an ideal incoherent saturation. Default: ideal, full.
+        An ideal S pi pulse sits at its centre. S0 is the same experiment with the rf off.
+    recoupling : "redor" or Block
+        ``"redor"``: ideal pi pulses on S at tau_R/4 and 3 tau_R/4 of every rotor period; or one
+        recoupling cycle (e.g. :func:`spinsim.sr4_cycle`, :func:`spinsim.redor_cycle` with finite
+        pulses), a whole number of rotor periods.
+    powder : Powder or dict, optional
+        Default ZCW 233 x 16 gamma.
+    max_dt : float
+        Longest piecewise-constant step with rf on, s. Free evolution is integrated exactly.
+    offsets : dict, optional
+        Channel isotope -> rf carrier offset (Hz, in the sense of a shift).
+    method : {"auto", "fast", "general"}
+    progress : bool
+        Progress bar on stderr.
+    chunk : int
+        Crystallites per kernel call (Ctrl-C is honoured between calls).
+
+    Returns
+    -------
+    SimulationResult
+    """
+    _check_system(system)
+    mas_rate = float(mas_rate)
+    if not (np.isfinite(mas_rate) and mas_rate > 0):
+        raise ValueError(f"MAS rate must be > 0 Hz, got {mas_rate!r}")
+    if not (np.isfinite(max_dt) and max_dt > 0):
+        raise ValueError(f"max_dt must be > 0 s, got {max_dt!r}")
+    if saturation is None:
+        saturation = IdealSaturation("full")
+    if not isinstance(saturation, (Block, IdealSaturation)):
+        raise ValueError(f"saturation must be a Block or IdealSaturation, got {type(saturation).__name__}")
+    powder = _default_powder(powder)
+    obs = system.spins[0].isotope.symbol
+    if isinstance(saturation, Block) and saturation.has_rf_on(obs):
+        raise ValueError("the saturation block must not put rf on the observed channel")
+    t0 = time.perf_counter()
+    fast_ok = (
+        isinstance(recoupling, str) and recoupling == "redor" and system.partners_independent()
+    )
+    if method == "fast" and not fast_ok:
+        raise ValueError("the fast path needs ideal REDOR recoupling and partners coupled only to S")
+    if method not in ("auto", "fast", "general"):
+        raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
+    if fast_ok and method != "general":
+        t, ns = _n_from_times(recoupling_times, 1.0 / mas_rate)
+        s0, s1, info = _fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk)
+    else:
+        cycle = redor_cycle(obs, mas_rate, 0.0, "x") if isinstance(recoupling, str) else recoupling
+        if isinstance(recoupling, str) and recoupling != "redor":
+            raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
+        t, ns = _n_from_times(recoupling_times, cycle.duration)
+        _check_cycle(cycle, mas_rate)
+        s1, info = _general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk)
+        off = IdealSaturation("full", 0.0) if isinstance(saturation, IdealSaturation) else _without_rf(saturation)
+        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk)
+    info.update(
+        {
+            "powder": powder.name,
+            "n_orientations": powder.size,
+            "n_gamma": powder.n_gamma,
+            "max_dt_s": max_dt,
+            "wall_s": time.perf_counter() - t0,
+        }
+    )
+    return SimulationResult(t, s0, s1, (s0 - s1) / s0, info)
+
+
+def _check_cycle(cycle, mas_rate):
+    ncyc = cycle.duration * mas_rate
+    if abs(ncyc - round(ncyc)) > 1e-6 or round(ncyc) < 1:
+        raise ValueError(f"a recoupling cycle must last a whole number of rotor periods, got {ncyc:g}")
+
+
+def simulate_redor(
+    system,
+    mas_rate,
+    recoupling_times,
+    pulse_length=0.0,
+    phases="xy8",
+    channel="observed",
+    partner_pulse=None,
+    powder=None,
+    max_dt=0.5e-6,
+    offsets=None,
+    method="auto",
+    progress=False,
+    chunk=32,
+):
+    """Simulate a REDOR dephasing curve: S0, S1 and dS/S0.
+
+    Parameters
+    ----------
+    system : SpinSystem
+    mas_rate : float
+        MAS rate in Hz.
+    recoupling_times : array_like
+        Total dephasing times t_rec = 2 n T_cycle in s.
+    pulse_length : float
+        pi-pulse length of the train in s (0: ideal delta pulses).
+    phases : str
+        ``"x"``, ``"xy4"``, ``"xy8"``, ``"xy16"``.
+    channel : {"observed", "partner"}
+        ``"observed"``: the train on S, the partner inverted at the centre in S1 (ideally, or by
+        ``partner_pulse``, a Block such as ``cw_pulse(ch, nu1, t_pi)``), S0 without partner pulse.
+        ``"partner"``: the train on the partner channel(s) in S1 only, an S pi pulse at the centre
+        (classic Gullion-Schaefer REDOR); general path.
+    """
+    _check_system(system)
+    obs = system.spins[0].isotope.symbol
+    if channel == "observed":
+        centre = IdealSaturation("inversion") if partner_pulse is None else partner_pulse
+        if pulse_length == 0.0 and method != "general":
+            return simulate_respdor(system, mas_rate, recoupling_times, centre, "redor", powder, max_dt, offsets,
+                                    method, progress, chunk)
+        cycle = redor_cycle(obs, mas_rate, pulse_length, phases)
+        return simulate_respdor(system, mas_rate, recoupling_times, centre, cycle, powder, max_dt, offsets,
+                                "general", progress, chunk)
+    if channel != "partner":
+        raise ValueError(f"channel must be 'observed' or 'partner', got {channel!r}")
+    partner = system.spins[1].isotope.symbol
+    cycle = redor_cycle(partner, mas_rate, pulse_length, phases)
+    _check_cycle(cycle, mas_rate)
+    powder = _default_powder(powder)
+    t0 = time.perf_counter()
+    t, ns = _n_from_times(recoupling_times, cycle.duration)
+    nothing = IdealSaturation("full", 0.0)
+    s1, info = _general_signals(system, mas_rate, cycle, nothing, ns, powder, max_dt, offsets, progress, chunk)
+    s0, _ = _general_signals(system, mas_rate, Block([Event(cycle.duration)]), nothing, ns, powder, max_dt,
+                             offsets, progress, chunk)
+    info.update({"powder": powder.name, "n_orientations": powder.size, "wall_s": time.perf_counter() - t0})
+    return SimulationResult(t, s0, s1, (s0 - s1) / s0, info)

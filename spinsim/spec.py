@@ -1,0 +1,332 @@
+"""Simulation specs (TOML or JSON files, or dicts): spins, couplings, field, MAS, sequence, powder.
+
+Every key carries its unit in its name (``_hz``, ``_khz``, ``_mhz``, ``_ms``, ``_us``, ``_deg``,
+``_A``, ``_T``, ``_ppm``); unknown keys are refused so that a typo never passes silently. Errors
+are :class:`SpecError` (a ValueError) whose one-line message names the table and key. The format
+is documented in ``docs/simulation.md``; examples are in ``data/*.toml``.
+
+Example::
+
+    [experiment]
+    type = "respdor"          # or "redor"
+    field_T = 9.4
+    mas_rate_hz = 10000
+    t_max_ms = 3.0            # or recoupling_times_ms = [0, 0.2, ...]
+
+    [[spins]]
+    isotope = "13C"
+
+    [[spins]]
+    isotope = "27Al"
+    cq_mhz = 3.0
+    eta_q = 0.3
+
+    [[dipolar]]
+    spins = [0, 1]
+    d_hz = 503                # or distance_A = 2.5
+
+    [saturation]
+    type = "cw"               # "cw", "wurst", "ideal", "none"
+    nu1_khz = 30
+    length_rotor_periods = 2
+
+    [powder]
+    scheme = "zcw"
+    n = 987
+    n_gamma = 16
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .dipolar import coupling_from_distance
+from .system import DipolarCoupling, JCoupling, Spin, SpinSystem
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["SpecError", "Spec", "load_spec", "simulate_spec"]
+
+
+class SpecError(ValueError):
+    """A mistake in a simulation spec; the message names the table and key."""
+
+
+_ALLOWED = {
+    "experiment": {"type", "field_T", "mas_rate_hz", "mas_rate_khz", "t_max_ms", "recoupling_times_ms", "title"},
+    "spins": {
+        "isotope", "shift_ppm", "csa_zeta_ppm", "csa_eta", "csa_span_ppm", "csa_skew", "csa_euler_deg",
+        "cq_hz", "cq_mhz", "eta_q", "q_euler_deg", "label",
+    },
+    "dipolar": {"spins", "d_hz", "distance_A", "euler_deg"},
+    "j": {"spins", "j_hz"},
+    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel"},
+    "saturation": {
+        "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
+        "kind", "efficiency", "channel", "phase_deg",
+    },
+    "powder": {"scheme", "n", "n_gamma"},
+    "simulation": {"max_dt_us", "method", "offsets_khz"},
+    "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation"},
+}
+
+
+def _check_keys(table, name):
+    if not isinstance(table, dict):
+        raise SpecError(f"[{name}] must be a table, got {type(table).__name__}")
+    allowed = _ALLOWED["top" if name == "" else name.split("[")[0]]
+    for k in table:
+        if k not in allowed:
+            raise SpecError(f"unknown key {k!r} in [{name or 'top level'}]; allowed: {', '.join(sorted(allowed))}")
+
+
+def _num(table, key, where, default=None, positive=False, nonneg=False):
+    if key not in table:
+        if default is None:
+            raise SpecError(f"missing key {key!r} in [{where}]")
+        return default
+    v = table[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise SpecError(f"[{where}] {key} must be a finite number, got {v!r}")
+    if positive and v <= 0:
+        raise SpecError(f"[{where}] {key} must be > 0, got {v!r}")
+    if nonneg and v < 0:
+        raise SpecError(f"[{where}] {key} must be >= 0, got {v!r}")
+    return float(v)
+
+
+def _angles(table, key, where):
+    v = table.get(key, [0.0, 0.0, 0.0])
+    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
+        raise SpecError(f"[{where}] {key} must be three numbers (degrees), got {v!r}")
+    return tuple(np.radians(v))
+
+
+class Spec:
+    """A parsed spec: ``system``, ``mas_rate``, ``times_s``, ``kind``, ``saturation``,
+    ``recoupling``, ``powder``, ``max_dt``, ``method``, ``offsets`` and the raw dict."""
+
+    def __init__(self, raw: dict, source: str = "<dict>"):
+        self.raw = raw
+        self.source = source
+        try:
+            self._parse(raw)
+        except SpecError:
+            raise
+        except ValueError as exc:  # validation errors of the physics objects
+            raise SpecError(str(exc)) from None
+
+    def _parse(self, raw):
+        _check_keys(raw, "")
+        exp = raw.get("experiment")
+        if exp is None:
+            raise SpecError("missing table [experiment]")
+        _check_keys(exp, "experiment")
+        self.title = str(exp.get("title", ""))
+        self.kind = exp.get("type", "respdor")
+        if self.kind not in ("respdor", "redor"):
+            raise SpecError(f"[experiment] type must be 'respdor' or 'redor', got {self.kind!r}")
+        field_t = _num(exp, "field_T", "experiment", positive=True)
+        if "mas_rate_khz" in exp:
+            self.mas_rate = 1e3 * _num(exp, "mas_rate_khz", "experiment", positive=True)
+        else:
+            self.mas_rate = _num(exp, "mas_rate_hz", "experiment", positive=True)
+        spins_raw = raw.get("spins")
+        if not isinstance(spins_raw, list) or len(spins_raw) < 2:
+            raise SpecError("[[spins]] must list the observed spin and at least one partner")
+        spins = []
+        for k, s in enumerate(spins_raw):
+            where = f"spins[{k}]"
+            _check_keys(s, where)
+            if "isotope" not in s:
+                raise SpecError(f"missing key 'isotope' in [{where}]")
+            kw = dict(
+                shift_ppm=_num(s, "shift_ppm", where, 0.0),
+                cq_hz=_num(s, "cq_mhz", where, 0.0) * 1e6 if "cq_mhz" in s else _num(s, "cq_hz", where, 0.0),
+                eta_q=_num(s, "eta_q", where, 0.0),
+                q_euler=_angles(s, "q_euler_deg", where),
+                csa_euler=_angles(s, "csa_euler_deg", where),
+            )
+            if "csa_span_ppm" in s or "csa_skew" in s:
+                if "csa_zeta_ppm" in s:
+                    raise SpecError(f"[{where}] give the CSA as zeta/eta or span/skew, not both")
+                from .csa import maryland_to_haeberlen, validate_maryland
+
+                span, skew = _num(s, "csa_span_ppm", where, 0.0), _num(s, "csa_skew", where, 0.0)
+                try:
+                    validate_maryland(span, skew)
+                except ValueError as exc:
+                    raise SpecError(f"[{where}] {exc}") from None
+                _, kw["csa_zeta_ppm"], kw["csa_eta"] = maryland_to_haeberlen(kw["shift_ppm"], span, skew)
+            else:
+                kw["csa_zeta_ppm"] = _num(s, "csa_zeta_ppm", where, 0.0)
+                kw["csa_eta"] = _num(s, "csa_eta", where, 0.0)
+            try:
+                spins.append(Spin(s["isotope"], **kw))
+            except ValueError as exc:
+                raise SpecError(f"[{where}] {exc}") from None
+        dips, js = [], []
+        for k, d in enumerate(raw.get("dipolar", [])):
+            where = f"dipolar[{k}]"
+            _check_keys(d, where)
+            i, j = self._pair(d, where, len(spins))
+            if ("d_hz" in d) == ("distance_A" in d):
+                raise SpecError(f"[{where}] give exactly one of d_hz or distance_A")
+            if "d_hz" in d:
+                dhz = _num(d, "d_hz", where, nonneg=True)
+            else:
+                dhz = coupling_from_distance(_num(d, "distance_A", where, positive=True), spins[i].isotope,
+                                             spins[j].isotope)
+            dips.append(DipolarCoupling(i, j, dhz, _angles(d, "euler_deg", where)))
+        for k, d in enumerate(raw.get("j", [])):
+            where = f"j[{k}]"
+            _check_keys(d, where)
+            i, j = self._pair(d, where, len(spins))
+            js.append(JCoupling(i, j, _num(d, "j_hz", where)))
+        if "coordinates_A" in raw:
+            if dips:
+                raise SpecError("give either [[dipolar]] or coordinates_A, not both")
+            try:
+                self.system = SpinSystem.from_coordinates(spins, raw["coordinates_A"], field_t, js)
+            except ValueError as exc:
+                raise SpecError(f"coordinates_A: {exc}") from None
+        else:
+            self.system = SpinSystem(spins, field_t, dips, js)
+        self.partner = spins[1].isotope.symbol
+        self._parse_sequence(raw, exp)
+
+    @staticmethod
+    def _pair(d, where, n):
+        p = d.get("spins")
+        if not (isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) for x in p)):
+            raise SpecError(f"[{where}] spins must be two spin indices, got {p!r}")
+        if not all(0 <= x < n for x in p) or p[0] == p[1]:
+            raise SpecError(f"[{where}] spins {p!r} must be distinct indices in 0..{n - 1}")
+        return p[0], p[1]
+
+    def _parse_sequence(self, raw, exp):
+        from . import sequences as seq
+        from .powder import make_powder
+
+        obs = self.system.spins[0].isotope.symbol
+        tr = 1.0 / self.mas_rate
+        rec = raw.get("recoupling", {"scheme": "redor"})
+        _check_keys(rec, "recoupling")
+        scheme = rec.get("scheme", "redor")
+        self.pulse_length = 0.0
+        self.phases = rec.get("phases", "xy8")
+        if scheme == "redor":
+            self.recoupling = "redor"
+            self.pulse_length = 1e-6 * _num(rec, "pulse_us", "recoupling", 0.0, nonneg=True)
+            if self.pulse_length > 0:
+                self.recoupling = seq.redor_cycle(obs, self.mas_rate, self.pulse_length, self.phases)
+            cycle = tr if self.recoupling == "redor" else self.recoupling.duration
+        elif scheme == "sr4":
+            nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
+            self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
+            cycle = self.recoupling.duration
+        else:
+            raise SpecError(f"[recoupling] scheme must be 'redor' or 'sr4', got {scheme!r}")
+        if "recoupling_times_ms" in exp:
+            t = exp["recoupling_times_ms"]
+            if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
+                raise SpecError("[experiment] recoupling_times_ms must be a list of numbers")
+            self.times_s = 1e-3 * np.asarray(t, float)
+        else:
+            tmax = 1e-3 * _num(exp, "t_max_ms", "experiment", positive=True)
+            n = int(np.floor(tmax / (2 * cycle) + 1e-9))
+            self.times_s = 2 * cycle * np.arange(n + 1)
+        sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
+        _check_keys(sat, "saturation")
+        stype = sat.get("type", "cw")
+        channel = sat.get("channel", self.partner)
+        from .simulate import IdealSaturation  # numba import is deferred to here on purpose
+
+        if stype in ("cw", "wurst"):
+            if "length_us" in sat:
+                length = 1e-6 * _num(sat, "length_us", "saturation", positive=True)
+            else:
+                length = tr * _num(sat, "length_rotor_periods", "saturation", positive=True)
+            nu1 = 1e3 * _num(sat, "nu1_khz", "saturation", positive=True)
+            if stype == "cw":
+                self.saturation = seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
+            else:
+                self.saturation = seq.wurst_pulse(
+                    channel, nu1, length, 1e3 * _num(sat, "sweep_khz", "saturation", positive=True),
+                    int(_num(sat, "n_wurst", "saturation", 20.0, positive=True)),
+                    step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True),
+                )
+        elif stype == "ideal":
+            self.saturation = IdealSaturation(sat.get("kind", "full"), _num(sat, "efficiency", "saturation", 1.0))
+        elif stype == "none":
+            self.saturation = None
+        else:
+            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'ideal' or 'none', got {stype!r}")
+        if self.kind == "respdor" and self.saturation is None:
+            raise SpecError("[saturation] type 'none' is only for type = 'redor'")
+        pw = raw.get("powder", {})
+        _check_keys(pw, "powder")
+        self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 233.0, positive=True)),
+                                  int(_num(pw, "n_gamma", "powder", 16.0, positive=True)))
+        sim = raw.get("simulation", {})
+        _check_keys(sim, "simulation")
+        self.max_dt = 1e-6 * _num(sim, "max_dt_us", "simulation", 0.5, positive=True)
+        self.method = sim.get("method", "auto")
+        offs = sim.get("offsets_khz", {})
+        if not isinstance(offs, dict):
+            raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
+        self.offsets = {k: 1e3 * _num(offs, k, "simulation.offsets_khz") for k in offs}
+
+    def run(self, progress=False, coupling_hz=None, times_s=None):
+        """Simulate; ``coupling_hz`` replaces the first dipolar coupling (Hz)."""
+        from .simulate import simulate_redor, simulate_respdor
+
+        system = self.system if coupling_hz is None else self.system.with_coupling(coupling_hz)
+        t = self.times_s if times_s is None else times_s
+        if self.kind == "redor":
+            partner_pulse = None if self.saturation is None or hasattr(self.saturation, "kind") else self.saturation
+            return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases,
+                                  partner_pulse=partner_pulse, powder=self.powder, max_dt=self.max_dt,
+                                  offsets=self.offsets, method=self.method, progress=progress)
+        return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
+                                self.max_dt, self.offsets, self.method, progress)
+
+
+def load_spec(spec) -> Spec:
+    """Parse a spec from a path (``.toml`` or ``.json``) or a dict.
+
+    Raises
+    ------
+    SpecError
+        With a one-line message naming the file, table and key.
+    """
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, dict):
+        return Spec(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise SpecError(f"{path}: no such spec file")
+    try:
+        if path.suffix.lower() == ".json":
+            raw = json.loads(path.read_text())
+        else:
+            raw = tomllib.loads(path.read_text())
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+    try:
+        return Spec(raw, str(path))
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+def simulate_spec(spec, progress=False):
+    """Load a spec (path or dict) and simulate it; returns a :class:`SimulationResult`."""
+    return load_spec(spec).run(progress=progress)
