@@ -42,8 +42,9 @@ from .models import (
     TRANSFER_KINDS,
     gaussian_distance_average,
     recoupling_scaling,
-    transfer_dephasing,
     transfer_matrix,
+    transfer_weights,
+    weighted_redor_sum,
 )
 
 __all__ = [
@@ -147,6 +148,7 @@ class CurveModel:
                 self.transfer = "custom"
             else:
                 self._p = transfer_matrix(spin, self.transfer)
+            self._weights = transfer_weights(self._p)
             self.default_scaling = (
                 1.0 if self.shape is not None
                 else recoupling_scaling(self.sequence, self.pulse_length_s, self.rotor_period_s)
@@ -192,7 +194,7 @@ class CurveModel:
             d_eff = kappa * root_n * d
             if self.shape is not None:
                 return np.asarray(self.shape(t, d_eff), float)
-            return transfer_dephasing(d_eff * t, self._p)
+            return weighted_redor_sum(d_eff * t, self._weights)
 
         if width_angstrom <= 0:
             return at_coupling(coupling_hz)

@@ -46,6 +46,7 @@ __all__ = [
     "transfer_matrix",
     "transfer_weights",
     "transfer_dephasing",
+    "weighted_redor_sum",
     "respdor_dephasing",
     "respdor_plateau",
     "finite_pulse_scaling",
@@ -193,12 +194,24 @@ def transfer_dephasing(lam, p: np.ndarray):
     ndarray
         dS/S0, same shape as ``lam``.
     """
+    return weighted_redor_sum(lam, transfer_weights(p))
+
+
+def weighted_redor_sum(lam, weights):
+    """sum_k w_k F_REDOR(k lambda) for k = 1 ... len(weights) - 1 (w_0 causes no dephasing).
+
+    Parameters
+    ----------
+    lam : float or array_like
+        lambda = kappa D t_rec.
+    weights : array_like
+        w_k from :func:`transfer_weights`.
+    """
     lam = np.asarray(lam, dtype=float)
-    w = transfer_weights(p)
     out = np.zeros_like(lam, dtype=float)
-    for k in range(1, w.size):
-        if w[k] != 0.0:
-            out = out + w[k] * redor_dephasing(k * lam)
+    for k in range(1, len(weights)):
+        if weights[k] != 0.0:
+            out = out + weights[k] * redor_dephasing(k * lam)
     return out
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fit"]
+__all__ = ["plot_fit", "nucleus_label"]
+
+
+def nucleus_label(text: str) -> str:
+    """Mathtext with superscript mass numbers: ``13C{27Al}`` -> ``$^{13}$C{$^{27}$Al}``."""
+    import re
+
+    return re.sub(r"(\d+)([A-Z][a-z]?)", r"$^{\1}$\2", text)
 
 
 def _pyplot():
@@ -79,7 +86,7 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
     ax.set_ylabel(r"$\Delta S/S_0$")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     pair = result.models[0].pair
-    ax.set_title(f"{pair} {result.models[0].experiment.upper()}", fontsize=10)
+    ax.set_title(f"{nucleus_label(pair)} {result.models[0].experiment.upper()}", fontsize=10)
     ax.tick_params(direction="in", top=True, right=True)
     target = axr if axr is not None else ax
     unit_label = "\u00b5s" if time_unit == "us" else time_unit
