@@ -62,7 +62,8 @@ class ManifoldFit:
     chisqr : float
         Chi-square (with the given sigma, or with sigma from the residual).
     degenerate : bool
-        True when the opposite skew sign fits within ``degeneracy_dchi2``.
+        True when the opposite skew sign fits within ``degeneracy_dchi2``, or when the skew
+        error exceeds 0.5 or the span error half the span (the data do not resolve them).
     alternative : dict or None
         Best fit with the skew of opposite sign: span, skew, chisqr.
     model : ndarray
@@ -224,6 +225,14 @@ def fit_manifold(
         errs = dict(span=float("nan"), skew=float("nan"), amp=float("nan"))
         notes.append("covariance not available (parameter at a bound or degenerate)")
     zeta, eta, zeta_err, eta_err = _haeberlen_with_errors(p["span"].value, p["skew"].value, cov)
+    # The data may also fail to pin the skew (or the span) even where one sign is preferred.
+    if not degenerate and (not np.isfinite(errs["skew"]) or errs["skew"] > 0.5
+                           or not np.isfinite(errs["span"]) or errs["span"] > 0.5 * p["span"].value):
+        degenerate = True
+        notes.append(
+            f"span/skew degenerate (not resolved): skew {p['skew'].value:+.2f} +- {errs['skew']:.2g}, span "
+            f"{p['span'].value:.0f} +- {errs['span']:.2g} ppm (too few or too weak sidebands)"
+        )
     return ManifoldFit(
         span=float(p["span"].value),
         skew=float(p["skew"].value),
