@@ -81,6 +81,7 @@ __all__ = [
     "rotor_grid",
     "OptimalDesign",
     "scale_to_target",
+    "guarded_targets",
     "simulate_experiment",
     "monte_carlo",
     "TARGETS",
@@ -504,6 +505,23 @@ def _check_targets(targets, fit_fraction):
             raise UserError("a fraction target needs the fraction to be fitted")
 
 
+def guarded_targets(targets: dict, coupling_hz: float, linearity_limit: float | None = 0.15) -> dict:
+    """Targets plus the linearity guard sigma(D) <= linearity_limit * D.
+
+    The Fisher errors describe the scatter of real fits only while the fit is nearly linear over
+    +/- sigma. Simulated fits (benchmarks/bench_planner_montecarlo.py, docs/planner.md) agree
+    with the prediction to a few % up to sigma(D)/D = 0.15; at 0.25 the observed sigma(D) is 1.6x
+    the predicted one. A design planned for a loose target (e.g. only the fraction) is therefore
+    also asked for sigma(D)/D <= ``linearity_limit`` (None switches the guard off).
+    """
+    out = dict(targets)
+    if linearity_limit is not None:
+        if not linearity_limit > 0:
+            raise UserError(f"linearity limit must be > 0, got {linearity_limit!r}")
+        out["coupling_hz"] = min(out.get("coupling_hz", math.inf), linearity_limit * coupling_hz)
+    return out
+
+
 def scale_to_target(design: Design, sensitivity: Sensitivity, tr, targets: dict, phase_cycle: int = 8,
                     scale_mask=None) -> Design:
     """Smallest whole-phase-cycle scan counts (same proportions) that meet every target.
@@ -556,12 +574,14 @@ def rotor_grid(rotor_period_s: float, max_time_s: float, step_periods: int = 1):
 def even_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: float, fraction: float,
                 targets: dict, n_points: int = 16, max_time_s: float = 3e-3, rotor_period_s: float = 1e-4,
                 step_periods: int = 1, phase_cycle: int = 8, efficiency: float = 1.0,
-                abundance: float | None = None, fit_fraction: bool = True) -> Design:
+                abundance: float | None = None, fit_fraction: bool = True,
+                linearity_limit: float | None = 0.15) -> Design:
     """The usual design: ``n_points`` evenly spaced times up to ``max_time_s``, equal scans.
 
     Times are rounded to whole multiples of ``step_periods`` rotor periods; the scans (a multiple
     of ``phase_cycle``) are the fewest that meet every target in ``targets``
-    (name -> standard error, names from :data:`TARGETS`).
+    (name -> standard error, names from :data:`TARGETS`) and the linearity guard
+    (:func:`guarded_targets`).
 
     Returns
     -------
@@ -569,6 +589,7 @@ def even_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: float,
     """
     tr = _truth(model, coupling_hz, fraction, efficiency, abundance, fit_fraction)
     _check_targets(targets, fit_fraction)
+    targets = guarded_targets(targets, coupling_hz, linearity_limit)
     dt = step_periods * rotor_period_s
     t = np.round(np.linspace(max_time_s / n_points, max_time_s, n_points) / dt) * dt
     t = np.unique(t[t > 0])
@@ -682,12 +703,14 @@ def first_maximum_time(model: CurveModel, coupling_hz: float, t_limit_s: float, 
 
 
 def longest_useful_time(sensitivity: Sensitivity, model: CurveModel, coupling_hz: float,
-                        shortest_distance_angstrom: float | None = None, max_time_s: float | None = None):
+                        shortest_distance_angstrom: float | None = None, max_time_s: float | None = None,
+                        first_maximum_limit: bool = True):
     """Longest recoupling time worth measuring, in s, and the reason for the limit.
 
     The smaller of (a) ``max_time_s`` (default 3 T2': S0 has fallen to 5 %) and (b) the first
     maximum of the curve for the shortest plausible distance (default 0.9 r), so that every
     point lies on the monotonic rise of the curve for all distances the user considers possible.
+    ``first_maximum_limit=False`` drops (b).
 
     Returns
     -------
@@ -702,6 +725,8 @@ def longest_useful_time(sensitivity: Sensitivity, model: CurveModel, coupling_hz
         reason = f"the maximum time given, {max_time_s * 1e3:.3g} ms"
     if max_time_s <= 0:
         raise UserError(f"longest recoupling time must be > 0, got {max_time_s!r} s")
+    if not first_maximum_limit:
+        return max_time_s, reason
     r = (model.dr3 / coupling_hz) ** (1.0 / 3.0)
     r_min = 0.9 * r if shortest_distance_angstrom is None else shortest_distance_angstrom
     if not 0 < r_min <= r:
@@ -717,7 +742,8 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
                     targets: dict, max_time_s: float | None = None, rotor_period_s: float = 1e-4,
                     step_periods: int = 1, phase_cycle: int = 8, check_points: int = 2,
                     check_share: float = 0.25, shortest_distance_angstrom: float | None = None, efficiency: float = 1.0,
-                    abundance: float | None = None, fit_fraction: bool = True) -> OptimalDesign:
+                    abundance: float | None = None, fit_fraction: bool = True,
+                    linearity_limit: float | None = 0.15, first_maximum_limit: bool = True) -> OptimalDesign:
     """Recoupling times and scans that meet the targets in the least spectrometer time.
 
     Parameters
@@ -749,6 +775,11 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
         Shortest distance considered plausible (default 0.9 r); sets the first-maximum limit.
     efficiency, abundance, fit_fraction
         As in :func:`fisher_matrix`.
+    linearity_limit : float or None
+        Also require sigma(D)/D <= this (:func:`guarded_targets`), so that the predicted errors
+        can be trusted.
+    first_maximum_limit : bool
+        Keep all times before the first maximum of the curve at the shortest plausible distance.
 
     Returns
     -------
@@ -756,9 +787,11 @@ def optimise_design(sensitivity: Sensitivity, model: CurveModel, coupling_hz: fl
     """
     tr = _truth(model, coupling_hz, fraction, efficiency, abundance, fit_fraction)
     _check_targets(targets, fit_fraction)
+    targets = guarded_targets(targets, coupling_hz, linearity_limit)
     if check_points < 0 or not 0 < check_share <= 1:
         raise UserError(f"check points must be >= 0 and their share in (0, 1], got {check_points}, {check_share}")
-    t_max, reason = longest_useful_time(sensitivity, model, coupling_hz, shortest_distance_angstrom, max_time_s)
+    t_max, reason = longest_useful_time(sensitivity, model, coupling_hz, shortest_distance_angstrom, max_time_s,
+                                        first_maximum_limit)
     candidates = rotor_grid(rotor_period_s, t_max, step_periods)
     times, weights, need = _continuous_optimum(tr, sensitivity, targets, candidates)
     tpair = 2.0 * sensitivity.scan_time(times)

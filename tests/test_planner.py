@@ -279,3 +279,22 @@ def test_cli_plan_bad_input(option, value, fragment, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
+
+
+def test_linearity_guard_and_first_maximum_limit():
+    s = Sensitivity(snr=4.0, scans=64, recycle_s=10.0, buildup_s=4.0, enhancement=12.0, t2prime_s=10e-3)
+    d = C_AL.dr3 / 2.8**3
+    kw = dict(rotor_period_s=1 / 12.5e3)
+    loose = optimise_design(s, C_AL, d, 0.2, {"fraction": 0.033}, linearity_limit=None, **kw)
+    guarded = optimise_design(s, C_AL, d, 0.2, {"fraction": 0.033}, **kw)
+    p_loose = predict(loose.design, s, C_AL, d, 0.2)
+    p_guard = predict(guarded.design, s, C_AL, d, 0.2)
+    assert p_loose.sigma["coupling_hz"] / d > 0.3  # the fraction alone would leave D 30 % loose
+    assert p_guard.sigma["coupling_hz"] / d <= 0.15
+    assert p_guard.sigma["fraction"] <= 0.033
+    assert p_guard.total_time_s > p_loose.total_time_s
+    # Without the first-maximum limit only 3 T2' bounds the times; with it, the curve's peak.
+    sd = seed_sensitivity()
+    free = optimise_design(sd, C_AL, D_SEED, 0.24, {"distance_angstrom": 0.1}, first_maximum_limit=False)
+    assert free.max_time_s == pytest.approx(24e-3)
+    assert free.design.time_s.max() * D_SEED > 1.98  # the long optimal point sits past the peak

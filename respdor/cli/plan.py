@@ -80,6 +80,9 @@ def register(subparsers):
     g.add_argument("--target-distance-error", help="wanted standard error of r (bare number: angstrom)")
     g.add_argument("--target-coupling-error", help="wanted standard error of D (bare number: Hz)")
     g.add_argument("--target-fraction-error", type=float, help="wanted standard error of the fraction")
+    g.add_argument("--linearity-limit", type=float, default=0.15,
+                   help="also require sigma(D)/D <= this, so that the predicted errors hold (default 0.15; "
+                        "0 switches the guard off)")
     g.add_argument("--check-points", type=int, default=2,
                    help="extra model-check points in the optimised design, each with a quarter of the scans "
                         "of the smallest optimal point (default 2)")
@@ -172,18 +175,25 @@ def run(args) -> int:
     if not targets:
         raise UserError("give a target: --target-distance-error, --target-coupling-error or --target-fraction-error")
     fit_fraction = not args.fix_fraction
+    if args.linearity_limit < 0:
+        raise UserError(f"--linearity-limit: must be >= 0, got {args.linearity_limit!r}")
+    guard = args.linearity_limit or None
+    if guard is not None:
+        notes.append(f"linearity guard: sigma(D)/D <= {guard:g} is required as well (simulated fits match the "
+                     "predicted errors up to about 0.15; beyond, the fit is too non-linear)")
 
     sens = Sensitivity(snr=args.snr, scans=args.scans, recycle_s=recycle, buildup_s=buildup, beta=args.beta,
                        enhancement=args.enhancement, t2prime_s=t2, reference_time_s=t_ref,
                        plan_recycle_s=plan_recycle, overhead_s=overhead)
     common = dict(efficiency=args.efficiency, fit_fraction=fit_fraction)
+    design_opts = dict(common, linearity_limit=guard)
     print("respdor plan: optimising the design ...", file=sys.stderr)
     opt = optimise_design(sens, model, coupling, args.fraction, targets, max_time_s=max_time,
                           rotor_period_s=1.0 / mas, step_periods=args.step, phase_cycle=args.phase_cycle,
-                          check_points=args.check_points, shortest_distance_angstrom=r_min, **common)
+                          check_points=args.check_points, shortest_distance_angstrom=r_min, **design_opts)
     even = even_design(sens, model, coupling, args.fraction, targets, n_points=args.compare_points,
                        max_time_s=cmp_max, rotor_period_s=1.0 / mas, step_periods=args.step,
-                       phase_cycle=args.phase_cycle, **common)
+                       phase_cycle=args.phase_cycle, **design_opts)
     designs = [("optimised", opt.design), ("even", even)]
     preds = {name: predict(d, sens, model, coupling, args.fraction, **common) for name, d in designs}
 
