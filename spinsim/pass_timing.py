@@ -17,6 +17,7 @@ experiment depends on the receiver and on the sign of gamma and must be detected
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -148,6 +149,7 @@ class PassTimings:
             )
 
 
+@lru_cache(maxsize=32)
 def pass_timings(n_pitch: int = 16, theta_t: float = 2.0 * np.pi, n_starts: int = 24) -> PassTimings:
     """Five-pi-pulse PASS timings for ``n_pitch`` equally spaced pitches.
 
@@ -163,6 +165,7 @@ def pass_timings(n_pitch: int = 16, theta_t: float = 2.0 * np.pi, n_starts: int 
     Returns
     -------
     PassTimings
+        Cached per arguments (deterministic); its arrays are read-only.
 
     Raises
     ------
@@ -184,4 +187,7 @@ def pass_timings(n_pitch: int = 16, theta_t: float = 2.0 * np.pi, n_starts: int 
         rows.append(th / theta_t)
         gaps.append(_min_gap(th, theta_t) / theta_t)
         res.append(np.linalg.norm(pass_equations_residual(th, p, theta_t)))
-    return PassTimings(pitch, np.array(rows), np.array(gaps), np.array(res))
+    out = PassTimings(pitch, np.array(rows), np.array(gaps), np.array(res))
+    for a in (out.pitch, out.fractions, out.min_gap, out.residual):
+        a.setflags(write=False)  # the result is cached: keep it immutable
+    return out
