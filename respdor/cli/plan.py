@@ -209,7 +209,11 @@ def run(args) -> int:
     for n in sens.notes + notes:
         print(f"  note: {n}", file=out)
     print(f"  longest recoupling time: {opt.max_time_s * 1e3:.3g} ms ({opt.limit})", file=out)
-    print("  targets: " + ", ".join(f"sigma({k}) <= {v:g}" for k, v in targets.items()), file=out)
+    labels = {"distance_angstrom": ("r", "A"), "coupling_hz": ("D", "Hz"), "fraction": ("f", "")}
+    shown = [f"sigma({labels[k][0]}) <= {v:g}{' ' + labels[k][1] if labels[k][1] else ''}" for k, v in targets.items()]
+    if guard is not None and guard * coupling < targets.get("coupling_hz", math.inf):
+        shown.append(f"sigma(D) <= {guard * coupling:.3g} Hz (linearity guard)")
+    print("  targets: " + ", ".join(shown), file=out)
     for name, d in designs:
         p = preds[name]
         title = "optimised design" if name == "optimised" else f"evenly spaced design ({d.label})"
