@@ -298,3 +298,27 @@ def test_linearity_guard_and_first_maximum_limit():
     free = optimise_design(sd, C_AL, D_SEED, 0.24, {"distance_angstrom": 0.1}, first_maximum_limit=False)
     assert free.max_time_s == pytest.approx(24e-3)
     assert free.design.time_s.max() * D_SEED > 1.98  # the long optimal point sits past the peak
+
+
+def test_thinned_pair_search_finds_the_full_search_optimum():
+    from respdor.planner import _search_pairs
+
+    s = Sensitivity(snr=40, scans=64, recycle_s=5.0, t2prime_s=30e-3)
+    d = C_AL.dr3 / 3.5**3
+    tr = _truth(C_AL, d, 0.24, 1.0, None, True)
+    cand = rotor_grid(1 / 40e3, 12e-3)  # 480 candidates
+    targets = {"distance_angstrom": 0.1, "coupling_hz": 0.15 * d}
+    full = _continuous_optimum(tr, s, targets, cand)
+    thin = _search_pairs(tr, s, targets, cand, max_candidates=60)
+    assert np.allclose(thin[0], full[0]) and thin[2] == pytest.approx(full[2], rel=1e-9)
+
+
+def test_cli_t2prime_from_measured_s0(tmp_path, capsys):
+    t = np.array([0.2, 0.6, 1.0, 1.6, 2.2, 3.0])
+    s0 = 1000 * np.exp(-t / 6.5)
+    s1 = s0 * (1 - 0.2 * (1 - np.exp(-t)))
+    f = tmp_path / "curve.csv"
+    f.write_text("t_ms,S0,S1,sigma_S0,sigma_S1\n" + "".join(f"{a},{b},{c},5,5\n" for a, b, c in zip(t, s0, s1)))
+    args = [a for a in ISSUE_ARGS if a not in ("--t2prime", "8ms")] + ["--t2prime-from", str(f)]
+    assert main(args) == 0
+    assert "T2' = 6.5 ms fitted to the 6 S0 values" in capsys.readouterr().out

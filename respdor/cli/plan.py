@@ -66,6 +66,11 @@ def register(subparsers):
                    help="microwave enhancement to apply if the reference was recorded without microwaves "
                         "(default 1: reference recorded under the planned conditions)")
     g.add_argument("--t2prime", help="decay time T2' of S0 with recoupling time (bare number: ms)")
+    g.add_argument("--t2prime-from", metavar="FILE",
+                   help="fit T2' to the S0 column of a measured curve file (format of respdor fit) instead of "
+                        "--t2prime")
+    g.add_argument("--time-unit", choices=("s", "ms", "us"),
+                   help="time unit of the --t2prime-from file when its header does not state it")
     g.add_argument("--reference-time",
                    help="recoupling time of the reference spectrum (bare number: ms; default 0, a CP spectrum)")
     g.add_argument("--plan-recycle", help="recycle delay of the planned experiment (bare number: s); default: "
@@ -129,6 +134,18 @@ def run(args) -> int:
     if buildup is not None:
         _positive(buildup, "--buildup", args.buildup)
     t2 = _quantity(parse_time, args.t2prime, "--t2prime", "ms", "ms", notes)
+    if args.t2prime_from is not None:
+        if t2 is not None:
+            raise UserError("give --t2prime or --t2prime-from, not both")
+        from ..io import read_curve
+        from ..planner import fit_t2prime
+
+        curve = read_curve(args.t2prime_from, time_unit=args.time_unit)
+        if curve.s0 is None:
+            raise UserError(f"--t2prime-from: {args.t2prime_from} has no S0 column to fit T2' to")
+        t2, _ = fit_t2prime(curve.time_s, curve.s0, curve.sigma_s0)
+        notes.append(f"T2' = {t2 * 1e3:.3g} ms fitted to the {curve.n_points} S0 values of {args.t2prime_from}"
+                     + ("" if curve.sigma_s0 is not None else " (equal weights: no sigma_S0 column)"))
     if t2 is None:
         t2 = math.inf
         notes.append("no --t2prime: S0 assumed not to decay with recoupling time")
