@@ -896,13 +896,13 @@ def monte_carlo(design: Design, sensitivity: Sensitivity, model: CurveModel, cou
         try:
             res = fit_curve(curve, model, fix=fix, method=method, intervals=False)
         except (UserError, ValueError, np.linalg.LinAlgError):
+            res = None
+        # A fit stuck on a bound has no meaningful value: counted apart, not in the spread.
+        if res is None or any(res[k].at_bound for k in ("coupling_hz", "fraction") if k in res.parameters):
             failed += 1
-            continue
-        if any(res[k].at_bound for k in ("coupling_hz", "fraction") if k in res.parameters):
-            failed += 1
-            continue
-        for k in names:
-            values[k].append(res[k].value)
+        else:
+            for k in names:
+                values[k].append(res[k].value)
         if progress is not None:
             progress(n + 1, n_experiments)
     obs = {k: float(np.std(v, ddof=1)) if len(v) > 1 else float("nan") for k, v in values.items()}

@@ -322,3 +322,20 @@ def test_cli_t2prime_from_measured_s0(tmp_path, capsys):
     args = [a for a in ISSUE_ARGS if a not in ("--t2prime", "8ms")] + ["--t2prime-from", str(f)]
     assert main(args) == 0
     assert "T2' = 6.5 ms fitted to the 6 S0 values" in capsys.readouterr().out
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 50), n0=st.integers(1, 64), t_ms=st.floats(0.1, 2.5))
+def test_errors_scale_as_inverse_sqrt_scans_and_time_linearly(k, n0, t_ms):
+    s = seed_sensitivity(overhead_s=0.01)
+    times = np.array([t_ms, t_ms + 0.4, t_ms + 1.0]) * 1e-3
+    base = Design(times, [n0, 2 * n0, n0])
+    more = Design(times, [k * n0, 2 * k * n0, k * n0])
+    p1 = predict(base, s, C_AL, D_SEED, 0.24)
+    pk = predict(more, s, C_AL, D_SEED, 0.24)
+    for name in ("coupling_hz", "distance_angstrom", "fraction"):
+        assert pk.sigma[name] == pytest.approx(p1.sigma[name] / math.sqrt(k), rel=1e-9)
+    assert pk.total_time_s == pytest.approx(k * p1.total_time_s, rel=1e-12)

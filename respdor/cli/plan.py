@@ -159,6 +159,12 @@ def run(args) -> int:
         raise UserError(f"--mas: {args.mas!r} gives {mas:g} Hz, outside 0.5-200 kHz; write e.g. 10k or 10kHz")
     max_time = _quantity(parse_time, args.max_time, "--max-time", "ms", "ms", notes)
     cmp_max = _quantity(parse_time, args.compare_max_time, "--compare-max-time", "ms", "ms", notes) or 3e-3
+    _positive(args.snr, "--snr", args.snr)
+    _positive(args.enhancement, "--enhancement", args.enhancement)
+    if not 0 < args.beta <= 1.5:
+        raise UserError(f"--beta: must lie in (0, 1.5], got {args.beta!r}")
+    if not 0 < args.efficiency <= 1:
+        raise UserError(f"--efficiency: must lie in (0, 1], got {args.efficiency!r}")
     if args.scans < 1 or args.phase_cycle < 1 or args.step < 1 or args.compare_points < 3:
         raise UserError("--scans, --phase-cycle and --step must be >= 1 and --compare-points >= 3")
     if args.monte_carlo < 0:
