@@ -339,3 +339,14 @@ def test_errors_scale_as_inverse_sqrt_scans_and_time_linearly(k, n0, t_ms):
     for name in ("coupling_hz", "distance_angstrom", "fraction"):
         assert pk.sigma[name] == pytest.approx(p1.sigma[name] / math.sqrt(k), rel=1e-9)
     assert pk.total_time_s == pytest.approx(k * p1.total_time_s, rel=1e-12)
+
+
+@pytest.mark.parametrize("t2, lam_best", [(5e-3, 0.975), (20e-3, 1.023)])
+def test_t2prime_moves_the_best_redor_point_only_slightly(t2, lam_best):
+    # physics.md section 7: with T2' = 5-20 ms and D = 500 Hz the best point moves to lambda 0.98-1.03.
+    m = CurveModel("13C", "15N", experiment="redor")
+    s = Sensitivity(snr=1.0, scans=1, recycle_s=1.0, t2prime_s=t2)
+    lam = np.linspace(0.9, 1.1, 201)
+    info = [1 / predict(Design([lv / 500.0], [1]), s, m, 500.0, 1.0, abundance=1.0,
+                        fit_fraction=False).sigma["coupling_hz"] ** 2 for lv in lam]
+    assert lam[int(np.argmax(info))] == pytest.approx(lam_best, abs=0.002)
