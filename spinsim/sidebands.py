@@ -46,6 +46,7 @@ __all__ = [
     "sideband_intensities_haeberlen",
     "static_powder_pattern",
     "mas_spectrum",
+    "pseudo_voigt",
     "pass_sideband_amplitudes",
     "second_moment_ppm2",
 ]
@@ -351,7 +352,10 @@ def mas_spectrum(
 
 
 def pseudo_voigt(x, center, fwhm, eta_lorentz=0.0):
-    """Area-normalised pseudo-Voigt line (same unit as x; 1/x-unit)."""
+    """Area-normalised pseudo-Voigt line: (1 - eta) Gaussian + eta Lorentzian of equal FWHM.
+
+    ``x``, ``center`` and ``fwhm`` share one unit (ppm or Hz); the result is in 1/that unit.
+    """
     g_sigma = fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
     gauss = np.exp(-0.5 * ((x - center) / g_sigma) ** 2) / (g_sigma * math.sqrt(2.0 * math.pi))
     hw = 0.5 * fwhm

@@ -15,20 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spinsim.sidebands import pseudo_voigt
+
 from ..errors import UserError
 
 __all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio"]
 
 _SHAPES = {"gaussian": 0.0, "lorentzian": 1.0, "voigt": None}
-
-
-def pseudo_voigt(x, center, fwhm, eta=0.0):
-    """Area-normalised pseudo-Voigt (1/ppm) of full width at half maximum ``fwhm`` (ppm)."""
-    sig = fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-    g = np.exp(-0.5 * ((x - center) / sig) ** 2) / (sig * np.sqrt(2.0 * np.pi))
-    hw = 0.5 * fwhm
-    lor = hw / (np.pi * ((x - center) ** 2 + hw * hw))
-    return (1.0 - eta) * g + eta * lor
 
 
 def noise_sigma(ppm, y, region):
