@@ -118,6 +118,12 @@ def _cached_basis(n_orient: int):
     return c1, c2, weight
 
 
+def _combine(a, basis):
+    # Explicit sum: a real (3,) @ complex (3, n) matmul takes a slow mixed-type path in numpy
+    # (measured 24 ms vs 0.02 ms for 2584 orientations).
+    return a[0] * basis[0] + a[1] * basis[1] + a[2] * basis[2]
+
+
 def _n_gamma_for(aniso_hz, mas_hz, n_sidebands):
     extent = float(np.max(np.abs(aniso_hz))) / mas_hz
     need = max(2 * int(math.ceil(extent)) + 16, 2 * n_sidebands + 2, 16)
@@ -162,8 +168,7 @@ class SidebandManifold:
 def _manifold_from_aniso(aniso_hz, mas_hz, n_sidebands, n_orient, n_gamma, chunk=4096):
     c1b, c2b, weight = _cached_basis(int(n_orient))
     a = np.asarray(aniso_hz, float)
-    c1 = a @ c1b
-    c2 = a @ c2b
+    c1, c2 = _combine(a, c1b), _combine(a, c2b)
     if n_gamma is None:
         n_gamma = _n_gamma_for(a, mas_hz, n_sidebands)
     times = np.arange(n_gamma) / (n_gamma * mas_hz)
@@ -407,7 +412,7 @@ def pass_sideband_amplitudes(
         raise ValueError(f"pulse_fractions must have 5 columns (one per pi pulse), got shape {frac.shape}")
     d = np.array(_csa.principal_from_maryland(0.0, span, skew)) * abs(larmor_hz) * 1e-6
     c1b, c2b, weight = _cached_basis(int(n_orientations))
-    c1, c2 = d @ c1b, d @ c2b
+    c1, c2 = _combine(d, c1b), _combine(d, c2b)
     if n_gamma is None:
         n_gamma = _n_gamma_for(d, mas_hz, n_sidebands)
     tr = 1.0 / mas_hz
