@@ -35,6 +35,27 @@ def fourier_integral(F, t0, t1, wr, out):
 def expm_herm(H, dt):
     """exp(-i H dt) for a Hermitian matrix H (rad/s) and step dt (s)."""
     n = H.shape[0]
+    if n == 1:
+        U1 = np.empty((1, 1), np.complex128)
+        U1[0, 0] = np.exp(-1j * H[0, 0].real * dt)
+        return U1
+    if n == 2:
+        # closed form: exp(-i H dt) = e^{-i m dt} [cos(w dt) - i sin(w dt)/w (H - m)]
+        a = H[0, 0].real
+        d = H[1, 1].real
+        b = H[0, 1]
+        mean = 0.5 * (a + d)
+        half = 0.5 * (a - d)
+        w = np.sqrt(half * half + b.real * b.real + b.imag * b.imag)
+        c = np.cos(w * dt)
+        sw = dt if w * dt < 1e-300 else np.sin(w * dt) / w
+        ph = np.exp(-1j * mean * dt)
+        U2 = np.empty((2, 2), np.complex128)
+        U2[0, 0] = ph * (c - 1j * sw * half)
+        U2[1, 1] = ph * (c + 1j * sw * half)
+        U2[0, 1] = ph * (-1j * sw * b)
+        U2[1, 0] = ph * (-1j * sw * np.conj(b))
+        return U2
     real = True
     for a in range(n):
         for b in range(n):

@@ -122,9 +122,9 @@ def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=N
         rf amplitude; defaults to 1/(2 t_p) (a pi pulse).
     """
     tr = 1.0 / _positive(mas_rate_hz, "MAS rate (Hz)")
-    ph = list(XY_PHASES[phases]) if isinstance(phases, str) else [float(p) for p in phases]
     if isinstance(phases, str) and phases not in XY_PHASES:
         raise ValueError(f"unknown phase cycle {phases!r}: one of {sorted(XY_PHASES)}")
+    ph = list(XY_PHASES[phases]) if isinstance(phases, str) else [float(p) for p in phases]
     if len(ph) % 2:
         raise ValueError("a REDOR cycle needs an even number of pulses (two per rotor period)")
     tp = float(pulse_length_s)

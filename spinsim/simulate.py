@@ -207,7 +207,7 @@ def _block_grid(block: Block, tr, n_gamma, max_dt):
     durs = [e.duration for e in block.events if e.duration > 0]
     amps = {tuple(sorted(e.rf.items())) for e in block.events if e.duration > 0}
     if len(amps) == 1:
-        n0 = n_gamma * int(np.ceil(tr / (n_gamma * max_dt)))
+        n0 = n_gamma * int(np.ceil(tr / (n_gamma * max_dt) - 1e-9))
         for mult in (1, 2, 3, 4, 5, 6, 8, 10):
             n_per = n0 * mult
             dt = tr / n_per
