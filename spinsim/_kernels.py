@@ -65,21 +65,27 @@ def expm_herm(H, dt):
         if not real:
             break
     U = np.empty((n, n), np.complex128)
+    e = np.empty(n, np.complex128)
     if real:
         w, v = np.linalg.eigh(np.ascontiguousarray(H.real))
+        for k in range(n):
+            e[k] = np.exp(-1j * w[k] * dt)
         for a in range(n):
-            for b in range(n):
+            for b in range(a, n):
                 acc = 0j
                 for k in range(n):
-                    acc += v[a, k] * v[b, k] * np.exp(-1j * w[k] * dt)
+                    acc += (v[a, k] * v[b, k]) * e[k]
                 U[a, b] = acc
+                U[b, a] = acc  # exp(-iHt) of a real symmetric H is complex symmetric
     else:
-        w, v = np.linalg.eigh(H)
+        w, vc = np.linalg.eigh(H)
+        for k in range(n):
+            e[k] = np.exp(-1j * w[k] * dt)
         for a in range(n):
             for b in range(n):
                 acc = 0j
                 for k in range(n):
-                    acc += v[a, k] * np.conj(v[b, k]) * np.exp(-1j * w[k] * dt)
+                    acc += vc[a, k] * np.conj(vc[b, k]) * e[k]
                 U[a, b] = acc
     return U
 
