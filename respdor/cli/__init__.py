@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "convert",
     "plan",
     "spectra",
+    "simulate",
 ]
 
 
