@@ -159,6 +159,19 @@ class CurveModel:
         self.dr3 = dipolar_constant(self.observe_isotope, self.partner_isotope) / ANGSTROM**3
 
     @property
+    def coupling_limits_hz(self):
+        """(D_min, D_max) in Hz that the curve shape can evaluate, or None when unlimited.
+
+        A simulated table covers a finite range of couplings (its ``coupling_range_hz``); the
+        fitter bounds D (or r) to it so that no trial value falls outside.
+        """
+        limits = getattr(self.shape, "coupling_range_hz", None)
+        if limits is None:
+            return None
+        factor = self.default_scaling * math.sqrt(self.n_partners)
+        return limits[0] / factor, limits[1] / factor
+
+    @property
     def pair(self) -> str:
         """Label such as ``13C{27Al}``."""
         return f"{self.observe_isotope.symbol}{{{self.partner_isotope.symbol}}}"
@@ -420,7 +433,7 @@ class _Problem:
                 name = self.name(base, i)
                 if name in self.params:
                     continue
-                lo, hi = bounds.get(name, bounds.get(base, _DEFAULT_BOUNDS[base]))
+                lo, hi = bounds.get(name, bounds.get(base, self._default_bounds(base, model)))
                 if base == primary:
                     value, vary = 1.0, True  # replaced by the grid start
                 else:
@@ -462,6 +475,15 @@ class _Problem:
                 for j, s0 in enumerate(curve.s0):
                     self.params.add(f"s0_{i}_{j}", value=float(s0), min=0.0)
 
+    @staticmethod
+    def _default_bounds(base, model):
+        limits = model.coupling_limits_hz
+        if limits is not None and base == "coupling_hz":
+            return limits
+        if limits is not None and base == "distance_angstrom":
+            return (model.dr3 / limits[1]) ** (1 / 3), (model.dr3 / limits[0]) ** (1 / 3)
+        return _DEFAULT_BOUNDS[base]
+
     def coupling(self, p, i):
         if self.param == "coupling":
             return p[self.name("coupling_hz", i)]
@@ -495,7 +517,13 @@ class _Problem:
             tmax = max(float(t.max()), 1e-9)
             positive = t[t > 0]
             tmin = float(positive.min()) if positive.size else tmax / 10
-            grid = np.geomspace(0.03 / tmax, 6.0 / tmin, 80)
+            lo, hi = 0.03 / tmax, 6.0 / tmin
+            if model.coupling_limits_hz is not None:
+                lo = max(lo, model.coupling_limits_hz[0] * 1.0001)
+                hi = min(hi, model.coupling_limits_hz[1] * 0.9999)
+                if lo >= hi:
+                    lo, hi = model.coupling_limits_hz[0] * 1.0001, model.coupling_limits_hz[1] * 0.9999
+            grid = np.geomspace(lo, hi, 80)
             w = 1.0 / curve.sigma**2 if curve.sigma is not None else np.ones_like(t)
             p = self.params.valuesdict()
             best = (np.inf, None, None)

@@ -169,3 +169,24 @@ def test_bad_model_inputs():
         CurveModel(experiment="tedor")
     with pytest.raises(UserError, match="cannot determine"):
         fit_curve(DephasingCurve([1e-3, 2e-3], [0.1, 0.2], [0.01, 0.01]), CurveModel())
+
+
+class _TableShape:
+    """A stand-in for a simulated table: valid only inside its coupling range."""
+
+    coupling_range_hz = (200.0, 1500.0)
+
+    def __call__(self, t, d):
+        lo, hi = self.coupling_range_hz
+        if not lo <= d <= hi:
+            raise ValueError(f"coupling {d} outside the table")
+        return respdor_dephasing(d * np.asarray(t), 2.5)
+
+
+def test_shape_with_limited_coupling_range_bounds_the_fit():
+    curve = synthetic(seed=15)
+    r = fit_curve(curve, CurveModel("13C", "27Al", shape=_TableShape()))
+    assert r["coupling_hz"].value == pytest.approx(503, abs=3 * r["coupling_hz"].stderr)
+    rd = fit_curve(curve, CurveModel("13C", "27Al", shape=_TableShape()), parameterization="distance",
+                   intervals=False)
+    assert rd["distance_angstrom"].value == pytest.approx(r["distance_angstrom"].value, rel=1e-3)
