@@ -260,11 +260,11 @@ def _rf_table(steps, spin):
 
 def _default_powder(powder):
     if powder is None:
-        return make_powder("zcw", 233, 16)
+        return make_powder("zcw", 987, 32)
     if isinstance(powder, Powder):
         return powder
     if isinstance(powder, dict):
-        return make_powder(powder.get("scheme", "zcw"), powder.get("n", 233), powder.get("n_gamma", 16))
+        return make_powder(powder.get("scheme", "zcw"), powder.get("n", 987), powder.get("n_gamma", 32))
     raise ValueError(f"powder must be a Powder or dict, got {type(powder).__name__}")
 
 
@@ -580,7 +580,7 @@ def simulate_respdor(
         recoupling cycle (e.g. :func:`spinsim.sr4_cycle`, :func:`spinsim.redor_cycle` with finite
         pulses), a whole number of rotor periods.
     powder : Powder or dict, optional
-        Default ZCW 233 x 16 gamma.
+        Default ZCW 987 x 32 gamma (dS/S0 to about 2e-3 for a CW-saturated 27Al; see docs/simulation.md).
     max_dt : float
         Longest piecewise-constant step with rf on, s. Free evolution is integrated exactly.
     offsets : dict, optional

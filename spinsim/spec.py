@@ -273,8 +273,8 @@ class Spec:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
-        self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 233.0, positive=True)),
-                                  int(_num(pw, "n_gamma", "powder", 16.0, positive=True)))
+        self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
+                                  int(_num(pw, "n_gamma", "powder", 32.0, positive=True)))
         sim = raw.get("simulation", {})
         _check_keys(sim, "simulation")
         self.max_dt = 1e-6 * _num(sim, "max_dt_us", "simulation", 0.5, positive=True)
