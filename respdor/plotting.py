@@ -58,7 +58,8 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, curve in enumerate(result.curves):
         colour = colours[i % len(colours)]
-        t_fine = np.linspace(0.0, curve.time_s.max() * 1.05, 300)
+        # Not beyond the last point: a simulated curve table ends there.
+        t_fine = np.linspace(0.0, curve.time_s.max(), 300)
         suffix = f"c{i}_" if f"c{i}_distance_angstrom" in result.parameters else ""
         r_name = suffix + "distance_angstrom" if suffix + "distance_angstrom" in result.parameters else "distance_angstrom"
         r_fit = result.parameters[r_name].value
@@ -74,7 +75,11 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
             r = r_fit + off
             if r <= 0:
                 continue
-            ax.plot(t_fine * scale, result.curve_with(i, t_fine, distance_angstrom=r), ls=(0, (4, 2 + k)),
+            try:
+                neighbour = result.curve_with(i, t_fine, distance_angstrom=r)
+            except ValueError:  # outside a simulated table's coupling range: nothing to draw
+                continue
+            ax.plot(t_fine * scale, neighbour, ls=(0, (4, 2 + k)),
                     color=colour, lw=0.9, alpha=0.7, label=f"r = {r:.2f} \u00c5")
         if axr is not None:
             res = curve.dss0 - result.best_fit(i)
