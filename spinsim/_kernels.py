@@ -273,8 +273,13 @@ def general_signal(UA, Ucen, UB, ns, rho0, dets, transfer, n_s):
 
 
 @njit(cache=True)
-def _step_props(Fi, Fsi, m, wr, t0, dt, rf, sigma2):
-    """exp(-i H dt) on the partner space for S in the state with 2 sigma = sigma2."""
+def _step_props(Fi, Fsi, m, wr, t0, dt, rf, phase, sigma2):
+    """exp(-i H dt) on the partner space for S in the state with 2 sigma = sigma2.
+
+    ``rf`` is the x-phase rf Hamiltonian (real); the phase is applied as a z rotation,
+    exp(-i phi Iz) exp(-i (D + w1 Ix) dt) exp(i phi Iz), so that only real symmetric
+    eigenproblems are solved.
+    """
     mult = m.shape[0]
     ph = np.empty(mult)
     ps = np.empty(1)
@@ -285,7 +290,12 @@ def _step_props(Fi, Fsi, m, wr, t0, dt, rf, sigma2):
         for b in range(mult):
             H[a, b] = rf[a, b]
         H[a, a] += (ph[a] + sigma2 * m[a] * ps[0]) / dt
-    return expm_herm(H, dt)
+    U = expm_herm(H, dt)
+    if phase != 0.0:
+        for a in range(mult):
+            for b in range(mult):
+                U[a, b] *= np.exp(-1j * phase * (m[a] - m[b]))
+    return U
 
 
 @njit(cache=True)
@@ -328,7 +338,7 @@ def _assemble(W, m, phi_a, phi_b, ns, out):
 
 
 @njit(cache=True, parallel=True)
-def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, shared, n_per, phi_a, phi_b, ns):
+def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, rf_phase, shared, n_per, phi_a, phi_b, ns):
     """S1 and S0 coherence amplitudes for one partner spin, REDOR-type recoupling with ideal S pulses.
 
     The central block (``L`` steps of ``dt`` s, even L, an ideal S pi pulse after step L/2) starts
@@ -344,8 +354,8 @@ def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, shared, n_per,
         Coefficient of 2 S_z I_z (rad/s).
     m : (mult,) float
         Magnetic quantum numbers of the partner basis.
-    rf_idx : (L,) int, rf_mats : (n_rf, mult, mult) complex
-        rf Hamiltonian of each step (rad/s).
+    rf_idx : (L,) int, rf_mats : (n_rf, mult, mult) complex, rf_phase : (n_rf,) float
+        rf of each step: x-phase Hamiltonian 2 pi nu1 Ix (rad/s) and phase (rad).
     phi_a, phi_b : (n_ab, n_gamma) float
         Per-rotor-period S-I phase integral_period omega_SI(t) s(t) dt of the first and second
         recoupling halves (rad).
@@ -374,7 +384,7 @@ def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, shared, n_per,
                 sig = 1.0 - 2.0 * si
                 P[si, 0] = _eye(mult)
                 for p in range(n_per):
-                    S = _step_props(Fio, Fso, m, wr, p * dt, dt, rf_mats[rf_idx[0]], sig)
+                    S = _step_props(Fio, Fso, m, wr, p * dt, dt, rf_mats[rf_idx[0]], rf_phase[rf_idx[0]], sig)
                     P[si, p + 1] = _matmul(S, P[si, p])
         W = np.empty((mult, mult), np.complex128)
         W0 = np.zeros((mult, mult), np.complex128)
@@ -394,8 +404,8 @@ def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, shared, n_per,
                 UbM = _eye(mult)
                 for s in range(L):
                     t0 = tg + s * dt
-                    SP = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], 1.0)
-                    SM = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], -1.0)
+                    SP = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], rf_phase[rf_idx[s]], 1.0)
+                    SM = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], rf_phase[rf_idx[s]], -1.0)
                     if s < half:
                         UaP = _matmul(SP, UaP)
                         UaM = _matmul(SM, UaM)

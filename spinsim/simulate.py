@@ -245,17 +245,18 @@ def _block_steps(block: Block, dt, L, channel):
 
 
 def _rf_table(steps, spin):
-    _, _, _, ix, iy = spin_operators(spin)
+    """Unique rf states of a block: step -> index, x-phase Hamiltonians (rad/s), phases (rad)."""
+    _, _, _, ix, _ = spin_operators(spin)
     keys, idx = {}, np.empty(len(steps), np.int64)
-    mats = []
+    mats, phases = [], []
     for s, (amp, ph) in enumerate(steps):
-        key = (float(amp), float(ph))
+        key = (float(amp), float(ph) % 360.0 if amp > 0 else 0.0)
         if key not in keys:
             keys[key] = len(mats)
-            p = np.radians(ph)
-            mats.append(2 * np.pi * amp * (np.cos(p) * ix + np.sin(p) * iy))
+            mats.append(2 * np.pi * key[0] * ix)
+            phases.append(np.radians(key[1]))
         idx[s] = keys[key]
-    return idx, np.ascontiguousarray(np.array(mats, complex))
+    return idx, np.ascontiguousarray(np.array(mats, complex)), np.array(phases, float)
 
 
 def _default_powder(powder):
@@ -322,7 +323,7 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
                     cj0 = np.einsum("ogia,ogia->ogi", yb, xa) / len(m)
                 else:
                     steps = _block_steps(centre, dt, L, sp.isotope.symbol)
-                    rf_idx, rf_mats = _rf_table(steps, sp.spin)
+                    rf_idx, rf_mats, rf_phase = _rf_table(steps, sp.spin)
                     use_shared = shared and len(rf_mats) == 1
                     cj1, cj0 = K.respdor_fast(
                         np.ascontiguousarray(fi),
@@ -334,6 +335,7 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
                         dt,
                         rf_idx,
                         rf_mats,
+                        rf_phase,
                         use_shared,
                         n_per if use_shared else 1,
                         np.ascontiguousarray(phi_a),

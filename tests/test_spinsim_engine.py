@@ -253,3 +253,21 @@ def test_progress_bar_goes_to_stderr(capsys):
 def test_importing_spinsim_and_respdor_does_not_import_numba():
     code = "import sys, spinsim, respdor; spinsim.SpinSystem; assert 'numba' not in sys.modules, 'numba imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ctrl_c_between_chunks_is_clean(monkeypatch, capsys):
+    import spinsim.simulate as sim
+
+    calls = {"n": 0}
+    original = sim._Progress.update
+
+    def interrupt_second_chunk(self, k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        original(self, k)
+
+    monkeypatch.setattr(sim._Progress, "update", interrupt_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_respdor(pair(), MAS, [0.0, 2e-4], powder=make_powder("zcw", 55, 2), progress=True, chunk=8)
+    assert "(interrupted)" in capsys.readouterr().err
