@@ -680,8 +680,9 @@ def simulate_redor(
     channel : {"observed", "partner"}
         ``"observed"``: the train on S, the partner inverted at the centre in S1 (ideally, or by
         ``partner_pulse``, a Block such as ``cw_pulse(ch, nu1, t_pi)``), S0 without partner pulse.
-        ``"partner"``: the train on the partner channel(s) in S1 only, an S pi pulse at the centre
-        (classic Gullion-Schaefer REDOR); general path.
+        ``"partner"``: the train on the partner channel in S1 only, plus a partner pi pulse
+        (ideal, or ``partner_pulse``) together with the S pi pulse at the centre, so that the partner pulses alternate every tau_R/2 throughout (classic
+        Gullion-Schaefer REDOR); general path. S0 has no partner pulses.
     """
     _check_system(system)
     obs = system.spins[0].isotope.symbol
@@ -702,7 +703,12 @@ def simulate_redor(
     t0 = time.perf_counter()
     t, ns = _n_from_times(recoupling_times, cycle.duration)
     nothing = IdealSaturation("full", 0.0)
-    s1, info = _general_signals(system, mas_rate, cycle, nothing, ns, powder, max_dt, offsets, progress, chunk)
+    # a partner pi pulse at the centre, with the S pi pulse, keeps the partner toggling sign
+    # alternating across the centre (Gullion-Schaefer: pulses every tau_R/2 throughout)
+    # (ideal by default: a finite centre block would shift the second half's rotor phase by its
+    # length, which a rotor-synchronised experiment does not do)
+    centre = partner_pulse if partner_pulse is not None else Block([ideal_pulse(partner, 180.0, 0.0)])
+    s1, info = _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk)
     s0, _ = _general_signals(system, mas_rate, Block([Event(cycle.duration)]), nothing, ns, powder, max_dt,
                              offsets, progress, chunk)
     info.update({"powder": powder.name, "n_orientations": powder.size, "wall_s": time.perf_counter() - t0})

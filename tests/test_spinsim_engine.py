@@ -214,6 +214,20 @@ def test_finite_pulse_redor_is_ideal_redor_with_kappa_scaled_coupling():
     assert np.max(np.abs(fin.dSS0 - unscaled.dSS0)) > 2e-2  # the finite-pulse effect is resolved
 
 
+def test_partner_channel_redor_matches_observed_channel_and_kappa():
+    d = 300.0
+    t = 8 / MAS * np.arange(0, 9)
+    pw = make_powder("zcw", 144, 32)
+    fast = simulate_redor(pair("15N", d), MAS, t, powder=pw)
+    ideal_i = simulate_redor(pair("15N", d), MAS, t, channel="partner", powder=pw)
+    assert ideal_i.info["engine"] == "general"
+    assert np.allclose(ideal_i.dSS0, fast.dSS0, atol=1e-10)
+    phi = 0.1
+    fin = simulate_redor(pair("15N", d), MAS, t, pulse_length=phi / (2 * MAS), channel="partner", powder=pw)
+    kap = simulate_redor(pair("15N", float(redor_finite_pulse_kappa(phi)) * d), MAS, t, powder=pw)
+    assert np.max(np.abs(fin.dSS0 - kap.dSS0)) < 1e-3
+
+
 @pytest.mark.slow
 def test_sr4_respdor_ideal_saturation_equals_kappa_scaled_chen_curve():
     d = 300.0
