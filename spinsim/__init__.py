@@ -53,6 +53,7 @@ _LAZY = {
     "Event": ".sequences",
     "cw_pulse": ".sequences",
     "wurst_pulse": ".sequences",
+    "dfs_pulse": ".sequences",
     "ideal_pulse": ".sequences",
     "redor_cycle": ".sequences",
     "sr4_cycle": ".sequences",

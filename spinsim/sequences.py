@@ -23,6 +23,7 @@ __all__ = [
     "sr4_cycle",
     "cw_pulse",
     "wurst_pulse",
+    "dfs_pulse",
     "ideal_pulse",
     "XY_PHASES",
     "recoupling_scaling",
@@ -216,6 +217,36 @@ def wurst_pulse(channel, nu1_max_hz, duration_s, sweep_hz, n_wurst=20, n_steps=N
     phase = 2 * np.pi * (-0.5 * sweep_hz * tc + 0.5 * sweep_hz * tc**2 / t)
     events = [Event(dt, {channel: (float(a), float(np.degrees(p) % 360.0))}) for a, p in zip(amp, phase)]
     return Block(events, f"WURST-{n_wurst} {nu1_max_hz:g} Hz, sweep {sweep_hz:g} Hz")
+
+
+def dfs_pulse(channel, nu1_hz, duration_s, start_hz, end_hz, step_s=0.25e-6) -> Block:
+    """Double frequency sweep (Kentgens & Verhagen, Chem. Phys. Lett. 300, 435, 1999), piecewise constant.
+
+    An amplitude-modulated pulse 2 nu1 cos(phi(t)), i.e. two sidebands of amplitude nu1 each at
+    +-nu_m(t), with nu_m swept linearly from ``start_hz`` to ``end_hz`` (typically from well
+    outside the satellite transitions towards the central transition); the sign of the
+    modulation is written as a phase of 0 or 180 deg.
+
+    Parameters
+    ----------
+    channel : str
+    nu1_hz : float
+        Amplitude of each sideband (Hz).
+    duration_s : float
+        Length (s).
+    start_hz, end_hz : float
+        Sideband offset at the start and end of the sweep (Hz).
+    step_s : float
+        Step of the piecewise-constant shape (s).
+    """
+    t = _positive(duration_s, "DFS length (s)")
+    n_steps = int(np.ceil(t / step_s))
+    dt = t / n_steps
+    tc = (np.arange(n_steps) + 0.5) * dt
+    phase = 2 * np.pi * (start_hz * tc + 0.5 * (end_hz - start_hz) * tc**2 / t)
+    amp = 2 * nu1_hz * np.cos(phase)
+    events = [Event(dt, {channel: (float(abs(a)), 0.0 if a >= 0 else 180.0)}) for a in amp]
+    return Block(events, f"DFS {nu1_hz:g} Hz, {start_hz:g} -> {end_hz:g} Hz")
 
 
 def _positive(x, what):

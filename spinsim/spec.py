@@ -26,7 +26,7 @@ Example::
     d_hz = 503                # or distance_A = 2.5
 
     [saturation]
-    type = "cw"               # "cw", "wurst", "ideal", "none"
+    type = "cw"               # "cw", "wurst", "dfs", "ideal", "none"
     nu1_khz = 30
     length_rotor_periods = 2
 
@@ -70,6 +70,7 @@ _ALLOWED = {
     "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel"},
     "saturation": {
         "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
+        "start_khz", "end_khz",
         "kind", "efficiency", "channel", "phase_deg",
     },
     "powder": {"scheme", "n", "n_gamma"},
@@ -249,7 +250,7 @@ class Spec:
         channel = sat.get("channel", self.partner)
         from .simulate import IdealSaturation  # numba import is deferred to here on purpose
 
-        if stype in ("cw", "wurst"):
+        if stype in ("cw", "wurst", "dfs"):
             if "length_us" in sat:
                 length = 1e-6 * _num(sat, "length_us", "saturation", positive=True)
             else:
@@ -257,6 +258,12 @@ class Spec:
             nu1 = 1e3 * _num(sat, "nu1_khz", "saturation", positive=True)
             if stype == "cw":
                 self.saturation = seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
+            elif stype == "dfs":
+                self.saturation = seq.dfs_pulse(
+                    channel, nu1, length, 1e3 * _num(sat, "start_khz", "saturation", positive=True),
+                    1e3 * _num(sat, "end_khz", "saturation", nonneg=True),
+                    step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True),
+                )
             else:
                 self.saturation = seq.wurst_pulse(
                     channel, nu1, length, 1e3 * _num(sat, "sweep_khz", "saturation", positive=True),
@@ -268,7 +275,7 @@ class Spec:
         elif stype == "none":
             self.saturation = None
         else:
-            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'ideal' or 'none', got {stype!r}")
+            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'dfs', 'ideal' or 'none', got {stype!r}")
         if self.kind == "respdor" and self.saturation is None:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})

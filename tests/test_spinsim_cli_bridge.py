@@ -127,3 +127,22 @@ def test_simulated_shape_reproduces_analytical_respdor_between_grid_points():
     assert shape.coupling_range_hz == (pytest.approx(100), pytest.approx(900))
     with pytest.raises(ValueError, match="outside"):
         shape(t, 2000.0)
+
+
+def test_json_spec_with_dfs_and_coordinates(tmp_path):
+    from spinsim.spec import load_spec
+
+    raw = {
+        "experiment": {"type": "respdor", "field_T": 9.4, "mas_rate_khz": 10, "recoupling_times_ms": [0, 0.4]},
+        "spins": [{"isotope": "13C"}, {"isotope": "27Al", "cq_mhz": 1.0}],
+        "coordinates_A": [[0, 0, 0], [0, 0, 2.5]],
+        "saturation": {"type": "dfs", "nu1_khz": 20, "length_us": 100, "start_khz": 800, "end_khz": 200},
+        "powder": {"n": 21, "n_gamma": 2},
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(raw))
+    spec = load_spec(path)
+    assert spec.system.dipolar[0].d_hz == pytest.approx(504.2, abs=0.1)
+    assert spec.saturation.duration == pytest.approx(100e-6)
+    res = spec.run()
+    assert res.dSS0.shape == (2,) and np.all(np.isfinite(res.dSS0))

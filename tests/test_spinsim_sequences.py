@@ -81,3 +81,15 @@ def test_wurst_shape():
 def test_bad_sequence_input(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_dfs_shape_has_two_sidebands_at_the_swept_offset():
+    from spinsim.sequences import dfs_pulse
+
+    b = dfs_pulse("27Al", 20e3, 100e-6, 400e3, 400e3, step_s=0.05e-6)  # no sweep: fixed +-400 kHz
+    dt = b.events[0].duration
+    sig = np.array([e.rf["27Al"][0] * (1 if e.rf["27Al"][1] == 0.0 else -1) for e in b.events])
+    spec = np.abs(np.fft.rfft(sig)) / len(sig)
+    freqs = np.fft.rfftfreq(len(sig), dt)
+    assert freqs[np.argmax(spec)] == pytest.approx(400e3, rel=0.02)
+    assert spec.max() == pytest.approx(20e3, rel=0.02)  # each sideband has nu1
