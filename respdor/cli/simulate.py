@@ -36,8 +36,10 @@ def register(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("spec", metavar="SPEC", help="simulation spec (.toml or .json)")
-    p.add_argument("--output", "-o", metavar="PATH", help="CSV output (default: <spec stem>_sim.csv next to SPEC)")
-    p.add_argument("--plot", metavar="PATH", help="figure (default: <spec stem>_sim.png); 'none' for no figure")
+    p.add_argument("--output", "-o", metavar="PATH",
+                   help="CSV output (default: <spec stem>_sim.csv in the current directory)")
+    p.add_argument("--plot", metavar="PATH",
+                   help="figure (default: <spec stem>_sim.png in the current directory); 'none' for no figure")
     p.add_argument("--json", metavar="PATH", help="also write the result and settings as JSON ('-' for stdout)")
     p.add_argument("--powder", type=int, metavar="N", help="override the number of (alpha, beta) orientations")
     p.add_argument("--gamma", type=int, metavar="N", help="override the number of gamma angles")
@@ -69,10 +71,10 @@ def run(args) -> int:
             raise UserError(f"--powder and --gamma must be >= 1, got {n} and {g}")
         scheme = "repulsion" if spec.powder.name.startswith("rep") else "zcw"
         spec.powder = make_powder(scheme, n, g)
-    csv_path = _out_path(args.output, spec_path.with_name(spec_path.stem + "_sim.csv"), spec_path, "--output")
+    csv_path = _out_path(args.output, Path(spec_path.stem + "_sim.csv"), spec_path, "--output")
     plot_path = None
     if (args.plot or "").lower() != "none":
-        plot_path = _out_path(args.plot, spec_path.with_name(spec_path.stem + "_sim.png"), spec_path, "--plot")
+        plot_path = _out_path(args.plot, Path(spec_path.stem + "_sim.png"), spec_path, "--plot")
     print(
         f"respdor simulate: {spec.title or spec_path.name}\n"
         f"  units assumed: times in s (CSV column t_s), couplings in Hz, CQ in Hz/MHz, rf in kHz as named in the spec\n"
