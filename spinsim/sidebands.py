@@ -21,9 +21,8 @@ Sideband k sits at ``delta_iso + k nu_r / |nu0| * 1e6`` ppm. In the ppm display 
 enters.
 
 Everything here is vectorised numpy (no numba): one manifold of ~1000 orientations costs a few
-milliseconds. The orientation set is this module's own ZCW hemisphere
-(:func:`zcw_hemisphere`), so that the sideband code does not depend on the spin-dynamics
-engine's powder module. A hemisphere suffices: reversing the rotor axis (beta -> pi - beta,
+milliseconds. The orientation set is the ZCW hemisphere of
+:mod:`spinsim.powder` (plain numpy, no numba). A hemisphere suffices: reversing the rotor axis (beta -> pi - beta,
 alpha -> alpha + pi) maps the crystallite's frequency trace onto itself up to a rotor-phase
 shift, which the carousel average removes.
 """
@@ -37,6 +36,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import csa as _csa
+from .powder import zcw
 
 __all__ = [
     "MAGIC_ANGLE",
@@ -54,12 +54,9 @@ __all__ = [
 #: The magic angle arccos(1/sqrt 3) in radians.
 MAGIC_ANGLE = math.acos(1.0 / math.sqrt(3.0))
 
-_ZCW_FIB = [8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946, 17711, 28657]
-
-
 @lru_cache(maxsize=16)
 def zcw_hemisphere(n_min: int = 987):
-    """Zaremba-Conroy-Wolfsberg orientations on the upper hemisphere (Cheng et al., 1973).
+    """ZCW orientations on the upper hemisphere, from :func:`spinsim.powder.zcw`.
 
     Parameters
     ----------
@@ -73,18 +70,11 @@ def zcw_hemisphere(n_min: int = 987):
     weight : ndarray
         Equal weights summing to 1.
     """
-    for i in range(2, len(_ZCW_FIB)):
-        if _ZCW_FIB[i] >= n_min:
-            break
-    n, g = _ZCW_FIB[i], _ZCW_FIB[i - 2]
-    j = np.arange(n)
-    alpha = 2.0 * np.pi * np.mod(j * g / n, 1.0)
-    # Hemisphere: cos(beta) uniform in (0, 1]; the half-step offset avoids the pole.
-    beta = np.arccos(np.mod((j + 0.5) / n, 1.0))
-    weight = np.full(n, 1.0 / n)
-    for a in (alpha, beta, weight):
+    powder = zcw(n_min)
+    arrays = (powder.alpha.copy(), powder.beta.copy(), powder.weights.copy())
+    for a in arrays:
         a.setflags(write=False)
-    return alpha, beta, weight
+    return arrays
 
 
 def _basis_fourier(alpha, beta):
