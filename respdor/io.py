@@ -36,7 +36,7 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 _TIME_RE = re.compile(r"^(t|time|trec|tau|recouplingtime|recoupling|mixingtime|tmix|ntr)(s|ms|us|µs)?$")
 _ROTOR_RE = re.compile(r"^(nrotor|nrotorperiods|ncycles|ncycle|nr|ntr|rotorperiods|cycles|n)$")
 _ALIASES = {
-    "dss0": {"dss0", "deltass0", "dss", "deltas", "dephasing", "redor", "respdor", "dsoverS0".lower()},
+    "dss0": {"dss0", "deltass0", "dss", "deltas", "dephasing", "redor", "respdor", "dsovers0"},
     "sigma": {"sigma", "err", "error", "std", "sd", "dss0err", "errdss0", "sigmadss0", "dss0sigma",
               "uncertainty", "dss0error", "dss0std", "sigmadss", "esd"},
     "s0": {"s0", "sref", "reference", "i0", "s0int"},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["format_table", "write_json", "write_parameters_csv", "write_curve_csv", "format_number"]
+__all__ = ["format_table", "write_json", "write_parameters_csv", "write_fit_curve_csv", "format_number"]
 
 _LABELS = {
     "coupling_hz": "D (Hz)",
@@ -84,9 +84,7 @@ def format_table(result) -> str:
     quality += ", measurement errors as weights)" if result.weighted else ", equal weights)"
     lines.append(quality)
     for key, value in result.correlations.items():
-        a, b = key.split("/")
-        if {a.split("_", 1)[-1], b.split("_", 1)[-1]} & {"fraction", "hz", "angstrom", "efficiency"}:
-            lines.append(f"correlation {key} = {value:+.3f}")
+        lines.append(f"correlation {key} = {value:+.3f}")
     for note in result.notes:
         lines.append(f"note: {note}")
     for warning in result.warnings:
@@ -119,7 +117,7 @@ def write_parameters_csv(result, path):
                              _s(ci95[0]), _s(ci95[1]), int(est.vary), int(est.derived)])
 
 
-def write_curve_csv(result, path):
+def write_fit_curve_csv(result, path):
     """Data, errors, best fit and residuals of every curve: ``curve,t_s,dSS0,sigma,fit,residual``."""
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)

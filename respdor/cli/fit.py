@@ -191,7 +191,7 @@ def _simulated_shape(spec, curve):
 
 def write_outputs(args, result, stem, out, extra_json=None):
     """Write JSON/CSV/figure files as the options say; returns the list of paths written."""
-    from ..report import write_curve_csv, write_json, write_parameters_csv
+    from ..report import write_fit_curve_csv, write_json, write_parameters_csv
 
     written = []
     inputs = {Path(f).resolve() for f in getattr(args, "files", [])}
@@ -218,7 +218,7 @@ def write_outputs(args, result, stem, out, extra_json=None):
         params_path = target(outdir / f"{stem}_fit_params.csv")
         write_parameters_csv(result, params_path)
         curve_path = target(outdir / f"{stem}_fit_curve.csv")
-        write_curve_csv(result, curve_path)
+        write_fit_curve_csv(result, curve_path)
         written += [str(params_path), str(curve_path)]
     if not args.no_plot:
         from ..plotting import plot_fit
