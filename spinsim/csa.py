@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 
+#: Resolution (ppm) below which two principal deviations count as equal (Haeberlen ordering ties).
+TIE_PPM = 1e-12
+
+
 def validate_haeberlen(zeta: float, eta: float) -> None:
     """Raise ValueError unless eta is in [0, 1] and zeta is finite."""
     if not np.isfinite(zeta):
@@ -80,12 +84,17 @@ def principal_from_haeberlen(delta_iso: float, zeta: float, eta: float):
 
 
 def haeberlen_from_principal(d1: float, d2: float, d3: float):
-    """Haeberlen (delta_iso, zeta, eta) from three principal components in any order (ppm)."""
+    """Haeberlen (delta_iso, zeta, eta) from three principal components in any order (ppm).
+
+    Deviations from delta_iso whose magnitudes agree to 1e-12 ppm (:data:`TIE_PPM`) count as a tie,
+    broken towards the positive one as zz; eta is then clipped to 1, so components are recovered to
+    within that resolution.
+    """
     values = np.array([d1, d2, d3], dtype=float)
     iso = values.mean()
     dev = values - iso
     # Ascending by |dev|; on a tie the positive deviation sorts last and becomes zz.
-    order = sorted(range(3), key=lambda k: (round(abs(dev[k]), 12), dev[k]))
+    order = sorted(range(3), key=lambda k: (round(abs(dev[k]) / TIE_PPM), dev[k]))
     dyy, dxx, dzz = dev[order[0]], dev[order[1]], dev[order[2]]
     zeta = float(dzz)
     eta = 0.0 if zeta == 0.0 else float((dyy - dxx) / zeta)

@@ -327,7 +327,7 @@ def test_cli_t2prime_from_measured_s0(tmp_path, capsys):
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(k=st.integers(1, 50), n0=st.integers(1, 64), t_ms=st.floats(0.1, 2.5))
 def test_errors_scale_as_inverse_sqrt_scans_and_time_linearly(k, n0, t_ms):
     s = seed_sensitivity(overhead_s=0.01)
