@@ -1,0 +1,97 @@
+"""Sphinx configuration of the respdor documentation site.
+
+Build (from the repository root, after ``pip install ".[docs]"``)::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+
+``-W`` turns every warning into an error, so a gallery script that fails, a dead reference into
+the API or a command the parser no longer knows fails the build (and CI, which runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+# Document the checkout being built, not whatever copy of respdor happens to be installed.
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS / "_ext"))
+# Gallery scripts draw with the non-interactive backend; numba's cache is harmless but
+# keeping it out of the checkout keeps the build from writing beside the sources.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import respdor  # noqa: E402
+
+project = "respdor"
+author = "respdor developers"
+copyright = "respdor developers, BSD-3-Clause"
+release = version = respdor.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "respdor_cli",
+    "respdor_docstrings",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = [
+    "_build",
+    "gallery",  # sphinx-gallery sources; their pages are generated into auto_examples
+    "examples",  # stand-alone scripts that need ../shared data; not part of the gallery
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.md5",
+    "auto_examples/*.json",
+    "**/sg_execution_times.rst",
+]
+
+# --- MyST: the existing Markdown pages are used as they are -------------------------------------
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_heading_anchors = 3
+
+# --- API reference ------------------------------------------------------------------------------
+autosummary_generate = False  # the API pages are written by hand (docs/api/*.rst)
+autodoc_default_options = {"members": True, "member-order": "bysource"}
+autodoc_typehints = "none"  # numpydoc renders the types written in the docstrings
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+# --- Gallery ------------------------------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": ["gallery"],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",  # every plot_*.py script is executed during the build
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": False,  # report every broken example, then fail (-W)
+    "only_warn_on_example_error": False,
+    "matplotlib_animations": False,
+    "show_memory": False,
+    "write_computation_times": False,
+}
+
+# --- HTML ---------------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"respdor {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_static_path: list[str] = []
+html_show_sourcelink = False
