@@ -95,3 +95,4 @@ html_theme_options = {
 }
 html_static_path: list[str] = []
 html_show_sourcelink = False
+nitpicky = True  # a reference into the API that does not resolve is a warning, hence an error (-W)
