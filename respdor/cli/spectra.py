@@ -29,7 +29,7 @@ def register(subparsers):
     p = subparsers.add_parser(
         "pass-timings",
         help="five-pi-pulse PASS timings for N pitch increments",
-        description="Solve the PASS timing equations (Antzutkin, Shekar & Levitt 1995; physics.md 5) for N pitch "
+        description="Solve the PASS timing equations (Antzutkin, Shekar & Levitt 1995; docs/physics.md §5) for N pitch "
         "increments and print the pulse centres as fractions of the rotor period (and in us with --mas).",
     )
     p.add_argument("-n", "--n-pitch", type=int, default=16, help="number of pitch increments N (default 16)")
