@@ -82,6 +82,7 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "show_memory": False,
     "write_computation_times": False,
+    "image_scrapers": ("gallery_scraper.tight_matplotlib",),
 }
 
 # --- HTML ---------------------------------------------------------------------------------------
