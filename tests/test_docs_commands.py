@@ -7,6 +7,7 @@ option, a wrong choice or a missing required argument fails here.
 
 Rules for what a documented line may contain (also stated in docs/commands.md):
 
+* options are spelled in full (argparse's prefix matching is switched off for the check);
 * a trailing backslash continues the line; ``#`` starts a comment; ``$ `` prompts are stripped;
 * ``&&``, ``;`` and ``|`` separate commands; only the ``respdor`` ones are checked;
 * ``<`` or ``>`` (a redirection, or a template such as ``<stem>``) ends the command;
@@ -182,8 +183,12 @@ def parse_error(argv: list[str], inline: bool = False) -> str | None:
     subcommands = subcommand_parsers(parser)
     messages = []
     parser.error = lambda message: (messages.append(message), (_ for _ in ()).throw(SystemExit(2)))  # type: ignore
+    # Documentation must spell options in full: with argparse's prefix matching a renamed
+    # --t2prime would silently parse as --t2prime-from.
+    parser.allow_abbrev = False
     for sub in subcommands.values():
         sub.error = parser.error  # type: ignore
+        sub.allow_abbrev = False
     try:
         parser.parse_args(argv)
     except SystemExit as exc:
@@ -221,4 +226,5 @@ def test_renamed_option_is_caught():
     assert parse_error(tokens_for_parser("respdor plan --observe 13C --snr")) is not None
     assert parse_error(tokens_for_parser("respdor deconvolve SPEC.txt --sites ... --compare SPEC2.txt")) is None
     assert parse_error(tokens_for_parser("respdor fit --metod ratio"), inline=True) is not None
+    assert parse_error(tokens_for_parser("respdor fit curve.csv --meth ratio")) is not None  # no prefixes
     assert parse_error(tokens_for_parser("respdor fit --method ratio"), inline=True) is None
