@@ -1,4 +1,4 @@
-"""Let plain-text docstrings keep writing ``|x|`` for an absolute value.
+"""Docstrings written for the terminal, rendered by Sphinx: ``|x|`` bars and short references.
 
 The docstrings of respdor and spinsim are read in a terminal as often as on this site, so they
 write magnitudes as ``|k|`` or ``|delta_zz - delta_iso|``. reStructuredText reads ``|...|`` as a
@@ -40,12 +40,6 @@ def escape_bars(lines: list[str]) -> None:
 def _process(app, what, name, obj, options, lines):
     escape_bars(lines)
 
-
-def setup(app):
-    # Before numpydoc (priority 500) rearranges the sections.
-    app.connect("autodoc-process-docstring", _process, priority=400)
-    setup_references(app)
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
 
 
 # --- short and re-exported names in docstrings ---------------------------------------------------
@@ -94,5 +88,8 @@ def _resolve_short_names(app, env, node, contnode):
     return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, candidates[0])
 
 
-def setup_references(app):
+def setup(app):
+    # Before numpydoc (priority 500) rearranges the sections.
+    app.connect("autodoc-process-docstring", _process, priority=400)
     app.connect("missing-reference", _resolve_short_names)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
