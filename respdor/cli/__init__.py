@@ -5,17 +5,22 @@ which adds its parser and sets ``func`` to a function ``run(args) -> int``. Modu
 heavy dependencies (matplotlib, spinsim kernels) inside ``run`` only, so that ``respdor --help``
 and ``respdor fit`` start fast.
 
-User mistakes raise :class:`respdor.errors.UserError`; :func:`main` prints them as one line
-``respdor: error: ...`` and exits with status 2, without a traceback.
+One error path for every command (:func:`main`):
+
+* a user mistake raises :class:`respdor.errors.UserError`: one line ``respdor: error: ...`` on
+  stderr, exit status 2, no traceback;
+* Ctrl-C anywhere (start-up, numba kernels, fits, Monte Carlo): ``respdor: interrupted``, exit 130;
+  outputs are written atomically (:mod:`respdor.files`), so no partial file is left;
+* anything else is a bug: a short message asking for a report, exit 1; the traceback only with
+  ``--debug`` or ``RESPDOR_DEBUG=1``;
+* numpy / scipy / lmfit warnings are collected and printed as one ``respdor: warning:`` line each,
+  never raw.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-from importlib import import_module
-
-from ..errors import UserError
 
 # Sub-command modules, in the order --help lists them. Add yours here.
 COMMAND_MODULES = [
@@ -27,37 +32,102 @@ COMMAND_MODULES = [
     "simulate",
 ]
 
+ISSUES_URL = "https://github.com/respdor/respdor/issues"
+EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser():
+    import argparse
+    from importlib import import_module
+
     from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="respdor",
         description="REDOR / RESPDOR distance measurements: fit dephasing curves, simulate them, "
         "analyse CSA/PASS spectra and plan experiments.",
+        epilog="Result files go to the current directory unless an option names another place; an input file "
+        "is never overwritten. Exit status: 0 done, 2 a mistake in the input (one line on stderr), 130 "
+        "interrupted, 1 a bug (please report it; --debug or RESPDOR_DEBUG=1 shows the traceback).",
     )
     parser.add_argument("--version", action="version", version=f"respdor {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         import_module(f".{name}", __name__).register(subparsers)
     return parser
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """True for KeyboardInterrupt, also when a numba kernel wrapped it in a SystemError."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _say_warnings(caught):
+    seen = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"respdor: warning: {text}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``respdor`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    debug = os.environ.get("RESPDOR_DEBUG", "").strip() not in ("", "0")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv[:1]:
+        debug = True
     try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"respdor: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        return _main(argv, debug)
+    except KeyboardInterrupt:  # during start-up, argument parsing, or the error report itself
         print("respdor: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _main(argv, debug) -> int:
+    import warnings
+
+    from ..errors import UserError
+
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            debug = debug or args.debug
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return EXIT_USER
+            return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USER
+    except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2, its own one-line message)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
+        if _interrupted(exc):
+            print("respdor: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if debug:
+            import traceback
+
+            traceback.print_exception(exc)
+        print(f"respdor: internal error ({type(exc).__name__}: {_one_line(exc)}). This is a bug; please report "
+              f"it with the command line at {ISSUES_URL} (run with --debug or RESPDOR_DEBUG=1 for the "
+              "traceback).", file=sys.stderr)
+        return EXIT_BUG
+    finally:
+        _say_warnings(caught)
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":  # pragma: no cover
