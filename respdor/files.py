@@ -27,9 +27,13 @@ from pathlib import Path
 
 from .errors import DataFileError, UserError
 
-__all__ = ["read_text", "OutputPlan", "atomic_write", "figure_formats"]
+__all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "write_output", "figure_formats"]
 
 _BINARY_PROBE = 8192
+
+#: Largest magnitude accepted for a measured value (intensity, time, noise): squares and sums of
+#: larger values overflow float64 in a least-squares fit (1e300**2 = inf), so they are refused.
+MAX_ABS_VALUE = 1e100
 
 
 def read_text(path, what="text file") -> str:
@@ -103,6 +107,39 @@ def atomic_write(path, mode="w", **open_kwargs):
         raise
 
 
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path`` (same extension); rename it to ``path`` on success.
+
+    For writers that take a file name (``savefig``, ``np.savetxt``): the temporary name keeps
+    the extension, so the format is inferred as for ``path``. On an exception (including
+    KeyboardInterrupt) the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_output(path, text, inputs=(), option="output"):
+    """Check one output against ``inputs`` (see :class:`OutputPlan`) and write ``text`` atomically.
+
+    The guarded writer behind the library's ``write_*`` functions.
+    """
+    plan = OutputPlan(inputs)
+    target = plan.add(path, option)
+    plan.check()
+    plan.write_text(target, text)
+    return target
+
+
 def _inside(path: Path, directory: Path) -> bool:
     return path == directory or directory in path.parents
 
@@ -155,6 +192,8 @@ class OutputPlan:
     def check(self):
         """Raise :class:`UserError` naming the option and path of the first output that cannot be written."""
         inputs = [(p, p.resolve()) for p in self.inputs]
+        # A file of a Bruker experiment (acqus beside it) protects the whole data set.
+        inputs += [(p.parent, r.parent) for p, r in list(inputs) if r.is_file() and (r.parent / "acqus").is_file()]
         for option, d in self.directories:
             if d.exists() and not d.is_dir():
                 raise UserError(f"{option} {d}: exists and is not a directory")
@@ -168,7 +207,7 @@ class OutputPlan:
             target = path.resolve()
             for given, resolved in inputs:
                 if target == resolved:
-                    raise UserError(f"{option} {path}: is the input file {given}; refusing to overwrite an input")
+                    raise UserError(f"{option} {path}: is an input file; refusing to overwrite an input file")
                 if resolved.is_dir() and _inside(target, resolved):
                     raise UserError(f"{option} {path}: lies inside the input data set {given}; "
                                     "refusing to write into raw data")
@@ -223,6 +262,20 @@ class OutputPlan:
         self.make_directories()
         with self._os_errors(path), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+
+    @contextlib.contextmanager
+    def writing(self, path):
+        """Yield a temporary name for a planned output, renamed to ``path`` when the block succeeds.
+
+        ``path`` None (``--no-files``, standard output) yields None: the caller writes nothing.
+        """
+        if path is None:
+            yield None
+            return
+        self._planned(path)
+        self.make_directories()
+        with self._os_errors(path), atomic_path(path) as tmp:
+            yield tmp
 
     def save_figure(self, fig, path, **kwargs):
         """Save a matplotlib figure atomically to a planned path, in the format its extension names."""
