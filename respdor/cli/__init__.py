@@ -108,8 +108,8 @@ def _main(argv, debug) -> int:
     except UserError as exc:
         print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
-    except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2, its own one-line message)
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except SystemExit:
+        raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if _interrupted(exc):
             print("respdor: interrupted", file=sys.stderr)
