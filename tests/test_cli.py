@@ -95,7 +95,9 @@ def test_help_of_every_command(capsys):
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert {"fit", "demo", "convert"} <= set(sub.choices)
     for name in sub.choices:
-        assert main([name, "--help"]) == 0  # main returns argparse's exit status instead of raising
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
         assert "usage: respdor " + name in capsys.readouterr().out
     # The console entry point itself, once, as a separate process.
     proc = subprocess.run([sys.executable, "-m", "respdor", "--help"], capture_output=True, text=True)
