@@ -128,6 +128,7 @@ def run(args) -> int:
     from ..planner import Sensitivity, even_design, monte_carlo, optimise_design, predict
 
     notes = []
+    plan = _plan_outputs(args)
     # --- units, all converted to SI (s, Hz) or angstrom here and nowhere else
     recycle = _positive(_quantity(parse_time, args.recycle, "--recycle", "s", "s", notes), "--recycle", args.recycle)
     buildup = _quantity(parse_time, args.buildup, "--buildup", "s", "s", notes)
@@ -170,6 +171,7 @@ def run(args) -> int:
     if args.monte_carlo < 0:
         raise UserError(f"--monte-carlo: must be >= 0, got {args.monte_carlo}")
 
+    _check_observed_spin_half(args.observe)
     model = CurveModel(args.observe, args.partner, experiment=args.experiment, sequence=args.sequence)
     if (args.distance is None) == (args.coupling is None):
         raise UserError("give exactly one of --distance and --coupling")
@@ -272,10 +274,9 @@ def run(args) -> int:
             print(f"Monte Carlo {name} ({mc['n_ok']} fits, {mc['n_failed']} failed or at a bound): " + "; ".join(parts),
                   file=out)
 
-    if args.csv:
-        path = Path(args.csv)
-        try:
-            with open(path, "w", newline="") as fh:
+    with plan.writing(plan.csv) as tmp:
+        if tmp is not None:
+            with open(tmp, "w", newline="") as fh:
                 w = csv.writer(fh)
                 w.writerow(["design", "t_rec_ms", "n_rotor", "lambda", "dSS0", "scans_S0", "scans_S1", "sigma_dSS0",
                             "minutes", "total_hours", "sigma_D_Hz", "sigma_r_A", "sigma_f"])
@@ -286,13 +287,37 @@ def run(args) -> int:
                                     n, n, f"{s:.5g}", f"{2 * n * float(sens.scan_time(t)) / 60:.4g}",
                                     f"{p.total_time_s / 3600:.4g}", f"{p.sigma['coupling_hz']:.4g}",
                                     f"{p.sigma['distance_angstrom']:.4g}", f"{p.sigma.get('fraction', float('nan')):.4g}"])
-        except OSError as exc:
-            raise UserError(f"--csv: cannot write {path}: {exc.strerror}") from None
-        print(f"wrote {path}", file=out)
-    if args.figure:
-        _figure(args.figure, designs, preds, model, coupling, args.fraction, args.efficiency, sens, np)
-        print(f"wrote {args.figure}", file=out)
+            print(f"wrote {plan.csv}", file=out)
+    with plan.writing(plan.figure) as tmp:
+        if tmp is not None:
+            _figure(tmp, designs, preds, model, coupling, args.fraction, args.efficiency, sens, np)
+            print(f"wrote {plan.figure}", file=out)
     return 0
+
+
+def _plan_outputs(args):
+    """--csv and --figure, checked before the optimisation starts (never over --t2prime-from)."""
+    from ..files import OutputPlan
+
+    plan = OutputPlan(inputs=[args.t2prime_from])
+    plan.csv = plan.add(args.csv, "--csv")
+    plan.figure = plan.add(args.figure, "--figure", "figure")
+    plan.check()
+    return plan
+
+
+def _check_observed_spin_half(symbol):
+    """The dephasing models treat the observed spin as spin 1/2: refuse a quadrupolar one."""
+    from spinsim.isotopes import get_isotope
+
+    try:
+        iso = get_isotope(symbol)
+    except ValueError as exc:
+        raise UserError(f"--observe: {exc}") from None
+    if iso.spin != 0.5:
+        raise UserError(f"--observe {symbol}: spin {iso.spin:g} (quadrupolar); the REDOR/RESPDOR models need a "
+                        "spin-1/2 observed nucleus (e.g. 13C, 31P, 29Si, 113Cd); put the quadrupolar nucleus in "
+                        "--partner")
 
 
 def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, np):
@@ -319,7 +344,5 @@ def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, n
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise UserError(f"--figure: cannot write {path}: {exc.strerror}") from None
     finally:
         plt.close(fig)

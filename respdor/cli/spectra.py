@@ -3,6 +3,10 @@
 Units: shifts in ppm; frequencies as bare numbers in Hz or with a unit (``8k``, ``8kHz``,
 ``88.75MHz``); the commands print which units they assumed. Ranges are two numbers
 (``--noise-region 150 250``).
+
+Outputs are written only where an option names them (relative names: the current directory),
+all checked before the work starts (never an input file, never inside an input Bruker data
+set) and written whole or not at all (:mod:`respdor.files`).
 """
 
 from __future__ import annotations
@@ -148,15 +152,35 @@ def _larmor(args, fallback_hz=None):
     raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
 
 
-def _outputs(args, rows, payload, inputs):
-    from ..spectra.textio import write_json, write_table_csv
+def _plan(args, inputs, csv_option="--csv"):
+    """Plan and check every output of the command before any work (see :mod:`respdor.files`)."""
+    from ..files import OutputPlan
 
-    if getattr(args, "json", None):
-        write_json(args.json, payload, inputs)
-        print(f"wrote {args.json}")
-    if getattr(args, "csv", None):
-        write_table_csv(args.csv, rows, inputs)
-        print(f"wrote {args.csv}")
+    plan = OutputPlan(inputs=inputs)
+    plan.json = plan.add(getattr(args, "json", None), "--json")
+    plan.csv = plan.add(getattr(args, "csv", None) or getattr(args, "output", None), csv_option)
+    plan.figure = plan.add(getattr(args, "plot", None), "--plot", "figure")
+    plan.check()
+    return plan
+
+
+def _figure(plan, draw, *a, **kw):
+    """Draw a figure with ``draw(..., path)`` into the planned --plot path, atomically."""
+    with plan.writing(plan.figure) as tmp:
+        if tmp is not None:
+            draw(*a, tmp, **kw)
+            print(f"wrote {plan.figure}")
+
+
+def _outputs(plan, rows, payload):
+    from ..spectra.textio import json_text, table_csv_text
+
+    if plan.json is not None:
+        plan.write_text(plan.json, json_text(payload))
+        print(f"wrote {plan.json}")
+    if plan.csv is not None:
+        plan.write_text(plan.csv, table_csv_text(rows))
+        print(f"wrote {plan.csv}")
 
 
 def _load_spectrum(path, lb_hz=0.0):
@@ -183,6 +207,7 @@ def run_pass_timings(args) -> int:
 
     if args.n_pitch < 1:
         raise UserError(f"--n-pitch must be >= 1, got {args.n_pitch}")
+    plan = _plan(args, [])
     t = pass_timings(args.n_pitch)
     mas = _freq(args.mas, "--mas") if args.mas else None
     rows = []
@@ -217,7 +242,7 @@ def run_pass_timings(args) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         print(f"pi pulses of {length * 1e6:.2f} us fit (closest centres {t.min_gap.min() / mas * 1e6:.2f} us apart)")
-    _outputs(args, rows, dict(n_pitch=t.n_pitch, mas_hz=mas, rows=rows), [])
+    _outputs(plan, rows, dict(n_pitch=t.n_pitch, mas_hz=mas, rows=rows))
     return 0
 
 
@@ -234,7 +259,7 @@ def run_csa_fit(args) -> int:
     from ..spectra.textio import format_rows
 
     mas = _freq(args.mas, "--mas")
-    inputs = [args.input]
+    plan = _plan(args, [args.input])
     if not args.spectrum:
         from ..spectra.csa_fit import fit_manifold
         from ..spectra.textio import read_manifold_csv
@@ -246,13 +271,12 @@ def run_csa_fit(args) -> int:
             print("note: no sigma column: uncertainties from the fit residual")
         f = fit_manifold(k, y, larmor, mas, sigma=s, span0=args.span[0] if args.span else None)
         _print_manifold_fit(f)
-        if args.plot:
+        if plan.figure is not None:
             from ..spectra.plot import plot_manifold_fit
 
-            plot_manifold_fit(k, y, s, f, args.plot)
-            print(f"wrote {args.plot}")
+            _figure(plan, plot_manifold_fit, k, y, s, f)
         d = f.as_dict()
-        _outputs(args, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d), inputs)
+        _outputs(plan, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d))
         return 0
     from ..spectra.csa_fit import fit_mas_spectrum
 
@@ -272,12 +296,11 @@ def run_csa_fit(args) -> int:
     print(format_rows(r.sites, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
         print("note:", n)
-    if args.plot:
+    if plan.figure is not None:
         from ..spectra.plot import plot_mas_fit
 
-        plot_mas_fit(r, args.plot, nucleus=args.nucleus)
-        print(f"wrote {args.plot}")
-    _outputs(args, r.sites, dict(mas_hz=mas, larmor_hz=larmor, sites=r.sites, notes=r.notes + notes), inputs)
+        _figure(plan, plot_mas_fit, r, nucleus=args.nucleus)
+    _outputs(plan, r.sites, dict(mas_hz=mas, larmor_hz=larmor, sites=r.sites, notes=r.notes + notes))
     return 0
 
 
@@ -286,6 +309,7 @@ def run_pass_process(args) -> int:
     from ..spectra.pass_processing import analyse_pass
     from ..spectra.textio import format_rows
 
+    plan = _plan(args, [args.input])
     ds = read_bruker(args.input)
     for n in ds.notes:
         print("note:", n)
@@ -324,16 +348,15 @@ def run_pass_process(args) -> int:
     for i, f in enumerate(a.csa_fits):
         for n in f.notes:
             print(f"site {i + 1} note:", n)
-    if args.plot:
+    if plan.figure is not None:
         from ..spectra.plot import plot_pass
 
-        plot_pass(a, args.plot, nucleus=ds.nucleus)
-        print(f"wrote {args.plot}")
+        _figure(plan, plot_pass, a, nucleus=ds.nucleus)
     manifolds = [dict(center=m.center, orders=m.orders.tolist(), intensities=m.intensities.tolist(),
                       sigma=m.sigma.tolist()) for m in a.manifolds]
-    _outputs(args, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, sign=a.spectra.sign,
+    _outputs(plan, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, sign=a.spectra.sign,
                               sites=rows, manifolds=manifolds, notes=ds.notes + a.spectra.notes,
-                              csa_fits=[f.as_dict() for f in a.csa_fits]), [args.input])
+                              csa_fits=[f.as_dict() for f in a.csa_fits]))
     return 0
 
 
@@ -355,6 +378,7 @@ def run_deconvolve(args) -> int:
             print("note:", n)
         return r
 
+    plan = _plan(args, [args.input, args.compare])
     r1 = fit(args.input)
     payload = dict(input=str(args.input), sites=r1.table())
     rows = r1.table()
@@ -366,19 +390,19 @@ def run_deconvolve(args) -> int:
                           title=f"areas normalised to the site at {args.reference:g} ppm"))
         payload.update(compare=str(args.compare), compare_sites=r2.table(), comparison=cmp_rows)
         rows = cmp_rows
-    if args.plot:
+    if plan.figure is not None:
         from ..spectra.plot import plot_deconvolution
 
-        plot_deconvolution(r1, args.plot, nucleus=args.nucleus, title=str(args.input))
-        print(f"wrote {args.plot}")
-    _outputs(args, rows, payload, [args.input, args.compare])
+        _figure(plan, plot_deconvolution, r1, nucleus=args.nucleus, title=str(args.input))
+    _outputs(plan, rows, payload)
     return 0
 
 
 def run_integrate(args) -> int:
-    from ..spectra.series import integrate_series, write_curve_csv
+    from ..spectra.series import curve_csv_text, integrate_series
 
     mas = _freq(args.mas, "--mas")
+    plan = _plan(args, [args.input, args.vclist], csv_option="--output")
     curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
                                     periods_per_count=args.periods_per_count, vclist_path=args.vclist,
                                     order=args.order, lb_hz=args.lb)
@@ -387,9 +411,6 @@ def run_integrate(args) -> int:
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")
     for t, s0, s1, d, s in zip(curve.time_s, curve.s0, curve.s1, curve.dss0, curve.sigma):
         print(f"{t * 1e3:9.4f} {s0:12.5g} {s1:12.5g} {d:8.4f} {s:7.4f}")
-    inputs = [args.input, args.vclist]
-    if Path(args.output).resolve().is_relative_to(Path(args.input).resolve()):
-        raise UserError(f"{args.output}: refusing to write inside the input data set {args.input}")
-    write_curve_csv(args.output, curve, inputs)
+    plan.write_text(plan.csv, curve_csv_text(curve))
     print(f"wrote {args.output} (t_s in seconds); fit it with: respdor fit {args.output}")
     return 0
