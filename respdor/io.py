@@ -27,6 +27,7 @@ import numpy as np
 
 from .curve import DephasingCurve
 from .errors import DataFileError, UserError
+from .files import read_text
 
 __all__ = ["read_curve", "TIME_UNITS", "parse_time_unit"]
 
@@ -117,14 +118,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     """
     path = Path(path)
     time_unit = parse_time_unit(time_unit)
-    if not path.exists():
-        raise DataFileError(path, "no such file")
-    if path.is_dir():
-        raise DataFileError(path, "is a directory, not a curve file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataFileError(path, "is not a text file (cannot decode as UTF-8)") from None
+    text = read_text(path, "curve file")  # BOM, CRLF, directories and binary files: one shared reader
 
     rows = []  # (line number, raw line)
     last_comment = None

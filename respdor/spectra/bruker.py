@@ -109,8 +109,11 @@ class BrukerDataset:
 def _read_param_file(path: Path) -> dict:
     import nmrglue as ng
 
+    from ..files import read_text
+
+    read_text(path, "Bruker parameter file")  # names a directory or binary file before nmrglue guesses
     try:
-        return ng.bruker.read_jcamp(str(path))
+        return ng.bruker.read_jcamp(str(path), encoding="utf-8-sig")  # a BOM is read like elsewhere
     except Exception as exc:  # nmrglue raises bare Exceptions on malformed JCAMP
         raise DataFileError(path, f"cannot read the parameter file: {exc}") from None
 
@@ -184,22 +187,22 @@ def _procs_reference(procs, acqus, procs_path, processed, notes):
 
 def read_vclist(path) -> np.ndarray:
     """Read a Bruker vclist (one integer loop counter per line) as an int array."""
+    from ..files import read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "vclist not found")
     values = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.split("#")[0].strip()
-            if not text:
-                continue
-            try:
-                v = float(text)
-            except ValueError:
-                raise DataFileError(path, f"loop counter {text!r} is not a number", line=lineno) from None
-            if v != int(v) or v < 0:
-                raise DataFileError(path, f"loop counter {text!r} is not a non-negative integer", line=lineno)
-            values.append(int(v))
+    for lineno, line in enumerate(read_text(path, "vclist").split("\n"), 1):
+        text = line.split("#")[0].strip()
+        if not text:
+            continue
+        try:
+            v = float(text)
+        except ValueError:
+            raise DataFileError(path, f"loop counter {text!r} is not a number", line=lineno) from None
+        if not np.isfinite(v) or v != int(v) or v < 0 or v > 1e9:
+            raise DataFileError(path, f"loop counter {text!r} is not a non-negative integer (at most 1e9)",
+                                line=lineno)
+        values.append(int(v))
     if not values:
         raise DataFileError(path, "vclist is empty")
     return np.array(values, dtype=int)
