@@ -57,7 +57,7 @@ def read_text(path, what="text file") -> str:
     """
     path = Path(path)
     if not path.exists():
-        raise DataFileError(path, f"no such {what}")
+        raise DataFileError(path, "no such file")
     if path.is_dir():
         raise DataFileError(path, f"is a directory, not a {what}")
     try:

@@ -99,7 +99,7 @@ def test_integrate_writes_curve_respdor_fit_reads(tmp_path, capsys):
 
 def test_user_errors_exit_2(tmp_path, capsys):
     assert main(["deconvolve", str(tmp_path / "missing.txt"), "--sites", "-50"]) == 2
-    assert "missing.txt: no such spectrum file" in capsys.readouterr().err
+    assert "missing.txt: no such file" in capsys.readouterr().err
     src = tmp_path / "s.txt"
     src.write_text("".join(f"{x},{np.exp(-x * x / 50)}\n" for x in np.linspace(-50, 50, 101)))
     before = src.read_text()
