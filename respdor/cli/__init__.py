@@ -36,13 +36,24 @@ ISSUES_URL = "https://github.com/respdor/respdor/issues"
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130
 
 
-def build_parser():
+def _parser_class():
     import argparse
+
+    class OneLineParser(argparse.ArgumentParser):
+        """argparse with the usage mistakes said in one line, like every other user mistake."""
+
+        def error(self, message):
+            self.exit(EXIT_USER, f"respdor: error: {self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
+
+    return OneLineParser
+
+
+def build_parser():
     from importlib import import_module
 
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _parser_class()(
         prog="respdor",
         description="REDOR / RESPDOR distance measurements: fit dephasing curves, simulate them, "
         "analyse CSA/PASS spectra and plan experiments.",
@@ -98,6 +109,7 @@ def _main(argv, debug) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            _plain_numbers()
             parser = build_parser()
             args = parser.parse_args(argv)
             debug = debug or args.debug
@@ -126,8 +138,25 @@ def _main(argv, debug) -> int:
         _say_warnings(caught)
 
 
+def _plain_numbers():
+    """Numbers in messages print as numbers: ``0.2``, not ``np.float64(0.2)`` (numpy >= 2 repr)."""
+    import numpy as np
+
+    if int(np.__version__.split(".")[0]) >= 2:
+        np.set_printoptions(legacy="1.25")
+
+
+_NUMPY_SCALAR = None
+
+
 def _one_line(exc) -> str:
-    return " ".join(str(exc).split())
+    """The message on one line, with any numpy scalar repr left in it printed as a plain number."""
+    global _NUMPY_SCALAR
+    import re
+
+    if _NUMPY_SCALAR is None:
+        _NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint|complex|bool)\w*\(([^()]*)\)")
+    return _NUMPY_SCALAR.sub(r"\1", " ".join(str(exc).split()))
 
 
 if __name__ == "__main__":  # pragma: no cover

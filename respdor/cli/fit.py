@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import UserError
-from ._units import parse_frequency, parse_time
+from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_time
 
 #: Short names users type, mapped to the fitter's parameter names.
 ALIASES = {
@@ -115,6 +117,8 @@ def _parse_assignments(items, option, allow_range=False):
                     raise ValueError
             else:
                 out[name] = float(value)
+            if not all(abs(v) <= MAX_ABS_OPTION for v in np.ravel(out[name])):
+                raise ValueError
         except ValueError:
             raise UserError(f"{option} {item!r}: cannot read {value!r}") from None
     return out
@@ -154,8 +158,13 @@ def build_fit(args, out=sys.stdout):
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
     curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
+    for curve in curves:
+        if curve.n_points < 3:
+            raise UserError(f"{curve.source}: {curve.n_points} data point(s); a fit needs at least 3")
     n = len(curves)
     observe = _per_file(args.observe, n, "13C", "--observe")
+    for symbol in observe:
+        check_observed_spin_half(symbol)
     partner = _per_file(args.partner, n, "27Al", "--partner")
     pulse_s = None
     if args.sequence == "redor-finite":

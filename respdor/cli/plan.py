@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ._units import parse_frequency, parse_length, parse_time
+from ._units import check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
 
 _DESCRIPTION = """\
 Plan a REDOR / RESPDOR experiment before running it.
@@ -45,24 +45,24 @@ def register(subparsers):
                    help="respdor (saturation of the partner, default) or redor")
     g.add_argument("--sequence", choices=("redor", "sr4"), default="redor",
                    help="recoupling sequence: redor (kappa 1, default) or sr4 (kappa 0.5554)")
-    g.add_argument("--efficiency", type=float, default=1.0,
+    g.add_argument("--efficiency", type=finite_float, default=1.0,
                    help="saturation efficiency, fixed in the fit (default 1)")
     g = p.add_argument_group("assumed sample")
     g.add_argument("--distance", help="assumed distance (bare number: angstrom)")
     g.add_argument("--coupling", help="assumed dipolar coupling D instead of --distance (bare number: Hz)")
-    g.add_argument("--fraction", type=float, required=True, help="assumed bonded fraction f")
+    g.add_argument("--fraction", type=finite_float, required=True, help="assumed bonded fraction f")
     g.add_argument("--fix-fraction", action="store_true",
                    help="the fraction is known and will be fixed in the fit (only D is fitted)")
     g.add_argument("--shortest-distance",
                    help="shortest plausible distance (bare: angstrom; default 0.9 x distance): no point is "
                         "planned past the first maximum of its curve")
     g = p.add_argument_group("sensitivity")
-    g.add_argument("--snr", type=float, required=True, help="S/N of the reference spectrum (integral used)")
+    g.add_argument("--snr", type=finite_float, required=True, help="S/N of the reference spectrum (integral used)")
     g.add_argument("--scans", type=int, required=True, help="scans of the reference spectrum")
     g.add_argument("--recycle", required=True, help="recycle delay of the reference spectrum (bare number: s)")
     g.add_argument("--buildup", help="DNP build-up time T_B (bare number: s); enables the optimum recycle delay")
-    g.add_argument("--beta", type=float, default=1.0, help="stretch exponent of the build-up (default 1)")
-    g.add_argument("--enhancement", type=float, default=1.0,
+    g.add_argument("--beta", type=finite_float, default=1.0, help="stretch exponent of the build-up (default 1)")
+    g.add_argument("--enhancement", type=finite_float, default=1.0,
                    help="microwave enhancement to apply if the reference was recorded without microwaves "
                         "(default 1: reference recorded under the planned conditions)")
     g.add_argument("--t2prime", help="decay time T2' of S0 with recoupling time (bare number: ms)")
@@ -84,8 +84,8 @@ def register(subparsers):
     g.add_argument("--max-time", help="longest recoupling time allowed (bare number: ms; default 3 T2')")
     g.add_argument("--target-distance-error", help="wanted standard error of r (bare number: angstrom)")
     g.add_argument("--target-coupling-error", help="wanted standard error of D (bare number: Hz)")
-    g.add_argument("--target-fraction-error", type=float, help="wanted standard error of the fraction")
-    g.add_argument("--linearity-limit", type=float, default=0.15,
+    g.add_argument("--target-fraction-error", type=finite_float, help="wanted standard error of the fraction")
+    g.add_argument("--linearity-limit", type=finite_float, default=0.15,
                    help="also require sigma(D)/D <= this, so that the predicted errors hold (default 0.15; "
                         "0 switches the guard off)")
     g.add_argument("--check-points", type=int, default=2,
@@ -171,7 +171,7 @@ def run(args) -> int:
     if args.monte_carlo < 0:
         raise UserError(f"--monte-carlo: must be >= 0, got {args.monte_carlo}")
 
-    _check_observed_spin_half(args.observe)
+    check_observed_spin_half(args.observe)
     model = CurveModel(args.observe, args.partner, experiment=args.experiment, sequence=args.sequence)
     if (args.distance is None) == (args.coupling is None):
         raise UserError("give exactly one of --distance and --coupling")
@@ -304,45 +304,3 @@ def _plan_outputs(args):
     plan.figure = plan.add(args.figure, "--figure", "figure")
     plan.check()
     return plan
-
-
-def _check_observed_spin_half(symbol):
-    """The dephasing models treat the observed spin as spin 1/2: refuse a quadrupolar one."""
-    from spinsim.isotopes import get_isotope
-
-    try:
-        iso = get_isotope(symbol)
-    except ValueError as exc:
-        raise UserError(f"--observe: {exc}") from None
-    if iso.spin != 0.5:
-        raise UserError(f"--observe {symbol}: spin {iso.spin:g} (quadrupolar); the REDOR/RESPDOR models need a "
-                        "spin-1/2 observed nucleus (e.g. 13C, 31P, 29Si, 113Cd); put the quadrupolar nucleus in "
-                        "--partner")
-
-
-def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, np):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tmax = max(float(d.time_s.max()) for _, d in designs)
-    t = np.linspace(0, 1.15 * tmax, 300)
-    amp = fraction * efficiency * model.partner_isotope.abundance
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(t * 1e3, amp * model.normalised(t, coupling), "k-", lw=1, label="assumed curve")
-    for (name, d), colour, marker in zip(designs, ("C3", "C0"), ("o", "s")):
-        p = preds[name]
-        label = (f"{'optimised' if name == 'optimised' else d.label}: {p.total_time_s / 3600:.1f} h, "
-                 f"sigma(r) = {p.sigma['distance_angstrom']:.3f} A")
-        ax.errorbar(d.time_s * 1e3, p.dss0, yerr=p.sigma_dss0, fmt=marker, color=colour, ms=4, capsize=2,
-                    label=label, alpha=0.85)
-    ax.set_xlabel("recoupling time / ms")
-    ax.set_ylabel("dS/S0 (predicted, +/- 1 sigma)")
-    ax.set_title(f"{model.pair}: predicted data of the planned designs")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)

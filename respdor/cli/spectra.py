@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from ._units import parse_frequency, parse_time
+from ._units import finite_float, parse_frequency, parse_time
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")
@@ -26,7 +26,7 @@ def _add_larmor(p):
     g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
     g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
     g.add_argument("--nucleus", default="113Cd", help="observed isotope (default 113Cd)")
-    g.add_argument("--field", type=float, metavar="TESLA", help="B0 in tesla, with --nucleus, instead of --larmor")
+    g.add_argument("--field", type=finite_float, metavar="TESLA", help="B0 in tesla, with --nucleus, instead of --larmor")
 
 
 def register(subparsers):
@@ -55,11 +55,11 @@ def register(subparsers):
     p.add_argument("--spectrum", action="store_true", help="input is a 1D MAS spectrum, not a manifold")
     p.add_argument("--mas", required=True, help="spinning rate, e.g. 8k (bare number: Hz)")
     _add_larmor(p)
-    p.add_argument("--sites", type=float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
-    p.add_argument("--span", type=float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
-    p.add_argument("--fwhm", type=float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
-    p.add_argument("--noise-region", type=float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
+    p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
+    p.add_argument("--span", type=finite_float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
+    p.add_argument("--fwhm", type=finite_float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
 
@@ -71,13 +71,13 @@ def register(subparsers):
         "the --sites and fit each site's sideband manifold.",
     )
     p.add_argument("input", help="Bruker experiment directory (ser, acqus, acqu2s)")
-    p.add_argument("--sites", type=float, nargs="+", metavar="PPM", help="starting isotropic shifts (default: peak picking)")
-    p.add_argument("--noise-region", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
-    p.add_argument("--fit-region", type=float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
+    p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="starting isotropic shifts (default: peak picking)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
     p.add_argument("--mas", help="spinning rate, e.g. 8k (default: acqus MASR, with a warning)")
-    p.add_argument("--fwhm", type=float, default=20.0, help="starting line width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting line width in ppm (default 20)")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz (default 0)")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz (default 0)")
     p.add_argument("--max-order", type=int, help="highest |k| used in the CSA fits")
     p.add_argument("--sign", type=int, choices=[1, -1], help="order sign (default: detected from the data)")
     _add_outputs(p)
@@ -92,15 +92,15 @@ def register(subparsers):
         "--reference site (core at -50 ppm by default) in both, and the change.",
     )
     p.add_argument("input", help="spectrum: text file (ppm, intensity) or Bruker experiment directory")
-    p.add_argument("--sites", type=float, nargs="+", required=True, metavar="PPM")
+    p.add_argument("--sites", type=finite_float, nargs="+", required=True, metavar="PPM")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--fwhm", type=float, default=20.0, help="starting width in ppm (default 20)")
-    p.add_argument("--noise-region", type=float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
-    p.add_argument("--fit-region", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting width in ppm (default 20)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])
     p.add_argument("--compare", metavar="SPECTRUM", help="second sample (same format)")
-    p.add_argument("--reference", type=float, default=-50.0, help="reference site for --compare (ppm, default -50)")
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz for Bruker FIDs")
+    p.add_argument("--reference", type=finite_float, default=-50.0, help="reference site for --compare (ppm, default -50)")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs")
     p.add_argument("--nucleus", default="113Cd", help="axis label (default 113Cd)")
     _add_outputs(p)
     p.set_defaults(func=run_deconvolve)
@@ -113,14 +113,14 @@ def register(subparsers):
         "t = vclist count x --periods-per-count / MAS rate.",
     )
     p.add_argument("input", help="Bruker experiment directory (ser, acqus, acqu2s, vclist)")
-    p.add_argument("--region", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="integration range (ppm)")
-    p.add_argument("--noise-region", type=float, nargs=2, required=True, metavar=("LO", "HI"))
+    p.add_argument("--region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"), help="integration range (ppm)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"))
     p.add_argument("--mas", required=True, help="spinning rate, e.g. 10k (bare number: Hz); MASR is not trusted")
-    p.add_argument("--periods-per-count", type=float, required=True,
+    p.add_argument("--periods-per-count", type=finite_float, required=True,
                    help="rotor periods of recoupling per vclist count (from the pulse program)")
     p.add_argument("--vclist", help="vclist file (default: <input>/vclist)")
     p.add_argument("--order", default="s0s1", choices=["s0s1", "s1s0"], help="row order within a pair")
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz")
     p.add_argument("-o", "--output", required=True, help="curve CSV to write")
     p.set_defaults(func=run_integrate)
 
@@ -152,10 +152,28 @@ def _larmor(args, fallback_hz=None):
     raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
 
 
+def _check_values(args):
+    """Values no experiment can have, refused before any work: line widths <= 0, empty ranges,
+    zero or negative rotor periods per count."""
+    fwhm = getattr(args, "fwhm", None)
+    if fwhm is not None and not fwhm > 0:
+        raise UserError(f"--fwhm {fwhm:g}: a line width must be > 0 ppm")
+    for option in ("region", "noise_region", "fit_region"):
+        rng = getattr(args, option, None)
+        if rng is not None and rng[0] == rng[1]:
+            flag = "--" + option.replace("_", "-")
+            raise UserError(f"{flag} {rng[0]:g} {rng[1]:g}: an empty range; give two different ppm values")
+    ppc = getattr(args, "periods_per_count", None)
+    if ppc is not None and not ppc > 0:
+        raise UserError(f"--periods-per-count {ppc:g}: must be > 0 (rotor periods of recoupling per vclist count)")
+
+
 def _plan(args, inputs, csv_option="--csv"):
-    """Plan and check every output of the command before any work (see :mod:`respdor.files`)."""
+    """Check the values, then plan and check every output of the command before any work (see
+    :mod:`respdor.files`)."""
     from ..files import OutputPlan
 
+    _check_values(args)
     plan = OutputPlan(inputs=inputs)
     plan.json = plan.add(getattr(args, "json", None), "--json")
     plan.csv = plan.add(getattr(args, "csv", None) or getattr(args, "output", None), csv_option)

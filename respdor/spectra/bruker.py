@@ -247,7 +247,8 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     acqus = _read_param_file(acqus_path)
     notes: list[str] = []
     for key in ("BF1", "SFO1", "SW_h", "TD"):
-        _num(acqus, key, acqus_path)
+        if not _num(acqus, key, acqus_path) > 0:  # 0 would divide the ppm axis / the data by zero
+            raise DataFileError(acqus_path, f"parameter {key} = {acqus[key]} must be > 0")
     acqu2s = None
     if has_ser:
         a2 = path / "acqu2s"
