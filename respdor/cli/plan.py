@@ -6,7 +6,6 @@ import argparse
 import csv
 import math
 import sys
-from pathlib import Path
 
 from ..errors import UserError
 from ._units import check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
@@ -304,3 +303,32 @@ def _plan_outputs(args):
     plan.figure = plan.add(args.figure, "--figure", "figure")
     plan.check()
     return plan
+
+
+def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, np):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tmax = max(float(d.time_s.max()) for _, d in designs)
+    t = np.linspace(0, 1.15 * tmax, 300)
+    amp = fraction * efficiency * model.partner_isotope.abundance
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(t * 1e3, amp * model.normalised(t, coupling), "k-", lw=1, label="assumed curve")
+    for (name, d), colour, marker in zip(designs, ("C3", "C0"), ("o", "s")):
+        p = preds[name]
+        label = (f"{'optimised' if name == 'optimised' else d.label}: {p.total_time_s / 3600:.1f} h, "
+                 f"sigma(r) = {p.sigma['distance_angstrom']:.3f} A")
+        ax.errorbar(d.time_s * 1e3, p.dss0, yerr=p.sigma_dss0, fmt=marker, color=colour, ms=4, capsize=2,
+                    label=label, alpha=0.85)
+    ax.set_xlabel("recoupling time / ms")
+    ax.set_ylabel("dS/S0 (predicted, +/- 1 sigma)")
+    ax.set_title(f"{model.pair}: predicted data of the planned designs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+
