@@ -78,6 +78,24 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
+def _interrupted_exit() -> int:
+    """Say "interrupted" and return 130.
+
+    CPython remembers a KeyboardInterrupt that passed through code run by ``PyRun_String`` (some
+    compiled extensions do that during import) and, at exit, kills the process with SIGINT even
+    though the interrupt was handled here (exit -2 instead of 130). Running any string through
+    the same path clears that flag.
+    """
+    print("respdor: interrupted", file=sys.stderr)
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyRun_SimpleString(b"pass")
+    except Exception:  # noqa: BLE001 - not CPython: nothing to clear
+        pass
+    return EXIT_INTERRUPTED
+
+
 def _say_warnings(caught):
     seen = set()
     for w in caught:
@@ -96,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv, debug)
     except KeyboardInterrupt:  # during start-up, argument parsing, or the error report itself
-        print("respdor: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted_exit()
 
 
 def _main(argv, debug) -> int:
@@ -124,8 +141,7 @@ def _main(argv, debug) -> int:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if _interrupted(exc):
-            print("respdor: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted_exit()
         if debug:
             import traceback
 
