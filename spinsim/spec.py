@@ -130,7 +130,7 @@ def _read_spec_text(path: Path) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError(f"{path}: is not UTF-8 text (binary file?), expected a TOML/JSON spec file") from None
-    return text.replace("\ufeff", "").replace("\r\n", "\n")
+    return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _angles(table, key, where):
