@@ -32,8 +32,10 @@ def run_once(argv, delay_s):
     with tempfile.TemporaryDirectory() as work:
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         t0 = time.perf_counter()
+        # A background job inherits SIGINT ignored; give the child the default, as in a terminal.
         proc = subprocess.Popen([sys.executable, "-m", "respdor", *argv], cwd=work, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             proc.wait(timeout=delay_s)
             finished_before = True

@@ -56,8 +56,11 @@ n_gamma = 4
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    """A workspace of valid inputs (and a few broken ones) beside an empty ``out/`` directory."""
-    w = tmp_path_factory.mktemp("fuzz")
+    return make_workspace(tmp_path_factory.mktemp("fuzz"))
+
+
+def make_workspace(w: Path) -> Path:
+    """A workspace of valid inputs (and a few broken ones) in ``w/in`` beside an empty ``w/out``."""
     inp = w / "in"
     inp.mkdir()
     (w / "out").mkdir()
@@ -87,7 +90,6 @@ def ws(tmp_path_factory):
     # broken Bruker data sets
     shutil.copytree(inp / "pass2d", inp / "sfo1_zero")
     acqus = (inp / "sfo1_zero" / "acqus").read_text()
-    (inp / "sfo1_zero" / "acqus").write_text(_set_param(acqus, "SFO1", "0"))
     (inp / "sfo1_zero" / "acqus").write_text(_set_param(_set_param(acqus, "SFO1", "0"), "BF1", "0"))
     shutil.copytree(inp / "pass2d", inp / "truncated")
     ser = (inp / "truncated" / "ser").read_bytes()

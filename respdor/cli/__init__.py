@@ -96,10 +96,19 @@ def _interrupted_exit() -> int:
     return EXIT_INTERRUPTED
 
 
+#: Warnings meant for developers, not for someone running a command.
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
 def _say_warnings(caught):
+    """numpy / scipy / lmfit warnings as one plain line each (no source line, no file path)."""
     seen = set()
     for w in caught:
+        if issubclass(w.category, _DEVELOPER_WARNINGS):
+            continue
         text = " ".join(str(w.message).split())
+        if w.category is not UserWarning:
+            text = f"{text} ({w.category.__name__})"
         if text not in seen:
             seen.add(text)
             print(f"respdor: warning: {text}", file=sys.stderr)
