@@ -118,7 +118,9 @@ def _parse_assignments(items, option, allow_range=False):
             else:
                 out[name] = float(value)
             if not all(abs(v) <= MAX_ABS_OPTION for v in np.ravel(out[name])):
-                raise ValueError
+                raise UserError(f"{option} {item!r}: out of range (|value| > {MAX_ABS_OPTION:g})")
+        except UserError:
+            raise
         except ValueError:
             raise UserError(f"{option} {item!r}: cannot read {value!r}") from None
     return out

@@ -185,6 +185,24 @@ def _procs_reference(procs, acqus, procs_path, processed, notes):
     return sf, True
 
 
+def _check_size(path, acqus, acqu2s, has_ser):
+    """Refuse a fid/ser shorter than TD (x TD1) points: a truncated copy or an aborted acquisition,
+    which nmrglue would report as a division by zero."""
+    name = "ser" if has_ser else "fid"
+    data_path = path / name
+    td = int(_num(acqus, "TD", path / "acqus"))
+    rows = int(_num(acqu2s, "TD", path / "acqu2s")) if has_ser else 1
+    if rows < 1:
+        raise DataFileError(path / "acqu2s", f"parameter TD = {rows} must be >= 1")
+    point_bytes = 8 if int(_num(acqus, "DTYPA", path / "acqus", required=False) or 0) == 2 else 4
+    need = rows * td * point_bytes
+    size = data_path.stat().st_size
+    if size < need:
+        raise DataFileError(data_path, f"holds {size} bytes but TD = {td}" + (f" x TD1 = {rows}" if has_ser else "")
+                            + f" points need at least {need}: the file is truncated (aborted acquisition or "
+                            "incomplete copy)")
+
+
 def read_vclist(path) -> np.ndarray:
     """Read a Bruker vclist (one integer loop counter per line) as an int array."""
     from ..files import read_text
@@ -233,6 +251,9 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
 
     path = Path(path)
     if path.is_file():
+        if not (path.parent / "acqus").is_file():
+            raise DataFileError(path, "is a file, not a Bruker experiment directory (the one holding acqus and "
+                                "fid or ser)")
         path = path.parent
     if not path.is_dir():
         raise DataFileError(path, "Bruker experiment directory not found")
@@ -255,6 +276,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         if not a2.is_file():
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
+    _check_size(path, acqus, acqu2s, has_ser)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nmrglue warns about pulse programs and shapes; we check ourselves
         try:
