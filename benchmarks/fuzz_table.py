@@ -36,7 +36,7 @@ def main():
         print("|---|---|---|---|---|---|")
         t0 = time.perf_counter()
         bad = 0
-        for name, argv, status, _ in mod.CASES:
+        for name, argv, status, *_ in mod.CASES:
             before = mod._hashes(ws / "in")
             err, out = io.StringIO(), io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):

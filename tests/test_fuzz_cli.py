@@ -221,6 +221,17 @@ CASES = [
     ("csa-bom-manifold", ["csa-fit", "{in}/bom_manifold.csv", "--mas", "8k", "--larmor", "88.8MHz"], 0, ""),
     ("integ-bom-vclist", ["integrate", "{in}/series_bom", "--region", "0", "30", "--noise-region", "-80", "-40",
                           "--mas", "10k", "--periods-per-count", "2", "-o", "{out}/bom.csv"], 0, ""),
+    # --- correct runs write exactly their planned files (whole: no temporary file is left)
+    ("fit-writes", FIT + ["--output-dir", "{out}/fit"], 0, "",
+     ["fit/curve_fit.json", "fit/curve_fit_params.csv", "fit/curve_fit_curve.csv", "fit/curve_fit.png"]),
+    ("sim-writes-default-cwd", SIM + ["--json", "{out}/s.json"], 0, "", ["spec_sim.csv", "spec_sim.png", "s.json"]),
+    ("plan-writes", PLAN + ["--csv", "{out}/p.csv", "--figure", "{out}/p.pdf"], 0, "", ["p.csv", "p.pdf"]),
+    ("decon-writes", DECON + ["--csv", "{out}/d.csv", "--json", "{out}/d.json", "--plot", "{out}/d.svg"], 0, "",
+     ["d.csv", "d.json", "d.svg"]),
+    ("csa-writes", CSA + ["--csv", "{out}/m.csv", "--plot", "{out}/m.png"], 0, "", ["m.csv", "m.png"]),
+    ("integ-writes", INTEG + ["-o", "{out}/c.csv"], 0, "", ["c.csv"]),
+    ("timings-writes", ["pass-timings", "--csv", "{out}/t.csv", "--json", "{out}/t.json"], 0, "",
+     ["t.csv", "t.json"]),
     # --- --no-files writes nothing
     ("fit-no-files", FIT + ["--no-files", "--output-dir", "{out}/nf"], 0, ""),
     ("sim-no-files", SIM + ["--no-files"], 0, ""),
@@ -233,7 +244,8 @@ def _expand(argv, ws):
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_fuzz(case, ws, capsys, monkeypatch):
-    name, argv, status, needle = case
+    name, argv, status, needle = case[:4]
+    expected_files = case[4] if len(case) > 4 else []
     monkeypatch.chdir(ws / "out")  # default outputs land in out/, never among the inputs
     before = _hashes(ws / "in")
     out_before = _hashes(ws / "out")
@@ -253,6 +265,8 @@ def test_fuzz(case, ws, capsys, monkeypatch):
         assert _hashes(ws / "out") == out_before, "a refused run wrote a file"
     else:
         assert "respdor: error" not in err and "internal error" not in err
+    for f in expected_files:
+        assert (ws / "out" / f).stat().st_size > 0, f"{f} not written"
     if "no-files" in name:
         assert _hashes(ws / "out") == out_before, "--no-files wrote a file"
     assert not list((ws / "out").rglob("*.part*")), "a temporary file was left behind"
