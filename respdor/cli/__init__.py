@@ -133,9 +133,8 @@ def _main(argv, debug) -> int:
 
     caught = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _plain_numbers():
             warnings.simplefilter("always")
-            _plain_numbers()
             parser = build_parser()
             args = parser.parse_args(argv)
             debug = debug or args.debug
@@ -164,11 +163,15 @@ def _main(argv, debug) -> int:
 
 
 def _plain_numbers():
-    """Numbers in messages print as numbers: ``0.2``, not ``np.float64(0.2)`` (numpy >= 2 repr)."""
+    """Context in which numbers in messages print as numbers: ``0.2``, not ``np.float64(0.2)``
+    (the numpy >= 2 repr); numpy's print options are restored afterwards."""
+    import contextlib
+
     import numpy as np
 
     if int(np.__version__.split(".")[0]) >= 2:
-        np.set_printoptions(legacy="1.25")
+        return np.printoptions(legacy="1.25")
+    return contextlib.nullcontext()
 
 
 _NUMPY_SCALAR = None
