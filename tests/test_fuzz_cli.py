@@ -184,6 +184,8 @@ CASES = [
     ("sim-binary", ["simulate", "{in}/binary.toml", "--no-files"], 2, "binary file"),
     ("sim-cq-1e12", ["simulate", "{in}/big_cq.toml", "--no-files"], 2, "larmor"),
     ("sim-powder-0", SIM + ["--no-files", "--powder", "0"], 2, "--powder"),
+    ("sim-powder-1e11", SIM + ["--no-files", "--powder", "100000000000"], 2, "--powder"),
+    ("sim-powder-text", SIM + ["--no-files", "--powder", "many"], 2, "--powder"),
     ("csa-binary", ["csa-fit", "{in}/binary.csv", "--mas", "8k", "--larmor", "88.8MHz"], 2, "binary file"),
     ("csa-directory", ["csa-fit", "{in}/pass2d", "--mas", "8k", "--larmor", "88.8MHz"], 2, "is a directory"),
     ("csa-fwhm-0", ["csa-fit", "{in}/iso.txt", "--spectrum", "--sites", "-50", "--mas", "8k", "--larmor", "88.8MHz",

@@ -145,6 +145,10 @@ def _main(argv, debug) -> int:
     except UserError as exc:
         print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
+    except MemoryError:
+        print("respdor: error: not enough memory for this run; reduce the grid or the sizes asked for "
+              "(e.g. --powder, --gamma, --monte-carlo)", file=sys.stderr)
+        return EXIT_USER
     except SystemExit:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message

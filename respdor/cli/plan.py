@@ -265,9 +265,11 @@ def run(args) -> int:
             def progress(done, total, name=name):
                 if done == total or done % max(total // 20, 1) == 0:
                     print(f"\rrespdor plan: Monte Carlo {name} {done}/{total}", end="", file=sys.stderr, flush=True)
-            mc = monte_carlo(d, sens, model, coupling, args.fraction, n_experiments=args.monte_carlo,
-                             seed=args.seed, progress=progress, **common)
-            print(file=sys.stderr)
+            try:
+                mc = monte_carlo(d, sens, model, coupling, args.fraction, n_experiments=args.monte_carlo,
+                                 seed=args.seed, progress=progress, **common)
+            finally:
+                print(file=sys.stderr)  # end the progress line, also when Ctrl-C ends the loop
             parts = [f"{k}: predicted {mc['predicted'][k]:.3g}, observed {mc['observed'][k]:.3g}"
                      for k in mc["predicted"]]
             print(f"Monte Carlo {name} ({mc['n_ok']} fits, {mc['n_failed']} failed or at a bound): " + "; ".join(parts),

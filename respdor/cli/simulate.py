@@ -67,7 +67,10 @@ def run(args) -> int:
         if n < 1 or g < 1:
             raise UserError(f"--powder and --gamma must be >= 1, got {n} and {g}")
         scheme = "repulsion" if spec.powder.name.startswith("rep") else "zcw"
-        spec.powder = make_powder(scheme, n, g)
+        try:
+            spec.powder = make_powder(scheme, n, g)
+        except ValueError as exc:
+            raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
     plan = _plan_outputs(args, spec_path)
     print(
         f"respdor simulate: {spec.title or spec_path.name}\n"
