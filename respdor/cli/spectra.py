@@ -140,9 +140,11 @@ def _freq(text, option):
 def _larmor(args, fallback_hz=None):
     if args.larmor:
         return _freq(args.larmor, "--larmor")
-    if args.field:
+    if args.field is not None:
         from spinsim.isotopes import larmor_frequency_hz
 
+        if not 0 < args.field <= 100:
+            raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
         try:
             return abs(larmor_frequency_hz(args.nucleus, args.field))
         except ValueError as exc:
@@ -223,8 +225,8 @@ def run_pass_timings(args) -> int:
 
     from ..spectra.textio import format_rows
 
-    if args.n_pitch < 1:
-        raise UserError(f"--n-pitch must be >= 1, got {args.n_pitch}")
+    if not 1 <= args.n_pitch <= 1024:  # PASS uses 8-64 increments; 1e8 would run for hours
+        raise UserError(f"--n-pitch must lie in 1..1024, got {args.n_pitch}")
     plan = _plan(args, [])
     t = pass_timings(args.n_pitch)
     mas = _freq(args.mas, "--mas") if args.mas else None
@@ -388,9 +390,13 @@ def run_deconvolve(args) -> int:
         x, y, _, notes = _load_spectrum(path, args.lb)
         for n in notes:
             print("note:", n)
-        r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
-                       noise_region=tuple(args.noise_region) if args.noise_region else None,
-                       fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+        try:
+            r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
+                           noise_region=tuple(args.noise_region) if args.noise_region else None,
+                           fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+        except ZeroDivisionError:  # the populations a_i / sum(a) with every fitted area zero
+            raise UserError(f"{path}: every fitted area is zero: no signal at --sites "
+                            f"{' '.join(f'{c:g}' for c in args.sites)} ppm") from None
         print(format_rows(r.table(), cols, title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
         for n in r.notes:
             print("note:", n)
