@@ -165,6 +165,7 @@ def run(args) -> int:
         raise UserError(f"--beta: must lie in (0, 1.5], got {args.beta!r}")
     if not 0 < args.efficiency <= 1:
         raise UserError(f"--efficiency: must lie in (0, 1], got {args.efficiency!r}")
+    _recoupling_times_sane(args, t2, t_ref, max_time, cmp_max)
     if args.scans < 1 or args.phase_cycle < 1 or args.step < 1 or args.compare_points < 3:
         raise UserError("--scans, --phase-cycle and --step must be >= 1 and --compare-points >= 3")
     if args.monte_carlo < 0:
@@ -294,6 +295,28 @@ def run(args) -> int:
             _figure(tmp, designs, preds, model, coupling, args.fraction, args.efficiency, sens, np)
             print(f"wrote {plan.figure}", file=out)
     return 0
+
+
+#: Longest recoupling-related time accepted (s): REDOR/RESPDOR echoes in solids last milliseconds;
+#: beyond a second the time grid (multiples of the rotor period) would have millions of points.
+_LONGEST_TIME_S = 1.0
+
+
+def _recoupling_times_sane(args, t2, t_ref, max_time, cmp_max):
+    """Refuse times no REDOR experiment has (and that would make the design grid explode)."""
+    values = [("--t2prime", args.t2prime, t2), ("--reference-time", args.reference_time, t_ref),
+              ("--max-time", args.max_time, max_time), ("--compare-max-time", args.compare_max_time, cmp_max)]
+    for option, text, value in values:
+        if text is None or value is None or not math.isfinite(value):
+            continue
+        if option != "--reference-time" and not value > 0:
+            raise UserError(f"{option} {text}: must be > 0")
+        if not 0 <= value <= _LONGEST_TIME_S:
+            raise UserError(f"{option} {text}: must lie in 0-{_LONGEST_TIME_S:g} s (a bare number is read as ms)")
+    if not 0 <= args.check_points <= 20:
+        raise UserError(f"--check-points {args.check_points}: must lie in 0..20")
+    if args.compare_points > 1000:
+        raise UserError(f"--compare-points {args.compare_points}: at most 1000")
 
 
 def _plan_outputs(args):
