@@ -90,7 +90,7 @@ def make_workspace(w: Path) -> Path:
     # broken Bruker data sets
     shutil.copytree(inp / "pass2d", inp / "sfo1_zero")
     acqus = (inp / "sfo1_zero" / "acqus").read_text()
-    (inp / "sfo1_zero" / "acqus").write_text(_set_param(_set_param(acqus, "SFO1", "0"), "BF1", "0"))
+    (inp / "sfo1_zero" / "acqus").write_text(_set_param(acqus, "SFO1", "0"))
     shutil.copytree(inp / "pass2d", inp / "truncated")
     ser = (inp / "truncated" / "ser").read_bytes()
     (inp / "truncated" / "ser").write_bytes(ser[:100])
