@@ -18,8 +18,9 @@ __all__ = ["InterruptGuard"]
 class InterruptGuard:
     """Defer SIGINT until :meth:`check`; :meth:`release` restores the previous handler.
 
-    Outside the main thread, or when the program installed its own SIGINT handler, nothing is
-    changed and :meth:`check` only raises for a request recorded by this guard (none).
+    Outside the main thread, or when the program installed its own SIGINT handler (unless that
+    handler has a true ``deferrable`` attribute), nothing is changed and :meth:`check` never
+    raises. A deferrable handler's ``note()`` is called on each Ctrl-C.
 
     Examples
     --------
@@ -34,12 +35,17 @@ class InterruptGuard:
     def __init__(self):
         self.hits = 0
         self._previous = None
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        current = signal.getsignal(signal.SIGINT)
+        # Python's own handler, or one that declares itself deferrable (respdor's command line).
+        if threading.current_thread() is threading.main_thread() and (
+                current is signal.default_int_handler or getattr(current, "deferrable", False)):
             self._previous = signal.signal(signal.SIGINT, self._handler)
 
     def _handler(self, signum, frame):
         self.hits += 1
+        note = getattr(self._previous, "note", None)
+        if note is not None:
+            note()  # tell the outer handler that Ctrl-C was pressed
         if self.hits > 1:
             raise KeyboardInterrupt
 

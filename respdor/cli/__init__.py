@@ -69,6 +69,43 @@ def build_parser():
     return parser
 
 
+class _SigintRecorder:
+    """SIGINT handler of the command line: raises KeyboardInterrupt like Python's own, and
+    remembers that it did. Some libraries turn the interrupt into another error (numpy's C
+    extension import gives ImportError, a numba kernel SystemError); the count still tells that
+    the run ended because of Ctrl-C. ``deferrable`` lets spinsim's InterruptGuard defer it to
+    the end of a chunk (calling :meth:`note` so the count stays right)."""
+
+    deferrable = True
+
+    def __init__(self):
+        self.hits = 0
+        self.previous = None
+
+    def note(self):
+        self.hits += 1
+
+    def __call__(self, signum, frame):
+        self.hits += 1
+        raise KeyboardInterrupt
+
+    def install(self):
+        import signal
+        import threading
+
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self.previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def restore(self):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
 def _interrupted(exc: BaseException) -> bool:
     """True for KeyboardInterrupt, also when a numba kernel wrapped it in a SystemError."""
     while exc is not None:
@@ -120,13 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--debug" in argv[:1]:
         debug = True
+    recorder = _SigintRecorder()
     try:
-        return _main(argv, debug)
+        recorder.install()
+        return _main(argv, debug, recorder)
     except KeyboardInterrupt:  # during start-up, argument parsing, or the error report itself
         return _interrupted_exit()
+    finally:
+        recorder.restore()
 
 
-def _main(argv, debug) -> int:
+def _main(argv, debug, recorder) -> int:
     import warnings
 
     from ..errors import UserError
@@ -152,7 +193,7 @@ def _main(argv, debug) -> int:
     except SystemExit:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
-        if _interrupted(exc):
+        if recorder.hits or _interrupted(exc):
             return _interrupted_exit()
         if debug:
             import traceback
