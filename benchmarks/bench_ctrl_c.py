@@ -48,7 +48,7 @@ def run_once(argv, delay_s):
         left = sorted(p.name for p in Path(work).rglob("*"))
     last = err.strip().splitlines()[-1] if err.strip() else ""
     return dict(rc=proc.returncode, finished_before=finished_before, traceback="Traceback" in err + out,
-                last=last, files=left, react_s=t_end - t_sig, total_s=t_end - t0)
+                last=last, files=left, react_s=t_end - t_sig, total_s=t_end - t0, err=err)
 
 
 def main(times):
@@ -63,6 +63,8 @@ def main(times):
             note = " (finished before the signal)" if r["finished_before"] else ""
             print(f"{name:<16} {t:6g} {r['rc']:5d} {r['react_s']:10.2f} {str(r['traceback']):>9} "
                   f"{len(r['files']):10d}  {r['last'][:60]}{note}{'' if good else '   <-- FAIL'}", flush=True)
+            if not good:
+                print("    stderr of the failed run:\n    " + "\n    ".join(r["err"].splitlines()[-30:]))
     print("all clean" if ok else "SOME RUNS NOT CLEAN")
     return 0 if ok else 1
 

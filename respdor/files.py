@@ -140,6 +140,16 @@ def write_output(path, text, inputs=(), option="output"):
     return target
 
 
+def _refuse_after_ctrl_c():
+    """Raise KeyboardInterrupt if Ctrl-C was pressed during the run but swallowed on the way
+    (e.g. printed as "Exception ignored in ..." by a finalizer): a run the user interrupted
+    writes nothing. The command line's SIGINT handler counts the presses in ``hits``."""
+    import signal
+
+    if getattr(signal.getsignal(signal.SIGINT), "hits", 0):
+        raise KeyboardInterrupt
+
+
 def _inside(path: Path, directory: Path) -> bool:
     return path == directory or directory in path.parents
 
@@ -259,6 +269,7 @@ class OutputPlan:
         if path is None:
             return
         self._planned(path)
+        _refuse_after_ctrl_c()
         self.make_directories()
         with self._os_errors(path), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -273,6 +284,7 @@ class OutputPlan:
             yield None
             return
         self._planned(path)
+        _refuse_after_ctrl_c()
         self.make_directories()
         with self._os_errors(path), atomic_path(path) as tmp:
             yield tmp
@@ -282,6 +294,7 @@ class OutputPlan:
         if path is None:
             return
         self._planned(path)
+        _refuse_after_ctrl_c()
         self.make_directories()
         fmt = Path(path).suffix.lower().lstrip(".")
         with self._os_errors(path), atomic_write(path, "wb") as fh:

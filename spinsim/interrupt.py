@@ -50,8 +50,9 @@ class InterruptGuard:
             raise KeyboardInterrupt
 
     def check(self):
-        """Raise KeyboardInterrupt if Ctrl-C was pressed since the guard started."""
-        if self.hits:
+        """Raise KeyboardInterrupt if Ctrl-C was pressed since the guard started (or before, as
+        counted by a deferrable outer handler, in case the interrupt was swallowed on the way)."""
+        if self.hits or getattr(self._previous, "hits", 0):
             raise KeyboardInterrupt
 
     def release(self):

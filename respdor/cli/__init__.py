@@ -182,7 +182,10 @@ def _main(argv, debug, recorder) -> int:
             if not getattr(args, "func", None):
                 parser.print_help()
                 return EXIT_USER
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            if recorder.hits:  # Ctrl-C swallowed on the way (a library printed and ignored it)
+                return _interrupted_exit()
+            return status
     except UserError as exc:
         print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
