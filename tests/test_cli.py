@@ -192,3 +192,27 @@ def test_usage_mistake_is_one_line(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("respdor: error: respdor convert: argument --pair")
+
+
+def test_ctrl_c_swallowed_by_a_library_still_interrupts_and_writes_nothing(monkeypatch, capsys, tmp_path):
+    import signal
+
+    from respdor.files import OutputPlan
+
+    target = tmp_path / "result.csv"
+
+    def run():
+        plan = OutputPlan()
+        path = plan.add(target, "--csv")
+        plan.check()
+        try:  # what a finalizer printing "Exception ignored in ..." amounts to
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass
+        plan.write_text(path, "complete but unwanted\n")
+        return 0
+
+    assert main(_convert_raising(monkeypatch, run)) == 130
+    assert capsys.readouterr().err.strip() == "respdor: interrupted"
+    assert not target.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored for in-process callers
