@@ -11,20 +11,43 @@ Importing ``respdor`` compiles no numba kernel; the simulation engine (``spinsim
 imported only when a simulated model is asked for.
 """
 
-from spinsim.dipolar import coupling_from_distance, distance_from_coupling
-from spinsim.isotopes import get_isotope
+# The names below are imported on first use (PEP 562), so that ``import respdor.cli`` is quick
+# and a Ctrl-C during start-up reaches the command line's handler instead of an import traceback.
+_LAZY = {
+    "coupling_from_distance": "spinsim.dipolar",
+    "distance_from_coupling": "spinsim.dipolar",
+    "get_isotope": "spinsim.isotopes",
+    "DephasingCurve": "respdor.curve",
+    "DataFileError": "respdor.errors",
+    "UserError": "respdor.errors",
+    "CurveModel": "respdor.fitting",
+    "FitResult": "respdor.fitting",
+    "ParameterEstimate": "respdor.fitting",
+    "fit_curve": "respdor.fitting",
+    "fit_curves": "respdor.fitting",
+    "read_curve": "respdor.io",
+    "recoupling_scaling": "respdor.models",
+    "redor_dephasing": "respdor.models",
+    "respdor_dephasing": "respdor.models",
+    "transfer_dephasing": "respdor.models",
+    "transfer_matrix": "respdor.models",
+}
 
-from .curve import DephasingCurve
-from .errors import DataFileError, UserError
-from .fitting import CurveModel, FitResult, ParameterEstimate, fit_curve, fit_curves
-from .io import read_curve
-from .models import (
-    recoupling_scaling,
-    redor_dephasing,
-    respdor_dephasing,
-    transfer_dephasing,
-    transfer_matrix,
-)
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'respdor' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .curve import DephasingCurve
 from .errors import DataFileError, UserError
+from .files import MAX_ABS_VALUE, read_text
 
 __all__ = ["read_curve", "TIME_UNITS", "parse_time_unit"]
 
@@ -117,14 +118,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     """
     path = Path(path)
     time_unit = parse_time_unit(time_unit)
-    if not path.exists():
-        raise DataFileError(path, "no such file")
-    if path.is_dir():
-        raise DataFileError(path, "is a directory, not a curve file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataFileError(path, "is not a text file (cannot decode as UTF-8)") from None
+    text = read_text(path, "curve file")  # BOM, CRLF, directories and binary files: one shared reader
 
     rows = []  # (line number, raw line)
     last_comment = None
@@ -191,6 +185,9 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
                 raise DataFileError(path, f"cannot read {part!r} as a number (column {names[j]!r})", line=number) from None
             if not np.isfinite(data[k, j]):
                 raise DataFileError(path, f"value {part!r} in column {names[j]!r} is not finite", line=number)
+            if abs(data[k, j]) > MAX_ABS_VALUE:
+                raise DataFileError(path, f"value {part!r} in column {names[j]!r} is too large (|value| > "
+                                    f"{MAX_ABS_VALUE:g} would overflow the fit)", line=number)
     col = {r: data[:, j] for j, (r, _) in enumerate(roles)}
     lines = np.array([n for n, _ in rows])
 
@@ -213,7 +210,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
     bad = np.flatnonzero(time_s < 0)
     if bad.size:
-        raise DataFileError(path, f"negative recoupling time {data[bad[0], 0]!r}", line=int(lines[bad[0]]))
+        raise DataFileError(path, f"negative recoupling time {float(data[bad[0], 0]):g}", line=int(lines[bad[0]]))
 
     label = label or path.name
     source = str(path)
@@ -224,21 +221,21 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         if sigma is not None:
             bad = np.flatnonzero(sigma <= 0)
             if bad.size:
-                raise DataFileError(path, f"uncertainty must be > 0, got {sigma[bad[0]]!r}", line=int(lines[bad[0]]))
+                raise DataFileError(path, f"uncertainty must be > 0, got {float(sigma[bad[0]]):g}", line=int(lines[bad[0]]))
             notes.append("dS/S0 uncertainties from the file")
         curve = DephasingCurve(time_s=time_s, dss0=col["dss0"], sigma=sigma, source=source, notes=notes, label=label)
     elif "s0" in col and "s1" in col:
         s0, s1 = col["s0"], col["s1"]
         bad = np.flatnonzero(s0 <= 0)
         if bad.size:
-            raise DataFileError(path, f"S0 must be > 0, got {s0[bad[0]]!r}", line=int(lines[bad[0]]))
+            raise DataFileError(path, f"S0 must be > 0, got {float(s0[bad[0]]):g}", line=int(lines[bad[0]]))
         sig0 = col.get("sigma_s0", col.get("noise", col.get("sigma")))
         sig1 = col.get("sigma_s1", col.get("noise", col.get("sigma")))
         for name, sig in (("sigma_S0", sig0), ("sigma_S1", sig1)):
             if sig is not None:
                 bad = np.flatnonzero(sig <= 0)
                 if bad.size:
-                    raise DataFileError(path, f"{name} must be > 0, got {sig[bad[0]]!r}", line=int(lines[bad[0]]))
+                    raise DataFileError(path, f"{name} must be > 0, got {float(sig[bad[0]]):g}", line=int(lines[bad[0]]))
         if sig0 is not None or sig1 is not None:
             notes.append("dS/S0 = 1 - S1/S0 with errors propagated from the S0 and S1 noise")
         else:

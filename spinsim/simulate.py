@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _kernels as K
+from .interrupt import InterruptGuard
 from .hamiltonian import (
     N_HARM,
     channel_operators,
@@ -291,8 +292,10 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
     c1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
     c0_all = np.empty_like(c1_all)
     obs = system.spins[0]
+    guard = InterruptGuard()  # Ctrl-C is taken between chunks, never inside a numba kernel
     try:
         for a, b in _chunks(powder.n_ab, chunk):
+            guard.check()
             comps = interaction_components(system, powder.euler_ab()[a:b])
             fs = comps.single[0][:, :, 0] - comps.single[0][:, :, 1]  # omega_S coefficient of S_z
             fs = fs.copy()
@@ -347,9 +350,12 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
             c1_all[a:b] = c1
             c0_all[a:b] = c0
             prog.update((b - a) * ng)
+        guard.check()
     except KeyboardInterrupt:
         prog.close(interrupted=True)
         raise
+    finally:
+        guard.release()
     prog.close()
     w = powder.weights / ng
     s1 = np.einsum("o,ogi->i", w, c1_all.real)
@@ -510,8 +516,10 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
     offs = offsets or {}
     prog = _Progress(n_tot, progress, "spinsim")
     out = np.empty((n_tot, len(ns)), complex)
+    guard = InterruptGuard()  # Ctrl-C is taken between chunks, never inside a numba kernel
     try:
         for a, b in _chunks(n_tot, chunk):
+            guard.check()
             comps = interaction_components(system, euler[a:b])
             F = np.ascontiguousarray(full_diagonal(system, comps, offs))
             U = K.propagate_segments(F, wr, *arrs)
@@ -526,9 +534,12 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
                 2,
             )
             prog.update(b - a)
+        guard.check()
     except KeyboardInterrupt:
         prog.close(interrupted=True)
         raise
+    finally:
+        guard.release()
     prog.close()
     out /= rest
     return np.einsum("o,oi->i", weights, out.real), {"engine": "general", "slices": len(t0s), "dim": dim}

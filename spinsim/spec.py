@@ -103,6 +103,36 @@ def _num(table, key, where, default=None, positive=False, nonneg=False):
     return float(v)
 
 
+def _check_cq(spins, field_t):
+    """Refuse a CQ beyond the Larmor frequency: the engine's first/second-order (high-field)
+    treatment of the quadrupolar coupling needs |CQ| well below |nu0|, and no such nucleus is
+    observable by this experiment."""
+    from .isotopes import larmor_frequency_hz
+
+    for k, sp in enumerate(spins):
+        nu0 = abs(larmor_frequency_hz(sp.isotope, field_t))
+        if sp.cq_hz and abs(sp.cq_hz) > nu0:
+            raise SpecError(f"[spins[{k}]] CQ = {sp.cq_hz / 1e6:g} MHz exceeds the {sp.isotope.symbol} Larmor "
+                            f"frequency {nu0 / 1e6:.4g} MHz at {field_t:g} T: outside the high-field "
+                            "approximation of the engine (write cq_mhz in MHz, cq_hz in Hz)")
+
+
+def _read_spec_text(path: Path) -> str:
+    """Spec text with a BOM removed; a directory or binary file named as such."""
+    if path.is_dir():
+        raise SpecError(f"{path}: is a directory, not a spec file")
+    if not path.is_file():
+        raise SpecError(f"{path}: no such spec file")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise SpecError(f"{path}: is a binary file, not a TOML/JSON spec file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: is not UTF-8 text (binary file?), expected a TOML/JSON spec file") from None
+    return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _angles(table, key, where):
     v = table.get(key, [0.0, 0.0, 0.0])
     if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
@@ -173,6 +203,7 @@ class Spec:
                 spins.append(Spin(s["isotope"], **kw))
             except ValueError as exc:
                 raise SpecError(f"[{where}] {exc}") from None
+        _check_cq(spins, field_t)
         dips, js = [], []
         for k, d in enumerate(raw.get("dipolar", [])):
             where = f"dipolar[{k}]"
@@ -319,13 +350,12 @@ def load_spec(spec) -> Spec:
     if isinstance(spec, dict):
         return Spec(spec)
     path = Path(spec)
-    if not path.is_file():
-        raise SpecError(f"{path}: no such spec file")
+    text = _read_spec_text(path)
     try:
         if path.suffix.lower() == ".json":
-            raw = json.loads(path.read_text())
+            raw = json.loads(text)
         else:
-            raw = tomllib.loads(path.read_text())
+            raw = tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
     try:

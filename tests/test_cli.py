@@ -108,3 +108,111 @@ def test_import_compiles_no_numba_kernel():
     code = "import respdor, respdor.fitting, respdor.cli, sys; assert 'numba' not in sys.modules, 'numba imported'"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# --- the one error path (respdor.cli.main) -------------------------------------------------------
+
+
+def _convert_raising(monkeypatch, exc_or_fn):
+    import respdor.cli.convert as convert
+
+    def run(args):
+        if callable(exc_or_fn):
+            return exc_or_fn()
+        raise exc_or_fn
+
+    monkeypatch.setattr(convert, "run", run)
+    return ["convert", "--pair", "13C", "27Al", "--distance", "2.5"]
+
+
+def test_a_bug_asks_for_a_report_without_traceback(monkeypatch, capsys):
+    monkeypatch.delenv("RESPDOR_DEBUG", raising=False)
+    argv = _convert_raising(monkeypatch, RuntimeError("boom\nsecond line"))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == [err.strip()]  # one line
+    assert "internal error (RuntimeError: boom second line)" in err and "please report" in err
+
+
+@pytest.mark.parametrize("how", ["env", "option"])
+def test_debug_shows_the_traceback(how, monkeypatch, capsys):
+    argv = _convert_raising(monkeypatch, RuntimeError("boom"))
+    if how == "env":
+        monkeypatch.setenv("RESPDOR_DEBUG", "1")
+    else:
+        monkeypatch.delenv("RESPDOR_DEBUG", raising=False)
+        argv = ["--debug"] + argv
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: boom" in err
+
+
+def test_keyboard_interrupt_and_numba_systemerror_exit_130(monkeypatch, capsys):
+    assert main(_convert_raising(monkeypatch, KeyboardInterrupt())) == 130
+    assert capsys.readouterr().err.strip() == "respdor: interrupted"
+
+    def numba_like():
+        # A SIGINT inside a compiled kernel surfaces as SystemError with the interrupt as context.
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("<numba function> returned a result with an exception set")
+
+    assert main(_convert_raising(monkeypatch, numba_like)) == 130
+    assert capsys.readouterr().err.strip() == "respdor: interrupted"
+
+
+def test_numpy_warnings_are_one_plain_line(monkeypatch, capsys):
+    import numpy as np
+
+    def warn():
+        np.log(np.zeros(3))
+        np.log(np.zeros(3))  # the same warning twice is said once
+        return 0
+
+    assert main(_convert_raising(monkeypatch, warn)) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == "respdor: warning: divide by zero encountered in log (RuntimeWarning)"
+
+
+def test_user_error_numbers_print_as_numbers(monkeypatch, capsys):
+    import numpy as np
+
+    from respdor.errors import UserError
+
+    argv = _convert_raising(monkeypatch, UserError(f"negative time {np.float64(-0.2)!r} at {np.int64(3)!r}"))
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == "respdor: error: negative time -0.2 at 3"
+
+
+def test_usage_mistake_is_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["convert", "--pair", "13C"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("respdor: error: respdor convert: argument --pair")
+
+
+def test_ctrl_c_swallowed_by_a_library_still_interrupts_and_writes_nothing(monkeypatch, capsys, tmp_path):
+    import signal
+
+    from respdor.files import OutputPlan
+
+    target = tmp_path / "result.csv"
+
+    def run():
+        plan = OutputPlan()
+        path = plan.add(target, "--csv")
+        plan.check()
+        try:  # what a finalizer printing "Exception ignored in ..." amounts to
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass
+        plan.write_text(path, "complete but unwanted\n")
+        return 0
+
+    assert main(_convert_raising(monkeypatch, run)) == 130
+    assert capsys.readouterr().err.strip() == "respdor: interrupted"
+    assert not target.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored for in-process callers

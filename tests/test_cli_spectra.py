@@ -99,12 +99,12 @@ def test_integrate_writes_curve_respdor_fit_reads(tmp_path, capsys):
 
 def test_user_errors_exit_2(tmp_path, capsys):
     assert main(["deconvolve", str(tmp_path / "missing.txt"), "--sites", "-50"]) == 2
-    assert "missing.txt: file not found" in capsys.readouterr().err
+    assert "missing.txt: no such file" in capsys.readouterr().err
     src = tmp_path / "s.txt"
     src.write_text("".join(f"{x},{np.exp(-x * x / 50)}\n" for x in np.linspace(-50, 50, 101)))
     before = src.read_text()
     assert main(["deconvolve", str(src), "--sites", "0", "--csv", str(src)]) == 2
-    assert "overwrite the input" in capsys.readouterr().err
+    assert "refusing to overwrite an input file" in capsys.readouterr().err
     assert src.read_text() == before
     assert main(["pass-process", str(FIXTURES / "bruker_113Cd_1d"), "--noise-region", "0", "10"]) == 2
     assert "1D fid" in capsys.readouterr().err

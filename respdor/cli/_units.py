@@ -10,6 +10,10 @@ import re
 
 from ..errors import UserError
 
+#: Largest magnitude of a number typed on the command line (in its own unit). Beyond it values
+#: overflow in squares and sums (1e300**2 = inf), and no measured quantity comes near it.
+MAX_ABS_OPTION = 1e100
+
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
 _TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -22,12 +26,41 @@ def _parse(text: str, table: dict, default_unit: str, option: str, kind: str):
     if not match:
         raise UserError(f"{option}: cannot read {text!r} as a {kind}")
     value = float(match.group(1))
+    if not abs(value) <= MAX_ABS_OPTION:  # also inf from "1e999"
+        raise UserError(f"{option}: {text!r} is out of range (|value| > {MAX_ABS_OPTION:g}): no experiment has it")
     unit = match.group(2).lower()
     if not unit:
         return value * table[default_unit], False
     if unit not in table:
         raise UserError(f"{option}: unknown unit {match.group(2)!r} in {text!r}; use one of {', '.join(table)}")
     return value * table[unit], True
+
+
+def finite_float(text):
+    """argparse ``type`` for plain numbers: refuses nan, inf and magnitudes no experiment has."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r} as a number") from None
+    if not abs(value) <= MAX_ABS_OPTION:
+        raise argparse.ArgumentTypeError(f"{text!r} is not finite or out of range (|value| > {MAX_ABS_OPTION:g})")
+    return value
+
+
+def check_observed_spin_half(symbol, option="--observe"):
+    """The REDOR/RESPDOR dephasing models treat the observed spin as spin 1/2: refuse a quadrupolar one."""
+    from spinsim.isotopes import get_isotope
+
+    try:
+        iso = get_isotope(symbol)
+    except ValueError as exc:
+        raise UserError(f"{option}: {exc}") from None
+    if iso.spin != 0.5:
+        raise UserError(f"{option} {symbol}: spin {iso.spin:g} (quadrupolar); the REDOR/RESPDOR models need a "
+                        "spin-1/2 observed nucleus (e.g. 13C, 31P, 29Si, 113Cd); put the quadrupolar nucleus in "
+                        "--partner")
 
 
 def parse_time(text, option="time", default_unit="s"):

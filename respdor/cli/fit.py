@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import UserError
-from ._units import parse_frequency, parse_time
+from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_time
 
 #: Short names users type, mapped to the fitter's parameter names.
 ALIASES = {
@@ -28,8 +30,10 @@ Input: CSV / TSV / whitespace text with a header, time plus either dSS0 [sigma] 
 Several files are fitted globally: by default they share the geometry (D or r, scaling, width)
 and each has its own fraction.
 
-Outputs (in --output-dir, named after the first file): <stem>_fit.json, <stem>_fit_params.csv,
-<stem>_fit_curve.csv and <stem>_fit.png. The input is never overwritten.
+Outputs (in --output-dir, default the current directory, named after the first file):
+<stem>_fit.json, <stem>_fit_params.csv, <stem>_fit_curve.csv and <stem>_fit.png. They are all
+checked before the fit starts (an input is never overwritten) and written whole or not at all;
+--no-files writes none of them.
 """
 
 _EPILOG = """\
@@ -89,11 +93,13 @@ def add_fit_arguments(p):
     g.add_argument("--no-intervals", action="store_true", help="skip the profile-likelihood intervals")
     g = p.add_argument_group("input and output")
     g.add_argument("--time-unit", choices=["s", "ms", "us"], help="time unit when the header does not state it")
-    g.add_argument("--output-dir", default=".", metavar="DIR", help="directory for result files (default .)")
+    g.add_argument("--output-dir", default=".", metavar="DIR",
+                   help="directory for result files, created if missing (default: the current directory)")
     g.add_argument("--json", metavar="PATH", help="also write the JSON result here ('-' = standard output)")
     g.add_argument("--plot", metavar="PATH", help="figure path (default <output-dir>/<stem>_fit.png)")
     g.add_argument("--no-plot", action="store_true", help="do not draw the figure")
-    g.add_argument("--no-files", action="store_true", help="write no result files (only --json if given)")
+    g.add_argument("--no-files", action="store_true",
+                   help="write no file at all (the table is printed; --json - still writes to standard output)")
 
 
 def _parse_assignments(items, option, allow_range=False):
@@ -111,6 +117,10 @@ def _parse_assignments(items, option, allow_range=False):
                     raise ValueError
             else:
                 out[name] = float(value)
+            if not all(abs(v) <= MAX_ABS_OPTION for v in np.ravel(out[name])):
+                raise UserError(f"{option} {item!r}: out of range (|value| > {MAX_ABS_OPTION:g})")
+        except UserError:
+            raise
         except ValueError:
             raise UserError(f"{option} {item!r}: cannot read {value!r}") from None
     return out
@@ -150,8 +160,13 @@ def build_fit(args, out=sys.stdout):
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
     curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
+    for curve in curves:
+        if curve.n_points < 3:
+            raise UserError(f"{curve.source}: {curve.n_points} data point(s); a fit needs at least 3")
     n = len(curves)
     observe = _per_file(args.observe, n, "13C", "--observe")
+    for symbol in observe:
+        check_observed_spin_half(symbol)
     partner = _per_file(args.partner, n, "27Al", "--partner")
     pulse_s = None
     if args.sequence == "redor-finite":
@@ -189,57 +204,62 @@ def _simulated_shape(spec, curve):
     return SimulatedShape.from_spec(spec, times_s=curve.time_s, progress=True)
 
 
-def write_outputs(args, result, stem, out, extra_json=None):
-    """Write JSON/CSV/figure files as the options say; returns the list of paths written."""
+def plan_outputs(args, stem):
+    """Every file the run will write, checked before the fit starts (see :mod:`respdor.files`)."""
+    from ..files import OutputPlan
+
+    if args.no_files and args.json not in (None, "-"):
+        raise UserError(f"--no-files and --json {args.json} contradict each other; use --json - for standard output")
+    plan = OutputPlan(inputs=list(getattr(args, "files", [])) + [getattr(args, "simulate", None)],
+                      no_files=args.no_files)
+    outdir = Path(args.output_dir)
+    plan.json = plan.add(args.json, "--json")
+    plan.files = {}
+    if not args.no_files:
+        plan.add_directory(outdir, "--output-dir")
+        default_json = outdir / f"{stem}_fit.json"
+        if plan.json is None or plan.json.resolve() != default_json.resolve():
+            plan.files["json"] = plan.add(default_json, "--output-dir")
+        plan.files["params"] = plan.add(outdir / f"{stem}_fit_params.csv", "--output-dir")
+        plan.files["curve"] = plan.add(outdir / f"{stem}_fit_curve.csv", "--output-dir")
+    plan.figure = None if args.no_plot else plan.add(args.plot or outdir / f"{stem}_fit.png", "--plot", "figure")
+    plan.check()
+    return plan
+
+
+def write_outputs(args, result, plan, extra_json=None):
+    """Write the planned JSON/CSV/figure files atomically; returns the list of paths written."""
     from ..report import write_fit_curve_csv, write_json, write_parameters_csv
 
-    written = []
-    inputs = {Path(f).resolve() for f in getattr(args, "files", [])}
-
-    def target(path):
-        path = Path(path)
-        if path.resolve() in inputs:
-            raise UserError(f"{path}: refusing to overwrite an input file")
-        return path
-
-    if args.json:
-        if args.json != "-":
-            target(args.json).parent.mkdir(parents=True, exist_ok=True)
-        write_json(result, args.json if args.json == "-" else target(args.json), extra_json)
-        if args.json != "-":
-            written.append(str(args.json))
-    if not args.no_files:
-        outdir = Path(args.output_dir)
-        outdir.mkdir(parents=True, exist_ok=True)
-        json_path = target(outdir / f"{stem}_fit.json")
-        if not args.json or Path(args.json).resolve() != json_path.resolve():
-            write_json(result, json_path, extra_json)
-            written.append(str(json_path))
-        params_path = target(outdir / f"{stem}_fit_params.csv")
-        write_parameters_csv(result, params_path)
-        curve_path = target(outdir / f"{stem}_fit_curve.csv")
-        write_fit_curve_csv(result, curve_path)
-        written += [str(params_path), str(curve_path)]
-    if not args.no_plot:
+    if args.json == "-":
+        write_json(result, "-", extra_json)
+    writers = [(plan.json, lambda tmp: write_json(result, tmp, extra_json)),
+               (plan.files.get("json"), lambda tmp: write_json(result, tmp, extra_json)),
+               (plan.files.get("params"), lambda tmp: write_parameters_csv(result, tmp)),
+               (plan.files.get("curve"), lambda tmp: write_fit_curve_csv(result, tmp))]
+    if plan.figure is not None:
         from ..plotting import plot_fit
 
-        plot_path = target(args.plot or Path(args.output_dir) / f"{stem}_fit.png")
-        plot_path.parent.mkdir(parents=True, exist_ok=True)
-        plot_fit(result, plot_path)
-        written.append(str(plot_path))
+        writers.append((plan.figure, lambda tmp: plot_fit(result, tmp)))
+    written = []
+    for path, write in writers:
+        with plan.writing(path) as tmp:
+            if tmp is not None:
+                write(tmp)
+                written.append(str(path))
     return written
 
 
 def run(args) -> int:
     # With --json - the table goes to stderr so that stdout stays machine-readable.
     out = sys.stderr if args.json == "-" else sys.stdout
+    plan = plan_outputs(args, Path(args.files[0]).stem)
     result, curves = build_fit(args, out)
     for curve in curves:
         for note in curve.notes:
             print(f"read {curve.source}: {note}", file=out)
     print(result.report(), file=out)
-    stem = Path(args.files[0]).stem
-    written = write_outputs(args, result, stem, out)
+    written = write_outputs(args, result, plan)
     for path in written:
         print(f"wrote {path}", file=out)
     return 0

@@ -6,10 +6,9 @@ import argparse
 import csv
 import math
 import sys
-from pathlib import Path
 
 from ..errors import UserError
-from ._units import parse_frequency, parse_length, parse_time
+from ._units import check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
 
 _DESCRIPTION = """\
 Plan a REDOR / RESPDOR experiment before running it.
@@ -45,24 +44,24 @@ def register(subparsers):
                    help="respdor (saturation of the partner, default) or redor")
     g.add_argument("--sequence", choices=("redor", "sr4"), default="redor",
                    help="recoupling sequence: redor (kappa 1, default) or sr4 (kappa 0.5554)")
-    g.add_argument("--efficiency", type=float, default=1.0,
+    g.add_argument("--efficiency", type=finite_float, default=1.0,
                    help="saturation efficiency, fixed in the fit (default 1)")
     g = p.add_argument_group("assumed sample")
     g.add_argument("--distance", help="assumed distance (bare number: angstrom)")
     g.add_argument("--coupling", help="assumed dipolar coupling D instead of --distance (bare number: Hz)")
-    g.add_argument("--fraction", type=float, required=True, help="assumed bonded fraction f")
+    g.add_argument("--fraction", type=finite_float, required=True, help="assumed bonded fraction f")
     g.add_argument("--fix-fraction", action="store_true",
                    help="the fraction is known and will be fixed in the fit (only D is fitted)")
     g.add_argument("--shortest-distance",
                    help="shortest plausible distance (bare: angstrom; default 0.9 x distance): no point is "
                         "planned past the first maximum of its curve")
     g = p.add_argument_group("sensitivity")
-    g.add_argument("--snr", type=float, required=True, help="S/N of the reference spectrum (integral used)")
+    g.add_argument("--snr", type=finite_float, required=True, help="S/N of the reference spectrum (integral used)")
     g.add_argument("--scans", type=int, required=True, help="scans of the reference spectrum")
     g.add_argument("--recycle", required=True, help="recycle delay of the reference spectrum (bare number: s)")
     g.add_argument("--buildup", help="DNP build-up time T_B (bare number: s); enables the optimum recycle delay")
-    g.add_argument("--beta", type=float, default=1.0, help="stretch exponent of the build-up (default 1)")
-    g.add_argument("--enhancement", type=float, default=1.0,
+    g.add_argument("--beta", type=finite_float, default=1.0, help="stretch exponent of the build-up (default 1)")
+    g.add_argument("--enhancement", type=finite_float, default=1.0,
                    help="microwave enhancement to apply if the reference was recorded without microwaves "
                         "(default 1: reference recorded under the planned conditions)")
     g.add_argument("--t2prime", help="decay time T2' of S0 with recoupling time (bare number: ms)")
@@ -84,8 +83,8 @@ def register(subparsers):
     g.add_argument("--max-time", help="longest recoupling time allowed (bare number: ms; default 3 T2')")
     g.add_argument("--target-distance-error", help="wanted standard error of r (bare number: angstrom)")
     g.add_argument("--target-coupling-error", help="wanted standard error of D (bare number: Hz)")
-    g.add_argument("--target-fraction-error", type=float, help="wanted standard error of the fraction")
-    g.add_argument("--linearity-limit", type=float, default=0.15,
+    g.add_argument("--target-fraction-error", type=finite_float, help="wanted standard error of the fraction")
+    g.add_argument("--linearity-limit", type=finite_float, default=0.15,
                    help="also require sigma(D)/D <= this, so that the predicted errors hold (default 0.15; "
                         "0 switches the guard off)")
     g.add_argument("--check-points", type=int, default=2,
@@ -128,6 +127,7 @@ def run(args) -> int:
     from ..planner import Sensitivity, even_design, monte_carlo, optimise_design, predict
 
     notes = []
+    plan = _plan_outputs(args)
     # --- units, all converted to SI (s, Hz) or angstrom here and nowhere else
     recycle = _positive(_quantity(parse_time, args.recycle, "--recycle", "s", "s", notes), "--recycle", args.recycle)
     buildup = _quantity(parse_time, args.buildup, "--buildup", "s", "s", notes)
@@ -165,11 +165,13 @@ def run(args) -> int:
         raise UserError(f"--beta: must lie in (0, 1.5], got {args.beta!r}")
     if not 0 < args.efficiency <= 1:
         raise UserError(f"--efficiency: must lie in (0, 1], got {args.efficiency!r}")
+    _recoupling_times_sane(args, t2, t_ref, max_time, cmp_max)
     if args.scans < 1 or args.phase_cycle < 1 or args.step < 1 or args.compare_points < 3:
         raise UserError("--scans, --phase-cycle and --step must be >= 1 and --compare-points >= 3")
     if args.monte_carlo < 0:
         raise UserError(f"--monte-carlo: must be >= 0, got {args.monte_carlo}")
 
+    check_observed_spin_half(args.observe)
     model = CurveModel(args.observe, args.partner, experiment=args.experiment, sequence=args.sequence)
     if (args.distance is None) == (args.coupling is None):
         raise UserError("give exactly one of --distance and --coupling")
@@ -264,18 +266,19 @@ def run(args) -> int:
             def progress(done, total, name=name):
                 if done == total or done % max(total // 20, 1) == 0:
                     print(f"\rrespdor plan: Monte Carlo {name} {done}/{total}", end="", file=sys.stderr, flush=True)
-            mc = monte_carlo(d, sens, model, coupling, args.fraction, n_experiments=args.monte_carlo,
-                             seed=args.seed, progress=progress, **common)
-            print(file=sys.stderr)
+            try:
+                mc = monte_carlo(d, sens, model, coupling, args.fraction, n_experiments=args.monte_carlo,
+                                 seed=args.seed, progress=progress, **common)
+            finally:
+                print(file=sys.stderr)  # end the progress line, also when Ctrl-C ends the loop
             parts = [f"{k}: predicted {mc['predicted'][k]:.3g}, observed {mc['observed'][k]:.3g}"
                      for k in mc["predicted"]]
             print(f"Monte Carlo {name} ({mc['n_ok']} fits, {mc['n_failed']} failed or at a bound): " + "; ".join(parts),
                   file=out)
 
-    if args.csv:
-        path = Path(args.csv)
-        try:
-            with open(path, "w", newline="") as fh:
+    with plan.writing(plan.csv) as tmp:
+        if tmp is not None:
+            with open(tmp, "w", newline="") as fh:
                 w = csv.writer(fh)
                 w.writerow(["design", "t_rec_ms", "n_rotor", "lambda", "dSS0", "scans_S0", "scans_S1", "sigma_dSS0",
                             "minutes", "total_hours", "sigma_D_Hz", "sigma_r_A", "sigma_f"])
@@ -286,13 +289,45 @@ def run(args) -> int:
                                     n, n, f"{s:.5g}", f"{2 * n * float(sens.scan_time(t)) / 60:.4g}",
                                     f"{p.total_time_s / 3600:.4g}", f"{p.sigma['coupling_hz']:.4g}",
                                     f"{p.sigma['distance_angstrom']:.4g}", f"{p.sigma.get('fraction', float('nan')):.4g}"])
-        except OSError as exc:
-            raise UserError(f"--csv: cannot write {path}: {exc.strerror}") from None
-        print(f"wrote {path}", file=out)
-    if args.figure:
-        _figure(args.figure, designs, preds, model, coupling, args.fraction, args.efficiency, sens, np)
-        print(f"wrote {args.figure}", file=out)
+            print(f"wrote {plan.csv}", file=out)
+    with plan.writing(plan.figure) as tmp:
+        if tmp is not None:
+            _figure(tmp, designs, preds, model, coupling, args.fraction, args.efficiency, sens, np)
+            print(f"wrote {plan.figure}", file=out)
     return 0
+
+
+#: Longest recoupling-related time accepted (s): REDOR/RESPDOR echoes in solids last milliseconds;
+#: beyond a second the time grid (multiples of the rotor period) would have millions of points.
+_LONGEST_TIME_S = 1.0
+
+
+def _recoupling_times_sane(args, t2, t_ref, max_time, cmp_max):
+    """Refuse times no REDOR experiment has (and that would make the design grid explode)."""
+    values = [("--t2prime", args.t2prime, t2), ("--reference-time", args.reference_time, t_ref),
+              ("--max-time", args.max_time, max_time), ("--compare-max-time", args.compare_max_time, cmp_max)]
+    for option, text, value in values:
+        if text is None or value is None or not math.isfinite(value):
+            continue
+        if option != "--reference-time" and not value > 0:
+            raise UserError(f"{option} {text}: must be > 0")
+        if not 0 <= value <= _LONGEST_TIME_S:
+            raise UserError(f"{option} {text}: must lie in 0-{_LONGEST_TIME_S:g} s (a bare number is read as ms)")
+    if not 0 <= args.check_points <= 20:
+        raise UserError(f"--check-points {args.check_points}: must lie in 0..20")
+    if args.compare_points > 1000:
+        raise UserError(f"--compare-points {args.compare_points}: at most 1000")
+
+
+def _plan_outputs(args):
+    """--csv and --figure, checked before the optimisation starts (never over --t2prime-from)."""
+    from ..files import OutputPlan
+
+    plan = OutputPlan(inputs=[args.t2prime_from])
+    plan.csv = plan.add(args.csv, "--csv")
+    plan.figure = plan.add(args.figure, "--figure", "figure")
+    plan.check()
+    return plan
 
 
 def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, np):
@@ -319,7 +354,6 @@ def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, n
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise UserError(f"--figure: cannot write {path}: {exc.strerror}") from None
     finally:
         plt.close(fig)
+

@@ -16,7 +16,10 @@ coupling, CSA, MAS, finite or ideal pulses, CW / WURST / ideal saturation, powde
 
 SPEC is a TOML or JSON file (format: docs/simulation.md; examples in data/*.toml). Every key
 carries its unit in its name (d_hz, cq_mhz, nu1_khz, length_us, t_max_ms, euler_deg, ...).
-Output: CSV with columns t_s,S0,S1,dSS0 and a PNG figure.
+Output: CSV with columns t_s,S0,S1,dSS0 and a PNG figure, by default in the current
+directory (<spec stem>_sim.csv, <spec stem>_sim.png), never beside the spec, which may be
+read-only. Every output is checked before the simulation starts; files are written whole or not
+at all (Ctrl-C leaves none).
 """
 
 _EPILOG = """\
@@ -44,14 +47,8 @@ def register(subparsers):
     p.add_argument("--powder", type=int, metavar="N", help="override the number of (alpha, beta) orientations")
     p.add_argument("--gamma", type=int, metavar="N", help="override the number of gamma angles")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--no-files", action="store_true", help="write no file (print the curve; --json - still works)")
     p.set_defaults(func=run)
-
-
-def _out_path(value, default, spec_path, what):
-    path = Path(value) if value else default
-    if path.resolve() == spec_path.resolve():
-        raise UserError(f"{what} {path} is the spec file itself: refusing to overwrite the input")
-    return path
 
 
 def run(args) -> int:
@@ -70,11 +67,11 @@ def run(args) -> int:
         if n < 1 or g < 1:
             raise UserError(f"--powder and --gamma must be >= 1, got {n} and {g}")
         scheme = "repulsion" if spec.powder.name.startswith("rep") else "zcw"
-        spec.powder = make_powder(scheme, n, g)
-    csv_path = _out_path(args.output, Path(spec_path.stem + "_sim.csv"), spec_path, "--output")
-    plot_path = None
-    if (args.plot or "").lower() != "none":
-        plot_path = _out_path(args.plot, Path(spec_path.stem + "_sim.png"), spec_path, "--plot")
+        try:
+            spec.powder = make_powder(scheme, n, g)
+        except ValueError as exc:
+            raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
+    plan = _plan_outputs(args, spec_path)
     print(
         f"respdor simulate: {spec.title or spec_path.name}\n"
         f"  units assumed: times in s (CSV column t_s), couplings in Hz, CQ in Hz/MHz, rf in kHz as named in the spec\n"
@@ -88,11 +85,40 @@ def run(args) -> int:
         result = spec.run(progress=args.progress)
     except ValueError as exc:
         raise UserError(f"{spec_path}: {exc}") from None
-    result.to_csv(csv_path)
-    print(f"  wrote {csv_path} ({result.info['engine']} engine, {result.info['wall_s']:.1f} s)", file=sys.stderr)
-    if plot_path is not None:
-        _plot(result, spec, plot_path)
-        print(f"  wrote {plot_path}", file=sys.stderr)
+    _write_outputs(args, plan, spec_path, spec, result)
+    return 0
+
+
+def _plan_outputs(args, spec_path):
+    """Every output of the run, checked before the simulation starts."""
+    from ..files import OutputPlan
+
+    if args.no_files and args.json not in (None, "-"):
+        raise UserError(f"--no-files and --json {args.json} contradict each other; use --json - for standard output")
+    plan = OutputPlan(inputs=[spec_path], no_files=args.no_files)
+    plan.csv = plan.add(args.output or f"{spec_path.stem}_sim.csv", "--output")
+    plan.figure = None
+    if (args.plot or "").lower() != "none":
+        plan.figure = plan.add(args.plot or f"{spec_path.stem}_sim.png", "--plot", "figure")
+    plan.json = plan.add(args.json, "--json")
+    plan.check()
+    return plan
+
+
+def _write_outputs(args, plan, spec_path, spec, result):
+    info = f"{result.info['engine']} engine, {result.info['wall_s']:.1f} s"
+    if args.no_files:
+        print(f"  {'t_s':>12} {'S0':>10} {'S1':>10} {'dSS0':>10}   ({info})", file=sys.stderr)
+        for row in zip(result.t_s, result.S0, result.S1, result.dSS0):
+            print("  " + " ".join(f"{v:10.6g}" for v in row), file=sys.stderr)
+    with plan.writing(plan.csv) as tmp:
+        if tmp is not None:
+            result.to_csv(tmp)
+            print(f"  wrote {plan.csv} ({info})", file=sys.stderr)
+    with plan.writing(plan.figure) as tmp:
+        if tmp is not None:
+            _plot(result, spec, tmp)
+            print(f"  wrote {plan.figure}", file=sys.stderr)
     if args.json:
         payload = {
             "spec": str(spec_path),
@@ -100,17 +126,15 @@ def run(args) -> int:
             "S0": result.S0.tolist(),
             "S1": result.S1.tolist(),
             "dSS0": result.dSS0.tolist(),
-            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in result.info.items()},
+            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+                     for k, v in result.info.items()},
         }
-        text = json.dumps(payload, indent=2)
+        text = json.dumps(payload, indent=2) + "\n"
         if args.json == "-":
-            print(text)
+            sys.stdout.write(text)
         else:
-            jp = Path(args.json)
-            if jp.resolve() == spec_path.resolve():
-                raise UserError(f"--json {jp} is the spec file itself: refusing to overwrite the input")
-            jp.write_text(text + "\n")
-    return 0
+            plan.write_text(plan.json, text)
+            print(f"  wrote {plan.json}", file=sys.stderr)
 
 
 def _plot(result, spec, path):

@@ -3,6 +3,10 @@
 Units: shifts in ppm; frequencies as bare numbers in Hz or with a unit (``8k``, ``8kHz``,
 ``88.75MHz``); the commands print which units they assumed. Ranges are two numbers
 (``--noise-region 150 250``).
+
+Outputs are written only where an option names them (relative names: the current directory),
+all checked before the work starts (never an input file, never inside an input Bruker data
+set) and written whole or not at all (:mod:`respdor.files`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from ._units import parse_frequency, parse_time
+from ._units import finite_float, parse_frequency, parse_time
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")
@@ -22,7 +26,7 @@ def _add_larmor(p):
     g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
     g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
     g.add_argument("--nucleus", default="113Cd", help="observed isotope (default 113Cd)")
-    g.add_argument("--field", type=float, metavar="TESLA", help="B0 in tesla, with --nucleus, instead of --larmor")
+    g.add_argument("--field", type=finite_float, metavar="TESLA", help="B0 in tesla, with --nucleus, instead of --larmor")
 
 
 def register(subparsers):
@@ -51,11 +55,11 @@ def register(subparsers):
     p.add_argument("--spectrum", action="store_true", help="input is a 1D MAS spectrum, not a manifold")
     p.add_argument("--mas", required=True, help="spinning rate, e.g. 8k (bare number: Hz)")
     _add_larmor(p)
-    p.add_argument("--sites", type=float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
-    p.add_argument("--span", type=float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
-    p.add_argument("--fwhm", type=float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
-    p.add_argument("--noise-region", type=float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
+    p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
+    p.add_argument("--span", type=finite_float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
+    p.add_argument("--fwhm", type=finite_float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
 
@@ -67,13 +71,13 @@ def register(subparsers):
         "the --sites and fit each site's sideband manifold.",
     )
     p.add_argument("input", help="Bruker experiment directory (ser, acqus, acqu2s)")
-    p.add_argument("--sites", type=float, nargs="+", metavar="PPM", help="starting isotropic shifts (default: peak picking)")
-    p.add_argument("--noise-region", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
-    p.add_argument("--fit-region", type=float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
+    p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="starting isotropic shifts (default: peak picking)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
     p.add_argument("--mas", help="spinning rate, e.g. 8k (default: acqus MASR, with a warning)")
-    p.add_argument("--fwhm", type=float, default=20.0, help="starting line width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting line width in ppm (default 20)")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz (default 0)")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz (default 0)")
     p.add_argument("--max-order", type=int, help="highest |k| used in the CSA fits")
     p.add_argument("--sign", type=int, choices=[1, -1], help="order sign (default: detected from the data)")
     _add_outputs(p)
@@ -88,15 +92,15 @@ def register(subparsers):
         "--reference site (core at -50 ppm by default) in both, and the change.",
     )
     p.add_argument("input", help="spectrum: text file (ppm, intensity) or Bruker experiment directory")
-    p.add_argument("--sites", type=float, nargs="+", required=True, metavar="PPM")
+    p.add_argument("--sites", type=finite_float, nargs="+", required=True, metavar="PPM")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--fwhm", type=float, default=20.0, help="starting width in ppm (default 20)")
-    p.add_argument("--noise-region", type=float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
-    p.add_argument("--fit-region", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting width in ppm (default 20)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
+    p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])
     p.add_argument("--compare", metavar="SPECTRUM", help="second sample (same format)")
-    p.add_argument("--reference", type=float, default=-50.0, help="reference site for --compare (ppm, default -50)")
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz for Bruker FIDs")
+    p.add_argument("--reference", type=finite_float, default=-50.0, help="reference site for --compare (ppm, default -50)")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs")
     p.add_argument("--nucleus", default="113Cd", help="axis label (default 113Cd)")
     _add_outputs(p)
     p.set_defaults(func=run_deconvolve)
@@ -109,14 +113,14 @@ def register(subparsers):
         "t = vclist count x --periods-per-count / MAS rate.",
     )
     p.add_argument("input", help="Bruker experiment directory (ser, acqus, acqu2s, vclist)")
-    p.add_argument("--region", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="integration range (ppm)")
-    p.add_argument("--noise-region", type=float, nargs=2, required=True, metavar=("LO", "HI"))
+    p.add_argument("--region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"), help="integration range (ppm)")
+    p.add_argument("--noise-region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"))
     p.add_argument("--mas", required=True, help="spinning rate, e.g. 10k (bare number: Hz); MASR is not trusted")
-    p.add_argument("--periods-per-count", type=float, required=True,
+    p.add_argument("--periods-per-count", type=finite_float, required=True,
                    help="rotor periods of recoupling per vclist count (from the pulse program)")
     p.add_argument("--vclist", help="vclist file (default: <input>/vclist)")
     p.add_argument("--order", default="s0s1", choices=["s0s1", "s1s0"], help="row order within a pair")
-    p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz")
+    p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz")
     p.add_argument("-o", "--output", required=True, help="curve CSV to write")
     p.set_defaults(func=run_integrate)
 
@@ -136,9 +140,11 @@ def _freq(text, option):
 def _larmor(args, fallback_hz=None):
     if args.larmor:
         return _freq(args.larmor, "--larmor")
-    if args.field:
+    if args.field is not None:
         from spinsim.isotopes import larmor_frequency_hz
 
+        if not 0 < args.field <= 100:
+            raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
         try:
             return abs(larmor_frequency_hz(args.nucleus, args.field))
         except ValueError as exc:
@@ -148,15 +154,53 @@ def _larmor(args, fallback_hz=None):
     raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
 
 
-def _outputs(args, rows, payload, inputs):
-    from ..spectra.textio import write_json, write_table_csv
+def _check_values(args):
+    """Values no experiment can have, refused before any work: line widths <= 0, empty ranges,
+    zero or negative rotor periods per count."""
+    fwhm = getattr(args, "fwhm", None)
+    if fwhm is not None and not fwhm > 0:
+        raise UserError(f"--fwhm {fwhm:g}: a line width must be > 0 ppm")
+    for option in ("region", "noise_region", "fit_region"):
+        rng = getattr(args, option, None)
+        if rng is not None and rng[0] == rng[1]:
+            flag = "--" + option.replace("_", "-")
+            raise UserError(f"{flag} {rng[0]:g} {rng[1]:g}: an empty range; give two different ppm values")
+    ppc = getattr(args, "periods_per_count", None)
+    if ppc is not None and not ppc > 0:
+        raise UserError(f"--periods-per-count {ppc:g}: must be > 0 (rotor periods of recoupling per vclist count)")
 
-    if getattr(args, "json", None):
-        write_json(args.json, payload, inputs)
-        print(f"wrote {args.json}")
-    if getattr(args, "csv", None):
-        write_table_csv(args.csv, rows, inputs)
-        print(f"wrote {args.csv}")
+
+def _plan(args, inputs, csv_option="--csv"):
+    """Check the values, then plan and check every output of the command before any work (see
+    :mod:`respdor.files`)."""
+    from ..files import OutputPlan
+
+    _check_values(args)
+    plan = OutputPlan(inputs=inputs)
+    plan.json = plan.add(getattr(args, "json", None), "--json")
+    plan.csv = plan.add(getattr(args, "csv", None) or getattr(args, "output", None), csv_option)
+    plan.figure = plan.add(getattr(args, "plot", None), "--plot", "figure")
+    plan.check()
+    return plan
+
+
+def _figure(plan, draw, *a, **kw):
+    """Draw a figure with ``draw(..., path)`` into the planned --plot path, atomically."""
+    with plan.writing(plan.figure) as tmp:
+        if tmp is not None:
+            draw(*a, tmp, **kw)
+            print(f"wrote {plan.figure}")
+
+
+def _outputs(plan, rows, payload):
+    from ..spectra.textio import json_text, table_csv_text
+
+    if plan.json is not None:
+        plan.write_text(plan.json, json_text(payload))
+        print(f"wrote {plan.json}")
+    if plan.csv is not None:
+        plan.write_text(plan.csv, table_csv_text(rows))
+        print(f"wrote {plan.csv}")
 
 
 def _load_spectrum(path, lb_hz=0.0):
@@ -181,8 +225,9 @@ def run_pass_timings(args) -> int:
 
     from ..spectra.textio import format_rows
 
-    if args.n_pitch < 1:
-        raise UserError(f"--n-pitch must be >= 1, got {args.n_pitch}")
+    if not 1 <= args.n_pitch <= 1024:  # PASS uses 8-64 increments; 1e8 would run for hours
+        raise UserError(f"--n-pitch must lie in 1..1024, got {args.n_pitch}")
+    plan = _plan(args, [])
     t = pass_timings(args.n_pitch)
     mas = _freq(args.mas, "--mas") if args.mas else None
     rows = []
@@ -217,7 +262,7 @@ def run_pass_timings(args) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         print(f"pi pulses of {length * 1e6:.2f} us fit (closest centres {t.min_gap.min() / mas * 1e6:.2f} us apart)")
-    _outputs(args, rows, dict(n_pitch=t.n_pitch, mas_hz=mas, rows=rows), [])
+    _outputs(plan, rows, dict(n_pitch=t.n_pitch, mas_hz=mas, rows=rows))
     return 0
 
 
@@ -234,7 +279,7 @@ def run_csa_fit(args) -> int:
     from ..spectra.textio import format_rows
 
     mas = _freq(args.mas, "--mas")
-    inputs = [args.input]
+    plan = _plan(args, [args.input])
     if not args.spectrum:
         from ..spectra.csa_fit import fit_manifold
         from ..spectra.textio import read_manifold_csv
@@ -246,13 +291,12 @@ def run_csa_fit(args) -> int:
             print("note: no sigma column: uncertainties from the fit residual")
         f = fit_manifold(k, y, larmor, mas, sigma=s, span0=args.span[0] if args.span else None)
         _print_manifold_fit(f)
-        if args.plot:
+        if plan.figure is not None:
             from ..spectra.plot import plot_manifold_fit
 
-            plot_manifold_fit(k, y, s, f, args.plot)
-            print(f"wrote {args.plot}")
+            _figure(plan, plot_manifold_fit, k, y, s, f)
         d = f.as_dict()
-        _outputs(args, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d), inputs)
+        _outputs(plan, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d))
         return 0
     from ..spectra.csa_fit import fit_mas_spectrum
 
@@ -272,12 +316,11 @@ def run_csa_fit(args) -> int:
     print(format_rows(r.sites, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
         print("note:", n)
-    if args.plot:
+    if plan.figure is not None:
         from ..spectra.plot import plot_mas_fit
 
-        plot_mas_fit(r, args.plot, nucleus=args.nucleus)
-        print(f"wrote {args.plot}")
-    _outputs(args, r.sites, dict(mas_hz=mas, larmor_hz=larmor, sites=r.sites, notes=r.notes + notes), inputs)
+        _figure(plan, plot_mas_fit, r, nucleus=args.nucleus)
+    _outputs(plan, r.sites, dict(mas_hz=mas, larmor_hz=larmor, sites=r.sites, notes=r.notes + notes))
     return 0
 
 
@@ -286,6 +329,7 @@ def run_pass_process(args) -> int:
     from ..spectra.pass_processing import analyse_pass
     from ..spectra.textio import format_rows
 
+    plan = _plan(args, [args.input])
     ds = read_bruker(args.input)
     for n in ds.notes:
         print("note:", n)
@@ -324,16 +368,15 @@ def run_pass_process(args) -> int:
     for i, f in enumerate(a.csa_fits):
         for n in f.notes:
             print(f"site {i + 1} note:", n)
-    if args.plot:
+    if plan.figure is not None:
         from ..spectra.plot import plot_pass
 
-        plot_pass(a, args.plot, nucleus=ds.nucleus)
-        print(f"wrote {args.plot}")
+        _figure(plan, plot_pass, a, nucleus=ds.nucleus)
     manifolds = [dict(center=m.center, orders=m.orders.tolist(), intensities=m.intensities.tolist(),
                       sigma=m.sigma.tolist()) for m in a.manifolds]
-    _outputs(args, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, sign=a.spectra.sign,
+    _outputs(plan, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, sign=a.spectra.sign,
                               sites=rows, manifolds=manifolds, notes=ds.notes + a.spectra.notes,
-                              csa_fits=[f.as_dict() for f in a.csa_fits]), [args.input])
+                              csa_fits=[f.as_dict() for f in a.csa_fits]))
     return 0
 
 
@@ -347,14 +390,19 @@ def run_deconvolve(args) -> int:
         x, y, _, notes = _load_spectrum(path, args.lb)
         for n in notes:
             print("note:", n)
-        r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
-                       noise_region=tuple(args.noise_region) if args.noise_region else None,
-                       fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+        try:
+            r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
+                           noise_region=tuple(args.noise_region) if args.noise_region else None,
+                           fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+        except ZeroDivisionError:  # the populations a_i / sum(a) with every fitted area zero
+            raise UserError(f"{path}: every fitted area is zero: no signal at --sites "
+                            f"{' '.join(f'{c:g}' for c in args.sites)} ppm") from None
         print(format_rows(r.table(), cols, title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
         for n in r.notes:
             print("note:", n)
         return r
 
+    plan = _plan(args, [args.input, args.compare])
     r1 = fit(args.input)
     payload = dict(input=str(args.input), sites=r1.table())
     rows = r1.table()
@@ -366,19 +414,19 @@ def run_deconvolve(args) -> int:
                           title=f"areas normalised to the site at {args.reference:g} ppm"))
         payload.update(compare=str(args.compare), compare_sites=r2.table(), comparison=cmp_rows)
         rows = cmp_rows
-    if args.plot:
+    if plan.figure is not None:
         from ..spectra.plot import plot_deconvolution
 
-        plot_deconvolution(r1, args.plot, nucleus=args.nucleus, title=str(args.input))
-        print(f"wrote {args.plot}")
-    _outputs(args, rows, payload, [args.input, args.compare])
+        _figure(plan, plot_deconvolution, r1, nucleus=args.nucleus, title=str(args.input))
+    _outputs(plan, rows, payload)
     return 0
 
 
 def run_integrate(args) -> int:
-    from ..spectra.series import integrate_series, write_curve_csv
+    from ..spectra.series import curve_csv_text, integrate_series
 
     mas = _freq(args.mas, "--mas")
+    plan = _plan(args, [args.input, args.vclist], csv_option="--output")
     curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
                                     periods_per_count=args.periods_per_count, vclist_path=args.vclist,
                                     order=args.order, lb_hz=args.lb)
@@ -387,9 +435,6 @@ def run_integrate(args) -> int:
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")
     for t, s0, s1, d, s in zip(curve.time_s, curve.s0, curve.s1, curve.dss0, curve.sigma):
         print(f"{t * 1e3:9.4f} {s0:12.5g} {s1:12.5g} {d:8.4f} {s:7.4f}")
-    inputs = [args.input, args.vclist]
-    if Path(args.output).resolve().is_relative_to(Path(args.input).resolve()):
-        raise UserError(f"{args.output}: refusing to write inside the input data set {args.input}")
-    write_curve_csv(args.output, curve, inputs)
+    plan.write_text(plan.csv, curve_csv_text(curve))
     print(f"wrote {args.output} (t_s in seconds); fit it with: respdor fit {args.output}")
     return 0

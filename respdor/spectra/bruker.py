@@ -109,8 +109,11 @@ class BrukerDataset:
 def _read_param_file(path: Path) -> dict:
     import nmrglue as ng
 
+    from ..files import read_text
+
+    read_text(path, "Bruker parameter file")  # names a directory or binary file before nmrglue guesses
     try:
-        return ng.bruker.read_jcamp(str(path))
+        return ng.bruker.read_jcamp(str(path), encoding="utf-8-sig")  # a BOM is read like elsewhere
     except Exception as exc:  # nmrglue raises bare Exceptions on malformed JCAMP
         raise DataFileError(path, f"cannot read the parameter file: {exc}") from None
 
@@ -182,24 +185,42 @@ def _procs_reference(procs, acqus, procs_path, processed, notes):
     return sf, True
 
 
+def _check_size(path, acqus, acqu2s, has_ser):
+    """Refuse a fid/ser shorter than TD (x TD1) points: a truncated copy or an aborted acquisition,
+    which nmrglue would report as a division by zero."""
+    name = "ser" if has_ser else "fid"
+    data_path = path / name
+    td = int(_num(acqus, "TD", path / "acqus"))
+    rows = int(_num(acqu2s, "TD", path / "acqu2s")) if has_ser else 1
+    if rows < 1:
+        raise DataFileError(path / "acqu2s", f"parameter TD = {rows} must be >= 1")
+    point_bytes = 8 if int(_num(acqus, "DTYPA", path / "acqus", required=False) or 0) == 2 else 4
+    need = rows * td * point_bytes
+    size = data_path.stat().st_size
+    if size < need:
+        raise DataFileError(data_path, f"holds {size} bytes but TD = {td}" + (f" x TD1 = {rows}" if has_ser else "")
+                            + f" points need at least {need}: the file is truncated (aborted acquisition or "
+                            "incomplete copy)")
+
+
 def read_vclist(path) -> np.ndarray:
     """Read a Bruker vclist (one integer loop counter per line) as an int array."""
+    from ..files import read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "vclist not found")
     values = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.split("#")[0].strip()
-            if not text:
-                continue
-            try:
-                v = float(text)
-            except ValueError:
-                raise DataFileError(path, f"loop counter {text!r} is not a number", line=lineno) from None
-            if v != int(v) or v < 0:
-                raise DataFileError(path, f"loop counter {text!r} is not a non-negative integer", line=lineno)
-            values.append(int(v))
+    for lineno, line in enumerate(read_text(path, "vclist").split("\n"), 1):
+        text = line.split("#")[0].strip()
+        if not text:
+            continue
+        try:
+            v = float(text)
+        except ValueError:
+            raise DataFileError(path, f"loop counter {text!r} is not a number", line=lineno) from None
+        if not np.isfinite(v) or v != int(v) or v < 0 or v > 1e9:
+            raise DataFileError(path, f"loop counter {text!r} is not a non-negative integer (at most 1e9)",
+                                line=lineno)
+        values.append(int(v))
     if not values:
         raise DataFileError(path, "vclist is empty")
     return np.array(values, dtype=int)
@@ -230,6 +251,9 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
 
     path = Path(path)
     if path.is_file():
+        if not (path.parent / "acqus").is_file():
+            raise DataFileError(path, "is a file, not a Bruker experiment directory (the one holding acqus and "
+                                "fid or ser)")
         path = path.parent
     if not path.is_dir():
         raise DataFileError(path, "Bruker experiment directory not found")
@@ -244,13 +268,15 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     acqus = _read_param_file(acqus_path)
     notes: list[str] = []
     for key in ("BF1", "SFO1", "SW_h", "TD"):
-        _num(acqus, key, acqus_path)
+        if not _num(acqus, key, acqus_path) > 0:  # 0 would divide the ppm axis / the data by zero
+            raise DataFileError(acqus_path, f"parameter {key} = {acqus[key]} must be > 0")
     acqu2s = None
     if has_ser:
         a2 = path / "acqu2s"
         if not a2.is_file():
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
+    _check_size(path, acqus, acqu2s, has_ser)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nmrglue warns about pulse programs and shapes; we check ourselves
         try:

@@ -20,7 +20,7 @@ from ..curve import DephasingCurve
 from ..errors import DataFileError, UserError
 from .bruker import read_bruker, read_vclist, spectrum_1d
 
-__all__ = ["integrate_series", "write_curve_csv"]
+__all__ = ["integrate_series", "write_curve_csv", "curve_csv_text"]
 
 
 def integrate_series(
@@ -116,12 +116,17 @@ def integrate_series(
     return curve, notes
 
 
-def write_curve_csv(path, curve: DephasingCurve, inputs=()):
-    """Write ``t_s,S0,S1,sigma_S0,sigma_S1`` (time in s) for ``respdor fit``."""
-    from .textio import refuse_overwrite
+def curve_csv_text(curve: DephasingCurve) -> str:
+    """``t_s,S0,S1,sigma_S0,sigma_S1`` (time in s) as CSV text, for ``respdor fit``."""
+    lines = ["t_s,S0,S1,sigma_S0,sigma_S1"]
+    for row in zip(curve.time_s, curve.s0, curve.s1, curve.sigma_s0, curve.sigma_s1):
+        lines.append(",".join(f"{v:.9g}" for v in row))
+    return "\n".join(lines) + "\n"
 
-    refuse_overwrite(path, inputs)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("t_s,S0,S1,sigma_S0,sigma_S1\n")
-        for row in zip(curve.time_s, curve.s0, curve.s1, curve.sigma_s0, curve.sigma_s1):
-            fh.write(",".join(f"{v:.9g}" for v in row) + "\n")
+
+def write_curve_csv(path, curve: DephasingCurve, inputs=()):
+    """Write ``t_s,S0,S1,sigma_S0,sigma_S1`` (time in s) for ``respdor fit``, never over one of
+    ``inputs`` (files or data-set directories), atomically."""
+    from ..files import write_output
+
+    write_output(path, curve_csv_text(curve), inputs)

@@ -8,6 +8,7 @@ semicolons; ``#`` starts a comment; one optional header line. Manifold files: co
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -16,47 +17,41 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFileError, UserError
+from ..files import MAX_ABS_VALUE, read_text, write_output
 
 __all__ = ["read_spectrum_text", "write_spectrum_text", "read_manifold_csv", "write_table_csv", "write_json",
-           "format_rows", "refuse_overwrite"]
+           "format_rows", "table_csv_text", "json_text"]
 
 _SPLIT = re.compile(r"[,;\s]+")
-
-
-def refuse_overwrite(path, inputs=()):
-    """Raise UserError if ``path`` is one of the input files (never overwrite an input)."""
-    p = Path(path).resolve()
-    for i in inputs:
-        if i is not None and Path(i).resolve() == p:
-            raise UserError(f"{path}: output would overwrite the input file; choose another name")
 
 
 def read_spectrum_text(path):
     """Read (ppm, intensity) columns; returns ascending ppm and intensity arrays."""
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "file not found")
     xs, ys = [], []
     header_seen = False
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.split("#")[0].strip()
-            if not text:
+    # One shared reader: BOM, CRLF, binary files and directories are handled in files.read_text.
+    for lineno, line in enumerate(read_text(path, "spectrum file").split("\n"), 1):
+        text = line.split("#")[0].strip()
+        if not text:
+            continue
+        fields = [f for f in _SPLIT.split(text) if f]
+        if len(fields) < 2:
+            raise DataFileError(path, f"expected two columns (ppm, intensity), got {text!r}", line=lineno)
+        try:
+            x, y = float(fields[0]), float(fields[1])
+        except ValueError:
+            if not xs and not header_seen:
+                header_seen = True
                 continue
-            fields = [f for f in _SPLIT.split(text) if f]
-            if len(fields) < 2:
-                raise DataFileError(path, f"expected two columns (ppm, intensity), got {text!r}", line=lineno)
-            try:
-                x, y = float(fields[0]), float(fields[1])
-            except ValueError:
-                if not xs and not header_seen:
-                    header_seen = True
-                    continue
-                raise DataFileError(path, f"not a number in {text!r}", line=lineno) from None
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise DataFileError(path, f"non-finite value in {text!r}", line=lineno)
-            xs.append(x)
-            ys.append(y)
+            raise DataFileError(path, f"not a number in {text!r}", line=lineno) from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise DataFileError(path, f"non-finite value in {text!r}", line=lineno)
+        if max(abs(x), abs(y)) > MAX_ABS_VALUE:
+            raise DataFileError(path, f"value too large in {text!r} (|value| > {MAX_ABS_VALUE:g} would "
+                                "overflow the fit); rescale the column", line=lineno)
+        xs.append(x)
+        ys.append(y)
     if len(xs) < 8:
         raise DataFileError(path, f"only {len(xs)} data points; a spectrum needs more")
     x, y = np.array(xs), np.array(ys)
@@ -71,21 +66,16 @@ def read_spectrum_text(path):
 
 
 def write_spectrum_text(path, ppm, intensity, header="ppm,intensity", inputs=()):
-    """Write two CSV columns (ppm, intensity)."""
-    refuse_overwrite(path, inputs)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(header + "\n")
-        for a, b in zip(ppm, intensity):
-            fh.write(f"{a:.6f},{b:.8g}\n")
+    """Write two CSV columns (ppm, intensity), never over one of ``inputs``, atomically."""
+    lines = [header] + [f"{a:.6f},{b:.8g}" for a, b in zip(ppm, intensity)]
+    write_output(path, "\n".join(lines) + "\n", inputs)
 
 
 def read_manifold_csv(path):
     """Read a sideband manifold: header with ``order`` and ``intensity`` (and optional ``sigma``)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "file not found")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [(i + 1, r) for i, r in enumerate(csv.reader(fh)) if r and not r[0].lstrip().startswith("#")]
+    lines = read_text(path, "manifold CSV file").split("\n")
+    rows = [(i + 1, r) for i, r in enumerate(csv.reader(lines)) if r and not r[0].lstrip().startswith("#")]
     if not rows:
         raise DataFileError(path, "empty file")
     header = [h.strip().lower() for h in rows[0][1]]
@@ -105,8 +95,11 @@ def read_manifold_csv(path):
             y.append(float(r[ii]))
             if isig is not None:
                 s.append(float(r[isig]))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, OverflowError):
             raise DataFileError(path, f"bad row {','.join(r)!r}", line=lineno) from None
+        if not all(math.isfinite(v) and abs(v) <= MAX_ABS_VALUE for v in (y[-1], *s[-1:])):
+            raise DataFileError(path, f"value not finite or too large (|value| > {MAX_ABS_VALUE:g}) in "
+                                f"{','.join(r)!r}", line=lineno)
     if isig is not None and any(v <= 0 for v in s):
         raise DataFileError(path, "sigma values must be > 0")
     return np.array(k), np.array(y), (np.array(s) if isig is not None else None)
@@ -126,17 +119,22 @@ def _clean(v):
     return v
 
 
-def write_table_csv(path, rows, inputs=()):
-    """Write a list of dicts as CSV (columns from the first row)."""
-    refuse_overwrite(path, inputs)
+def table_csv_text(rows):
+    """A list of dicts as CSV text (columns from the first row; nested values left out)."""
     if not rows:
         raise UserError("nothing to write")
     keys = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([_fmt(r.get(k)) for k in keys])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(keys)
+    for r in rows:
+        w.writerow([_fmt(r.get(k)) for k in keys])
+    return buf.getvalue()
+
+
+def write_table_csv(path, rows, inputs=()):
+    """Write a list of dicts as CSV, never over one of ``inputs``, atomically."""
+    write_output(path, table_csv_text(rows), inputs)
 
 
 def _fmt(v):
@@ -145,12 +143,14 @@ def _fmt(v):
     return str(v)
 
 
+def json_text(obj):
+    """A JSON document (NaN -> null, numpy scalars as numbers)."""
+    return json.dumps(_clean(obj), indent=2) + "\n"
+
+
 def write_json(path, obj, inputs=()):
-    """Write a JSON document (NaN -> null)."""
-    refuse_overwrite(path, inputs)
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(_clean(obj), fh, indent=2)
-        fh.write("\n")
+    """Write a JSON document (NaN -> null), never over one of ``inputs``, atomically."""
+    write_output(path, json_text(obj), inputs)
 
 
 def format_rows(rows, columns, title=""):

@@ -1,0 +1,309 @@
+"""The one way in and out for user files: text reading, and outputs planned, checked, written atomically.
+
+Reading: :func:`read_text` gives the text of a user file with a byte-order mark removed and CRLF /
+CR line ends read as LF, and names a missing file, a directory given as a file and a binary file
+in one line. Every text reader of the package (curves, spectra, manifolds, vclists, parameter
+files) goes through it, so they all behave the same.
+
+Writing: an :class:`OutputPlan` collects every file a command will write, and :meth:`OutputPlan.check`
+refuses the whole plan, before the first byte is written, when an output
+
+* is an input file or lies inside an input data-set directory (a Bruker experiment),
+* is an existing directory, or its parent directory is missing, a file, or not writable,
+* is a figure whose extension matplotlib cannot write,
+* is the same file as another output of the same run.
+
+Files are then written through :func:`atomic_write` / :meth:`OutputPlan.save_figure`: to a
+temporary file beside the target, renamed over it only when complete, so an interrupted or
+failed run leaves no half-written result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import DataFileError, UserError
+
+__all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "write_output", "figure_formats"]
+
+_BINARY_PROBE = 8192
+
+#: Largest magnitude accepted for a measured value (intensity, time, noise): squares and sums of
+#: larger values overflow float64 in a least-squares fit (1e300**2 = inf), so they are refused.
+MAX_ABS_VALUE = 1e100
+
+
+def read_text(path, what="text file") -> str:
+    """The text of a user file, BOM removed, line ends normalised to ``\\n``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    what : str
+        What the file should be (``"curve file"``, ``"vclist"``): used in the messages.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    DataFileError
+        Missing file, a directory, a binary (not UTF-8) file; the message names the path.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(path, "no such file")
+    if path.is_dir():
+        raise DataFileError(path, f"is a directory, not a {what}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read the {what}: {exc.strerror}") from None
+    if b"\x00" in data[:_BINARY_PROBE]:
+        raise DataFileError(path, f"is a binary file, not a {what}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataFileError(path, f"is not UTF-8 text (binary file?), expected a {what}", line=line) from None
+    # A BOM in the middle (concatenated files) or a stray one after utf-8-sig is removed as well.
+    return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def figure_formats() -> dict:
+    """File extensions matplotlib can write, mapped to their description."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return FigureCanvasBase.get_supported_filetypes()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w", **open_kwargs):
+    """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it.
+
+    An exception (including KeyboardInterrupt) inside the ``with`` block leaves ``path`` as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as fh:
+            yield fh
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path`` (same extension); rename it to ``path`` on success.
+
+    For writers that take a file name (``savefig``, ``np.savetxt``): the temporary name keeps
+    the extension, so the format is inferred as for ``path``. On an exception (including
+    KeyboardInterrupt) the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_output(path, text, inputs=(), option="output"):
+    """Check one output against ``inputs`` (see :class:`OutputPlan`) and write ``text`` atomically.
+
+    The guarded writer behind the library's ``write_*`` functions.
+    """
+    plan = OutputPlan(inputs)
+    target = plan.add(path, option)
+    plan.check()
+    plan.write_text(target, text)
+    return target
+
+
+def _refuse_after_ctrl_c():
+    """Raise KeyboardInterrupt if Ctrl-C was pressed during the run but swallowed on the way
+    (e.g. printed as "Exception ignored in ..." by a finalizer): a run the user interrupted
+    writes nothing. The command line's SIGINT handler counts the presses in ``hits``."""
+    import signal
+
+    if getattr(signal.getsignal(signal.SIGINT), "hits", 0):
+        raise KeyboardInterrupt
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+class OutputPlan:
+    """Every file one run will write, checked together before anything is written.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        Input files and input data-set directories (None entries are ignored).
+    no_files : bool
+        ``--no-files``: :meth:`add` accepts outputs but the plan writes none of them.
+    """
+
+    def __init__(self, inputs=(), no_files=False):
+        self.inputs = [Path(p) for p in inputs if p is not None]
+        self.no_files = no_files
+        self.outputs = []  # (option, Path, kind)
+        self.directories = []  # (option, Path): output directories created when missing
+
+    def add_input(self, path):
+        """Also protect ``path`` (a file or a data-set directory)."""
+        if path is not None:
+            self.inputs.append(Path(path))
+
+    def add(self, path, option, kind="text"):
+        """Plan one output; ``kind`` is ``"text"``, ``"binary"`` or ``"figure"``.
+
+        Returns the path to write to, or None when nothing is written (``--no-files``, or ``-``
+        meaning standard output).
+        """
+        if path is None or str(path) == "-" or self.no_files:
+            return None
+        path = Path(path)
+        self.outputs.append((option, path, kind))
+        return path
+
+    def add_directory(self, path, option):
+        """An output directory that is created (with its parents) when missing."""
+        if not self.no_files:
+            self.directories.append((option, Path(path)))
+
+    def check(self):
+        """Raise :class:`UserError` naming the option and path of the first output that cannot be written."""
+        inputs = [(p, p.resolve()) for p in self.inputs]
+        # A file of a Bruker experiment (acqus beside it) protects the whole data set.
+        inputs += [(p.parent, r.parent) for p, r in list(inputs) if r.is_file() and (r.parent / "acqus").is_file()]
+        for option, d in self.directories:
+            if d.exists() and not d.is_dir():
+                raise UserError(f"{option} {d}: exists and is not a directory")
+            self._check_parent_writable(option, d, _nearest_existing(d.resolve()))
+            for given, resolved in inputs:
+                if resolved.is_dir() and _inside(d.resolve(), resolved):
+                    raise UserError(f"{option} {d}: lies inside the input data set {given}; choose another directory")
+        seen = {}
+        formats = None
+        for option, path, kind in self.outputs:
+            target = path.resolve()
+            for given, resolved in inputs:
+                if target == resolved:
+                    raise UserError(f"{option} {path}: is an input file; refusing to overwrite an input file")
+                if resolved.is_dir() and _inside(target, resolved):
+                    raise UserError(f"{option} {path}: lies inside the input data set {given}; "
+                                    "refusing to write into raw data")
+            if target in seen:
+                raise UserError(f"{option} {path}: the same file as {seen[target]}; give them different names")
+            seen[target] = f"{option} {path}"
+            if target.is_dir():
+                raise UserError(f"{option} {path}: is a directory; give a file name")
+            if kind == "figure":
+                formats = formats or figure_formats()
+                ext = path.suffix.lower().lstrip(".")
+                if ext not in formats:
+                    known = ", ".join(sorted(formats))
+                    what = f"unknown figure format {path.suffix!r}" if ext else "no file extension"
+                    raise UserError(f"{option} {path}: {what}; use one of {known}")
+            parent = target.parent
+            if any(_inside(parent, d.resolve()) for _, d in self.directories):
+                continue  # created when missing; checked above
+            if not parent.exists():
+                raise UserError(f"{option} {path}: directory {path.parent} does not exist")
+            if not parent.is_dir():
+                raise UserError(f"{option} {path}: {path.parent} is not a directory")
+            self._check_parent_writable(option, path, parent)
+
+    @staticmethod
+    def _check_parent_writable(option, path, parent):
+        if not parent.is_dir():
+            raise UserError(f"{option} {path}: {parent} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UserError(f"{option} {path}: directory {parent} is not writable")
+
+    def make_directories(self):
+        """Create the planned output directories (after :meth:`check`)."""
+        for option, d in self.directories:
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"{option} {d}: cannot create the directory: {exc.strerror}") from None
+
+    def _planned(self, path):
+        target = Path(path).resolve()
+        for _, p, kind in self.outputs:
+            if p.resolve() == target:
+                return kind
+        raise RuntimeError(f"output {path} was not planned")  # a bug: every output must be planned
+
+    def write_text(self, path, text):
+        """Write ``text`` (UTF-8) atomically to a planned path; None writes nothing."""
+        if path is None:
+            return
+        self._planned(path)
+        _refuse_after_ctrl_c()
+        self.make_directories()
+        with self._os_errors(path), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+
+    @contextlib.contextmanager
+    def writing(self, path):
+        """Yield a temporary name for a planned output, renamed to ``path`` when the block succeeds.
+
+        ``path`` None (``--no-files``, standard output) yields None: the caller writes nothing.
+        """
+        if path is None:
+            yield None
+            return
+        self._planned(path)
+        _refuse_after_ctrl_c()
+        self.make_directories()
+        with self._os_errors(path), atomic_path(path) as tmp:
+            yield tmp
+
+    def save_figure(self, fig, path, **kwargs):
+        """Save a matplotlib figure atomically to a planned path, in the format its extension names."""
+        if path is None:
+            return
+        self._planned(path)
+        _refuse_after_ctrl_c()
+        self.make_directories()
+        fmt = Path(path).suffix.lower().lstrip(".")
+        with self._os_errors(path), atomic_write(path, "wb") as fh:
+            fig.savefig(fh, format=fmt, **kwargs)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _os_errors(path):
+        try:
+            yield
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
