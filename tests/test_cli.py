@@ -216,3 +216,14 @@ def test_ctrl_c_swallowed_by_a_library_still_interrupts_and_writes_nothing(monke
     assert capsys.readouterr().err.strip() == "respdor: interrupted"
     assert not target.exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored for in-process callers
+
+
+def test_option_prefixes_are_refused(capsys):
+    # '--t2prime' must not be taken as an abbreviation of '--t2prime-from' (or any other option).
+    from respdor.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", "--observe", "13C", "--partner", "27Al", "--distance", "2.5", "--fraction", "0.24",
+              "--snr", "40", "--scans", "64", "--recycle", "5", "--mas", "10k", "--t2prim", "8ms"])
+    assert exc.value.code == 2
+    assert "--t2prim" in capsys.readouterr().err

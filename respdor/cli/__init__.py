@@ -40,7 +40,16 @@ def _parser_class():
     import argparse
 
     class OneLineParser(argparse.ArgumentParser):
-        """argparse with the usage mistakes said in one line, like every other user mistake."""
+        """argparse with the usage mistakes said in one line, like every other user mistake.
+
+        Option prefixes are not accepted: with them a mistyped or renamed option silently becomes
+        another one (``--t2prime`` parsed as ``--t2prime-from``). Sub-command parsers inherit this
+        class, so the rule holds for every command.
+        """
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("allow_abbrev", False)
+            super().__init__(*args, **kwargs)
 
         def error(self, message):
             self.exit(EXIT_USER, f"respdor: error: {self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
