@@ -219,11 +219,14 @@ def test_ctrl_c_swallowed_by_a_library_still_interrupts_and_writes_nothing(monke
 
 
 def test_option_prefixes_are_refused(capsys):
-    # '--t2prime' must not be taken as an abbreviation of '--t2prime-from' (or any other option).
-    from respdor.cli import main
+    # An unambiguous prefix ('--recycl' for '--recycle') would be accepted by plain argparse; a
+    # renamed option could then silently become another one, so prefixes are refused everywhere.
+    from respdor.cli import build_parser
 
+    argv = ["plan", "--observe", "13C", "--partner", "27Al", "--distance", "2.5", "--fraction", "0.24",
+            "--snr", "40", "--scans", "64", "--mas", "10k"]
+    build_parser().parse_args(argv + ["--recycle", "5"])  # the full name parses
     with pytest.raises(SystemExit) as exc:
-        main(["plan", "--observe", "13C", "--partner", "27Al", "--distance", "2.5", "--fraction", "0.24",
-              "--snr", "40", "--scans", "64", "--recycle", "5", "--mas", "10k", "--t2prim", "8ms"])
+        build_parser().parse_args(argv + ["--recycl", "5"])
     assert exc.value.code == 2
-    assert "--t2prim" in capsys.readouterr().err
+    assert "--recycl" in capsys.readouterr().err
