@@ -12,7 +12,7 @@ ZYZ, active, in radians.
 
 from importlib import import_module
 
-from . import csa
+from . import conventions, csa
 from .dipolar import (
     coupling_from_distance,
     dipolar_constant,
@@ -89,4 +89,5 @@ __all__ = [
     "effective_coupling_hz",
     "effective_distance",
     "csa",
+    "conventions",
 ] + sorted(_LAZY)
