@@ -20,6 +20,10 @@ __all__ = [
     "Event",
     "Block",
     "redor_cycle",
+    "PLACEMENTS",
+    "DEFAULT_PLACEMENT",
+    "placement_positions",
+    "redor_flip_fractions",
     "sr4_cycle",
     "cw_pulse",
     "wurst_pulse",
@@ -103,10 +107,40 @@ def ideal_pulse(channel, flip_deg=180.0, phase_deg=0.0) -> Event:
     return Event(0.0, {}, (channel, float(flip_deg), float(phase_deg)))
 
 
-def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=None) -> Block:
-    """One phase cycle of a REDOR pi-pulse train: two pi pulses per rotor period.
+PLACEMENTS = {
+    # name -> (pulse positions as fractions of tau_R, which point of a finite pulse sits there)
+    "mid-end": ((0.5, 1.0), "end"),
+    "centred": ((0.25, 0.75), "centre"),
+}
+DEFAULT_PLACEMENT = "mid-end"
 
-    Pulse centres sit at tau_R/4 and 3 tau_R/4 of every rotor period (spacing tau_R/2).
+
+def placement_positions(placement):
+    """Pulse positions (fractions of tau_R in (0, 1]) and anchor (``"end"``/``"centre"``) of a placement.
+
+    Parameters
+    ----------
+    placement : str or sequence of float
+        ``"mid-end"`` (default): pulses at tau_R/2 and tau_R of every rotor period; a finite pulse
+        *ends* there (a delay, then the pulse, as in the common Bruker REDOR programs).
+        ``"centred"``: pulses centred at tau_R/4 and 3 tau_R/4. Or explicit fractions of tau_R
+        (an even number per period, increasing, in (0, 1]) of the pulse centres.
+    """
+    if isinstance(placement, str):
+        if placement not in PLACEMENTS:
+            raise ValueError(f"unknown pulse placement {placement!r}: one of {sorted(PLACEMENTS)} or fractions of tau_R")
+        return PLACEMENTS[placement]
+    pos = tuple(float(x) for x in placement)
+    if not pos or len(pos) % 2 or any(not (0 < x <= 1) for x in pos) or any(b <= a for a, b in zip(pos, pos[1:])):
+        raise ValueError(
+            f"pulse positions {list(pos)!r} must be an even number of increasing fractions of tau_R in (0, 1]"
+        )
+    return pos, "centre"
+
+
+def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=None,
+                placement=DEFAULT_PLACEMENT) -> Block:
+    """One phase cycle of a REDOR pi-pulse train: two (or any even number of) pi pulses per rotor period.
 
     Parameters
     ----------
@@ -118,32 +152,43 @@ def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=N
         pi pulse length in s; 0 gives ideal delta pulses.
     phases : str or sequence of float
         ``"x"``, ``"xy4"``, ``"xy8"``, ``"xy16"`` or explicit phases in degrees; the cycle spans
-        len(phases)/2 rotor periods.
+        len(phases)/(pulses per period) rotor periods.
     nu1_hz : float, optional
         rf amplitude; defaults to 1/(2 t_p) (a pi pulse).
+    placement : str or sequence of float
+        Where the pulses sit in each rotor period, see :func:`placement_positions`
+        (default ``"mid-end"``: at tau_R/2 and tau_R).
     """
     tr = 1.0 / _positive(mas_rate_hz, "MAS rate (Hz)")
     if isinstance(phases, str) and phases not in XY_PHASES:
         raise ValueError(f"unknown phase cycle {phases!r}: one of {sorted(XY_PHASES)}")
     ph = list(XY_PHASES[phases]) if isinstance(phases, str) else [float(p) for p in phases]
-    if len(ph) % 2:
-        raise ValueError("a REDOR cycle needs an even number of pulses (two per rotor period)")
+    pos, anchor = placement_positions(placement)
+    if len(ph) % len(pos):
+        raise ValueError(f"{len(ph)} phases do not fill whole rotor periods of {len(pos)} pulses")
     tp = float(pulse_length_s)
-    if tp < 0 or tp >= tr / 2:
-        raise ValueError(f"pi pulse length {tp!r} s must be >= 0 and shorter than half a rotor period")
+    if tp < 0 or tp >= tr / len(pos):
+        raise ValueError(f"pi pulse length {tp!r} s must be >= 0 and shorter than the pulse spacing")
+    # start time of each pulse within its period
+    starts = [x * tr - (tp if anchor == "end" else tp / 2) for x in pos]
+    if starts[0] < -1e-15 or starts[-1] + tp > tr + 1e-15:
+        raise ValueError(f"a {tp * 1e6:g} us pulse at these positions does not fit in the rotor period")
+    amp = 1.0 / (2 * tp) if (nu1_hz is None and tp > 0) else (0.0 if nu1_hz is None else float(nu1_hz))
     events = []
-    if tp == 0.0:
-        for k, p in enumerate(ph):
-            events.append(Event(tr / 4))
-            events.append(ideal_pulse(channel, 180.0, p))
-            events.append(Event(tr / 4))
-    else:
-        amp = 1.0 / (2 * tp) if nu1_hz is None else float(nu1_hz)
-        for k, p in enumerate(ph):
-            events.append(Event(tr / 4 - tp / 2))
-            events.append(Event(tp, {channel: (amp, p)}))
-            events.append(Event(tr / 4 - tp / 2))
-    return Block(_merge(events), f"REDOR {phases} on {channel}")
+    for k, p in enumerate(ph):
+        j = k % len(pos)
+        t_prev = 0.0 if j == 0 else starts[j - 1] + tp
+        events.append(Event(max(starts[j] - t_prev, 0.0)))
+        events.append(ideal_pulse(channel, 180.0, p) if tp == 0.0 else Event(tp, {channel: (amp, p)}))
+        if j == len(pos) - 1:
+            events.append(Event(max(tr - starts[j] - tp, 0.0)))
+    name = placement if isinstance(placement, str) else "at " + "/".join(f"{x:g}" for x in pos) + " tau_R"
+    return Block(_merge(events), f"REDOR {phases if isinstance(phases, str) else 'custom'} on {channel}, {name}")
+
+
+def redor_flip_fractions(placement=DEFAULT_PLACEMENT):
+    """Times (fractions of tau_R) at which ideal pi pulses flip S in every rotor period."""
+    return placement_positions(placement)[0]
 
 
 def sr4_cycle(channel, mas_rate_hz, supercycle="SR4", nu1_hz=None) -> Block:

@@ -36,7 +36,7 @@ from .hamiltonian import (
     spin_operators,
 )
 from .powder import Powder, make_powder
-from .sequences import Block, Event, ideal_pulse, redor_cycle
+from .sequences import DEFAULT_PLACEMENT, Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
 from .system import SpinSystem
 
 __all__ = [
@@ -174,17 +174,18 @@ def _fint(F, t0, t1, wr):
     return out
 
 
-def _redor_period_phase(F, wr, t_start, taus):
-    """integral over one rotor period from t_start (+ tau_g) of omega(t) s(t) dt, s = +-1 flipping
-    at tau_R/4 and 3 tau_R/4 (delta pulses). F (n_ab, 9) -> (n_ab, n_gamma)."""
+def _redor_period_phase(F, wr, t_start, taus, flips=(0.5, 1.0)):
+    """integral over one rotor period from t_start (+ tau_g) of omega(t) s(t) dt, where s = +-1
+    starts at +1 and flips at the fractions ``flips`` of tau_R (ideal pi pulses, an even number).
+    F (n_ab, 9) -> (n_ab, n_gamma)."""
     tr = 2 * np.pi / wr
     t0 = t_start + taus[None, :]
     Fe = F[:, None, :]
-    return (
-        _fint(Fe, t0, t0 + tr / 4, wr)
-        - _fint(Fe, t0 + tr / 4, t0 + 3 * tr / 4, wr)
-        + _fint(Fe, t0 + 3 * tr / 4, t0 + tr, wr)
-    )
+    edges = [0.0] + [f for f in flips if f < 1.0] + [1.0]
+    out = 0.0
+    for k in range(len(edges) - 1):
+        out = out + (-1) ** k * _fint(Fe, t0 + edges[k] * tr, t0 + edges[k + 1] * tr, wr)
+    return out
 
 
 def _n_from_times(times, cycle_s):
@@ -278,7 +279,7 @@ def _offset_of(offsets, symbol):
 # --------------------------------------------------------------------------------------------
 
 
-def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk):
+def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
     wr = 2 * np.pi * mas_rate
     tr = 1.0 / mas_rate
     ng = powder.n_gamma
@@ -298,8 +299,8 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
             fs = fs.copy()
             fs[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * _offset_of(offsets, obs.isotope.symbol)
             # S phase: -n (Phi^S_a - Phi^S_b) - (J_a - J_b); common to S0 and S1
-            psa = _redor_period_phase(fs, wr, 0.0, taus)
-            psb = _redor_period_phase(fs, wr, T, taus)
+            psa = _redor_period_phase(fs, wr, 0.0, taus, flips)
+            psb = _redor_period_phase(fs, wr, T, taus, flips)
             ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
             jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
             phase_s = ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]
@@ -313,8 +314,8 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
                     np.sign(comps.omega0[j]) * 2 * np.pi * _offset_of(offsets, sp.isotope.symbol) * m
                 )
                 fsi = comps.pair.get((0, j), np.zeros((b - a, 2 * N_HARM + 1), complex))
-                phi_a = _redor_period_phase(fsi, wr, 0.0, taus)
-                phi_b = _redor_period_phase(fsi, wr, T, taus)
+                phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
+                phi_b = _redor_period_phase(fsi, wr, T, taus, flips)
                 if ideal:
                     P = centre.matrix(sp.spin)
                     xa = np.exp(-2j * m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
@@ -562,6 +563,7 @@ def simulate_respdor(
     method="auto",
     progress=False,
     chunk=32,
+    placement=DEFAULT_PLACEMENT,
 ):
     """Simulate a RESPDOR (or S-RESPDOR) dephasing curve: S0, S1 and dS/S0.
 
@@ -578,7 +580,7 @@ def simulate_respdor(
         :func:`spinsim.wurst_pulse`), or an ideal incoherent saturation. Default: ideal, full.
         An ideal S pi pulse sits at its centre. S0 is the same experiment with the rf off.
     recoupling : "redor" or Block
-        ``"redor"``: ideal pi pulses on S at tau_R/4 and 3 tau_R/4 of every rotor period; or one
+        ``"redor"``: ideal pi pulses on S, placed in every rotor period by ``placement``; or one
         recoupling cycle (e.g. :func:`spinsim.sr4_cycle`, :func:`spinsim.redor_cycle` with finite
         pulses), a whole number of rotor periods.
     powder : Powder or dict, optional
@@ -592,6 +594,10 @@ def simulate_respdor(
         Progress bar on stderr.
     chunk : int
         Crystallites per kernel call (Ctrl-C is honoured between calls).
+    placement : str or sequence of float
+        Where the ideal pi pulses of ``recoupling="redor"`` sit in each rotor period:
+        ``"mid-end"`` (default, tau_R/2 and tau_R), ``"centred"`` (tau_R/4 and 3 tau_R/4) or
+        fractions of tau_R (:func:`spinsim.sequences.placement_positions`). Both engines.
 
     Returns
     -------
@@ -621,9 +627,14 @@ def simulate_respdor(
         raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
     if fast_ok and method != "general":
         t, ns = _n_from_times(recoupling_times, 1.0 / mas_rate)
-        s0, s1, info = _fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk)
+        flips = redor_flip_fractions(placement)
+        s0, s1, info = _fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
+                                   flips)
     else:
-        cycle = redor_cycle(obs, mas_rate, 0.0, "x") if isinstance(recoupling, str) else recoupling
+        if isinstance(recoupling, str):
+            cycle = redor_cycle(obs, mas_rate, 0.0, [0.0] * len(redor_flip_fractions(placement)), placement=placement)
+        else:
+            cycle = recoupling
         if isinstance(recoupling, str) and recoupling != "redor":
             raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
         t, ns = _n_from_times(recoupling_times, cycle.duration)
@@ -663,6 +674,7 @@ def simulate_redor(
     method="auto",
     progress=False,
     chunk=32,
+    placement=DEFAULT_PLACEMENT,
 ):
     """Simulate a REDOR dephasing curve: S0, S1 and dS/S0.
 
@@ -683,6 +695,9 @@ def simulate_redor(
         ``"partner"``: the train on the partner channel in S1 only, plus a partner pi pulse
         (ideal, or ``partner_pulse``) together with the S pi pulse at the centre, so that the partner pulses alternate every tau_R/2 throughout (classic
         Gullion-Schaefer REDOR); general path. S0 has no partner pulses.
+    placement : str or sequence of float
+        Where the train's pulses sit in each rotor period (default ``"mid-end"``), see
+        :func:`spinsim.sequences.placement_positions`.
     """
     _check_system(system)
     obs = system.spins[0].isotope.symbol
@@ -690,14 +705,14 @@ def simulate_redor(
         centre = IdealSaturation("inversion") if partner_pulse is None else partner_pulse
         if pulse_length == 0.0 and method != "general":
             return simulate_respdor(system, mas_rate, recoupling_times, centre, "redor", powder, max_dt, offsets,
-                                    method, progress, chunk)
-        cycle = redor_cycle(obs, mas_rate, pulse_length, phases)
+                                    method, progress, chunk, placement)
+        cycle = redor_cycle(obs, mas_rate, pulse_length, phases, placement=placement)
         return simulate_respdor(system, mas_rate, recoupling_times, centre, cycle, powder, max_dt, offsets,
                                 "general", progress, chunk)
     if channel != "partner":
         raise ValueError(f"channel must be 'observed' or 'partner', got {channel!r}")
     partner = system.spins[1].isotope.symbol
-    cycle = redor_cycle(partner, mas_rate, pulse_length, phases)
+    cycle = redor_cycle(partner, mas_rate, pulse_length, phases, placement=placement)
     _check_cycle(cycle, mas_rate)
     powder = _default_powder(powder)
     t0 = time.perf_counter()
