@@ -114,7 +114,11 @@ class SimulationResult:
     dSS0 : ndarray
         (S0 - S1) / S0.
     info : dict
-        Engine, powder, step size and timings.
+        Engine, powder, step size and timings; ``info["experiment"]``: what was simulated, in words.
+    S0_complex, S1_complex : ndarray
+        The complex detected signals (S_x after an ideal excitation, complex detection, normalised
+        to the interaction-free signal). ``S0 = |S0_complex|``; ``S1`` is ``S1_complex`` phased
+        like S0 (the phase correction of the S0 spectrum applied to S1), so dS/S0 = 1 - Re(S1/S0).
     """
 
     t_s: np.ndarray
@@ -122,16 +126,31 @@ class SimulationResult:
     S1: np.ndarray
     dSS0: np.ndarray
     info: dict = field(default_factory=dict)
+    S0_complex: np.ndarray = None
+    S1_complex: np.ndarray = None
 
     def to_csv(self, path):
-        """Write ``t_s,S0,S1,dSS0`` with a header line."""
+        """Write ``t_s,S0,S1,dSS0`` after ``#`` comment lines saying what was simulated."""
         data = np.column_stack([self.t_s, self.S0, self.S1, self.dSS0])
-        np.savetxt(path, data, delimiter=",", header="t_s,S0,S1,dSS0", comments="", fmt="%.10g")
+        head = [f"# {line}" for line in self.info.get("experiment", [])]
+        np.savetxt(path, data, delimiter=",", header="\n".join(head + ["t_s,S0,S1,dSS0"]), comments="",
+                   fmt="%.10g")
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _result(t, s0c, s1c, info):
+    """S0 = |S0|, S1 phased like S0 (one phase correction for both spectra, as when processing)."""
+    s0c = np.asarray(s0c, complex)
+    s1c = np.asarray(s1c, complex)
+    s0 = np.abs(s0c)
+    if np.any(s0 < 1e-9):
+        raise ValueError("S0 vanishes at some recoupling time: dS/S0 is undefined")
+    s1 = (s1c * np.conj(s0c) / s0).real
+    return SimulationResult(t, s0, s1, 1.0 - s1 / s0, info, s0c, s1c)
 
 
 class _Progress:
@@ -353,8 +372,8 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
         raise
     prog.close()
     w = powder.weights / ng
-    s1 = np.einsum("o,ogi->i", w, c1_all.real)
-    s0 = np.einsum("o,ogi->i", w, c0_all.real)
+    s1 = np.einsum("o,ogi->i", w, c1_all)
+    s0 = np.einsum("o,ogi->i", w, c0_all)
     info = {"engine": "fast", "block_dt_s": None if ideal else dt, "block_steps": None if ideal else L}
     if not ideal:
         info["shared_gamma_steps"] = bool(shared)
@@ -476,8 +495,8 @@ def _centre_events(centre, obs_channel):
     return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
 
 
-def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk):
-    """Complex S coherence amplitudes (n_pts,) powder averaged, and the engine info."""
+def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x"):
+    """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info."""
     wr = 2 * np.pi * mas_rate
     obs = system.spins[0].isotope.symbol
     sl = _Slicer(system, max_dt)
@@ -489,22 +508,33 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
     t0s, dts, kinds = arrs[0], arrs[1], arrs[2]
     dims = sl.dims
     dim = sl.dim
-    iz, ip, im, _, _ = spin_operators(0.5)
+    iz, ip, im, sx, _ = spin_operators(0.5)
     rest = dim // 2
-    rho0 = np.kron(ip, np.eye(rest))
+    # the spectrometer: S_x after an ideal excitation pulse, complex detection Tr(rho S+)
+    # (``initial="plus"`` keeps only the S+ pathway: the engine's convention before issue 11)
+    rho0 = np.kron(sx if initial == "x" else ip, np.eye(rest))
     if isinstance(centre, IdealSaturation) and centre.efficiency > 0:
         transfer = np.ones((1, 1))
         for sp in system.spins[1:]:
             transfer = np.kron(transfer, centre.matrix(sp.spin))
     else:
         transfer = np.zeros((0, 0))
-    # detection: the S coherence as moved by the rf alone (no interactions)
+    # normalise by the signal of the same rf without interactions (rf alone)
     F0 = np.zeros((1, 2 * N_HARM + 1, dim), complex)
     U0 = K.propagate_segments(F0, wr, *arrs)[0]
-    dets = []
+    dets, norms = [], []
     for n in ns:
         R = np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n))
-        dets.append(R @ rho0 @ R.conj().T)
+        ideal = R @ rho0 @ R.conj().T
+        if initial == "x":
+            det = np.kron(im, np.eye(rest))  # Tr(det^dag rho) = Tr(S+ rho)
+        else:
+            det = ideal
+        norm = np.vdot(det, ideal) / rest
+        if abs(norm) < 1e-6:
+            raise ValueError("the rf of this sequence leaves no observable S coherence even without interactions")
+        dets.append(det)
+        norms.append(norm)
     dets = np.ascontiguousarray(np.array(dets))
     euler, weights = powder.euler_full()
     n_tot = euler.shape[0]
@@ -531,8 +561,8 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
         prog.close(interrupted=True)
         raise
     prog.close()
-    out /= rest
-    return np.einsum("o,oi->i", weights, out.real), {"engine": "general", "slices": len(t0s), "dim": dim}
+    out /= rest * np.array(norms)[None, :]
+    return np.einsum("o,oi->i", weights, out), {"engine": "general", "slices": len(t0s), "dim": dim}
 
 
 # --------------------------------------------------------------------------------------------
@@ -644,6 +674,8 @@ def simulate_respdor(
         s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk)
     info.update(
         {
+            "experiment": describe_experiment(system, mas_rate, saturation, recoupling, placement,
+                                              "redor" if _is_inversion(saturation) else "respdor"),
             "powder": powder.name,
             "n_orientations": powder.size,
             "n_gamma": powder.n_gamma,
@@ -651,7 +683,11 @@ def simulate_respdor(
             "wall_s": time.perf_counter() - t0,
         }
     )
-    return SimulationResult(t, s0, s1, (s0 - s1) / s0, info)
+    return _result(t, s0, s1, info)
+
+
+def _is_inversion(centre):
+    return isinstance(centre, IdealSaturation) and isinstance(centre.kind, str) and centre.kind == "inversion"
 
 
 def _check_cycle(cycle, mas_rate):
@@ -727,4 +763,55 @@ def simulate_redor(
     s0, _ = _general_signals(system, mas_rate, Block([Event(cycle.duration)]), nothing, ns, powder, max_dt,
                              offsets, progress, chunk)
     info.update({"powder": powder.name, "n_orientations": powder.size, "wall_s": time.perf_counter() - t0})
-    return SimulationResult(t, s0, s1, (s0 - s1) / s0, info)
+    info["experiment"] = [
+        f"recoupling (S1 only): {cycle.label}, cycle {cycle.duration * 1e6:g} us, n cycles before and after the centre",
+        f"centre: {_fmt_block(centre)} together with an ideal {obs} pi pulse (phase x)",
+        f"S0: no {partner} pulses, the ideal {obs} pi pulse at the centre; S1: with the {partner} train",
+        describe_experiment(system, mas_rate, nothing)[-1],
+    ]
+    return _result(t, s0, s1, info)
+
+
+# --------------------------------------------------------------------------------------------
+# what is run, in words (CSV / JSON header)
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_block(block):
+    if isinstance(block, IdealSaturation):
+        kind = block.kind if isinstance(block.kind, str) else "explicit matrix"
+        return f"ideal instantaneous partner transfer '{kind}', efficiency {block.efficiency:g}"
+    chans = sorted(block.channels())
+    return f"{block.label or 'block'} on {', '.join(chans) or 'no channel'}, {block.duration * 1e6:g} us"
+
+
+def describe_experiment(system, mas_rate, saturation, recoupling="redor", placement=DEFAULT_PLACEMENT,
+                        kind="respdor", train_channel=None):
+    """One line per element of the experiment that is simulated (pulse positions, phases, channels,
+    centre, how S0 differs from S1, and the detected signal).
+
+    Returns
+    -------
+    list of str
+    """
+    obs = system.spins[0].isotope.symbol
+    tr_us = 1e6 / mas_rate
+    lines = []
+    if isinstance(recoupling, str):
+        pos = redor_flip_fractions(placement)
+        where = ", ".join(f"{p:g} tau_R" for p in pos)
+        name = placement if isinstance(placement, str) else "explicit"
+        lines.append(f"recoupling: ideal pi pulses on {train_channel or obs}, phase x, at {where} of every rotor "
+                     f"period ({name}; tau_R = {tr_us:g} us); n periods before and n after the centre, "
+                     f"t_rec = 2 n tau_R")
+    else:
+        lines.append(f"recoupling: {recoupling.label}, cycle {recoupling.duration * 1e6:g} us, repeated n times "
+                     f"before and n times after the centre, t_rec = 2 n cycle")
+    lines.append(f"centre: {_fmt_block(saturation)}; an ideal {obs} pi pulse (phase x) at its middle")
+    if kind == "redor":
+        lines.append("S0: the same sequence without the partner pulse(s); S1: with them")
+    else:
+        lines.append("S0: the same sequence and timing with the saturation rf off; S1: with it")
+    lines.append(f"signal: complex {obs} coherence normalised to its interaction-free value; S0 = |S0|, S1 phased "
+                 "like S0, dS/S0 = 1 - Re(S1/S0)")
+    return lines

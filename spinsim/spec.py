@@ -67,7 +67,7 @@ _ALLOWED = {
     },
     "dipolar": {"spins", "d_hz", "distance_A", "euler_deg"},
     "j": {"spins", "j_hz"},
-    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel"},
+    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement"},
     "saturation": {
         "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
         "start_khz", "end_khz",
@@ -203,6 +203,35 @@ class Spec:
         self.partner = spins[1].isotope.symbol
         self._parse_sequence(raw, exp)
 
+    def _channel(self, table, where, default):
+        ch = table.get("channel", default)
+        known = self.system.channels()
+        if not isinstance(ch, str):
+            raise SpecError(f"[{where}] channel must be an isotope name, got {ch!r}")
+        try:
+            from .isotopes import get_isotope
+
+            ch = get_isotope(ch).symbol
+        except ValueError:
+            pass
+        if ch not in known:
+            raise SpecError(f"[{where}] channel {ch!r} is not in the spin system (channels: {', '.join(known)})")
+        return ch
+
+    @staticmethod
+    def _placement(rec):
+        from .sequences import DEFAULT_PLACEMENT, placement_positions
+
+        value = rec.get("placement", DEFAULT_PLACEMENT)
+        try:
+            placement_positions(value)
+        except (ValueError, TypeError):
+            raise SpecError(
+                f"[recoupling] placement must be 'mid-end', 'centred' or a list of fractions of tau_R (an even "
+                f"number, increasing, in (0, 1]), got {value!r}"
+            ) from None
+        return value
+
     @staticmethod
     def _pair(d, where, n):
         p = d.get("spins")
@@ -221,15 +250,32 @@ class Spec:
         rec = raw.get("recoupling", {"scheme": "redor"})
         _check_keys(rec, "recoupling")
         scheme = rec.get("scheme", "redor")
+        self.scheme = scheme
         self.pulse_length = 0.0
         self.phases = rec.get("phases", "xy8")
+        self.train_channel = self._channel(rec, "recoupling", obs)
+        if self.train_channel != obs and not (scheme == "redor" and self.kind == "redor"):
+            raise SpecError(
+                f"[recoupling] channel {self.train_channel!r}: only a REDOR experiment (type = 'redor', scheme = "
+                f"'redor') can put its train on a partner; {self.kind.upper()} recouples on the observed {obs}"
+            )
+        if self.kind == "redor" and self.train_channel not in (obs, self.partner):
+            raise SpecError(
+                f"[recoupling] channel {self.train_channel!r}: a partner-channel REDOR train runs on the first "
+                f"partner, {self.partner}"
+            )
+        self.placement = self._placement(rec)
         if scheme == "redor":
             self.recoupling = "redor"
             self.pulse_length = 1e-6 * _num(rec, "pulse_us", "recoupling", 0.0, nonneg=True)
-            if self.pulse_length > 0:
-                self.recoupling = seq.redor_cycle(obs, self.mas_rate, self.pulse_length, self.phases)
+            if self.pulse_length > 0 or self.train_channel != obs:
+                self.recoupling = seq.redor_cycle(self.train_channel, self.mas_rate, self.pulse_length, self.phases,
+                                                  placement=self.placement)
             cycle = tr if self.recoupling == "redor" else self.recoupling.duration
         elif scheme == "sr4":
+            for k in ("placement", "pulse_us", "phases"):
+                if k in rec:
+                    raise SpecError(f"[recoupling] {k} is a REDOR key; SR4 uses supercycle and nu1_khz")
             nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
             self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
             cycle = self.recoupling.duration
@@ -247,7 +293,9 @@ class Spec:
         sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
         _check_keys(sat, "saturation")
         stype = sat.get("type", "cw")
-        channel = sat.get("channel", self.partner)
+        channel = self._channel(sat, "saturation", self.partner)
+        if channel == obs:
+            raise SpecError(f"[saturation] channel {channel!r} is the observed channel: saturate a partner")
         from .simulate import IdealSaturation  # numba import is deferred to here on purpose
 
         if stype in ("cw", "wurst", "dfs"):
@@ -299,11 +347,19 @@ class Spec:
         t = self.times_s if times_s is None else times_s
         if self.kind == "redor":
             partner_pulse = None if self.saturation is None or hasattr(self.saturation, "kind") else self.saturation
-            return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases,
+            if self.scheme == "sr4":
+                from .simulate import IdealSaturation
+
+                centre = partner_pulse if partner_pulse is not None else IdealSaturation("inversion")
+                return simulate_respdor(system, self.mas_rate, t, centre, self.recoupling, self.powder,
+                                        self.max_dt, self.offsets, self.method, progress)
+            channel = "observed" if self.train_channel == self.system.spins[0].isotope.symbol else "partner"
+            return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases, channel=channel,
                                   partner_pulse=partner_pulse, powder=self.powder, max_dt=self.max_dt,
-                                  offsets=self.offsets, method=self.method, progress=progress)
+                                  offsets=self.offsets, method=self.method, progress=progress,
+                                  placement=self.placement)
         return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
-                                self.max_dt, self.offsets, self.method, progress)
+                                self.max_dt, self.offsets, self.method, progress, placement=self.placement)
 
 
 def load_spec(spec) -> Spec:

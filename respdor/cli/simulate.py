@@ -100,7 +100,8 @@ def run(args) -> int:
             "S0": result.S0.tolist(),
             "S1": result.S1.tolist(),
             "dSS0": result.dSS0.tolist(),
-            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in result.info.items()},
+            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) or k == "experiment" else str(v))
+                     for k, v in result.info.items()},
         }
         text = json.dumps(payload, indent=2)
         if args.json == "-":
