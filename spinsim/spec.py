@@ -73,7 +73,7 @@ _ALLOWED = {
         "start_khz", "end_khz",
         "kind", "efficiency", "channel", "phase_deg",
     },
-    "powder": {"scheme", "n", "n_gamma"},
+    "powder": {"scheme", "n", "n_gamma", "file", "convention"},
     "simulation": {"max_dt_us", "method", "offsets_khz"},
     "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation"},
 }
@@ -328,8 +328,22 @@ class Spec:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
-        self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
-                                  int(_num(pw, "n_gamma", "powder", 32.0, positive=True)))
+        n_gamma = int(_num(pw, "n_gamma", "powder", 32.0, positive=True))
+        if "file" in pw:
+            if "n" in pw or "scheme" in pw:
+                raise SpecError("[powder] give a crystallite file or scheme/n, not both")
+            from .powder import read_crystallites
+
+            path = Path(str(pw["file"]))
+            if not path.is_absolute() and self.source != "<dict>":
+                path = Path(self.source).parent / path
+            try:
+                self.powder = read_crystallites(path, n_gamma, pw.get("convention", "spinsim"))
+            except OSError as exc:
+                raise SpecError(f"[powder] file {str(path)!r}: {exc.strerror}") from None
+        else:
+            self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
+                                      n_gamma)
         sim = raw.get("simulation", {})
         _check_keys(sim, "simulation")
         self.max_dt = 1e-6 * _num(sim, "max_dt_us", "simulation", 0.5, positive=True)

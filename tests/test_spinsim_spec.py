@@ -81,3 +81,29 @@ def test_redor_type_with_sr4_runs_sr4():
     r = load_spec(raw).run()
     assert "R4R4bar on 13C" in r.info["experiment"][0]
     assert r.info["engine"] == "general"
+
+
+def test_crystallite_file_reproduces_the_built_in_set(tmp_path):
+    from spinsim.powder import read_crystallites, zcw
+
+    z = zcw(21, 4)
+    rows = np.column_stack([np.degrees(z.alpha), np.degrees(z.beta), 3 * z.weights])
+    f = tmp_path / "cryst.txt"
+    np.savetxt(f, rows, header="alpha_deg beta_deg weight")
+    raw = spec()
+    raw["powder"] = {"file": str(f), "n_gamma": 4}
+    a = load_spec(raw).run()
+    b = load_spec(spec()).run()
+    assert np.allclose(a.dSS0, b.dSS0, atol=1e-12)
+    simp = tmp_path / "cryst.cry"
+    simp.write_text(f"{len(rows)}\n" + "\n".join(f"{x} {-y} {w}" for x, y, w in rows))
+    p = read_crystallites(simp, 4, "simpson")
+    assert np.allclose(p.beta, z.beta) and np.allclose(p.weights, z.weights)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("10 20 1\n10 x 1\n")
+    raw["powder"] = {"file": str(bad)}
+    with pytest.raises(SpecError, match="bad.txt:2: not a number"):
+        load_spec(raw)
+    raw["powder"] = {"file": str(tmp_path / "none.txt")}
+    with pytest.raises(SpecError, match="none.txt"):
+        load_spec(raw)
