@@ -31,6 +31,8 @@ __all__ = [
     "ideal_pulse",
     "XY_PHASES",
     "recoupling_scaling",
+    "scale_rf",
+    "gaussian_rf_profile",
     "redor_finite_pulse_kappa",
 ]
 
@@ -292,6 +294,34 @@ def dfs_pulse(channel, nu1_hz, duration_s, start_hz, end_hz, step_s=0.25e-6) -> 
     amp = 2 * nu1_hz * np.cos(phase)
     events = [Event(dt, {channel: (float(abs(a)), 0.0 if a >= 0 else 180.0)}) for a in amp]
     return Block(events, f"DFS {nu1_hz:g} Hz, {start_hz:g} -> {end_hz:g} Hz")
+
+
+def scale_rf(block: Block, channels, factor: float) -> Block:
+    """The block with the rf amplitude on ``channels`` multiplied by ``factor`` (ideal pulses unchanged)."""
+    f = float(factor)
+    if not (np.isfinite(f) and f >= 0):
+        raise ValueError(f"rf scale factor must be >= 0, got {factor!r}")
+    events = [
+        Event(e.duration, {ch: ((a * f if ch in channels else a), p) for ch, (a, p) in e.rf.items()}, e.ideal)
+        for e in block.events
+    ]
+    return Block(events, block.label + (f" x{f:g} rf" if f != 1 else ""))
+
+
+def gaussian_rf_profile(fwhm_rel, n=7):
+    """Scale factors and weights of a Gaussian nu1 distribution about 1 (FWHM relative, e.g. 0.1).
+
+    The n points lie on +- 2 sigma (Gauss-Hermite would be more accurate for smooth curves, but
+    a plain grid keeps each point a physical nu1); weights are normalised to 1.
+    """
+    sig = float(fwhm_rel) / (2 * np.sqrt(2 * np.log(2)))
+    if not (np.isfinite(sig) and 0 <= sig < 0.5) or int(n) < 1:
+        raise ValueError(f"rf profile FWHM must lie in [0, 1.18) (relative) and n >= 1, got {fwhm_rel!r}, {n!r}")
+    if sig == 0 or int(n) == 1:
+        return np.ones(1), np.ones(1)
+    x = np.linspace(-2 * sig, 2 * sig, int(n))
+    w = np.exp(-0.5 * (x / sig) ** 2)
+    return 1 + x, w / w.sum()
 
 
 def _positive(x, what):

@@ -40,6 +40,7 @@ from .sequences import DEFAULT_PLACEMENT, Block, Event, ideal_pulse, redor_cycle
 from .system import SpinSystem
 
 __all__ = [
+    "RfInhomogeneity",
     "IdealSaturation",
     "SimulationResult",
     "simulate_respdor",
@@ -77,6 +78,42 @@ class IdealSaturation:
     @property
     def duration(self) -> float:
         return 0.0
+
+
+@dataclass(frozen=True)
+class RfInhomogeneity:
+    """A weighted distribution of rf amplitudes across the sample: nu1 -> scale * nu1.
+
+    Signals (complex S0 and S1) are averaged over the distribution, as the coil volume does; a
+    spatial distribution scales every channel of a double-resonance coil alike, hence one
+    distribution for the listed channels.
+
+    Parameters
+    ----------
+    scales, weights : sequence of float
+        Relative rf amplitudes and their weights (normalised here).
+    channels : tuple of str, optional
+        Channels whose rf is scaled (default: every channel with shaped or finite rf). Ideal
+        (instantaneous) pulses are not scaled.
+    """
+
+    scales: tuple
+    weights: tuple
+    channels: tuple = None
+
+    def __post_init__(self):
+        s = np.atleast_1d(np.asarray(self.scales, float))
+        w = np.atleast_1d(np.asarray(self.weights, float))
+        if s.shape != w.shape or s.size == 0 or np.any(s < 0) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("rf inhomogeneity: scales and weights must be non-negative, of equal non-zero length")
+        object.__setattr__(self, "scales", tuple(s))
+        object.__setattr__(self, "weights", tuple(w / w.sum()))
+
+    def describe(self):
+        mean = float(np.dot(self.scales, self.weights))
+        sd = float(np.sqrt(np.dot(self.weights, (np.array(self.scales) - mean) ** 2)))
+        return (f"rf inhomogeneity: {len(self.scales)} nu1 scale factors on {', '.join(self.channels or ('all rf',))}"
+                f" (mean {mean:.3g}, s.d. {sd:.3g}); complex S0 and S1 averaged over them")
 
 
 def transfer_matrix(spin, kind="full", efficiency=1.0) -> np.ndarray:
@@ -594,6 +631,7 @@ def simulate_respdor(
     progress=False,
     chunk=32,
     placement=DEFAULT_PLACEMENT,
+    rf_inhomogeneity=None,
 ):
     """Simulate a RESPDOR (or S-RESPDOR) dephasing curve: S0, S1 and dS/S0.
 
@@ -628,11 +666,16 @@ def simulate_respdor(
         Where the ideal pi pulses of ``recoupling="redor"`` sit in each rotor period:
         ``"mid-end"`` (default, tau_R/2 and tau_R), ``"centred"`` (tau_R/4 and 3 tau_R/4) or
         fractions of tau_R (:func:`spinsim.sequences.placement_positions`). Both engines.
+    rf_inhomogeneity : RfInhomogeneity, optional
+        Average the complex signals over a distribution of nu1 (one run per scale factor).
 
     Returns
     -------
     SimulationResult
     """
+    if rf_inhomogeneity is not None:
+        return _rf_average(rf_inhomogeneity, system, mas_rate, recoupling_times, saturation, recoupling, powder,
+                           max_dt, offsets, method, progress, chunk, placement)
     _check_system(system)
     mas_rate = float(mas_rate)
     if not (np.isfinite(mas_rate) and mas_rate > 0):
@@ -686,6 +729,31 @@ def simulate_respdor(
     return _result(t, s0, s1, info)
 
 
+def _rf_average(dist, system, mas_rate, times, saturation, recoupling, *rest):
+    from .sequences import scale_rf
+
+    blocks = [b for b in (saturation, recoupling) if isinstance(b, Block)]
+    with_rf = {ch for b in blocks for e in b.events for ch, (a, _) in e.rf.items() if a > 0}
+    channels = tuple(dist.channels) if dist.channels else tuple(sorted(with_rf))
+    missing = [ch for ch in channels if ch not in with_rf]
+    if missing or not channels:
+        raise ValueError(f"rf inhomogeneity on {', '.join(missing) or 'no channel'}: no finite rf there to scale "
+                         "(ideal pulses are instantaneous)")
+    s0 = s1 = 0.0
+    t0 = time.perf_counter()
+    for f, w in zip(dist.scales, dist.weights):
+        sat = scale_rf(saturation, channels, f) if isinstance(saturation, Block) else saturation
+        rec = scale_rf(recoupling, channels, f) if isinstance(recoupling, Block) else recoupling
+        r = simulate_respdor(system, mas_rate, times, sat, rec, *rest)
+        s0 = s0 + w * r.S0_complex
+        s1 = s1 + w * r.S1_complex
+    info = dict(r.info)
+    info["experiment"] = list(r.info["experiment"][:-1]) + [
+        RfInhomogeneity(dist.scales, dist.weights, channels).describe(), r.info["experiment"][-1]]
+    info["wall_s"] = time.perf_counter() - t0
+    return _result(r.t_s, s0, s1, info)
+
+
 def _is_inversion(centre):
     return isinstance(centre, IdealSaturation) and isinstance(centre.kind, str) and centre.kind == "inversion"
 
@@ -711,6 +779,7 @@ def simulate_redor(
     progress=False,
     chunk=32,
     placement=DEFAULT_PLACEMENT,
+    rf_inhomogeneity=None,
 ):
     """Simulate a REDOR dephasing curve: S0, S1 and dS/S0.
 
@@ -734,6 +803,8 @@ def simulate_redor(
     placement : str or sequence of float
         Where the train's pulses sit in each rotor period (default ``"mid-end"``), see
         :func:`spinsim.sequences.placement_positions`.
+    rf_inhomogeneity : RfInhomogeneity, optional
+        Average over a nu1 distribution (observed-channel train only).
     """
     _check_system(system)
     obs = system.spins[0].isotope.symbol
@@ -741,12 +812,14 @@ def simulate_redor(
         centre = IdealSaturation("inversion") if partner_pulse is None else partner_pulse
         if pulse_length == 0.0 and method != "general":
             return simulate_respdor(system, mas_rate, recoupling_times, centre, "redor", powder, max_dt, offsets,
-                                    method, progress, chunk, placement)
+                                    method, progress, chunk, placement, rf_inhomogeneity)
         cycle = redor_cycle(obs, mas_rate, pulse_length, phases, placement=placement)
         return simulate_respdor(system, mas_rate, recoupling_times, centre, cycle, powder, max_dt, offsets,
-                                "general", progress, chunk)
+                                "general", progress, chunk, placement, rf_inhomogeneity)
     if channel != "partner":
         raise ValueError(f"channel must be 'observed' or 'partner', got {channel!r}")
+    if rf_inhomogeneity is not None:
+        raise ValueError("rf inhomogeneity with the REDOR train on the partner channel is not supported")
     partner = system.spins[1].isotope.symbol
     cycle = redor_cycle(partner, mas_rate, pulse_length, phases, placement=placement)
     _check_cycle(cycle, mas_rate)

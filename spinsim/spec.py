@@ -75,7 +75,9 @@ _ALLOWED = {
     },
     "powder": {"scheme", "n", "n_gamma", "file", "convention"},
     "simulation": {"max_dt_us", "method", "offsets_khz"},
-    "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation"},
+    "rf_inhomogeneity": {"channels", "scale", "weight", "fwhm_percent", "n"},
+    "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation",
+            "rf_inhomogeneity"},
 }
 
 
@@ -218,6 +220,31 @@ class Spec:
             raise SpecError(f"[{where}] channel {ch!r} is not in the spin system (channels: {', '.join(known)})")
         return ch
 
+    def _rf_inhomogeneity(self, table):
+        if table is None:
+            return None
+        from .sequences import gaussian_rf_profile
+        from .simulate import RfInhomogeneity
+
+        _check_keys(table, "rf_inhomogeneity")
+        chans = table.get("channels")
+        if chans is not None:
+            if not (isinstance(chans, list) and chans):
+                raise SpecError(f"[rf_inhomogeneity] channels must be a list of isotopes, got {chans!r}")
+            chans = tuple(self._channel({"channel": c}, "rf_inhomogeneity", None) for c in chans)
+        if "fwhm_percent" in table:
+            if "scale" in table or "weight" in table:
+                raise SpecError("[rf_inhomogeneity] give fwhm_percent (Gaussian) or scale/weight lists, not both")
+            fwhm = _num(table, "fwhm_percent", "rf_inhomogeneity", nonneg=True)
+            scales, weights = gaussian_rf_profile(fwhm / 100, int(_num(table, "n", "rf_inhomogeneity", 7.0,
+                                                                         positive=True)))
+        else:
+            scales, weights = table.get("scale"), table.get("weight")
+            ok = all(isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v) for v in (scales, weights))
+            if not ok or len(scales) != len(weights):
+                raise SpecError("[rf_inhomogeneity] scale and weight must be lists of numbers of the same length")
+        return RfInhomogeneity(scales, weights, chans)
+
     @staticmethod
     def _placement(rec):
         from .sequences import DEFAULT_PLACEMENT, placement_positions
@@ -344,6 +371,7 @@ class Spec:
         else:
             self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
                                       n_gamma)
+        self.rf_inhomogeneity = self._rf_inhomogeneity(raw.get("rf_inhomogeneity"))
         sim = raw.get("simulation", {})
         _check_keys(sim, "simulation")
         self.max_dt = 1e-6 * _num(sim, "max_dt_us", "simulation", 0.5, positive=True)
@@ -366,14 +394,16 @@ class Spec:
 
                 centre = partner_pulse if partner_pulse is not None else IdealSaturation("inversion")
                 return simulate_respdor(system, self.mas_rate, t, centre, self.recoupling, self.powder,
-                                        self.max_dt, self.offsets, self.method, progress)
+                                        self.max_dt, self.offsets, self.method, progress,
+                                        rf_inhomogeneity=self.rf_inhomogeneity)
             channel = "observed" if self.train_channel == self.system.spins[0].isotope.symbol else "partner"
             return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases, channel=channel,
                                   partner_pulse=partner_pulse, powder=self.powder, max_dt=self.max_dt,
                                   offsets=self.offsets, method=self.method, progress=progress,
-                                  placement=self.placement)
+                                  placement=self.placement, rf_inhomogeneity=self.rf_inhomogeneity)
         return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
-                                self.max_dt, self.offsets, self.method, progress, placement=self.placement)
+                                self.max_dt, self.offsets, self.method, progress, placement=self.placement,
+                                rf_inhomogeneity=self.rf_inhomogeneity)
 
 
 def load_spec(spec) -> Spec:

@@ -107,3 +107,16 @@ def test_crystallite_file_reproduces_the_built_in_set(tmp_path):
     raw["powder"] = {"file": str(tmp_path / "none.txt")}
     with pytest.raises(SpecError, match="none.txt"):
         load_spec(raw)
+
+
+def test_rf_inhomogeneity_in_the_spec():
+    raw = spec()
+    raw["rf_inhomogeneity"] = {"channels": ["27Al"], "fwhm_percent": 10, "n": 3}
+    r = load_spec(raw).run()
+    assert any("rf inhomogeneity: 3 nu1 scale factors on 27Al" in x for x in r.info["experiment"])
+    raw["rf_inhomogeneity"] = {"scale": [1.0], "weight": [1.0, 2.0]}
+    with pytest.raises(SpecError, match="same length"):
+        load_spec(raw)
+    raw["rf_inhomogeneity"] = {"channels": ["1H"], "fwhm_percent": 10}
+    with pytest.raises(SpecError, match="channel '1H' is not in the spin system"):
+        load_spec(raw)
