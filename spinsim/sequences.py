@@ -28,6 +28,9 @@ __all__ = [
     "cw_pulse",
     "wurst_pulse",
     "dfs_pulse",
+    "pm_pulse",
+    "hs_inversion",
+    "adiabatic_sr4_cycle",
     "ideal_pulse",
     "XY_PHASES",
     "recoupling_scaling",
@@ -224,6 +227,74 @@ def sr4_cycle(channel, mas_rate_hz, supercycle="SR4", nu1_hz=None) -> Block:
         raise ValueError(f"unknown SR4 supercycle {supercycle!r}: use 'R4', 'R4R4bar' or 'SR4'")
     events = [Event(tr / 4, {channel: (amp, p)}) for p in phases]
     return Block(events, f"{supercycle} on {channel}")
+
+
+def hs_inversion(channel, nu1_max_hz, duration_s, sweep_hz, beta=5.3, step_s=0.25e-6, phase_deg=0.0):
+    """Hyperbolic-secant adiabatic inversion pulse (Silver, Joseph & Hoult 1984), piecewise constant.
+
+    nu1(t) = nu1_max sech(beta x), offset(t) = (sweep/2) tanh(beta x), x = 2t/T - 1 in [-1, 1],
+    written as a phase modulation (the integral of the offset) on top of ``phase_deg``.
+
+    Returns
+    -------
+    list of Event
+    """
+    t = _positive(duration_s, "adiabatic pulse length (s)")
+    n = max(1, int(np.ceil(t / step_s - 1e-9)))
+    dt = t / n
+    x = 2 * (np.arange(n) + 0.5) * dt / t - 1
+    amp = nu1_max_hz / np.cosh(beta * x)
+    # phase = 2 pi int offset dt = 2 pi (sweep/2) (T / 2 beta) ln cosh(beta x), zero at the centre
+    phase = np.degrees(2 * np.pi * 0.5 * sweep_hz * t / (2 * beta) * np.log(np.cosh(beta * x)))
+    return [Event(dt, {channel: (float(a), float((p + phase_deg) % 360.0))}) for a, p in zip(amp, phase)]
+
+
+def adiabatic_sr4_cycle(channel, mas_rate_hz, supercycle="R4R4bar", nu1_max_hz=None, sweep_hz=None,
+                        beta=5.3, step_s=0.25e-6) -> Block:
+    """R4_1^2-type recoupling whose elements are hyperbolic-secant adiabatic inversions.
+
+    Each element of :func:`sr4_cycle` (a pi pulse of tau_R/4 with phase +-90 deg, shifted by the
+    supercycle) is replaced by an HS inversion of the same length and overall phase. This is the
+    construction of adiabatic SR4 used for broadband S-RESPDOR; the pulse parameters of a given
+    paper must be taken from its SI (nu1_max, sweep, beta) **[verify before quoting]**.
+
+    Parameters
+    ----------
+    nu1_max_hz : float, optional
+        Peak rf (default 8 nu_R: a tau_R/4 HS element then inverts 99.7 % on resonance and 94 %
+        at 1 nu_R offset; at 4 nu_R it does not invert at all).
+    sweep_hz : float, optional
+        Total sweep width (default 8 nu_R).
+    """
+    tr = 1.0 / _positive(mas_rate_hz, "MAS rate (Hz)")
+    rect = sr4_cycle(channel, mas_rate_hz, supercycle)
+    nu1 = 8.0 / tr if nu1_max_hz is None else float(nu1_max_hz)
+    sweep = 8.0 / tr if sweep_hz is None else float(sweep_hz)
+    events = []
+    for e in rect.events:
+        events += hs_inversion(channel, nu1, e.duration, sweep, beta, step_s, e.rf[channel][1])
+    return Block(events, f"adiabatic (HS) {supercycle} on {channel}, {nu1:g} Hz peak, {sweep:g} Hz sweep")
+
+
+def pm_pulse(channel, nu1_hz, duration_s, offset_hz, modulation_hz, step_s=0.25e-6) -> Block:
+    """Constant-amplitude phase-modulated saturation pulse: the carrier jumps between +offset and
+    -offset every half period of ``modulation_hz``, written as a continuous phase.
+
+    Its spectrum has its main components at +-offset (like an amplitude-modulated DFS pulse at a
+    fixed offset, but with constant amplitude). It is a parametrised stand-in for the PM
+    saturation pulses of Makrinich, Nimerovsky & Goldbourt (SSNMR 92, 2018); take the exact
+    modulation from the paper **[verify before quoting]**.
+    """
+    t = _positive(duration_s, "PM pulse length (s)")
+    n = int(np.ceil(t / step_s - 1e-9))
+    dt = t / n
+    tc = (np.arange(n) + 0.5) * dt
+    sign = np.where(np.floor(2 * modulation_hz * np.arange(n + 1) * dt) % 2 == 0, 1.0, -1.0)
+    phase = 360.0 * offset_hz * np.concatenate([[0.0], np.cumsum(sign[:-1] * dt)])
+    phase_mid = phase[:-1] + 180.0 * offset_hz * sign[:-1] * dt
+    del tc
+    events = [Event(dt, {channel: (float(nu1_hz), float(p % 360.0))}) for p in phase_mid]
+    return Block(events, f"PM {nu1_hz:g} Hz, +-{offset_hz:g} Hz every {0.5e6 / modulation_hz:g} us")
 
 
 def cw_pulse(channel, nu1_hz, duration_s, phase_deg=0.0) -> Block:

@@ -67,10 +67,11 @@ _ALLOWED = {
     },
     "dipolar": {"spins", "d_hz", "distance_A", "euler_deg"},
     "j": {"spins", "j_hz"},
-    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement"},
+    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement", "nu1_max_khz",
+                   "sweep_khz", "beta", "step_us"},
     "saturation": {
         "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
-        "start_khz", "end_khz",
+        "start_khz", "end_khz", "offset_khz", "modulation_khz",
         "kind", "efficiency", "channel", "phase_deg",
     },
     "powder": {"scheme", "n", "n_gamma", "file", "convention"},
@@ -299,15 +300,23 @@ class Spec:
                 self.recoupling = seq.redor_cycle(self.train_channel, self.mas_rate, self.pulse_length, self.phases,
                                                   placement=self.placement)
             cycle = tr if self.recoupling == "redor" else self.recoupling.duration
-        elif scheme == "sr4":
+        elif scheme in ("sr4", "adiabatic_sr4"):
             for k in ("placement", "pulse_us", "phases"):
                 if k in rec:
                     raise SpecError(f"[recoupling] {k} is a REDOR key; SR4 uses supercycle and nu1_khz")
-            nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
-            self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
+            if scheme == "sr4":
+                nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
+                self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
+            else:
+                self.recoupling = seq.adiabatic_sr4_cycle(
+                    obs, self.mas_rate, rec.get("supercycle", "R4R4bar"),
+                    1e3 * _num(rec, "nu1_max_khz", "recoupling", 8e-3 * self.mas_rate, positive=True),
+                    1e3 * _num(rec, "sweep_khz", "recoupling", 8e-3 * self.mas_rate, positive=True),
+                    _num(rec, "beta", "recoupling", 5.3, positive=True),
+                    1e-6 * _num(rec, "step_us", "recoupling", 0.25, positive=True))
             cycle = self.recoupling.duration
         else:
-            raise SpecError(f"[recoupling] scheme must be 'redor' or 'sr4', got {scheme!r}")
+            raise SpecError(f"[recoupling] scheme must be 'redor', 'sr4' or 'adiabatic_sr4', got {scheme!r}")
         if "recoupling_times_ms" in exp:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
@@ -325,7 +334,7 @@ class Spec:
             raise SpecError(f"[saturation] channel {channel!r} is the observed channel: saturate a partner")
         from .simulate import IdealSaturation  # numba import is deferred to here on purpose
 
-        if stype in ("cw", "wurst", "dfs"):
+        if stype in ("cw", "wurst", "dfs", "pm"):
             if "length_us" in sat:
                 length = 1e-6 * _num(sat, "length_us", "saturation", positive=True)
             else:
@@ -333,6 +342,12 @@ class Spec:
             nu1 = 1e3 * _num(sat, "nu1_khz", "saturation", positive=True)
             if stype == "cw":
                 self.saturation = seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
+            elif stype == "pm":
+                self.saturation = seq.pm_pulse(
+                    channel, nu1, length, 1e3 * _num(sat, "offset_khz", "saturation", positive=True),
+                    1e3 * _num(sat, "modulation_khz", "saturation", positive=True),
+                    step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True),
+                )
             elif stype == "dfs":
                 self.saturation = seq.dfs_pulse(
                     channel, nu1, length, 1e3 * _num(sat, "start_khz", "saturation", positive=True),
@@ -350,7 +365,7 @@ class Spec:
         elif stype == "none":
             self.saturation = None
         else:
-            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'dfs', 'ideal' or 'none', got {stype!r}")
+            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'dfs', 'pm', 'ideal' or 'none', got {stype!r}")
         if self.kind == "respdor" and self.saturation is None:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})
@@ -381,6 +396,18 @@ class Spec:
             raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
         self.offsets = {k: 1e3 * _num(offs, k, "simulation.offsets_khz") for k in offs}
 
+    def describe(self):
+        """What the spec's experiment runs, one line per element (as in the CSV/JSON header)."""
+        from .simulate import IdealSaturation, describe_experiment
+
+        if self.kind == "redor" and self.scheme == "redor":
+            centre = self.saturation if self.saturation is not None and not hasattr(self.saturation, "kind") \
+                else IdealSaturation("inversion")
+            return describe_experiment(self.system, self.mas_rate, centre, self.recoupling, self.placement, "redor",
+                                       self.train_channel)
+        centre = self.saturation if self.saturation is not None else IdealSaturation("inversion")
+        return describe_experiment(self.system, self.mas_rate, centre, self.recoupling, self.placement, self.kind)
+
     def run(self, progress=False, coupling_hz=None, times_s=None):
         """Simulate; ``coupling_hz`` replaces the first dipolar coupling (Hz)."""
         from .simulate import simulate_redor, simulate_respdor
@@ -389,7 +416,7 @@ class Spec:
         t = self.times_s if times_s is None else times_s
         if self.kind == "redor":
             partner_pulse = None if self.saturation is None or hasattr(self.saturation, "kind") else self.saturation
-            if self.scheme == "sr4":
+            if self.scheme in ("sr4", "adiabatic_sr4"):
                 from .simulate import IdealSaturation
 
                 centre = partner_pulse if partner_pulse is not None else IdealSaturation("inversion")

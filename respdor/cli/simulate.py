@@ -44,6 +44,8 @@ def register(subparsers):
     p.add_argument("--powder", type=int, metavar="N", help="override the number of (alpha, beta) orientations")
     p.add_argument("--gamma", type=int, metavar="N", help="override the number of gamma angles")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--export-simpson", metavar="FILE.in",
+                   help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
     p.set_defaults(func=run)
 
 
@@ -71,6 +73,8 @@ def run(args) -> int:
             raise UserError(f"--powder and --gamma must be >= 1, got {n} and {g}")
         scheme = "repulsion" if spec.powder.name.startswith("rep") else "zcw"
         spec.powder = make_powder(scheme, n, g)
+    if args.export_simpson:
+        return _export_simpson(spec, spec_path, Path(args.export_simpson))
     csv_path = _out_path(args.output, Path(spec_path.stem + "_sim.csv"), spec_path, "--output")
     plot_path = None
     if (args.plot or "").lower() != "none":
@@ -111,6 +115,19 @@ def run(args) -> int:
             if jp.resolve() == spec_path.resolve():
                 raise UserError(f"--json {jp} is the spec file itself: refusing to overwrite the input")
             jp.write_text(text + "\n")
+    return 0
+
+
+def _export_simpson(spec, spec_path, path):
+    from spinsim.simpson import write_simpson
+
+    _out_path(str(path), path, spec_path, "--export-simpson")
+    try:
+        inp, cry = write_simpson(spec, path)
+    except ValueError as exc:
+        raise UserError(f"{spec_path}: --export-simpson: {exc}") from None
+    print(f"  wrote {inp} and {cry}; run: simpson {inp.name}  (writes {inp.stem}_S0.fid and {inp.stem}_S1.fid; "
+          "read them with spinsim.simpson.simpson_curve)", file=sys.stderr)
     return 0
 
 
