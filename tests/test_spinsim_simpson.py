@@ -72,5 +72,5 @@ def test_read_fsave_and_curve(tmp_path):
     S0, S1, d = simpson_curve(tmp_path / "a.fid", tmp_path / "b.fid")
     assert np.allclose(S0, [1.0, 0.9, 0.8]) and np.allclose(d, [0.0, 0.3, 0.5])
     (tmp_path / "c.fid").write_text("SIMP\nNP=2\nDATA\n1 0\nx 1\nEND\n")
-    with pytest.raises(ValueError, match="c.fid:4"):
+    with pytest.raises(ValueError, match="c.fid:5"):
         read_fsave(tmp_path / "c.fid")
