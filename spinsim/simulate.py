@@ -524,22 +524,34 @@ class _Slicer:
         )
 
 
-def _centre_events(centre, obs_channel):
-    """Events of a central block with an ideal S pi pulse at its middle."""
+def _centre_events(centre, obs_channel, tp=0.0):
+    """Events of a central block with the S pi pulse at its middle: ideal (tp = 0) or a finite
+    x pulse of tp s at nu1 = 1/(2 tp), centred on the middle and simultaneous with the block's rf."""
+    if tp <= 0:
+        if isinstance(centre, IdealSaturation):
+            return [ideal_pulse(obs_channel, 180.0, 0.0)]
+        a, b = _split(centre, centre.duration / 2)
+        return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
+    amp = 1.0 / (2 * tp)
     if isinstance(centre, IdealSaturation):
-        return [ideal_pulse(obs_channel, 180.0, 0.0)]
-    a, b = _split(centre, centre.duration / 2)
-    return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
+        return [Event(tp, {obs_channel: (amp, 0.0)})]
+    T = centre.duration
+    if tp > T + 1e-15:
+        raise ValueError(f"the centre pi pulse ({tp * 1e6:g} us) is longer than the central block ({T * 1e6:g} us)")
+    a, rest = _split(centre, (T - tp) / 2)
+    mid, b = _split(Block(rest), tp)
+    return a + [Event(e.duration, {**e.rf, obs_channel: (amp, 0.0)}) for e in mid if e.duration > 0] + b
 
 
-def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x"):
+def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x",
+                     centre_pulse=0.0):
     """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info."""
     wr = 2 * np.pi * mas_rate
     obs = system.spins[0].isotope.symbol
     sl = _Slicer(system, max_dt)
-    t_cen = 0.0 if isinstance(centre, IdealSaturation) else centre.duration
+    t_cen = centre_pulse if isinstance(centre, IdealSaturation) else centre.duration
     sl.segment(cycle.events, 0.0)
-    sl.segment(_centre_events(centre, obs), 0.0)
+    sl.segment(_centre_events(centre, obs, centre_pulse), 0.0)
     sl.segment(cycle.events, t_cen)
     arrs = sl.arrays()
     t0s, dts, kinds = arrs[0], arrs[1], arrs[2]
@@ -632,6 +644,7 @@ def simulate_respdor(
     chunk=32,
     placement=DEFAULT_PLACEMENT,
     rf_inhomogeneity=None,
+    centre_pulse=0.0,
 ):
     """Simulate a RESPDOR (or S-RESPDOR) dephasing curve: S0, S1 and dS/S0.
 
@@ -668,6 +681,9 @@ def simulate_respdor(
         fractions of tau_R (:func:`spinsim.sequences.placement_positions`). Both engines.
     rf_inhomogeneity : RfInhomogeneity, optional
         Average the complex signals over a distribution of nu1 (one run per scale factor).
+    centre_pulse : float
+        Length (s) of the S pi pulse at the centre: 0 = ideal; otherwise a finite x pulse at
+        nu1 = 1/(2 t_p), centred on the block's middle (general path).
 
     Returns
     -------
@@ -675,7 +691,7 @@ def simulate_respdor(
     """
     if rf_inhomogeneity is not None:
         return _rf_average(rf_inhomogeneity, system, mas_rate, recoupling_times, saturation, recoupling, powder,
-                           max_dt, offsets, method, progress, chunk, placement)
+                           max_dt, offsets, method, progress, chunk, placement, None, centre_pulse)
     _check_system(system)
     mas_rate = float(mas_rate)
     if not (np.isfinite(mas_rate) and mas_rate > 0):
@@ -691,11 +707,15 @@ def simulate_respdor(
     if isinstance(saturation, Block) and saturation.has_rf_on(obs):
         raise ValueError("the saturation block must not put rf on the observed channel")
     t0 = time.perf_counter()
+    if not (np.isfinite(centre_pulse) and centre_pulse >= 0):
+        raise ValueError(f"centre pulse length must be >= 0 s, got {centre_pulse!r}")
     fast_ok = (
         isinstance(recoupling, str) and recoupling == "redor" and system.partners_independent()
+        and centre_pulse == 0
     )
     if method == "fast" and not fast_ok:
-        raise ValueError("the fast path needs ideal REDOR recoupling and partners coupled only to S")
+        raise ValueError("the fast path needs ideal REDOR recoupling, an ideal centre pulse and partners coupled "
+                         "only to S")
     if method not in ("auto", "fast", "general"):
         raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
     if fast_ok and method != "general":
@@ -712,13 +732,16 @@ def simulate_respdor(
             raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
         t, ns = _n_from_times(recoupling_times, cycle.duration)
         _check_cycle(cycle, mas_rate)
-        s1, info = _general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk)
+        s1, info = _general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk,
+                                    centre_pulse=centre_pulse)
         off = IdealSaturation("full", 0.0) if isinstance(saturation, IdealSaturation) else _without_rf(saturation)
-        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk)
+        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk,
+                                 centre_pulse=centre_pulse)
     info.update(
         {
             "experiment": describe_experiment(system, mas_rate, saturation, recoupling, placement,
-                                              "redor" if _is_inversion(saturation) else "respdor"),
+                                              "redor" if _is_inversion(saturation) else "respdor",
+                                              centre_pulse=centre_pulse),
             "powder": powder.name,
             "n_orientations": powder.size,
             "n_gamma": powder.n_gamma,
@@ -859,7 +882,7 @@ def _fmt_block(block):
 
 
 def describe_experiment(system, mas_rate, saturation, recoupling="redor", placement=DEFAULT_PLACEMENT,
-                        kind="respdor", train_channel=None):
+                        kind="respdor", train_channel=None, centre_pulse=0.0):
     """One line per element of the experiment that is simulated (pulse positions, phases, channels,
     centre, how S0 differs from S1, and the detected signal).
 
@@ -880,7 +903,9 @@ def describe_experiment(system, mas_rate, saturation, recoupling="redor", placem
     else:
         lines.append(f"recoupling: {recoupling.label}, cycle {recoupling.duration * 1e6:g} us, repeated n times "
                      f"before and n times after the centre, t_rec = 2 n cycle")
-    lines.append(f"centre: {_fmt_block(saturation)}; an ideal {obs} pi pulse (phase x) at its middle")
+    pulse = (f"an ideal {obs} pi pulse (phase x)" if centre_pulse <= 0 else
+             f"a {centre_pulse * 1e6:g} us {obs} pi pulse (phase x, {0.5e-3 / centre_pulse:g} kHz) centred")
+    lines.append(f"centre: {_fmt_block(saturation)}; {pulse} at its middle")
     if kind == "redor":
         lines.append("S0: the same sequence without the partner pulse(s); S1: with them")
     else:

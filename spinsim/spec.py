@@ -68,7 +68,7 @@ _ALLOWED = {
     "dipolar": {"spins", "d_hz", "distance_A", "euler_deg"},
     "j": {"spins", "j_hz"},
     "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement", "nu1_max_khz",
-                   "sweep_khz", "beta", "step_us"},
+                   "sweep_khz", "beta", "step_us", "centre_pulse_us"},
     "saturation": {
         "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
         "start_khz", "end_khz", "offset_khz", "modulation_khz",
@@ -293,6 +293,7 @@ class Spec:
                 f"partner, {self.partner}"
             )
         self.placement = self._placement(rec)
+        self.centre_pulse = 1e-6 * _num(rec, "centre_pulse_us", "recoupling", 0.0, nonneg=True)
         if scheme == "redor":
             self.recoupling = "redor"
             self.pulse_length = 1e-6 * _num(rec, "pulse_us", "recoupling", 0.0, nonneg=True)
@@ -422,7 +423,9 @@ class Spec:
                 centre = partner_pulse if partner_pulse is not None else IdealSaturation("inversion")
                 return simulate_respdor(system, self.mas_rate, t, centre, self.recoupling, self.powder,
                                         self.max_dt, self.offsets, self.method, progress,
-                                        rf_inhomogeneity=self.rf_inhomogeneity)
+                                        rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse)
+            if self.centre_pulse > 0:
+                raise ValueError("centre_pulse_us is supported for RESPDOR and SR4 specs, not a REDOR train")
             channel = "observed" if self.train_channel == self.system.spins[0].isotope.symbol else "partner"
             return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases, channel=channel,
                                   partner_pulse=partner_pulse, powder=self.powder, max_dt=self.max_dt,
@@ -430,7 +433,7 @@ class Spec:
                                   placement=self.placement, rf_inhomogeneity=self.rf_inhomogeneity)
         return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
                                 self.max_dt, self.offsets, self.method, progress, placement=self.placement,
-                                rf_inhomogeneity=self.rf_inhomogeneity)
+                                rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse)
 
 
 def load_spec(spec) -> Spec:
