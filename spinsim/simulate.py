@@ -106,8 +106,8 @@ class RfInhomogeneity:
         w = np.atleast_1d(np.asarray(self.weights, float))
         if s.shape != w.shape or s.size == 0 or np.any(s < 0) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError("rf inhomogeneity: scales and weights must be non-negative, of equal non-zero length")
-        object.__setattr__(self, "scales", tuple(s))
-        object.__setattr__(self, "weights", tuple(w / w.sum()))
+        object.__setattr__(self, "scales", tuple(float(x) for x in s))
+        object.__setattr__(self, "weights", tuple(float(x) for x in w / w.sum()))
 
     def describe(self):
         mean = float(np.dot(self.scales, self.weights))
