@@ -51,7 +51,7 @@ def _propagator(events, F, ops, wr, max_dt, dim):
 
 
 def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=0.5e-6, transfer=None,
-                      initial="x"):
+                      initial="x", cycle_after: Block = None):
     """Complex S-coherence amplitudes for each crystallite and recoupling count, by brute force.
 
     Parameters
@@ -69,6 +69,8 @@ def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=
         Crystallite rotation angles as returned by :meth:`Powder.euler_full`.
     transfer : ndarray, optional
         Partner transfer matrix of an ideal saturation at the centre (replaces the centre's rf).
+    cycle_after : Block, optional
+        The cycle of the second half (default: ``cycle``).
     initial : {"x", "plus"}
         ``"x"``: S_x after an ideal excitation, complex detection Tr(rho S+), normalised by the
         same sequence without interactions (what a spectrometer records). ``"plus"``: the S+
@@ -91,11 +93,12 @@ def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=
     rho0 = np.kron(sx if initial == "x" else ip, np.eye(rest))
     a, b = _split(centre, centre.duration / 2)
     first = list(cycle.events)
+    after = list((cycle_after or cycle).events)
     out = np.empty((F_all.shape[0], len(ns)), complex)
     zero = np.zeros_like(F_all[0])
     for i, n in enumerate(ns):
         pre = first * n + a
-        post = [ideal_pulse(obs, 180.0, 0.0)] + b + first * n
+        post = [ideal_pulse(obs, 180.0, 0.0)] + b + after * n
         R = _propagator(post, zero, ops, wr, max_dt, dim) @ _propagator(pre, zero, ops, wr, max_dt, dim)
         ideal = R @ rho0 @ R.conj().T
         det = np.kron(im, np.eye(rest)) if initial == "x" else ideal

@@ -108,6 +108,8 @@ def simpson_input(spec, name="spinsim"):
     if sp.kind == "redor" and getattr(sp, "train_channel", obs) != obs:
         raise ValueError("export of a partner-channel REDOR train is not implemented; put the train on "
                          f"{obs} (the two are the same experiment with ideal pulses)")
+    if getattr(sp, "cycle_mode", "restart") != "restart":
+        raise ValueError("export of [recoupling] cycle = 'truncate' or 'continue' is not implemented")
     if sp.recoupling == "redor":
         cycle = redor_cycle(obs, sp.mas_rate, 0.0, [0.0] * len(redor_flip_fractions(sp.placement)),
                             placement=sp.placement)

@@ -543,16 +543,52 @@ def _centre_events(centre, obs_channel, tp=0.0):
     return a + [Event(e.duration, {**e.rf, obs_channel: (amp, 0.0)}) for e in mid if e.duration > 0] + b
 
 
+def _periods(cycle, tr):
+    """The events of each rotor period of a cycle (a whole number of periods)."""
+    out, rest = [], list(cycle.events)
+    for _ in range(int(round(cycle.duration / tr)) - 1):
+        a, rest = _split(Block(rest), tr)
+        out.append(a)
+    return out + [rest]
+
+
+def _rf_only(U0, ns, n_per, mode):
+    """Interaction-free propagators of each point, from segment propagators U0 (numpy)."""
+    out = []
+    for n in ns:
+        if mode == "restart":
+            out.append(np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n)))
+            continue
+        A = np.eye(U0.shape[1], dtype=complex)
+        B = A.copy()
+        start = int(n) if mode == "continue" else 0
+        for k in range(int(n)):
+            A = U0[k % n_per] @ A
+            B = U0[n_per + 1 + (start + k) % n_per] @ B
+        out.append(B @ U0[n_per] @ A)
+    return out
+
+
 def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x",
-                     centre_pulse=0.0):
-    """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info."""
+                     centre_pulse=0.0, cycle_mode="restart"):
+    """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info.
+
+    ``cycle_mode="restart"``: ``ns`` counts cycles per half. ``"truncate"``/``"continue"``: ``ns``
+    counts rotor periods per half (any number); the second half restarts the cycle, or continues
+    its phase cycle from where the first half stopped.
+    """
     wr = 2 * np.pi * mas_rate
+    tr = 1.0 / mas_rate
     obs = system.spins[0].isotope.symbol
     sl = _Slicer(system, max_dt)
     t_cen = centre_pulse if isinstance(centre, IdealSaturation) else centre.duration
-    sl.segment(cycle.events, 0.0)
+    periods = [cycle.events] if cycle_mode == "restart" else _periods(cycle, tr)
+    n_per = len(periods)
+    for p, ev in enumerate(periods):
+        sl.segment(ev, p * tr)
     sl.segment(_centre_events(centre, obs, centre_pulse), 0.0)
-    sl.segment(cycle.events, t_cen)
+    for p, ev in enumerate(periods):
+        sl.segment(ev, t_cen + p * tr)
     arrs = sl.arrays()
     t0s, dts, kinds = arrs[0], arrs[1], arrs[2]
     dims = sl.dims
@@ -572,8 +608,7 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
     F0 = np.zeros((1, 2 * N_HARM + 1, dim), complex)
     U0 = K.propagate_segments(F0, wr, *arrs)[0]
     dets, norms = [], []
-    for n in ns:
-        R = np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n))
+    for R in _rf_only(U0, ns, n_per, cycle_mode):
         ideal = R @ rho0 @ R.conj().T
         if initial == "x":
             det = np.kron(im, np.eye(rest))  # Tr(det^dag rho) = Tr(S+ rho)
@@ -595,16 +630,16 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
             comps = interaction_components(system, euler[a:b])
             F = np.ascontiguousarray(full_diagonal(system, comps, offs))
             U = K.propagate_segments(F, wr, *arrs)
-            out[a:b] = K.general_signal(
-                np.ascontiguousarray(U[:, 0]),
-                np.ascontiguousarray(U[:, 1]),
-                np.ascontiguousarray(U[:, 2]),
-                ns,
-                rho0,
-                dets,
-                transfer,
-                2,
-            )
+            if cycle_mode == "restart":
+                out[a:b] = K.general_signal(
+                    np.ascontiguousarray(U[:, 0]), np.ascontiguousarray(U[:, 1]), np.ascontiguousarray(U[:, 2]),
+                    ns, rho0, dets, transfer, 2,
+                )
+            else:
+                out[a:b] = K.general_signal_periods(
+                    np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
+                    np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
+                )
             prog.update(b - a)
     except KeyboardInterrupt:
         prog.close(interrupted=True)
@@ -645,6 +680,7 @@ def simulate_respdor(
     placement=DEFAULT_PLACEMENT,
     rf_inhomogeneity=None,
     centre_pulse=0.0,
+    cycle_mode="restart",
 ):
     """Simulate a RESPDOR (or S-RESPDOR) dephasing curve: S0, S1 and dS/S0.
 
@@ -684,6 +720,11 @@ def simulate_respdor(
     centre_pulse : float
         Length (s) of the S pi pulse at the centre: 0 = ideal; otherwise a finite x pulse at
         nu1 = 1/(2 t_p), centred on the block's middle (general path).
+    cycle_mode : {"restart", "truncate", "continue"}
+        For a recoupling Block: ``"restart"`` (default) runs whole cycles, t_rec = 2 n T_cycle;
+        ``"truncate"`` allows any t_rec = 2 m tau_R (the cycle is cut after m rotor periods and
+        the second half starts it again); ``"continue"`` likewise, with the second half running
+        on from where the first half stopped (a supercycle continuing across the centre).
 
     Returns
     -------
@@ -691,7 +732,7 @@ def simulate_respdor(
     """
     if rf_inhomogeneity is not None:
         return _rf_average(rf_inhomogeneity, system, mas_rate, recoupling_times, saturation, recoupling, powder,
-                           max_dt, offsets, method, progress, chunk, placement, None, centre_pulse)
+                           max_dt, offsets, method, progress, chunk, placement, None, centre_pulse, cycle_mode)
     _check_system(system)
     mas_rate = float(mas_rate)
     if not (np.isfinite(mas_rate) and mas_rate > 0):
@@ -718,6 +759,8 @@ def simulate_respdor(
                          "only to S")
     if method not in ("auto", "fast", "general"):
         raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
+    if cycle_mode not in ("restart", "truncate", "continue"):
+        raise ValueError(f"cycle_mode must be 'restart', 'truncate' or 'continue', got {cycle_mode!r}")
     if fast_ok and method != "general":
         t, ns = _n_from_times(recoupling_times, 1.0 / mas_rate)
         flips = redor_flip_fractions(placement)
@@ -730,18 +773,18 @@ def simulate_respdor(
             cycle = recoupling
         if isinstance(recoupling, str) and recoupling != "redor":
             raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
-        t, ns = _n_from_times(recoupling_times, cycle.duration)
         _check_cycle(cycle, mas_rate)
+        t, ns = _n_from_times(recoupling_times, cycle.duration if cycle_mode == "restart" else 1.0 / mas_rate)
+        kw = {"centre_pulse": centre_pulse, "cycle_mode": cycle_mode}
         s1, info = _general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk,
-                                    centre_pulse=centre_pulse)
+                                    **kw)
         off = IdealSaturation("full", 0.0) if isinstance(saturation, IdealSaturation) else _without_rf(saturation)
-        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk,
-                                 centre_pulse=centre_pulse)
+        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk, **kw)
     info.update(
         {
             "experiment": describe_experiment(system, mas_rate, saturation, recoupling, placement,
                                               "redor" if _is_inversion(saturation) else "respdor",
-                                              centre_pulse=centre_pulse),
+                                              centre_pulse=centre_pulse, cycle_mode=cycle_mode),
             "powder": powder.name,
             "n_orientations": powder.size,
             "n_gamma": powder.n_gamma,
@@ -803,6 +846,7 @@ def simulate_redor(
     chunk=32,
     placement=DEFAULT_PLACEMENT,
     rf_inhomogeneity=None,
+    cycle_mode="restart",
 ):
     """Simulate a REDOR dephasing curve: S0, S1 and dS/S0.
 
@@ -828,6 +872,8 @@ def simulate_redor(
         :func:`spinsim.sequences.placement_positions`.
     rf_inhomogeneity : RfInhomogeneity, optional
         Average over a nu1 distribution (observed-channel train only).
+    cycle_mode : {"restart", "truncate", "continue"}
+        See :func:`simulate_respdor` (observed-channel train only).
     """
     _check_system(system)
     obs = system.spins[0].isotope.symbol
@@ -838,11 +884,11 @@ def simulate_redor(
                                     method, progress, chunk, placement, rf_inhomogeneity)
         cycle = redor_cycle(obs, mas_rate, pulse_length, phases, placement=placement)
         return simulate_respdor(system, mas_rate, recoupling_times, centre, cycle, powder, max_dt, offsets,
-                                "general", progress, chunk, placement, rf_inhomogeneity)
+                                "general", progress, chunk, placement, rf_inhomogeneity, cycle_mode=cycle_mode)
     if channel != "partner":
         raise ValueError(f"channel must be 'observed' or 'partner', got {channel!r}")
-    if rf_inhomogeneity is not None:
-        raise ValueError("rf inhomogeneity with the REDOR train on the partner channel is not supported")
+    if rf_inhomogeneity is not None or cycle_mode != "restart":
+        raise ValueError("rf inhomogeneity and cycle_mode with the REDOR train on the partner channel are not supported")
     partner = system.spins[1].isotope.symbol
     cycle = redor_cycle(partner, mas_rate, pulse_length, phases, placement=placement)
     _check_cycle(cycle, mas_rate)
@@ -882,7 +928,7 @@ def _fmt_block(block):
 
 
 def describe_experiment(system, mas_rate, saturation, recoupling="redor", placement=DEFAULT_PLACEMENT,
-                        kind="respdor", train_channel=None, centre_pulse=0.0):
+                        kind="respdor", train_channel=None, centre_pulse=0.0, cycle_mode="restart"):
     """One line per element of the experiment that is simulated (pulse positions, phases, channels,
     centre, how S0 differs from S1, and the detected signal).
 
@@ -900,9 +946,13 @@ def describe_experiment(system, mas_rate, saturation, recoupling="redor", placem
         lines.append(f"recoupling: ideal pi pulses on {train_channel or obs}, phase x, at {where} of every rotor "
                      f"period ({name}; tau_R = {tr_us:g} us); n periods before and n after the centre, "
                      f"t_rec = 2 n tau_R")
-    else:
+    elif cycle_mode == "restart":
         lines.append(f"recoupling: {recoupling.label}, cycle {recoupling.duration * 1e6:g} us, repeated n times "
                      f"before and n times after the centre, t_rec = 2 n cycle")
+    else:
+        how = "starts the cycle again" if cycle_mode == "truncate" else "continues the cycle where the first stopped"
+        lines.append(f"recoupling: {recoupling.label}, cycle {recoupling.duration * 1e6:g} us, run for m rotor "
+                     f"periods before the centre and m after (the second half {how}), t_rec = 2 m tau_R")
     pulse = (f"an ideal {obs} pi pulse (phase x)" if centre_pulse <= 0 else
              f"a {centre_pulse * 1e6:g} us {obs} pi pulse (phase x, {0.5e-3 / centre_pulse:g} kHz) centred")
     lines.append(f"centre: {_fmt_block(saturation)}; {pulse} at its middle")

@@ -68,7 +68,7 @@ _ALLOWED = {
     "dipolar": {"spins", "d_hz", "distance_A", "euler_deg"},
     "j": {"spins", "j_hz"},
     "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement", "nu1_max_khz",
-                   "sweep_khz", "beta", "step_us", "centre_pulse_us"},
+                   "sweep_khz", "beta", "step_us", "centre_pulse_us", "cycle"},
     "saturation": {
         "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
         "start_khz", "end_khz", "offset_khz", "modulation_khz",
@@ -294,6 +294,9 @@ class Spec:
             )
         self.placement = self._placement(rec)
         self.centre_pulse = 1e-6 * _num(rec, "centre_pulse_us", "recoupling", 0.0, nonneg=True)
+        self.cycle_mode = rec.get("cycle", "restart")
+        if self.cycle_mode not in ("restart", "truncate", "continue"):
+            raise SpecError(f"[recoupling] cycle must be 'restart', 'truncate' or 'continue', got {self.cycle_mode!r}")
         if scheme == "redor":
             self.recoupling = "redor"
             self.pulse_length = 1e-6 * _num(rec, "pulse_us", "recoupling", 0.0, nonneg=True)
@@ -318,6 +321,8 @@ class Spec:
             cycle = self.recoupling.duration
         else:
             raise SpecError(f"[recoupling] scheme must be 'redor', 'sr4' or 'adiabatic_sr4', got {scheme!r}")
+        if self.cycle_mode != "restart":
+            cycle = tr  # any even number of rotor periods
         if "recoupling_times_ms" in exp:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
@@ -423,17 +428,20 @@ class Spec:
                 centre = partner_pulse if partner_pulse is not None else IdealSaturation("inversion")
                 return simulate_respdor(system, self.mas_rate, t, centre, self.recoupling, self.powder,
                                         self.max_dt, self.offsets, self.method, progress,
-                                        rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse)
+                                        rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse,
+                                        cycle_mode=self.cycle_mode)
             if self.centre_pulse > 0:
                 raise ValueError("centre_pulse_us is supported for RESPDOR and SR4 specs, not a REDOR train")
             channel = "observed" if self.train_channel == self.system.spins[0].isotope.symbol else "partner"
             return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases, channel=channel,
                                   partner_pulse=partner_pulse, powder=self.powder, max_dt=self.max_dt,
                                   offsets=self.offsets, method=self.method, progress=progress,
-                                  placement=self.placement, rf_inhomogeneity=self.rf_inhomogeneity)
+                                  placement=self.placement, rf_inhomogeneity=self.rf_inhomogeneity,
+                                  cycle_mode=self.cycle_mode)
         return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
                                 self.max_dt, self.offsets, self.method, progress, placement=self.placement,
-                                rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse)
+                                rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse,
+                                        cycle_mode=self.cycle_mode)
 
 
 def load_spec(spec) -> Spec:

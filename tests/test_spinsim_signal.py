@@ -74,3 +74,35 @@ def test_finite_centre_pulse_tends_to_the_ideal_one_and_is_resolved():
     assert np.min(real.S0) < 0.995
     assert 1e-4 < np.max(np.abs(real.dSS0 - ideal.dSS0)) < 1e-3
     assert "a 10 us 13C pi pulse (phase x, 50 kHz) centred at its middle" in real.info["experiment"][1]
+
+
+@pytest.mark.parametrize("mode", ["truncate", "continue"])
+def test_any_even_number_of_rotor_periods_and_a_cycle_continuing_across_the_centre(mode):
+    """xy-8 finite pulses (a 4 tau_R cycle) at t_rec = 2 and 6 tau_R, against the scipy propagation of
+    the same explicit halves."""
+    from spinsim.sequences import redor_cycle
+    from spinsim.simulate import _periods
+
+    system = SpinSystem([Spin("13C", csa_zeta_ppm=60, csa_eta=0.5), Spin("27Al", cq_hz=1e6, eta_q=0.3)], 9.4,
+                        [DipolarCoupling(0, 1, 503.0, (0.0, 0.5, 0.0))])
+    pw = Powder(np.array([0.4]), np.array([0.9]), np.array([1.0]), 2)
+    cycle = redor_cycle("13C", 1e4, 5e-6, "xy8", placement="centred")
+    sat = cw_pulse("27Al", 30e3, 200e-6)
+    dt = 1e-6
+    r = simulate_respdor(system, 1e4, [2e-4, 6e-4], sat, cycle, powder=pw, max_dt=dt, cycle_mode=mode)
+    p = [ev for ev in _periods(cycle, 1e-4)]
+    if mode == "truncate":
+        halves = [(p[0], p[0]), (p[0] + p[1] + p[2], p[0] + p[1] + p[2])]
+    else:
+        halves = [(p[0], p[1]), (p[0] + p[1] + p[2], p[3] + p[0] + p[1])]
+    e, w = pw.euler_full()
+    for i, (first, second) in enumerate(halves):
+        ref1 = w @ reference_signals(system, 1e4, Block(first), sat, [1], e, dt, cycle_after=Block(second))
+        ref0 = w @ reference_signals(system, 1e4, Block(first), Block([Event(200e-6)]), [1], e, dt,
+                                     cycle_after=Block(second))
+        assert r.S1_complex[i] == pytest.approx(ref1[0], abs=1e-9)
+        assert r.S0_complex[i] == pytest.approx(ref0[0], abs=1e-9)
+    assert "t_rec = 2 m tau_R" in r.info["experiment"][0]
+    other = simulate_respdor(system, 1e4, [6e-4], sat, cycle, powder=pw, max_dt=dt,
+                             cycle_mode="continue" if mode == "truncate" else "truncate")
+    assert abs(other.S1_complex[0] - r.S1_complex[1]) > 1e-4  # the two modes are different experiments
