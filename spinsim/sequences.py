@@ -288,11 +288,9 @@ def pm_pulse(channel, nu1_hz, duration_s, offset_hz, modulation_hz, step_s=0.25e
     t = _positive(duration_s, "PM pulse length (s)")
     n = int(np.ceil(t / step_s - 1e-9))
     dt = t / n
-    tc = (np.arange(n) + 0.5) * dt
     sign = np.where(np.floor(2 * modulation_hz * np.arange(n + 1) * dt) % 2 == 0, 1.0, -1.0)
     phase = 360.0 * offset_hz * np.concatenate([[0.0], np.cumsum(sign[:-1] * dt)])
     phase_mid = phase[:-1] + 180.0 * offset_hz * sign[:-1] * dt
-    del tc
     events = [Event(dt, {channel: (float(nu1_hz), float(p % 360.0))}) for p in phase_mid]
     return Block(events, f"PM {nu1_hz:g} Hz, +-{offset_hz:g} Hz every {0.5e6 / modulation_hz:g} us")
 

@@ -46,6 +46,7 @@ __all__ = [
     "simulate_respdor",
     "simulate_redor",
     "transfer_matrix",
+    "describe_experiment",
 ]
 
 

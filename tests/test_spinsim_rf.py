@@ -46,3 +46,36 @@ def test_gaussian_profile():
     assert w.sum() == pytest.approx(1.0) and np.dot(s, w) == pytest.approx(1.0)
     fwhm = 2 * np.sqrt(2 * np.log(2)) * np.sqrt(np.dot(w, (s - 1) ** 2))
     assert 0.07 < fwhm < 0.1  # a 7-point grid on +-2 sigma truncates the tails
+
+
+def test_pm_pulse_has_constant_amplitude_and_jumps_between_plus_and_minus_offset():
+    from spinsim.sequences import pm_pulse
+
+    p = pm_pulse("27Al", 30e3, 100e-6, 200e3, 50e3, step_s=0.25e-6)
+    amps = {e.rf["27Al"][0] for e in p.events}
+    assert amps == {30e3} and p.duration == pytest.approx(100e-6)
+    ph = np.unwrap(np.radians([e.rf["27Al"][1] for e in p.events]))
+    freq = np.diff(ph) / (2 * np.pi * 0.25e-6)
+    jumps = np.abs(freq) < 1e3  # step centres straddling a jump see no net phase change
+    assert np.allclose(np.abs(freq[~jumps]), 200e3, rtol=1e-6) and jumps.sum() == 9  # a jump every 10 us
+    # +offset for the first 10 us (half a period of 50 kHz), then -offset
+    assert np.all(freq[:39] > 0) and np.all(freq[40:79] < 0)
+
+
+def test_adiabatic_sr4_and_pm_specs_run():
+    from spinsim.spec import load_spec
+
+    raw = {
+        "experiment": {"field_T": 9.4, "mas_rate_hz": 10000, "recoupling_times_ms": [0.0, 0.4]},
+        "spins": [{"isotope": "111Cd"}, {"isotope": "27Al", "cq_mhz": 1.0}],
+        "dipolar": [{"spins": [0, 1], "d_hz": 300.0}],
+        "recoupling": {"scheme": "adiabatic_sr4", "supercycle": "R4R4bar", "step_us": 1.0},
+        "saturation": {"type": "pm", "nu1_khz": 30, "length_us": 100, "offset_khz": 200, "modulation_khz": 50,
+                       "step_us": 1.0},
+        "powder": {"n": 21, "n_gamma": 2},
+        "simulation": {"max_dt_us": 1.0},
+    }
+    r = load_spec(raw).run()
+    assert "adiabatic (HS) R4R4bar on 111Cd" in r.info["experiment"][0]
+    assert "PM 30000 Hz" in r.info["experiment"][1]
+    assert abs(r.S0[0] - 1) < 1e-9 and 0.0 < r.dSS0[1] < 0.5
