@@ -7,7 +7,8 @@ with every convention mapped by :mod:`spinsim.conventions`; :func:`read_fsave` r
 phasing (S0 = |S0|, S1 phased like S0).
 
 Plain Python; nothing here runs SIMPSON. The input uses: ``reset`` before each recoupling time
-(propagator and time back to zero, so each point starts at rotor phase 0 as in spinsim),
+(propagator and, we assume, time back to zero, so each point starts at rotor phase 0 as in
+spinsim **[verify with a SIMPSON build]**),
 ``pulseid`` for ideal pulses, ``pulse``/``delay`` for everything else (times in us, rf in Hz,
 phases in degrees), ``start_operator I1x`` and ``detect_operator I1p``.
 """
@@ -145,7 +146,6 @@ def simpson_input(spec, name="spinsim"):
         f"  sw               {sp.mas_rate:.10g}",
         "  method           direct",
         "  verbose          0",
-        f"  variable ns      {{{' '.join(str(n) for n in ns)}}}",
         "  variable sat     1",
         "}",
         "",
@@ -165,8 +165,8 @@ def simpson_input(spec, name="spinsim"):
         "proc pulseq {} {",
         "  global par",
         f"  maxdt {sp.max_dt * 1e6:.10g}",
-        f"  offset {offs}",
-        "  foreach n $par(ns) {",
+        *([f"  offset {offs}"] if any(sp.offsets.get(c, 0.0) for c in chans) else []),
+        f"  foreach n {{{' '.join(str(n) for n in ns)}}} {{",
         "    reset",
         "    for {set k 0} {$k < $n} {incr k} { cycle }",
         "    centre",

@@ -25,7 +25,7 @@ def test_exported_input_maps_the_conventions():
     assert "shift 1 0p 50p 0.4 10 20 30" in text  # CSA: Haeberlen in both
     assert "dipole 1 2 -503 0 60 0" in text  # b_ij < 0 for two positive gammas
     assert "start_operator   I1x" in text and "detect_operator  I1p" in text
-    assert "variable ns      {0 1 2}" in text
+    assert "foreach n {0 1 2} {" in text
     # centred placement: delays tau_R/4, tau_R/2, tau_R/4 around the two ideal pi pulses
     assert "delay 25\n    pulseid 1 500000 0 0 0\n    delay 50\n    pulseid 1 500000 0 0 0\n    delay 25" in text
     assert "pulse 100 0 0 30000 0\n    pulseid 1 500000 0 0 0\n    pulse 100 0 0 30000 0" in text
