@@ -79,3 +79,22 @@ def test_adiabatic_sr4_and_pm_specs_run():
     assert "adiabatic (HS) R4R4bar on 111Cd" in r.info["experiment"][0]
     assert "PM 30000 Hz" in r.info["experiment"][1]
     assert abs(r.S0[0] - 1) < 1e-9 and 0.0 < r.dSS0[1] < 0.5
+
+
+def test_adiabatic_sr4_with_pm_saturation_matches_the_scipy_propagation():
+    from spinsim.powder import Powder
+    from spinsim.reference import reference_signals
+    from spinsim.sequences import Block, Event, adiabatic_sr4_cycle, pm_pulse
+
+    system = SpinSystem([Spin("111Cd", csa_zeta_ppm=80, csa_eta=0.4), Spin("27Al", cq_hz=2e6, eta_q=0.3)], 9.4,
+                        [DipolarCoupling(0, 1, 300.0, (0.0, 0.6, 0.0))])
+    pw = Powder(np.array([0.5]), np.array([1.0]), np.array([1.0]), 2)
+    cycle = adiabatic_sr4_cycle("111Cd", MAS, "R4R4bar", step_s=1e-6)
+    sat = pm_pulse("27Al", 30e3, 100e-6, 200e3, 50e3, step_s=1e-6)
+    dt = 1e-6
+    r = simulate_respdor(system, MAS, [0.0, 2 * cycle.duration], sat, cycle, powder=pw, max_dt=dt)
+    e, w = pw.euler_full()
+    ref1 = w @ reference_signals(system, MAS, cycle, sat, [0, 1], e, dt)
+    ref0 = w @ reference_signals(system, MAS, cycle, Block([Event(100e-6)]), [0, 1], e, dt)
+    assert np.allclose(r.S1_complex, ref1, atol=1e-9) and np.allclose(r.S0_complex, ref0, atol=1e-9)
+    assert r.dSS0[1] > 0.01
