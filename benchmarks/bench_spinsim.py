@@ -104,8 +104,8 @@ def main():
     per_ref = t_ref / pw.size
     fast_same = simulate_respdor(s1, MAS, t16, SAT, powder=pw, method="fast")
     gen_same = simulate_respdor(s1, MAS, t16, SAT, powder=pw, method="general")
-    d_fast = np.max(np.abs(fast_same.S1 - w @ r1.real))
-    d_gen = np.max(np.abs(gen_same.S1 - w @ r1.real))
+    d_fast = np.max(np.abs(fast_same.S1_complex - w @ r1))
+    d_gen = np.max(np.abs(gen_same.S1_complex - w @ r1))
     _, t_fast = timed(lambda: simulate_respdor(s1, MAS, t16, SAT, powder=zcw(987, 32), method="fast"))
     per_fast = t_fast / (987 * 32)
     _, t_gen = timed(lambda: simulate_respdor(s1, MAS, t16, SAT, powder=zcw(55, 8), method="general"))

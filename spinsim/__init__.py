@@ -12,7 +12,7 @@ ZYZ, active, in radians.
 
 from importlib import import_module
 
-from . import csa
+from . import conventions, csa
 from .dipolar import (
     coupling_from_distance,
     dipolar_constant,
@@ -36,6 +36,8 @@ _LAZY = {
     "simulate_respdor": ".simulate",
     "simulate_redor": ".simulate",
     "IdealSaturation": ".simulate",
+    "RfInhomogeneity": ".simulate",
+    "describe_experiment": ".simulate",
     "SimulationResult": ".simulate",
     "transfer_matrix": ".simulate",
     "load_spec": ".spec",
@@ -54,6 +56,12 @@ _LAZY = {
     "cw_pulse": ".sequences",
     "wurst_pulse": ".sequences",
     "dfs_pulse": ".sequences",
+    "pm_pulse": ".sequences",
+    "hs_inversion": ".sequences",
+    "adiabatic_sr4_cycle": ".sequences",
+    "scale_rf": ".sequences",
+    "gaussian_rf_profile": ".sequences",
+    "read_crystallites": ".powder",
     "ideal_pulse": ".sequences",
     "redor_cycle": ".sequences",
     "sr4_cycle": ".sequences",
@@ -89,4 +97,5 @@ __all__ = [
     "effective_coupling_hz",
     "effective_distance",
     "csa",
+    "conventions",
 ] + sorted(_LAZY)

@@ -267,6 +267,61 @@ def general_signal(UA, Ucen, UB, ns, rho0, dets, transfer, n_s):
     return out
 
 
+@njit(cache=True)
+def _centre_and_detect(PA, PB, Uc, rho0, det, transfer, n_s):
+    """Tr[det^dag PB C(PA rho0 PA^dag) PB^dag], C = optional ideal transfer, then Uc."""
+    dim = PA.shape[0]
+    nc = dim // n_s
+    rho = _matmul_h(_matmul(PA, rho0), PA)
+    if transfer.shape[0] > 0:
+        new = np.zeros((dim, dim), np.complex128)
+        for s1 in range(n_s):
+            for s2 in range(n_s):
+                for c2 in range(nc):
+                    acc = 0j
+                    for c1 in range(nc):
+                        acc += transfer[c2, c1] * rho[s1 * nc + c1, s2 * nc + c1]
+                    new[s1 * nc + c2, s2 * nc + c2] = acc
+        rho = new
+    rho = _matmul_h(_matmul(Uc, rho), Uc)
+    rho = _matmul_h(_matmul(PB, rho), PB)
+    acc = 0j
+    for a in range(dim):
+        for b in range(dim):
+            acc += np.conj(det[a, b]) * rho[a, b]
+    return acc
+
+
+@njit(cache=True, parallel=True)
+def general_signal_periods(UA, Ucen, UB, ns, cont, rho0, dets, transfer, n_s):
+    """Like :func:`general_signal`, with ``ns`` rotor periods per half taken one period at a time.
+
+    ``UA[o, p]`` and ``UB[o, p]`` are the propagators of period p of the cycle in the first and
+    second half. The first half runs periods 0, 1, .. (cyclically); the second half starts again
+    at period 0, or with ``cont`` continues the cycle where the first half stopped.
+
+    Returns
+    -------
+    (n_o, n_pts) complex
+    """
+    n_o = UA.shape[0]
+    n_per = UA.shape[1]
+    dim = UA.shape[2]
+    n_pts = ns.shape[0]
+    out = np.empty((n_o, n_pts), np.complex128)
+    for o in prange(n_o):
+        for i in range(n_pts):
+            n = ns[i]
+            PA = _eye(dim)
+            PB = _eye(dim)
+            start = n if cont else 0
+            for k in range(n):
+                PA = _matmul(UA[o, k % n_per], PA)
+                PB = _matmul(UB[o, (start + k) % n_per], PB)
+            out[o, i] = _centre_and_detect(PA, PB, Ucen[o], rho0, dets[i], transfer, n_s)
+    return out
+
+
 # ----------------------------------------------------------------------------------------
 # Fast path: REDOR-type recoupling with ideal pi pulses on S, one partner I at a time
 # ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Powder", "zcw", "repulsion", "make_powder", "powder_convergence", "ZCW_SIZES"]
+__all__ = ["Powder", "zcw", "repulsion", "make_powder", "read_crystallites", "powder_convergence", "ZCW_SIZES"]
 
 
 _F = [1, 1] + [0] * 40
@@ -143,6 +143,56 @@ def make_powder(scheme: str = "zcw", n: int = 233, n_gamma: int = 16) -> Powder:
     if scheme == "single":
         return Powder(np.zeros(1), np.zeros(1), np.ones(1), int(n_gamma), "single")
     raise ValueError(f"unknown powder scheme {scheme!r}: use 'zcw' or 'repulsion'")
+
+
+def read_crystallites(path, n_gamma=1, convention="spinsim") -> Powder:
+    """A crystallite set from a text file of ``alpha beta weight`` rows (degrees; weights any scale).
+
+    Parameters
+    ----------
+    path : str or Path
+        Whitespace- or comma-separated rows; ``#`` starts a comment. A first line holding a single
+        integer (the count, as in SIMPSON's ``.cry`` files) is accepted and checked.
+    n_gamma : int
+        gamma angles added to every (alpha, beta), 2 pi j / n_gamma.
+    convention : {"spinsim", "simpson"}
+        ``"simpson"``: SIMPSON's angles, converted with beta -> -beta
+        (:func:`spinsim.conventions.crystallites_from_simpson`).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line of a malformed row.
+    """
+    from pathlib import Path
+
+    rows, count = [], None
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+        text = line.split("#")[0].replace(",", " ").split()
+        if not text:
+            continue
+        if count is None and not rows and len(text) == 1 and text[0].isdigit():
+            count = int(text[0])
+            continue
+        try:
+            vals = [float(x) for x in text]
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: not a number in {line.strip()!r}") from None
+        if len(vals) != 3 or not np.all(np.isfinite(vals)) or vals[2] < 0:
+            raise ValueError(f"{path}:{lineno}: expected 'alpha_deg beta_deg weight' with weight >= 0, got {line.strip()!r}")
+        rows.append(vals)
+    if not rows:
+        raise ValueError(f"{path}: no crystallites")
+    if count is not None and count != len(rows):
+        raise ValueError(f"{path}: the first line says {count} crystallites, the file has {len(rows)}")
+    a, b, w = np.radians(np.array(rows)[:, 0]), np.radians(np.array(rows)[:, 1]), np.array(rows)[:, 2]
+    if convention == "simpson":
+        b = -b
+    elif convention != "spinsim":
+        raise ValueError(f"crystallite convention must be 'spinsim' or 'simpson', got {convention!r}")
+    if w.sum() <= 0:
+        raise ValueError(f"{path}: the weights sum to zero")
+    return Powder(a, b, w / w.sum(), int(n_gamma), f"file:{Path(path).name}")
 
 
 def powder_convergence(curve_of, sizes=(55, 89, 144, 233, 377, 610, 987), n_gamma=16, tol=1e-3, scheme="zcw"):

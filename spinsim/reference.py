@@ -50,7 +50,8 @@ def _propagator(events, F, ops, wr, max_dt, dim):
     return U
 
 
-def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=0.5e-6, transfer=None):
+def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=0.5e-6, transfer=None,
+                      initial="x", cycle_after: Block = None):
     """Complex S-coherence amplitudes for each crystallite and recoupling count, by brute force.
 
     Parameters
@@ -68,6 +69,12 @@ def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=
         Crystallite rotation angles as returned by :meth:`Powder.euler_full`.
     transfer : ndarray, optional
         Partner transfer matrix of an ideal saturation at the centre (replaces the centre's rf).
+    cycle_after : Block, optional
+        The cycle of the second half (default: ``cycle``).
+    initial : {"x", "plus"}
+        ``"x"``: S_x after an ideal excitation, complex detection Tr(rho S+), normalised by the
+        same sequence without interactions (what a spectrometer records). ``"plus"``: the S+
+        pathway alone, projected on its interaction-free image (spinsim before issue 11).
 
     Returns
     -------
@@ -82,17 +89,20 @@ def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=
     F_all = full_diagonal(system, comps)
     dim = F_all.shape[2]
     rest = dim // 2
-    _, ip, _, _, _ = spin_operators(0.5)
-    rho0 = np.kron(ip, np.eye(rest))
+    _, ip, im, sx, _ = spin_operators(0.5)
+    rho0 = np.kron(sx if initial == "x" else ip, np.eye(rest))
     a, b = _split(centre, centre.duration / 2)
     first = list(cycle.events)
+    after = list((cycle_after or cycle).events)
     out = np.empty((F_all.shape[0], len(ns)), complex)
     zero = np.zeros_like(F_all[0])
     for i, n in enumerate(ns):
         pre = first * n + a
-        post = [ideal_pulse(obs, 180.0, 0.0)] + b + first * n
+        post = [ideal_pulse(obs, 180.0, 0.0)] + b + after * n
         R = _propagator(post, zero, ops, wr, max_dt, dim) @ _propagator(pre, zero, ops, wr, max_dt, dim)
-        det = R @ rho0 @ R.conj().T
+        ideal = R @ rho0 @ R.conj().T
+        det = np.kron(im, np.eye(rest)) if initial == "x" else ideal
+        norm = np.sum(np.conj(det) * ideal) / rest
         for o in range(F_all.shape[0]):
             F = F_all[o]
             U1 = _propagator(pre, F, ops, wr, max_dt, dim)
@@ -109,7 +119,7 @@ def reference_signals(system, mas_rate, cycle: Block, centre, ns, euler, max_dt=
             t_shift = sum(e.duration for e in pre)
             U2 = _propagator(post, _shift(F, t_shift, wr), ops, wr, max_dt, dim)
             rho = U2 @ rho @ U2.conj().T
-            out[o, i] = np.sum(np.conj(det) * rho) / rest
+            out[o, i] = np.sum(np.conj(det) * rho) / rest / norm
     return out
 
 

@@ -20,13 +20,22 @@ __all__ = [
     "Event",
     "Block",
     "redor_cycle",
+    "PLACEMENTS",
+    "DEFAULT_PLACEMENT",
+    "placement_positions",
+    "redor_flip_fractions",
     "sr4_cycle",
     "cw_pulse",
     "wurst_pulse",
     "dfs_pulse",
+    "pm_pulse",
+    "hs_inversion",
+    "adiabatic_sr4_cycle",
     "ideal_pulse",
     "XY_PHASES",
     "recoupling_scaling",
+    "scale_rf",
+    "gaussian_rf_profile",
     "redor_finite_pulse_kappa",
 ]
 
@@ -103,10 +112,40 @@ def ideal_pulse(channel, flip_deg=180.0, phase_deg=0.0) -> Event:
     return Event(0.0, {}, (channel, float(flip_deg), float(phase_deg)))
 
 
-def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=None) -> Block:
-    """One phase cycle of a REDOR pi-pulse train: two pi pulses per rotor period.
+PLACEMENTS = {
+    # name -> (pulse positions as fractions of tau_R, which point of a finite pulse sits there)
+    "mid-end": ((0.5, 1.0), "end"),
+    "centred": ((0.25, 0.75), "centre"),
+}
+DEFAULT_PLACEMENT = "mid-end"
 
-    Pulse centres sit at tau_R/4 and 3 tau_R/4 of every rotor period (spacing tau_R/2).
+
+def placement_positions(placement):
+    """Pulse positions (fractions of tau_R in (0, 1]) and anchor (``"end"``/``"centre"``) of a placement.
+
+    Parameters
+    ----------
+    placement : str or sequence of float
+        ``"mid-end"`` (default): pulses at tau_R/2 and tau_R of every rotor period; a finite pulse
+        *ends* there (a delay, then the pulse, as in the common Bruker REDOR programs).
+        ``"centred"``: pulses centred at tau_R/4 and 3 tau_R/4. Or explicit fractions of tau_R
+        (an even number per period, increasing, in (0, 1]) of the pulse centres.
+    """
+    if isinstance(placement, str):
+        if placement not in PLACEMENTS:
+            raise ValueError(f"unknown pulse placement {placement!r}: one of {sorted(PLACEMENTS)} or fractions of tau_R")
+        return PLACEMENTS[placement]
+    pos = tuple(float(x) for x in placement)
+    if not pos or len(pos) % 2 or any(not (0 < x <= 1) for x in pos) or any(b <= a for a, b in zip(pos, pos[1:])):
+        raise ValueError(
+            f"pulse positions {list(pos)!r} must be an even number of increasing fractions of tau_R in (0, 1]"
+        )
+    return pos, "centre"
+
+
+def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=None,
+                placement=DEFAULT_PLACEMENT) -> Block:
+    """One phase cycle of a REDOR pi-pulse train: two (or any even number of) pi pulses per rotor period.
 
     Parameters
     ----------
@@ -118,32 +157,43 @@ def redor_cycle(channel, mas_rate_hz, pulse_length_s=0.0, phases="xy8", nu1_hz=N
         pi pulse length in s; 0 gives ideal delta pulses.
     phases : str or sequence of float
         ``"x"``, ``"xy4"``, ``"xy8"``, ``"xy16"`` or explicit phases in degrees; the cycle spans
-        len(phases)/2 rotor periods.
+        len(phases)/(pulses per period) rotor periods.
     nu1_hz : float, optional
         rf amplitude; defaults to 1/(2 t_p) (a pi pulse).
+    placement : str or sequence of float
+        Where the pulses sit in each rotor period, see :func:`placement_positions`
+        (default ``"mid-end"``: at tau_R/2 and tau_R).
     """
     tr = 1.0 / _positive(mas_rate_hz, "MAS rate (Hz)")
     if isinstance(phases, str) and phases not in XY_PHASES:
         raise ValueError(f"unknown phase cycle {phases!r}: one of {sorted(XY_PHASES)}")
     ph = list(XY_PHASES[phases]) if isinstance(phases, str) else [float(p) for p in phases]
-    if len(ph) % 2:
-        raise ValueError("a REDOR cycle needs an even number of pulses (two per rotor period)")
+    pos, anchor = placement_positions(placement)
+    if len(ph) % len(pos):
+        raise ValueError(f"{len(ph)} phases do not fill whole rotor periods of {len(pos)} pulses")
     tp = float(pulse_length_s)
-    if tp < 0 or tp >= tr / 2:
-        raise ValueError(f"pi pulse length {tp!r} s must be >= 0 and shorter than half a rotor period")
+    if tp < 0 or tp >= tr / len(pos):
+        raise ValueError(f"pi pulse length {tp!r} s must be >= 0 and shorter than the pulse spacing")
+    # start time of each pulse within its period
+    starts = [x * tr - (tp if anchor == "end" else tp / 2) for x in pos]
+    if starts[0] < -1e-15 or starts[-1] + tp > tr + 1e-15:
+        raise ValueError(f"a {tp * 1e6:g} us pulse at these positions does not fit in the rotor period")
+    amp = 1.0 / (2 * tp) if (nu1_hz is None and tp > 0) else (0.0 if nu1_hz is None else float(nu1_hz))
     events = []
-    if tp == 0.0:
-        for k, p in enumerate(ph):
-            events.append(Event(tr / 4))
-            events.append(ideal_pulse(channel, 180.0, p))
-            events.append(Event(tr / 4))
-    else:
-        amp = 1.0 / (2 * tp) if nu1_hz is None else float(nu1_hz)
-        for k, p in enumerate(ph):
-            events.append(Event(tr / 4 - tp / 2))
-            events.append(Event(tp, {channel: (amp, p)}))
-            events.append(Event(tr / 4 - tp / 2))
-    return Block(_merge(events), f"REDOR {phases} on {channel}")
+    for k, p in enumerate(ph):
+        j = k % len(pos)
+        t_prev = 0.0 if j == 0 else starts[j - 1] + tp
+        events.append(Event(max(starts[j] - t_prev, 0.0)))
+        events.append(ideal_pulse(channel, 180.0, p) if tp == 0.0 else Event(tp, {channel: (amp, p)}))
+        if j == len(pos) - 1:
+            events.append(Event(max(tr - starts[j] - tp, 0.0)))
+    name = placement if isinstance(placement, str) else "at " + "/".join(f"{x:g}" for x in pos) + " tau_R"
+    return Block(_merge(events), f"REDOR {phases if isinstance(phases, str) else 'custom'} on {channel}, {name}")
+
+
+def redor_flip_fractions(placement=DEFAULT_PLACEMENT):
+    """Times (fractions of tau_R) at which ideal pi pulses flip S in every rotor period."""
+    return placement_positions(placement)[0]
 
 
 def sr4_cycle(channel, mas_rate_hz, supercycle="SR4", nu1_hz=None) -> Block:
@@ -177,6 +227,72 @@ def sr4_cycle(channel, mas_rate_hz, supercycle="SR4", nu1_hz=None) -> Block:
         raise ValueError(f"unknown SR4 supercycle {supercycle!r}: use 'R4', 'R4R4bar' or 'SR4'")
     events = [Event(tr / 4, {channel: (amp, p)}) for p in phases]
     return Block(events, f"{supercycle} on {channel}")
+
+
+def hs_inversion(channel, nu1_max_hz, duration_s, sweep_hz, beta=5.3, step_s=0.25e-6, phase_deg=0.0):
+    """Hyperbolic-secant adiabatic inversion pulse (Silver, Joseph & Hoult 1984), piecewise constant.
+
+    nu1(t) = nu1_max sech(beta x), offset(t) = (sweep/2) tanh(beta x), x = 2t/T - 1 in [-1, 1],
+    written as a phase modulation (the integral of the offset) on top of ``phase_deg``.
+
+    Returns
+    -------
+    list of Event
+    """
+    t = _positive(duration_s, "adiabatic pulse length (s)")
+    n = max(1, int(np.ceil(t / step_s - 1e-9)))
+    dt = t / n
+    x = 2 * (np.arange(n) + 0.5) * dt / t - 1
+    amp = nu1_max_hz / np.cosh(beta * x)
+    # phase = 2 pi int offset dt = 2 pi (sweep/2) (T / 2 beta) ln cosh(beta x), zero at the centre
+    phase = np.degrees(2 * np.pi * 0.5 * sweep_hz * t / (2 * beta) * np.log(np.cosh(beta * x)))
+    return [Event(dt, {channel: (float(a), float((p + phase_deg) % 360.0))}) for a, p in zip(amp, phase)]
+
+
+def adiabatic_sr4_cycle(channel, mas_rate_hz, supercycle="R4R4bar", nu1_max_hz=None, sweep_hz=None,
+                        beta=5.3, step_s=0.25e-6) -> Block:
+    """R4_1^2-type recoupling whose elements are hyperbolic-secant adiabatic inversions.
+
+    Each element of :func:`sr4_cycle` (a pi pulse of tau_R/4 with phase +-90 deg, shifted by the
+    supercycle) is replaced by an HS inversion of the same length and overall phase. This is the
+    construction of adiabatic SR4 used for broadband S-RESPDOR; the pulse parameters of a given
+    paper must be taken from its SI (nu1_max, sweep, beta) **[verify before quoting]**.
+
+    Parameters
+    ----------
+    nu1_max_hz : float, optional
+        Peak rf (default 8 nu_R: a tau_R/4 HS element then inverts 99.7 % on resonance and 94 %
+        at 1 nu_R offset; at 4 nu_R it does not invert at all).
+    sweep_hz : float, optional
+        Total sweep width (default 8 nu_R).
+    """
+    tr = 1.0 / _positive(mas_rate_hz, "MAS rate (Hz)")
+    rect = sr4_cycle(channel, mas_rate_hz, supercycle)
+    nu1 = 8.0 / tr if nu1_max_hz is None else float(nu1_max_hz)
+    sweep = 8.0 / tr if sweep_hz is None else float(sweep_hz)
+    events = []
+    for e in rect.events:
+        events += hs_inversion(channel, nu1, e.duration, sweep, beta, step_s, e.rf[channel][1])
+    return Block(events, f"adiabatic (HS) {supercycle} on {channel}, {nu1:g} Hz peak, {sweep:g} Hz sweep")
+
+
+def pm_pulse(channel, nu1_hz, duration_s, offset_hz, modulation_hz, step_s=0.25e-6) -> Block:
+    """Constant-amplitude phase-modulated saturation pulse: the carrier jumps between +offset and
+    -offset every half period of ``modulation_hz``, written as a continuous phase.
+
+    Its spectrum has its main components at +-offset (like an amplitude-modulated DFS pulse at a
+    fixed offset, but with constant amplitude). It is a parametrised stand-in for the PM
+    saturation pulses of Makrinich, Nimerovsky & Goldbourt (SSNMR 92, 2018); take the exact
+    modulation from the paper **[verify before quoting]**.
+    """
+    t = _positive(duration_s, "PM pulse length (s)")
+    n = int(np.ceil(t / step_s - 1e-9))
+    dt = t / n
+    sign = np.where(np.floor(2 * modulation_hz * np.arange(n + 1) * dt) % 2 == 0, 1.0, -1.0)
+    phase = 360.0 * offset_hz * np.concatenate([[0.0], np.cumsum(sign[:-1] * dt)])
+    phase_mid = phase[:-1] + 180.0 * offset_hz * sign[:-1] * dt
+    events = [Event(dt, {channel: (float(nu1_hz), float(p % 360.0))}) for p in phase_mid]
+    return Block(events, f"PM {nu1_hz:g} Hz, +-{offset_hz:g} Hz every {0.5e6 / modulation_hz:g} us")
 
 
 def cw_pulse(channel, nu1_hz, duration_s, phase_deg=0.0) -> Block:
@@ -247,6 +363,34 @@ def dfs_pulse(channel, nu1_hz, duration_s, start_hz, end_hz, step_s=0.25e-6) -> 
     amp = 2 * nu1_hz * np.cos(phase)
     events = [Event(dt, {channel: (float(abs(a)), 0.0 if a >= 0 else 180.0)}) for a in amp]
     return Block(events, f"DFS {nu1_hz:g} Hz, {start_hz:g} -> {end_hz:g} Hz")
+
+
+def scale_rf(block: Block, channels, factor: float) -> Block:
+    """The block with the rf amplitude on ``channels`` multiplied by ``factor`` (ideal pulses unchanged)."""
+    f = float(factor)
+    if not (np.isfinite(f) and f >= 0):
+        raise ValueError(f"rf scale factor must be >= 0, got {factor!r}")
+    events = [
+        Event(e.duration, {ch: ((a * f if ch in channels else a), p) for ch, (a, p) in e.rf.items()}, e.ideal)
+        for e in block.events
+    ]
+    return Block(events, block.label + (f" x{f:g} rf" if f != 1 else ""))
+
+
+def gaussian_rf_profile(fwhm_rel, n=7):
+    """Scale factors and weights of a Gaussian nu1 distribution about 1 (FWHM relative, e.g. 0.1).
+
+    The n points lie on +- 2 sigma (Gauss-Hermite would be more accurate for smooth curves, but
+    a plain grid keeps each point a physical nu1); weights are normalised to 1.
+    """
+    sig = float(fwhm_rel) / (2 * np.sqrt(2 * np.log(2)))
+    if not (np.isfinite(sig) and 0 <= sig < 0.5) or int(n) < 1:
+        raise ValueError(f"rf profile FWHM must lie in [0, 1.18) (relative) and n >= 1, got {fwhm_rel!r}, {n!r}")
+    if sig == 0 or int(n) == 1:
+        return np.ones(1), np.ones(1)
+    x = np.linspace(-2 * sig, 2 * sig, int(n))
+    w = np.exp(-0.5 * (x / sig) ** 2)
+    return 1 + x, w / w.sum()
 
 
 def _positive(x, what):

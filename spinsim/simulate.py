@@ -37,15 +37,17 @@ from .hamiltonian import (
     spin_operators,
 )
 from .powder import Powder, make_powder
-from .sequences import Block, Event, ideal_pulse, redor_cycle
+from .sequences import DEFAULT_PLACEMENT, Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
 from .system import SpinSystem
 
 __all__ = [
+    "RfInhomogeneity",
     "IdealSaturation",
     "SimulationResult",
     "simulate_respdor",
     "simulate_redor",
     "transfer_matrix",
+    "describe_experiment",
 ]
 
 
@@ -78,6 +80,42 @@ class IdealSaturation:
     @property
     def duration(self) -> float:
         return 0.0
+
+
+@dataclass(frozen=True)
+class RfInhomogeneity:
+    """A weighted distribution of rf amplitudes across the sample: nu1 -> scale * nu1.
+
+    Signals (complex S0 and S1) are averaged over the distribution, as the coil volume does; a
+    spatial distribution scales every channel of a double-resonance coil alike, hence one
+    distribution for the listed channels.
+
+    Parameters
+    ----------
+    scales, weights : sequence of float
+        Relative rf amplitudes and their weights (normalised here).
+    channels : tuple of str, optional
+        Channels whose rf is scaled (default: every channel with shaped or finite rf). Ideal
+        (instantaneous) pulses are not scaled.
+    """
+
+    scales: tuple
+    weights: tuple
+    channels: tuple = None
+
+    def __post_init__(self):
+        s = np.atleast_1d(np.asarray(self.scales, float))
+        w = np.atleast_1d(np.asarray(self.weights, float))
+        if s.shape != w.shape or s.size == 0 or np.any(s < 0) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("rf inhomogeneity: scales and weights must be non-negative, of equal non-zero length")
+        object.__setattr__(self, "scales", tuple(float(x) for x in s))
+        object.__setattr__(self, "weights", tuple(float(x) for x in w / w.sum()))
+
+    def describe(self):
+        mean = float(np.dot(self.scales, self.weights))
+        sd = float(np.sqrt(np.dot(self.weights, (np.array(self.scales) - mean) ** 2)))
+        return (f"rf inhomogeneity: {len(self.scales)} nu1 scale factors on {', '.join(self.channels or ('all rf',))}"
+                f" (mean {mean:.3g}, s.d. {sd:.3g}); complex S0 and S1 averaged over them")
 
 
 def transfer_matrix(spin, kind="full", efficiency=1.0) -> np.ndarray:
@@ -115,7 +153,11 @@ class SimulationResult:
     dSS0 : ndarray
         (S0 - S1) / S0.
     info : dict
-        Engine, powder, step size and timings.
+        Engine, powder, step size and timings; ``info["experiment"]``: what was simulated, in words.
+    S0_complex, S1_complex : ndarray
+        The complex detected signals (S_x after an ideal excitation, complex detection, normalised
+        to the interaction-free signal). ``S0 = |S0_complex|``; ``S1`` is ``S1_complex`` phased
+        like S0 (the phase correction of the S0 spectrum applied to S1), so dS/S0 = 1 - Re(S1/S0).
     """
 
     t_s: np.ndarray
@@ -123,16 +165,31 @@ class SimulationResult:
     S1: np.ndarray
     dSS0: np.ndarray
     info: dict = field(default_factory=dict)
+    S0_complex: np.ndarray = None
+    S1_complex: np.ndarray = None
 
     def to_csv(self, path):
-        """Write ``t_s,S0,S1,dSS0`` with a header line."""
+        """Write ``t_s,S0,S1,dSS0`` after ``#`` comment lines saying what was simulated."""
         data = np.column_stack([self.t_s, self.S0, self.S1, self.dSS0])
-        np.savetxt(path, data, delimiter=",", header="t_s,S0,S1,dSS0", comments="", fmt="%.10g")
+        head = [f"# {line}" for line in self.info.get("experiment", [])]
+        np.savetxt(path, data, delimiter=",", header="\n".join(head + ["t_s,S0,S1,dSS0"]), comments="",
+                   fmt="%.10g")
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _result(t, s0c, s1c, info):
+    """S0 = |S0|, S1 phased like S0 (one phase correction for both spectra, as when processing)."""
+    s0c = np.asarray(s0c, complex)
+    s1c = np.asarray(s1c, complex)
+    s0 = np.abs(s0c)
+    if np.any(s0 < 1e-9):
+        raise ValueError("S0 vanishes at some recoupling time: dS/S0 is undefined")
+    s1 = (s1c * np.conj(s0c) / s0).real
+    return SimulationResult(t, s0, s1, 1.0 - s1 / s0, info, s0c, s1c)
 
 
 class _Progress:
@@ -175,17 +232,18 @@ def _fint(F, t0, t1, wr):
     return out
 
 
-def _redor_period_phase(F, wr, t_start, taus):
-    """integral over one rotor period from t_start (+ tau_g) of omega(t) s(t) dt, s = +-1 flipping
-    at tau_R/4 and 3 tau_R/4 (delta pulses). F (n_ab, 9) -> (n_ab, n_gamma)."""
+def _redor_period_phase(F, wr, t_start, taus, flips=(0.5, 1.0)):
+    """integral over one rotor period from t_start (+ tau_g) of omega(t) s(t) dt, where s = +-1
+    starts at +1 and flips at the fractions ``flips`` of tau_R (ideal pi pulses, an even number).
+    F (n_ab, 9) -> (n_ab, n_gamma)."""
     tr = 2 * np.pi / wr
     t0 = t_start + taus[None, :]
     Fe = F[:, None, :]
-    return (
-        _fint(Fe, t0, t0 + tr / 4, wr)
-        - _fint(Fe, t0 + tr / 4, t0 + 3 * tr / 4, wr)
-        + _fint(Fe, t0 + 3 * tr / 4, t0 + tr, wr)
-    )
+    edges = [0.0] + [f for f in flips if f < 1.0] + [1.0]
+    out = 0.0
+    for k in range(len(edges) - 1):
+        out = out + (-1) ** k * _fint(Fe, t0 + edges[k] * tr, t0 + edges[k + 1] * tr, wr)
+    return out
 
 
 def _n_from_times(times, cycle_s):
@@ -279,7 +337,7 @@ def _offset_of(offsets, symbol):
 # --------------------------------------------------------------------------------------------
 
 
-def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk):
+def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
     wr = 2 * np.pi * mas_rate
     tr = 1.0 / mas_rate
     ng = powder.n_gamma
@@ -301,8 +359,8 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
             fs = fs.copy()
             fs[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * _offset_of(offsets, obs.isotope.symbol)
             # S phase: -n (Phi^S_a - Phi^S_b) - (J_a - J_b); common to S0 and S1
-            psa = _redor_period_phase(fs, wr, 0.0, taus)
-            psb = _redor_period_phase(fs, wr, T, taus)
+            psa = _redor_period_phase(fs, wr, 0.0, taus, flips)
+            psb = _redor_period_phase(fs, wr, T, taus, flips)
             ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
             jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
             phase_s = ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]
@@ -316,8 +374,8 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
                     np.sign(comps.omega0[j]) * 2 * np.pi * _offset_of(offsets, sp.isotope.symbol) * m
                 )
                 fsi = comps.pair.get((0, j), np.zeros((b - a, 2 * N_HARM + 1), complex))
-                phi_a = _redor_period_phase(fsi, wr, 0.0, taus)
-                phi_b = _redor_period_phase(fsi, wr, T, taus)
+                phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
+                phi_b = _redor_period_phase(fsi, wr, T, taus, flips)
                 if ideal:
                     P = centre.matrix(sp.spin)
                     xa = np.exp(-2j * m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
@@ -358,8 +416,8 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
         guard.release()
     prog.close()
     w = powder.weights / ng
-    s1 = np.einsum("o,ogi->i", w, c1_all.real)
-    s0 = np.einsum("o,ogi->i", w, c0_all.real)
+    s1 = np.einsum("o,ogi->i", w, c1_all)
+    s0 = np.einsum("o,ogi->i", w, c0_all)
     info = {"engine": "fast", "block_dt_s": None if ideal else dt, "block_steps": None if ideal else L}
     if not ideal:
         info["shared_gamma_steps"] = bool(shared)
@@ -473,43 +531,101 @@ class _Slicer:
         )
 
 
-def _centre_events(centre, obs_channel):
-    """Events of a central block with an ideal S pi pulse at its middle."""
+def _centre_events(centre, obs_channel, tp=0.0):
+    """Events of a central block with the S pi pulse at its middle: ideal (tp = 0) or a finite
+    x pulse of tp s at nu1 = 1/(2 tp), centred on the middle and simultaneous with the block's rf."""
+    if tp <= 0:
+        if isinstance(centre, IdealSaturation):
+            return [ideal_pulse(obs_channel, 180.0, 0.0)]
+        a, b = _split(centre, centre.duration / 2)
+        return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
+    amp = 1.0 / (2 * tp)
     if isinstance(centre, IdealSaturation):
-        return [ideal_pulse(obs_channel, 180.0, 0.0)]
-    a, b = _split(centre, centre.duration / 2)
-    return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
+        return [Event(tp, {obs_channel: (amp, 0.0)})]
+    T = centre.duration
+    if tp > T + 1e-15:
+        raise ValueError(f"the centre pi pulse ({tp * 1e6:g} us) is longer than the central block ({T * 1e6:g} us)")
+    a, rest = _split(centre, (T - tp) / 2)
+    mid, b = _split(Block(rest), tp)
+    return a + [Event(e.duration, {**e.rf, obs_channel: (amp, 0.0)}) for e in mid if e.duration > 0] + b
 
 
-def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk):
-    """Complex S coherence amplitudes (n_pts,) powder averaged, and the engine info."""
+def _periods(cycle, tr):
+    """The events of each rotor period of a cycle (a whole number of periods)."""
+    out, rest = [], list(cycle.events)
+    for _ in range(int(round(cycle.duration / tr)) - 1):
+        a, rest = _split(Block(rest), tr)
+        out.append(a)
+    return out + [rest]
+
+
+def _rf_only(U0, ns, n_per, mode):
+    """Interaction-free propagators of each point, from segment propagators U0 (numpy)."""
+    out = []
+    for n in ns:
+        if mode == "restart":
+            out.append(np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n)))
+            continue
+        A = np.eye(U0.shape[1], dtype=complex)
+        B = A.copy()
+        start = int(n) if mode == "continue" else 0
+        for k in range(int(n)):
+            A = U0[k % n_per] @ A
+            B = U0[n_per + 1 + (start + k) % n_per] @ B
+        out.append(B @ U0[n_per] @ A)
+    return out
+
+
+def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x",
+                     centre_pulse=0.0, cycle_mode="restart"):
+    """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info.
+
+    ``cycle_mode="restart"``: ``ns`` counts cycles per half. ``"truncate"``/``"continue"``: ``ns``
+    counts rotor periods per half (any number); the second half restarts the cycle, or continues
+    its phase cycle from where the first half stopped.
+    """
     wr = 2 * np.pi * mas_rate
+    tr = 1.0 / mas_rate
     obs = system.spins[0].isotope.symbol
     sl = _Slicer(system, max_dt)
-    t_cen = 0.0 if isinstance(centre, IdealSaturation) else centre.duration
-    sl.segment(cycle.events, 0.0)
-    sl.segment(_centre_events(centre, obs), 0.0)
-    sl.segment(cycle.events, t_cen)
+    t_cen = centre_pulse if isinstance(centre, IdealSaturation) else centre.duration
+    periods = [cycle.events] if cycle_mode == "restart" else _periods(cycle, tr)
+    n_per = len(periods)
+    for p, ev in enumerate(periods):
+        sl.segment(ev, p * tr)
+    sl.segment(_centre_events(centre, obs, centre_pulse), 0.0)
+    for p, ev in enumerate(periods):
+        sl.segment(ev, t_cen + p * tr)
     arrs = sl.arrays()
     t0s, dts, kinds = arrs[0], arrs[1], arrs[2]
     dims = sl.dims
     dim = sl.dim
-    iz, ip, im, _, _ = spin_operators(0.5)
+    iz, ip, im, sx, _ = spin_operators(0.5)
     rest = dim // 2
-    rho0 = np.kron(ip, np.eye(rest))
+    # the spectrometer: S_x after an ideal excitation pulse, complex detection Tr(rho S+)
+    # (``initial="plus"`` keeps only the S+ pathway: the engine's convention before issue 11)
+    rho0 = np.kron(sx if initial == "x" else ip, np.eye(rest))
     if isinstance(centre, IdealSaturation) and centre.efficiency > 0:
         transfer = np.ones((1, 1))
         for sp in system.spins[1:]:
             transfer = np.kron(transfer, centre.matrix(sp.spin))
     else:
         transfer = np.zeros((0, 0))
-    # detection: the S coherence as moved by the rf alone (no interactions)
+    # normalise by the signal of the same rf without interactions (rf alone)
     F0 = np.zeros((1, 2 * N_HARM + 1, dim), complex)
     U0 = K.propagate_segments(F0, wr, *arrs)[0]
-    dets = []
-    for n in ns:
-        R = np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n))
-        dets.append(R @ rho0 @ R.conj().T)
+    dets, norms = [], []
+    for R in _rf_only(U0, ns, n_per, cycle_mode):
+        ideal = R @ rho0 @ R.conj().T
+        if initial == "x":
+            det = np.kron(im, np.eye(rest))  # Tr(det^dag rho) = Tr(S+ rho)
+        else:
+            det = ideal
+        norm = np.vdot(det, ideal) / rest
+        if abs(norm) < 1e-6:
+            raise ValueError("the rf of this sequence leaves no observable S coherence even without interactions")
+        dets.append(det)
+        norms.append(norm)
     dets = np.ascontiguousarray(np.array(dets))
     euler, weights = powder.euler_full()
     n_tot = euler.shape[0]
@@ -523,16 +639,16 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
             comps = interaction_components(system, euler[a:b])
             F = np.ascontiguousarray(full_diagonal(system, comps, offs))
             U = K.propagate_segments(F, wr, *arrs)
-            out[a:b] = K.general_signal(
-                np.ascontiguousarray(U[:, 0]),
-                np.ascontiguousarray(U[:, 1]),
-                np.ascontiguousarray(U[:, 2]),
-                ns,
-                rho0,
-                dets,
-                transfer,
-                2,
-            )
+            if cycle_mode == "restart":
+                out[a:b] = K.general_signal(
+                    np.ascontiguousarray(U[:, 0]), np.ascontiguousarray(U[:, 1]), np.ascontiguousarray(U[:, 2]),
+                    ns, rho0, dets, transfer, 2,
+                )
+            else:
+                out[a:b] = K.general_signal_periods(
+                    np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
+                    np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
+                )
             prog.update(b - a)
         guard.check()
     except KeyboardInterrupt:
@@ -541,8 +657,8 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
     finally:
         guard.release()
     prog.close()
-    out /= rest
-    return np.einsum("o,oi->i", weights, out.real), {"engine": "general", "slices": len(t0s), "dim": dim}
+    out /= rest * np.array(norms)[None, :]
+    return np.einsum("o,oi->i", weights, out), {"engine": "general", "slices": len(t0s), "dim": dim}
 
 
 # --------------------------------------------------------------------------------------------
@@ -573,6 +689,10 @@ def simulate_respdor(
     method="auto",
     progress=False,
     chunk=32,
+    placement=DEFAULT_PLACEMENT,
+    rf_inhomogeneity=None,
+    centre_pulse=0.0,
+    cycle_mode="restart",
 ):
     """Simulate a RESPDOR (or S-RESPDOR) dephasing curve: S0, S1 and dS/S0.
 
@@ -589,7 +709,7 @@ def simulate_respdor(
         :func:`spinsim.wurst_pulse`), or an ideal incoherent saturation. Default: ideal, full.
         An ideal S pi pulse sits at its centre. S0 is the same experiment with the rf off.
     recoupling : "redor" or Block
-        ``"redor"``: ideal pi pulses on S at tau_R/4 and 3 tau_R/4 of every rotor period; or one
+        ``"redor"``: ideal pi pulses on S, placed in every rotor period by ``placement``; or one
         recoupling cycle (e.g. :func:`spinsim.sr4_cycle`, :func:`spinsim.redor_cycle` with finite
         pulses), a whole number of rotor periods.
     powder : Powder or dict, optional
@@ -603,11 +723,28 @@ def simulate_respdor(
         Progress bar on stderr.
     chunk : int
         Crystallites per kernel call (Ctrl-C is honoured between calls).
+    placement : str or sequence of float
+        Where the ideal pi pulses of ``recoupling="redor"`` sit in each rotor period:
+        ``"mid-end"`` (default, tau_R/2 and tau_R), ``"centred"`` (tau_R/4 and 3 tau_R/4) or
+        fractions of tau_R (:func:`spinsim.sequences.placement_positions`). Both engines.
+    rf_inhomogeneity : RfInhomogeneity, optional
+        Average the complex signals over a distribution of nu1 (one run per scale factor).
+    centre_pulse : float
+        Length (s) of the S pi pulse at the centre: 0 = ideal; otherwise a finite x pulse at
+        nu1 = 1/(2 t_p), centred on the block's middle (general path).
+    cycle_mode : {"restart", "truncate", "continue"}
+        For a recoupling Block: ``"restart"`` (default) runs whole cycles, t_rec = 2 n T_cycle;
+        ``"truncate"`` allows any t_rec = 2 m tau_R (the cycle is cut after m rotor periods and
+        the second half starts it again); ``"continue"`` likewise, with the second half running
+        on from where the first half stopped (a supercycle continuing across the centre).
 
     Returns
     -------
     SimulationResult
     """
+    if rf_inhomogeneity is not None:
+        return _rf_average(rf_inhomogeneity, system, mas_rate, recoupling_times, saturation, recoupling, powder,
+                           max_dt, offsets, method, progress, chunk, placement, None, centre_pulse, cycle_mode)
     _check_system(system)
     mas_rate = float(mas_rate)
     if not (np.isfinite(mas_rate) and mas_rate > 0):
@@ -623,27 +760,43 @@ def simulate_respdor(
     if isinstance(saturation, Block) and saturation.has_rf_on(obs):
         raise ValueError("the saturation block must not put rf on the observed channel")
     t0 = time.perf_counter()
+    if not (np.isfinite(centre_pulse) and centre_pulse >= 0):
+        raise ValueError(f"centre pulse length must be >= 0 s, got {centre_pulse!r}")
     fast_ok = (
         isinstance(recoupling, str) and recoupling == "redor" and system.partners_independent()
+        and centre_pulse == 0
     )
     if method == "fast" and not fast_ok:
-        raise ValueError("the fast path needs ideal REDOR recoupling and partners coupled only to S")
+        raise ValueError("the fast path needs ideal REDOR recoupling, an ideal centre pulse and partners coupled "
+                         "only to S")
     if method not in ("auto", "fast", "general"):
         raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
+    if cycle_mode not in ("restart", "truncate", "continue"):
+        raise ValueError(f"cycle_mode must be 'restart', 'truncate' or 'continue', got {cycle_mode!r}")
     if fast_ok and method != "general":
         t, ns = _n_from_times(recoupling_times, 1.0 / mas_rate)
-        s0, s1, info = _fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk)
+        flips = redor_flip_fractions(placement)
+        s0, s1, info = _fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
+                                   flips)
     else:
-        cycle = redor_cycle(obs, mas_rate, 0.0, "x") if isinstance(recoupling, str) else recoupling
+        if isinstance(recoupling, str):
+            cycle = redor_cycle(obs, mas_rate, 0.0, [0.0] * len(redor_flip_fractions(placement)), placement=placement)
+        else:
+            cycle = recoupling
         if isinstance(recoupling, str) and recoupling != "redor":
             raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
-        t, ns = _n_from_times(recoupling_times, cycle.duration)
         _check_cycle(cycle, mas_rate)
-        s1, info = _general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk)
+        t, ns = _n_from_times(recoupling_times, cycle.duration if cycle_mode == "restart" else 1.0 / mas_rate)
+        kw = {"centre_pulse": centre_pulse, "cycle_mode": cycle_mode}
+        s1, info = _general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk,
+                                    **kw)
         off = IdealSaturation("full", 0.0) if isinstance(saturation, IdealSaturation) else _without_rf(saturation)
-        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk)
+        s0, _ = _general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk, **kw)
     info.update(
         {
+            "experiment": describe_experiment(system, mas_rate, saturation, recoupling, placement,
+                                              "redor" if _is_inversion(saturation) else "respdor",
+                                              centre_pulse=centre_pulse, cycle_mode=cycle_mode),
             "powder": powder.name,
             "n_orientations": powder.size,
             "n_gamma": powder.n_gamma,
@@ -651,7 +804,36 @@ def simulate_respdor(
             "wall_s": time.perf_counter() - t0,
         }
     )
-    return SimulationResult(t, s0, s1, (s0 - s1) / s0, info)
+    return _result(t, s0, s1, info)
+
+
+def _rf_average(dist, system, mas_rate, times, saturation, recoupling, *rest):
+    from .sequences import scale_rf
+
+    blocks = [b for b in (saturation, recoupling) if isinstance(b, Block)]
+    with_rf = {ch for b in blocks for e in b.events for ch, (a, _) in e.rf.items() if a > 0}
+    channels = tuple(dist.channels) if dist.channels else tuple(sorted(with_rf))
+    missing = [ch for ch in channels if ch not in with_rf]
+    if missing or not channels:
+        raise ValueError(f"rf inhomogeneity on {', '.join(missing) or 'no channel'}: no finite rf there to scale "
+                         "(ideal pulses are instantaneous)")
+    s0 = s1 = 0.0
+    t0 = time.perf_counter()
+    for f, w in zip(dist.scales, dist.weights):
+        sat = scale_rf(saturation, channels, f) if isinstance(saturation, Block) else saturation
+        rec = scale_rf(recoupling, channels, f) if isinstance(recoupling, Block) else recoupling
+        r = simulate_respdor(system, mas_rate, times, sat, rec, *rest)
+        s0 = s0 + w * r.S0_complex
+        s1 = s1 + w * r.S1_complex
+    info = dict(r.info)
+    info["experiment"] = list(r.info["experiment"][:-1]) + [
+        RfInhomogeneity(dist.scales, dist.weights, channels).describe(), r.info["experiment"][-1]]
+    info["wall_s"] = time.perf_counter() - t0
+    return _result(r.t_s, s0, s1, info)
+
+
+def _is_inversion(centre):
+    return isinstance(centre, IdealSaturation) and isinstance(centre.kind, str) and centre.kind == "inversion"
 
 
 def _check_cycle(cycle, mas_rate):
@@ -674,6 +856,9 @@ def simulate_redor(
     method="auto",
     progress=False,
     chunk=32,
+    placement=DEFAULT_PLACEMENT,
+    rf_inhomogeneity=None,
+    cycle_mode="restart",
 ):
     """Simulate a REDOR dephasing curve: S0, S1 and dS/S0.
 
@@ -694,6 +879,13 @@ def simulate_redor(
         ``"partner"``: the train on the partner channel in S1 only, plus a partner pi pulse
         (ideal, or ``partner_pulse``) together with the S pi pulse at the centre, so that the partner pulses alternate every tau_R/2 throughout (classic
         Gullion-Schaefer REDOR); general path. S0 has no partner pulses.
+    placement : str or sequence of float
+        Where the train's pulses sit in each rotor period (default ``"mid-end"``), see
+        :func:`spinsim.sequences.placement_positions`.
+    rf_inhomogeneity : RfInhomogeneity, optional
+        Average over a nu1 distribution (observed-channel train only).
+    cycle_mode : {"restart", "truncate", "continue"}
+        See :func:`simulate_respdor` (observed-channel train only).
     """
     _check_system(system)
     obs = system.spins[0].isotope.symbol
@@ -701,14 +893,16 @@ def simulate_redor(
         centre = IdealSaturation("inversion") if partner_pulse is None else partner_pulse
         if pulse_length == 0.0 and method != "general":
             return simulate_respdor(system, mas_rate, recoupling_times, centre, "redor", powder, max_dt, offsets,
-                                    method, progress, chunk)
-        cycle = redor_cycle(obs, mas_rate, pulse_length, phases)
+                                    method, progress, chunk, placement, rf_inhomogeneity)
+        cycle = redor_cycle(obs, mas_rate, pulse_length, phases, placement=placement)
         return simulate_respdor(system, mas_rate, recoupling_times, centre, cycle, powder, max_dt, offsets,
-                                "general", progress, chunk)
+                                "general", progress, chunk, placement, rf_inhomogeneity, cycle_mode=cycle_mode)
     if channel != "partner":
         raise ValueError(f"channel must be 'observed' or 'partner', got {channel!r}")
+    if rf_inhomogeneity is not None or cycle_mode != "restart":
+        raise ValueError("rf inhomogeneity and cycle_mode with the REDOR train on the partner channel are not supported")
     partner = system.spins[1].isotope.symbol
-    cycle = redor_cycle(partner, mas_rate, pulse_length, phases)
+    cycle = redor_cycle(partner, mas_rate, pulse_length, phases, placement=placement)
     _check_cycle(cycle, mas_rate)
     powder = _default_powder(powder)
     t0 = time.perf_counter()
@@ -723,4 +917,61 @@ def simulate_redor(
     s0, _ = _general_signals(system, mas_rate, Block([Event(cycle.duration)]), nothing, ns, powder, max_dt,
                              offsets, progress, chunk)
     info.update({"powder": powder.name, "n_orientations": powder.size, "wall_s": time.perf_counter() - t0})
-    return SimulationResult(t, s0, s1, (s0 - s1) / s0, info)
+    info["experiment"] = [
+        f"recoupling (S1 only): {cycle.label}, cycle {cycle.duration * 1e6:g} us, n cycles before and after the centre",
+        f"centre: {_fmt_block(centre)} together with an ideal {obs} pi pulse (phase x)",
+        f"S0: no {partner} pulses, the ideal {obs} pi pulse at the centre; S1: with the {partner} train",
+        describe_experiment(system, mas_rate, nothing)[-1],
+    ]
+    return _result(t, s0, s1, info)
+
+
+# --------------------------------------------------------------------------------------------
+# what is run, in words (CSV / JSON header)
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_block(block):
+    if isinstance(block, IdealSaturation):
+        kind = block.kind if isinstance(block.kind, str) else "explicit matrix"
+        return f"ideal instantaneous partner transfer '{kind}', efficiency {block.efficiency:g}"
+    chans = sorted(block.channels())
+    return f"{block.label or 'block'} on {', '.join(chans) or 'no channel'}, {block.duration * 1e6:g} us"
+
+
+def describe_experiment(system, mas_rate, saturation, recoupling="redor", placement=DEFAULT_PLACEMENT,
+                        kind="respdor", train_channel=None, centre_pulse=0.0, cycle_mode="restart"):
+    """One line per element of the experiment that is simulated (pulse positions, phases, channels,
+    centre, how S0 differs from S1, and the detected signal).
+
+    Returns
+    -------
+    list of str
+    """
+    obs = system.spins[0].isotope.symbol
+    tr_us = 1e6 / mas_rate
+    lines = []
+    if isinstance(recoupling, str):
+        pos = redor_flip_fractions(placement)
+        where = ", ".join(f"{p:g} tau_R" for p in pos)
+        name = placement if isinstance(placement, str) else "explicit"
+        lines.append(f"recoupling: ideal pi pulses on {train_channel or obs}, phase x, at {where} of every rotor "
+                     f"period ({name}; tau_R = {tr_us:g} us); n periods before and n after the centre, "
+                     f"t_rec = 2 n tau_R")
+    elif cycle_mode == "restart":
+        lines.append(f"recoupling: {recoupling.label}, cycle {recoupling.duration * 1e6:g} us, repeated n times "
+                     f"before and n times after the centre, t_rec = 2 n cycle")
+    else:
+        how = "starts the cycle again" if cycle_mode == "truncate" else "continues the cycle where the first stopped"
+        lines.append(f"recoupling: {recoupling.label}, cycle {recoupling.duration * 1e6:g} us, run for m rotor "
+                     f"periods before the centre and m after (the second half {how}), t_rec = 2 m tau_R")
+    pulse = (f"an ideal {obs} pi pulse (phase x)" if centre_pulse <= 0 else
+             f"a {centre_pulse * 1e6:g} us {obs} pi pulse (phase x, {0.5e-3 / centre_pulse:g} kHz) centred")
+    lines.append(f"centre: {_fmt_block(saturation)}; {pulse} at its middle")
+    if kind == "redor":
+        lines.append("S0: the same sequence without the partner pulse(s); S1: with them")
+    else:
+        lines.append("S0: the same sequence and timing with the saturation rf off; S1: with it")
+    lines.append(f"signal: complex {obs} coherence normalised to its interaction-free value; S0 = |S0|, S1 phased "
+                 "like S0, dS/S0 = 1 - Re(S1/S0)")
+    return lines

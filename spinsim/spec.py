@@ -67,15 +67,18 @@ _ALLOWED = {
     },
     "dipolar": {"spins", "d_hz", "distance_A", "euler_deg"},
     "j": {"spins", "j_hz"},
-    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel"},
+    "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement", "nu1_max_khz",
+                   "sweep_khz", "beta", "step_us", "centre_pulse_us", "cycle"},
     "saturation": {
         "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
-        "start_khz", "end_khz",
+        "start_khz", "end_khz", "offset_khz", "modulation_khz",
         "kind", "efficiency", "channel", "phase_deg",
     },
-    "powder": {"scheme", "n", "n_gamma"},
+    "powder": {"scheme", "n", "n_gamma", "file", "convention"},
     "simulation": {"max_dt_us", "method", "offsets_khz"},
-    "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation"},
+    "rf_inhomogeneity": {"channels", "scale", "weight", "fwhm_percent", "n"},
+    "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation",
+            "rf_inhomogeneity"},
 }
 
 
@@ -234,6 +237,60 @@ class Spec:
         self.partner = spins[1].isotope.symbol
         self._parse_sequence(raw, exp)
 
+    def _channel(self, table, where, default):
+        ch = table.get("channel", default)
+        known = self.system.channels()
+        if not isinstance(ch, str):
+            raise SpecError(f"[{where}] channel must be an isotope name, got {ch!r}")
+        try:
+            from .isotopes import get_isotope
+
+            ch = get_isotope(ch).symbol
+        except ValueError:
+            pass
+        if ch not in known:
+            raise SpecError(f"[{where}] channel {ch!r} is not in the spin system (channels: {', '.join(known)})")
+        return ch
+
+    def _rf_inhomogeneity(self, table):
+        if table is None:
+            return None
+        from .sequences import gaussian_rf_profile
+        from .simulate import RfInhomogeneity
+
+        _check_keys(table, "rf_inhomogeneity")
+        chans = table.get("channels")
+        if chans is not None:
+            if not (isinstance(chans, list) and chans):
+                raise SpecError(f"[rf_inhomogeneity] channels must be a list of isotopes, got {chans!r}")
+            chans = tuple(self._channel({"channel": c}, "rf_inhomogeneity", None) for c in chans)
+        if "fwhm_percent" in table:
+            if "scale" in table or "weight" in table:
+                raise SpecError("[rf_inhomogeneity] give fwhm_percent (Gaussian) or scale/weight lists, not both")
+            fwhm = _num(table, "fwhm_percent", "rf_inhomogeneity", nonneg=True)
+            scales, weights = gaussian_rf_profile(fwhm / 100, int(_num(table, "n", "rf_inhomogeneity", 7.0,
+                                                                         positive=True)))
+        else:
+            scales, weights = table.get("scale"), table.get("weight")
+            ok = all(isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v) for v in (scales, weights))
+            if not ok or len(scales) != len(weights):
+                raise SpecError("[rf_inhomogeneity] scale and weight must be lists of numbers of the same length")
+        return RfInhomogeneity(scales, weights, chans)
+
+    @staticmethod
+    def _placement(rec):
+        from .sequences import DEFAULT_PLACEMENT, placement_positions
+
+        value = rec.get("placement", DEFAULT_PLACEMENT)
+        try:
+            placement_positions(value)
+        except (ValueError, TypeError):
+            raise SpecError(
+                f"[recoupling] placement must be 'mid-end', 'centred' or a list of fractions of tau_R (an even "
+                f"number, increasing, in (0, 1]), got {value!r}"
+            ) from None
+        return value
+
     @staticmethod
     def _pair(d, where, n):
         p = d.get("spins")
@@ -252,20 +309,51 @@ class Spec:
         rec = raw.get("recoupling", {"scheme": "redor"})
         _check_keys(rec, "recoupling")
         scheme = rec.get("scheme", "redor")
+        self.scheme = scheme
         self.pulse_length = 0.0
         self.phases = rec.get("phases", "xy8")
+        self.train_channel = self._channel(rec, "recoupling", obs)
+        if self.train_channel != obs and not (scheme == "redor" and self.kind == "redor"):
+            raise SpecError(
+                f"[recoupling] channel {self.train_channel!r}: only a REDOR experiment (type = 'redor', scheme = "
+                f"'redor') can put its train on a partner; {self.kind.upper()} recouples on the observed {obs}"
+            )
+        if self.kind == "redor" and self.train_channel not in (obs, self.partner):
+            raise SpecError(
+                f"[recoupling] channel {self.train_channel!r}: a partner-channel REDOR train runs on the first "
+                f"partner, {self.partner}"
+            )
+        self.placement = self._placement(rec)
+        self.centre_pulse = 1e-6 * _num(rec, "centre_pulse_us", "recoupling", 0.0, nonneg=True)
+        self.cycle_mode = rec.get("cycle", "restart")
+        if self.cycle_mode not in ("restart", "truncate", "continue"):
+            raise SpecError(f"[recoupling] cycle must be 'restart', 'truncate' or 'continue', got {self.cycle_mode!r}")
         if scheme == "redor":
             self.recoupling = "redor"
             self.pulse_length = 1e-6 * _num(rec, "pulse_us", "recoupling", 0.0, nonneg=True)
-            if self.pulse_length > 0:
-                self.recoupling = seq.redor_cycle(obs, self.mas_rate, self.pulse_length, self.phases)
+            if self.pulse_length > 0 or self.train_channel != obs:
+                self.recoupling = seq.redor_cycle(self.train_channel, self.mas_rate, self.pulse_length, self.phases,
+                                                  placement=self.placement)
             cycle = tr if self.recoupling == "redor" else self.recoupling.duration
-        elif scheme == "sr4":
-            nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
-            self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
+        elif scheme in ("sr4", "adiabatic_sr4"):
+            for k in ("placement", "pulse_us", "phases"):
+                if k in rec:
+                    raise SpecError(f"[recoupling] {k} is a REDOR key; SR4 uses supercycle and nu1_khz")
+            if scheme == "sr4":
+                nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
+                self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
+            else:
+                self.recoupling = seq.adiabatic_sr4_cycle(
+                    obs, self.mas_rate, rec.get("supercycle", "R4R4bar"),
+                    1e3 * _num(rec, "nu1_max_khz", "recoupling", 8e-3 * self.mas_rate, positive=True),
+                    1e3 * _num(rec, "sweep_khz", "recoupling", 8e-3 * self.mas_rate, positive=True),
+                    _num(rec, "beta", "recoupling", 5.3, positive=True),
+                    1e-6 * _num(rec, "step_us", "recoupling", 0.25, positive=True))
             cycle = self.recoupling.duration
         else:
-            raise SpecError(f"[recoupling] scheme must be 'redor' or 'sr4', got {scheme!r}")
+            raise SpecError(f"[recoupling] scheme must be 'redor', 'sr4' or 'adiabatic_sr4', got {scheme!r}")
+        if self.cycle_mode != "restart":
+            cycle = tr  # any even number of rotor periods
         if "recoupling_times_ms" in exp:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
@@ -278,10 +366,12 @@ class Spec:
         sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
         _check_keys(sat, "saturation")
         stype = sat.get("type", "cw")
-        channel = sat.get("channel", self.partner)
+        channel = self._channel(sat, "saturation", self.partner)
+        if channel == obs:
+            raise SpecError(f"[saturation] channel {channel!r} is the observed channel: saturate a partner")
         from .simulate import IdealSaturation  # numba import is deferred to here on purpose
 
-        if stype in ("cw", "wurst", "dfs"):
+        if stype in ("cw", "wurst", "dfs", "pm"):
             if "length_us" in sat:
                 length = 1e-6 * _num(sat, "length_us", "saturation", positive=True)
             else:
@@ -289,6 +379,12 @@ class Spec:
             nu1 = 1e3 * _num(sat, "nu1_khz", "saturation", positive=True)
             if stype == "cw":
                 self.saturation = seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
+            elif stype == "pm":
+                self.saturation = seq.pm_pulse(
+                    channel, nu1, length, 1e3 * _num(sat, "offset_khz", "saturation", positive=True),
+                    1e3 * _num(sat, "modulation_khz", "saturation", positive=True),
+                    step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True),
+                )
             elif stype == "dfs":
                 self.saturation = seq.dfs_pulse(
                     channel, nu1, length, 1e3 * _num(sat, "start_khz", "saturation", positive=True),
@@ -306,13 +402,28 @@ class Spec:
         elif stype == "none":
             self.saturation = None
         else:
-            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'dfs', 'ideal' or 'none', got {stype!r}")
+            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'dfs', 'pm', 'ideal' or 'none', got {stype!r}")
         if self.kind == "respdor" and self.saturation is None:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
-        self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
-                                  int(_num(pw, "n_gamma", "powder", 32.0, positive=True)))
+        n_gamma = int(_num(pw, "n_gamma", "powder", 32.0, positive=True))
+        if "file" in pw:
+            if "n" in pw or "scheme" in pw:
+                raise SpecError("[powder] give a crystallite file or scheme/n, not both")
+            from .powder import read_crystallites
+
+            path = Path(str(pw["file"]))
+            if not path.is_absolute() and self.source != "<dict>":
+                path = Path(self.source).parent / path
+            try:
+                self.powder = read_crystallites(path, n_gamma, pw.get("convention", "spinsim"))
+            except OSError as exc:
+                raise SpecError(f"[powder] file {str(path)!r}: {exc.strerror}") from None
+        else:
+            self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
+                                      n_gamma)
+        self.rf_inhomogeneity = self._rf_inhomogeneity(raw.get("rf_inhomogeneity"))
         sim = raw.get("simulation", {})
         _check_keys(sim, "simulation")
         self.max_dt = 1e-6 * _num(sim, "max_dt_us", "simulation", 0.5, positive=True)
@@ -322,6 +433,18 @@ class Spec:
             raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
         self.offsets = {k: 1e3 * _num(offs, k, "simulation.offsets_khz") for k in offs}
 
+    def describe(self):
+        """What the spec's experiment runs, one line per element (as in the CSV/JSON header)."""
+        from .simulate import IdealSaturation, describe_experiment
+
+        if self.kind == "redor" and self.scheme == "redor":
+            centre = self.saturation if self.saturation is not None and not hasattr(self.saturation, "kind") \
+                else IdealSaturation("inversion")
+            return describe_experiment(self.system, self.mas_rate, centre, self.recoupling, self.placement, "redor",
+                                       self.train_channel)
+        centre = self.saturation if self.saturation is not None else IdealSaturation("inversion")
+        return describe_experiment(self.system, self.mas_rate, centre, self.recoupling, self.placement, self.kind)
+
     def run(self, progress=False, coupling_hz=None, times_s=None):
         """Simulate; ``coupling_hz`` replaces the first dipolar coupling (Hz)."""
         from .simulate import simulate_redor, simulate_respdor
@@ -330,11 +453,26 @@ class Spec:
         t = self.times_s if times_s is None else times_s
         if self.kind == "redor":
             partner_pulse = None if self.saturation is None or hasattr(self.saturation, "kind") else self.saturation
-            return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases,
+            if self.scheme in ("sr4", "adiabatic_sr4"):
+                from .simulate import IdealSaturation
+
+                centre = partner_pulse if partner_pulse is not None else IdealSaturation("inversion")
+                return simulate_respdor(system, self.mas_rate, t, centre, self.recoupling, self.powder,
+                                        self.max_dt, self.offsets, self.method, progress,
+                                        rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse,
+                                        cycle_mode=self.cycle_mode)
+            if self.centre_pulse > 0:
+                raise ValueError("centre_pulse_us is supported for RESPDOR and SR4 specs, not a REDOR train")
+            channel = "observed" if self.train_channel == self.system.spins[0].isotope.symbol else "partner"
+            return simulate_redor(system, self.mas_rate, t, self.pulse_length, self.phases, channel=channel,
                                   partner_pulse=partner_pulse, powder=self.powder, max_dt=self.max_dt,
-                                  offsets=self.offsets, method=self.method, progress=progress)
+                                  offsets=self.offsets, method=self.method, progress=progress,
+                                  placement=self.placement, rf_inhomogeneity=self.rf_inhomogeneity,
+                                  cycle_mode=self.cycle_mode)
         return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
-                                self.max_dt, self.offsets, self.method, progress)
+                                self.max_dt, self.offsets, self.method, progress, placement=self.placement,
+                                rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse,
+                                        cycle_mode=self.cycle_mode)
 
 
 def load_spec(spec) -> Spec:

@@ -55,7 +55,11 @@ def test_simulate_writes_csv_png_and_json(tmp_path, capsys):
     out = tmp_path / "curve.csv"
     png = tmp_path / "curve.png"
     assert main(["simulate", str(spec), "--output", str(out), "--plot", str(png), "--json", "-"]) == 0
-    rows = list(csv.reader(out.open()))
+    lines = out.read_text().splitlines()
+    comments = [x for x in lines if x.startswith("#")]
+    assert any("recoupling: ideal pi pulses on 13C, phase x, at 0.5 tau_R, 1 tau_R" in x for x in comments)
+    assert any("S0: the same sequence and timing with the saturation rf off" in x for x in comments)
+    rows = list(csv.reader(x for x in lines if not x.startswith("#")))
     assert rows[0] == ["t_s", "S0", "S1", "dSS0"]
     data = np.array(rows[1:], float)
     assert data.shape == (6, 4) and np.allclose(data[:, 0], 2e-4 * np.arange(6))

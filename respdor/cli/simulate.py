@@ -48,6 +48,8 @@ def register(subparsers):
     p.add_argument("--gamma", type=int, metavar="N", help="override the number of gamma angles")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--no-files", action="store_true", help="write no file (print the curve; --json - still works)")
+    p.add_argument("--export-simpson", metavar="FILE.in",
+                   help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
     p.set_defaults(func=run)
 
 
@@ -71,6 +73,8 @@ def run(args) -> int:
             spec.powder = make_powder(scheme, n, g)
         except ValueError as exc:
             raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
+    if args.export_simpson:
+        return _export_simpson(spec, spec_path, Path(args.export_simpson))
     plan = _plan_outputs(args, spec_path)
     print(
         f"respdor simulate: {spec.title or spec_path.name}\n"
@@ -126,7 +130,7 @@ def _write_outputs(args, plan, spec_path, spec, result):
             "S0": result.S0.tolist(),
             "S1": result.S1.tolist(),
             "dSS0": result.dSS0.tolist(),
-            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) or k == "experiment" else str(v))
                      for k, v in result.info.items()},
         }
         text = json.dumps(payload, indent=2) + "\n"
@@ -135,6 +139,29 @@ def _write_outputs(args, plan, spec_path, spec, result):
         else:
             plan.write_text(plan.json, text)
             print(f"  wrote {plan.json}", file=sys.stderr)
+
+
+def _export_simpson(spec, spec_path, path):
+    """Write the SIMPSON input and its crystal file through the one output guard."""
+    from spinsim.simpson import simpson_input
+
+    from ..files import OutputPlan
+
+    if path.suffix.lower() != ".in":
+        raise UserError(f"--export-simpson {path}: name the SIMPSON input FILE.in (FILE.cry is written beside it)")
+    plan = OutputPlan(inputs=[spec_path])
+    inp = plan.add(path, "--export-simpson")
+    cry = plan.add(path.with_suffix(".cry"), "--export-simpson")
+    plan.check()
+    try:
+        text, cry_text = simpson_input(spec, path.stem)
+    except ValueError as exc:
+        raise UserError(f"{spec_path}: --export-simpson: {exc}") from None
+    plan.write_text(inp, text)
+    plan.write_text(cry, cry_text)
+    print(f"  wrote {inp} and {cry}; run: simpson {inp.name}  (writes {inp.stem}_S0.fid and {inp.stem}_S1.fid; "
+          "read them with spinsim.simpson.simpson_curve)", file=sys.stderr)
+    return 0
 
 
 def _plot(result, spec, path):

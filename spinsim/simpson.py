@@ -1,0 +1,254 @@
+"""A bridge to SIMPSON (Bak, Rasmussen & Nielsen, JMR 147, 296, 2000) for cross-checks.
+
+:func:`simpson_input` writes the SIMPSON input file of the experiment a spinsim spec describes
+(spin system, powder, the pulse sequence event by event, S0 and S1 as two ``fsimpson`` runs),
+with every convention mapped by :mod:`spinsim.conventions`; :func:`read_fsave` reads SIMPSON's
+``fsave`` output and :func:`simpson_curve` turns the two FIDs into S0, S1 and dS/S0 with spinsim's
+phasing (S0 = |S0|, S1 phased like S0).
+
+Plain Python; nothing here runs SIMPSON. The input uses: ``reset`` before each recoupling time
+(propagator and, we assume, time back to zero, so each point starts at rotor phase 0 as in
+spinsim **[verify with a SIMPSON build]**),
+``pulseid`` for ideal pulses, ``pulse``/``delay`` for everything else (times in us, rf in Hz,
+phases in degrees), ``start_operator I1x`` and ``detect_operator I1p``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["simpson_input", "write_simpson", "read_fsave", "simpson_curve"]
+
+_GAMMA_1H = 267522187.44  # rad s^-1 T^-1 (CODATA 2018)
+
+
+def _events_tcl(events, channels, indent="    "):
+    """SIMPSON pulse/delay/pulseid lines for a list of spinsim Events."""
+    out = []
+    for e in events:
+        if e.ideal is not None:
+            ch, flip, ph = e.ideal
+            rf = []
+            for c in channels:
+                # pulseid: flip angle = 360 * rf * duration(us) * 1e-6 -> 1 us at flip/360 MHz
+                rf += [f"{flip / 360 * 1e6:.10g}" if c == ch else "0", f"{ph:.10g}" if c == ch else "0"]
+            out.append(f"{indent}pulseid 1 {' '.join(rf)}")
+        if e.duration <= 0:
+            continue
+        if not any(a > 0 for a, _ in e.rf.values()):
+            out.append(f"{indent}delay {e.duration * 1e6:.10g}")
+            continue
+        rf = []
+        for c in channels:
+            a, p = e.rf.get(c, (0.0, 0.0))
+            rf += [f"{a:.10g}", f"{p:.10g}"]
+        out.append(f"{indent}pulse {e.duration * 1e6:.10g} {' '.join(rf)}")
+    return out
+
+
+def _spinsys(system):
+    from .conventions import efg_euler_to_simpson
+
+    chans = system.channels()
+    lines = ["spinsys {", f"  channels {' '.join(chans)}", f"  nuclei {' '.join(s.isotope.symbol for s in system.spins)}"]
+    for k, s in enumerate(system.spins, 1):
+        if s.shift_ppm or s.csa_zeta_ppm:
+            a, b, c = np.degrees(s.csa_euler)
+            lines.append(f"  shift {k} {s.shift_ppm:.10g}p {s.csa_zeta_ppm:.10g}p {s.csa_eta:.10g} "
+                         f"{a:.10g} {b:.10g} {c:.10g}")
+        if s.cq_hz:
+            a, b, c = np.degrees(efg_euler_to_simpson(s.q_euler))
+            lines.append(f"  quadrupole {k} 2 {s.cq_hz:.10g} {s.eta_q:.10g} {a:.10g} {b:.10g} {c:.10g}")
+    for d in system.dipolar:
+        sign = np.sign(system.spins[d.i].isotope.gamma * system.spins[d.j].isotope.gamma)
+        a, b, c = np.degrees(d.euler)
+        # SIMPSON's b_ij = -(mu0/4pi) gamma_i gamma_j hbar / (2 pi r^3) in Hz; spinsim's D = |b_ij|
+        lines.append(f"  dipole {d.i + 1} {d.j + 1} {-sign * d.d_hz:.10g} {a:.10g} {b:.10g} {c:.10g}")
+    for j in system.j:
+        lines.append(f"  jcoupling {j.i + 1} {j.j + 1} {j.j_hz:.10g} 0 0 0 0 0")
+    lines.append("}")
+    return lines, chans
+
+
+def simpson_input(spec, name="spinsim"):
+    """The SIMPSON input (text) and crystal file (text) of a spec's experiment.
+
+    Parameters
+    ----------
+    spec : Spec, path or dict
+        A spinsim spec (:func:`spinsim.spec.load_spec`).
+    name : str
+        Stem of the crystal file and of the FIDs SIMPSON writes (``NAME_S0.fid``, ``NAME_S1.fid``).
+
+    Returns
+    -------
+    (str, str)
+        Input file text, crystal file text (``NAME.cry``, SIMPSON angles).
+
+    Raises
+    ------
+    ValueError
+        For what SIMPSON cannot run the same way (ideal incoherent saturation, rf inhomogeneity).
+    """
+    from .conventions import crystallites_to_simpson
+    from .sequences import Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
+    from .simulate import IdealSaturation, _split
+    from .spec import load_spec
+
+    sp = load_spec(spec)
+    system = sp.system
+    obs = system.spins[0].isotope.symbol
+    if getattr(sp, "rf_inhomogeneity", None) is not None:
+        raise ValueError("SIMPSON runs one rf amplitude: export the spec without [rf_inhomogeneity]")
+    sat = sp.saturation
+    redor_partner = sp.kind == "redor" and (sat is None or isinstance(sat, IdealSaturation))
+    if isinstance(sat, IdealSaturation) and not redor_partner:
+        raise ValueError("an ideal incoherent saturation has no SIMPSON equivalent: use a cw, wurst, dfs or pm pulse")
+    if sp.kind == "redor" and getattr(sp, "train_channel", obs) != obs:
+        raise ValueError("export of a partner-channel REDOR train is not implemented; put the train on "
+                         f"{obs} (the two are the same experiment with ideal pulses)")
+    if getattr(sp, "cycle_mode", "restart") != "restart":
+        raise ValueError("export of [recoupling] cycle = 'truncate' or 'continue' is not implemented")
+    if sp.recoupling == "redor":
+        cycle = redor_cycle(obs, sp.mas_rate, 0.0, [0.0] * len(redor_flip_fractions(sp.placement)),
+                            placement=sp.placement)
+    else:
+        cycle = sp.recoupling
+    if redor_partner:
+        centre = Block([ideal_pulse(sp.partner, 180.0, 0.0)])
+    else:
+        centre = sat
+    first, second = _split(centre, centre.duration / 2)
+    centre_on = first + [ideal_pulse(obs, 180.0, 0.0)] + second
+    off = [Event(e.duration) for e in first if e.duration > 0] + [ideal_pulse(obs, 180.0, 0.0)] + [
+        Event(e.duration) for e in second if e.duration > 0]
+    ns = np.rint(sp.times_s / (2 * cycle.duration)).astype(int)
+    spinsys, chans = _spinsys(system)
+    a, b, w = crystallites_to_simpson(sp.powder.alpha, sp.powder.beta, sp.powder.weights)
+    cry = "\n".join([str(len(a))] + [f"{x:.10g} {y:.10g} {z:.10g}" for x, y, z in
+                                     zip(np.degrees(a), np.degrees(b), w)]) + "\n"
+    offs = " ".join(f"{sp.offsets.get(c, 0.0):.10g}" for c in chans)
+    lines = [
+        f"# SIMPSON input written by spinsim from {sp.source}: {sp.title}",
+        "# " + "; ".join(sp.describe() if hasattr(sp, "describe") else []),
+        *spinsys,
+        "",
+        "par {",
+        f"  spin_rate        {sp.mas_rate:.10g}",
+        f"  proton_frequency {_GAMMA_1H * system.field_t / (2 * np.pi):.10g}",
+        f"  crystal_file     {name}",
+        f"  gamma_angles     {sp.powder.n_gamma}",
+        "  start_operator   I1x",
+        "  detect_operator  I1p",
+        f"  np               {len(ns)}",
+        f"  sw               {sp.mas_rate:.10g}",
+        "  method           direct",
+        "  verbose          0",
+        "  variable sat     1",
+        "}",
+        "",
+        "proc cycle {} {",
+        *_events_tcl(cycle.events, chans),
+        "}",
+        "",
+        "proc centre {} {",
+        "  global par",
+        "  if {$par(sat)} {",
+        *_events_tcl(centre_on, chans),
+        "  } else {",
+        *_events_tcl(off, chans),
+        "  }",
+        "}",
+        "",
+        "proc pulseq {} {",
+        "  global par",
+        f"  maxdt {sp.max_dt * 1e6:.10g}",
+        *([f"  offset {offs}"] if any(sp.offsets.get(c, 0.0) for c in chans) else []),
+        f"  foreach n {{{' '.join(str(n) for n in ns)}}} {{",
+        "    reset",
+        "    for {set k 0} {$k < $n} {incr k} { cycle }",
+        "    centre",
+        "    for {set k 0} {$k < $n} {incr k} { cycle }",
+        "    acq",
+        "  }",
+        "}",
+        "",
+        "proc main {} {",
+        "  global par",
+        "  set par(sat) 0",
+        "  set f [fsimpson]",
+        f"  fsave $f {name}_S0.fid",
+        "  funload $f",
+        "  set par(sat) 1",
+        "  set f [fsimpson]",
+        f"  fsave $f {name}_S1.fid",
+        "  funload $f",
+        "}",
+    ]
+    return "\n".join(lines) + "\n", cry
+
+
+def write_simpson(spec, path):
+    """Write ``path`` (the SIMPSON input) and the crystal file beside it; returns both paths."""
+    path = Path(path)
+    text, cry = simpson_input(spec, path.stem)
+    path.write_text(text)
+    cry_path = path.with_suffix(".cry")
+    cry_path.write_text(cry)
+    return path, cry_path
+
+
+def read_fsave(path):
+    """Read a SIMPSON ``fsave`` file (text format): complex data and the header values.
+
+    Returns
+    -------
+    data : complex ndarray
+    header : dict
+        Keys such as ``NP``, ``SW``, ``TYPE`` (strings).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line of a malformed line, or a count that does not match NP.
+    """
+    header, data, in_data = {}, [], False
+    lines = Path(path).read_text().splitlines()
+    if not lines or lines[0].strip() != "SIMP":
+        raise ValueError(f"{path}:1: not a SIMPSON fsave file (first line is not 'SIMP')")
+    for lineno, line in enumerate(lines[1:], 2):
+        s = line.strip()
+        if not s:
+            continue
+        if s == "DATA":
+            in_data = True
+        elif s == "END":
+            break
+        elif in_data:
+            try:
+                re, im = (float(x) for x in s.split())
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: expected two numbers, got {s!r}") from None
+            data.append(complex(re, im))
+        elif "=" in s:
+            k, v = s.split("=", 1)
+            header[k.strip()] = v.strip()
+    if "NP" in header and int(float(header["NP"])) * int(float(header.get("NI", 1) or 1)) != len(data):
+        raise ValueError(f"{path}: NP = {header['NP']} but {len(data)} data points")
+    return np.array(data, complex), header
+
+
+def simpson_curve(s0_path, s1_path):
+    """S0, S1 and dS/S0 from the two FIDs of an exported input, with spinsim's phasing.
+
+    S0 = |S0|, S1 = Re(S1 conj(S0)) / |S0|, dS/S0 = 1 - Re(S1 / S0); the interaction-free signal
+    of ``I1x`` detected with ``I1p`` is 0.5 in SIMPSON's normalisation, hence the factor 2.
+    """
+    s0, _ = read_fsave(s0_path)
+    s1, _ = read_fsave(s1_path)
+    if s0.shape != s1.shape:
+        raise ValueError(f"{s0_path} and {s1_path} have different lengths ({s0.size}, {s1.size})")
+    s0, s1 = 2 * s0, 2 * s1
+    return np.abs(s0), (s1 * np.conj(s0)).real / np.abs(s0), 1 - (s1 / s0).real

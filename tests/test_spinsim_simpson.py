@@ -1,0 +1,90 @@
+"""The SIMPSON bridge: exported input (conventions mapped), fsave reader, curve from two FIDs."""
+
+import numpy as np
+import pytest
+
+from respdor.cli import main
+from spinsim.simpson import read_fsave, simpson_curve, simpson_input
+
+pytest.importorskip("numba")
+
+SPEC = {
+    "experiment": {"type": "respdor", "field_T": 9.4, "mas_rate_hz": 10000, "t_max_ms": 0.4},
+    "spins": [{"isotope": "13C", "csa_zeta_ppm": 50, "csa_eta": 0.4, "csa_euler_deg": [10, 20, 30]},
+              {"isotope": "27Al", "cq_mhz": 3.0, "eta_q": 0.3, "q_euler_deg": [5, 30, 40]}],
+    "dipolar": [{"spins": [0, 1], "d_hz": 503.0, "euler_deg": [0, 60, 0]}],
+    "recoupling": {"scheme": "redor", "placement": "centred"},
+    "saturation": {"type": "cw", "nu1_khz": 30, "length_rotor_periods": 2},
+    "powder": {"scheme": "zcw", "n": 21, "n_gamma": 4},
+}
+
+
+def test_exported_input_maps_the_conventions():
+    text, cry = simpson_input(SPEC, "x")
+    assert "quadrupole 2 2 3000000 0.3 5 30 -50" in text  # EFG: SIMPSON c = spinsim c - 90 deg
+    assert "shift 1 0p 50p 0.4 10 20 30" in text  # CSA: Haeberlen in both
+    assert "dipole 1 2 -503 0 60 0" in text  # b_ij < 0 for two positive gammas
+    assert "start_operator   I1x" in text and "detect_operator  I1p" in text
+    assert "foreach n {0 1 2} {" in text
+    # centred placement: delays tau_R/4, tau_R/2, tau_R/4 around the two ideal pi pulses
+    assert "delay 25\n    pulseid 1 500000 0 0 0\n    delay 50\n    pulseid 1 500000 0 0 0\n    delay 25" in text
+    assert "pulse 100 0 0 30000 0\n    pulseid 1 500000 0 0 0\n    pulse 100 0 0 30000 0" in text
+    rows = cry.splitlines()
+    assert rows[0] == "21"
+    a, b, w = (float(x) for x in rows[2].split())
+    assert b < 0 and w == pytest.approx(1 / 21)  # SIMPSON beta = -spinsim beta
+
+
+def test_export_refuses_what_simpson_cannot_run():
+    raw = {**SPEC, "saturation": {"type": "ideal"}}
+    with pytest.raises(ValueError, match="ideal incoherent saturation has no SIMPSON equivalent"):
+        simpson_input(raw)
+
+
+def test_cli_export_simpson(tmp_path, capsys):
+    import json
+
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(SPEC))
+    out = tmp_path / "run.in"
+    assert main(["simulate", str(spec), "--export-simpson", str(out)]) == 0
+    assert "crystal_file     run" in out.read_text() and (tmp_path / "run.cry").is_file()
+    assert not list(tmp_path.glob("*.csv"))  # export only, no simulation
+    capsys.readouterr()
+    bad = tmp_path / "b.json"
+    bad.write_text(json.dumps({**SPEC, "saturation": {"type": "ideal"}}))
+    assert main(["simulate", str(bad), "--export-simpson", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "b.json" in err[0] and "--export-simpson" in err[0]
+
+
+def test_read_fsave_and_curve(tmp_path):
+    def fid(path, data):
+        body = "\n".join(f"{z.real:.12g} {z.imag:.12g}" for z in data)
+        path.write_text(f"SIMP\nNP={len(data)}\nSW=10000\nTYPE=FID\nDATA\n{body}\nEND\n")
+
+    s0 = 0.5 * np.array([1.0, 0.9 * np.exp(0.2j), 0.8 * np.exp(0.4j)])
+    s1 = s0 * np.array([1.0, 0.7, 0.5])
+    fid(tmp_path / "a.fid", s0)
+    fid(tmp_path / "b.fid", s1)
+    data, head = read_fsave(tmp_path / "a.fid")
+    assert np.allclose(data, s0) and head["TYPE"] == "FID"
+    S0, S1, d = simpson_curve(tmp_path / "a.fid", tmp_path / "b.fid")
+    assert np.allclose(S0, [1.0, 0.9, 0.8]) and np.allclose(d, [0.0, 0.3, 0.5])
+    (tmp_path / "c.fid").write_text("SIMP\nNP=2\nDATA\n1 0\nx 1\nEND\n")
+    with pytest.raises(ValueError, match="c.fid:5"):
+        read_fsave(tmp_path / "c.fid")
+
+
+def test_cli_export_simpson_goes_through_the_output_guard(tmp_path, capsys):
+    import json
+
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(SPEC))
+    before = spec.read_bytes()
+    for target in (tmp_path / "run.txt", tmp_path / "missing" / "run.in", tmp_path):
+        assert main(["simulate", str(spec), "--export-simpson", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--export-simpson" in err[0]
+    assert spec.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
