@@ -687,10 +687,11 @@ def fit_curves(
     if method not in ("ratio", "signals"):
         raise UserError(f"method must be 'ratio' or 'signals', got {method!r}")
     fix, bounds, initial = dict(fix or {}), dict(bounds or {}), dict(initial or {})
+    known = FITTABLE + tuple(k for m in models for k in m.shape_parameters if k not in FITTABLE)
     for name in list(fix) + list(bounds) + list(initial) + list(free):
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
-        if base not in FITTABLE:
-            raise UserError(f"unknown parameter {name!r}; known: {', '.join(FITTABLE)}")
+        if base not in known:
+            raise UserError(f"unknown parameter {name!r}; known: {', '.join(known)}")
     for c in curves:
         _check_curve(c, method)
     weighted = all(c.sigma is not None for c in curves) or method == "signals"

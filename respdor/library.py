@@ -153,11 +153,12 @@ def spec_value(raw: dict, name: str):
     return None
 
 
-def simulate_point(raw: dict, values: dict, couplings_hz, times_s, powder: dict, threads: int = 1):
-    """Simulate one parameter point for every coupling: arrays (n_D, n_t) of dS/S0, S0 and S1.
+def simulate_point(raw: dict, values: dict, couplings_hz, times_s, powder: dict, n_times=None, threads: int = 1):
+    """Simulate one parameter point for every coupling: array (3, n_D, n_t) of dS/S0, S0 and S1.
 
-    Runs inside a Dask worker: it limits numba to ``threads`` threads so that several worker
-    processes share the machine without oversubscription.
+    Row k is simulated on ``times_s[:n_times[k]]`` (each coupling only as far as lambda = D t
+    needs) and padded with NaN. Runs inside a Dask worker: numba is limited to ``threads``
+    threads so that several worker processes share the machine without oversubscription.
     """
     import numba
 
@@ -167,11 +168,19 @@ def simulate_point(raw: dict, values: dict, couplings_hz, times_s, powder: dict,
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     sp = load_spec(spec_with(raw, values))
     sp.powder = make_powder(powder["scheme"], int(powder["n"]), int(powder["n_gamma"]))
-    out = np.empty((3, len(couplings_hz), len(times_s)))
+    times_s = np.asarray(times_s, float)
+    n_times = [len(times_s)] * len(couplings_hz) if n_times is None else n_times
+    out = np.full((3, len(couplings_hz), len(times_s)), np.nan)
     for k, d in enumerate(couplings_hz):
-        r = sp.run(coupling_hz=float(d), times_s=np.asarray(times_s, float))
-        out[:, k] = r.dSS0, r.S0, r.S1
+        r = sp.run(coupling_hz=float(d), times_s=times_s[: int(n_times[k])])
+        out[:, k, : int(n_times[k])] = r.dSS0, r.S0, r.S1
     return out
+
+
+def row_lengths(couplings, cycle, t_max):
+    """Times per coupling row: every row reaches lambda_max = D_max t_max (interpolation in lambda)."""
+    lam_max = couplings[-1] * t_max
+    return [max(int(np.ceil(lam_max / (d * 2 * cycle) - 1e-9)), 3) + 1 for d in couplings]
 
 
 def _spec_powder(raw):
@@ -180,7 +189,7 @@ def _spec_powder(raw):
     return {"scheme": str(p.get("scheme", "zcw")), "n": int(p.get("n", 987)), "n_gamma": int(p.get("n_gamma", 32))}
 
 
-def _request(raw, axes, couplings, times, powder):
+def _request(raw, axes, couplings, times, powder, t_max):
     """The JSON description that a file must match to be resumed."""
     from .simcache import engine_version, normalised_spec
 
@@ -189,6 +198,7 @@ def _request(raw, axes, couplings, times, powder):
         "axes": [{"name": a.name, "unit": a.unit, "values": [float(x) for x in a.values]} for a in axes],
         "coupling_hz": [float(x) for x in couplings],
         "t_s": [float(x) for x in times],
+        "t_max_s": float(t_max),
         "powder": powder,
         "engine": engine_version(),
     }
@@ -223,6 +233,7 @@ def _open_file(path, request, axes, n_d, n_t, overwrite):
         g.create_dataset(a.name, data=a.values).attrs["unit"] = a.unit
     g.create_dataset("coupling_hz", data=request["coupling_hz"]).attrs["unit"] = "Hz"
     g.create_dataset("t_s", data=request["t_s"]).attrs["unit"] = "s"
+    f.attrs["t_max_s"] = request["t_max_s"]
     for name in ("dSS0", "S0", "S1"):
         f.create_dataset(name, shape=shape + (n_d, n_t), dtype="f8", chunks=(1,) * len(shape) + (n_d, n_t),
                          fillvalue=np.nan)
@@ -290,14 +301,15 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
         raise UserError("the coupling axis needs at least 4 increasing values > 0 Hz")
     cycle = (1.0 / sp.mas_rate) if isinstance(sp.recoupling, str) else sp.recoupling.duration
     t_max = float(t_max_s) if t_max_s is not None else float(np.max(sp.times_s))
-    times = 2 * cycle * np.arange(int(np.floor(t_max / (2 * cycle) + 1e-9)) + 1)
-    if times.size < 4:
+    if int(np.floor(t_max / (2 * cycle) + 1e-9)) < 3:
         raise UserError(f"t_max {t_max * 1e3:g} ms gives fewer than 4 recoupling times")
+    n_times = row_lengths(couplings, cycle, t_max)
+    times = 2 * cycle * np.arange(max(n_times))
     pw = powder or _spec_powder(raw)
     pw = {"scheme": str(pw["scheme"]), "n": int(pw["n"]), "n_gamma": int(pw["n_gamma"])}
     for a in axes:  # a bad axis must fail here, not in a worker
         spec_with(raw, {a.name: a.values[0]})
-    request = _request(raw, axes, couplings, times, pw)
+    request = _request(raw, axes, couplings, times, pw, t_max)
     f = _open_file(path, request, axes, len(couplings), len(times), overwrite)
     shape = tuple(len(a.values) for a in axes)
     points = list(itertools.product(*[range(s) for s in shape]))
@@ -311,9 +323,10 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
         if todo or not f.attrs.get("checked", False):
             client, cluster = _client(scheduler, workers)
             if todo:
-                _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, progress, stream)
+                _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
+                          stream)
             if n_check and not f.attrs.get("checked", False):
-                _run_check(client, f, raw, axes, couplings, times, pw, n_check)
+                _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
         f.attrs["complete"] = True
     finally:
         f.flush()
@@ -335,7 +348,7 @@ def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, pr
     futures = {}
     for p in todo:
         values = {a.name: float(a.values[i]) for a, i in zip(axes, p)}
-        fut = client.submit(simulate_point, raw, values, couplings, times, pw, pure=False)
+        fut = client.submit(simulate_point, raw, values, couplings, times[0], pw, times[1], pure=False)
         futures[fut] = p
     t0 = time.perf_counter()
     try:
@@ -403,7 +416,7 @@ def _shape_from_open(f):
     axes = [Axis(n, f["axes"][n][...], f["axes"][n].attrs["unit"]) for n in names]
     raw = json.loads(f.attrs["spec_json"])
     return LibraryShape(axes, f["axes/coupling_hz"][...], f["axes/t_s"][...], f["dSS0"][...],
-                        description=f"library {f.filename}",
+                        float(f.attrs["t_max_s"]), description=f"library {f.filename}",
                         defaults={a.name: spec_value(raw, a.name) for a in axes})
 
 
@@ -439,15 +452,18 @@ def library_info(path) -> dict:
 
 
 class LibraryShape:
-    """dS/S0(t, D; parameters) from a library, cubic-spline interpolated on every axis.
+    """dS/S0(t, D; parameters) from a library: splines in lambda = D t, log D and each parameter.
 
-    Interpolation is in log D and linear in the other parameters' values, axis by axis (a
-    tensor-product cubic spline); times between tabulated ones are spline-interpolated too.
-    Called as ``shape(t_s, coupling_hz, cq=..., nu1=...)``; a parameter not given takes the
-    middle of its axis. ``parameters`` tells the fitter which extra parameters exist.
+    As in :class:`respdor.simulated.SimulatedShape`, each coupling row is splined in lambda and
+    the rows are splined in log D at the wanted lambda; then each parameter axis is contracted with
+    a cubic spline in its value (a tensor-product spline). Called as
+    ``shape(t_s, coupling_hz, cq=..., nu1=...)``; a parameter not given takes its default (the
+    spec's value when on the axis, else the axis middle). ``parameters`` tells the fitter which
+    extra parameters exist and their ranges.
     """
 
-    def __init__(self, axes, couplings_hz, times_s, table, description="", interp_error=None, defaults=None):
+    def __init__(self, axes, couplings_hz, times_s, table, t_max_s, description="", interp_error=None,
+                 defaults=None):
         self.axes = list(axes)
         #: value of each parameter when neither given nor fitted: the spec's, else the axis middle
         self.defaults = {a.name: float(a.values[len(a.values) // 2]) for a in self.axes}
@@ -457,16 +473,18 @@ class LibraryShape:
                 self.defaults[k] = float(v)
         self.coupling_grid_hz = np.asarray(couplings_hz, float)
         self.times_s = np.asarray(times_s, float)
-        self.table = np.asarray(table, float)
+        self.t_max_s = float(t_max_s)
         self.description = description
         self.interp_error = interp_error
-        if np.isnan(self.table).any():
-            raise UserError(f"{description}: the library is incomplete (missing points); finish the build first")
-        for a in self.axes:
-            if len(a.values) < 2:
-                raise UserError(f"{description}: axis {a.name} needs at least 2 values")
-        # Splines along log D are built once; the (short) parameter axes are splined per call.
-        self._spline_d = CubicSpline(np.log(self.coupling_grid_hz), self.table, axis=len(self.axes))
+        table = np.asarray(table, float)
+        lam_max = self.coupling_grid_hz[-1] * self.t_max_s
+        self._rows = []
+        for k, d in enumerate(self.coupling_grid_hz):
+            row = table[..., k, :]
+            n_ok = int(np.sum(np.all(np.isfinite(row.reshape(-1, row.shape[-1])), axis=0)))
+            if n_ok < 4 or d * self.times_s[n_ok - 1] < lam_max * (1 - 1e-9):
+                raise UserError(f"{description}: the library is incomplete (coupling {d:g} Hz); finish the build")
+            self._rows.append(CubicSpline(d * self.times_s[:n_ok], row[..., :n_ok], axis=-1))
 
     @classmethod
     def open(cls, path):
@@ -497,14 +515,15 @@ class LibraryShape:
         lo, hi = self.coupling_range_hz
         if not (lo * (1 - 1e-12) <= d <= hi * (1 + 1e-12)):
             raise ValueError(f"coupling {d:g} Hz is outside the library ({lo:g}-{hi:g} Hz)")
-        arr = self._spline_d(np.log(d))  # shape (n_1, .., n_k, n_t)
+        t = np.atleast_1d(np.asarray(t_s, float))
+        if np.any(t < -1e-12) or np.any(t > self.t_max_s * (1 + 1e-9)):
+            raise ValueError(f"times outside the library (0-{1e3 * self.t_max_s:g} ms)")
+        lam = d * np.clip(t, 0.0, None)
+        at_rows = np.array([s(lam) for s in self._rows])  # (n_D, n_1, .., n_k, n_t)
+        arr = CubicSpline(np.log(self.coupling_grid_hz), at_rows, axis=0)(np.log(d))
         for a in reversed(self.axes):  # contract the last parameter axis first
             v = float(values.get(a.name, self.defaults[a.name]))
             if not (a.values[0] - 1e-9 * abs(a.values[0]) <= v <= a.values[-1] * (1 + 1e-12)):
                 raise ValueError(f"{a.name} = {v:g} is outside the library ({a.values[0]:g}-{a.values[-1]:g})")
             arr = CubicSpline(a.values, arr, axis=arr.ndim - 2)(v)
-        row = np.asarray(arr, float).reshape(-1)
-        t = np.asarray(t_s, float)
-        if np.any(t < self.times_s[0] - 1e-12) or np.any(t > self.times_s[-1] * (1 + 1e-9)):
-            raise ValueError(f"times outside the library (0-{1e3 * self.times_s[-1]:g} ms)")
-        return CubicSpline(self.times_s, row)(t)
+        return np.asarray(arr, float).reshape(np.shape(t_s))

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "plan",
     "spectra",
     "simulate",
+    "library",
 ]
 
 
