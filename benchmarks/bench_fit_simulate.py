@@ -59,7 +59,7 @@ def main():
             print(f"{label}: wall {wall:.1f} s, CPU {cpu:.1f} s", flush=True)
         (_, wc, cc, res), (_, ww, cw, _) = rows
         print(f"cold/warm: wall ratio {wc / ww:.1f}, CPU ratio {cc / cw:.1f}")
-        p = res["parameters"]
+        p = res.get("parameters", res)
         d, f = p["coupling_hz"]["value"], p["fraction"]["value"]
         print(f"fitted D = {d:.2f} Hz, f = {f:.4f}")
         for note in res.get("notes", []) + res.get("warnings", []):

@@ -165,15 +165,19 @@ def simulate_point(raw: dict, values: dict, couplings_hz, times_s, powder: dict,
     from spinsim.powder import make_powder
     from spinsim.spec import load_spec
 
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     sp = load_spec(spec_with(raw, values))
     sp.powder = make_powder(powder["scheme"], int(powder["n"]), int(powder["n_gamma"]))
     times_s = np.asarray(times_s, float)
     n_times = [len(times_s)] * len(couplings_hz) if n_times is None else n_times
     out = np.full((3, len(couplings_hz), len(times_s)), np.nan)
-    for k, d in enumerate(couplings_hz):
-        r = sp.run(coupling_hz=float(d), times_s=times_s[: int(n_times[k])])
-        out[:, k, : int(n_times[k])] = r.dSS0, r.S0, r.S1
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        for k, d in enumerate(couplings_hz):
+            r = sp.run(coupling_hz=float(d), times_s=times_s[: int(n_times[k])])
+            out[:, k, : int(n_times[k])] = r.dSS0, r.S0, r.S1
+    finally:
+        numba.set_num_threads(before)
     return out
 
 
@@ -342,6 +346,14 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     return stats
 
 
+def _write_point(f, p, arr, shape):
+    """Store one parameter point and mark it done; flushed, so a finished point is never redone."""
+    for j, name in enumerate(("dSS0", "S0", "S1")):
+        f[name][p] = arr[j]
+    f["done"][p if shape else 0] = 1
+    f.flush()
+
+
 def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, progress, stream):
     from dask.distributed import as_completed
 
@@ -354,11 +366,7 @@ def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, pr
     try:
         for k, fut in enumerate(as_completed(futures), 1):
             p = futures[fut]
-            arr = fut.result()
-            for j, name in enumerate(("dSS0", "S0", "S1")):
-                f[name][p] = arr[j]
-            f["done"][p if shape else 0] = 1
-            f.flush()  # a chunk on disk is a chunk done: resume never recomputes it
+            _write_point(f, p, fut.result(), shape)
             stats["computed"] += 1
             if progress:
                 rate = k * len(couplings) / (time.perf_counter() - t0)
