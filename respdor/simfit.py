@@ -34,7 +34,8 @@ def _per_curve(result, base, n, attr="value"):
     return [getattr(result.parameters[f"c{i}_{base}"], attr) for i in range(n)]
 
 
-def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.stderr, max_rounds=3):
+def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.stderr, max_rounds=3,
+                        coupling_bounds=None):
     """Fit ``curves`` with a simulated shape of ``spec``; returns the FitResult.
 
     Parameters
@@ -50,6 +51,8 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         Largest accepted deviation (dS/S0) of a fitted curve from a direct simulation at its D.
     out : file
         Where progress lines go.
+    coupling_bounds : (float, float), optional
+        The user's bounds on D (Hz): the table then covers them, so no trial D falls outside.
     """
     from spinsim.spec import SpecError, load_spec
 
@@ -78,6 +81,11 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
     except (UserError, ValueError, KeyError):  # no analytical start: the spec's coupling
         d0 = sp.system.dipolar[0].d_hz
         lo, hi = d0 / 5, d0 * 5
+    if coupling_bounds is not None:
+        r_max, r_min = max(roots), min(roots)
+        lo, hi = min(lo, coupling_bounds[0] * r_min), max(hi, coupling_bounds[1] * r_max)
+        if lo <= 0:
+            raise UserError("--bound D must be > 0 Hz with --simulate")
     extra_nodes = []
     pw = _spec_powder(sp.raw)
     for _ in range(max_rounds):

@@ -109,6 +109,17 @@ def test_build_interrupt_resume_and_fit_freeing_cq(tmp_path, monkeypatch, capsys
     assert par["coupling_hz"]["value"] == pytest.approx(d_true, abs=max(2 * par["coupling_hz"]["stderr"], 5))
     assert par["cq"]["value"] == pytest.approx(3e6, abs=max(2 * par["cq"]["stderr"], 5e4))
     assert any("interpolation error measured" in n for n in res["notes"])
+    # a global fit of two curves of one site shares CQ (and D); each keeps its fraction
+    data2 = tmp_path / "syn2.csv"
+    data2.write_text("\n".join(["t_ms,dSS0,sigma"] + [f"{1e3 * a:.3f},{0.5 * b:.8f},0.003"
+                                                       for a, b in zip(t[1:], sim[1][1:])]) + "\n")
+    assert main(["fit", str(data), str(data2), "--library", str(path), "--free", "cq", "--share", "cq",
+                 "--no-files", "--no-plot", "--no-intervals", "--json", "-"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    par = res.get("parameters", res)
+    assert "cq" in par and "c0_cq" not in par and "c1_cq" not in par
+    assert par["cq"]["value"] == pytest.approx(3e6, abs=max(2 * par["cq"]["stderr"], 5e4))
+    assert par["c1_fraction"]["value"] == pytest.approx(0.5, abs=0.02)
     # fixed CQ with a unit, and an unknown tabulated name is one clear error
     assert main(["fit", str(data), "--library", str(path), "--fix", "cq=3MHz", "--no-files", "--no-plot",
                  "--no-intervals", "--json", "-"]) == 0

@@ -210,7 +210,8 @@ def build_fit(args, out=sys.stdout):
     if args.simulate:
         from ..simfit import fit_with_simulation
 
-        result = fit_with_simulation(args.simulate, curves, make_models, fit, accuracy=args.sim_accuracy, out=out)
+        result = fit_with_simulation(args.simulate, curves, make_models, fit, accuracy=args.sim_accuracy, out=out,
+                                     coupling_bounds=bounds.get("coupling_hz"))
     else:
         result = fit(make_models([library] * n))
         if library is not None:
