@@ -63,8 +63,10 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 
 
 def test_key_ignores_title_and_key_order_but_not_physics():
-    raw = {"experiment": {"title": "a", "field_T": 9.4}, "spins": [{"isotope": "13C"}, {"isotope": "27Al", "cq_mhz": 3.0}]}
-    same = {"spins": [{"cq_mhz": 3.0, "isotope": "27Al"}][:0] + raw["spins"], "experiment": {"field_T": 9.4, "title": "b"}}
+    raw = {"experiment": {"title": "a", "field_T": 9.4},
+           "spins": [{"isotope": "13C"}, {"isotope": "27Al", "cq_mhz": 3.0}]}
+    same = {"spins": [{"isotope": "13C"}, {"cq_mhz": 3.0, "isotope": "27Al"}],  # other key order, other title
+            "experiment": {"field_T": 9.4, "title": "b"}}
     other = json.loads(json.dumps(raw))
     other["spins"][1]["cq_mhz"] = 3.1
     k = simcache.table_key(raw, powder={"n": 21})

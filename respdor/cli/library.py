@@ -42,7 +42,8 @@ def register(subparsers):
     b.add_argument("--gamma", type=int, metavar="N", help="gamma angles (default the spec's)")
     b.add_argument("--scheduler", metavar="ADDRESS", help="running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                    "(default: a local cluster)")
-    b.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster (default: all cores)")
+    b.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes of the local cluster (default: all cores)")
     b.add_argument("--checks", type=int, default=8, metavar="N",
                    help="off-grid points simulated to measure the interpolation error (default 8)")
     b.add_argument("--overwrite", action="store_true", help="start the file afresh instead of resuming")
