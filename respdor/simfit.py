@@ -86,40 +86,45 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         lo, hi = min(lo, coupling_bounds[0] * r_min), max(hi, coupling_bounds[1] * r_max)
         if lo <= 0:
             raise UserError("--bound D must be > 0 Hz with --simulate")
-    extra_nodes = []
+    extra_nodes, rounds, n_sim = [], 0, 0
     pw = _spec_powder(sp.raw)
-    for _ in range(max_rounds):
+    span_limit = 25.0 * hi / lo  # widen at most 5x on each side of the first range
+    while True:
         shape = SimulatedShape.from_spec(sp, [t_max], coupling_range_hz=(lo, hi), progress=True)
+        n_sim += shape.info["nodes_simulated"]
         if extra_nodes:
             shape = _with_nodes(sp, pw, shape, extra_nodes, t_max)
+            n_sim += shape.info["nodes_simulated"]
         result = fit(make_models([shape] * n))
         d_fit = [d * r for d, r in zip(_per_curve(result, "coupling_hz", n), roots)]
         glo, ghi = shape.coupling_range_hz
-        ends = [d for d in d_fit] + [x * r for ci, r in zip(_per_curve(result, "coupling_hz", n, "ci95"), roots)
-                                     if ci is not None for x in ci if x is not None and np.isfinite(x)]
-        if min(ends) < glo * 1.01 or max(ends) > ghi / 1.01:  # D or its interval at the table's edge
-            lo = min(lo, min(ends) / RANGE_FACTOR) if min(ends) < glo * 1.01 else lo
-            hi = max(hi, max(ends) * RANGE_FACTOR) if max(ends) > ghi / 1.01 else hi
+        ends = list(d_fit) + [x * r for ci, r in zip(_per_curve(result, "coupling_hz", n, "ci95"), roots)
+                              if ci is not None for x in ci if x is not None and np.isfinite(x)]
+        low_edge, high_edge = min(ends) < glo * 1.01, max(ends) > ghi / 1.01
+        if (low_edge or high_edge) and rounds < max_rounds and hi / lo < span_limit:
+            lo = min(ends) / RANGE_FACTOR if low_edge else lo  # D or its interval at the table's edge
+            hi = max(ends) * RANGE_FACTOR if high_edge else hi
             print(f"fit --simulate: D or its interval at the edge of the table, widening it to "
                   f"{lo:.0f}-{hi:.0f} Hz", file=out)
+            rounds += 1
             continue
-        amps = _per_curve(result, "amplitude", n)
         dev = []
-        for c, d, a in zip(curves, d_fit, amps):
-            direct = _direct(sp, pw, d, c.time_s, node_curve)
+        for c, d, a in zip(curves, d_fit, _per_curve(result, "amplitude", n)):
+            direct, hit = _direct(sp, pw, d, c.time_s, node_curve)
+            n_sim += not hit
             dev.append((d, float(np.max(np.abs(shape(c.time_s, d) - direct))), a))
         worst = max(a * e for _, e, a in dev)
-        if worst <= accuracy:
+        if worst <= accuracy or rounds >= max_rounds:
             break
         extra_nodes += [d for d, e, a in dev if a * e > accuracy]
         print(f"fit --simulate: table off by {worst:.2g} at the fitted D; adding that node", file=out)
+        rounds += 1
     info = shape.info
     result.notes.append(
         f"simulated shape ({spec}): {len(shape.coupling_grid_hz)} couplings "
         f"{shape.coupling_range_hz[0]:.0f}-{shape.coupling_range_hz[1]:.0f} Hz interpolated in lambda = D t, "
         f"powder {info['powder']['scheme'].upper()} {info['powder']['n']} x {info['powder']['n_gamma']}; "
-        f"{info['nodes_simulated']} simulated, {info['nodes'] - info['nodes_simulated']} from the cache; "
-        f"{time.perf_counter() - t_start:.1f} s"
+        f"{n_sim} curves simulated (the rest from the cache); {time.perf_counter() - t_start:.1f} s"
     )
     for k, (d, e, a) in enumerate(dev):
         line = (f"simulated shape checked against a direct simulation at the fitted D = {d:.1f} Hz"
@@ -131,12 +136,13 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
 
 
 def _direct(sp, pw, d, t, node_curve):
-    """Direct (cached) simulation at coupling ``d`` on the sequence's time grid, at times ``t``."""
+    """Direct (cached) simulation at coupling ``d`` on the sequence's time grid, at times ``t``;
+    returns the curve and whether it came from the cache."""
     cycle = (1.0 / sp.mas_rate) if isinstance(sp.recoupling, str) else sp.recoupling.duration
     n_max = max(int(math.ceil(float(np.max(t)) / (2 * cycle) - 1e-9)), 3)
     grid = 2 * cycle * np.arange(n_max + 1)
-    y, _ = node_curve(sp, pw, float(d), grid)
-    return CubicSpline(grid, y)(np.asarray(t, float))
+    y, hit = node_curve(sp, pw, float(d), grid)
+    return CubicSpline(grid, y)(np.asarray(t, float)), hit
 
 
 def _with_nodes(sp, pw, shape, extra, t_max):
