@@ -55,15 +55,16 @@ def density(tmp, powder):
         print(f"| {n_cq} | {n_d} | {e['max']:.2e} | {e['rms']:.2e} |", flush=True)
 
 
-def demo(tmp, powder, quick):
-    path = tmp / "dcqnu1.h5"
+def demo(tmp, powder, quick, noise=0.005, keep=None):
+    path = (Path(keep) if keep else tmp) / "dcqnu1.h5"
     axes = [lib.parse_vary("cq=2:4MHz:5"), lib.parse_vary("nu1=20:40kHz:3" if quick else "nu1=20:40kHz:5")]
     couplings = np.geomspace(300, 800, 6)
-    st = build(path, axes, couplings, powder, 2)
+    st = lib.build_library(SPEC, path, axes, couplings, t_max_s=3e-3, powder=powder, workers=2, n_check=8,
+                           progress=False)  # resumed when --keep holds a finished file
     info = lib.library_info(path)
+    cps = f"{st['curves_per_s']:.2f} curves/s" if st["curves_per_s"] else "resumed"
     print(f"\nD x CQ x nu1 library: {st['n_curves']} curves, {info['bytes'] / 1e6:.2f} MB, "
-          f"built in {st['wall_s']:.1f} s "
-          f"({st['curves_per_s']:.2f} curves/s, 2 workers), interpolation error max {st['interp_error']['max']:.2e} "
+          f"built in {st['wall_s']:.1f} s ({cps}, 2 workers), interpolation error max {st['interp_error']['max']:.2e} "
           f"rms {st['interp_error']['rms']:.2e}")
     t0 = time.perf_counter()
     again = lib.build_library(SPEC, path, axes, couplings, t_max_s=3e-3, powder=powder, progress=False)
@@ -77,7 +78,7 @@ def demo(tmp, powder, quick):
     t = 2e-4 * np.arange(1, 16)
     y = f * lib.simulate_point(raw, {"cq": cq, "nu1": nu1}, [d], t, powder, threads=2)[0, 0]
     rng = np.random.default_rng(7)
-    sig = 0.005
+    sig = noise
     yn = y + sig * rng.standard_normal(len(t))
     data = tmp / "syn.csv"
     data.write_text("t_ms,dSS0,sigma\n" + "".join(f"{1e3 * a:.3f},{b:.8f},{sig}\n" for a, b in zip(t, yn)))
@@ -90,7 +91,7 @@ def demo(tmp, powder, quick):
         sys.exit(proc.stderr)
     res = json.loads(proc.stdout)
     p = res.get("parameters", res)
-    print(f"fit --library --free cq (with profile intervals): {wall:.1f} s wall")
+    print(f"noise {sig}: fit --library --free cq (with profile intervals): {wall:.1f} s wall")
     print("\n| parameter | true | fitted | stderr | 95 % interval | |fit - true| / stderr |\n|---|---|---|---|---|---|")
     for name, true in (("coupling_hz", d), ("cq", cq), ("fraction", f)):
         q = p[name]
@@ -108,6 +109,8 @@ def main():
     ap.add_argument("--gamma", type=int, default=16)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=["throughput", "density", "demo"])
+    ap.add_argument("--noise", type=float, nargs="+", default=[0.005], help="noise levels of the demo fit")
+    ap.add_argument("--keep", metavar="DIR", help="keep (and resume) the demo library in DIR")
     args = ap.parse_args()
     powder = {"scheme": "zcw", "n": args.powder, "n_gamma": args.gamma}
     print(f"powder ZCW {args.powder} x {args.gamma}, spec {SPEC.name}, t_max 3 ms")
@@ -116,7 +119,8 @@ def main():
         if args.only in (None, "throughput"):
             throughput(tmp, powder)
         if args.only in (None, "demo"):
-            demo(tmp, powder, args.quick)
+            for noise in args.noise:
+                demo(tmp, powder, args.quick, noise, args.keep)
         if args.only in (None, "density"):
             density(tmp, powder)
 
