@@ -36,17 +36,22 @@ NODE_SPACING = 0.3
 
 
 def node_couplings(d_lo, d_hi, spacing=NODE_SPACING):
-    """Node couplings (Hz) covering [d_lo, d_hi] on a lattice in ln D of step ``spacing``.
+    """Node couplings (Hz) spanning about [d_lo, d_hi] on a lattice in ln D of step ``spacing``.
 
     Nodes sit on the lattice exp(k * spacing) Hz (k integer) so that tables for overlapping
-    ranges share nodes, and hence cache entries; at least 4 nodes (a cubic spline).
+    ranges share nodes, and hence cache entries. The ends are the lattice nodes nearest to d_lo
+    and d_hi (rounding outwards would often add a node, and the node of the smallest D is the
+    dearest: it needs the most recoupling times); at least 4 nodes (a cubic spline).
     """
     if not (0 < d_lo < d_hi and math.isfinite(d_hi)):
         raise UserError(f"coupling range must satisfy 0 < low < high, got {d_lo:g}-{d_hi:g} Hz")
-    k0 = math.floor(math.log(d_lo) / spacing + 1e-9)
-    k1 = math.ceil(math.log(d_hi) / spacing - 1e-9)
-    while k1 - k0 < 3:
-        k0, k1 = k0 - 1, k1 + (k1 - k0 < 3)
+    k0 = round(math.log(d_lo) / spacing)
+    k1 = round(math.log(d_hi) / spacing)
+    while k1 - k0 < 3:  # widen alternately upwards and downwards to 4 nodes
+        if (k1 - k0) % 2:
+            k0 -= 1
+        else:
+            k1 += 1
     return np.exp(spacing * np.arange(k0, k1 + 1))
 
 
@@ -133,7 +138,7 @@ class SimulatedShape:
         n_couplings : int, optional
             Deprecated alternative: that many log-spaced nodes over the default range.
         coupling_range_hz : (float, float), optional
-            Range of D the table must serve (Hz).
+            Range of D the table should serve (Hz), rounded to the nearest lattice nodes.
         spacing : float
             Node spacing in ln D.
         powder : dict, optional
