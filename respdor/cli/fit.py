@@ -215,7 +215,7 @@ def build_fit(args, out=sys.stdout):
     else:
         result = fit(make_models([library] * n))
         if library is not None:
-            _note_library(result, library)
+            _note_library(result, library, curves)
     return result, curves
 
 
@@ -227,13 +227,23 @@ def _library_shape(path):
     return LibraryShape.open(path)
 
 
-def _note_library(result, library):
+def _note_library(result, library, curves):
+    import numpy as np
+
     err = library.interp_error
     if err is None:
         result.warnings.append(f"{library.description}: interpolation error never measured (build without checks)")
-    else:
-        result.notes.append(f"{library.description}: interpolation error measured at {err['n_points']} off-grid "
-                            f"points: max {err['max']:.2g}, rms {err['rms']:.2g} in dS/S0 (fraction 1)")
+        return
+    result.notes.append(f"{library.description}: interpolation error measured at {err['n_points']} off-grid "
+                        f"points: max {err['max']:.2g}, rms {err['rms']:.2g} in dS/S0 (fraction 1)")
+    # The error bars know nothing of the interpolation error: say so when it rivals the noise.
+    amp = max((v.value for k, v in result.parameters.items() if k.endswith("amplitude")), default=1.0)
+    sig = [float(np.median(c.sigma)) for c in curves if c.sigma is not None]
+    if sig and amp * err["rms"] > 0.5 * min(sig):
+        result.warnings.append(
+            f"{library.description}: interpolation error (rms {amp * err['rms']:.2g} in the fitted curve) is not "
+            f"small against the noise (median sigma {min(sig):.2g}); the error bars leave it out; use a denser "
+            "grid or a larger powder")
 
 def write_outputs(args, result, stem, out, extra_json=None):
     """Write JSON/CSV/figure files as the options say; returns the list of paths written."""
