@@ -124,8 +124,9 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         f"simulated shape ({spec}): {len(shape.coupling_grid_hz)} couplings "
         f"{shape.coupling_range_hz[0]:.0f}-{shape.coupling_range_hz[1]:.0f} Hz interpolated in lambda = D t, "
         f"powder {info['powder']['scheme'].upper()} {info['powder']['n']} x {info['powder']['n_gamma']}; "
-        f"{n_sim} curves simulated (the rest from the cache); {time.perf_counter() - t_start:.1f} s"
+        f"{n_sim} table curves simulated (the rest from the cache); {time.perf_counter() - t_start:.1f} s"
     )
+    _powder_check(sp, pw, dev, curves, accuracy, node_curve, result)
     for k, (d, e, a) in enumerate(dev):
         line = (f"simulated shape checked against a direct simulation at the fitted D = {d:.1f} Hz"
                 f"{f' (curve {k})' if n > 1 else ''}: max |difference| {a * e:.1e} in the fitted curve "
@@ -151,3 +152,35 @@ def _with_nodes(sp, pw, shape, extra, t_max):
 
     grid = np.union1d(shape.coupling_grid_hz, np.asarray(extra, float))
     return SimulatedShape.from_spec(sp, [t_max], coupling_grid_hz=grid, powder=pw, progress=True)
+
+
+def _smaller_zcw(pw):
+    """The ZCW powder one Fibonacci size below ``pw`` (same gamma count), or None."""
+    if pw["scheme"] != "zcw":
+        return None
+    fib = [21, 34]
+    while fib[-1] < pw["n"]:
+        fib.append(fib[-1] + fib[-2])
+    smaller = [f for f in fib if f < pw["n"]]
+    return dict(pw, n=smaller[-1]) if len(smaller) >= 2 else None
+
+
+def _powder_check(sp, pw, dev, curves, accuracy, node_curve, result):
+    """Compare the spec's powder with the next smaller ZCW at the fitted D (cached); the difference
+    estimates the smaller powder's error, an upper estimate of the spec's own."""
+    small = _smaller_zcw(pw)
+    if small is None:
+        result.notes.append(f"powder {pw['scheme']} {pw['n']} x {pw['n_gamma']}: convergence not checked")
+        return
+    worst = 0.0
+    for c, (d, _, a) in zip(curves, dev):
+        y_spec, _ = _direct(sp, pw, d, c.time_s, node_curve)
+        y_small, _ = _direct(sp, small, d, c.time_s, node_curve)
+        worst = max(worst, a * float(np.max(np.abs(y_spec - y_small))))
+    line = (f"powder check at the fitted D: ZCW {small['n']} x {pw['n_gamma']} differs from the spec's "
+            f"ZCW {pw['n']} x {pw['n_gamma']} by {worst:.1e} in the fitted curve (the spec's own powder "
+            "error is usually smaller)")
+    if worst <= accuracy:
+        result.notes.append(line)
+    else:
+        result.warnings.append(line + f": the powder may be too small for --sim-accuracy {accuracy:g}")

@@ -205,8 +205,11 @@ def node_curve(sp, powder, coupling_hz, times_s, cache=True):
     (ndarray, bool)
         The curve on ``times_s`` and whether it came from the cache.
     """
+    from spinsim.powder import make_powder
+
     from . import simcache
 
+    sp.powder = make_powder(powder["scheme"], int(powder["n"]), int(powder["n_gamma"]))  # the key's powder
     key = simcache.table_key(sp.raw, kind="node", coupling_hz=float(coupling_hz), powder=powder,
                              cycle_s=float(times_s[1] - times_s[0]) if len(times_s) > 1 else 0.0)
     if cache:
