@@ -158,11 +158,11 @@ def _smaller_zcw(pw):
     """The ZCW powder one Fibonacci size below ``pw`` (same gamma count), or None."""
     if pw["scheme"] != "zcw":
         return None
-    fib = [21, 34]
+    fib = [5, 8]
     while fib[-1] < pw["n"]:
         fib.append(fib[-1] + fib[-2])
     smaller = [f for f in fib if f < pw["n"]]
-    return dict(pw, n=smaller[-1]) if len(smaller) >= 2 else None
+    return dict(pw, n=smaller[-1]) if smaller else None
 
 
 def _powder_check(sp, pw, dev, curves, accuracy, node_curve, result):
