@@ -4,4 +4,6 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# Guarded: Dask worker processes (spawn) re-import the main module and must not re-run the CLI.
+if __name__ == "__main__":
+    sys.exit(main())

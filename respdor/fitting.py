@@ -185,7 +185,12 @@ class CurveModel:
         extra = f", {self.n_partners} equivalent partners (second-moment approximation)" if self.n_partners > 1 else ""
         return f"{self.pair} {base}{extra}"
 
-    def normalised(self, time_s, coupling_hz, scaling=None, width_angstrom=0.0):
+    @property
+    def shape_parameters(self):
+        """Extra parameters of a tabulated shape (e.g. a library's ``cq``): name -> (default, (low, high))."""
+        return dict(getattr(self.shape, "parameters", None) or {})
+
+    def normalised(self, time_s, coupling_hz, scaling=None, width_angstrom=0.0, shape_values=None):
         """Curve g(t) for fraction, efficiency and abundance 1.
 
         Parameters
@@ -206,7 +211,7 @@ class CurveModel:
         def at_coupling(d):
             d_eff = kappa * root_n * d
             if self.shape is not None:
-                return np.asarray(self.shape(t, d_eff), float)
+                return np.asarray(self.shape(t, d_eff, **(shape_values or {})), float)
             return weighted_redor_sum(d_eff * t, self._weights)
 
         if width_angstrom <= 0:
@@ -448,6 +453,19 @@ class _Problem:
                     raise UserError(f"fixed value {base}={value} lies outside its bounds [{lo}, {hi}]")
                 self.params.add(name, value=float(np.clip(value, lo, hi)) if vary else float(value),
                                 min=lo, max=hi, vary=vary)
+            # Parameters of a tabulated shape (library axes): fixed at their default unless freed.
+            for base, (value, (lo, hi)) in model.shape_parameters.items():
+                name = self.name(base, i)
+                if name in self.params:
+                    continue
+                lo, hi = bounds.get(name, bounds.get(base, (lo, hi)))
+                vary = name in self.free or base in self.free
+                value = initial.get(name, initial.get(base, value))
+                if name in fix or base in fix:
+                    value, vary = fix.get(name, fix.get(base)), False
+                if not (lo <= value <= hi):
+                    raise UserError(f"{base}={value:g} lies outside the tabulated range [{lo:g}, {hi:g}]")
+                self.params.add(name, value=float(value), min=lo, max=hi, vary=vary)
         # Derived parameters: the other geometric quantity and the identifiable amplitude.
         other = "distance_angstrom" if primary == "coupling_hz" else "coupling_hz"
         for i, model in enumerate(self.models):
@@ -491,7 +509,9 @@ class _Problem:
 
     def model_curve(self, p, i, t):
         model = self.models[i]
-        g = model.normalised(t, self.coupling(p, i), p[self.name("scaling", i)], p[self.name("width_angstrom", i)])
+        extra = {b: p[self.name(b, i)] for b in model.shape_parameters}
+        g = model.normalised(t, self.coupling(p, i), p[self.name("scaling", i)], p[self.name("width_angstrom", i)],
+                             shape_values=extra)
         amp = p[self.name("fraction", i)] * p[self.name("efficiency", i)] * p[self.name("abundance", i)]
         return amp * g
 
@@ -667,10 +687,11 @@ def fit_curves(
     if method not in ("ratio", "signals"):
         raise UserError(f"method must be 'ratio' or 'signals', got {method!r}")
     fix, bounds, initial = dict(fix or {}), dict(bounds or {}), dict(initial or {})
+    known = FITTABLE + tuple(k for m in models for k in m.shape_parameters if k not in FITTABLE)
     for name in list(fix) + list(bounds) + list(initial) + list(free):
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
-        if base not in FITTABLE:
-            raise UserError(f"unknown parameter {name!r}; known: {', '.join(FITTABLE)}")
+        if base not in known:
+            raise UserError(f"unknown parameter {name!r}; known: {', '.join(known)}")
     for c in curves:
         _check_curve(c, method)
     weighted = all(c.sigma is not None for c in curves) or method == "signals"

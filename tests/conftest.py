@@ -32,3 +32,13 @@ settings.register_profile(
     database=DirectoryBasedExampleDatabase(os.path.join(tempfile.gettempdir(), "respdor-hypothesis")),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _private_table_cache(tmp_path_factory, monkeypatch):
+    """Simulated-table cache (respdor.simcache) in a fresh temporary directory for every test,
+    never the user's cache directory, so that no test sees another's tables."""
+    monkeypatch.setenv("RESPDOR_CACHE_DIR", str(tmp_path_factory.mktemp("respdor-cache")))

@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "plan",
     "spectra",
     "simulate",
+    "library",
 ]
 
 ISSUES_URL = "https://github.com/respdor/respdor/issues"

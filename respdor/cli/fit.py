@@ -77,7 +77,14 @@ def add_fit_arguments(p):
     g.add_argument("--partners", type=int, default=1, metavar="N",
                    help="N equivalent partners at one distance, second-moment approximation (default 1)")
     g.add_argument("--simulate", metavar="SPEC",
-                   help="use a spinsim simulation spec (TOML/JSON) as the curve shape instead of the formula")
+                   help="use a spinsim simulation spec (TOML/JSON) as the curve shape instead of the formula "
+                        "(simulated at a few couplings, cached; docs/simulation.md)")
+    g.add_argument("--sim-accuracy", type=float, default=1e-3, metavar="DSS0",
+                   help="with --simulate: largest accepted error of the fitted curve against a direct "
+                        "simulation at the fitted D (default 1e-3)")
+    g.add_argument("--library", metavar="FILE",
+                   help="use a curve library (respdor library build) as the shape; its parameters (cq, nu1, "
+                        "eta_q, length) can be fixed, freed, bounded and shared like D and f")
     g = p.add_argument_group("parameters")
     g.add_argument("--parameterization", choices=["coupling", "distance"], default="coupling",
                    help="fit D and derive r (default), or fit r and derive D")
@@ -102,19 +109,22 @@ def add_fit_arguments(p):
                    help="write no file at all (the table is printed; --json - still writes to standard output)")
 
 
-def _parse_assignments(items, option, allow_range=False):
+def _parse_assignments(items, option, allow_range=False, extra=()):
     out = {}
     for item in items:
         if "=" not in item:
             raise UserError(f"{option} {item!r}: expected NAME={'LOW:HIGH' if allow_range else 'VALUE'}")
         name, value = item.split("=", 1)
-        name = _canonical(name.strip(), option)
+        name = _canonical(name.strip(), option, extra)
         try:
             if allow_range:
                 lo, hi = value.split(":")
-                out[name] = (float(lo), float(hi))
+                out[name] = ((_tabulated_value(name, lo, option), _tabulated_value(name, hi, option))
+                             if _base(name) in _UNIT_KIND else (float(lo), float(hi)))
                 if not out[name][0] < out[name][1]:
                     raise ValueError
+            elif _base(name) in _UNIT_KIND:
+                out[name] = _tabulated_value(name, value, option)
             else:
                 out[name] = float(value)
             if not all(abs(v) <= MAX_ABS_OPTION for v in np.ravel(out[name])):
@@ -126,15 +136,31 @@ def _parse_assignments(items, option, allow_range=False):
     return out
 
 
-def _canonical(name, option):
+def _canonical(name, option, extra=()):
     prefix = ""
     if name[:1] == "c" and name[1:2].isdigit() and "_" in name:
         prefix, name = name.split("_", 1)
         prefix += "_"
     key = ALIASES.get(name.lower())
+    if key is None and name.lower().replace("-", "_") in extra:  # a parameter tabulated in --library
+        key = name.lower().replace("-", "_")
     if key is None:
-        raise UserError(f"{option}: unknown parameter {name!r}; use one of D, r, f, eps, x, kappa, width")
+        more = f", or tabulated in the library: {', '.join(extra)}" if extra else ""
+        raise UserError(f"{option}: unknown parameter {name!r}; use one of D, r, f, eps, x, kappa, width{more}")
     return prefix + key
+
+
+#: Library parameters and how a value with a unit is read ("cq=3MHz"); bare numbers are SI.
+_UNIT_KIND = {"cq": parse_frequency, "nu1": parse_frequency, "length": parse_time}
+
+
+def _base(name):
+    return name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
+
+
+def _tabulated_value(name, text, option):
+    parse = _UNIT_KIND.get(_base(name))
+    return parse(text.strip(), option)[0] if parse else float(text)
 
 
 def _per_file(values, n, default, option):
@@ -173,35 +199,47 @@ def build_fit(args, out=sys.stdout):
         if not args.pulse_length or mas_hz is None:
             raise UserError("--sequence redor-finite needs --pulse-length and --mas")
         pulse_s, _ = parse_time(args.pulse_length, "--pulse-length")
-    shapes = [None] * n
-    if args.simulate:
-        shapes = [_simulated_shape(args.simulate, c) for c in curves]
-    models = [
-        CurveModel(observe=o, partner=p, experiment=args.model, transfer=args.transfer, sequence=args.sequence,
-                   pulse_length_s=pulse_s, rotor_period_s=(1.0 / mas_hz) if mas_hz else None,
-                   n_partners=args.partners, shape=s)
-        for o, p, s in zip(observe, partner, shapes)
-    ]
-    fix = _parse_assignments(args.fix, "--fix")
-    bounds = _parse_assignments(args.bound, "--bound", allow_range=True)
-    initial = _parse_assignments(args.start, "--start")
-    free = [_canonical(x, "--free") for x in args.free]
+    def make_models(shapes):
+        return [
+            CurveModel(observe=o, partner=p, experiment=args.model, transfer=args.transfer, sequence=args.sequence,
+                       pulse_length_s=pulse_s, rotor_period_s=(1.0 / mas_hz) if mas_hz else None,
+                       n_partners=args.partners, shape=s)
+            for o, p, s in zip(observe, partner, shapes)
+        ]
+
+    library = _library_shape(args.library) if getattr(args, "library", None) else None
+    if library is not None and args.simulate:
+        raise UserError("give --simulate SPEC or --library FILE, not both")
+    extra = tuple(library.parameters) if library is not None else ()
+    fix = _parse_assignments(args.fix, "--fix", extra=extra)
+    bounds = _parse_assignments(args.bound, "--bound", allow_range=True, extra=extra)
+    initial = _parse_assignments(args.start, "--start", extra=extra)
+    free = [_canonical(x, "--free", extra) for x in args.free]
     shared = ["coupling_hz", "distance_angstrom", "scaling", "width_angstrom"]
-    shared += [_canonical(x, "--share") for x in args.share]
-    result = fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
-                        bounds=bounds, initial=initial, method=args.method, intervals=not args.no_intervals,
-                        free=free)
+    shared += [_canonical(x, "--share", extra) for x in args.share]
+
+    def fit(models, intervals=not args.no_intervals):
+        return fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
+                          bounds=bounds, initial=initial, method=args.method, intervals=intervals, free=free)
+
+    if args.simulate:
+        from ..simfit import fit_with_simulation
+
+        result = fit_with_simulation(args.simulate, curves, make_models, fit, accuracy=args.sim_accuracy, out=out,
+                                     coupling_bounds=bounds.get("coupling_hz"))
+    else:
+        result = fit(make_models([library] * n))
+        if library is not None:
+            _note_library(result, library, curves)
     return result, curves
 
 
-def _simulated_shape(spec, curve):
+def _library_shape(path):
     try:
-        from ..simulated import SimulatedShape
+        from ..library import LibraryShape
     except ImportError:
-        raise UserError("--simulate: simulated curve tables are not available in this installation") from None
-    if not Path(spec).exists():
-        raise UserError(f"{spec}: no such simulation spec")
-    return SimulatedShape.from_spec(spec, times_s=curve.time_s, progress=True)
+        raise UserError("--library: simulated libraries are not available in this installation") from None
+    return LibraryShape.open(path)
 
 
 def plan_outputs(args, stem):
@@ -210,8 +248,8 @@ def plan_outputs(args, stem):
 
     if args.no_files and args.json not in (None, "-"):
         raise UserError(f"--no-files and --json {args.json} contradict each other; use --json - for standard output")
-    plan = OutputPlan(inputs=list(getattr(args, "files", [])) + [getattr(args, "simulate", None)],
-                      no_files=args.no_files)
+    inputs = list(getattr(args, "files", [])) + [getattr(args, "simulate", None), getattr(args, "library", None)]
+    plan = OutputPlan(inputs=[p for p in inputs if p], no_files=args.no_files)
     outdir = Path(args.output_dir)
     plan.json = plan.add(args.json, "--json")
     plan.files = {}
@@ -225,6 +263,25 @@ def plan_outputs(args, stem):
     plan.figure = None if args.no_plot else plan.add(args.plot or outdir / f"{stem}_fit.png", "--plot", "figure")
     plan.check()
     return plan
+
+
+def _note_library(result, library, curves):
+    import numpy as np
+
+    err = library.interp_error
+    if err is None:
+        result.warnings.append(f"{library.description}: interpolation error never measured (build without checks)")
+        return
+    result.notes.append(f"{library.description}: interpolation error measured at {err['n_points']} off-grid "
+                        f"points: max {err['max']:.2g}, rms {err['rms']:.2g} in dS/S0 (fraction 1)")
+    # The error bars know nothing of the interpolation error: say so when it rivals the noise.
+    amp = max((v.value for k, v in result.parameters.items() if k.endswith("amplitude")), default=1.0)
+    sig = [float(np.median(c.sigma)) for c in curves if c.sigma is not None]
+    if sig and amp * err["rms"] > 0.5 * min(sig):
+        result.warnings.append(
+            f"{library.description}: interpolation error (rms {amp * err['rms']:.2g} in the fitted curve) is not "
+            f"small against the noise (median sigma {min(sig):.2g}); the error bars leave it out; use a denser "
+            "grid or a larger powder")
 
 
 def write_outputs(args, result, plan, extra_json=None):

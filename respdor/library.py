@@ -1,0 +1,540 @@
+"""Libraries of simulated dephasing curves over D and chosen spec parameters, built on Dask.
+
+A library tabulates dS/S0, S0 and S1 of a spinsim spec over the dipolar coupling D and any of
+the parameters in :data:`PARAMETERS` (CQ, eta_Q, rf amplitude and length of the saturation
+pulse) into one HDF5 file that describes itself: the spec, the axes and their units, the powder,
+the engine version, which points are done, and the interpolation error measured at off-grid
+points. One task is one parameter point (all D and all times), written as one HDF5 chunk.
+
+The build runs on Dask (``distributed``): a local cluster of worker processes by default, or a
+running cluster at ``scheduler`` (same code). Only the client writes the file, after each task,
+and flushes it; a second run with the same request skips the points already done (resume), and
+Ctrl-C closes the file cleanly. ``dask[distributed]`` and ``h5py`` are the optional extra
+``respdor[library]``; :class:`LibraryShape` (fitting with a library) needs ``h5py`` only.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from .errors import UserError
+
+__all__ = ["PARAMETERS", "Axis", "parse_vary", "spec_with", "simulate_point", "build_library",
+           "LibraryShape", "FORMAT"]
+
+FORMAT = "respdor-library"
+FORMAT_VERSION = 1
+
+#: Tabulable spec parameters: name -> (SI unit, unit kind for parsing, what it sets in the spec).
+PARAMETERS = {
+    "cq": ("Hz", "frequency", "CQ of the coupled partner (spins[k].cq_hz)"),
+    "eta_q": ("", "number", "eta_Q of the coupled partner (spins[k].eta_q)"),
+    "nu1": ("Hz", "frequency", "rf amplitude of the saturation pulse ([saturation] nu1_khz)"),
+    "length": ("s", "time", "length of the saturation pulse ([saturation] length_us)"),
+}
+
+
+def _require(module, what):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise UserError(f"{what} needs the optional package '{module}': pip install 'respdor[library]'") from None
+
+
+@dataclass
+class Axis:
+    """One tabulated axis: ``name`` (a key of :data:`PARAMETERS`), ``values`` in SI, ``unit``."""
+
+    name: str
+    values: np.ndarray
+    unit: str
+
+
+def parse_vary(text: str) -> Axis:
+    """Read ``NAME=LOW:HIGH[UNIT]:N`` (e.g. ``cq=1:6MHz:11``, ``nu1=20k:60kHz:9``, ``eta_q=0:1:5``).
+
+    A unit on HIGH applies to LOW when LOW has none; N >= 2 values, evenly spaced.
+    """
+    from .cli._units import parse_frequency, parse_time
+
+    if "=" not in text:
+        raise UserError(f"--vary {text!r}: expected NAME=LOW:HIGH:N, e.g. cq=1:6MHz:11")
+    name, rng = (s.strip() for s in text.split("=", 1))
+    name = name.lower().replace("-", "_")
+    if name not in PARAMETERS:
+        raise UserError(f"--vary {text!r}: unknown parameter {name!r}; use one of {', '.join(PARAMETERS)}")
+    parts = rng.split(":")
+    if len(parts) != 3:
+        raise UserError(f"--vary {text!r}: expected LOW:HIGH:N")
+    try:
+        n = int(parts[2])
+    except ValueError:
+        raise UserError(f"--vary {text!r}: the number of values {parts[2]!r} is not an integer") from None
+    if n < 2:
+        raise UserError(f"--vary {text!r}: give at least 2 values")
+    unit, kind, _ = PARAMETERS[name]
+    lo_txt, hi_txt = parts[0].strip(), parts[1].strip()
+    if kind == "number":
+        try:
+            lo, hi = float(lo_txt), float(hi_txt)
+        except ValueError:
+            raise UserError(f"--vary {text!r}: cannot read the range") from None
+    else:
+        parse = parse_frequency if kind == "frequency" else parse_time
+        hi, _ = parse(hi_txt, f"--vary {name}")
+        suffix = hi_txt.lstrip("0123456789.+-eE")
+        lo, lo_explicit = parse(lo_txt, f"--vary {name}")
+        if not lo_explicit and suffix:
+            lo, _ = parse(lo_txt + suffix, f"--vary {name}")
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise UserError(f"--vary {text!r}: need LOW < HIGH")
+    if lo < 0 or (name == "eta_q" and hi > 1):
+        raise UserError(f"--vary {text!r}: out of the physical range")
+    return Axis(name, np.linspace(lo, hi, n), unit)
+
+
+def _partner_index(raw):
+    """Index in [[spins]] of the partner of the first dipolar coupling (the fitted pair)."""
+    dip = raw.get("dipolar") or []
+    if dip:
+        a, b = dip[0]["spins"]
+        return b if a == 0 else a
+    return 1
+
+
+def spec_with(raw: dict, values: dict) -> dict:
+    """A copy of the spec dict with tabulated parameters set (``values``: name -> SI value)."""
+    out = copy.deepcopy(raw)
+    for name, v in values.items():
+        v = float(v)
+        if name in ("cq", "eta_q"):
+            spin = out["spins"][_partner_index(out)]
+            if name == "cq":
+                spin.pop("cq_mhz", None)
+                spin["cq_hz"] = v
+            else:
+                spin["eta_q"] = v
+        elif name in ("nu1", "length"):
+            sat = out.get("saturation")
+            if not sat or sat.get("type") not in ("cw", "wurst", "dfs"):
+                raise UserError(f"--vary {name}: the spec has no rf saturation pulse ([saturation] type cw/wurst/dfs)")
+            if name == "nu1":
+                sat["nu1_khz"] = v / 1e3
+            else:
+                sat.pop("length_rotor_periods", None)
+                sat["length_us"] = v * 1e6
+        else:
+            raise UserError(f"unknown tabulated parameter {name!r}")
+    return out
+
+
+def spec_value(raw: dict, name: str):
+    """The spec's own value of a tabulated parameter (SI), or None when it does not set one."""
+    if name in ("cq", "eta_q"):
+        spin = raw["spins"][_partner_index(raw)]
+        if name == "eta_q":
+            return float(spin.get("eta_q", 0.0))
+        return float(spin["cq_hz"]) if "cq_hz" in spin else 1e6 * float(spin.get("cq_mhz", 0.0))
+    sat = raw.get("saturation") or {}
+    if name == "nu1":
+        return 1e3 * float(sat["nu1_khz"]) if "nu1_khz" in sat else None
+    if name == "length":
+        return 1e-6 * float(sat["length_us"]) if "length_us" in sat else None
+    return None
+
+
+def simulate_point(raw: dict, values: dict, couplings_hz, times_s, powder: dict, n_times=None, threads: int = 1):
+    """Simulate one parameter point for every coupling: array (3, n_D, n_t) of dS/S0, S0 and S1.
+
+    Row k is simulated on ``times_s[:n_times[k]]`` (each coupling only as far as lambda = D t
+    needs) and padded with NaN. Runs inside a Dask worker: numba is limited to ``threads``
+    threads so that several worker processes share the machine without oversubscription.
+    """
+    import numba
+
+    from spinsim.powder import make_powder
+    from spinsim.spec import load_spec
+
+    sp = load_spec(spec_with(raw, values))
+    sp.powder = make_powder(powder["scheme"], int(powder["n"]), int(powder["n_gamma"]))
+    times_s = np.asarray(times_s, float)
+    n_times = [len(times_s)] * len(couplings_hz) if n_times is None else n_times
+    out = np.full((3, len(couplings_hz), len(times_s)), np.nan)
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        for k, d in enumerate(couplings_hz):
+            r = sp.run(coupling_hz=float(d), times_s=times_s[: int(n_times[k])])
+            out[:, k, : int(n_times[k])] = r.dSS0, r.S0, r.S1
+    finally:
+        numba.set_num_threads(before)
+    return out
+
+
+def row_lengths(couplings, cycle, t_max):
+    """Times per coupling row: every row reaches lambda_max = D_max t_max (interpolation in lambda)."""
+    lam_max = couplings[-1] * t_max
+    return [max(int(np.ceil(lam_max / (d * 2 * cycle) - 1e-9)), 3) + 1 for d in couplings]
+
+
+def _spec_powder(raw):
+    """The spec's [powder] with the spec format's defaults (ZCW 987 x 32)."""
+    p = raw.get("powder") or {}
+    return {"scheme": str(p.get("scheme", "zcw")), "n": int(p.get("n", 987)), "n_gamma": int(p.get("n_gamma", 32))}
+
+
+def _request(raw, axes, couplings, times, powder, t_max):
+    """The JSON description that a file must match to be resumed."""
+    from .simcache import engine_version, normalised_spec
+
+    return {
+        "spec": normalised_spec(raw),
+        "axes": [{"name": a.name, "unit": a.unit, "values": [float(x) for x in a.values]} for a in axes],
+        "coupling_hz": [float(x) for x in couplings],
+        "t_s": [float(x) for x in times],
+        "t_max_s": float(t_max),
+        "powder": powder,
+        "engine": engine_version(),
+    }
+
+
+def _open_file(path, request, axes, n_d, n_t, overwrite):
+    h5py = _require("h5py", "a library file")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        f = h5py.File(path, "r+")
+        if f.attrs.get("format") != FORMAT:
+            f.close()
+            raise UserError(f"{path}: not a respdor library file; choose another name or --overwrite")
+        old = json.loads(f.attrs["request"])
+        if old != request:
+            diff = [k for k in request if old.get(k) != request[k]]
+            f.close()
+            raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or --overwrite")
+        return f
+    f = h5py.File(path, "w")
+    shape = tuple(len(a.values) for a in axes)
+    f.attrs["format"] = FORMAT
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["request"] = json.dumps(request)
+    f.attrs["spec_json"] = json.dumps(request["spec"])
+    f.attrs["engine"] = request["engine"]
+    f.attrs["powder"] = json.dumps(request["powder"])
+    f.attrs["axes"] = json.dumps([a.name for a in axes] + ["coupling_hz", "t_s"])
+    f.attrs["complete"] = False
+    g = f.create_group("axes")
+    for a in axes:
+        g.create_dataset(a.name, data=a.values).attrs["unit"] = a.unit
+    g.create_dataset("coupling_hz", data=request["coupling_hz"]).attrs["unit"] = "Hz"
+    g.create_dataset("t_s", data=request["t_s"]).attrs["unit"] = "s"
+    f.attrs["t_max_s"] = request["t_max_s"]
+    for name in ("dSS0", "S0", "S1"):
+        f.create_dataset(name, shape=shape + (n_d, n_t), dtype="f8", chunks=(1,) * len(shape) + (n_d, n_t),
+                         fillvalue=np.nan)
+    f.create_dataset("done", shape=shape if shape else (1,), dtype="u1", fillvalue=0)
+    f.flush()
+    return f
+
+
+def _client(scheduler, workers):
+    _require("distributed", "a library build")
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None
+    import os
+
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    return Client(cluster), cluster
+
+
+def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, scheduler=None, workers=None,
+                  overwrite=False, n_check=8, progress=True, stream=sys.stderr):
+    """Tabulate ``spec`` over D and ``axes`` into the HDF5 file ``path`` on a Dask cluster.
+
+    Parameters
+    ----------
+    spec : str, Path or dict
+        spinsim spec; its first [[dipolar]] coupling is the D axis.
+    path : str or Path
+        Library file (``.h5``). An existing file built for the same request is resumed.
+    axes : list of Axis
+        Tabulated parameters (may be empty).
+    couplings_hz : array_like
+        D values (Hz), increasing, at least 4.
+    t_max_s : float, optional
+        Longest recoupling time (s); default the spec's. All t = 2 n T_cycle up to it are tabulated.
+    powder : dict, optional
+        ``{"scheme", "n", "n_gamma"}``; default the spec's powder.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); default a local cluster.
+    workers : int, optional
+        Worker processes of the local cluster (default: all cores).
+    overwrite : bool
+        Start a new file even if one exists.
+    n_check : int
+        Off-grid points simulated after the grid to measure the interpolation error.
+
+    Returns
+    -------
+    dict
+        ``{"path", "computed", "skipped", "wall_s", "curves_per_s", "interp_error"}``.
+    """
+    from spinsim.spec import SpecError, load_spec
+
+    try:
+        sp = load_spec(spec)
+    except SpecError as exc:
+        raise UserError(str(exc)) from None
+    if not sp.system.dipolar:
+        raise UserError("the spec has no [[dipolar]] coupling to tabulate")
+    raw = sp.raw
+    couplings = np.asarray(couplings_hz, float)
+    if couplings.size < 4 or np.any(np.diff(couplings) <= 0) or couplings[0] <= 0:
+        raise UserError("the coupling axis needs at least 4 increasing values > 0 Hz")
+    cycle = (1.0 / sp.mas_rate) if isinstance(sp.recoupling, str) else sp.recoupling.duration
+    t_max = float(t_max_s) if t_max_s is not None else float(np.max(sp.times_s))
+    if int(np.floor(t_max / (2 * cycle) + 1e-9)) < 3:
+        raise UserError(f"t_max {t_max * 1e3:g} ms gives fewer than 4 recoupling times")
+    n_times = row_lengths(couplings, cycle, t_max)
+    times = 2 * cycle * np.arange(max(n_times))
+    pw = powder or _spec_powder(raw)
+    pw = {"scheme": str(pw["scheme"]), "n": int(pw["n"]), "n_gamma": int(pw["n_gamma"])}
+    for a in axes:  # a bad axis must fail here, not in a worker
+        spec_with(raw, {a.name: a.values[0]})
+    request = _request(raw, axes, couplings, times, pw, t_max)
+    f = _open_file(path, request, axes, len(couplings), len(times), overwrite)
+    shape = tuple(len(a.values) for a in axes)
+    points = list(itertools.product(*[range(s) for s in shape]))
+    done = f["done"][...].reshape(-1)
+    todo = [p for k, p in enumerate(points) if not done[k]]
+    stats = {"path": str(path), "computed": 0, "grid_s": 0.0, "skipped": len(points) - len(todo),
+             "n_points": len(points), "n_curves": len(points) * len(couplings)}
+    t0 = time.perf_counter()
+    client = cluster = None
+    try:
+        if todo or not f.attrs.get("checked", False):
+            client, cluster = _client(scheduler, workers)
+            if todo:
+                _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
+                          stream)
+            if n_check and not f.attrs.get("checked", False):
+                _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
+        f.attrs["complete"] = True
+    finally:
+        f.flush()
+        f.close()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    stats["wall_s"] = time.perf_counter() - t0
+    n_new = stats["computed"] * len(couplings)
+    # throughput of the grid itself (first submit to last result), without the cluster start-up
+    stats["curves_per_s"] = n_new / stats["grid_s"] if n_new else None
+    stats["interp_error"] = library_info(path)["interp_error"]
+    return stats
+
+
+def _write_point(f, p, arr, shape):
+    """Store one parameter point and mark it done; flushed, so a finished point is never redone."""
+    for j, name in enumerate(("dSS0", "S0", "S1")):
+        f[name][p] = arr[j]
+    f["done"][p if shape else 0] = 1
+    f.flush()
+
+
+def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, progress, stream):
+    from dask.distributed import as_completed
+
+    futures = {}
+    t_submit = time.perf_counter()
+    for p in todo:
+        values = {a.name: float(a.values[i]) for a, i in zip(axes, p)}
+        fut = client.submit(simulate_point, raw, values, couplings, times[0], pw, times[1], pure=False)
+        futures[fut] = p
+    t0 = time.perf_counter()
+    try:
+        for k, fut in enumerate(as_completed(futures), 1):
+            stats["grid_s"] = time.perf_counter() - t_submit
+            p = futures[fut]
+            _write_point(f, p, fut.result(), shape)
+            stats["computed"] += 1
+            if progress:
+                rate = k * len(couplings) / (time.perf_counter() - t0)
+                stream.write(f"\rlibrary: {k}/{len(todo)} points ({k * len(couplings)} curves), "
+                             f"{rate:.2f} curves/s")
+                stream.flush()
+    except KeyboardInterrupt:
+        for fut in futures:
+            fut.cancel()
+        if progress:
+            stream.write("\n")
+        raise
+    if progress:
+        stream.write("\n")
+
+
+def _check_points(axes, couplings, n_check, seed=12):
+    """Off-grid points (midway between nodes on every axis, random cell) for the error check."""
+    rng = np.random.default_rng(seed)
+    pts = []
+    for _ in range(n_check):
+        vals = {}
+        for a in axes:
+            i = rng.integers(0, len(a.values) - 1)
+            vals[a.name] = float(0.5 * (a.values[i] + a.values[i + 1]))
+        i = rng.integers(1, len(couplings) - 2)  # away from the ends, where the spline is weakest
+        vals["coupling_hz"] = float(np.sqrt(couplings[i] * couplings[i + 1]))
+        pts.append(vals)
+    return pts
+
+
+def _run_check(client, f, raw, axes, couplings, times, pw, n_check):
+    pts = _check_points(axes, couplings, n_check)
+    futs = [client.submit(simulate_point, raw, {k: v for k, v in p.items() if k != "coupling_hz"},
+                          [p["coupling_hz"]], times, pw, pure=False) for p in pts]
+    sims = np.array([fu.result()[0, 0] for fu in futs])
+    f.flush()
+    shape = _shape_from_open(f)
+    interp = np.array([shape(times, p["coupling_hz"], **{k: v for k, v in p.items() if k != "coupling_hz"})
+                       for p in pts])
+    err = np.abs(interp - sims)
+    g = f.require_group("check")
+    for name in list(g):
+        del g[name]
+    g.create_dataset("points", data=json.dumps(pts))
+    g.create_dataset("simulated", data=sims)
+    g.create_dataset("interpolated", data=interp)
+    f.attrs["interp_error_max"] = float(err.max())
+    f.attrs["interp_error_rms"] = float(np.sqrt(np.mean(err**2)))
+    f.attrs["checked"] = True
+
+
+def _shape_from_open(f):
+    names = json.loads(f.attrs["axes"])[:-2]
+    axes = [Axis(n, f["axes"][n][...], f["axes"][n].attrs["unit"]) for n in names]
+    raw = json.loads(f.attrs["spec_json"])
+    return LibraryShape(axes, f["axes/coupling_hz"][...], f["axes/t_s"][...], f["dSS0"][...],
+                        float(f.attrs["t_max_s"]), description=f"library {f.filename}",
+                        defaults={a.name: spec_value(raw, a.name) for a in axes})
+
+
+def library_info(path) -> dict:
+    """Axes, sizes, completeness and measured interpolation error of a library file."""
+    h5py = _require("h5py", "a library file")
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such library file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot open as HDF5 ({exc})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise UserError(f"{path}: not a respdor library file")
+        names = json.loads(f.attrs["axes"])
+        info = {
+            "path": str(path),
+            "axes": {n: {"n": int(f["axes"][n].size), "min": float(f["axes"][n][0]), "max": float(f["axes"][n][-1]),
+                         "unit": str(f["axes"][n].attrs["unit"])} for n in names},
+            "points_done": int(f["done"][...].sum()),
+            "points": int(f["done"].size),
+            "complete": bool(f.attrs.get("complete", False)) and int(f["done"][...].sum()) == f["done"].size,
+            "engine": str(f.attrs["engine"]),
+            "powder": json.loads(f.attrs["powder"]),
+            "bytes": path.stat().st_size,
+            "interp_error": ({"max": float(f.attrs["interp_error_max"]), "rms": float(f.attrs["interp_error_rms"]),
+                              "n_points": int(f["check/simulated"].shape[0])}
+                             if f.attrs.get("checked", False) else None),
+        }
+    return info
+
+
+class LibraryShape:
+    """dS/S0(t, D; parameters) from a library: splines in lambda = D t, log D and each parameter.
+
+    As in :class:`respdor.simulated.SimulatedShape`, each coupling row is splined in lambda and
+    the rows are splined in log D at the wanted lambda; then each parameter axis is contracted with
+    a cubic spline in its value (a tensor-product spline). Called as
+    ``shape(t_s, coupling_hz, cq=..., nu1=...)``; a parameter not given takes its default (the
+    spec's value when on the axis, else the axis middle). ``parameters`` tells the fitter which
+    extra parameters exist and their ranges.
+    """
+
+    def __init__(self, axes, couplings_hz, times_s, table, t_max_s, description="", interp_error=None,
+                 defaults=None):
+        self.axes = list(axes)
+        #: value of each parameter when neither given nor fitted: the spec's, else the axis middle
+        self.defaults = {a.name: float(a.values[len(a.values) // 2]) for a in self.axes}
+        for k, v in (defaults or {}).items():
+            a = next(x for x in self.axes if x.name == k)
+            if v is not None and a.values[0] <= v <= a.values[-1]:
+                self.defaults[k] = float(v)
+        self.coupling_grid_hz = np.asarray(couplings_hz, float)
+        self.times_s = np.asarray(times_s, float)
+        self.t_max_s = float(t_max_s)
+        self.description = description
+        self.interp_error = interp_error
+        table = np.asarray(table, float)
+        lam_max = self.coupling_grid_hz[-1] * self.t_max_s
+        self._rows = []
+        for k, d in enumerate(self.coupling_grid_hz):
+            row = table[..., k, :]
+            n_ok = int(np.sum(np.all(np.isfinite(row.reshape(-1, row.shape[-1])), axis=0)))
+            if n_ok < 4 or d * self.times_s[n_ok - 1] < lam_max * (1 - 1e-9):
+                raise UserError(f"{description}: the library is incomplete (coupling {d:g} Hz); finish the build")
+            self._rows.append(CubicSpline(d * self.times_s[:n_ok], row[..., :n_ok], axis=-1))
+
+    @classmethod
+    def open(cls, path):
+        """Read a library file (raises UserError when it is not a complete library)."""
+        h5py = _require("h5py", "a library file")
+        info = library_info(path)
+        if not info["complete"]:
+            raise UserError(f"{path}: library incomplete ({info['points_done']} of {info['points']} points); "
+                            "run the same 'respdor library build' again to finish it")
+        with h5py.File(path, "r") as f:
+            shape = _shape_from_open(f)
+        shape.description = f"library {Path(path).name}"
+        shape.interp_error = info["interp_error"]
+        return shape
+
+    @property
+    def coupling_range_hz(self):
+        """(D_min, D_max) in Hz."""
+        return float(self.coupling_grid_hz[0]), float(self.coupling_grid_hz[-1])
+
+    @property
+    def parameters(self):
+        """Extra fit parameters: name -> (default value, (low, high)) in SI units."""
+        return {a.name: (self.defaults[a.name], (float(a.values[0]), float(a.values[-1]))) for a in self.axes}
+
+    def __call__(self, t_s, coupling_hz, **values):
+        d = float(coupling_hz)
+        lo, hi = self.coupling_range_hz
+        if not (lo * (1 - 1e-12) <= d <= hi * (1 + 1e-12)):
+            raise ValueError(f"coupling {d:g} Hz is outside the library ({lo:g}-{hi:g} Hz)")
+        t = np.atleast_1d(np.asarray(t_s, float))
+        if np.any(t < -1e-12) or np.any(t > self.t_max_s * (1 + 1e-9)):
+            raise ValueError(f"times outside the library (0-{1e3 * self.t_max_s:g} ms)")
+        lam = d * np.clip(t, 0.0, None)
+        at_rows = np.array([s(lam) for s in self._rows])  # (n_D, n_1, .., n_k, n_t)
+        arr = CubicSpline(np.log(self.coupling_grid_hz), at_rows, axis=0)(np.log(d))
+        for a in reversed(self.axes):  # contract the last parameter axis first
+            v = float(values.get(a.name, self.defaults[a.name]))
+            if not (a.values[0] - 1e-9 * abs(a.values[0]) <= v <= a.values[-1] * (1 + 1e-12)):
+                raise ValueError(f"{a.name} = {v:g} is outside the library ({a.values[0]:g}-{a.values[-1]:g})")
+            arr = CubicSpline(a.values, arr, axis=arr.ndim - 2)(v)
+        return np.asarray(arr, float).reshape(np.shape(t_s))
