@@ -31,10 +31,10 @@ import numpy as np
 
 from spinsim.isotopes import get_isotope
 
-from ..errors import DataFileError
+from ..errors import DataFileError, UserError
 from .referencing import infer_nucleus
 
-__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "write_bruker"]
+__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker"]
 
 _NO_NUCLEUS = {"", "none", "<none>", "off"}
 
@@ -66,9 +66,11 @@ class BrukerDataset:
     mas_hz_recorded : float or None
         MASR from acqus in Hz (may be stale; see :func:`infer_mas_rate`).
     group_delay_removed : bool
-        Whether the digital-filter delay was removed.
+        Whether the digital-filter delay was removed (or found absent from the data).
     notes : list of str
         What the reader found, assumed, inferred or distrusted.
+    procs_trusted : bool
+        Whether procs agrees with acqus (then its PHC0/PHC1 may be used).
     """
 
     path: Path
@@ -84,6 +86,7 @@ class BrukerDataset:
     mas_hz_recorded: float | None
     group_delay_removed: bool
     notes: list = field(default_factory=list)
+    procs_trusted: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -180,6 +183,73 @@ def _procs_reference(procs, acqus, procs_path, processed, notes):
                 "using SF only"
             )
     return sf, True
+
+
+def _unknown_filter(data, acqus, exc, notes):
+    """Group delay not in nmrglue's table (e.g. DSPFVS 0, GRPDLY -1): look at the FID itself.
+
+    A digitally filtered FID that still carries its group delay starts near zero and rises over
+    tens of points; a FID whose magnitude is largest in its first 3 points has no delay left
+    (converted data, or filtering already undone). Otherwise a first-order phase remains, which
+    the automatic phase (PHC1) absorbs.
+    """
+    a = np.abs(np.asarray(data))
+    first = a[..., :64].reshape(-1, min(64, a.shape[-1])).mean(axis=0)
+    k = int(np.argmax(first))
+    tag = f"DSPFVS = {acqus.get('DSPFVS')}, DECIM = {acqus.get('DECIM')}, GRPDLY = {acqus.get('GRPDLY')}"
+    if k <= 2:
+        notes.append(f"digital-filter delay not in the lookup table ({tag}); the FID peaks at point {k}, "
+                     "so no group delay remains in the data")
+        return True
+    notes.append(f"digital-filter delay unknown ({tag}: {exc}); the FID peaks at point {k}: a first-order "
+                 "phase roll remains (the automatic phase fits PHC1)")
+    return False
+
+
+_UNIT = {"s": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def read_delay_list(path, kind: str = "vdlist") -> np.ndarray:
+    """Read a TopSpin vdlist (delays) or vplist (pulse lengths) in seconds.
+
+    Values may carry TopSpin's unit suffix (``s``, ``m`` = ms, ``u`` = us, ``n`` = ns); without one,
+    a vdlist is in seconds and a vplist in microseconds (TopSpin's defaults).
+
+    Parameters
+    ----------
+    path : str or Path
+        The list file.
+    kind : {'vdlist', 'vplist'}
+
+    Returns
+    -------
+    ndarray of float, seconds
+    """
+    if kind not in ("vdlist", "vplist"):
+        raise UserError(f"kind must be 'vdlist' or 'vplist', got {kind!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, f"{kind} not found")
+    default = 1.0 if kind == "vdlist" else 1e-6
+    values = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            text = line.split("#")[0].split(";")[0].strip()
+            if not text:
+                continue
+            unit = default
+            if text[-1].lower() in _UNIT and not text[-1].isdigit():
+                unit, text = _UNIT[text[-1].lower()], text[:-1].strip()
+            try:
+                v = float(text)
+            except ValueError:
+                raise DataFileError(path, f"entry {line.strip()!r} is not a number", line=lineno) from None
+            if not np.isfinite(v) or v < 0:
+                raise DataFileError(path, f"entry {line.strip()!r} must be a finite number >= 0", line=lineno)
+            values.append(v * unit)
+    if not values:
+        raise DataFileError(path, f"{kind} is empty")
+    return np.array(values)
 
 
 def read_vclist(path) -> np.ndarray:
@@ -288,16 +358,13 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
                 data = ng.bruker.remove_digital_filter(dic, data)
             removed = True
         except Exception as exc:
-            notes.append(
-                f"digital-filter delay not removed (DSPFVS = {acqus.get('DSPFVS')}, GRPDLY = "
-                f"{acqus.get('GRPDLY')}: {exc}); a first-order phase roll remains"
-            )
+            removed = _unknown_filter(data, acqus, exc, notes)
     else:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
     nucleus = _nucleus(acqus, acqus_path, notes)
     procs_path = path / "pdata" / str(procno) / "procs"
     procs = _read_param_file(procs_path) if procs_path.is_file() else None
-    ref, _ = _procs_reference(procs, acqus, procs_path, False, notes)
+    ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
     masr = acqus.get("MASR")
     masr = float(masr) if masr not in (None, "") and float(masr) > 0 else None
     if masr is None:
@@ -318,6 +385,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         mas_hz_recorded=masr,
         group_delay_removed=removed,
         notes=notes,
+        procs_trusted=trusted,
     )
 
 
