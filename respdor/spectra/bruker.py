@@ -34,7 +34,7 @@ from spinsim.isotopes import get_isotope
 from ..errors import DataFileError, UserError
 from .referencing import infer_nucleus
 
-__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker"]
+__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker", "check_pass_dataset"]
 
 _NO_NUCLEUS = {"", "none", "<none>", "off"}
 
@@ -387,6 +387,28 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         notes=notes,
         procs_trusted=trusted,
     )
+
+
+def check_pass_dataset(ds) -> None:
+    """Refuse, in one line, a data set that cannot be a PASS (pitch x acquisition) experiment.
+
+    A PASS ser has the observed nucleus in both dimensions and a real (QF/undefined) pitch
+    dimension; a heteronuclear 2D (e.g. 1H-13C LG-HETCOR: F1 1H) or a phase-sensitive indirect
+    dimension (FnMODE States, TPPI, Echo-Antiecho) is another experiment.
+    """
+    name = f"{ds.path}"
+    if ds.data.ndim != 2:
+        raise DataFileError(name, "PASS needs a 2D ser (pitch x acquisition); this is a 1D fid")
+    a2 = ds.acqu2s or {}
+    nuc2 = str(a2.get("NUC1", "") or "").strip().strip("<>")
+    prog = str(ds.acqus.get("PULPROG", "")).strip("<>")
+    if nuc2 and nuc2.lower() not in _NO_NUCLEUS and nuc2 != ds.nucleus:
+        raise DataFileError(name, f"a heteronuclear 2D data set (F1 {nuc2}, F2 {ds.nucleus}, PULPROG {prog}), "
+                                  "not a PASS pitch series")
+    fnmode = a2.get("FnMODE")
+    if fnmode is not None and int(fnmode) in (2, 3, 4, 5, 6):
+        mode = {2: "QSEQ", 3: "TPPI", 4: "States", 5: "States-TPPI", 6: "Echo-Antiecho"}[int(fnmode)]
+        raise DataFileError(name, f"the indirect dimension is phase-sensitive ({mode}, PULPROG {prog}): not a PASS pitch series")
 
 
 def read_bruker_processed(path, procno: int = 1):

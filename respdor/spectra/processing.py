@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import UserError
 
 __all__ = ["Processed1D", "apply_phase", "stored_phase", "autophase", "remove_dc", "baseline_mask",
-           "baseline_correct", "process_fid", "robust_noise"]
+           "baseline_correct", "process_fid", "robust_noise", "spectrum_noise", "phase_quality"]
 
 
 def apply_phase(spec, phc0_deg: float, phc1_deg: float = 0.0):
@@ -83,6 +83,21 @@ def _peak_tops(spec, snr: float = 8.0, max_peaks: int = 60):
     if idx.size > max_peaks:
         idx = idx[np.argsort(-prop["peak_heights"])[:max_peaks]]
     return np.sort(idx)
+
+
+def spectrum_noise(y):
+    """Noise standard deviation of a real spectrum from its baseline points.
+
+    The baseline points (:func:`baseline_mask`) minus a smooth order-3 polynomial, scaled median
+    absolute deviation: insensitive to lines, to a rolling baseline and to the point-to-point
+    correlation that apodisation and zero filling introduce (which fool a difference estimate).
+    """
+    y = np.asarray(y, float)
+    m = baseline_mask(y)
+    if m.sum() < 16:
+        return robust_noise(y)
+    r = baseline_correct(y, 3, m)[0][m]
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 
 def _local_tops(s, idx, reach: float = 3.0):
