@@ -316,9 +316,9 @@ def run_csa_fit(args) -> int:
     sites = [dict(delta_iso=c, fwhm=args.fwhm, **({"span": sp_} if sp_ is not None else {}))
              for c, sp_ in zip(args.sites, spans)]
     r = fit_mas_spectrum(sp.ppm, sp.y, sites, larmor, mas, noise_region=args.noise_region, n_starts=args.starts)
-    cols = [("delta_iso", "delta_iso", ".2f"), ("span", "span", ".1f"), ("span_err", "+-", ".1f"), ("skew", "skew", ".3f"),
-            ("skew_err", "+-", ".3f"), ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"),
-            ("fraction", "fraction", ".4f"), ("status", "status", "")]
+    cols = [("delta_iso", "delta_iso", ".2f"), ("span", "span", ".1f"), ("skew", "skew", ".3f"),
+            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"),
+            ("fraction", "fraction", ".4f"), ("n_sidebands", "n_sb", ".0f"), ("status", "status", "")]
     print(format_rows(r.sites, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
         print("note:", n)
@@ -412,13 +412,18 @@ def run_deconvolve(args) -> int:
         r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
                        noise_region=tuple(args.noise_region) if args.noise_region else None,
                        fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
-        print(format_rows(r.table(), cols, title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
+        print(format_rows(r.table(), cols + [("status", "status", "")],
+                          title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
         for n in r.notes:
             print("note:", n)
+        for w in r.warnings:
+            _warn(w, warnings)
         return r
 
+    warnings = []
+
     r1 = fit(args.input)
-    payload = dict(input=str(args.input), sites=r1.table())
+    payload = dict(input=str(args.input), sites=r1.table(), warnings=warnings)
     rows = r1.table()
     if args.compare:
         r2 = fit(args.compare)

@@ -1,9 +1,11 @@
 """The MAS rate of a spectrum: checked against the sidebands, never assumed.
 
-A spinning sideband pair is a significant peak (the centreband) with two weaker significant
-peaks at +m nu_r and -m nu_r (m = 1, 2, 3), placed symmetrically within ``tol_hz``. The rate is
-inferred from the data only when at least ``min_pairs`` such pairs agree (several lines, or one
-line with several orders); otherwise the data do not show a rate and nothing is inferred.
+A spinning sideband pair is a significant peak with two significant peaks at +m nu_r and
+-m nu_r (m = 1, 2, 3), placed symmetrically within ``tol_hz`` (the middle one need not be the
+tallest: with a large anisotropy a sideband outgrows the centreband). The rate is
+inferred from the data only when at least ``min_pairs`` such pairs agree AND they are not one
+arithmetic chain of peaks (two independent sideband families, or one centreband with orders 1
+and 2); otherwise the data do not show a rate and nothing is inferred.
 
 :func:`check_mas_rate` reconciles the three sources a user meets: the rate given on the command
 line, acqus MASR (often stale: the spinplots glycine set says 5000 Hz and was spun at 10 kHz),
@@ -129,17 +131,17 @@ def _pairs_at(pos, s, d, tol, max_order):
         for m in range(1, max_order + 1):
             lo = np.argmin(np.abs(pos - (pos[i] - m * d)))
             hi = np.argmin(np.abs(pos - (pos[i] + m * d)))
+            # Orders count only consecutively from m = 1: an m = 2 pair alone is the m = 1 pair of
+            # twice the rate, not evidence for this one.
             if abs(pos[lo] - (pos[i] - m * d)) > tol or abs(pos[hi] - (pos[i] + m * d)) > tol:
-                continue
-            if not (s[lo] < s[i] and s[hi] < s[i]):
-                continue
+                break
             if abs((pos[hi] - pos[i]) - (pos[i] - pos[lo])) > tol:
-                continue
+                break
             out.append(SidebandPair(float(pos[i]), m, float(pos[lo]), float(pos[hi]), float(s[lo]), float(s[hi])))
     return out
 
 
-def measure_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 5.0,
+def measure_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 8.0,
                      min_pairs: int = 2):
     """Spinning rate from the sideband spacing, or None when the data do not show one.
 
@@ -169,13 +171,33 @@ def measure_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 
         key = (len(pairs), sum(min(p.snr_low, p.snr_high) for p in pairs))
         if key > best_key:
             best, best_key = pairs, key
-    if len(best) < min_pairs:
+    if len(best) < min_pairs or not _independent(best, df):
         return None, best
     return float(np.mean([p.spacing_hz for p in best])), best
 
 
+def _independent(pairs, df):
+    """True when the pairs are more than one arithmetic chain of peaks.
+
+    Four equally spaced lines (a chain) make two 'pairs' at their spacing, and real spectra
+    have such coincidences (the 113Cd solution lines, noise bumps of a weak CP spectrum). A
+    spinning rate is accepted only with two families whose centres are not a multiple of the
+    spacing apart, or one centreband with both its first- and second-order pairs (5 peaks).
+    """
+    if any(p.order >= 2 for p in pairs):
+        return True
+    d = float(np.mean([p.spacing_hz for p in pairs]))
+    tol = max(3 * abs(df), 0.004 * d)
+    cen = sorted({p.centre_hz for p in pairs})
+    for a in cen[1:]:
+        q = (a - cen[0]) / d
+        if abs(q - round(q)) * d > tol:
+            return True
+    return False
+
+
 def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: float = 0.01, min_pairs: int = 2,
-                   snr: float = 5.0, what: str = "spectrum") -> MasCheck:
+                   snr: float = 8.0, what: str = "spectrum") -> MasCheck:
     """Choose and check the MAS rate of a spectrum (see module docstring).
 
     Parameters
