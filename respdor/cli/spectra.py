@@ -155,6 +155,10 @@ def register(subparsers):
     p.add_argument("--vclist", help="vclist file (default: <input>/vclist)")
     p.add_argument("--order", default="s0s1", choices=["s0s1", "s1s0"], help="row order within a pair")
     p.add_argument("--lb", type=float, default=0.0, help="line broadening in Hz")
+    p.add_argument("--cpmg", choices=["sum", "spikelet"],
+                   help="rows are CPMG echo trains: sum the echoes before FT, or make spikelet spectra")
+    p.add_argument("--echo-period", metavar="TIME", help="CPMG echo period, e.g. 1ms (default: from the pulse program)")
+    p.add_argument("--n-echoes", type=int, help="CPMG echoes to use (default: from the pulse program)")
     p.add_argument("-o", "--output", required=True, help="curve CSV to write")
     p.set_defaults(func=run_integrate)
 
@@ -446,9 +450,23 @@ def run_integrate(args) -> int:
     from ..spectra.series import integrate_series, write_curve_csv
 
     mas = _freq(args.mas, "--mas")
+    echo = None
+    if args.echo_period:
+        echo, explicit = parse_time(args.echo_period, "--echo-period", default_unit="us")
+        if not explicit:
+            print(f"--echo-period {args.echo_period}: read as us")
+        if not args.cpmg:
+            raise UserError("--echo-period needs --cpmg sum or --cpmg spikelet")
     curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
                                     periods_per_count=args.periods_per_count, vclist_path=args.vclist,
-                                    order=args.order, lb_hz=args.lb)
+                                    order=args.order, lb_hz=args.lb, cpmg=args.cpmg, echo_period_s=echo,
+                                    n_echoes=args.n_echoes)
+    from ..spectra.bruker import read_bruker
+
+    rec = read_bruker(args.input).mas_hz_recorded
+    if rec and abs(rec - mas) > 0.01 * mas:
+        _warn(f"--mas {mas:g} Hz disagrees with acqus MASR = {rec:g} Hz ({args.input}); the recoupling times use "
+              f"--mas (a pseudo-2D series has no sidebands to arbitrate: check the spinning rate)", [])
     for n in notes:
         print("note:", n)
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")

@@ -576,7 +576,7 @@ def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80
 
 def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucleus: str, mas_hz: float = 0.0,
                  vclist=None, title: str = "", pulprog: str = "synthetic", indirect_sw_hz: float = 1.0,
-                 overwrite: bool = False) -> Path:
+                 overwrite: bool = False, extra_acqus: dict | None = None, pulseprogram: str | None = None) -> Path:
     """Write a small TopSpin-style experiment (acqus, acqu2s, fid or ser, pdata/1/procs, optional vclist).
 
     Used for synthetic test fixtures and example data; the data are stored as int32 (DTYPA 0,
@@ -599,6 +599,10 @@ def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucl
         Loop counters written to ``vclist``.
     overwrite : bool
         Refuse to touch an existing directory unless True.
+    extra_acqus : dict, optional
+        More acqus entries (e.g. the D, P, L arrays of a pulse program).
+    pulseprogram : str, optional
+        Text written to ``pulseprogram``.
 
     Returns
     -------
@@ -621,6 +625,7 @@ def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucl
         "ORIGIN": "respdor synthetic data", "OWNER": "respdor", "_comments": ["$$ written by respdor.spectra.bruker.write_bruker"],
         "_coreheader": ["##TITLE= Parameter file", "##JCAMPDX= 5.0"],
     }
+    acqus.update(extra_acqus or {})
     dic = {"acqus": acqus}
     if d.ndim == 2:
         dic["acqu2s"] = {"TD": d.shape[0], "SW_h": float(indirect_sw_hz), "NUC1": nucleus, "FnMODE": 1,
@@ -641,4 +646,6 @@ def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucl
         (path / "vclist").write_text("".join(f"{int(v)}\n" for v in vclist))
     if title:
         (pdir / "title").write_text(title + "\n")
+    if pulseprogram:
+        (path / "pulseprogram").write_text(pulseprogram)
     return path
