@@ -231,8 +231,9 @@ def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: 
     if measured is not None:
         notes.append(f"sideband spacing {measured:.0f} Hz ({len(pairs)} pairs)")
     elif pairs:
-        notes.append(f"only {len(pairs)} sideband pair(s) (spacing {pairs[0].spacing_hz:.0f} Hz): too few to infer "
-                     f"a rate (need {min_pairs})")
+        notes.append(f"only {len(pairs)} sideband pair(s) at spacing {pairs[0].spacing_hz:.0f} Hz, one chain of equally "
+                     f"spaced peaks at most: not enough to infer a rate (need {min_pairs} pairs from two sideband "
+                     "families, or orders 1 and 2 of one line)")
     else:
         notes.append("no spinning-sideband pairs found in the spectrum")
     if given_hz is not None:
