@@ -406,7 +406,9 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
     if isinstance(phase, str):
         if phase not in ("stored", "auto"):
             raise UserError(f"phase must be 'stored', 'auto' or two numbers, got {phase!r}")
-        q = phase_quality(s, *stored) if stored is not None else float("nan")
+        # Judge the stored phase on the apodised spectrum (truncation wiggles have no phase to judge).
+        s_ph = _phasing_spectrum(data, ds.dwell_s, lb_hz, min(zero_fill, 2))
+        q = phase_quality(s_ph, *stored) if stored is not None else float("nan")
         if phase == "stored" and stored is not None and q >= 0.7:
             p, source = stored, "stored"
         else:
@@ -418,7 +420,7 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
             # With the group delay removed from GRPDLY (DSPFVS >= 20) only a dead-time roll is left
             # (|PHC1| <= 360 deg = one dwell); older or unknown filters may leave several dwells.
             modern = ds.group_delay_removed and float(ds.acqus.get("DSPFVS", 0) or 0) >= 20
-            p = autophase(_phasing_spectrum(data, ds.dwell_s, lb_hz, zero_fill), p1_range=360.0 if modern else 1440.0)
+            p = autophase(s_ph, p1_range=360.0 if modern else 1440.0)
             source = "auto"
     else:
         p0, p1 = (float(v) for v in phase)
