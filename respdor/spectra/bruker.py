@@ -506,14 +506,13 @@ def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, pha
     return freq, spec
 
 
-def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, rel_height: float = 0.02):
-    """Spinning rate from the spacing of spinning sidebands in a 1D MAS spectrum.
+def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 8.0):
+    """Spinning rate from the sideband spacing, or None when the data do not show it.
 
-    Peaks (local maxima above ``rel_height`` of the tallest) are located with parabolic
-    interpolation. A trial spacing d (a distance between two peaks) is supported by every peak
-    that has weaker partners at both +d and -d (a centreband with its first-order pair); the
-    score sums the smaller partner heights over all such peaks, so several sites vote together.
-    The best spacing is refined as the mean of the matched partner distances.
+    Kept for compatibility; see :func:`respdor.spectra.mas.measure_mas_rate` (which also returns
+    the evidence) and :func:`respdor.spectra.mas.check_mas_rate`. A rate is returned only when
+    at least two significant sideband pairs that are not one chain of equally spaced peaks agree
+    (earlier versions returned a confident rate from any three peaks).
 
     Parameters
     ----------
@@ -523,55 +522,16 @@ def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80
         Real (phased or magnitude) spectrum.
     min_hz, max_hz : float
         Search range for the rate in Hz.
+    snr : float
+        Minimum signal-to-noise ratio of the peaks used.
 
     Returns
     -------
     float or None
-        Spinning rate in Hz, or None when no symmetric sideband pair was found.
     """
-    from scipy.signal import find_peaks
+    from .mas import measure_mas_rate
 
-    y = np.abs(np.asarray(spectrum, float))
-    x = np.asarray(freq_hz, float)
-    df = x[1] - x[0]
-    # Noise from the median absolute deviation of the point-to-point differences (baseline-robust).
-    noise = 1.4826 * np.median(np.abs(np.diff(y))) / np.sqrt(2.0)
-    floor = max(rel_height * y.max(), 8.0 * noise)
-    idx, _ = find_peaks(y, height=floor, prominence=floor, distance=max(1, int(200.0 / df)))
-    if idx.size < 3:
-        return None
-    pos = []
-    for i in idx:
-        if 0 < i < y.size - 1:
-            a, b, c = y[i - 1], y[i], y[i + 1]
-            den = a - 2 * b + c
-            pos.append(x[i] + (0.5 * (a - c) / den * df if den != 0 else 0.0))
-        else:
-            pos.append(x[i])
-    pos = np.array(pos)
-    h = y[idx]
-    tol = max(2 * df, 30.0)
-
-    def partner(target):
-        k = int(np.argmin(np.abs(pos - target)))
-        return k if abs(pos[k] - target) <= tol else None
-
-    # Candidate spacings: distances from each tall peak to the others.
-    tall = np.argsort(-h)[:15]
-    cands = sorted({round(abs(pos[j] - pos[i]), 3) for i in tall for j in range(pos.size)
-                    if min_hz <= abs(pos[j] - pos[i]) <= max_hz})
-    best_d, best_score = None, 0.0
-    for d in cands:
-        score, matched = 0.0, []
-        for i in range(pos.size):
-            up, down = partner(pos[i] + d), partner(pos[i] - d)
-            # A centreband with first-order sidebands on both sides, both weaker than it.
-            if up is not None and down is not None and h[up] < h[i] and h[down] < h[i]:
-                score += min(h[up], h[down])
-                matched.append(pos[up] - pos[down])
-        if score > best_score * (1 + 1e-9):
-            best_score, best_d = score, 0.5 * float(np.mean(matched))
-    return best_d
+    return measure_mas_rate(freq_hz, np.asarray(spectrum, float), min_hz=min_hz, max_hz=max_hz, snr=snr)[0]
 
 
 def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucleus: str, mas_hz: float = 0.0,
