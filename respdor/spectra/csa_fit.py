@@ -223,8 +223,18 @@ def fit_manifold(
         cov = c[np.ix_(idx, idx)]
         errs = {n: float(np.sqrt(c[names.index(n), names.index(n)])) for n in ("span", "skew", "amp")}
     else:
-        errs = dict(span=float("nan"), skew=float("nan"), amp=float("nan"))
-        notes.append("covariance not available (parameter at a bound or degenerate)")
+        # Singular covariance: profile likelihood (Delta chi2 = 1, amplitude and the other
+        # parameter re-fitted) for span and skew.
+        def refit(pp, polish=False, max_nfev=None):
+            return lmfit.minimize(resid, pp, method="least_squares", max_nfev=max_nfev)
+
+        scale_chi = 1.0 if have_sigma else max(best.chisqr / dof, 1e-300)
+        errs = dict(amp=float("nan"))
+        for name in ("span", "skew"):
+            lo, hi = _profile_interval(best, refit, name, scale_chi)
+            errs[name] = 0.5 * (hi - lo)
+        notes.append(f"covariance singular: span/skew errors from the profile likelihood (span {errs['span']:.2g} ppm, "
+                     f"skew {errs['skew']:.2g})")
     zeta, eta, zeta_err, eta_err = _haeberlen_with_errors(p["span"].value, p["skew"].value, cov)
     # The data may also fail to pin the skew (or the span) even where one sign is preferred.
     if not degenerate and (not np.isfinite(errs["skew"]) or errs["skew"] > 0.5
