@@ -104,3 +104,22 @@ def test_nucleus_from_data_for_labels():
 
     assert load_spectrum(BA).nucleus == "31P"
     assert load_spectrum(AA / "glycine").nucleus == "13C"
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "respdor", *map(str, args)], capture_output=True, text=True, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO), "PATH": "", "MPLBACKEND": "Agg"})
+
+
+def test_csa_fit_refuses_without_a_rate_and_flags_the_stale_one(tmp_path):
+    g = AA / "glycine"
+    r = _cli("csa-fit", g, "--spectrum", "--sites", "176.5")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "give --mas" in r.stderr
+    out = tmp_path / "g.json"
+    r = _cli("csa-fit", g, "--spectrum", "--sites", "176.5", "--mas", "5000", "--lb", "20", "--json", out)
+    assert r.returncode == 0, r.stderr
+    assert "supports --mas 5000 Hz" in r.stderr and "MASR" not in r.stderr  # MASR = --mas here
+    import json
+
+    res = json.loads(out.read_text())
+    assert res["sites"][0]["status"] == "undetermined" and any("--mas 5000" in w for w in res["warnings"])

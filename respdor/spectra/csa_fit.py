@@ -505,6 +505,8 @@ def fit_mas_spectrum(
         out.append(row)
     # Degeneracy of each site's skew sign.
     for i, row in enumerate(out):
+        if row["n_sidebands"] < 2:
+            continue  # refused below: no sidebands, no skew sign to test
         sign = 1.0 if row["skew"] >= 0 else -1.0
         signs = [0] * n
         signs[i] = -sign

@@ -256,6 +256,11 @@ def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: 
     if given_hz is not None and differs(given_hz, recorded_hz) and measured is None:
         notes.append("the data cannot arbitrate between --mas and MASR (too few sidebands)")
     used_pairs = _support(freq_hz, spectrum, rate, snr)
+    if source == "given" and not used_pairs and pairs and measured is None:
+        sp = float(np.mean([p.spacing_hz for p in pairs]))
+        if abs(sp - rate) > rel_tol * max(sp, rate):
+            warn.append(f"no sideband pair of the {what} supports --mas {given_hz:g} Hz; the pair(s) it has are "
+                        f"{sp:.0f} Hz apart")
     return MasCheck(rate, source, measured, used_pairs, recorded_hz, given_hz, warn, notes)
 
 
