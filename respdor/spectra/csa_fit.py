@@ -402,6 +402,7 @@ def fit_mas_spectrum(
         if sel.sum() < 16:
             raise UserError(f"fit region {lo:g}..{hi:g} ppm holds only {int(sel.sum())} points")
         x, yv = x[sel], yv[sel]
+    sites = [dict(st) for st in sites]  # starting values are completed below; leave the caller's alone
     step = mas_hz / larmor_hz * 1e6
     dx = abs(x[1] - x[0])
     window = float(np.ptp(x))
@@ -418,6 +419,13 @@ def fit_mas_spectrum(
             raise UserError(f"site {i + 1}: delta_iso {iso:g} ppm lies outside the fitted window "
                             f"{x.min():.1f}..{x.max():.1f} ppm")
         fw = float(np.clip(st.get("fwhm", 10.0), 1.01 * dx, 0.99 * wmax))
+        if "amplitude" not in st:
+            # Start from the measured line: height at delta_iso x Gaussian area factor x fwhm
+            # (the integral of a real spectrum is dominated by its baseline, not by the lines).
+            k0 = int(np.argmin(np.abs(x - iso)))
+            h0 = float(np.max(yv[max(0, k0 - 2):k0 + 3]))
+            st = dict(st, amplitude=max(h0, 0.0) * 1.0645 * fw * 1.2 or area_total / n)
+            sites[i] = st
         if "span" in st and st["span"] is not None:
             s0 = float(st["span"])
         else:
@@ -482,48 +490,65 @@ def fit_mas_spectrum(
     chi_scale = 1.0 if noise_region is not None else res.chisqr / max(1, res.ndata - res.nvarys)
     # lmfit scales stderr by sqrt(redchi); with a measured sigma the errors must reflect that sigma.
     err_scale = 1.0 / np.sqrt(res.redchi) if (noise_region is not None and res.redchi > 0) else 1.0
-    c = comps(res.params)
-    out = []
-    for i in range(n):
-        row = {}
-        for key, name in (("iso", "delta_iso"), ("span", "span"), ("skew", "skew"), ("amp", "amplitude"),
-                          ("fwhm", "fwhm"), ("frac", "fraction")):
-            par = res.params[f"{key}{i}"]
-            row[name] = float(par.value)
-            row[name + "_err"] = float(par.stderr * err_scale) if par.stderr is not None else float("nan")
-        row["error_method"] = "covariance"
-        _, row["zeta"], row["eta"] = csa.maryland_to_haeberlen(0.0, row["span"], row["skew"])
-        # Sideband orders of this site standing above 3 sigma (the evidence for its CSA).
-        man = sideband_intensities(row["span"], row["skew"], larmor_hz, mas_hz, n_sidebands=16,
-                                   n_orientations=n_orientations)
-        peak = row["amplitude"] * pseudo_voigt(np.array([0.0]), 0.0, row["fwhm"], float(res.params["eta_l"].value))[0]
-        pos = row["delta_iso"] + man.orders * step
-        inwin = (pos >= x.min()) & (pos <= x.max()) & (man.orders != 0)
-        row["n_sidebands"] = int(np.sum(man.intensities[inwin] * peak > 3.0 * sigma))
-        row["status"] = "ok"
-        row["alternative"] = None
-        out.append(row)
-    # Degeneracy of each site's skew sign.
-    for i, row in enumerate(out):
-        if row["n_sidebands"] < 2:
-            continue  # refused below: no sidebands, no skew sign to test
-        sign = 1.0 if row["skew"] >= 0 else -1.0
-        signs = [0] * n
-        signs[i] = -sign
-        p = res.params.copy()
-        p[f"skew{i}"].set(value=-0.5 * sign, min=-1.0 if sign > 0 else 0.0, max=0.0 if sign > 0 else 1.0)
-        alt = run(p, polish=False)
-        dchi2 = (alt.chisqr - res.chisqr) / chi_scale
-        if dchi2 < 0:
-            warns.append(f"site {row['delta_iso']:.1f} ppm: the opposite skew sign fits better (delta chi2 "
-                         f"{dchi2:.2g}); the multi-start missed it")
-        row["alternative"] = dict(span=float(alt.params[f"span{i}"].value), skew=float(alt.params[f"skew{i}"].value),
-                                  delta_chisqr=float(dchi2))
-        if dchi2 < degeneracy_dchi2:
-            row["status"] = "degenerate"
-            notes.append(f"site {row['delta_iso']:.1f} ppm: span/skew degenerate: skew {row['skew']:+.2f} (span "
-                         f"{row['span']:.0f} ppm) and {row['alternative']['skew']:+.2f} (span "
-                         f"{row['alternative']['span']:.0f} ppm) fit within delta chi2 = {dchi2:.2g}")
+    def summarise(res):
+        """Rows of every site, and the opposite-sign refit that beat ``res`` (or None)."""
+        better = None
+        c = comps(res.params)
+        out = []
+        for i in range(n):
+            row = {}
+            for key, name in (("iso", "delta_iso"), ("span", "span"), ("skew", "skew"), ("amp", "amplitude"),
+                              ("fwhm", "fwhm"), ("frac", "fraction")):
+                par = res.params[f"{key}{i}"]
+                row[name] = float(par.value)
+                row[name + "_err"] = float(par.stderr * err_scale) if par.stderr is not None else float("nan")
+            row["error_method"] = "covariance"
+            _, row["zeta"], row["eta"] = csa.maryland_to_haeberlen(0.0, row["span"], row["skew"])
+            # Sideband orders of this site standing above 3 sigma (the evidence for its CSA).
+            man = sideband_intensities(row["span"], row["skew"], larmor_hz, mas_hz, n_sidebands=16,
+                                       n_orientations=n_orientations)
+            peak = row["amplitude"] * pseudo_voigt(np.array([0.0]), 0.0, row["fwhm"], float(res.params["eta_l"].value))[0]
+            pos = row["delta_iso"] + man.orders * step
+            inwin = (pos >= x.min()) & (pos <= x.max()) & (man.orders != 0)
+            row["n_sidebands"] = int(np.sum(man.intensities[inwin] * peak > 3.0 * sigma))
+            row["status"] = "ok"
+            row["alternative"] = None
+            out.append(row)
+        # Degeneracy of each site's skew sign.
+        for i, row in enumerate(out):
+            if row["n_sidebands"] < 2:
+                continue  # refused below: no sidebands, no skew sign to test
+            sign = 1.0 if row["skew"] >= 0 else -1.0
+            signs = [0] * n
+            signs[i] = -sign
+            p = res.params.copy()
+            p[f"skew{i}"].set(value=-0.5 * sign, min=-1.0 if sign > 0 else 0.0, max=0.0 if sign > 0 else 1.0)
+            alt = run(p, polish=False)
+            dchi2 = (alt.chisqr - res.chisqr) / chi_scale
+            if dchi2 < 0:
+                if better is None or alt.chisqr < better.chisqr:
+                    better = alt
+            row["alternative"] = dict(span=float(alt.params[f"span{i}"].value), skew=float(alt.params[f"skew{i}"].value),
+                                      delta_chisqr=float(dchi2))
+            if dchi2 < degeneracy_dchi2:
+                row["status"] = "degenerate"
+                notes.append(f"site {row['delta_iso']:.1f} ppm: span/skew degenerate: skew {row['skew']:+.2f} (span "
+                             f"{row['span']:.0f} ppm) and {row['alternative']['skew']:+.2f} (span "
+                             f"{row['alternative']['span']:.0f} ppm) fit within delta chi2 = {dchi2:.2g}")
+        return c, out, better
+
+    c, out, better = summarise(res)
+    if better is not None:
+        # A skew of the other sign fitted better than every start: continue from there (bounds
+        # released) and summarise again.
+        p = better.params.copy()
+        for i in range(n):
+            p[f"skew{i}"].set(min=-1.0, max=1.0)
+        res = run(p)
+        notes = [m for m in notes if "degenerate" not in m]
+        c, out, better = summarise(res)
+        if better is not None:
+            warns.append("the fit has several minima of different skew sign; the best one found is reported")
     # Profile likelihood where the covariance cannot give an error.
     for i, row in enumerate(out):
         if all(np.isfinite(row[k]) for k in ("span_err", "skew_err")) or row["n_sidebands"] < 2:
