@@ -202,3 +202,37 @@ def test_cpmg_respdor_series_recovers_d_and_f():
     d, f = r.parameters["coupling_hz"], r.parameters["fraction"]
     assert abs(d.value - truth["coupling_hz"]) < 3 * d.stderr
     assert abs(f.value - truth["fraction"]) < 3 * f.stderr
+
+
+def test_figure_axis_names_the_data_nucleus_and_has_no_offset(monkeypatch):
+    from respdor.spectra import plot
+    from respdor.spectra.deconvolution import deconvolve
+
+    x = np.linspace(-20, 20, 401) + 1e4  # an axis a default formatter would print with an offset
+    y = np.exp(-0.5 * ((x - 1e4) / 1.0) ** 2)
+    r = deconvolve(x, y, [1e4], fwhm=2.0)
+    seen = {}
+
+    def keep(fig, path):
+        ax = fig.axes[-1]
+        fig.canvas.draw()
+        seen["label"] = ax.get_xlabel()
+        seen["offset"] = ax.xaxis.get_major_formatter().get_offset()
+        return path
+
+    monkeypatch.setattr(plot, "_save", keep)
+    plot.plot_deconvolution(r, "unused.png", nucleus="31P")
+    assert seen["label"] == "31P shift (ppm)" and seen["offset"] == ""
+    plot.plot_deconvolution(r, "unused.png", nucleus=None)
+    assert seen["label"] == "shift (ppm)"
+
+
+def test_cli_integrate_cpmg(tmp_path):
+    from respdor.cli import main
+
+    out = tmp_path / "curve.csv"
+    rc = main(["integrate", str(CPMG / "respdor"), "--cpmg", "sum", "--region", "-80", "-10", "--noise-region", "100",
+               "200", "--mas", "10k", "--periods-per-count", "2", "-o", str(out)])
+    assert rc == 0
+    rows = out.read_text().strip().splitlines()
+    assert rows[0] == "t_s,S0,S1,sigma_S0,sigma_S1" and len(rows) == 11
