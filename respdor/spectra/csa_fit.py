@@ -356,7 +356,8 @@ def fit_mas_spectrum(
     opposite sign: a chi-square difference below ``degeneracy_dchi2`` flags the site
     ``degenerate``. Where the covariance is singular or an error is not finite, span and skew
     errors come from the profile likelihood (Delta chi2 = 1, the other parameters re-fitted).
-    A site with fewer than 2 sideband orders above 3 sigma is ``undetermined``: its span and
+    A site with fewer than 2 sideband orders above 3 sigma (the measured noise, or the noise
+    of the baseline points without a noise region) is ``undetermined``: its span and
     skew are reported as nan with a warning (the data cannot fix a CSA).
 
     Parameters
@@ -488,6 +489,11 @@ def fit_mas_spectrum(
         sigma = float(np.sqrt(res.chisqr / max(1, res.ndata - res.nvarys)))
         notes.append("noise sigma from the fit residual")
     chi_scale = 1.0 if noise_region is not None else res.chisqr / max(1, res.ndata - res.nvarys)
+    # Evidence for sidebands is judged against the noise of the data (the residual of a
+    # many-line fit also holds lineshape misfit, which would hide real sidebands).
+    from .processing import spectrum_noise
+
+    noise = sigma if noise_region is not None else spectrum_noise(yv)
     # lmfit scales stderr by sqrt(redchi); with a measured sigma the errors must reflect that sigma.
     err_scale = 1.0 / np.sqrt(res.redchi) if (noise_region is not None and res.redchi > 0) else 1.0
     def summarise(res):
@@ -510,7 +516,7 @@ def fit_mas_spectrum(
             peak = row["amplitude"] * pseudo_voigt(np.array([0.0]), 0.0, row["fwhm"], float(res.params["eta_l"].value))[0]
             pos = row["delta_iso"] + man.orders * step
             inwin = (pos >= x.min()) & (pos <= x.max()) & (man.orders != 0)
-            row["n_sidebands"] = int(np.sum(man.intensities[inwin] * peak > 3.0 * sigma))
+            row["n_sidebands"] = int(np.sum(man.intensities[inwin] * peak > 3.0 * noise))
             row["status"] = "ok"
             row["alternative"] = None
             out.append(row)
