@@ -10,7 +10,9 @@ from respdor.errors import DataFileError
 from respdor.spectra.bruker import infer_mas_rate, read_bruker, read_bruker_processed, read_vclist, spectrum_1d
 
 DATA = Path(__file__).resolve().parent / "data"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared relative to the repository root (a git worktree may sit deeper: look up the parents).
+SHARED = next((p / "shared" for p in Path(__file__).resolve().parents[1].parents if (p / "shared" / "realdata").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared")
 REAL = SHARED / "realdata"
 needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason=f"real Bruker data not available ({REAL} absent: fresh clone)")
 
@@ -61,8 +63,9 @@ def test_real_113cd_missing_nucleus_and_unknown_filter():
     assert ds.nucleus == "113Cd"
     text = " ".join(ds.notes)
     assert "inferred as 113Cd" in text and "500.13 MHz" in text
-    assert "digital-filter delay not removed" in text and "DSPFVS = 0" in text
-    assert not ds.group_delay_removed
+    # nmrglue has no table entry; the FID itself peaks at point 0, so no delay remains in it.
+    assert "not in the lookup table" in text and "DSPFVS = 0" in text and "peaks at point 0" in text
+    assert ds.group_delay_removed
     assert ds.data.shape == (956,)
 
 
@@ -81,11 +84,13 @@ def test_real_31p_broken_procs_and_stale_masr():
 
 
 @needs_shared
-@pytest.mark.parametrize("name, rate", [("glycine", 10000.0), ("tyrosine", 10000.0)])
+@pytest.mark.parametrize("name, rate", [("glycine", None), ("tyrosine", 10000.0)])
 def test_real_13c_mas_rate_from_sidebands(name, rate):
+    # Glycine shows one C=O sideband pair only (a chain of three peaks): no rate is inferred.
     ds = read_bruker(REAL / "bruker_13C_CPMAS_aminoacids_spinplots" / name)
     f, s = spectrum_1d(ds.data, ds.dwell_s, lb_hz=20, zero_fill=2, phase0_deg=None)
-    assert infer_mas_rate(f, np.abs(s)) == pytest.approx(rate, rel=0.006)
+    got = infer_mas_rate(f, np.abs(s))
+    assert got is None if rate is None else got == pytest.approx(rate, rel=0.006)
 
 
 @needs_shared

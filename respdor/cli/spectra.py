@@ -11,6 +11,7 @@ set) and written whole or not at all (:mod:`respdor.files`).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -25,8 +26,41 @@ def _add_outputs(p):
 def _add_larmor(p):
     g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
     g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
-    g.add_argument("--nucleus", default="113Cd", help="observed isotope (default 113Cd)")
-    g.add_argument("--field", type=finite_float, metavar="TESLA", help="B0 in tesla, with --nucleus, instead of --larmor")
+    g.add_argument("--nucleus", help="observed isotope, e.g. 113Cd (Bruker data: read from the data set)")
+    g.add_argument("--field", type=finite_float, metavar="TESLA",
+                   help="B0 in tesla, with --nucleus, instead of --larmor (nu0 = Xi x 1H frequency); "
+                        "Bruker data: SFO1 is used and a disagreeing value is a warning")
+
+
+def _add_processing(p):
+    g = p.add_argument_group("processing of Bruker FIDs")
+    g.add_argument("--phase", nargs="+", metavar="P",
+                   help="'stored' (TopSpin PHC0/PHC1 from procs when valid, else automatic; default), 'auto', "
+                        "or two numbers PHC0 PHC1 in degrees (TopSpin convention)")
+    g.add_argument("--baseline-poly", type=int, metavar="ORDER",
+                   help="subtract a polynomial of this order fitted to the signal-free points (default: none)")
+    g.add_argument("--no-dc", action="store_true", help="keep the receiver DC offset (default: removed)")
+    g.add_argument("--zero-fill", type=int, default=2, help="zero-fill factor (default 2)")
+
+
+def _phase_arg(args):
+    ph = getattr(args, "phase", None)
+    if not ph:
+        return "stored"
+    if len(ph) == 1 and ph[0] in ("stored", "auto"):
+        return ph[0]
+    if len(ph) != 2:
+        raise UserError(f"--phase: give 'stored', 'auto' or two numbers PHC0 PHC1, got {' '.join(ph)}")
+    try:
+        return (float(ph[0]), float(ph[1]))
+    except ValueError:
+        raise UserError(f"--phase: PHC0 PHC1 must be numbers (degrees), got {' '.join(ph)}") from None
+
+
+def _warn(msg, sink):
+    """A result the user must not miss: stderr, and the JSON result's warnings list."""
+    print(f"WARNING: {msg}", file=sys.stderr)
+    sink.append(msg)
 
 
 def register(subparsers):
@@ -53,13 +87,16 @@ def register(subparsers):
     )
     p.add_argument("input", help="manifold CSV, or spectrum (text file or Bruker directory) with --spectrum")
     p.add_argument("--spectrum", action="store_true", help="input is a 1D MAS spectrum, not a manifold")
-    p.add_argument("--mas", required=True, help="spinning rate, e.g. 8k (bare number: Hz)")
+    p.add_argument("--mas", help="spinning rate, e.g. 8k (bare number: Hz); required for a manifold; for a spectrum "
+                   "default: from the sideband spacing (refused when the sidebands do not show it)")
     _add_larmor(p)
+    _add_processing(p)
     p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
     p.add_argument("--span", type=finite_float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
     p.add_argument("--fwhm", type=finite_float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
+    p.add_argument("--starts", type=int, default=3, help="starting points per site and skew sign (default 3)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
 
@@ -101,7 +138,8 @@ def register(subparsers):
     p.add_argument("--compare", metavar="SPECTRUM", help="second sample (same format)")
     p.add_argument("--reference", type=finite_float, default=-50.0, help="reference site for --compare (ppm, default -50)")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs")
-    p.add_argument("--nucleus", default="113Cd", help="axis label (default 113Cd)")
+    p.add_argument("--nucleus", help="axis label for text spectra (Bruker data: from the data set)")
+    _add_processing(p)
     _add_outputs(p)
     p.set_defaults(func=run_deconvolve)
 
@@ -121,6 +159,10 @@ def register(subparsers):
     p.add_argument("--vclist", help="vclist file (default: <input>/vclist)")
     p.add_argument("--order", default="s0s1", choices=["s0s1", "s1s0"], help="row order within a pair")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz")
+    p.add_argument("--cpmg", choices=["sum", "spikelet"],
+                   help="rows are CPMG echo trains: sum the echoes before FT, or make spikelet spectra")
+    p.add_argument("--echo-period", metavar="TIME", help="CPMG echo period, e.g. 1ms (default: from the pulse program)")
+    p.add_argument("--n-echoes", type=int, help="CPMG echoes to use (default: from the pulse program)")
     p.add_argument("-o", "--output", required=True, help="curve CSV to write")
     p.set_defaults(func=run_integrate)
 
@@ -137,21 +179,17 @@ def _freq(text, option):
     return value
 
 
-def _larmor(args, fallback_hz=None):
-    if args.larmor:
-        return _freq(args.larmor, "--larmor")
-    if args.field is not None:
-        from spinsim.isotopes import larmor_frequency_hz
+def _larmor(args, data_hz=None, data_nucleus=None, warnings=None):
+    from ..spectra.inputs import resolve_larmor
 
-        if not 0 < args.field <= 100:
-            raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
-        try:
-            return abs(larmor_frequency_hz(args.nucleus, args.field))
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    if fallback_hz:
-        return fallback_hz
-    raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
+    given = _freq(args.larmor, "--larmor") if args.larmor else None
+    if args.field is not None and not 0 < args.field <= 100:
+        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
+    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus)
+    for w in warn:
+        _warn(w, warnings if warnings is not None else [])
+    print(f"observe frequency {hz / 1e6:.6f} MHz ({source})")
+    return hz
 
 
 def _check_values(args):
@@ -203,21 +241,27 @@ def _outputs(plan, rows, payload):
         print(f"wrote {plan.csv}")
 
 
-def _load_spectrum(path, lb_hz=0.0):
-    """(ppm ascending, real spectrum, larmor_hz or None, notes) from a text file or a Bruker directory."""
-    p = Path(path)
-    if p.is_dir():
-        from ..spectra.bruker import read_bruker, spectrum_1d
+def _load_spectrum(path, args):
+    """Spectrum1D from a text file or a Bruker directory, processed as the options say."""
+    from ..spectra.inputs import load_spectrum
 
-        ds = read_bruker(p)
-        if ds.data.ndim != 1:
-            raise UserError(f"{p}: a 2D data set; use pass-process or integrate")
-        f, s = spectrum_1d(ds.data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=None)
-        return ds.ppm_axis(f.size), s.real, ds.larmor_hz, ds.notes
-    from ..spectra.textio import read_spectrum_text
+    if getattr(args, "zero_fill", 2) < 1:
+        raise UserError(f"--zero-fill must be >= 1, got {args.zero_fill}")
+    return load_spectrum(path, lb_hz=args.lb, phase=_phase_arg(args), baseline_order=getattr(args, "baseline_poly", None),
+                         dc=not getattr(args, "no_dc", False), zero_fill=getattr(args, "zero_fill", 2))
 
-    x, y = read_spectrum_text(p)
-    return x, y, None, [f"{p}: read as columns ppm, intensity"]
+
+def _check_mas(freq_hz, y, given_hz, recorded_hz, warnings, what):
+    """MAS rate to use, checked against MASR and the sideband spacing; prints the evidence."""
+    from ..spectra.mas import check_mas_rate
+
+    c = check_mas_rate(freq_hz, y, given_hz=given_hz, recorded_hz=recorded_hz, what=what)
+    print(f"MAS rate {c.rate_hz:.0f} Hz ({c.source}); evidence: {c.evidence()}")
+    for n in c.notes:
+        print("note:", n)
+    for w in c.warnings:
+        _warn(w, warnings)
+    return c
 
 
 def run_pass_timings(args) -> int:
@@ -278,14 +322,17 @@ def _print_manifold_fit(f):
 def run_csa_fit(args) -> int:
     from ..spectra.textio import format_rows
 
-    mas = _freq(args.mas, "--mas")
     plan = _plan(args, [args.input])
+    warnings = []
     if not args.spectrum:
         from ..spectra.csa_fit import fit_manifold
         from ..spectra.textio import read_manifold_csv
 
+        if not args.mas:
+            raise UserError("--mas is required for a sideband manifold (the manifold carries no rate)")
+        mas = _freq(args.mas, "--mas")
         k, y, s = read_manifold_csv(args.input)
-        larmor = _larmor(args)
+        larmor = _larmor(args, warnings=warnings)
         print(f"observe |nu0| = {larmor / 1e6:.4f} MHz, MAS {mas:g} Hz; shifts in ppm")
         if s is None:
             print("note: no sigma column: uncertainties from the fit residual")
@@ -296,31 +343,42 @@ def run_csa_fit(args) -> int:
 
             _figure(plan, plot_manifold_fit, k, y, s, f)
         d = f.as_dict()
-        _outputs(plan, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d))
+        _outputs(plan, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d, warnings=warnings))
         return 0
     from ..spectra.csa_fit import fit_mas_spectrum
 
     if not args.sites:
         raise UserError("--spectrum needs --sites (isotropic shifts in ppm)")
-    x, y, larmor_file, notes = _load_spectrum(args.input, args.lb)
-    for n in notes:
+    if args.starts < 1:
+        raise UserError(f"--starts must be >= 1, got {args.starts}")
+    sp = _load_spectrum(args.input, args)
+    for n in sp.notes:
         print("note:", n)
-    larmor = _larmor(args, larmor_file)
-    spans = args.span or [200.0] * len(args.sites)
+    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings)
+    given = _freq(args.mas, "--mas") if args.mas else None
+    mc = _check_mas(sp.freq_axis(larmor), sp.y, given, sp.mas_recorded_hz, warnings, f"spectrum {args.input}")
+    mas = mc.rate_hz
+    spans = args.span or [None] * len(args.sites)
     if len(spans) != len(args.sites):
         raise UserError(f"--span has {len(spans)} values for {len(args.sites)} sites")
-    sites = [dict(delta_iso=c, span=sp, fwhm=args.fwhm) for c, sp in zip(args.sites, spans)]
-    r = fit_mas_spectrum(x, y, sites, larmor, mas, noise_region=args.noise_region)
+    sites = [dict(delta_iso=c, fwhm=args.fwhm, **({"span": sp_} if sp_ is not None else {}))
+             for c, sp_ in zip(args.sites, spans)]
+    r = fit_mas_spectrum(sp.ppm, sp.y, sites, larmor, mas, noise_region=args.noise_region, n_starts=args.starts)
     cols = [("delta_iso", "delta_iso", ".2f"), ("span", "span", ".1f"), ("skew", "skew", ".3f"),
-            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"), ("fraction", "fraction", ".4f")]
+            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"),
+            ("fraction", "fraction", ".4f"), ("n_sidebands", "n_sb", ".0f"), ("status", "status", "")]
     print(format_rows(r.sites, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
         print("note:", n)
+    for w in r.warnings:
+        _warn(w, warnings)
     if plan.figure is not None:
         from ..spectra.plot import plot_mas_fit
 
-        _figure(plan, plot_mas_fit, r, nucleus=args.nucleus)
-    _outputs(plan, r.sites, dict(mas_hz=mas, larmor_hz=larmor, sites=r.sites, notes=r.notes + notes))
+        _figure(plan, plot_mas_fit, r, nucleus=sp.nucleus or args.nucleus)
+    _outputs(plan, r.sites, dict(mas_hz=mas, mas_source=mc.source, mas_evidence=mc.evidence(), larmor_hz=larmor,
+                                 nucleus=sp.nucleus or args.nucleus, sites=r.sites, notes=r.notes + sp.notes,
+                                 warnings=warnings))
     return 0
 
 
@@ -329,19 +387,23 @@ def run_pass_process(args) -> int:
     from ..spectra.pass_processing import analyse_pass
     from ..spectra.textio import format_rows
 
+    from ..spectra.bruker import check_pass_dataset
+    from ..spectra.processing import autophase, apply_phase
+
     plan = _plan(args, [args.input])
     ds = read_bruker(args.input)
     for n in ds.notes:
         print("note:", n)
-    if ds.data.ndim != 2:
-        raise UserError(f"{args.input}: PASS needs a 2D ser (pitch x acquisition), found a 1D fid")
-    if args.mas:
-        mas = _freq(args.mas, "--mas")
-    elif ds.mas_hz_recorded:
-        mas = ds.mas_hz_recorded
-        print(f"warning: MAS rate {mas:g} Hz taken from acqus MASR (often stale); give --mas to be sure")
-    else:
-        raise UserError(f"{args.input}: MASR is not recorded; give --mas")
+    check_pass_dataset(ds)
+    warnings = []
+    # Row 0 (pitch 0) is an ordinary MAS spectrum with all its sidebands: the rate is checked there.
+    from ..spectra.bruker import spectrum_1d
+
+    f0, s0 = spectrum_1d(ds.data[0], ds.dwell_s, lb_hz=max(args.lb, 0.0), zero_fill=2, phase0_deg=0.0)
+    s0 = apply_phase(s0, *autophase(s0)).real
+    mc = _check_mas(f0, s0, _freq(args.mas, "--mas") if args.mas else None, ds.mas_hz_recorded, warnings,
+                    "first PASS row (pitch 0)")
+    mas = mc.rate_hz
     ref_hz = ds.reference_mhz * 1e6
     carrier_ppm = (ds.sfo1_mhz - ds.reference_mhz) / ds.reference_mhz * 1e6
     sites = args.sites
@@ -374,9 +436,9 @@ def run_pass_process(args) -> int:
         _figure(plan, plot_pass, a, nucleus=ds.nucleus)
     manifolds = [dict(center=m.center, orders=m.orders.tolist(), intensities=m.intensities.tolist(),
                       sigma=m.sigma.tolist()) for m in a.manifolds]
-    _outputs(plan, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, sign=a.spectra.sign,
-                              sites=rows, manifolds=manifolds, notes=ds.notes + a.spectra.notes,
-                              csa_fits=[f.as_dict() for f in a.csa_fits]))
+    _outputs(plan, rows, dict(input=str(args.input), nucleus=ds.nucleus, mas_hz=mas, mas_source=mc.source,
+                              sign=a.spectra.sign, sites=rows, manifolds=manifolds, notes=ds.notes + a.spectra.notes,
+                              csa_fits=[f.as_dict() for f in a.csa_fits], warnings=warnings))
     return 0
 
 
@@ -386,10 +448,14 @@ def run_deconvolve(args) -> int:
 
     cols = [("center", "center", ".2f"), ("fwhm", "fwhm", ".2f"), ("area", "area", ".4g"), ("fraction", "fraction", ".4f")]
 
+    nuclei = []
+
     def fit(path):
-        x, y, _, notes = _load_spectrum(path, args.lb)
-        for n in notes:
+        sp = _load_spectrum(path, args)
+        for n in sp.notes:
             print("note:", n)
+        nuclei.append(sp.nucleus)
+        x, y = sp.ppm, sp.y
         try:
             r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
                            noise_region=tuple(args.noise_region) if args.noise_region else None,
@@ -397,14 +463,19 @@ def run_deconvolve(args) -> int:
         except ZeroDivisionError:  # the populations a_i / sum(a) with every fitted area zero
             raise UserError(f"{path}: every fitted area is zero: no signal at --sites "
                             f"{' '.join(f'{c:g}' for c in args.sites)} ppm") from None
-        print(format_rows(r.table(), cols, title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
+        print(format_rows(r.table(), cols + [("status", "status", "")],
+                          title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 {r.redchi:.3g}"))
         for n in r.notes:
             print("note:", n)
+        for w in r.warnings:
+            _warn(w, warnings)
         return r
 
     plan = _plan(args, [args.input, args.compare])
+    warnings = []
+
     r1 = fit(args.input)
-    payload = dict(input=str(args.input), sites=r1.table())
+    payload = dict(input=str(args.input), sites=r1.table(), warnings=warnings)
     rows = r1.table()
     if args.compare:
         r2 = fit(args.compare)
@@ -417,7 +488,7 @@ def run_deconvolve(args) -> int:
     if plan.figure is not None:
         from ..spectra.plot import plot_deconvolution
 
-        _figure(plan, plot_deconvolution, r1, nucleus=args.nucleus, title=str(args.input))
+        _figure(plan, plot_deconvolution, r1, nucleus=nuclei[0] or args.nucleus, title=str(args.input))
     _outputs(plan, rows, payload)
     return 0
 
@@ -427,9 +498,23 @@ def run_integrate(args) -> int:
 
     mas = _freq(args.mas, "--mas")
     plan = _plan(args, [args.input, args.vclist], csv_option="--output")
+    echo = None
+    if args.echo_period:
+        echo, explicit = parse_time(args.echo_period, "--echo-period", default_unit="us")
+        if not explicit:
+            print(f"--echo-period {args.echo_period}: read as us")
+        if not args.cpmg:
+            raise UserError("--echo-period needs --cpmg sum or --cpmg spikelet")
     curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
                                     periods_per_count=args.periods_per_count, vclist_path=args.vclist,
-                                    order=args.order, lb_hz=args.lb)
+                                    order=args.order, lb_hz=args.lb, cpmg=args.cpmg, echo_period_s=echo,
+                                    n_echoes=args.n_echoes)
+    from ..spectra.bruker import read_bruker
+
+    rec = read_bruker(args.input).mas_hz_recorded
+    if rec and abs(rec - mas) > 0.01 * mas:
+        _warn(f"--mas {mas:g} Hz disagrees with acqus MASR = {rec:g} Hz ({args.input}); the recoupling times use "
+              f"--mas (a pseudo-2D series has no sidebands to arbitrate: check the spinning rate)", [])
     for n in notes:
         print("note:", n)
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")

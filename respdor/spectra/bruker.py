@@ -31,10 +31,10 @@ import numpy as np
 
 from spinsim.isotopes import get_isotope
 
-from ..errors import DataFileError
+from ..errors import DataFileError, UserError
 from .referencing import infer_nucleus
 
-__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "write_bruker"]
+__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker", "check_pass_dataset"]
 
 _NO_NUCLEUS = {"", "none", "<none>", "off"}
 
@@ -66,9 +66,11 @@ class BrukerDataset:
     mas_hz_recorded : float or None
         MASR from acqus in Hz (may be stale; see :func:`infer_mas_rate`).
     group_delay_removed : bool
-        Whether the digital-filter delay was removed.
+        Whether the digital-filter delay was removed (or found absent from the data).
     notes : list of str
         What the reader found, assumed, inferred or distrusted.
+    procs_trusted : bool
+        Whether procs agrees with acqus (then its PHC0/PHC1 may be used).
     """
 
     path: Path
@@ -84,6 +86,7 @@ class BrukerDataset:
     mas_hz_recorded: float | None
     group_delay_removed: bool
     notes: list = field(default_factory=list)
+    procs_trusted: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -203,6 +206,72 @@ def _check_size(path, acqus, acqu2s, has_ser):
                             "incomplete copy)")
 
 
+def _unknown_filter(data, acqus, exc, notes):
+    """Group delay not in nmrglue's table (e.g. DSPFVS 0, GRPDLY -1): look at the FID itself.
+
+    A digitally filtered FID that still carries its group delay starts near zero and rises over
+    tens of points; a FID whose magnitude is largest in its first 3 points has no delay left
+    (converted data, or filtering already undone). Otherwise a first-order phase remains, which
+    the automatic phase (PHC1) absorbs.
+    """
+    a = np.abs(np.asarray(data))
+    first = a[..., :64].reshape(-1, min(64, a.shape[-1])).mean(axis=0)
+    k = int(np.argmax(first))
+    tag = f"DSPFVS = {acqus.get('DSPFVS')}, DECIM = {acqus.get('DECIM')}, GRPDLY = {acqus.get('GRPDLY')}"
+    if k <= 2:
+        notes.append(f"digital-filter delay not in the lookup table ({tag}); the FID peaks at point {k}, "
+                     "so no group delay remains in the data")
+        return True
+    notes.append(f"digital-filter delay unknown ({tag}: {exc}); the FID peaks at point {k}: a first-order "
+                 "phase roll remains (the automatic phase fits PHC1)")
+    return False
+
+
+_UNIT = {"s": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def read_delay_list(path, kind: str = "vdlist") -> np.ndarray:
+    """Read a TopSpin vdlist (delays) or vplist (pulse lengths) in seconds.
+
+    Values may carry TopSpin's unit suffix (``s``, ``m`` = ms, ``u`` = us, ``n`` = ns); without one,
+    a vdlist is in seconds and a vplist in microseconds (TopSpin's defaults).
+
+    Parameters
+    ----------
+    path : str or Path
+        The list file.
+    kind : {'vdlist', 'vplist'}
+
+    Returns
+    -------
+    ndarray of float, seconds
+    """
+    if kind not in ("vdlist", "vplist"):
+        raise UserError(f"kind must be 'vdlist' or 'vplist', got {kind!r}")
+    path = Path(path)
+    from ..files import read_text
+
+    default = 1.0 if kind == "vdlist" else 1e-6
+    values = []
+    for lineno, line in enumerate(read_text(path, kind).split("\n"), 1):
+        text = line.split("#")[0].split(";")[0].strip()
+        if not text:
+            continue
+        unit = default
+        if text[-1].lower() in _UNIT and not text[-1].isdigit():
+            unit, text = _UNIT[text[-1].lower()], text[:-1].strip()
+        try:
+            v = float(text)
+        except ValueError:
+            raise DataFileError(path, f"entry {line.strip()!r} is not a number", line=lineno) from None
+        if not np.isfinite(v) or v < 0:
+            raise DataFileError(path, f"entry {line.strip()!r} must be a finite number >= 0", line=lineno)
+        values.append(v * unit)
+    if not values:
+        raise DataFileError(path, f"{kind} is empty")
+    return np.array(values)
+
+
 def read_vclist(path) -> np.ndarray:
     """Read a Bruker vclist (one integer loop counter per line) as an int array."""
     from ..files import read_text
@@ -314,16 +383,13 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
                 data = ng.bruker.remove_digital_filter(dic, data)
             removed = True
         except Exception as exc:
-            notes.append(
-                f"digital-filter delay not removed (DSPFVS = {acqus.get('DSPFVS')}, GRPDLY = "
-                f"{acqus.get('GRPDLY')}: {exc}); a first-order phase roll remains"
-            )
+            removed = _unknown_filter(data, acqus, exc, notes)
     else:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
     nucleus = _nucleus(acqus, acqus_path, notes)
     procs_path = path / "pdata" / str(procno) / "procs"
     procs = _read_param_file(procs_path) if procs_path.is_file() else None
-    ref, _ = _procs_reference(procs, acqus, procs_path, False, notes)
+    ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
     masr = acqus.get("MASR")
     masr = float(masr) if masr not in (None, "") and float(masr) > 0 else None
     if masr is None:
@@ -344,7 +410,30 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         mas_hz_recorded=masr,
         group_delay_removed=removed,
         notes=notes,
+        procs_trusted=trusted,
     )
+
+
+def check_pass_dataset(ds) -> None:
+    """Refuse, in one line, a data set that cannot be a PASS (pitch x acquisition) experiment.
+
+    A PASS ser has the observed nucleus in both dimensions and a real (QF/undefined) pitch
+    dimension; a heteronuclear 2D (e.g. 1H-13C LG-HETCOR: F1 1H) or a phase-sensitive indirect
+    dimension (FnMODE States, TPPI, Echo-Antiecho) is another experiment.
+    """
+    name = f"{ds.path}"
+    if ds.data.ndim != 2:
+        raise DataFileError(name, "PASS needs a 2D ser (pitch x acquisition); this is a 1D fid")
+    a2 = ds.acqu2s or {}
+    nuc2 = str(a2.get("NUC1", "") or "").strip().strip("<>")
+    prog = str(ds.acqus.get("PULPROG", "")).strip("<>")
+    if nuc2 and nuc2.lower() not in _NO_NUCLEUS and nuc2 != ds.nucleus:
+        raise DataFileError(name, f"a heteronuclear 2D data set (F1 {nuc2}, F2 {ds.nucleus}, PULPROG {prog}), "
+                                  "not a PASS pitch series")
+    fnmode = a2.get("FnMODE")
+    if fnmode is not None and int(fnmode) in (2, 3, 4, 5, 6):
+        mode = {2: "QSEQ", 3: "TPPI", 4: "States", 5: "States-TPPI", 6: "Echo-Antiecho"}[int(fnmode)]
+        raise DataFileError(name, f"the indirect dimension is phase-sensitive ({mode}, PULPROG {prog}): not a PASS pitch series")
 
 
 def read_bruker_processed(path, procno: int = 1):
@@ -442,14 +531,13 @@ def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, pha
     return freq, spec
 
 
-def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, rel_height: float = 0.02):
-    """Spinning rate from the spacing of spinning sidebands in a 1D MAS spectrum.
+def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 8.0):
+    """Spinning rate from the sideband spacing, or None when the data do not show it.
 
-    Peaks (local maxima above ``rel_height`` of the tallest) are located with parabolic
-    interpolation. A trial spacing d (a distance between two peaks) is supported by every peak
-    that has weaker partners at both +d and -d (a centreband with its first-order pair); the
-    score sums the smaller partner heights over all such peaks, so several sites vote together.
-    The best spacing is refined as the mean of the matched partner distances.
+    Kept for compatibility; see :func:`respdor.spectra.mas.measure_mas_rate` (which also returns
+    the evidence) and :func:`respdor.spectra.mas.check_mas_rate`. A rate is returned only when
+    at least two significant sideband pairs that are not one chain of equally spaced peaks agree
+    (earlier versions returned a confident rate from any three peaks).
 
     Parameters
     ----------
@@ -459,60 +547,21 @@ def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80
         Real (phased or magnitude) spectrum.
     min_hz, max_hz : float
         Search range for the rate in Hz.
+    snr : float
+        Minimum signal-to-noise ratio of the peaks used.
 
     Returns
     -------
     float or None
-        Spinning rate in Hz, or None when no symmetric sideband pair was found.
     """
-    from scipy.signal import find_peaks
+    from .mas import measure_mas_rate
 
-    y = np.abs(np.asarray(spectrum, float))
-    x = np.asarray(freq_hz, float)
-    df = x[1] - x[0]
-    # Noise from the median absolute deviation of the point-to-point differences (baseline-robust).
-    noise = 1.4826 * np.median(np.abs(np.diff(y))) / np.sqrt(2.0)
-    floor = max(rel_height * y.max(), 8.0 * noise)
-    idx, _ = find_peaks(y, height=floor, prominence=floor, distance=max(1, int(200.0 / df)))
-    if idx.size < 3:
-        return None
-    pos = []
-    for i in idx:
-        if 0 < i < y.size - 1:
-            a, b, c = y[i - 1], y[i], y[i + 1]
-            den = a - 2 * b + c
-            pos.append(x[i] + (0.5 * (a - c) / den * df if den != 0 else 0.0))
-        else:
-            pos.append(x[i])
-    pos = np.array(pos)
-    h = y[idx]
-    tol = max(2 * df, 30.0)
-
-    def partner(target):
-        k = int(np.argmin(np.abs(pos - target)))
-        return k if abs(pos[k] - target) <= tol else None
-
-    # Candidate spacings: distances from each tall peak to the others.
-    tall = np.argsort(-h)[:15]
-    cands = sorted({round(abs(pos[j] - pos[i]), 3) for i in tall for j in range(pos.size)
-                    if min_hz <= abs(pos[j] - pos[i]) <= max_hz})
-    best_d, best_score = None, 0.0
-    for d in cands:
-        score, matched = 0.0, []
-        for i in range(pos.size):
-            up, down = partner(pos[i] + d), partner(pos[i] - d)
-            # A centreband with first-order sidebands on both sides, both weaker than it.
-            if up is not None and down is not None and h[up] < h[i] and h[down] < h[i]:
-                score += min(h[up], h[down])
-                matched.append(pos[up] - pos[down])
-        if score > best_score * (1 + 1e-9):
-            best_score, best_d = score, 0.5 * float(np.mean(matched))
-    return best_d
+    return measure_mas_rate(freq_hz, np.asarray(spectrum, float), min_hz=min_hz, max_hz=max_hz, snr=snr)[0]
 
 
 def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucleus: str, mas_hz: float = 0.0,
                  vclist=None, title: str = "", pulprog: str = "synthetic", indirect_sw_hz: float = 1.0,
-                 overwrite: bool = False) -> Path:
+                 overwrite: bool = False, extra_acqus: dict | None = None, pulseprogram: str | None = None) -> Path:
     """Write a small TopSpin-style experiment (acqus, acqu2s, fid or ser, pdata/1/procs, optional vclist).
 
     Used for synthetic test fixtures and example data; the data are stored as int32 (DTYPA 0,
@@ -535,6 +584,10 @@ def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucl
         Loop counters written to ``vclist``.
     overwrite : bool
         Refuse to touch an existing directory unless True.
+    extra_acqus : dict, optional
+        More acqus entries (e.g. the D, P, L arrays of a pulse program).
+    pulseprogram : str, optional
+        Text written to ``pulseprogram``.
 
     Returns
     -------
@@ -557,6 +610,7 @@ def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucl
         "ORIGIN": "respdor synthetic data", "OWNER": "respdor", "_comments": ["$$ written by respdor.spectra.bruker.write_bruker"],
         "_coreheader": ["##TITLE= Parameter file", "##JCAMPDX= 5.0"],
     }
+    acqus.update(extra_acqus or {})
     dic = {"acqus": acqus}
     if d.ndim == 2:
         dic["acqu2s"] = {"TD": d.shape[0], "SW_h": float(indirect_sw_hz), "NUC1": nucleus, "FnMODE": 1,
@@ -577,4 +631,6 @@ def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucl
         (path / "vclist").write_text("".join(f"{int(v)}\n" for v in vclist))
     if title:
         (pdir / "title").write_text(title + "\n")
+    if pulseprogram:
+        (path / "pulseprogram").write_text(pulseprogram)
     return path

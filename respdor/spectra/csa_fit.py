@@ -16,6 +16,7 @@ two-sigma difference), the result is flagged ``degenerate`` and both solutions a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -222,8 +223,18 @@ def fit_manifold(
         cov = c[np.ix_(idx, idx)]
         errs = {n: float(np.sqrt(c[names.index(n), names.index(n)])) for n in ("span", "skew", "amp")}
     else:
-        errs = dict(span=float("nan"), skew=float("nan"), amp=float("nan"))
-        notes.append("covariance not available (parameter at a bound or degenerate)")
+        # Singular covariance: profile likelihood (Delta chi2 = 1, amplitude and the other
+        # parameter re-fitted) for span and skew.
+        def refit(pp, polish=False, max_nfev=None):
+            return lmfit.minimize(resid, pp, method="least_squares", max_nfev=max_nfev)
+
+        scale_chi = 1.0 if have_sigma else max(best.chisqr / dof, 1e-300)
+        errs = dict(amp=float("nan"))
+        for name in ("span", "skew"):
+            lo, hi = _profile_interval(best, refit, name, scale_chi)
+            errs[name] = 0.5 * (hi - lo)
+        notes.append(f"covariance singular: span/skew errors from the profile likelihood (span {errs['span']:.2g} ppm, "
+                     f"skew {errs['skew']:.2g})")
     zeta, eta, zeta_err, eta_err = _haeberlen_with_errors(p["span"].value, p["skew"].value, cov)
     # The data may also fail to pin the skew (or the span) even where one sign is preferred.
     if not degenerate and (not np.isfinite(errs["skew"]) or errs["skew"] > 0.5
@@ -259,14 +270,17 @@ class SpectrumFit:
     Attributes
     ----------
     sites : list of dict
-        Per site: delta_iso, span, skew, amplitude, fwhm (+ ``*_err``), zeta, eta, fraction.
+        Per site: delta_iso, span, skew, amplitude, fwhm (+ ``*_err``), zeta, eta, fraction,
+        ``status`` ('ok', 'degenerate' or 'undetermined'), ``n_sidebands`` (orders k != 0 whose
+        fitted height exceeds 3 sigma), ``error_method`` ('covariance' or 'profile') and, for a
+        degenerate site, ``alternative`` (best fit with the opposite skew sign).
     eta_lorentz : float
         Common Lorentzian fraction of the lines.
     sigma : float
         Noise standard deviation used for the errors.
     ppm, data, model : ndarray
     components : ndarray, shape (n_sites, n)
-    notes : list of str
+    notes, warnings : list of str
     """
 
     sites: list
@@ -277,18 +291,46 @@ class SpectrumFit:
     model: np.ndarray
     components: np.ndarray
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def _site_spectrum(x, iso, span, skew, amp, fwhm, eta_l, larmor_hz, mas_hz, n_orient):
     step = mas_hz / larmor_hz * 1e6
     reach = max(abs(x.max() - iso), abs(x.min() - iso))
     kmax = int(min(reach / step + 1, 64))
-    man = sideband_intensities(span, skew, larmor_hz, mas_hz, n_sidebands=kmax, n_orientations=n_orient)
+    orders, inten = _manifold(float(span), float(skew), float(larmor_hz), float(mas_hz), kmax, int(n_orient))
     out = np.zeros_like(x)
-    for kk, ik in zip(man.orders, man.intensities):
-        if ik > 1e-7:
-            out += ik * pseudo_voigt(x, iso + kk * step, fwhm, eta_l)
+    asc = x[-1] > x[0]
+    for kk, ik in zip(orders, inten):
+        if ik <= 1e-7:
+            continue
+        c = iso + kk * step
+        if eta_l == 0.0 and asc:
+            # A Gaussian is below 1e-40 of its peak beyond 8 FWHM: evaluate only there (the
+            # spectra of real data sets have 10^4 points and lines a few points wide).
+            a, b = np.searchsorted(x, [c - 8 * fwhm, c + 8 * fwhm])
+            if b > a:
+                out[a:b] += ik * pseudo_voigt(x[a:b], c, fwhm, 0.0)
+        else:
+            out += ik * pseudo_voigt(x, c, fwhm, eta_l)
     return amp * out
+
+
+@lru_cache(maxsize=2048)
+def _manifold(span, skew, larmor_hz, mas_hz, kmax, n_orient):
+    """Cached powder manifold: steps in a site's shift, width or amplitude reuse it."""
+    man = sideband_intensities(span, skew, larmor_hz, mas_hz, n_sidebands=kmax, n_orientations=n_orient)
+    return man.orders, man.intensities
+
+
+def _measured_manifold(x, y, iso, step, half):
+    """Heights of the spectrum at iso + k step (k within the window): a starting manifold."""
+    ks = np.arange(-int((iso - x.min()) / step), int((x.max() - iso) / step) + 1)
+    h = []
+    for k in ks:
+        sel = np.abs(x - (iso + k * step)) <= half
+        h.append(float(np.max(y[sel])) if sel.any() else 0.0)
+    return ks, np.clip(np.array(h), 0.0, None)
 
 
 def fit_mas_spectrum(
@@ -300,8 +342,23 @@ def fit_mas_spectrum(
     noise_region=None,
     fit_lorentz: bool = False,
     n_orientations: int = 610,
+    n_starts: int = 3,
+    degeneracy_dchi2: float = 4.0,
+    fit_region=None,
 ) -> SpectrumFit:
-    """Fit several CSA sites (with all their sidebands) to a 1D MAS spectrum.
+    """Fit several CSA sites (with all their sidebands) to a 1D MAS spectrum, robustly.
+
+    Physical bounds: each isotropic shift stays within 0.4 sideband spacings (and the window)
+    of its start, 0 < fwhm <= min(sideband spacing, window / 2), 0 <= span <= max(window, 4
+    spacings), skew in [-1, 1]. ``n_starts`` starting spans per site (0.5, 1, 2 x the moment
+    estimate from the measured sideband heights) are tried, each with both skew signs; the best
+    chi-square wins. Then, per site, the fit is repeated with that site's skew restricted to the
+    opposite sign: a chi-square difference below ``degeneracy_dchi2`` flags the site
+    ``degenerate``. Where the covariance is singular or an error is not finite, span and skew
+    errors come from the profile likelihood (Delta chi2 = 1, the other parameters re-fitted).
+    A site with fewer than 2 sideband orders above 3 sigma (the measured noise, or the noise
+    of the baseline points without a noise region) is ``undetermined``: its span and
+    skew are reported as nan with a warning (the data cannot fix a CSA).
 
     Parameters
     ----------
@@ -309,7 +366,7 @@ def fit_mas_spectrum(
         Axis in ppm and real spectrum.
     sites : list of dict
         Starting values per site: ``delta_iso`` (ppm, required), ``span`` (ppm), ``skew``,
-        ``fwhm`` (ppm), ``amplitude``. Missing values get defaults (span 200, skew 0, fwhm 10).
+        ``fwhm`` (ppm), ``amplitude``.
     larmor_hz, mas_hz : float
         |nu0| and nu_r in Hz.
     noise_region : (float, float), optional
@@ -318,6 +375,12 @@ def fit_mas_spectrum(
         Fit a common Lorentzian fraction (else Gaussian lines).
     n_orientations : int
         Powder orientations of the model.
+    n_starts : int
+        Starting spans per site and skew sign.
+    degeneracy_dchi2 : float
+        Chi-square difference below which the skew sign is called undetermined.
+    fit_region : (float, float), optional
+        Fit only this ppm range.
 
     Returns
     -------
@@ -331,54 +394,225 @@ def fit_mas_spectrum(
     yv = np.asarray(y, float)
     if not sites:
         raise UserError("give at least one site (delta_iso) to fit")
-    p = lmfit.Parameters()
-    step = abs(x[1] - x[0])
-    area_total = abs(np.trapezoid(yv, x))
-    for i, s in enumerate(sites):
-        if "delta_iso" not in s:
-            raise UserError(f"site {i + 1}: delta_iso is required")
-        p.add(f"iso{i}", value=float(s["delta_iso"]))
-        p.add(f"span{i}", value=float(s.get("span", 200.0)), min=0.0)
-        p.add(f"skew{i}", value=float(s.get("skew", 0.0)), min=-1.0, max=1.0)
-        p.add(f"amp{i}", value=float(s.get("amplitude", area_total / len(sites))), min=0.0)
-        p.add(f"fwhm{i}", value=float(s.get("fwhm", 10.0)), min=step)
-    p.add("eta_l", value=0.3 if fit_lorentz else 0.0, min=0.0, max=1.0, vary=fit_lorentz)
-    n = len(sites)
-    tot = " + ".join(f"amp{i}" for i in range(n))
-    for i in range(n):
-        p.add(f"frac{i}", expr=f"amp{i} / ({tot})")
+    if not (mas_hz > 0 and larmor_hz > 0):
+        raise UserError(f"MAS rate and Larmor frequency must be > 0 Hz, got {mas_hz!r}, {larmor_hz!r}")
     sigma = noise_sigma(x, yv, noise_region) if noise_region is not None else None
+    if fit_region is not None:
+        lo, hi = sorted(fit_region)
+        sel = (x >= lo) & (x <= hi)
+        if sel.sum() < 16:
+            raise UserError(f"fit region {lo:g}..{hi:g} ppm holds only {int(sel.sum())} points")
+        x, yv = x[sel], yv[sel]
+    sites = [dict(st) for st in sites]  # starting values are completed below; leave the caller's alone
+    step = mas_hz / larmor_hz * 1e6
+    dx = abs(x[1] - x[0])
+    window = float(np.ptp(x))
+    n = len(sites)
+    wmax = max(min(step, window / 2.0), 2 * dx)
+    span_max = max(window, 4 * step)
+    area_total = abs(np.trapezoid(yv, x))
+    starts = []
+    for i, st in enumerate(sites):
+        if "delta_iso" not in st:
+            raise UserError(f"site {i + 1}: delta_iso is required")
+        iso = float(st["delta_iso"])
+        if not (x.min() <= iso <= x.max()):
+            raise UserError(f"site {i + 1}: delta_iso {iso:g} ppm lies outside the fitted window "
+                            f"{x.min():.1f}..{x.max():.1f} ppm")
+        fw = float(np.clip(st.get("fwhm", 10.0), 1.01 * dx, 0.99 * wmax))
+        if "amplitude" not in st:
+            # Start from the measured line: height at delta_iso x Gaussian area factor x fwhm
+            # (the integral of a real spectrum is dominated by its baseline, not by the lines).
+            k0 = int(np.argmin(np.abs(x - iso)))
+            h0 = float(np.max(yv[max(0, k0 - 2):k0 + 3]))
+            st = dict(st, amplitude=max(h0, 0.0) * 1.0645 * fw * 1.2 or area_total / n)
+            sites[i] = st
+        if "span" in st and st["span"] is not None:
+            s0 = float(st["span"])
+        else:
+            ks, hk = _measured_manifold(x, yv, iso, step, max(fw, 2 * dx))
+            s0 = moment_estimates(ks, hk, larmor_hz, mas_hz)[0] if hk.sum() > 0 else step
+        starts.append((iso, float(np.clip(s0, step / 4, 0.9 * span_max)), fw))
+
+    def make_params(factor, skew_sign, fixed_signs=None):
+        p = lmfit.Parameters()
+        for i, (iso, s0, fw) in enumerate(starts):
+            h = min(0.4 * step, max(3.0 * fw, 5 * dx))
+            p.add(f"iso{i}", value=iso, min=max(iso - h, x.min()), max=min(iso + h, x.max()))
+            p.add(f"span{i}", value=float(np.clip(s0 * factor, 1e-3, 0.99 * span_max)), min=0.0, max=span_max)
+            sgn = skew_sign if fixed_signs is None else fixed_signs[i]
+            lo, hi = (-1.0, 1.0) if fixed_signs is None or fixed_signs[i] == 0 else ((0.0, 1.0) if sgn > 0 else (-1.0, 0.0))
+            p.add(f"skew{i}", value=0.5 * sgn if sgn else 0.0, min=lo, max=hi)
+            p.add(f"amp{i}", value=float(sites[i].get("amplitude", area_total / n)), min=0.0)
+            p.add(f"fwhm{i}", value=fw, min=dx, max=wmax)
+        p.add("eta_l", value=0.3 if fit_lorentz else 0.0, min=0.0, max=1.0, vary=fit_lorentz)
+        tot = " + ".join(f"amp{i}" for i in range(n))
+        for i in range(n):
+            p.add(f"frac{i}", expr=f"amp{i} / ({tot})")
+        return p
+
+    cache: dict = {}
+
+    def site(i, pp):
+        # A finite-difference step in one parameter changes one site only: the other sites'
+        # components (and their powder manifolds, the costly part) come from the cache.
+        key = (i,) + tuple(pp[f"{k}{i}"].value for k in ("iso", "span", "skew", "amp", "fwhm")) + (pp["eta_l"].value,)
+        v = cache.get(key)
+        if v is None:
+            if len(cache) > 4096:
+                cache.clear()
+            v = cache[key] = _site_spectrum(x, *key[1:], larmor_hz, mas_hz, n_orientations)
+        return v
 
     def comps(pp):
-        return np.array([
-            _site_spectrum(x, pp[f"iso{i}"].value, pp[f"span{i}"].value, pp[f"skew{i}"].value, pp[f"amp{i}"].value,
-                           pp[f"fwhm{i}"].value, pp["eta_l"].value, larmor_hz, mas_hz, n_orientations)
-            for i in range(n)])
+        return np.array([site(i, pp) for i in range(n)])
 
     def resid(pp):
         r = comps(pp).sum(axis=0) - yv
         return r / sigma if sigma else r
 
-    res = lmfit.minimize(resid, p, method="least_squares")
-    res = lmfit.minimize(resid, res.params, method="leastsq")
-    notes = []
-    scale = 1.0
+    def run(p, polish=True, max_nfev=None):
+        nv = sum(1 for q in p.values() if q.vary and q.expr is None)
+        r = lmfit.minimize(resid, p, method="least_squares", max_nfev=max_nfev or 30 * (nv + 1))
+        return lmfit.minimize(resid, r.params, method="leastsq") if polish else r
+
+    factors = [1.0, 0.5, 2.0, 0.25, 4.0][:max(1, n_starts)]
+    best = None
+    for fct in factors:
+        for sg in (1.0, -1.0):
+            r = run(make_params(fct, sg), polish=False)
+            if best is None or r.chisqr < best.chisqr:
+                best = r
+    res = run(best.params)
+    notes, warns = [], []
     if sigma is None:
         sigma = float(np.sqrt(res.chisqr / max(1, res.ndata - res.nvarys)))
         notes.append("noise sigma from the fit residual")
-    elif res.redchi > 0:
-        scale = 1.0 / np.sqrt(res.redchi)
+    chi_scale = 1.0 if noise_region is not None else res.chisqr / max(1, res.ndata - res.nvarys)
+    # Evidence for sidebands is judged against the noise of the data (the residual of a
+    # many-line fit also holds lineshape misfit, which would hide real sidebands).
+    from .processing import spectrum_noise
+
+    noise = sigma if noise_region is not None else spectrum_noise(yv)
+    # lmfit scales stderr by sqrt(redchi); with a measured sigma the errors must reflect that sigma.
+    err_scale = 1.0 / np.sqrt(res.redchi) if (noise_region is not None and res.redchi > 0) else 1.0
+    def summarise(res):
+        """Rows of every site, and the opposite-sign refit that beat ``res`` (or None)."""
+        better = None
+        c = comps(res.params)
+        out = []
+        for i in range(n):
+            row = {}
+            for key, name in (("iso", "delta_iso"), ("span", "span"), ("skew", "skew"), ("amp", "amplitude"),
+                              ("fwhm", "fwhm"), ("frac", "fraction")):
+                par = res.params[f"{key}{i}"]
+                row[name] = float(par.value)
+                row[name + "_err"] = float(par.stderr * err_scale) if par.stderr is not None else float("nan")
+            row["error_method"] = "covariance"
+            _, row["zeta"], row["eta"] = csa.maryland_to_haeberlen(0.0, row["span"], row["skew"])
+            # Sideband orders of this site standing above 3 sigma (the evidence for its CSA).
+            man = sideband_intensities(row["span"], row["skew"], larmor_hz, mas_hz, n_sidebands=16,
+                                       n_orientations=n_orientations)
+            peak = row["amplitude"] * pseudo_voigt(np.array([0.0]), 0.0, row["fwhm"], float(res.params["eta_l"].value))[0]
+            pos = row["delta_iso"] + man.orders * step
+            inwin = (pos >= x.min()) & (pos <= x.max()) & (man.orders != 0)
+            row["n_sidebands"] = int(np.sum(man.intensities[inwin] * peak > 3.0 * noise))
+            row["status"] = "ok"
+            row["alternative"] = None
+            out.append(row)
+        # Degeneracy of each site's skew sign.
+        for i, row in enumerate(out):
+            if row["n_sidebands"] < 2:
+                continue  # refused below: no sidebands, no skew sign to test
+            sign = 1.0 if row["skew"] >= 0 else -1.0
+            signs = [0] * n
+            signs[i] = -sign
+            p = res.params.copy()
+            p[f"skew{i}"].set(value=-0.5 * sign, min=-1.0 if sign > 0 else 0.0, max=0.0 if sign > 0 else 1.0)
+            alt = run(p, polish=False)
+            dchi2 = (alt.chisqr - res.chisqr) / chi_scale
+            if dchi2 < 0:
+                if better is None or alt.chisqr < better.chisqr:
+                    better = alt
+            row["alternative"] = dict(span=float(alt.params[f"span{i}"].value), skew=float(alt.params[f"skew{i}"].value),
+                                      delta_chisqr=float(dchi2))
+            if dchi2 < degeneracy_dchi2:
+                row["status"] = "degenerate"
+                notes.append(f"site {row['delta_iso']:.1f} ppm: span/skew degenerate: skew {row['skew']:+.2f} (span "
+                             f"{row['span']:.0f} ppm) and {row['alternative']['skew']:+.2f} (span "
+                             f"{row['alternative']['span']:.0f} ppm) fit within delta chi2 = {dchi2:.2g}")
+        return c, out, better
+
+    c, out, better = summarise(res)
+    if better is not None:
+        # A skew of the other sign fitted better than every start: continue from there (bounds
+        # released) and summarise again.
+        p = better.params.copy()
+        for i in range(n):
+            p[f"skew{i}"].set(min=-1.0, max=1.0)
+        res = run(p)
+        notes = [m for m in notes if "degenerate" not in m]
+        c, out, better = summarise(res)
+        if better is not None:
+            warns.append("the fit has several minima of different skew sign; the best one found is reported")
+    # Profile likelihood where the covariance cannot give an error.
+    for i, row in enumerate(out):
+        if all(np.isfinite(row[k]) for k in ("span_err", "skew_err")) or row["n_sidebands"] < 2:
+            continue
+        for key, name in (("span", "span"), ("skew", "skew")):
+            lo, hi = _profile_interval(res, run, f"{key}{i}", chi_scale)
+            row[name + "_err"] = 0.5 * (hi - lo)
+            row[name + "_interval"] = [lo, hi]
+        row["error_method"] = "profile"
+        notes.append(f"site {row['delta_iso']:.1f} ppm: covariance singular; span/skew errors from the profile "
+                     f"likelihood (delta chi2 = 1): span {row['span_interval'][0]:.0f}..{row['span_interval'][1]:.0f} "
+                     f"ppm, skew {row['skew_interval'][0]:+.2f}..{row['skew_interval'][1]:+.2f}")
+    for row in out:
+        if row["n_sidebands"] < 2:
+            row["status"] = "undetermined"
+            warns.append(f"site {row['delta_iso']:.1f} ppm: CSA not determined by the data (only {row['n_sidebands']} "
+                         "sideband order(s) above 3 sigma); span and skew not reported")
+            for k in ("span", "span_err", "skew", "skew_err", "zeta", "eta"):
+                row[k] = float("nan")
+    return SpectrumFit(out, float(res.params["eta_l"].value), float(sigma), x, yv, c.sum(axis=0), c, notes, warns)
+
+
+def _profile_interval(res, run, name, chi_scale, max_steps: int = 6):
+    """(lo, hi) where chi2 rises by 1 x chi_scale with ``name`` fixed and the rest re-fitted."""
+    par = res.params[name]
+    best = float(par.value)
+    lo_b, hi_b = par.min, par.max
+    width = max(abs(best) * 0.05, 0.02 if "skew" in name else 1.0)
+
+    def dchi(v):
+        p = res.params.copy()
+        p[name].set(value=v, vary=False)
+        return (run(p, polish=False, max_nfev=10 * len(p)).chisqr - res.chisqr) / chi_scale
+
     out = []
-    for i in range(n):
-        row = {}
-        for key, name in (("iso", "delta_iso"), ("span", "span"), ("skew", "skew"), ("amp", "amplitude"),
-                          ("fwhm", "fwhm"), ("frac", "fraction")):
-            par = res.params[f"{key}{i}"]
-            row[name] = float(par.value)
-            row[name + "_err"] = float(par.stderr * scale) if par.stderr is not None else float("nan")
-        _, row["zeta"], row["eta"] = csa.maryland_to_haeberlen(0.0, row["span"], row["skew"])
-        out.append(row)
-    if res.covar is None:
-        notes.append("uncertainties not available (singular covariance)")
-    c = comps(res.params)
-    return SpectrumFit(out, float(res.params["eta_l"].value), float(sigma), x, yv, c.sum(axis=0), c, notes)
+    for direction, bound in ((-1, lo_b), (1, hi_b)):
+        inner, step = best, width
+        outer = None
+        for _ in range(max_steps):
+            v = best + direction * step
+            if (direction < 0 and v <= bound) or (direction > 0 and v >= bound):
+                v = bound
+                outer = v if dchi(v) > 1.0 else None
+                if outer is None:
+                    inner = v
+                break
+            if dchi(v) > 1.0:
+                outer = v
+                break
+            inner, step = v, step * 2
+        if outer is None:
+            out.append(inner)
+            continue
+        for _ in range(3):
+            mid = 0.5 * (inner + outer)
+            if dchi(mid) > 1.0:
+                outer = mid
+            else:
+                inner = mid
+        out.append(0.5 * (inner + outer))
+    return out[0], out[1]

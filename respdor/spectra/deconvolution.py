@@ -69,6 +69,7 @@ class DeconvolutionResult:
     covar: np.ndarray | None
     var_names: list
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
     def table(self) -> list[dict]:
         """Rows for text/CSV/JSON output (one per site)."""
@@ -85,6 +86,7 @@ def deconvolve(
     fit_region=None,
     baseline: str = "none",
     center_bounds_ppm: float | None = None,
+    n_starts: int = 3,
 ) -> DeconvolutionResult:
     """Fit a spectrum with one line per site.
 
@@ -105,7 +107,13 @@ def deconvolve(
     baseline : {'none', 'constant', 'linear'}
         Baseline terms fitted together with the lines.
     center_bounds_ppm : float, optional
-        Each centre may move at most this far from its start (default: unbounded).
+        Each centre may move at most this far from its start (default: anywhere in the window).
+    n_starts : int
+        Starting widths tried (1, 1/3 and 3 x the given width); the best chi-square wins.
+
+    A site is refused (``status`` 'refused', with a warning) when its centre ends on the window
+    edge, its width exceeds half the window (it fitted the baseline, not a line) or its area
+    is below twice its error (the data do not show it).
 
     Returns
     -------
@@ -138,11 +146,12 @@ def deconvolve(
     step = abs(xf[1] - xf[0])
     params = lmfit.Parameters()
     for i, (c, w) in enumerate(zip(centers, fw)):
-        kw = {}
+        # Physical bounds: a centre inside the fitted window, 0 < width < window.
+        lo_c, hi_c = xf.min(), xf.max()
         if center_bounds_ppm is not None:
-            kw = dict(min=c - center_bounds_ppm, max=c + center_bounds_ppm)
-        params.add(f"c{i}", value=c, **kw)
-        params.add(f"w{i}", value=float(w), min=step, max=width)
+            lo_c, hi_c = max(lo_c, c - center_bounds_ppm), min(hi_c, c + center_bounds_ppm)
+        params.add(f"c{i}", value=c, min=lo_c, max=hi_c)
+        params.add(f"w{i}", value=float(np.clip(w, 1.01 * step, 0.99 * width)), min=step, max=width)
         near = np.abs(xf - c) < w
         guess = max(float(np.trapezoid(yf[near], xf[near])) if near.sum() > 1 else 0.0, 1e-12)
         params.add(f"a{i}", value=abs(guess), min=0.0)
@@ -178,8 +187,17 @@ def deconvolve(
         r = model(p, xf) - yf
         return r / sigma if sigma else r
 
-    res = lmfit.minimize(resid, params, method="least_squares")
-    res = lmfit.minimize(resid, res.params, method="leastsq")
+    # Multi-start: the given widths, and a third and three times them (within the bounds).
+    best = None
+    for f in (1.0, 1.0 / 3.0, 3.0)[:max(1, int(n_starts))]:
+        p0 = params.copy()
+        for i in range(n):
+            w0 = params[f"w{i}"].value * f
+            p0[f"w{i}"].set(value=float(np.clip(w0, 1.01 * step, 0.99 * width)))
+        r = lmfit.minimize(resid, p0, method="least_squares")
+        if best is None or r.chisqr < best.chisqr:
+            best = r
+    res = lmfit.minimize(resid, best.params, method="leastsq")
     p = res.params
     if sigma is None:
         sigma = float(np.sqrt(np.sum((model(p, xf) - yf) ** 2) / max(1, xf.size - res.nvarys)))
@@ -191,6 +209,7 @@ def deconvolve(
     if res.covar is None:
         notes.append("uncertainties could not be estimated (singular covariance): sites may be degenerate")
     sites = []
+    warnings = []
     scale = 1.0
     if res.covar is not None and noise_region is not None and res.redchi > 0:
         # lmfit's stderr is scaled by sqrt(redchi); undo that so errors reflect the measured noise.
@@ -202,6 +221,18 @@ def deconvolve(
             row[name] = float(par.value)
             row[name + "_err"] = float(par.stderr * scale) if par.stderr is not None else float("nan")
         row["eta"] = float(p["eta"].value)
+        row["status"] = "ok"
+        why = []
+        edge = 0.5 * step
+        if row["center"] <= xf.min() + edge or row["center"] >= xf.max() - edge:
+            why.append(f"its centre ran to the window edge ({row['center']:.1f} ppm)")
+        if row["fwhm"] > 0.5 * width:
+            why.append(f"its width {row['fwhm']:.0f} ppm exceeds half the window: it fits the baseline, not a line")
+        if not (row["area"] > 2.0 * row["area_err"]):
+            why.append(f"its area {row['area']:.3g} is not above twice its error {row['area_err']:.2g}")
+        if why:
+            row["status"] = "refused"
+            warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
         sites.append(row)
     covar = None if res.covar is None else np.array(res.covar) * scale**2
     return DeconvolutionResult(
@@ -215,6 +246,7 @@ def deconvolve(
         covar=covar,
         var_names=list(res.var_names),
         notes=notes,
+        warnings=warnings,
     )
 
 

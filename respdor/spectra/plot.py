@@ -19,13 +19,23 @@ def _plt():
     return plt
 
 
+def _label(nucleus, what="shift"):
+    """Axis label from the data's nucleus (no nucleus known: no nucleus named)."""
+    return f"{nucleus} {what} (ppm)" if nucleus else f"{what} (ppm)"
+
+
+def _plain(ax):
+    """No offset or scientific multiplier on the ppm axis (a 1e10 offset is unreadable)."""
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+
+
 def _save(fig, path):
     fig.savefig(path, dpi=130, bbox_inches="tight")
     _plt().close(fig)
     return path
 
 
-def plot_pass(analysis, path, nucleus="113Cd", max_order=None):
+def plot_pass(analysis, path, nucleus=None, max_order=None):
     """Sheared, order-separated PASS spectra (one trace per order) and per-site manifolds with CSA fits.
 
     Parameters
@@ -56,8 +66,11 @@ def plot_pass(analysis, path, nucleus="113Cd", max_order=None):
     for m in analysis.manifolds:
         ax.axvline(m.center, color="0.8", lw=0.6, zorder=0)
     ax.invert_xaxis()
-    ax.set_xlabel(f"{nucleus} isotropic shift (ppm)")
+    ax.set_xlabel(_label(nucleus, "isotropic shift"))
     ax.set_ylabel("sideband order k (sheared rows)")
+    # The rows are stacked at y = k: label the orders, not a meaningless intensity scale.
+    ax.set_yticks(list(sp.orders[use]))
+    _plain(ax)
     ax.set_title(f"PASS, {analysis.mas_hz / 1e3:g} kHz MAS, order sign {sp.sign:+d}")
     from spinsim.sidebands import sideband_intensities
 
@@ -77,7 +90,7 @@ def plot_pass(analysis, path, nucleus="113Cd", max_order=None):
     return _save(fig, path)
 
 
-def plot_deconvolution(result, path, nucleus="113Cd", title=""):
+def plot_deconvolution(result, path, nucleus=None, title=""):
     """Spectrum, total fit, each site's component and the residual."""
     plt = _plt()
     fig, (ax, axr) = plt.subplots(2, 1, figsize=(7, 5), sharex=True, gridspec_kw=dict(height_ratios=[4, 1]))
@@ -90,7 +103,8 @@ def plot_deconvolution(result, path, nucleus="113Cd", title=""):
     axr.axhline(0, color="k", lw=0.5)
     ax.legend(fontsize=7)
     ax.set_title(title or "site deconvolution")
-    axr.set_xlabel(f"{nucleus} shift (ppm)")
+    axr.set_xlabel(_label(nucleus))
+    _plain(axr)
     ax.invert_xaxis()
     return _save(fig, path)
 
@@ -108,7 +122,7 @@ def plot_manifold_fit(orders, intensities, sigma, fit, path, title=""):
     return _save(fig, path)
 
 
-def plot_mas_fit(result, path, nucleus="113Cd"):
+def plot_mas_fit(result, path, nucleus=None):
     """1D MAS spectrum with the multi-site CSA fit and each site's sideband family."""
     plt = _plt()
     fig, (ax, axr) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, gridspec_kw=dict(height_ratios=[4, 1]))
@@ -118,6 +132,7 @@ def plot_mas_fit(result, path, nucleus="113Cd"):
         ax.plot(result.ppm, c, lw=0.7, color=f"C{i % 10}", label=f"{s['delta_iso']:.0f} ppm")
     axr.plot(result.ppm, result.data - result.model, color="0.3", lw=0.6)
     ax.legend(fontsize=7)
-    axr.set_xlabel(f"{nucleus} shift (ppm)")
+    axr.set_xlabel(_label(nucleus))
+    _plain(axr)
     ax.invert_xaxis()
     return _save(fig, path)

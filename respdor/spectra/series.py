@@ -33,6 +33,9 @@ def integrate_series(
     order: str = "s0s1",
     lb_hz: float = 0.0,
     phase0_deg: float | None = None,
+    cpmg: str | None = None,
+    echo_period_s: float | None = None,
+    n_echoes: int | None = None,
 ):
     """Integrate an interleaved S0/S1 pseudo-2D Bruker series into a dephasing curve.
 
@@ -56,6 +59,12 @@ def integrate_series(
         Exponential line broadening in Hz.
     phase0_deg : float, optional
         Zero-order phase; default from the summed S0 rows.
+    cpmg : {None, 'sum', 'spikelet'}
+        CPMG-detected rows: sum the half echoes of each row before the Fourier transform
+        ('sum'), or transform the whole train into a spikelet spectrum ('spikelet'); see
+        :mod:`respdor.spectra.cpmg`.
+    echo_period_s, n_echoes : optional
+        Override the pulse program's echo period (s) and echo count.
 
     Returns
     -------
@@ -78,7 +87,18 @@ def integrate_series(
         raise DataFileError(
             vpath, f"{vc.size} loop counters need {2 * vc.size} interleaved S0/S1 rows, but the ser has {n_rows}"
         )
-    freq, spec = spectrum_1d(ds.data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=0.0)
+    data = ds.data
+    if cpmg is not None:
+        from .cpmg import echo_parameters, spikelet_fid, sum_echoes
+
+        if cpmg not in ("sum", "spikelet"):
+            raise UserError(f"cpmg must be 'sum' or 'spikelet', got {cpmg!r}")
+        tau, npe, ne, cn = echo_parameters(ds, echo_period_s, n_echoes)
+        notes += cn
+        data = sum_echoes(data, npe, ne) if cpmg == "sum" else spikelet_fid(data, npe, ne)
+        notes.append(f"CPMG: {ne} echoes of {npe} points " + ("summed (half echoes) before FT" if cpmg == "sum"
+                                                              else "transformed together (spikelet spectrum)"))
+    freq, spec = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=0.0)
     ppm = ds.ppm_axis(freq.size)
     i0 = 0 if order == "s0s1" else 1
     s0_rows, s1_rows = spec[i0::2], spec[1 - i0::2]

@@ -1,0 +1,119 @@
+"""Every Bruker data set in ../shared/realdata: nucleus, MAS rate (and how it was found), phase
+found vs TopSpin's stored phase, and the CSA of every line with enough sidebands.
+
+Run:  PYTHONPATH=. nice -n 10 python benchmarks/bench_realdata.py [--no-csa]
+(prints a Markdown table; the CSA fits take a few minutes on one core)
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from respdor.errors import UserError
+from respdor.spectra.bruker import check_pass_dataset, read_bruker
+from respdor.spectra.csa_fit import fit_mas_spectrum
+from respdor.spectra.mas import check_mas_rate
+from respdor.spectra.processing import _peak_tops, process_fid, spectrum_noise
+
+ROOT = next((p / "shared" / "realdata" for p in Path(__file__).resolve().parents if (p / "shared" / "realdata").is_dir()), None)
+
+# Rates stated in the data sets' own title files (what a user would type as --mas when the
+# sidebands cannot show the rate); None: not stated anywhere in the data set.
+TITLE_RATE = {"glycine": 10000.0, "alanine": 10000.0, "arginine": 12000.0, "tyrosine": 10000.0}
+SETS = [
+    "bruker_13C_CPMAS_aminoacids_spinplots/glycine",
+    "bruker_13C_CPMAS_aminoacids_spinplots/alanine",
+    "bruker_13C_CPMAS_aminoacids_spinplots/tyrosine",
+    "bruker_13C_CPMAS_aminoacids_spinplots/arginine",
+    "bruker_31P_MAS_Ba2P2O7_mrsimulator/ba2p2o7_zg",
+    "bruker_113Cd_solution_CdSn_eichele_spectrochempy/100",
+    "bruker_13C_CP_alginate_xwinnmr_spectrochempy/80",
+    "bruker_13C_CP_alginate_xwinnmr_spectrochempy/94",
+    "bruker_2D_1H13C_LGHETCOR_tyrosine_spinplots/43",
+]
+LB = 20.0
+
+
+def centrebands(pr, rate, larmor, snr=30.0):
+    """Isotropic lines: significant peaks that are not +-k x rate from a taller peak."""
+    y = pr.real
+    idx = _peak_tops(pr.spectrum, snr)
+    idx = idx[y[idx] > snr * spectrum_noise(y)]
+    idx = idx[np.argsort(-y[idx])]
+    step = rate / larmor * 1e6
+    keep = []
+    for i in idx:
+        if all(abs(((pr.ppm[i] - pr.ppm[j]) / step) - round((pr.ppm[i] - pr.ppm[j]) / step)) * step > 1.0
+               or round((pr.ppm[i] - pr.ppm[j]) / step) == 0 for j in keep):
+            keep.append(i)
+    return sorted(float(pr.ppm[i]) for i in keep)
+
+
+def phase_diff(pr_auto, stored):
+    """Largest |difference| (deg) between the automatic and the stored phase at the 10 tallest peaks."""
+    s = pr_auto.spectrum
+    idx = _peak_tops(s)
+    idx = idx[np.argsort(-np.abs(s[idx]))[:10]]
+    n = s.size
+    u = (n - 1 - idx) / n
+    d = (pr_auto.phase[0] + pr_auto.phase[1] * u) - (stored[0] + stored[1] * u)
+    return float(np.max(np.abs((d + 180) % 360 - 180)))
+
+
+def main(csa=True):
+    if ROOT is None:
+        print("../shared/realdata not found: nothing to do")
+        return
+    rows, csa_rows = [], []
+    for rel in SETS:
+        name = rel.split("/")[-1] if not rel.split("/")[-1].isdigit() else rel.replace("/", " ")
+        ds = read_bruker(ROOT / rel)
+        if ds.data.ndim == 2:
+            try:
+                check_pass_dataset(ds)
+                verdict = "accepted"
+            except UserError as exc:
+                verdict = "pass-process refuses: " + str(exc).split(": ", 1)[-1]
+            rows.append([name, ds.nucleus, "-", "-", "-", verdict])
+            continue
+        auto = process_fid(ds, lb_hz=LB, phase="auto")
+        used = process_fid(ds, lb_hz=LB, phase="stored")
+        stored = f"{used.stored[0]:.0f}, {used.stored[1]:.0f}" if used.stored else "none/invalid"
+        found = f"{auto.phase[0]:.0f}, {auto.phase[1]:.0f}"
+        diff = f"{phase_diff(auto, used.stored):.0f}" if used.stored else "-"
+        key = rel.split("/")[-1]
+        try:
+            mc = check_mas_rate(used.freq_hz, used.real, recorded_hz=ds.mas_hz_recorded)
+            mas = f"{mc.rate_hz:.0f} Hz, {mc.source} ({mc.evidence()})"
+        except UserError as exc:
+            mc = None
+            mas = "refused: " + str(exc).split(": ", 1)[1].split("; give")[0]
+            if TITLE_RATE.get(key):
+                mc = check_mas_rate(used.freq_hz, used.real, given_hz=TITLE_RATE[key], recorded_hz=ds.mas_hz_recorded)
+                mas += f"; used {mc.rate_hz:.0f} Hz from the title ({mc.evidence()})"
+        if mc is not None:
+            mas += "".join(f"; WARNING {w}" for w in mc.warnings if "MASR" in w)[:160]
+        rows.append([name, ds.nucleus, f"{ds.mas_hz_recorded or 0:g}", mas, f"{found} (auto) vs {stored}; max diff {diff} deg",
+                     used.phase_source])
+        if csa and mc is not None and ds.nucleus in ("13C", "31P"):
+            sites = centrebands(used, mc.rate_hz, ds.larmor_hz)
+            r = fit_mas_spectrum(used.ppm, used.real, [dict(delta_iso=c, fwhm=1.0) for c in sites], ds.larmor_hz,
+                                 mc.rate_hz, n_starts=2)
+            for st in r.sites:
+                csa_rows.append([name, f"{st['delta_iso']:.1f}", f"{st['span']:.0f} +- {st['span_err']:.0f}",
+                                 f"{st['skew']:+.2f} +- {st['skew_err']:.2f}", str(st["n_sidebands"]), st["status"]])
+            print(f"# {name}: {len(sites)} lines fitted", file=sys.stderr, flush=True)
+    print("| data set | nucleus | MASR (Hz) | MAS rate used, how found | phase PHC0, PHC1 (deg) | phase used |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    if csa_rows:
+        print("\n| data set | delta_iso (ppm) | span (ppm) | skew | sidebands > 3 sigma | status |")
+        print("|---|---|---|---|---|---|")
+        for r in csa_rows:
+            print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main(csa="--no-csa" not in sys.argv)

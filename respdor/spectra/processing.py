@@ -1,0 +1,435 @@
+"""1D processing a spectroscopist can check: DC offset, apodisation, FT, phase, baseline.
+
+Conventions (checked against TopSpin's own ``1r`` of the spinplots 13C sets, correlation > 0.996
+for all four amino acids, see ``tests/test_spectra_processing.py``):
+
+* Spectra are on an ascending frequency axis (index 0 = lowest frequency = rightmost in a
+  TopSpin display). TopSpin applies ``phi_j = PHC0 + PHC1 * j / SI`` from the LEFT edge
+  (highest frequency, j = 0) and, with nmrglue's FID sign, the correction multiplies the
+  spectrum by ``exp(-i phi)``. On our ascending axis point i is j = n - 1 - i, so
+  ``phi_i = PHC0 + PHC1 * (n - 1 - i) / n`` and ``S_i -> S_i exp(-i phi_i)``. With this,
+  ``phase=(PHC0, PHC1)`` means exactly what the same numbers mean in TopSpin.
+* DC offset: the mean of the last eighth of the FID (where the signal has decayed) is taken as
+  the receiver offset and subtracted before apodisation; it removes the spike at the carrier.
+* Automatic phase: from the phases of the significant peak tops (see :func:`autophase`). The
+  sidebands of a MAS spectrum are many sharp absorption lines across the window, which pins
+  PHC0 and PHC1 even when the digital-filter delay is unknown; every top is made real and
+  positive, so the spectrum is never upside down.
+* Baseline: points are classified as baseline where the smoothed absolute first derivative is
+  below 3 robust standard deviations (Dietrich, Ruedel & Hembd, J. Magn. Reson. 91, 1, 1991),
+  the signal mask is widened by 1 % of the points on each side, and a polynomial (default order 3)
+  fitted to the baseline points only is subtracted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UserError
+
+__all__ = ["Processed1D", "apply_phase", "stored_phase", "autophase", "remove_dc", "baseline_mask",
+           "baseline_correct", "process_fid", "robust_noise", "spectrum_noise", "phase_quality"]
+
+
+def apply_phase(spec, phc0_deg: float, phc1_deg: float = 0.0):
+    """Phase an ascending-axis spectrum (last axis) with TopSpin's PHC0/PHC1 (degrees)."""
+    spec = np.asarray(spec, complex)
+    n = spec.shape[-1]
+    phi = np.radians(phc0_deg + phc1_deg * (n - 1 - np.arange(n)) / n)
+    return spec * np.exp(-1j * phi)
+
+
+def stored_phase(ds):
+    """TopSpin's PHC0/PHC1 from procs when they can be trusted.
+
+    Returns
+    -------
+    (phc0, phc1) in degrees, or None; and a sentence saying why.
+    """
+    procs = ds.procs
+    if procs is None:
+        return None, "no procs file"
+    if not getattr(ds, "procs_trusted", False):
+        return None, "procs disagrees with acqus (not processed from this FID)"
+    try:
+        p0, p1 = float(procs.get("PHC0", 0.0)), float(procs.get("PHC1", 0.0))
+    except (TypeError, ValueError):
+        return None, "PHC0/PHC1 in procs are not numbers"
+    if not (np.isfinite(p0) and np.isfinite(p1)):
+        return None, "PHC0/PHC1 in procs are not finite"
+    if p0 == 0.0 and p1 == 0.0:
+        return None, "procs PHC0 = PHC1 = 0 (never phased)"
+    return (p0, p1), "stored TopSpin phase (procs PHC0/PHC1)"
+
+
+def robust_noise(y):
+    """Noise standard deviation from the median absolute point-to-point difference (baseline-robust)."""
+    y = np.asarray(y, float)
+    return float(1.4826 * np.median(np.abs(np.diff(y))) / np.sqrt(2.0))
+
+
+PENALTY = 0.005
+
+
+def _peak_tops(spec, snr: float = 8.0, max_peaks: int = 60):
+    """Indices of the significant maxima of |spec| (local maxima above ``snr`` noise levels)."""
+    from scipy.signal import find_peaks
+
+    mag = np.abs(spec)
+    noise = max(robust_noise(spec.real), robust_noise(spec.imag), 1e-300)
+    idx, prop = find_peaks(mag, height=snr * noise, prominence=0.5 * snr * noise)
+    if idx.size > max_peaks:
+        idx = idx[np.argsort(-prop["peak_heights"])[:max_peaks]]
+    return np.sort(idx)
+
+
+def spectrum_noise(y):
+    """Noise standard deviation of a real spectrum from its baseline points.
+
+    Scaled median absolute deviation of the baseline points (:func:`baseline_mask`) about an
+    11-point running median (/0.9: the median itself carries ~ 1/sqrt(11) of the noise):
+    insensitive to lines, to a rolling baseline and to the point-to-point correlation that
+    apodisation and zero filling introduce (which fool a point-difference estimate).
+    """
+    from scipy.ndimage import median_filter
+
+    y = np.asarray(y, float)
+    m = baseline_mask(y)
+    if m.sum() < 16:
+        return robust_noise(y)
+    # Residual about a running median (11 points): follows broad humps and low wings of lines
+    # that the derivative test counted as baseline, keeps the (possibly correlated) noise.
+    r = (y - median_filter(y, size=11, mode="nearest"))[m]
+    return float(1.4826 * np.median(np.abs(r - np.median(r))) / 0.9)
+
+
+def _local_tops(s, idx, reach: float = 3.0):
+    """Complex height of each peak above its local background.
+
+    The background is the mean of the complex spectrum at ``reach`` half-widths on either side
+    of the top: a line's own dispersion is odd about its centre and cancels in that mean, while a
+    broad hump or another line's tail under the peak is removed, so the phase of
+    ``S_top - background`` is the instrument phase at that frequency.
+    """
+    mag = np.abs(s)
+    out = np.empty(idx.size, complex)
+    for j, i in enumerate(idx):
+        half = 0.5 * mag[i]
+        lo = i
+        while lo > 0 and mag[lo] > half:
+            lo -= 1
+        hi = i
+        while hi < s.size - 1 and mag[hi] > half:
+            hi += 1
+        hw = max(1, (hi - lo) // 2)
+        a, b = max(0, i - int(reach * hw)), min(s.size - 1, i + int(reach * hw))
+        # The sampled maximum can sit up to half a point off the true centre, where the line's
+        # dispersion is not zero: interpolate the complex spectrum at the parabolic-fit centre.
+        top = s[i]
+        if 0 < i < s.size - 1:
+            ya, yb, yc = mag[i - 1], mag[i], mag[i + 1]
+            den = ya - 2 * yb + yc
+            d = float(np.clip(0.5 * (ya - yc) / den, -0.5, 0.5)) if den != 0 else 0.0
+            top = s[i] + d * (s[i + 1] - s[i]) if d >= 0 else s[i] - d * (s[i - 1] - s[i])
+        out[j] = top - 0.5 * (s[a] + s[b])
+    return out
+
+
+def autophase(spec, fit_p1: bool = True, p1_range: float = 1440.0, snr: float = 8.0):
+    """Zero- and first-order phase (TopSpin PHC0, PHC1 in degrees) from the phases of the peak tops.
+
+    At the top of an isolated absorption line the complex spectrum points along the phase error,
+    so every significant peak (|S| above ``snr`` noise levels; a MAS spectrum's sidebands give
+    many) is one measurement theta_k of PHC0 + PHC1 u_k (u = fractional position from the
+    high-frequency edge). PHC1 is found by a grid search over ``p1_range`` (0.5 deg steps, which
+    also unwraps the phases) and PHC0 as the weighted circular mean, with weights |S_k|; each
+    peak top is then real and positive, so the spectrum cannot come out upside down. With fewer
+    than 3 peaks (or ``fit_p1=False``) only PHC0 is fitted.
+
+    Parameters
+    ----------
+    spec : ndarray
+        Complex ascending-axis spectrum (1D).
+    fit_p1 : bool
+        Also fit PHC1 (needed when a group delay or dead time remains).
+    p1_range : float
+        Search range of |PHC1| in degrees.
+    snr : float
+        Peaks below this signal-to-noise ratio are not used.
+
+    Returns
+    -------
+    (phc0, phc1) : tuple of float
+    """
+    s = np.asarray(spec, complex)
+    if s.ndim != 1 or s.size < 16:
+        raise UserError("automatic phase needs a 1D spectrum of at least 16 points")
+    # Interpolate the spectrum 4x (zero filling of the FID it came from): a sampled top can sit
+    # half a point off the line centre, where the dispersion is not zero.
+    up = 4 if s.size <= 16384 else 1
+    if up > 1:
+        s = _upsample(s, up)
+    n = s.size
+    idx = _peak_tops(s, snr)
+    if idx.size == 0:
+        idx = np.array([int(np.argmax(np.abs(s)))])
+    tops = _local_tops(s, idx)
+    keep = np.abs(tops) > 0.5 * snr * max(robust_noise(s.real), 1e-300)
+    if keep.any():
+        idx, tops = idx[keep], tops[keep]
+    theta = np.angle(tops)
+    w = np.abs(tops)
+    u = (n - 1 - idx) / n
+    fit1 = fit_p1 and idx.size >= 3
+    grid = np.arange(-p1_range, p1_range + 0.25, 0.5) if fit1 else np.array([0.0])
+    # Candidates: the best few PHC1 values of the coarse grid and PHC1 = 0; each is refined with
+    # robust weights and the one with the most coherent (absorptive) peak tops wins.
+    z = np.exp(1j * (theta[None, :] - np.radians(grid)[:, None] * u[None, :]))
+    res = np.abs(z @ w) / w.sum()
+    from scipy.signal import argrelmax
+
+    loc = argrelmax(np.concatenate([[-1.0], res, [-1.0]]))[0] - 1
+    starts = [float(grid[i]) for i in loc[np.argsort(-res[loc])][:6]] + [0.0]
+    best = None
+    for p1 in starts:
+        p0, p1 = _phase_grid(theta, w, u, np.array([p1]))
+        p0, p1, score = _robust_refine(theta, w, u, p0, p1, fit1)
+        score -= PENALTY * abs(p1) / 360.0
+        if best is None or score > best[2]:
+            best = (p0, p1, score)
+    p0, p1 = best[0], best[1]
+    return float((p0 + 180.0) % 360.0 - 180.0), p1
+
+
+def _robust_refine(theta, w, u, p0, p1, fit1, c_deg=45.0):
+    """Tukey-biweight re-weighting (45 deg): tops of truncation wiggles, shoulders and overlapped
+    lines carry phases unrelated to the instrument phase and lose their vote. Returns the robust
+    coherence sum(w_k rho(r_k)) / sum(w_k) as the score."""
+    c = np.radians(c_deg)
+    for _ in range(5):
+        r = np.angle(np.exp(1j * (theta - np.radians(p0 + p1 * u))))
+        wr = w * np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0)
+        if wr.sum() <= 0:
+            break
+        g2 = np.arange(p1 - 45.0, p1 + 45.1, 0.25) if fit1 else np.array([0.0])
+        p0, p1 = _phase_grid(theta, wr, u, g2)
+    r = np.angle(np.exp(1j * (theta - np.radians(p0 + p1 * u))))
+    score = float(np.sum(w * np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0)) / w.sum())
+    return p0, p1, score
+
+
+def _upsample(s, up):
+    """Spectrum on an up-times finer grid over the same span: its FID (the inverse transform,
+    starting at t = 0) zero-filled, i.e. exact interpolation; point up * k stays at frequency k."""
+    n = s.size
+    fid = np.fft.ifft(np.fft.ifftshift(s))
+    pad = np.zeros(up * n, complex)
+    pad[:n] = fid
+    return np.fft.fftshift(np.fft.fft(pad))
+
+
+def _phase_grid(theta, w, u, grid):
+    """Best (PHC0, PHC1) on a PHC1 grid: maximise |sum_k w_k exp(i(theta_k - PHC1 u_k))|."""
+    z = np.exp(1j * (theta[None, :] - np.radians(grid)[:, None] * u[None, :]))
+    res = np.abs(z @ w) / w.sum()
+    # A mild preference for small |PHC1| (PENALTY per 360 deg): with peaks clustered in one part
+    # of the window, very different PHC1 values fit almost equally well; take the plainest one.
+    g = int(np.argmax(res - PENALTY * np.abs(grid) / 360.0))
+    return float(np.degrees(np.angle(z[g] @ w))), float(grid[g])
+
+
+def phase_quality(spec, phc0: float, phc1: float, snr: float = 8.0, n_peaks: int = 10) -> float:
+    """Weighted mean cos(phase error) at the tallest peak tops after (PHC0, PHC1): 1 = absorptive.
+
+    Used to accept or reject a stored phase: below 0.7 (mean error beyond ~45 deg) the stored
+    numbers do not fit the FID as this reader processes it (e.g. another digital-filter handling).
+    """
+    s = np.asarray(spec, complex)
+    idx = _peak_tops(s, snr)
+    if idx.size == 0:
+        return float("nan")
+    tops = _local_tops(apply_phase(s, phc0, phc1), idx)
+    order = np.argsort(-np.abs(tops))[:n_peaks]
+    ph = tops[order]
+    w = np.abs(ph) ** 2
+    return float(np.sum(w * np.cos(np.angle(ph))) / w.sum())
+
+
+def remove_dc(fid, tail_fraction: float = 0.125):
+    """Subtract the receiver DC offset (mean of the last ``tail_fraction`` of each FID).
+
+    Returns
+    -------
+    fid : ndarray
+        Corrected copy.
+    offset : complex or ndarray
+        What was subtracted.
+    """
+    fid = np.array(fid, dtype=complex, copy=True)
+    n = fid.shape[-1]
+    k = max(8, int(n * tail_fraction))
+    if k >= n:
+        return fid, 0.0
+    off = fid[..., -k:].mean(axis=-1, keepdims=True)
+    return fid - off, np.squeeze(off)
+
+
+def baseline_mask(y, threshold: float = 3.0, smooth: int = 5, widen: float = 0.01):
+    """Boolean mask of baseline (signal-free) points from the smoothed |first derivative|."""
+    y = np.asarray(y, float)
+    d = np.abs(np.gradient(y))
+    if smooth > 1:
+        d = np.convolve(d, np.ones(smooth) / smooth, mode="same")
+    # Robust scale of the derivative: iterate a median/MAD clip so strong lines do not inflate it.
+    keep = np.ones(d.size, bool)
+    for _ in range(10):
+        med = np.median(d[keep])
+        mad = 1.4826 * np.median(np.abs(d[keep] - med))
+        new = d < med + threshold * max(mad, 1e-300)
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    signal = ~keep
+    w = max(1, int(widen * y.size))
+    if signal.any():
+        signal = np.convolve(signal.astype(float), np.ones(2 * w + 1), mode="same") > 0
+    return ~signal
+
+
+def baseline_correct(y, order: int = 3, mask=None):
+    """Subtract a polynomial fitted to the baseline points only (see module docstring).
+
+    Returns
+    -------
+    corrected : ndarray
+    baseline : ndarray
+    mask : ndarray of bool
+        Points used as baseline.
+    """
+    y = np.asarray(y, float)
+    if order < 0:
+        raise UserError(f"baseline order must be >= 0, got {order}")
+    m = baseline_mask(y) if mask is None else np.asarray(mask, bool)
+    if m.sum() < order + 8:
+        return y.copy(), np.zeros_like(y), m
+    x = np.linspace(-1.0, 1.0, y.size)
+    coef = np.polynomial.legendre.legfit(x[m], y[m], order)
+    base = np.polynomial.legendre.legval(x, coef)
+    return y - base, base, m
+
+
+def _phasing_spectrum(fid, dwell_s, lb_hz, zero_fill):
+    """Spectrum used only to find the phase: broadened so the FID decays to 5 % at its end.
+
+    Truncation wiggles (sinc side lobes of an FID cut before it decays) are peaks with phases
+    near +-90 deg; apodisation removes them. Line broadening does not change the phase.
+    """
+    from .bruker import spectrum_1d
+
+    aq = np.shape(fid)[-1] * dwell_s
+    lb = max(float(lb_hz), np.log(20.0) / (np.pi * aq))
+    return spectrum_1d(fid, dwell_s, lb_hz=lb, zero_fill=zero_fill, phase0_deg=0.0)[1]
+
+
+@dataclass
+class Processed1D:
+    """A processed 1D spectrum and how it was made.
+
+    Attributes
+    ----------
+    freq_hz : ndarray
+        Ascending offsets from the carrier in Hz.
+    ppm : ndarray
+        Ascending shift axis in ppm.
+    spectrum : ndarray
+        Complex phased spectrum.
+    real : ndarray
+        Real part after baseline correction (if any).
+    phase : (float, float)
+        PHC0, PHC1 applied (TopSpin convention, degrees).
+    phase_source : str
+        'stored', 'auto' or 'user'.
+    stored : (float, float) or None
+        The phase TopSpin stored in procs (when trusted).
+    notes : list of str
+    """
+
+    freq_hz: np.ndarray
+    ppm: np.ndarray
+    spectrum: np.ndarray
+    real: np.ndarray
+    phase: tuple
+    phase_source: str
+    stored: tuple | None
+    notes: list = field(default_factory=list)
+
+
+def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: bool = True,
+                baseline_order: int | None = None, fid=None) -> Processed1D:
+    """Process a 1D Bruker FID: DC offset, exponential apodisation, zero filling, FT, phase, baseline.
+
+    Parameters
+    ----------
+    ds : BrukerDataset
+        From :func:`respdor.spectra.bruker.read_bruker`.
+    lb_hz : float
+        Exponential line broadening in Hz.
+    zero_fill : int
+        Zero-fill factor (>= 1).
+    phase : 'stored', 'auto' or (PHC0, PHC1)
+        'stored' uses procs PHC0/PHC1 when trusted and falls back to 'auto'; a pair is used as given
+        (degrees, TopSpin convention).
+    dc : bool
+        Remove the receiver DC offset.
+    baseline_order : int or None
+        Polynomial order of the baseline correction (None: no correction).
+    fid : ndarray, optional
+        Use this FID instead of ``ds.data`` (e.g. summed CPMG echoes).
+
+    Returns
+    -------
+    Processed1D
+    """
+    from .bruker import spectrum_1d
+
+    data = ds.data if fid is None else fid
+    if np.ndim(data) != 1:
+        raise UserError(f"{ds.path}: a 2D data set; this command needs a 1D FID")
+    notes = []
+    if dc:
+        data, off = remove_dc(data)
+        notes.append(f"DC offset removed ({abs(off) / max(np.max(np.abs(data)), 1e-300) * 100:.2g} % of the FID maximum)")
+    f, s = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=zero_fill, phase0_deg=0.0)
+    stored, why = stored_phase(ds)
+    if isinstance(phase, str):
+        if phase not in ("stored", "auto"):
+            raise UserError(f"phase must be 'stored', 'auto' or two numbers, got {phase!r}")
+        # Judge the stored phase on the apodised spectrum (truncation wiggles have no phase to judge).
+        s_ph = _phasing_spectrum(data, ds.dwell_s, lb_hz, min(zero_fill, 2))
+        q = phase_quality(s_ph, *stored) if stored is not None else float("nan")
+        if phase == "stored" and stored is not None and q >= 0.7:
+            p, source = stored, "stored"
+        else:
+            if stored is not None and phase == "stored":
+                why = (f"stored PHC0 = {stored[0]:.1f}, PHC1 = {stored[1]:.1f} leave the peak tops "
+                       f"dispersive here (absorption quality {q:.2f} < 0.7)")
+            if phase == "stored":
+                notes.append(f"no usable stored phase ({why}): automatic phase")
+            # With the group delay removed from GRPDLY (DSPFVS >= 20) only a dead-time roll is left
+            # (|PHC1| <= 360 deg = one dwell); older or unknown filters may leave several dwells.
+            modern = ds.group_delay_removed and float(ds.acqus.get("DSPFVS", 0) or 0) >= 20
+            p = autophase(s_ph, p1_range=360.0 if modern else 1440.0)
+            source = "auto"
+    else:
+        p0, p1 = (float(v) for v in phase)
+        p, source = (p0, p1), "user"
+    s = apply_phase(s, *p)
+    notes.append(f"phase PHC0 = {p[0]:.1f} deg, PHC1 = {p[1]:.1f} deg ({source}"
+                 + (f"; TopSpin stored {stored[0]:.1f}, {stored[1]:.1f}" if stored and source != "stored" else "") + ")")
+    y = s.real
+    if baseline_order is not None:
+        y, _, m = baseline_correct(y, baseline_order)
+        notes.append(f"baseline: order-{baseline_order} polynomial through {int(m.sum())} signal-free points subtracted")
+    return Processed1D(f, ds.ppm_axis(f.size), s, y, tuple(float(v) for v in p), source, stored, notes)
