@@ -12,7 +12,6 @@ set) and written whole or not at all (:mod:`respdor.files`).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..errors import UserError
 from ._units import finite_float, parse_frequency, parse_time

@@ -22,7 +22,6 @@ descending; plots invert the axis).
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

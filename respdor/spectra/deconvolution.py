@@ -233,6 +233,13 @@ def deconvolve(
         if why:
             row["status"] = "refused"
             warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
+        elif abs(row["center"] - centers[i]) > 2.0 * max(row["fwhm"], step):
+            # Not refused (the line is real), but it is not where the user placed the site: a line
+            # expected at that shift may be absent, or two sites may have merged.
+            row["status"] = "moved"
+            warnings.append(f"site {i + 1} given at {centers[i]:g} ppm was fitted at {row['center']:.1f} ppm, "
+                            f"{abs(row['center'] - centers[i]) / row['fwhm']:.1f} line widths away: no line at "
+                            f"{centers[i]:g} ppm? check --sites")
         sites.append(row)
     covar = None if res.covar is None else np.array(res.covar) * scale**2
     return DeconvolutionResult(
