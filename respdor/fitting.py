@@ -36,8 +36,10 @@ from scipy import stats
 from spinsim.dipolar import ANGSTROM, dipolar_constant
 from spinsim.isotopes import Isotope, get_isotope
 
+from .constraints import prepare_constraints
 from .curve import DephasingCurve
 from .errors import UserError
+from .optimum import search_and_fit
 from .models import (
     TRANSFER_KINDS,
     gaussian_distance_average,
@@ -510,57 +512,6 @@ class _Problem:
                 parts.append(curve.dss0 - y)
         return np.concatenate(parts)
 
-    def grid_start(self):
-        """Set starting values from a coarse grid in D with the amplitude solved linearly."""
-        for i, (curve, model) in enumerate(zip(self.curves, self.models)):
-            t = curve.time_s
-            tmax = max(float(t.max()), 1e-9)
-            positive = t[t > 0]
-            tmin = float(positive.min()) if positive.size else tmax / 10
-            lo, hi = 0.03 / tmax, 6.0 / tmin
-            if model.coupling_limits_hz is not None:
-                lo = max(lo, model.coupling_limits_hz[0] * 1.0001)
-                hi = min(hi, model.coupling_limits_hz[1] * 0.9999)
-                if lo >= hi:
-                    lo, hi = model.coupling_limits_hz[0] * 1.0001, model.coupling_limits_hz[1] * 0.9999
-            grid = np.geomspace(lo, hi, 80)
-            w = 1.0 / curve.sigma**2 if curve.sigma is not None else np.ones_like(t)
-            p = self.params.valuesdict()
-            best = (np.inf, None, None)
-            for d in grid:
-                g = model.normalised(t, d, p[self.name("scaling", i)], p[self.name("width_angstrom", i)])
-                denom = np.sum(w * g * g)
-                if denom <= 0:
-                    continue
-                amp = np.sum(w * g * curve.dss0) / denom
-                chi = np.sum(w * (curve.dss0 - amp * g) ** 2)
-                if chi < best[0]:
-                    best = (chi, d, amp)
-            _, d_best, amp_best = best
-            if d_best is None:
-                continue
-            self._set_start(i, d_best, amp_best)
-
-    def _set_start(self, i, d_best, amp_best):
-        p = self.params
-        if self.param == "coupling":
-            par = p[self.name("coupling_hz", i)]
-            if par.vary and par.user_data is None:
-                par.value = float(np.clip(d_best, par.min * 1.01, par.max * 0.99))
-                par.user_data = "grid"
-        else:
-            par = p[self.name("distance_angstrom", i)]
-            if par.vary and par.user_data is None:
-                r = (self.models[i].dr3 / d_best) ** (1.0 / 3.0)
-                par.value = float(np.clip(r, par.min * 1.01, par.max * 0.99))
-                par.user_data = "grid"
-        for base in ("fraction", "efficiency", "abundance"):
-            par = p[self.name(base, i)]
-            if par.vary:
-                others = np.prod([p[self.name(b, i)].value for b in ("fraction", "efficiency", "abundance") if b != base])
-                if others > 0:
-                    par.value = float(np.clip(amp_best / others, par.min + 1e-6, par.max - 1e-6))
-
 
 def _one_parameter_profile(problem, result, name, weighted):
     """Profile of the only varied parameter: chi^2 along it needs no re-fit (lmfit's needs >= 2)."""
@@ -598,6 +549,24 @@ def _one_parameter_profile(problem, result, name, weighted):
     return levels
 
 
+def _check_determinable(problem, weighted):
+    """Refuse curves whose points cannot determine the free parameters (one line, no traceback)."""
+    n_vary = sum(1 for n, p in problem.params.items() if p.vary and p.expr is None and not n.startswith("s0_"))
+    distinct = sum(len(np.unique(c.time_s[c.time_s > 0])) for c in problem.curves)
+    where = ", ".join(c.source or c.label for c in problem.curves)
+    if distinct == 0:
+        raise UserError(f"{where}: every recoupling time is 0, where no dephasing has happened yet: "
+                        "the curve carries no information on D or the fraction")
+    for c in problem.curves:
+        if not np.any(c.time_s > 0):
+            raise UserError(f"{c.source or c.label}: every recoupling time is 0: the curve carries no information")
+    need = n_vary + 1
+    if distinct < need:
+        why = " (one more is needed to test the fit)" if weighted else " (one more is needed to estimate the noise)"
+        raise UserError(f"{where}: {distinct} distinct recoupling time(s) > 0 cannot determine {n_vary} free "
+                        f"parameter(s){why}; measure more times or fix parameters (--fix)")
+
+
 def _known_sigma_prob(best, new):
     """Profile-likelihood probability for known errors: chi^2 distribution with one degree of freedom."""
     return stats.chi2.cdf(max(new.chisqr - best.chisqr, 0.0), 1)
@@ -619,6 +588,7 @@ def fit_curves(
     method: str = "ratio",
     intervals: bool = True,
     free: Sequence[str] = (),
+    option_names: dict | None = None,
 ) -> FitResult:
     """Fit one or several dephasing curves, with parameters shared between curves.
 
@@ -649,6 +619,13 @@ def fit_curves(
     free : sequence of str
         Parameters that are fixed by default (efficiency, abundance, scaling, width_angstrom) but
         should vary.
+    option_names : dict, optional
+        How messages name ``fix``, ``bounds`` and ``initial`` (the command line passes
+        ``--fix``, ``--bound``, ``--start``).
+
+    Constraints on D or r are honoured whichever is fitted (converted through D r^3 = const);
+    contradictory or unphysical ones raise :class:`UserError`. The fit searches the whole allowed
+    range (:mod:`respdor.optimum`) and confirms its optimum with a chi^2 profile.
 
     Returns
     -------
@@ -681,21 +658,17 @@ def fit_curves(
     clash = [n for n in free if n in fix]
     if clash:
         raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
+    fix, bounds, initial = prepare_constraints(fix, bounds, initial, models, parameterization, option_names,
+                                               _Problem._default_bounds)
     problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free)
-    for name, value in initial.items():
-        if name in problem.params:
-            problem.params[name].user_data = "user"
-    problem.grid_start()
-    minimizer = lmfit.Minimizer(problem.residual, problem.params, scale_covar=not weighted, nan_policy="raise")
-    result = minimizer.minimize(method="leastsq")
+    _check_determinable(problem, weighted)
+    user_start = {n: v for n, v in initial.items() if n in problem.params and problem.params[n].vary} or None
+    minimizer, result, search_notes, search_warnings = search_and_fit(problem, not weighted, user_start)
     physical = [n for n in result.var_names if not n.startswith("s0_")]
     n_free = len(physical)
-    n_resid = result.ndata
-    if n_resid <= result.nvarys:
-        raise UserError(f"{n_points} points cannot determine {n_free} free parameters; fix some (--fix)")
 
-    notes = []
-    warn_list = []
+    notes = list(search_notes)
+    warn_list = list(search_warnings)
     if weighted:
         notes.append("uncertainties from the measurement errors (covariance not rescaled); "
                      "intervals: profile likelihood, delta chi2 = 1 and 4")

@@ -1,0 +1,314 @@
+"""Find and confirm the global least-squares optimum of a dephasing-curve fit.
+
+A REDOR/RESPDOR curve is linear in its amplitude A = f * eps * x and strongly non-linear in D
+(or r). For a given geometry the best amplitude therefore follows in closed form (weighted linear
+least squares, clipped to its bounds, which is exact because chi^2 is a parabola in A). That gives
+the chi^2 profile over D at almost no cost, and with it
+
+* the starts of the local Levenberg-Marquardt fit: every local minimum of a coarse profile over the
+  whole allowed range (starts placed inside the bounds, never on them), plus the user's start;
+* the confirmation afterwards: a dense profile plus a bounded one-dimensional refinement must not
+  find a chi^2 below the fit's. If it does, the fit restarts from there (Levenberg-Marquardt only
+  accepts downhill steps, so the restart cannot end higher); if that still fails the fit says so.
+
+With other free parameters (scaling, width) the profile holds them at their fitted values, so the
+confirmation is over the geometry and the amplitude; the note says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+__all__ = ["geometry_names", "profile", "search_and_fit"]
+
+#: Relative chi^2 by which a profile must beat the fit to count as a better optimum.
+CONFIRM_RTOL = 1e-6
+#: Most profile points (coarse search, dense confirmation) and the fewest; between them the count
+#: follows the cost of one point (a distance distribution costs ~60 curves) within ``_BUDGET_S``.
+_COARSE = (120, 240)
+_DENSE = (300, 1200)
+_BUDGET_S = 2.0
+
+
+def geometry_names(problem):
+    """Distinct names of the varied geometric parameter (D or r), one per independent geometry."""
+    base = "coupling_hz" if problem.param == "coupling" else "distance_angstrom"
+    names = []
+    for i in range(problem.n):
+        name = problem.name(base, i)
+        if problem.params[name].vary and name not in names:
+            names.append(name)
+    return names
+
+
+def _grid(problem, gname, n):
+    """Values of ``gname`` (D in Hz or r in angstrom) to profile over, inside its bounds.
+
+    The range covers lambda = kappa D t from 1e-3 at the longest time (deep in the D^2 t^2 regime)
+    to 60 at the shortest (every point on the plateau) for every curve using ``gname``: outside it
+    the profile is flat.
+    """
+    par = problem.params[gname]
+    base = "coupling_hz" if problem.param == "coupling" else "distance_angstrom"
+    lows, highs = [], []
+    for i, (curve, model) in enumerate(zip(problem.curves, problem.models)):
+        if problem.name(base, i) != gname:
+            continue
+        positive = curve.time_s[curve.time_s > 0]
+        kappa = problem.params[problem.name("scaling", i)].value * np.sqrt(model.n_partners)
+        d_lo, d_hi = 1e-3 / (kappa * positive.max()), 60.0 / (kappa * positive.min())
+        if base == "coupling_hz":
+            lows.append(d_lo), highs.append(d_hi)
+        else:
+            lows.append((model.dr3 / d_hi) ** (1 / 3)), highs.append((model.dr3 / d_lo) ** (1 / 3))
+    lo, hi = max(min(lows), par.min), min(max(highs), par.max)
+    if not lo < hi:
+        lo, hi = par.min, par.max
+    lo, hi = max(lo, 1e-12), max(hi, 2e-12)
+    # A hair inside the bounds: r at its bound maps to D a round-off beyond a table's limit.
+    return np.geomspace(lo * (1 + 1e-9), hi * (1 - 1e-9), n)
+
+
+def _weights(problem, curve):
+    if curve.sigma is not None and (problem.weighted or problem.method == "signals"):
+        return 1.0 / curve.sigma**2
+    return np.ones_like(curve.time_s)
+
+
+def _amplitude_factors(problem, i, p):
+    """(name of the varied factor of f*eps*x or None, product of the fixed factors)."""
+    varied, const = None, 1.0
+    for base in ("fraction", "efficiency", "abundance"):
+        name = problem.name(base, i)
+        if problem.params[name].vary:
+            varied = name
+        else:
+            const *= p[name]
+    return varied, const
+
+
+def profile_point(problem, p):
+    """chi^2 of the ratio residual at the geometry in ``p`` with every amplitude solved.
+
+    Parameters
+    ----------
+    problem : respdor.fitting._Problem
+    p : dict
+        Parameter values; the varied amplitude factors are overwritten with their best values.
+
+    Returns
+    -------
+    float
+        chi^2 (weighted when the fit is), the amplitude factors in ``p`` updated in place.
+    """
+    shapes, groups = [], {}
+    with np.errstate(all="ignore"):
+        for i, curve in enumerate(problem.curves):
+            g = problem.models[i].normalised(curve.time_s, problem.coupling(p, i),
+                                             p[problem.name("scaling", i)], p[problem.name("width_angstrom", i)])
+            name, const = _amplitude_factors(problem, i, p)
+            shapes.append((curve, _weights(problem, curve), np.asarray(g, float) * const, name))
+            if name is not None:
+                groups.setdefault(name, []).append(len(shapes) - 1)
+        for name, members in groups.items():
+            num = sum(np.sum(shapes[k][1] * shapes[k][2] * shapes[k][0].dss0) for k in members)
+            den = sum(np.sum(shapes[k][1] * shapes[k][2] ** 2) for k in members)
+            par = problem.params[name]
+            value = num / den if den > 0 and np.isfinite(num / den) else par.value
+            p[name] = float(np.clip(value, par.min, par.max))
+        chi = 0.0
+        for curve, w, gc, name in shapes:
+            amp = p[name] if name is not None else 1.0
+            chi += float(np.sum(w * (curve.dss0 - amp * gc) ** 2))
+    return chi if np.isfinite(chi) else np.inf
+
+
+def profile(problem, p0, gname, values):
+    """chi^2 profile over ``gname`` (amplitudes solved, everything else as in ``p0``).
+
+    Returns
+    -------
+    chi : ndarray
+        chi^2 at each value.
+    best : dict
+        Parameter values (amplitudes included) at the lowest chi^2.
+    """
+    chi = np.empty(len(values))
+    best, best_chi = None, np.inf
+    for k, v in enumerate(values):
+        p = dict(p0)
+        p[gname] = float(v)
+        chi[k] = profile_point(problem, p)
+        if chi[k] < best_chi:
+            best, best_chi = p, chi[k]
+    return chi, best
+
+
+def _refine(problem, p0, gname, values, chi):
+    """Bounded 1-D minimisation of the profile around its lowest grid point (log scale)."""
+    k = int(np.argmin(chi))
+    lo, hi = values[max(k - 1, 0)], values[min(k + 1, len(values) - 1)]
+    if not hi > lo:
+        p = dict(p0)
+        p[gname] = float(values[k])
+        return profile_point(problem, p), p
+
+    def f(logv):
+        p = dict(p0)
+        p[gname] = float(np.exp(logv))
+        return profile_point(problem, p)
+
+    out = minimize_scalar(f, bounds=(np.log(lo), np.log(hi)), method="bounded",
+                          options={"xatol": 1e-10})
+    p = dict(p0)
+    p[gname] = float(np.exp(out.x))
+    chi_ref = profile_point(problem, p)
+    if chi_ref > chi[k]:
+        p = dict(p0)
+        p[gname] = float(values[k])
+        chi_ref = profile_point(problem, p)
+    return chi_ref, p
+
+
+def _local_minima(chi, keep):
+    """Indices of the ``keep`` lowest local minima of a sampled profile."""
+    idx = [k for k in range(len(chi)) if np.isfinite(chi[k])
+           and (k == 0 or chi[k] <= chi[k - 1]) and (k == len(chi) - 1 or chi[k] <= chi[k + 1])]
+    return sorted(idx, key=lambda k: chi[k])[:keep]
+
+
+def _inside(par, value):
+    """A start strictly inside the bounds (a Levenberg-Marquardt start on a bound cannot move)."""
+    lo, hi = par.min, par.max
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return float(np.clip(value, lo, hi))
+    if lo > 0:  # D, r: log-scale ranges spanning decades
+        return float(np.clip(value, lo * (1 + 1e-4), hi * (1 - 1e-4)))
+    margin = 1e-3 * (hi - lo)
+    return float(np.clip(value, lo + margin, hi - margin))
+
+
+def _start_params(problem, values):
+    params = problem.params.copy()
+    for name, v in values.items():
+        if name in params and params[name].vary and params[name].expr is None:
+            params[name].value = _inside(params[name], v)
+    return params
+
+
+def _run(problem, params, scale_covar):
+    import lmfit
+
+    minimizer = lmfit.Minimizer(problem.residual, params, scale_covar=scale_covar, nan_policy="raise")
+    with np.errstate(all="ignore"):
+        result = minimizer.minimize(method="leastsq")
+    return minimizer, result
+
+
+def search_and_fit(problem, scale_covar, user_start=None):
+    """Multi-start local fits from the profile's minima; then confirm the optimum.
+
+    Parameters
+    ----------
+    problem : respdor.fitting._Problem
+    scale_covar : bool
+        Passed to lmfit (True when the noise is estimated from the scatter).
+    user_start : dict, optional
+        name -> value the user asked to start from; run as one of the starts.
+
+    Returns
+    -------
+    minimizer, result : lmfit objects of the best fit
+    notes, warnings : list of str
+    """
+    gnames = geometry_names(problem)
+    p0 = problem.params.valuesdict()
+    n_coarse, n_dense = _sizes(problem, p0)
+    starts = []
+    coarse = {}
+    for gname in gnames:
+        values = _grid(problem, gname, n_coarse)
+        chi, _ = profile(problem, p0, gname, values)
+        coarse[gname] = (values, chi)
+    if gnames:
+        # Starts: local minima of the first geometry's profile, the others at their grid optimum.
+        base = dict(p0)
+        for gname in gnames[1:]:
+            values, chi = coarse[gname]
+            base[gname] = float(values[int(np.argmin(chi))])
+        values, chi = coarse[gnames[0]]
+        # Every local minimum nearly as low as the best: the conditional optimum of the others
+        # (scaling, width) may move it, and a local fit is cheap next to a wrong answer.
+        for k in [k for k in _local_minima(chi, 3) if chi[k] <= 1.5 * np.min(chi) + 1e-12]:
+            p = dict(base)
+            p[gnames[0]] = float(values[k])
+            profile_point(problem, p)
+            starts.append(("grid", p))
+    else:
+        p = dict(p0)
+        profile_point(problem, p)
+        starts.append(("grid", p))
+
+    if user_start:
+        # The user's values, the rest (e.g. the amplitude for a start on r only) from the grid.
+        p = dict(starts[0][1])
+        p.update(user_start)
+        starts.insert(0, ("your start", p))
+    best = None
+    for label, values in starts:
+        minimizer, result = _run(problem, _start_params(problem, values), scale_covar)
+        if best is None or result.chisqr < best[1].chisqr * (1 - 1e-12):
+            best = (minimizer, result, label)
+    minimizer, result, label = best
+    notes, warns = [], []
+    if user_start and label != "your start":
+        notes.append(f"the fit from your start did not reach the lowest chi2; the grid start did "
+                     f"(chi2 = {result.chisqr:.6g})")
+    if problem.method == "signals" or not gnames:
+        if problem.method == "signals":
+            notes.append("global search on the dS/S0 profile; the joint S0/S1 optimum is not confirmed by a profile")
+        return minimizer, result, notes, warns
+    for attempt in range(3):
+        better = _confirm(problem, result, gnames, n_dense)
+        if better is None:
+            extra = [n for n in result.var_names if not n.startswith("s0_") and n not in gnames
+                     and not any(n == problem.name(b, i) for b in ("fraction", "efficiency", "abundance")
+                                 for i in range(problem.n))]
+            scope = "D and the amplitude" if not extra else f"D and the amplitude (with {', '.join(extra)} at their fitted values)"
+            notes.append(f"global optimum confirmed: a {n_dense}-point chi2 profile over {scope} finds nothing lower")
+            return minimizer, result, notes, warns
+        chi_better, p_better = better
+        m2, r2 = _run(problem, _start_params(problem, p_better), scale_covar)
+        if r2.chisqr < result.chisqr:
+            minimizer, result = m2, r2
+    warns.append(f"the optimum could not be confirmed: a chi2 profile over D reaches chi2 = {chi_better:.6g}, "
+                 f"below the fit's {result.chisqr:.6g}; treat the result with caution")
+    return minimizer, result, notes, warns
+
+
+def _sizes(problem, p0):
+    """(coarse, dense) numbers of profile points that fit the time budget."""
+    import time
+
+    p = dict(p0)
+    start = time.perf_counter()
+    profile_point(problem, p)
+    cost = max(time.perf_counter() - start, 1e-6)
+    n = int(_BUDGET_S / cost)
+    return int(np.clip(n // 4, *_COARSE)), int(np.clip(n, *_DENSE))
+
+
+def _confirm(problem, result, gnames, n_dense):
+    """None when no profile beats the fit, else (chi2, parameter values) of the better point."""
+    p_fit = result.params.valuesdict()
+    chi_fit = float(result.chisqr)
+    # Below this a lower chi^2 is round-off (noise-free synthetic curves reach chi^2 ~ 1e-20).
+    atol = (1e-8 if problem.weighted else 1e-14) * result.ndata
+    for gname in gnames:
+        values = np.unique(np.concatenate([_grid(problem, gname, n_dense), [p_fit[gname]]]))
+        chi, _ = profile(problem, p_fit, gname, values)
+        chi_ref, p_ref = _refine(problem, p_fit, gname, values, chi)
+        if chi_ref < chi_fit * (1 - CONFIRM_RTOL) - atol:
+            return chi_ref, p_ref
+    return None
