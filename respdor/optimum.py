@@ -292,6 +292,8 @@ def _sizes(problem, p0):
     import time
 
     p = dict(p0)
+    for gname in geometry_names(problem):
+        p[gname] = float(np.median(_grid(problem, gname, 3)))
     start = time.perf_counter()
     profile_point(problem, p)
     cost = max(time.perf_counter() - start, 1e-6)
