@@ -39,6 +39,7 @@ from spinsim.isotopes import Isotope, get_isotope
 from .constraints import prepare_constraints
 from .curve import DephasingCurve
 from .errors import UserError
+from .adequacy import adequacy_checks
 from .optimum import search_and_fit
 from .models import (
     TRANSFER_KINDS,
@@ -295,6 +296,11 @@ class FitResult:
         "ratio" (fit dS/S0) or "signals" (joint S0/S1 fit).
     lmfit_result : lmfit.minimizer.MinimizerResult
         The raw lmfit result, for experts.
+    p_value : float or None
+        With measurement errors: probability of a chi^2 at least this large if the model is right
+        (chi^2 distribution with N - P degrees of freedom); None without errors.
+    mcmc : dict or None
+        Posterior summary from :func:`respdor.mcmc.sample_posterior` (None unless run).
     """
 
     parameters: dict
@@ -310,7 +316,11 @@ class FitResult:
     weighted: bool
     method: str
     lmfit_result: object = None
+    p_value: float | None = None
+    mcmc: dict | None = None
+    mcmc_samples: dict | None = field(default=None, repr=False)
     _evaluate: Callable | None = field(default=None, repr=False)
+    _problem: object = field(default=None, repr=False)
 
     def __getitem__(self, name) -> ParameterEstimate:
         return self.parameters[name]
@@ -352,8 +362,11 @@ class FitResult:
         out["n_free"] = self.n_free
         out["aic"] = _finite_or_none(self.aic)
         out["bic"] = _finite_or_none(self.bic)
+        out["p_value"] = _finite_or_none(self.p_value)
         out["weighted"] = self.weighted
         out["method"] = self.method
+        if self.mcmc is not None:
+            out["mcmc"] = self.mcmc
         out["correlations"] = {k: _finite_or_none(v) for k, v in self.correlations.items()}
         out["warnings"] = list(self.warnings)
         out["notes"] = list(self.notes)
@@ -699,9 +712,11 @@ def fit_curves(
                         out = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
                                                   prob_func=prob, maxiter=100)
                 ci[name] = out[name]
-                for w in caught:
-                    if "Bound reached" in str(w.message) or "maxiter" in str(w.message):
-                        warn_list.append(f"{name}: the 2-sigma interval reaches a bound or does not close ({w.message})")
+                if any("Bound reached" in str(w.message) for w in caught):
+                    warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
+                                     "before chi2 rises enough: open on that side")
+                elif any("maxiter" in str(w.message) for w in caught):
+                    warn_list.append(f"{name}: the profile-likelihood interval search did not close (maxiter)")
             except Exception as exc:  # lmfit raises plain exceptions when stderr is missing
                 warn_list.append(f"{name}: profile-likelihood interval not available ({type(exc).__name__}: {exc})")
         # lmfit's interval search leaves parameter values at the last trial: restore the best fit.
@@ -722,13 +737,14 @@ def fit_curves(
         if par.vary and (np.isclose(par.value, par.min, rtol=1e-6, atol=1e-9) or
                          np.isclose(par.value, par.max, rtol=1e-6, atol=1e-9)):
             est.at_bound = True
-            warn_list.append(f"{name} = {par.value:.4g} sits on its bound [{par.min}, {par.max}]; "
-                             "its standard error is not meaningful")
+            est.stderr = None  # a covariance at a bound describes no interval
         if name in ci:
             levels = ci[name]
             lo68, lo95 = _pick(levels, 0.6827, -1, par), _pick(levels, 0.9545, -1, par)
             hi68, hi95 = _pick(levels, 0.6827, 1, par), _pick(levels, 0.9545, 1, par)
             est.ci68, est.ci95 = (lo68, hi68), (lo95, hi95)
+        if est.at_bound:
+            warn_list.append(_bound_message(name, par, est, intervals))
         params_out[name] = est
     # Intervals of derived geometric quantities follow from the monotonic D <-> r map.
     for i, model in enumerate(models):
@@ -760,6 +776,8 @@ def fit_curves(
                 correlations[f"{a}/{b}"] = float(c)
 
     _separability_warnings(problem, result, correlations, warn_list)
+    p_value, adequacy = adequacy_checks(problem, result, weighted, (option_names or {}).get("fix", "fix"))
+    warn_list.extend(adequacy)
 
     def evaluate(index, t, overrides):
         p = dict(result.params.valuesdict())
@@ -774,6 +792,7 @@ def fit_curves(
                     p[name] = val
         return problem.model_curve(p, index, t)
 
+    warn_list = list(dict.fromkeys(warn_list))  # one line per distinct warning
     return FitResult(
         parameters=params_out,
         curves=curves,
@@ -788,8 +807,22 @@ def fit_curves(
         weighted=weighted,
         method=method,
         lmfit_result=result,
+        p_value=p_value,
         _evaluate=evaluate,
+        _problem=problem,
     )
+
+
+def _bound_message(name, par, est, intervals):
+    """Say that a parameter sits on its bound and what interval (one-sided) it has, or why none."""
+    side = "lower" if np.isclose(par.value, par.min, rtol=1e-6, atol=1e-9) else "upper"
+    edge = par.min if side == "lower" else par.max
+    head = f"{name} = {par.value:.4g} sits on its {side} bound {edge:g}: no standard error"
+    if est.ci68 is not None and None not in est.ci68 and est.ci95 is not None and None not in est.ci95:
+        return (f"{head}; its profile-likelihood intervals are one-sided: 68 % [{est.ci68[0]:.4g}, {est.ci68[1]:.4g}], "
+                f"95 % [{est.ci95[0]:.4g}, {est.ci95[1]:.4g}]")
+    why = "intervals were not asked for" if not intervals else "the profile could not be computed at the bound"
+    return f"{head} and no interval ({why}); fix it, widen the bound (--bound) or use --mcmc"
 
 
 def _safe_map(conv, v):

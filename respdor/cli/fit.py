@@ -87,6 +87,11 @@ def add_fit_arguments(p):
     g.add_argument("--method", choices=["ratio", "signals"], default="ratio",
                    help="fit dS/S0 (default) or S0 and S1 jointly (needs their noise)")
     g.add_argument("--no-intervals", action="store_true", help="skip the profile-likelihood intervals")
+    g.add_argument("--mcmc", action="store_true",
+                   help="also sample the posterior with emcee: medians and 68/95 %% credible intervals of D, r, f "
+                        "and a corner figure (needs: pip install 'respdor[mcmc]')")
+    g.add_argument("--mcmc-steps", type=int, default=2000, metavar="N", help="MCMC steps per walker (default 2000)")
+    g.add_argument("--mcmc-seed", type=int, default=0, metavar="N", help="MCMC random seed (default 0)")
     g = p.add_argument_group("input and output")
     g.add_argument("--time-unit", choices=["s", "ms", "us"], help="time unit when the header does not state it")
     g.add_argument("--output-dir", default=".", metavar="DIR", help="directory for result files (default .)")
@@ -175,7 +180,13 @@ def build_fit(args, out=sys.stdout):
     shared += [_canonical(x, "--share") for x in args.share]
     result = fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
                         bounds=bounds, initial=initial, method=args.method, intervals=not args.no_intervals,
-                        free=free)
+                        free=free, option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"})
+    if getattr(args, "mcmc", False):
+        from ..mcmc import sample_posterior
+
+        if args.mcmc_steps < 100:
+            raise UserError(f"--mcmc-steps {args.mcmc_steps}: use at least 100 steps")
+        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed)
     return result, curves
 
 
@@ -227,6 +238,12 @@ def write_outputs(args, result, stem, out, extra_json=None):
         plot_path.parent.mkdir(parents=True, exist_ok=True)
         plot_fit(result, plot_path)
         written.append(str(plot_path))
+        if getattr(result, "mcmc_samples", None):
+            from ..plotting import plot_corner
+
+            corner_path = target(plot_path.with_name(plot_path.stem + "_corner.png"))
+            plot_corner(result, corner_path)
+            written.append(str(corner_path))
     return written
 
 
