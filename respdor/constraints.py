@@ -66,9 +66,9 @@ def _check_values(fix, bounds, initial, labels):
                 raise UserError(f"{labels[kind]} {_show(name, value)}: {_PHYSICAL[base][3]}")
     for name, value in fix.items():
         base = _split(name)[1]
-        if base == "fraction" and value == 0:
-            raise UserError(f"{labels['fix']} {_show(name, value)}: with no bonded fraction the curve is flat "
-                            "and carries no distance")
+        if base in ("fraction", "efficiency", "abundance") and value == 0:
+            raise UserError(f"{labels['fix']} {_show(name, value)}: the curve would be flat at 0 and carry no "
+                            "distance")
     for name, (lo, hi) in bounds.items():
         base = _split(name)[1]
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:

@@ -262,9 +262,10 @@ def search_and_fit(problem, scale_covar, user_start=None):
             best = (minimizer, result, label)
     minimizer, result, label = best
     notes, warns = [], []
-    if user_start and label != "your start":
-        notes.append(f"the fit from your start did not reach the lowest chi2; the grid start did "
-                     f"(chi2 = {result.chisqr:.6g})")
+    if user_start:
+        shown = ", ".join(_show_start(problem, k, v) for k, v in user_start.items())
+        notes.append(f"local fits from your start ({shown}) and {len(starts) - 1} grid start(s); the lowest "
+                     f"chi2 ({result.chisqr:.6g}) came from {label}")
     if problem.method == "signals" or not gnames:
         if problem.method == "signals":
             notes.append("global search on the dS/S0 profile; the joint S0/S1 optimum is not confirmed by a profile")
@@ -299,6 +300,16 @@ def _sizes(problem, p0):
     cost = max(time.perf_counter() - start, 1e-6)
     n = int(_BUDGET_S / cost)
     return int(np.clip(n // 4, *_COARSE)), int(np.clip(n, *_DENSE))
+
+
+def _show_start(problem, name, value):
+    """``coupling_hz = 183.7 (r = 3.5 A)``: a start on D or r shown in both."""
+    for i, model in enumerate(problem.models):
+        if name == problem.name("coupling_hz", i) and problem.param == "coupling":
+            return f"{name} = {value:.6g} (r = {(model.dr3 / value) ** (1 / 3):.6g} A)"
+        if name == problem.name("distance_angstrom", i) and problem.param == "distance":
+            return f"{name} = {value:.6g} (D = {model.dr3 / value**3:.6g} Hz)"
+    return f"{name} = {value:.6g}"
 
 
 def _confirm(problem, result, gnames, n_dense):

@@ -111,9 +111,7 @@ def _parse_assignments(items, option, allow_range=False):
         try:
             if allow_range:
                 lo, hi = value.split(":")
-                out[name] = (float(lo), float(hi))
-                if not out[name][0] < out[name][1]:
-                    raise ValueError
+                out[name] = (float(lo), float(hi))  # order and physics checked by the library
             else:
                 out[name] = float(value)
         except ValueError:
