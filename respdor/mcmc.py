@@ -12,6 +12,7 @@ emcee is an optional dependency: ``pip install respdor[mcmc]``.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 
@@ -67,10 +68,16 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0):
         params.add("__lnsigma", value=math.log(max(math.sqrt(result.redchi), 1e-12)),
                    min=math.log(1e-8), max=math.log(10.0))
     minimizer = lmfit.Minimizer(problem.residual, params, nan_policy="omit")
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")  # emcee's "chain is shorter than 50 tau" becomes our own warning below
-        out = minimizer.emcee(params=params, steps=steps, nwalkers=walkers, burn=burn, thin=thin,
-                              is_weighted=result.weighted, seed=seed, progress=False)
+    # emcee logs "chain is shorter than 50 tau" itself; it becomes our own one-line warning below.
+    emcee_log = logging.getLogger("emcee")
+    level, emcee_log.level = emcee_log.level, logging.ERROR
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            out = minimizer.emcee(params=params, steps=steps, nwalkers=walkers, burn=burn, thin=thin,
+                                  is_weighted=result.weighted, seed=seed, progress=False)
+    finally:
+        emcee_log.setLevel(level)
     flat = np.asarray(out.chain).reshape(-1, len(out.var_names))  # (kept steps x walkers, nvarys)
     samples = {name: flat[:, k].copy() for k, name in enumerate(out.var_names) if not name.startswith("s0_")}
     _add_derived(problem, result, samples)
