@@ -15,7 +15,10 @@ from scipy.optimize import minimize
 
 from respdor import CurveModel, fit_curve, read_curve
 
-ROOT = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "redor_curves_INTERFACES_perras"
+_REL = Path("shared") / "realdata" / "redor_curves_INTERFACES_perras"
+#: ../shared/realdata beside the checkout (or beside any folder above it, e.g. for a git worktree).
+ROOT = next((p / _REL for p in Path(__file__).resolve().parents if (p / _REL).exists()),
+            Path(__file__).resolve().parents[3] / _REL)
 
 #: folder -> (observed, partner, recoupling sequence) from the INTERFACES input files (SOURCE.md).
 PAIRS = {
