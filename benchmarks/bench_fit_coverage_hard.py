@@ -11,7 +11,7 @@ Regimes (truth D = 503 Hz, r = 2.50 A):
   initial-rise f = 0.24, 12 points to 0.6 ms (lambda_max = 0.3: D and f nearly inseparable), sigma = 0.005
   f-at-bound   f = 0.97, 20 points to 3 ms, sigma = 0.02 (f within 1.5 sigma of its bound 1)
 
-Run:  nice -n 10 python benchmarks/bench_fit_coverage_hard.py [N] [--workers 2] [--steps 400]
+Run:  nice -n 10 python benchmarks/bench_fit_coverage_hard.py [N] [--workers 2] [--steps 300]
 """
 
 import argparse
@@ -43,7 +43,7 @@ def one(job):
     curve = DephasingCurve(t, y + rng.normal(0.0, cfg["sigma"], t.size), np.full(t.size, cfg["sigma"]))
     r = fit_curve(curve, CurveModel("13C", "27Al"))
     out = {"profile": {n: (r[n].ci68, r[n].ci95) for n in NAMES}}
-    mc = sample_posterior(r, walkers=16, steps=steps, burn=steps // 4, thin=1, seed=seed)
+    mc = sample_posterior(r, walkers=12, steps=steps, burn=steps // 3, thin=1, seed=seed)
     out["mcmc"] = {n: (tuple(mc["parameters"][n]["ci68"]), tuple(mc["parameters"][n]["ci95"])) for n in NAMES}
     out["n_eff"] = mc["effective_samples"]
     return regime, out
@@ -57,7 +57,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("n", nargs="?", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=400, help="MCMC steps per walker (16 walkers)")
+    parser.add_argument("--steps", type=int, default=300, help="MCMC steps per walker (12 walkers)")
     parser.add_argument("--regimes", nargs="*", default=list(REGIMES))
     args = parser.parse_args()
     from spinsim.dipolar import distance_from_coupling
@@ -74,7 +74,7 @@ def main():
                 print(f"  {k}/{len(jobs)} fits, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
                 table(results, truth, args, file=sys.stderr)
     elapsed = time.perf_counter() - start
-    print(f"{args.n} curves per regime, MCMC 16 walkers x {args.steps} steps (burn {args.steps // 4}); "
+    print(f"{args.n} curves per regime, MCMC 12 walkers x {args.steps} steps (burn {args.steps // 3}); "
           f"{elapsed:.0f} s with {args.workers} workers")
     table(results, truth, args)
 

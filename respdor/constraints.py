@@ -167,17 +167,29 @@ def prepare_constraints(fix, bounds, initial, models, parameterization, labels=N
         if _split(name)[1] in _GEOMETRY and _twin(name) in initial:
             raise UserError(f"{labels['initial']} {_show(_twin(name), initial[_twin(name)])}: the distance is "
                             f"fixed ({labels['fix']} {_show(name, fix[name])}); give one of the two")
+    # Within the bounds, first as the user wrote them (their own bound or default range), then
+    # after mapping D <-> r (a start on r against a bound on D).
+    _check_inside(fix, initial, bounds, original, models, labels, default_bounds)
     _map_geometry(fix, bounds, initial, models, primary, labels, default_bounds)
+    _check_inside(fix, initial, bounds, original, models, labels, default_bounds)
+    return fix, bounds, initial
+
+
+def _check_inside(fix, initial, bounds, original, models, labels, default_bounds):
     for kind, mapping in (("fix", fix), ("initial", initial)):
         for name, value in mapping.items():
             prefix, base = _split(name)
             lo, hi = bounds.get(name, bounds.get(base, default_bounds(base, models[0])))
-            if not lo <= value <= hi:
-                given = _original(original[kind], name)
-                bound = _original(original["bounds"], name)
-                where = f"{labels['bounds']} {_show(*bound)}" if bound else f"the default range [{lo:g}, {hi:g}]"
-                raise UserError(f"{labels[kind]} {_show(*given)} lies outside {where}")
-    return fix, bounds, initial
+            if lo <= value <= hi:
+                continue
+            given = _original(original[kind], name)
+            bound = _original(original["bounds"], name)
+            if bound:
+                where = f"{labels['bounds']} {_show(*bound)}"
+            else:
+                unit = {"coupling_hz": " Hz", "distance_angstrom": " angstrom"}.get(base, "")
+                where = f"the default range of {SHORT_NAMES.get(base, base)}, [{lo:g}, {hi:g}]{unit}"
+            raise UserError(f"{labels[kind]} {_show(*given)} lies outside {where}")
 
 
 def _original(mapping, name):

@@ -12,6 +12,8 @@ emcee is an optional dependency: ``pip install respdor[mcmc]``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import warnings
@@ -72,7 +74,8 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0):
     emcee_log = logging.getLogger("emcee")
     level, emcee_log.level = emcee_log.level, logging.ERROR
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # lmfit prints emcee's AutocorrError to stdout; it must not reach the user's terminal.
+        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             out = minimizer.emcee(params=params, steps=steps, nwalkers=walkers, burn=burn, thin=thin,
                                   is_weighted=result.weighted, seed=seed, progress=False)

@@ -8,7 +8,15 @@ import pytest
 from respdor import CurveModel, DephasingCurve, fit_curve
 from respdor.models import respdor_dephasing
 
-pytest.importorskip("emcee")
+def test_missing_emcee_is_one_clear_line(monkeypatch):
+    import sys
+
+    from respdor.errors import UserError
+    from respdor.mcmc import sample_posterior
+
+    monkeypatch.setitem(sys.modules, "emcee", None)  # import emcee now raises ImportError
+    with pytest.raises(UserError, match=r"pip install 'respdor\[mcmc\]'"):
+        sample_posterior(None)
 
 
 def _curve(seed=0):
@@ -19,6 +27,7 @@ def _curve(seed=0):
 
 
 def test_posterior_is_seeded_and_agrees_with_the_profile():
+    pytest.importorskip("emcee")
     from respdor.mcmc import sample_posterior
 
     curve, model = _curve(), CurveModel("13C", "27Al")
@@ -40,6 +49,7 @@ def test_posterior_is_seeded_and_agrees_with_the_profile():
 
 
 def test_unweighted_curve_samples_the_noise_too():
+    pytest.importorskip("emcee")
     from respdor.mcmc import sample_posterior
 
     c = _curve(1)
@@ -51,6 +61,7 @@ def test_unweighted_curve_samples_the_noise_too():
 
 
 def test_cli_mcmc_writes_the_corner_figure(tmp_path, capsys):
+    pytest.importorskip("emcee")
     from respdor.cli import main
 
     c = _curve(2)
