@@ -24,11 +24,10 @@ __all__ = ["geometry_names", "profile", "search_and_fit"]
 
 #: Relative chi^2 by which a profile must beat the fit to count as a better optimum.
 CONFIRM_RTOL = 1e-6
-#: Most profile points (coarse search, dense confirmation) and the fewest; between them the count
-#: follows the cost of one point (a distance distribution costs ~60 curves) within ``_BUDGET_S``.
+#: Fewest and most profile points (coarse search, dense confirmation); between them the count
+#: follows the cost of one point (see ``_sizes``).
 _COARSE = (120, 240)
 _DENSE = (300, 1200)
-_BUDGET_S = 2.0
 
 
 def geometry_names(problem):
@@ -289,16 +288,20 @@ def search_and_fit(problem, scale_covar, user_start=None):
 
 
 def _sizes(problem, p0):
-    """(coarse, dense) numbers of profile points that fit the time budget."""
-    import time
+    """(coarse, dense) numbers of profile points, fewer when one point costs many curve evaluations.
 
-    p = dict(p0)
-    for gname in geometry_names(problem):
-        p[gname] = float(np.median(_grid(problem, gname, 3)))
-    start = time.perf_counter()
-    profile_point(problem, p)
-    cost = max(time.perf_counter() - start, 1e-6)
-    n = int(_BUDGET_S / cost)
+    A cost model, not a clock, so that the same data give the same fit on every machine: an
+    analytical curve costs 1, a distance distribution one per Gauss-Hermite node, a simulated
+    table 5.
+    """
+    from .models import _GH_X
+
+    units = 0.0
+    for i, model in enumerate(problem.models):
+        width = problem.params[problem.name("width_angstrom", i)]
+        cost = len(_GH_X) if (width.vary or p0[width.name] > 0) else 1
+        units += cost * (5 if model.shape is not None else 1)
+    n = int(_DENSE[1] / max(units, 1.0) * 4)
     return int(np.clip(n // 4, *_COARSE)), int(np.clip(n, *_DENSE))
 
 
