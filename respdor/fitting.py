@@ -20,6 +20,15 @@ Uncertainties
   covariance scaled by chi^2_red and intervals from lmfit's F-test.
 * ``method="signals"`` fits S0 and S1 jointly with one nuisance S0 per point, so noise on S0 is
   propagated exactly instead of through the first-order ratio formula.
+
+Trust
+-----
+The optimum is searched over the whole allowed D (or r) range and confirmed by a chi^2 profile
+(:mod:`respdor.optimum`); constraints on D or r are honoured in either parameterization
+(:mod:`respdor.constraints`); the model's adequacy is checked (chi^2 p-value, points outside the
+physical range, a curve above what f * eps * x allows: :mod:`respdor.adequacy`); a parameter on
+its bound has no standard error and a one-sided interval. Everything doubtful is a line in
+``FitResult.warnings``. :mod:`respdor.mcmc` adds posterior intervals.
 """
 
 from __future__ import annotations
@@ -623,7 +632,8 @@ def fit_curves(
     bounds : dict, optional
         name -> (min, max).
     initial : dict, optional
-        name -> starting value (otherwise a grid search in D picks the start).
+        name -> starting value: one more local fit starts there, besides the starts from the
+        global search (a note says which start reached the lowest chi^2).
     method : {"ratio", "signals"}
         Fit dS/S0 (with its propagated errors if known) or S0 and S1 jointly.
     intervals : bool

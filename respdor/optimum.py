@@ -275,7 +275,9 @@ def search_and_fit(problem, scale_covar, user_start=None):
             extra = [n for n in result.var_names if not n.startswith("s0_") and n not in gnames
                      and not any(n == problem.name(b, i) for b in ("fraction", "efficiency", "abundance")
                                  for i in range(problem.n))]
-            scope = "D and the amplitude" if not extra else f"D and the amplitude (with {', '.join(extra)} at their fitted values)"
+            scope = "D and the amplitude"
+            if extra:
+                scope += f" (with {', '.join(extra)} at their fitted values)"
             notes.append(f"global optimum confirmed: a {n_dense}-point chi2 profile over {scope} finds nothing lower")
             return minimizer, result, notes, warns
         chi_better, p_better = better
