@@ -42,9 +42,15 @@ def _g_max(problem, p, i):
 
     base = "coupling_hz" if problem.param == "coupling" else "distance_angstrom"
     name = problem.name(base, i)
-    values = _grid(problem, name, 200) if problem.params[name].vary else [p[name]]
+    values = _grid(problem, name, 80) if problem.params[name].vary else [p[name]]
     curve, model = problem.curves[i], problem.models[i]
     best = 0.0
+    if model.shape is None and p[problem.name("width_angstrom", i)] == 0:  # one array call
+        v = np.asarray(values, float)[:, None]
+        d = v if problem.param == "coupling" else model.dr3 / v**3
+        with np.errstate(all="ignore"):
+            g = model.normalised(curve.time_s[None, :], d, p[problem.name("scaling", i)], 0.0)
+        return float(np.nanmax(g))
     with np.errstate(all="ignore"):
         for v in values:
             q = dict(p)

@@ -24,10 +24,11 @@ __all__ = ["geometry_names", "profile", "search_and_fit"]
 
 #: Relative chi^2 by which a profile must beat the fit to count as a better optimum.
 CONFIRM_RTOL = 1e-6
-#: Fewest and most profile points (coarse search, dense confirmation); between them the count
-#: follows the cost of one point (see ``_sizes``).
-_COARSE = (120, 240)
-_DENSE = (300, 1200)
+#: Fewest and most points of the profile over the whole range (see ``_size``); spaced by about
+#: 5 % in D, finer than any minimum a curve of measured points can resolve, and each of its
+#: ``_REFINED`` lowest local minima is refined by a bounded 1-D minimisation.
+_POINTS = (120, 300)
+_REFINED = 3
 
 
 def geometry_names(problem):
@@ -133,6 +134,12 @@ def profile(problem, p0, gname, values):
     best : dict
         Parameter values (amplitudes included) at the lowest chi^2.
     """
+    if _vectorisable(problem, p0):
+        chi = _profile_vectorised(problem, p0, gname, np.asarray(values, float))
+        best = dict(p0)
+        best[gname] = float(values[int(np.argmin(chi))])
+        profile_point(problem, best)
+        return chi, best
     chi = np.empty(len(values))
     best, best_chi = None, np.inf
     for k, v in enumerate(values):
@@ -144,9 +151,43 @@ def profile(problem, p0, gname, values):
     return chi, best
 
 
-def _refine(problem, p0, gname, values, chi):
-    """Bounded 1-D minimisation of the profile around its lowest grid point (log scale)."""
-    k = int(np.argmin(chi))
+def _vectorisable(problem, p):
+    """True when every curve is analytical with one distance (one array call covers the grid)."""
+    return all(m.shape is None and p[problem.name("width_angstrom", i)] == 0
+               for i, m in enumerate(problem.models))
+
+
+def _profile_vectorised(problem, p0, gname, values):
+    """chi^2 at every grid value at once: same numbers as :func:`profile_point`, one call per curve."""
+    base = "coupling_hz" if problem.param == "coupling" else "distance_angstrom"
+    parts, groups = [], {}
+    with np.errstate(all="ignore"):
+        for i, (curve, model) in enumerate(zip(problem.curves, problem.models)):
+            if problem.name(base, i) == gname:
+                d = values if problem.param == "coupling" else model.dr3 / values**3
+            else:
+                d = np.full(values.size, problem.coupling(p0, i))
+            g = model.normalised(curve.time_s[None, :], d[:, None], p0[problem.name("scaling", i)], 0.0)
+            name, const = _amplitude_factors(problem, i, p0)
+            parts.append((curve, _weights(problem, curve)[None, :], np.asarray(g, float) * const, name))
+            if name is not None:
+                groups.setdefault(name, []).append(len(parts) - 1)
+        amps = {}
+        for name, members in groups.items():
+            num = sum(np.sum(parts[k][1] * parts[k][2] * parts[k][0].dss0[None, :], axis=1) for k in members)
+            den = sum(np.sum(parts[k][1] * parts[k][2] ** 2, axis=1) for k in members)
+            par = problem.params[name]
+            value = np.where((den > 0) & np.isfinite(num / den), num / den, par.value)
+            amps[name] = np.clip(value, par.min, par.max)
+        chi = np.zeros(values.size)
+        for curve, w, gc, name in parts:
+            amp = amps[name][:, None] if name is not None else 1.0
+            chi += np.sum(w * (curve.dss0[None, :] - amp * gc) ** 2, axis=1)
+    return np.where(np.isfinite(chi), chi, np.inf)
+
+
+def _refine(problem, p0, gname, values, chi, k):
+    """Bounded 1-D minimisation of the profile between the neighbours of grid point k (log scale)."""
     lo, hi = values[max(k - 1, 0)], values[min(k + 1, len(values) - 1)]
     if not hi > lo:
         p = dict(p0)
@@ -223,7 +264,7 @@ def search_and_fit(problem, scale_covar, user_start=None):
     """
     gnames = geometry_names(problem)
     p0 = problem.params.valuesdict()
-    n_coarse, n_dense = _sizes(problem, p0)
+    n_coarse = _size(problem, p0)
     starts = []
     coarse = {}
     for gname in gnames:
@@ -269,16 +310,19 @@ def search_and_fit(problem, scale_covar, user_start=None):
         if problem.method == "signals":
             notes.append("global search on the dS/S0 profile; the joint S0/S1 optimum is not confirmed by a profile")
         return minimizer, result, notes, warns
+    # The search's profile holds for the fit when nothing but the geometry and amplitudes varies.
+    amplitude = {problem.name(b, i) for b in ("fraction", "efficiency", "abundance") for i in range(problem.n)}
+    extra = [n for n in result.var_names if not n.startswith("s0_") and n not in gnames and n not in amplitude]
+    reuse = not extra and len(gnames) == 1
     for attempt in range(3):
-        better = _confirm(problem, result, gnames, n_dense)
+        better = _confirm(problem, result, gnames, coarse, reuse)
         if better is None:
-            extra = [n for n in result.var_names if not n.startswith("s0_") and n not in gnames
-                     and not any(n == problem.name(b, i) for b in ("fraction", "efficiency", "abundance")
-                                 for i in range(problem.n))]
             scope = "D and the amplitude"
             if extra:
                 scope += f" (with {', '.join(extra)} at their fitted values)"
-            notes.append(f"global optimum confirmed: a {n_dense}-point chi2 profile over {scope} finds nothing lower")
+            n_pts = len(coarse[gnames[0]][0])
+            notes.append(f"global optimum confirmed: a {n_pts}-point chi2 profile over {scope}, its lowest "
+                         f"minima refined, finds nothing lower")
             return minimizer, result, notes, warns
         chi_better, p_better = better
         m2, r2 = _run(problem, _start_params(problem, p_better), scale_covar)
@@ -289,8 +333,8 @@ def search_and_fit(problem, scale_covar, user_start=None):
     return minimizer, result, notes, warns
 
 
-def _sizes(problem, p0):
-    """(coarse, dense) numbers of profile points, fewer when one point costs many curve evaluations.
+def _size(problem, p0):
+    """Number of profile points, fewer when one point costs many curve evaluations.
 
     A cost model, not a clock, so that the same data give the same fit on every machine: an
     analytical curve costs 1, a distance distribution one per Gauss-Hermite node, a simulated
@@ -303,8 +347,7 @@ def _sizes(problem, p0):
         width = problem.params[problem.name("width_angstrom", i)]
         cost = len(_GH_X) if (width.vary or p0[width.name] > 0) else 1
         units += cost * (5 if model.shape is not None else 1)
-    n = int(_DENSE[1] / max(units, 1.0) * 4)
-    return int(np.clip(n // 4, *_COARSE)), int(np.clip(n, *_DENSE))
+    return int(np.clip(_POINTS[1] * 4 / max(units, 1.0), *_POINTS))
 
 
 def _show_start(problem, name, value):
@@ -317,16 +360,24 @@ def _show_start(problem, name, value):
     return f"{name} = {value:.6g}"
 
 
-def _confirm(problem, result, gnames, n_dense):
-    """None when no profile beats the fit, else (chi2, parameter values) of the better point."""
+def _confirm(problem, result, gnames, coarse, reuse):
+    """None when no profile beats the fit, else (chi2, parameter values) of the better point.
+
+    The profile over the whole range (the search's own when nothing else varies, else recomputed
+    at the fitted values), each of its lowest local minima refined by a bounded 1-D minimisation,
+    and the fitted value itself refined: none may fall below the fit's chi^2.
+    """
     p_fit = result.params.valuesdict()
     chi_fit = float(result.chisqr)
     # Below this a lower chi^2 is round-off (noise-free synthetic curves reach chi^2 ~ 1e-20).
     atol = (1e-8 if problem.weighted else 1e-14) * result.ndata
     for gname in gnames:
-        values = np.unique(np.concatenate([_grid(problem, gname, n_dense), [p_fit[gname]]]))
-        chi, _ = profile(problem, p_fit, gname, values)
-        chi_ref, p_ref = _refine(problem, p_fit, gname, values, chi)
-        if chi_ref < chi_fit * (1 - CONFIRM_RTOL) - atol:
-            return chi_ref, p_ref
+        values, chi = coarse[gname]
+        if not reuse:
+            chi, _ = profile(problem, p_fit, gname, values)
+        k_fit = int(np.clip(np.searchsorted(values, p_fit[gname]), 1, len(values) - 1))
+        for k in _local_minima(chi, _REFINED) + [k_fit]:
+            chi_ref, p_ref = _refine(problem, p_fit, gname, values, chi, k)
+            if chi_ref < chi_fit * (1 - CONFIRM_RTOL) - atol:
+                return chi_ref, p_ref
     return None
