@@ -24,7 +24,10 @@ _DESCRIPTION = """\
 Fit REDOR / RESPDOR dephasing curves with the analytical models (or a simulated curve table).
 
 Input: CSV / TSV / whitespace text with a header, time plus either dSS0 [sigma] or S0 S1
-[sigma_S0 sigma_S1]; the time column names its unit (t_s, t_ms, t_us) or --time-unit gives it.
+[sigma_S0 sigma_S1], or all of them as `respdor simulate` writes (t_s,S0,S1,dSS0: the columns
+must agree; a note says which is fitted); the time column names its unit (t_s, t_ms, t_us) or
+--time-unit gives it. The fit searches the whole D range, confirms its optimum, and warns when
+the model cannot describe the data (also in the JSON `warnings`).
 Several files are fitted globally: by default they share the geometry (D or r, scaling, width)
 and each has its own fraction.
 
