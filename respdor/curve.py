@@ -31,7 +31,8 @@ def ratio_uncertainty(s0, s1, sigma_s0, sigma_s1):
     """
     s0 = np.asarray(s0, float)
     s1 = np.asarray(s1, float)
-    return np.sqrt(sigma_s1**2 + (s1 / s0) ** 2 * np.asarray(sigma_s0, float) ** 2) / np.abs(s0)
+    # hypot, not sqrt of squares: noise near 1e300 must not overflow to inf.
+    return np.hypot(np.asarray(sigma_s1, float), (s1 / s0) * np.asarray(sigma_s0, float)) / np.abs(s0)
 
 
 @dataclass
@@ -82,6 +83,13 @@ class DephasingCurve:
             raise UserError(f"{where}: recoupling times must be finite and >= 0")
         if not np.all(np.isfinite(self.dss0)):
             raise UserError(f"{where}: dS/S0 values must be finite")
+        if np.any(np.abs(self.dss0) > 10.0):
+            k = int(np.argmax(np.abs(self.dss0)))
+            raise UserError(f"{where}: dS/S0 = {self.dss0[k]:g} at point {k + 1} is not a normalised dephasing "
+                            "(expected about 0 to 1)")
+        if np.any(self.time_s > 10.0):
+            raise UserError(f"{where}: a recoupling time of {self.time_s.max():g} s is beyond any echo's lifetime: "
+                            "times must be in s")
         for name in ("sigma", "s0", "s1", "sigma_s0", "sigma_s1"):
             value = getattr(self, name)
             if value is not None:

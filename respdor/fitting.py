@@ -20,6 +20,15 @@ Uncertainties
   covariance scaled by chi^2_red and intervals from lmfit's F-test.
 * ``method="signals"`` fits S0 and S1 jointly with one nuisance S0 per point, so noise on S0 is
   propagated exactly instead of through the first-order ratio formula.
+
+Trust
+-----
+The optimum is searched over the whole allowed D (or r) range and confirmed by a chi^2 profile
+(:mod:`respdor.optimum`); constraints on D or r are honoured in either parameterization
+(:mod:`respdor.constraints`); the model's adequacy is checked (chi^2 p-value, points outside the
+physical range, a curve above what f * eps * x allows: :mod:`respdor.adequacy`); a parameter on
+its bound has no standard error and a one-sided interval. Everything doubtful is a line in
+``FitResult.warnings``. :mod:`respdor.mcmc` adds posterior intervals.
 """
 
 from __future__ import annotations
@@ -36,8 +45,11 @@ from scipy import stats
 from spinsim.dipolar import ANGSTROM, dipolar_constant
 from spinsim.isotopes import Isotope, get_isotope
 
+from .constraints import prepare_constraints
 from .curve import DephasingCurve
 from .errors import UserError
+from .adequacy import adequacy_checks
+from .optimum import search_and_fit
 from .models import (
     TRANSFER_KINDS,
     gaussian_distance_average,
@@ -298,6 +310,11 @@ class FitResult:
         "ratio" (fit dS/S0) or "signals" (joint S0/S1 fit).
     lmfit_result : lmfit.minimizer.MinimizerResult
         The raw lmfit result, for experts.
+    p_value : float or None
+        With measurement errors: probability of a chi^2 at least this large if the model is right
+        (chi^2 distribution with N - P degrees of freedom); None without errors.
+    mcmc : dict or None
+        Posterior summary from :func:`respdor.mcmc.sample_posterior` (None unless run).
     """
 
     parameters: dict
@@ -313,7 +330,11 @@ class FitResult:
     weighted: bool
     method: str
     lmfit_result: object = None
+    p_value: float | None = None
+    mcmc: dict | None = None
+    mcmc_samples: dict | None = field(default=None, repr=False)
     _evaluate: Callable | None = field(default=None, repr=False)
+    _problem: object = field(default=None, repr=False)
 
     def __getitem__(self, name) -> ParameterEstimate:
         return self.parameters[name]
@@ -355,8 +376,11 @@ class FitResult:
         out["n_free"] = self.n_free
         out["aic"] = _finite_or_none(self.aic)
         out["bic"] = _finite_or_none(self.bic)
+        out["p_value"] = _finite_or_none(self.p_value)
         out["weighted"] = self.weighted
         out["method"] = self.method
+        if self.mcmc is not None:
+            out["mcmc"] = self.mcmc
         out["correlations"] = {k: _finite_or_none(v) for k, v in self.correlations.items()}
         out["warnings"] = list(self.warnings)
         out["notes"] = list(self.notes)
@@ -530,57 +554,6 @@ class _Problem:
                 parts.append(curve.dss0 - y)
         return np.concatenate(parts)
 
-    def grid_start(self):
-        """Set starting values from a coarse grid in D with the amplitude solved linearly."""
-        for i, (curve, model) in enumerate(zip(self.curves, self.models)):
-            t = curve.time_s
-            tmax = max(float(t.max()), 1e-9)
-            positive = t[t > 0]
-            tmin = float(positive.min()) if positive.size else tmax / 10
-            lo, hi = 0.03 / tmax, 6.0 / tmin
-            if model.coupling_limits_hz is not None:
-                lo = max(lo, model.coupling_limits_hz[0] * 1.0001)
-                hi = min(hi, model.coupling_limits_hz[1] * 0.9999)
-                if lo >= hi:
-                    lo, hi = model.coupling_limits_hz[0] * 1.0001, model.coupling_limits_hz[1] * 0.9999
-            grid = np.geomspace(lo, hi, 80)
-            w = 1.0 / curve.sigma**2 if curve.sigma is not None else np.ones_like(t)
-            p = self.params.valuesdict()
-            best = (np.inf, None, None)
-            for d in grid:
-                g = model.normalised(t, d, p[self.name("scaling", i)], p[self.name("width_angstrom", i)])
-                denom = np.sum(w * g * g)
-                if denom <= 0:
-                    continue
-                amp = np.sum(w * g * curve.dss0) / denom
-                chi = np.sum(w * (curve.dss0 - amp * g) ** 2)
-                if chi < best[0]:
-                    best = (chi, d, amp)
-            _, d_best, amp_best = best
-            if d_best is None:
-                continue
-            self._set_start(i, d_best, amp_best)
-
-    def _set_start(self, i, d_best, amp_best):
-        p = self.params
-        if self.param == "coupling":
-            par = p[self.name("coupling_hz", i)]
-            if par.vary and par.user_data is None:
-                par.value = float(np.clip(d_best, par.min * 1.01, par.max * 0.99))
-                par.user_data = "grid"
-        else:
-            par = p[self.name("distance_angstrom", i)]
-            if par.vary and par.user_data is None:
-                r = (self.models[i].dr3 / d_best) ** (1.0 / 3.0)
-                par.value = float(np.clip(r, par.min * 1.01, par.max * 0.99))
-                par.user_data = "grid"
-        for base in ("fraction", "efficiency", "abundance"):
-            par = p[self.name(base, i)]
-            if par.vary:
-                others = np.prod([p[self.name(b, i)].value for b in ("fraction", "efficiency", "abundance") if b != base])
-                if others > 0:
-                    par.value = float(np.clip(amp_best / others, par.min + 1e-6, par.max - 1e-6))
-
 
 def _one_parameter_profile(problem, result, name, weighted):
     """Profile of the only varied parameter: chi^2 along it needs no re-fit (lmfit's needs >= 2)."""
@@ -618,6 +591,24 @@ def _one_parameter_profile(problem, result, name, weighted):
     return levels
 
 
+def _check_determinable(problem, weighted):
+    """Refuse curves whose points cannot determine the free parameters (one line, no traceback)."""
+    n_vary = sum(1 for n, p in problem.params.items() if p.vary and p.expr is None and not n.startswith("s0_"))
+    distinct = sum(len(np.unique(c.time_s[c.time_s > 0])) for c in problem.curves)
+    where = ", ".join(c.source or c.label for c in problem.curves)
+    if distinct == 0:
+        raise UserError(f"{where}: every recoupling time is 0, where no dephasing has happened yet: "
+                        "the curve carries no information on D or the fraction")
+    for c in problem.curves:
+        if not np.any(c.time_s > 0):
+            raise UserError(f"{c.source or c.label}: every recoupling time is 0: the curve carries no information")
+    need = n_vary + 1
+    if distinct < need:
+        why = " (one more is needed to test the fit)" if weighted else " (one more is needed to estimate the noise)"
+        raise UserError(f"{where}: {distinct} distinct recoupling time(s) > 0 cannot determine {n_vary} free "
+                        f"parameter(s){why}; measure more times or fix parameters (--fix)")
+
+
 def _known_sigma_prob(best, new):
     """Profile-likelihood probability for known errors: chi^2 distribution with one degree of freedom."""
     return stats.chi2.cdf(max(new.chisqr - best.chisqr, 0.0), 1)
@@ -639,6 +630,7 @@ def fit_curves(
     method: str = "ratio",
     intervals: bool = True,
     free: Sequence[str] = (),
+    option_names: dict | None = None,
 ) -> FitResult:
     """Fit one or several dephasing curves, with parameters shared between curves.
 
@@ -660,7 +652,8 @@ def fit_curves(
     bounds : dict, optional
         name -> (min, max).
     initial : dict, optional
-        name -> starting value (otherwise a grid search in D picks the start).
+        name -> starting value: one more local fit starts there, besides the starts from the
+        global search (a note says which start reached the lowest chi^2).
     method : {"ratio", "signals"}
         Fit dS/S0 (with its propagated errors if known) or S0 and S1 jointly.
     intervals : bool
@@ -669,6 +662,13 @@ def fit_curves(
     free : sequence of str
         Parameters that are fixed by default (efficiency, abundance, scaling, width_angstrom) but
         should vary.
+    option_names : dict, optional
+        How messages name ``fix``, ``bounds`` and ``initial`` (the command line passes
+        ``--fix``, ``--bound``, ``--start``).
+
+    Constraints on D or r are honoured whichever is fitted (converted through D r^3 = const);
+    contradictory or unphysical ones raise :class:`UserError`. The fit searches the whole allowed
+    range (:mod:`respdor.optimum`) and confirms its optimum with a chi^2 profile.
 
     Returns
     -------
@@ -702,21 +702,17 @@ def fit_curves(
     clash = [n for n in free if n in fix]
     if clash:
         raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
+    fix, bounds, initial = prepare_constraints(fix, bounds, initial, models, parameterization, option_names,
+                                               _Problem._default_bounds)
     problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free)
-    for name, value in initial.items():
-        if name in problem.params:
-            problem.params[name].user_data = "user"
-    problem.grid_start()
-    minimizer = lmfit.Minimizer(problem.residual, problem.params, scale_covar=not weighted, nan_policy="raise")
-    result = minimizer.minimize(method="leastsq")
+    _check_determinable(problem, weighted)
+    user_start = {n: v for n, v in initial.items() if n in problem.params and problem.params[n].vary} or None
+    minimizer, result, search_notes, search_warnings = search_and_fit(problem, not weighted, user_start)
     physical = [n for n in result.var_names if not n.startswith("s0_")]
     n_free = len(physical)
-    n_resid = result.ndata
-    if n_resid <= result.nvarys:
-        raise UserError(f"{n_points} points cannot determine {n_free} free parameters; fix some (--fix)")
 
-    notes = []
-    warn_list = []
+    notes = list(search_notes)
+    warn_list = list(search_warnings)
     if weighted:
         notes.append("uncertainties from the measurement errors (covariance not rescaled); "
                      "intervals: profile likelihood, delta chi2 = 1 and 4")
@@ -747,9 +743,11 @@ def fit_curves(
                         out = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
                                                   prob_func=prob, maxiter=100)
                 ci[name] = out[name]
-                for w in caught:
-                    if "Bound reached" in str(w.message) or "maxiter" in str(w.message):
-                        warn_list.append(f"{name}: the 2-sigma interval reaches a bound or does not close ({w.message})")
+                if any("Bound reached" in str(w.message) for w in caught):
+                    warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
+                                     "before chi2 rises enough: open on that side")
+                elif any("maxiter" in str(w.message) for w in caught):
+                    warn_list.append(f"{name}: the profile-likelihood interval search did not close (maxiter)")
             except Exception as exc:  # lmfit raises plain exceptions when stderr is missing
                 warn_list.append(f"{name}: profile-likelihood interval not available ({type(exc).__name__}: {exc})")
         # lmfit's interval search leaves parameter values at the last trial: restore the best fit.
@@ -770,13 +768,14 @@ def fit_curves(
         if par.vary and (np.isclose(par.value, par.min, rtol=1e-6, atol=1e-9) or
                          np.isclose(par.value, par.max, rtol=1e-6, atol=1e-9)):
             est.at_bound = True
-            warn_list.append(f"{name} = {par.value:.4g} sits on its bound [{par.min}, {par.max}]; "
-                             "its standard error is not meaningful")
+            est.stderr = None  # a covariance at a bound describes no interval
         if name in ci:
             levels = ci[name]
             lo68, lo95 = _pick(levels, 0.6827, -1, par), _pick(levels, 0.9545, -1, par)
             hi68, hi95 = _pick(levels, 0.6827, 1, par), _pick(levels, 0.9545, 1, par)
             est.ci68, est.ci95 = (lo68, hi68), (lo95, hi95)
+        if est.at_bound:
+            warn_list.append(_bound_message(name, par, est, intervals))
         params_out[name] = est
     # Intervals of derived geometric quantities follow from the monotonic D <-> r map.
     for i, model in enumerate(models):
@@ -808,6 +807,8 @@ def fit_curves(
                 correlations[f"{a}/{b}"] = float(c)
 
     _separability_warnings(problem, result, correlations, warn_list)
+    p_value, adequacy = adequacy_checks(problem, result, weighted, (option_names or {}).get("fix", "fix"))
+    warn_list.extend(adequacy)
 
     def evaluate(index, t, overrides):
         p = dict(result.params.valuesdict())
@@ -822,6 +823,7 @@ def fit_curves(
                     p[name] = val
         return problem.model_curve(p, index, t)
 
+    warn_list = list(dict.fromkeys(warn_list))  # one line per distinct warning
     return FitResult(
         parameters=params_out,
         curves=curves,
@@ -836,8 +838,22 @@ def fit_curves(
         weighted=weighted,
         method=method,
         lmfit_result=result,
+        p_value=p_value,
         _evaluate=evaluate,
+        _problem=problem,
     )
+
+
+def _bound_message(name, par, est, intervals):
+    """Say that a parameter sits on its bound and what interval (one-sided) it has, or why none."""
+    side = "lower" if np.isclose(par.value, par.min, rtol=1e-6, atol=1e-9) else "upper"
+    edge = par.min if side == "lower" else par.max
+    head = f"{name} = {par.value:.4g} sits on its {side} bound {edge:g}: no standard error"
+    if est.ci68 is not None and None not in est.ci68 and est.ci95 is not None and None not in est.ci95:
+        return (f"{head}; its profile-likelihood intervals are one-sided: 68 % [{est.ci68[0]:.4g}, {est.ci68[1]:.4g}], "
+                f"95 % [{est.ci95[0]:.4g}, {est.ci95[1]:.4g}]")
+    why = "intervals were not asked for" if not intervals else "the profile could not be computed at the bound"
+    return f"{head} and no interval ({why}); fix it, widen the bound (--bound) or use --mcmc"
 
 
 def _safe_map(conv, v):

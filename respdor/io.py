@@ -8,7 +8,10 @@ A header line names the columns; the time column's name carries its unit:
   rotor periods ``n_rotor`` / ``ncycles`` (then the MAS rate must be given);
 * either ``dSS0`` (also ``dS/S0``, ``deltaS/S0``) with optional error ``sigma`` (``err``,
   ``dSS0_err``), or ``S0`` and ``S1`` (also ``S``) with optional noise ``sigma_S0``, ``sigma_S1``
-  (or one ``noise`` column for both).
+  (or one ``noise`` column for both);
+* or both, as ``respdor simulate`` writes (``t_s,S0,S1,dSS0``): the columns must agree on every
+  line (to 1e-6); the curve is then built from S0 and S1 (their noise propagated when given,
+  else a ``sigma`` column is the error of dS/S0, else equal weights). A note says which.
 
 Files without a header (such as the INTERFACES examples) are read as ``time, dS/S0[, sigma]``;
 their time unit must then be given (``time_unit="s"`` / ``--time-unit s``): it is never guessed.
@@ -30,6 +33,11 @@ from .errors import DataFileError, UserError
 from .files import MAX_ABS_VALUE, read_text
 
 __all__ = ["read_curve", "TIME_UNITS", "parse_time_unit"]
+
+#: Longest recoupling time accepted, in s (echoes are gone long before).
+MAX_TIME_S = 10.0
+#: Largest |dS/S0| accepted: a normalised dephasing lies near [0, 1]; noise may push it a little out.
+MAX_ABS_DSS0 = 10.0
 
 #: Seconds per unit for the accepted time units.
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
@@ -210,42 +218,89 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
     bad = np.flatnonzero(time_s < 0)
     if bad.size:
-        raise DataFileError(path, f"negative recoupling time {float(data[bad[0], 0]):g}", line=int(lines[bad[0]]))
+        raise DataFileError(path, f"negative recoupling time {data[bad[0], 0]:g}", line=int(lines[bad[0]]))
+    bad = np.flatnonzero(time_s > MAX_TIME_S)
+    if bad.size:
+        raise DataFileError(path, f"recoupling time {time_s[bad[0]]:g} s is longer than {MAX_TIME_S:g} s, beyond any "
+                            "echo's lifetime: is the time unit right (t_s/t_ms/t_us, --time-unit)?",
+                            line=int(lines[bad[0]]))
+    if "dss0" in col:
+        bad = np.flatnonzero(np.abs(col["dss0"]) > MAX_ABS_DSS0)
+        if bad.size:
+            raise DataFileError(path, f"dS/S0 = {col['dss0'][bad[0]]:g} is not a normalised dephasing (expected about "
+                                "0 to 1): is the column raw intensities rather than dS/S0?", line=int(lines[bad[0]]))
 
     label = label or path.name
     source = str(path)
-    if "dss0" in col:
-        if "s0" in col or "s1" in col:
-            raise DataFileError(path, "give either dS/S0 or S0 and S1, not both", line=header[0])
+    if "dss0" in col and ("s0" in col or "s1" in col):
+        curve = _curve_from_all_columns(path, col, lines, header, time_s, source, notes, label)
+    elif "dss0" in col:
         sigma = col.get("sigma")
         if sigma is not None:
-            bad = np.flatnonzero(sigma <= 0)
-            if bad.size:
-                raise DataFileError(path, f"uncertainty must be > 0, got {float(sigma[bad[0]]):g}", line=int(lines[bad[0]]))
+            _check_positive(path, sigma, lines, "uncertainty")
             notes.append("dS/S0 uncertainties from the file")
         curve = DephasingCurve(time_s=time_s, dss0=col["dss0"], sigma=sigma, source=source, notes=notes, label=label)
     elif "s0" in col and "s1" in col:
-        s0, s1 = col["s0"], col["s1"]
-        bad = np.flatnonzero(s0 <= 0)
-        if bad.size:
-            raise DataFileError(path, f"S0 must be > 0, got {float(s0[bad[0]]):g}", line=int(lines[bad[0]]))
-        sig0 = col.get("sigma_s0", col.get("noise", col.get("sigma")))
-        sig1 = col.get("sigma_s1", col.get("noise", col.get("sigma")))
-        for name, sig in (("sigma_S0", sig0), ("sigma_S1", sig1)):
-            if sig is not None:
-                bad = np.flatnonzero(sig <= 0)
-                if bad.size:
-                    raise DataFileError(path, f"{name} must be > 0, got {float(sig[bad[0]]):g}", line=int(lines[bad[0]]))
-        if sig0 is not None or sig1 is not None:
-            notes.append("dS/S0 = 1 - S1/S0 with errors propagated from the S0 and S1 noise")
-        else:
-            notes.append("dS/S0 = 1 - S1/S0; no noise given")
-        curve = DephasingCurve.from_signals(time_s, s0, s1, sig0, sig1, source=source, notes=notes, label=label)
+        curve = _curve_from_signals(path, col, lines, time_s, source, notes, label, col.get("sigma"))
     else:
         raise DataFileError(path, "needs a dS/S0 column, or S0 and S1 columns", line=header[0] if header else None)
     if np.any(np.diff(curve.time_s) < 0):
         curve = curve.sorted()
         curve.notes.append("points sorted by time")
+    return curve
+
+
+def _check_positive(path, values, lines, name):
+    bad = np.flatnonzero(values <= 0)
+    if bad.size:
+        raise DataFileError(path, f"{name} must be > 0, got {values[bad[0]]:g}", line=int(lines[bad[0]]))
+
+
+def _curve_from_signals(path, col, lines, time_s, source, notes, label, shared_noise):
+    """dS/S0 = 1 - S1/S0, with the noise of S0 and S1 propagated when given."""
+    s0, s1 = col["s0"], col["s1"]
+    _check_positive(path, s0, lines, "S0")
+    sig0 = col.get("sigma_s0", col.get("noise", shared_noise))
+    sig1 = col.get("sigma_s1", col.get("noise", shared_noise))
+    for name, sig in (("sigma_S0", sig0), ("sigma_S1", sig1)):
+        if sig is not None:
+            _check_positive(path, sig, lines, name)
+    if sig0 is not None or sig1 is not None:
+        notes.append("dS/S0 = 1 - S1/S0 with errors propagated from the S0 and S1 noise")
+    else:
+        notes.append("dS/S0 = 1 - S1/S0; no noise given")
+    return DephasingCurve.from_signals(time_s, s0, s1, sig0, sig1, source=source, notes=notes, label=label)
+
+
+def _curve_from_all_columns(path, col, lines, header, time_s, source, notes, label):
+    """A file with dSS0 and S0, S1 (as ``respdor simulate`` writes): check they agree, then fit.
+
+    Rule: the two descriptions must agree on every line (1e-6, the rounding of a written CSV);
+    the curve is then built from S0 and S1 (so that their noise, if given, is propagated and
+    ``--method signals`` works); without S0/S1 noise a ``sigma`` column is taken as the error of
+    dS/S0; without either the fit uses equal weights.
+    """
+    if "s0" not in col or "s1" not in col:
+        raise DataFileError(path, "has a dS/S0 column and only one of S0, S1: give both signals or neither",
+                            line=header[0])
+    s0, s1, dss0 = col["s0"], col["s1"], col["dss0"]
+    _check_positive(path, s0, lines, "S0")
+    mismatch = np.abs((1.0 - s1 / s0) - dss0) > 1e-6 * (1.0 + np.abs(dss0))
+    if np.any(mismatch):
+        k = int(np.flatnonzero(mismatch)[0])
+        raise DataFileError(path, f"dSS0 = {dss0[k]:g} disagrees with 1 - S1/S0 = {1 - s1[k] / s0[k]:g}: "
+                            "the columns describe different curves; keep one description", line=int(lines[k]))
+    has_noise = any(k in col for k in ("sigma_s0", "sigma_s1", "noise"))
+    curve = _curve_from_signals(path, col, lines, time_s, source, notes, label, None)
+    curve.notes.pop()  # replaced by the one line below saying which columns are fitted
+    if has_noise:
+        curve.notes.append("columns S0, S1 and dSS0 agree; fitted: dS/S0 from S0 and S1 with their noise")
+    elif "sigma" in col:
+        _check_positive(path, col["sigma"], lines, "uncertainty")
+        curve.sigma = np.asarray(col["sigma"], float)
+        curve.notes.append("columns S0, S1 and dSS0 agree; fitted: dSS0 with the sigma column as its error")
+    else:
+        curve.notes.append("columns S0, S1 and dSS0 agree; fitted: dSS0 (= 1 - S1/S0), no errors given")
     return curve
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fit", "nucleus_label"]
+__all__ = ["plot_fit", "plot_corner", "nucleus_label"]
 
 
 def nucleus_label(text: str) -> str:
@@ -105,3 +105,63 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
         fig.savefig(path, dpi=200, bbox_inches="tight")
         plt.close(fig)
     return fig
+
+
+def plot_corner(result, path=None, names=None, bins=40):
+    """Corner figure of the MCMC posterior: histograms on the diagonal, 2-D histograms below.
+
+    Parameters
+    ----------
+    result : FitResult
+        With ``mcmc_samples`` from :func:`respdor.mcmc.sample_posterior`.
+    path : str or Path, optional
+        Where to save (format from the suffix). None returns the figure.
+    names : sequence of str, optional
+        Parameters to show (default: D, r and the varied amplitude factor(s) present).
+    bins : int
+        Histogram bins per axis.
+    """
+    from .report import _label
+
+    samples = result.mcmc_samples
+    if not samples:
+        raise ValueError("the result carries no MCMC samples; run respdor.mcmc.sample_posterior first")
+    if names is None:
+        order = ("coupling_hz", "distance_angstrom", "fraction", "efficiency", "abundance", "scaling",
+                 "width_angstrom")
+        names = [n for n in samples if not n.startswith("__")
+                 and (n.split("_", 1)[1] if n[:1] == "c" and n[1:2].isdigit() else n) in order]
+    plt = _pyplot()
+    k = len(names)
+    fig, axes = plt.subplots(k, k, figsize=(2.2 * k + 0.6, 2.2 * k + 0.6), squeeze=False)
+    for row in range(k):
+        for col in range(k):
+            ax = axes[row][col]
+            if col > row:
+                ax.set_visible(False)
+                continue
+            x = samples[names[col]]
+            if row == col:
+                ax.hist(x, bins=bins, color="0.35", histtype="stepfilled", alpha=0.8)
+                q = result.mcmc["parameters"].get(names[col])
+                if q:
+                    for v in (q["ci68"][0], q["median"], q["ci68"][1]):
+                        ax.axvline(v, color="C3", lw=0.8, ls="--" if v != q["median"] else "-")
+                ax.set_yticks([])
+            else:
+                ax.hist2d(x, samples[names[row]], bins=bins, cmap="Greys")
+            if row == k - 1:
+                ax.set_xlabel(_label(names[col]))
+            else:
+                ax.set_xticklabels([])
+            if col == 0 and row > 0:
+                ax.set_ylabel(_label(names[row]))
+            elif col > 0:
+                ax.set_yticklabels([])
+    fig.suptitle("posterior (MCMC, flat priors within the bounds)", fontsize=9)
+    fig.tight_layout()
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return None

@@ -82,7 +82,21 @@ def format_table(result) -> str:
     lines.append("")
     quality = f"chi2_red = {result.redchi:.3g} ({result.n_points} points, {result.n_free} free parameters"
     quality += ", measurement errors as weights)" if result.weighted else ", equal weights)"
+    if getattr(result, "p_value", None) is not None:
+        quality += f"; chi2 p-value = {result.p_value:.3g}"
     lines.append(quality)
+    mcmc = getattr(result, "mcmc", None)
+    if mcmc:
+        lines.append("")
+        lines.append(f"MCMC posterior ({mcmc['settings']['walkers']} walkers x {mcmc['settings']['steps']} steps, "
+                     f"burn-in {mcmc['settings']['burn']}, seed {mcmc['settings']['seed']}; "
+                     f"acceptance {mcmc['acceptance']:.2f}; {mcmc['settings']['prior']})")
+        lines.append(f"{'parameter':<22}{'median':>12}   {'68% credible':<24}{'95% credible':<24}")
+        for name in sorted(mcmc["parameters"], key=sort_key):
+            q = mcmc["parameters"][name]
+            width = (q["ci68"][1] - q["ci68"][0]) / 2
+            lines.append(f"{_label(name):<22}{format_number(q['median'], width):>12}   "
+                         f"{_interval(tuple(q['ci68']), width):<24}{_interval(tuple(q['ci95']), width):<24}")
     for key, value in result.correlations.items():
         lines.append(f"correlation {key} = {value:+.3f}")
     for note in result.notes:

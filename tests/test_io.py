@@ -92,7 +92,10 @@ def test_unsorted_points_are_sorted_and_said(tmp_path):
         ("t_ms,S0,S1\n1,0,0.1\n", r"c\.csv:2: S0 must be > 0"),
         ("t_ms,dSS0\n-1,0.1\n", "negative recoupling time"),
         ("t_ms,dSS0\n", "no data lines"),
-        ("t_ms,dSS0,S0,S1\n1,0.1,1,0.9\n", "either dS/S0 or S0 and S1"),
+        ("t_ms,dSS0,S0,S1\n1,0.1,1,0.8\n", r"c\.csv:2: dSS0 = 0\.1 disagrees with 1 - S1/S0 = 0\.2"),
+        ("t_ms,dSS0,S1\n1,0.1,0.9\n", "only one of S0, S1"),
+        ("t_ms,dSS0\n1,1e300\n", r"c\.csv:2: dS/S0 = 1e\+300 is not a normalised dephasing"),
+        ("t_s,dSS0\n100,0.1\n", r"c\.csv:2: recoupling time 100 s is longer than 10 s"),
         ("1,2,3,4\n", "no header line and 4 columns"),
         ("t_ms,dSS0\n1,nan\n", "not finite"),
     ],
@@ -117,3 +120,21 @@ def test_curve_validation():
         DephasingCurve([1e-3, 2e-3], [0.1])
     with pytest.raises(UserError, match="S0 must be positive"):
         DephasingCurve.from_signals([1e-3], [0.0], [0.1])
+
+
+def test_simulator_csv_is_read_and_says_which_columns(tmp_path):
+    """`respdor simulate -o curve.csv` writes t_s,S0,S1,dSS0: read it, check agreement, say what is fitted."""
+    text = "t_s,S0,S1,dSS0\n0,1,0.9747836158,0.02521638421\n0.0002,1,0.9153583531,0.08464164693\n"
+    curve = read_curve(write(tmp_path, text))
+    assert curve.dss0 == pytest.approx([0.02521638421, 0.08464164693], abs=1e-10)
+    assert curve.sigma is None
+    assert sum("fitted: dSS0" in n for n in curve.notes) == 1
+    noisy = read_curve(write(tmp_path, "t_s,S0,S1,dSS0,noise\n0.001,2,1,0.5,0.02\n0.002,2,0.5,0.75,0.02\n"))
+    assert noisy.sigma == pytest.approx(ratio_uncertainty(np.array([2, 2]), np.array([1, 0.5]), 0.02, 0.02))
+    assert any("S0 and S1 with their noise" in n for n in noisy.notes)
+    with_sigma = read_curve(write(tmp_path, "t_s,S0,S1,dSS0,sigma\n0.001,2,1,0.5,0.03\n0.002,2,0.5,0.75,0.03\n"))
+    assert with_sigma.sigma == pytest.approx([0.03, 0.03])
+
+
+def test_ratio_uncertainty_does_not_overflow():
+    assert np.isfinite(ratio_uncertainty(np.array([1e300]), np.array([5e299]), 1e300, 1e300)).all()

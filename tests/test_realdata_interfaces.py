@@ -8,7 +8,9 @@ import pytest
 
 from respdor import read_curve
 
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "redor_curves_INTERFACES_perras"
+_REL = Path("shared") / "realdata" / "redor_curves_INTERFACES_perras"
+ROOT = next((p / _REL for p in Path(__file__).resolve().parents if (p / _REL).exists()),
+            Path(__file__).resolve().parents[2] / _REL)
 SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "examples" / "fit_interfaces.py"
 
 pytestmark = pytest.mark.skipif(not ROOT.exists(), reason="../shared/realdata is not beside this checkout "

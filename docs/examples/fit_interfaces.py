@@ -10,9 +10,15 @@ Run:  python docs/examples/fit_interfaces.py [path/to/redor_curves_INTERFACES_pe
 import sys
 from pathlib import Path
 
+import numpy as np
+from scipy.optimize import minimize
+
 from respdor import CurveModel, fit_curve, read_curve
 
-ROOT = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "redor_curves_INTERFACES_perras"
+_REL = Path("shared") / "realdata" / "redor_curves_INTERFACES_perras"
+#: ../shared/realdata beside the checkout (or beside any folder above it, e.g. for a git worktree).
+ROOT = next((p / _REL for p in Path(__file__).resolve().parents if (p / _REL).exists()),
+            Path(__file__).resolve().parents[3] / _REL)
 
 #: folder -> (observed, partner, recoupling sequence) from the INTERFACES input files (SOURCE.md).
 PAIRS = {
@@ -38,10 +44,39 @@ def fit_one(path, width=False):
     observe, partner, sequence = pair_for(path)
     curve = read_curve(path, time_unit="s")
     model = CurveModel(observe, partner, experiment="redor", sequence=sequence)
-    kwargs = {"fix": {"abundance": 1.0}, "intervals": False, "bounds": {"fraction": (0.0, 1.2)}}
+    kwargs = {"fix": {"abundance": 1.0}, "intervals": False}
     if width:
         kwargs.update(free=["width_angstrom"], initial={"width_angstrom": 0.3})
     return curve, model, fit_curve(curve, model, **kwargs)
+
+
+def brute_force(curve, model, n_d=4000, n_f=2001, d_range=(0.1, 1e5), f_max=1.0):
+    """Least chi^2 of a dense grid over D (log-spaced) x fraction, polished by Nelder-Mead.
+
+    Independent of respdor's optimiser: every (D, f) of the grid is evaluated, the best cell is
+    then polished in (log D, f) with f clipped to [0, f_max]. Equal weights (the curves carry no
+    errors). Returns (chi2, D in Hz, f).
+    """
+    t, y = curve.time_s, curve.dss0
+    d_grid = np.geomspace(*d_range, n_d)
+    f_grid = np.linspace(0.0, f_max, n_f)
+    best = (np.inf, None, None)
+    for d in d_grid:
+        g = model.normalised(t, d)
+        chi = np.sum((y[None, :] - f_grid[:, None] * g[None, :]) ** 2, axis=1)
+        k = int(np.argmin(chi))
+        if chi[k] < best[0]:
+            best = (float(chi[k]), float(d), float(f_grid[k]))
+
+    def chi2(x):
+        f = min(max(x[1], 0.0), f_max)
+        return float(np.sum((y - f * model.normalised(t, np.exp(x[0]))) ** 2))
+
+    out = minimize(chi2, [np.log(best[1]), best[2]], method="Nelder-Mead",
+                   options={"xatol": 1e-10, "fatol": 1e-16, "maxiter": 4000})
+    if out.fun < best[0]:
+        best = (float(out.fun), float(np.exp(out.x[0])), float(min(max(out.x[1], 0.0), f_max)))
+    return best
 
 
 def main():

@@ -26,7 +26,10 @@ _DESCRIPTION = """\
 Fit REDOR / RESPDOR dephasing curves with the analytical models (or a simulated curve table).
 
 Input: CSV / TSV / whitespace text with a header, time plus either dSS0 [sigma] or S0 S1
-[sigma_S0 sigma_S1]; the time column names its unit (t_s, t_ms, t_us) or --time-unit gives it.
+[sigma_S0 sigma_S1], or all of them as `respdor simulate` writes (t_s,S0,S1,dSS0: the columns
+must agree; a note says which is fitted); the time column names its unit (t_s, t_ms, t_us) or
+--time-unit gives it. The fit searches the whole D range, confirms its optimum, and warns when
+the model cannot describe the data (also in the JSON `warnings`).
 Several files are fitted globally: by default they share the geometry (D or r, scaling, width)
 and each has its own fraction.
 
@@ -98,6 +101,11 @@ def add_fit_arguments(p):
     g.add_argument("--method", choices=["ratio", "signals"], default="ratio",
                    help="fit dS/S0 (default) or S0 and S1 jointly (needs their noise)")
     g.add_argument("--no-intervals", action="store_true", help="skip the profile-likelihood intervals")
+    g.add_argument("--mcmc", action="store_true",
+                   help="also sample the posterior with emcee: medians and 68/95 %% credible intervals of D, r, f "
+                        "and a corner figure (needs: pip install 'respdor[mcmc]')")
+    g.add_argument("--mcmc-steps", type=int, default=2000, metavar="N", help="MCMC steps per walker (default 2000)")
+    g.add_argument("--mcmc-seed", type=int, default=0, metavar="N", help="MCMC random seed (default 0)")
     g = p.add_argument_group("input and output")
     g.add_argument("--time-unit", choices=["s", "ms", "us"], help="time unit when the header does not state it")
     g.add_argument("--output-dir", default=".", metavar="DIR",
@@ -121,8 +129,8 @@ def _parse_assignments(items, option, allow_range=False, extra=()):
                 lo, hi = value.split(":")
                 out[name] = ((_tabulated_value(name, lo, option), _tabulated_value(name, hi, option))
                              if _base(name) in _UNIT_KIND else (float(lo), float(hi)))
-                if not out[name][0] < out[name][1]:
-                    raise ValueError
+                if _base(name) in _UNIT_KIND and not out[name][0] < out[name][1]:
+                    raise ValueError  # order and physics of the model's own parameters: checked by the library
             elif _base(name) in _UNIT_KIND:
                 out[name] = _tabulated_value(name, value, option)
             else:
@@ -217,10 +225,13 @@ def build_fit(args, out=sys.stdout):
     free = [_canonical(x, "--free", extra) for x in args.free]
     shared = ["coupling_hz", "distance_angstrom", "scaling", "width_angstrom"]
     shared += [_canonical(x, "--share", extra) for x in args.share]
+    if getattr(args, "mcmc", False) and args.mcmc_steps < 100:
+        raise UserError(f"--mcmc-steps {args.mcmc_steps}: use at least 100 steps")
 
     def fit(models, intervals=not args.no_intervals):
         return fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
-                          bounds=bounds, initial=initial, method=args.method, intervals=intervals, free=free)
+                          bounds=bounds, initial=initial, method=args.method, intervals=intervals, free=free,
+                          option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"})
 
     if args.simulate:
         from ..simfit import fit_with_simulation
@@ -231,6 +242,10 @@ def build_fit(args, out=sys.stdout):
         result = fit(make_models([library] * n))
         if library is not None:
             _note_library(result, library, curves)
+    if getattr(args, "mcmc", False):
+        from ..mcmc import sample_posterior
+
+        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed)
     return result, curves
 
 
@@ -261,6 +276,9 @@ def plan_outputs(args, stem):
         plan.files["params"] = plan.add(outdir / f"{stem}_fit_params.csv", "--output-dir")
         plan.files["curve"] = plan.add(outdir / f"{stem}_fit_curve.csv", "--output-dir")
     plan.figure = None if args.no_plot else plan.add(args.plot or outdir / f"{stem}_fit.png", "--plot", "figure")
+    plan.corner = None
+    if plan.figure is not None and getattr(args, "mcmc", False):
+        plan.corner = plan.add(plan.figure.with_name(plan.figure.stem + "_corner.png"), "--plot", "figure")
     plan.check()
     return plan
 
@@ -298,6 +316,10 @@ def write_outputs(args, result, plan, extra_json=None):
         from ..plotting import plot_fit
 
         writers.append((plan.figure, lambda tmp: plot_fit(result, tmp)))
+    if plan.corner is not None and getattr(result, "mcmc_samples", None):
+        from ..plotting import plot_corner
+
+        writers.append((plan.corner, lambda tmp: plot_corner(result, tmp)))
     written = []
     for path, write in writers:
         with plan.writing(path) as tmp:

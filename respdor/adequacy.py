@@ -1,0 +1,135 @@
+"""Does the model describe the data? Goodness of fit and physical-range checks after a fit.
+
+Three checks, each a one-line warning (also in the JSON result's ``warnings``):
+
+* with measurement errors, the chi^2 p-value (chi^2 distribution with N - P degrees of freedom);
+  a tiny one means the model, or the stated errors, are wrong;
+* the ceiling: no curve of the model exceeds A_max * g_max, A_max = f_max * eps * x (upper bound
+  of the varied factor times the fixed ones) and g_max the largest normalised dephasing the
+  allowed D reach at the measured times. Points above it by more than 3 sigma mean the model
+  cannot follow the data; the commonest cause, a labelled sample fitted at the partner's natural
+  abundance, is named;
+* the physical range: dS/S0 of any experiment lies in [0, g_max] for fraction 1; points outside
+  by more than 3 sigma are flagged (a wrong normalisation, S0/S1 swapped, an outlier).
+
+Without errors sigma is estimated from neighbouring differences (robust median), which does not
+depend on the fit being right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["adequacy_checks", "P_VALUE_WARN"]
+
+#: Below this chi^2 p-value the model is said not to describe the data.
+P_VALUE_WARN = 1e-3
+
+
+def _noise(curve):
+    """Per-point sigma: the stated errors, else a robust estimate from successive differences."""
+    if curve.sigma is not None:
+        return curve.sigma
+    d = np.diff(curve.dss0)
+    s = 1.4826 * np.median(np.abs(d)) / np.sqrt(2.0) if d.size else 0.0
+    return np.full(curve.n_points, max(s, 1e-6))
+
+
+def _g_max(problem, p, i):
+    """Largest normalised dephasing at curve i's times over the allowed D (others at p)."""
+    from .optimum import _grid
+
+    base = "coupling_hz" if problem.param == "coupling" else "distance_angstrom"
+    name = problem.name(base, i)
+    values = _grid(problem, name, 80) if problem.params[name].vary else [p[name]]
+    curve, model = problem.curves[i], problem.models[i]
+    best = 0.0
+    if model.shape is None and p[problem.name("width_angstrom", i)] == 0:  # one array call
+        v = np.asarray(values, float)[:, None]
+        d = v if problem.param == "coupling" else model.dr3 / v**3
+        with np.errstate(all="ignore"):
+            g = model.normalised(curve.time_s[None, :], d, p[problem.name("scaling", i)], 0.0)
+        return float(np.nanmax(g))
+    with np.errstate(all="ignore"):
+        for v in values:
+            q = dict(p)
+            q[name] = float(v)
+            g = model.normalised(curve.time_s, problem.coupling(q, i), q[problem.name("scaling", i)],
+                                 q[problem.name("width_angstrom", i)])
+            best = max(best, float(np.nanmax(g)))
+    return best
+
+
+def _fmt_points(curve, idx, z, what):
+    shown = ", ".join(f"t = {curve.time_s[k] * 1e3:.4g} ms: {curve.dss0[k]:.3g} ({abs(z[k]):.0f} sigma)"
+                      for k in idx[:3])
+    more = f" and {idx.size - 3} more" if idx.size > 3 else ""
+    return f"{curve.label}: {idx.size} point(s) lie {what} by more than 3 sigma ({shown}{more})"
+
+
+def adequacy_checks(problem, result, weighted, option="--fix"):
+    """Run the checks on a finished fit.
+
+    Parameters
+    ----------
+    problem : respdor.fitting._Problem
+    result : lmfit.minimizer.MinimizerResult
+    weighted : bool
+        True when the curves carry measurement errors.
+    option : str
+        How to name the fix option in advice.
+
+    Returns
+    -------
+    p_value : float or None
+        chi^2 p-value when weighted (None otherwise).
+    warnings : list of str
+    """
+    warns = []
+    p_value = None
+    dof = int(result.nfree)
+    if weighted and dof > 0 and np.isfinite(result.chisqr):
+        p_value = float(stats.chi2.sf(result.chisqr, dof))
+        if p_value < P_VALUE_WARN:
+            warns.append(f"chi2 = {result.chisqr:.4g} for {dof} degrees of freedom (chi2_red = {result.redchi:.3g}): "
+                         f"p = {p_value:.2g}: the model does not describe the data within their stated errors "
+                         "(or the errors are too small)")
+    p = result.params.valuesdict()
+    for i, (curve, model) in enumerate(zip(problem.curves, problem.models)):
+        g_max = _g_max(problem, p, i)
+        sigma = _noise(curve)
+        amp_max, fixed = 1.0, {}
+        for base in ("fraction", "efficiency", "abundance"):
+            par = result.params[problem.name(base, i)]
+            amp_max *= par.max if par.vary else par.value
+            fixed[base] = (par.vary, par.max if par.vary else par.value)
+        ceiling = amp_max * g_max
+        top = int(np.argmax((curve.dss0 - ceiling) / sigma))
+        if (curve.dss0[top] - ceiling) / sigma[top] > 3:
+            warns.append(_ceiling_message(curve, model, curve.dss0[top], ceiling, fixed, option))
+        z_low = curve.dss0 / sigma
+        z_high = (curve.dss0 - g_max) / sigma
+        low = np.flatnonzero(z_low < -3)
+        high = np.flatnonzero(z_high > 3)
+        if low.size:
+            warns.append(_fmt_points(curve, low, z_low, "below 0, the least dephasing possible,"))
+        if high.size:
+            warns.append(_fmt_points(curve, high, z_high,
+                                     f"above {g_max:.3g}, the most dephasing this model allows even at fraction 1,"))
+    return p_value, warns
+
+
+def _ceiling_message(curve, model, y, ceiling, fixed, option):
+    partner = model.partner_isotope
+    x_vary, x = fixed["abundance"]
+    head = f"{curve.label}: the curve reaches {y:.3g}"
+    if not x_vary and x < 0.5 and abs(x - partner.abundance) < 1e-12:
+        return (f"{head} but {partner.symbol} at natural abundance ({100 * x:.3g} %) allows at most {ceiling:.2g}: "
+                f"is the sample {partner.symbol}-enriched? use {option} x=1")
+    parts = []
+    for base, label in (("fraction", "f"), ("efficiency", "eps"), ("abundance", "x")):
+        vary, value = fixed[base]
+        parts.append(f"{label} {'<=' if vary else '='} {value:g}")
+    return (f"{head} but the model allows at most {ceiling:.3g} ({', '.join(parts)}): check the "
+            "normalisation, the partner spin and the fixed factors")
