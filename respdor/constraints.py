@@ -59,10 +59,12 @@ def _physical(value, base):
 
 
 def _check_values(fix, bounds, initial, labels):
+    # Parameters of a simulated shape (a library's cq, nu1, ...) are not in _PHYSICAL: their range is
+    # the tabulated one, which the shape itself enforces.
     for kind, mapping in (("fix", fix), ("initial", initial)):
         for name, value in mapping.items():
             base = _split(name)[1]
-            if not _physical(float(value), base):
+            if base in _PHYSICAL and not _physical(float(value), base):
                 raise UserError(f"{labels[kind]} {_show(name, value)}: {_PHYSICAL[base][3]}")
     for name, value in fix.items():
         base = _split(name)[1]
@@ -74,6 +76,8 @@ def _check_values(fix, bounds, initial, labels):
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
             raise UserError(f"{labels['bounds']} {_show(name, (lo, hi))}: the low end must be below the high end "
                             "(both finite)")
+        if base not in _PHYSICAL:
+            continue
         plo, phi, _, why = _PHYSICAL[base]
         if lo < plo or hi > phi:
             raise UserError(f"{labels['bounds']} {_show(name, (lo, hi))}: {why}")

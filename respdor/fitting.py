@@ -524,6 +524,8 @@ class _Problem:
             return limits
         if limits is not None and base == "distance_angstrom":
             return (model.dr3 / limits[1]) ** (1 / 3), (model.dr3 / limits[0]) ** (1 / 3)
+        if base in model.shape_parameters:  # a tabulated parameter: the table's range
+            return model.shape_parameters[base][1]
         return _DEFAULT_BOUNDS[base]
 
     def coupling(self, p, i):

@@ -33,7 +33,6 @@ COMMAND_MODULES = [
     "library",
 ]
 
-ISSUES_URL = "https://github.com/respdor/respdor/issues"
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130
 
 
@@ -213,8 +212,8 @@ def _main(argv, debug, recorder) -> int:
 
             traceback.print_exception(exc)
         print(f"respdor: internal error ({type(exc).__name__}: {_one_line(exc)}). This is a bug; please report "
-              f"it with the command line at {ISSUES_URL} (run with --debug or RESPDOR_DEBUG=1 for the "
-              "traceback).", file=sys.stderr)
+              "it to the respdor developers with the command line and `respdor --version` (run with --debug or "
+              "RESPDOR_DEBUG=1 for the traceback).", file=sys.stderr)
         return EXIT_BUG
     finally:
         _say_warnings(caught)

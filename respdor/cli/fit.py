@@ -194,9 +194,6 @@ def build_fit(args, out=sys.stdout):
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
     curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
-    for curve in curves:
-        if curve.n_points < 3:
-            raise UserError(f"{curve.source}: {curve.n_points} data point(s); a fit needs at least 3")
     n = len(curves)
     observe = _per_file(args.observe, n, "13C", "--observe")
     for symbol in observe:
