@@ -418,6 +418,11 @@ class _Problem:
         self.models = models
         self.n = len(curves)
         self.shared = set(shared)
+        if "scaling" in self.shared and len({round(m.default_scaling, 12) for m in models}) > 1:
+            # Curves recorded with different recoupling sequences (REDOR kappa 1, SR4 0.555) have
+            # different scalings by construction: sharing one would apply the first curve's kappa
+            # to all of them. Each keeps its own (fixed at its sequence's value unless freed).
+            self.shared.discard("scaling")
         self.param = parameterization
         self.method = method
         self.weighted = weighted

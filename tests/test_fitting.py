@@ -190,3 +190,16 @@ def test_shape_with_limited_coupling_range_bounds_the_fit():
     rd = fit_curve(curve, CurveModel("13C", "27Al", shape=_TableShape()), parameterization="distance",
                    intervals=False)
     assert rd["distance_angstrom"].value == pytest.approx(r["distance_angstrom"].value, rel=1e-3)
+
+
+def test_global_fit_of_redor_and_sr4_curves_keeps_each_scaling():
+    # A RESPDOR curve (kappa 1) and an S-RESPDOR curve (SR4, kappa 0.555) of the same pair share D;
+    # the default sharing must not give the SR4 curve the REDOR kappa (found by the docs gallery:
+    # r = 3.06 A instead of 2.48 A).
+    t = np.linspace(0.2e-3, 6e-3, 30)
+    redor, sr4 = CurveModel(sequence="redor"), CurveModel(sequence="sr4")
+    d = redor.dr3 / 2.5**3
+    curves = [DephasingCurve(t, 0.3 * m.normalised(t, d), np.full(t.size, 0.003)) for m in (redor, sr4)]
+    result = fit_curves(curves, [redor, sr4], intervals=False)
+    assert result["distance_angstrom"].value == pytest.approx(2.5, abs=1e-3)
+    assert result["c1_scaling"].value == pytest.approx(sr4.default_scaling, rel=1e-12)
