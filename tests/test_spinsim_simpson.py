@@ -5,6 +5,7 @@ import pytest
 
 from respdor.cli import main
 from spinsim.simpson import read_fsave, simpson_curve, simpson_input
+from spinsim.spec import load_spec
 
 pytest.importorskip("numba")
 
@@ -21,9 +22,12 @@ SPEC = {
 
 def test_exported_input_maps_the_conventions():
     text, cry = simpson_input(SPEC, "x")
-    assert "quadrupole 2 2 3000000 0.3 5 30 -50" in text  # EFG: SIMPSON c = spinsim c - 90 deg
-    assert "shift 1 0p 50p 0.4 10 20 30" in text  # CSA: Haeberlen in both
-    assert "dipole 1 2 -503 0 60 0" in text  # b_ij < 0 for two positive gammas
+    # SIMPSON's angles rotate frames: spinsim (a, b, c) -> (-c, -b, -a); the EFG adds 90 deg
+    # (SIMPSON's in-plane axes are swapped). Checked against a SIMPSON 4.2.3 build.
+    assert "quadrupole 2 2 3000000 0.3 -130 -30 -5" in text
+    assert "shift 1 0p 50p 0.4 -30 -20 -10" in text  # CSA: Haeberlen in both
+    assert "dipole 1 2 -503 0 -60 0" in text  # b_ij < 0 for two positive gammas
+    assert "fphase $f -scale 0.3333333333" in text  # interaction-free signal 1/2 x 6 states of 27Al -> 1
     assert "start_operator   I1x" in text and "detect_operator  I1p" in text
     assert "foreach n {0 1 2} {" in text
     # centred placement: delays tau_R/4, tau_R/2, tau_R/4 around the two ideal pi pulses
@@ -32,7 +36,9 @@ def test_exported_input_maps_the_conventions():
     rows = cry.splitlines()
     assert rows[0] == "21"
     a, b, w = (float(x) for x in rows[2].split())
-    assert b < 0 and w == pytest.approx(1 / 21)  # SIMPSON beta = -spinsim beta
+    p = load_spec(SPEC).powder
+    assert a == pytest.approx(-np.degrees(p.alpha[1]), abs=1e-6)  # SIMPSON (-alpha, 180 - beta)
+    assert b == pytest.approx(180 - np.degrees(p.beta[1]), abs=1e-6) and w == pytest.approx(1 / 21)
 
 
 def test_export_refuses_what_simpson_cannot_run():
@@ -63,7 +69,7 @@ def test_read_fsave_and_curve(tmp_path):
         body = "\n".join(f"{z.real:.12g} {z.imag:.12g}" for z in data)
         path.write_text(f"SIMP\nNP={len(data)}\nSW=10000\nTYPE=FID\nDATA\n{body}\nEND\n")
 
-    s0 = 0.5 * np.array([1.0, 0.9 * np.exp(0.2j), 0.8 * np.exp(0.4j)])
+    s0 = np.array([1.0, 0.9 * np.exp(0.2j), 0.8 * np.exp(0.4j)])
     s1 = s0 * np.array([1.0, 0.7, 0.5])
     fid(tmp_path / "a.fid", s0)
     fid(tmp_path / "b.fid", s1)
