@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 from spinsim import conventions as cv
 from spinsim.hamiltonian import N_HARM, interaction_components
 from spinsim.isotopes import get_isotope
-from spinsim.system import Spin, SpinSystem
+from spinsim.system import DipolarCoupling, Spin, SpinSystem
 
 TH = np.arccos(1 / np.sqrt(3))
 WR = 2 * np.pi * 1e4
@@ -86,6 +86,25 @@ def test_csa_from_shielding_tensor_matches_hand_built_lab_frame(seed):
         for t in (0.0, 2.3e-5, 8.0e-5):
             w_s = _eval(f, t)[0] - _eval(f, t)[1]  # coefficient of S_z
             assert w_s == pytest.approx(w0 * 1e-6 * _by_hand(delta, c, t), rel=1e-10)
+
+
+@pytest.mark.parametrize("partner", ["13C", "111Cd"])
+def test_dipolar_coupling_has_the_physical_sign(partner):
+    """The coefficient of 2 S_z I_z is -(mu0/4pi) hbar gamma_S gamma_I / (2 r^3) (3 cos^2 theta - 1):
+    it changes sign with gamma_S gamma_I (111Cd has gamma < 0). Built by hand from the bond vector;
+    spinsim used |D| with the positive-gamma sign until the SIMPSON cross-check (SR4 + CSA)."""
+    hbar, mu0_4pi, r = 1.054571817e-34, 1e-7, 3.0e-10
+    g_s, g_i = get_isotope(partner).gamma, get_isotope("27Al").gamma
+    d_hz = mu0_4pi * hbar * abs(g_s * g_i) / (2 * np.pi * r**3)
+    bond = (0.7, 1.1, 0.0)
+    system = SpinSystem([Spin(partner), Spin("27Al")], 9.4, [DipolarCoupling(0, 1, d_hz, bond)])
+    u = Rotation.from_euler("ZYZ", bond).as_matrix()[:, 2]  # bond direction, crystal frame
+    for c in CRYSTALLITES:
+        f = interaction_components(system, _engine_euler(c)).pair[(0, 1)][0]
+        for t in (0.0, 2.9e-5, 7.3e-5):
+            cos_t = _by_hand(np.outer(u, u), c, t)  # (b0 . u)^2
+            hand = -mu0_4pi * hbar * g_s * g_i / r**3 * (3 * cos_t - 1) / 2
+            assert _eval(f, t) == pytest.approx(hand, rel=1e-9)
 
 
 def test_principal_axis_orders():
