@@ -17,13 +17,19 @@ CSA (shift, Haeberlen, the same as SIMPSON)
 EFG (the usual EFG order, *not* SIMPSON's)
     ``|V_zz| >= |V_yy| >= |V_xx|``, ``eta_Q = (V_xx - V_yy) / V_zz``, ``C_Q = e Q V_zz / h``;
     PAS diagonal ``V_zz (-(1 - eta)/2, -(1 + eta)/2, 1)``. SIMPSON orders the in-plane axes the
-    other way (Haeberlen: ``|V_xx| >= |V_yy|``), so the same tensor has SIMPSON angles
-    ``(a, b, c)`` = spinsim ``(a, b, c + 90 deg)``: :func:`efg_euler_from_simpson`.
+    other way (``|V_xx| >= |V_yy|``), so the same tensor has SIMPSON angles
+    ``(-c - 90 deg, -b, -a)`` for spinsim ``(a, b, c)``: :func:`efg_euler_to_simpson`.
 Crystallites
     A crystallite (alpha, beta, gamma) maps crystal -> rotor frame with
     ``R = Rz(gamma) Ry(beta) Rz(alpha)`` (:meth:`spinsim.powder.Powder.euler_full`); gamma turns it
     about the rotor axis. SIMPSON's crystal file (alpha, beta, gamma) is spinsim's
-    (alpha, -beta, gamma): :func:`crystallites_from_simpson`.
+    (-alpha, 180 deg - beta, gamma): :func:`crystallites_from_simpson`.
+SIMPSON's Euler angles
+    SIMPSON's angles are *frame* (passive) rotations, PAS -> crystal -> rotor -> lab, with the
+    rotor -> lab angles (omega_R t, theta_m, 0), so B0 turns the other way in its rotor frame. A
+    tensor with spinsim angles (a, b, c) has SIMPSON angles (-c, -b, -a) (:func:`euler_to_simpson`;
+    CSA and dipole; the EFG adds the in-plane swap). Checked crystallite by crystallite against a
+    SIMPSON 4.2.3 build to 5e-10 (ideal REDOR) and 7e-5 (CW RESPDOR, tilted EFG with eta_Q = 0.3).
 Rotor -> lab
     B0 in the rotor frame at rotor phase omega_R t is
     ``(sin th_m cos omega_R t, -sin th_m sin omega_R t, cos th_m)``.
@@ -45,6 +51,8 @@ __all__ = [
     "quadrupolar_from_efg",
     "csa_from_shift_tensor",
     "csa_from_shielding",
+    "euler_to_simpson",
+    "euler_from_simpson",
     "efg_euler_from_simpson",
     "efg_euler_to_simpson",
     "crystallites_from_simpson",
@@ -169,29 +177,49 @@ def csa_from_shielding(sigma, sigma_ref_ppm):
     return csa_from_shift_tensor(float(sigma_ref_ppm) * np.eye(3) - s)
 
 
-def efg_euler_from_simpson(euler):
-    """SIMPSON ``quadrupole`` Euler angles (a, b, c) -> spinsim (a, b, c + 90 deg), rad.
+def euler_to_simpson(euler):
+    """spinsim Euler angles (a, b, c) of a CSA or dipolar tensor -> SIMPSON's (-c, -b, -a), rad.
 
-    SIMPSON's PAS has |V_xx| >= |V_yy|; spinsim's has |V_yy| >= |V_xx|: the two PAS differ by
-    90 deg about z, applied first. (The same tensor for eta_Q = 0 whatever c.)
+    spinsim's rotation is active (the columns of Rz(a) Ry(b) Rz(c) are the PAS axes in the crystal
+    frame); SIMPSON's rotates the PAS frame into the crystal frame, i.e. the transposed rotation.
     """
     a, b, c = (float(x) for x in euler)
-    return a, b, c + np.pi / 2
+    return -c, -b, -a
+
+
+def euler_from_simpson(euler):
+    """SIMPSON ``shift``/``dipole`` Euler angles -> spinsim's (its own inverse), rad."""
+    return euler_to_simpson(euler)
 
 
 def efg_euler_to_simpson(euler):
-    """spinsim EFG Euler angles -> SIMPSON's (inverse of :func:`efg_euler_from_simpson`), rad."""
+    """spinsim EFG Euler angles (a, b, c) -> SIMPSON ``quadrupole`` angles (-c - 90 deg, -b, -a), rad.
+
+    SIMPSON's PAS has |V_xx| >= |V_yy|, spinsim's |V_yy| >= |V_xx|: the two PAS differ by 90 deg
+    about z (applied first), on top of the transposition of :func:`euler_to_simpson`. (For
+    eta_Q = 0 only b and c matter.)
+    """
     a, b, c = (float(x) for x in euler)
-    return a, b, c - np.pi / 2
+    return -c - np.pi / 2, -b, -a
+
+
+def efg_euler_from_simpson(euler):
+    """SIMPSON ``quadrupole`` Euler angles (a, b, c) -> spinsim (-c, -b, -a - 90 deg), rad."""
+    a, b, c = (float(x) for x in euler)
+    return -c, -b, -a - np.pi / 2
 
 
 def crystallites_from_simpson(alpha, beta, gamma):
-    """SIMPSON crystallite angles -> spinsim's: (alpha, -beta, gamma), rad."""
-    return np.asarray(alpha, float), -np.asarray(beta, float), np.asarray(gamma, float)
+    """SIMPSON crystallite angles -> spinsim's: (-alpha, pi - beta, gamma), rad (its own inverse).
+
+    SIMPSON's B0 runs at azimuth +omega_R t in its rotor frame, spinsim's at -omega_R t; the
+    reflection between the two acts on a symmetric tensor as a 180 deg turn about y.
+    """
+    return -np.asarray(alpha, float), np.pi - np.asarray(beta, float), np.asarray(gamma, float)
 
 
 def crystallites_to_simpson(alpha, beta, gamma):
-    """spinsim crystallite angles -> SIMPSON's: (alpha, -beta, gamma), rad."""
+    """spinsim crystallite angles -> SIMPSON's: (-alpha, pi - beta, gamma), rad."""
     return crystallites_from_simpson(alpha, beta, gamma)
 
 

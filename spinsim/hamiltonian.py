@@ -224,7 +224,10 @@ def interaction_components(system, powder_euler) -> Components:
     pair = {}
     for c in system.dipolar:
         a, b = min(c.i, c.j), max(c.i, c.j)
-        d = 2 * np.pi * c.d_hz
+        # the physical sign: H = -(mu0/4pi) hbar gamma_a gamma_b / r^3 (3cos^2 - 1) Iz Sz, so the
+        # coupling changes sign with gamma_a gamma_b (111Cd, 15N, 29Si ...); it shows when a recoupled
+        # CSA or offset of the observed spin interferes with it (SR4 + CSA; checked against SIMPSON)
+        d = 2 * np.pi * c.d_hz * np.sign(system.spins[a].isotope.gamma * system.spins[b].isotope.gamma)
         t = _pas_tensor(d, d, -2 * d, c.euler) / 2.0  # zz = -2 pi D, axial, traceless
         lab = lab_tensors(t, pe)
         coef = np.sqrt(2.0 / 3.0) * _fourier(lab[:, :, 2])

@@ -156,7 +156,7 @@ def read_crystallites(path, n_gamma=1, convention="spinsim") -> Powder:
     n_gamma : int
         gamma angles added to every (alpha, beta), 2 pi j / n_gamma.
     convention : {"spinsim", "simpson"}
-        ``"simpson"``: SIMPSON's angles, converted with beta -> -beta
+        ``"simpson"``: SIMPSON's angles, converted to (-alpha, 180 deg - beta)
         (:func:`spinsim.conventions.crystallites_from_simpson`).
 
     Raises
@@ -187,7 +187,9 @@ def read_crystallites(path, n_gamma=1, convention="spinsim") -> Powder:
         raise ValueError(f"{path}: the first line says {count} crystallites, the file has {len(rows)}")
     a, b, w = np.radians(np.array(rows)[:, 0]), np.radians(np.array(rows)[:, 1]), np.array(rows)[:, 2]
     if convention == "simpson":
-        b = -b
+        from .conventions import crystallites_from_simpson
+
+        a, b, _ = crystallites_from_simpson(a, b, 0.0)
     elif convention != "spinsim":
         raise ValueError(f"crystallite convention must be 'spinsim' or 'simpson', got {convention!r}")
     if w.sum() <= 0:

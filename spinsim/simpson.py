@@ -7,10 +7,12 @@ with every convention mapped by :mod:`spinsim.conventions`; :func:`read_fsave` r
 phasing (S0 = |S0|, S1 phased like S0).
 
 Plain Python; nothing here runs SIMPSON. The input uses: ``reset`` before each recoupling time
-(propagator and, we assume, time back to zero, so each point starts at rotor phase 0 as in
-spinsim **[verify with a SIMPSON build]**),
+(SIMPSON 4.2.3's ``reset`` puts the density matrix back to the start operator, the propagator to
+unity and the time to the crystallite's start, so each point starts at the same rotor phase as in
+spinsim; it also clears ``offset``, so the offsets are set after it),
 ``pulseid`` for ideal pulses, ``pulse``/``delay`` for everything else (times in us, rf in Hz,
-phases in degrees), ``start_operator I1x`` and ``detect_operator I1p``.
+phases in degrees), ``start_operator I1x`` and ``detect_operator I1p``. Checked against a SIMPSON
+4.2.3 build (docs/simulation.md, "SIMPSON bridge").
 """
 
 from __future__ import annotations
@@ -48,28 +50,58 @@ def _events_tcl(events, channels, indent="    "):
     return out
 
 
+def _deg(angles):
+    """Degrees, without the "-0" of a negated zero."""
+    return np.degrees(np.asarray(angles, float)) + 0.0
+
+
 def _spinsys(system):
-    from .conventions import efg_euler_to_simpson
+    from .conventions import efg_euler_to_simpson, euler_to_simpson
 
     chans = system.channels()
     lines = ["spinsys {", f"  channels {' '.join(chans)}", f"  nuclei {' '.join(s.isotope.symbol for s in system.spins)}"]
     for k, s in enumerate(system.spins, 1):
         if s.shift_ppm or s.csa_zeta_ppm:
-            a, b, c = np.degrees(s.csa_euler)
+            a, b, c = _deg(euler_to_simpson(s.csa_euler))
             lines.append(f"  shift {k} {s.shift_ppm:.10g}p {s.csa_zeta_ppm:.10g}p {s.csa_eta:.10g} "
                          f"{a:.10g} {b:.10g} {c:.10g}")
         if s.cq_hz:
-            a, b, c = np.degrees(efg_euler_to_simpson(s.q_euler))
+            a, b, c = _deg(efg_euler_to_simpson(s.q_euler))
             lines.append(f"  quadrupole {k} 2 {s.cq_hz:.10g} {s.eta_q:.10g} {a:.10g} {b:.10g} {c:.10g}")
     for d in system.dipolar:
         sign = np.sign(system.spins[d.i].isotope.gamma * system.spins[d.j].isotope.gamma)
-        a, b, c = np.degrees(d.euler)
-        # SIMPSON's b_ij = -(mu0/4pi) gamma_i gamma_j hbar / (2 pi r^3) in Hz; spinsim's D = |b_ij|
+        a, b, c = _deg(euler_to_simpson(d.euler))
+        # SIMPSON's b_ij = -(mu0/4pi) gamma_i gamma_j hbar / (2 pi r^3) in Hz (SIMPSON refuses the
+        # other sign unless dipole_check is false); spinsim's D = |b_ij|
         lines.append(f"  dipole {d.i + 1} {d.j + 1} {-sign * d.d_hz:.10g} {a:.10g} {b:.10g} {c:.10g}")
     for j in system.j:
         lines.append(f"  jcoupling {j.i + 1} {j.j + 1} {j.j_hz:.10g} 0 0 0 0 0")
     lines.append("}")
     return lines, chans
+
+
+def _whole_periods(duration, mas_rate):
+    """True when ``duration`` (s) is a whole number (>= 0) of rotor periods."""
+    k = duration * mas_rate
+    return abs(k - round(k)) < 1e-9
+
+
+def _pulseq_body(ns, offsets, synchronised):
+    """The points of the curve: every t_rec from a ``reset`` (which also clears ``offset``).
+
+    When the cycle and the centre block last whole rotor periods, their propagators do not depend
+    on when they start: SIMPSON computes each once per crystallite (``store``) and every point
+    applies them (``prop``), as a SIMPSON user would write it; otherwise each point is run event by
+    event.
+    """
+    off = [f"    offset {offsets}"] if offsets else []
+    loop = f"  foreach n {{{' '.join(str(n) for n in ns)}}} {{"
+    if synchronised:
+        return ["  reset", *[x[2:] for x in off], "  cycle", "  store 1",
+                "  reset", *[x[2:] for x in off], "  centre", "  store 2",
+                loop, "    reset", "    prop 1 $n", "    prop 2", "    prop 1 $n", "    acq", "  }"]
+    return [loop, "    reset", *off, "    for {set k 0} {$k < $n} {incr k} { cycle }", "    centre",
+            "    for {set k 0} {$k < $n} {incr k} { cycle }", "    acq", "  }"]
 
 
 def simpson_input(spec, name="spinsim"):
@@ -128,8 +160,11 @@ def simpson_input(spec, name="spinsim"):
     spinsys, chans = _spinsys(system)
     a, b, w = crystallites_to_simpson(sp.powder.alpha, sp.powder.beta, sp.powder.weights)
     cry = "\n".join([str(len(a))] + [f"{x:.10g} {y:.10g} {z:.10g}" for x, y, z in
-                                     zip(np.degrees(a), np.degrees(b), w)]) + "\n"
+                                     zip(_deg(a), _deg(b), w)]) + "\n"
     offs = " ".join(f"{sp.offsets.get(c, 0.0):.10g}" for c in chans)
+    # SIMPSON's trace runs over the whole space: the interaction-free signal of I1x detected with
+    # I1p is 1/2 times the number of states of the other spins; scale the FIDs to make it 1
+    scale = 2.0 / np.prod([s.isotope.multiplicity for s in system.spins[1:]])
     lines = [
         f"# SIMPSON input written by spinsim from {sp.source}: {sp.title}",
         "# " + "; ".join(sp.describe() if hasattr(sp, "describe") else []),
@@ -146,6 +181,9 @@ def simpson_input(spec, name="spinsim"):
         f"  sw               {sp.mas_rate:.10g}",
         "  method           direct",
         "  verbose          0",
+        # the Hamiltonian averaged over each maxdt step, as spinsim's steps are (SIMPSON's default
+        # takes it at the start of the step: a first-order error, 7e-4 in dS/S0 at 1.2 ms, 0.5 us)
+        "  do_avg           1",
         "  variable sat     1",
         "}",
         "",
@@ -165,24 +203,20 @@ def simpson_input(spec, name="spinsim"):
         "proc pulseq {} {",
         "  global par",
         f"  maxdt {sp.max_dt * 1e6:.10g}",
-        *([f"  offset {offs}"] if any(sp.offsets.get(c, 0.0) for c in chans) else []),
-        f"  foreach n {{{' '.join(str(n) for n in ns)}}} {{",
-        "    reset",
-        "    for {set k 0} {$k < $n} {incr k} { cycle }",
-        "    centre",
-        "    for {set k 0} {$k < $n} {incr k} { cycle }",
-        "    acq",
-        "  }",
+        *_pulseq_body(ns, offs if any(sp.offsets.get(c, 0.0) for c in chans) else None,
+                      _whole_periods(cycle.duration, sp.mas_rate) and _whole_periods(centre.duration, sp.mas_rate)),
         "}",
         "",
         "proc main {} {",
         "  global par",
         "  set par(sat) 0",
         "  set f [fsimpson]",
+        f"  fphase $f -scale {scale:.12g}",
         f"  fsave $f {name}_S0.fid",
         "  funload $f",
         "  set par(sat) 1",
         "  set f [fsimpson]",
+        f"  fphase $f -scale {scale:.12g}",
         f"  fsave $f {name}_S1.fid",
         "  funload $f",
         "}",
@@ -243,12 +277,12 @@ def read_fsave(path):
 def simpson_curve(s0_path, s1_path):
     """S0, S1 and dS/S0 from the two FIDs of an exported input, with spinsim's phasing.
 
-    S0 = |S0|, S1 = Re(S1 conj(S0)) / |S0|, dS/S0 = 1 - Re(S1 / S0); the interaction-free signal
-    of ``I1x`` detected with ``I1p`` is 0.5 in SIMPSON's normalisation, hence the factor 2.
+    S0 = |S0|, S1 = Re(S1 conj(S0)) / |S0|, dS/S0 = 1 - Re(S1 / S0). The exported input scales
+    both FIDs so that the interaction-free signal is 1 (SIMPSON's own value is 1/2 times the number
+    of states of the other spins), so S0 and S1 compare directly with spinsim's.
     """
     s0, _ = read_fsave(s0_path)
     s1, _ = read_fsave(s1_path)
     if s0.shape != s1.shape:
         raise ValueError(f"{s0_path} and {s1_path} have different lengths ({s0.size}, {s1.size})")
-    s0, s1 = 2 * s0, 2 * s1
     return np.abs(s0), (s1 * np.conj(s0)).real / np.abs(s0), 1 - (s1 / s0).real

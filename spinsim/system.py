@@ -18,7 +18,7 @@ Conventions
 * Euler angles (alpha, beta, gamma) in radians, ZYZ, active: a tensor with principal axes along
   x, y, z is rotated by R = Rz(alpha) Ry(beta) Rz(gamma) into the crystal (molecule) frame.
 * Principal axes: CSA in Haeberlen order (|d_zz| >= |d_xx| >= |d_yy| about d_iso, as SIMPSON);
-  EFG in the usual order |V_zz| >= |V_yy| >= |V_xx| (SIMPSON's EFG angle c is spinsim's c + 90 deg).
+  EFG in the usual order |V_zz| >= |V_yy| >= |V_xx| (SIMPSON angles: spinsim.conventions.efg_euler_to_simpson).
   :mod:`spinsim.conventions` holds every conversion (SIMPSON, CASTEP magres Cartesian tensors).
 """
 

@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 from spinsim import conventions as cv
 from spinsim.hamiltonian import N_HARM, interaction_components
 from spinsim.isotopes import get_isotope
-from spinsim.system import Spin, SpinSystem
+from spinsim.system import DipolarCoupling, Spin, SpinSystem
 
 TH = np.arccos(1 / np.sqrt(3))
 WR = 2 * np.pi * 1e4
@@ -88,6 +88,25 @@ def test_csa_from_shielding_tensor_matches_hand_built_lab_frame(seed):
             assert w_s == pytest.approx(w0 * 1e-6 * _by_hand(delta, c, t), rel=1e-10)
 
 
+@pytest.mark.parametrize("partner", ["13C", "111Cd"])
+def test_dipolar_coupling_has_the_physical_sign(partner):
+    """The coefficient of 2 S_z I_z is -(mu0/4pi) hbar gamma_S gamma_I / (2 r^3) (3 cos^2 theta - 1):
+    it changes sign with gamma_S gamma_I (111Cd has gamma < 0). Built by hand from the bond vector;
+    spinsim used |D| with the positive-gamma sign until the SIMPSON cross-check (SR4 + CSA)."""
+    hbar, mu0_4pi, r = 1.054571817e-34, 1e-7, 3.0e-10
+    g_s, g_i = get_isotope(partner).gamma, get_isotope("27Al").gamma
+    d_hz = mu0_4pi * hbar * abs(g_s * g_i) / (2 * np.pi * r**3)
+    bond = (0.7, 1.1, 0.0)
+    system = SpinSystem([Spin(partner), Spin("27Al")], 9.4, [DipolarCoupling(0, 1, d_hz, bond)])
+    u = Rotation.from_euler("ZYZ", bond).as_matrix()[:, 2]  # bond direction, crystal frame
+    for c in CRYSTALLITES:
+        f = interaction_components(system, _engine_euler(c)).pair[(0, 1)][0]
+        for t in (0.0, 2.9e-5, 7.3e-5):
+            cos_t = _by_hand(np.outer(u, u), c, t)  # (b0 . u)^2
+            hand = -mu0_4pi * hbar * g_s * g_i / r**3 * (3 * cos_t - 1) / 2
+            assert _eval(f, t) == pytest.approx(hand, rel=1e-9)
+
+
 def test_principal_axis_orders():
     v = np.diag([0.2, -1.0, 0.8])  # |zz|: -1.0 ; EFG order |yy| >= |xx|
     vals, frame = cv.principal_frame(v, "efg")
@@ -106,17 +125,55 @@ def test_euler_round_trip_including_gimbal_lock():
         assert np.allclose(cv.rotation_zyz(*cv.euler_from_rotation(r)), r, atol=1e-12)
 
 
-def test_simpson_efg_mapping_is_the_in_plane_swap():
-    """SIMPSON's PAS (|V_xx| >= |V_yy|) at (a, b, c) = spinsim's PAS at (a, b, c + 90 deg)."""
+def _simpson_lab_zz(a_pas, euler, cryst, t):
+    """SIMPSON's lab-frame zz component, built from SIMPSON's definitions by hand.
+
+    Every SIMPSON Euler triple rotates one frame into the next (PAS -> crystal -> rotor -> lab,
+    the last (omega_R t, theta_m, 0)); a tensor's coordinates in the new frame are R^T A R. (These
+    semantics were checked against a SIMPSON 4.2.3 build crystallite by crystallite, see
+    docs/simulation.md.)
+    """
+    m = Rotation.from_euler("ZYZ", euler).as_matrix()
+    c = Rotation.from_euler("ZYZ", cryst).as_matrix()
+    lab = Rotation.from_euler("ZYZ", [WR * t, TH, 0.0]).as_matrix()
+    a_rot = c.T @ m.T @ a_pas @ m @ c
+    b0 = lab[:, 2]  # the lab z axis in rotor coordinates
+    return b0 @ a_rot @ b0
+
+
+def _spinsim_lab_zz(a_pas, euler, cryst, t):
+    """spinsim's: active PAS -> crystal, crystal -> rotor Rz(gamma) Ry(beta) Rz(alpha), B0 = _b0."""
+    p = Rotation.from_euler("ZYZ", euler).as_matrix()
+    al, be, ga = cryst
+    c = Rotation.from_euler("ZYZ", [ga, be, al]).as_matrix()
+    a_rot = c @ p @ a_pas @ p.T @ c.T
+    return _b0(t) @ a_rot @ _b0(t)
+
+
+def test_simpson_mapping_gives_the_same_lab_frame_tensor():
+    """CSA/dipole (a, b, c) -> SIMPSON (-c, -b, -a); EFG adds the in-plane swap (SIMPSON's PAS has
+    |V_xx| >= |V_yy|); crystallite (alpha, beta, gamma) -> SIMPSON (-alpha, pi - beta, gamma)."""
+    rng = np.random.default_rng(3)
     eta = 0.6
-    simpson_pas = np.diag([-(1 + eta) / 2, -(1 - eta) / 2, 1.0])
-    spinsim_pas = np.diag([-(1 - eta) / 2, -(1 + eta) / 2, 1.0])
-    e = (0.4, 1.0, 0.3)
-    r_s = cv.rotation_zyz(*e)
-    r_p = cv.rotation_zyz(*cv.efg_euler_from_simpson(e))
-    assert np.allclose(r_s @ simpson_pas @ r_s.T, r_p @ spinsim_pas @ r_p.T, atol=1e-12)
-    assert np.allclose(cv.efg_euler_to_simpson(cv.efg_euler_from_simpson(e)), e)
-    assert np.allclose(cv.crystallites_from_simpson(1.0, 0.5, 2.0), (1.0, -0.5, 2.0))
+    csa_pas = np.diag([-(1 + eta) / 2, -(1 - eta) / 2, 1.0])  # Haeberlen, both programs
+    efg_spinsim = np.diag([-(1 - eta) / 2, -(1 + eta) / 2, 1.0])
+    efg_simpson = csa_pas
+    for _ in range(4):
+        e = rng.uniform(-np.pi, np.pi, 3)
+        cr = rng.uniform(0, np.pi, 3)
+        cr_s = cv.crystallites_to_simpson(*cr)
+        old = []
+        for t in (0.0, 13e-6, 61e-6):
+            ref = _spinsim_lab_zz(csa_pas, e, cr, t)
+            assert _simpson_lab_zz(csa_pas, cv.euler_to_simpson(e), cr_s, t) == pytest.approx(ref, abs=1e-12)
+            # the mapping assumed before the SIMPSON build (same angles, beta -> -beta) fails here
+            old.append(abs(_simpson_lab_zz(csa_pas, e, (cr[0], -cr[1], cr[2]), t) - ref))
+            ref = _spinsim_lab_zz(efg_spinsim, e, cr, t)
+            assert _simpson_lab_zz(efg_simpson, cv.efg_euler_to_simpson(e), cr_s, t) == pytest.approx(ref, abs=1e-12)
+        assert max(old) > 1e-2
+        assert np.allclose(cv.efg_euler_from_simpson(cv.efg_euler_to_simpson(e)), e)
+        assert np.allclose(cv.euler_from_simpson(cv.euler_to_simpson(e)), e)
+        assert np.allclose(cv.crystallites_from_simpson(*cv.crystallites_to_simpson(*cr)), cr)
 
 
 def test_read_magres(tmp_path):

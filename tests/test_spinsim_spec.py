@@ -96,9 +96,9 @@ def test_crystallite_file_reproduces_the_built_in_set(tmp_path):
     b = load_spec(spec()).run()
     assert np.allclose(a.dSS0, b.dSS0, atol=1e-12)
     simp = tmp_path / "cryst.cry"
-    simp.write_text(f"{len(rows)}\n" + "\n".join(f"{x} {-y} {w}" for x, y, w in rows))
+    simp.write_text(f"{len(rows)}\n" + "\n".join(f"{-x} {180 - y} {w}" for x, y, w in rows))
     p = read_crystallites(simp, 4, "simpson")
-    assert np.allclose(p.beta, z.beta) and np.allclose(p.weights, z.weights)
+    assert np.allclose(p.alpha, z.alpha) and np.allclose(p.beta, z.beta) and np.allclose(p.weights, z.weights)
     bad = tmp_path / "bad.txt"
     bad.write_text("10 20 1\n10 x 1\n")
     raw["powder"] = {"file": str(bad)}
