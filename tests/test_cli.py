@@ -212,10 +212,17 @@ def test_ctrl_c_swallowed_by_a_library_still_interrupts_and_writes_nothing(monke
         plan.write_text(path, "complete but unwanted\n")
         return 0
 
-    assert main(_convert_raising(monkeypatch, run)) == 130
-    assert capsys.readouterr().err.strip() == "respdor: interrupted"
-    assert not target.exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored for in-process callers
+    # As in a foreground terminal, whatever this test process inherited: a job started in the
+    # background by a non-interactive shell begins with SIGINT ignored, and respdor then (rightly)
+    # leaves it ignored.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert main(_convert_raising(monkeypatch, run)) == 130
+        assert capsys.readouterr().err.strip() == "respdor: interrupted"
+        assert not target.exists()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored for in-process callers
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_option_prefixes_are_refused(capsys):
