@@ -291,14 +291,9 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     dict
         ``{"path", "computed", "skipped", "wall_s", "curves_per_s", "interp_error"}``.
     """
-    from spinsim.spec import SpecError, load_spec
+    from .simulated import load_coupling_spec
 
-    try:
-        sp = load_spec(spec)
-    except SpecError as exc:
-        raise UserError(str(exc)) from None
-    if not sp.system.dipolar:
-        raise UserError("the spec has no [[dipolar]] coupling to tabulate")
+    sp = load_coupling_spec(spec, "tabulate")
     raw = sp.raw
     couplings = np.asarray(couplings_hz, float)
     if couplings.size < 4 or np.any(np.diff(couplings) <= 0) or couplings[0] <= 0:

@@ -35,6 +35,27 @@ __all__ = ["SimulatedShape", "node_couplings"]
 NODE_SPACING = 0.3
 
 
+def load_coupling_spec(spec, purpose="vary"):
+    """Load a spinsim spec whose first [[dipolar]] coupling a table varies; one-line errors.
+
+    Parameters
+    ----------
+    spec : str or Path
+        The spec file (TOML or JSON).
+    purpose : str
+        What the table does with the coupling (``"vary"``, ``"tabulate"``), for the message.
+    """
+    from spinsim.spec import SpecError, load_spec
+
+    try:
+        sp = load_spec(spec)
+    except SpecError as exc:
+        raise UserError(str(exc)) from None
+    if not sp.system.dipolar:
+        raise UserError(f"the spec has no [[dipolar]] coupling to {purpose}")
+    return sp
+
+
 def node_couplings(d_lo, d_hi, spacing=NODE_SPACING):
     """Node couplings (Hz) spanning about [d_lo, d_hi] on a lattice in ln D of step ``spacing``.
 
@@ -146,14 +167,7 @@ class SimulatedShape:
         cache : bool
             Read and write node curves in the persistent cache.
         """
-        from spinsim.spec import SpecError, load_spec
-
-        try:
-            sp = load_spec(spec)
-        except SpecError as exc:
-            raise UserError(str(exc)) from None
-        if not sp.system.dipolar:
-            raise UserError("the spec has no [[dipolar]] coupling to vary")
+        sp = load_coupling_spec(spec, "vary")
         t_req = np.asarray(times_s, float)
         if t_req.size == 0 or np.any(~np.isfinite(t_req)) or np.any(t_req < 0):
             raise UserError("times_s must be finite, >= 0 and non-empty")
