@@ -1,0 +1,133 @@
+"""respdor.structure: from coordinates to the predicted dephasing curve (issue 13, first part)."""
+
+import sys
+
+import numpy as np
+import pytest
+
+ase = pytest.importorskip("ase")
+from ase import Atoms  # noqa: E402
+
+from respdor.errors import UserError  # noqa: E402
+from respdor.models import respdor_dephasing  # noqa: E402
+from respdor.structure import (  # noqa: E402
+    Structure,
+    apparent_two_spin,
+    build_system,
+    find_partners,
+    powder_product,
+    predict_curve,
+    select_observed,
+)
+
+T = np.arange(0, 21) * 2e-4  # 0..4 ms at 10 kHz MAS, every second rotor period
+
+
+def _partners(symbols, positions, cutoff=4.0, **kw):
+    return find_partners(Structure(Atoms(symbols, positions=positions)), 0, "13C", "27Al", cutoff, **kw)
+
+
+def test_two_spins_from_coordinates_match_analytical_respdor():
+    from spinsim import make_powder
+
+    ps = _partners("CAl", [[0, 0, 0], [0.3, 0.4, 2.9]])
+    assert ps[0].distance_angstrom == pytest.approx(np.sqrt(0.25 + 2.9**2))
+    y = predict_curve(build_system(ps, "13C", "27Al", 14.1), 1e4, T, powder=make_powder("zcw", 2584, 32))
+    # measured 3.3e-5 with this powder (1.8e-2 along z with ZCW 610 x 16: the powder, not the physics)
+    assert np.max(np.abs(y - respdor_dephasing(ps[0].d_hz * T, 2.5))) < 1e-4
+
+
+def _three_spin_pair():
+    from spinsim import DipolarCoupling, Spin, SpinSystem, distance_from_coupling, get_isotope
+
+    r1, r2 = distance_from_coupling(503, "13C", "27Al"), distance_from_coupling(300, "13C", "27Al")
+    th = np.radians(110)
+    ps = _partners("CAlAl", [[0, 0, 0], [0, 0, r1], [r2 * np.sin(th), 0, r2 * np.cos(th)]], 6.0, cq_hz=3e6)
+    al = get_isotope("27Al")
+    hand = SpinSystem([Spin(get_isotope("13C")), Spin(al, cq_hz=3e6), Spin(al, cq_hz=3e6)], 14.1,
+                      [DipolarCoupling(0, 1, 503.0), DipolarCoupling(0, 2, 300.0, (0.0, th, 0.0))])
+    return build_system(ps, "13C", "27Al", 14.1), hand, ps
+
+
+def test_three_spins_from_coordinates_equal_couplings_by_hand_cw_saturation():
+    from spinsim import cw_pulse, make_powder, simulate_respdor
+
+    sy, hand, ps = _three_spin_pair()
+    assert [p.d_hz for p in ps] == pytest.approx([503.0, 300.0], abs=1e-9)
+    sat, pw = cw_pulse("27Al", 30e3, 2e-4), make_powder("zcw", 21, 4)
+    a = simulate_respdor(sy, 1e4, T[:6], saturation=sat, powder=pw).dSS0
+    b = simulate_respdor(hand, 1e4, T[:6], saturation=sat, powder=pw).dSS0
+    assert a[-1] > 0.1
+    assert np.max(np.abs(a - b)) < 1e-12
+
+
+def test_product_per_crystallite_equals_dense_simulation_three_spins():
+    """The fast engine multiplies the partners' factors per crystallite; the general engine
+    propagates the 1 x 6 x 6 Hilbert space. Measured 6.7e-14 (ZCW 89 x 8, 21 times)."""
+    from spinsim import cw_pulse, zcw
+
+    sy, _, _ = _three_spin_pair()
+    sat, pw = cw_pulse("27Al", 30e3, 2e-4), zcw(21, 1)
+    fast = predict_curve(sy, 1e4, T[:3], saturation=sat, powder=pw, method="fast")
+    dense = predict_curve(sy, 1e4, T[:3], saturation=sat, powder=pw, method="general")
+    assert fast[-1] > 0.05
+    assert np.max(np.abs(fast - dense)) < 1e-10
+
+
+def test_powder_level_product_is_only_approximate():
+    from spinsim import make_powder
+
+    pw = make_powder("zcw", 233, 16)
+    d = np.array([[1, 0, 0], [0, 0, 1.0]])
+    ps = _partners("CAlAl", np.vstack([[0, 0, 0], 2.9 * d]))
+    both = predict_curve(build_system(ps, "13C", "27Al", 14.1), 1e4, T, powder=pw)
+    single = [predict_curve(build_system([p], "13C", "27Al", 14.1), 1e4, T, powder=pw) for p in ps]
+    err = np.max(np.abs(powder_product(single) - both))
+    assert 1e-3 < err < 0.2
+
+
+def test_periodic_images_nearest_first_and_count():
+    at = Atoms("CAl", positions=[[0, 0, 0], [2.9, 0, 0]], cell=[5.0, 20.0, 20.0], pbc=True)
+    ps = find_partners(Structure(at), 0, "13C", "27Al", 4.0)
+    # the Al at +2.9 A and its image at -2.1 A (through the x boundary): the image is nearer
+    assert [round(p.distance_angstrom, 6) for p in ps] == [2.1, 2.9]
+    assert ps[0].vector_angstrom[0] == pytest.approx(-2.1)
+    assert ps[0].d_hz > ps[1].d_hz
+    assert len(find_partners(Structure(at), 0, "13C", "27Al", 4.0, max_partners=1)) == 1
+    assert find_partners(Structure(at), 0, "13C", "27Al", 2.0) == []
+
+
+def test_select_observed_and_mistakes():
+    at = Atoms("CAlCO", positions=np.arange(12.0).reshape(4, 3))
+    assert select_observed(at, "C") == [0, 2]
+    assert select_observed(at, "1,2") == [1, 2]
+    with pytest.raises(UserError, match="no N atom"):
+        select_observed(at, "N")
+    with pytest.raises(UserError, match="outside 0..3"):
+        select_observed(at, "7")
+    with pytest.raises(UserError, match="no partner"):
+        build_system([], "13C", "27Al", 14.1)
+
+
+def test_apparent_two_spin_distance_of_one_and_two_partners_at_2_9_angstrom():
+    from spinsim import make_powder
+
+    pw = make_powder("zcw", 233, 16)
+    d = np.array([[1, 0, 0], [np.cos(np.radians(110)), np.sin(np.radians(110)), 0]])
+    one = predict_curve(build_system(_partners("CAl", [[0, 0, 0], 2.9 * d[0]]), "13C", "27Al", 14.1), 1e4, T,
+                        powder=pw)
+    two = predict_curve(build_system(_partners("CAlAl", np.vstack([[0, 0, 0], 2.9 * d])), "13C", "27Al", 14.1),
+                        1e4, T, powder=pw)
+    r1 = apparent_two_spin(T, one)["distance_angstrom"]
+    r2 = apparent_two_spin(T, two)["distance_angstrom"]
+    assert r1 == pytest.approx(2.9, abs=0.02)
+    assert r2 < 2.5  # two Al at 2.9 A read as one much nearer
+
+
+def test_missing_ase_is_one_line(monkeypatch):
+    from respdor import structure
+
+    monkeypatch.setitem(sys.modules, "ase", None)
+    monkeypatch.setitem(sys.modules, "ase.io", None)
+    with pytest.raises(UserError, match="needs ASE: pip install"):
+        structure._ase()
