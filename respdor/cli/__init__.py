@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "spectra",
     "simulate",
     "library",
+    "structure",
 ]
 
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130

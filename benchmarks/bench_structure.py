@@ -1,0 +1,72 @@
+"""Issue 13 numbers: apparent two-spin distance of 1-3 27Al at 2.9 A around a 13C, the
+powder-level product model against the per-crystallite (exact) curve, and timings.
+
+Run: PYTHONPATH=. nice -n 10 python benchmarks/bench_structure.py
+"""
+
+import time
+
+import numpy as np
+from ase import Atoms
+
+from respdor.structure import Structure, apparent_two_spin, build_system, find_partners, powder_product, predict_curve
+from spinsim import cw_pulse, make_powder
+
+B0, MAS = 14.1, 10e3
+POWDER = make_powder("zcw", 610, 16)
+# Al directions around the carboxylate C: 110 deg apart in a plane, the third out of it
+DIRS = np.array([[1, 0, 0], [np.cos(np.radians(110)), np.sin(np.radians(110)), 0], [-0.3, -0.4, 0.866]])
+DIRS /= np.linalg.norm(DIRS, axis=1)[:, None]
+
+
+def system_of(n, r=2.9, cq=0.0):
+    at = Atoms("C" + "Al" * n, positions=np.vstack([[0, 0, 0], r * DIRS[:n]]))
+    return build_system(find_partners(Structure(at), 0, "13C", "27Al", 2 * r, cq_hz=cq), "13C", "27Al", B0)
+
+
+def table(t_max_ms):
+    t = np.arange(0, int(round(t_max_ms * 1e-3 * MAS / 2)) + 1) * 2 / MAS
+    print(f"\nideal saturation, 10 kHz MAS, t_rec 0..{t_max_ms} ms, ZCW 610 x 16")
+    print(" n_Al  r_true  D_app/Hz  r_app/A  fraction  chi2(sigma=1e-3)")
+    curves = {}
+    for n in (1, 2, 3):
+        curves[n] = predict_curve(system_of(n), MAS, t, powder=POWDER)
+        a = apparent_two_spin(t, curves[n])
+        print(f"  {n}    2.90  {a['coupling_hz']:8.1f}  {a['distance_angstrom']:7.3f}  {a['fraction']:8.3f}  {a['chi2']:.3g}")
+    return t, curves
+
+
+def product_error(t):
+    print("\npowder-level product 1 - prod(1 - <dS_k>) vs per-crystallite product (exact in spinsim's model)")
+    singles = [predict_curve(system_of(1) if k == 0 else _single(k), MAS, t, powder=POWDER) for k in range(3)]
+    for n in (2, 3):
+        exact = predict_curve(system_of(n), MAS, t, powder=POWDER)
+        print(f"  {n} partners: max |d dS/S0| = {np.max(np.abs(powder_product(singles[:n]) - exact)):.4f}")
+
+
+def _single(k):
+    at = Atoms("CAl", positions=[[0, 0, 0], 2.9 * DIRS[k]])
+    return build_system(find_partners(Structure(at), 0, "13C", "27Al", 6.0), "13C", "27Al", B0)
+
+
+def timings():
+    t = np.arange(0, 21) * 2 / MAS
+    sat = cw_pulse("27Al", 30e3, 2 / MAS)
+    t0 = time.perf_counter()
+    predict_curve(system_of(3, cq=3e6), MAS, t, saturation=sat, powder=make_powder("zcw", 233, 16))
+    print(f"\n3 partners, CQ 3 MHz, CW 30 kHz 2 tau_R, ZCW 233 x 16, 21 times: {time.perf_counter() - t0:.1f} s")
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(50, 3))
+    pos = v / np.linalg.norm(v, axis=1)[:, None] * rng.uniform(2.9, 8.0, 50)[:, None]
+    at = Atoms("C" + "Al" * 50, positions=np.vstack([[0, 0, 0], pos]))
+    sy = build_system(find_partners(Structure(at), 0, "13C", "27Al", 10.0), "13C", "27Al", B0)
+    t0 = time.perf_counter()
+    predict_curve(sy, MAS, t, powder=make_powder("zcw", 233, 16))
+    print(f"50 partners (random, 2.9-8 A), ideal saturation, ZCW 233 x 16, 21 times: {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    table(4)
+    t, _ = table(8)
+    product_error(t)
+    timings()
