@@ -104,13 +104,42 @@ def read_structure(path) -> Structure:
     try:
         atoms = ase.io.read(str(path), format=fmt)
     except Exception as exc:  # ASE raises many kinds; the user needs the file and the reason
-        raise UserError(f"{path}: ASE cannot read this structure ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        # ASE's magres reader refuses files whose tensors cover only some atoms; their [atoms]
+        # block is simple enough to read directly
+        atoms = _magres_atoms(path) if fmt == "magres" else None
+        if atoms is None:
+            raise UserError(f"{path}: ASE cannot read this structure ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     if len(atoms) == 0:
         raise UserError(f"{path}: the structure has no atoms")
     tensors = {}
     if fmt == "magres":
         tensors = _magres_tensors(path, atoms)
     return Structure(atoms, tensors, str(path))
+
+
+def _magres_atoms(path):
+    """Atoms (and lattice) of a magres ``[atoms]`` block in angstrom, or None if there are none."""
+    from ase import Atoms
+
+    symbols, pos, cell, block = [], [], None, None
+    for line in path.read_text().splitlines():
+        s = line.split()
+        if s and s[0].startswith("["):
+            block = None if s[0].startswith("[/") else s[0].strip("[]")
+        elif block == "atoms" and s and s[0] == "lattice" and len(s) == 10:
+            try:
+                cell = np.array(s[1:], float).reshape(3, 3)
+            except ValueError:
+                return None
+        elif block == "atoms" and s and s[0] == "atom" and len(s) == 7:
+            try:
+                pos.append([float(x) for x in s[4:7]])
+            except ValueError:
+                return None
+            symbols.append(s[1])
+    if not symbols:
+        return None
+    return Atoms(symbols, positions=pos, cell=cell, pbc=cell is not None)
 
 
 def _magres_tensors(path, atoms) -> dict:

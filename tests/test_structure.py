@@ -131,3 +131,32 @@ def test_missing_ase_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ase.io", None)
     with pytest.raises(UserError, match="needs ASE: pip install"):
         structure._ase()
+
+
+MAGRES = """#$magres-abinitio-v1.0
+[atoms]
+units lattice Angstrom
+lattice 10.0 0.0 0.0 0.0 10.0 0.0 0.0 0.0 10.0
+units atom Angstrom
+atom C C 1 0.0 0.0 0.0
+atom Al Al 1 2.9 0.0 0.0
+[/atoms]
+[magres]
+units efg au
+{c_line}efg Al 1 0.1 0.0 0.0 0.0 0.05 0.0 0.0 0.0 -0.15
+[/magres]
+"""
+
+
+@pytest.mark.parametrize("c_line", ["efg C 1 0 0 0 0 0 0 0 0 0\n", ""])  # "" : ASE refuses, own reader
+def test_magres_efg_gives_cq_eta_and_orientation(tmp_path, c_line):
+    from respdor.structure import read_structure
+
+    path = tmp_path / "m.magres"
+    path.write_text(MAGRES.format(c_line=c_line))
+    (p,) = find_partners(read_structure(path), 0, "13C", "27Al", 4.0, cq_hz=1e6)
+    assert p.from_tensor and p.distance_angstrom == pytest.approx(2.9)
+    # C_Q = e Q V_zz / h: Q(27Al) = 146.6 mb, V_zz = -0.15 au x 9.7174e21 V/m^2 -> -5.167 MHz
+    assert p.cq_hz == pytest.approx(-5.167e6, rel=1e-3)
+    assert p.eta_q == pytest.approx(1 / 3)
+    assert abs(p.q_euler[1]) < 1e-12  # V_zz along the crystal z axis
