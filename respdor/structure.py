@@ -40,6 +40,7 @@ __all__ = [
     "predict_curve",
     "powder_product",
     "apparent_two_spin",
+    "cutoff_convergence",
 ]
 
 
@@ -48,7 +49,8 @@ def _ase():
         import ase.io  # noqa: F401
         import ase.neighborlist  # noqa: F401
     except ImportError:
-        raise UserError("reading structures needs ASE: pip install 'respdor[structures]' (or pip install ase)") from None
+        raise UserError("reading structures needs ASE: pip install 'respdor[structures]' (or: pip install ase)") \
+            from None
     import ase
 
     return ase
@@ -108,7 +110,8 @@ def read_structure(path) -> Structure:
         # block is simple enough to read directly
         atoms = _magres_atoms(path) if fmt == "magres" else None
         if atoms is None:
-            raise UserError(f"{path}: ASE cannot read this structure ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+            msg = f"{path}: ASE cannot read this structure ({type(exc).__name__}: {exc})"
+            raise UserError(msg.splitlines()[0]) from None
     if len(atoms) == 0:
         raise UserError(f"{path}: the structure has no atoms")
     tensors = {}
@@ -363,3 +366,39 @@ def apparent_two_spin(times_s, dss0, observed_isotope="13C", partner_isotope="27
         "fraction": float(res.value("fraction")),
         "chi2": float(res.chisqr),
     }
+
+
+def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, cutoffs_angstrom, mas_rate_hz,
+                       times_s, field_t=14.1, powder=None):
+    """How the predicted curve changes as the cutoff radius grows.
+
+    Parameters
+    ----------
+    structure : Structure
+    observed : list of int
+        Observed atom indices (curves averaged).
+    cutoffs_angstrom : sequence of float
+        Increasing radii (angstrom).
+    mas_rate_hz, times_s, field_t, powder
+        As for :func:`predict_curve` and :func:`build_system`.
+
+    Returns
+    -------
+    list of dict
+        Per cutoff: ``cutoff_angstrom``, ``n_partners`` (summed over observed atoms), ``dss0``
+        and ``max_change`` (max |d dS/S0| from the previous cutoff; None for the first).
+    """
+    rows, prev = [], None
+    for rc in cutoffs_angstrom:
+        found = [find_partners(structure, i, observed_isotope, partner_isotope, rc) for i in observed]
+        if not all(found):
+            prev = None
+            rows.append({"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": None,
+                         "max_change": None})
+            continue
+        y = predict_curve([build_system(p, observed_isotope, partner_isotope, field_t) for p in found], mas_rate_hz,
+                          times_s, powder=powder)
+        rows.append({"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": y,
+                     "max_change": None if prev is None else float(np.max(np.abs(y - prev)))})
+        prev = y
+    return rows

@@ -160,3 +160,16 @@ def test_magres_efg_gives_cq_eta_and_orientation(tmp_path, c_line):
     assert p.cq_hz == pytest.approx(-5.167e6, rel=1e-3)
     assert p.eta_q == pytest.approx(1 / 3)
     assert abs(p.q_euler[1]) < 1e-12  # V_zz along the crystal z axis
+
+
+def test_cutoff_convergence_counts_shells_and_changes():
+    from respdor.structure import cutoff_convergence
+    from spinsim import make_powder
+
+    # Al at 2.9 A and a second one at 6 A (D = 35 Hz): the far one changes the curve a little
+    at = Atoms("CAlAl", positions=[[0, 0, 0], [2.9, 0, 0], [0, 0, 6.0]])
+    rows = cutoff_convergence(Structure(at), [0], "13C", "27Al", [2.0, 4.0, 7.0], 1e4, T,
+                              powder=make_powder("zcw", 144, 8))
+    assert [r["n_partners"] for r in rows] == [0, 1, 2]
+    assert rows[0]["dss0"] is None and rows[1]["max_change"] is None
+    assert 0.005 < rows[2]["max_change"] < 0.1
