@@ -67,3 +67,26 @@ def test_mistakes_are_one_line_exit_2(extra, message, capsys, tmp_path, monkeypa
 def test_missing_structure_file(capsys, tmp_path):
     assert main(["structure", str(tmp_path / "nope.xyz"), "--observe", "C", "--partner", "27Al", "--no-files"]) == 2
     assert "no such structure file" in capsys.readouterr().err
+
+
+def test_candidates_ranked_by_chi2(tmp_path, capsys):
+    from ase import Atoms
+    from ase.io import write
+
+    # candidate A: the model; candidate B: one Al only (the other removed)
+    one = tmp_path / "one_al.xyz"
+    write(one, Atoms("CAl", positions=[[0, 0, 0], [2.93857, 0.01508, 0]]))
+    pred = tmp_path / "pred.csv"
+    assert main(["structure", str(MODEL), "--observe", "0", "--partner", "27Al", "--output", str(pred)] + FAST) == 0
+    t, y = np.loadtxt(pred, delimiter=",", skiprows=1).T
+    data = tmp_path / "meas.csv"
+    data.write_text("t_ms,dSS0,sigma\n" + "".join(f"{1e3 * a:g},{0.9 * b:.8f},0.01\n" for a, b in zip(t[1:], y[1:])))
+    out = tmp_path / "rank.json"
+    assert main(["structure", str(one), str(MODEL), "--observe", "0", "--partner", "27Al", "--compare", str(data),
+                 "--json", str(out), "--output", str(tmp_path / "both.csv")] + FAST) == 0
+    res = json.loads(out.read_text())["candidates"]
+    assert [r["compare"]["rank"] for r in res] == [2, 1]
+    assert res[1]["compare"]["fraction"] == pytest.approx(0.9, abs=1e-6)
+    assert res[0]["compare"]["chi2"] > 100
+    head = (tmp_path / "both.csv").read_text().splitlines()[0]
+    assert head == "t_s,dSS0_one_al,dSS0_al_carboxylate_model"

@@ -20,7 +20,7 @@ ideal complete saturation, the partners multiplied per crystallite (exact for pa
 only to the observed spin), averaged over the observed atoms. Prints the partners (distance, D),
 the curve, and the apparent D and r that an analytical two-spin fit (fraction free) reads from it.
 With --compare, fits only the bonded fraction of the prediction to a measured curve and prints
-chi^2. Needs ASE: pip install 'respdor[structures]'.
+chi^2; several structures are ranked by it. Needs ASE: pip install 'respdor[structures]'.
 """
 
 _EPILOG = """\
@@ -34,7 +34,8 @@ def register(subparsers):
     p = subparsers.add_parser("structure", help="predict a dephasing curve from a structure file (needs ASE)",
                               description=_DESCRIPTION, epilog=_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("structure", metavar="STRUCT", help="structure file read by ASE")
+    p.add_argument("structure", metavar="STRUCT", nargs="+",
+                   help="structure file(s) read by ASE; several are candidates ranked by chi^2 with --compare")
     p.add_argument("--observe", required=True, help="observed element (C: every carbon) or 0-based indices (3,7)")
     p.add_argument("--observe-isotope", help="observed isotope (default from the element: C -> 13C)")
     p.add_argument("--partner", required=True, help="partner isotope, e.g. 27Al")
@@ -58,7 +59,7 @@ def run(args) -> int:
     from .. import structure as st
     from ._units import check_observed_spin_half
 
-    path = Path(args.structure)
+    paths = [Path(x) for x in args.structure]
     mas, _ = parse_frequency(args.mas, "--mas")
     cutoff, _ = parse_length(args.cutoff, "--cutoff")
     if not mas > 0:
@@ -75,7 +76,22 @@ def run(args) -> int:
         get_isotope(args.partner)
     except ValueError as exc:
         raise UserError(f"--partner: {exc}") from None
-    plan = _plan(args, path)
+    plan = _plan(args, paths)
+    times = _times(args, mas)
+    results = [_predict(p, args, mas, cutoff, times) for p in paths]
+    if args.compare and len(results) > 1:
+        _rank(results)
+    _write(args, plan, times, results)
+    return 0
+
+
+def _predict(path, args, mas, cutoff, times):
+    """Partners, predicted curve, apparent two-spin reading (and --compare) of one structure."""
+    from spinsim import make_powder
+
+    from .. import structure as st
+    from ._units import check_observed_spin_half
+
     struct = st.read_structure(path)
     observed = st.select_observed(struct.atoms, args.observe)
     symbols = struct.atoms.get_chemical_symbols()
@@ -84,7 +100,6 @@ def run(args) -> int:
         raise UserError(f"--observe {args.observe}: no default isotope for {symbols[observed[0]]}; "
                         "name it with --observe-isotope")
     check_observed_spin_half(obs_iso, "--observe-isotope")
-    times = _times(args, mas)
     systems, lines = [], []
     for i in observed:
         ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners)
@@ -93,8 +108,6 @@ def run(args) -> int:
                             "raise --cutoff")
         lines.append((i, ps))
         systems.append(st.build_system(ps, obs_iso, args.partner, args.field))
-    from spinsim import make_powder
-
     try:
         pred = st.predict_curve(systems, mas, times, powder=make_powder("zcw", args.powder, args.gamma))
     except ValueError as exc:
@@ -103,11 +116,22 @@ def run(args) -> int:
     result = _report(path, obs_iso, args, lines, times, pred, app, mas)
     if args.compare:
         result["compare"] = _compare(args.compare_curve, pred)
-    _write(args, plan, times, pred, result)
-    return 0
+        if "warning" in result["compare"]:
+            result["warnings"].append(result["compare"]["warning"])
+    return result
 
 
-def _plan(args, path):
+def _rank(results):
+    """Order the candidate structures by chi^2 of their fraction-only fit, best first."""
+    order = sorted(results, key=lambda r: r["compare"]["chi2"])
+    print("  candidates ranked by chi^2 (bonded fraction fitted):", file=sys.stderr)
+    for k, r in enumerate(order, 1):
+        r["compare"]["rank"] = k
+        print(f"    {k}. {r['structure']}: chi^2 = {r['compare']['chi2']:.4g}, "
+              f"fraction = {r['compare']['fraction']:.3f}", file=sys.stderr)
+
+
+def _plan(args, paths):
     from ..files import OutputPlan
 
     if args.no_files and args.json not in (None, "-"):
@@ -117,8 +141,8 @@ def _plan(args, path):
         from ..io import read_curve
 
         args.compare_curve = read_curve(args.compare, time_unit=args.time_unit)
-    plan = OutputPlan(inputs=[path, args.compare], no_files=args.no_files)
-    plan.csv = plan.add(args.output or f"{path.stem}_structure.csv", "--output")
+    plan = OutputPlan(inputs=[*paths, args.compare], no_files=args.no_files)
+    plan.csv = plan.add(args.output or f"{paths[0].stem}_structure.csv", "--output")
     plan.json = plan.add(args.json, "--json")
     plan.check()
     return plan
@@ -178,19 +202,23 @@ def _compare(curve, pred):
     return res
 
 
-def _write(args, plan, times, pred, result):
-    if args.compare and "warning" in result["compare"]:
-        result["warnings"].append(result["compare"]["warning"])
-    print(f"  {'t_s':>12} {'dSS0':>10}", file=sys.stderr)
-    for t, y in zip(times, pred):
-        print(f"  {t:12.6g} {y + 0.0:10.6f}".replace("-0.000000", " 0.000000"), file=sys.stderr)
+def _write(args, plan, times, results):
+    """Curve table on stderr, CSV (one dSS0 column per structure) and JSON."""
+    names = ["dSS0"] if len(results) == 1 else [f"dSS0_{Path(r['structure']).stem}" for r in results]
+    curves = np.column_stack([r["dSS0_predicted"] for r in results])
+    print("  " + f"{'t_s':>12} " + " ".join(f"{n:>10}" for n in names), file=sys.stderr)
+    for t, row in zip(times, curves):
+        cells = " ".join(f"{y + 0.0:10.6f}".replace("-0.000000", " 0.000000") for y in row)
+        print(f"  {t:12.6g} {cells}", file=sys.stderr)
     with plan.writing(plan.csv) as tmp:
         if tmp is not None:
-            np.savetxt(tmp, np.column_stack([times, pred]), delimiter=",", header="t_s,dSS0", comments="",
-                       fmt="%.10g")
+            np.savetxt(tmp, np.column_stack([times, curves]), delimiter=",", header=",".join(["t_s"] + names),
+                       comments="", fmt="%.10g")
             print(f"  wrote {plan.csv}", file=sys.stderr)
     if args.json:
-        text = json.dumps(result, indent=2) + "\n"
+        payload = results[0] if len(results) == 1 else {"candidates": results,
+                                                         "warnings": sum((r["warnings"] for r in results), [])}
+        text = json.dumps(payload, indent=2) + "\n"
         if args.json == "-":
             sys.stdout.write(text)
         else:
