@@ -83,7 +83,9 @@ def test_candidates_ranked_by_chi2(tmp_path, capsys):
     data.write_text("t_ms,dSS0,sigma\n" + "".join(f"{1e3 * a:g},{0.9 * b:.8f},0.01\n" for a, b in zip(t[1:], y[1:])))
     out = tmp_path / "rank.json"
     assert main(["structure", str(one), str(MODEL), "--observe", "0", "--partner", "27Al", "--compare", str(data),
-                 "--json", str(out), "--output", str(tmp_path / "both.csv")] + FAST) == 0
+                 "--json", str(out), "--output", str(tmp_path / "both.csv"), "--plot", str(tmp_path / "f.png")]
+                + FAST) == 0
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     res = json.loads(out.read_text())["candidates"]
     assert [r["compare"]["rank"] for r in res] == [2, 1]
     assert res[1]["compare"]["fraction"] == pytest.approx(0.9, abs=1e-6)

@@ -51,6 +51,7 @@ def register(subparsers):
     p.add_argument("--output", "-o", metavar="PATH",
                    help="CSV of the predicted curve (default: <stem>_structure.csv in the current directory)")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON ('-' for stdout)")
+    p.add_argument("--plot", metavar="PATH", help="figure of the predicted curve(s), and the data with --compare")
     p.add_argument("--no-files", action="store_true", help="write no file")
     p.set_defaults(func=run)
 
@@ -144,6 +145,7 @@ def _plan(args, paths):
     plan = OutputPlan(inputs=[*paths, args.compare], no_files=args.no_files)
     plan.csv = plan.add(args.output or f"{paths[0].stem}_structure.csv", "--output")
     plan.json = plan.add(args.json, "--json")
+    plan.figure = plan.add(args.plot, "--plot", "figure")
     plan.check()
     return plan
 
@@ -215,6 +217,9 @@ def _write(args, plan, times, results):
             np.savetxt(tmp, np.column_stack([times, curves]), delimiter=",", header=",".join(["t_s"] + names),
                        comments="", fmt="%.10g")
             print(f"  wrote {plan.csv}", file=sys.stderr)
+    if plan.figure is not None:
+        _plot(plan, times, results, args.compare_curve)
+        print(f"  wrote {plan.figure}", file=sys.stderr)
     if args.json:
         payload = results[0] if len(results) == 1 else {"candidates": results,
                                                          "warnings": sum((r["warnings"] for r in results), [])}
@@ -224,3 +229,26 @@ def _write(args, plan, times, results):
         else:
             plan.write_text(plan.json, text)
             print(f"  wrote {plan.json}", file=sys.stderr)
+
+
+def _plot(plan, times, results, curve):
+    """Each candidate's prediction (scaled by its fitted fraction with --compare) over the data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    if curve is not None:
+        ax.errorbar(1e3 * curve.time_s, curve.dss0, yerr=curve.sigma, fmt="ko", ms=3, label="data")
+    for r in results:
+        f = r["compare"]["fraction"] if "compare" in r else 1.0
+        label = Path(r["structure"]).name + (f" (f = {f:.2f})" if "compare" in r else "")
+        ax.plot(1e3 * np.asarray(times), f * np.asarray(r["dSS0_predicted"]), "-", label=label)
+    ax.set_xlabel("recoupling time (ms)")
+    ax.set_ylabel("dS/S0")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    plan.save_figure(fig, plan.figure, dpi=120)
+    plt.close(fig)
