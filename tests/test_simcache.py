@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.special import jv
 
 from respdor import simcache
 from respdor.cli import main
 from respdor.simulated import SimulatedShape, node_couplings
+from chen_reference import chen_full  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -43,16 +43,6 @@ length_rotor_periods = 2
 n = 21
 n_gamma = 4
 """
-
-
-def chen_full(lam, spin):
-    """Complete-saturation RESPDOR (Chen et al. 2010), the independent truth for ideal saturation."""
-    lam = np.maximum(np.asarray(lam, float), 1e-12)
-    tot = 0.0
-    for k in range(1, int(round(2 * spin)) + 1):
-        x = k * np.sqrt(2) * lam
-        tot = tot + (4 * spin + 2 - 2 * k) * jv(0.25, x) * jv(-0.25, x)
-    return (2 * spin - np.sqrt(2) * np.pi / (4 * (2 * spin + 1)) * tot) / (2 * spin + 1)
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):

@@ -5,10 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from scipy.special import jv
 
 from respdor.cli import main
 from respdor.simulated import SimulatedShape
+from chen_reference import chen_full  # noqa: E402
 
 SPEC = """
 [experiment]
@@ -38,15 +38,6 @@ length_rotor_periods = 2
 n = 21
 n_gamma = 4
 """
-
-
-def respdor_full(lam, spin):
-    lam = np.maximum(np.asarray(lam, float), 1e-12)
-    tot = 0.0
-    for k in range(1, int(round(2 * spin)) + 1):
-        x = k * np.sqrt(2) * lam
-        tot = tot + (4 * spin + 2 - 2 * k) * jv(0.25, x) * jv(-0.25, x)
-    return (2 * spin - np.sqrt(2) * np.pi / (4 * (2 * spin + 1)) * tot) / (2 * spin + 1)
 
 
 def test_simulate_writes_csv_png_and_json(tmp_path, capsys):
@@ -128,7 +119,7 @@ def test_simulated_shape_reproduces_analytical_respdor_between_grid_points():
     t = np.array([0.0, 0.4e-3, 1.0e-3, 2.2e-3, 2.9e-3])  # includes times off the 0.2 ms grid
     shape = SimulatedShape.from_spec(spec, t, coupling_grid_hz=grid)
     d = float(np.sqrt(grid[3] * grid[4]))  # between nodes
-    assert np.max(np.abs(shape(t, d) - respdor_full(d * t, 2.5))) < 2e-3
+    assert np.max(np.abs(shape(t, d) - chen_full(d * t, 2.5))) < 2e-3
     assert shape.coupling_range_hz == (pytest.approx(150), pytest.approx(900))
     with pytest.raises(ValueError, match="outside"):
         shape(t, 2000.0)
