@@ -310,7 +310,7 @@ def run_pass_timings(args) -> int:
 
 
 def _print_manifold_fit(f):
-    print(f"span  = {f.span:.1f} +- {f.span_err:.1f} ppm     skew = {f.skew:+.3f} +- {f.skew_err:.3f}")
+    print(f"span  = {f.text('span')} ppm     skew = {f.text('skew')}")
     print(f"zeta  = {f.zeta:.1f} +- {f.zeta_err:.1f} ppm     eta  = {f.eta:.3f} +- {f.eta_err:.3f}  "
           "(Haeberlen, zeta = delta_zz - delta_iso; mrsimulator zeta = -zeta)")
     print(f"amplitude = {f.amplitude:.5g} +- {f.amplitude_err:.2g}   chi2 = {f.chisqr:.3g}")
@@ -363,10 +363,14 @@ def run_csa_fit(args) -> int:
     sites = [dict(delta_iso=c, fwhm=args.fwhm, **({"span": sp_} if sp_ is not None else {}))
              for c, sp_ in zip(args.sites, spans)]
     r = fit_mas_spectrum(sp.ppm, sp.y, sites, larmor, mas, noise_region=args.noise_region, n_starts=args.starts)
-    cols = [("delta_iso", "delta_iso", ".2f"), ("span", "span", ".1f"), ("skew", "skew", ".3f"),
+    from ..spectra.csa_fit import site_text
+
+    # delta_iso, span, skew as text: "+- err" (covariance), "[lo, hi]" or "(> lo, upper hi)" (profile).
+    shown = [dict(row, **{k + "_txt": site_text(row, k) for k in ("delta_iso", "span", "skew")}) for row in r.sites]
+    cols = [("delta_iso_txt", "delta_iso", ""), ("span_txt", "span", ""), ("skew_txt", "skew", ""),
             ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"),
             ("fraction", "fraction", ".4f"), ("n_sidebands", "n_sb", ".0f"), ("status", "status", "")]
-    print(format_rows(r.sites, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
+    print(format_rows(shown, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
         print("note:", n)
     for w in r.warnings:

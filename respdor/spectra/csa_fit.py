@@ -25,7 +25,8 @@ from spinsim.sidebands import pseudo_voigt, sideband_intensities
 
 from ..errors import UserError
 
-__all__ = ["ManifoldFit", "fit_manifold", "SpectrumFit", "fit_mas_spectrum", "moment_estimates"]
+__all__ = ["ManifoldFit", "fit_manifold", "SpectrumFit", "fit_mas_spectrum", "moment_estimates", "format_estimate",
+           "site_text"]
 
 
 def moment_estimates(orders, intensities, larmor_hz, mas_hz):
@@ -55,7 +56,14 @@ class ManifoldFit:
     span, skew, amplitude : float
         Best fit (ppm, dimensionless, intensity units = sum over all orders).
     span_err, skew_err, amplitude_err : float
-        Standard errors (nan when not estimable).
+        Standard errors: from the covariance, or (``*_err_method`` 'profile') from the
+        profile-likelihood interval (half its width; its full width when one-sided; nan when
+        the data do not bound the parameter).
+    span_interval, skew_interval : list or None
+        68 % profile-likelihood interval [lo, hi] (ppm; dimensionless) when the profile was used.
+    span_limit, skew_limit : str or None
+        'lower' / 'upper': the interval is one-sided and runs into that physical bound
+        (skew -1 or 1; span 0 or the fit's upper span bound); 'both': not bounded by the data.
     zeta, eta : float
         Haeberlen reduced anisotropy (ppm) and asymmetry of the best fit.
     zeta_err, eta_err : float
@@ -87,14 +95,27 @@ class ManifoldFit:
     alternative: dict | None
     model: np.ndarray
     notes: list = field(default_factory=list)
+    span_err_method: str = "covariance"
+    skew_err_method: str = "covariance"
+    span_interval: list | None = None
+    skew_interval: list | None = None
+    span_limit: str | None = None
+    skew_limit: str | None = None
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in (
-            "span", "span_err", "skew", "skew_err", "zeta", "zeta_err", "eta", "eta_err",
-            "amplitude", "amplitude_err", "chisqr", "degenerate")}
+            "span", "span_err", "span_err_method", "span_interval", "span_limit",
+            "skew", "skew_err", "skew_err_method", "skew_interval", "skew_limit",
+            "zeta", "zeta_err", "eta", "eta_err", "amplitude", "amplitude_err", "chisqr", "degenerate")}
         d["alternative"] = self.alternative
         d["notes"] = list(self.notes)
         return d
+
+    def text(self, name: str) -> str:
+        """``span`` or ``skew`` as text with its error or profile interval (see format_estimate)."""
+        fmt = ".1f" if name == "span" else "+.3f"
+        return format_estimate(getattr(self, name), getattr(self, name + "_err"), getattr(self, name + "_interval"),
+                               getattr(self, name + "_limit"), fmt)
 
 
 def _haeberlen_with_errors(span, skew, cov2):
@@ -129,6 +150,7 @@ def fit_manifold(
     span0: float | None = None,
     n_orientations: int = 987,
     degeneracy_dchi2: float = 4.0,
+    profile: str = "auto",
 ) -> ManifoldFit:
     """Fit span, skew and amplitude to sideband intensities I_k.
 
@@ -151,6 +173,11 @@ def fit_manifold(
         Powder orientations of the model.
     degeneracy_dchi2 : float
         Chi-square difference below which the two skew signs are called indistinguishable.
+    profile : {'auto', 'always', 'never'}
+        Profile-likelihood intervals for span and skew: 'auto' where the covariance cannot be
+        trusted (no covariance, a parameter at or within 2 % of its range from a bound, a
+        +-1 error interval that crosses a bound, a correlation above 0.995, or an error above
+        half the physical range).
 
     Returns
     -------
@@ -170,6 +197,8 @@ def fit_manifold(
     s = np.broadcast_to(np.asarray(sigma if have_sigma else 1.0, float), y.shape)
     if have_sigma and np.any(s <= 0):
         raise UserError("sideband uncertainties must be > 0")
+    if profile not in ("auto", "always", "never"):
+        raise UserError(f"profile must be 'auto', 'always' or 'never', got {profile!r}")
     kmax = int(np.max(np.abs(k)))
     span_m, sign3 = moment_estimates(k, y, larmor_hz, mas_hz)
     span_start = float(span0) if span0 is not None else max(span_m, 1.0)
@@ -212,37 +241,56 @@ def fit_manifold(
             f"span/skew degenerate: skew {best.params['skew'].value:+.2f} (span {best.params['span'].value:.0f} ppm) and "
             f"{alt['skew']:+.2f} (span {alt['span']:.0f} ppm) fit within delta chi2 = {dchi2:.2g} < {degeneracy_dchi2:g}"
         )
-    # A bounded skew at +-1 or 0 has no meaningful stderr from the Hessian; report nan there.
     p = best.params
-    cov = None
+    cov, cov_errs = None, {}
     if best.covar is not None:
         names = best.var_names
-        c = np.array(best.covar) * (1.0 if not have_sigma else 1.0 / max(best.redchi, 1e-300))
         # lmfit scales covar by redchi; with a known sigma we undo it.
+        c = np.array(best.covar) * (1.0 if not have_sigma else 1.0 / max(best.redchi, 1e-300))
         idx = [names.index("span"), names.index("skew")]
         cov = c[np.ix_(idx, idx)]
-        errs = {n: float(np.sqrt(c[names.index(n), names.index(n)])) for n in ("span", "skew", "amp")}
-    else:
-        # Singular covariance: profile likelihood (Delta chi2 = 1, amplitude and the other
-        # parameter re-fitted) for span and skew.
-        def refit(pp, polish=False, max_nfev=None):
-            return lmfit.minimize(resid, pp, method="least_squares", max_nfev=max_nfev)
+        cov_errs = {nm: float(np.sqrt(max(c[names.index(nm), names.index(nm)], 0.0))) for nm in ("span", "skew", "amp")}
+    # Physical ranges: skew [-1, 1] (the sign-restricted runs are searches, not physics); span
+    # [0, the fit's upper bound].
+    ranges = dict(span=(0.0, float(p["span"].max)), skew=(-1.0, 1.0))
+    scale_chi = 1.0 if have_sigma else max(best.chisqr / dof, 1e-300)
 
-        scale_chi = 1.0 if have_sigma else max(best.chisqr / dof, 1e-300)
-        errs = dict(amp=float("nan"))
-        for name in ("span", "skew"):
-            lo, hi = _profile_interval(best, refit, name, scale_chi)
-            errs[name] = 0.5 * (hi - lo)
-        notes.append(f"covariance singular: span/skew errors from the profile likelihood (span {errs['span']:.2g} ppm, "
-                     f"skew {errs['skew']:.2g})")
+    def refit(pp):
+        pp["skew"].set(min=-1.0, max=1.0)
+        r = lmfit.minimize(resid, pp, method="least_squares")
+        return r.chisqr, r.params
+
+    entries = {}
+    for name in ("span", "skew"):
+        lo, hi = ranges[name]
+        val = float(p[name].value)
+        why = "requested" if profile == "always" else _covariance_suspect(
+            val, cov_errs.get(name), lo, hi, p[name].correl if best.covar is not None else None)
+        if name == "skew" and not why and min(abs(val), 1 - abs(val)) <= NEAR_BOUND * 2:
+            why = "at a bound"  # skew 0 is the edge of the sign-restricted run
+        prof = None
+        if why and profile != "never":
+            e = cov_errs.get(name, float("nan"))
+            step0 = _first_step(val, e, lo, hi)
+            prof = _profile(name, p, best.chisqr, refit, scale_chi, lo, hi, step0)
+            if prof["dchi2_min"] < -0.01:
+                notes.append(f"the {name} profile found a lower chi2 (by {-prof['dchi2_min']:.3g} x the threshold) "
+                             "than the reported fit: the fit did not reach the global minimum")
+            notes.append(f"{name}: {why}; 68 % interval from the profile likelihood (Delta chi2 = "
+                         f"{'1' if have_sigma else 'reduced chi2'}): {prof['lo']:.4g}..{prof['hi']:.4g}")
+        entries[name] = _error_entry(val, cov_errs.get(name), prof, lo, hi)
+    errs = dict(span=entries["span"]["err"], skew=entries["skew"]["err"], amp=cov_errs.get("amp", float("nan")))
+    if any(en["err_method"] == "profile" for en in entries.values()):
+        cov = None  # Haeberlen errors by linear propagation need a valid covariance
     zeta, eta, zeta_err, eta_err = _haeberlen_with_errors(p["span"].value, p["skew"].value, cov)
     # The data may also fail to pin the skew (or the span) even where one sign is preferred.
     if not degenerate and (not np.isfinite(errs["skew"]) or errs["skew"] > 0.5
                            or not np.isfinite(errs["span"]) or errs["span"] > 0.5 * p["span"].value):
         degenerate = True
         notes.append(
-            f"span/skew degenerate (not resolved): skew {p['skew'].value:+.2f} +- {errs['skew']:.2g}, span "
-            f"{p['span'].value:.0f} +- {errs['span']:.2g} ppm (too few or too weak sidebands)"
+            f"span/skew degenerate (not resolved): skew {format_estimate(p['skew'].value, errs['skew'], entries['skew']['interval'], entries['skew']['limit'], '+.2f')}, "
+            f"span {format_estimate(p['span'].value, errs['span'], entries['span']['interval'], entries['span']['limit'], '.0f')} ppm "
+            "(too few or too weak sidebands)"
         )
     return ManifoldFit(
         span=float(p["span"].value),
@@ -260,6 +308,12 @@ def fit_manifold(
         alternative=alt,
         model=model(p),
         notes=notes,
+        span_err_method=entries["span"]["err_method"],
+        skew_err_method=entries["skew"]["err_method"],
+        span_interval=entries["span"]["interval"],
+        skew_interval=entries["skew"]["interval"],
+        span_limit=entries["span"]["limit"],
+        skew_limit=entries["skew"]["limit"],
     )
 
 
@@ -299,21 +353,35 @@ def _site_spectrum(x, iso, span, skew, amp, fwhm, eta_l, larmor_hz, mas_hz, n_or
     reach = max(abs(x.max() - iso), abs(x.min() - iso))
     kmax = int(min(reach / step + 1, 64))
     orders, inten = _manifold(float(span), float(skew), float(larmor_hz), float(mas_hz), kmax, int(n_orient))
-    out = np.zeros_like(x)
-    asc = x[-1] > x[0]
-    for kk, ik in zip(orders, inten):
-        if ik <= 1e-7:
-            continue
-        c = iso + kk * step
-        if eta_l == 0.0 and asc:
-            # A Gaussian is below 1e-40 of its peak beyond 8 FWHM: evaluate only there (the
-            # spectra of real data sets have 10^4 points and lines a few points wide).
-            a, b = np.searchsorted(x, [c - 8 * fwhm, c + 8 * fwhm])
-            if b > a:
-                out[a:b] += ik * pseudo_voigt(x[a:b], c, fwhm, 0.0)
-        else:
-            out += ik * pseudo_voigt(x, c, fwhm, eta_l)
-    return amp * out
+    keep = inten > 1e-7
+    return amp * _line_sum(x, iso + orders[keep] * step, inten[keep], fwhm, eta_l)
+
+
+def _line_sum(x, centres, weights, fwhm, eta_l):
+    """sum_k w_k * pseudo_voigt(x, c_k, fwhm, eta_l), all orders at once.
+
+    Gaussian lines on a monotonic axis are evaluated only within 8 FWHM of each centre (beyond,
+    a Gaussian is below 1e-40 of its peak; real spectra have 10^4 points and lines a few points
+    wide) and scattered with one bincount; Lorentzian tails need the whole axis.
+    """
+    n = x.size
+    if centres.size == 0:
+        return np.zeros(n)
+    desc = x[0] > x[-1]
+    xa = x[::-1] if desc else x
+    dx = float(np.min(np.abs(np.diff(xa)))) if n > 1 else 1.0
+    width = int(16.0 * fwhm / max(dx, 1e-300)) + 2
+    if eta_l != 0.0 or width >= n or not np.all(np.diff(xa) > 0):
+        out = weights @ pseudo_voigt(x[None, :], centres[:, None], fwhm, eta_l)
+        return out
+    first = np.searchsorted(xa, centres - 8.0 * fwhm)
+    idx = first[:, None] + np.arange(width)[None, :]
+    ok = idx < n
+    idx = np.where(ok, idx, n - 1)
+    g_sigma = fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+    vals = np.exp(-0.5 * ((xa[idx] - centres[:, None]) / g_sigma) ** 2) * (weights[:, None] / (g_sigma * np.sqrt(2 * np.pi)))
+    out = np.bincount(idx[ok], weights=vals[ok], minlength=n)
+    return out[::-1] if desc else out
 
 
 @lru_cache(maxsize=2048)
@@ -345,6 +413,7 @@ def fit_mas_spectrum(
     n_starts: int = 3,
     degeneracy_dchi2: float = 4.0,
     fit_region=None,
+    profile: str = "auto",
 ) -> SpectrumFit:
     """Fit several CSA sites (with all their sidebands) to a 1D MAS spectrum, robustly.
 
@@ -354,8 +423,11 @@ def fit_mas_spectrum(
     estimate from the measured sideband heights) are tried, each with both skew signs; the best
     chi-square wins. Then, per site, the fit is repeated with that site's skew restricted to the
     opposite sign: a chi-square difference below ``degeneracy_dchi2`` flags the site
-    ``degenerate``. Where the covariance is singular or an error is not finite, span and skew
-    errors come from the profile likelihood (Delta chi2 = 1, the other parameters re-fitted).
+    ``degenerate``. Where the covariance cannot be trusted (see ``profile``), the errors of
+    delta_iso, span and skew come from the profile likelihood: the parameter is fixed on a grid
+    and the parameters of its site and of every site whose lines overlap it are re-fitted; the
+    68 % interval ends where chi^2 rises by 1 (measured sigma) or by the reduced chi^2 (sigma
+    from the residual). An interval that reaches a physical bound is one-sided (``*_limit``).
     A site with fewer than 2 sideband orders above 3 sigma (the measured noise, or the noise
     of the baseline points without a noise region) is ``undetermined``: its span and
     skew are reported as nan with a warning (the data cannot fix a CSA).
@@ -381,6 +453,11 @@ def fit_mas_spectrum(
         Chi-square difference below which the skew sign is called undetermined.
     fit_region : (float, float), optional
         Fit only this ppm range.
+    profile : {'auto', 'always', 'never'}
+        Profile-likelihood intervals for delta_iso, span and skew: 'auto' where the covariance
+        cannot be trusted (no covariance; the parameter at, or within 2 % of its range from, a
+        bound; a +-1 error interval that crosses a bound; a correlation above 0.995; an error
+        above half the physical range).
 
     Returns
     -------
@@ -396,6 +473,8 @@ def fit_mas_spectrum(
         raise UserError("give at least one site (delta_iso) to fit")
     if not (mas_hz > 0 and larmor_hz > 0):
         raise UserError(f"MAS rate and Larmor frequency must be > 0 Hz, got {mas_hz!r}, {larmor_hz!r}")
+    if profile not in ("auto", "always", "never"):
+        raise UserError(f"profile must be 'auto', 'always' or 'never', got {profile!r}")
     sigma = noise_sigma(x, yv, noise_region) if noise_region is not None else None
     if fit_region is not None:
         lo, hi = sorted(fit_region)
@@ -476,6 +555,42 @@ def fit_mas_spectrum(
         r = lmfit.minimize(resid, p, method="least_squares", max_nfev=max_nfev or 30 * (nv + 1))
         return lmfit.minimize(resid, r.params, method="leastsq") if polish else r
 
+    def refit_sites(p, group, max_nfev=None):
+        """Re-optimise only the sites in ``group`` (and eta_l), the others held at ``p``.
+
+        A site whose lines do not overlap those of the group has (near) zero cross-derivatives
+        with the group's parameters: re-fitting it would not change chi^2, only cost time.
+        """
+        q = p.copy()
+        frozen = [f"{key}{j}" for j in range(n) if j not in group for key in _SITE_KEYS if q[f"{key}{j}"].vary]
+        for nm in frozen:
+            q[nm].set(vary=False)
+        r = run(q, polish=False, max_nfev=max_nfev)
+        for nm in frozen:
+            r.params[nm].set(vary=True)
+        return r
+
+    def coupled_groups(pp):
+        """Per site, the sites whose significant lines lie within 4 (fwhm_i + fwhm_j) of its own."""
+        if pp["eta_l"].value > 0:
+            return [set(range(n))] * n  # Lorentzian tails reach every line
+        lines = []
+        for i in range(n):
+            iso, fw = pp[f"iso{i}"].value, pp[f"fwhm{i}"].value
+            kmax = int(min(max(abs(x.max() - iso), abs(x.min() - iso)) / step + 1, 64))
+            orders, inten = _manifold(float(pp[f"span{i}"].value), float(pp[f"skew{i}"].value), float(larmor_hz),
+                                      float(mas_hz), kmax, int(n_orientations))
+            pos = iso + orders[inten > 1e-3 * inten.max()] * step
+            lines.append((pos[(pos >= x.min() - 4 * fw) & (pos <= x.max() + 4 * fw)], fw))
+        groups = []
+        for i, (pi, fi) in enumerate(lines):
+            g = {i}
+            for j, (pj, fj) in enumerate(lines):
+                if j != i and pi.size and pj.size and np.min(np.abs(pi[:, None] - pj[None, :])) < 4 * (fi + fj):
+                    g.add(j)
+            groups.append(g)
+        return groups
+
     factors = [1.0, 0.5, 2.0, 0.25, 4.0][:max(1, n_starts)]
     best = None
     for fct in factors:
@@ -496,10 +611,12 @@ def fit_mas_spectrum(
     noise = sigma if noise_region is not None else spectrum_noise(yv)
     # lmfit scales stderr by sqrt(redchi); with a measured sigma the errors must reflect that sigma.
     err_scale = 1.0 / np.sqrt(res.redchi) if (noise_region is not None and res.redchi > 0) else 1.0
+
     def summarise(res):
         """Rows of every site, and the opposite-sign refit that beat ``res`` (or None)."""
         better = None
         c = comps(res.params)
+        groups = coupled_groups(res.params)
         out = []
         for i in range(n):
             row = {}
@@ -525,11 +642,9 @@ def fit_mas_spectrum(
             if row["n_sidebands"] < 2:
                 continue  # refused below: no sidebands, no skew sign to test
             sign = 1.0 if row["skew"] >= 0 else -1.0
-            signs = [0] * n
-            signs[i] = -sign
             p = res.params.copy()
             p[f"skew{i}"].set(value=-0.5 * sign, min=-1.0 if sign > 0 else 0.0, max=0.0 if sign > 0 else 1.0)
-            alt = run(p, polish=False)
+            alt = refit_sites(p, groups[i])
             dchi2 = (alt.chisqr - res.chisqr) / chi_scale
             if dchi2 < 0:
                 if better is None or alt.chisqr < better.chisqr:
@@ -541,9 +656,9 @@ def fit_mas_spectrum(
                 notes.append(f"site {row['delta_iso']:.1f} ppm: span/skew degenerate: skew {row['skew']:+.2f} (span "
                              f"{row['span']:.0f} ppm) and {row['alternative']['skew']:+.2f} (span "
                              f"{row['alternative']['span']:.0f} ppm) fit within delta chi2 = {dchi2:.2g}")
-        return c, out, better
+        return c, out, better, groups
 
-    c, out, better = summarise(res)
+    c, out, better, groups = summarise(res)
     if better is not None:
         # A skew of the other sign fitted better than every start: continue from there (bounds
         # released) and summarise again.
@@ -552,21 +667,12 @@ def fit_mas_spectrum(
             p[f"skew{i}"].set(min=-1.0, max=1.0)
         res = run(p)
         notes = [m for m in notes if "degenerate" not in m]
-        c, out, better = summarise(res)
+        c, out, better, groups = summarise(res)
         if better is not None:
             warns.append("the fit has several minima of different skew sign; the best one found is reported")
-    # Profile likelihood where the covariance cannot give an error.
     for i, row in enumerate(out):
-        if all(np.isfinite(row[k]) for k in ("span_err", "skew_err")) or row["n_sidebands"] < 2:
-            continue
-        for key, name in (("span", "span"), ("skew", "skew")):
-            lo, hi = _profile_interval(res, run, f"{key}{i}", chi_scale)
-            row[name + "_err"] = 0.5 * (hi - lo)
-            row[name + "_interval"] = [lo, hi]
-        row["error_method"] = "profile"
-        notes.append(f"site {row['delta_iso']:.1f} ppm: covariance singular; span/skew errors from the profile "
-                     f"likelihood (delta chi2 = 1): span {row['span_interval'][0]:.0f}..{row['span_interval'][1]:.0f} "
-                     f"ppm, skew {row['skew_interval'][0]:+.2f}..{row['skew_interval'][1]:+.2f}")
+        if row["n_sidebands"] >= 2:
+            _site_errors(i, row, res, groups[i], refit_sites, chi_scale, err_scale, window, profile, notes, warns)
     for row in out:
         if row["n_sidebands"] < 2:
             row["status"] = "undetermined"
@@ -577,42 +683,210 @@ def fit_mas_spectrum(
     return SpectrumFit(out, float(res.params["eta_l"].value), float(sigma), x, yv, c.sum(axis=0), c, notes, warns)
 
 
-def _profile_interval(res, run, name, chi_scale, max_steps: int = 6):
-    """(lo, hi) where chi2 rises by 1 x chi_scale with ``name`` fixed and the rest re-fitted."""
-    par = res.params[name]
-    best = float(par.value)
-    lo_b, hi_b = par.min, par.max
-    width = max(abs(best) * 0.05, 0.02 if "skew" in name else 1.0)
+_SITE_KEYS = ("iso", "span", "skew", "amp", "fwhm")
 
-    def dchi(v):
-        p = res.params.copy()
-        p[name].set(value=v, vary=False)
-        return (run(p, polish=False, max_nfev=10 * len(p)).chisqr - res.chisqr) / chi_scale
 
-    out = []
-    for direction, bound in ((-1, lo_b), (1, hi_b)):
-        inner, step = best, width
-        outer = None
+def _site_errors(i, row, res, group, refit_sites, chi_scale, err_scale, window, profile, notes, warns):
+    """Errors of delta_iso, span and skew of site ``i``: covariance, or profile likelihood where
+    the covariance cannot be trusted (see :func:`_covariance_suspect`); fills ``row``."""
+    used = []
+    for key, name, fmt in (("span", "span", ".0f"), ("skew", "skew", "+.2f"), ("iso", "delta_iso", ".2f")):
+        par = res.params[f"{key}{i}"]
+        lo, hi = float(par.min), float(par.max)
+        cov_err = float(par.stderr * err_scale) if par.stderr is not None else None
+        why = "requested" if profile == "always" else _covariance_suspect(par.value, cov_err, lo, hi, par.correl)
+        prof = None
+        if why and profile != "never":
+            step0 = _first_step(par.value, cov_err, lo, hi)
+
+            def refit(pp):
+                r = refit_sites(pp, group)
+                return r.chisqr, r.params
+
+            prof = _profile(f"{key}{i}", res.params, res.chisqr, refit, chi_scale, lo, hi, step0)
+            if prof["dchi2_min"] < -0.01:
+                warns.append(f"site {row['delta_iso']:.1f} ppm: the {name} profile reached a chi2 lower than the fit's "
+                             f"(by {-prof['dchi2_min']:.3g} x the threshold): the reported fit is not the global minimum")
+        e = _error_entry(par.value, cov_err, prof, lo, hi)
+        if name == "span" and np.isfinite(e["err"]):
+            e["err"] = min(e["err"], window)
+        row[name + "_err"] = e["err"]
+        row[name + "_err_method"] = e["err_method"]
+        row[name + "_interval"] = e["interval"]
+        row[name + "_limit"] = e["limit"]
+        if prof is not None:
+            used.append(f"{name} {format_estimate(par.value, e['err'], e['interval'], e['limit'], fmt)} ({why})")
+    if used:
+        row["error_method"] = "profile"
+        notes.append(f"site {row['delta_iso']:.1f} ppm: 68 % profile-likelihood intervals (Delta chi2 = 1"
+                     f"{'' if chi_scale == 1.0 else ' x reduced chi2'}): " + "; ".join(used))
+
+
+def site_text(row: dict, name: str) -> str:
+    """A site's ``delta_iso``, ``span`` or ``skew`` as text (see :func:`format_estimate`)."""
+    fmt = {"span": ".1f", "skew": "+.3f", "delta_iso": ".2f"}[name]
+    return format_estimate(row[name], row.get(name + "_err"), row.get(name + "_interval"), row.get(name + "_limit"), fmt)
+
+
+# --- Uncertainties: covariance where it is valid, profile likelihood where it is not -----------
+
+#: A parameter within this fraction of its range from a bound is "at the bound": the
+#: covariance (a quadratic expansion about an interior minimum) does not describe it.
+NEAR_BOUND = 0.02
+#: Correlation above which the covariance is called ill-conditioned for that parameter.
+MAX_CORREL = 0.995
+
+
+def _covariance_suspect(value, err, lo, hi, correl=None):
+    """Why the covariance error of a parameter cannot be trusted (a short reason), or ''."""
+    rng = hi - lo
+    if err is None or not np.isfinite(err):
+        return "no covariance error"
+    if err > 0.5 * rng:
+        return "covariance error exceeds half the physical range"
+    if value - lo <= NEAR_BOUND * rng or hi - value <= NEAR_BOUND * rng:
+        return "at a bound"
+    if value - err < lo or value + err > hi:
+        return "covariance interval crosses a bound"
+    if correl and max(abs(c) for c in correl.values()) > MAX_CORREL:
+        return "covariance ill-conditioned"
+    return ""
+
+
+def _profile(name, params, chisqr, refit, chi_scale, lo, hi, step0, max_steps=10, n_refine=4):
+    """Profile-likelihood 68 % interval of one parameter.
+
+    The parameter is fixed at trial values and the others re-optimised by ``refit`` (which
+    returns ``(chisqr, params)``); the interval ends where chi^2 has risen by ``chi_scale``
+    (1 with a measured sigma; the reduced chi^2 of the best fit when sigma comes from the
+    residual, i.e. Delta chi^2 = 1 in units of the residual variance). Steps double outwards
+    from ``step0`` until the rise exceeds the threshold or the physical bound is reached (then
+    that side is open: a one-sided interval), and the crossing is refined by interpolating
+    sqrt(Delta chi^2) linearly.
+    Successive trial points start from the previous optimum (continuation).
+
+    Returns
+    -------
+    dict
+        ``lo``, ``hi`` (interval ends), ``lo_open``, ``hi_open`` (True: no crossing before the
+        bound, the end is the bound), ``dchi2_min`` (lowest Delta chi^2 seen; < 0 means the
+        profile found a better fit than ``params``), ``n_fits``.
+    """
+    best = float(params[name].value)
+    out = dict(dchi2_min=0.0, n_fits=0)
+    step0 = float(np.clip(step0, (hi - lo) / 500.0, (hi - lo) / 8.0))
+
+    def dchi(v, start):
+        p = start.copy()
+        p[name].set(value=float(v), vary=False)
+        c, q = refit(p)
+        out["n_fits"] += 1
+        d = (c - chisqr) / chi_scale
+        out["dchi2_min"] = min(out["dchi2_min"], d)
+        return d, q
+
+    for side, direction, bound in (("lo", -1.0, lo), ("hi", 1.0, hi)):
+        inner, d_in, p_in = best, 0.0, params
+        outer = d_out = None
+        step = step0
         for _ in range(max_steps):
+            if abs(inner - bound) <= 1e-9 * max(1.0, abs(bound)):
+                break
             v = best + direction * step
-            if (direction < 0 and v <= bound) or (direction > 0 and v >= bound):
+            if (v - bound) * direction >= 0:
                 v = bound
-                outer = v if dchi(v) > 1.0 else None
-                if outer is None:
-                    inner = v
+            d, q = dchi(v, p_in)
+            if d > 1.0:
+                outer, d_out = v, d
                 break
-            if dchi(v) > 1.0:
-                outer = v
-                break
-            inner, step = v, step * 2
+            inner, d_in, p_in = v, d, q
+            step *= 2.0
         if outer is None:
-            out.append(inner)
+            out[side], out[side + "_open"] = float(inner), True
             continue
-        for _ in range(3):
-            mid = 0.5 * (inner + outer)
-            if dchi(mid) > 1.0:
-                outer = mid
+        # sqrt(Delta chi2) is linear in the parameter for a quadratic profile: interpolating it
+        # (not Delta chi2 itself, whose convexity makes regula falsi creep) converges in a step
+        # or two.
+        for _ in range(n_refine):
+            v = _sqrt_crossing(inner, d_in, outer, d_out, margin=0.02)
+            d, q = dchi(v, p_in)
+            if d > 1.0:
+                outer, d_out = v, d
             else:
-                inner = mid
-        out.append(0.5 * (inner + outer))
-    return out[0], out[1]
+                inner, d_in, p_in = v, d, q
+            if abs(np.sqrt(max(d, 0.0)) - 1.0) < 0.02:
+                break
+        out[side] = float(_sqrt_crossing(inner, d_in, outer, d_out))
+        out[side + "_open"] = False
+    return out
+
+
+def _first_step(value, cov_err, lo, hi):
+    """First profile step: the covariance error where it is a sensible scale, else 2 % of the
+    value (at least 1 % of the range); the steps double from there."""
+    rng = hi - lo
+    if cov_err is not None and np.isfinite(cov_err) and 0 < cov_err < 0.25 * rng:
+        return float(cov_err)
+    return float(max(0.02 * abs(value), 0.01 * rng))
+
+
+def _sqrt_crossing(inner, d_in, outer, d_out, margin=0.0):
+    """Where sqrt(Delta chi2) = 1 on the straight line through the two points; a trial point
+    keeps ``margin`` (fraction of the bracket) from both ends so that the bracket shrinks."""
+    s_in, s_out = np.sqrt(max(d_in, 0.0)), np.sqrt(max(d_out, 0.0))
+    t = (1.0 - s_in) / max(s_out - s_in, 1e-12)
+    return inner + float(np.clip(t, margin, 1.0 - margin)) * (outer - inner)
+
+
+def _error_entry(value, cov_err, prof, lo, hi):
+    """Error fields of one parameter: ``err``, ``err_method``, ``interval``, ``limit``.
+
+    With a profile: two-sided, err = half the interval width; one-sided (the interval runs into
+    the physical bound ``lo`` or ``hi``), err = the interval width; open on both sides (the data
+    do not bound the parameter at all), err = nan. The error never exceeds the range hi - lo.
+    """
+    if prof is None:
+        return dict(err=float(cov_err) if cov_err is not None else float("nan"), err_method="covariance",
+                    interval=None, limit=None)
+    a, b = prof["lo"], prof["hi"]
+    if prof["lo_open"] and prof["hi_open"]:
+        limit, err = "both", float("nan")
+    elif prof["lo_open"] or prof["hi_open"]:
+        limit, err = ("lower" if prof["lo_open"] else "upper"), b - a
+    else:
+        limit, err = None, 0.5 * (b - a)
+    return dict(err=float(min(err, hi - lo)) if np.isfinite(err) else err, err_method="profile",
+                interval=[float(a), float(b)], limit=limit)
+
+
+def format_estimate(value, err, interval=None, limit=None, fmt=".2f", bounds=None):
+    """One parameter as text: ``v +- e`` (covariance), ``v [lo, hi]`` (two-sided profile),
+    ``v (> lo, upper hi)`` / ``v (< hi, lower lo)`` (one-sided at the physical bound),
+    ``v (undetermined: lo..hi)``.
+
+    Parameters
+    ----------
+    value, err : float
+    interval : (float, float), optional
+        68 % profile-likelihood interval.
+    limit : {'lower', 'upper', 'both'}, optional
+        Which end of ``interval`` is the physical bound.
+    fmt : str
+        Format of the numbers.
+    bounds : (float, float), optional
+        Unused (kept for symmetric calls); the interval ends carry the bounds.
+    """
+    if not np.isfinite(value):
+        return "nan"
+    v = format(float(value), fmt)
+    if interval is None:
+        efmt = fmt.replace("+", "")
+        return v + (" +- " + format(float(err), efmt) if err is not None and np.isfinite(err) else "")
+    a, b = (format(float(t), fmt) for t in interval)
+    if limit == "lower":
+        return f"{v} (> {a}, upper {b})"
+    if limit == "upper":
+        return f"{v} (< {b}, lower {a})"
+    if limit == "both":
+        return f"{v} (undetermined: {a}..{b})"
+    return f"{v} [{a}, {b}]"
