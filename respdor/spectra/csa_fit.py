@@ -643,7 +643,7 @@ def fit_mas_spectrum(
             inwin = (pos >= x.min()) & (pos <= x.max()) & (man.orders != 0)
             row["n_sidebands"] = int(np.sum(man.intensities[inwin] * peak > 3.0 * noise))
             row["missing_sidebands"] = _missing_sidebands(x, yv, c[i], pos[inwin & (man.intensities * peak > 3.0 * noise)],
-                                                          row["fwhm"])
+                                                          row["fwhm"], noise)
             row["status"] = "ok"
             row["alternative"] = None
             out.append(row)
@@ -692,8 +692,8 @@ def fit_mas_spectrum(
             row["status"] = "misfit"
             warns.append(f"site {row['delta_iso']:.1f} ppm: the fitted CSA puts sideband(s) above 3 sigma at "
                          + ", ".join(f"{v:.1f}" for v in row["missing_sidebands"][:6])
-                         + " ppm where the data show less than half of it: the model does not describe this line "
-                         "(is the MAS rate right?)")
+                         + " ppm where the data show less than half of it (short by > 5 sigma): the model does not "
+                         "describe this line (is the MAS rate right? phase, baseline, line shape?)")
         if not np.isfinite(row["fraction_err"]) and np.isfinite(row["fraction"]):
             notes.append(f"site {row['delta_iso']:.1f} ppm: fraction error not available (the covariance is "
                          "singular there)")
@@ -709,13 +709,21 @@ def fit_mas_spectrum(
 _SITE_KEYS = ("iso", "span", "skew", "amp", "fwhm")
 
 
-def _missing_sidebands(x, y, comp, positions, fwhm):
+def _missing_sidebands(x, y, comp, positions, fwhm, noise):
     """Positions (ppm) where a site's fitted sideband stands above 3 sigma but the data (all
-    sites and noise included) reach less than half of it: sidebands the data do not have."""
+    sites and noise included) reach less than half of it, short by more than 5 sigma:
+    sidebands the data do not have. Positions in the outer 10 % of the window are not judged
+    (the digital filter attenuates the edges of a Bruker spectrum)."""
     out = []
+    lo, hi = float(np.min(x)), float(np.max(x))
     for pos in positions:
+        if min(pos - lo, hi - pos) < 0.1 * (hi - lo):
+            continue  # the outer 10 % of a spectral window: digital-filter roll-off, not evidence
         sel = np.abs(x - pos) <= max(0.5 * fwhm, abs(x[1] - x[0]))
-        if sel.any() and np.max(y[sel]) < 0.5 * np.max(comp[sel]):
+        if not sel.any():
+            continue
+        model, data = np.max(comp[sel]), np.max(y[sel])
+        if data < 0.5 * model and model - data > 5.0 * noise:
             out.append(float(pos))
     return out
 
