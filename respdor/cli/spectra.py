@@ -425,10 +425,12 @@ def run_pass_process(args) -> int:
     for n in a.spectra.notes + a.deconvolution.notes:
         print("note:", n)
     rows = a.table()
+    # span/skew as text: a profile-likelihood interval where the covariance was not trusted.
+    shown = [dict(r, span_txt=f.text("span"), skew_txt=f.text("skew")) for r, f in zip(rows, a.csa_fits)]
     cols = [("delta_iso", "delta_iso", ".2f"), ("fwhm", "fwhm", ".1f"), ("population", "population", ".4f"),
-            ("span", "span", ".1f"), ("skew", "skew", ".3f"), ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"),
+            ("span_txt", "span", ""), ("skew_txt", "skew", ""), ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"),
             ("degenerate", "degenerate", "")]
-    print(format_rows(rows, cols, title=f"{ds.nucleus} PASS sites (ppm), N = {ds.data.shape[0]}, MAS {mas:g} Hz; "
+    print(format_rows(shown, cols, title=f"{ds.nucleus} PASS sites (ppm), N = {ds.data.shape[0]}, MAS {mas:g} Hz; "
                                         "populations from the isotropic (sum of orders) spectrum"))
     for i, f in enumerate(a.csa_fits):
         for n in f.notes:
