@@ -233,9 +233,12 @@ def fit_manifold(
     dof = max(1, k.size - 3)
     scale2 = 1.0 if have_sigma else best.chisqr / dof
     dchi2 = (other.chisqr - best.chisqr) / scale2 if scale2 > 0 else np.inf
-    degenerate = bool(dchi2 < degeneracy_dchi2)
     alt = dict(span=float(other.params["span"].value), skew=float(other.params["skew"].value),
                chisqr=float(other.chisqr), delta_chisqr=float(dchi2))
+    # Two fits meeting at skew ~0 are one tensor, not a mirror-image pair.
+    distinct = (abs(alt["skew"] - best.params["skew"].value) > 0.1
+                or abs(alt["span"] - best.params["span"].value) > 0.05 * max(best.params["span"].value, 1e-9))
+    degenerate = bool(dchi2 < degeneracy_dchi2 and distinct)
     if degenerate:
         notes.append(
             f"span/skew degenerate: skew {best.params['skew'].value:+.2f} (span {best.params['span'].value:.0f} ppm) and "
