@@ -290,9 +290,11 @@ def fit_manifold(
     if not degenerate and (not np.isfinite(errs["skew"]) or errs["skew"] > 0.5
                            or not np.isfinite(errs["span"]) or errs["span"] > 0.5 * p["span"].value):
         degenerate = True
+        sk, sp = entries["skew"], entries["span"]
         notes.append(
-            f"span/skew degenerate (not resolved): skew {format_estimate(p['skew'].value, errs['skew'], entries['skew']['interval'], entries['skew']['limit'], '+.2f')}, "
-            f"span {format_estimate(p['span'].value, errs['span'], entries['span']['interval'], entries['span']['limit'], '.0f')} ppm "
+            f"span/skew degenerate (not resolved): skew "
+            f"{format_estimate(p['skew'].value, errs['skew'], sk['interval'], sk['limit'], '+.2f')}, span "
+            f"{format_estimate(p['span'].value, errs['span'], sp['interval'], sp['limit'], '.0f')} ppm "
             "(too few or too weak sidebands)"
         )
     return ManifoldFit(
@@ -932,7 +934,7 @@ def _error_entry(value, cov_err, prof, lo, hi):
                 interval=[float(a), float(b)], limit=limit)
 
 
-def format_estimate(value, err, interval=None, limit=None, fmt=".2f", bounds=None):
+def format_estimate(value, err, interval=None, limit=None, fmt=".2f"):
     """One parameter as text: ``v +- e`` (covariance), ``v [lo, hi]`` (two-sided profile),
     ``v (> lo, upper hi)`` / ``v (< hi, lower lo)`` (one-sided at the physical bound),
     ``v (undetermined: lo..hi)``.
@@ -946,8 +948,10 @@ def format_estimate(value, err, interval=None, limit=None, fmt=".2f", bounds=Non
         Which end of ``interval`` is the physical bound.
     fmt : str
         Format of the numbers.
-    bounds : (float, float), optional
-        Unused (kept for symmetric calls); the interval ends carry the bounds.
+
+    Returns
+    -------
+    str
     """
     if not np.isfinite(value):
         return "nan"
