@@ -311,8 +311,11 @@ def run_pass_timings(args) -> int:
 
 def _print_manifold_fit(f):
     print(f"span  = {f.text('span')} ppm     skew = {f.text('skew')}")
-    print(f"zeta  = {f.zeta:.1f} +- {f.zeta_err:.1f} ppm     eta  = {f.eta:.3f} +- {f.eta_err:.3f}  "
-          "(Haeberlen, zeta = delta_zz - delta_iso; mrsimulator zeta = -zeta)")
+    from ..spectra.csa_fit import format_estimate
+
+    # zeta/eta errors come from the covariance; where span/skew needed the profile there are none.
+    print(f"zeta  = {format_estimate(f.zeta, f.zeta_err, fmt='.1f')} ppm     eta  = "
+          f"{format_estimate(f.eta, f.eta_err, fmt='.3f')}  (Haeberlen, zeta = delta_zz - delta_iso; mrsimulator zeta = -zeta)")
     print(f"amplitude = {f.amplitude:.5g} +- {f.amplitude_err:.2g}   chi2 = {f.chisqr:.3g}")
     for n in f.notes:
         print("note:", n)
