@@ -35,6 +35,7 @@ __all__ = [
     "Structure",
     "read_structure",
     "select_observed",
+    "bonded_neighbours",
     "find_partners",
     "build_system",
     "predict_curve",
@@ -161,14 +162,67 @@ def _magres_tensors(path, atoms) -> dict:
     return out
 
 
+#: Bond = distance below this multiple of the sum of covalent radii (ASE ``natural_cutoffs``).
+BOND_SCALE = 1.2
+
+_BONDED = re.compile(r"\s*([A-Z][a-z]?)\s*\[(.*)\]\s*")
+_TERM = re.compile(r"\s*([A-Z][a-z]?)\s*(\d*)\s*(\+?)\s*")
+
+
+def bonded_neighbours(atoms, scale=BOND_SCALE) -> list[dict]:
+    """Element counts of each atom's bonded neighbours (periodic images included).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    scale : float
+        Two atoms are bonded when their distance is below ``scale`` x the sum of their covalent
+        radii (``ase.neighborlist.natural_cutoffs``; 1.2 takes C-O 1.27 A and Al-O 1.9 A as bonds).
+
+    Returns
+    -------
+    list of dict
+        Per atom, element -> number of bonded neighbours (an image counts as its own neighbour).
+    """
+    ase = _ase()
+    at = atoms
+    if not (any(atoms.pbc) and atoms.cell.rank == 3):  # molecule: no images
+        at = atoms.copy()
+        at.pbc = False
+    cut = ase.neighborlist.natural_cutoffs(at, mult=float(scale))
+    i, j = ase.neighborlist.neighbor_list("ij", at, cut, self_interaction=False)
+    symbols = atoms.get_chemical_symbols()
+    out = [{} for _ in symbols]
+    for a, b in zip(i, j):
+        out[a][symbols[b]] = out[a].get(symbols[b], 0) + 1
+    return out
+
+
+def _bonded_rule(which):
+    """``"C[O2]"`` -> ("C", [("O", 2, False)]); ``"C[O2,H0]"``, ``"Si[O4+]"`` (4 or more)."""
+    m = _BONDED.fullmatch(which)
+    if m is None:
+        return None
+    terms = []
+    for part in m.group(2).split(","):
+        t = _TERM.fullmatch(part)
+        if t is None:
+            raise UserError(f"--observe {which}: cannot read {part.strip()!r}; write an element and a count, "
+                            "e.g. C[O2] (C bonded to exactly two O) or Si[O4+] (four or more)")
+        terms.append((t.group(1), int(t.group(2) or 1), t.group(3) == "+"))
+    return m.group(1), terms
+
+
 def select_observed(atoms, which) -> list[int]:
     """Indices of the observed atoms.
 
     Parameters
     ----------
     which : str, int or sequence of int
-        An element symbol (``"C"``: every carbon), a comma-separated list of 0-based indices
-        (``"3,7"``), or indices.
+        An element symbol (``"C"``: every carbon); a bonding selection ``"C[O2]"`` (every C
+        bonded to exactly two O; ``"C[O2,C1]"`` adds conditions, ``"Si[O4+]"`` means four or
+        more; bonds from covalent radii x :data:`BOND_SCALE`, periodic images included); a
+        comma-separated list of 0-based indices (``"3,7"``); or indices.
     """
     symbols = atoms.get_chemical_symbols()
     if isinstance(which, str) and re.fullmatch(r"[A-Z][a-z]?", which.strip()):
@@ -176,14 +230,33 @@ def select_observed(atoms, which) -> list[int]:
         if not found:
             raise UserError(f"--observe {which}: the structure has no {which} atom")
         return found
+    rule = _bonded_rule(which) if isinstance(which, str) else None
+    if rule is not None:
+        return _select_bonded(atoms, which, *rule)
     try:
         idx = [int(x) for x in which.split(",")] if isinstance(which, str) else [int(x) for x in np.atleast_1d(which)]
     except ValueError:
-        raise UserError(f"--observe {which}: give an element symbol (C) or 0-based atom indices (3,7)") from None
+        raise UserError(f"--observe {which}: give an element symbol (C), a bonding selection (C[O2]) or 0-based "
+                        "atom indices (3,7)") from None
     bad = [i for i in idx if not 0 <= i < len(symbols)]
     if bad:
         raise UserError(f"--observe {which}: atom index {bad[0]} outside 0..{len(symbols) - 1}")
     return idx
+
+
+def _select_bonded(atoms, which, element, terms):
+    symbols = atoms.get_chemical_symbols()
+    if element not in symbols:
+        raise UserError(f"--observe {which}: the structure has no {element} atom")
+    nb = bonded_neighbours(atoms)
+    found = [i for i, s in enumerate(symbols) if s == element and all(
+        (nb[i].get(e, 0) >= n) if more else (nb[i].get(e, 0) == n) for e, n, more in terms)]
+    if not found:
+        seen = sorted({", ".join(f"{e}{n}" for e, n in sorted(nb[i].items())) or "nothing"
+                       for i, s in enumerate(symbols) if s == element})
+        raise UserError(f"--observe {which}: no {element} atom matches; the {element} atoms are bonded to: "
+                        + "; ".join(seen))
+    return found
 
 
 @dataclass

@@ -173,3 +173,30 @@ def test_cutoff_convergence_counts_shells_and_changes():
     assert [r["n_partners"] for r in rows] == [0, 1, 2]
     assert rows[0]["dss0"] is None and rows[1]["max_change"] is None
     assert 0.005 < rows[2]["max_change"] < 0.1
+
+
+MODEL = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "al_carboxylate_model.xyz"
+
+
+def test_bonding_selection_on_the_model():
+    from ase.io import read
+
+    at = read(MODEL)
+    assert select_observed(at, "C[O2]") == [0]  # the carboxylate C, not the methyl C
+    assert select_observed(at, "C[H3]") == [1]
+    assert select_observed(at, "C[C1,O2]") == [0]
+    assert select_observed(at, "O[Al1+]") == [2, 4]
+    with pytest.raises(UserError, match="bonded to: C1, H3; C1, O2"):
+        select_observed(at, "C[O3]")
+    with pytest.raises(UserError, match="cannot read 'o2'"):
+        select_observed(at, "C[o2]")
+
+
+def test_bonding_selection_sees_periodic_images():
+    # a C at the cell origin with one O at +1.25 A along x and the other O reached only through
+    # the x boundary (at 3.75 A inside the cell, i.e. -1.25 A through the face)
+    at = Atoms("COO", positions=[[0, 0, 0], [1.25, 0, 0], [3.75, 0, 0]], cell=[5.0, 8.0, 8.0], pbc=True)
+    assert select_observed(at, "C[O2]") == [0]
+    mol = at.copy()
+    mol.pbc = False  # without images the second O is 3.75 A away: not bonded
+    assert select_observed(mol, "C[O1]") == [0]

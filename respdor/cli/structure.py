@@ -36,7 +36,9 @@ def register(subparsers):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("structure", metavar="STRUCT", nargs="+",
                    help="structure file(s) read by ASE; several are candidates ranked by chi^2 with --compare")
-    p.add_argument("--observe", required=True, help="observed element (C: every carbon) or 0-based indices (3,7)")
+    p.add_argument("--observe", required=True,
+                   help="observed atoms: an element (C: every carbon), a bonding selection ('C[O2]': every C bonded "
+                        "to exactly two O; 'Si[O4+]': four or more) or 0-based indices (3,7)")
     p.add_argument("--observe-isotope", help="observed isotope (default from the element: C -> 13C)")
     p.add_argument("--partner", required=True, help="partner isotope, e.g. 27Al")
     p.add_argument("--cutoff", default="4A", help="partner search radius (default 4A; bare number: angstrom)")
