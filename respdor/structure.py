@@ -40,6 +40,10 @@ __all__ = [
     "build_system",
     "predict_curve",
     "powder_product",
+    "parse_saturation",
+    "observed_csa",
+    "partner_abundance",
+    "site_curve",
     "apparent_two_spin",
     "cutoff_convergence",
 ]
@@ -398,6 +402,243 @@ def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, m
     curves = [simulate_respdor(s, mas_rate_hz, times_s, saturation=saturation, powder=powder, method=method).dSS0
               for s in systems]
     return np.mean(curves, axis=0)
+
+
+#: Partners whose isotope is at least this abundant are taken as always present with
+#: ``abundance="natural"`` (27Al, 31P, 1H, 19F, 23Na, 51V, 93Nb, 14N).
+FULL_ABUNDANCE = 0.99
+
+
+def parse_saturation(text, observed_isotope, partner_isotope, mas_rate_hz, field_t=14.1):
+    """The partner saturation named on the command line.
+
+    Parameters
+    ----------
+    text : str
+        ``"ideal"`` (instantaneous, complete); ``"cw:30kHz:2tr"`` (CW at nu1 = 30 kHz for 2 rotor
+        periods; the length may also be a time, ``"cw:30kHz:200us"``; a bare nu1 is in kHz); or
+        a spinsim spec file (``.toml``/``.json``) whose ``[saturation]`` table is used
+        (cw, wurst, dfs, pm, ideal; format in docs/simulation.md).
+    observed_isotope, partner_isotope : str
+    mas_rate_hz, field_t : float
+        MAS rate (Hz; rotor periods) and B0 (T).
+
+    Returns
+    -------
+    saturation : spinsim Block or IdealSaturation
+    description : str
+    """
+    from spinsim.spec import Spec, SpecError
+
+    text = str(text).strip()
+    if text.lower() == "ideal":
+        table, where = {"type": "ideal"}, "ideal"
+    elif text.lower().startswith("cw:"):
+        table, where = _cw_short_form(text), text
+    elif Path(text).suffix.lower() in (".toml", ".json"):
+        try:
+            raw = _spec_tables(text)
+        except SpecError as exc:
+            raise UserError(f"--saturation {text}: {exc}") from None
+        if "saturation" not in raw:
+            raise UserError(f"--saturation {text}: the file has no [saturation] table")
+        table, where = raw["saturation"], f"[saturation] of {text}"
+    else:
+        raise UserError(f"--saturation {text}: give 'ideal', a CW pulse such as cw:30kHz:2tr (nu1, length in rotor "
+                        "periods 'tr' or a time) or a spec file (.toml/.json) with a [saturation] table")
+    raw = {"experiment": {"type": "respdor", "field_T": float(field_t), "mas_rate_hz": float(mas_rate_hz),
+                          "t_max_ms": 1e3 * 2.0 / mas_rate_hz},
+           "spins": [{"isotope": observed_isotope}, {"isotope": partner_isotope}], "saturation": table}
+    try:
+        sat = Spec(raw).saturation
+    except SpecError as exc:
+        raise UserError(f"--saturation {text}: {exc}") from None
+    from spinsim.simulate import IdealSaturation
+
+    if isinstance(sat, IdealSaturation):
+        return sat, f"ideal instantaneous saturation ({sat.kind}, efficiency {sat.efficiency:g})"
+    return sat, f"{sat.label} on {partner_isotope} for {sat.duration * 1e6:g} us ({sat.duration * mas_rate_hz:g} " \
+                f"rotor periods), from {where}"
+
+
+def _spec_tables(path):
+    """The raw tables of a spec file (its own checks come when the saturation table is parsed)."""
+    import json
+
+    from spinsim.spec import SpecError, _read_spec_text
+
+    text = _read_spec_text(Path(path))
+    try:
+        if Path(path).suffix.lower() == ".json":
+            return json.loads(text)
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # pragma: no cover
+            import tomli as tomllib
+        return tomllib.loads(text)
+    except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise SpecError(f"not valid {Path(path).suffix.lstrip('.').upper()}: {exc}") from None
+
+
+def _cw_short_form(text):
+    """``cw:NU1:LENGTH`` -> a spec [saturation] table."""
+    from .cli._units import parse_frequency, parse_time
+
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise UserError(f"--saturation {text}: a CW pulse is cw:NU1:LENGTH, e.g. cw:30kHz:2tr or cw:30kHz:200us")
+    nu1, _ = parse_frequency(parts[1], "--saturation nu1", default_unit="khz")
+    length = parts[2].strip()
+    m = re.fullmatch(r"([0-9.eE+-]+)\s*tr", length)
+    table = {"type": "cw", "nu1_khz": nu1 / 1e3}
+    if m:
+        try:
+            table["length_rotor_periods"] = float(m.group(1))
+        except ValueError:
+            raise UserError(f"--saturation {text}: cannot read {length!r} as a number of rotor periods") from None
+    else:
+        table["length_us"] = parse_time(length, "--saturation length")[0] * 1e6
+    return table
+
+
+def observed_csa(structure, index):
+    """CSA (zeta ppm, eta, Euler angles rad) of an atom from its ``.magres`` shielding, or None.
+
+    The shift scale's reference is the tensor's own isotropic shielding, so delta_iso = 0 (the
+    carrier on resonance; REDOR and RESPDOR do not depend on it).
+    """
+    from spinsim.conventions import csa_from_shielding
+
+    ms = structure.tensors.get(index, {}).get("ms")
+    if ms is None:
+        return None
+    _, zeta, eta, euler = csa_from_shielding(ms, float(np.trace(np.asarray(ms, float))) / 3)
+    return zeta, eta, euler
+
+
+def partner_abundance(partner_isotope, abundance="natural"):
+    """Probability that a partner site holds the partner isotope.
+
+    Parameters
+    ----------
+    abundance : "natural" or float
+        ``"natural"``: the isotope's natural abundance from spinsim's isotope table, taken as 1
+        when it is at least :data:`FULL_ABUNDANCE`; a number in (0, 1]: that fraction (enrichment).
+    """
+    from spinsim import get_isotope
+
+    if isinstance(abundance, str) and abundance.strip().lower() == "natural":
+        p = get_isotope(partner_isotope).abundance
+        return 1.0 if p >= FULL_ABUNDANCE else float(p)
+    try:
+        p = float(abundance)
+    except (TypeError, ValueError):
+        raise UserError(f"--abundance {abundance}: give 'natural' or a fraction in (0, 1]") from None
+    if not 0 < p <= 1:
+        raise UserError(f"--abundance {abundance}: must lie in (0, 1] (a fraction, not a percentage)")
+    return p
+
+
+def _simulate(system, mas_rate_hz, times_s, saturation, powder, method):
+    from spinsim import simulate_respdor
+
+    res = simulate_respdor(system, mas_rate_hz, times_s, saturation=saturation, powder=powder, method=method)
+    return np.asarray(res.dSS0, float), res.info["engine"]
+
+
+def _with_observed_csa(system, csa):
+    from spinsim import Spin, SpinSystem
+
+    if csa is None:
+        return system
+    zeta, eta, euler = csa
+    obs = Spin(system.spins[0].isotope, csa_zeta_ppm=zeta, csa_eta=eta, csa_euler=tuple(euler))
+    return SpinSystem([obs] + list(system.spins[1:]), system.field_t, list(system.dipolar), list(system.j))
+
+
+def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s, saturation=None,
+               powder=None, method="auto", abundance=1.0, csa=None, max_exact=12, tol=1e-4, n_samples=256, seed=0):
+    """dS/S0 of one observed atom, averaged over the random occupancy of its partner sites.
+
+    Each partner site holds the partner isotope with probability ``abundance`` (independently);
+    a site without it does not dephase. The curve is the probability-weighted mean of the curves
+    of the occupancy patterns (an empty pattern gives 0): with ideal REDOR pulses S0 is the same
+    for every pattern, so this is the dS/S0 of the mixture.
+
+    Parameters
+    ----------
+    partners : list of Partner
+    field_t, mas_rate_hz, times_s, saturation, powder, method
+        As for :func:`build_system` and :func:`predict_curve`.
+    abundance : float
+        Probability in (0, 1] that a site is occupied (:func:`partner_abundance`).
+    csa : tuple, optional
+        CSA of the observed spin (:func:`observed_csa`).
+    max_exact : int
+        Up to this many partners, patterns are enumerated exactly, most probable first, until the
+        probability left out is below ``tol`` (the bound on the error of dS/S0 is that mass times
+        max |dS/S0|). Beyond it, ``n_samples`` patterns are drawn (Monte Carlo, fixed ``seed``)
+        and the standard error of the mean is stated.
+
+    Returns
+    -------
+    curve : ndarray
+    info : dict
+        ``engines`` (spinsim engines that ran), ``occupancy`` (how the average was taken).
+    """
+    times_s = np.asarray(times_s, float)
+    n, p = len(partners), float(abundance)
+    cache, engines = {}, set()
+
+    def curve_of(pattern):
+        if pattern not in cache:
+            if not pattern:
+                cache[pattern] = np.zeros_like(times_s)
+            else:
+                sy = build_system([partners[k] for k in pattern], observed_isotope, partner_isotope, field_t)
+                cache[pattern], eng = _simulate(_with_observed_csa(sy, csa), mas_rate_hz, times_s, saturation,
+                                                powder, method)
+                engines.add(eng)
+        return cache[pattern]
+
+    if p >= 1.0:
+        return curve_of(tuple(range(n))), {"engines": sorted(engines), "occupancy": {"method": "all present",
+                                                                                     "abundance": 1.0}}
+    if n <= max_exact:
+        curve, info = _enumerate(n, p, curve_of, tol)
+    else:
+        curve, info = _monte_carlo(n, p, curve_of, n_samples, seed)
+    info.update({"abundance": p, "n_sites": n, "n_simulated": len([k for k in cache if k])})
+    return curve, {"engines": sorted(engines), "occupancy": info}
+
+
+def _enumerate(n, p, curve_of, tol):
+    """Occupancy patterns by decreasing probability (fewer occupied sites first when p < 1/2)."""
+    from itertools import combinations
+    from math import comb
+
+    order = sorted(range(n + 1), key=lambda k: -(p**k * (1 - p) ** (n - k)))
+    total, left, used = 0.0, 1.0, 0
+    for k in order:
+        if left <= tol:
+            break
+        prob = p**k * (1 - p) ** (n - k)
+        for pattern in combinations(range(n), k):
+            total = total + prob * curve_of(pattern)
+        left -= comb(n, k) * prob
+        used += comb(n, k)
+    left = max(left, 0.0)
+    return total, {"method": "exact enumeration", "n_patterns": used, "n_patterns_all": 2**n,
+                   "omitted_probability": left}
+
+
+def _monte_carlo(n, p, curve_of, n_samples, seed):
+    rng = np.random.default_rng(seed)
+    draws = rng.random((int(n_samples), n)) < p
+    ys = np.array([curve_of(tuple(np.flatnonzero(d))) for d in draws])
+    se = ys.std(axis=0, ddof=1) / np.sqrt(len(ys))
+    return ys.mean(axis=0), {"method": "Monte Carlo", "n_samples": int(n_samples), "seed": int(seed),
+                             "max_standard_error": float(np.max(se))}
 
 
 def powder_product(curves):

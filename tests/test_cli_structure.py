@@ -92,3 +92,60 @@ def test_candidates_ranked_by_chi2(tmp_path, capsys):
     assert res[0]["compare"]["chi2"] > 100
     head = (tmp_path / "both.csv").read_text().splitlines()[0]
     assert head == "t_s,dSS0_one_al,dSS0_al_carboxylate_model"
+
+
+def _three_spin_xyz(tmp_path):
+    """13C with two 27Al at D = 503 and 300 Hz, 110 deg apart (the issue's 3-spin case)."""
+    from spinsim import distance_from_coupling
+
+    r1, r2 = distance_from_coupling(503, "13C", "27Al"), distance_from_coupling(300, "13C", "27Al")
+    th = np.radians(110)
+    path = tmp_path / "c_al2.xyz"
+    path.write_text(f"3\nthree-spin test\nC 0 0 0\nAl 0 0 {r1:.10f}\nAl {r2 * np.sin(th):.10f} 0 {r2 * np.cos(th):.10f}\n")
+    return path
+
+
+def test_three_spins_cw_saturation_through_cli_equal_dense_engine_by_hand(tmp_path):
+    """CLI (coordinates, CW 30 kHz for 2 rotor periods, C_Q 3 MHz by default, fast engine chosen)
+    against spinsim's general engine given the couplings by hand. Measured 2e-15 here (ZCW 13 x 1,
+    4 times); benchmarks/bench_structure.py measures it on a larger powder."""
+    from spinsim import DipolarCoupling, Spin, SpinSystem, cw_pulse, get_isotope, make_powder, simulate_respdor
+
+    out = tmp_path / "r.json"
+    assert main(["structure", str(_three_spin_xyz(tmp_path)), "--observe", "C", "--partner", "27Al", "--cutoff", "5A",
+                 "--saturation", "cw:30kHz:2tr", "--cq", "3MHz", "--eta-q", "0", "--json", str(out),
+                 "--no-files"]) == 2  # --no-files with a JSON path
+    assert main(["structure", str(_three_spin_xyz(tmp_path)), "--observe", "C", "--partner", "27Al", "--cutoff", "5A",
+                 "--saturation", "cw:30kHz:2tr", "--cq", "3", "--eta-q", "0", "--powder", "13", "--gamma", "1",
+                 "--t-max", "0.6ms", "--json", str(out), "--output", str(tmp_path / "c.csv")]) == 0
+    res = json.loads(out.read_text())
+    assert res["choices"]["engines"] == ["fast"]
+    assert res["choices"]["partners_with_default_cq"] == [1, 2]
+    assert [p["d_hz"] for p in res["sites"][0]["partners"]] == pytest.approx([503.0, 300.0], abs=1e-6)
+    al = get_isotope("27Al")
+    hand = SpinSystem([Spin(get_isotope("13C")), Spin(al, cq_hz=3e6), Spin(al, cq_hz=3e6)], 14.1,
+                      [DipolarCoupling(0, 1, 503.0), DipolarCoupling(0, 2, 300.0, (0.0, np.radians(110), 0.0))])
+    t = np.asarray(res["t_s"])
+    dense = simulate_respdor(hand, 1e4, t, saturation=cw_pulse("27Al", 30e3, 2e-4), powder=make_powder("zcw", 13, 1),
+                             method="general")
+    assert dense.info["engine"] == "general"
+    y = np.asarray(res["dSS0_predicted"])
+    assert y[-1] > 0.05
+    assert np.max(np.abs(y - dense.dSS0)) < 1e-10
+
+
+def test_saturation_forms_and_mistakes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "sat.toml"
+    spec.write_text("[saturation]\ntype = 'cw'\nnu1_khz = 30\nlength_us = 200\n")
+    base = ["structure", str(MODEL), "--observe", "C[O2]", "--partner", "27Al", "--no-files", "--json", "-"] + FAST
+    assert main(base + ["--saturation", str(spec), "--t-max", "0.8ms"]) == 0
+    out = capsys.readouterr()
+    res = json.loads(out.out)
+    assert "CW 30000 Hz on 27Al for 200 us (2 rotor periods)" in res["choices"]["saturation"]
+    assert "engine: fast" in out.err and "equal-weight mean of the 1 observed" in out.err
+    for bad, msg in [("cw:30kHz", "cw:NU1:LENGTH"), ("wurst", "give 'ideal'"), ("cw:0kHz:2tr", "nu1_khz must be > 0"),
+                     (str(tmp_path / "none.toml"), "no such spec file")]:
+        assert main(base + ["--saturation", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0] and "--saturation" in err[0]

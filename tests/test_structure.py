@@ -200,3 +200,109 @@ def test_bonding_selection_sees_periodic_images():
     mol = at.copy()
     mol.pbc = False  # without images the second O is 3.75 A away: not bonded
     assert select_observed(mol, "C[O1]") == [0]
+
+
+def _al_partners(n, r=2.9):
+    d = np.array([[1, 0, 0], [np.cos(np.radians(110)), np.sin(np.radians(110)), 0], [-0.3, -0.4, 0.866]])[:n]
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    return _partners("C" + "Al" * n, np.vstack([[0, 0, 0], r * d]), 6.0)
+
+
+def test_dilution_one_partner_is_p_times_the_two_spin_curve():
+    from respdor.structure import site_curve
+    from spinsim import make_powder
+
+    pw = make_powder("zcw", 89, 8)
+    ps = _al_partners(1)
+    full, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    y, info = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=0.0468)
+    assert full[-1] > 0.5
+    assert np.max(np.abs(y - 0.0468 * full)) < 1e-15
+    assert info["occupancy"]["method"] == "exact enumeration" and info["occupancy"]["omitted_probability"] == 0
+
+
+def test_dilution_two_partners_closed_form_mixture_and_monte_carlo():
+    from respdor.structure import site_curve
+    from spinsim import make_powder
+
+    pw, p = make_powder("zcw", 89, 8), 0.128
+    ps = _al_partners(2)
+    c12, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    c1, _ = site_curve(ps[:1], "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    c2, _ = site_curve(ps[1:], "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    closed = p * p * c12 + p * (1 - p) * (c1 + c2)
+    y, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=p)
+    assert np.max(np.abs(y - closed)) < 1e-14
+    # Monte Carlo (forced with max_exact=1): fixed seed, the stated standard error covers the miss
+    mc, info = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=p, max_exact=1, n_samples=400,
+                          seed=3)
+    se = info["occupancy"]["max_standard_error"]
+    assert info["occupancy"]["method"] == "Monte Carlo" and 0.005 < se < 0.05
+    assert 1e-4 < np.max(np.abs(mc - closed)) < 4 * se
+
+
+def test_dilution_equals_ideal_saturation_efficiency_per_crystallite():
+    """Independent truth: with ideal saturation the occupancy average of independent partners is
+    prod_k (1 - p + p f_k) per crystallite, which is spinsim's ideal saturation of efficiency p."""
+    from respdor.structure import site_curve
+    from spinsim import IdealSaturation, make_powder
+
+    pw, p = make_powder("zcw", 89, 8), 0.3
+    ps = _al_partners(3)
+    y, info = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=p, tol=0.0)
+    ref = predict_curve(build_system(ps, "13C", "27Al", 14.1), 1e4, T, saturation=IdealSaturation("full", p),
+                        powder=pw)
+    assert info["occupancy"]["n_patterns"] == 8 and info["occupancy"]["n_simulated"] == 7
+    assert ref[-1] > 0.2
+    assert np.max(np.abs(y - ref)) < 1e-12
+
+
+def test_partner_abundance_choices():
+    from respdor.structure import partner_abundance
+
+    assert partner_abundance("27Al") == 1.0
+    assert partner_abundance("29Si") == pytest.approx(0.046832)
+    assert partner_abundance("13C") == pytest.approx(0.0107)
+    assert partner_abundance("111Cd") == pytest.approx(0.128)
+    assert partner_abundance("15N") == pytest.approx(0.00368)
+    assert partner_abundance("29Si", "1") == 1.0 and partner_abundance("29Si", 0.5) == 0.5
+    with pytest.raises(UserError, match="a fraction, not a percentage"):
+        partner_abundance("29Si", "50")
+
+
+MAGRES_MS = """#$magres-abinitio-v1.0
+[atoms]
+units lattice Angstrom
+lattice 12.0 0.0 0.0 0.0 12.0 0.0 0.0 0.0 12.0
+units atom Angstrom
+atom C C 1 0.0 0.0 0.0
+atom Al Al 1 2.9 0.0 0.0
+atom Al Al 2 -1.0 2.72 0.0
+[/atoms]
+[magres]
+units ms ppm
+units efg au
+ms C 1 -60.0 0.0 0.0 0.0 10.0 0.0 0.0 0.0 50.0
+efg Al 1 0.1 0.0 0.0 0.0 0.05 0.0 0.0 0.0 -0.15
+[/magres]
+"""
+
+
+def test_observed_csa_from_shielding_is_refocused_by_ideal_redor_pulses(tmp_path):
+    from respdor.structure import observed_csa, read_structure, site_curve
+    from spinsim import cw_pulse, make_powder
+
+    path = tmp_path / "m.magres"
+    path.write_text(MAGRES_MS)
+    st = read_structure(path)
+    zeta, eta, euler = observed_csa(st, 0)
+    # shift = sigma_iso - sigma: principal shifts (60, -10, -50) about 0: zeta = 60 ppm, eta = 40/60
+    assert zeta == pytest.approx(60.0) and eta == pytest.approx(2 / 3)
+    assert observed_csa(st, 1) is None
+    ps = find_partners(st, 0, "13C", "27Al", 4.0, cq_hz=3e6, eta_q=0.5)
+    assert [p.from_tensor for p in ps] == [False, True]  # Al 2 (2.898 A, no EFG) is nearer than Al 1
+    pw, sat = make_powder("zcw", 55, 4), cw_pulse("27Al", 30e3, 2e-4)
+    with_csa, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T[:8], sat, pw, csa=(zeta, eta, euler))
+    without, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T[:8], sat, pw)
+    assert with_csa[-1] > 0.2
+    assert np.max(np.abs(with_csa - without)) < 1e-12
