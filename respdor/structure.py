@@ -331,7 +331,9 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
         keep = (np.linalg.norm(vec, axis=1) <= cutoff_angstrom) & (j != observed_index)
         j, vec = j[keep], vec[keep]
     symbols = atoms.get_chemical_symbols()
-    rows = sorted((float(np.linalg.norm(v)), int(k), v) for k, v in zip(j, vec) if symbols[k] == element)
+    # images of one atom at one distance tie on (r, index): the vector breaks the tie (never compare arrays)
+    rows = sorted(((float(np.linalg.norm(v)), int(k), v) for k, v in zip(j, vec) if symbols[k] == element),
+                  key=lambda row: (row[0], row[1], tuple(row[2])))
     if max_partners is not None:
         rows = rows[: int(max_partners)]
     out = []
@@ -683,36 +685,41 @@ def apparent_two_spin(times_s, dss0, observed_isotope="13C", partner_isotope="27
 
 
 def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, cutoffs_angstrom, mas_rate_hz,
-                       times_s, field_t=14.1, powder=None):
+                       times_s, field_t=14.1, powder=None, max_partners=None, cq_hz=0.0, eta_q=0.0, **site_options):
     """How the predicted curve changes as the cutoff radius grows.
 
     Parameters
     ----------
     structure : Structure
     observed : list of int
-        Observed atom indices (curves averaged).
+        Observed atom indices (curves averaged with equal weights).
     cutoffs_angstrom : sequence of float
         Increasing radii (angstrom).
-    mas_rate_hz, times_s, field_t, powder
-        As for :func:`predict_curve` and :func:`build_system`.
+    mas_rate_hz, times_s, field_t, powder, max_partners, cq_hz, eta_q
+        As for :func:`find_partners` and :func:`site_curve`.
+    **site_options
+        Passed to :func:`site_curve` (``saturation``, ``method``, ``abundance``, ``n_samples``,
+        ``seed``); the observed spin's CSA comes from the structure's shielding tensors.
 
     Returns
     -------
     list of dict
         Per cutoff: ``cutoff_angstrom``, ``n_partners`` (summed over observed atoms), ``dss0``
-        and ``max_change`` (max |d dS/S0| from the previous cutoff; None for the first).
+        and ``max_change`` (max |d dS/S0| from the previous cutoff; None for the first, and
+        ``dss0`` None while an observed atom has no partner).
     """
     rows, prev = [], None
     for rc in cutoffs_angstrom:
-        found = [find_partners(structure, i, observed_isotope, partner_isotope, rc) for i in observed]
-        if not all(found):
-            prev = None
-            rows.append({"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": None,
-                         "max_change": None})
-            continue
-        y = predict_curve([build_system(p, observed_isotope, partner_isotope, field_t) for p in found], mas_rate_hz,
-                          times_s, powder=powder)
-        rows.append({"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": y,
-                     "max_change": None if prev is None else float(np.max(np.abs(y - prev)))})
-        prev = y
+        found = [find_partners(structure, i, observed_isotope, partner_isotope, rc, max_partners, cq_hz, eta_q)
+                 for i in observed]
+        row = {"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": None, "max_change": None}
+        if all(found):
+            y = np.mean([site_curve(ps, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s,
+                                    powder=powder, csa=observed_csa(structure, i), **site_options)[0]
+                         for i, ps in zip(observed, found)], axis=0)
+            row["dss0"] = y
+            if prev is not None:
+                row["max_change"] = float(np.max(np.abs(y - prev)))
+        prev = row["dss0"]
+        rows.append(row)
     return rows

@@ -149,3 +149,37 @@ def test_saturation_forms_and_mistakes(tmp_path, capsys, monkeypatch):
         assert main(base + ["--saturation", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and msg in err[0] and "--saturation" in err[0]
+
+
+def test_cutoff_convergence_table_and_warning(tmp_path, capsys):
+    # Al at 2.9 A and a second one at 5.5 A (D = 45 Hz): the 6 A shell still changes the curve
+    path = tmp_path / "far.xyz"
+    path.write_text("3\nconvergence test\nC 0 0 0\nAl 2.9 0 0\nAl 0 0 5.5\n")
+    out = tmp_path / "r.json"
+    assert main(["structure", str(path), "--observe", "C", "--partner", "27Al", "--cutoff", "6A",
+                 "--cutoff-convergence", "3A:6A:1A", "--json", str(out), "--output", str(tmp_path / "c.csv")]
+                + FAST) == 0
+    err = capsys.readouterr().err
+    res = json.loads(out.read_text())
+    rows = res["cutoff_convergence"]
+    assert [r["cutoff_angstrom"] for r in rows] == [3.0, 4.0, 5.0, 6.0]
+    assert [r["n_partners"] for r in rows] == [1, 1, 1, 2]
+    assert rows[1]["max_change"] == 0.0 and rows[2]["max_change"] == 0.0
+    assert 0.01 < rows[3]["max_change"] < 0.1
+    # the 6 A curve is the main prediction
+    assert rows[3]["dss0"] == pytest.approx(res["dSS0_predicted"], abs=1e-15)
+    assert "still changes dS/S0" in err and any("raise the cutoff" in w for w in res["warnings"])
+    # converged: 3..5 A only
+    assert main(["structure", str(path), "--observe", "C", "--partner", "27Al", "--cutoff", "5A",
+                 "--cutoff-convergence", "3A:5A:1A", "--json", "-", "--no-files"] + FAST) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+
+
+@pytest.mark.parametrize("value, message", [("3A:8A", "START:STOP:STEP"), ("8A:3A:1A", "0 < START < STOP"),
+                                            ("3A:8A:0A", "STEP > 0"), ("3A:8Q:1A", "unknown unit")])
+def test_cutoff_convergence_mistakes(value, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["structure", str(MODEL), "--observe", "0", "--partner", "27Al", "--no-files",
+                 "--cutoff-convergence", value] + FAST) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "--cutoff-convergence" in err[0]

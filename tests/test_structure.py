@@ -306,3 +306,73 @@ def test_observed_csa_from_shielding_is_refocused_by_ideal_redor_pulses(tmp_path
     without, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T[:8], sat, pw)
     assert with_csa[-1] > 0.2
     assert np.max(np.abs(with_csa - without)) < 1e-12
+
+
+def _d_by_hand(r_angstrom):
+    """13C-27Al dipolar coupling (Hz) from mu0/4pi hbar gamma_C gamma_Al / (2 pi r^3), typed out."""
+    g_c, g_al = 6.728284e7, 6.9762715e7  # rad s^-1 T^-1 (IUPAC 2001)
+    return 1e-7 * 1.054571817e-34 * g_c * g_al / (2 * np.pi * (r_angstrom * 1e-10) ** 3)
+
+
+POSCAR = """C and Al, simple cubic a = 4 A
+1.0
+4.0 0.0 0.0
+0.0 4.0 0.0
+0.0 0.0 4.0
+C Al
+1 1
+Direct
+0.0 0.0 0.0
+0.5 0.0 0.0
+"""
+
+CIF = """data_test
+_cell_length_a 4.0
+_cell_length_b 5.0
+_cell_length_c 6.0
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+C1 C 0.0 0.0 0.0
+Al1 Al 0.5 0.5 0.0
+"""
+
+
+def test_poscar_periodic_images_counted_and_distances_by_hand(tmp_path):
+    from respdor.structure import read_structure
+
+    path = tmp_path / "POSCAR"
+    path.write_text(POSCAR)
+    ps = find_partners(read_structure(path), 0, "13C", "27Al", 4.5)
+    # one Al per cell at (2, 0, 0): images at x = +-2 (2 at 2.0 A), and (+-2, +-4, 0), (+-2, 0, +-4)
+    # (8 at sqrt(20) = 4.472 A); (+-2, +-4, +-4) are 6 A away
+    r = [p.distance_angstrom for p in ps]
+    assert len(ps) == 10
+    assert r[:2] == pytest.approx([2.0, 2.0]) and r[2:] == pytest.approx([np.sqrt(20)] * 8)
+    assert {p.index for p in ps} == {1}
+    assert ps[0].d_hz == pytest.approx(_d_by_hand(2.0), rel=1e-6)
+    assert ps[-1].d_hz == pytest.approx(_d_by_hand(np.sqrt(20)), rel=1e-6)
+    assert sorted(round(p.vector_angstrom[0], 9) for p in ps[:2]) == [-2.0, 2.0]
+
+
+def test_cif_periodic_images_counted_and_distances_by_hand(tmp_path):
+    from respdor.structure import read_structure
+
+    path = tmp_path / "p1.cif"
+    path.write_text(CIF)
+    st = read_structure(path)
+    ps = find_partners(st, 0, "13C", "27Al", 4.0)
+    # Al at (2, 2.5, 0) in a 4 x 5 x 6 cell: 4 images at (+-2, +-2.5, 0), sqrt(10.25) = 3.2016 A
+    assert len(ps) == 4
+    assert [p.distance_angstrom for p in ps] == pytest.approx([np.sqrt(10.25)] * 4)
+    assert ps[0].d_hz == pytest.approx(_d_by_hand(np.sqrt(10.25)), rel=1e-6)
+    # next shell: (+-2, +-2.5, +-6) at 6.80 A and (+-6, +-2.5, 0) at 6.50 A
+    assert len(find_partners(st, 0, "13C", "27Al", 6.6)) == 8
+    assert len(find_partners(st, 0, "13C", "27Al", 6.9)) == 16

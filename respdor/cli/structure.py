@@ -197,25 +197,22 @@ def _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path,
     """Mean curve per cutoff of --cutoff-convergence, the change per shell, and a warning if unconverged."""
     from .. import structure as st
 
-    rows, prev = [], None
+    try:
+        rows = st.cutoff_convergence(struct, observed, obs_iso, args.partner, args.shells, mas, times, args.field,
+                                     powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
+                                     method=args.method, abundance=args.abundance_p, n_samples=args.samples,
+                                     seed=args.seed)
+    except ValueError as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"{path}: --cutoff-convergence: {exc}") from None
     print("  cutoff convergence (max |d dS/S0| from the previous cutoff):", file=sys.stderr)
-    for rc in args.shells:
-        found = [st.find_partners(struct, i, obs_iso, args.partner, rc, args.max_partners, args.cq_hz, args.eta_q)
-                 for i in observed]
-        row = {"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "max_change": None}
-        if all(found):
-            y = np.mean([_site(struct, i, ps, obs_iso, args, mas, times, sat, powder, path)["dss0"]
-                         for i, ps in zip(observed, found)], axis=0)
-            if prev is not None:
-                row["max_change"] = float(np.max(np.abs(y - prev)))
-            prev = y
-        else:
-            prev = None
+    for row in rows:
         change = "-" if row["max_change"] is None else f"{row['max_change']:.4f}"
-        if not all(found):
+        if row["dss0"] is None:
             change = "- (an observed atom has no partner)"
-        print(f"    {rc:6.2f} A  {row['n_partners']:4d} partner(s)  {change}", file=sys.stderr)
-        rows.append(row)
+        print(f"    {row['cutoff_angstrom']:6.2f} A  {row['n_partners']:4d} partner(s)  {change}", file=sys.stderr)
+        row["dss0"] = None if row["dss0"] is None else [float(v) for v in row["dss0"]]
     last = rows[-1]["max_change"]
     if last is None or last > args.convergence_tol:
         what = "cannot be judged" if last is None else f"still changes dS/S0 by {last:.4f}"
