@@ -293,9 +293,11 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
         out["sites"].append(_site_json(x))
         print(f"  atom {x['atom']}: {len(x['partners'])} partner(s)", file=err)
         for p in x["partners"]:
-            src = "from EFG" if p.from_tensor else "default"
+            src = "default"
+            if p.from_tensor:
+                src = "from EFG, PAS Euler " + ", ".join(f"{round(float(np.degrees(a)), 1) + 0.0:.1f}" for a in p.q_euler) + " deg"
             print(f"    atom {p.index:4d}  r = {p.distance_angstrom:.3f} A  D = {p.d_hz:.1f} Hz  "
-                  f"C_Q = {p.cq_hz / 1e6:.3g} MHz ({src}), eta_Q = {p.eta_q:.2f}", file=err)
+                  f"C_Q = {p.cq_hz / 1e6:.3g} MHz, eta_Q = {p.eta_q:.2f} ({src})", file=err)
         if x["csa"] is not None:
             print(f"    {obs_iso} CSA from the .magres shielding: zeta = {x['csa'][0]:.1f} ppm, "
                   f"eta = {x['csa'][1]:.2f}{_csa_note(sat, mas)}", file=err)
