@@ -376,3 +376,26 @@ def test_cif_periodic_images_counted_and_distances_by_hand(tmp_path):
     # next shell: (+-2, +-2.5, +-6) at 6.80 A and (+-6, +-2.5, 0) at 6.50 A
     assert len(find_partners(st, 0, "13C", "27Al", 6.6)) == 8
     assert len(find_partners(st, 0, "13C", "27Al", 6.9)) == 16
+
+
+def test_bundled_model_magres_gives_the_chosen_tensors():
+    from respdor.structure import observed_csa, read_structure
+
+    st = read_structure(MODEL.with_suffix(".magres"))
+    assert select_observed(st.atoms, "C[O2]") == [0]
+    ps = find_partners(st, 0, "13C", "27Al", 4.0)
+    assert [p.index for p in ps] == [3, 5] and all(p.from_tensor for p in ps)
+    assert [p.cq_hz for p in ps] == pytest.approx([3.5e6, 5.5e6], rel=1e-6)
+    assert [p.eta_q for p in ps] == pytest.approx([0.4, 0.2], abs=1e-6)
+    # Al 1: V_zz along its Al-O bond (independent check: the PAS z axis from the Euler angles)
+    from spinsim.conventions import rotation_zyz
+
+    pos = st.atoms.get_positions()
+    bond = (pos[2] - pos[3]) / np.linalg.norm(pos[2] - pos[3])
+    assert abs(rotation_zyz(*ps[0].q_euler)[:, 2] @ bond) == pytest.approx(1.0, abs=1e-9)
+    z2 = rotation_zyz(*ps[1].q_euler)[:, 2]
+    bond2 = (pos[4] - pos[5]) / np.linalg.norm(pos[4] - pos[5])
+    assert np.degrees(np.arccos(abs(z2 @ bond2))) == pytest.approx(30.0, abs=1e-6)
+    zeta, eta, _ = observed_csa(st, 0)
+    # principal shifts 245, 180, 110 ppm: iso 178.33, zeta = 110 - 178.33, eta = (245 - 180) / 68.33
+    assert zeta == pytest.approx(-68.3333, abs=1e-3) and eta == pytest.approx(65 / 68.3333, abs=1e-4)
