@@ -306,7 +306,8 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
     max_partners : int, optional
         Keep at most this many (the nearest).
     cq_hz, eta_q : float
-        Quadrupolar coupling (Hz) and asymmetry used when the structure has no EFG for a partner.
+        Quadrupolar coupling (Hz) and asymmetry used when the structure has no EFG for a
+        quadrupolar partner (ignored for spin-1/2 partners).
 
     Returns
     -------
@@ -338,7 +339,9 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
         rows = rows[: int(max_partners)]
     out = []
     for r, k, v in rows:
-        p = Partner(k, np.asarray(v, float), r, dipolar_coupling_hz(r * 1e-10, iso_s, iso_i), cq_hz, eta_q)
+        quad = iso_i.spin > 0.5  # a spin-1/2 partner has no quadrupolar coupling, whatever the default
+        p = Partner(k, np.asarray(v, float), r, dipolar_coupling_hz(r * 1e-10, iso_s, iso_i), cq_hz if quad else 0.0,
+                    eta_q if quad else 0.0)
         efg = structure.tensors.get(k, {}).get("efg")
         if efg is not None and iso_i.spin > 0.5:
             from spinsim.conventions import quadrupolar_from_efg

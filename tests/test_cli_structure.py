@@ -216,5 +216,7 @@ def test_dilute_partner_scales_the_curve_and_says_so(tmp_path, capsys, monkeypat
     nat = json.loads(out.out)
     assert nat["choices"]["abundance_probability"] == pytest.approx(0.046832)
     assert nat["sites"][0]["occupancy"]["method"] == "exact enumeration"
+    # spin 1/2: the --cq default does not apply
+    assert nat["choices"]["partners_with_default_cq"] == [] and nat["sites"][0]["partners"][0]["cq_hz"] == 0
     assert np.max(np.abs(np.array(nat["dSS0_predicted"]) - 0.046832 * np.array(full["dSS0_predicted"]))) < 1e-15
     assert "occupied with probability 0.04683" in out.err

@@ -275,7 +275,10 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
           f"MAS {mas:g} Hz, B0 {args.field:g} T", file=err)
     print(f"  recoupling: ideal REDOR pi pulses on {obs_iso}; saturation: {sat_text}", file=err)
     print(f"  engine: {', '.join(_ENGINE[e] for e in engines)}", file=err)
-    defaulted = sorted({p.index for x in sites for p in x["partners"] if not p.from_tensor})
+    from spinsim import get_isotope
+
+    quadrupolar = get_isotope(args.partner).spin > 0.5
+    defaulted = sorted({p.index for x in sites for p in x["partners"] if not p.from_tensor}) if quadrupolar else []
     out = {"structure": str(path), "observed_isotope": obs_iso, "partner": args.partner, "sites": [],
            "choices": {"saturation": sat_text, "method": args.method, "engines": engines,
                        "cq_default_hz": args.cq_hz, "eta_q_default": args.eta_q,
@@ -293,7 +296,7 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
         out["sites"].append(_site_json(x))
         print(f"  atom {x['atom']}: {len(x['partners'])} partner(s)", file=err)
         for p in x["partners"]:
-            src = "default"
+            src = "default" if quadrupolar else "spin 1/2"
             if p.from_tensor:
                 src = "from EFG, PAS Euler " + ", ".join(f"{round(float(np.degrees(a)), 1) + 0.0:.1f}" for a in p.q_euler) + " deg"
             print(f"    atom {p.index:4d}  r = {p.distance_angstrom:.3f} A  D = {p.d_hz:.1f} Hz  "
@@ -350,7 +353,7 @@ def _print_abundance(args, sites, out):
 def _site_json(x):
     parts = [{"atom": p.index, "distance_angstrom": p.distance_angstrom, "d_hz": p.d_hz, "cq_hz": p.cq_hz,
               "eta_q": p.eta_q, "q_euler_deg": [float(np.degrees(a)) for a in p.q_euler],
-              "cq_source": "EFG" if p.from_tensor else "default"} for p in x["partners"]]
+              "cq_source": "EFG" if p.from_tensor else ("default" if p.cq_hz else "none")} for p in x["partners"]]
     csa = None if x["csa"] is None else {"zeta_ppm": x["csa"][0], "eta": x["csa"][1],
                                          "euler_deg": [float(np.degrees(a)) for a in x["csa"][2]]}
     return {"atom": x["atom"], "partners": parts, "engines": x["engines"], "occupancy": x["occupancy"],
