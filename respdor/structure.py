@@ -711,18 +711,21 @@ def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, c
         and ``max_change`` (max |d dS/S0| from the previous cutoff; None for the first, and
         ``dss0`` None while an observed atom has no partner).
     """
-    rows, prev = [], None
+    rows, prev, last_key = [], None, None
     for rc in cutoffs_angstrom:
         found = [find_partners(structure, i, observed_isotope, partner_isotope, rc, max_partners, cq_hz, eta_q)
                  for i in observed]
         row = {"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": None, "max_change": None}
-        if all(found):
+        key = tuple(tuple((p.index, round(p.distance_angstrom, 9)) for p in ps) for ps in found)
+        if all(found) and rows and key == last_key:  # no new partner in this shell: the same curve
+            row["dss0"], row["max_change"] = prev, 0.0
+        elif all(found):
             y = np.mean([site_curve(ps, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s,
                                     powder=powder, csa=observed_csa(structure, i), **site_options)[0]
                          for i, ps in zip(observed, found)], axis=0)
             row["dss0"] = y
             if prev is not None:
                 row["max_change"] = float(np.max(np.abs(y - prev)))
-        prev = row["dss0"]
+        prev, last_key = row["dss0"], key
         rows.append(row)
     return rows
