@@ -53,6 +53,12 @@ def test_compare_fits_only_the_fraction(tmp_path, capsys):
         (["--observe", "1", "--cutoff", "2A"], "has no 27Al within 2 A"),
         (["--observe", "0", "--cutoff=-1A"], "--cutoff"),
         (["--observe", "0", "--partner", "28Al"], "--partner"),
+        (["--observe", "0", "--abundance", "0"], "--abundance 0: must lie in (0, 1]"),
+        (["--observe", "0", "--abundance", "rare"], "--abundance rare: give 'natural'"),
+        (["--observe", "0", "--cq", "300MHz"], "not below the 27Al Larmor frequency 156.6 MHz"),
+        (["--observe", "0", "--eta-q", "1.5"], "--eta-q 1.5: must lie in [0, 1]"),
+        (["--observe", "C[O3]"], "no C atom matches"),
+        (["--observe", "0", "--samples", "1"], "--samples 1"),
     ],
 )
 def test_mistakes_are_one_line_exit_2(extra, message, capsys, tmp_path, monkeypatch):
@@ -101,7 +107,8 @@ def _three_spin_xyz(tmp_path):
     r1, r2 = distance_from_coupling(503, "13C", "27Al"), distance_from_coupling(300, "13C", "27Al")
     th = np.radians(110)
     path = tmp_path / "c_al2.xyz"
-    path.write_text(f"3\nthree-spin test\nC 0 0 0\nAl 0 0 {r1:.10f}\nAl {r2 * np.sin(th):.10f} 0 {r2 * np.cos(th):.10f}\n")
+    path.write_text(f"3\nthree-spin test\nC 0 0 0\nAl 0 0 {r1:.10f}\n"
+                    f"Al {r2 * np.sin(th):.10f} 0 {r2 * np.cos(th):.10f}\n")
     return path
 
 

@@ -123,6 +123,12 @@ def _options(args, mas):
     from .. import structure as st
 
     args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz")
+    from spinsim import larmor_frequency_hz
+
+    nu0 = larmor_frequency_hz(args.partner, args.field)
+    if abs(args.cq_hz) >= nu0:  # the engine's high-field (first/second-order) treatment needs |C_Q| << nu0
+        raise UserError(f"--cq {args.cq}: {abs(args.cq_hz) / 1e6:g} MHz is not below the {args.partner} Larmor "
+                        f"frequency {nu0 / 1e6:.4g} MHz at {args.field:g} T (bare numbers are MHz)")
     if not 0 <= args.eta_q <= 1:
         raise UserError(f"--eta-q {args.eta_q:g}: must lie in [0, 1]")
     args.abundance_p = st.partner_abundance(args.partner, args.abundance)
@@ -298,7 +304,7 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
         for p in x["partners"]:
             src = "default" if quadrupolar else "spin 1/2"
             if p.from_tensor:
-                src = "from EFG, PAS Euler " + ", ".join(f"{round(float(np.degrees(a)), 1) + 0.0:.1f}" for a in p.q_euler) + " deg"
+                src = "from EFG, PAS Euler " + _degrees(p.q_euler) + " deg"
             print(f"    atom {p.index:4d}  r = {p.distance_angstrom:.3f} A  D = {p.d_hz:.1f} Hz  "
                   f"C_Q = {p.cq_hz / 1e6:.3g} MHz, eta_Q = {p.eta_q:.2f} ({src})", file=err)
         if x["csa"] is not None:
@@ -316,6 +322,11 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
 _ENGINE = {"fast": "fast (per-crystallite product of the partners: exact for partners coupled only to the observed "
                    "spin)",
            "general": "general (dense propagation of the whole spin system)"}
+
+
+def _degrees(angles):
+    """Angles (rad) as '-162.5, 90.0, 0.0' (no '-0.0')."""
+    return ", ".join(f"{round(float(np.degrees(a)), 1) + 0.0:.1f}" for a in angles)
 
 
 def _ints(values):
