@@ -163,6 +163,7 @@ def _predict(path, args, mas, cutoff, times):
     check_observed_spin_half(obs_iso, "--observe-isotope")
     sat, sat_text = st.parse_saturation(args.saturation, obs_iso, args.partner, mas, args.field)
     powder = make_powder("zcw", args.powder, args.gamma)
+    args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     lines = []
     for i in observed:
         ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners, args.cq_hz, args.eta_q)
@@ -278,7 +279,7 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
     err = sys.stderr
     engines = sorted({e for x in sites for e in x["engines"]})
     print(f"respdor structure: {path}, observed {obs_iso} ({len(sites)} atom(s)), partner {args.partner}, "
-          f"MAS {mas:g} Hz, B0 {args.field:g} T", file=err)
+          f"MAS {mas:g} Hz, B0 {args.field:g} T, powder {args.powder_text}", file=err)
     print(f"  recoupling: ideal REDOR pi pulses on {obs_iso}; saturation: {sat_text}", file=err)
     print(f"  engine: {', '.join(_ENGINE[e] for e in engines)}", file=err)
     from spinsim import get_isotope
@@ -289,10 +290,18 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
            "choices": {"saturation": sat_text, "method": args.method, "engines": engines,
                        "cq_default_hz": args.cq_hz, "eta_q_default": args.eta_q,
                        "partners_with_default_cq": defaulted, "abundance": args.abundance,
-                       "abundance_probability": args.abundance_p, "cutoff_angstrom": None,
+                       "abundance_probability": args.abundance_p,
                        "averaging": f"equal-weight mean of the curves of {len(sites)} observed atom(s)"},
            "warnings": []}
-    out["choices"]["cutoff_angstrom"] = parse_length(args.cutoff, "--cutoff")[0]
+    out["choices"].update({"cutoff_angstrom": parse_length(args.cutoff, "--cutoff")[0],
+                           "max_partners": args.max_partners, "observe": args.observe,
+                           "observed_atoms": [x["atom"] for x in sites], "mas_rate_hz": mas, "field_t": args.field,
+                           "powder": args.powder_text,
+                           "monte_carlo": {"samples": args.samples, "seed": args.seed}})
+    if "[" in args.observe:
+        from ..structure import BOND_SCALE
+
+        out["choices"]["bond"] = f"distance < {BOND_SCALE:g} x sum of covalent radii (ASE natural_cutoffs)"
     if defaulted:
         ideal = " (with ideal saturation C_Q does not change the curve)" if not hasattr(sat, "events") else ""
         print(f"  no EFG in the structure for partner atom(s) {_ints(defaulted)}: C_Q = {args.cq_hz / 1e6:g} MHz, "
