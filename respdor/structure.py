@@ -35,10 +35,15 @@ __all__ = [
     "Structure",
     "read_structure",
     "select_observed",
+    "bonded_neighbours",
     "find_partners",
     "build_system",
     "predict_curve",
     "powder_product",
+    "parse_saturation",
+    "observed_csa",
+    "partner_abundance",
+    "site_curve",
     "apparent_two_spin",
     "cutoff_convergence",
 ]
@@ -161,14 +166,67 @@ def _magres_tensors(path, atoms) -> dict:
     return out
 
 
+#: Bond = distance below this multiple of the sum of covalent radii (ASE ``natural_cutoffs``).
+BOND_SCALE = 1.2
+
+_BONDED = re.compile(r"\s*([A-Z][a-z]?)\s*\[(.*)\]\s*")
+_TERM = re.compile(r"\s*([A-Z][a-z]?)\s*(\d*)\s*(\+?)\s*")
+
+
+def bonded_neighbours(atoms, scale=BOND_SCALE) -> list[dict]:
+    """Element counts of each atom's bonded neighbours (periodic images included).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    scale : float
+        Two atoms are bonded when their distance is below ``scale`` x the sum of their covalent
+        radii (``ase.neighborlist.natural_cutoffs``; 1.2 takes C-O 1.27 A and Al-O 1.9 A as bonds).
+
+    Returns
+    -------
+    list of dict
+        Per atom, element -> number of bonded neighbours (an image counts as its own neighbour).
+    """
+    ase = _ase()
+    at = atoms
+    if not (any(atoms.pbc) and atoms.cell.rank == 3):  # molecule: no images
+        at = atoms.copy()
+        at.pbc = False
+    cut = ase.neighborlist.natural_cutoffs(at, mult=float(scale))
+    i, j = ase.neighborlist.neighbor_list("ij", at, cut, self_interaction=False)
+    symbols = atoms.get_chemical_symbols()
+    out = [{} for _ in symbols]
+    for a, b in zip(i, j):
+        out[a][symbols[b]] = out[a].get(symbols[b], 0) + 1
+    return out
+
+
+def _bonded_rule(which):
+    """``"C[O2]"`` -> ("C", [("O", 2, False)]); ``"C[O2,H0]"``, ``"Si[O4+]"`` (4 or more)."""
+    m = _BONDED.fullmatch(which)
+    if m is None:
+        return None
+    terms = []
+    for part in m.group(2).split(","):
+        t = _TERM.fullmatch(part)
+        if t is None:
+            raise UserError(f"--observe {which}: cannot read {part.strip()!r}; write an element and a count, "
+                            "e.g. C[O2] (C bonded to exactly two O) or Si[O4+] (four or more)")
+        terms.append((t.group(1), int(t.group(2) or 1), t.group(3) == "+"))
+    return m.group(1), terms
+
+
 def select_observed(atoms, which) -> list[int]:
     """Indices of the observed atoms.
 
     Parameters
     ----------
     which : str, int or sequence of int
-        An element symbol (``"C"``: every carbon), a comma-separated list of 0-based indices
-        (``"3,7"``), or indices.
+        An element symbol (``"C"``: every carbon); a bonding selection ``"C[O2]"`` (every C
+        bonded to exactly two O; ``"C[O2,C1]"`` adds conditions, ``"Si[O4+]"`` means four or
+        more; bonds from covalent radii x :data:`BOND_SCALE`, periodic images included); a
+        comma-separated list of 0-based indices (``"3,7"``); or indices.
     """
     symbols = atoms.get_chemical_symbols()
     if isinstance(which, str) and re.fullmatch(r"[A-Z][a-z]?", which.strip()):
@@ -176,14 +234,33 @@ def select_observed(atoms, which) -> list[int]:
         if not found:
             raise UserError(f"--observe {which}: the structure has no {which} atom")
         return found
+    rule = _bonded_rule(which) if isinstance(which, str) else None
+    if rule is not None:
+        return _select_bonded(atoms, which, *rule)
     try:
         idx = [int(x) for x in which.split(",")] if isinstance(which, str) else [int(x) for x in np.atleast_1d(which)]
     except ValueError:
-        raise UserError(f"--observe {which}: give an element symbol (C) or 0-based atom indices (3,7)") from None
+        raise UserError(f"--observe {which}: give an element symbol (C), a bonding selection (C[O2]) or 0-based "
+                        "atom indices (3,7)") from None
     bad = [i for i in idx if not 0 <= i < len(symbols)]
     if bad:
         raise UserError(f"--observe {which}: atom index {bad[0]} outside 0..{len(symbols) - 1}")
     return idx
+
+
+def _select_bonded(atoms, which, element, terms):
+    symbols = atoms.get_chemical_symbols()
+    if element not in symbols:
+        raise UserError(f"--observe {which}: the structure has no {element} atom")
+    nb = bonded_neighbours(atoms)
+    found = [i for i, s in enumerate(symbols) if s == element and all(
+        (nb[i].get(e, 0) >= n) if more else (nb[i].get(e, 0) == n) for e, n, more in terms)]
+    if not found:
+        seen = sorted({", ".join(f"{e}{n}" for e, n in sorted(nb[i].items())) or "nothing"
+                       for i, s in enumerate(symbols) if s == element})
+        raise UserError(f"--observe {which}: no {element} atom matches; the {element} atoms are bonded to: "
+                        + "; ".join(seen))
+    return found
 
 
 @dataclass
@@ -229,7 +306,8 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
     max_partners : int, optional
         Keep at most this many (the nearest).
     cq_hz, eta_q : float
-        Quadrupolar coupling (Hz) and asymmetry used when the structure has no EFG for a partner.
+        Quadrupolar coupling (Hz) and asymmetry used when the structure has no EFG for a
+        quadrupolar partner (ignored for spin-1/2 partners).
 
     Returns
     -------
@@ -254,12 +332,16 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
         keep = (np.linalg.norm(vec, axis=1) <= cutoff_angstrom) & (j != observed_index)
         j, vec = j[keep], vec[keep]
     symbols = atoms.get_chemical_symbols()
-    rows = sorted((float(np.linalg.norm(v)), int(k), v) for k, v in zip(j, vec) if symbols[k] == element)
+    # images of one atom at one distance tie on (r, index): the vector breaks the tie (never compare arrays)
+    rows = sorted(((float(np.linalg.norm(v)), int(k), v) for k, v in zip(j, vec) if symbols[k] == element),
+                  key=lambda row: (row[0], row[1], tuple(row[2])))
     if max_partners is not None:
         rows = rows[: int(max_partners)]
     out = []
     for r, k, v in rows:
-        p = Partner(k, np.asarray(v, float), r, dipolar_coupling_hz(r * 1e-10, iso_s, iso_i), cq_hz, eta_q)
+        quad = iso_i.spin > 0.5  # a spin-1/2 partner has no quadrupolar coupling, whatever the default
+        p = Partner(k, np.asarray(v, float), r, dipolar_coupling_hz(r * 1e-10, iso_s, iso_i), cq_hz if quad else 0.0,
+                    eta_q if quad else 0.0)
         efg = structure.tensors.get(k, {}).get("efg")
         if efg is not None and iso_i.spin > 0.5:
             from spinsim.conventions import quadrupolar_from_efg
@@ -327,6 +409,243 @@ def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, m
     return np.mean(curves, axis=0)
 
 
+#: Partners whose isotope is at least this abundant are taken as always present with
+#: ``abundance="natural"`` (27Al, 31P, 1H, 19F, 23Na, 51V, 93Nb, 14N).
+FULL_ABUNDANCE = 0.99
+
+
+def parse_saturation(text, observed_isotope, partner_isotope, mas_rate_hz, field_t=14.1):
+    """The partner saturation named on the command line.
+
+    Parameters
+    ----------
+    text : str
+        ``"ideal"`` (instantaneous, complete); ``"cw:30kHz:2tr"`` (CW at nu1 = 30 kHz for 2 rotor
+        periods; the length may also be a time, ``"cw:30kHz:200us"``; a bare nu1 is in kHz); or
+        a spinsim spec file (``.toml``/``.json``) whose ``[saturation]`` table is used
+        (cw, wurst, dfs, pm, ideal; format in docs/simulation.md).
+    observed_isotope, partner_isotope : str
+    mas_rate_hz, field_t : float
+        MAS rate (Hz; rotor periods) and B0 (T).
+
+    Returns
+    -------
+    saturation : spinsim Block or IdealSaturation
+    description : str
+    """
+    from spinsim.spec import Spec, SpecError
+
+    text = str(text).strip()
+    if text.lower() == "ideal":
+        table, where = {"type": "ideal"}, "ideal"
+    elif text.lower().startswith("cw:"):
+        table, where = _cw_short_form(text), text
+    elif Path(text).suffix.lower() in (".toml", ".json"):
+        try:
+            raw = _spec_tables(text)
+        except SpecError as exc:
+            raise UserError(f"--saturation {text}: {exc}") from None
+        if "saturation" not in raw:
+            raise UserError(f"--saturation {text}: the file has no [saturation] table")
+        table, where = raw["saturation"], f"[saturation] of {text}"
+    else:
+        raise UserError(f"--saturation {text}: give 'ideal', a CW pulse such as cw:30kHz:2tr (nu1, length in rotor "
+                        "periods 'tr' or a time) or a spec file (.toml/.json) with a [saturation] table")
+    raw = {"experiment": {"type": "respdor", "field_T": float(field_t), "mas_rate_hz": float(mas_rate_hz),
+                          "t_max_ms": 1e3 * 2.0 / mas_rate_hz},
+           "spins": [{"isotope": observed_isotope}, {"isotope": partner_isotope}], "saturation": table}
+    try:
+        sat = Spec(raw).saturation
+    except SpecError as exc:
+        raise UserError(f"--saturation {text}: {exc}") from None
+    from spinsim.simulate import IdealSaturation
+
+    if isinstance(sat, IdealSaturation):
+        return sat, f"ideal instantaneous saturation ({sat.kind}, efficiency {sat.efficiency:g})"
+    return sat, f"{sat.label} on {partner_isotope} for {sat.duration * 1e6:g} us ({sat.duration * mas_rate_hz:g} " \
+                f"rotor periods), from {where}"
+
+
+def _spec_tables(path):
+    """The raw tables of a spec file (its own checks come when the saturation table is parsed)."""
+    import json
+
+    from spinsim.spec import SpecError, _read_spec_text
+
+    text = _read_spec_text(Path(path))
+    try:
+        if Path(path).suffix.lower() == ".json":
+            return json.loads(text)
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # pragma: no cover
+            import tomli as tomllib
+        return tomllib.loads(text)
+    except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise SpecError(f"not valid {Path(path).suffix.lstrip('.').upper()}: {exc}") from None
+
+
+def _cw_short_form(text):
+    """``cw:NU1:LENGTH`` -> a spec [saturation] table."""
+    from .cli._units import parse_frequency, parse_time
+
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise UserError(f"--saturation {text}: a CW pulse is cw:NU1:LENGTH, e.g. cw:30kHz:2tr or cw:30kHz:200us")
+    nu1, _ = parse_frequency(parts[1], "--saturation nu1", default_unit="khz")
+    length = parts[2].strip()
+    m = re.fullmatch(r"([0-9.eE+-]+)\s*tr", length)
+    table = {"type": "cw", "nu1_khz": nu1 / 1e3}
+    if m:
+        try:
+            table["length_rotor_periods"] = float(m.group(1))
+        except ValueError:
+            raise UserError(f"--saturation {text}: cannot read {length!r} as a number of rotor periods") from None
+    else:
+        table["length_us"] = parse_time(length, "--saturation length")[0] * 1e6
+    return table
+
+
+def observed_csa(structure, index):
+    """CSA (zeta ppm, eta, Euler angles rad) of an atom from its ``.magres`` shielding, or None.
+
+    The shift scale's reference is the tensor's own isotropic shielding, so delta_iso = 0 (the
+    carrier on resonance; REDOR and RESPDOR do not depend on it).
+    """
+    from spinsim.conventions import csa_from_shielding
+
+    ms = structure.tensors.get(index, {}).get("ms")
+    if ms is None:
+        return None
+    _, zeta, eta, euler = csa_from_shielding(ms, float(np.trace(np.asarray(ms, float))) / 3)
+    return zeta, eta, euler
+
+
+def partner_abundance(partner_isotope, abundance="natural"):
+    """Probability that a partner site holds the partner isotope.
+
+    Parameters
+    ----------
+    abundance : "natural" or float
+        ``"natural"``: the isotope's natural abundance from spinsim's isotope table, taken as 1
+        when it is at least :data:`FULL_ABUNDANCE`; a number in (0, 1]: that fraction (enrichment).
+    """
+    from spinsim import get_isotope
+
+    if isinstance(abundance, str) and abundance.strip().lower() == "natural":
+        p = get_isotope(partner_isotope).abundance
+        return 1.0 if p >= FULL_ABUNDANCE else float(p)
+    try:
+        p = float(abundance)
+    except (TypeError, ValueError):
+        raise UserError(f"--abundance {abundance}: give 'natural' or a fraction in (0, 1]") from None
+    if not 0 < p <= 1:
+        raise UserError(f"--abundance {abundance}: must lie in (0, 1] (a fraction, not a percentage)")
+    return p
+
+
+def _simulate(system, mas_rate_hz, times_s, saturation, powder, method):
+    from spinsim import simulate_respdor
+
+    res = simulate_respdor(system, mas_rate_hz, times_s, saturation=saturation, powder=powder, method=method)
+    return np.asarray(res.dSS0, float), res.info["engine"]
+
+
+def _with_observed_csa(system, csa):
+    from spinsim import Spin, SpinSystem
+
+    if csa is None:
+        return system
+    zeta, eta, euler = csa
+    obs = Spin(system.spins[0].isotope, csa_zeta_ppm=zeta, csa_eta=eta, csa_euler=tuple(euler))
+    return SpinSystem([obs] + list(system.spins[1:]), system.field_t, list(system.dipolar), list(system.j))
+
+
+def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s, saturation=None,
+               powder=None, method="auto", abundance=1.0, csa=None, max_exact=12, tol=1e-4, n_samples=256, seed=0):
+    """dS/S0 of one observed atom, averaged over the random occupancy of its partner sites.
+
+    Each partner site holds the partner isotope with probability ``abundance`` (independently);
+    a site without it does not dephase. The curve is the probability-weighted mean of the curves
+    of the occupancy patterns (an empty pattern gives 0): with ideal REDOR pulses S0 is the same
+    for every pattern, so this is the dS/S0 of the mixture.
+
+    Parameters
+    ----------
+    partners : list of Partner
+    field_t, mas_rate_hz, times_s, saturation, powder, method
+        As for :func:`build_system` and :func:`predict_curve`.
+    abundance : float
+        Probability in (0, 1] that a site is occupied (:func:`partner_abundance`).
+    csa : tuple, optional
+        CSA of the observed spin (:func:`observed_csa`).
+    max_exact : int
+        Up to this many partners, patterns are enumerated exactly, most probable first, until the
+        probability left out is below ``tol`` (the bound on the error of dS/S0 is that mass times
+        max |dS/S0|). Beyond it, ``n_samples`` patterns are drawn (Monte Carlo, fixed ``seed``)
+        and the standard error of the mean is stated.
+
+    Returns
+    -------
+    curve : ndarray
+    info : dict
+        ``engines`` (spinsim engines that ran), ``occupancy`` (how the average was taken).
+    """
+    times_s = np.asarray(times_s, float)
+    n, p = len(partners), float(abundance)
+    cache, engines = {}, set()
+
+    def curve_of(pattern):
+        if pattern not in cache:
+            if not pattern:
+                cache[pattern] = np.zeros_like(times_s)
+            else:
+                sy = build_system([partners[k] for k in pattern], observed_isotope, partner_isotope, field_t)
+                cache[pattern], eng = _simulate(_with_observed_csa(sy, csa), mas_rate_hz, times_s, saturation,
+                                                powder, method)
+                engines.add(eng)
+        return cache[pattern]
+
+    if p >= 1.0:
+        return curve_of(tuple(range(n))), {"engines": sorted(engines), "occupancy": {"method": "all present",
+                                                                                     "abundance": 1.0}}
+    if n <= max_exact:
+        curve, info = _enumerate(n, p, curve_of, tol)
+    else:
+        curve, info = _monte_carlo(n, p, curve_of, n_samples, seed)
+    info.update({"abundance": p, "n_sites": n, "n_simulated": len([k for k in cache if k])})
+    return curve, {"engines": sorted(engines), "occupancy": info}
+
+
+def _enumerate(n, p, curve_of, tol):
+    """Occupancy patterns by decreasing probability (fewer occupied sites first when p < 1/2)."""
+    from itertools import combinations
+    from math import comb
+
+    order = sorted(range(n + 1), key=lambda k: -(p**k * (1 - p) ** (n - k)))
+    total, left, used = 0.0, 1.0, 0
+    for k in order:
+        if left <= tol:
+            break
+        prob = p**k * (1 - p) ** (n - k)
+        for pattern in combinations(range(n), k):
+            total = total + prob * curve_of(pattern)
+        left -= comb(n, k) * prob
+        used += comb(n, k)
+    left = max(left, 0.0)
+    return total, {"method": "exact enumeration", "n_patterns": used, "n_patterns_all": 2**n,
+                   "omitted_probability": left}
+
+
+def _monte_carlo(n, p, curve_of, n_samples, seed):
+    rng = np.random.default_rng(seed)
+    draws = rng.random((int(n_samples), n)) < p
+    ys = np.array([curve_of(tuple(np.flatnonzero(d))) for d in draws])
+    se = ys.std(axis=0, ddof=1) / np.sqrt(len(ys))
+    return ys.mean(axis=0), {"method": "Monte Carlo", "n_samples": int(n_samples), "seed": int(seed),
+                             "max_standard_error": float(np.max(se))}
+
+
 def powder_product(curves):
     """Product of powder-averaged two-spin curves: 1 - prod_k (1 - <dS_k/S0>).
 
@@ -369,36 +688,44 @@ def apparent_two_spin(times_s, dss0, observed_isotope="13C", partner_isotope="27
 
 
 def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, cutoffs_angstrom, mas_rate_hz,
-                       times_s, field_t=14.1, powder=None):
+                       times_s, field_t=14.1, powder=None, max_partners=None, cq_hz=0.0, eta_q=0.0, **site_options):
     """How the predicted curve changes as the cutoff radius grows.
 
     Parameters
     ----------
     structure : Structure
     observed : list of int
-        Observed atom indices (curves averaged).
+        Observed atom indices (curves averaged with equal weights).
     cutoffs_angstrom : sequence of float
         Increasing radii (angstrom).
-    mas_rate_hz, times_s, field_t, powder
-        As for :func:`predict_curve` and :func:`build_system`.
+    mas_rate_hz, times_s, field_t, powder, max_partners, cq_hz, eta_q
+        As for :func:`find_partners` and :func:`site_curve`.
+    **site_options
+        Passed to :func:`site_curve` (``saturation``, ``method``, ``abundance``, ``n_samples``,
+        ``seed``); the observed spin's CSA comes from the structure's shielding tensors.
 
     Returns
     -------
     list of dict
         Per cutoff: ``cutoff_angstrom``, ``n_partners`` (summed over observed atoms), ``dss0``
-        and ``max_change`` (max |d dS/S0| from the previous cutoff; None for the first).
+        and ``max_change`` (max |d dS/S0| from the previous cutoff; None for the first, and
+        ``dss0`` None while an observed atom has no partner).
     """
-    rows, prev = [], None
+    rows, prev, last_key = [], None, None
     for rc in cutoffs_angstrom:
-        found = [find_partners(structure, i, observed_isotope, partner_isotope, rc) for i in observed]
-        if not all(found):
-            prev = None
-            rows.append({"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": None,
-                         "max_change": None})
-            continue
-        y = predict_curve([build_system(p, observed_isotope, partner_isotope, field_t) for p in found], mas_rate_hz,
-                          times_s, powder=powder)
-        rows.append({"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": y,
-                     "max_change": None if prev is None else float(np.max(np.abs(y - prev)))})
-        prev = y
+        found = [find_partners(structure, i, observed_isotope, partner_isotope, rc, max_partners, cq_hz, eta_q)
+                 for i in observed]
+        row = {"cutoff_angstrom": float(rc), "n_partners": sum(map(len, found)), "dss0": None, "max_change": None}
+        key = tuple(tuple((p.index, round(p.distance_angstrom, 9)) for p in ps) for ps in found)
+        if all(found) and rows and key == last_key:  # no new partner in this shell: the same curve
+            row["dss0"], row["max_change"] = prev, 0.0
+        elif all(found):
+            y = np.mean([site_curve(ps, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s,
+                                    powder=powder, csa=observed_csa(structure, i), **site_options)[0]
+                         for i, ps in zip(observed, found)], axis=0)
+            row["dss0"] = y
+            if prev is not None:
+                row["max_change"] = float(np.max(np.abs(y - prev)))
+        prev, last_key = row["dss0"], key
+        rows.append(row)
     return rows

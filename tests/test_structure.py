@@ -173,3 +173,229 @@ def test_cutoff_convergence_counts_shells_and_changes():
     assert [r["n_partners"] for r in rows] == [0, 1, 2]
     assert rows[0]["dss0"] is None and rows[1]["max_change"] is None
     assert 0.005 < rows[2]["max_change"] < 0.1
+
+
+MODEL = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "al_carboxylate_model.xyz"
+
+
+def test_bonding_selection_on_the_model():
+    from ase.io import read
+
+    at = read(MODEL)
+    assert select_observed(at, "C[O2]") == [0]  # the carboxylate C, not the methyl C
+    assert select_observed(at, "C[H3]") == [1]
+    assert select_observed(at, "C[C1,O2]") == [0]
+    assert select_observed(at, "O[Al1+]") == [2, 4]
+    with pytest.raises(UserError, match="bonded to: C1, H3; C1, O2"):
+        select_observed(at, "C[O3]")
+    with pytest.raises(UserError, match="cannot read 'o2'"):
+        select_observed(at, "C[o2]")
+
+
+def test_bonding_selection_sees_periodic_images():
+    # a C at the cell origin with one O at +1.25 A along x and the other O reached only through
+    # the x boundary (at 3.75 A inside the cell, i.e. -1.25 A through the face)
+    at = Atoms("COO", positions=[[0, 0, 0], [1.25, 0, 0], [3.75, 0, 0]], cell=[5.0, 8.0, 8.0], pbc=True)
+    assert select_observed(at, "C[O2]") == [0]
+    mol = at.copy()
+    mol.pbc = False  # without images the second O is 3.75 A away: not bonded
+    assert select_observed(mol, "C[O1]") == [0]
+
+
+def _al_partners(n, r=2.9):
+    d = np.array([[1, 0, 0], [np.cos(np.radians(110)), np.sin(np.radians(110)), 0], [-0.3, -0.4, 0.866]])[:n]
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    return _partners("C" + "Al" * n, np.vstack([[0, 0, 0], r * d]), 6.0)
+
+
+def test_dilution_one_partner_is_p_times_the_two_spin_curve():
+    from respdor.structure import site_curve
+    from spinsim import make_powder
+
+    pw = make_powder("zcw", 89, 8)
+    ps = _al_partners(1)
+    full, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    y, info = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=0.0468)
+    assert full[-1] > 0.5
+    assert np.max(np.abs(y - 0.0468 * full)) < 1e-15
+    assert info["occupancy"]["method"] == "exact enumeration" and info["occupancy"]["omitted_probability"] == 0
+
+
+def test_dilution_two_partners_closed_form_mixture_and_monte_carlo():
+    from respdor.structure import site_curve
+    from spinsim import make_powder
+
+    pw, p = make_powder("zcw", 89, 8), 0.128
+    ps = _al_partners(2)
+    c12, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    c1, _ = site_curve(ps[:1], "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    c2, _ = site_curve(ps[1:], "13C", "27Al", 14.1, 1e4, T, powder=pw)
+    closed = p * p * c12 + p * (1 - p) * (c1 + c2)
+    y, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=p)
+    assert np.max(np.abs(y - closed)) < 1e-14
+    # Monte Carlo (forced with max_exact=1): fixed seed, the stated standard error covers the miss
+    mc, info = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=p, max_exact=1, n_samples=400,
+                          seed=3)
+    se = info["occupancy"]["max_standard_error"]
+    assert info["occupancy"]["method"] == "Monte Carlo" and 0.005 < se < 0.05
+    assert 1e-4 < np.max(np.abs(mc - closed)) < 4 * se
+
+
+def test_dilution_equals_ideal_saturation_efficiency_per_crystallite():
+    """Independent truth: with ideal saturation the occupancy average of independent partners is
+    prod_k (1 - p + p f_k) per crystallite, which is spinsim's ideal saturation of efficiency p."""
+    from respdor.structure import site_curve
+    from spinsim import IdealSaturation, make_powder
+
+    pw, p = make_powder("zcw", 89, 8), 0.3
+    ps = _al_partners(3)
+    y, info = site_curve(ps, "13C", "27Al", 14.1, 1e4, T, powder=pw, abundance=p, tol=0.0)
+    ref = predict_curve(build_system(ps, "13C", "27Al", 14.1), 1e4, T, saturation=IdealSaturation("full", p),
+                        powder=pw)
+    assert info["occupancy"]["n_patterns"] == 8 and info["occupancy"]["n_simulated"] == 7
+    assert ref[-1] > 0.2
+    assert np.max(np.abs(y - ref)) < 1e-12
+
+
+def test_partner_abundance_choices():
+    from respdor.structure import partner_abundance
+
+    assert partner_abundance("27Al") == 1.0
+    assert partner_abundance("29Si") == pytest.approx(0.046832)
+    assert partner_abundance("13C") == pytest.approx(0.0107)
+    assert partner_abundance("111Cd") == pytest.approx(0.128)
+    assert partner_abundance("15N") == pytest.approx(0.00368)
+    assert partner_abundance("29Si", "1") == 1.0 and partner_abundance("29Si", 0.5) == 0.5
+    with pytest.raises(UserError, match="a fraction, not a percentage"):
+        partner_abundance("29Si", "50")
+
+
+MAGRES_MS = """#$magres-abinitio-v1.0
+[atoms]
+units lattice Angstrom
+lattice 12.0 0.0 0.0 0.0 12.0 0.0 0.0 0.0 12.0
+units atom Angstrom
+atom C C 1 0.0 0.0 0.0
+atom Al Al 1 2.9 0.0 0.0
+atom Al Al 2 -1.0 2.72 0.0
+[/atoms]
+[magres]
+units ms ppm
+units efg au
+ms C 1 -60.0 0.0 0.0 0.0 10.0 0.0 0.0 0.0 50.0
+efg Al 1 0.1 0.0 0.0 0.0 0.05 0.0 0.0 0.0 -0.15
+[/magres]
+"""
+
+
+def test_observed_csa_from_shielding_is_refocused_by_ideal_redor_pulses(tmp_path):
+    from respdor.structure import observed_csa, read_structure, site_curve
+    from spinsim import cw_pulse, make_powder
+
+    path = tmp_path / "m.magres"
+    path.write_text(MAGRES_MS)
+    st = read_structure(path)
+    zeta, eta, euler = observed_csa(st, 0)
+    # shift = sigma_iso - sigma: principal shifts (60, -10, -50) about 0: zeta = 60 ppm, eta = 40/60
+    assert zeta == pytest.approx(60.0) and eta == pytest.approx(2 / 3)
+    assert observed_csa(st, 1) is None
+    ps = find_partners(st, 0, "13C", "27Al", 4.0, cq_hz=3e6, eta_q=0.5)
+    assert [p.from_tensor for p in ps] == [False, True]  # Al 2 (2.898 A, no EFG) is nearer than Al 1
+    pw, sat = make_powder("zcw", 55, 4), cw_pulse("27Al", 30e3, 2e-4)
+    with_csa, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T[:8], sat, pw, csa=(zeta, eta, euler))
+    without, _ = site_curve(ps, "13C", "27Al", 14.1, 1e4, T[:8], sat, pw)
+    assert with_csa[-1] > 0.2
+    assert np.max(np.abs(with_csa - without)) < 1e-12
+
+
+def _d_by_hand(r_angstrom):
+    """13C-27Al dipolar coupling (Hz) from mu0/4pi hbar gamma_C gamma_Al / (2 pi r^3), typed out."""
+    g_c, g_al = 6.728284e7, 6.9762715e7  # rad s^-1 T^-1 (IUPAC 2001)
+    return 1e-7 * 1.054571817e-34 * g_c * g_al / (2 * np.pi * (r_angstrom * 1e-10) ** 3)
+
+
+POSCAR = """C and Al, simple cubic a = 4 A
+1.0
+4.0 0.0 0.0
+0.0 4.0 0.0
+0.0 0.0 4.0
+C Al
+1 1
+Direct
+0.0 0.0 0.0
+0.5 0.0 0.0
+"""
+
+CIF = """data_test
+_cell_length_a 4.0
+_cell_length_b 5.0
+_cell_length_c 6.0
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+C1 C 0.0 0.0 0.0
+Al1 Al 0.5 0.5 0.0
+"""
+
+
+def test_poscar_periodic_images_counted_and_distances_by_hand(tmp_path):
+    from respdor.structure import read_structure
+
+    path = tmp_path / "POSCAR"
+    path.write_text(POSCAR)
+    ps = find_partners(read_structure(path), 0, "13C", "27Al", 4.5)
+    # one Al per cell at (2, 0, 0): images at x = +-2 (2 at 2.0 A), and (+-2, +-4, 0), (+-2, 0, +-4)
+    # (8 at sqrt(20) = 4.472 A); (+-2, +-4, +-4) are 6 A away
+    r = [p.distance_angstrom for p in ps]
+    assert len(ps) == 10
+    assert r[:2] == pytest.approx([2.0, 2.0]) and r[2:] == pytest.approx([np.sqrt(20)] * 8)
+    assert {p.index for p in ps} == {1}
+    assert ps[0].d_hz == pytest.approx(_d_by_hand(2.0), rel=1e-6)
+    assert ps[-1].d_hz == pytest.approx(_d_by_hand(np.sqrt(20)), rel=1e-6)
+    assert sorted(round(p.vector_angstrom[0], 9) for p in ps[:2]) == [-2.0, 2.0]
+
+
+def test_cif_periodic_images_counted_and_distances_by_hand(tmp_path):
+    from respdor.structure import read_structure
+
+    path = tmp_path / "p1.cif"
+    path.write_text(CIF)
+    st = read_structure(path)
+    ps = find_partners(st, 0, "13C", "27Al", 4.0)
+    # Al at (2, 2.5, 0) in a 4 x 5 x 6 cell: 4 images at (+-2, +-2.5, 0), sqrt(10.25) = 3.2016 A
+    assert len(ps) == 4
+    assert [p.distance_angstrom for p in ps] == pytest.approx([np.sqrt(10.25)] * 4)
+    assert ps[0].d_hz == pytest.approx(_d_by_hand(np.sqrt(10.25)), rel=1e-6)
+    # next shell: (+-2, +-2.5, +-6) at 6.80 A and (+-6, +-2.5, 0) at 6.50 A
+    assert len(find_partners(st, 0, "13C", "27Al", 6.6)) == 8
+    assert len(find_partners(st, 0, "13C", "27Al", 6.9)) == 16
+
+
+def test_bundled_model_magres_gives_the_chosen_tensors():
+    from respdor.structure import observed_csa, read_structure
+
+    st = read_structure(MODEL.with_suffix(".magres"))
+    assert select_observed(st.atoms, "C[O2]") == [0]
+    ps = find_partners(st, 0, "13C", "27Al", 4.0)
+    assert [p.index for p in ps] == [3, 5] and all(p.from_tensor for p in ps)
+    assert [p.cq_hz for p in ps] == pytest.approx([3.5e6, 5.5e6], rel=1e-6)
+    assert [p.eta_q for p in ps] == pytest.approx([0.4, 0.2], abs=1e-6)
+    # Al 1: V_zz along its Al-O bond (independent check: the PAS z axis from the Euler angles)
+    from spinsim.conventions import rotation_zyz
+
+    pos = st.atoms.get_positions()
+    bond = (pos[2] - pos[3]) / np.linalg.norm(pos[2] - pos[3])
+    assert abs(rotation_zyz(*ps[0].q_euler)[:, 2] @ bond) == pytest.approx(1.0, abs=1e-9)
+    z2 = rotation_zyz(*ps[1].q_euler)[:, 2]
+    bond2 = (pos[4] - pos[5]) / np.linalg.norm(pos[4] - pos[5])
+    assert np.degrees(np.arccos(abs(z2 @ bond2))) == pytest.approx(30.0, abs=1e-6)
+    zeta, eta, _ = observed_csa(st, 0)
+    # principal shifts 245, 180, 110 ppm: iso 178.33, zeta = 110 - 178.33, eta = (245 - 180) / 68.33
+    assert zeta == pytest.approx(-68.3333, abs=1e-3) and eta == pytest.approx(65 / 68.3333, abs=1e-4)

@@ -15,10 +15,15 @@ from ._units import finite_float, parse_frequency, parse_length, parse_time
 _DESCRIPTION = """\
 Predict the RESPDOR dephasing curve of the observed atoms of a structure (xyz/extxyz, CIF,
 POSCAR/CONTCAR, CASTEP .magres; read with ASE, periodic images included) from their partners
-within a cutoff, nearest first. The curve is simulated by spinsim with ideal REDOR pi pulses and
-ideal complete saturation, the partners multiplied per crystallite (exact for partners coupled
-only to the observed spin), averaged over the observed atoms. Prints the partners (distance, D),
-the curve, and the apparent D and r that an analytical two-spin fit (fraction free) reads from it.
+within a cutoff, nearest first. The curve is simulated by spinsim with ideal REDOR pi pulses on
+the observed spin and the chosen partner saturation (--saturation: ideal, a CW pulse cw:30kHz:2tr,
+or the [saturation] table of a spec file); partners take C_Q, eta_Q and orientation from a
+.magres EFG, or the --cq/--eta-q defaults. Partners coupled only to the observed spin are
+multiplied per crystallite (spinsim's fast engine, exact in that case); otherwise the whole spin
+system is propagated (general engine). Partners of a rare isotope (29Si, 13C, 111Cd ...) are
+averaged over their random occupancy (--abundance). The curve is the equal-weight mean over the
+observed atoms. Prints the partners (distance, D, C_Q), the curve, and the apparent D and r that
+an analytical two-spin fit (fraction free) reads from it.
 With --compare, fits only the bonded fraction of the prediction to a measured curve and prints
 chi^2; several structures are ranked by it. Needs ASE: pip install 'respdor[structures]'.
 """
@@ -27,6 +32,9 @@ _EPILOG = """\
 examples:
   respdor structure model.xyz --observe C --partner 27Al --cutoff 4A --max-partners 3
   respdor structure model.xyz --observe 0 --partner 27Al --cutoff 5A --compare curve.csv --time-unit ms
+  respdor structure model.xyz --observe 'C[O2]' --partner 27Al --saturation cw:30kHz:2tr --cq 3MHz --eta-q 0.5
+  respdor structure zeolite.cif --observe C --partner 29Si --cutoff 6A --abundance natural
+  respdor structure model.xyz --observe 'C[O2]' --partner 27Al --cutoff-convergence 3A:8A:1A
 """
 
 
@@ -36,7 +44,9 @@ def register(subparsers):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("structure", metavar="STRUCT", nargs="+",
                    help="structure file(s) read by ASE; several are candidates ranked by chi^2 with --compare")
-    p.add_argument("--observe", required=True, help="observed element (C: every carbon) or 0-based indices (3,7)")
+    p.add_argument("--observe", required=True,
+                   help="observed atoms: an element (C: every carbon), a bonding selection ('C[O2]': every C bonded "
+                        "to exactly two O; 'Si[O4+]': four or more) or 0-based indices (3,7)")
     p.add_argument("--observe-isotope", help="observed isotope (default from the element: C -> 13C)")
     p.add_argument("--partner", required=True, help="partner isotope, e.g. 27Al")
     p.add_argument("--cutoff", default="4A", help="partner search radius (default 4A; bare number: angstrom)")
@@ -46,6 +56,26 @@ def register(subparsers):
     p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare (default 8ms)")
     p.add_argument("--powder", type=int, default=610, help="ZCW (alpha, beta) orientations (default 610)")
     p.add_argument("--gamma", type=int, default=16, help="gamma angles (default 16)")
+    p.add_argument("--saturation", default="ideal",
+                   help="partner saturation: ideal (default), cw:NU1:LENGTH (cw:30kHz:2tr; length in rotor periods "
+                        "'tr' or a time; bare NU1 in kHz) or a spec file .toml/.json whose [saturation] table is used")
+    p.add_argument("--cq", default="3MHz",
+                   help="C_Q of partners whose structure gives no EFG (default 3MHz; bare number: MHz)")
+    p.add_argument("--eta-q", type=finite_float, default=0.5,
+                   help="eta_Q of partners whose structure gives no EFG (default 0.5)")
+    p.add_argument("--method", choices=["auto", "fast", "general"], default="auto",
+                   help="spinsim engine: auto (default: fast when the partners couple only to the observed spin), "
+                        "fast (per-crystallite product) or general (dense propagation)")
+    p.add_argument("--abundance", default="natural",
+                   help="probability that a partner site holds the partner isotope: natural (default: the isotope's "
+                        "natural abundance, 1 from 99 %% up) or a fraction in (0, 1]")
+    p.add_argument("--samples", type=int, default=256,
+                   help="Monte Carlo occupancy patterns when more than 12 partners are diluted (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo occupancy patterns (default 0)")
+    p.add_argument("--cutoff-convergence", metavar="START:STOP:STEP",
+                   help="also predict the curve for cutoffs START..STOP (e.g. 3A:8A:1A) and print the change per shell")
+    p.add_argument("--convergence-tol", type=finite_float, default=0.01,
+                   help="warn when the last shell still changes dS/S0 by more than this (default 0.01)")
     p.add_argument("--compare", metavar="CURVE", help="measured curve: fit the bonded fraction of the prediction")
     p.add_argument("--time-unit", help="time unit of the --compare file when its header does not say (s, ms, us)")
     p.add_argument("--output", "-o", metavar="PATH",
@@ -57,9 +87,6 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from .. import structure as st
-    from ._units import check_observed_spin_half
-
     paths = [Path(x) for x in args.structure]
     mas, _ = parse_frequency(args.mas, "--mas")
     cutoff, _ = parse_length(args.cutoff, "--cutoff")
@@ -71,12 +98,17 @@ def run(args) -> int:
         raise UserError(f"--max-partners {args.max_partners}: must be >= 1")
     if args.powder < 1 or args.gamma < 1:
         raise UserError(f"--powder {args.powder} --gamma {args.gamma}: both must be >= 1")
+    if args.samples < 2:
+        raise UserError(f"--samples {args.samples}: must be >= 2")
+    if not args.convergence_tol > 0:
+        raise UserError(f"--convergence-tol {args.convergence_tol:g}: must be > 0")
     try:
         from spinsim import get_isotope
 
         get_isotope(args.partner)
     except ValueError as exc:
         raise UserError(f"--partner: {exc}") from None
+    _options(args, mas)
     plan = _plan(args, paths)
     times = _times(args, mas)
     results = [_predict(p, args, mas, cutoff, times) for p in paths]
@@ -84,6 +116,34 @@ def run(args) -> int:
         _rank(results)
     _write(args, plan, times, results)
     return 0
+
+
+def _options(args, mas):
+    """Checked physics options on ``args``: cq_hz, eta_q, abundance_p, convergence cutoffs."""
+    from .. import structure as st
+
+    args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz")
+    from spinsim import larmor_frequency_hz
+
+    nu0 = larmor_frequency_hz(args.partner, args.field)
+    if abs(args.cq_hz) >= nu0:  # the engine's high-field (first/second-order) treatment needs |C_Q| << nu0
+        raise UserError(f"--cq {args.cq}: {abs(args.cq_hz) / 1e6:g} MHz is not below the {args.partner} Larmor "
+                        f"frequency {nu0 / 1e6:.4g} MHz at {args.field:g} T (bare numbers are MHz)")
+    if not 0 <= args.eta_q <= 1:
+        raise UserError(f"--eta-q {args.eta_q:g}: must lie in [0, 1]")
+    args.abundance_p = st.partner_abundance(args.partner, args.abundance)
+    args.shells = None
+    if args.cutoff_convergence:
+        parts = args.cutoff_convergence.split(":")
+        if len(parts) != 3:
+            raise UserError(f"--cutoff-convergence {args.cutoff_convergence}: write START:STOP:STEP, e.g. 3A:8A:1A")
+        lo, hi, step = (parse_length(x, "--cutoff-convergence")[0] for x in parts)
+        if not (0 < lo < hi and step > 0):
+            raise UserError(f"--cutoff-convergence {args.cutoff_convergence}: need 0 < START < STOP and STEP > 0")
+        n = int(np.floor((hi - lo) / step + 1e-9))
+        if n > 50:
+            raise UserError(f"--cutoff-convergence {args.cutoff_convergence}: {n + 1} cutoffs; at most 51")
+        args.shells = lo + step * np.arange(n + 1)
 
 
 def _predict(path, args, mas, cutoff, times):
@@ -101,25 +161,73 @@ def _predict(path, args, mas, cutoff, times):
         raise UserError(f"--observe {args.observe}: no default isotope for {symbols[observed[0]]}; "
                         "name it with --observe-isotope")
     check_observed_spin_half(obs_iso, "--observe-isotope")
-    systems, lines = [], []
+    sat, sat_text = st.parse_saturation(args.saturation, obs_iso, args.partner, mas, args.field)
+    powder = make_powder("zcw", args.powder, args.gamma)
+    args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
+    lines = []
     for i in observed:
-        ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners)
+        ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners, args.cq_hz, args.eta_q)
         if not ps:
             raise UserError(f"{path}: atom {i} ({symbols[i]}) has no {args.partner} within {cutoff:g} A; "
                             "raise --cutoff")
         lines.append((i, ps))
-        systems.append(st.build_system(ps, obs_iso, args.partner, args.field))
-    try:
-        pred = st.predict_curve(systems, mas, times, powder=make_powder("zcw", args.powder, args.gamma))
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
+    sites = [_site(struct, i, ps, obs_iso, args, mas, times, sat, powder, path) for i, ps in lines]
+    pred = np.mean([x["dss0"] for x in sites], axis=0)
     app = st.apparent_two_spin(times, pred, obs_iso, args.partner)
-    result = _report(path, obs_iso, args, lines, times, pred, app, mas)
+    result = _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text)
+    if args.shells is not None:
+        result["cutoff_convergence"] = _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path,
+                                                    result["warnings"])
     if args.compare:
         result["compare"] = _compare(args.compare_curve, pred)
         if "warning" in result["compare"]:
             result["warnings"].append(result["compare"]["warning"])
     return result
+
+
+def _site(struct, i, ps, obs_iso, args, mas, times, sat, powder, path):
+    """Curve of one observed atom (occupancy-averaged) and what was used for it."""
+    from .. import structure as st
+
+    csa = st.observed_csa(struct, i)
+    try:
+        y, info = st.site_curve(ps, obs_iso, args.partner, args.field, mas, times, sat, powder, args.method,
+                                args.abundance_p, csa, n_samples=args.samples, seed=args.seed)
+    except ValueError as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"{path}: atom {i}: {exc}") from None
+    return {"atom": i, "partners": ps, "dss0": y, "csa": csa, **info}
+
+
+def _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path, warnings):
+    """Mean curve per cutoff of --cutoff-convergence, the change per shell, and a warning if unconverged."""
+    from .. import structure as st
+
+    try:
+        rows = st.cutoff_convergence(struct, observed, obs_iso, args.partner, args.shells, mas, times, args.field,
+                                     powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
+                                     method=args.method, abundance=args.abundance_p, n_samples=args.samples,
+                                     seed=args.seed)
+    except ValueError as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"{path}: --cutoff-convergence: {exc}") from None
+    print("  cutoff convergence (max |d dS/S0| from the previous cutoff):", file=sys.stderr)
+    for row in rows:
+        change = "-" if row["max_change"] is None else f"{row['max_change']:.4f}"
+        if row["dss0"] is None:
+            change = "- (an observed atom has no partner)"
+        print(f"    {row['cutoff_angstrom']:6.2f} A  {row['n_partners']:4d} partner(s)  {change}", file=sys.stderr)
+        row["dss0"] = None if row["dss0"] is None else [float(v) for v in row["dss0"]]
+    last = rows[-1]["max_change"]
+    if last is None or last > args.convergence_tol:
+        what = "cannot be judged" if last is None else f"still changes dS/S0 by {last:.4f}"
+        msg = (f"cutoff convergence: the last shell ({rows[-1]['cutoff_angstrom']:g} A) {what} "
+               f"(> {args.convergence_tol:g}): raise the cutoff")
+        print(f"  warning: {msg}", file=sys.stderr)
+        warnings.append(msg)
+    return rows
 
 
 def _rank(results):
@@ -161,31 +269,115 @@ def _times(args, mas):
         return t
     t_max, _ = parse_time(args.t_max, "--t-max")
     n = int(np.floor(t_max * mas / 2 + 1e-9))
-    if n < 2:
-        raise UserError(f"--t-max {args.t_max}: shorter than 4 rotor periods at --mas {mas:g} Hz")
+    if n < 3:  # the apparent two-spin fit needs three times > 0
+        raise UserError(f"--t-max {args.t_max}: shorter than 6 rotor periods at --mas {mas:g} Hz")
     return np.arange(n + 1) * 2.0 / mas
 
 
-def _report(path, obs_iso, args, lines, times, pred, app, mas):
+def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
+    """Print what was predicted and how (every choice), and build the JSON result."""
     err = sys.stderr
-    print(f"respdor structure: {path}, observed {obs_iso} ({len(lines)} atom(s)), partner {args.partner}, "
-          f"MAS {mas:g} Hz, B0 {args.field:g} T, ideal REDOR pulses and ideal complete saturation", file=err)
-    out = {"structure": str(path), "observed_isotope": obs_iso, "partner": args.partner, "sites": []}
-    for i, ps in lines:
-        print(f"  atom {i}: {len(ps)} partner(s)", file=err)
-        for p in ps:
-            src = "C_Q from EFG" if p.from_tensor else ""
-            print(f"    atom {p.index:4d}  r = {p.distance_angstrom:.3f} A  D = {p.d_hz:.1f} Hz  {src}", file=err)
-        out["sites"].append({"atom": i, "partners": [
-            {"atom": p.index, "distance_angstrom": p.distance_angstrom, "d_hz": p.d_hz, "cq_hz": p.cq_hz}
-            for p in ps]})
+    engines = sorted({e for x in sites for e in x["engines"]})
+    print(f"respdor structure: {path}, observed {obs_iso} ({len(sites)} atom(s)), partner {args.partner}, "
+          f"MAS {mas:g} Hz, B0 {args.field:g} T, powder {args.powder_text}", file=err)
+    print(f"  recoupling: ideal REDOR pi pulses on {obs_iso}; saturation: {sat_text}", file=err)
+    print(f"  engine: {', '.join(_ENGINE[e] for e in engines)}", file=err)
+    from spinsim import get_isotope
+
+    quadrupolar = get_isotope(args.partner).spin > 0.5
+    defaulted = sorted({p.index for x in sites for p in x["partners"] if not p.from_tensor}) if quadrupolar else []
+    out = {"structure": str(path), "observed_isotope": obs_iso, "partner": args.partner, "sites": [],
+           "choices": {"saturation": sat_text, "method": args.method, "engines": engines,
+                       "cq_default_hz": args.cq_hz, "eta_q_default": args.eta_q,
+                       "partners_with_default_cq": defaulted, "abundance": args.abundance,
+                       "abundance_probability": args.abundance_p,
+                       "averaging": f"equal-weight mean of the curves of {len(sites)} observed atom(s)"},
+           "warnings": []}
+    out["choices"].update({"cutoff_angstrom": parse_length(args.cutoff, "--cutoff")[0],
+                           "max_partners": args.max_partners, "observe": args.observe,
+                           "observed_atoms": [x["atom"] for x in sites], "mas_rate_hz": mas, "field_t": args.field,
+                           "powder": args.powder_text,
+                           "monte_carlo": {"samples": args.samples, "seed": args.seed}})
+    if "[" in args.observe:
+        from ..structure import BOND_SCALE
+
+        out["choices"]["bond"] = f"distance < {BOND_SCALE:g} x sum of covalent radii (ASE natural_cutoffs)"
+    if defaulted:
+        ideal = " (with ideal saturation C_Q does not change the curve)" if not hasattr(sat, "events") else ""
+        print(f"  no EFG in the structure for partner atom(s) {_ints(defaulted)}: C_Q = {args.cq_hz / 1e6:g} MHz, "
+              f"eta_Q = {args.eta_q:g}, EFG axes along the structure's axes{ideal}", file=err)
+    _print_abundance(args, sites, out)
+    for x in sites:
+        out["sites"].append(_site_json(x))
+        print(f"  atom {x['atom']}: {len(x['partners'])} partner(s)", file=err)
+        for p in x["partners"]:
+            src = "default" if quadrupolar else "spin 1/2"
+            if p.from_tensor:
+                src = "from EFG, PAS Euler " + _degrees(p.q_euler) + " deg"
+            print(f"    atom {p.index:4d}  r = {p.distance_angstrom:.3f} A  D = {p.d_hz:.1f} Hz  "
+                  f"C_Q = {p.cq_hz / 1e6:.3g} MHz, eta_Q = {p.eta_q:.2f} ({src})", file=err)
+        if x["csa"] is not None:
+            print(f"    {obs_iso} CSA from the .magres shielding: zeta = {x['csa'][0]:.1f} ppm, "
+                  f"eta = {x['csa'][1]:.2f}{_csa_note(sat, mas)}", file=err)
+    print(f"  curve: equal-weight mean of the {len(sites)} observed atom(s)' curves", file=err)
     print(f"  apparent two-spin fit of the predicted curve: D = {app['coupling_hz']:.1f} Hz, "
           f"r = {app['distance_angstrom']:.3f} A, fraction = {app['fraction']:.3f}", file=err)
     out["apparent_two_spin"] = app
     out["t_s"] = [float(x) for x in times]
     out["dSS0_predicted"] = [float(x) for x in pred]
-    out["warnings"] = []
     return out
+
+
+_ENGINE = {"fast": "fast (per-crystallite product of the partners: exact for partners coupled only to the observed "
+                   "spin)",
+           "general": "general (dense propagation of the whole spin system)"}
+
+
+def _degrees(angles):
+    """Angles (rad) as '-162.5, 90.0, 0.0' (no '-0.0')."""
+    return ", ".join(f"{round(float(np.degrees(a)), 1) + 0.0:.1f}" for a in angles)
+
+
+def _ints(values):
+    return ", ".join(str(int(v)) for v in values)
+
+
+def _csa_note(sat, mas):
+    """Why the observed spin's CSA does or does not change this curve."""
+    whole = not hasattr(sat, "events") or abs(sat.duration * mas - round(sat.duration * mas)) < 1e-9
+    if whole:
+        return (" (included; refocused by the ideal REDOR pi pulses and a centre of whole rotor periods, so it "
+                "does not change this curve; it matters with finite pulses or SR4)")
+    return " (included; the saturation block is not a whole number of rotor periods, so it can change the curve)"
+
+
+def _print_abundance(args, sites, out):
+    occ = [x["occupancy"] for x in sites]
+    p = args.abundance_p
+    if p >= 1:
+        return
+    kinds = sorted({o["method"] for o in occ})
+    line = f"  {args.partner} sites occupied with probability {p:.4g}: curves averaged over occupancy patterns ("
+    if "Monte Carlo" in kinds:
+        se = max(o["max_standard_error"] for o in occ if o["method"] == "Monte Carlo")
+        line += f"Monte Carlo, {args.samples} patterns, seed {args.seed}, max standard error of dS/S0 {se:.2g}"
+        out["warnings"].append(f"occupancy average by Monte Carlo: max standard error of dS/S0 {se:.2g}")
+        if "exact enumeration" in kinds:
+            line += "; exact enumeration for sites with at most 12 partners"
+    else:
+        left = max(o["omitted_probability"] for o in occ)
+        line += f"exact enumeration, patterns of total probability {left:.1g} left out"
+    print(line + ")", file=sys.stderr)
+
+
+def _site_json(x):
+    parts = [{"atom": p.index, "distance_angstrom": p.distance_angstrom, "d_hz": p.d_hz, "cq_hz": p.cq_hz,
+              "eta_q": p.eta_q, "q_euler_deg": [float(np.degrees(a)) for a in p.q_euler],
+              "cq_source": "EFG" if p.from_tensor else ("default" if p.cq_hz else "none")} for p in x["partners"]]
+    csa = None if x["csa"] is None else {"zeta_ppm": x["csa"][0], "eta": x["csa"][1],
+                                         "euler_deg": [float(np.degrees(a)) for a in x["csa"][2]]}
+    return {"atom": x["atom"], "partners": parts, "engines": x["engines"], "occupancy": x["occupancy"],
+            "observed_csa": csa, "dSS0": [float(v) for v in x["dss0"]]}
 
 
 def _compare(curve, pred):
