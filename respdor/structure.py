@@ -6,13 +6,17 @@ tensors of a ``.magres`` file give each quadrupolar partner its C_Q, eta_Q and o
 periodic images included, nearest first.
 
 Curves are computed by spinsim. With ideal REDOR pi pulses on the observed spin and partners
-coupled only to it (spinsim has no partner-partner couplings), spinsim's ``fast`` engine is the
-**independent-partner (product) model per crystallite**: in each crystallite the observed signal
+coupled only to it (``build_system(..., partner_couplings=False)``), spinsim's ``fast`` engine is
+the **independent-partner (product) model per crystallite**: in each crystallite the observed signal
 is the product of the two-spin factors of the partners, dS/S0 = 1 - <prod_k (1 - dS_k)>, the
 average taken over crystallites *after* the product. Within spinsim's Hamiltonian this is exact
 (the partners' evolutions commute, conditional on S_z), so it agrees with the dense ``general``
 engine to numerical precision; :func:`powder_product` is the cruder model that multiplies
-powder-averaged two-spin curves and is *not* exact.
+powder-averaged two-spin curves and is *not* exact. What the product model leaves out is the
+coupling of the partners to each other (27Al-27Al at 3-4 A: 130-300 Hz), whose flip-flop terms
+exchange populations between them during the recoupling; ``partner_couplings=True`` includes it
+and spinsim's ``coupled`` engine propagates the whole partner space (docs/structures.md gives the
+measured difference).
 
 ASE is an optional dependency: ``pip install respdor[structures]``.
 """
@@ -270,7 +274,7 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
     return out
 
 
-def build_system(partners, observed_isotope, partner_isotope, field_t):
+def build_system(partners, observed_isotope, partner_isotope, field_t, partner_couplings=False):
     """spinsim SpinSystem of the observed spin (at the origin) and its partners.
 
     Parameters
@@ -279,6 +283,9 @@ def build_system(partners, observed_isotope, partner_isotope, field_t):
     observed_isotope, partner_isotope : str
     field_t : float
         B0 in T.
+    partner_couplings : bool
+        Also couple the partners to each other (homonuclear: ZZ and flip-flop, from their
+        coordinates); spinsim then runs its ``coupled`` engine instead of the product model.
 
     Returns
     -------
@@ -294,7 +301,7 @@ def build_system(partners, observed_isotope, partner_isotope, field_t):
     spins += [Spin(get_isotope(partner_isotope), cq_hz=p.cq_hz, eta_q=p.eta_q, q_euler=tuple(p.q_euler))
               for p in partners]
     xyz = np.vstack([np.zeros(3)] + [p.vector_angstrom for p in partners])
-    return SpinSystem.from_coordinates(spins, xyz, field_t)
+    return SpinSystem.from_coordinates(spins, xyz, field_t, homonuclear=partner_couplings)
 
 
 def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, method="auto"):
@@ -310,9 +317,11 @@ def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, m
     saturation : spinsim Block or IdealSaturation, optional
         Default: ideal complete saturation.
     powder : spinsim Powder, optional
-    method : {"auto", "fast", "general"}
+    method : {"auto", "fast", "general", "coupled"}
         ``"fast"``/``"auto"``: per-crystallite product of partners (exact for partners coupled
-        only to the observed spin); ``"general"``: dense simulation of the whole spin system.
+        only to the observed spin); ``"general"``: dense simulation of the whole spin system;
+        ``"coupled"`` (what ``"auto"`` picks for systems with partner-partner couplings):
+        partner-space propagation with the flip-flop terms.
 
     Returns
     -------

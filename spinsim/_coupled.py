@@ -88,6 +88,29 @@ def _bd_left(A, X, off, idx):
 
 
 @njit(cache=True)
+def _expm_block(H, dt):
+    """exp(-i H dt) for Hermitian H: closed forms for small blocks, else eigh and a BLAS product."""
+    n = H.shape[0]
+    if n <= 8:
+        return expm_herm(H, dt)
+    real = True
+    for a in range(n):
+        for b in range(n):
+            if H[a, b].imag != 0.0:
+                real = False
+    if real:
+        w, v = np.linalg.eigh(np.ascontiguousarray(H.real))
+        vc = v.astype(np.complex128)
+    else:
+        w, vc = np.linalg.eigh(H)
+    ve = np.empty((n, n), np.complex128)
+    for a in range(n):
+        for k in range(n):
+            ve[a, k] = vc[a, k] * np.exp(-1j * w[k] * dt)
+    return np.dot(ve, np.ascontiguousarray(vc.conj().T))
+
+
+@njit(cache=True)
 def _step(U, D, Z, V, rows, cols, R, sigma, t0, dt, wr, off, idx, bd, H, ph, pz, pv):
     """U <- exp(-i H_sigma dt) U for the step [t0, t0 + dt], block by block (in place)."""
     n = D.shape[1]
@@ -108,7 +131,7 @@ def _step(U, D, Z, V, rows, cols, R, sigma, t0, dt, wr, off, idx, bd, H, ph, pz,
         for a in range(nb):
             for b in range(nb):
                 Hb[a, b] = H[idx[lo + a], idx[lo + b]]
-        Ub = expm_herm(Hb, dt)
+        Ub = _expm_block(Hb, dt)
         if bd:  # U is block-diagonal too: only its own block changes
             Xb = np.empty((nb, nb), np.complex128)
             for a in range(nb):
