@@ -45,6 +45,8 @@ __all__ = [
     "powder_product",
     "apparent_two_spin",
     "cutoff_convergence",
+    "partner_coupling_max_hz",
+    "couplings_affordable",
 ]
 
 
@@ -302,6 +304,29 @@ def build_system(partners, observed_isotope, partner_isotope, field_t, partner_c
               for p in partners]
     xyz = np.vstack([np.zeros(3)] + [p.vector_angstrom for p in partners])
     return SpinSystem.from_coordinates(spins, xyz, field_t, homonuclear=partner_couplings)
+
+
+def partner_coupling_max_hz(partners, partner_isotope) -> float:
+    """Largest dipolar coupling (Hz) between two of the partners (0 for fewer than two)."""
+    from spinsim import dipolar_coupling_hz, get_isotope
+
+    iso = get_isotope(partner_isotope)
+    best = 0.0
+    for a in range(len(partners)):
+        for b in range(a + 1, len(partners)):
+            r = float(np.linalg.norm(partners[a].vector_angstrom - partners[b].vector_angstrom))
+            if r > 0:
+                best = max(best, dipolar_coupling_hz(r * 1e-10, iso, iso))
+    return best
+
+
+def couplings_affordable(partners, partner_isotope, max_dim=36) -> bool:
+    """Whether the partner-partner couplings are included by default: at least two partners and a
+    partner space of at most ``max_dim`` states (two spin-5/2), which the coupled engine runs in
+    about the time of the product model's powder (docs/structures.md gives the costs)."""
+    from spinsim import get_isotope
+
+    return len(partners) >= 2 and get_isotope(partner_isotope).multiplicity ** len(partners) <= max_dim
 
 
 def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, method="auto"):

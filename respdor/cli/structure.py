@@ -46,6 +46,9 @@ def register(subparsers):
     p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare (default 8ms)")
     p.add_argument("--powder", type=int, default=610, help="ZCW (alpha, beta) orientations (default 610)")
     p.add_argument("--gamma", type=int, default=16, help="gamma angles (default 16)")
+    p.add_argument("--partner-couplings", action=argparse.BooleanOptionalAction, default=None,
+                   help="couple the partners to each other (homonuclear ZZ + flip-flop, spinsim's coupled engine); "
+                        "default: on for 2 partners of spin <= 5/2 per observed atom, off (product model) beyond")
     p.add_argument("--compare", metavar="CURVE", help="measured curve: fit the bonded fraction of the prediction")
     p.add_argument("--time-unit", help="time unit of the --compare file when its header does not say (s, ms, us)")
     p.add_argument("--output", "-o", metavar="PATH",
@@ -107,8 +110,10 @@ def _predict(path, args, mas, cutoff, times):
         if not ps:
             raise UserError(f"{path}: atom {i} ({symbols[i]}) has no {args.partner} within {cutoff:g} A; "
                             "raise --cutoff")
-        lines.append((i, ps))
-        systems.append(st.build_system(ps, obs_iso, args.partner, args.field))
+        couple = args.partner_couplings if args.partner_couplings is not None else \
+            st.couplings_affordable(ps, args.partner)
+        lines.append((i, ps, couple and len(ps) > 1))
+        systems.append(st.build_system(ps, obs_iso, args.partner, args.field, partner_couplings=couple))
     try:
         pred = st.predict_curve(systems, mas, times, powder=make_powder("zcw", args.powder, args.gamma))
     except ValueError as exc:
@@ -167,16 +172,29 @@ def _times(args, mas):
 
 
 def _report(path, obs_iso, args, lines, times, pred, app, mas):
+    from .. import structure as st
+
     err = sys.stderr
     print(f"respdor structure: {path}, observed {obs_iso} ({len(lines)} atom(s)), partner {args.partner}, "
           f"MAS {mas:g} Hz, B0 {args.field:g} T, ideal REDOR pulses and ideal complete saturation", file=err)
     out = {"structure": str(path), "observed_isotope": obs_iso, "partner": args.partner, "sites": []}
-    for i, ps in lines:
-        print(f"  atom {i}: {len(ps)} partner(s)", file=err)
+    warnings = []
+    for i, ps, coupled in lines:
+        d_pp = st.partner_coupling_max_hz(ps, args.partner)
+        if coupled:
+            how = (f"partner-partner couplings included (up to {d_pp:.1f} Hz; spinsim coupled engine, "
+                   "flip-flop terms propagated)")
+        elif len(ps) > 1:
+            how = f"product model: partner-partner couplings (up to {d_pp:.1f} Hz) left out (spinsim fast engine)"
+            warnings.append(f"atom {i}: {how}; --partner-couplings includes them (slower)")
+        else:
+            how = "one partner (spinsim fast engine)"
+        print(f"  atom {i}: {len(ps)} partner(s); {how}", file=err)
         for p in ps:
             src = "C_Q from EFG" if p.from_tensor else ""
             print(f"    atom {p.index:4d}  r = {p.distance_angstrom:.3f} A  D = {p.d_hz:.1f} Hz  {src}", file=err)
-        out["sites"].append({"atom": i, "partners": [
+        out["sites"].append({"atom": i, "engine": "coupled" if coupled else "fast", "partner_couplings": coupled,
+                             "partner_coupling_max_hz": d_pp, "partners": [
             {"atom": p.index, "distance_angstrom": p.distance_angstrom, "d_hz": p.d_hz, "cq_hz": p.cq_hz}
             for p in ps]})
     print(f"  apparent two-spin fit of the predicted curve: D = {app['coupling_hz']:.1f} Hz, "
@@ -184,7 +202,7 @@ def _report(path, obs_iso, args, lines, times, pred, app, mas):
     out["apparent_two_spin"] = app
     out["t_s"] = [float(x) for x in times]
     out["dSS0_predicted"] = [float(x) for x in pred]
-    out["warnings"] = []
+    out["warnings"] = warnings
     return out
 
 
