@@ -1124,6 +1124,10 @@ def describe_experiment(system, mas_rate, saturation, recoupling="redor", placem
         lines.append("S0: the same sequence without the partner pulse(s); S1: with them")
     else:
         lines.append("S0: the same sequence and timing with the saturation rf off; S1: with it")
+    pairs = system.homonuclear_pairs()
+    if pairs:
+        lines.append(f"partner-partner couplings: {len(pairs)} homonuclear pair(s) with ZZ and flip-flop terms "
+                     "(coupled engine: piecewise-constant steps, free evolution included)")
     lines.append(f"signal: complex {obs} coherence normalised to its interaction-free value; S0 = |S0|, S1 phased "
                  "like S0, dS/S0 = 1 - Re(S1/S0)")
     return lines
