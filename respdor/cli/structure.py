@@ -48,7 +48,8 @@ def register(subparsers):
     p.add_argument("--gamma", type=int, default=16, help="gamma angles (default 16)")
     p.add_argument("--partner-couplings", action=argparse.BooleanOptionalAction, default=None,
                    help="couple the partners to each other (homonuclear ZZ + flip-flop, spinsim's coupled engine); "
-                        "default: on for 2 partners of spin <= 5/2 per observed atom, off (product model) beyond")
+                        "default: on while an observed atom's partner space has at most 36 states (two spin-5/2, "
+                        "five spin-1/2), off (product model) beyond")
     p.add_argument("--compare", metavar="CURVE", help="measured curve: fit the bonded fraction of the prediction")
     p.add_argument("--time-unit", help="time unit of the --compare file when its header does not say (s, ms, us)")
     p.add_argument("--output", "-o", metavar="PATH",
