@@ -84,7 +84,7 @@ def three_spin_cli():
         xyz.write_text(f"3\n3-spin\nC 0 0 0\nAl 0 0 {r1:.10f}\nAl {r2 * np.sin(th):.10f} 0 {r2 * np.cos(th):.10f}\n")
         t0 = time.perf_counter()
         main(["structure", str(xyz), "--observe", "C", "--partner", "27Al", "--cutoff", "5A", "--saturation",
-              "cw:30kHz:2tr", "--cq", "3MHz", "--eta-q", "0", "--powder", "55", "--gamma", "4", "--t-max", "2ms",
+              "cw:30kHz:2tr", "--cq", "3MHz", "--eta-q", "0", "--no-partner-couplings", "--powder", "55", "--gamma", "4", "--t-max", "2ms",
               "--json", str(out), "--output", str(Path(tmp) / "c.csv")])
         t1 = time.perf_counter()
         res = json.loads(out.read_text())

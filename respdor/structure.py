@@ -6,13 +6,17 @@ tensors of a ``.magres`` file give each quadrupolar partner its C_Q, eta_Q and o
 periodic images included, nearest first.
 
 Curves are computed by spinsim. With ideal REDOR pi pulses on the observed spin and partners
-coupled only to it (spinsim has no partner-partner couplings), spinsim's ``fast`` engine is the
-**independent-partner (product) model per crystallite**: in each crystallite the observed signal
+coupled only to it (``build_system(..., partner_couplings=False)``), spinsim's ``fast`` engine is
+the **independent-partner (product) model per crystallite**: in each crystallite the observed signal
 is the product of the two-spin factors of the partners, dS/S0 = 1 - <prod_k (1 - dS_k)>, the
 average taken over crystallites *after* the product. Within spinsim's Hamiltonian this is exact
 (the partners' evolutions commute, conditional on S_z), so it agrees with the dense ``general``
 engine to numerical precision; :func:`powder_product` is the cruder model that multiplies
-powder-averaged two-spin curves and is *not* exact.
+powder-averaged two-spin curves and is *not* exact. What the product model leaves out is the
+coupling of the partners to each other (27Al-27Al at 3-4 A: 130-300 Hz), whose flip-flop terms
+exchange populations between them during the recoupling; ``partner_couplings=True`` includes it
+and spinsim's ``coupled`` engine propagates the whole partner space (docs/structures.md gives the
+measured difference).
 
 ASE is an optional dependency: ``pip install respdor[structures]``.
 """
@@ -46,6 +50,8 @@ __all__ = [
     "site_curve",
     "apparent_two_spin",
     "cutoff_convergence",
+    "partner_coupling_max_hz",
+    "couplings_affordable",
 ]
 
 
@@ -352,7 +358,7 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
     return out
 
 
-def build_system(partners, observed_isotope, partner_isotope, field_t):
+def build_system(partners, observed_isotope, partner_isotope, field_t, partner_couplings=False):
     """spinsim SpinSystem of the observed spin (at the origin) and its partners.
 
     Parameters
@@ -361,6 +367,9 @@ def build_system(partners, observed_isotope, partner_isotope, field_t):
     observed_isotope, partner_isotope : str
     field_t : float
         B0 in T.
+    partner_couplings : bool
+        Also couple the partners to each other (homonuclear: ZZ and flip-flop, from their
+        coordinates); spinsim then runs its ``coupled`` engine instead of the product model.
 
     Returns
     -------
@@ -376,7 +385,30 @@ def build_system(partners, observed_isotope, partner_isotope, field_t):
     spins += [Spin(get_isotope(partner_isotope), cq_hz=p.cq_hz, eta_q=p.eta_q, q_euler=tuple(p.q_euler))
               for p in partners]
     xyz = np.vstack([np.zeros(3)] + [p.vector_angstrom for p in partners])
-    return SpinSystem.from_coordinates(spins, xyz, field_t)
+    return SpinSystem.from_coordinates(spins, xyz, field_t, homonuclear=partner_couplings)
+
+
+def partner_coupling_max_hz(partners, partner_isotope) -> float:
+    """Largest dipolar coupling (Hz) between two of the partners (0 for fewer than two)."""
+    from spinsim import dipolar_coupling_hz, get_isotope
+
+    iso = get_isotope(partner_isotope)
+    best = 0.0
+    for a in range(len(partners)):
+        for b in range(a + 1, len(partners)):
+            r = float(np.linalg.norm(partners[a].vector_angstrom - partners[b].vector_angstrom))
+            if r > 0:
+                best = max(best, dipolar_coupling_hz(r * 1e-10, iso, iso))
+    return best
+
+
+def couplings_affordable(partners, partner_isotope, max_dim=36) -> bool:
+    """Whether the partner-partner couplings are included by default: at least two partners and a
+    partner space of at most ``max_dim`` states (two spin-5/2), which the coupled engine runs in
+    about the time of the product model's powder (docs/structures.md gives the costs)."""
+    from spinsim import get_isotope
+
+    return len(partners) >= 2 and get_isotope(partner_isotope).multiplicity ** len(partners) <= max_dim
 
 
 def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, method="auto"):
@@ -392,9 +424,11 @@ def predict_curve(systems, mas_rate_hz, times_s, saturation=None, powder=None, m
     saturation : spinsim Block or IdealSaturation, optional
         Default: ideal complete saturation.
     powder : spinsim Powder, optional
-    method : {"auto", "fast", "general"}
+    method : {"auto", "fast", "general", "coupled"}
         ``"fast"``/``"auto"``: per-crystallite product of partners (exact for partners coupled
-        only to the observed spin); ``"general"``: dense simulation of the whole spin system.
+        only to the observed spin); ``"general"``: dense simulation of the whole spin system;
+        ``"coupled"`` (what ``"auto"`` picks for systems with partner-partner couplings):
+        partner-space propagation with the flip-flop terms.
 
     Returns
     -------
@@ -562,7 +596,8 @@ def _with_observed_csa(system, csa):
 
 
 def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s, saturation=None,
-               powder=None, method="auto", abundance=1.0, csa=None, max_exact=12, tol=1e-4, n_samples=256, seed=0):
+               powder=None, method="auto", abundance=1.0, csa=None, max_exact=12, tol=1e-4, n_samples=256, seed=0,
+               partner_couplings=False):
     """dS/S0 of one observed atom, averaged over the random occupancy of its partner sites.
 
     Each partner site holds the partner isotope with probability ``abundance`` (independently);
@@ -579,6 +614,9 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
         Probability in (0, 1] that a site is occupied (:func:`partner_abundance`).
     csa : tuple, optional
         CSA of the observed spin (:func:`observed_csa`).
+    partner_couplings : bool
+        Couple the partners to each other (:func:`build_system`); spinsim then runs its
+        ``coupled`` engine.
     max_exact : int
         Up to this many partners, patterns are enumerated exactly, most probable first, until the
         probability left out is below ``tol`` (the bound on the error of dS/S0 is that mass times
@@ -600,7 +638,8 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
             if not pattern:
                 cache[pattern] = np.zeros_like(times_s)
             else:
-                sy = build_system([partners[k] for k in pattern], observed_isotope, partner_isotope, field_t)
+                sy = build_system([partners[k] for k in pattern], observed_isotope, partner_isotope, field_t,
+                                  partner_couplings=partner_couplings)
                 cache[pattern], eng = _simulate(_with_observed_csa(sy, csa), mas_rate_hz, times_s, saturation,
                                                 powder, method)
                 engines.add(eng)
@@ -688,7 +727,8 @@ def apparent_two_spin(times_s, dss0, observed_isotope="13C", partner_isotope="27
 
 
 def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, cutoffs_angstrom, mas_rate_hz,
-                       times_s, field_t=14.1, powder=None, max_partners=None, cq_hz=0.0, eta_q=0.0, **site_options):
+                       times_s, field_t=14.1, powder=None, max_partners=None, cq_hz=0.0, eta_q=0.0,
+                       partner_couplings=False, **site_options):
     """How the predicted curve changes as the cutoff radius grows.
 
     Parameters
@@ -700,6 +740,9 @@ def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, c
         Increasing radii (angstrom).
     mas_rate_hz, times_s, field_t, powder, max_partners, cq_hz, eta_q
         As for :func:`find_partners` and :func:`site_curve`.
+    partner_couplings : bool or "auto"
+        Couple the partners to each other (:func:`build_system`); ``"auto"``: for each observed
+        atom and shell while :func:`couplings_affordable` says so, as the command does.
     **site_options
         Passed to :func:`site_curve` (``saturation``, ``method``, ``abundance``, ``n_samples``,
         ``seed``); the observed spin's CSA comes from the structure's shielding tensors.
@@ -721,7 +764,10 @@ def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, c
             row["dss0"], row["max_change"] = prev, 0.0
         elif all(found):
             y = np.mean([site_curve(ps, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s,
-                                    powder=powder, csa=observed_csa(structure, i), **site_options)[0]
+                                    powder=powder, csa=observed_csa(structure, i),
+                                    partner_couplings=(couplings_affordable(ps, partner_isotope)
+                                                       if partner_couplings == "auto" else bool(partner_couplings)),
+                                    **site_options)[0]
                          for i, ps in zip(observed, found)], axis=0)
             row["dss0"] = y
             if prev is not None:

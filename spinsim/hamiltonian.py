@@ -39,6 +39,7 @@ __all__ = [
     "Components",
     "interaction_components",
     "full_diagonal",
+    "partner_space_terms",
     "MAGIC_ANGLE",
 ]
 
@@ -300,3 +301,75 @@ def channel_operators(system):
         else:
             ops[sym] = (fx, fy)
     return ops
+
+
+def partner_space_terms(system, comps: Components, offsets_hz=None):
+    """The Hamiltonian in the partner space, conditional on the observed spin's state.
+
+    With the observed spin S coupled to everything through S_z only, S_z = sigma/2 is constant
+    between ideal S pulses and the Hamiltonian on the partners' product space (dimension N) is
+
+        H_sigma(t) = diag(D(t) + sigma Z(t)) + V(t)          (rad/s),
+
+    D: partner shifts, CSA, quadrupolar terms, carrier offsets and partner-partner ZZ couplings;
+    Z: the S-partner couplings (coefficient of 2 S_z I_z times m_I) plus S's own shift (its
+    S_z coefficient / 2); V: the flip-flop of homonuclear partner pairs,
+    -c(t)/2 (I+ J- + I- J+), c(t) being the coefficient of 2 I_z J_z of the same coupling, so
+    that c(t) (2 I_z J_z) + V = c(t) (3 I_z J_z - I.J) (see :mod:`spinsim.system`).
+
+    Parameters
+    ----------
+    system : SpinSystem
+    comps : Components
+        From :func:`interaction_components`.
+    offsets_hz : dict, optional
+        Channel isotope -> rf carrier offset (Hz), as for :func:`full_diagonal`.
+
+    Returns
+    -------
+    D, Z : (n_o, 9, N) complex ndarray
+        Fourier coefficients (rad/s), partner basis ordered like the product space (spin 1 slowest).
+    V : (n_o, 9, n_e) complex ndarray
+        Fourier coefficients of the non-zero off-diagonal elements (rad/s), both triangles.
+    rows, cols : (n_e,) int ndarray
+        Their positions.
+    """
+    dims = product_dims(system)[1:]
+    n_p = int(np.prod(dims))
+    n_o = comps.single[0].shape[0]
+    offs = offsets_hz or {}
+    nk = 2 * N_HARM + 1
+    D = np.zeros((n_o, nk, n_p), complex)
+    Z = np.zeros((n_o, nk, n_p), complex)
+    ms = [system.spins[n].spin - np.arange(d) for n, d in enumerate(dims, start=1)]
+    for n in range(1, system.n_spins):
+        k = n - 1
+        for mi in range(dims[k]):
+            e = np.zeros(dims[k])
+            e[mi] = 1
+            D += comps.single[n][:, :, mi : mi + 1] * embed_diag(e, k, dims)[None, None, :]
+        off = offs.get(system.spins[n].isotope.symbol, 0.0)
+        if off:
+            D[:, N_HARM, :] -= np.sign(comps.omega0[n]) * 2 * np.pi * off * embed_diag(ms[k], k, dims)
+    s_own = comps.single[0][:, :, 0].copy()  # S diagonal at m = +1/2: omega_S / 2
+    off = offs.get(system.spins[0].isotope.symbol, 0.0)
+    s_own[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * off * 0.5
+    Z += s_own[:, :, None]
+    for (a, b), coef in comps.pair.items():
+        if a == 0:
+            Z += coef[:, :, None] * embed_diag(ms[b - 1], b - 1, dims)[None, None, :]
+        else:
+            zz = 2 * embed_diag(ms[a - 1], a - 1, dims) * embed_diag(ms[b - 1], b - 1, dims)
+            D += coef[:, :, None] * zz[None, None, :]
+    rows, cols, vals = [], [], []
+    for a, b in system.homonuclear_pairs():
+        _, ipa, ima, _, _ = spin_operators(system.spins[a].spin)
+        _, ipb, imb, _, _ = spin_operators(system.spins[b].spin)
+        ff = embed_op(ipa, a - 1, dims) @ embed_op(imb, b - 1, dims)
+        ff = (ff + ff.conj().T).real
+        r, c = np.nonzero(np.abs(ff) > 1e-14)
+        rows.append(r), cols.append(c)
+        vals.append(-0.5 * comps.pair[(a, b)][:, :, None] * ff[r, c][None, None, :])
+    if rows:
+        return D, Z, np.concatenate(vals, -1), np.concatenate(rows), np.concatenate(cols)
+    return D, Z, np.zeros((n_o, nk, 0), complex), np.zeros(0, np.int64), np.zeros(0, np.int64)

@@ -11,6 +11,12 @@ Two engines, which agree where both apply (tested):
 * **general path** (``method="general"``): dense propagation in the full product space of any
   piecewise-constant sequence (finite pulses on any channel, SR4, shaped pulses), with the cycle
   propagator computed once and raised to the power n for each recoupling time.
+* **coupled path** (``method="coupled"``, chosen automatically when two partners of the same
+  isotope are coupled): the homonuclear flip-flop terms make the internal Hamiltonian
+  non-diagonal, so free evolution too is propagated in piecewise-constant steps (at most
+  ``max_dt``); ideal REDOR pulses on S, S handled through its state (partner space of dimension
+  prod(2I+1)), the rotor period of steps shared by all gamma angles (:mod:`spinsim._coupled`).
+  With no flip-flop terms it reproduces the fast path (tested); it is used only when they exist.
 
 Experiment (both paths): ``n`` recoupling cycles, the central block with an ideal S pi pulse at its
 centre, ``n`` cycles again; the recoupling time is t_rec = 2 n T_cycle. RESPDOR: S1 with the
@@ -425,6 +431,138 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
 
 
 # --------------------------------------------------------------------------------------------
+# coupled path: partners coupled to each other by flip-flop terms (homonuclear)
+# --------------------------------------------------------------------------------------------
+
+
+def _coupled_grid(tr, n_gamma, max_dt, flips, centre):
+    """Steps per rotor period (a multiple of n_gamma, dt <= max_dt, S flips and the centre's
+    halves on the grid): (n_per, dt, edges, L)."""
+    T = 0.0 if isinstance(centre, IdealSaturation) else centre.duration
+    n0 = n_gamma * int(np.ceil(tr / (n_gamma * max_dt) - 1e-9))
+    for mult in range(1, 25):
+        n_per = n0 * mult
+        fr = [f * n_per for f in flips] + [T / 2 / (tr / n_per)]
+        if all(abs(x - round(x)) < 1e-6 for x in fr):
+            edges = [0] + [int(round(f * n_per)) for f in flips if f < 1.0] + [n_per]
+            return n_per, tr / n_per, np.array(edges, np.int64), 2 * int(round(T / 2 / (tr / n_per)))
+    raise ValueError("the S pulse positions and the central block do not fit a common step grid "
+                     f"(tau_R = {tr * 1e6:g} us, block {T * 1e6:g} us)")
+
+
+def _run_indices(start, length, n):
+    """Prefix indices that :func:`spinsim._coupled.run_product` reads for a run of steps."""
+    a0, (q, r) = start % n, divmod(length, n)
+    out = {a0, n} if q else set()
+    if r:
+        out |= {a0 + r, a0} if a0 + r <= n else {a0 + r - n, n, a0}
+    return out
+
+
+def _blocks(n, rows, cols, dense=None):
+    """Connected components of the graph of (rows, cols) (and of ``dense != 0``): (off, idx)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    if dense is not None:
+        g = g + coo_matrix(np.abs(dense) > 0).tocsr()
+    n_comp, lab = connected_components(g, directed=False)
+    order = np.argsort(lab, kind="stable")
+    counts = np.bincount(lab, minlength=n_comp)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), order.astype(np.int64)
+
+
+def _partner_rf(system, centre):
+    """rf Hamiltonian (rad/s) of a single-state central block in the partner space."""
+    states = {tuple(sorted(e.rf.items())) for e in centre.events if e.duration > 0}
+    if len(states) != 1 or any(e.ideal is not None for e in centre.events):
+        raise ValueError("with partner-partner couplings the central block must be one constant rf state "
+                         "(e.g. a CW pulse); shaped blocks are not supported by the coupled engine")
+    dims = product_dims(system)[1:]
+    R = np.zeros((int(np.prod(dims)),) * 2, complex)
+    for ch, (amp, ph) in dict(next(iter(states))).items():
+        for n in range(1, system.n_spins):
+            if system.spins[n].isotope.symbol == ch and amp > 0:
+                _, _, _, ix, iy = spin_operators(system.spins[n].spin)
+                op = np.cos(np.radians(ph)) * ix + np.sin(np.radians(ph)) * iy
+                R += 2 * np.pi * amp * _embed(op, n - 1, dims)
+    return R
+
+
+def _embed(op, n, dims):
+    from .hamiltonian import embed_op
+
+    return embed_op(op, n, dims)
+
+
+def _coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
+    """Complex S0, S1 (powder averaged) and info of the coupled engine; ``ns`` periods per half."""
+    from . import _coupled as KC
+    from .hamiltonian import partner_space_terms
+
+    wr, tr, ng = 2 * np.pi * mas_rate, 1.0 / mas_rate, powder.n_gamma
+    n_per, dt, edges, L = _coupled_grid(tr, ng, max_dt, flips, centre)
+    need = set()
+    for g in range(ng):
+        st = g * n_per // ng
+        for base in (st, st + L):
+            for i in range(len(edges) - 1):
+                need |= _run_indices(base + edges[i], edges[i + 1] - edges[i], n_per)
+        if L:
+            need |= _run_indices(st, L // 2, n_per) | _run_indices(st + L // 2, L - L // 2, n_per)
+    smap = np.full(n_per + 1, -1, np.int64)
+    for k, i in enumerate(sorted(need)):
+        smap[i] = k
+    comps = interaction_components(system, powder.euler_ab()[:1])
+    _, _, _, rows, cols = partner_space_terms(system, comps, offsets)
+    N = int(np.prod(product_dims(system)[1:]))
+    f_off, f_idx = _blocks(N, rows, cols)
+    if L:
+        R = _partner_rf(system, centre)
+        r_off, r_idx = _blocks(N, rows, cols, R)
+        transfer = np.zeros((0, 0))
+    else:
+        R = np.zeros((N, N), complex)
+        r_off, r_idx = f_off, f_idx
+        transfer = np.zeros((0, 0))
+        if centre.efficiency > 0:
+            transfer = np.ones((1, 1))
+            for sp in system.spins[1:]:
+                transfer = np.kron(transfer, centre.matrix(sp.spin))
+    order = np.argsort(ns, kind="stable")
+    ns_sorted = np.ascontiguousarray(ns[order])
+    s1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
+    s0_all = np.empty_like(s1_all)
+    prog = _Progress(powder.n_ab * ng, progress, "spinsim")
+    guard = InterruptGuard()  # Ctrl-C is taken between chunks, never inside a numba kernel
+    try:
+        for a, b in _chunks(powder.n_ab, chunk):
+            guard.check()
+            comps = interaction_components(system, powder.euler_ab()[a:b])
+            D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)
+            s1, s0 = KC.coupled_signals(
+                np.ascontiguousarray(D), np.ascontiguousarray(Z), np.ascontiguousarray(V), rows.astype(np.int64),
+                cols.astype(np.int64), wr, dt, n_per, ng, np.ascontiguousarray(R), f_off, f_idx, r_off, r_idx,
+                smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted,
+            )
+            s1_all[a:b][:, :, order] = s1
+            s0_all[a:b][:, :, order] = s0
+            prog.update((b - a) * ng)
+        guard.check()
+    except KeyboardInterrupt:
+        prog.close(interrupted=True)
+        raise
+    finally:
+        guard.release()
+    prog.close()
+    w = powder.weights / ng
+    info = {"engine": "coupled", "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
+            "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs())}
+    return np.einsum("o,ogi->i", w, s0_all), np.einsum("o,ogi->i", w, s1_all), info
+
+
+# --------------------------------------------------------------------------------------------
 # general path
 # --------------------------------------------------------------------------------------------
 
@@ -718,7 +856,11 @@ def simulate_respdor(
         Longest piecewise-constant step with rf on, s. Free evolution is integrated exactly.
     offsets : dict, optional
         Channel isotope -> rf carrier offset (Hz, in the sense of a shift).
-    method : {"auto", "fast", "general"}
+    method : {"auto", "fast", "general", "coupled"}
+        ``"auto"``: ``"coupled"`` when two partners of one isotope are coupled (flip-flop terms),
+        else ``"fast"`` where it applies, else ``"general"``. ``"coupled"``: piecewise-constant
+        steps of at most ``max_dt`` in the partner space, free evolution included (ideal REDOR
+        pulses, ideal centre pulse, ideal or constant-rf saturation; see :mod:`spinsim._coupled`).
     progress : bool
         Progress bar on stderr.
     chunk : int
@@ -769,11 +911,21 @@ def simulate_respdor(
     if method == "fast" and not fast_ok:
         raise ValueError("the fast path needs ideal REDOR recoupling, an ideal centre pulse and partners coupled "
                          "only to S")
-    if method not in ("auto", "fast", "general"):
-        raise ValueError(f"method must be 'auto', 'fast' or 'general', got {method!r}")
+    if method not in ("auto", "fast", "general", "coupled"):
+        raise ValueError(f"method must be 'auto', 'fast', 'general' or 'coupled', got {method!r}")
     if cycle_mode not in ("restart", "truncate", "continue"):
         raise ValueError(f"cycle_mode must be 'restart', 'truncate' or 'continue', got {cycle_mode!r}")
-    if fast_ok and method != "general":
+    homo = bool(system.homonuclear_pairs())
+    if homo and method == "general":
+        raise ValueError("partner-partner homonuclear couplings (flip-flop terms) run on method='coupled' only")
+    if method == "coupled" or (homo and method == "auto"):
+        if not (isinstance(recoupling, str) and recoupling == "redor" and centre_pulse == 0):
+            raise ValueError("the coupled engine (partner-partner homonuclear couplings) needs ideal REDOR "
+                             "recoupling and an ideal centre pulse")
+        t, ns = _n_from_times(recoupling_times, 1.0 / mas_rate)
+        s0, s1, info = _coupled_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
+                                      redor_flip_fractions(placement))
+    elif fast_ok and method != "general":
         t, ns = _n_from_times(recoupling_times, 1.0 / mas_rate)
         flips = redor_flip_fractions(placement)
         s0, s1, info = _fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
@@ -972,6 +1124,10 @@ def describe_experiment(system, mas_rate, saturation, recoupling="redor", placem
         lines.append("S0: the same sequence without the partner pulse(s); S1: with them")
     else:
         lines.append("S0: the same sequence and timing with the saturation rf off; S1: with it")
+    pairs = system.homonuclear_pairs()
+    if pairs:
+        lines.append(f"partner-partner couplings: {len(pairs)} homonuclear pair(s) with ZZ and flip-flop terms "
+                     "(coupled engine: piecewise-constant steps, free evolution included)")
     lines.append(f"signal: complex {obs} coherence normalised to its interaction-free value; S0 = |S0|, S1 phased "
                  "like S0, dS/S0 = 1 - Re(S1/S0)")
     return lines

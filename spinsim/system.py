@@ -15,6 +15,13 @@ Conventions
   the secular Hamiltonian is ``-pi D (3 cos^2 theta - 1) 2 S_z I_z`` (rad/s), so that the static
   splitting of the S line is 2D at theta = 0 and D at theta = 90 deg.
 * J couplings ``j_hz`` in Hz: ``2 pi J S_z I_z`` (weak-coupling, heteronuclear).
+* Partner-partner couplings: between partners of different isotopes the same secular ``2 I_z J_z``
+  form; between two partners of the **same isotope** (homonuclear, e.g. two 27Al) the full secular
+  form in their common rotating frame, ``-pi D (3 cos^2 theta - 1) (3 I_z J_z - I.J)`` (rad/s),
+  i.e. the ZZ term above plus the flip-flop ``+(pi D/2)(3 cos^2 theta - 1)(I+ J- + I- J+)``, which
+  exchanges populations between the two spins (not truncated by the quadrupolar interaction between
+  their central transitions). The flip-flop makes the internal Hamiltonian non-diagonal: such
+  systems run on the ``coupled`` engine (:mod:`spinsim.simulate`).
 * Euler angles (alpha, beta, gamma) in radians, ZYZ, active: a tensor with principal axes along
   x, y, z is rotated by R = Rz(alpha) Ry(beta) Rz(gamma) into the crystal (molecule) frame.
 * Principal axes: CSA in Haeberlen order (|d_zz| >= |d_xx| >= |d_yy| about d_iso, as SIMPSON);
@@ -169,8 +176,9 @@ class SpinSystem:
 
     Notes
     -----
-    Only heteronuclear couplings are modelled (secular, weak-coupling form); two spins of the same
-    isotope may not be coupled, and the observed isotope may appear only once.
+    The observed isotope may appear only once. Couplings to it are heteronuclear (secular,
+    weak-coupling form); two partners of the same isotope may carry a homonuclear dipolar
+    coupling (ZZ plus flip-flop, see the module docstring), but no J coupling.
     """
 
     spins: list
@@ -199,9 +207,10 @@ class SpinSystem:
         for c in list(self.dipolar) + list(self.j):
             if not (0 <= c.i < n and 0 <= c.j < n) or c.i == c.j:
                 raise ValueError(f"coupling between spins {c.i} and {c.j}: indices must be distinct in 0..{n-1}")
-            if self.spins[c.i].isotope.symbol == self.spins[c.j].isotope.symbol:
+            if self.spins[c.i].isotope.symbol == self.spins[c.j].isotope.symbol and not isinstance(
+                    c, DipolarCoupling):
                 raise ValueError(
-                    f"coupling between spins {c.i} and {c.j} is homonuclear "
+                    f"J coupling between spins {c.i} and {c.j} is homonuclear "
                     f"({self.spins[c.i].isotope.symbol}): not supported"
                 )
             key = (type(c).__name__, min(c.i, c.j), max(c.i, c.j))
@@ -210,8 +219,8 @@ class SpinSystem:
             seen.add(key)
 
     @classmethod
-    def from_coordinates(cls, spins, coordinates_angstrom, field_t, j=(), cutoff_hz=0.0):
-        """Build the heteronuclear dipolar network from Cartesian coordinates.
+    def from_coordinates(cls, spins, coordinates_angstrom, field_t, j=(), cutoff_hz=0.0, homonuclear=False):
+        """Build the dipolar network from Cartesian coordinates.
 
         Parameters
         ----------
@@ -223,6 +232,9 @@ class SpinSystem:
         j : list of JCoupling
         cutoff_hz : float
             Couplings weaker than this (Hz) are left out.
+        homonuclear : bool
+            Also couple partners of the same isotope (ZZ plus flip-flop); default False: only
+            spins of different isotopes are coupled.
         """
         spins = [s if isinstance(s, Spin) else Spin(**s) for s in spins]
         xyz = np.asarray(coordinates_angstrom, dtype=float)
@@ -231,7 +243,7 @@ class SpinSystem:
         dips = []
         for a in range(len(spins)):
             for b in range(a + 1, len(spins)):
-                if spins[a].isotope.symbol == spins[b].isotope.symbol:
+                if spins[a].isotope.symbol == spins[b].isotope.symbol and not homonuclear:
                     continue
                 v = xyz[b] - xyz[a]
                 r = float(np.linalg.norm(v))
@@ -267,6 +279,11 @@ class SpinSystem:
             if c.i != 0 and c.j != 0:
                 return False
         return True
+
+    def homonuclear_pairs(self) -> list:
+        """Index pairs (i, j), i < j, of dipolar couplings between spins of the same isotope."""
+        return [(min(c.i, c.j), max(c.i, c.j)) for c in self.dipolar
+                if self.spins[c.i].isotope.symbol == self.spins[c.j].isotope.symbol]
 
     def with_coupling(self, d_hz: float, index: int = 0) -> "SpinSystem":
         """Copy with the ``index``-th dipolar coupling set to ``d_hz`` (Hz)."""

@@ -124,6 +124,7 @@ def test_three_spins_cw_saturation_through_cli_equal_dense_engine_by_hand(tmp_pa
                  "--no-files"]) == 2  # --no-files with a JSON path
     assert main(["structure", str(_three_spin_xyz(tmp_path)), "--observe", "C", "--partner", "27Al", "--cutoff", "5A",
                  "--saturation", "cw:30kHz:2tr", "--cq", "3", "--eta-q", "0", "--powder", "13", "--gamma", "1",
+                 "--no-partner-couplings",
                  "--t-max", "0.6ms", "--json", str(out), "--output", str(tmp_path / "c.csv")]) == 0
     res = json.loads(out.read_text())
     assert res["choices"]["engines"] == ["fast"]
@@ -150,7 +151,7 @@ def test_saturation_forms_and_mistakes(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr()
     res = json.loads(out.out)
     assert "CW 30000 Hz on 27Al for 200 us (2 rotor periods)" in res["choices"]["saturation"]
-    assert "engine: fast" in out.err and "equal-weight mean of the 1 observed" in out.err
+    assert "engine: coupled" in out.err and "equal-weight mean of the 1 observed" in out.err
     for bad, msg in [("cw:30kHz", "cw:NU1:LENGTH"), ("wurst", "give 'ideal'"), ("cw:0kHz:2tr", "nu1_khz must be > 0"),
                      (str(tmp_path / "none.toml"), "no such spec file")]:
         assert main(base + ["--saturation", bad]) == 2
@@ -201,7 +202,7 @@ def test_model_magres_cw_saturation_reads_less_than_ideal(tmp_path, capsys, monk
                      "--saturation", sat, "--json", "-"] + FAST) == 0
         res[sat] = json.loads(capsys.readouterr().out)
     ideal, cw = res["ideal"], res["cw:30kHz:2tr"]
-    assert cw["choices"]["partners_with_default_cq"] == [] and cw["choices"]["engines"] == ["fast"]
+    assert cw["choices"]["partners_with_default_cq"] == [] and cw["choices"]["engines"] == ["coupled"]
     assert [p["cq_source"] for p in cw["sites"][0]["partners"]] == ["EFG", "EFG"]
     assert cw["sites"][0]["observed_csa"]["zeta_ppm"] == pytest.approx(-68.333, abs=1e-3)
     # a CW pulse saturates the 27Al (C_Q 3.5 and 5.5 MHz) incompletely: less dephasing (measured

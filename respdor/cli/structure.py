@@ -63,9 +63,14 @@ def register(subparsers):
                    help="C_Q of partners whose structure gives no EFG (default 3MHz; bare number: MHz)")
     p.add_argument("--eta-q", type=finite_float, default=0.5,
                    help="eta_Q of partners whose structure gives no EFG (default 0.5)")
-    p.add_argument("--method", choices=["auto", "fast", "general"], default="auto",
-                   help="spinsim engine: auto (default: fast when the partners couple only to the observed spin), "
-                        "fast (per-crystallite product) or general (dense propagation)")
+    p.add_argument("--method", choices=["auto", "fast", "general", "coupled"], default="auto",
+                   help="spinsim engine: auto (default: coupled when partner-partner couplings are included, else "
+                        "fast), fast (per-crystallite product), general (dense propagation) or coupled (partners "
+                        "coupled to each other)")
+    p.add_argument("--partner-couplings", action=argparse.BooleanOptionalAction, default=None,
+                   help="couple the partners to each other (homonuclear ZZ + flip-flop, spinsim's coupled engine); "
+                        "default: on while an observed atom's partner space has at most 36 states (two spin-5/2, "
+                        "five spin-1/2), off (product model) beyond")
     p.add_argument("--abundance", default="natural",
                    help="probability that a partner site holds the partner isotope: natural (default: the isotope's "
                         "natural abundance, 1 from 99 %% up) or a fraction in (0, 1]")
@@ -170,8 +175,10 @@ def _predict(path, args, mas, cutoff, times):
         if not ps:
             raise UserError(f"{path}: atom {i} ({symbols[i]}) has no {args.partner} within {cutoff:g} A; "
                             "raise --cutoff")
-        lines.append((i, ps))
-    sites = [_site(struct, i, ps, obs_iso, args, mas, times, sat, powder, path) for i, ps in lines]
+        rule = _couplings_rule(args)
+        couple = st.couplings_affordable(ps, args.partner) if rule == "auto" else rule
+        lines.append((i, ps, bool(couple) and len(ps) > 1))
+    sites = [_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path) for i, ps, couple in lines]
     pred = np.mean([x["dss0"] for x in sites], axis=0)
     app = st.apparent_two_spin(times, pred, obs_iso, args.partner)
     result = _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text)
@@ -185,19 +192,28 @@ def _predict(path, args, mas, cutoff, times):
     return result
 
 
-def _site(struct, i, ps, obs_iso, args, mas, times, sat, powder, path):
+def _couplings_rule(args):
+    """--partner-couplings as given, else "auto" (while affordable) for the engines that can couple."""
+    if args.partner_couplings is not None:
+        return bool(args.partner_couplings)
+    return "auto" if args.method in ("auto", "coupled") else False
+
+
+def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
     """Curve of one observed atom (occupancy-averaged) and what was used for it."""
     from .. import structure as st
 
     csa = st.observed_csa(struct, i)
     try:
         y, info = st.site_curve(ps, obs_iso, args.partner, args.field, mas, times, sat, powder, args.method,
-                                args.abundance_p, csa, n_samples=args.samples, seed=args.seed)
+                                args.abundance_p, csa, n_samples=args.samples, seed=args.seed,
+                                partner_couplings=couple)
     except ValueError as exc:
         if isinstance(exc, UserError):
             raise
         raise UserError(f"{path}: atom {i}: {exc}") from None
-    return {"atom": i, "partners": ps, "dss0": y, "csa": csa, **info}
+    return {"atom": i, "partners": ps, "dss0": y, "csa": csa, "partner_couplings": couple,
+            "partner_coupling_max_hz": st.partner_coupling_max_hz(ps, args.partner), **info}
 
 
 def _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path, warnings):
@@ -208,6 +224,7 @@ def _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path,
         rows = st.cutoff_convergence(struct, observed, obs_iso, args.partner, args.shells, mas, times, args.field,
                                      powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
                                      method=args.method, abundance=args.abundance_p, n_samples=args.samples,
+                                     partner_couplings=_couplings_rule(args),
                                      seed=args.seed)
     except ValueError as exc:
         if isinstance(exc, UserError):
@@ -309,7 +326,7 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
     _print_abundance(args, sites, out)
     for x in sites:
         out["sites"].append(_site_json(x))
-        print(f"  atom {x['atom']}: {len(x['partners'])} partner(s)", file=err)
+        print(f"  atom {x['atom']}: {len(x['partners'])} partner(s); {_coupling_text(x, out)}", file=err)
         for p in x["partners"]:
             src = "default" if quadrupolar else "spin 1/2"
             if p.from_tensor:
@@ -330,7 +347,24 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
 
 _ENGINE = {"fast": "fast (per-crystallite product of the partners: exact for partners coupled only to the observed "
                    "spin)",
-           "general": "general (dense propagation of the whole spin system)"}
+           "general": "general (dense propagation of the whole spin system)",
+           "coupled": "coupled (partners coupled to each other: homonuclear ZZ + flip-flop, propagated in the "
+                      "partner space)"}
+
+
+def _coupling_text(site, out):
+    """How the partners of one observed atom were treated; a warning when their couplings are left out."""
+    d_pp = site["partner_coupling_max_hz"]
+    n = len(site["partners"])
+    if site["partner_couplings"]:
+        return f"partner-partner couplings included (up to {d_pp:.1f} Hz)"
+    if n > 1 and d_pp > 0:
+        how = f"product model: partner-partner couplings (up to {d_pp:.1f} Hz) left out"
+        msg = f"atom {site['atom']}: {how}; --partner-couplings includes them (slower)"
+        print(f"  warning: {msg}", file=sys.stderr)
+        out["warnings"].append(msg)
+        return how
+    return "no partner-partner coupling" if n > 1 else "one partner"
 
 
 def _degrees(angles):
@@ -377,6 +411,7 @@ def _site_json(x):
     csa = None if x["csa"] is None else {"zeta_ppm": x["csa"][0], "eta": x["csa"][1],
                                          "euler_deg": [float(np.degrees(a)) for a in x["csa"][2]]}
     return {"atom": x["atom"], "partners": parts, "engines": x["engines"], "occupancy": x["occupancy"],
+            "partner_couplings": x["partner_couplings"], "partner_coupling_max_hz": x["partner_coupling_max_hz"],
             "observed_csa": csa, "dSS0": [float(v) for v in x["dss0"]]}
 
 
