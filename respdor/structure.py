@@ -231,7 +231,7 @@ def select_observed(atoms, which) -> list[int]:
     which : str, int or sequence of int
         An element symbol (``"C"``: every carbon); a bonding selection ``"C[O2]"`` (every C
         bonded to exactly two O; ``"C[O2,C1]"`` adds conditions, ``"Si[O4+]"`` means four or
-        more; bonds from covalent radii x :data:`BOND_SCALE`, periodic images included); a
+        more; bonds from covalent radii x ``BOND_SCALE`` (1.2), periodic images included); a
         comma-separated list of 0-based indices (``"3,7"``); or indices.
     """
     symbols = atoms.get_chemical_symbols()
@@ -562,7 +562,7 @@ def partner_abundance(partner_isotope, abundance="natural"):
     ----------
     abundance : "natural" or float
         ``"natural"``: the isotope's natural abundance from spinsim's isotope table, taken as 1
-        when it is at least :data:`FULL_ABUNDANCE`; a number in (0, 1]: that fraction (enrichment).
+        when it is at least ``FULL_ABUNDANCE`` (0.99); a number in (0, 1]: that fraction (enrichment).
     """
     from spinsim import get_isotope
 

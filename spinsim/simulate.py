@@ -15,7 +15,7 @@ Two engines, which agree where both apply (tested):
   isotope are coupled): the homonuclear flip-flop terms make the internal Hamiltonian
   non-diagonal, so free evolution too is propagated in piecewise-constant steps (at most
   ``max_dt``); ideal REDOR pulses on S, S handled through its state (partner space of dimension
-  prod(2I+1)), the rotor period of steps shared by all gamma angles (:mod:`spinsim._coupled`).
+  prod(2I+1)), the rotor period of steps shared by all gamma angles (``spinsim._coupled``).
   With no flip-flop terms it reproduces the fast path (tested); it is used only when they exist.
 
 Experiment (both paths): ``n`` recoupling cycles, the central block with an ideal S pi pulse at its
@@ -860,7 +860,7 @@ def simulate_respdor(
         ``"auto"``: ``"coupled"`` when two partners of one isotope are coupled (flip-flop terms),
         else ``"fast"`` where it applies, else ``"general"``. ``"coupled"``: piecewise-constant
         steps of at most ``max_dt`` in the partner space, free evolution included (ideal REDOR
-        pulses, ideal centre pulse, ideal or constant-rf saturation; see :mod:`spinsim._coupled`).
+        pulses, ideal centre pulse, ideal or constant-rf saturation; see ``spinsim._coupled``).
     progress : bool
         Progress bar on stderr.
     chunk : int
