@@ -10,7 +10,7 @@ import pytest
 from respdor.errors import DataFileError, UserError
 from respdor.spectra.bruker import check_pass_dataset, read_bruker, read_bruker_processed, read_delay_list
 from respdor.spectra.mas import check_mas_rate
-from respdor.spectra.processing import phase_quality, process_fid
+from respdor.spectra.processing import phase_difference, process_fid
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared relative to the repository root (a worktree may sit deeper: look up the parents).
@@ -34,12 +34,67 @@ def test_stored_phase_reproduces_topspin_1r(name):
     assert np.corrcoef(np.interp(ppm1r, pr.ppm, pr.real), r1)[0, 1] > 0.995
 
 
-@pytest.mark.parametrize("name", ["glycine", "alanine", "arginine"])
-def test_automatic_phase_agrees_with_topspin(name):
-    ds = read_bruker(AA / name)
+# Largest difference (deg) between the automatic and TopSpin's stored phase at the 10 tallest peaks
+# (benchmarks/bench_realdata.py, LB 20 Hz). Measured: glycine 3.5, alanine 1.2, tyrosine 2.0,
+# 113Cd 4.5, arginine 14 (low S/N, overlapped aliphatic tops: PHC1 poorly pinned by two clusters),
+# alginate 80: 11 (stored phase in XWIN-NMR's opposite sense).
+PHASE_AGREEMENT = [(AA / "glycine", 6.0), (AA / "alanine", 3.0), (AA / "tyrosine", 5.0), (CD, 8.0),
+                   (AA / "arginine", 16.0), (ALG / "80", 15.0)]
+
+
+@pytest.mark.parametrize("path,max_deg", PHASE_AGREEMENT, ids=lambda v: getattr(v, "name", str(v)))
+def test_automatic_phase_agrees_with_topspin(path, max_deg):
+    ds = read_bruker(path)
     auto = process_fid(ds, lb_hz=20, phase="auto")
-    stored = process_fid(ds, lb_hz=20, phase="stored")
-    assert np.corrcoef(auto.real, stored.real)[0, 1] > 0.99
+    used = process_fid(ds, lb_hz=20, phase="stored")
+    assert used.phase_source == "stored"
+    assert phase_difference(auto.spectrum, auto.phase, used.phase) < max_deg
+
+
+def test_automatic_phase_fits_phc1_only_when_the_data_need_it():
+    # 113Cd solution spectrum: 3 lines, no group delay left; the old free fit gave PHC1 = 204 deg.
+    pr = process_fid(read_bruker(CD), lb_hz=20, phase="auto")
+    assert pr.phase[1] == 0.0 and any("PHC1 = 0 kept" in n for n in pr.notes)
+    assert any("first 3 FID point(s) are a transient" in n for n in pr.notes)
+    # alanine: the dead-time roll is real (TopSpin stored PHC1 = -192 deg) and is found.
+    pr = process_fid(read_bruker(AA / "alanine"), lb_hz=20, phase="auto")
+    assert pr.phase[1] == pytest.approx(-191.6, abs=15)
+
+
+def test_xwin_nmr_group_delay_and_phase_sense():
+    ds = read_bruker(ALG / "80")
+    assert any("66.625 dwell times removed (DSPFVS 10, DECIM 4 table" in n for n in ds.notes)
+    pr = process_fid(ds, lb_hz=20, phase="stored")
+    assert pr.phase_source == "stored" and pr.phase == pytest.approx((-62.3404, 250.3998))
+    assert any("opposite sense" in n for n in pr.notes)
+    # the two main alginate lines (C1 ~ 101 ppm, C2-C5 ~ 65-80 ppm) come out positive
+    for lo, hi in ((95, 106), (60, 85)):
+        sel = (pr.ppm > lo) & (pr.ppm < hi)
+        y = pr.real[sel]
+        assert y.max() > 0 and y.max() > 5 * max(0.0, -y.min())
+
+
+def test_exact_group_delay_keeps_topspin_agreement_and_fraction():
+    # GRPDLY 67.982 (31P): nmrglue's default truncates to 67 points and leaves 0.98 dwell (353 deg
+    # of PHC1); the exact shift leaves none, so the automatic phase needs no PHC1 here.
+    ds = read_bruker(BA)
+    assert any("67.982 dwell times removed" in n for n in ds.notes)
+    assert ds.data.shape == (3584 - 68,)
+
+
+def test_no_residual_carrier_spike_in_the_113cd_set():
+    from respdor.spectra.processing import spectrum_noise
+
+    ds = read_bruker(CD)
+    dev = {}
+    for dc in (False, True):
+        pr = process_fid(ds, lb_hz=0, zero_fill=1, phase="stored", dc=dc)
+        c = int(np.argmin(np.abs(pr.freq_hz)))
+        y = pr.real
+        ref = np.median(np.r_[y[c - 40:c - 3], y[c + 4:c + 41]])
+        dev[dc] = np.abs(y[c - 1:c + 2] - ref).max() / spectrum_noise(y)
+    assert dev[False] > 20  # the receiver offset: a spike at the carrier (measured 31 sigma)
+    assert dev[True] < 10   # removed (measured 6 sigma, the lines' own wings near 30 ppm)
 
 
 def test_ba2p2o7_not_upside_down_and_stale_masr_flagged():
@@ -57,7 +112,6 @@ def test_cd_lines_absorptive_and_no_rate_from_a_solution_spectrum():
     ds = read_bruker(CD)
     pr = process_fid(ds, lb_hz=20, phase="stored")
     assert pr.phase_source == "stored" and pr.phase[0] == pytest.approx(-129.7, abs=0.1)
-    assert phase_quality(pr.spectrum, 0.0, 0.0) > 0.7
     assert any("DC offset removed" in n for n in pr.notes)
     assert any("FID peaks at point 0" in n for n in ds.notes)
     with pytest.raises(UserError, match="cannot determine the MAS rate"):

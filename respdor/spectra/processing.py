@@ -30,7 +30,8 @@ import numpy as np
 from ..errors import UserError
 
 __all__ = ["Processed1D", "apply_phase", "stored_phase", "autophase", "remove_dc", "baseline_mask",
-           "baseline_correct", "process_fid", "robust_noise", "spectrum_noise", "phase_quality"]
+           "baseline_correct", "process_fid", "robust_noise", "spectrum_noise", "phase_quality",
+           "phase_difference", "leading_spikes"]
 
 
 def apply_phase(spec, phc0_deg: float, phc1_deg: float = 0.0):
@@ -73,16 +74,29 @@ def robust_noise(y):
 PENALTY = 0.005
 
 
-def _peak_tops(spec, snr: float = 8.0, max_peaks: int = 60):
+def _peak_tops(spec, snr: float = 8.0, max_peaks: int = 60, noise: float | None = None):
     """Indices of the significant maxima of |spec| (local maxima above ``snr`` noise levels)."""
     from scipy.signal import find_peaks
 
     mag = np.abs(spec)
-    noise = max(robust_noise(spec.real), robust_noise(spec.imag), 1e-300)
+    if noise is None:
+        noise = _point_noise(spec)
     idx, prop = find_peaks(mag, height=snr * noise, prominence=0.5 * snr * noise)
     if idx.size > max_peaks:
         idx = idx[np.argsort(-prop["peak_heights"])[:max_peaks]]
     return np.sort(idx)
+
+
+def _point_noise(spec, step: int = 4):
+    """Noise per point of a complex spectrum from every ``step``-th point.
+
+    Neighbouring points of a zero-filled, apodised (or interpolated) spectrum are correlated, so
+    point-to-point differences underestimate the noise (by 5-10 x on the 4x-interpolated phasing
+    spectrum, which made every noise wiggle a 'significant' peak); points ``step`` apart are
+    nearly independent.
+    """
+    s = np.asarray(spec, complex)[::step] if np.size(spec) >= 64 * step else np.asarray(spec, complex)
+    return max(robust_noise(s.real), robust_noise(s.imag), 1e-300)
 
 
 def spectrum_noise(y):
@@ -137,27 +151,37 @@ def _local_tops(s, idx, reach: float = 3.0):
     return out
 
 
-def autophase(spec, fit_p1: bool = True, p1_range: float = 1440.0, snr: float = 8.0):
+def autophase(spec, fit_p1: bool = True, p1_range: float = 360.0, snr: float = 8.0, min_gain: float = 0.05,
+              details: dict | None = None):
     """Zero- and first-order phase (TopSpin PHC0, PHC1 in degrees) from the phases of the peak tops.
 
     At the top of an isolated absorption line the complex spectrum points along the phase error,
     so every significant peak (|S| above ``snr`` noise levels; a MAS spectrum's sidebands give
     many) is one measurement theta_k of PHC0 + PHC1 u_k (u = fractional position from the
-    high-frequency edge). PHC1 is found by a grid search over ``p1_range`` (0.5 deg steps, which
-    also unwraps the phases) and PHC0 as the weighted circular mean, with weights |S_k|; each
-    peak top is then real and positive, so the spectrum cannot come out upside down. With fewer
-    than 3 peaks (or ``fit_p1=False``) only PHC0 is fitted.
+    high-frequency edge). PHC0 alone is fitted first (weighted circular mean, weights |S_k|,
+    Tukey re-weighting so shoulders and overlapped tops lose their vote); PHC1 is then searched
+    over +-``p1_range`` (0.5 deg steps, which also unwraps the phases) and kept only when it makes
+    the tops more coherent by at least ``min_gain`` (robust coherence, 1 = every top absorptive).
+    A first-order phase is a property of the acquisition (a remaining group delay or dead time),
+    not something to fit whenever it helps: with few or clustered peaks a free PHC1 fits noise
+    (the 113Cd solution spectrum: three lines, auto PHC1 204 deg where 0 is right). Every top
+    ends real and positive, so the spectrum cannot come out upside down.
 
     Parameters
     ----------
     spec : ndarray
         Complex ascending-axis spectrum (1D).
     fit_p1 : bool
-        Also fit PHC1 (needed when a group delay or dead time remains).
+        Allow a first-order phase.
     p1_range : float
-        Search range of |PHC1| in degrees.
+        Search range of |PHC1| in degrees: 360 (one dwell) once the digital-filter delay is removed
+        (what dead time and pulse timing can leave); more only when the delay is unknown.
     snr : float
         Peaks below this signal-to-noise ratio are not used.
+    min_gain : float
+        Improvement of the robust coherence (0..1) a PHC1 must bring to be kept.
+    details : dict, optional
+        Filled with the coherence with and without PHC1, the number of tops and the choice.
 
     Returns
     -------
@@ -168,42 +192,57 @@ def autophase(spec, fit_p1: bool = True, p1_range: float = 1440.0, snr: float = 
         raise UserError("automatic phase needs a 1D spectrum of at least 16 points")
     # Interpolate the spectrum 4x (zero filling of the FID it came from): a sampled top can sit
     # half a point off the line centre, where the dispersion is not zero.
+    noise = _point_noise(s)
     up = 4 if s.size <= 16384 else 1
     if up > 1:
         s = _upsample(s, up)
     n = s.size
-    idx = _peak_tops(s, snr)
+    idx = _peak_tops(s, snr, noise=noise)
     if idx.size == 0:
         idx = np.array([int(np.argmax(np.abs(s)))])
     tops = _local_tops(s, idx)
-    keep = np.abs(tops) > 0.5 * snr * max(robust_noise(s.real), 1e-300)
+    keep = np.abs(tops) > 0.5 * snr * noise
     if keep.any():
         idx, tops = idx[keep], tops[keep]
     theta = np.angle(tops)
     w = np.abs(tops)
     u = (n - 1 - idx) / n
-    fit1 = fit_p1 and idx.size >= 3
-    grid = np.arange(-p1_range, p1_range + 0.25, 0.5) if fit1 else np.array([0.0])
-    # Candidates: the best few PHC1 values of the coarse grid and PHC1 = 0; each is refined with
-    # robust weights and the one with the most coherent (absorptive) peak tops wins.
-    z = np.exp(1j * (theta[None, :] - np.radians(grid)[:, None] * u[None, :]))
-    res = np.abs(z @ w) / w.sum()
+    # PHC0 alone: start from the weighted circular mean and from each of the 5 tallest tops (a
+    # broad hump or many weak tops can pull the mean away from the phase of the tall lines).
+    starts = [_phase_grid(theta, w, u, np.array([0.0]))[0]] + [float(np.degrees(t)) for t in theta[np.argsort(-w)[:5]]]
+    best0 = max((_robust_refine(theta, w, u, p0, 0.0, False) for p0 in starts), key=lambda r: r[2])
+    best = best0
+    best1 = None
+    if fit_p1 and idx.size >= 3:
+        best1 = _fit_p1(theta, w, u, p1_range)
+        if best1[2] - best0[2] >= min_gain:
+            best = best1
+    if details is not None:
+        details.update(n_tops=int(idx.size), coherence_p0=best0[2],
+                       coherence_p1=None if best1 is None else best1[2],
+                       p1_candidate=None if best1 is None else best1[1], p1_kept=best is best1)
+    return float((best[0] + 180.0) % 360.0 - 180.0), float(best[1])
+
+
+def _fit_p1(theta, w, u, p1_range):
+    """Best (PHC0, PHC1, coherence) with |PHC1| <= p1_range: the best few PHC1 values of a coarse
+    grid, each refined with robust weights; the most coherent wins."""
     from scipy.signal import argrelmax
 
+    grid = np.arange(-p1_range, p1_range + 0.25, 0.5)
+    z = np.exp(1j * (theta[None, :] - np.radians(grid)[:, None] * u[None, :]))
+    res = np.abs(z @ w) / w.sum()
     loc = argrelmax(np.concatenate([[-1.0], res, [-1.0]]))[0] - 1
-    starts = [float(grid[i]) for i in loc[np.argsort(-res[loc])][:6]] + [0.0]
     best = None
-    for p1 in starts:
+    for p1 in [float(grid[i]) for i in loc[np.argsort(-res[loc])][:6]]:
         p0, p1 = _phase_grid(theta, w, u, np.array([p1]))
-        p0, p1, score = _robust_refine(theta, w, u, p0, p1, fit1)
-        score -= PENALTY * abs(p1) / 360.0
-        if best is None or score > best[2]:
+        p0, p1, score = _robust_refine(theta, w, u, p0, p1, True, p1_range=p1_range)
+        if best is None or score - PENALTY * abs(p1) / 360.0 > best[2] - PENALTY * abs(best[1]) / 360.0:
             best = (p0, p1, score)
-    p0, p1 = best[0], best[1]
-    return float((p0 + 180.0) % 360.0 - 180.0), p1
+    return best if best is not None else (0.0, 0.0, -1.0)
 
 
-def _robust_refine(theta, w, u, p0, p1, fit1, c_deg=45.0):
+def _robust_refine(theta, w, u, p0, p1, fit1, c_deg=45.0, p1_range=np.inf):
     """Tukey-biweight re-weighting (45 deg): tops of truncation wiggles, shoulders and overlapped
     lines carry phases unrelated to the instrument phase and lose their vote. Returns the robust
     coherence sum(w_k rho(r_k)) / sum(w_k) as the score."""
@@ -213,7 +252,7 @@ def _robust_refine(theta, w, u, p0, p1, fit1, c_deg=45.0):
         wr = w * np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0)
         if wr.sum() <= 0:
             break
-        g2 = np.arange(p1 - 45.0, p1 + 45.1, 0.25) if fit1 else np.array([0.0])
+        g2 = np.arange(max(p1 - 45.0, -p1_range), min(p1 + 45.0, p1_range) + 0.1, 0.25) if fit1 else np.array([0.0])
         p0, p1 = _phase_grid(theta, wr, u, g2)
     r = np.angle(np.exp(1j * (theta - np.radians(p0 + p1 * u))))
     score = float(np.sum(w * np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0)) / w.sum())
@@ -255,6 +294,22 @@ def phase_quality(spec, phc0: float, phc1: float, snr: float = 8.0, n_peaks: int
     ph = tops[order]
     w = np.abs(ph) ** 2
     return float(np.sum(w * np.cos(np.angle(ph))) / w.sum())
+
+
+def phase_difference(spec, phase_a, phase_b, n_peaks: int = 10, snr: float = 8.0) -> float:
+    """Largest difference (deg) of two (PHC0, PHC1) corrections at the ``n_peaks`` tallest peaks.
+
+    The measure used to compare the automatic phase with TopSpin's stored one: what matters is
+    the phase at the lines, not the PHC0/PHC1 numbers (which trade off against each other).
+    """
+    s = np.asarray(spec, complex)
+    idx = _peak_tops(s, snr)
+    if idx.size == 0:
+        return float("nan")
+    idx = idx[np.argsort(-np.abs(s[idx]))[:n_peaks]]
+    u = (s.size - 1 - idx) / s.size
+    d = (phase_a[0] + phase_a[1] * u) - (phase_b[0] + phase_b[1] * u)
+    return float(np.max(np.abs((d + 180.0) % 360.0 - 180.0)))
 
 
 def remove_dc(fid, tail_fraction: float = 0.125):
@@ -320,17 +375,65 @@ def baseline_correct(y, order: int = 3, mask=None):
     return y - base, base, m
 
 
-def _phasing_spectrum(fid, dwell_s, lb_hz, zero_fill):
-    """Spectrum used only to find the phase: broadened so the FID decays to 5 % at its end.
+def leading_spikes(fid, factor: float = 2.5, look: int = 8, max_points: int = 8) -> int:
+    """Number of leading FID points that are not part of a smooth decay.
 
-    Truncation wiggles (sinc side lobes of an FID cut before it decays) are peaks with phases
-    near +-90 deg; apodisation removes them. Line broadening does not change the phase.
+    Point i counts when |x_i| exceeds ``factor`` x the median of the next ``look`` points (and so
+    do all points before it): a line narrower than SW / ``look`` changes far less than that over
+    ``look`` dwells, so such a point is a receiver/filter transient or probe ringing (the 113Cd
+    set: points 0-2 at 42, 19 and 5 x the signal that follows), whose transform is a broad,
+    rolling, phase-twisted background under every line.
+    """
+    a = np.abs(np.asarray(fid))
+    k = 0
+    while k < min(max_points, a.size - look - 1) and a[k] > factor * np.median(a[k + 1: k + 1 + look]):
+        k += 1
+    return k
+
+
+def _phasing_spectrum(fid, dwell_s, lb_hz, zero_fill, skip: int = 0):
+    """Spectrum used only to find or judge the phase.
+
+    Broadened so the FID decays to 5 % at its end: truncation wiggles (sinc side lobes of an FID
+    cut before it decays) are peaks with phases near +-90 deg; line broadening does not change the
+    phase. The first ``skip`` points (see :func:`leading_spikes`) are set to zero with the time
+    origin kept, so the lines keep their phase at their tops while the broad background those
+    points make disappears.
     """
     from .bruker import spectrum_1d
 
     aq = np.shape(fid)[-1] * dwell_s
     lb = max(float(lb_hz), np.log(20.0) / (np.pi * aq))
-    return spectrum_1d(fid, dwell_s, lb_hz=lb, zero_fill=zero_fill, phase0_deg=0.0)[1]
+    x = np.array(fid, complex, copy=True)
+    if skip:
+        x[..., :skip] = 0.0
+    return spectrum_1d(x, dwell_s, lb_hz=lb, zero_fill=zero_fill, phase0_deg=0.0)[1]
+
+
+def _judge_stored(ds, s_ph, stored, why, notes, threshold: float = 0.7):
+    """Accept the stored phase when it leaves the tallest tops absorptive (quality >= 0.7).
+
+    XWIN-NMR (acqus title "XWIN-NMR") stored its phase in the opposite sense for the data as read
+    here: on both alginate sets (XWIN-NMR 3.5, DSPFVS 10) (PHC0, PHC1) leaves the lines
+    dispersive after the exact group-delay removal, while (-PHC0, -PHC1) makes them absorptive.
+    So for XWIN-NMR data both senses are judged and the absorptive one is used (said in a note).
+    Returns (phase or None, quality, reason).
+    """
+    if stored is None:
+        return None, float("nan"), why
+    q = phase_quality(s_ph, *stored)
+    if q >= threshold:
+        return stored, q, why
+    if "XWIN-NMR" in str(ds.acqus.get("_coreheader", "")) + str(ds.acqus.get("TITLE", "")):
+        flipped = (-stored[0], -stored[1])
+        qf = phase_quality(s_ph, *flipped)
+        if qf >= threshold:
+            notes.append(f"XWIN-NMR data: the stored PHC0 = {stored[0]:.1f}, PHC1 = {stored[1]:.1f} apply in the "
+                         f"opposite sense here ({-stored[0]:.1f}, {-stored[1]:.1f}; absorption quality {qf:.2f}, "
+                         f"{q:.2f} as stored)")
+            return flipped, qf, why
+    return None, q, (f"stored PHC0 = {stored[0]:.1f}, PHC1 = {stored[1]:.1f} leave the peak tops dispersive here "
+                     f"(absorption quality {q:.2f} < {threshold})")
 
 
 @dataclass
@@ -406,21 +509,27 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
     if isinstance(phase, str):
         if phase not in ("stored", "auto"):
             raise UserError(f"phase must be 'stored', 'auto' or two numbers, got {phase!r}")
-        # Judge the stored phase on the apodised spectrum (truncation wiggles have no phase to judge).
-        s_ph = _phasing_spectrum(data, ds.dwell_s, lb_hz, min(zero_fill, 2))
-        q = phase_quality(s_ph, *stored) if stored is not None else float("nan")
-        if phase == "stored" and stored is not None and q >= 0.7:
+        # Judge and find the phase on the apodised spectrum without the leading-point transient
+        # (truncation wiggles and broad backgrounds have no phase to judge).
+        skip = leading_spikes(data)
+        if skip:
+            notes.append(f"first {skip} FID point(s) are a transient (each > 2.5 x the median of the next 8): "
+                         "left out when the phase is found")
+        s_ph = _phasing_spectrum(data, ds.dwell_s, lb_hz, min(zero_fill, 2), skip)
+        stored, q, why = _judge_stored(ds, s_ph, stored, why, notes)
+        if phase == "stored" and stored is not None:
             p, source = stored, "stored"
         else:
-            if stored is not None and phase == "stored":
-                why = (f"stored PHC0 = {stored[0]:.1f}, PHC1 = {stored[1]:.1f} leave the peak tops "
-                       f"dispersive here (absorption quality {q:.2f} < 0.7)")
             if phase == "stored":
                 notes.append(f"no usable stored phase ({why}): automatic phase")
-            # With the group delay removed from GRPDLY (DSPFVS >= 20) only a dead-time roll is left
-            # (|PHC1| <= 360 deg = one dwell); older or unknown filters may leave several dwells.
-            modern = ds.group_delay_removed and float(ds.acqus.get("DSPFVS", 0) or 0) >= 20
-            p = autophase(s_ph, p1_range=360.0 if modern else 1440.0)
+            # With the group delay removed only a dead-time roll is left (|PHC1| <= 360 deg = one
+            # dwell); an unknown filter may leave several dwells.
+            info = {}
+            p = autophase(s_ph, p1_range=360.0 if ds.group_delay_removed else 1440.0, details=info)
+            if info.get("p1_candidate") is not None and not info["p1_kept"]:
+                notes.append(f"automatic phase: PHC1 = {info['p1_candidate']:.0f} deg would raise the coherence of the "
+                             f"{info['n_tops']} peak tops only from {info['coherence_p0']:.2f} to "
+                             f"{info['coherence_p1']:.2f}: PHC1 = 0 kept")
             source = "auto"
     else:
         p0, p1 = (float(v) for v in phase)
