@@ -70,3 +70,19 @@ def test_missing_pulseprogram_is_one_line(tmp_path):
     (d / "pulseprogram").unlink()
     with pytest.raises(DataFileError, match="not found.*give --echo-period"):
         echo_parameters(read_bruker(d))
+
+
+def test_full_echo_windows_are_found_from_the_data():
+    # QCPMG programs acquire a full echo around each top: the tops sit half a period after each
+    # period start. Shift the fid_train by half a period (the first half echo before the FID top is
+    # empty) and the sum from the detected tops equals the original sum.
+    from respdor.spectra.cpmg import echo_top_offset
+
+    ds = read_bruker(PROGS / "fid_train")
+    tau, npe, ne, _ = echo_parameters(ds)
+    shifted = np.concatenate([np.zeros(npe // 2, complex), ds.data[: -(npe // 2)]])
+    off = echo_top_offset(shifted, npe, ne)
+    assert off == npe // 2 and echo_top_offset(ds.data, npe, ne) == 0
+    a = sum_echoes(ds.data, npe, ne - 1)
+    b = sum_echoes(shifted, npe, ne - 1, offset=off)
+    assert np.allclose(a, b)

@@ -38,7 +38,8 @@ import numpy as np
 
 from ..errors import DataFileError, UserError
 
-__all__ = ["KNOWN_PROGRAMS", "echo_parameters", "echo_loop_from_pulseprogram", "sum_echoes", "spikelet_fid"]
+__all__ = ["KNOWN_PROGRAMS", "echo_parameters", "echo_loop_from_pulseprogram", "echo_top_offset", "sum_echoes",
+           "spikelet_fid"]
 
 
 def _arr(acqus, key, idx, path):
@@ -260,7 +261,26 @@ def echo_parameters(ds, echo_period_s=None, n_echoes=None):
     return tau, npe, int(n_echoes), notes
 
 
-def sum_echoes(fid, n_per_echo: int, n_echoes: int, first: int = 0):
+def echo_top_offset(fid, n_per_echo: int, n_echoes: int) -> int:
+    """Where the echo tops sit within each period (points from the period start), from the data.
+
+    The magnitude of echoes 1..n-1 (all rows of a ser added) is folded at the period and its
+    maximum taken (where all lines are in phase): 0 for a train whose tops fall on the period
+    boundaries (the ``respdor_cpmg`` layout, echo 0 = the FID), about half a period for full-echo
+    windows (QCPMG programs acquire d6 around each top). A maximum in the last 2 points is the
+    next top sampled just early: 0. Returns 0 when fewer than 2 echoes are stored.
+    """
+    x = np.abs(np.asarray(fid))
+    x = x.reshape(-1, x.shape[-1]).sum(axis=0)
+    m = min(int(n_echoes), x.size // n_per_echo)
+    if m < 2:
+        return 0
+    fold = x[n_per_echo: m * n_per_echo].reshape(m - 1, n_per_echo).mean(axis=0)
+    k = int(np.argmax(fold))
+    return 0 if k >= n_per_echo - 2 else k
+
+
+def sum_echoes(fid, n_per_echo: int, n_echoes: int, first: int = 0, offset: int = 0):
     """Coherent sum of the half echoes (each from its top, n_per_echo // 2 points) of a train.
 
     Parameters
@@ -270,6 +290,8 @@ def sum_echoes(fid, n_per_echo: int, n_echoes: int, first: int = 0):
     n_per_echo, n_echoes : int
     first : int
         First echo used (0 = the FID).
+    offset : int
+        Points from each period start to its echo top (:func:`echo_top_offset`).
 
     Returns
     -------
@@ -280,7 +302,10 @@ def sum_echoes(fid, n_per_echo: int, n_echoes: int, first: int = 0):
     half = n_per_echo // 2
     out = np.zeros(fid.shape[:-1] + (half,), complex)
     for m in range(first, n_echoes):
-        out += fid[..., m * n_per_echo: m * n_per_echo + half]
+        a = offset + m * n_per_echo
+        if a + half > fid.shape[-1]:
+            break
+        out += fid[..., a: a + half]
     return out
 
 
