@@ -14,7 +14,7 @@ from respdor.errors import UserError
 from respdor.spectra.bruker import check_pass_dataset, read_bruker
 from respdor.spectra.csa_fit import fit_mas_spectrum
 from respdor.spectra.mas import check_mas_rate
-from respdor.spectra.processing import _peak_tops, process_fid, spectrum_noise
+from respdor.spectra.processing import _peak_tops, apply_phase, phase_difference, process_fid, spectrum_noise
 
 ROOT = next((p / "shared" / "realdata" for p in Path(__file__).resolve().parents if (p / "shared" / "realdata").is_dir()), None)
 
@@ -50,15 +50,25 @@ def centrebands(pr, rate, larmor, snr=30.0):
     return sorted(float(pr.ppm[i]) for i in keep)
 
 
-def phase_diff(pr_auto, stored):
-    """Largest |difference| (deg) between the automatic and the stored phase at the 10 tallest peaks."""
-    s = pr_auto.spectrum
-    idx = _peak_tops(s)
-    idx = idx[np.argsort(-np.abs(s[idx]))[:10]]
-    n = s.size
-    u = (n - 1 - idx) / n
-    d = (pr_auto.phase[0] + pr_auto.phase[1] * u) - (stored[0] + stored[1] * u)
-    return float(np.max(np.abs((d + 180) % 360 - 180)))
+def nmrglue_acme_diff(pr_auto, stored):
+    """nmrglue's proc_autophase.autops(..., 'acme') (Chen et al. 2002 criterion, Nelder-Mead from
+    PHC0 = PHC1 = 0) on the same unphased spectrum: largest phase difference (deg) from the stored
+    (or, without one, our automatic) phase at the 10 tallest peaks, measured on the spectra
+    themselves so the two programs' PHC conventions do not matter."""
+    import warnings
+
+    from nmrglue.process.proc_autophase import autops
+
+    raw = apply_phase(pr_auto.spectrum, -pr_auto.phase[0], 0.0)
+    raw = apply_phase(raw, 0.0, -pr_auto.phase[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ng = autops(raw, "acme", disp=False)
+    ref = apply_phase(raw, *(stored or pr_auto.phase))
+    idx = _peak_tops(ref)
+    idx = idx[np.argsort(-np.abs(ref[idx]))[:10]]
+    d = np.degrees(np.angle(ng[idx] / ref[idx]))
+    return float(np.max(np.abs(d)))
 
 
 def main(csa=True):
@@ -75,13 +85,15 @@ def main(csa=True):
                 verdict = "accepted"
             except UserError as exc:
                 verdict = "pass-process refuses: " + str(exc).split(": ", 1)[-1]
-            rows.append([name, ds.nucleus, "-", "-", "-", verdict])
+            rows.append([name, ds.nucleus, "-", "-", "-", "-", verdict])
             continue
         auto = process_fid(ds, lb_hz=LB, phase="auto")
         used = process_fid(ds, lb_hz=LB, phase="stored")
-        stored = f"{used.stored[0]:.0f}, {used.stored[1]:.0f}" if used.stored else "none/invalid"
+        stored = f"{used.phase[0]:.0f}, {used.phase[1]:.0f}" if used.phase_source == "stored" else "none/invalid"
         found = f"{auto.phase[0]:.0f}, {auto.phase[1]:.0f}"
-        diff = f"{phase_diff(auto, used.stored):.0f}" if used.stored else "-"
+        ref = used.phase if used.phase_source == "stored" else None
+        diff = f"{phase_difference(auto.spectrum, auto.phase, ref):.0f}" if ref else "-"
+        acme = f"{nmrglue_acme_diff(auto, ref):.0f}"
         key = rel.split("/")[-1]
         try:
             mc = check_mas_rate(used.freq_hz, used.real, recorded_hz=ds.mas_hz_recorded)
@@ -95,7 +107,7 @@ def main(csa=True):
         if mc is not None:
             mas += "".join(f"; WARNING {w}" for w in mc.warnings if "MASR" in w)[:160]
         rows.append([name, ds.nucleus, f"{ds.mas_hz_recorded or 0:g}", mas, f"{found} (auto) vs {stored}; max diff {diff} deg",
-                     used.phase_source])
+                     acme, used.phase_source])
         if csa and mc is not None and ds.nucleus in ("13C", "31P"):
             sites = centrebands(used, mc.rate_hz, ds.larmor_hz)
             r = fit_mas_spectrum(used.ppm, used.real, [dict(delta_iso=c, fwhm=1.0) for c in sites], ds.larmor_hz,
@@ -104,8 +116,8 @@ def main(csa=True):
                 csa_rows.append([name, f"{st['delta_iso']:.1f}", f"{st['span']:.0f} +- {st['span_err']:.0f}",
                                  f"{st['skew']:+.2f} +- {st['skew_err']:.2f}", str(st["n_sidebands"]), st["status"]])
             print(f"# {name}: {len(sites)} lines fitted", file=sys.stderr, flush=True)
-    print("| data set | nucleus | MASR (Hz) | MAS rate used, how found | phase PHC0, PHC1 (deg) | phase used |")
-    print("|---|---|---|---|---|---|")
+    print("| data set | nucleus | MASR (Hz) | MAS rate used, how found | phase PHC0, PHC1 (deg) | nmrglue ACME max diff (deg) | phase used |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
     if csa_rows:

@@ -410,6 +410,27 @@ def _phasing_spectrum(fid, dwell_s, lb_hz, zero_fill, skip: int = 0):
     return spectrum_1d(x, dwell_s, lb_hz=lb, zero_fill=zero_fill, phase0_deg=0.0)[1]
 
 
+def _p1_range(ds) -> float:
+    """Largest |PHC1| (deg) the acquisition can leave once the digital-filter delay is removed.
+
+    What remains is the time between the nominal start of the FID and its first point: the
+    pre-acquisition delay DE plus up to 2/pi of the excitation pulse (TopSpin's acqt0), i.e.
+    360 deg x (DE + 20 us) / dwell (Ba2P2O7: DE 10 us, P1 10 us, dwell 8 us; the automatic PHC1
+    is -620 deg = 13.8 us). Without a usable DE: one dwell (360 deg) when the delay is removed,
+    four when it is unknown.
+    """
+    dwell_us = ds.dwell_s * 1e6
+    try:
+        de = float(ds.acqus.get("DE"))
+    except (TypeError, ValueError):
+        de = None
+    if not ds.group_delay_removed:
+        return 1440.0
+    if de is not None and 0 <= de < 100:  # DE of hundreds of us is not a dead time (converted data)
+        return 360.0 * max(1.0, (de + 20.0) / dwell_us)
+    return 360.0
+
+
 def _judge_stored(ds, s_ph, stored, why, notes, threshold: float = 0.7):
     """Accept the stored phase when it leaves the tallest tops absorptive (quality >= 0.7).
 
@@ -522,10 +543,8 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
         else:
             if phase == "stored":
                 notes.append(f"no usable stored phase ({why}): automatic phase")
-            # With the group delay removed only a dead-time roll is left (|PHC1| <= 360 deg = one
-            # dwell); an unknown filter may leave several dwells.
             info = {}
-            p = autophase(s_ph, p1_range=360.0 if ds.group_delay_removed else 1440.0, details=info)
+            p = autophase(s_ph, p1_range=_p1_range(ds), details=info)
             if info.get("p1_candidate") is not None and not info["p1_kept"]:
                 notes.append(f"automatic phase: PHC1 = {info['p1_candidate']:.0f} deg would raise the coherence of the "
                              f"{info['n_tops']} peak tops only from {info['coherence_p0']:.2f} to "
