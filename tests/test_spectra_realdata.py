@@ -180,3 +180,12 @@ def test_csa_fit_refuses_without_a_rate_and_flags_the_stale_one(tmp_path):
     # Never silent: the wrong rate is a warning in the JSON (the site itself may come out
     # undetermined or degenerate depending on the processing, never 'ok').
     assert any("--mas 5000" in w for w in res["warnings"]) and res["sites"][0]["status"] != "ok"
+
+
+def test_ba2p2o7_first_order_phase_is_the_dead_time():
+    # zg, DE 10 us, P1 10 us, dwell 8 us: the FID starts between DE and DE + 2 P1 / pi after the
+    # pulse, a PHC1 of -450 to -737 deg (TopSpin sense); the automatic phase finds it (measured -620).
+    ds = read_bruker(BA)
+    pr = process_fid(ds, lb_hz=20, phase="auto")
+    t0_us = -pr.phase[1] / 360.0 * ds.dwell_s * 1e6
+    assert 10.0 <= t0_us <= 10.0 + 2 * 10.0 / np.pi
