@@ -86,3 +86,16 @@ def test_full_echo_windows_are_found_from_the_data():
     a = sum_echoes(ds.data, npe, ne - 1)
     b = sum_echoes(shifted, npe, ne - 1, offset=off)
     assert np.allclose(a, b)
+
+
+def test_shaped_pulse_timed_and_nested_loop_or_control_refused():
+    head = "1 ze\n2 d1\n  (p1 ph1):f1\n  1u adc ph31 syrec\n"
+    acqus = {"P": [0, 2.5, 5.0] + [0] * 8 + [50.0], "D": [0, 1, 0, 30e-6, 0, 0, 1e-3], "L": [0] * 22 + [15] + [0, 2]}
+    tau, n, _ = echo_loop_from_pulseprogram(head + "3 d3\n  (p11:sp1 ph2):f1\n  d3\n  d6\n  lo to 3 times l22\n", acqus)
+    assert tau == pytest.approx(50e-6 + 60e-6 + 1e-3) and n == 16
+    nested = head + "3 d3\n4 (p2 ph2):f1\n  d3\n  lo to 4 times l24\n  d6\n  lo to 3 times l22\n"
+    with pytest.raises(ValueError, match="2 pulse loops inside the acquisition"):
+        echo_loop_from_pulseprogram(nested, acqus)
+    control = head + "3 d3\n  (p2 ph2):f1\n  if \"l22 > 4\" goto 3\n  d6\n  lo to 3 times l22\n"
+    with pytest.raises(ValueError, match="cannot time 'if'"):
+        echo_loop_from_pulseprogram(control, acqus)

@@ -103,30 +103,39 @@ def _evaluate(expr, env):
 
 
 def _statement_time(line, env):
-    """Duration (s) of one pulse-program line: the longest of its simultaneous parts."""
-    groups = re.findall(r"\(([^()]*)\)\s*(?::f\d)?", line)
-    rest = re.sub(r"\(([^()]*)\)\s*(?::f\d)?", " ", line)
-    times = []
-    for g in groups:  # a (p2 ph2):f1 group: its pulses/delays one after the other
-        times.append(sum(_token_time(t, env) or 0.0 for t in g.split()))
-    lead = rest.split()
-    if lead:  # a bare delay or time starts the line ("d3", "1u adc ph31", "d6 pl1:f1")
-        t = _token_time(lead[0], env)
-        if t is not None:
-            times.append(t)
+    """Duration (s) of one pulse-program line: the longest of its simultaneous parts.
+
+    Raises KeyError naming what cannot be timed: a nested label or loop, a control statement
+    (lo, if, goto, ...), or a name neither in acqus nor defined by the program.
+    """
+    group = r"\(([^()]*)\)\s*(?::f\d)?"
+    groups = re.findall(group, line)
+    lead = re.sub(group, " ", line).split()
+    times = [sum(_token_time(t, env, strict=False) for t in g.split()) for g in groups]
+    if lead:
+        if re.fullmatch(r"\d+,?", lead[0]) and len(lead) > 1:
+            raise KeyError(f"label {lead[0]} (a loop inside the echo loop)")
+        t = _token_time(lead[0], env, strict=True)
+        times.append(t)
     return max(times) if times else 0.0
 
 
-def _token_time(tok, env):
-    m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([umns]?)", tok)
+def _token_time(tok, env, strict):
+    """Time (s) of a token: Pn / Pn:spN (s), Dn, literal with unit (1u, 10m), a program-defined
+    NAME; other tokens (phases, powers, ph30:r, adc ...) last 0 inside a group and are refused as
+    the first token of a line (``strict``), where TopSpin expects the duration."""
+    m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([umns])", tok)
     if m:
         return float(m.group(1)) * _UNITS[m.group(2)]
-    if re.fullmatch(r"[dp]\d+|[A-Z][A-Z0-9_]*", tok) and not re.fullmatch(r"(ph|pl|sp|gp|cpd|lo)\w*", tok, re.I):
-        v = env(tok)
+    m = re.fullmatch(r"([dp]\d+)(?::sp\d+)?", tok)
+    if m or re.fullmatch(r"[A-Z][A-Z0-9_]*", tok):
+        v = env(m.group(1) if m else tok)
         if v is None:
             raise KeyError(tok)
         return v
-    return None
+    if strict:
+        raise KeyError(tok)
+    return 0.0
 
 
 def echo_loop_from_pulseprogram(text, acqus):
@@ -164,10 +173,9 @@ def echo_loop_from_pulseprogram(text, acqus):
         return _param(acqus, name)
 
     body = [ln for ln in lines if not ln.startswith('"') and not re.match(r"(ph\d+|ph31)\s*=", ln)]
-    started = None
+    started = next((i for i, ln in enumerate(body) if _ACQ_START.search(ln)), None)
+    inside, before = [], []
     for i, ln in enumerate(body):
-        if started is None and _ACQ_START.search(ln):
-            started = i
         m = re.search(r"lo\s+to\s+(\w+)\s+times\s+(l\d+)", ln)
         if not m:
             continue
@@ -178,20 +186,27 @@ def echo_loop_from_pulseprogram(text, acqus):
         loop = [re.sub(rf"^{re.escape(label)},?\s+", "", body[start])] + body[start + 1:i]
         if not any(re.search(r"\(\s*p\d+", x) for x in loop):
             continue  # no pulse in it: not a refocusing loop
-        if started is None or started > start:
+        (inside if started is not None and started < start else before).append((label, m.group(2), loop))
+    if len(inside) > 1:
+        raise ValueError(f"{len(inside)} pulse loops inside the acquisition (labels "
+                         f"{', '.join(x[0] for x in inside)}): which one is the echo train is not clear")
+    if not inside:
+        if before:
+            label, _, loop = before[0]
             raise ValueError(f"the loop '{label}' ({' '.join(loop)}) runs before the acquisition starts: "
                              "a T2 filter, not a digitised echo train")
-        count = _param(acqus, m.group(2))
-        if count is None:
-            raise ValueError(f"acqus has no {m.group(2).upper()}")
-        try:
-            tau = sum(_statement_time(x, env) for x in loop)
-        except (KeyError, SyntaxError) as exc:
-            raise ValueError(f"cannot time '{exc.args[0] if exc.args else exc}' in the echo loop ({' '.join(loop)})") from None
-        if not tau > 0:
-            raise ValueError(f"the echo loop ({' '.join(loop)}) lasts {tau} s")
-        return tau, int(count) + 1, f"{' '.join(loop)} x ({m.group(2)} + 1)"
-    raise ValueError("no loop with a pulse inside the acquisition ('N ... lo to N times lK' after adc/ACQ_START)")
+        raise ValueError("no loop with a pulse inside the acquisition ('N ... lo to N times lK' after adc/ACQ_START)")
+    label, counter, loop = inside[0]
+    count = _param(acqus, counter)
+    if count is None:
+        raise ValueError(f"acqus has no {counter.upper()}")
+    try:
+        tau = sum(_statement_time(x, env) for x in loop)
+    except (KeyError, SyntaxError) as exc:
+        raise ValueError(f"cannot time '{exc.args[0] if exc.args else exc}' in the echo loop ({' '.join(loop)})") from None
+    if not tau > 0:
+        raise ValueError(f"the echo loop ({' '.join(loop)}) lasts {tau} s")
+    return tau, int(count) + 1, f"{' '.join(loop)} x ({counter} + 1)"
 
 
 def _from_pulseprogram_file(ds, prog, notes):
