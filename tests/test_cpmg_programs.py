@@ -99,3 +99,23 @@ def test_shaped_pulse_timed_and_nested_loop_or_control_refused():
     control = head + "3 d3\n  (p2 ph2):f1\n  if \"l22 > 4\" goto 3\n  d6\n  lo to 3 times l22\n"
     with pytest.raises(ValueError, match="cannot time 'if'"):
         echo_loop_from_pulseprogram(control, acqus)
+
+
+def test_integrate_cli_refuses_an_unknown_program_in_one_line(tmp_path):
+    # a pseudo-2D CPMG series whose program loops before the acquisition: one line, exit 2
+    from respdor.spectra.bruker import write_bruker
+
+    src = read_bruker(PROGS / "t2_filter")
+    rows = np.array([src.data] * 4)
+    d = write_bruker(tmp_path / "series", rows, sw_hz=src.sw_hz, bf1_mhz=src.bf1_mhz, sfo1_mhz=src.sfo1_mhz,
+                     nucleus="113Cd", pulprog="t2_filter", vclist=[2, 4],
+                     extra_acqus={k: src.acqus[k] for k in ("P", "D", "L")},
+                     pulseprogram=(PROGS / "t2_filter" / "pulseprogram").read_text())
+    args = [sys.executable, "-m", "respdor", "integrate", str(d), "--region", "-90", "60", "--noise-region", "120",
+            "280", "--mas", "10k", "--periods-per-count", "2", "--cpmg", "sum", "-o", str(tmp_path / "c.csv")]
+    r = subprocess.run(args, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "T2 filter" in r.stderr and "give --echo-period" in r.stderr
+    r = subprocess.run(args + ["--echo-period", "1.28ms"], capture_output=True, text=True,
+                       env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert r.returncode == 0, r.stderr
