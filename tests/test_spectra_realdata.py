@@ -189,3 +189,17 @@ def test_ba2p2o7_first_order_phase_is_the_dead_time():
     pr = process_fid(ds, lb_hz=20, phase="auto")
     t0_us = -pr.phase[1] / 360.0 * ds.dwell_s * 1e6
     assert 10.0 <= t0_us <= 10.0 + 2 * 10.0 / np.pi
+
+
+def test_figure_axis_names_the_inferred_nucleus(tmp_path):
+    # NUC1 is missing in the 113Cd set: the nucleus inferred from BF1 labels the figure axis
+    # (svg with text kept as text so the label can be read back).
+    (tmp_path / "matplotlibrc").write_text("svg.fonttype: none\n")
+    out = tmp_path / "cd.svg"
+    r = subprocess.run([sys.executable, "-m", "respdor", "deconvolve", str(CD), "--sites", "-42.8", "-75", "--fwhm", "2",
+                        "--fit-region", "-120", "-20", "--lb", "20", "--plot", str(out)], capture_output=True, text=True,
+                       cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "", "MPLBACKEND": "Agg",
+                                      "MPLCONFIGDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "113Cd shift (ppm)" in text and "13C shift" not in text.replace("113Cd", "")
