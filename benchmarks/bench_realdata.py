@@ -14,7 +14,7 @@ from respdor.errors import UserError
 from respdor.spectra.bruker import check_pass_dataset, read_bruker
 from respdor.spectra.csa_fit import fit_mas_spectrum
 from respdor.spectra.mas import check_mas_rate
-from respdor.spectra.processing import _peak_tops, apply_phase, phase_difference, process_fid, spectrum_noise
+from respdor.spectra.processing import _peak_tops, acme_score, apply_phase, phase_difference, process_fid, spectrum_noise
 
 ROOT = next((p / "shared" / "realdata" for p in Path(__file__).resolve().parents if (p / "shared" / "realdata").is_dir()), None)
 
@@ -75,7 +75,7 @@ def main(csa=True):
     if ROOT is None:
         print("../shared/realdata not found: nothing to do")
         return
-    rows, csa_rows = [], []
+    rows, csa_rows, checks = [], [], []
     for rel in SETS:
         name = rel.split("/")[-1] if not rel.split("/")[-1].isdigit() else rel.replace("/", " ")
         ds = read_bruker(ROOT / rel)
@@ -94,6 +94,8 @@ def main(csa=True):
         ref = used.phase if used.phase_source == "stored" else None
         diff = f"{phase_difference(auto.spectrum, auto.phase, ref):.0f}" if ref else "-"
         acme = f"{nmrglue_acme_diff(auto, ref):.0f}"
+        raw = apply_phase(apply_phase(auto.spectrum, -auto.phase[0], 0.0), 0.0, -auto.phase[1])
+        checks.append([name, f"{acme_score(raw, auto.phase):.4f}", f"{acme_score(raw, ref):.4f}" if ref else "-"])
         key = rel.split("/")[-1]
         try:
             mc = check_mas_rate(used.freq_hz, used.real, recorded_hz=ds.mas_hz_recorded)
@@ -119,6 +121,10 @@ def main(csa=True):
     print("| data set | nucleus | MASR (Hz) | MAS rate used, how found | phase PHC0, PHC1 (deg) | nmrglue ACME max diff (deg) | phase used |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print("\n| data set | ACME-style score, automatic phase | same, stored phase |")
+    print("|---|---|---|")
+    for r in checks:
         print("| " + " | ".join(r) + " |")
     if csa_rows:
         print("\n| data set | delta_iso (ppm) | span (ppm) | skew | sidebands > 3 sigma | status |")

@@ -92,3 +92,13 @@ def test_phase_difference_is_zero_for_equal_corrections_and_sees_phc1():
     assert phase_difference(s, (10.0, 100.0), (10.0, 0.0)) == pytest.approx(100 * 0.8, abs=3)  # the -30 kHz line
     y = apply_phase(s, *autophase(s)).real
     assert y[np.argmax(np.abs(y))] > 0
+
+
+def test_acme_score_prefers_the_right_phase():
+    from respdor.spectra.processing import acme_score
+
+    lines = [(3000.0, 1.0), (-30000.0, 0.8), (20000.0, 0.5)]
+    f, s = spectrum_1d(_fid(lines, p0=30.0), 1 / SW, lb_hz=20)
+    right = acme_score(s, (30.0, 0.0))
+    assert right < acme_score(s, (0.0, 0.0)) and right < acme_score(s, (30.0, 60.0))
+    assert right < acme_score(s, (210.0, 0.0))  # upside down: the negativity term
