@@ -11,10 +11,14 @@ for all four amino acids, see ``tests/test_spectra_processing.py``):
   ``phase=(PHC0, PHC1)`` means exactly what the same numbers mean in TopSpin.
 * DC offset: the mean of the last eighth of the FID (where the signal has decayed) is taken as
   the receiver offset and subtracted before apodisation; it removes the spike at the carrier.
-* Automatic phase: from the phases of the significant peak tops (see :func:`autophase`). The
-  sidebands of a MAS spectrum are many sharp absorption lines across the window, which pins
-  PHC0 and PHC1 even when the digital-filter delay is unknown; every top is made real and
-  positive, so the spectrum is never upside down.
+* Automatic phase: from the phases of the significant peak tops (see :func:`autophase`), on a
+  copy apodised until the FID decays and without the FID's leading transient
+  (:func:`leading_spikes`). PHC1 is fitted only when it makes the tops clearly more coherent and
+  only within what the acquisition can leave after the group delay is removed (DE and the
+  pulse); every top is made real and positive, so the spectrum is never upside down.
+  :func:`acme_score` is an independent (entropy/negativity) check of a phase.
+* Stored phase: procs PHC0/PHC1 when procs belongs to this FID and leaves the tallest tops
+  absorptive; XWIN-NMR's phase is judged in both senses (see :func:`_judge_stored`).
 * Baseline: points are classified as baseline where the smoothed absolute first derivative is
   below 3 robust standard deviations (Dietrich, Ruedel & Hembd, J. Magn. Reson. 91, 1, 1991),
   the signal mask is widened by 1 % of the points on each side, and a polynomial (default order 3)
