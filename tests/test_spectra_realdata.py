@@ -35,11 +35,12 @@ def test_stored_phase_reproduces_topspin_1r(name):
 
 
 # Largest difference (deg) between the automatic and TopSpin's stored phase at the 10 tallest peaks
-# (benchmarks/bench_realdata.py, LB 20 Hz). Measured: glycine 3.5, alanine 1.2, tyrosine 2.0,
-# 113Cd 4.5, arginine 14 (low S/N, overlapped aliphatic tops: PHC1 poorly pinned by two clusters),
-# alginate 80: 11 (stored phase in XWIN-NMR's opposite sense).
-PHASE_AGREEMENT = [(AA / "glycine", 6.0), (AA / "alanine", 3.0), (AA / "tyrosine", 5.0), (CD, 8.0),
-                   (AA / "arginine", 16.0), (ALG / "80", 15.0)]
+# (benchmarks/bench_realdata.py, LB 20 Hz; phases measured on groups of overlapping lines, see
+# processing.autophase). Measured: glycine 0.5, alanine 2.9, tyrosine 1.6, arginine 3.4 (14 when
+# the phases were read at the peak tops: unresolved partners under the aliphatic tops), 113Cd 2.4,
+# alginate 80: 12.8 (one broad group: read at the tops; stored phase in XWIN-NMR's opposite sense).
+PHASE_AGREEMENT = [(AA / "glycine", 3.0), (AA / "alanine", 3.0), (AA / "tyrosine", 4.0), (CD, 4.0),
+                   (AA / "arginine", 5.0), (ALG / "80", 15.0)]
 
 
 @pytest.mark.parametrize("path,max_deg", PHASE_AGREEMENT, ids=lambda v: getattr(v, "name", str(v)))
