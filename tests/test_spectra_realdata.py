@@ -1,5 +1,6 @@
 """The defects of issue 10 on the real Bruker sets in ../shared/realdata (skipped when absent)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,23 @@ def test_figure_axis_names_the_inferred_nucleus(tmp_path):
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert "113Cd shift (ppm)" in text and "13C shift" not in text.replace("113Cd", "")
+
+
+def test_deconvolve_flags_a_site_on_the_113cd_transient_baseline(tmp_path):
+    # The first 3 FID points (a receiver transient) roll the baseline; a site started at -10 ppm
+    # grows over the roll (measured 118 ppm wide at 28.7 ppm) and must not be reported 'ok'.
+    out = tmp_path / "cd.json"
+    args = [sys.executable, "-m", "respdor", "deconvolve", str(CD), "--sites", "-42.8", "-75", "-10", "--fwhm", "2",
+            "--lb", "20", "--json", str(out)]
+    env = {"PYTHONPATH": str(REPO), "PATH": "", "MPLCONFIGDIR": str(tmp_path)}
+    r = subprocess.run(args, capture_output=True, text=True, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert [s["status"] for s in res["sites"]] == ["ok", "ok", "baseline?"]
+    assert res["sites"][2]["fwhm"] > 50 and any("rolling baseline" in w for w in res["warnings"])
+    assert "rolling baseline" in r.stdout + r.stderr
+    # With the processing's baseline correction the third site is a line (-9.9 ppm in the phase fits).
+    r = subprocess.run(args + ["--baseline-poly", "3"], capture_output=True, text=True, cwd=REPO, env=env)
+    res = json.loads(out.read_text())
+    assert [s["status"] for s in res["sites"]] == ["ok", "ok", "ok"]
+    assert res["sites"][2]["center"] == pytest.approx(-9.6, abs=1.0) and res["sites"][2]["fwhm"] < 15
