@@ -217,6 +217,9 @@ def deconvolve(
     sites = []
     warnings = []
     base = _baseline_fraction(x, yv, p, n)
+    from .processing import robust_noise
+
+    noise_pt = robust_noise(yv)  # white-noise level from point differences (not from the fit)
     scale = 1.0
     if res.covar is not None and noise_region is not None and res.redchi > 0:
         # lmfit's stderr is scaled by sqrt(redchi); undo that so errors reflect the measured noise.
@@ -239,15 +242,21 @@ def deconvolve(
         if not (row["area"] > 2.0 * row["area_err"]):
             why.append(f"its area {row['area']:.3g} is not above twice its error {row['area_err']:.2g}")
         others = [p[f"w{j}"].value for j in range(n) if j != i]
-        if not why and others and row["fwhm"] > BROAD * np.median(others) and base[i] > 0.5:
-            # A component far broader than the other sites whose span the data call baseline
-            # (no slope above the noise): a rolling baseline (e.g. from a leading FID transient)
-            # and a broad line look alike here; the user must decide, so it is not 'ok'.
-            row["status"] = "baseline?"
-            warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) fitted {row['fwhm']:.0f} ppm wide, "
-                            f"{row['fwhm'] / np.median(others):.0f} x the other sites, over points {base[i] * 100:.0f} % of "
-                            f"which are flat baseline: it may be fitting a rolling baseline, not a line; correct the "
-                            f"baseline (--baseline-poly 3) or narrow --fit-region and compare")
+        if not why and others and row["fwhm"] > BROAD * np.median(others):
+            # A component far broader than the other sites: a rolling baseline (e.g. from a
+            # leading FID transient) and a broad line look alike when most of its span is flat
+            # baseline, or when it is a compromise over a narrower line that no site describes
+            # (the residual under it shows that line); the user must decide, so it is not 'ok'.
+            over = _unexplained_peak(xf, yf - model(p, xf), row["center"], row["fwhm"], noise_pt)
+            if base[i] > 0.5 or over is not None:
+                row["status"] = "baseline?"
+                seen = (f"over points {base[i] * 100:.0f} % of which are flat baseline" if base[i] > 0.5 else
+                        f"over a narrower line at {over[0]:.1f} ppm that no site describes (residual {over[1]:.0f} "
+                        f"x the noise)")
+                warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) fitted {row['fwhm']:.0f} ppm wide at "
+                                f"{row['center']:.1f} ppm, {row['fwhm'] / np.median(others):.0f} x the other sites, {seen}: "
+                                f"it may be fitting a rolling baseline, not a line; correct the baseline "
+                                f"(--baseline-poly 3), add a site or narrow --fit-region and compare")
         if why:
             row["status"] = "refused"
             warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
@@ -287,6 +296,17 @@ def _baseline_fraction(x, y, p, n):
         near = np.abs(x - c) <= 0.5 * w
         out.append(float(m[near].mean()) if near.any() else 0.0)
     return out
+
+
+def _unexplained_peak(x, resid, center, fwhm, noise, k: float = 6.0):
+    """(ppm, height / noise) of the largest fit residual within +-fwhm/2 of ``center`` when it
+    exceeds ``k`` noise levels (a line the model leaves out), else None."""
+    near = np.abs(x - center) <= 0.5 * fwhm
+    if not near.any() or noise <= 0:
+        return None
+    j = int(np.argmax(np.abs(resid[near])))
+    h = abs(float(resid[near][j])) / noise
+    return (float(x[near][j]), h) if h > k else None
 
 
 def area_ratio(result: DeconvolutionResult, i: int, j: int):
