@@ -92,7 +92,7 @@ def main(csa=True):
         stored = f"{used.phase[0]:.0f}, {used.phase[1]:.0f}" if used.phase_source == "stored" else "none/invalid"
         found = f"{auto.phase[0]:.0f}, {auto.phase[1]:.0f}"
         ref = used.phase if used.phase_source == "stored" else None
-        diff = f"{phase_difference(auto.spectrum, auto.phase, ref):.0f}" if ref else "-"
+        diff = f"{phase_difference(auto.spectrum, auto.phase, ref):.1f}" if ref else "-"
         acme = f"{nmrglue_acme_diff(auto, ref):.0f}"
         raw = apply_phase(apply_phase(auto.spectrum, -auto.phase[0], 0.0), 0.0, -auto.phase[1])
         checks.append([name, f"{acme_score(raw, auto.phase):.4f}", f"{acme_score(raw, ref):.4f}" if ref else "-"])
