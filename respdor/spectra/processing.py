@@ -705,7 +705,8 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
             p = autophase(s_ph, p1_range=_p1_range(ds), details=info)
             if info.get("p1_candidate") is not None and not info["p1_kept"]:
                 notes.append(f"automatic phase: PHC1 = {info['p1_candidate']:.0f} deg would raise the coherence of the "
-                             f"{info['n_tops']} peak tops only from {info['coherence_p0']:.2f} to "
+                             f"{info['n_tops']} {'line groups' if info['measured_on'] == 'groups' else 'peak tops'} only from "
+                             f"{info['coherence_p0']:.2f} to "
                              f"{info['coherence_p1']:.2f}: PHC1 = 0 kept")
             source = "auto"
     else:
