@@ -13,9 +13,9 @@ import numpy as np
 
 from respdor.errors import UserError
 from respdor.spectra.bruker import check_pass_dataset, read_bruker
-from respdor.spectra.csa_fit import fit_mas_spectrum, site_text
+from respdor.spectra.csa_fit import fit_mas_spectrum
 from respdor.spectra.mas import check_mas_rate
-from respdor.spectra.processing import _peak_tops, process_fid, spectrum_noise
+from respdor.spectra.processing import _peak_tops, acme_score, apply_phase, phase_difference, process_fid, spectrum_noise
 
 ROOT = next((p / "shared" / "realdata" for p in Path(__file__).resolve().parents if (p / "shared" / "realdata").is_dir()), None)
 
@@ -58,22 +58,32 @@ def _txt(row, name, fmt):
     return format_estimate(row[name], row.get(name + "_err"), row.get(name + "_interval"), row.get(name + "_limit"), fmt)
 
 
-def phase_diff(pr_auto, stored):
-    """Largest |difference| (deg) between the automatic and the stored phase at the 10 tallest peaks."""
-    s = pr_auto.spectrum
-    idx = _peak_tops(s)
-    idx = idx[np.argsort(-np.abs(s[idx]))[:10]]
-    n = s.size
-    u = (n - 1 - idx) / n
-    d = (pr_auto.phase[0] + pr_auto.phase[1] * u) - (stored[0] + stored[1] * u)
-    return float(np.max(np.abs((d + 180) % 360 - 180)))
+def nmrglue_acme_diff(pr_auto, stored):
+    """nmrglue's proc_autophase.autops(..., 'acme') (Chen et al. 2002 criterion, Nelder-Mead from
+    PHC0 = PHC1 = 0) on the same unphased spectrum: largest phase difference (deg) from the stored
+    (or, without one, our automatic) phase at the 10 tallest peaks, measured on the spectra
+    themselves so the two programs' PHC conventions do not matter."""
+    import warnings
+
+    from nmrglue.process.proc_autophase import autops
+
+    raw = apply_phase(pr_auto.spectrum, -pr_auto.phase[0], 0.0)
+    raw = apply_phase(raw, 0.0, -pr_auto.phase[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ng = autops(raw, "acme", disp=False)
+    ref = apply_phase(raw, *(stored or pr_auto.phase))
+    idx = _peak_tops(ref)
+    idx = idx[np.argsort(-np.abs(ref[idx]))[:10]]
+    d = np.degrees(np.angle(ng[idx] / ref[idx]))
+    return float(np.max(np.abs(d)))
 
 
 def main(csa=True):
     if ROOT is None:
         print("../shared/realdata not found: nothing to do")
         return
-    rows, csa_rows = [], []
+    rows, csa_rows, checks = [], [], []
     for rel in SETS:
         name = rel.split("/")[-1] if not rel.split("/")[-1].isdigit() else rel.replace("/", " ")
         ds = read_bruker(ROOT / rel)
@@ -83,13 +93,17 @@ def main(csa=True):
                 verdict = "accepted"
             except UserError as exc:
                 verdict = "pass-process refuses: " + str(exc).split(": ", 1)[-1]
-            rows.append([name, ds.nucleus, "-", "-", "-", verdict])
+            rows.append([name, ds.nucleus, "-", "-", "-", "-", verdict])
             continue
         auto = process_fid(ds, lb_hz=LB, phase="auto")
         used = process_fid(ds, lb_hz=LB, phase="stored")
-        stored = f"{used.stored[0]:.0f}, {used.stored[1]:.0f}" if used.stored else "none/invalid"
+        stored = f"{used.phase[0]:.0f}, {used.phase[1]:.0f}" if used.phase_source == "stored" else "none/invalid"
         found = f"{auto.phase[0]:.0f}, {auto.phase[1]:.0f}"
-        diff = f"{phase_diff(auto, used.stored):.0f}" if used.stored else "-"
+        ref = used.phase if used.phase_source == "stored" else None
+        diff = f"{phase_difference(auto.spectrum, auto.phase, ref):.1f}" if ref else "-"
+        acme = f"{nmrglue_acme_diff(auto, ref):.0f}"
+        raw = apply_phase(apply_phase(auto.spectrum, -auto.phase[0], 0.0), 0.0, -auto.phase[1])
+        checks.append([name, f"{acme_score(raw, auto.phase):.4f}", f"{acme_score(raw, ref):.4f}" if ref else "-"])
         key = rel.split("/")[-1]
         try:
             mc = check_mas_rate(used.freq_hz, used.real, recorded_hz=ds.mas_hz_recorded)
@@ -103,7 +117,7 @@ def main(csa=True):
         if mc is not None:
             mas += "".join(f"; WARNING {w}" for w in mc.warnings if "MASR" in w)[:160]
         rows.append([name, ds.nucleus, f"{ds.mas_hz_recorded or 0:g}", mas, f"{found} (auto) vs {stored}; max diff {diff} deg",
-                     used.phase_source])
+                     acme, used.phase_source])
         if csa and mc is not None and ds.nucleus in ("13C", "31P"):
             sites = centrebands(used, mc.rate_hz, ds.larmor_hz)
             t0 = time.perf_counter()
@@ -116,9 +130,13 @@ def main(csa=True):
                 csa_rows.append([name, f"{st['delta_iso']:.1f}", _txt(st, "span", ".0f"), _txt(st, "skew", "+.2f"),
                                  str(st["n_sidebands"]), st["status"], how])
             print(f"# {name}: {len(sites)} lines fitted in {dt:.1f} s", file=sys.stderr, flush=True)
-    print("| data set | nucleus | MASR (Hz) | MAS rate used, how found | phase PHC0, PHC1 (deg) | phase used |")
-    print("|---|---|---|---|---|---|")
+    print("| data set | nucleus | MASR (Hz) | MAS rate used, how found | phase PHC0, PHC1 (deg) | nmrglue ACME max diff (deg) | phase used |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print("\n| data set | ACME-style score, automatic phase | same, stored phase |")
+    print("|---|---|---|")
+    for r in checks:
         print("| " + " | ".join(r) + " |")
     if csa_rows:
         print("\n| data set | delta_iso (ppm) | span (ppm) | skew | sidebands > 3 sigma | status | errors from |")

@@ -11,9 +11,9 @@ to the user; contradictions that would give wrong numbers raise :class:`DataFile
   frequency ratios (and the 1H channel's BF if one is recorded), and the reader says so.
 * ``MASR`` is reported as recorded; it is often stale (the spinning rate of an earlier
   experiment). :func:`infer_mas_rate` measures the rate from the sideband spacing instead.
-* The digital-filter group delay is removed with nmrglue when it knows it; when it does not
-  (e.g. DSPFVS 0, GRPDLY -1), the FID is left as recorded and a warning says that a first-order
-  phase roll remains.
+* The digital-filter group delay (GRPDLY, or the DSPFVS/DECIM table for XWIN-NMR-era data) is
+  removed exactly, fractional part included (:func:`remove_group_delay`); when it is unknown
+  (e.g. DSPFVS 0, GRPDLY -1) the FID itself is examined and the notes say what remains.
 * The number of points is checked against TD (and TD of the indirect dimension for ser files).
 
 Spectra and axes from this module are in ascending frequency/ppm order (TopSpin displays them
@@ -33,7 +33,7 @@ from spinsim.isotopes import get_isotope
 from ..errors import DataFileError, UserError
 from .referencing import infer_nucleus
 
-__all__ = ["BrukerDataset", "read_bruker", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker", "check_pass_dataset"]
+__all__ = ["BrukerDataset", "read_bruker", "group_delay_points", "remove_group_delay", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker", "check_pass_dataset"]
 
 _NO_NUCLEUS = {"", "none", "<none>", "off"}
 
@@ -205,8 +205,78 @@ def _check_size(path, acqus, acqu2s, has_ser):
                             "incomplete copy)")
 
 
-def _unknown_filter(data, acqus, exc, notes):
-    """Group delay not in nmrglue's table (e.g. DSPFVS 0, GRPDLY -1): look at the FID itself.
+def group_delay_points(acqus):
+    """Digital-filter group delay of a Bruker FID in dwell times, and where it came from.
+
+    * DSPFVS >= 20 (Avance II and later): acqus GRPDLY, the delay the console itself reports
+      (GRPDLY = 0: the data carry no delay).
+    * DSPFVS 10-13 (Avance I, XWIN-NMR era; GRPDLY absent or -1): the DSPFVS/DECIM table of
+      W. M. Westler and F. Abildgaard ("DMX digital filters and non-Bruker offline processing",
+      1996), as tabulated in nmrglue (``nmrglue.fileio.bruker.bruker_dsp_table``); the same numbers
+      appear in SpinWorks and other readers (e.g. DSPFVS 10, DECIM 4: 66.625 dwells).
+    * Anything else (e.g. DSPFVS 0 with GRPDLY -1 in converted data): unknown, None.
+
+    Returns
+    -------
+    (float or None, str)
+    """
+    from nmrglue.fileio.bruker import bruker_dsp_table
+
+    def num(key):
+        try:
+            return float(acqus.get(key))
+        except (TypeError, ValueError):
+            return None
+
+    dspfvs, decim, grpdly = num("DSPFVS"), num("DECIM"), num("GRPDLY")
+    if grpdly is not None and grpdly > 0:
+        return grpdly, f"GRPDLY = {grpdly:g}"
+    if grpdly == 0.0 and dspfvs is not None and dspfvs >= 20:
+        return 0.0, "GRPDLY = 0"
+    table = bruker_dsp_table.get(int(dspfvs)) if dspfvs is not None and dspfvs == int(dspfvs) else None
+    if table is not None and decim is not None and decim == int(decim) and int(decim) in table:
+        g = float(table[int(decim)])
+        return g, f"DSPFVS {int(dspfvs)}, DECIM {int(decim)} table: {g:g} dwells"
+    return None, f"DSPFVS = {acqus.get('DSPFVS')}, DECIM = {acqus.get('DECIM')}, GRPDLY = {acqus.get('GRPDLY')}"
+
+
+def remove_group_delay(data, delay: float):
+    """Shift FID(s) left by ``delay`` dwell times (fractional allowed) so point 0 is t = 0.
+
+    The shift is exact for band-limited data: a linear phase on the Fourier transform of the FID
+    zero-filled to twice its length (what TopSpin's own correction amounts to, a first-order phase
+    of 360 deg x delay). The first ``delay`` points hold the filter's response before t = 0; after
+    the shift they sit at the end, so the last ceil(delay) points are dropped instead of being
+    folded back onto the start (nmrglue folds them back and truncates the delay to whole points,
+    which leaves up to one dwell, 360 deg of PHC1, and a spike at the first points).
+
+    Parameters
+    ----------
+    data : ndarray
+        Complex FID(s), time on the last axis.
+    delay : float
+        Group delay in dwell times (>= 0).
+
+    Returns
+    -------
+    ndarray
+        n - ceil(delay) points per FID.
+    """
+    data = np.asarray(data, complex)
+    if delay <= 0:
+        return data.copy()
+    n = data.shape[-1]
+    drop = int(np.ceil(delay - 1e-9))
+    if drop >= n - 8:
+        raise UserError(f"group delay of {delay:g} points leaves almost nothing of a {n}-point FID")
+    m = 2 * n
+    spec = np.fft.fft(data, n=m, axis=-1)
+    spec *= np.exp(2j * np.pi * np.fft.fftfreq(m) * delay)
+    return np.fft.ifft(spec, axis=-1)[..., : n - drop]
+
+
+def _unknown_filter(data, acqus, tag, notes):
+    """Group delay not known from acqus (e.g. DSPFVS 0, GRPDLY -1): look at the FID itself.
 
     A digitally filtered FID that still carries its group delay starts near zero and rises over
     tens of points; a FID whose magnitude is largest in its first 3 points has no delay left
@@ -216,12 +286,11 @@ def _unknown_filter(data, acqus, exc, notes):
     a = np.abs(np.asarray(data))
     first = a[..., :64].reshape(-1, min(64, a.shape[-1])).mean(axis=0)
     k = int(np.argmax(first))
-    tag = f"DSPFVS = {acqus.get('DSPFVS')}, DECIM = {acqus.get('DECIM')}, GRPDLY = {acqus.get('GRPDLY')}"
     if k <= 2:
         notes.append(f"digital-filter delay not in the lookup table ({tag}); the FID peaks at point {k}, "
                      "so no group delay remains in the data")
         return True
-    notes.append(f"digital-filter delay unknown ({tag}: {exc}); the FID peaks at point {k}: a first-order "
+    notes.append(f"digital-filter delay unknown ({tag}); the FID peaks at point {k}: a first-order "
                  "phase roll remains (the automatic phase fits PHC1)")
     return False
 
@@ -304,7 +373,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     procno : int
         Processing number whose ``procs`` gives the reference frequency SF.
     remove_filter : bool
-        Remove the digital-filter group delay when nmrglue knows it.
+        Remove the digital-filter group delay (see :func:`group_delay_points`).
 
     Returns
     -------
@@ -372,17 +441,15 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         )
     data = data[..., :n_complex]
     removed = False
-    grpdly = acqus.get("GRPDLY")
-    if remove_filter and grpdly is not None and float(grpdly) == 0.0 and float(acqus.get("DSPFVS", 0) or 0) >= 20:
-        removed = True  # GRPDLY = 0 with a modern DSPFVS: no group delay in the data
-    elif remove_filter:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                data = ng.bruker.remove_digital_filter(dic, data)
+    if remove_filter:
+        delay, how = group_delay_points(acqus)
+        if delay is None:
+            removed = _unknown_filter(data, acqus, how, notes)
+        else:
+            data = remove_group_delay(data, delay)
             removed = True
-        except Exception as exc:
-            removed = _unknown_filter(data, acqus, exc, notes)
+            if delay > 0:
+                notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
     else:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
     nucleus = _nucleus(acqus, acqus_path, notes)

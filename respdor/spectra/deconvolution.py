@@ -22,6 +22,8 @@ from ..errors import UserError
 __all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio"]
 
 _SHAPES = {"gaussian": 0.0, "lorentzian": 1.0, "voigt": None}
+# A site this many times broader than the median of the others is checked against the baseline.
+BROAD = 5.0
 
 
 def noise_sigma(ppm, y, region):
@@ -44,7 +46,7 @@ class DeconvolutionResult:
     ----------
     sites : list of dict
         Per site: center, fwhm, area, fraction, eta and their ``*_err`` (ppm, ppm, intensity x ppm,
-        dimensionless).
+        dimensionless), status and baseline_fraction (see :func:`deconvolve`).
     sigma : float
         Noise standard deviation used for the uncertainties (intensity units).
     redchi : float
@@ -113,7 +115,11 @@ def deconvolve(
 
     A site is refused (``status`` 'refused', with a warning) when its centre ends on the window
     edge, its width exceeds half the window (it fitted the baseline, not a line) or its area
-    is below twice its error (the data do not show it).
+    is below twice its error (the data do not show it). A site more than ``BROAD`` (5) times
+    broader than the median of the other sites, over a span more than half of which the derivative
+    test of :func:`respdor.spectra.processing.baseline_mask` calls flat baseline
+    (``baseline_fraction``), gets status 'baseline?' with a warning: a rolling baseline (the
+    113Cd set's leading FID transient) and a broad line look alike there.
 
     Returns
     -------
@@ -210,6 +216,10 @@ def deconvolve(
         notes.append("uncertainties could not be estimated (singular covariance): sites may be degenerate")
     sites = []
     warnings = []
+    base = _baseline_fraction(x, yv, p, n)
+    from .processing import robust_noise
+
+    noise_pt = robust_noise(yv)  # white-noise level from point differences (not from the fit)
     scale = 1.0
     if res.covar is not None and noise_region is not None and res.redchi > 0:
         # lmfit's stderr is scaled by sqrt(redchi); undo that so errors reflect the measured noise.
@@ -221,6 +231,7 @@ def deconvolve(
             row[name] = float(par.value)
             row[name + "_err"] = float(par.stderr * scale) if par.stderr is not None else float("nan")
         row["eta"] = float(p["eta"].value)
+        row["baseline_fraction"] = base[i]
         row["status"] = "ok"
         why = []
         edge = 0.5 * step
@@ -230,6 +241,22 @@ def deconvolve(
             why.append(f"its width {row['fwhm']:.0f} ppm exceeds half the window: it fits the baseline, not a line")
         if not (row["area"] > 2.0 * row["area_err"]):
             why.append(f"its area {row['area']:.3g} is not above twice its error {row['area_err']:.2g}")
+        others = [p[f"w{j}"].value for j in range(n) if j != i]
+        if not why and others and row["fwhm"] > BROAD * np.median(others):
+            # A component far broader than the other sites: a rolling baseline (e.g. from a
+            # leading FID transient) and a broad line look alike when most of its span is flat
+            # baseline, or when it is a compromise over a narrower line that no site describes
+            # (the residual under it shows that line); the user must decide, so it is not 'ok'.
+            over = _unexplained_peak(xf, yf - model(p, xf), row["center"], row["fwhm"], noise_pt)
+            if base[i] > 0.5 or over is not None:
+                row["status"] = "baseline?"
+                seen = (f"over points {base[i] * 100:.0f} % of which are flat baseline" if base[i] > 0.5 else
+                        f"over a narrower line at {over[0]:.1f} ppm that no site describes (residual {over[1]:.0f} "
+                        f"x the noise)")
+                warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) fitted {row['fwhm']:.0f} ppm wide at "
+                                f"{row['center']:.1f} ppm, {row['fwhm'] / np.median(others):.0f} x the other sites, {seen}: "
+                                f"it may be fitting a rolling baseline, not a line; correct the baseline "
+                                f"(--baseline-poly 3), add a site or narrow --fit-region and compare")
         if why:
             row["status"] = "refused"
             warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
@@ -255,6 +282,31 @@ def deconvolve(
         notes=notes,
         warnings=warnings,
     )
+
+
+def _baseline_fraction(x, y, p, n):
+    """Per site: the fraction of the points within its FWHM that the derivative test of
+    :func:`respdor.spectra.processing.baseline_mask` classifies as baseline (whole spectrum)."""
+    from .processing import baseline_mask
+
+    m = baseline_mask(y)
+    out = []
+    for i in range(n):
+        c, w = p[f"c{i}"].value, p[f"w{i}"].value
+        near = np.abs(x - c) <= 0.5 * w
+        out.append(float(m[near].mean()) if near.any() else 0.0)
+    return out
+
+
+def _unexplained_peak(x, resid, center, fwhm, noise, k: float = 6.0):
+    """(ppm, height / noise) of the largest fit residual within +-fwhm/2 of ``center`` when it
+    exceeds ``k`` noise levels (a line the model leaves out), else None."""
+    near = np.abs(x - center) <= 0.5 * fwhm
+    if not near.any() or noise <= 0:
+        return None
+    j = int(np.argmax(np.abs(resid[near])))
+    h = abs(float(resid[near][j])) / noise
+    return (float(x[near][j]), h) if h > k else None
 
 
 def area_ratio(result: DeconvolutionResult, i: int, j: int):

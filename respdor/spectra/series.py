@@ -89,13 +89,16 @@ def integrate_series(
         )
     data = ds.data
     if cpmg is not None:
-        from .cpmg import echo_parameters, spikelet_fid, sum_echoes
+        from .cpmg import echo_parameters, echo_top_offset, spikelet_fid, sum_echoes
 
         if cpmg not in ("sum", "spikelet"):
             raise UserError(f"cpmg must be 'sum' or 'spikelet', got {cpmg!r}")
         tau, npe, ne, cn = echo_parameters(ds, echo_period_s, n_echoes)
         notes += cn
-        data = sum_echoes(data, npe, ne) if cpmg == "sum" else spikelet_fid(data, npe, ne)
+        off = echo_top_offset(data, npe, ne) if cpmg == "sum" else 0
+        if off:
+            notes.append(f"CPMG: echo tops {off} points after each period start (from the data)")
+        data = sum_echoes(data, npe, ne, offset=off) if cpmg == "sum" else spikelet_fid(data, npe, ne)
         notes.append(f"CPMG: {ne} echoes of {npe} points " + ("summed (half echoes) before FT" if cpmg == "sum"
                                                               else "transformed together (spikelet spectrum)"))
     freq, spec = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=0.0)
