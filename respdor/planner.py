@@ -739,7 +739,7 @@ def longest_useful_time(sensitivity: Sensitivity, model: CurveModel, coupling_hz
 
 
 def _search_pairs(tr, sensitivity, targets, candidates, max_candidates=300):
-    """:func:`_continuous_optimum` on a thinned grid, then at full resolution near the best pair.
+    """``_continuous_optimum`` on a thinned grid, then at full resolution near the best pair.
 
     The pair search costs O(n^2); fast MAS with a long T2' gives thousands of rotor-period
     candidates. The criterion varies smoothly with the times, so a grid thinned to

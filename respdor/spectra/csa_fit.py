@@ -763,7 +763,7 @@ def _fractions(res, n, err_scale):
 
 def _site_errors(i, row, res, group, refit_sites, chi_scale, err_scale, window, profile, notes, warns):
     """Errors of delta_iso, span and skew of site ``i``: covariance, or profile likelihood where
-    the covariance cannot be trusted (see :func:`_covariance_suspect`); fills ``row``."""
+    the covariance cannot be trusted (see ``_covariance_suspect``); fills ``row``."""
     used = []
     for key, name, fmt in (("span", "span", ".0f"), ("skew", "skew", "+.2f"), ("iso", "delta_iso", ".2f")):
         par = res.params[f"{key}{i}"]

@@ -19,7 +19,7 @@ for all four amino acids, see ``tests/test_spectra_processing.py``):
   spectrum is never upside down.
   :func:`acme_score` is an independent (entropy/negativity) check of a phase.
 * Stored phase: procs PHC0/PHC1 when procs belongs to this FID and leaves the tallest tops
-  absorptive; XWIN-NMR's phase is judged in both senses (see :func:`_judge_stored`).
+  absorptive; XWIN-NMR's phase is judged in both senses (see ``_judge_stored``).
 * Baseline: points are classified as baseline where the smoothed absolute first derivative is
   below 3 robust standard deviations (Dietrich, Ruedel & Hembd, J. Magn. Reson. 91, 1, 1991),
   the signal mask is widened by 1 % of the points on each side, and a polynomial (default order 3)
@@ -273,13 +273,13 @@ def autophase(spec, fit_p1: bool = True, p1_range: float = 360.0, snr: float = 8
     Each group of overlapping lines (every significant top, |S| above ``snr`` noise levels, with
     a window of 4 half-widths; overlapping windows merge) is fitted with complex Lorentzians that
     share ONE phase, non-negative amplitudes and a complex linear background, adding a line where
-    an unresolved shoulder leaves a residual (:func:`_fit_region`). Each group is one measurement
+    an unresolved shoulder leaves a residual (``_fit_region``). Each group is one measurement
     theta_k of PHC0 + PHC1 u_k (u = fractional position from the high-frequency edge), weighted
     by its summed line height. Reading the phase at a single top instead is biased by the
     dispersion of any unresolved partner: arginine's aliphatic tops scatter by +-25 deg, the group
     fits by +-4 deg. A symmetric misfit of the line shape (Gaussian lines fitted as Lorentzians)
     leaves the fitted phase unbiased. With fewer than ``min_groups`` groups (one broad hump) the
-    phases are read at the tops (:func:`_top_phases`).
+    phases are read at the tops (``_top_phases``).
 
     PHC0 alone is fitted first (weighted circular mean, Tukey re-weighting so outlying groups
     lose their vote); PHC1 is then searched over +-``p1_range`` (0.5 deg steps, which also
@@ -344,7 +344,7 @@ def autophase(spec, fit_p1: bool = True, p1_range: float = 360.0, snr: float = 8
 
 def _top_phases(s, noise, snr):
     """Phases, weights and positions u of the significant peak tops read one by one
-    (:func:`_local_tops`) on a 4x interpolated spectrum (a sampled top can sit half a point off
+    (``_local_tops``) on a 4x interpolated spectrum (a sampled top can sit half a point off
     the line centre, where the dispersion is not zero)."""
     up = 4 if s.size <= 16384 else 1
     if up > 1:
