@@ -40,6 +40,9 @@ def _add_processing(p):
                    help="subtract a polynomial of this order fitted to the signal-free points (default: none)")
     g.add_argument("--no-dc", action="store_true", help="keep the receiver DC offset (default: removed)")
     g.add_argument("--zero-fill", type=int, default=2, help="zero-fill factor (default 2)")
+    g.add_argument("--lp-first", type=int, metavar="N",
+                   help="replace the first N FID points by backward linear prediction (default: the leading "
+                        "transient points when the FID starts with one, else none; 0: never)")
 
 
 def _phase_arg(args):
@@ -246,8 +249,11 @@ def _load_spectrum(path, args):
 
     if getattr(args, "zero_fill", 2) < 1:
         raise UserError(f"--zero-fill must be >= 1, got {args.zero_fill}")
+    lp = getattr(args, "lp_first", None)
+    if lp is not None and lp < 0:
+        raise UserError(f"--lp-first must be >= 0, got {lp}")
     return load_spectrum(path, lb_hz=args.lb, phase=_phase_arg(args), baseline_order=getattr(args, "baseline_poly", None),
-                         dc=not getattr(args, "no_dc", False), zero_fill=getattr(args, "zero_fill", 2))
+                         dc=not getattr(args, "no_dc", False), zero_fill=getattr(args, "zero_fill", 2), lp_first=lp)
 
 
 def _check_mas(freq_hz, y, given_hz, recorded_hz, warnings, what):

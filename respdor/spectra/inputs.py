@@ -54,7 +54,7 @@ class Spectrum1D:
 
 
 def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None, dc: bool = True,
-                  zero_fill: int = 2) -> Spectrum1D:
+                  zero_fill: int = 2, lp_first: int | None = None) -> Spectrum1D:
     """Read a text spectrum (ppm, intensity) or process a Bruker 1D FID.
 
     Parameters
@@ -71,6 +71,9 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
         Remove the receiver DC offset.
     zero_fill : int
         Zero-fill factor.
+    lp_first : int or None
+        Leading FID points replaced by backward linear prediction (None: automatic, 0: none;
+        see :func:`respdor.spectra.processing.process_fid`).
 
     Returns
     -------
@@ -85,7 +88,8 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
         if ds.data.ndim != 1:
             raise UserError(f"{p}: a 2D data set (ser, {ds.data.shape[0]} rows); this command needs a 1D fid "
                             "(use pass-process or integrate for 2D data)")
-        pr = process_fid(ds, lb_hz=lb_hz, zero_fill=zero_fill, phase=phase, dc=dc, baseline_order=baseline_order)
+        pr = process_fid(ds, lb_hz=lb_hz, zero_fill=zero_fill, phase=phase, dc=dc, baseline_order=baseline_order,
+                         lp_first=lp_first)
         return Spectrum1D(pr.ppm, pr.real, pr.freq_hz, ds.larmor_hz, ds.nucleus, ds.mas_hz_recorded, pr,
                           list(ds.notes) + pr.notes)
     from .textio import read_spectrum_text

@@ -36,7 +36,7 @@ from ..errors import UserError
 
 __all__ = ["Processed1D", "apply_phase", "stored_phase", "autophase", "remove_dc", "baseline_mask",
            "baseline_correct", "process_fid", "robust_noise", "spectrum_noise", "phase_quality",
-           "phase_difference", "leading_spikes", "acme_score"]
+           "phase_difference", "leading_spikes", "acme_score", "backward_lp"]
 
 
 def apply_phase(spec, phc0_deg: float, phc1_deg: float = 0.0):
@@ -549,6 +549,82 @@ def leading_spikes(fid, factor: float = 2.5, look: int = 8, max_points: int = 8)
     return k
 
 
+LP_FIT_POINTS = 512
+LP_RANK_FACTOR = 2.5
+
+
+def backward_lp(fid, n_points: int, order: int | None = None, fit_points: int | None = None,
+                details: dict | None = None):
+    """Replace the first ``n_points`` FID points by backward linear prediction.
+
+    The standard repair of corrupted first points (receiver or filter transient, probe ringing):
+    a sum of damped complex exponentials obeys x_n = sum_{k=1..M} b_k x_{n+k} exactly for any
+    order M at least the number of lines, so the coefficients b fitted on the good points predict
+    the points before them, one at a time from the last bad point back to point 0.
+
+    Fit: the rows [x_{n+1} .. x_{n+M}] -> x_n for n = N .. N + K - M - 1 (N = ``n_points``,
+    K = ``fit_points`` points starting at N), solved by a rank-truncated SVD (Kumaresan & Tufts,
+    IEEE Trans. ASSP 30, 833 (1982)): singular values above ``LP_RANK_FACTOR`` (2.5) x their
+    median are signal, the rest noise. With M = K/3 the pure-noise singular values of the
+    (K - M) x M matrix lie within about 1.9 x their median (Marchenko-Pastur, aspect ratio 1/2),
+    so 2.5 keeps every line whose singular value stands out of the noise and drops directions
+    that would only feed noise into the prediction (a floor of 1e-10 x the largest keeps
+    round-off out for noiseless data). The median is a noise estimate only while fewer than M/2
+    lines are significant (fewer than 85 with the defaults).
+
+    Choices: K = min(512, points after N) (the first, strongest part of the FID, which is what
+    the missing points resemble most; more points cost SVD time for little gain); M = K // 3
+    (large against the number of lines of a 1D spectrum, and leaves 2M rows to average the
+    noise). On 3 damped exponentials with points 0-2 corrupted the predicted points are exact to
+    1e-9 relative without noise and within one noise standard deviation at S/N 100
+    (``tests/test_spectra_processing.py``).
+
+    Parameters
+    ----------
+    fid : ndarray
+        Complex 1D FID (group delay removed: point 0 is the start of the decay).
+    n_points : int
+        Number of leading points to replace (>= 0).
+    order : int, optional
+        Prediction order M (default K // 3).
+    fit_points : int, optional
+        Number of points K after the replaced ones used for the fit (default min(512, available)).
+    details : dict, optional
+        Filled with ``order``, ``fit_points``, ``rank`` and ``replaced`` (the original points).
+
+    Returns
+    -------
+    ndarray
+        Copy of the FID with points 0 .. n_points - 1 predicted (same units as the FID).
+    """
+    x = np.array(fid, dtype=complex, copy=True)
+    if x.ndim != 1:
+        raise UserError("backward linear prediction needs a 1D FID")
+    n = int(n_points)
+    if n < 0:
+        raise UserError(f"number of points to predict must be >= 0, got {n_points}")
+    if n == 0:
+        return x
+    avail = x.size - n
+    k = min(LP_FIT_POINTS, avail) if fit_points is None else int(fit_points)
+    m = max(2, k // 3) if order is None else int(order)
+    if k > avail or m < 1 or k - m < m:
+        raise UserError(f"backward linear prediction of {n} points: {avail} points remain after them, too few for "
+                        f"order {m} over {k} points (needs at least twice the order)")
+    seg = x[n:n + k]
+    rows = k - m
+    a = seg[np.arange(rows)[:, None] + 1 + np.arange(m)[None, :]]
+    u, sv, vh = np.linalg.svd(a, full_matrices=False)
+    rank = int(np.sum(sv > max(LP_RANK_FACTOR * np.median(sv), 1e-10 * sv[0])))
+    b = (vh[:rank].conj().T / sv[:rank]) @ (u[:, :rank].conj().T @ seg[:rows])
+    replaced = x[:n].copy()
+    for i in range(n - 1, -1, -1):
+        x[i] = x[i + 1:i + 1 + m] @ b
+    if details is not None:
+        details.update(order=m, fit_points=k, rank=rank, replaced=replaced)
+    return x
+
+
 def _phasing_spectrum(fid, dwell_s, lb_hz, zero_fill, skip: int = 0):
     """Spectrum used only to find or judge the phase.
 
@@ -615,6 +691,28 @@ def _judge_stored(ds, s_ph, stored, why, notes, threshold: float = 0.7):
                      f"(absorption quality {q:.2f} < {threshold})")
 
 
+def _repair_leading(data, lp_first, notes):
+    """The FID with its leading transient replaced by backward linear prediction (see
+    :func:`process_fid`), and a note saying what was done."""
+    found = leading_spikes(data)
+    if lp_first is None:
+        n, why = found, "a transient (each > 2.5 x the median of the next 8)"
+    else:
+        n, why = int(lp_first), "as asked (--lp-first)"
+    if n < 0:
+        raise UserError(f"--lp-first must be >= 0, got {lp_first}")
+    if n == 0:
+        return data
+    info = {}
+    out = backward_lp(data, n, details=info)
+    ratio = np.abs(info["replaced"]) / np.maximum(np.abs(out[:n]), 1e-300)
+    notes.append(f"first {n} FID point(s) are {why}: replaced by backward linear prediction (order {info['order']}, "
+                 f"fitted on points {n}-{n + info['fit_points'] - 1}, {info['rank']} signal components; they were "
+                 + ", ".join(f"{r:.3g}" for r in ratio) + " x the prediction)"
+                 + ("; --lp-first 0 keeps them" if lp_first is None else ""))
+    return out
+
+
 @dataclass
 class Processed1D:
     """A processed 1D spectrum and how it was made.
@@ -649,8 +747,8 @@ class Processed1D:
 
 
 def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: bool = True,
-                baseline_order: int | None = None, fid=None) -> Processed1D:
-    """Process a 1D Bruker FID: DC offset, exponential apodisation, zero filling, FT, phase, baseline.
+                baseline_order: int | None = None, fid=None, lp_first: int | None = None) -> Processed1D:
+    """Process a 1D Bruker FID: DC offset, leading-point repair, apodisation, zero filling, FT, phase, baseline.
 
     Parameters
     ----------
@@ -669,6 +767,10 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
         Polynomial order of the baseline correction (None: no correction).
     fid : ndarray, optional
         Use this FID instead of ``ds.data`` (e.g. summed CPMG echoes).
+    lp_first : int or None
+        Replace this many leading FID points by backward linear prediction (:func:`backward_lp`);
+        None (default): as many as :func:`leading_spikes` finds a transient in (usually 0, then
+        nothing changes); 0: never.
 
     Returns
     -------
@@ -683,6 +785,7 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
     if dc:
         data, off = remove_dc(data)
         notes.append(f"DC offset removed ({abs(off) / max(np.max(np.abs(data)), 1e-300) * 100:.2g} % of the FID maximum)")
+    data = _repair_leading(data, lp_first, notes)
     f, s = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=zero_fill, phase0_deg=0.0)
     stored, why = stored_phase(ds)
     if isinstance(phase, str):
@@ -692,8 +795,8 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
         # (truncation wiggles and broad backgrounds have no phase to judge).
         skip = leading_spikes(data)
         if skip:
-            notes.append(f"first {skip} FID point(s) are a transient (each > 2.5 x the median of the next 8): "
-                         "left out when the phase is found")
+            notes.append(f"first {skip} FID point(s) are a transient (each > 2.5 x the median of the next 8) kept in "
+                         "the spectrum: left out when the phase is found")
         s_ph = _phasing_spectrum(data, ds.dwell_s, lb_hz, min(zero_fill, 2), skip)
         stored, q, why = _judge_stored(ds, s_ph, stored, why, notes)
         if phase == "stored" and stored is not None:
