@@ -57,7 +57,7 @@ def test_automatic_phase_fits_phc1_only_when_the_data_need_it():
     # 113Cd solution spectrum: 3 lines, no group delay left; the old free fit gave PHC1 = 204 deg.
     pr = process_fid(read_bruker(CD), lb_hz=20, phase="auto")
     assert pr.phase[1] == 0.0 and any("PHC1 = 0 kept" in n for n in pr.notes)
-    assert any("first 3 FID point(s) are a transient" in n for n in pr.notes)
+    assert any("first 4 FID point(s) are a transient" in n and "backward linear prediction" in n for n in pr.notes)
     # alanine: the dead-time roll is real (TopSpin stored PHC1 = -192 deg) and is found.
     pr = process_fid(read_bruker(AA / "alanine"), lb_hz=20, phase="auto")
     assert pr.phase[1] == pytest.approx(-191.6, abs=15)
@@ -208,11 +208,12 @@ def test_figure_axis_names_the_inferred_nucleus(tmp_path):
 
 
 def test_deconvolve_flags_a_site_on_the_113cd_transient_baseline(tmp_path):
-    # The first 3 FID points (a receiver transient) roll the baseline; a site started at -10 ppm
-    # grows over the roll (measured 118 ppm wide at 28.7 ppm) and must not be reported 'ok'.
+    # With the first FID points (a receiver transient) kept (--lp-first 0) they roll the baseline; a
+    # site started at -10 ppm grows over the roll (measured 118 ppm wide at 28.7 ppm) and must not
+    # be reported 'ok'.
     out = tmp_path / "cd.json"
     args = [sys.executable, "-m", "respdor", "deconvolve", str(CD), "--sites", "-42.8", "-75", "-10", "--fwhm", "2",
-            "--lb", "20", "--json", str(out)]
+            "--lb", "20", "--json", str(out), "--lp-first", "0"]
     env = {"PYTHONPATH": str(REPO), "PATH": "", "MPLCONFIGDIR": str(tmp_path)}
     r = subprocess.run(args, capture_output=True, text=True, cwd=REPO, env=env)
     assert r.returncode == 0, r.stderr
@@ -231,3 +232,40 @@ def test_deconvolve_flags_a_site_on_the_113cd_transient_baseline(tmp_path):
     res = json.loads(out.read_text())
     assert [s["status"] for s in res["sites"]] == ["ok", "ok", "ok"]
     assert res["sites"][2]["center"] == pytest.approx(-9.6, abs=1.0) and res["sites"][2]["fwhm"] < 15
+
+
+def _cd_baseline_rms(lp_first):
+    """rms of the 113Cd spectrum outside its lines (more than 20 ppm from -75, -42.8, -10 and the
+    small line near 30 ppm; the outer 5 % on each side, the filter's band edges, left out) in units
+    of the white noise there (point differences)."""
+    from respdor.spectra.processing import robust_noise
+
+    pr = process_fid(read_bruker(CD), lb_hz=20, phase="stored", lp_first=lp_first)
+    x, y, n = pr.ppm, pr.real, pr.ppm.size
+    off = np.zeros(n, bool)
+    off[int(0.05 * n):int(0.95 * n)] = True
+    off &= np.all([np.abs(x - c) > 20 for c in (-75.0, -42.8, -10.0, 30.0)], axis=0)
+    return np.sqrt(np.mean(y[off] ** 2)) / robust_noise(y[off][::2]), pr
+
+
+def test_backward_lp_removes_the_113cd_rolling_baseline(tmp_path):
+    # The leading transient kept: the baseline rolls at 7.9 x the noise; replaced by backward linear
+    # prediction (automatic: points 0-3, point 3 found by its 16-noise-level distance from its
+    # prediction): 1.09 x (only points 0-2: 1.43 x).
+    before, _ = _cd_baseline_rms(0)
+    after, pr = _cd_baseline_rms(None)
+    assert before > 6 and after < 1.25
+    assert any("first 4 FID point(s) are a transient" in n and "--lp-first 0 keeps them" in n for n in pr.notes)
+    assert pr.phase_source == "stored"
+    # deconvolve no longer needs --baseline-poly: the -10 ppm site is a narrow line (measured 4.9 ppm,
+    # 7.7 ppm with --lp-first 0 --baseline-poly 3; the -42.8 and -75 ppm lines 2.5 and 4.4 ppm).
+    out = tmp_path / "cd.json"
+    r = subprocess.run([sys.executable, "-m", "respdor", "deconvolve", str(CD), "--sites", "-42.8", "-75", "-10",
+                        "--fwhm", "2", "--lb", "20", "--json", str(out)], capture_output=True, text=True, cwd=REPO,
+                       env={"PYTHONPATH": str(REPO), "PATH": "", "MPLCONFIGDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert [s["status"] for s in res["sites"]] == ["ok", "ok", "ok"] and not res["warnings"]
+    site = res["sites"][2]
+    assert site["center"] == pytest.approx(-9.7, abs=0.5) and site["fwhm"] < 6
+    assert "backward linear prediction" in r.stdout + r.stderr

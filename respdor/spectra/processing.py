@@ -576,7 +576,7 @@ def backward_lp(fid, n_points: int, order: int | None = None, fit_points: int | 
     the missing points resemble most; more points cost SVD time for little gain); M = K // 3
     (large against the number of lines of a 1D spectrum, and leaves 2M rows to average the
     noise). On 3 damped exponentials with points 0-2 corrupted the predicted points are exact to
-    1e-9 relative without noise and within one noise standard deviation at S/N 100
+    2e-15 relative without noise and within one noise standard deviation at S/N 100
     (``tests/test_spectra_processing.py``).
 
     Parameters
@@ -608,9 +608,10 @@ def backward_lp(fid, n_points: int, order: int | None = None, fit_points: int | 
     avail = x.size - n
     k = min(LP_FIT_POINTS, avail) if fit_points is None else int(fit_points)
     m = max(2, k // 3) if order is None else int(order)
-    if k > avail or m < 1 or k - m < m:
-        raise UserError(f"backward linear prediction of {n} points: {avail} points remain after them, too few for "
-                        f"order {m} over {k} points (needs at least twice the order)")
+    if k > avail or k < max(32, 2 * n) or m < 1 or k - m < m:
+        raise UserError(f"backward linear prediction of {n} points: {avail} points remain after them, too few to fit "
+                        f"order {m} over {k} points (needs at least 32 points, twice the points predicted and twice "
+                        "the order)")
     seg = x[n:n + k]
     rows = k - m
     a = seg[np.arange(rows)[:, None] + 1 + np.arange(m)[None, :]]
