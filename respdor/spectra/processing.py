@@ -729,7 +729,10 @@ def _repair_leading(data, lp_first, notes):
     if n == 0:
         return data
     info = {}
-    out = backward_lp(data, n, details=info)
+    try:
+        out = backward_lp(data, n, details=info)
+    except UserError as e:
+        raise UserError(f"--lp-first {n}: {e}") from None
     ratio = np.abs(info["replaced"]) / np.maximum(np.abs(out[:n]), 1e-300)
     notes.append(f"first {n} FID point(s) are {why}: replaced by backward linear prediction (order {info['order']}, "
                  f"fitted on points {n}-{n + info['fit_points'] - 1}, {info['rank']} signal components; they were "
