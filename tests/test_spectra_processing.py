@@ -312,6 +312,8 @@ def test_process_fid_repairs_a_leading_transient(tmp_path):
     assert rms[1] > 20 * rms[0] and rms[0] < 0.005 * top  # the transient's roll is gone
     user = process_fid(ds, lb_hz=20.0, phase=(0.0, 0.0), lp_first=5)
     assert any("first 5 FID point(s) are as asked (--lp-first)" in n for n in user.notes)
+    with pytest.raises(UserError, match=r"^--lp-first 4000: .*too few"):
+        process_fid(ds, lp_first=4000)
     r = subprocess.run([sys.executable, "-m", "respdor", "deconvolve", str(p), "--sites", "-27", "--lp-first", "-2"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(DATA.parent), "PATH": ""})
     assert r.returncode == 2 and r.stderr.strip().splitlines() == ["respdor: error: --lp-first must be >= 0, got -2"]
