@@ -135,13 +135,7 @@ def _local_tops(s, idx, reach: float = 3.0):
     mag = np.abs(s)
     out = np.empty(idx.size, complex)
     for j, i in enumerate(idx):
-        half = 0.5 * mag[i]
-        lo = i
-        while lo > 0 and mag[lo] > half:
-            lo -= 1
-        hi = i
-        while hi < s.size - 1 and mag[hi] > half:
-            hi += 1
+        lo, hi = _half_max_crossings(mag, i)
         hw = max(1, (hi - lo) // 2)
         a, b = max(0, i - int(reach * hw)), min(s.size - 1, i + int(reach * hw))
         # The sampled maximum can sit up to half a point off the true centre, where the line's
@@ -156,9 +150,9 @@ def _local_tops(s, idx, reach: float = 3.0):
     return out
 
 
-def _half_width(mag, i) -> float:
-    """Half width (points) of the peak at ``i``: distance to the nearer half-maximum crossing
-    (the nearer side, so a neighbour or a hump on the other side does not widen it)."""
+def _half_max_crossings(mag, i):
+    """Indices (lo, hi) where ``mag`` first falls to half of ``mag[i]`` on either side of ``i``
+    (or the ends of the array)."""
     half = 0.5 * mag[i]
     lo = i
     while lo > 0 and mag[lo] > half:
@@ -166,6 +160,13 @@ def _half_width(mag, i) -> float:
     hi = i
     while hi < mag.size - 1 and mag[hi] > half:
         hi += 1
+    return lo, hi
+
+
+def _half_width(mag, i) -> float:
+    """Half width (points) of the peak at ``i``: distance to the nearer half-maximum crossing
+    (the nearer side, so a neighbour or a hump on the other side does not widen it)."""
+    lo, hi = _half_max_crossings(mag, i)
     return float(max(1, min(i - lo, hi - i)))
 
 
