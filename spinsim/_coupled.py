@@ -36,6 +36,27 @@ def _dot_h(A, B):
 
 
 @njit(cache=True)
+def _rows_of(X, idx, lo, nb):
+    """Rows idx[lo:lo + nb] of X (a block's rows of a dense matrix)."""
+    m = X.shape[1]
+    out = np.empty((nb, m), np.complex128)
+    for i in range(nb):
+        for c in range(m):
+            out[i, c] = X[idx[lo + i], c]
+    return out
+
+
+@njit(cache=True)
+def _block_of(A, idx, lo, nb):
+    """The diagonal block (rows and columns idx[lo:lo + nb]) of A."""
+    out = np.empty((nb, nb), np.complex128)
+    for i in range(nb):
+        for j in range(nb):
+            out[i, j] = A[idx[lo + i], idx[lo + j]]
+    return out
+
+
+@njit(cache=True)
 def _mul(A, B, bd, off, idx):
     """A @ B; with ``bd`` both are block-diagonal in the blocks (off, idx) and only blocks are multiplied."""
     if not bd:
@@ -45,13 +66,7 @@ def _mul(A, B, bd, off, idx):
     for b in range(off.shape[0] - 1):
         lo = off[b]
         nb = off[b + 1] - lo
-        Ab = np.empty((nb, nb), np.complex128)
-        Bb = np.empty((nb, nb), np.complex128)
-        for i in range(nb):
-            for j in range(nb):
-                Ab[i, j] = A[idx[lo + i], idx[lo + j]]
-                Bb[i, j] = B[idx[lo + i], idx[lo + j]]
-        Cb = np.dot(Ab, Bb)
+        Cb = np.dot(_block_of(A, idx, lo, nb), _block_of(B, idx, lo, nb))
         for i in range(nb):
             for j in range(nb):
                 C[idx[lo + i], idx[lo + j]] = Cb[i, j]
@@ -73,14 +88,7 @@ def _bd_left(A, X, off, idx):
     for b in range(off.shape[0] - 1):
         lo = off[b]
         nb = off[b + 1] - lo
-        Ab = np.empty((nb, nb), np.complex128)
-        Xb = np.empty((nb, m), np.complex128)
-        for i in range(nb):
-            for j in range(nb):
-                Ab[i, j] = A[idx[lo + i], idx[lo + j]]
-            for c in range(m):
-                Xb[i, c] = X[idx[lo + i], c]
-        Cb = np.dot(Ab, Xb)
+        Cb = np.dot(_block_of(A, idx, lo, nb), _rows_of(X, idx, lo, nb))
         for i in range(nb):
             for c in range(m):
                 C[idx[lo + i], c] = Cb[i, c]
