@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -221,6 +222,33 @@ class _Progress:
             sys.stderr.flush()
 
 
+@contextmanager
+def _crystallite_chunks(n, chunk, per_item, progress):
+    """Chunks (a, b) of ``n`` crystallites with a progress bar (``per_item`` units each).
+
+    Ctrl-C is taken between chunks, never inside a numba kernel; an interrupt closes the bar
+    and propagates.
+    """
+    prog = _Progress(n * per_item, progress, "spinsim")
+    guard = InterruptGuard()
+
+    def chunks():
+        for a, b in _chunks(n, chunk):
+            guard.check()
+            yield a, b
+            prog.update((b - a) * per_item)
+        guard.check()
+
+    try:
+        yield chunks()
+    except KeyboardInterrupt:
+        prog.close(interrupted=True)
+        raise
+    finally:
+        guard.release()
+    prog.close()
+
+
 def _chunks(n, size):
     for a in range(0, n, size):
         yield a, min(n, a + size)
@@ -352,14 +380,11 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
     T = 0.0 if ideal else centre.duration
     if not ideal:
         dt, L, shared, n_per = _block_grid(centre, tr, ng, max_dt)
-    prog = _Progress(powder.n_ab * ng, progress, "spinsim")
     c1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
     c0_all = np.empty_like(c1_all)
     obs = system.spins[0]
-    guard = InterruptGuard()  # Ctrl-C is taken between chunks, never inside a numba kernel
-    try:
-        for a, b in _chunks(powder.n_ab, chunk):
-            guard.check()
+    with _crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
+        for a, b in chunks:
             comps = interaction_components(system, powder.euler_ab()[a:b])
             fs = comps.single[0][:, :, 0] - comps.single[0][:, :, 1]  # omega_S coefficient of S_z
             fs = fs.copy()
@@ -413,14 +438,6 @@ def _fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress,
                 c0 = c0 * cj0
             c1_all[a:b] = c1
             c0_all[a:b] = c0
-            prog.update((b - a) * ng)
-        guard.check()
-    except KeyboardInterrupt:
-        prog.close(interrupted=True)
-        raise
-    finally:
-        guard.release()
-    prog.close()
     w = powder.weights / ng
     s1 = np.einsum("o,ogi->i", w, c1_all)
     s0 = np.einsum("o,ogi->i", w, c0_all)
@@ -534,11 +551,8 @@ def _coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progre
     ns_sorted = np.ascontiguousarray(ns[order])
     s1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
     s0_all = np.empty_like(s1_all)
-    prog = _Progress(powder.n_ab * ng, progress, "spinsim")
-    guard = InterruptGuard()  # Ctrl-C is taken between chunks, never inside a numba kernel
-    try:
-        for a, b in _chunks(powder.n_ab, chunk):
-            guard.check()
+    with _crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
+        for a, b in chunks:
             comps = interaction_components(system, powder.euler_ab()[a:b])
             D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)
             s1, s0 = KC.coupled_signals(
@@ -548,14 +562,6 @@ def _coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progre
             )
             s1_all[a:b][:, :, order] = s1
             s0_all[a:b][:, :, order] = s0
-            prog.update((b - a) * ng)
-        guard.check()
-    except KeyboardInterrupt:
-        prog.close(interrupted=True)
-        raise
-    finally:
-        guard.release()
-    prog.close()
     w = powder.weights / ng
     info = {"engine": "coupled", "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
             "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs())}
@@ -735,8 +741,7 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
     for p, ev in enumerate(periods):
         sl.segment(ev, t_cen + p * tr)
     arrs = sl.arrays()
-    t0s, dts, kinds = arrs[0], arrs[1], arrs[2]
-    dims = sl.dims
+    t0s = arrs[0]
     dim = sl.dim
     iz, ip, im, sx, _ = spin_operators(0.5)
     rest = dim // 2
@@ -768,12 +773,9 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
     euler, weights = powder.euler_full()
     n_tot = euler.shape[0]
     offs = offsets or {}
-    prog = _Progress(n_tot, progress, "spinsim")
     out = np.empty((n_tot, len(ns)), complex)
-    guard = InterruptGuard()  # Ctrl-C is taken between chunks, never inside a numba kernel
-    try:
-        for a, b in _chunks(n_tot, chunk):
-            guard.check()
+    with _crystallite_chunks(n_tot, chunk, 1, progress) as chunks:
+        for a, b in chunks:
             comps = interaction_components(system, euler[a:b])
             F = np.ascontiguousarray(full_diagonal(system, comps, offs))
             U = K.propagate_segments(F, wr, *arrs)
@@ -787,14 +789,6 @@ def _general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offset
                     np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
                     np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
                 )
-            prog.update(b - a)
-        guard.check()
-    except KeyboardInterrupt:
-        prog.close(interrupted=True)
-        raise
-    finally:
-        guard.release()
-    prog.close()
     out /= rest * np.array(norms)[None, :]
     return np.einsum("o,oi->i", weights, out), {"engine": "general", "slices": len(t0s), "dim": dim}
 
