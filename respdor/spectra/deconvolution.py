@@ -19,7 +19,8 @@ from spinsim.sidebands import pseudo_voigt
 
 from ..errors import UserError
 
-__all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio"]
+__all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio",
+           "StartWidth", "measured_start_widths", "site_identity"]
 
 _SHAPES = {"gaussian": 0.0, "lorentzian": 1.0, "voigt": None}
 # A site this many times broader than the median of the others is checked against the baseline.
@@ -36,6 +37,198 @@ def noise_sigma(ppm, y, region):
     xx = np.asarray(ppm, float)[sel]
     coef = np.polyfit(xx, yy, 1)
     return float(np.std(yy - np.polyval(coef, xx), ddof=2))
+
+
+@dataclass
+class StartWidth:
+    """Starting line width of one site, measured on the data where a line is there.
+
+    Attributes
+    ----------
+    centre : float
+        The site's position as given (ppm).
+    fwhm : float
+        Starting FWHM (ppm).
+    measured : bool
+        True when ``fwhm`` is the half-maximum width of a line at ``peak``.
+    peak : float
+        Top of the line the width was measured on (ppm; nan when no line was found).
+    how : str
+        One phrase for the output (how the width was obtained).
+    """
+
+    centre: float
+    fwhm: float
+    measured: bool
+    peak: float
+    how: str
+
+
+def _crossing(xs, ys, top, half, direction, noise):
+    """Interpolated ppm where ``ys`` first falls below ``half`` walking from ``top`` in
+    ``direction`` (+1/-1), or None when the spectrum rises again by more than 3 noise levels
+    first (an unresolved neighbour) or the axis ends."""
+    i, low = top, ys[top]
+    while 0 <= i + direction < ys.size:
+        j = i + direction
+        if ys[j] <= half:
+            t = (ys[i] - half) / max(ys[i] - ys[j], 1e-300)
+            return float(xs[i] + t * (xs[j] - xs[i]))
+        if ys[j] > low + 3.0 * noise:
+            return None
+        low = min(low, ys[j])
+        i = j
+    return None
+
+
+def measured_start_widths(ppm, y, centres, noise=None, snr: float = 5.0) -> list[StartWidth]:
+    """Starting FWHM of each site from the data: the half-maximum width of the line at it.
+
+    From the point nearest each centre the (5-point smoothed) spectrum is climbed to the top
+    of the line whose flank holds the centre. The half-maximum crossings on either side are
+    interpolated; the nearer resolved side gives the width (2 x that half width), so that a
+    neighbour or a hump on the other side does not widen it (the narrowest width the data
+    resolve there). No start is wider than the distance to the nearest other site, so that
+    two close lines never start as one. A site with no line above ``snr`` noise levels
+    starts at the median measured width of the others (the window / 20 when there are none),
+    and says so.
+
+    Parameters
+    ----------
+    ppm, y : ndarray
+        Axis (ppm, either order) and real spectrum.
+    centres : sequence of float
+        Sites as given (ppm).
+    noise : float, optional
+        Noise standard deviation (default: :func:`respdor.spectra.processing.spectrum_noise`).
+    snr : float
+        Height (in noise levels) a line needs to be measured.
+
+    Returns
+    -------
+    list of StartWidth
+    """
+    from .processing import spectrum_noise
+
+    x = np.asarray(ppm, float)
+    order = np.argsort(x)
+    xs, ys = x[order], np.asarray(y, float)[order]
+    dx = float(np.median(np.diff(xs))) if xs.size > 1 else 1.0
+    noise = spectrum_noise(ys) if noise is None else float(noise)
+    smooth = np.convolve(ys, np.ones(5) / 5.0, mode="same") if ys.size >= 5 else ys
+    cs = [float(c) for c in centres]
+    found = []
+    for c in cs:
+        i = int(np.clip(np.searchsorted(xs, c), 0, xs.size - 1))
+        while True:  # uphill on the smoothed spectrum: the top of the line under the centre
+            nb = [k for k in (i - 1, i + 1) if 0 <= k < xs.size and smooth[k] > smooth[i]]
+            if not nb:
+                break
+            i = max(nb, key=lambda k: smooth[k])
+        a, b = max(0, i - 2), min(xs.size, i + 3)
+        top = a + int(np.argmax(ys[a:b]))
+        if ys[top] < snr * noise:
+            found.append(None)
+            continue
+        half = 0.5 * ys[top]
+        sides = [abs(v - xs[top]) for v in (_crossing(xs, ys, top, half, -1, noise), _crossing(xs, ys, top, half, 1, noise))
+                 if v is not None]
+        found.append((float(xs[top]), 2.0 * min(sides) if sides else None))
+    widths = [f[1] for f in found if f is not None and f[1] is not None]
+    fallback = float(np.median(widths)) if widths else float(np.ptp(xs)) / 20.0
+    out = []
+    for k, (c, f) in enumerate(zip(cs, found)):
+        gaps = [abs(c - o) for j, o in enumerate(cs) if j != k and o != c]
+        cap = min(gaps) if gaps else np.inf
+        if f is None:
+            w, ok, peak = fallback, False, float("nan")
+            how = (f"no line above {snr:g} sigma at {c:g} ppm: the median width of the measured lines"
+                   if widths else f"no line above {snr:g} sigma at {c:g} ppm: 1/20 of the window")
+        elif f[1] is None:
+            w, ok, peak = min(fallback, cap), False, f[0]
+            how = f"line at {f[0]:.2f} ppm not resolved at half height: the median width of the measured lines"
+        else:
+            w, ok, peak, how = f[1], True, f[0], f"measured (half-maximum width of the line at {f[0]:.2f} ppm)"
+        if w > cap:
+            w, how = cap, how + f", capped at the {cap:.2f} ppm to the nearest other site"
+        out.append(StartWidth(c, float(max(w, 2.0 * dx)), ok, peak, how))
+    return out
+
+
+def site_identity(starts, centres, fwhms, amplitudes, tolerances):
+    """Did each site stay on the line where it was put?
+
+    A site has ``moved`` when its fitted centre lies more than its tolerance (the measured
+    width of its line; at least a few points) from where it was given. It is ``merged`` when it
+    moved and now lies nearer another site's given position than its own (it ended on that
+    site's line), when it moved or vanished and another site's fitted line (within half its
+    FWHM) covers its own given position (that site took its line over), or when two fitted
+    centres lie within half the larger FWHM of each other (two sites on one line). A site with
+    zero fitted amplitude is ``absent``.
+
+    Parameters
+    ----------
+    starts, centres, fwhms, amplitudes, tolerances : sequence of float
+        Per site: given position, fitted centre, fitted FWHM (ppm), fitted amplitude (>= 0),
+        allowed distance (ppm).
+
+    Returns
+    -------
+    statuses : list of str
+        '' (on its line), 'moved', 'merged' or 'absent'.
+    warnings : list of str
+        One line per finding, naming both sites and the distance moved.
+    """
+    s, c, w, a, tol = (np.asarray(v, float) for v in (starts, centres, fwhms, amplitudes, tolerances))
+    n = s.size
+    total = float(np.sum(a))
+    absent = a <= 1e-6 * total if total > 0 else np.ones(n, bool)
+    moved = np.abs(c - s) > tol
+    status, warns, done = [""] * n, [], set()
+
+    def say(i, j, why):
+        if (i, j) in done:
+            return
+        done.add((i, j))
+        status[i] = "merged"
+        if not absent[j]:
+            status[j] = "merged"
+        warns.append(f"site {i + 1} given at {s[i]:g} ppm and site {j + 1} given at {s[j]:g} ppm: {why}")
+
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        if not others:
+            break
+        if moved[i] and not absent[i]:
+            j = min(others, key=lambda j: abs(c[i] - s[j]))
+            if abs(c[i] - s[j]) < abs(c[i] - s[i]):
+                say(i, j, f"site {i + 1} was fitted at {c[i]:.2f} ppm, {abs(c[i] - s[i]):.2f} ppm from where it was "
+                          f"put, on the line of site {j + 1}")
+                continue
+        if moved[i] or absent[i]:
+            cover = [j for j in others if not absent[j] and abs(c[j] - s[i]) <= 0.5 * w[j]]
+            if cover:
+                j = cover[0]
+                gone = "has zero amplitude" if absent[i] else f"was fitted at {c[i]:.2f} ppm ({abs(c[i] - s[i]):.2f} ppm away)"
+                say(i, j, f"site {i + 1} {gone}; site {j + 1} ({c[j]:.2f} ppm, {w[j]:.2f} ppm wide, moved "
+                          f"{abs(c[j] - s[j]):.2f} ppm) covers its line")
+                continue
+        for j in others:
+            if j > i and not absent[i] and not absent[j] and abs(c[i] - c[j]) < 0.5 * max(w[i], w[j]):
+                say(i, j, f"both fitted on one line ({c[i]:.2f} and {c[j]:.2f} ppm, {max(w[i], w[j]):.2f} ppm wide)")
+    for i in range(n):
+        if status[i]:
+            continue
+        if absent[i]:
+            status[i] = "absent"
+            warns.append(f"site {i + 1} given at {s[i]:g} ppm: fitted amplitude zero (no line left for it); "
+                         "its position and width are not reported")
+        elif moved[i]:
+            status[i] = "moved"
+            warns.append(f"site {i + 1} given at {s[i]:g} ppm was fitted at {c[i]:.2f} ppm, {abs(c[i] - s[i]):.2f} ppm "
+                         f"away (more than the {tol[i]:.2f} ppm width of its line): no line at {s[i]:g} ppm? check "
+                         "the sites")
+    return status, warns
 
 
 @dataclass
