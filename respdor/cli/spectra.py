@@ -134,7 +134,8 @@ def register(subparsers):
     p.add_argument("input", help="spectrum: text file (ppm, intensity) or Bruker experiment directory")
     p.add_argument("--sites", type=finite_float, nargs="+", required=True, metavar="PPM")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, help="starting width in ppm (default: the half-maximum width of the "
+                   "line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])

@@ -491,7 +491,7 @@ def fit_mas_spectrum(
     if not flagged:
         return first
     held = [dict(st, fwhm=r["fwhm_start_measured"]) for st, r in zip(sites, first.sites)]
-    careful = _fit_once(ppm, y, held, larmor_hz, mas_hz, center_bounds_ppm=[r["line_tolerance"] for r in first.sites],
+    careful = _fit_once(ppm, y, held, larmor_hz, mas_hz, center_bounds_ppm=[r["line_hold"] for r in first.sites],
                         **kw)
     chi_first, chi_careful = (float(np.sum((f.model - f.data) ** 2)) for f in (first, careful))
     scale = first.sigma**2 if first.sigma and first.sigma > 0 else 1.0
@@ -814,7 +814,7 @@ def _judge_sites(out, params, sites, measured, dx, warns):
     # Tolerance: the measured width of the site's line (the fitted one where none was measured).
     tol = [max(m.fwhm if m.measured else row["fwhm"], 3.0 * dx) for m, row in zip(measured, out)]
     status, found = site_identity(given, [r["delta_iso"] for r in out], [r["fwhm"] for r in out],
-                                  [r["amplitude"] for r in out], tol)
+                                  [r["amplitude"] for r in out], tol, [m.peak for m in measured])
     warns.extend(found)
     total = sum(r["amplitude"] for r in out)
     for i, (row, st) in enumerate(zip(out, status)):
@@ -825,6 +825,8 @@ def _judge_sites(out, params, sites, measured, dx, warns):
         row["moved_ppm"] = float(abs(row["delta_iso"] - given[i]))
         row["fwhm_start_measured"] = float(measured[i].fwhm)
         row["line_tolerance"] = float(tol[i])
+        # The careful re-fit holds the site within the tolerance of its line's top.
+        row["line_hold"] = float(tol[i] + (abs(measured[i].peak - given[i]) if np.isfinite(measured[i].peak) else 0.0))
         if st:
             row["status"] = st
         if row["amplitude"] <= 1e-6 * total:
