@@ -164,8 +164,8 @@ def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
     line; at least a few points) from its line. It is ``merged`` when it moved and now lies
     nearer another site's line than its own (it ended on that site's line), when it moved or
     vanished and another site's fitted line (within half its FWHM) covers its own line (that
-    site took its line over), or when two fitted centres lie within half the larger FWHM of each
-    other (two sites on one line). A site with zero fitted amplitude is ``absent``.
+    site took its line over), or when two fitted centres lie within half the narrower FWHM of
+    each other (two sites on one line). A site with zero fitted amplitude is ``absent``.
 
     Parameters
     ----------
@@ -218,8 +218,9 @@ def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
                           f"{abs(c[j] - s[j]):.2f} ppm) covers its line")
                 continue
         for j in others:
-            if j > i and not absent[i] and not absent[j] and abs(c[i] - c[j]) < 0.5 * max(w[i], w[j]):
-                say(i, j, f"both fitted on one line ({c[i]:.2f} and {c[j]:.2f} ppm, {max(w[i], w[j]):.2f} ppm wide)")
+            # Within half the narrower width: one line (a broad component under a narrow line is not).
+            if j > i and not absent[i] and not absent[j] and abs(c[i] - c[j]) < 0.5 * min(w[i], w[j]):
+                say(i, j, f"both fitted on one line ({c[i]:.2f} and {c[j]:.2f} ppm, {min(w[i], w[j]):.2f} ppm wide)")
     for i in range(n):
         if status[i]:
             continue
