@@ -148,7 +148,7 @@ def measured_start_widths(ppm, y, centres, noise=None, snr: float = 5.0) -> list
             w, ok, peak = min(fallback, cap), False, f[0]
             how = f"line at {f[0]:.2f} ppm not resolved at half height: the median width of the measured lines"
         else:
-            w, ok, peak, how = f[1], True, f[0], f"measured (half-maximum width of the line at {f[0]:.2f} ppm)"
+            w, ok, peak, how = f[1], True, f[0], f"measured: half-maximum width of the line at {f[0]:.2f} ppm"
         if w > cap:
             w, how = cap, how + f", capped at the {cap:.2f} ppm to the nearest other site"
         out.append(StartWidth(c, float(max(w, 2.0 * dx)), ok, peak, how))
@@ -320,7 +320,7 @@ def deconvolve(
     (``baseline_fraction``), gets status 'baseline?' with a warning: a rolling baseline (the
     113Cd set's leading FID transient) and a broad line look alike there.
 
-    When a site is judged moved, merged, absent or refused, the fit is repeated from the
+    When a site is judged moved, merged or absent, the fit is repeated from the
     measured widths with each centre held within its line's width of its line; that careful fit
     is reported when its chi-square is no higher (a note says so), otherwise the first one, with
     a warning giving how much worse the held fit is.
@@ -331,7 +331,7 @@ def deconvolve(
     """
     kw = dict(shape=shape, noise_region=noise_region, fit_region=fit_region, baseline=baseline, n_starts=n_starts)
     first = _deconvolve_once(ppm, y, centers, fwhm=fwhm, center_bounds_ppm=center_bounds_ppm, **kw)
-    flagged = [i for i, r in enumerate(first.sites) if r["status"] in ("moved", "merged", "absent", "refused")]
+    flagged = [i for i, r in enumerate(first.sites) if r["line_status"]]
     if not flagged:
         return first
     hold = [r["line_hold"] for r in first.sites]
@@ -537,6 +537,7 @@ def _judge_lines(sites, centers, measured, step, width, warnings):
     total = sum(r["area"] for r in sites)
     for r, st, m, t in zip(sites, status, measured, tol):
         r["fwhm_start_measured"], r["line_tolerance"] = float(m.fwhm), float(t)
+        r["line_status"] = st  # also where 'refused' or 'baseline?' stays the status shown
         # The careful re-fit holds the centre within the tolerance of the line's top.
         r["line_hold"] = float(t + (abs(m.peak - m.centre) if np.isfinite(m.peak) else 0.0))
         if st and r["status"] == "ok":
