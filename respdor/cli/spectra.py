@@ -95,7 +95,8 @@ def register(subparsers):
     _add_processing(p)
     p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
     p.add_argument("--span", type=finite_float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
-    p.add_argument("--fwhm", type=finite_float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
+    p.add_argument("--fwhm", type=finite_float, help="starting line width in ppm (--spectrum; default: the half-maximum "
+                   "width of the line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
     p.add_argument("--starts", type=int, default=3, help="starting points per site and skew sign (default 3)")
@@ -133,7 +134,8 @@ def register(subparsers):
     p.add_argument("input", help="spectrum: text file (ppm, intensity) or Bruker experiment directory")
     p.add_argument("--sites", type=finite_float, nargs="+", required=True, metavar="PPM")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, help="starting width in ppm (default: the half-maximum width of the "
+                   "line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])
@@ -369,15 +371,15 @@ def run_csa_fit(args) -> int:
     spans = args.span or [None] * len(args.sites)
     if len(spans) != len(args.sites):
         raise UserError(f"--span has {len(spans)} values for {len(args.sites)} sites")
-    sites = [dict(delta_iso=c, fwhm=args.fwhm, **({"span": sp_} if sp_ is not None else {}))
-             for c, sp_ in zip(args.sites, spans)]
+    sites = [dict(delta_iso=c, **({"fwhm": args.fwhm} if args.fwhm is not None else {}),
+                  **({"span": sp_} if sp_ is not None else {})) for c, sp_ in zip(args.sites, spans)]
     r = fit_mas_spectrum(sp.ppm, sp.y, sites, larmor, mas, noise_region=args.noise_region, n_starts=args.starts)
     from ..spectra.csa_fit import site_text
 
     # delta_iso, span, skew as text: "+- err" (covariance), "[lo, hi]" or "(> lo, upper hi)" (profile).
-    shown = [dict(row, **{k + "_txt": site_text(row, k) for k in ("delta_iso", "span", "skew")}) for row in r.sites]
+    shown = [dict(row, **{k + "_txt": site_text(row, k) for k in ("delta_iso", "span", "skew", "fwhm")}) for row in r.sites]
     cols = [("delta_iso_txt", "delta_iso", ""), ("span_txt", "span", ""), ("skew_txt", "skew", ""),
-            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"),
+            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm_txt", "fwhm", ""),
             ("fraction", "fraction", ".4f"), ("n_sidebands", "n_sb", ".0f"), ("status", "status", "")]
     print(format_rows(shown, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
