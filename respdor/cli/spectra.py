@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
-from ._units import finite_float, parse_frequency, parse_time
+from ._units import finite_float, parse_frequency, parse_larmor, parse_time
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")
@@ -24,7 +24,7 @@ def _add_outputs(p):
 
 def _add_larmor(p):
     g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
-    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
+    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz; refused outside 1-1500 MHz)")
     g.add_argument("--nucleus", help="observed isotope, e.g. 113Cd (Bruker data: read from the data set)")
     g.add_argument("--field", type=finite_float, metavar="TESLA",
                    help="B0 in tesla, with --nucleus, instead of --larmor (nu0 = Xi x 1H frequency); "
@@ -181,13 +181,17 @@ def _freq(text, option):
     return value
 
 
-def _larmor(args, data_hz=None, data_nucleus=None, warnings=None):
+def _larmor(args, data_hz=None, data_nucleus=None, warnings=None, data_nucleus_inferred=False):
     from ..spectra.inputs import resolve_larmor
 
-    given = _freq(args.larmor, "--larmor") if args.larmor else None
+    given = None
+    if args.larmor:
+        given, explicit = parse_larmor(args.larmor, "--larmor")
+        if not explicit:
+            print(f"--larmor {args.larmor}: read as Hz")
     if args.field is not None and not 0 < args.field <= 100:
         raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
-    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus)
+    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus, data_nucleus_inferred)
     for w in warn:
         _warn(w, warnings if warnings is not None else [])
     print(f"observe frequency {hz / 1e6:.6f} MHz ({source})")
@@ -362,7 +366,7 @@ def run_csa_fit(args) -> int:
     sp = _load_spectrum(args.input, args)
     for n in sp.notes:
         print("note:", n)
-    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings)
+    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings, sp.nucleus_inferred)
     given = _freq(args.mas, "--mas") if args.mas else None
     mc = _check_mas(sp.freq_axis(larmor), sp.y, given, sp.mas_recorded_hz, warnings, f"spectrum {args.input}")
     mas = mc.rate_hz

@@ -70,6 +70,8 @@ class BrukerDataset:
         What the reader found, assumed, inferred or distrusted.
     procs_trusted : bool
         Whether procs agrees with acqus (then its PHC0/PHC1 may be used).
+    nucleus_inferred : bool
+        NUC1 did not name an isotope: ``nucleus`` was inferred from BF1.
     """
 
     path: Path
@@ -86,6 +88,7 @@ class BrukerDataset:
     group_delay_removed: bool
     notes: list = field(default_factory=list)
     procs_trusted: bool = False
+    nucleus_inferred: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -452,7 +455,9 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
                 notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
     else:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
+    n_notes = len(notes)
     nucleus = _nucleus(acqus, acqus_path, notes)
+    nucleus_inferred = len(notes) > n_notes  # _nucleus notes only what it inferred
     procs_path = path / "pdata" / str(procno) / "procs"
     procs = _read_param_file(procs_path) if procs_path.is_file() else None
     ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
@@ -477,6 +482,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         group_delay_removed=removed,
         notes=notes,
         procs_trusted=trusted,
+        nucleus_inferred=nucleus_inferred,
     )
 
 
