@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor"]
+__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_noise_region"]
 
 
 @dataclass
@@ -213,3 +213,69 @@ def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nuc
     if how == field_how:
         how = f"{field_how} (Xi x 1H frequency)"
     return given, how, warn
+
+
+#: A noise region whose spread exceeds the spectrum's baseline noise by more than this factor
+#: holds signal: the errors measured there would be that many times too large (refused).
+NOISE_SPREAD_REFUSE = 3.0
+#: Above these (spread, or a single point) it holds some signal: a warning.
+NOISE_SPREAD_WARN, NOISE_PEAK_WARN = 1.5, 6.0
+
+
+def check_noise_region(ppm, y, region, sites=(), option="--noise-region", where="the spectrum"):
+    """Refuse a noise region that lies on signal; return a warning when it holds a little.
+
+    The region's spread (standard deviation after removing a straight line, as the noise
+    estimates use it) is compared with the baseline noise of the whole spectrum
+    (:func:`respdor.spectra.processing.spectrum_noise`, a robust estimate from its signal-free
+    points): on a line or a spinning sideband it is many times larger (the errors would be as
+    many times too large). A site given by the user inside the region is refused too.
+
+    Parameters
+    ----------
+    ppm, y : ndarray
+        Axis (ppm) and real spectrum.
+    region : (float, float)
+        The noise region (ppm).
+    sites : sequence of float
+        Line positions the user gave (ppm).
+    option, where : str
+        How the region and the spectrum are named in the messages.
+
+    Returns
+    -------
+    list of str
+        Warnings (empty when the region is clean).
+
+    Raises
+    ------
+    UserError
+        The region contains a site, or its spread is more than :data:`NOISE_SPREAD_REFUSE` x the
+        baseline noise.
+    """
+    from .processing import spectrum_noise
+
+    lo, hi = sorted(float(v) for v in region)
+    name = f"{option} {region[0]:g} {region[1]:g}"
+    inside = [s for s in sites if lo <= s <= hi]
+    if inside:
+        raise UserError(f"{name}: contains the site at {inside[0]:g} ppm: a noise region must be free of signal")
+    ppm, y = np.asarray(ppm, float), np.asarray(y, float)
+    sel = (ppm >= lo) & (ppm <= hi)
+    if sel.sum() < 8:
+        return []  # too few points: the noise estimate itself says so
+    x, v = ppm[sel], y[sel]
+    r = v - np.polyval(np.polyfit(x, v, 1), x)
+    ref = spectrum_noise(y)
+    if not ref > 0:
+        return []
+    spread, k = float(np.std(r, ddof=2)) / ref, int(np.argmax(np.abs(r)))
+    peak = abs(float(r[k])) / ref
+    text = (f"{name}: the region's spread is {spread:.1f} x the baseline noise of {where}, with a peak "
+            f"{peak:.0f} x the noise at {x[k]:.1f} ppm")
+    if spread > NOISE_SPREAD_REFUSE:
+        raise UserError(f"{text}: it lies on signal (a line or a spinning sideband) and every error would be "
+                        f"~{spread:.0f} x too large; choose a signal-free range")
+    if spread > NOISE_SPREAD_WARN or peak > NOISE_PEAK_WARN:
+        return [f"{text}: it holds some signal (a weak line or sideband?); the errors may be too large"]
+    return []
