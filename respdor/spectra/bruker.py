@@ -208,6 +208,45 @@ def _check_size(path, acqus, acqu2s, has_ser):
                             "incomplete copy)")
 
 
+def _check_byte_order(path, acqus, has_ser):
+    """Refuse data whose byte order contradicts acqus BYTORDA (0 little, 1 big endian).
+
+    Read the wrong way round, int32 points (DTYPA 0) spread uniformly over the whole int32 range
+    (median |value| ~ 1e9, a noise-like spectrum with no decay) while the other order gives the
+    small values of a FID; float64 points (DTYPA 2) get absurd exponents (|value| < 1e-30 or
+    > 1e30). Up to 2**20 points are examined.
+    """
+    data_path = path / ("ser" if has_ser else "fid")
+    dtypa = int(_num(acqus, "DTYPA", path / "acqus", required=False) or 0)
+    order = int(_num(acqus, "BYTORDA", path / "acqus", required=False) or 0)
+    if dtypa not in (0, 2) or order not in (0, 1):
+        return
+    kind = "f8" if dtypa == 2 else "i4"
+    raw = np.fromfile(data_path, dtype="u1", count=min(data_path.stat().st_size, 8 << 20))
+    raw = raw[: raw.size - raw.size % 8]
+    ends = ("<", ">") if order == 0 else (">", "<")
+    declared, other = (raw.view(e + kind).astype(float) for e in ends)
+    if declared.size == 0:
+        return
+    if kind == "i4":
+        a, b = float(np.median(np.abs(declared))), float(np.median(np.abs(other)))
+        bad = a > 2.0 ** 26 and a > 64.0 * b
+        what = (f"median |point| {a:.3g}, spread over the whole int32 range like noise, where the other byte "
+                f"order gives {b:.3g}")
+    else:
+        with np.errstate(all="ignore"):
+            def sane(v):
+                return float(np.mean(np.isfinite(v) & ((v == 0) | ((np.abs(v) > 1e-30) & (np.abs(v) < 1e30)))))
+            a, b = sane(declared), sane(other)
+        bad = a < 0.5 and b > 0.9
+        what = f"{(1 - a) * 100:.0f} % of the float64 points are beyond 1e+-30, {(1 - b) * 100:.0f} % the other way round"
+    if bad:
+        endian = ("little", "big")
+        raise DataFileError(data_path, f"the byte order contradicts acqus BYTORDA = {order} ({endian[order]} endian): "
+                            f"read that way {what}; the data are {endian[1 - order]} endian (a converted or "
+                            f"edited data set?): correct BYTORDA in {path / 'acqus'}")
+
+
 def group_delay_points(acqus):
     """Digital-filter group delay of a Bruker FID in dwell times, and where it came from.
 
@@ -417,6 +456,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
     _check_size(path, acqus, acqu2s, has_ser)
+    _check_byte_order(path, acqus, has_ser)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nmrglue warns about pulse programs and shapes; we check ourselves
         try:
