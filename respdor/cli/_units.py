@@ -97,7 +97,8 @@ def parse_larmor(text, option="--larmor", default_unit="hz"):
     if lo <= value <= hi:
         return value, explicit
     raw = float(re.match(_NUMBER, str(text).strip()).group(1))
-    hints = [f"{raw:g}{u}" for u, f in (("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)) if lo <= raw * f <= hi]
+    hints = [f"{raw:g}{u}" + (f" = {raw * f / 1e6:g} MHz" if u != "MHz" else "")
+             for u, f in (("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)) if lo <= raw * f <= hi]
     hint = f"did you mean {hints[0]}?" if hints else "give it with a unit, e.g. 88.75MHz"
     if not explicit and 0.5 <= raw <= 30:
         hint += f" (a field in tesla is --field {raw:g})"

@@ -422,6 +422,7 @@ def run_pass_process(args) -> int:
         print("note:", n)
     check_pass_dataset(ds)
     warnings = []
+    _check_noise(args, [], [], args.sites, warnings, "")  # a given site inside the region: before the work
     # Row 0 (pitch 0) is an ordinary MAS spectrum with all its sidebands: the rate is checked there.
     from ..spectra.bruker import spectrum_1d
 

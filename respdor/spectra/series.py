@@ -135,11 +135,14 @@ def integrate_series(
         raise UserError(f"integration region {lo:g}..{hi:g} ppm holds {int(sel.sum())} points "
                         f"(spectrum covers {ppm.min():.1f}..{ppm.max():.1f} ppm)")
     nlo, nhi = sorted(noise_ppm)
+    step_ppm = abs(ppm[1] - ppm[0])
     nsel = (ppm >= nlo) & (ppm <= nhi)
     if nsel.sum() < 8:
-        raise UserError(f"noise region {nlo:g}..{nhi:g} ppm holds only {int(nsel.sum())} points")
+        raise UserError(f"--noise-region {noise_ppm[0]:g} {noise_ppm[1]:g}: holds only {int(nsel.sum())} points "
+                        f"(at least 8 needed; the points are {step_ppm:.2g} ppm apart): widen it")
     if np.any(sel & nsel):
-        raise UserError("the noise region overlaps the integration region")
+        raise UserError(f"--noise-region {noise_ppm[0]:g} {noise_ppm[1]:g} overlaps the integration region "
+                        f"--region {region_ppm[0]:g} {region_ppm[1]:g}")
     if phase0_deg is None:
         phase0_deg = float(-np.degrees(np.angle(np.sum(s0_rows[:, sel]))))
         notes.append(f"zero-order phase {phase0_deg:.1f} deg from the summed S0 rows")
