@@ -100,6 +100,7 @@ CASES = [
     ("larmor-khz", CSA + ["--larmor", "88.8kHz"], 2, "did you mean 88.8mhz"),
     ("larmor-hz-huge", CSA + ["--larmor", "8.88e11"], 2, "no nmr observe frequency"),
     ("larmor-negative", CSA + ["--larmor=-88.8MHz"], 2, "--larmor -88.8mhz: an observe frequency must be > 0"),
+    ("field-as-mhz", CSA + ["--nucleus", "113Cd", "--field", "400.13"], 2, "--field 9.40"),
     ("larmor-ok-bare-hz", CSA + ["--larmor", "88800000"], 0, "--larmor 88800000: read as Hz"),
     # --- a --larmor that contradicts --field, --nucleus or the data set ---
     ("larmor-vs-field", CSA + ["--larmor", "88.8MHz", "--nucleus", "113Cd", "--field", "11.7"], 2, "--field 11.7"),
@@ -107,6 +108,8 @@ CASES = [
     ("larmor-vs-sfo1", CD1D + ["--larmor", "100MHz"], 2, "sfo1"),
     ("field-vs-sfo1", CD1D + ["--nucleus", "113Cd", "--field", "11.7"], 2, "--field 11.7"),
     ("nucleus-vs-nuc1", CD1D + ["--nucleus", "13C"], 2, "nuc1"),
+    ("nucleus-vs-nuc1-deconvolve", ["deconvolve", "{in}/cd1d", "--sites", "-300", "--nucleus", "31P"], 2,
+     "--nucleus 31p but the data set observes 113cd"),
     ("larmor-vs-field-small", CSA + ["--larmor", "88.8MHz", "--nucleus", "113Cd", "--field", "9.45"], 0,
      "WARNING: --larmor gives 88.8000 MHz but --field 9.45 T"),
     ("larmor-other-nucleus", CSA + ["--larmor", "88.8MHz", "--nucleus", "13C"], 0, "it is 113Cd on a 400.1 MHz"),

@@ -190,7 +190,11 @@ def _larmor(args, data_hz=None, data_nucleus=None, warnings=None, data_nucleus_i
         if not explicit:
             print(f"--larmor {args.larmor}: read as Hz")
     if args.field is not None and not 0 < args.field <= 100:
-        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
+        from ..spectra.referencing import GAMMA_PROTON_SHIELDED_HZ_PER_T
+
+        hint = (f"; {args.field:g} looks like a 1H frequency in MHz: that magnet is --field "
+                f"{args.field * 1e6 / GAMMA_PROTON_SHIELDED_HZ_PER_T:.2f}" if 100 < args.field <= 1500 else "")
+        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T{hint}")
     hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus, data_nucleus_inferred)
     for w in warn:
         _warn(w, warnings if warnings is not None else [])
@@ -485,6 +489,10 @@ def run_deconvolve(args) -> int:
         sp = _load_spectrum(path, args)
         for n in sp.notes:
             print("note:", n)
+        from ..spectra.inputs import check_nucleus
+
+        for w in check_nucleus(args.nucleus, sp.nucleus, sp.nucleus_inferred):
+            _warn(w, warnings)
         nuclei.append(sp.nucleus)
         x, y = sp.ppm, sp.y
         _check_noise(args, x, y, args.sites, warnings, f"spectrum {path}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_noise_region"]
+__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_nucleus", "check_noise_region"]
 
 
 @dataclass
@@ -151,6 +151,25 @@ def _check_nucleus_frequency(hz, how, nucleus, warn):
                     f"{alt}: check --larmor and --nucleus")
 
 
+def check_nucleus(nucleus, data_nucleus, data_nucleus_inferred=False):
+    """A --nucleus that differs from the data set's: refused against NUC1, a warning (the data
+    used) when the data set's nucleus was only inferred from BF1. Returns the warnings."""
+    if not (nucleus and data_nucleus):
+        return []
+    from spinsim.isotopes import get_isotope
+
+    try:
+        same = get_isotope(nucleus).symbol == data_nucleus
+    except ValueError as exc:
+        raise UserError(f"--nucleus: {exc}") from None
+    if same:
+        return []
+    text = f"--nucleus {nucleus} but the data set observes {data_nucleus}"
+    if not data_nucleus_inferred:
+        raise UserError(f"{text} (acqus NUC1): they contradict each other; drop --nucleus or check the data set")
+    return [f"{text} (inferred from BF1); using the data"]
+
+
 def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nucleus=None,
                    data_nucleus_inferred=False):
     """The observe frequency to use, from the data when they carry it; contradictions refused.
@@ -180,12 +199,7 @@ def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nuc
     """
     from .referencing import larmor_from_field
 
-    warn = []
-    if nucleus and data_nucleus and nucleus != data_nucleus:
-        text = f"--nucleus {nucleus} but the data set observes {data_nucleus}"
-        if not data_nucleus_inferred:
-            raise UserError(f"{text} (acqus NUC1): they contradict each other; drop --nucleus or check the data set")
-        warn.append(f"{text} (inferred from BF1); using the data")
+    warn = check_nucleus(nucleus, data_nucleus, data_nucleus_inferred)
     nuc = data_nucleus or nucleus
     from_field = None
     if field_t:
