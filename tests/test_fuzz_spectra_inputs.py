@@ -76,6 +76,11 @@ def ws(tmp_path_factory):
     shutil.copytree(FIXTURES / "bruker_113Cd_1d", inp / "cd1d_f8")
     fid.astype(">f8").tofile(inp / "cd1d_f8" / "fid")
     _edit_acqus(inp / "cd1d_f8", DTYPA=2)
+    # A type contradicting DTYPA: float64 points under DTYPA 0, int32 points under DTYPA 2.
+    shutil.copytree(FIXTURES / "bruker_113Cd_1d", inp / "cd1d_f8_as_int")
+    fid.astype("<f8").tofile(inp / "cd1d_f8_as_int" / "fid")
+    shutil.copytree(FIXTURES / "bruker_113Cd_1d", inp / "cd1d_int_as_f8")
+    _edit_acqus(inp / "cd1d_int_as_f8", DTYPA=2)
     _cpmg_series_from_program(inp / "qcpmg_series", "fid_train")
     # A curve whose comment names an isotope that does not exist.
     (inp / "bad_meta.csv").write_text("# observe = 99Xx\nt_ms,dSS0,sigma\n" + "".join(
@@ -146,6 +151,9 @@ CASES = [
     ("bytorda-1-ser", INTEG + ["--noise-region", "-80", "-40", "--periods-per-count", "2", "-o", "{out}/c.csv"], 2,
      "bytorda"),
     ("bytorda-float64", ["deconvolve", "{in}/cd1d_f8", "--sites", "-300"], 2, "bytorda = 0"),
+    ("dtypa-float-as-int", ["deconvolve", "{in}/cd1d_f8_as_int", "--sites", "-300"], 2, "dtypa = 0 (int32)"),
+    ("dtypa-int-as-float", ["csa-fit", "{in}/cd1d_int_as_f8", "--spectrum", "--sites", "-300"], 2,
+     "dtypa = 2 (float64)"),
     # --- the nucleus of a curve file ---
     ("curve-unknown-isotope", ["fit", "{in}/bad_meta.csv", "--no-intervals", "--no-files"], 2, "99xx"),
 ]

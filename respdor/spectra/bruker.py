@@ -208,43 +208,60 @@ def _check_size(path, acqus, acqu2s, has_ser):
                             "incomplete copy)")
 
 
-def _check_byte_order(path, acqus, has_ser):
-    """Refuse data whose byte order contradicts acqus BYTORDA (0 little, 1 big endian).
+_ENDIAN = ("little", "big")
+_TYPES = {0: ("i4", "int32"), 2: ("f8", "float64")}
 
-    Read the wrong way round, int32 points (DTYPA 0) spread uniformly over the whole int32 range
-    (median |value| ~ 1e9, a noise-like spectrum with no decay) while the other order gives the
-    small values of a FID; float64 points (DTYPA 2) get absurd exponents (|value| < 1e-30 or
-    > 1e30). Up to 2**20 points are examined.
+
+def _point_reading(raw, order, dtypa):
+    """How the bytes read as points of (BYTORDA, DTYPA): ('sane' | 'absurd' | 'unclear', text).
+
+    int32 acquisition points stay far inside the int32 range (median |point| < 2**27 on every
+    set we have, real ones 3e2-5e5); read in the wrong byte order, or float64 bits read as int32,
+    they spread over the whole range (median ~1e9). float64 points lie within 1e+-30; other bytes
+    read as float64 give denormals, NaN or huge exponents.
+    """
+    kind, name = _TYPES[dtypa]
+    v = raw.view(("<", ">")[order] + kind).astype(float)
+    if kind == "i4":
+        med = float(np.median(np.abs(v)))
+        state = "sane" if med < 2.0 ** 27 else "absurd" if med > 2.0 ** 28 else "unclear"
+        return state, f"median |point| {med:.3g}, spread over the whole int32 range like noise"
+    with np.errstate(all="ignore"):
+        ok = float(np.mean(np.isfinite(v) & ((v == 0) | ((np.abs(v) > 1e-30) & (np.abs(v) < 1e30)))))
+    state = "sane" if ok > 0.9 else "absurd" if ok < 0.5 else "unclear"
+    return state, f"{(1 - ok) * 100:.0f} % of the {name} points beyond 1e+-30"
+
+
+def _check_byte_order(path, acqus, has_ser):
+    """Refuse points whose byte order (BYTORDA) or type (DTYPA) contradicts acqus.
+
+    The declared reading must not be absurd while another reading is sane
+    (:func:`_point_reading`; up to 1 Mi points examined). float64 readings are preferred as the
+    alternative (int32 views of float64 data can look sane, float64 views of int32 data never do).
     """
     data_path = path / ("ser" if has_ser else "fid")
     dtypa = int(_num(acqus, "DTYPA", path / "acqus", required=False) or 0)
     order = int(_num(acqus, "BYTORDA", path / "acqus", required=False) or 0)
-    if dtypa not in (0, 2) or order not in (0, 1):
+    if dtypa not in _TYPES or order not in (0, 1):
         return
-    kind = "f8" if dtypa == 2 else "i4"
     raw = np.fromfile(data_path, dtype="u1", count=min(data_path.stat().st_size, 8 << 20))
     raw = raw[: raw.size - raw.size % 8]
-    ends = ("<", ">") if order == 0 else (">", "<")
-    declared, other = (raw.view(e + kind).astype(float) for e in ends)
-    if declared.size == 0:
+    if raw.size == 0:
         return
-    if kind == "i4":
-        a, b = float(np.median(np.abs(declared))), float(np.median(np.abs(other)))
-        bad = a > 2.0 ** 26 and a > 64.0 * b
-        what = (f"median |point| {a:.3g}, spread over the whole int32 range like noise, where the other byte "
-                f"order gives {b:.3g}")
+    state, what = _point_reading(raw, order, dtypa)
+    if state != "absurd":
+        return
+    for t, o in ((2, order), (2, 1 - order), (0, order), (0, 1 - order)):
+        if (o, t) != (order, dtypa) and _point_reading(raw, o, t)[0] == "sane":
+            break
     else:
-        with np.errstate(all="ignore"):
-            def sane(v):
-                return float(np.mean(np.isfinite(v) & ((v == 0) | ((np.abs(v) > 1e-30) & (np.abs(v) < 1e30)))))
-            a, b = sane(declared), sane(other)
-        bad = a < 0.5 and b > 0.9
-        what = f"{(1 - a) * 100:.0f} % of the float64 points are beyond 1e+-30, {(1 - b) * 100:.0f} % the other way round"
-    if bad:
-        endian = ("little", "big")
-        raise DataFileError(data_path, f"the byte order contradicts acqus BYTORDA = {order} ({endian[order]} endian): "
-                            f"read that way {what}; the data are {endian[1 - order]} endian (a converted or "
-                            f"edited data set?): correct BYTORDA in {path / 'acqus'}")
+        return
+    wrong = [f"BYTORDA = {order} ({_ENDIAN[order]} endian)"] if o != order else []
+    wrong += [f"DTYPA = {dtypa} ({_TYPES[dtypa][1]})"] if t != dtypa else []
+    right = ", ".join(x for x, bad in ((f"{_ENDIAN[o]} endian", o != order), (_TYPES[t][1], t != dtypa)) if bad)
+    raise DataFileError(data_path, f"the points contradict acqus {' and '.join(wrong)}: read that way {what}; read "
+                        f"{right} they form a FID (a converted or edited data set?): correct "
+                        f"{' and '.join(w.split(' =')[0] for w in wrong)} in {path / 'acqus'}")
 
 
 def group_delay_points(acqus):
@@ -455,8 +472,8 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         if not a2.is_file():
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
+    _check_byte_order(path, acqus, has_ser)  # before the size: a wrong DTYPA changes the size needed
     _check_size(path, acqus, acqu2s, has_ser)
-    _check_byte_order(path, acqus, has_ser)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nmrglue warns about pulse programs and shapes; we check ourselves
         try:
