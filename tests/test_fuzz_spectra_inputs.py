@@ -82,6 +82,10 @@ def ws(tmp_path_factory):
     shutil.copytree(FIXTURES / "bruker_113Cd_1d", inp / "cd1d_int_as_f8")
     _edit_acqus(inp / "cd1d_int_as_f8", DTYPA=2)
     _cpmg_series_from_program(inp / "qcpmg_series", "fid_train")
+    # CPMG rows whose pulse program is gone: only the data say it (a spikelet comb).
+    shutil.copytree(DATA / "cpmg_111Cd_synthetic" / "respdor", inp / "cpmg_noprog")
+    (inp / "cpmg_noprog" / "pulseprogram").unlink()
+    _edit_acqus(inp / "cpmg_noprog", PULPROG="<zg>")
     # A curve whose comment names an isotope that does not exist.
     (inp / "bad_meta.csv").write_text("# observe = 99Xx\nt_ms,dSS0,sigma\n" + "".join(
         f"{0.2 * i:.1f},{0.05 * i:.3f},0.01\n" for i in range(1, 9)))
@@ -141,6 +145,9 @@ CASES = [
     ("cpmg-missing-pulseprogram", ["integrate", "{in}/qcpmg_series", "--region", "-90", "60", "--noise-region",
                                    "120", "280", "--mas", "10k", "--periods-per-count", "2", "-o", "{out}/c.csv"],
      2, "--cpmg sum"),
+    ("cpmg-missing-data-only", ["integrate", "{in}/cpmg_noprog", "--region", "-80", "-10", "--noise-region", "100",
+                                "200", "--mas", "10k", "--periods-per-count", "2", "-o", "{out}/c_noprog.csv"], 0,
+     "WARNING: " ),
     # --- a non-integer --periods-per-count ---
     ("ppc-half", INTEG + ["--noise-region", "-80", "-40", "--periods-per-count", "0.5", "-o", "{out}/c.csv"], 2,
      "--periods-per-count 0.5"),
@@ -194,6 +201,8 @@ def test_fuzz_spectra(case, ws, capsys, monkeypatch):
         assert _hashes(ws / "out") == out_before, "a refused run wrote a file"
     else:
         assert needle in cap.err + cap.out
+        if name == "cpmg-missing-data-only":
+            assert "comb of 11 narrow lines every 390.6 Hz" in cap.err and "--echo-period 2.56ms" in cap.err
     assert _hashes(ws / "in") == before, "an input file changed"
 
 
@@ -267,3 +276,20 @@ def test_check_noise_region_thresholds():
     weak = 8 * np.exp(-0.5 * ((x - 60) / 0.5) ** 2)  # a weak sideband: 8 x the noise, few points
     warn = check_noise_region(x, line + weak + noise, (40, 90))
     assert len(warn) == 1 and re.search(r"peak (8|9|10) x the noise at 60\.\d ppm", warn[0]), warn
+
+
+def test_spikelet_comb_is_not_a_sideband_family():
+    from respdor.spectra.series import spikelet_comb
+
+    f = np.linspace(-25000, 25000, 4096, endpoint=False)
+
+    def comb(step, n=11, width=20.0):
+        return sum(np.exp(-0.5 * ((f - k * step) / width) ** 2) for k in range(-(n // 2), n // 2 + 1))
+
+    assert "every 390." in spikelet_comb(f, comb(390.625), mas_hz=10000.0)
+    # Lines every MAS/3 or MAS/4 Hz are a sideband family (several sites, or a sub-rate), not spikelets.
+    assert spikelet_comb(f, comb(10000.0 / 3), mas_hz=10000.0) is None
+    assert spikelet_comb(f, comb(2500.0), mas_hz=10000.0) is None
+    # a fifth of the rate is not excluded; the spacing is read to the 12.2 Hz grid
+    assert re.search(r"comb of 11 narrow lines every (199\d|20[01]\d)\.\d Hz", spikelet_comb(f, comb(2000.0), mas_hz=1e4))
+    assert spikelet_comb(f, comb(390.625, n=5), mas_hz=10000.0) is None  # too few lines to call it a comb

@@ -22,7 +22,7 @@ from ..curve import DephasingCurve
 from ..errors import DataFileError, UserError
 from .bruker import read_bruker, read_vclist, spectrum_1d
 
-__all__ = ["integrate_series", "write_curve_csv", "curve_csv_text", "series_nuclei", "cpmg_program"]
+__all__ = ["integrate_series", "write_curve_csv", "curve_csv_text", "series_nuclei", "cpmg_program", "spikelet_comb"]
 
 #: S1 above S0 by more than this many standard deviations over the whole series (and at most
 #: points) cannot be dephasing: the rows are the other way round (``order``).
@@ -73,7 +73,8 @@ def integrate_series(
     echo_period_s, n_echoes : optional
         Override the pulse program's echo period (s) and echo count.
     warnings : list, optional
-        Receives what the user must not miss (a noise region holding a little signal).
+        Receives what the user must not miss (a noise region holding a little signal; S0 rows
+        that look like CPMG spikelets, :func:`spikelet_comb`); default: ``notes``.
 
     Returns
     -------
@@ -107,11 +108,15 @@ def integrate_series(
             vpath, f"{vc.size} loop counters need {2 * vc.size} interleaved S0/S1 rows, but the ser has {n_rows}"
         )
     data = ds.data
+    sink = warnings if warnings is not None else notes
     if cpmg is None:
         prog = cpmg_program(ds)
         if prog:
             raise UserError(f"{ds.path}: {prog}: the rows are CPMG echo trains; give --cpmg sum (echoes summed before "
                             "the FT) or --cpmg spikelet")
+        comb = spikelet_comb(*spectrum_1d(data[0::2] if order == "s0s1" else data[1::2], ds.dwell_s), mas_hz)
+        if comb:
+            sink.append(f"{ds.path}: {comb}")
     if cpmg is not None:
         from .cpmg import echo_parameters, echo_top_offset, spikelet_fid, sum_echoes
 
@@ -150,8 +155,7 @@ def integrate_series(
     step = abs(ppm[1] - ppm[0])
     from .inputs import check_noise_region
 
-    for w in check_noise_region(ppm, (s0_rows.sum(axis=0) * rot).real, noise_ppm, where="the summed S0 rows"):
-        (warnings if warnings is not None else notes).append(w)
+    sink += check_noise_region(ppm, (s0_rows.sum(axis=0) * rot).real, noise_ppm, where="the summed S0 rows")
 
     def integral(rows):
         re = (rows * rot).real
@@ -206,6 +210,34 @@ def cpmg_program(ds) -> str | None:
             return f"pulseprogram ({prog}) loops pulses inside the acquisition ({exc})"
         return None
     return f"pulse program {prog} acquires {n} echoes of {tau * 1e6:.1f} us ({formula})"
+
+
+def spikelet_comb(freq_hz, spectra, mas_hz=None, min_lines=7):
+    """Say so when a spectrum is a comb of equally spaced narrow lines not at the MAS rate: the
+    spikelets of a CPMG echo train transformed whole (rows acquired as echo trains, their
+    pulse program unknown). None otherwise.
+
+    Lines: maxima of the summed magnitude above 5 % of the tallest; a comb: at least
+    ``min_lines`` of them, every gap within 5 % of a whole multiple of the median gap, and that
+    gap not within 2 % of k x or 1/k x the MAS rate (k = 1..4: spinning sidebands). On the
+    bundled CPMG trains every gap fits; on every measured MAS spectrum at most 40 % do.
+    """
+    from scipy.signal import find_peaks
+
+    mag = np.abs(np.atleast_2d(spectra)).sum(axis=0)
+    idx, _ = find_peaks(mag, height=0.05 * mag.max(), prominence=0.03 * mag.max())
+    if idx.size < min_lines:
+        return None
+    gaps = np.diff(np.sort(np.asarray(freq_hz)[idx]))
+    step = float(np.median(gaps))
+    rel = gaps / step
+    if not np.all((np.abs(rel - np.round(rel)) < 0.05) & (np.round(rel) >= 1)):
+        return None
+    if mas_hz and any(abs(step / (mas_hz * f) - 1) < 0.02 for k in range(1, 5) for f in (k, 1.0 / k)):
+        return None
+    return (f"the S0 spectrum is a comb of {idx.size} narrow lines every {step:.1f} Hz (not the MAS rate): the "
+            f"spikelets of CPMG echo trains? If the rows are echo trains give --cpmg sum (echo period "
+            f"{1e3 / step:.4g} ms: --echo-period {1e3 / step:.4g}ms)")
 
 
 def series_nuclei(ds):
