@@ -293,3 +293,20 @@ def test_spikelet_comb_is_not_a_sideband_family():
     # a fifth of the rate is not excluded; the spacing is read to the 12.2 Hz grid
     assert re.search(r"comb of 11 narrow lines every (199\d|20[01]\d)\.\d Hz", spikelet_comb(f, comb(2000.0), mas_hz=1e4))
     assert spikelet_comb(f, comb(390.625, n=5), mas_hz=10000.0) is None  # too few lines to call it a comb
+
+
+def test_partner_from_the_data_set_travels_to_the_curve_file(tmp_path):
+    from types import SimpleNamespace
+
+    from respdor.curve import DephasingCurve
+    from respdor.io import read_curve
+    from respdor.spectra.series import curve_csv_text, series_nuclei
+
+    ds = SimpleNamespace(nucleus="13C", acqus={"NUC2": "<1H>", "NUC3": "<27Al>", "NUC4": "off"})
+    assert series_nuclei(ds) == ("13C", "27Al")
+    ds.acqus["NUC4"] = "<29Si>"  # two candidates: the partner is not named
+    assert series_nuclei(ds) == ("13C", None)
+    curve = DephasingCurve.from_signals([1e-3, 2e-3, 3e-3], [1.0, 1.0, 1.0], [0.9, 0.7, 0.6], 0.01, 0.01)
+    f = tmp_path / "c.csv"
+    f.write_text(curve_csv_text(curve, "31P", "27Al"))
+    assert read_curve(f).metadata == {"observe": "31P", "partner": "27Al"}
