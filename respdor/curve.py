@@ -58,6 +58,8 @@ class DephasingCurve:
         What the reader assumed (time unit, column meaning); shown to the user.
     label : str
         Short name for tables and legends.
+    metadata : dict
+        What the file said about the experiment (``observe``, ``partner``: isotope symbols).
     """
 
     time_s: np.ndarray
@@ -70,6 +72,7 @@ class DephasingCurve:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     label: str = ""
+    metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.time_s = np.asarray(self.time_s, dtype=float)
@@ -170,4 +173,5 @@ class DephasingCurve:
             source=self.source,
             notes=list(self.notes),
             label=self.label,
+            metadata=dict(self.metadata),
         )

@@ -15,7 +15,9 @@ A header line names the columns; the time column's name carries its unit:
 
 Files without a header (such as the INTERFACES examples) are read as ``time, dS/S0[, sigma]``;
 their time unit must then be given (``time_unit="s"`` / ``--time-unit s``): it is never guessed.
-Lines starting with ``#`` are comments. Delimiters: comma, semicolon, tab or spaces; with ``;``
+Lines starting with ``#`` are comments; before the data, ``# observe = 111Cd`` and
+``# partner = 27Al`` (as ``respdor integrate`` writes them) name the nuclei, read into
+``DephasingCurve.metadata``. Delimiters: comma, semicolon, tab or spaces; with ``;``
 a decimal comma is accepted. Every assumption the reader makes is recorded in
 ``DephasingCurve.notes``; every malformed value raises :class:`~respdor.errors.DataFileError`
 naming the file, line and value.
@@ -44,6 +46,7 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 
 _TIME_RE = re.compile(r"^(t|time|trec|tau|recouplingtime|recoupling|mixingtime|tmix|ntr)(s|ms|us|µs)?$")
 _ROTOR_RE = re.compile(r"^(nrotor|nrotorperiods|ncycles|ncycle|nr|ntr|rotorperiods|cycles|n)$")
+_META_RE = re.compile(r"#\s*(observe|partner)\s*[=:]\s*(\S+)\s*", re.IGNORECASE)
 _ALIASES = {
     "dss0": {"dss0", "deltass0", "dss", "deltas", "dephasing", "redor", "respdor", "dsovers0"},
     "sigma": {"sigma", "err", "error", "std", "sd", "dss0err", "errdss0", "sigmadss0", "dss0sigma",
@@ -129,6 +132,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     text = read_text(path, "curve file")  # BOM, CRLF, directories and binary files: one shared reader
 
     rows = []  # (line number, raw line)
+    meta = {}  # nuclei named in comment lines before the data
     last_comment = None
     header = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -138,6 +142,9 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         if line.startswith("#"):
             if not rows and header is None:
                 last_comment = (number, line.lstrip("#").strip())
+            meta_line = _META_RE.fullmatch(line) if not rows else None
+            if meta_line:
+                meta[meta_line.group(1).lower()] = _meta_isotope(path, meta_line.group(2), number)
             continue
         if header is None and not rows and _looks_like_header(line):
             header = (number, line)
@@ -247,7 +254,17 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     if np.any(np.diff(curve.time_s) < 0):
         curve = curve.sorted()
         curve.notes.append("points sorted by time")
+    curve.metadata.update(meta)
     return curve
+
+
+def _meta_isotope(path, text, line):
+    from spinsim.isotopes import get_isotope
+
+    try:
+        return get_isotope(text).symbol
+    except ValueError:
+        raise DataFileError(path, f"unknown isotope {text!r} in the comment line", line=line) from None
 
 
 def _check_positive(path, values, lines, name):

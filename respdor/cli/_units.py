@@ -76,3 +76,32 @@ def parse_frequency(text, option="frequency", default_unit="hz"):
 def parse_length(text, option="distance", default_unit="a"):
     """Length in angstrom and whether the unit was explicit ("2.5A", "0.25nm", "250pm")."""
     return _parse(text, _LENGTH, default_unit, option, "distance")
+
+
+#: Observe (Larmor) frequencies of NMR magnets, Hz: from low-gamma nuclei on small magnets to 1H
+#: at 1.2 GHz (with margin). A value outside is a unit mistake, not an experiment.
+LARMOR_RANGE_HZ = (1e6, 1.5e9)
+
+
+def parse_larmor(text, option="--larmor", default_unit="hz"):
+    """Observe frequency in Hz and whether the unit was explicit, refused outside
+    :data:`LARMOR_RANGE_HZ` with the unit the number was probably meant in.
+
+    A bare ``88.8`` (read as Hz) is refused as "88.8 Hz; did you mean 88.8MHz?"; a bare number
+    of a few to 30 also suggests ``--field`` (a field in tesla typed as a frequency).
+    """
+    value, explicit = parse_frequency(text, option, default_unit)
+    lo, hi = LARMOR_RANGE_HZ
+    if not value > 0:
+        raise UserError(f"{option} {text}: an observe frequency must be > 0")
+    if lo <= value <= hi:
+        return value, explicit
+    raw = float(re.match(_NUMBER, str(text).strip()).group(1))
+    hints = [f"{raw:g}{u}" + (f" = {raw * f / 1e6:g} MHz" if u != "MHz" else "")
+             for u, f in (("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)) if lo <= raw * f <= hi]
+    hint = f"did you mean {hints[0]}?" if hints else "give it with a unit, e.g. 88.75MHz"
+    if not explicit and 0.5 <= raw <= 30:
+        hint += f" (a field in tesla is --field {raw:g})"
+    how = "" if explicit else " (a bare number is Hz)"
+    raise UserError(f"{option} {text}: {value:g} Hz{how} is no NMR observe frequency (they lie between "
+                    f"{lo / 1e6:g} and {hi / 1e6:g} MHz); {hint}")

@@ -180,6 +180,28 @@ def _per_file(values, n, default, option):
     return values
 
 
+def _file_nuclei(curves, given, key, default, option, out):
+    """Per-file nucleus: the option, else the file's ``# observe = 111Cd`` line (as ``respdor
+    integrate`` writes it), else ``default``; an option that contradicts the file is refused."""
+    from spinsim.isotopes import get_isotope
+
+    given = _per_file(given, len(curves), None, option) if given else [None] * len(curves)
+    values = []
+    for curve, g in zip(curves, given):
+        f = curve.metadata.get(key)
+        try:
+            same = g is None or f is None or get_isotope(g).symbol == f
+        except ValueError:
+            same = True  # an unknown isotope is named by the checks that follow
+        if not same:
+            raise UserError(f"{option} {g} but {curve.source} says '# {key} = {f}': they contradict each other; "
+                            f"drop {option} or check the file")
+        if g is None and f is not None:
+            print(f"{option} {f}: from {curve.source}", file=out)
+        values.append(g or f or default)
+    return values
+
+
 def build_fit(args, out=sys.stdout):
     """Read the files and fit them as the options say; returns (result, curves)."""
     from ..fitting import CurveModel, fit_curves
@@ -195,10 +217,10 @@ def build_fit(args, out=sys.stdout):
             raise UserError(f"{f}: no such file")
     curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
     n = len(curves)
-    observe = _per_file(args.observe, n, "13C", "--observe")
+    observe = _file_nuclei(curves, args.observe, "observe", "13C", "--observe", out)
     for symbol in observe:
         check_observed_spin_half(symbol)
-    partner = _per_file(args.partner, n, "27Al", "--partner")
+    partner = _file_nuclei(curves, args.partner, "partner", "27Al", "--partner", out)
     pulse_s = None
     if args.sequence == "redor-finite":
         if not args.pulse_length or mas_hz is None:

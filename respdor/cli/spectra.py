@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
-from ._units import finite_float, parse_frequency, parse_time
+from ._units import finite_float, parse_frequency, parse_larmor, parse_time
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")
@@ -24,7 +24,7 @@ def _add_outputs(p):
 
 def _add_larmor(p):
     g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
-    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
+    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz; refused outside 1-1500 MHz)")
     g.add_argument("--nucleus", help="observed isotope, e.g. 113Cd (Bruker data: read from the data set)")
     g.add_argument("--field", type=finite_float, metavar="TESLA",
                    help="B0 in tesla, with --nucleus, instead of --larmor (nu0 = Xi x 1H frequency); "
@@ -183,17 +183,34 @@ def _freq(text, option):
     return value
 
 
-def _larmor(args, data_hz=None, data_nucleus=None, warnings=None):
+def _larmor(args, data_hz=None, data_nucleus=None, warnings=None, data_nucleus_inferred=False):
     from ..spectra.inputs import resolve_larmor
 
-    given = _freq(args.larmor, "--larmor") if args.larmor else None
+    given = None
+    if args.larmor:
+        given, explicit = parse_larmor(args.larmor, "--larmor")
+        if not explicit:
+            print(f"--larmor {args.larmor}: read as Hz")
     if args.field is not None and not 0 < args.field <= 100:
-        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
-    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus)
+        from ..spectra.referencing import GAMMA_PROTON_SHIELDED_HZ_PER_T
+
+        hint = (f"; {args.field:g} looks like a 1H frequency in MHz: that magnet is --field "
+                f"{args.field * 1e6 / GAMMA_PROTON_SHIELDED_HZ_PER_T:.2f}" if 100 < args.field <= 1500 else "")
+        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T{hint}")
+    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus, data_nucleus_inferred)
     for w in warn:
         _warn(w, warnings if warnings is not None else [])
     print(f"observe frequency {hz / 1e6:.6f} MHz ({source})")
     return hz
+
+
+def _check_noise(args, ppm, y, sites, warnings, where):
+    """--noise-region on signal (a line, a sideband, a given site): refused; a little signal: a warning."""
+    from ..spectra.inputs import check_noise_region
+
+    if getattr(args, "noise_region", None):
+        for w in check_noise_region(ppm, y, args.noise_region, sites=sites or (), where=where):
+            _warn(w, warnings)
 
 
 def _check_values(args):
@@ -364,10 +381,11 @@ def run_csa_fit(args) -> int:
     sp = _load_spectrum(args.input, args)
     for n in sp.notes:
         print("note:", n)
-    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings)
+    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings, sp.nucleus_inferred)
     given = _freq(args.mas, "--mas") if args.mas else None
     mc = _check_mas(sp.freq_axis(larmor), sp.y, given, sp.mas_recorded_hz, warnings, f"spectrum {args.input}")
     mas = mc.rate_hz
+    _check_noise(args, sp.ppm, sp.y, args.sites, warnings, f"spectrum {args.input}")
     spans = args.span or [None] * len(args.sites)
     if len(spans) != len(args.sites):
         raise UserError(f"--span has {len(spans)} values for {len(args.sites)} sites")
@@ -410,6 +428,7 @@ def run_pass_process(args) -> int:
         print("note:", n)
     check_pass_dataset(ds)
     warnings = []
+    _check_noise(args, [], [], args.sites, warnings, "")  # a given site inside the region: before the work
     # Row 0 (pitch 0) is an ordinary MAS spectrum with all its sidebands: the rate is checked there.
     from ..spectra.bruker import spectrum_1d
 
@@ -435,6 +454,8 @@ def run_pass_process(args) -> int:
                      sign=args.sign)
     for n in a.spectra.notes + a.deconvolution.notes:
         print("note:", n)
+    # The noise is measured on the order spectra, whose lines sit at the isotropic shifts.
+    _check_noise(args, a.spectra.ppm, a.spectra.isotropic, sites, warnings, "the isotropic spectrum")
     rows = a.table()
     # span/skew as text: a profile-likelihood interval where the covariance was not trusted.
     shown = [dict(r, span_txt=f.text("span"), skew_txt=f.text("skew")) for r, f in zip(rows, a.csa_fits)]
@@ -470,8 +491,13 @@ def run_deconvolve(args) -> int:
         sp = _load_spectrum(path, args)
         for n in sp.notes:
             print("note:", n)
+        from ..spectra.inputs import check_nucleus
+
+        for w in check_nucleus(args.nucleus, sp.nucleus, sp.nucleus_inferred):
+            _warn(w, warnings)
         nuclei.append(sp.nucleus)
         x, y = sp.ppm, sp.y
+        _check_noise(args, x, y, args.sites, warnings, f"spectrum {path}")
         try:
             r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
                            noise_region=tuple(args.noise_region) if args.noise_region else None,
@@ -521,21 +547,31 @@ def run_integrate(args) -> int:
             print(f"--echo-period {args.echo_period}: read as us")
         if not args.cpmg:
             raise UserError("--echo-period needs --cpmg sum or --cpmg spikelet")
+    warnings = []
     curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
                                     periods_per_count=args.periods_per_count, vclist_path=args.vclist,
                                     order=args.order, lb_hz=args.lb, cpmg=args.cpmg, echo_period_s=echo,
-                                    n_echoes=args.n_echoes)
+                                    n_echoes=args.n_echoes, warnings=warnings)
     from ..spectra.bruker import read_bruker
+    from ..spectra.series import series_nuclei
 
-    rec = read_bruker(args.input).mas_hz_recorded
+    ds = read_bruker(args.input)
+    rec = ds.mas_hz_recorded
     if rec and abs(rec - mas) > 0.01 * mas:
         _warn(f"--mas {mas:g} Hz disagrees with acqus MASR = {rec:g} Hz ({args.input}); the recoupling times use "
               f"--mas (a pseudo-2D series has no sidebands to arbitrate: check the spinning rate)", [])
     for n in notes:
         print("note:", n)
+    for w in warnings:
+        _warn(w, [])
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")
     for t, s0, s1, d, s in zip(curve.time_s, curve.s0, curve.s1, curve.dss0, curve.sigma):
         print(f"{t * 1e3:9.4f} {s0:12.5g} {s1:12.5g} {d:8.4f} {s:7.4f}")
-    plan.write_text(plan.csv, curve_csv_text(curve))
-    print(f"wrote {args.output} (t_s in seconds); fit it with: respdor fit {args.output}")
+    # The file and the hint carry the nuclei: `respdor fit` otherwise assumes 13C{27Al}.
+    observe, partner = series_nuclei(ds)
+    plan.write_text(plan.csv, curve_csv_text(curve, observe, partner))
+    hint = f"respdor fit {args.output} --observe {observe}" + (f" --partner {partner}" if partner else
+                                                                " (the data set does not name the recoupled "
+                                                                "nucleus: add --partner unless it is 27Al)")
+    print(f"wrote {args.output} (t_s in seconds; observed {observe}); fit it with: {hint}")
     return 0
