@@ -115,7 +115,8 @@ def register(subparsers):
     p.add_argument("--noise-region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
     p.add_argument("--mas", help="spinning rate, e.g. 8k (default: acqus MASR, with a warning)")
-    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting line width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, help="starting line width in ppm of the isotropic deconvolution "
+                   "(default: the half-maximum width of the line at each site, measured on the spectrum)")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz (default 0)")
     p.add_argument("--max-order", type=int, help="highest |k| used in the CSA fits")
