@@ -10,18 +10,26 @@ refuses the whole plan, before the first byte is written, when an output
 
 * is an input file or lies inside an input data-set directory (a Bruker experiment),
 * is an existing directory, or its parent directory is missing, a file, or not writable,
+* is not a regular file: a character or block device (``/dev/null``, ``/dev/full``), a FIFO, a
+  socket, a symbolic link to one of these, a dangling symbolic link or a link loop,
 * is a figure whose extension matplotlib cannot write,
 * is the same file as another output of the same run.
 
 Files are then written through :func:`atomic_write` / :meth:`OutputPlan.save_figure`: to a
 temporary file beside the target, renamed over it only when complete, so an interrupted or
 failed run leaves no half-written result.
+
+Symbolic links: an output that is a symbolic link to a regular file is written *through* the link:
+the file the link points to receives the new content (atomically, beside itself) and the link is
+kept as the user made it, as a shell's ``>`` would. A link is never replaced by a file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -93,8 +101,10 @@ def atomic_write(path, mode="w", **open_kwargs):
     """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it.
 
     An exception (including KeyboardInterrupt) inside the ``with`` block leaves ``path`` as it was.
+    A symbolic link is written through (its target gets the content, the link stays); a path that
+    is not a regular file (device, FIFO, socket) is refused, whatever the caller checked before.
     """
-    path = Path(path)
+    path = _writable_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:
@@ -113,9 +123,10 @@ def atomic_path(path):
 
     For writers that take a file name (``savefig``, ``np.savetxt``): the temporary name keeps
     the extension, so the format is inferred as for ``path``. On an exception (including
-    KeyboardInterrupt) the temporary file is removed and ``path`` is left as it was.
+    KeyboardInterrupt) the temporary file is removed and ``path`` is left as it was. Links and
+    special files as in :func:`atomic_write`.
     """
-    path = Path(path)
+    path = _writable_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
     os.close(fd)
     try:
@@ -126,6 +137,44 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_a_regular_file(path) -> str | None:
+    """Why ``path`` cannot be an output file, or None when it is a regular file or absent.
+
+    Follows symbolic links: a link to a device is a device; a link to nothing (dangling) or a
+    loop of links is named as such.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of symbolic links"
+        if exc.errno == errno.ENOTDIR:
+            return None  # a parent is a file: said by the parent-directory check
+        return f"cannot be examined: {exc.strerror}"
+    for test, kind in _SPECIAL_KINDS:
+        if test(st.st_mode):
+            via = f"a symbolic link to {os.path.realpath(path)}, " if os.path.islink(path) else ""
+            return f"is {via}{kind}, not a regular file"
+    return None
+
+
+def _writable_target(path) -> Path:
+    """The file that writing ``path`` replaces: the target of a symbolic link, else ``path``."""
+    why = _not_a_regular_file(path)
+    if why:
+        raise UserError(f"{path}: {why}; refusing to write to it")
+    return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
 
 
 def write_output(path, text, inputs=(), option="output"):
@@ -152,6 +201,11 @@ def _refuse_after_ctrl_c():
 
 def _inside(path: Path, directory: Path) -> bool:
     return path == directory or directory in path.parents
+
+
+def _resolve(path) -> Path:
+    """Absolute path with every symbolic link resolved; a link loop is left as it is (no error)."""
+    return Path(os.path.realpath(path))
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -200,21 +254,30 @@ class OutputPlan:
             self.directories.append((option, Path(path)))
 
     def check(self):
-        """Raise :class:`UserError` naming the option and path of the first output that cannot be written."""
-        inputs = [(p, p.resolve()) for p in self.inputs]
+        """Raise :class:`UserError` naming the option and path of the first output that cannot be written.
+
+        Only regular files (new or existing, or symbolic links to existing regular files, which
+        are written through) and directories for :meth:`add_directory` pass; see the module doc.
+        """
+        inputs = [(p, _resolve(p)) for p in self.inputs]
         # A file of a Bruker experiment (acqus beside it) protects the whole data set.
         inputs += [(p.parent, r.parent) for p, r in list(inputs) if r.is_file() and (r.parent / "acqus").is_file()]
         for option, d in self.directories:
+            if os.path.islink(d) and not d.exists():
+                raise UserError(f"{option} {d}: is a symbolic link to {os.readlink(d)}, which does not exist")
             if d.exists() and not d.is_dir():
                 raise UserError(f"{option} {d}: exists and is not a directory")
-            self._check_parent_writable(option, d, _nearest_existing(d.resolve()))
+            self._check_parent_writable(option, d, _nearest_existing(_resolve(d)))
             for given, resolved in inputs:
-                if resolved.is_dir() and _inside(d.resolve(), resolved):
+                if resolved.is_dir() and _inside(_resolve(d), resolved):
                     raise UserError(f"{option} {d}: lies inside the input data set {given}; choose another directory")
         seen = {}
         formats = None
         for option, path, kind in self.outputs:
-            target = path.resolve()
+            why = _not_a_regular_file(path)
+            if why:
+                raise UserError(f"{option} {path}: {why}; give the name of a regular file")
+            target = _resolve(path)
             for given, resolved in inputs:
                 if target == resolved:
                     raise UserError(f"{option} {path}: is an input file; refusing to overwrite an input file")
@@ -234,7 +297,7 @@ class OutputPlan:
                     what = f"unknown figure format {path.suffix!r}" if ext else "no file extension"
                     raise UserError(f"{option} {path}: {what}; use one of {known}")
             parent = target.parent
-            if any(_inside(parent, d.resolve()) for _, d in self.directories):
+            if any(_inside(parent, _resolve(d)) for _, d in self.directories):
                 continue  # created when missing; checked above
             if not parent.exists():
                 raise UserError(f"{option} {path}: directory {path.parent} does not exist")
@@ -258,9 +321,9 @@ class OutputPlan:
                 raise UserError(f"{option} {d}: cannot create the directory: {exc.strerror}") from None
 
     def _planned(self, path):
-        target = Path(path).resolve()
+        target = _resolve(path)
         for _, p, kind in self.outputs:
-            if p.resolve() == target:
+            if _resolve(p) == target:
                 return kind
         raise RuntimeError(f"output {path} was not planned")  # a bug: every output must be planned
 

@@ -11,6 +11,9 @@ One error path for every command (:func:`main`):
   stderr, exit status 2, no traceback;
 * Ctrl-C anywhere (start-up, numba kernels, fits, Monte Carlo): ``respdor: interrupted``, exit 130;
   outputs are written atomically (:mod:`respdor.files`), so no partial file is left;
+* the machine or the user's files (disk full, permission denied, read-only file system, a file
+  that vanished during the run, an I/O failure, memory exhausted, no writable numba cache):
+  one line naming the file and what to do, exit status 2 (:func:`_environment_problem`);
 * anything else is a bug: a short message asking for a report, exit 1; the traceback only with
   ``--debug`` or ``RESPDOR_DEBUG=1``;
 * numpy / scipy / lmfit warnings are collected and printed as one ``respdor: warning:`` line each,
@@ -199,15 +202,19 @@ def _main(argv, debug, recorder) -> int:
     except UserError as exc:
         print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
-    except MemoryError:
-        print("respdor: error: not enough memory for this run; reduce the grid or the sizes asked for "
-              "(e.g. --powder, --gamma, --monte-carlo)", file=sys.stderr)
-        return EXIT_USER
     except SystemExit:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if recorder.hits or _interrupted(exc):
             return _interrupted_exit()
+        said = _environment_problem(exc)
+        if said:  # the machine or the user's files, not a defect: one line, exit 2
+            if debug:
+                import traceback
+
+                traceback.print_exception(exc)
+            print(f"respdor: error: {_one_line(said)}", file=sys.stderr)
+            return EXIT_USER
         if debug:
             import traceback
 
@@ -218,6 +225,54 @@ def _main(argv, debug, recorder) -> int:
         return EXIT_BUG
     finally:
         _say_warnings(caught)
+
+
+_MEMORY = ("not enough memory for this run; reduce the grid or the sizes asked for "
+           "(e.g. --powder, --gamma, --monte-carlo)")
+
+
+def _os_hints():
+    import errno as e
+
+    full = "free some space or write elsewhere"
+    denied = "check the permissions, or choose another place"
+    gone = "was it moved or deleted while respdor ran?"
+    broken = "the disk or network file system failed; try again or use another place"
+    return {e.ENOSPC: full, e.EDQUOT: full, e.EFBIG: full, e.EACCES: denied, e.EPERM: denied,
+            e.EROFS: "the file system is read-only; choose another place", e.ENOENT: gone, e.ESTALE: gone,
+            e.ENOTDIR: "a part of the path is not a directory", e.EISDIR: "give a file, not a directory",
+            e.ENAMETOOLONG: "use a shorter name", e.ELOOP: "a loop of symbolic links", e.EIO: broken,
+            e.ENXIO: broken, e.ENODEV: broken, e.EBUSY: "the file is in use; try again",
+            e.ETXTBSY: "the file is in use; try again", e.EMFILE: "too many open files; raise the limit (ulimit -n)",
+            e.ENFILE: "too many open files on the system", e.ENOMEM: _MEMORY}
+
+
+def _environment_problem(exc: BaseException) -> str | None:
+    """The one-line message for an error that comes from the machine or the user's files, else None.
+
+    By class, not by call site: an ``OSError`` whose errno says disk full, permission denied,
+    read-only file system, a file that vanished, an I/O failure; memory exhausted (also numpy's
+    "array too big" ValueError); and numba finding no writable directory for its compiled-kernel
+    cache. Anything else is a bug and is reported as one.
+    """
+    if isinstance(exc, MemoryError):
+        return _MEMORY
+    if isinstance(exc, ValueError) and str(exc).startswith(("Maximum allowed dimension exceeded",
+                                                           "array is too big", "Maximum allowed size exceeded")):
+        return f"{_MEMORY} ({exc})"
+    if isinstance(exc, RuntimeError) and "no locator available" in str(exc) and "cannot cache" in str(exc):
+        where = os.environ.get("NUMBA_CACHE_DIR") or "not set"
+        return ("numba cannot store its compiled kernels: no writable cache directory (NUMBA_CACHE_DIR: "
+                f"{where}; the package's __pycache__; the user cache directory); set NUMBA_CACHE_DIR to a "
+                "writable directory")
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop from "):  # Path.resolve()
+        return f"{str(exc)[len('Symlink loop from '):]}: a loop of symbolic links; give another path"
+    if isinstance(exc, OSError) and exc.errno in _os_hints():
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        what = exc.strerror or os.strerror(exc.errno)
+        where = (" -> ".join(names) + ": ") if names and names[0] not in what else ""
+        return f"{where}{what} ({_os_hints()[exc.errno]})"
+    return None
 
 
 def _plain_numbers():

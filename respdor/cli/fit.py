@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -268,7 +269,7 @@ def plan_outputs(args, stem):
     if not args.no_files:
         plan.add_directory(outdir, "--output-dir")
         default_json = outdir / f"{stem}_fit.json"
-        if plan.json is None or plan.json.resolve() != default_json.resolve():
+        if plan.json is None or os.path.realpath(plan.json) != os.path.realpath(default_json):  # no loop error
             plan.files["json"] = plan.add(default_json, "--output-dir")
         plan.files["params"] = plan.add(outdir / f"{stem}_fit_params.csv", "--output-dir")
         plan.files["curve"] = plan.add(outdir / f"{stem}_fit_curve.csv", "--output-dir")
