@@ -35,7 +35,8 @@ from pathlib import Path
 
 from .errors import DataFileError, UserError
 
-__all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "write_output", "figure_formats"]
+__all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "write_output", "figure_formats",
+           "os_error_hint"]
 
 _BINARY_PROBE = 8192
 
@@ -81,6 +82,35 @@ def read_text(path, what="text file") -> str:
         raise DataFileError(path, f"is not UTF-8 text (binary file?), expected a {what}", line=line) from None
     # A BOM in the middle (concatenated files) or a stray one after utf-8-sig is removed as well.
     return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+
+
+MEMORY_MESSAGE = ("not enough memory for this run; reduce the grid or the sizes asked for "
+           "(e.g. --powder, --gamma, --monte-carlo)")
+
+
+def os_error_hint(err) -> str | None:
+    """What to do about an OS error that comes from the machine or the user's files, else None.
+
+    Parameters
+    ----------
+    err : int or None
+        ``OSError.errno``. Disk full or over quota, permission denied, read-only file system, a
+        file that vanished, an I/O failure, too many open files, no memory: each has a hint;
+        any other errno (or None) is not classified, and an unexpected one stays a bug.
+    """
+    full = "free some space or write elsewhere"
+    denied = "check the permissions, or choose another place"
+    gone = "was it moved or deleted while respdor ran?"
+    broken = "the disk or network file system failed; try again or use another place"
+    busy = "the file is in use; try again"
+    e = errno
+    return {e.ENOSPC: full, e.EDQUOT: full, e.EFBIG: full, e.EACCES: denied, e.EPERM: denied,
+            e.EROFS: "the file system is read-only; choose another place", e.ENOENT: gone, e.ESTALE: gone,
+            e.ENOTDIR: "a part of the path is not a directory", e.EISDIR: "give a file, not a directory",
+            e.ENAMETOOLONG: "use a shorter name", e.ELOOP: "a loop of symbolic links", e.EIO: broken,
+            e.ENXIO: broken, e.ENODEV: broken, e.EBUSY: busy, e.ETXTBSY: busy,
+            e.EMFILE: "too many open files; raise the limit (ulimit -n)",
+            e.ENFILE: "too many open files on the system", e.ENOMEM: MEMORY_MESSAGE}.get(err)
 
 
 def figure_formats() -> dict:
@@ -322,19 +352,19 @@ class OutputPlan:
 
     def _planned(self, path):
         target = _resolve(path)
-        for _, p, kind in self.outputs:
+        for option, p, _ in self.outputs:
             if _resolve(p) == target:
-                return kind
+                return f"{option} {path}"
         raise RuntimeError(f"output {path} was not planned")  # a bug: every output must be planned
 
     def write_text(self, path, text):
         """Write ``text`` (UTF-8) atomically to a planned path; None writes nothing."""
         if path is None:
             return
-        self._planned(path)
+        named = self._planned(path)
         _refuse_after_ctrl_c()
         self.make_directories()
-        with self._os_errors(path), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+        with self._os_errors(named), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
 
     @contextlib.contextmanager
@@ -346,27 +376,28 @@ class OutputPlan:
         if path is None:
             yield None
             return
-        self._planned(path)
+        named = self._planned(path)
         _refuse_after_ctrl_c()
         self.make_directories()
-        with self._os_errors(path), atomic_path(path) as tmp:
+        with self._os_errors(named), atomic_path(path) as tmp:
             yield tmp
 
     def save_figure(self, fig, path, **kwargs):
         """Save a matplotlib figure atomically to a planned path, in the format its extension names."""
         if path is None:
             return
-        self._planned(path)
+        named = self._planned(path)
         _refuse_after_ctrl_c()
         self.make_directories()
         fmt = Path(path).suffix.lower().lstrip(".")
-        with self._os_errors(path), atomic_write(path, "wb") as fh:
+        with self._os_errors(named), atomic_write(path, "wb") as fh:
             fig.savefig(fh, format=fmt, **kwargs)
 
     @staticmethod
     @contextlib.contextmanager
-    def _os_errors(path):
+    def _os_errors(named):
         try:
             yield
         except OSError as exc:
-            raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            hint = os_error_hint(exc.errno)
+            raise UserError(f"{named}: cannot write: {exc.strerror or exc}" + (f" ({hint})" if hint else "")) from None

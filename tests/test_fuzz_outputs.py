@@ -196,9 +196,10 @@ ENVIRONMENT = [
     ("vanished", FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "/data/curve.csv"), "moved or deleted"),
     ("io-error", OSError(errno.EIO, os.strerror(errno.EIO), "/net/curve.csv"), "input/output"),
     ("too-many-files", OSError(errno.EMFILE, os.strerror(errno.EMFILE)), "ulimit"),
-    ("h5py-style", OSError(errno.ENOSPC, "Unable to synchronously create file (unable to open file: name = "
-                                         "'lib.h5', errno = 28, error message = 'No space left on device')"),
-     "lib.h5"),
+    ("h5py-style", OSError(errno.ENOSPC, "Unable to synchronously create file (file write failed: time = Sun Dec "
+                                         "6 15:57:55 2026 , filename = '/data/lib.h5', file descriptor = 3, errno = "
+                                         "28, error message = 'No space left on device', buf = 0x55dcdd11dc18)"),
+     "/data/lib.h5: no space left on device (free some space"),
     ("memory", MemoryError(), "not enough memory"),
     ("numpy-too-big", ValueError("Maximum allowed dimension exceeded"), "not enough memory"),
     ("numba-no-cache", RuntimeError("cannot cache function 'f': no locator available for file '/x/_kernels.py'"),
@@ -228,6 +229,24 @@ def test_a_real_bug_is_still_reported_as_one(monkeypatch, capsys, exc):
     monkeypatch.setattr(convert, "run", _raising(exc))
     status, _, err = _run(["convert", "--pair", "13C", "27Al", "--distance", "3"], capsys)
     assert status == 1 and "internal error" in err and "This is a bug" in err, err
+
+
+@pytest.mark.parametrize("err", [errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO])
+def test_write_failing_half_way_is_one_line_and_leaves_nothing(ws, capsys, monkeypatch, err):
+    """The disk fills (or turns read-only, or fails) after the check, while the file is written."""
+    import respdor.files as files
+
+    def fails(src, dst):
+        raise OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(files.os, "replace", fails)
+    out = ws / "out" / "p.csv"
+    status, _, stderr = _run(PLAN + ["--csv", str(out)], capsys)
+    line = [ln for ln in stderr.splitlines() if ln.startswith("respdor: error")]
+    assert status == 2 and len(line) == 1, stderr
+    assert f"--csv {out}: cannot write: {os.strerror(err)}" in line[0] and "(" in line[0], line
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    assert list((ws / "out").iterdir()) == [], "a temporary or partial file was left"
 
 
 def test_vanished_input_between_check_and_read(ws, capsys, monkeypatch):

@@ -227,26 +227,6 @@ def _main(argv, debug, recorder) -> int:
         _say_warnings(caught)
 
 
-_MEMORY = ("not enough memory for this run; reduce the grid or the sizes asked for "
-           "(e.g. --powder, --gamma, --monte-carlo)")
-
-
-def _os_hints():
-    import errno as e
-
-    full = "free some space or write elsewhere"
-    denied = "check the permissions, or choose another place"
-    gone = "was it moved or deleted while respdor ran?"
-    broken = "the disk or network file system failed; try again or use another place"
-    return {e.ENOSPC: full, e.EDQUOT: full, e.EFBIG: full, e.EACCES: denied, e.EPERM: denied,
-            e.EROFS: "the file system is read-only; choose another place", e.ENOENT: gone, e.ESTALE: gone,
-            e.ENOTDIR: "a part of the path is not a directory", e.EISDIR: "give a file, not a directory",
-            e.ENAMETOOLONG: "use a shorter name", e.ELOOP: "a loop of symbolic links", e.EIO: broken,
-            e.ENXIO: broken, e.ENODEV: broken, e.EBUSY: "the file is in use; try again",
-            e.ETXTBSY: "the file is in use; try again", e.EMFILE: "too many open files; raise the limit (ulimit -n)",
-            e.ENFILE: "too many open files on the system", e.ENOMEM: _MEMORY}
-
-
 def _environment_problem(exc: BaseException) -> str | None:
     """The one-line message for an error that comes from the machine or the user's files, else None.
 
@@ -255,11 +235,13 @@ def _environment_problem(exc: BaseException) -> str | None:
     "array too big" ValueError); and numba finding no writable directory for its compiled-kernel
     cache. Anything else is a bug and is reported as one.
     """
+    from ..files import MEMORY_MESSAGE, os_error_hint
+
     if isinstance(exc, MemoryError):
-        return _MEMORY
+        return MEMORY_MESSAGE
     if isinstance(exc, ValueError) and str(exc).startswith(("Maximum allowed dimension exceeded",
                                                            "array is too big", "Maximum allowed size exceeded")):
-        return f"{_MEMORY} ({exc})"
+        return f"{MEMORY_MESSAGE} ({exc})"
     if isinstance(exc, RuntimeError) and "no locator available" in str(exc) and "cannot cache" in str(exc):
         where = os.environ.get("NUMBA_CACHE_DIR") or "not set"
         return ("numba cannot store its compiled kernels: no writable cache directory (NUMBA_CACHE_DIR: "
@@ -267,11 +249,16 @@ def _environment_problem(exc: BaseException) -> str | None:
                 "writable directory")
     if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop from "):  # Path.resolve()
         return f"{str(exc)[len('Symlink loop from '):]}: a loop of symbolic links; give another path"
-    if isinstance(exc, OSError) and exc.errno in _os_hints():
+    if isinstance(exc, OSError) and os_error_hint(exc.errno):
+        import re
+
         names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
         what = exc.strerror or os.strerror(exc.errno)
-        where = (" -> ".join(names) + ": ") if names and names[0] not in what else ""
-        return f"{where}{what} ({_os_hints()[exc.errno]})"
+        named = re.search(r"\b(?:file)?name = '([^']*)'", what)  # h5py: the file and the OS error inside a long text
+        if not names and named:
+            names, what = [named.group(1)], os.strerror(exc.errno)
+        where = (" -> ".join(names) + ": ") if names else ""
+        return f"{where}{what} ({os_error_hint(exc.errno)})"
     return None
 
 
