@@ -55,10 +55,17 @@ def _interrupt_after(n, real):
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """A local distributed cluster of 2 worker processes, reached by address like a remote one."""
+    """A local distributed cluster of 2 worker processes, reached by address like a remote one.
+
+    dask's 30 s connect / tcp timeouts are a statement about machine speed (workers start by
+    importing numpy and numba); raised far beyond any honest start-up so that a busy machine
+    does not fail the test, while a real hang still ends."""
+    import dask
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    slow_ok = {"distributed.comm.timeouts.connect": "30 minutes", "distributed.comm.timeouts.tcp": "30 minutes"}
+    with dask.config.set(slow_ok), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                                dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
