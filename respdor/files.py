@@ -36,7 +36,7 @@ from pathlib import Path
 from .errors import DataFileError, UserError
 
 __all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "write_output", "figure_formats",
-           "os_error_hint"]
+           "write_figure", "os_error_hint"]
 
 _BINARY_PROBE = 8192
 
@@ -216,6 +216,18 @@ def write_output(path, text, inputs=(), option="output"):
     target = plan.add(path, option)
     plan.check()
     plan.write_text(target, text)
+    return target
+
+
+def write_figure(fig, path, inputs=(), option="figure", **savefig_kwargs):
+    """Check one figure output against ``inputs`` (see :class:`OutputPlan`) and save it atomically.
+
+    The guarded ``savefig`` behind the library's plotting functions; the format is the extension's.
+    """
+    plan = OutputPlan(inputs)
+    target = plan.add(path, option, "figure")
+    plan.check()
+    plan.save_figure(fig, target, **savefig_kwargs)
     return target
 
 

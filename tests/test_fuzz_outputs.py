@@ -329,3 +329,34 @@ def test_numba_with_no_writable_cache_directory_is_one_line(tmp_path):
     assert proc.stderr.count("\n") == 1 and "NUMBA_CACHE_DIR" in proc.stderr and "a_file" in proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "spec.toml"]
+
+
+@pytest.mark.parametrize("special", list(SPECIAL))
+def test_library_writers_refuse_what_the_command_line_refuses(ws, special):
+    """The library's own writers (used without the command line) go through the same guard."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from respdor.errors import UserError
+    from respdor.files import write_figure, write_output
+    from respdor.report import write_json
+    from respdor.spectra.textio import write_json as write_spectra_json
+
+    class Result:
+        def to_dict(self):
+            return {"a": 1}
+
+    path, words = _special_path(ws, special)
+    kind = _kind(path)
+    fig = plt.figure()
+    writers = [lambda: write_output(path, "x\n"), lambda: write_figure(fig, path),
+               lambda: write_json(Result(), path), lambda: write_spectra_json(path, {"a": 1})]
+    try:
+        for write in writers:
+            with pytest.raises(UserError, match="not a regular file|does not exist|loop"):
+                write()
+    finally:
+        plt.close(fig)
+    assert _kind(path) == kind
