@@ -1,8 +1,8 @@
 """The one way in and out for user files: text reading, and outputs planned, checked, written atomically.
 
 Reading: :func:`read_text` gives the text of a user file with a byte-order mark removed and CRLF /
-CR line ends read as LF, and names a missing file, a directory given as a file and a binary file
-in one line. Every text reader of the package (curves, spectra, manifolds, vclists, parameter
+CR line ends read as LF, and names a missing file, a directory given as a file, a device or socket
+given as a file (a pipe is read) and a binary file in one line. Every text reader of the package (curves, spectra, manifolds, vclists, parameter
 files) goes through it, so they all behave the same.
 
 Writing: an :class:`OutputPlan` collects every file a command will write, and :meth:`OutputPlan.check`
@@ -62,13 +62,16 @@ def read_text(path, what="text file") -> str:
     Raises
     ------
     DataFileError
-        Missing file, a directory, a binary (not UTF-8) file; the message names the path.
+        Missing file, a directory, a device or socket, a binary (not UTF-8) file; the message names the path.
     """
     path = Path(path)
     if not path.exists():
         raise DataFileError(path, "no such file")
     if path.is_dir():
         raise DataFileError(path, f"is a directory, not a {what}")
+    device = _device_kind(path)
+    if device:  # /dev/zero would be read until memory runs out; a pipe (<(...), /dev/stdin) is fine
+        raise DataFileError(path, f"is {device}, not a {what}")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -196,6 +199,18 @@ def _not_a_regular_file(path) -> str | None:
         if test(st.st_mode):
             via = f"a symbolic link to {os.path.realpath(path)}, " if os.path.islink(path) else ""
             return f"is {via}{kind}, not a regular file"
+    return None
+
+
+def _device_kind(path) -> str | None:
+    """``"a character device"`` etc. for a device or socket (links followed), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # the read itself names what is wrong
+    for test, kind in _SPECIAL_KINDS:
+        if test(mode) and not stat.S_ISFIFO(mode):
+            return kind
     return None
 
 

@@ -360,3 +360,35 @@ def test_library_writers_refuse_what_the_command_line_refuses(ws, special):
     finally:
         plt.close(fig)
     assert _kind(path) == kind
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "socket"])
+def test_input_that_is_a_device_is_named_not_read(ws, capsys, device):
+    """/dev/zero as a curve would be read until memory runs out; a device is named instead."""
+    path = ws / "sp" / "sock" if device == "socket" else Path(device)
+    if not path.exists():
+        pytest.skip(f"{device} is not on this system")
+    status, out, err = _run(["fit", str(path), "--no-files"], capsys)
+    assert status == 2 and err.count("\n") == 1 and str(path) in err, err
+    assert ("character device" in err or "socket" in err) and "Traceback" not in err
+
+
+def test_input_through_a_pipe_is_still_read(ws, capsys):
+    """Shell process substitution, <(...), hands over a pipe: that is a file to read, not refused."""
+    fifo = ws / "sp" / "fifo"
+    text = (ws / "in" / "curve.csv").read_text()
+
+    def feed():
+        with open(fifo, "w") as fh:
+            fh.write(text)
+
+    import threading
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    status, out, err = _run(["fit", str(fifo), "--no-files", "--no-intervals"], capsys)
+    if writer.is_alive():  # the pipe was never opened for reading: drain it, so the writer ends
+        with open(fifo) as fh:
+            fh.read()
+    writer.join()
+    assert status == 0 and "r (A)" in out, err
