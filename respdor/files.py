@@ -10,6 +10,7 @@ refuses the whole plan, before the first byte is written, when an output
 
 * is an input file or lies inside an input data-set directory (a Bruker experiment),
 * is an existing directory, or its parent directory is missing, a file, or not writable,
+* exists but is read-only (the user protected it: it is not replaced behind their back),
 * is not a regular file: a character or block device (``/dev/null``, ``/dev/full``), a FIFO, a
   socket, a symbolic link to one of these, a dangling symbolic link or a link loop,
 * is a figure whose extension matplotlib cannot write,
@@ -346,6 +347,9 @@ class OutputPlan:
             seen[target] = f"{option} {path}"
             if target.is_dir():
                 raise UserError(f"{option} {path}: is a directory; give a file name")
+            if target.is_file() and not os.access(target, os.W_OK):
+                raise UserError(f"{option} {path}: the file is read-only; refusing to replace it "
+                                "(make it writable, or give another name)")
             if kind == "figure":
                 formats = formats or figure_formats()
                 ext = path.suffix.lower().lstrip(".")

@@ -392,3 +392,18 @@ def test_input_through_a_pipe_is_still_read(ws, capsys):
             fh.read()
     writer.join()
     assert status == 0 and "r (A)" in out, err
+
+
+def test_read_only_existing_output_is_not_replaced(ws, capsys, monkeypatch):
+    """A result file the user made read-only is refused, not renamed over (the check asks os.access,
+    which root always passes, so the answer is given by the test)."""
+    import respdor.files as files
+
+    out = ws / "out" / "p.csv"
+    out.write_text("kept\n")
+    out.chmod(0o444)
+    real = os.access
+    monkeypatch.setattr(files.os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
+    status, _, err = _run(PLAN + ["--csv", str(out)], capsys)
+    assert status == 2 and err.count("\n") == 1 and f"--csv {out}: the file is read-only" in err, err
+    assert out.read_text() == "kept\n"
