@@ -45,6 +45,7 @@ def ws(tmp_path):
         d.mkdir()
     (inp / "curve.csv").write_bytes((DATA / "respdor_13C27Al_synthetic.csv").read_bytes())
     (inp / "spec.toml").write_text(SMALL_SPEC)
+    (inp / "iso.txt").write_bytes((DATA / "pass_113Cd_synthetic" / "isotropic_1cycle.txt").read_bytes())
     (inp / "model.xyz").write_bytes((DATA / "al_carboxylate_model.xyz").read_bytes())
     (inp / "manifold.csv").write_text("order,intensity,sigma\n" + "".join(
         f"{k},{np.exp(-0.3 * k * k):.6f},0.001\n" for k in range(-4, 5)))
@@ -87,6 +88,8 @@ COMMANDS = {
     "csa-fit-json": (["csa-fit", "{in}/manifold.csv", "--mas", "8k", "--larmor", "88.8MHz"], "--json", []),
     "structure-o": (["structure", "{in}/model.xyz", "--observe", "C", "--partner", "27Al"], "--output", []),
     "library-build-o": (["library", "build", "{in}/spec.toml", "--vary", "cq=2:4MHz:3"], "--output", []),
+    "deconvolve-csv": (["deconvolve", "{in}/iso.txt", "--sites", "-50", "-320"], "--csv", []),
+    "pass-timings-json": (["pass-timings"], "--json", []),
 }
 
 
@@ -127,6 +130,28 @@ def test_output_that_is_not_a_regular_file_is_refused(ws, capsys, command, speci
     assert "wrote" not in out + err and "compiling" not in err  # refused before any work
     assert _kind(path) == before_kind, "the special file was replaced"
     assert _hashes(ws / "in") == before and list((ws / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["fifo-in", "link-in-to-dev-null", "dangling-in", "cry-beside-is-fifo"])
+def test_simpson_export_to_special_files_is_refused(ws, capsys, case):
+    """--export-simpson FILE.in writes FILE.in and FILE.cry: either being special is refused."""
+    sp = ws / "sp"
+    name = {"fifo-in": "a.in", "link-in-to-dev-null": "b.in", "dangling-in": "c.in", "cry-beside-is-fifo": "d.in"}
+    if case == "fifo-in":
+        os.mkfifo(sp / "a.in")
+    elif case == "link-in-to-dev-null":
+        (sp / "b.in").symlink_to("/dev/null")
+    elif case == "dangling-in":
+        (sp / "c.in").symlink_to(sp / "gone.in")
+    else:
+        os.mkfifo(sp / "d.cry")
+    target = sp / name[case]
+    bad = sp / "d.cry" if case == "cry-beside-is-fifo" else target
+    kinds = {p.name: _kind(p) for p in sp.iterdir()}
+    status, out, err = _run(["simulate", str(ws / "in" / "spec.toml"), "--export-simpson", str(target)], capsys)
+    assert status == 2 and err.count("\n") == 1 and f"--export-simpson {bad}" in err, err
+    assert "regular file" in err or "does not exist" in err, err
+    assert {p.name: _kind(p) for p in sp.iterdir()} == kinds and "wrote" not in out + err
 
 
 @pytest.mark.parametrize("special", ["dev-null", "fifo", "dangling-link"])
