@@ -432,3 +432,17 @@ def test_read_only_existing_output_is_not_replaced(ws, capsys, monkeypatch):
     status, _, err = _run(PLAN + ["--csv", str(out)], capsys)
     assert status == 2 and err.count("\n") == 1 and f"--csv {out}: the file is read-only" in err, err
     assert out.read_text() == "kept\n"
+
+
+def test_numba_cache_disk_full_names_the_cache(monkeypatch, capsys):
+    """numba's OSError while saving a compiled kernel has no file name: the cache is named instead."""
+    import respdor.cli.convert as convert
+
+    ns = {}
+    origin = os.path.join(os.sep, "site-packages", "numba", "core", "caching.py")
+    exec(compile("def save(args):\n    raise OSError(28, 'No space left on device')\n", origin, "exec"), ns)
+    monkeypatch.setattr(convert, "run", ns["save"])
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/full/numba-cache")
+    status, _, err = _run(["convert", "--pair", "13C", "27Al", "--distance", "3"], capsys)
+    assert status == 2 and err.count("\n") == 1, err
+    assert "numba's compiled-kernel cache (/full/numba-cache): No space left on device" in err

@@ -227,6 +227,16 @@ def _main(argv, debug, recorder) -> int:
         _say_warnings(caught)
 
 
+def _raised_in(exc: BaseException, source: str) -> bool:
+    """True when the exception passed through a file whose path ends with ``source``."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(source):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _environment_problem(exc: BaseException) -> str | None:
     """The one-line message for an error that comes from the machine or the user's files, else None.
 
@@ -258,6 +268,10 @@ def _environment_problem(exc: BaseException) -> str | None:
         if not names and named:
             names, what = [named.group(1)], os.strerror(exc.errno)
         where = (" -> ".join(names) + ": ") if names else ""
+        if not names and _raised_in(exc, os.path.join("numba", "core", "caching.py")):
+            cache = os.environ.get("NUMBA_CACHE_DIR") or "the package's __pycache__ or the user cache directory"
+            where = f"numba's compiled-kernel cache ({cache}): "
+            return f"{where}{what} ({os_error_hint(exc.errno)}; or set NUMBA_CACHE_DIR to another directory)"
         return f"{where}{what} ({os_error_hint(exc.errno)})"
     return None
 
