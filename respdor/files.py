@@ -294,12 +294,16 @@ class OutputPlan:
         if path is not None:
             self.inputs.append(Path(path))
 
-    def add(self, path, option, kind="text"):
+    def add(self, path, option, kind="text", stdout=False):
         """Plan one output; ``kind`` is ``"text"``, ``"binary"`` or ``"figure"``.
 
         Returns the path to write to, or None when nothing is written (``--no-files``, or ``-``
-        meaning standard output).
+        meaning standard output). ``-`` is accepted only when ``stdout`` says the caller prints
+        that output to standard output itself; otherwise it is refused (it used to write nothing,
+        silently).
         """
+        if path is not None and str(path) == "-" and not stdout:
+            raise UserError(f"{option} -: this output cannot go to standard output; give a file name")
         if path is None or str(path) == "-" or self.no_files:
             return None
         path = Path(path)

@@ -16,6 +16,7 @@ nothing here simulates more than a few tiny curves.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import stat
@@ -316,8 +317,6 @@ def test_unwritable_cache_is_said_once_and_the_run_goes_on(tmp_path, monkeypatch
         else:
             assert len(said) == 1 and said[0].startswith("respdor: warning: ") and str(d) in said[0], err
             assert f"set {simcache.ENV_VAR}" in said[0]
-        import json
-
         results[name] = json.loads(out[out.index("{"):])["coupling_hz"]["value"]
     assert len(results) >= 2
     assert len({round(v, 9) for v in results.values()}) == 1, results  # the cache changes no number
@@ -446,3 +445,18 @@ def test_numba_cache_disk_full_names_the_cache(monkeypatch, capsys):
     status, _, err = _run(["convert", "--pair", "13C", "27Al", "--distance", "3"], capsys)
     assert status == 2 and err.count("\n") == 1, err
     assert "numba's compiled-kernel cache (/full/numba-cache): No space left on device" in err
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_dash_where_standard_output_is_not_written_is_refused(ws, capsys, command):
+    """'-' means standard output only for the --json options that print there; elsewhere it used
+    to be accepted and nothing was written, with exit 0."""
+    head, option, tail = COMMANDS[command]
+    status, out, err = _run(_fill(head, ws) + [option, "-"] + _fill(tail, ws), capsys)
+    stdout_ok = option == "--json" and head[0] in ("simulate", "fit", "structure", "library")
+    if stdout_ok:
+        assert status == 0, err
+        assert isinstance(json.loads(out[out.index("{"):]), dict)  # the JSON, on standard output
+    else:
+        assert status == 2 and err.count("\n") == 1 and f"{option} -: this output cannot go to standard output" in err
+        assert out == "" and list((ws / "out").iterdir()) == []

@@ -264,7 +264,7 @@ def plan_outputs(args, stem):
     inputs = list(getattr(args, "files", [])) + [getattr(args, "simulate", None), getattr(args, "library", None)]
     plan = OutputPlan(inputs=[p for p in inputs if p], no_files=args.no_files)
     outdir = Path(args.output_dir)
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.files = {}
     if not args.no_files:
         plan.add_directory(outdir, "--output-dir")
