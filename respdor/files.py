@@ -2,8 +2,8 @@
 
 Reading: :func:`read_text` gives the text of a user file with a byte-order mark removed and CRLF /
 CR line ends read as LF, and names a missing file, a directory given as a file, a device or socket
-given as a file (a pipe is read) and a binary file in one line. Every text reader of the package (curves, spectra, manifolds, vclists, parameter
-files) goes through it, so they all behave the same.
+given as a file (a pipe is read) and a binary file in one line. Every text reader of the package
+(curves, spectra, manifolds, vclists, parameter files) goes through it, so they all behave the same.
 
 Writing: an :class:`OutputPlan` collects every file a command will write, and :meth:`OutputPlan.check`
 refuses the whole plan, before the first byte is written, when an output
@@ -88,8 +88,9 @@ def read_text(path, what="text file") -> str:
     return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
 
 
+#: The one line said when a run runs out of memory (the command line maps MemoryError to it).
 MEMORY_MESSAGE = ("not enough memory for this run; reduce the grid or the sizes asked for "
-           "(e.g. --powder, --gamma, --monte-carlo)")
+                  "(e.g. --powder, --gamma, --monte-carlo)")
 
 
 def os_error_hint(err) -> str | None:
@@ -196,23 +197,25 @@ def _not_a_regular_file(path) -> str | None:
         if exc.errno == errno.ENOTDIR:
             return None  # a parent is a file: said by the parent-directory check
         return f"cannot be examined: {exc.strerror}"
-    for test, kind in _SPECIAL_KINDS:
-        if test(st.st_mode):
-            via = f"a symbolic link to {os.path.realpath(path)}, " if os.path.islink(path) else ""
-            return f"is {via}{kind}, not a regular file"
+    kind = _special_kind(st.st_mode)
+    if kind:
+        via = f"a symbolic link to {os.path.realpath(path)}, " if os.path.islink(path) else ""
+        return f"is {via}{kind}, not a regular file"
     return None
 
 
+def _special_kind(mode) -> str | None:
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+
+
 def _device_kind(path) -> str | None:
-    """``"a character device"`` etc. for a device or socket (links followed), else None."""
+    """``"a character device"`` etc. for a device or socket (links followed), else None; a FIFO
+    is None: it is read like a file."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return None  # the read itself names what is wrong
-    for test, kind in _SPECIAL_KINDS:
-        if test(mode) and not stat.S_ISFIFO(mode):
-            return kind
-    return None
+    return None if stat.S_ISFIFO(mode) else _special_kind(mode)
 
 
 def _writable_target(path) -> Path:
@@ -299,8 +302,8 @@ class OutputPlan:
 
         Returns the path to write to, or None when nothing is written (``--no-files``, or ``-``
         meaning standard output). ``-`` is accepted only when ``stdout`` says the caller prints
-        that output to standard output itself; otherwise it is refused (it used to write nothing,
-        silently).
+        that output to standard output itself; otherwise it is refused, since nothing would be
+        written anywhere.
         """
         if path is not None and str(path) == "-" and not stdout:
             raise UserError(f"{option} -: this output cannot go to standard output; give a file name")
