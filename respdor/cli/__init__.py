@@ -11,6 +11,9 @@ One error path for every command (:func:`main`):
   stderr, exit status 2, no traceback;
 * Ctrl-C anywhere (start-up, numba kernels, fits, Monte Carlo): ``respdor: interrupted``, exit 130;
   outputs are written atomically (:mod:`respdor.files`), so no partial file is left;
+* the machine or the user's files (disk full, permission denied, read-only file system, a file
+  that vanished during the run, an I/O failure, memory exhausted, no writable numba cache):
+  one line naming the file and what to do, exit status 2 (:func:`_environment_problem`);
 * anything else is a bug: a short message asking for a report, exit 1; the traceback only with
   ``--debug`` or ``RESPDOR_DEBUG=1``;
 * numpy / scipy / lmfit warnings are collected and printed as one ``respdor: warning:`` line each,
@@ -199,15 +202,19 @@ def _main(argv, debug, recorder) -> int:
     except UserError as exc:
         print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
-    except MemoryError:
-        print("respdor: error: not enough memory for this run; reduce the grid or the sizes asked for "
-              "(e.g. --powder, --gamma, --monte-carlo)", file=sys.stderr)
-        return EXIT_USER
     except SystemExit:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if recorder.hits or _interrupted(exc):
             return _interrupted_exit()
+        said = _environment_problem(exc)
+        if said:  # the machine or the user's files, not a defect: one line, exit 2
+            if debug:
+                import traceback
+
+                traceback.print_exception(exc)
+            print(f"respdor: error: {_one_line(said)}", file=sys.stderr)
+            return EXIT_USER
         if debug:
             import traceback
 
@@ -218,6 +225,55 @@ def _main(argv, debug, recorder) -> int:
         return EXIT_BUG
     finally:
         _say_warnings(caught)
+
+
+def _raised_in(exc: BaseException, source: str) -> bool:
+    """True when the exception passed through a file whose path ends with ``source``."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(source):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _environment_problem(exc: BaseException) -> str | None:
+    """The one-line message for an error that comes from the machine or the user's files, else None.
+
+    By class, not by call site: an ``OSError`` whose errno says disk full, permission denied,
+    read-only file system, a file that vanished, an I/O failure; memory exhausted (also numpy's
+    "array too big" ValueError); and numba finding no writable directory for its compiled-kernel
+    cache. Anything else is a bug and is reported as one.
+    """
+    from ..files import MEMORY_MESSAGE, os_error_hint
+
+    if isinstance(exc, MemoryError):
+        return MEMORY_MESSAGE
+    if isinstance(exc, ValueError) and str(exc).startswith(("Maximum allowed dimension exceeded",
+                                                           "array is too big", "Maximum allowed size exceeded")):
+        return f"{MEMORY_MESSAGE} ({exc})"
+    if isinstance(exc, RuntimeError) and "no locator available" in str(exc) and "cannot cache" in str(exc):
+        where = os.environ.get("NUMBA_CACHE_DIR") or "not set"
+        return ("numba cannot store its compiled kernels: no writable cache directory (NUMBA_CACHE_DIR: "
+                f"{where}; the package's __pycache__; the user cache directory); set NUMBA_CACHE_DIR to a "
+                "writable directory")
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop from "):  # Path.resolve()
+        return f"{str(exc)[len('Symlink loop from '):]}: a loop of symbolic links; give another path"
+    if isinstance(exc, OSError) and os_error_hint(exc.errno):
+        import re
+
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        what = exc.strerror or os.strerror(exc.errno)
+        named = re.search(r"\b(?:file)?name = '([^']*)'", what)  # h5py: the file and the OS error inside a long text
+        if not names and named:
+            names, what = [named.group(1)], os.strerror(exc.errno)
+        where = (" -> ".join(names) + ": ") if names else ""
+        if not names and _raised_in(exc, os.path.join("numba", "core", "caching.py")):
+            cache = os.environ.get("NUMBA_CACHE_DIR") or "the package's __pycache__ or the user cache directory"
+            where = f"numba's compiled-kernel cache ({cache}): "
+            return f"{where}{what} ({os_error_hint(exc.errno)}; or set NUMBA_CACHE_DIR to another directory)"
+        return f"{where}{what} ({os_error_hint(exc.errno)})"
+    return None
 
 
 def _plain_numbers():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -285,12 +286,12 @@ def plan_outputs(args, stem):
     inputs = list(getattr(args, "files", [])) + [getattr(args, "simulate", None), getattr(args, "library", None)]
     plan = OutputPlan(inputs=[p for p in inputs if p], no_files=args.no_files)
     outdir = Path(args.output_dir)
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.files = {}
     if not args.no_files:
         plan.add_directory(outdir, "--output-dir")
         default_json = outdir / f"{stem}_fit.json"
-        if plan.json is None or plan.json.resolve() != default_json.resolve():
+        if plan.json is None or os.path.realpath(plan.json) != os.path.realpath(default_json):  # no loop error
             plan.files["json"] = plan.add(default_json, "--output-dir")
         plan.files["params"] = plan.add(outdir / f"{stem}_fit_params.csv", "--output-dir")
         plan.files["curve"] = plan.add(outdir / f"{stem}_fit_curve.csv", "--output-dir")

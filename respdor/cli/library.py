@@ -95,7 +95,7 @@ def run_build(args) -> int:
     # atomically; the plan still refuses the spec as output, a missing directory, and collisions.
     plan = OutputPlan(inputs=[args.spec])
     plan.add(args.output, "--output", "binary")
-    json_path = plan.add(args.json, "--json")
+    json_path = plan.add(args.json, "--json", stdout=True)
     plan.check()
     axes = [parse_vary(v) for v in args.vary]
     names = [a.name for a in axes]

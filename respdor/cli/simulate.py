@@ -104,7 +104,7 @@ def _plan_outputs(args, spec_path):
     plan.figure = None
     if (args.plot or "").lower() != "none":
         plan.figure = plan.add(args.plot or f"{spec_path.stem}_sim.png", "--plot", "figure")
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.check()
     return plan
 

@@ -269,7 +269,7 @@ def _plan(args, paths):
         args.compare_curve = read_curve(args.compare, time_unit=args.time_unit)
     plan = OutputPlan(inputs=[*paths, args.compare], no_files=args.no_files)
     plan.csv = plan.add(args.output or f"{paths[0].stem}_structure.csv", "--output")
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.figure = plan.add(args.plot, "--plot", "figure")
     plan.check()
     return plan
