@@ -55,6 +55,10 @@ except ModuleNotFoundError:  # pragma: no cover
 __all__ = ["SpecError", "Spec", "load_spec", "simulate_spec"]
 
 
+#: Fewer (alpha, beta) orientations than this are a single crystal rather than a powder: warned.
+MIN_POWDER = 10
+
+
 class SpecError(ValueError):
     """A mistake in a simulation spec; the message names the table and key."""
 
@@ -258,7 +262,7 @@ class Spec:
                     from .dipolar import distance_from_coupling
 
                     self._distance(distance_from_coupling(dhz, spins[i].isotope, spins[j].isotope), spins, i, j,
-                                   f"[{where}] d_hz = {dhz:g} Hz means a distance", hint=False)
+                                   f"[{where}] d_hz = {dhz:g} Hz, i.e. r", hint=False)
             else:
                 r = _num(d, "distance_A", where, positive=True)
                 self._distance(r, spins, i, j, f"[{where}] distance_A")
@@ -289,7 +293,7 @@ class Spec:
         ea, eb = (spins[k].isotope.symbol.lstrip("0123456789") for k in (i, j))
         reason = f"for {ea} and {eb} ({CONTACT_FRACTION:g} x the sum of their covalent radii)"
         try:
-            msg = check("distance", r, name + (f" between spins {i} and {j}" if hint else ""), "A",
+            msg = check("distance", r, name, "A",
                         lo=shortest_distance_angstrom(ea, eb), lo_reason=reason)
         except ValueError as exc:
             text = str(exc)
@@ -508,8 +512,9 @@ class Spec:
         else:
             self.powder = make_powder(pw.get("scheme", "zcw"), int(self._q(pw, "n", "powder", "powder", 987.0,
                                                                            positive=True, warn=False)), n_gamma)
-        if self.powder.n_ab == 1:
-            self.warnings.append("[powder] one (alpha, beta) orientation: a single crystal, not a powder average")
+        if self.powder.n_ab < MIN_POWDER:
+            self.warnings.append(f"[powder] {self.powder.n_ab} (alpha, beta) orientation(s): a (near) single crystal, "
+                                 f"not a powder average (a powder needs hundreds; below {MIN_POWDER} is never one)")
         self.rf_inhomogeneity = self._rf_inhomogeneity(raw.get("rf_inhomogeneity"))
         sim = raw.get("simulation", {})
         _check_keys(sim, "simulation")
@@ -519,6 +524,14 @@ class Spec:
         if not isinstance(offs, dict):
             raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
         self.offsets = {k: 1e3 * self._q(offs, k, "simulation.offsets_khz", "rf_offset", unit="kHz") for k in offs}
+
+    def work_counts(self):
+        """The counts of this spec's simulation cost (:func:`spinsim.plausibility.work_counts`)."""
+        from .plausibility import work_counts
+
+        n_rf = len(self.rf_inhomogeneity.scales) if self.rf_inhomogeneity is not None else 1
+        return work_counts(self.system, self.mas_rate, self.times_s, self.saturation, self.recoupling, self.powder,
+                           self.max_dt, self.method, n_rf, self.centre_pulse)
 
     def describe(self):
         """What the spec's experiment runs, one line per element (as in the CSV/JSON header)."""

@@ -76,3 +76,17 @@ def parse_frequency(text, option="frequency", default_unit="hz"):
 def parse_length(text, option="distance", default_unit="a"):
     """Length in angstrom and whether the unit was explicit ("2.5A", "0.25nm", "250pm")."""
     return _parse(text, _LENGTH, default_unit, option, "distance")
+
+
+def plausible(quantity, value_si, option, text, warnings=None):
+    """Refuse an option value no experiment has (spinsim.plausibility, the one table of ranges), naming
+    the option, the value as typed and the likely unit mistake; collect a warning for an unusual one."""
+    from spinsim.plausibility import check
+
+    try:
+        msg = check(quantity, value_si, f"{option} {text}, i.e.")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if msg and warnings is not None:
+        warnings.append(msg)
+    return value_si
