@@ -118,7 +118,7 @@ def _base(rng):
     return next(iter(UNITS[rng.kind]))
 
 
-def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=True):
+def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=True, hint=True):
     """Refuse an impossible value, return a warning for an unusual one, else None.
 
     Parameters
@@ -137,6 +137,8 @@ def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=Tru
         Why ``lo`` is the lowest ("for C and Al (covalent radii)").
     warn : bool
         Return a warning for a value outside the usual range.
+    hint : bool
+        Name the likely unit mistake (off for a value derived from another quantity).
 
     Raises
     ------
@@ -145,6 +147,7 @@ def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=Tru
     """
     rng = RANGES[quantity]
     unit = _base(rng) if unit is None else unit
+    likely = _likely(rng, value_si, unit) if hint else ""
     shown = f"{name} = {_fmt(value_si / UNITS[rng.kind][unit], unit)}"
     mag = abs(float(value_si))
     low = rng.lo if lo is None else lo
@@ -152,14 +155,14 @@ def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=Tru
         raise ValueError(f"{shown}: not a finite number")
     if mag < low:
         raise ValueError(f"{shown}: below {_fmt_best(low, rng.kind)}, the lowest {rng.what} "
-                         f"{lo_reason or 'an experiment can have'}{_likely(rng, value_si, unit)}")
+                         f"{lo_reason or 'an experiment can have'}{likely}")
     if mag > rng.hi:
         raise ValueError(f"{shown}: above {_fmt_best(rng.hi, rng.kind)}, the highest {rng.what} an experiment can have"
-                         f"{_likely(rng, value_si, unit)}")
+                         f"{likely}")
     if warn and mag != 0 and not rng.usual_lo <= mag <= rng.usual_hi:
         side = "below" if mag < rng.usual_lo else "above"
         edge = rng.usual_lo if mag < rng.usual_lo else rng.usual_hi
-        return f"{shown}: unusual {rng.what} ({side} {_fmt_best(edge, rng.kind)}){_likely(rng, value_si, unit)}"
+        return f"{shown}: unusual {rng.what} ({side} {_fmt_best(edge, rng.kind)}){likely}"
     return None
 
 
@@ -250,7 +253,7 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
 
     times = np.asarray(times_s, float)
     t_last = float(times.max()) if times.size else 0.0
-    steps = times.size + int(np.ceil(t_last * mas_rate)) + int(np.ceil(block_s / max_dt))
+    steps = times.size + int(np.ceil(t_last * mas_rate - 1e-9)) + int(np.ceil(block_s / max_dt - 1e-9))
     space = float(np.prod(np.asarray(multiplicities, float)))  # a float: 6^n overflows no integer check
     if engine == "fast":
         per_step = float(sum((2 * m) ** 2 for m in multiplicities))

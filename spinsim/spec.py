@@ -437,10 +437,9 @@ class Spec:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
                 raise SpecError("[experiment] recoupling_times_ms must be a list of numbers")
-            for x in t:
-                if x < 0:
-                    raise SpecError(f"[experiment] recoupling_times_ms = {x:g} ms: a recoupling time is >= 0")
-                _plausible(self.warnings, "recoupling_time", x, "experiment", "recoupling_times_ms")
+            if min(t) < 0:
+                raise SpecError(f"[experiment] recoupling_times_ms = {min(t):g} ms: a recoupling time is >= 0")
+            _plausible(self.warnings, "recoupling_time", max(t), "experiment", "recoupling_times_ms")
             self.times_s = 1e-3 * np.asarray(t, float)
         else:
             tmax = 1e-3 * self._q(exp, "t_max_ms", "experiment", "t_max", positive=True)
@@ -464,7 +463,7 @@ class Spec:
             else:
                 length = tr * self._q(sat, "length_rotor_periods", "saturation", "rotor_periods", positive=True)
                 _plausible(self.warnings, "saturation_length", length, "saturation",
-                           f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length")
+                           f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
             nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
             if stype == "cw":
                 self.saturation = seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
