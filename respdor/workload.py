@@ -92,8 +92,8 @@ REFERENCE_COST = 12445867008.0
 REFERENCE_NAME = "the bundled data/c13_al27_respdor.toml"
 #: Simulation work refused without --allow-long (~160 x the bundled example, ~20 CPU min) and
 #: printed beforehand (~8 x, about a CPU minute).
-SIMULATION_LIMIT = 2e12
-SIMULATION_NOTICE = 1e11
+SIMULATION_LIMIT = 160 * REFERENCE_COST
+SIMULATION_NOTICE = 8 * REFERENCE_COST
 
 
 def simulation_work(counts, reduce, n_runs=1, total_cost=None):

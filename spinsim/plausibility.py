@@ -254,12 +254,12 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
     times = np.asarray(times_s, float)
     t_last = float(times.max()) if times.size else 0.0
     steps = times.size + int(np.ceil(t_last * mas_rate - 1e-9)) + int(np.ceil(block_s / max_dt - 1e-9))
-    space = float(np.prod(np.asarray(multiplicities, float)))  # a float: 6^n overflows no integer check
     if engine == "fast":
         per_step = float(sum((2 * m) ** 2 for m in multiplicities))
-    elif engine == "coupled":  # block-diagonal (M-block) products in the partner space
-        per_step = COUPLED_WEIGHT * space**2
-    else:  # dense products in the whole space
-        per_step = DENSE_WEIGHT * (2.0 * space) ** 3
+    else:  # in logarithms: 6^n partner states overflow a float for a few hundred partners (cost inf: refused)
+        log_space = float(np.sum(np.log(np.asarray(multiplicities, float))))
+        log_cost = (np.log(COUPLED_WEIGHT) + 2 * log_space if engine == "coupled"  # M-block products
+                    else np.log(DENSE_WEIGHT) + 3 * (np.log(2.0) + log_space))  # dense products, whole space
+        per_step = float(np.exp(min(log_cost, 700.0)))
     return {"crystallites": int(crystallites), "steps": steps, "per_step": per_step, "engine": engine,
             "cost": float(crystallites) * steps * per_step}
