@@ -119,6 +119,7 @@ def _write_structures(inp: Path):
     from ase import Atoms
     from ase.io import write
 
+    write(inp / "ok.xyz", Atoms("CAl", positions=[[0, 0, 0], [2.9, 0, 0]]))
     write(inp / "close.xyz", Atoms("CAl", positions=[[0, 0, 0], [0.29, 0, 0]]))
     write(inp / "same.xyz", Atoms("CAlAl", positions=[[0, 0, 0], [2.9, 0, 0], [2.9, 0, 0]]))
     write(inp / "oh_close.xyz", Atoms("COAl", positions=[[0, 0, 0], [1.25, 0, 0], [1.25, 0.2, 0]]))
@@ -221,6 +222,9 @@ UNITS = [
     ("spec-powder-one", _sim("powder_one"), 0, "warning: [powder] 2 (alpha, beta) orientation(s): a (near) single"),
     ("spec-cq-3hz", _sim("cq_3hz"), 0, "warning: [spins[1]] cq_hz = 3 hz: unusual"),
     ("spec-mas-1khz", _sim("mas_1khz"), 0, "warning: [experiment] mas_rate_hz = 1000 hz: unusual mas rate"),
+    ("opt-powder-one", _sim("ok", "--powder", "1"), 0, "warning: --powder 1: 2 (alpha, beta) orientation(s) is a"),
+    ("opt-structure-powder-three", ["structure", "{in}/ok.xyz", "--observe", "C", *STRUCT, "--powder", "3", "--gamma",
+                                    "2", "--t-max", "1ms"], 0, "warning: --powder 3: 3 (alpha, beta) orientation(s)"),
 ]
 
 RUNAWAY = [
@@ -343,3 +347,19 @@ def test_occupancy_patterns_match_the_enumeration():
         assert occupancy_patterns(n, p) == len(calls)
     assert occupancy_patterns(20, 0.05, n_samples=256) == 256
     assert occupancy_patterns(7, 1.0) == 1
+
+
+def test_a_long_simulation_says_its_estimate_and_shows_progress(ws, capsys, monkeypatch):
+    """Above the notice threshold the estimate is printed before the run and progress is shown
+    (the threshold is lowered here so that a small spec crosses it: no clock involved)."""
+    import respdor.workload as wl
+
+    monkeypatch.setattr(wl, "SIMULATION_NOTICE", 0.0)
+    monkeypatch.chdir(ws / "out")
+    assert main(["simulate", str(ws / "in" / "ok.toml"), "--no-files"]) == 0
+    err = capsys.readouterr().err
+    first = err.index("estimated work: 84 crystallites x ")
+    assert first < err.index("respdor simulate:")  # before the run starts
+    assert "x the bundled data/c13_al27_respdor.toml" in err
+    # spinsim's progress lines (crystallites done) follow
+    assert "84/84 crystallites" in err[err.index("respdor simulate:"):]

@@ -75,6 +75,8 @@ def run(args) -> int:
             spec.powder = make_powder(scheme, n, g)
         except ValueError as exc:
             raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
+        spec.warnings = [w for w in spec.warnings if not w.startswith("[powder]")]  # the override replaces it
+        _warn_single_crystal(spec.powder, spec.warnings, f"--powder {n}")
     if args.export_simpson:
         return _export_simpson(spec, spec_path, Path(args.export_simpson))
     plan = _plan_outputs(args, spec_path)
@@ -98,6 +100,15 @@ def run(args) -> int:
         raise UserError(f"{spec_path}: {exc}") from None
     _write_outputs(args, plan, spec_path, spec, result)
     return 0
+
+
+def _warn_single_crystal(powder, warnings, option):
+    """A powder of fewer than MIN_POWDER (alpha, beta) orientations is a single crystal: said."""
+    from spinsim.spec import MIN_POWDER
+
+    if powder.n_ab < MIN_POWDER:
+        warnings.append(f"{option}: {powder.n_ab} (alpha, beta) orientation(s) is a (near) single "
+                        f"crystal, not a powder average (below {MIN_POWDER} is never one)")
 
 
 def _plan_outputs(args, spec_path):

@@ -176,6 +176,10 @@ def _predict(path, args, mas, cutoff, times):
     check_observed_spin_half(obs_iso, "--observe-isotope")
     sat, sat_text = st.parse_saturation(args.saturation, obs_iso, args.partner, mas, args.field)
     powder = make_powder("zcw", args.powder, args.gamma)
+    if path == Path(args.structure[0]):  # once per command
+        from .simulate import _warn_single_crystal
+
+        _warn_single_crystal(powder, args.option_warnings, f"--powder {args.powder}")
     args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     lines = []
     for i in observed:
