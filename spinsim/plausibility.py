@@ -118,7 +118,7 @@ def _base(rng):
     return next(iter(UNITS[rng.kind]))
 
 
-def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=True, hint=True):
+def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=True, hint=True, typed=None):
     """Refuse an impossible value, return a warning for an unusual one, else None.
 
     Parameters
@@ -139,6 +139,8 @@ def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=Tru
         Return a warning for a value outside the usual range.
     hint : bool
         Name the likely unit mistake (off for a value derived from another quantity).
+    typed : str, optional
+        The value as the user typed it (an option: ``"10"``), shown before the value read.
 
     Raises
     ------
@@ -148,7 +150,8 @@ def check(quantity, value_si, name, unit=None, lo=None, lo_reason=None, warn=Tru
     rng = RANGES[quantity]
     unit = _base(rng) if unit is None else unit
     likely = _likely(rng, value_si, unit) if hint else ""
-    shown = f"{name} = {_fmt(value_si / UNITS[rng.kind][unit], unit)}"
+    read = _fmt(value_si / UNITS[rng.kind][unit], unit)
+    shown = f"{name} {typed} (= {read})" if typed is not None else f"{name} = {read}"
     mag = abs(float(value_si))
     low = rng.lo if lo is None else lo
     if not math.isfinite(mag):

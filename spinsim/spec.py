@@ -313,7 +313,8 @@ class Spec:
             return
         for i in range(len(spins)):
             for j in range(i + 1, len(spins)):
-                self._distance(float(np.linalg.norm(arr[i] - arr[j])), spins, i, j, "coordinates_A: distance")
+                self._distance(float(np.linalg.norm(arr[i] - arr[j])), spins, i, j,
+                               f"coordinates_A: spins {i} and {j} at a distance")
 
     def _channel(self, table, where, default):
         ch = table.get("channel", default)
@@ -424,7 +425,8 @@ class Spec:
             else:
                 self.recoupling = seq.adiabatic_sr4_cycle(
                     obs, self.mas_rate, rec.get("supercycle", "R4R4bar"),
-                    1e3 * self._q(rec, "nu1_max_khz", "recoupling", "rf_amplitude", 8e-3 * self.mas_rate, positive=True),
+                    1e3 * self._q(rec, "nu1_max_khz", "recoupling", "rf_amplitude", 8e-3 * self.mas_rate,
+                                  positive=True),
                     1e3 * self._q(rec, "sweep_khz", "recoupling", "rf_offset", 8e-3 * self.mas_rate, positive=True),
                     _num(rec, "beta", "recoupling", 5.3, positive=True),
                     1e-6 * self._q(rec, "step_us", "recoupling", "step", 0.25, positive=True))

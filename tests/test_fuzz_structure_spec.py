@@ -79,7 +79,8 @@ SPEC_EDITS = {
     "mas_1khz": [("mas_rate_hz = 10000", "mas_rate_hz = 1000"), ("t_max_ms = 0.6", "t_max_ms = 8")],
     # runaway work
     "powder_huge": ("n = 21\nn_gamma = 4", "n = 1000000\nn_gamma = 64"),
-    "t_max_900ms_big_powder": [("t_max_ms = 0.6", "t_max_ms = 900"), ("n = 21\nn_gamma = 4", "n = 100000\nn_gamma = 32")],
+    "t_max_900ms_big_powder": [("t_max_ms = 0.6", "t_max_ms = 900"),
+                               ("n = 21\nn_gamma = 4", "n = 100000\nn_gamma = 32")],
 }
 
 
@@ -110,6 +111,8 @@ def _magres(kind):
         return "\n".join(keep) + "\n"
     if kind == "bad_atom_line":  # ASE refuses it; the own reader must too, by line
         return "\n".join(ln if not ln.startswith("atom O O 2") else "atom O O 2 11.1" for ln in m) + "\n"
+    if kind == "no_magres_block":  # cut exactly after [/atoms]
+        return "\n".join(m[: m.index("[/atoms]") + 1]) + "\n"
     if kind == "no_efg_al2":
         return "\n".join(ln for ln in m if not ln.startswith("efg Al 2")) + "\n"
     raise KeyError(kind)
@@ -136,7 +139,8 @@ def _write_structures(inp: Path):
     # 13C with six 27Al at 3 A: the dense (general) engine of 2 x 6^6 states
     ring = [[3 * np.cos(a), 3 * np.sin(a), 0] for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)]
     write(inp / "six_al.xyz", Atoms("CAl6", positions=[[0, 0, 0]] + ring))
-    for kind in ("cut_in_half", "cut_in_atoms", "cut_mid_line", "atoms_lost", "bad_atom_line", "no_efg_al2"):
+    for kind in ("cut_in_half", "cut_in_atoms", "cut_mid_line", "atoms_lost", "bad_atom_line", "no_efg_al2",
+                 "no_magres_block"):
         (inp / f"{kind}.magres").write_text(_magres(kind))
 
 
@@ -192,6 +196,8 @@ DAMAGED = [
     ("magres-no-efg-for-one-al", ["structure", "{in}/no_efg_al2.magres", "--observe", "C[O2]", *STRUCT, *SMALL,
                                   "--no-partner-couplings"], 0,
      "no efg tensor for al atom(s) 5 although the file gives one for the other al atoms"),
+    ("magres-no-tensor-block", ["structure", "{in}/no_magres_block.magres", "--observe", "C[O2]", *STRUCT, *SMALL,
+                                "--no-partner-couplings"], 0, "the file gives no tensor at all (no [magres] block"),
 ]
 
 UNITS = [
@@ -206,17 +212,19 @@ UNITS = [
      "warning: [experiment] recoupling_times_ms = 600 ms: unusual recoupling time (above 200 ms); likely a unit "
      "mistake: did you mean 600 us?"),
     ("spec-saturation-10s", _sim("sat_10s"), 2, "length_us = 1e+07 us: above 50 ms"),
-    ("spec-saturation-1e5-periods", _sim("sat_1e5_periods"), 2, "length_rotor_periods = 100000 at mas 10000 hz, a length = 10 s: above 50 ms"),
+    ("spec-saturation-1e5-periods", _sim("sat_1e5_periods"), 2,
+     "length_rotor_periods = 100000 at mas 10000 hz, a length = 10 s: above 50 ms"),
     ("spec-nu1-hz-as-khz", _sim("nu1_hz_as_khz"), 2, "nu1_khz = 30000 khz: above 1 mhz"),
     ("spec-field-400", _sim("field_400"), 2, "field_t = 400 t: above 40 t"),
     ("spec-max-dt-500us", _sim("max_dt_500us"), 2, "max_dt_us = 500 us: above 100 us"),
     ("spec-j-1e5", _sim("j_1e5"), 2, "j_hz = 100000 hz: above 5 khz"),
-    ("spec-coordinates-0.3A", _sim("coords_0.3"), 2, "coordinates_a: distance = 0.3 a: below 1.182 a"),
+    ("spec-coordinates-0.3A", _sim("coords_0.3"), 2,
+     "coordinates_a: spins 0 and 1 at a distance = 0.3 a: below 1.182 a"),
     ("spec-shift-1e6", _sim("shift_1e6"), 2, "shift_ppm = 1e+06 ppm: above 20000 ppm"),
     ("spec-rf-spread-500", _sim("rf_spread_500"), 2, "fwhm_percent = 500 %: above 100 %"),
-    ("opt-mas-10", _st("cell_5A.cif", "--mas", "10"), 2, "--mas 10, i.e. = 10 hz: below 500 hz"),
-    ("opt-t-max-8s", _st("cell_5A.cif", "--t-max", "8s"), 2, "--t-max 8s, i.e. = 8 s: above 1 s"),
-    ("opt-field-400", _st("cell_5A.cif", "--field", "400"), 2, "--field 400, i.e. = 400 t"),
+    ("opt-mas-10", _st("cell_5A.cif", "--mas", "10"), 2, "--mas 10 (= 10 hz): below 500 hz"),
+    ("opt-t-max-8s", _st("cell_5A.cif", "--t-max", "8s"), 2, "--t-max 8s (= 8 s): above 1 s"),
+    ("opt-field-400", _st("cell_5A.cif", "--field", "400"), 2, "--field 400 (= 400 t): above 40 t"),
     ("opt-saturation-nu1-30000", _st("cell_5A.cif", "--saturation", "cw:30000:2tr"), 2, "nu1_khz = 30000 khz"),
     # legal but odd: warned
     ("spec-powder-one", _sim("powder_one"), 0, "warning: [powder] 2 (alpha, beta) orientation(s): a (near) single"),

@@ -84,7 +84,7 @@ def plausible(quantity, value_si, option, text, warnings=None):
     from spinsim.plausibility import check
 
     try:
-        msg = check(quantity, value_si, f"{option} {text}, i.e.")
+        msg = check(quantity, value_si, option, typed=text)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if msg and warnings is not None:

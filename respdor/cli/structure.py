@@ -241,7 +241,12 @@ def _warn_missing_tensors(struct, path, args, warnings):
     if get_isotope(args.partner).spin <= 0.5:
         return
     missing = st.atoms_missing_tensor(struct, st.element_of(args.partner), "efg")
-    if missing:
+    if path.suffix.lower() == ".magres" and not struct.tensors:
+        msg = (f"{path}: the file gives no tensor at all (no [magres] block: cut short?); every partner takes "
+               f"--cq {args.cq_hz / 1e6:g} MHz, --eta-q {args.eta_q:g}")
+        print(f"  warning: {msg}", file=sys.stderr)
+        warnings.append(msg)
+    elif missing:
         msg = (f"{path}: no EFG tensor for {st.element_of(args.partner)} atom(s) {_ints(missing)} although the file "
                f"gives one for the other {st.element_of(args.partner)} atoms; they take --cq {args.cq_hz / 1e6:g} MHz, "
                f"--eta-q {args.eta_q:g}")
