@@ -105,3 +105,17 @@ def parse_larmor(text, option="--larmor", default_unit="hz"):
     how = "" if explicit else " (a bare number is Hz)"
     raise UserError(f"{option} {text}: {value:g} Hz{how} is no NMR observe frequency (they lie between "
                     f"{lo / 1e6:g} and {hi / 1e6:g} MHz); {hint}")
+
+
+def plausible(quantity, value_si, option, text, warnings=None):
+    """Refuse an option value no experiment has (spinsim.plausibility, the one table of ranges), naming
+    the option, the value as typed and the likely unit mistake; collect a warning for an unusual one."""
+    from spinsim.plausibility import check
+
+    try:
+        msg = check(quantity, value_si, option, typed=text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if msg and warnings is not None:
+        warnings.append(msg)
+    return value_si

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
+from ..workload import add_allow_long
 from ._units import finite_float, parse_frequency, parse_larmor, parse_time
 
 def _add_outputs(p):
@@ -141,6 +142,7 @@ def register(subparsers):
     p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])
     p.add_argument("--compare", metavar="SPECTRUM", help="second sample (same format)")
+    add_allow_long(p)
     p.add_argument("--reference", type=finite_float, default=-50.0, help="reference site for --compare (ppm, default -50)")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs")
     p.add_argument("--nucleus", help="axis label for text spectra (Bruker data: from the data set)")
@@ -502,7 +504,8 @@ def run_deconvolve(args) -> int:
         try:
             r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
                            noise_region=tuple(args.noise_region) if args.noise_region else None,
-                           fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+                           fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline,
+                           allow_long=args.allow_long)
         except ZeroDivisionError:  # the populations a_i / sum(a) with every fitted area zero
             raise UserError(f"{path}: every fitted area is zero: no signal at --sites "
                             f"{' '.join(f'{c:g}' for c in args.sites)} ppm") from None

@@ -287,6 +287,7 @@ def deconvolve(
     baseline: str = "none",
     center_bounds_ppm: float | None = None,
     n_starts: int = 3,
+    allow_long: bool = False,
 ) -> DeconvolutionResult:
     """Fit a spectrum with one line per site.
 
@@ -311,6 +312,9 @@ def deconvolve(
         Each centre may move at most this far from its start (default: anywhere in the window).
     n_starts : int
         Starting widths tried (1, 1/3 and 3 x the given width); the best chi-square wins.
+    allow_long : bool
+        Run a fit whose estimated work (:func:`respdor.workload.fit_work`: starts x points x
+        parameters^2) is beyond the stated limit; without it such a fit is refused before it starts.
 
     A site is refused (``status`` 'refused', with a warning) when its centre ends on the window
     edge, its width exceeds half the window (it fitted the baseline, not a line) or its area
@@ -385,6 +389,11 @@ def _deconvolve_once(
         lo, hi = sorted(fit_region)
         sel = (x >= lo) & (x <= hi)
     xf, yf = x[sel], yv[sel]
+    from ..workload import check_work, fit_work
+
+    n_par = 3 * len(centers) + {"none": 0, "constant": 1, "linear": 2}[baseline] + (_SHAPES[shape] is None)
+    check_work(fit_work(n_starts, xf.size, n_par, "the number of --sites or the points (--fit-region)"), allow_long,
+               f"deconvolve --sites ({len(centers)} sites)")
     for c in centers:
         if not (xf.min() <= c <= xf.max()):
             raise UserError(f"site centre {c:g} ppm lies outside the fitted range {xf.min():.1f}..{xf.max():.1f} ppm")
