@@ -78,20 +78,17 @@ def parse_length(text, option="distance", default_unit="a"):
     return _parse(text, _LENGTH, default_unit, option, "distance")
 
 
-#: Observe (Larmor) frequencies of NMR magnets, Hz: from low-gamma nuclei on small magnets to 1H
-#: at 1.2 GHz (with margin). A value outside is a unit mistake, not an experiment.
-LARMOR_RANGE_HZ = (1e6, 1.5e9)
-
-
 def parse_larmor(text, option="--larmor", default_unit="hz"):
     """Observe frequency in Hz and whether the unit was explicit, refused outside
-    :data:`LARMOR_RANGE_HZ` with the unit the number was probably meant in.
+    :data:`spinsim.plausibility.RANGES` ``["larmor"]`` with the unit the number was probably meant in.
 
     A bare ``88.8`` (read as Hz) is refused as "88.8 Hz; did you mean 88.8MHz?"; a bare number
     of a few to 30 also suggests ``--field`` (a field in tesla typed as a frequency).
     """
+    from spinsim.plausibility import RANGES
+
     value, explicit = parse_frequency(text, option, default_unit)
-    lo, hi = LARMOR_RANGE_HZ
+    lo, hi = RANGES["larmor"].lo, RANGES["larmor"].hi
     if not value > 0:
         raise UserError(f"{option} {text}: an observe frequency must be > 0")
     if lo <= value <= hi:
