@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_time
+from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_length, parse_time
 
 #: Short names users type, mapped to the fitter's parameter names.
 ALIASES = {
@@ -57,6 +57,24 @@ def register(subparsers):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_fit_arguments(p)
     p.set_defaults(func=run)
+    declare_fit_rules(p)
+
+
+def declare_fit_rules(p):
+    """Options that work only in some combinations (checked before any work; see OptionRule)."""
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [
+        OptionRule.needs("--mcmc-seed", "--mcmc"),
+        OptionRule.needs("--mcmc-steps", "--mcmc"),
+        OptionRule.needs("--sim-accuracy", "--simulate"),
+        OptionRule("--pulse-length", lambda a: a.sequence == "redor-finite",
+                   "without --sequence redor-finite (the other sequences use ideal pulses)"),
+        OptionRule("--share", lambda a: len(a.files) > 1, "with a single curve file (it shares a parameter "
+                   "between the curves of a global fit)"),
+        OptionRule.excludes("--plot", "--no-plot", "no figure is drawn"),
+        OptionRule.excludes("--output-dir", "--no-files", "no file is written"),
+    ])
 
 
 def add_fit_arguments(p):
@@ -118,23 +136,28 @@ def add_fit_arguments(p):
 
 
 def _parse_assignments(items, option, allow_range=False, extra=()):
-    out = {}
+    """NAME=VALUE (or NAME=LOW:HIGH) items -> {canonical name: value in the fitter's unit}.
+
+    Values of D, r, width and the library's parameters may carry units (D=0.5kHz, r=0.25nm,
+    cq=3MHz); the same parameter given twice (also under another alias) is refused.
+    """
+    out, written = {}, {}
     for item in items:
         if "=" not in item:
             raise UserError(f"{option} {item!r}: expected NAME={'LOW:HIGH' if allow_range else 'VALUE'}")
         name, value = item.split("=", 1)
         name = _canonical(name.strip(), option, extra)
+        if name in written:
+            raise UserError(f"{option} {written[name]} and {option} {item} set the same parameter; give it once")
+        written[name] = item
         try:
             if allow_range:
                 lo, hi = value.split(":")
-                out[name] = ((_tabulated_value(name, lo, option), _tabulated_value(name, hi, option))
-                             if _base(name) in _UNIT_KIND else (float(lo), float(hi)))
-                if _base(name) in _UNIT_KIND and not out[name][0] < out[name][1]:
-                    raise ValueError  # order and physics of the model's own parameters: checked by the library
-            elif _base(name) in _UNIT_KIND:
-                out[name] = _tabulated_value(name, value, option)
+                out[name] = (_tabulated_value(name, lo, f"{option} {item}"), _tabulated_value(name, hi, f"{option} {item}"))
+                if _base(name) in extra and not out[name][0] < out[name][1]:
+                    raise ValueError  # order of a library parameter; the model's own: checked by the library
             else:
-                out[name] = float(value)
+                out[name] = _tabulated_value(name, value, f"{option} {item}")
             if not all(abs(v) <= MAX_ABS_OPTION for v in np.ravel(out[name])):
                 raise UserError(f"{option} {item!r}: out of range (|value| > {MAX_ABS_OPTION:g})")
         except UserError:
@@ -158,8 +181,10 @@ def _canonical(name, option, extra=()):
     return prefix + key
 
 
-#: Library parameters and how a value with a unit is read ("cq=3MHz"); bare numbers are SI.
-_UNIT_KIND = {"cq": parse_frequency, "nu1": parse_frequency, "length": parse_time}
+#: Parameters whose values may carry a unit ("cq=3MHz", "D=0.5kHz", "r=0.25nm") and the unit of a
+#: bare number: D in Hz, r and width in angstrom, the library's parameters in SI.
+_UNIT_KIND = {"cq": parse_frequency, "nu1": parse_frequency, "length": parse_time,
+              "coupling_hz": parse_frequency, "distance_angstrom": parse_length, "width_angstrom": parse_length}
 
 
 def _base(name):
@@ -168,7 +193,8 @@ def _base(name):
 
 def _tabulated_value(name, text, option):
     parse = _UNIT_KIND.get(_base(name))
-    return parse(text.strip(), option)[0] if parse else float(text)
+    # signed: the sign is judged by the constraints' physics check, which names the parameter
+    return parse(text.strip(), option, signed=True)[0] if parse else float(text)
 
 
 def _per_file(values, n, default, option):
