@@ -191,3 +191,18 @@ def larmor_frequency_hz(isotope: str | Isotope, field_tesla: float) -> float:
     """
     iso = get_isotope(isotope)
     return abs(iso.gamma) * field_tesla / (2.0 * math.pi)
+
+
+#: Single-bond covalent radii in angstrom (Cordero et al., Dalton Trans. 2008, 2832; C sp3) of the
+#: elements in the isotope table: the shortest distance two nuclei can be apart is about the sum
+#: of their radii (shorter for multiple bonds).
+COVALENT_RADIUS_ANGSTROM = {
+    "H": 0.31, "Li": 1.28, "B": 0.84, "C": 0.76, "N": 0.71, "O": 0.66, "F": 0.57, "Na": 1.66, "Mg": 1.41,
+    "Al": 1.21, "Si": 1.11, "P": 1.07, "Cl": 1.02, "Ca": 1.76, "Ti": 1.60, "V": 1.53, "Zn": 1.22, "Ga": 1.22,
+    "Se": 1.20, "Nb": 1.64, "Cd": 1.44, "In": 1.42, "Sn": 1.39, "Pb": 1.46,
+}
+
+
+def element_of(isotope: str | Isotope) -> str:
+    """Element symbol of an isotope ("27Al" -> "Al")."""
+    return get_isotope(isotope).symbol.lstrip("0123456789")

@@ -219,12 +219,18 @@ def build_fit(args, out=sys.stdout):
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
+    _refuse_same_file(args.files)
     curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
     n = len(curves)
-    observe = _per_file(args.observe, n, "13C", "--observe")
+    library = _library_shape(args.library) if getattr(args, "library", None) else None
+    if library is not None and args.simulate:
+        raise UserError("give --simulate SPEC or --library FILE, not both")
+    shape_nuclei, shape_name = _shape_nuclei(args, library)
+    observe = _per_file(args.observe, n, shape_nuclei[0] if shape_nuclei else "13C", "--observe")
     for symbol in observe:
         check_observed_spin_half(symbol)
-    partner = _per_file(args.partner, n, "27Al", "--partner")
+    partner = _per_file(args.partner, n, shape_nuclei[1] if shape_nuclei else "27Al", "--partner")
+
     pulse_s = None
     if args.sequence == "redor-finite":
         if not args.pulse_length or mas_hz is None:
@@ -238,9 +244,12 @@ def build_fit(args, out=sys.stdout):
             for o, p, s in zip(observe, partner, shapes)
         ]
 
-    library = _library_shape(args.library) if getattr(args, "library", None) else None
-    if library is not None and args.simulate:
-        raise UserError("give --simulate SPEC or --library FILE, not both")
+    if shape_nuclei:
+        from ..simfit import check_nuclei
+
+        check_nuclei(shape_nuclei, make_models([None] * n), shape_name, ("--observe", "--partner"))
+        if not (args.observe and args.partner):
+            print(f"nuclei {shape_nuclei[0]}{{{shape_nuclei[1]}}} from {shape_name}", file=out)
     extra = tuple(library.parameters) if library is not None else ()
     fix = _parse_assignments(args.fix, "--fix", extra=extra)
     bounds = _parse_assignments(args.bound, "--bound", allow_range=True, extra=extra)
@@ -270,6 +279,36 @@ def build_fit(args, out=sys.stdout):
 
         sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed)
     return result, curves
+
+
+def _refuse_same_file(files):
+    """The same file twice in a global fit would count its points twice (errors shrink by sqrt 2)."""
+    seen = {}
+    for f in files:
+        key = Path(f).resolve()
+        if key in seen:
+            raise UserError(f"{seen[key]} and {f} are the same file: a global fit would count its points twice; "
+                            "give each curve once")
+        seen[key] = f
+
+
+def _shape_nuclei(args, library):
+    """(observed, partner) of the --simulate spec or --library, and how to name it; (None, None) without one."""
+    if library is not None:
+        return getattr(library, "nuclei", None), f"--library {args.library}"
+    if args.simulate:
+        from spinsim.spec import SpecError, load_spec
+
+        from ..simfit import spec_nuclei
+
+        try:
+            sp = load_spec(args.simulate)
+        except SpecError as exc:
+            raise UserError(f"--simulate: {exc}") from None
+        if not sp.system.dipolar:
+            raise UserError(f"{args.simulate}: the spec has no [[dipolar]] coupling to fit")
+        return spec_nuclei(sp), f"--simulate {args.simulate}"
+    return None, None
 
 
 def _library_shape(path):
