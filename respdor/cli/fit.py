@@ -277,8 +277,23 @@ def build_fit(args, out=sys.stdout):
     if getattr(args, "mcmc", False):
         from ..mcmc import sample_posterior
 
-        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed)
+        _sample_with_progress(sample_posterior, result, args)
     return result, curves
+
+
+def _sample_with_progress(sample_posterior, result, args):
+    """MCMC with a progress line on stderr (ended by a newline also when interrupted)."""
+    def progress(done, total, stream=sys.stderr):  # bound now: the sampler silences sys.stderr
+        print(f"\rrespdor fit: MCMC {100 * done // total:3d} % of {total} model evaluations", end="",
+              file=stream, flush=True)
+
+    print(f"respdor fit: MCMC sampling, {args.mcmc_steps} steps per walker (Ctrl-C stops it)", file=sys.stderr,
+          flush=True)
+    try:
+        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed,
+                         progress=progress)
+    finally:
+        print(file=sys.stderr, flush=True)
 
 
 def _refuse_same_file(files):
