@@ -276,15 +276,16 @@ def refuse_repeated_curves(curves):
     UserError
         Naming both curves.
     """
-    def key(c):
-        sigma = b"" if c.sigma is None else np.asarray(c.sigma, float).tobytes()
-        return (np.asarray(c.time_s, float).tobytes(), np.asarray(c.dss0, float).tobytes(), sigma)
+    def same(a, b):  # equal to rounding: the same file written in another time unit is the same data
+        pairs = [(a.time_s, b.time_s), (a.dss0, b.dss0), (a.sigma, b.sigma)]
+        if (a.sigma is None) != (b.sigma is None) or a.n_points != b.n_points:
+            return False
+        return all(x is None or np.allclose(x, y, rtol=1e-9, atol=1e-15) for x, y in pairs)
 
-    seen = {}
-    for k, c in enumerate(curves):
-        first = seen.setdefault(key(c), k)
-        if first != k:
-            a, b = curves[first], c
+    for k, b in enumerate(curves):
+        first = next((j for j in range(k) if same(curves[j], b)), None)
+        if first is not None:
+            a = curves[first]
             names = (f"{a.source or a.label} (curve {first})", f"{b.source or b.label} (curve {k})")
             raise UserError(f"{names[0]} and {names[1]} hold the same data points: a global fit would count them "
                             "twice and shrink every error by sqrt(2); give each curve once")
