@@ -366,6 +366,15 @@ def test_option_mistakes_refused(case, ws, capsys, monkeypatch):
     _refused(ws, case[1], capsys, monkeypatch, *case[2])
 
 
+@pytest.mark.parametrize("argv, needle", [
+    (FIT + ["{in}/curve.csv", "--output-dir", "elsewhere"], "--output-dir has no effect with --no-files"),
+])
+def test_harmless_redundant_option_is_named_not_refused(argv, needle, ws, capsys, monkeypatch):
+    rc, cap = _run(ws, argv, capsys, monkeypatch)
+    assert rc == 0 and f"respdor: warning: {needle}" in cap.err, cap.err
+    assert not (ws / "out" / "elsewhere").exists()
+
+
 def test_every_declared_option_rule_names_a_real_option():
     # declare_option_rules raises on a rule naming an unknown option: building the parser checks all tables
     from respdor.cli import build_parser

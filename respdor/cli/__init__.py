@@ -90,27 +90,29 @@ def build_parser():
 class OptionRule:
     """A declared dependency between the options of one command, checked once per run.
 
-    ``option`` (as typed, e.g. ``"--mcmc-seed"``) has an effect only when ``active(args)`` is
-    true; given explicitly while it is false, the run is refused with ``"<option> has no effect
-    <why>"``. Commands declare a table of these with :func:`declare_option_rules` instead of
-    testing each pair in their own code, so that no option is ever silently ignored.
+    ``option`` (the long name, e.g. ``"--mcmc-seed"``) has an effect only when ``active(args)``
+    is true; given explicitly while it is false, the run is refused with ``"<option> has no effect
+    <why>"`` (exit 2), or, with ``refuse=False`` for a harmless redundancy whose outcome is what
+    the user asked for anyway (``--output-dir`` with ``--no-files``), the same words are a warning.
+    Commands declare a table of these with :func:`declare_option_rules` instead of testing each
+    pair in their own code, so that no option is ever silently ignored.
     """
 
-    def __init__(self, option, active, why):
-        self.option, self.active, self.why = option, active, why
+    def __init__(self, option, active, why, refuse=True):
+        self.option, self.active, self.why, self.refuse = option, active, why, refuse
 
     @classmethod
-    def needs(cls, option, other, dest=None, advice=None):
+    def needs(cls, option, other, dest=None, advice=None, refuse=True):
         """``option`` works only together with ``other`` (a flag or option given a value)."""
         dest = dest or other.lstrip("-").replace("-", "_")
         return cls(option, lambda args: bool(getattr(args, dest, None)),
-                   f"without {other}" + (f" ({advice})" if advice else f"; drop it or add {other}"))
+                   f"without {other}" + (f" ({advice})" if advice else f"; drop it or add {other}"), refuse)
 
     @classmethod
-    def excludes(cls, option, other, reason, dest=None):
+    def excludes(cls, option, other, reason, dest=None, refuse=True):
         """``option`` is overridden by ``other`` when both are given."""
         dest = dest or other.lstrip("-").replace("-", "_")
-        return cls(option, lambda args: not getattr(args, dest, None), f"with {other} ({reason})")
+        return cls(option, lambda args: not getattr(args, dest, None), f"with {other} ({reason})", refuse)
 
 
 def declare_option_rules(parser, rules):
@@ -127,7 +129,10 @@ def declare_option_rules(parser, rules):
             if rule.option in given and not rule.active(args):
                 from ..errors import UserError
 
-                raise UserError(f"{given[rule.option]} has no effect {rule.why}")
+                message = f"{given[rule.option]} has no effect {rule.why}"
+                if rule.refuse:
+                    raise UserError(message)
+                print(f"respdor: warning: {message}", file=sys.stderr)
 
     parser.set_defaults(_option_check=check)
 

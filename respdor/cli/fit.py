@@ -73,7 +73,7 @@ def declare_fit_rules(p):
         OptionRule("--share", lambda a: len(a.files) > 1, "with a single curve file (it shares a parameter "
                    "between the curves of a global fit)"),
         OptionRule.excludes("--plot", "--no-plot", "no figure is drawn"),
-        OptionRule.excludes("--output-dir", "--no-files", "no file is written"),
+        OptionRule.excludes("--output-dir", "--no-files", "no file is written", refuse=False),
     ])
 
 

@@ -92,7 +92,8 @@ def register(subparsers):
     from . import OptionRule, declare_option_rules
 
     declare_option_rules(p, [OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
-                             OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used"),
+                             OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used",
+                                                 refuse=False),
                              OptionRule.needs("--convergence-tol", "--cutoff-convergence")])
 
 
