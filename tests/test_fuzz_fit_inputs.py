@@ -329,6 +329,8 @@ OPTION_MISTAKES = [
      ["--bound D=300:700 and --bound coupling=0.2k:1k"]),
     ("start-twice", FIT + ["{in}/curve.csv", "--start", "r=2.5", "--start", "distance=0.26nm"],
      ["--start r=2.5 and --start distance=0.26nm"]),
+    ("fix-all-and-one-curve", FIT + ["{in}/curve.csv", "{in}/long.csv", "--fix", "f=0.2", "--fix", "c0_f=0.3"],
+     ["--fix f=0.2 and --fix c0_f=0.3 both set f for curve 0"]),
     ("mcmc-seed-without-mcmc", FIT + ["{in}/curve.csv", "--mcmc-seed", "3"],
      ["--mcmc-seed has no effect without --mcmc"]),
     ("mcmc-steps-without-mcmc", FIT + ["{in}/curve.csv", "--mcmc-steps=500"],

@@ -164,6 +164,10 @@ def _parse_assignments(items, option, allow_range=False, extra=()):
             raise
         except ValueError:
             raise UserError(f"{option} {item!r}: cannot read {value!r}") from None
+    for name in out:  # c0_f=0.3 next to f=0.2: two values for curve 0's f
+        if _base(name) != name and _base(name) in out:
+            raise UserError(f"{option} {written[_base(name)]} and {option} {written[name]} both set "
+                            f"{written[_base(name)].split('=')[0].strip()} for curve {name.split('_', 1)[0][1:]}; give it once for all curves or once per curve (c0_..., c1_...)")
     return out
 
 
