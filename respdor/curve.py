@@ -8,7 +8,8 @@ import numpy as np
 
 from .errors import UserError
 
-__all__ = ["DephasingCurve", "ratio_uncertainty", "time_axis_warnings", "check_recoupling_times", "refuse_repeated_curves", "MAX_RECOUPLING_S", "MIN_RECOUPLING_S",
+__all__ = ["DephasingCurve", "ratio_uncertainty", "time_axis_warnings", "check_recoupling_times",
+           "refuse_repeated_curves", "MAX_RECOUPLING_S", "MIN_RECOUPLING_S",
            "LONG_RECOUPLING_S"]
 
 #: Longest total recoupling time accepted (s). The echo decays under rotor-synchronised pulses

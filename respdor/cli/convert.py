@@ -23,7 +23,8 @@ def register(subparsers):
     p.set_defaults(func=run)
     from . import OptionRule, declare_option_rules
 
-    declare_option_rules(p, [OptionRule.excludes(o, "--pair", "--pair names both nuclei") for o in ("--observe", "--partner")])
+    declare_option_rules(p, [OptionRule.excludes(o, "--pair", "--pair names both nuclei")
+                             for o in ("--observe", "--partner")])
 
 
 def run(args) -> int:

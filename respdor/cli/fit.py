@@ -153,7 +153,8 @@ def _parse_assignments(items, option, allow_range=False, extra=()):
         try:
             if allow_range:
                 lo, hi = value.split(":")
-                out[name] = (_tabulated_value(name, lo, f"{option} {item}"), _tabulated_value(name, hi, f"{option} {item}"))
+                label = f"{option} {item}"
+                out[name] = (_tabulated_value(name, lo, label), _tabulated_value(name, hi, label))
                 if _base(name) in extra and not out[name][0] < out[name][1]:
                     raise ValueError  # order of a library parameter; the model's own: checked by the library
             else:
@@ -166,8 +167,9 @@ def _parse_assignments(items, option, allow_range=False, extra=()):
             raise UserError(f"{option} {item!r}: cannot read {value!r}") from None
     for name in out:  # c0_f=0.3 next to f=0.2: two values for curve 0's f
         if _base(name) != name and _base(name) in out:
-            raise UserError(f"{option} {written[_base(name)]} and {option} {written[name]} both set "
-                            f"{written[_base(name)].split('=')[0].strip()} for curve {name.split('_', 1)[0][1:]}; give it once for all curves or once per curve (c0_..., c1_...)")
+            short, curve = written[_base(name)].split("=")[0].strip(), name.split("_", 1)[0][1:]
+            raise UserError(f"{option} {written[_base(name)]} and {option} {written[name]} both set {short} for curve "
+                            f"{curve}; give it once for all curves or once per curve (c0_..., c1_...)")
     return out
 
 
