@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from spinsim.isotopes import element_of
 
 from .errors import UserError
 
@@ -67,11 +68,6 @@ def _ase():
     return ase
 
 
-def element_of(isotope) -> str:
-    """Element symbol of an isotope name such as ``"27Al"``."""
-    from spinsim import get_isotope
-
-    return re.sub(r"[0-9\-]", "", get_isotope(isotope).symbol)
 
 
 @dataclass

@@ -200,3 +200,8 @@ def larmor_frequency_hz(isotope: str | Isotope, field_tesla: float) -> float:
     """
     iso = get_isotope(isotope)
     return abs(iso.gamma) * field_tesla / (2.0 * math.pi)
+
+
+def element_of(isotope: str | Isotope) -> str:
+    """Element symbol of an isotope ("27Al" -> "Al")."""
+    return get_isotope(isotope).symbol.lstrip("0123456789")

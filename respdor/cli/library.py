@@ -49,6 +49,9 @@ def register(subparsers):
     b.add_argument("--overwrite", action="store_true", help="start the file afresh instead of resuming")
     b.add_argument("--json", metavar="PATH", help="write the build summary as JSON ('-' = standard output)")
     b.set_defaults(func=run_build)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers")])
     i = sub.add_parser("info", help="describe a library file")
     i.add_argument("library", metavar="LIB")
     i.add_argument("--json", action="store_true", help="print JSON")

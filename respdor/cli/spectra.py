@@ -103,6 +103,10 @@ def register(subparsers):
     p.add_argument("--starts", type=int, default=3, help="starting points per site and skew sign (default 3)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs(o, "--spectrum", advice="a sideband manifold is fitted as it is")
+                             for o in ("--sites", "--fwhm", "--noise-region", "--starts")])
 
     p = subparsers.add_parser(
         "pass-process",
@@ -149,6 +153,9 @@ def register(subparsers):
     _add_processing(p)
     _add_outputs(p)
     p.set_defaults(func=run_deconvolve)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs("--reference", "--compare")])
 
     p = subparsers.add_parser(
         "integrate",
@@ -172,6 +179,10 @@ def register(subparsers):
     p.add_argument("--n-echoes", type=int, help="CPMG echoes to use (default: from the pulse program)")
     p.add_argument("-o", "--output", required=True, help="curve CSV to write")
     p.set_defaults(func=run_integrate)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs(o, "--cpmg", advice="give --cpmg sum or --cpmg spikelet")
+                             for o in ("--echo-period", "--n-echoes")])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,6 +91,12 @@ def register(subparsers):
     p.add_argument("--no-files", action="store_true", help="write no file")
     add_allow_long(p)
     p.set_defaults(func=run)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
+                             OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used",
+                                                 refuse=False),
+                             OptionRule.needs("--convergence-tol", "--cutoff-convergence")])
 
 
 def run(args) -> int:
@@ -132,7 +138,7 @@ def _options(args, mas):
     """Checked physics options on ``args``: cq_hz, eta_q, abundance_p, convergence cutoffs."""
     from .. import structure as st
 
-    args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz")
+    args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz", signed=True)  # C_Q has a sign
     from spinsim import larmor_frequency_hz
 
     nu0 = larmor_frequency_hz(args.partner, args.field)
