@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from spinsim.plausibility import RANGES as _RANGES
 
 from .errors import UserError
 
@@ -12,15 +13,15 @@ __all__ = ["DephasingCurve", "ratio_uncertainty", "time_axis_warnings", "check_r
            "refuse_repeated_curves", "MAX_RECOUPLING_S", "MIN_RECOUPLING_S",
            "LONG_RECOUPLING_S"]
 
-#: Longest total recoupling time accepted (s). The echo decays under rotor-synchronised pulses
-#: with T2' of a few to some tens of ms; long-distance REDOR curves stop near 100 ms. Beyond 1 s
-#: (10^4 rotor periods at 10 kHz) no echo is left to measure: the time unit is wrong.
-MAX_RECOUPLING_S = 1.0
+#: Longest total recoupling time accepted (s), from spinsim's one table of ranges. The echo decays
+#: under rotor-synchronised pulses with T2' of a few to some tens of ms; long-distance REDOR curves
+#: stop near 100 ms. Beyond 1 s (10^4 rotor periods at 10 kHz) no echo is left: the unit is wrong.
+MAX_RECOUPLING_S = _RANGES["recoupling_time"].hi
 #: Longer recoupling is accepted with a warning: beyond what REDOR/RESPDOR curves usually reach.
 LONG_RECOUPLING_S = 0.1
-#: Shortest non-zero recoupling time accepted (s): one rotor period at 200 kHz MAS, faster than
-#: any probe spins (about 170 kHz at most). A shorter time cannot be a recoupling time.
-MIN_RECOUPLING_S = 5e-6
+#: Shortest non-zero recoupling time accepted (s): one rotor period at the highest MAS rate of the
+#: table (200 kHz, faster than any probe spins). A shorter time cannot be a recoupling time.
+MIN_RECOUPLING_S = 1.0 / _RANGES["mas_rate"].hi
 
 #: Time units, largest first, for the advice "did you mean ...?".
 _UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6))
