@@ -333,6 +333,7 @@ def deconvolve(
     -------
     DeconvolutionResult
     """
+    _check_work(ppm, centers, shape, fit_region, baseline, n_starts, allow_long)
     kw = dict(shape=shape, noise_region=noise_region, fit_region=fit_region, baseline=baseline, n_starts=n_starts)
     first = _deconvolve_once(ppm, y, centers, fwhm=fwhm, center_bounds_ppm=center_bounds_ppm, **kw)
     flagged = [i for i, r in enumerate(first.sites) if r["line_status"]]
@@ -355,6 +356,19 @@ def deconvolve(
                           f"sigma^2): the data prefer the fit reported, in which site(s) {names} ppm did not stay on "
                           "their lines (see their status)")
     return first
+
+
+def _check_work(ppm, centers, shape, fit_region, baseline, n_starts, allow_long):
+    """Refuse, before any fit, a deconvolution whose estimated work is beyond the stated limit
+    (:func:`respdor.workload.fit_work`), unless ``allow_long``."""
+    from ..workload import check_work, fit_work
+
+    x = np.asarray(ppm, float)
+    n_points = x.size if fit_region is None else int(np.count_nonzero((x >= min(fit_region)) & (x <= max(fit_region))))
+    n_sites = np.atleast_1d(centers).size
+    n_par = 3 * n_sites + {"none": 0, "constant": 1, "linear": 2}.get(baseline, 0) + (_SHAPES.get(shape, 0) is None)
+    check_work(fit_work(n_starts, n_points, n_par, "the number of --sites or the points (--fit-region)"), allow_long,
+               f"deconvolve --sites ({n_sites} sites)")
 
 
 def _deconvolve_once(
@@ -389,11 +403,6 @@ def _deconvolve_once(
         lo, hi = sorted(fit_region)
         sel = (x >= lo) & (x <= hi)
     xf, yf = x[sel], yv[sel]
-    from ..workload import check_work, fit_work
-
-    n_par = 3 * len(centers) + {"none": 0, "constant": 1, "linear": 2}[baseline] + (_SHAPES[shape] is None)
-    check_work(fit_work(n_starts, xf.size, n_par, "the number of --sites or the points (--fit-region)"), allow_long,
-               f"deconvolve --sites ({len(centers)} sites)")
     for c in centers:
         if not (xf.min() <= c <= xf.max()):
             raise UserError(f"site centre {c:g} ppm lies outside the fitted range {xf.min():.1f}..{xf.max():.1f} ppm")
