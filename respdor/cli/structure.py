@@ -38,6 +38,11 @@ examples:
 """
 
 
+#: Default ZCW (alpha, beta) count and gamma angles; every prediction made with them is checked
+#: (spinsim.convergence) and refined where unconverged.
+DEFAULT_POWDER = (610, 16)
+
+
 def register(subparsers):
     p = subparsers.add_parser("structure", help="predict a dephasing curve from a structure file (needs ASE)",
                               description=_DESCRIPTION, epilog=_EPILOG,
@@ -54,8 +59,10 @@ def register(subparsers):
     p.add_argument("--mas", default="10k", help="MAS rate (default 10k; bare number: Hz)")
     p.add_argument("--field", type=finite_float, default=14.1, help="B0 in T (default 14.1)")
     p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare (default 8ms)")
-    p.add_argument("--powder", type=int, default=610, help="ZCW (alpha, beta) orientations (default 610)")
-    p.add_argument("--gamma", type=int, default=16, help="gamma angles (default 16)")
+    p.add_argument("--powder", type=int, help=f"ZCW (alpha, beta) orientations (default {DEFAULT_POWDER[0]}, "
+                   "checked and refined when unconverged)")
+    p.add_argument("--gamma", type=int, help=f"gamma angles (default {DEFAULT_POWDER[1]}, checked and refined when "
+                   "unconverged)")
     p.add_argument("--saturation", default="ideal",
                    help="partner saturation: ideal (default), cw:NU1:LENGTH (cw:30kHz:2tr; length in rotor periods "
                         "'tr' or a time; bare NU1 in kHz) or a spec file .toml/.json whose [saturation] table is used")
@@ -81,6 +88,9 @@ def register(subparsers):
                    help="also predict the curve for cutoffs START..STOP (e.g. 3A:8A:1A) and print the change per shell")
     p.add_argument("--convergence-tol", type=finite_float, default=0.01,
                    help="warn when the last shell still changes dS/S0 by more than this (default 0.01)")
+    from ..convergence import add_options
+
+    add_options(p, "the predicted curve")
     p.add_argument("--compare", metavar="CURVE", help="measured curve: fit the bonded fraction of the prediction")
     p.add_argument("--time-unit", help="time unit of the --compare file when its header does not say (s, ms, us)")
     p.add_argument("--output", "-o", metavar="PATH",
@@ -101,8 +111,14 @@ def run(args) -> int:
         raise UserError(f"--field {args.field:g}: must be > 0 T")
     if args.max_partners is not None and args.max_partners < 1:
         raise UserError(f"--max-partners {args.max_partners}: must be >= 1")
+    args.explicit = {"alpha_beta": args.powder is not None, "gamma": args.gamma is not None, "step": False}
+    args.powder = DEFAULT_POWDER[0] if args.powder is None else args.powder
+    args.gamma = DEFAULT_POWDER[1] if args.gamma is None else args.gamma
     if args.powder < 1 or args.gamma < 1:
         raise UserError(f"--powder {args.powder} --gamma {args.gamma}: both must be >= 1")
+    from ..convergence import tolerance
+
+    args.tol = tolerance(args)
     if args.samples < 2:
         raise UserError(f"--samples {args.samples}: must be >= 2")
     if not args.convergence_tol > 0:
@@ -168,7 +184,6 @@ def _predict(path, args, mas, cutoff, times):
     check_observed_spin_half(obs_iso, "--observe-isotope")
     sat, sat_text = st.parse_saturation(args.saturation, obs_iso, args.partner, mas, args.field)
     powder = make_powder("zcw", args.powder, args.gamma)
-    args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     lines = []
     for i in observed:
         ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners, args.cq_hz, args.eta_q)
@@ -178,18 +193,60 @@ def _predict(path, args, mas, cutoff, times):
         rule = _couplings_rule(args)
         couple = st.couplings_affordable(ps, args.partner) if rule == "auto" else rule
         lines.append((i, ps, bool(couple) and len(ps) > 1))
-    sites = [_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path) for i, ps, couple in lines]
+    sites, check = _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path)
+    powder = check.level.powder
+    args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     pred = np.mean([x["dss0"] for x in sites], axis=0)
     app = st.apparent_two_spin(times, pred, obs_iso, args.partner)
     result = _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text)
+    _report_check(check, times, result)
     if args.shells is not None:
-        result["cutoff_convergence"] = _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path,
-                                                    result["warnings"])
+        result["cutoff_convergence"] = _convergence(struct, observed, obs_iso, args, mas, times, sat, check.level,
+                                                    path, result["warnings"])
     if args.compare:
         result["compare"] = _compare(args.compare_curve, pred)
         if "warning" in result["compare"]:
             result["warnings"].append(result["compare"]["warning"])
     return result
+
+
+def _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path):
+    """Site curves at the powder, gamma and step that pass the convergence check
+    (:func:`spinsim.convergence.check_convergence`; defaults refined, --powder/--gamma checked with
+    --check-convergence)."""
+    import time
+
+    from spinsim.convergence import Level, check_convergence
+
+    runs = {}
+
+    def run(level):
+        sites = [_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, level.powder, path, level.max_dt)
+                 for i, ps, couple in lines]
+        runs[level.describe()] = sites
+        return np.mean([x["dss0"] for x in sites], axis=0)
+
+    level = Level(powder, 0.5e-6)
+    t0 = time.perf_counter()
+    base = run(level)
+    wall = time.perf_counter() - t0
+    engines = {e for x in runs[level.describe()] for e in x["engines"]}
+    uses_step = engines != {"fast"} or hasattr(sat, "events")  # only fast + ideal saturation has no step
+    check = check_convergence(run, level, args.explicit, args.tol, args.check_convergence, base=(base, wall),
+                              uses_step=uses_step)
+    return runs[check.level.describe()], check
+
+
+def _report_check(check, times, result):
+    """The convergence check's lines on stderr, its JSON record and warnings."""
+    from .. import convergence as cv
+
+    for line in cv.check_text(check, times):
+        print("  " + line, file=sys.stderr)
+    result["convergence"] = cv.check_json(check, times)
+    for w in cv.check_warnings(check, times):
+        print(f"  warning: {w}", file=sys.stderr)
+        result["warnings"].append(w)
 
 
 def _couplings_rule(args):
@@ -199,7 +256,7 @@ def _couplings_rule(args):
     return "auto" if args.method in ("auto", "coupled") else False
 
 
-def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
+def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path, max_dt=0.5e-6):
     """Curve of one observed atom (occupancy-averaged) and what was used for it."""
     from .. import structure as st
 
@@ -207,7 +264,7 @@ def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
     try:
         y, info = st.site_curve(ps, obs_iso, args.partner, args.field, mas, times, sat, powder, args.method,
                                 args.abundance_p, csa, n_samples=args.samples, seed=args.seed,
-                                partner_couplings=couple)
+                                partner_couplings=couple, max_dt=max_dt)
     except ValueError as exc:
         if isinstance(exc, UserError):
             raise
@@ -216,13 +273,15 @@ def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
             "partner_coupling_max_hz": st.partner_coupling_max_hz(ps, args.partner), **info}
 
 
-def _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path, warnings):
-    """Mean curve per cutoff of --cutoff-convergence, the change per shell, and a warning if unconverged."""
+def _convergence(struct, observed, obs_iso, args, mas, times, sat, level, path, warnings):
+    """Mean curve per cutoff of --cutoff-convergence (at the checked powder ``level``), the change per
+    shell, and a warning if unconverged."""
     from .. import structure as st
 
     try:
         rows = st.cutoff_convergence(struct, observed, obs_iso, args.partner, args.shells, mas, times, args.field,
-                                     powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
+                                     level.powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
+                                     max_dt=level.max_dt,
                                      method=args.method, abundance=args.abundance_p, n_samples=args.samples,
                                      partner_couplings=_couplings_rule(args),
                                      seed=args.seed)
