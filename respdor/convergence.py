@@ -14,7 +14,7 @@ import math
 from .errors import UserError
 
 __all__ = ["add_options", "tolerance", "spec_explicit", "check_text", "check_json", "check_warnings",
-           "spec_level"]
+           "spec_level", "spec_uses_step", "powder_dict", "raw_at_step"]
 
 _LABEL = {"alpha_beta": "(alpha, beta) orientations", "gamma": "gamma angles", "step": "time step"}
 
@@ -53,6 +53,29 @@ def spec_level(sp):
     from spinsim.convergence import Level
 
     return Level(sp.powder, sp.max_dt)
+
+
+def spec_uses_step(sp):
+    """Whether a loaded spec's simulation depends on its time step: every run but the fast engine's
+    with ideal pulses and an ideal centre (which integrates free evolution exactly)."""
+    ideal_centre = sp.saturation is None or hasattr(sp.saturation, "kind")
+    return not (ideal_centre and isinstance(sp.recoupling, str) and sp.centre_pulse == 0
+                and not sp.system.homonuclear_pairs() and sp.rf_inhomogeneity is None)
+
+
+def powder_dict(powder):
+    """``{"scheme", "n", "n_gamma"}`` of a ZCW or REPULSION :class:`spinsim.Powder` (library/cache form)."""
+    scheme = "repulsion" if powder.name.startswith("rep") else "zcw"
+    return {"scheme": scheme, "n": int(powder.n_ab), "n_gamma": int(powder.n_gamma)}
+
+
+def raw_at_step(raw, max_dt):
+    """A copy of the spec dict ``raw`` with ``[simulation] max_dt_us`` set to ``max_dt`` (s)."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    out.setdefault("simulation", {})["max_dt_us"] = float(max_dt) * 1e6
+    return out
 
 
 def _value(dim, v):

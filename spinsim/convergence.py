@@ -254,8 +254,8 @@ def _check_dimension(run, level, curve, dim, is_explicit, tol, check_explicit, r
         return level, curve, chk
     if is_explicit or not refine:
         chk.status = "unconverged"
-        high = finer(level, dim) if is_explicit else None
-        if high is not None:  # measure the chosen level's own error, keep the user's curve
+        high = finer(level, dim)
+        if high is not None:  # measure the level's own error, keep its curve
             err, kf = _change(curve, run(high))
             chk.steps.append({"value": level.value(dim), "compared_with": high.value(dim), "max_change": err,
                               "at_index": kf})

@@ -85,6 +85,9 @@ def add_fit_arguments(p):
     g.add_argument("--sim-accuracy", type=float, default=1e-3, metavar="DSS0",
                    help="with --simulate: largest accepted error of the fitted curve against a direct "
                         "simulation at the fitted D (default 1e-3)")
+    from ..convergence import add_options
+
+    add_options(g, "the simulated shape (--simulate)")
     g.add_argument("--library", metavar="FILE",
                    help="use a curve library (respdor library build) as the shape; its parameters (cq, nu1, "
                         "eta_q, length) can be fixed, freed, bounded and shared like D and f")
@@ -233,9 +236,15 @@ def build_fit(args, out=sys.stdout):
     if args.simulate:
         from ..simfit import fit_with_simulation
 
+        from ..convergence import tolerance
+
         result = fit_with_simulation(args.simulate, curves, make_models, fit, accuracy=args.sim_accuracy, out=out,
-                                     coupling_bounds=bounds.get("coupling_hz"))
+                                     coupling_bounds=bounds.get("coupling_hz"), powder_tol=tolerance(args),
+                                     check_explicit=args.check_convergence)
     else:
+        if args.check_convergence:
+            raise UserError("--check-convergence checks a simulated shape: use it with --simulate (a library "
+                            "states its own check: respdor library info)")
         result = fit(make_models([library] * n))
         if library is not None:
             _note_library(result, library, curves)
@@ -282,6 +291,16 @@ def plan_outputs(args, stem):
 
 def _note_library(result, library, curves):
     import numpy as np
+
+    conv = getattr(library, "convergence", None)
+    if conv is None:
+        result.notes.append(f"{library.description}: its powder convergence was not checked (built with --checks 0 "
+                            "or by an older version)")
+    else:
+        result.notes.extend(f"{library.description}: {line}" if k == 0 else line
+                            for k, line in enumerate(conv["lines"]))
+        result.warnings.extend(conv["warnings"])
+        result.convergence = {k: v for k, v in conv.items() if k not in ("lines", "warnings")}
 
     err = library.interp_error
     if err is None:
