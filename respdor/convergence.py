@@ -141,12 +141,14 @@ def check_json(check, times_s=None):
             "cost_bound": COST_BOUND, "dimensions": dims}
 
 
-_HINT = {"alpha_beta": "more orientations ([powder] n, --powder)", "gamma": "more gamma angles ([powder] n_gamma, "
-         "--gamma)", "step": "a shorter step ([simulation] max_dt_us)"}
+_HINT = {"alpha_beta": ("more orientations ([powder] n", "--powder"),
+         "gamma": ("more gamma angles ([powder] n_gamma", "--gamma"),
+         "step": ("a shorter step ([simulation] max_dt_us", None)}
 
 
-def check_warnings(check, times_s, where=""):
-    """One warning line per dimension left unconverged (empty when all passed)."""
+def check_warnings(check, times_s, where="", options=True):
+    """One warning line per dimension left unconverged (empty when all passed); ``options``: the
+    command has ``--powder``/``--gamma`` to name besides the spec keys."""
     out = []
     for d in check.dimensions:
         if d.status != "unconverged":
@@ -156,5 +158,10 @@ def check_warnings(check, times_s, where=""):
         who = "your" if d.explicit else "the refined default" if len(d.steps) > 1 else "the default"
         out.append(f"{where}{_LABEL[d.dimension]} not converged: {who} {_value(d.dimension, d.value)} vs "
                    f"{_value(d.dimension, s['compared_with'])} changes dS/S0 by {size:.2g}"
-                   f"{_at(s['at_index'], times_s)} (tolerance {check.tol:g}); use {_HINT[d.dimension]}")
+                   f"{_at(s['at_index'], times_s)} (tolerance {check.tol:g}); use {_hint(d.dimension, options)}")
     return out
+
+
+def _hint(dim, options):
+    key, opt = _HINT[dim]
+    return key + (f", {opt})" if options and opt else ")")

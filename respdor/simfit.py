@@ -193,5 +193,5 @@ def _convergence_check(sp, pw, dev, curves, node_curve, result, tol, check_expli
     lines = cv.check_text(check, times)
     lines[0] = lines[0].replace("x the run", "x the fit's simulations") + " (at the fitted D, in the fitted curve)"
     result.notes.extend(lines)
-    result.warnings.extend(cv.check_warnings(check, times, "simulated shape: "))
+    result.warnings.extend(cv.check_warnings(check, times, "simulated shape: ", options=False))
     result.convergence = cv.check_json(check, times)
