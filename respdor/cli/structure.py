@@ -38,9 +38,8 @@ examples:
 """
 
 
-#: Default ZCW (alpha, beta) count and smallest default gamma count (raised for the largest
-#: coupling and time by spinsim.convergence.gamma_for_dephasing); every prediction made with
-#: defaults is checked (spinsim.convergence) and refined where unconverged.
+#: Default ZCW (alpha, beta) count and gamma count; every prediction made with defaults is
+#: checked (spinsim.convergence) and refined where unconverged (measured costs: docs/structures.md).
 DEFAULT_POWDER = (610, 16)
 
 
@@ -62,8 +61,8 @@ def register(subparsers):
     p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare (default 8ms)")
     p.add_argument("--powder", type=int, help=f"ZCW (alpha, beta) orientations (default {DEFAULT_POWDER[0]}, "
                    "checked and refined when unconverged)")
-    p.add_argument("--gamma", type=int, help=f"gamma angles (default: at least {DEFAULT_POWDER[1]}, more for a "
-                   "large D x t-max, checked and refined when unconverged)")
+    p.add_argument("--gamma", type=int, help=f"gamma angles (default {DEFAULT_POWDER[1]}, checked and refined when "
+                   "unconverged)")
     p.add_argument("--saturation", default="ideal",
                    help="partner saturation: ideal (default), cw:NU1:LENGTH (cw:30kHz:2tr; length in rotor periods "
                         "'tr' or a time; bare NU1 in kHz) or a spec file .toml/.json whose [saturation] table is used")
@@ -193,14 +192,7 @@ def _predict(path, args, mas, cutoff, times):
         rule = _couplings_rule(args)
         couple = st.couplings_affordable(ps, args.partner) if rule == "auto" else rule
         lines.append((i, ps, bool(couple) and len(ps) > 1))
-    n_gamma = args.gamma
-    if not args.explicit["gamma"]:  # enough gamma angles for the largest dephasing phase
-        from spinsim import get_isotope
-        from spinsim.convergence import gamma_for_dephasing
-
-        d_max = max(p.d_hz for _, ps, _ in lines for p in ps)
-        n_gamma = gamma_for_dephasing(d_max, float(times[-1]), get_isotope(args.partner).spin, args.gamma)
-    powder = make_powder("zcw", args.powder, n_gamma)
+    powder = make_powder("zcw", args.powder, args.gamma)
     sites, check = _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path)
     powder = check.level.powder
     args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
