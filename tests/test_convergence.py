@@ -237,3 +237,36 @@ def test_structure_two_al_default_gamma_refined_and_16_flagged(tmp_path, capsys)
     assert any(w.startswith("gamma angles not converged: your 16 vs 32 changes dS/S0 by 0.007") for w in
                res["warnings"])
     assert "warning: gamma angles not converged" in capsys.readouterr().err
+
+
+def test_library_checks_its_own_powder(tmp_path, capsys):
+    pytest.importorskip("h5py")
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    from respdor import library as lib
+
+    raw = {"experiment": {"type": "respdor", "field_T": 9.4, "mas_rate_hz": 10000, "t_max_ms": 1.2},
+           "spins": [{"isotope": "13C"}, {"isotope": "27Al", "cq_mhz": 3.0, "eta_q": 0.3}],
+           "dipolar": [{"spins": [0, 1], "d_hz": 500.0}],
+           "saturation": {"type": "cw", "nu1_khz": 30, "length_rotor_periods": 1},
+           "powder": {"n": 13, "n_gamma": 4}}
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(raw))
+    path = tmp_path / "lib.h5"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        lib.build_library(spec, path, [], np.geomspace(300, 800, 4), t_max_s=1.2e-3, scheduler=cluster.scheduler_address,
+                          n_check=2, progress=False, check_explicit=True,
+                          powder_explicit={"alpha_beta": True, "gamma": True, "step": False})
+    conv = lib.library_info(path)["convergence"]
+    assert conv["coupling_hz"] == pytest.approx(800.0)  # the hardest point: the largest coupling
+    dims = conv["dimensions"]
+    assert [dims[k]["comparisons"][0]["compared_with"] for k in ("alpha_beta", "gamma", "step")] == [8, 3, 1e-6]
+    # ZCW 13 x 4 gamma is far from converged; the warning names the size measured against a finer level
+    assert dims["gamma"]["status"] == "unconverged" and dims["gamma"]["error_estimate"] > 2e-3
+    assert any(w.startswith("library powder: gamma angles not converged: your 4 vs 8") for w in conv["warnings"])
+    assert lib.LibraryShape.open(path).convergence["dimensions"]["gamma"]["status"] == "unconverged"
+    assert main(["library", "info", str(path)]) == 0
+    cap = capsys.readouterr()
+    assert "powder convergence check" in cap.out and "gamma angles 4 (yours) vs 3" in cap.out
+    assert "warning: library powder: gamma angles not converged" in cap.err
