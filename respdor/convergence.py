@@ -120,7 +120,7 @@ def check_text(check, times_s, origin="default"):
 
     lines = [f"convergence check (tolerance {check.tol:g} in dS/S0; each setting against a coarser one, the "
              f"others held; {check.check_wall_s:.1f} s = {check.cost_fraction:.2g}x the run, bound "
-             f"{COST_BOUND:g}x without refinement): result at {check.level.describe()}"]
+             f"{COST_BOUND:g}x for the coarser runs, finer runs extra): result at {check.level.describe()}"]
     lines += ["  " + _dimension_text(d, times_s, origin) for d in check.dimensions]
     return lines
 
