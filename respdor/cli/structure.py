@@ -232,6 +232,9 @@ def _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path):
     wall = time.perf_counter() - t0
     engines = {e for x in runs[level.describe()] for e in x["engines"]}
     uses_step = engines != {"fast"} or hasattr(sat, "events")  # only fast + ideal saturation has no step
+    from ..convergence import announce
+
+    announce(args.explicit, args.check_convergence, wall, sys.stderr)
     check = check_convergence(run, level, args.explicit, args.tol, args.check_convergence, base=(base, wall),
                               uses_step=uses_step)
     return runs[check.level.describe()], check
