@@ -78,11 +78,11 @@ def raw_at_step(raw, max_dt):
     return out
 
 
-def announce(explicit, check_explicit, run_wall_s, out):
+def announce(explicit, check_explicit, run_wall_s, out, uses_step=True):
     """Say before the check starts what it will cost (nothing when no setting is to be checked)."""
     from spinsim.convergence import COST_BOUND
 
-    n = sum(1 for v in explicit.values() if check_explicit or not v)
+    n = sum(1 for k, v in explicit.items() if (check_explicit or not v) and (uses_step or k != "step"))
     if n:
         print(f"  checking convergence of {n} setting(s): about {COST_BOUND * run_wall_s:.0f} s at most "
               f"({COST_BOUND:g}x the run's {run_wall_s:.1f} s), more if a setting must be refined", file=out)

@@ -120,7 +120,7 @@ def _run_checked(args, spec, spec_path):
     base = run(level)
     wall = time.perf_counter() - t0
     first = results[level.describe()]
-    cv.announce(explicit, args.check_convergence, wall, sys.stderr)
+    cv.announce(explicit, args.check_convergence, wall, sys.stderr, step_used(first.info))
     check = check_convergence(run, level, explicit, tol, args.check_convergence, base=(base, wall),
                               uses_step=step_used(first.info))
     spec.powder, spec.max_dt = check.level.powder, check.level.max_dt

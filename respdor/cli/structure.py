@@ -40,7 +40,7 @@ examples:
 
 #: Default ZCW (alpha, beta) count and gamma count; every prediction made with defaults is
 #: checked (spinsim.convergence) and refined where unconverged (measured costs: docs/structures.md).
-DEFAULT_POWDER = (610, 16)
+DEFAULT_POWDER = (987, 16)
 
 
 def register(subparsers):
@@ -234,7 +234,7 @@ def _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path):
     uses_step = engines != {"fast"} or hasattr(sat, "events")  # only fast + ideal saturation has no step
     from ..convergence import announce
 
-    announce(args.explicit, args.check_convergence, wall, sys.stderr)
+    announce(args.explicit, args.check_convergence, wall, sys.stderr, uses_step)
     check = check_convergence(run, level, args.explicit, args.tol, args.check_convergence, base=(base, wall),
                               uses_step=uses_step)
     return runs[check.level.describe()], check
