@@ -6,8 +6,9 @@ Runs, each as a separate process, and prints its CPU time and the check's lines:
    saturation, no Al-Al coupling, 3 ms) with the default powder (checked and refined);
 2. the first command of docs/structures.md (the model acetate, partner couplings, 8 ms), with the
    default powder, and with ``--powder 610 --gamma 16`` (explicit: no check) for comparison;
-3. ``respdor simulate`` of data/c13_al27_respdor.toml with ``[powder] n_gamma = 16`` and
-   ``--check-convergence`` (an explicit, unconverged gamma count).
+3. ``respdor simulate`` of data/c13_al27_respdor.toml with ``[powder] n = 987, n_gamma = 16`` and
+   ``--check-convergence`` (an explicit, unconverged gamma count);
+4. the bundled spec itself with ``--check-convergence``.
 
 Usage: ``python benchmarks/bench_convergence.py [--quick]`` (``--quick``: case 1 only).
 """
@@ -58,6 +59,8 @@ def main():
         spec = (ROOT / "data" / "c13_al27_respdor.toml").read_text()
         (tmp / "g16.toml").write_text(spec.replace("n = 4181", "n = 987").replace("n_gamma = 32", "n_gamma = 16"))
         run(["simulate", "g16.toml", "--no-files", "--plot", "none", "--check-convergence"], tmp)
+        run(["simulate", str(ROOT / "data" / "c13_al27_respdor.toml"), "--no-files", "--plot", "none",
+             "--check-convergence"], tmp)
 
 
 if __name__ == "__main__":
