@@ -203,6 +203,14 @@ def test_check_options_refused_cleanly(tmp_path, capsys):
     assert "--powder-tol" in err and "Traceback" not in err
 
 
+def test_fit_refuses_check_options_without_a_simulated_shape(capsys):
+    data = str(Path(__file__).resolve().parents[1] / "data" / "respdor_13C27Al_synthetic.csv")
+    for extra in (["--check-convergence"], ["--powder-tol", "1e-3"]):
+        assert main(["fit", data, "--no-files", "--no-plot", "--no-intervals"] + extra) == 2
+        err = capsys.readouterr().err
+        assert extra[0] in err and "--simulate" in err and "Traceback" not in err
+
+
 def _c2al_xyz(path):
     from spinsim import distance_from_coupling
 

@@ -156,4 +156,6 @@ def test_fit_simulate_cold_then_warm(tmp_path, capsys):
     assert any("(alpha, beta) orientations not converged: your 21 vs 34" in w for w in res_w["warnings"])
     ab = res_w["convergence"]["dimensions"]["alpha_beta"]
     assert ab["explicit"] and ab["status"] == "unconverged" and ab["error_estimate"] > 2e-3
+    step = res_w["convergence"]["dimensions"]["step"]  # left to its default: checked (CW saturation has steps)
+    assert not step["explicit"] and step["comparisons"][0]["compared_with"] == pytest.approx(1e-6)
     assert 250 < par_w["coupling_hz"]["value"] < 800

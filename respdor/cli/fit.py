@@ -242,9 +242,12 @@ def build_fit(args, out=sys.stdout):
                                      coupling_bounds=bounds.get("coupling_hz"), powder_tol=tolerance(args),
                                      check_explicit=args.check_convergence)
     else:
-        if args.check_convergence:
-            raise UserError("--check-convergence checks a simulated shape: use it with --simulate (a library "
-                            "states its own check: respdor library info)")
+        from spinsim.convergence import DEFAULT_TOL
+
+        if args.check_convergence or args.powder_tol != DEFAULT_TOL:
+            what = "--check-convergence" if args.check_convergence else f"--powder-tol {args.powder_tol:g}"
+            raise UserError(f"{what} checks a simulated shape: use it with --simulate (a library states its own "
+                            "check: respdor library info)")
         result = fit(make_models([library] * n))
         if library is not None:
             _note_library(result, library, curves)
