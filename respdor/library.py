@@ -332,13 +332,15 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     t0 = time.perf_counter()
     client = cluster = None
     try:
-        if todo or not f.attrs.get("checked", False):
+        powder_unchecked = bool(n_check) and "convergence" not in f.attrs  # also after a Ctrl-C in the check
+        if todo or not f.attrs.get("checked", False) or powder_unchecked:
             client, cluster = _client(scheduler, workers)
             if todo:
                 _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
                           stream)
             if n_check and not f.attrs.get("checked", False):
                 _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
+            if powder_unchecked:
                 _run_powder_check(client, f, sp, axes, couplings[-1], times[times <= t_max * (1 + 1e-9)], pw,
                                   powder_explicit, powder_tol, check_explicit)
         f.attrs["complete"] = True
