@@ -63,7 +63,7 @@ def main():
         d, f = p["coupling_hz"]["value"], p["fraction"]["value"]
         print(f"fitted D = {d:.2f} Hz, f = {f:.4f}")
         for note in res.get("notes", []) + res.get("warnings", []):
-            if "simulated shape" in note or "powder check" in note:
+            if "simulated shape" in note or "convergence check" in note or note.startswith("  "):
                 print("  " + note)
         from spinsim.spec import load_spec
 

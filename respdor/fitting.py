@@ -333,6 +333,8 @@ class FitResult:
     p_value: float | None = None
     mcmc: dict | None = None
     mcmc_samples: dict | None = field(default=None, repr=False)
+    #: powder / gamma / step convergence check of a simulated shape (respdor.convergence.check_json)
+    convergence: dict | None = None
     _evaluate: Callable | None = field(default=None, repr=False)
     _problem: object = field(default=None, repr=False)
 
@@ -382,6 +384,8 @@ class FitResult:
         if self.mcmc is not None:
             out["mcmc"] = self.mcmc
         out["correlations"] = {k: _finite_or_none(v) for k, v in self.correlations.items()}
+        if self.convergence is not None:
+            out["convergence"] = self.convergence
         out["warnings"] = list(self.warnings)
         out["notes"] = list(self.notes)
         out["curves"] = [

@@ -260,7 +260,8 @@ def _client(scheduler, workers):
 
 
 def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, scheduler=None, workers=None,
-                  overwrite=False, n_check=8, progress=True, stream=sys.stderr):
+                  overwrite=False, n_check=8, progress=True, stream=sys.stderr, powder_explicit=None,
+                  powder_tol=None, check_explicit=False):
     """Tabulate ``spec`` over D and ``axes`` into the HDF5 file ``path`` on a Dask cluster.
 
     Parameters
@@ -284,7 +285,15 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     overwrite : bool
         Start a new file even if one exists.
     n_check : int
-        Off-grid points simulated after the grid to measure the interpolation error.
+        Off-grid points simulated after the grid to measure the interpolation error (with ``n_check``
+        > 0 the library's own powder is checked too, :func:`_run_powder_check`).
+    powder_explicit : dict, optional
+        ``{"alpha_beta", "gamma", "step"}`` -> whether the user chose it (default: as the spec says,
+        with ``powder`` counted as chosen).
+    powder_tol : float, optional
+        Tolerance of that check (dS/S0); default :data:`spinsim.convergence.DEFAULT_TOL`.
+    check_explicit : bool
+        Also check the explicitly chosen settings.
 
     Returns
     -------
@@ -304,6 +313,10 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
         raise UserError(f"t_max {t_max * 1e3:g} ms gives fewer than 4 recoupling times")
     n_times = row_lengths(couplings, cycle, t_max)
     times = 2 * cycle * np.arange(max(n_times))
+    if powder_explicit is None:
+        from .convergence import spec_explicit
+
+        powder_explicit = spec_explicit(raw, powder is not None, powder is not None)
     pw = powder or _spec_powder(raw)
     pw = {"scheme": str(pw["scheme"]), "n": int(pw["n"]), "n_gamma": int(pw["n_gamma"])}
     for a in axes:  # a bad axis must fail here, not in a worker
@@ -319,13 +332,17 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     t0 = time.perf_counter()
     client = cluster = None
     try:
-        if todo or not f.attrs.get("checked", False):
+        powder_unchecked = bool(n_check) and "convergence" not in f.attrs  # also after a Ctrl-C in the check
+        if todo or not f.attrs.get("checked", False) or powder_unchecked:
             client, cluster = _client(scheduler, workers)
             if todo:
                 _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
                           stream)
             if n_check and not f.attrs.get("checked", False):
                 _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
+            if powder_unchecked:
+                _run_powder_check(client, f, sp, axes, couplings[-1], times[times <= t_max * (1 + 1e-9)], pw,
+                                  powder_explicit, powder_tol, check_explicit)
         f.attrs["complete"] = True
     finally:
         f.flush()
@@ -338,7 +355,8 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     n_new = stats["computed"] * len(couplings)
     # throughput of the grid itself (first submit to last result), without the cluster start-up
     stats["curves_per_s"] = n_new / stats["grid_s"] if n_new else None
-    stats["interp_error"] = library_info(path)["interp_error"]
+    info = library_info(path)
+    stats["interp_error"], stats["convergence"] = info["interp_error"], info["convergence"]
     return stats
 
 
@@ -417,6 +435,37 @@ def _run_check(client, f, raw, axes, couplings, times, pw, n_check):
     f.attrs["checked"] = True
 
 
+def _run_powder_check(client, f, sp, axes, d_max, times, pw, explicit, tol, check_explicit):
+    """The library's own powder, gamma and step checked (:func:`spinsim.convergence.check_convergence`,
+    never refined: the table is built) at its hardest point: the largest coupling over the whole time
+    range, the parameters at their defaults. Three coarser curves (and a finer one per unconverged
+    setting), a few curves against the library's hundreds. Stored as the ``convergence`` attribute."""
+    from spinsim.convergence import DEFAULT_TOL, Level, check_convergence
+    from spinsim.powder import make_powder
+
+    from . import convergence as cv
+
+    values = {a.name: float(a.values[len(a.values) // 2]) if spec_value(sp.raw, a.name) is None
+              else float(spec_value(sp.raw, a.name)) for a in axes}
+
+    def run(level):
+        raw = sp.raw if level.max_dt == sp.max_dt else cv.raw_at_step(sp.raw, level.max_dt)
+        fut = client.submit(simulate_point, raw, values, [float(d_max)], times, cv.powder_dict(level.powder),
+                            pure=False)
+        return fut.result()[0, 0]
+
+    level = Level(make_powder(pw["scheme"], pw["n"], pw["n_gamma"]), sp.max_dt)
+    t0 = time.perf_counter()
+    base = run(level)
+    check = check_convergence(run, level, explicit, DEFAULT_TOL if tol is None else float(tol), check_explicit,
+                              refine=False, base=(base, time.perf_counter() - t0), uses_step=cv.spec_uses_step(sp))
+    record = cv.check_json(check, times)
+    record.update({"coupling_hz": float(d_max), "parameters": values,
+                   "warnings": cv.check_warnings(check, times, "library powder: "),
+                   "lines": cv.check_text(check, times)})
+    f.attrs["convergence"] = json.dumps(record)
+
+
 def _shape_from_open(f):
     names = json.loads(f.attrs["axes"])[:-2]
     axes = [Axis(n, f["axes"][n][...], f["axes"][n].attrs["unit"]) for n in names]
@@ -456,6 +505,7 @@ def library_info(path) -> dict:
             "interp_error": ({"max": float(f.attrs["interp_error_max"]), "rms": float(f.attrs["interp_error_rms"]),
                               "n_points": int(f["check/simulated"].shape[0])}
                              if f.attrs.get("checked", False) else None),
+            "convergence": json.loads(f.attrs["convergence"]) if "convergence" in f.attrs else None,
         }
     return info
 
@@ -485,6 +535,8 @@ class LibraryShape:
         self.t_max_s = float(t_max_s)
         self.description = description
         self.interp_error = interp_error
+        #: the library's own powder / gamma / step check (library_info()["convergence"]), if made
+        self.convergence = None
         table = np.asarray(table, float)
         lam_max = self.coupling_grid_hz[-1] * self.t_max_s
         self._rows = []
@@ -507,6 +559,7 @@ class LibraryShape:
             shape = _shape_from_open(f)
         shape.description = f"library {Path(path).name}"
         shape.interp_error = info["interp_error"]
+        shape.convergence = info["convergence"]
         return shape
 
     @property

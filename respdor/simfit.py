@@ -73,7 +73,8 @@ def _per_curve(result, base, n, attr="value"):
 
 
 def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.stderr, max_rounds=3,
-                        coupling_bounds=None, labels=("--observe", "--partner")):
+                        coupling_bounds=None, labels=("--observe", "--partner"), powder_tol=None,
+                        check_explicit=False):
     """Fit ``curves`` with a simulated shape of ``spec``; returns the FitResult.
 
     Parameters
@@ -93,6 +94,11 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         The user's bounds on D (Hz): the table then covers them, so no trial D falls outside.
     labels : (str, str)
         How to name the observed and partner nuclei in a message (see :func:`check_nuclei`).
+    powder_tol : float, optional
+        Tolerance of the powder / gamma / step convergence check at the fitted D (dS/S0 of the
+        fitted curve); default :data:`spinsim.convergence.DEFAULT_TOL`.
+    check_explicit : bool
+        Also check the settings the spec chose explicitly (``--check-convergence``).
 
     Raises
     ------
@@ -172,7 +178,8 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         f"powder {info['powder']['scheme'].upper()} {info['powder']['n']} x {info['powder']['n_gamma']}; "
         f"{n_sim} table curves simulated (the rest from the cache); {time.perf_counter() - t_start:.1f} s"
     )
-    _powder_check(sp, pw, dev, curves, accuracy, node_curve, result)
+    _convergence_check(sp, pw, dev, curves, node_curve, result, powder_tol, check_explicit,
+                       time.perf_counter() - t_start)
     for k, (d, e, a) in enumerate(dev):
         line = (f"simulated shape checked against a direct simulation at the fitted D = {d:.1f} Hz"
                 f"{f' (curve {k})' if n > 1 else ''}: max |difference| {a * e:.1e} in the fitted curve "
@@ -200,33 +207,38 @@ def _with_nodes(sp, pw, shape, extra, t_max):
     return SimulatedShape.from_spec(sp, [t_max], coupling_grid_hz=grid, powder=pw, progress=True)
 
 
-def _smaller_zcw(pw):
-    """The ZCW powder one Fibonacci size below ``pw`` (same gamma count), or None."""
-    if pw["scheme"] != "zcw":
-        return None
-    fib = [5, 8]
-    while fib[-1] < pw["n"]:
-        fib.append(fib[-1] + fib[-2])
-    smaller = [f for f in fib if f < pw["n"]]
-    return dict(pw, n=smaller[-1]) if smaller else None
+def _spec_at(sp, level):
+    """The spec with ``level``'s time step (a new spec, so that the cache key sees the step)."""
+    from spinsim.spec import Spec
+
+    from .convergence import raw_at_step
+
+    return sp if level.max_dt == sp.max_dt else Spec(raw_at_step(sp.raw, level.max_dt), sp.source)
 
 
-def _powder_check(sp, pw, dev, curves, accuracy, node_curve, result):
-    """Compare the spec's powder with the next smaller ZCW at the fitted D (cached); the difference
-    estimates the smaller powder's error, an upper estimate of the spec's own."""
-    small = _smaller_zcw(pw)
-    if small is None:
-        result.notes.append(f"powder {pw['scheme']} {pw['n']} x {pw['n_gamma']}: convergence not checked")
-        return
-    worst = 0.0
-    for c, (d, _, a) in zip(curves, dev):
-        y_spec, _ = _direct(sp, pw, d, c.time_s, node_curve)
-        y_small, _ = _direct(sp, small, d, c.time_s, node_curve)
-        worst = max(worst, a * float(np.max(np.abs(y_spec - y_small))))
-    line = (f"powder check at the fitted D: ZCW {small['n']} x {pw['n_gamma']} differs from the spec's "
-            f"ZCW {pw['n']} x {pw['n_gamma']} by {worst:.1e} in the fitted curve (the spec's own powder "
-            "error is usually smaller)")
-    if worst <= accuracy:
-        result.notes.append(line)
-    else:
-        result.warnings.append(line + f": the powder may be too small for --sim-accuracy {accuracy:g}")
+def _convergence_check(sp, pw, dev, curves, node_curve, result, tol, check_explicit, fit_wall):
+    """The convergence check (:func:`spinsim.convergence.check_convergence`) of the simulated curve at
+    each fitted D: (alpha, beta) set, gamma angles and time step, each against a coarser level (cached
+    direct simulations). The table is not rebuilt: an unconverged setting is a warning naming the size
+    (measured against a finer level) and the spec key to raise."""
+    from spinsim.convergence import DEFAULT_TOL, Level, check_convergence
+    from spinsim.powder import make_powder
+
+    from . import convergence as cv
+
+    times = np.concatenate([c.time_s for c in curves])
+
+    def run(level):
+        s = _spec_at(sp, level)
+        return np.concatenate([a * _direct(s, cv.powder_dict(level.powder), d, c.time_s, node_curve)[0]
+                               for c, (d, _, a) in zip(curves, dev)])
+
+    level = Level(make_powder(pw["scheme"], pw["n"], pw["n_gamma"]), sp.max_dt)
+    base = run(level)
+    check = check_convergence(run, level, cv.spec_explicit(sp.raw), tol or DEFAULT_TOL, check_explicit,
+                              refine=False, base=(base, fit_wall), uses_step=cv.spec_uses_step(sp))
+    lines = cv.check_text(check, times)
+    lines[0] = lines[0].replace("x the run", "x the fit's simulations") + " (at the fitted D, in the fitted curve)"
+    result.notes.extend(lines)
+    result.warnings.extend(cv.check_warnings(check, times, "simulated shape: ", options=False))
+    result.convergence = cv.check_json(check, times)

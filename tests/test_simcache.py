@@ -139,7 +139,7 @@ def test_fit_simulate_cold_then_warm(tmp_path, capsys):
     spec = tmp_path / "s.toml"
     spec.write_text(SPEC)
     args = ["fit", str(DATA / "respdor_13C27Al_synthetic.csv"), "--simulate", str(spec), "--no-files", "--no-plot",
-            "--no-intervals", "--json", "-"]
+            "--no-intervals", "--check-convergence", "--json", "-"]
     assert main(args) == 0
     cold = capsys.readouterr()
     assert ", simulated, " in cold.err and "(1/" in cold.err
@@ -151,6 +151,11 @@ def test_fit_simulate_cold_then_warm(tmp_path, capsys):
     assert par_c["coupling_hz"]["value"] == par_w["coupling_hz"]["value"]
     notes = " ".join(res_w["notes"])
     assert "0 table curves simulated" in notes and "checked against a direct simulation at the fitted D" in notes
-    # the tiny powder (ZCW 21) is flagged: ZCW 13 differs by far more than --sim-accuracy
-    assert any("powder check at the fitted D" in w and "too small" in w for w in res_w["warnings"])
+    # the tiny explicit powder (ZCW 21 x 4 gamma) is flagged with --check-convergence: ZCW 13 differs by far
+    # more than the tolerance, and so does the finer ZCW 34 that measures the error of ZCW 21
+    assert any("(alpha, beta) orientations not converged: your 21 vs 34" in w for w in res_w["warnings"])
+    ab = res_w["convergence"]["dimensions"]["alpha_beta"]
+    assert ab["explicit"] and ab["status"] == "unconverged" and ab["error_estimate"] > 2e-3
+    step = res_w["convergence"]["dimensions"]["step"]  # left to its default: checked (CW saturation has steps)
+    assert not step["explicit"] and step["comparisons"][0]["compared_with"] == pytest.approx(1e-6)
     assert 250 < par_w["coupling_hz"]["value"] < 800

@@ -69,6 +69,8 @@ def declare_fit_rules(p):
         OptionRule.needs("--mcmc-seed", "--mcmc"),
         OptionRule.needs("--mcmc-steps", "--mcmc"),
         OptionRule.needs("--sim-accuracy", "--simulate"),
+        OptionRule.needs("--check-convergence", "--simulate"),  # a library states its own check (library info)
+        OptionRule.needs("--powder-tol", "--simulate"),
         OptionRule("--pulse-length", lambda a: a.sequence == "redor-finite",
                    "without --sequence redor-finite (the other sequences use ideal pulses)"),
         OptionRule("--share", lambda a: len(a.files) > 1, "with a single curve file (it shares a parameter "
@@ -104,6 +106,9 @@ def add_fit_arguments(p):
     g.add_argument("--sim-accuracy", type=float, default=1e-3, metavar="DSS0",
                    help="with --simulate: largest accepted error of the fitted curve against a direct "
                         "simulation at the fitted D (default 1e-3)")
+    from ..convergence import add_options
+
+    add_options(g, "the simulated shape (--simulate)")
     g.add_argument("--library", metavar="FILE",
                    help="use a curve library (respdor library build) as the shape; its parameters (cq, nu1, "
                         "eta_q, length) can be fixed, freed, bounded and shared like D and f")
@@ -297,10 +302,12 @@ def build_fit(args, out=sys.stdout):
                           option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"})
 
     if args.simulate:
+        from ..convergence import tolerance
         from ..simfit import fit_with_simulation
 
         result = fit_with_simulation(args.simulate, curves, make_models, fit, accuracy=args.sim_accuracy, out=out,
-                                     coupling_bounds=bounds.get("coupling_hz"))
+                                     coupling_bounds=bounds.get("coupling_hz"), powder_tol=tolerance(args),
+                                     check_explicit=args.check_convergence)
     else:
         result = fit(make_models([library] * n))
         if library is not None:
@@ -393,6 +400,16 @@ def plan_outputs(args, stem):
 
 def _note_library(result, library, curves):
     import numpy as np
+
+    conv = getattr(library, "convergence", None)
+    if conv is None:
+        result.notes.append(f"{library.description}: its powder convergence was not checked (built with --checks 0 "
+                            "or by an older version)")
+    else:
+        result.notes.extend(f"{library.description}: {line}" if k == 0 else line
+                            for k, line in enumerate(conv["lines"]))
+        result.warnings.extend(conv["warnings"])
+        result.convergence = {k: v for k, v in conv.items() if k not in ("lines", "warnings")}
 
     err = library.interp_error
     if err is None:

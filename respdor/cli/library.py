@@ -46,6 +46,9 @@ def register(subparsers):
                    help="worker processes of the local cluster (default: all cores)")
     b.add_argument("--checks", type=int, default=8, metavar="N",
                    help="off-grid points simulated to measure the interpolation error (default 8)")
+    from ..convergence import add_options
+
+    add_options(b, "the library (checked with --checks > 0, at the largest coupling)")
     b.add_argument("--overwrite", action="store_true", help="start the file afresh instead of resuming")
     b.add_argument("--json", metavar="PATH", help="write the build summary as JSON ('-' = standard output)")
     b.set_defaults(func=run_build)
@@ -106,16 +109,25 @@ def run_build(args) -> int:
         raise UserError("--vary: each parameter once")
     couplings = _couplings(args.couplings, args.spec)
     t_max = parse_time(args.t_max, "--t-max", "ms")[0] if args.t_max else None
+    from spinsim.spec import SpecError, load_spec
+
+    from ..convergence import spec_explicit, tolerance
+
+    try:
+        raw = load_spec(args.spec).raw
+    except SpecError as exc:
+        raise UserError(str(exc)) from None
+    explicit = spec_explicit(raw, bool(args.powder), bool(args.gamma))
+    tol = tolerance(args)
     powder = None
     if args.powder or args.gamma:
-        from spinsim.spec import load_spec
-
-        powder = _spec_powder(load_spec(args.spec).raw)
+        powder = _spec_powder(raw)
         powder.update({k: v for k, v in (("n", args.powder), ("n_gamma", args.gamma)) if v})
     try:
         stats = build_library(args.spec, args.output, axes, couplings, t_max_s=t_max, powder=powder,
                               scheduler=args.scheduler, workers=args.workers, overwrite=args.overwrite,
-                              n_check=args.checks)
+                              n_check=args.checks, powder_explicit=explicit, powder_tol=tol,
+                              check_explicit=args.check_convergence)
     except KeyboardInterrupt:
         print(f"respdor: interrupted; {args.output} keeps every point finished so far: run the same command "
               "to resume", file=sys.stderr)
@@ -127,6 +139,7 @@ def run_build(args) -> int:
     if err:
         print(f"interpolation error at {err['n_points']} off-grid points: max {err['max']:.2g}, "
               f"rms {err['rms']:.2g} (dS/S0)")
+    _print_convergence(stats.get("convergence"))
     if args.json:
         text = json.dumps(stats, indent=2)
         if args.json == "-":
@@ -152,7 +165,20 @@ def run_info(args) -> int:
     err = info["interp_error"]
     print("  interpolation error: " + (f"max {err['max']:.2g}, rms {err['rms']:.2g} at {err['n_points']} "
                                        "off-grid points" if err else "not measured"))
+    _print_convergence(info.get("convergence"), "  ")
     return 0
+
+
+def _print_convergence(record, indent=""):
+    """The library's own powder / gamma / step check (stored in the file), and its warnings."""
+    if record is None:
+        print(f"{indent}powder convergence: not checked (built with --checks 0 or by an older version)")
+        return
+    print(f"{indent}powder {record['lines'][0]} (at D = {record['coupling_hz']:.4g} Hz)")
+    for line in record["lines"][1:]:
+        print(f"{indent}{line}")
+    for w in record["warnings"]:
+        print(f"{indent}warning: {w}", file=sys.stderr)
 
 
 def run_cache(args) -> int:

@@ -48,6 +48,9 @@ def register(subparsers):
     p.add_argument("--powder", type=int, metavar="N", help="override the number of (alpha, beta) orientations")
     p.add_argument("--gamma", type=int, metavar="N", help="override the number of gamma angles")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    from ..convergence import add_options
+
+    add_options(p)
     p.add_argument("--no-files", action="store_true", help="write no file (print the curve; --json - still works)")
     p.add_argument("--export-simpson", metavar="FILE.in",
                    help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
@@ -94,12 +97,52 @@ def run(args) -> int:
     )
     for msg in spec.warnings:
         print(f"  warning: {msg}", file=sys.stderr)
-    try:
-        result = spec.run(progress=args.progress or long_run)
-    except ValueError as exc:
-        raise UserError(f"{spec_path}: {exc}") from None
-    _write_outputs(args, plan, spec_path, spec, result)
+    result, check = _run_checked(args, spec, spec_path, progress=args.progress or long_run)
+    _write_outputs(args, plan, spec_path, spec, result, check)
     return 0
+
+
+def _run_checked(args, spec, spec_path, progress=False):
+    """The simulation and its convergence check (:mod:`spinsim.convergence`): the defaulted powder,
+    gamma and step settings are checked (and refined when unconverged), explicit ones on request."""
+    import time
+
+    from spinsim.convergence import check_convergence, step_used
+
+    from .. import convergence as cv
+
+    tol = cv.tolerance(args)
+    explicit = cv.spec_explicit(spec.raw, args.powder is not None, args.gamma is not None)
+    results = {}
+
+    def run(level):
+        spec.powder, spec.max_dt = level.powder, level.max_dt
+        try:
+            r = spec.run(progress=progress)
+        except ValueError as exc:
+            raise UserError(f"{spec_path}: {exc}") from None
+        results[level.describe()] = r
+        return r.dSS0
+
+    level = cv.spec_level(spec)
+    t0 = time.perf_counter()
+    base = run(level)
+    wall = time.perf_counter() - t0
+    first = results[level.describe()]
+    cv.announce(explicit, args.check_convergence, wall, sys.stderr, step_used(first.info))
+    check = check_convergence(run, level, explicit, tol, args.check_convergence, base=(base, wall),
+                              uses_step=step_used(first.info))
+    spec.powder, spec.max_dt = check.level.powder, check.level.max_dt
+    result = results[check.level.describe()]
+    result.info["experiment"] = list(result.info.get("experiment", [])) + [
+        f"numerics: {check.level.describe()}; convergence " + ", ".join(
+            f"{d.dimension} {d.status}" + (f" ({d.max_change:.1e})" if d.max_change is not None else "")
+            for d in check.dimensions)]
+    for line in cv.check_text(check, result.t_s):
+        print("  " + line, file=sys.stderr)
+    for w in cv.check_warnings(check, result.t_s):
+        print(f"  warning: {w}", file=sys.stderr)
+    return result, check
 
 
 def _warn_single_crystal(powder, warnings, option):
@@ -127,7 +170,7 @@ def _plan_outputs(args, spec_path):
     return plan
 
 
-def _write_outputs(args, plan, spec_path, spec, result):
+def _write_outputs(args, plan, spec_path, spec, result, check):
     info = f"{result.info['engine']} engine, {result.info['wall_s']:.1f} s"
     if args.no_files:
         print(f"  {'t_s':>12} {'S0':>10} {'S1':>10} {'dSS0':>10}   ({info})", file=sys.stderr)
@@ -142,6 +185,8 @@ def _write_outputs(args, plan, spec_path, spec, result):
             _plot(result, spec, tmp)
             print(f"  wrote {plan.figure}", file=sys.stderr)
     if args.json:
+        from .. import convergence as cv
+
         payload = {
             "spec": str(spec_path),
             "t_s": result.t_s.tolist(),
@@ -151,6 +196,8 @@ def _write_outputs(args, plan, spec_path, spec, result):
             "warnings": list(spec.warnings),
             "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) or k == "experiment" else str(v))
                      for k, v in result.info.items()},
+            "convergence": cv.check_json(check, result.t_s),
+            "warnings": cv.check_warnings(check, result.t_s),
         }
         text = json.dumps(payload, indent=2) + "\n"
         if args.json == "-":

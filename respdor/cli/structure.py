@@ -39,6 +39,11 @@ examples:
 """
 
 
+#: Default ZCW (alpha, beta) count and gamma count; every prediction made with defaults is
+#: checked (spinsim.convergence) and refined where unconverged (measured costs: docs/structures.md).
+DEFAULT_POWDER = (987, 16)
+
+
 def register(subparsers):
     p = subparsers.add_parser("structure", help="predict a dephasing curve from a structure file (needs ASE)",
                               description=_DESCRIPTION, epilog=_EPILOG,
@@ -55,8 +60,10 @@ def register(subparsers):
     p.add_argument("--mas", default="10k", help="MAS rate (default 10k; bare number: Hz)")
     p.add_argument("--field", type=finite_float, default=14.1, help="B0 in T (default 14.1)")
     p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare (default 8ms)")
-    p.add_argument("--powder", type=int, default=610, help="ZCW (alpha, beta) orientations (default 610)")
-    p.add_argument("--gamma", type=int, default=16, help="gamma angles (default 16)")
+    p.add_argument("--powder", type=int, help=f"ZCW (alpha, beta) orientations (default {DEFAULT_POWDER[0]}, "
+                   "checked and refined when unconverged)")
+    p.add_argument("--gamma", type=int, help=f"gamma angles (default {DEFAULT_POWDER[1]}, checked and refined when "
+                   "unconverged)")
     p.add_argument("--saturation", default="ideal",
                    help="partner saturation: ideal (default), cw:NU1:LENGTH (cw:30kHz:2tr; length in rotor periods "
                         "'tr' or a time; bare NU1 in kHz) or a spec file .toml/.json whose [saturation] table is used")
@@ -82,6 +89,9 @@ def register(subparsers):
                    help="also predict the curve for cutoffs START..STOP (e.g. 3A:8A:1A) and print the change per shell")
     p.add_argument("--convergence-tol", type=finite_float, default=0.01,
                    help="warn when the last shell still changes dS/S0 by more than this (default 0.01)")
+    from ..convergence import add_options
+
+    add_options(p, "the predicted curve")
     p.add_argument("--compare", metavar="CURVE", help="measured curve: fit the bonded fraction of the prediction")
     p.add_argument("--time-unit", help="time unit of the --compare file when its header does not say (s, ms, us)")
     p.add_argument("--output", "-o", metavar="PATH",
@@ -112,8 +122,14 @@ def run(args) -> int:
     plausible("field", args.field, "--field", f"{args.field:g}", args.option_warnings)
     if args.max_partners is not None and args.max_partners < 1:
         raise UserError(f"--max-partners {args.max_partners}: must be >= 1")
+    args.explicit = {"alpha_beta": args.powder is not None, "gamma": args.gamma is not None, "step": False}
+    args.powder = DEFAULT_POWDER[0] if args.powder is None else args.powder
+    args.gamma = DEFAULT_POWDER[1] if args.gamma is None else args.gamma
     if args.powder < 1 or args.gamma < 1:
         raise UserError(f"--powder {args.powder} --gamma {args.gamma}: both must be >= 1")
+    from ..convergence import tolerance
+
+    args.tol = tolerance(args)
     if args.samples < 2:
         raise UserError(f"--samples {args.samples}: must be >= 2")
     if not args.convergence_tol > 0:
@@ -186,7 +202,6 @@ def _predict(path, args, mas, cutoff, times):
         from .simulate import _warn_single_crystal
 
         _warn_single_crystal(powder, args.option_warnings, f"--powder {args.powder}")
-    args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     lines = []
     for i in observed:
         ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners, args.cq_hz, args.eta_q)
@@ -198,18 +213,17 @@ def _predict(path, args, mas, cutoff, times):
         lines.append((i, ps, bool(couple) and len(ps) > 1))
     long_run = check_work(_simulation_work(lines, args, mas, times, sat, powder), args.allow_long,
                           f"respdor structure {path}")
-    sites = []
-    for k, (i, ps, couple) in enumerate(lines, 1):
-        sites.append(_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path))
-        if long_run:  # progress of a long prediction, one line per observed atom
-            print(f"  simulated observed atom {i} ({k}/{len(lines)})", file=sys.stderr)
+    sites, check = _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path, long_run)
+    powder = check.level.powder
+    args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     pred = np.mean([x["dss0"] for x in sites], axis=0)
     app = st.apparent_two_spin(times, pred, obs_iso, args.partner)
     result = _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text)
+    _report_check(check, times, result)
     _warn_missing_tensors(struct, path, args, result["warnings"])
     if args.shells is not None:
-        result["cutoff_convergence"] = _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path,
-                                                    result["warnings"])
+        result["cutoff_convergence"] = _convergence(struct, observed, obs_iso, args, mas, times, sat, check.level,
+                                                    path, result["warnings"])
     if args.compare:
         result["compare"] = _compare(args.compare_curve, pred)
         if "warning" in result["compare"]:
@@ -260,6 +274,52 @@ def _warn_missing_tensors(struct, path, args, warnings):
         warnings.append(msg)
 
 
+def _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path, progress=False):
+    """Site curves at the powder, gamma and step that pass the convergence check
+    (:func:`spinsim.convergence.check_convergence`; defaults refined, --powder/--gamma checked with
+    --check-convergence)."""
+    import time
+
+    from spinsim.convergence import Level, check_convergence
+
+    runs = {}
+
+    def run(level):
+        sites = []
+        for k, (i, ps, couple) in enumerate(lines, 1):
+            sites.append(_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, level.powder, path,
+                               level.max_dt))
+            if progress:  # a long prediction: one line per observed atom
+                print(f"  simulated observed atom {i} ({k}/{len(lines)}, {level.describe()})", file=sys.stderr)
+        runs[level.describe()] = sites
+        return np.mean([x["dss0"] for x in sites], axis=0)
+
+    level = Level(powder, 0.5e-6)
+    t0 = time.perf_counter()
+    base = run(level)
+    wall = time.perf_counter() - t0
+    engines = {e for x in runs[level.describe()] for e in x["engines"]}
+    uses_step = engines != {"fast"} or hasattr(sat, "events")  # only fast + ideal saturation has no step
+    from ..convergence import announce
+
+    announce(args.explicit, args.check_convergence, wall, sys.stderr, uses_step)
+    check = check_convergence(run, level, args.explicit, args.tol, args.check_convergence, base=(base, wall),
+                              uses_step=uses_step)
+    return runs[check.level.describe()], check
+
+
+def _report_check(check, times, result):
+    """The convergence check's lines on stderr, its JSON record and warnings."""
+    from .. import convergence as cv
+
+    for line in cv.check_text(check, times):
+        print("  " + line, file=sys.stderr)
+    result["convergence"] = cv.check_json(check, times)
+    for w in cv.check_warnings(check, times):
+        print(f"  warning: {w}", file=sys.stderr)
+        result["warnings"].append(w)
+
+
 def _couplings_rule(args):
     """--partner-couplings as given, else "auto" (while affordable) for the engines that can couple."""
     if args.partner_couplings is not None:
@@ -267,7 +327,7 @@ def _couplings_rule(args):
     return "auto" if args.method in ("auto", "coupled") else False
 
 
-def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
+def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path, max_dt=0.5e-6):
     """Curve of one observed atom (occupancy-averaged) and what was used for it."""
     from .. import structure as st
 
@@ -275,7 +335,7 @@ def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
     try:
         y, info = st.site_curve(ps, obs_iso, args.partner, args.field, mas, times, sat, powder, args.method,
                                 args.abundance_p, csa, n_samples=args.samples, seed=args.seed,
-                                partner_couplings=couple)
+                                partner_couplings=couple, max_dt=max_dt)
     except ValueError as exc:
         if isinstance(exc, UserError):
             raise
@@ -284,13 +344,15 @@ def _site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path):
             "partner_coupling_max_hz": st.partner_coupling_max_hz(ps, args.partner), **info}
 
 
-def _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path, warnings):
-    """Mean curve per cutoff of --cutoff-convergence, the change per shell, and a warning if unconverged."""
+def _convergence(struct, observed, obs_iso, args, mas, times, sat, level, path, warnings):
+    """Mean curve per cutoff of --cutoff-convergence (at the checked powder ``level``), the change per
+    shell, and a warning if unconverged."""
     from .. import structure as st
 
     try:
         rows = st.cutoff_convergence(struct, observed, obs_iso, args.partner, args.shells, mas, times, args.field,
-                                     powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
+                                     level.powder, args.max_partners, args.cq_hz, args.eta_q, saturation=sat,
+                                     max_dt=level.max_dt,
                                      method=args.method, abundance=args.abundance_p, n_samples=args.samples,
                                      partner_couplings=_couplings_rule(args),
                                      seed=args.seed)
