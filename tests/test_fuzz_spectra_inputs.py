@@ -108,7 +108,7 @@ CASES = [
     ("larmor-bare-tesla", CSA + ["--larmor", "9.4"], 2, "--field 9.4"),
     ("larmor-khz", CSA + ["--larmor", "88.8kHz"], 2, "did you mean 88.8mhz"),
     ("larmor-hz-huge", CSA + ["--larmor", "8.88e11"], 2, "no nmr observe frequency"),
-    ("larmor-negative", CSA + ["--larmor=-88.8MHz"], 2, "--larmor -88.8mhz: an observe frequency must be > 0"),
+    ("larmor-negative", CSA + ["--larmor=-88.8MHz"], 2, "--larmor -88.8mhz: a frequency here cannot be negative"),
     ("field-as-mhz", CSA + ["--nucleus", "113Cd", "--field", "400.13"], 2, "--field 9.40"),
     ("larmor-ok-bare-hz", CSA + ["--larmor", "88800000"], 0, "--larmor 88800000: read as Hz"),
     # --- a --larmor that contradicts --field, --nucleus or the data set ---

@@ -162,7 +162,7 @@ def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
     (:func:`measured_start_widths`), or the given position where there is none. A site has
     ``moved`` when its fitted centre lies more than its tolerance (the measured width of its
     line; at least a few points) from its line. It is ``merged`` when it moved and now lies
-    nearer another site's line than its own (it ended on that site's line), when it moved or
+    on another site's line (within that line's tolerance, and nearer it than its own), when it moved or
     vanished and another site's fitted line (within half its FWHM) covers its own line (that
     site took its line over), or when two fitted centres lie within half the narrower FWHM of
     each other (two sites on one line). A site with zero fitted amplitude is ``absent``.
@@ -205,7 +205,9 @@ def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
             break
         if moved[i] and not absent[i]:
             j = min(others, key=lambda j: abs(c[i] - ln[j]))
-            if abs(c[i] - ln[j]) < abs(c[i] - ln[i]) and abs(ln[j] - ln[i]) > tol[i]:
+            # on that line: nearer it than its own, and within that line's own tolerance of its top
+            on_other = abs(c[i] - ln[j]) < abs(c[i] - ln[i]) and abs(c[i] - ln[j]) <= tol[j]
+            if on_other and abs(ln[j] - ln[i]) > tol[i]:
                 say(i, j, f"site {i + 1} was fitted at {c[i]:.2f} ppm, {abs(c[i] - s[i]):.2f} ppm from where it was "
                           f"put, on the line of site {j + 1}")
                 continue
