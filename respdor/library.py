@@ -29,8 +29,8 @@ from scipy.interpolate import CubicSpline
 
 from .errors import UserError
 
-__all__ = ["PARAMETERS", "Axis", "parse_vary", "spec_with", "simulate_point", "build_library",
-           "LibraryShape", "FORMAT"]
+__all__ = ["PARAMETERS", "Axis", "parse_vary", "vary_text", "format_value", "rebuild_command", "spec_with",
+           "simulate_point", "build_library", "LibraryShape", "FORMAT"]
 
 FORMAT = "respdor-library"
 FORMAT_VERSION = 1
@@ -103,6 +103,72 @@ def parse_vary(text: str) -> Axis:
     return Axis(name, np.linspace(lo, hi, n), unit)
 
 
+#: How values of each kind are shown and written on the command line: (unit, SI per unit).
+_DISPLAY = {"frequency": [("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)], "time": [("ms", 1e-3), ("us", 1e-6)],
+            "number": [("", 1.0)]}
+
+
+def _display_unit(name, values):
+    """The largest unit in which every value of ``values`` is at least 1 (e.g. MHz for CQ, kHz for nu1)."""
+    kind = PARAMETERS[name][1]
+    small = min((abs(v) for v in values if v != 0), default=1.0)
+    for unit, scale in _DISPLAY[kind]:
+        if small >= scale:
+            return unit, scale
+    return _DISPLAY[kind][-1]
+
+
+def format_value(name, value):
+    """A tabulated parameter's SI value as the user writes it, e.g. ``2.5 MHz``, ``30 kHz``, ``0.3``."""
+    unit, scale = _display_unit(name, [value])
+    return f"{value / scale:.6g}{' ' + unit if unit else ''}"
+
+
+def vary_text(axis: Axis) -> str:
+    """The ``--vary`` text that :func:`parse_vary` reads back as ``axis`` (e.g. ``cq=2.5:3.5MHz:3``)."""
+    unit, scale = _display_unit(axis.name, [axis.values[0], axis.values[-1]])
+    return (f"{axis.name}={axis.values[0] / scale:.10g}:{axis.values[-1] / scale:.10g}{unit}:"
+            f"{len(axis.values)}")
+
+
+def _extended(axis: Axis, side: int):
+    """``axis`` with nodes of the same spacing added beyond one end (0 lower, 1 upper), or None at a limit."""
+    step = float(axis.values[1] - axis.values[0])
+    lo, hi = float(axis.values[0]), float(axis.values[-1])
+    # physical limits: eta_Q in [0, 1], CQ >= 0, an rf amplitude and a pulse length > 0
+    floor, ceiling = (0.0, 1.0) if axis.name == "eta_q" else (0.0, math.inf)
+    strict = axis.name in ("nu1", "length")
+    for k in (max(2, (len(axis.values) - 1) // 2), 1):
+        new = lo - k * step if side == 0 else hi + k * step
+        ok = (new > floor or (new >= floor - 1e-12 * step and not strict)) if side == 0 else new <= ceiling + 1e-12
+        if ok:
+            new = max(new, floor) if side == 0 else min(new, ceiling)
+            values = np.linspace(new, hi, len(axis.values) + k) if side == 0 else np.linspace(lo, new, len(axis.values) + k)
+            return Axis(axis.name, values, axis.unit)
+    return None
+
+
+def rebuild_command(shape, name, side):
+    """``respdor library build`` command of a library like ``shape`` with axis ``name`` extended.
+
+    ``side`` 0 extends below the lower end, 1 above the upper end (same spacing). None when that
+    end is the physical limit of the parameter (eta_Q 0 or 1, CQ 0).
+    """
+    parts = []
+    for axis in shape.axes:
+        if axis.name == name:
+            axis = _extended(axis, side)
+            if axis is None:
+                return None
+        parts.append(f"--vary {vary_text(axis)}")
+    d = shape.coupling_grid_hz
+    parts.append(f"--couplings {d[0]:.6g}:{d[-1]:.6g}:{len(d)} --t-max {1e3 * shape.t_max_s:.6g}ms")
+    pw = getattr(shape, "powder", None)
+    if pw:
+        parts.append(f"--powder {pw['n']} --gamma {pw['n_gamma']}")
+    return "respdor library build SPEC -o WIDER.h5 " + " ".join(parts) + " (SPEC: the spec the library was built from)"
+
+
 def _partner_index(raw):
     """Index in [[spins]] of the partner of the first dipolar coupling (the fitted pair)."""
     dip = raw.get("dipolar") or []
@@ -125,9 +191,7 @@ def spec_with(raw: dict, values: dict) -> dict:
             else:
                 spin["eta_q"] = v
         elif name in ("nu1", "length"):
-            sat = out.get("saturation")
-            if not sat or sat.get("type") not in ("cw", "wurst", "dfs"):
-                raise UserError(f"--vary {name}: the spec has no rf saturation pulse ([saturation] type cw/wurst/dfs)")
+            sat = _rf_saturation(out, name)
             if name == "nu1":
                 sat["nu1_khz"] = v / 1e3
             else:
@@ -136,6 +200,18 @@ def spec_with(raw: dict, values: dict) -> dict:
         else:
             raise UserError(f"unknown tabulated parameter {name!r}")
     return out
+
+
+def _rf_saturation(raw, name):
+    """The spec's [saturation] table when it is an rf pulse (the types spinsim's spec parser builds)."""
+    from spinsim.spec import DEFAULT_SATURATION_TYPE, RF_SATURATION_TYPES
+
+    sat = raw.get("saturation")
+    if not sat or sat.get("type", DEFAULT_SATURATION_TYPE) not in RF_SATURATION_TYPES:
+        kind = "none" if not sat else sat.get("type")
+        raise UserError(f"--vary {name}: the spec's saturation ({kind}) is not an rf pulse; {name} can be varied "
+                        f"for [saturation] type {', '.join(RF_SATURATION_TYPES)}")
+    return sat
 
 
 def spec_value(raw: dict, name: str):
@@ -504,6 +580,7 @@ class LibraryShape:
             shape = _shape_from_open(f)
         shape.description = f"library {Path(path).name}"
         shape.interp_error = info["interp_error"]
+        shape.powder = info["powder"]
         return shape
 
     @property
