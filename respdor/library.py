@@ -7,9 +7,11 @@ the engine version, which points are done, and the interpolation error measured 
 points. One task is one parameter point (all D and all times), written as one HDF5 chunk.
 
 The build runs on Dask (``distributed``): a local cluster of worker processes by default, or a
-running cluster at ``scheduler`` (same code). Only the client writes the file, after each task,
-and flushes it; a second run with the same request skips the points already done (resume), and
-Ctrl-C closes the file cleanly. ``dask[distributed]`` and ``h5py`` are the optional extra
+running cluster at ``scheduler`` (same code). Only the client writes, after each task, into the
+work file ``<library>.partial``, which it flushes; the library file itself appears, renamed whole,
+when the build is complete. A second run with the same request skips the points already done
+(resume); Ctrl-C cancels the tasks and keeps the work file; an unreachable scheduler is refused
+before anything is written. ``dask[distributed]`` and ``h5py`` are the optional extra
 ``respdor[library]``; :class:`LibraryShape` (fitting with a library) needs ``h5py`` only.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from .errors import UserError
+from .files import partial_path, resumable_output
 
 __all__ = ["PARAMETERS", "Axis", "parse_vary", "vary_text", "format_value", "rebuild_command", "spec_with",
            "simulate_point", "build_library", "LibraryShape", "FORMAT"]
@@ -284,20 +289,38 @@ def _request(raw, axes, couplings, times, powder, t_max):
     }
 
 
-def _open_file(path, request, axes, n_d, n_t, overwrite):
+def _state(path, request):
+    """Read-only look at an existing library or work file: None when absent, else its flags.
+
+    Returns ``{"done": flags of the parameter points, "complete": bool, "checked": bool}``; a file
+    that is not a library, or was built for another request, is refused (one line naming it).
+    """
     h5py = _require("h5py", "a library file")
     path = Path(path)
-    if path.exists() and not overwrite:
-        f = h5py.File(path, "r+")
+    if not path.exists():
+        return None
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise UserError(f"{path}: exists and is not a readable HDF5 file ({exc}); choose another name "
+                        "or --overwrite") from None
+    with f:
         if f.attrs.get("format") != FORMAT:
-            f.close()
             raise UserError(f"{path}: not a respdor library file; choose another name or --overwrite")
         old = json.loads(f.attrs["request"])
         if old != request:
             diff = [k for k in request if old.get(k) != request[k]]
-            f.close()
             raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or --overwrite")
-        return f
+        return {"done": f["done"][...].reshape(-1).copy(), "complete": bool(f.attrs.get("complete", False)),
+                "checked": bool(f.attrs.get("checked", False))}
+
+
+def _open_work(path, request, axes, n_d, n_t, fresh):
+    """Open the work file to resume it, or (``fresh``, or absent) create it empty."""
+    h5py = _require("h5py", "a library file")
+    path = Path(path)
+    if path.exists() and not fresh:
+        return h5py.File(path, "r+")
     f = h5py.File(path, "w")
     shape = tuple(len(a.values) for a in axes)
     f.attrs["format"] = FORMAT
@@ -323,15 +346,33 @@ def _open_file(path, request, axes, n_d, n_t, overwrite):
 
 
 def _client(scheduler, workers):
+    """A Dask client: of the cluster at ``scheduler``, or of a new local cluster of worker processes.
+
+    The local workers start with SIGINT ignored (Python keeps an inherited "ignore"), so Ctrl-C in
+    the terminal, which reaches the whole process group, interrupts only this process; it cancels
+    the tasks and closes the cluster, and no worker prints a traceback.
+    """
     _require("distributed", "a library build")
+    import signal
+    import threading
+
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None
-    import os
-
+        try:
+            return Client(scheduler), None
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({reason}); "
+                            "check the address, or leave out --scheduler for a local cluster") from None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster
 
 
@@ -344,7 +385,9 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     spec : str, Path or dict
         spinsim spec; its first [[dipolar]] coupling is the D axis.
     path : str or Path
-        Library file (``.h5``). An existing file built for the same request is resumed.
+        Library file (``.h5``). It appears only when the build is complete; until then the work is
+        in ``<path>.partial`` (:func:`respdor.files.resumable_output`), which an interrupted build
+        keeps and the same call resumes. A finished file for the same request is left as it is.
     axes : list of Axis
         Tabulated parameters (may be empty).
     couplings_hz : array_like
@@ -385,37 +428,75 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     for a in axes:  # a bad axis must fail here, not in a worker
         spec_with(raw, {a.name: a.values[0]})
     request = _request(raw, axes, couplings, times, pw, t_max)
-    f = _open_file(path, request, axes, len(couplings), len(times), overwrite)
+    path = Path(path)
+    work = partial_path(path)
     shape = tuple(len(a.values) for a in axes)
     points = list(itertools.product(*[range(s) for s in shape]))
-    done = f["done"][...].reshape(-1)
+    # Read-only look first: nothing is created, moved or written before the cluster is there.
+    final = None if overwrite else _state(path, request)
+    state = None if overwrite else _state(work, request)
+    source = state or final
+    done = source["done"] if source else np.zeros(len(points), dtype=bool)
     todo = [p for k, p in enumerate(points) if not done[k]]
+    checking = bool(n_check) and not (source and source["checked"])
     stats = {"path": str(path), "computed": 0, "grid_s": 0.0, "skipped": len(points) - len(todo),
              "n_points": len(points), "n_curves": len(points) * len(couplings)}
     t0 = time.perf_counter()
-    client = cluster = None
+    if state is None and final is not None and final["complete"] and not todo and not checking:
+        return _finish_stats(stats, path, t0)  # finished before: no cluster, nothing written
+    client, cluster = _client(scheduler, workers)
     try:
-        if todo or not f.attrs.get("checked", False):
-            client, cluster = _client(scheduler, workers)
-            if todo:
-                _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
-                          stream)
-            if n_check and not f.attrs.get("checked", False):
-                _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
-        f.attrs["complete"] = True
+        with _quiet_dask(), resumable_output(path) as work:
+            if state is None and final is not None:
+                os.replace(path, work)  # a file left unfinished by an older respdor: resumed as the work file
+            f = _open_work(work, request, axes, len(couplings), len(times), fresh=source is None)
+            try:
+                if todo:
+                    _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
+                              stream)
+                if checking:
+                    _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
+                f.attrs["complete"] = True
+            finally:
+                f.flush()
+                f.close()
     finally:
-        f.flush()
-        f.close()
-        if client is not None:
+        with _quiet_dask(silent=True):
             client.close()
-        if cluster is not None:
-            cluster.close()
+            if cluster is not None:
+                cluster.close()
+    return _finish_stats(stats, path, t0)
+
+
+def _finish_stats(stats, path, t0):
     stats["wall_s"] = time.perf_counter() - t0
-    n_new = stats["computed"] * len(couplings)
+    n_new = stats["computed"] * (stats["n_curves"] // max(stats["n_points"], 1))
     # throughput of the grid itself (first submit to last result), without the cluster start-up
     stats["curves_per_s"] = n_new / stats["grid_s"] if n_new else None
     stats["interp_error"] = library_info(path)["interp_error"]
     return stats
+
+
+class _quiet_dask:
+    """Keep Dask's log lines (worker restarts, "still alive after 4 s, killing") off the terminal.
+
+    During the build only errors pass; while the cluster is closed (also after Ctrl-C) nothing does.
+    """
+
+    def __init__(self, silent=False):
+        self.level = logging.CRITICAL + 1 if silent else logging.ERROR
+
+    def __enter__(self):
+        self.loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+        self.before = [lg.level for lg in self.loggers]
+        for lg in self.loggers:
+            lg.setLevel(max(self.level, lg.level))
+        return self
+
+    def __exit__(self, *exc):
+        for lg, level in zip(self.loggers, self.before):
+            lg.setLevel(level)
+        return False
 
 
 def _write_point(f, p, arr, shape):
