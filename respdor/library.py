@@ -368,12 +368,24 @@ def _client(scheduler, workers):
     n = workers or os.cpu_count() or 1
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    # The workers read their log level at start-up from the environment. Their failures reach
+    # this process through the tasks; their own lines (a warning per task cancelled by Ctrl-C, a
+    # heartbeat error while the cluster closes) would only bury the one-line outcome.
+    env_before = os.environ.get(_WORKER_LOG_ENV)
+    os.environ[_WORKER_LOG_ENV] = "critical"
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
+        if env_before is None:
+            os.environ.pop(_WORKER_LOG_ENV, None)
+        else:
+            os.environ[_WORKER_LOG_ENV] = env_before
     return Client(cluster), cluster
+
+
+_WORKER_LOG_ENV = "DASK_LOGGING__DISTRIBUTED"
 
 
 def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, scheduler=None, workers=None,
