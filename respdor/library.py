@@ -660,6 +660,10 @@ class LibraryShape:
             if n_ok < 4 or d * self.times_s[n_ok - 1] < lam_max * (1 - 1e-9):
                 raise UserError(f"{description}: the library is incomplete (coupling {d:g} Hz); finish the build")
             self._rows.append(CubicSpline(d * self.times_s[:n_ok], row[..., :n_ok], axis=-1))
+        # A cubic spline is linear in the values it interpolates: splines of the identity give, at
+        # any point, the weights of the nodes. Built once, they replace a spline solve per call.
+        self._weights_log_d = CubicSpline(np.log(self.coupling_grid_hz), np.eye(self.coupling_grid_hz.size), axis=0)
+        self._weights_axes = [CubicSpline(a.values, np.eye(len(a.values)), axis=0) for a in self.axes]
 
     @classmethod
     def open(cls, path):
@@ -696,10 +700,10 @@ class LibraryShape:
             raise ValueError(f"times outside the library (0-{1e3 * self.t_max_s:g} ms)")
         lam = d * np.clip(t, 0.0, None)
         at_rows = np.array([s(lam) for s in self._rows])  # (n_D, n_1, .., n_k, n_t)
-        arr = CubicSpline(np.log(self.coupling_grid_hz), at_rows, axis=0)(np.log(d))
-        for a in reversed(self.axes):  # contract the last parameter axis first
+        arr = np.tensordot(self._weights_log_d(np.log(d)), at_rows, axes=(0, 0))
+        for a, weights in zip(reversed(self.axes), reversed(self._weights_axes)):  # last axis first
             v = float(values.get(a.name, self.defaults[a.name]))
             if not (a.values[0] - 1e-9 * abs(a.values[0]) <= v <= a.values[-1] * (1 + 1e-12)):
                 raise ValueError(f"{a.name} = {v:g} is outside the library ({a.values[0]:g}-{a.values[-1]:g})")
-            arr = CubicSpline(a.values, arr, axis=arr.ndim - 2)(v)
+            arr = np.tensordot(weights(v), np.moveaxis(arr, arr.ndim - 2, 0), axes=(0, 0))
         return np.asarray(arr, float).reshape(np.shape(t_s))
