@@ -31,6 +31,7 @@ def shape():
     out = lib.LibraryShape([lib.Axis("cq", cqs, "Hz")], couplings, times, table, t_max,
                            description="library test.h5", defaults={"cq": 3e6})
     out.powder = {"scheme": "zcw", "n": 21, "n_gamma": 4}
+    out._table = table
     return out
 
 
@@ -135,3 +136,39 @@ def test_extension_of_an_axis_keeps_its_spacing_and_stops_at_physical_limits(tex
     for side, want in ((0, lower), (1, upper)):
         got = lib._extended(axis, side)
         assert (None if got is None else lib.vary_text(got)) == want
+
+
+def _write_library(path, shape):
+    """The in-process table as a complete library file, through the build's own file writer."""
+    axes = shape.axes
+    request = lib._request(RAW, axes, shape.coupling_grid_hz, shape.times_s, POWDER, shape.t_max_s)
+    table = shape._table
+    f = lib._open_work(path, request, axes, shape.coupling_grid_hz.size, shape.times_s.size, fresh=True)
+    with f:
+        for k in range(len(axes[0].values)):
+            lib._write_point(f, (k,), np.stack([table[k]] * 3), (len(axes[0].values),))
+        f.attrs["complete"] = True
+
+
+def test_cli_fit_reports_the_edge_in_text_and_json(shape, tmp_path, capsys):
+    import json
+
+    from respdor.cli import main
+
+    path = tmp_path / "edge.h5"
+    _write_library(path, shape)
+    curve = _curve(2.0e6)
+    data = tmp_path / "c.csv"
+    data.write_text("t_ms,dSS0,sigma\n" + "".join(f"{1e3 * t:.3f},{y:.8f},{s}\n"
+                                                 for t, y, s in zip(curve.time_s, curve.dss0, curve.sigma)))
+    before = data.read_bytes()
+    assert main(["fit", str(data), "--library", str(path), "--free", "cq", "--no-files", "--no-plot",
+                 "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    par = res.get("parameters", res)
+    assert par["cq"]["ci95"][0] == 2e6 and 2e6 < par["cq"]["ci95"][1] < 2.5e6 and par["cq"]["stderr"] is None
+    edge = [w for w in res["warnings"] if w.startswith("cq = ")]
+    assert len(edge) == 1 and "lower edge 2 MHz" in edge[0] and "--vary cq=0:4MHz:5" in edge[0]
+    assert "WARNING: cq = " in captured.err and "Traceback" not in captured.err
+    assert data.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "edge.h5"]
