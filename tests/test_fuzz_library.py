@@ -184,3 +184,19 @@ def test_ctrl_c_during_a_build_exits_130_with_one_line_and_keeps_the_work(tmp_pa
             break
         assert time.monotonic() < guard, "worker processes outlived the interrupted build"
         time.sleep(0.5)
+
+
+@pytest.mark.parametrize("which", ["lib.h5", "lib.h5.partial"])
+def test_a_foreign_file_in_the_way_is_named_and_left_alone(tmp_path, capsys, which):
+    """A file that is not a library where the library or its work file goes: refused before any work."""
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(RAW))
+    foreign = tmp_path / which
+    foreign.write_bytes(b"t_ms,dSS0\n0.2,0.1\n")
+    before = foreign.read_bytes()
+    status = main(["library", "build", str(spec), "-o", str(tmp_path / "lib.h5"), "--vary", "cq=2:4MHz:2",
+                   "--couplings", "300:800:4", "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and str(foreign) in err[0] and "--overwrite" in err[0], err
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.json", which])
