@@ -10,7 +10,12 @@ Three checks, each a one-line warning (also in the JSON result's ``warnings``):
   cannot follow the data; the commonest cause, a labelled sample fitted at the partner's natural
   abundance, is named;
 * the physical range: dS/S0 of any experiment lies in [0, g_max] for fraction 1; points outside
-  by more than 3 sigma are flagged (a wrong normalisation, S0/S1 swapped, an outlier).
+  by more than 3 sigma are flagged (a wrong normalisation, S0/S1 swapped, an outlier);
+* plausibility of the answer: a time axis longer than curves usually reach
+  (:func:`respdor.curve.time_axis_warnings`), a fitted distance shorter than any bond of the pair
+  (sum of covalent radii minus :data:`BOND_MARGIN_ANGSTROM`), or one whose curve has barely begun
+  to dephase by the last time (dS/S0 below :data:`RESOLVED_DSS0` at fraction 1: the data bound r
+  from below but do not measure it). Each names the likely unit mistake.
 
 Without errors sigma is estimated from neighbouring differences (robust median), which does not
 depend on the fit being right.
@@ -25,6 +30,11 @@ __all__ = ["adequacy_checks", "P_VALUE_WARN"]
 
 #: Below this chi^2 p-value the model is said not to describe the data.
 P_VALUE_WARN = 1e-3
+#: A distance below (sum of covalent radii - this margin) is no bond: the margin covers multiple
+#: bonds (C#N 1.16 A against 0.76 + 0.71 - 0.4 = 1.07 A).
+BOND_MARGIN_ANGSTROM = 0.4
+#: A fitted curve that reaches less than this dS/S0 (fraction 1) by its last time has not resolved r.
+RESOLVED_DSS0 = 0.05
 
 
 def _noise(curve):
@@ -117,7 +127,43 @@ def adequacy_checks(problem, result, weighted, option="--fix"):
         if high.size:
             warns.append(_fmt_points(curve, high, z_high,
                                      f"above {g_max:.3g}, the most dephasing this model allows even at fraction 1,"))
+        warns.extend(_plausibility(problem, p, i))
     return p_value, warns
+
+
+def _plausibility(problem, p, i):
+    """Time axis and fitted distance against what the pair and REDOR/RESPDOR can show."""
+    from spinsim.isotopes import element_of
+    from spinsim.plausibility import covalent_radius_angstrom
+
+    from .curve import time_axis_warnings
+
+    curve, model = problem.curves[i], problem.models[i]
+    warns = time_axis_warnings(curve)
+    d = float(problem.coupling(p, i))
+    if not (np.isfinite(d) and d > 0):
+        return warns
+    r = (model.dr3 / d) ** (1.0 / 3.0)
+    obs, par = model.observe_isotope, model.partner_isotope
+    pair = f"{obs.symbol}-{par.symbol}"
+    said = f" ({curve.time_unit_source})" if curve.time_unit_source else ""
+    radii = [covalent_radius_angstrom(element_of(x)) for x in (obs, par)]
+    if r < sum(radii) - BOND_MARGIN_ANGSTROM:
+        shortest = sum(radii) - BOND_MARGIN_ANGSTROM
+        # D ~ 1/t and r ~ D^(-1/3): times 1000x too short make r 10x too short
+        warns.append(f"{curve.label}: r = {r:.3g} A (D = {d:.4g} Hz) is shorter than any {pair} bond (about "
+                     f"{shortest:.2f} A or more): the pair cannot be that close; are the times in the right "
+                     f"unit{said}? with times 1000x longer r would be {10 * r:.3g} A")
+        return warns
+    t_max = float(np.max(curve.time_s))
+    with np.errstate(all="ignore"):
+        reach = float(np.nanmax(model.normalised(np.array([t_max]), d, p[problem.name("scaling", i)],
+                                                 p[problem.name("width_angstrom", i)])))
+    if reach < RESOLVED_DSS0:
+        warns.append(f"{curve.label}: r = {r:.3g} A (D = {d:.4g} Hz) dephases only {reach:.2g} (fraction 1) by the "
+                     f"last time, {t_max * 1e3:.4g} ms: the curve has not resolved this distance (it bounds r "
+                     "from below); record longer recoupling times")
+    return warns
 
 
 def _ceiling_message(curve, model, y, ceiling, fixed, option):

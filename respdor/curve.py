@@ -5,10 +5,74 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from spinsim.plausibility import RANGES as _RANGES
 
 from .errors import UserError
 
-__all__ = ["DephasingCurve", "ratio_uncertainty"]
+__all__ = ["DephasingCurve", "ratio_uncertainty", "time_axis_warnings", "check_recoupling_times",
+           "refuse_repeated_curves", "MAX_RECOUPLING_S", "MIN_RECOUPLING_S",
+           "LONG_RECOUPLING_S"]
+
+#: Longest total recoupling time accepted (s), from spinsim's one table of ranges. The echo decays
+#: under rotor-synchronised pulses with T2' of a few to some tens of ms; long-distance REDOR curves
+#: stop near 100 ms. Beyond 1 s (10^4 rotor periods at 10 kHz) no echo is left: the unit is wrong.
+MAX_RECOUPLING_S = _RANGES["recoupling_time"].hi
+#: Longer recoupling is accepted with a warning: beyond what REDOR/RESPDOR curves usually reach.
+LONG_RECOUPLING_S = 0.1
+#: Shortest non-zero recoupling time accepted (s): one rotor period at the highest MAS rate of the
+#: table (200 kHz, faster than any probe spins). A shorter time cannot be a recoupling time.
+MIN_RECOUPLING_S = 1.0 / _RANGES["mas_rate"].hi
+
+#: Time units, largest first, for the advice "did you mean ...?".
+_UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6))
+
+
+def _in_unit(t_s, unit):
+    scale = dict(_UNITS).get(unit, 1.0)
+    return f"{t_s / scale:.4g} {unit or 's'}"
+
+
+def _other_unit(unit, step):
+    """The unit ``step`` places along (s, ms, us) from ``unit`` (+1: a 1000x smaller one), or None."""
+    names = [u for u, _ in _UNITS]
+    k = names.index(unit) + step if unit in names else None
+    return names[k] if k is not None and 0 <= k < len(names) else None
+
+
+def _unit_advice(unit, source, step):
+    said = f" ({source})" if source else ""
+    if not unit:
+        return f"check the times{said}" if source else "wrong time unit? times must be given in s"
+    other = _other_unit(unit, step)
+    return f"wrong time unit? did you mean {other}{said}?" if other else f"check the time column{said}"
+
+
+def check_recoupling_times(time_s, where, unit="", source=""):
+    """Refuse recoupling times no experiment has, naming the likely unit mistake.
+
+    Parameters
+    ----------
+    time_s : ndarray
+        Recoupling times in s (finite, >= 0).
+    where : str
+        File or description, for the message.
+    unit, source : str
+        Unit the times were given in and where it came from (see :class:`DephasingCurve`).
+
+    Raises
+    ------
+    UserError
+        A time above :data:`MAX_RECOUPLING_S`, or a non-zero one below :data:`MIN_RECOUPLING_S`.
+    """
+    t_max = float(np.max(time_s))
+    if t_max > MAX_RECOUPLING_S:
+        raise UserError(f"{where}: recoupling times reach {_in_unit(t_max, unit)}, longer than any echo lasts under "
+                        f"recoupling (> {MAX_RECOUPLING_S:g} s): {_unit_advice(unit, source, +1)}")
+    nonzero = time_s[time_s > 0]
+    if nonzero.size and nonzero.min() < MIN_RECOUPLING_S:
+        t = float(nonzero.min())
+        raise UserError(f"{where}: a recoupling time of {_in_unit(t, unit)} is shorter than one rotor period at any "
+                        f"MAS rate (< {MIN_RECOUPLING_S * 1e6:g} us): {_unit_advice(unit, source, -1)}")
 
 
 def ratio_uncertainty(s0, s1, sigma_s0, sigma_s1):
@@ -58,6 +122,16 @@ class DephasingCurve:
         What the reader assumed (time unit, column meaning); shown to the user.
     label : str
         Short name for tables and legends.
+    metadata : dict
+        What the file said about the experiment (``observe``, ``partner``: isotope symbols).
+    time_unit : str
+        Unit the times were given in ("s", "ms", "us"; "" when built from seconds directly).
+    time_unit_source : str
+        Where that unit came from, for messages (e.g. "the header says t_ms").
+
+    Recoupling times must be 0 or lie between :data:`MIN_RECOUPLING_S` (one rotor period at a
+    MAS rate beyond any probe) and :data:`MAX_RECOUPLING_S` (beyond any echo's lifetime under
+    recoupling); otherwise the unit is wrong and :class:`UserError` names the likely one.
     """
 
     time_s: np.ndarray
@@ -70,6 +144,9 @@ class DephasingCurve:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     label: str = ""
+    metadata: dict = field(default_factory=dict)
+    time_unit: str = ""
+    time_unit_source: str = ""
 
     def __post_init__(self):
         self.time_s = np.asarray(self.time_s, dtype=float)
@@ -87,9 +164,7 @@ class DephasingCurve:
             k = int(np.argmax(np.abs(self.dss0)))
             raise UserError(f"{where}: dS/S0 = {self.dss0[k]:g} at point {k + 1} is not a normalised dephasing "
                             "(expected about 0 to 1)")
-        if np.any(self.time_s > 10.0):
-            raise UserError(f"{where}: a recoupling time of {self.time_s.max():g} s is beyond any echo's lifetime: "
-                            "times must be in s")
+        check_recoupling_times(self.time_s, where, self.time_unit, self.time_unit_source)
         for name in ("sigma", "s0", "s1", "sigma_s0", "sigma_s1"):
             value = getattr(self, name)
             if value is not None:
@@ -170,4 +245,53 @@ class DephasingCurve:
             source=self.source,
             notes=list(self.notes),
             label=self.label,
+            metadata=dict(self.metadata),
+            time_unit=self.time_unit,
+            time_unit_source=self.time_unit_source,
         )
+
+
+def time_axis_warnings(curve) -> list:
+    """One-line warnings for a time axis that is possible but unusual (see :data:`LONG_RECOUPLING_S`).
+
+    Parameters
+    ----------
+    curve : DephasingCurve
+
+    Returns
+    -------
+    list of str
+    """
+    t_max = float(np.max(curve.time_s))
+    if t_max <= LONG_RECOUPLING_S:
+        return []
+    return [f"{curve.label}: recoupling times reach {_in_unit(t_max, curve.time_unit)}, longer than REDOR/RESPDOR "
+            f"curves usually reach (about {LONG_RECOUPLING_S * 1e3:g} ms, the echo's lifetime under recoupling); "
+            f"if the unit is wrong, r is off by a factor 10 per factor 1000 in time: "
+            f"{_unit_advice(curve.time_unit, curve.time_unit_source, +1)}"]
+
+
+def refuse_repeated_curves(curves):
+    """Refuse a global fit that contains the same data twice.
+
+    Two curves with the same times, dS/S0 and uncertainties (same file, or a copy of it) would
+    be counted twice: chi^2 doubles and every error shrinks by sqrt(2) with no new information.
+
+    Raises
+    ------
+    UserError
+        Naming both curves.
+    """
+    def same(a, b):  # equal to rounding: the same file written in another time unit is the same data
+        pairs = [(a.time_s, b.time_s), (a.dss0, b.dss0), (a.sigma, b.sigma)]
+        if (a.sigma is None) != (b.sigma is None) or a.n_points != b.n_points:
+            return False
+        return all(x is None or np.allclose(x, y, rtol=1e-9, atol=1e-15) for x, y in pairs)
+
+    for k, b in enumerate(curves):
+        first = next((j for j in range(k) if same(curves[j], b)), None)
+        if first is not None:
+            a = curves[first]
+            names = (f"{a.source or a.label} (curve {first})", f"{b.source or b.label} (curve {k})")
+            raise UserError(f"{names[0]} and {names[1]} hold the same data points: a global fit would count them "
+                            "twice and shrink every error by sqrt(2); give each curve once")

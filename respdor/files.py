@@ -1,34 +1,43 @@
 """The one way in and out for user files: text reading, and outputs planned, checked, written atomically.
 
 Reading: :func:`read_text` gives the text of a user file with a byte-order mark removed and CRLF /
-CR line ends read as LF, and names a missing file, a directory given as a file and a binary file
-in one line. Every text reader of the package (curves, spectra, manifolds, vclists, parameter
-files) goes through it, so they all behave the same.
+CR line ends read as LF, and names a missing file, a directory given as a file, a device or socket
+given as a file (a pipe is read) and a binary file in one line. Every text reader of the package
+(curves, spectra, manifolds, vclists, parameter files) goes through it, so they all behave the same.
 
 Writing: an :class:`OutputPlan` collects every file a command will write, and :meth:`OutputPlan.check`
 refuses the whole plan, before the first byte is written, when an output
 
 * is an input file or lies inside an input data-set directory (a Bruker experiment),
 * is an existing directory, or its parent directory is missing, a file, or not writable,
+* exists but is read-only (the user protected it: it is not replaced behind their back),
+* is not a regular file: a character or block device (``/dev/null``, ``/dev/full``), a FIFO, a
+  socket, a symbolic link to one of these, a dangling symbolic link or a link loop,
 * is a figure whose extension matplotlib cannot write,
 * is the same file as another output of the same run.
 
 Files are then written through :func:`atomic_write` / :meth:`OutputPlan.save_figure`: to a
 temporary file beside the target, renamed over it only when complete, so an interrupted or
 failed run leaves no half-written result.
+
+Symbolic links: an output that is a symbolic link to a regular file is written *through* the link:
+the file the link points to receives the new content (atomically, beside itself) and the link is
+kept as the user made it, as a shell's ``>`` would. A link is never replaced by a file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import DataFileError, UserError
 
 __all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "partial_path", "resumable_output",
-           "write_output", "figure_formats"]
+           "write_output", "figure_formats", "write_figure", "os_error_hint"]
 
 _BINARY_PROBE = 8192
 
@@ -54,13 +63,16 @@ def read_text(path, what="text file") -> str:
     Raises
     ------
     DataFileError
-        Missing file, a directory, a binary (not UTF-8) file; the message names the path.
+        Missing file, a directory, a device or socket, a binary (not UTF-8) file; the message names the path.
     """
     path = Path(path)
     if not path.exists():
         raise DataFileError(path, "no such file")
     if path.is_dir():
         raise DataFileError(path, f"is a directory, not a {what}")
+    device = _device_kind(path)
+    if device:  # /dev/zero would be read until memory runs out; a pipe (<(...), /dev/stdin) is fine
+        raise DataFileError(path, f"is {device}, not a {what}")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -74,6 +86,36 @@ def read_text(path, what="text file") -> str:
         raise DataFileError(path, f"is not UTF-8 text (binary file?), expected a {what}", line=line) from None
     # A BOM in the middle (concatenated files) or a stray one after utf-8-sig is removed as well.
     return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+
+
+#: The one line said when a run runs out of memory (the command line maps MemoryError to it).
+MEMORY_MESSAGE = ("not enough memory for this run; reduce the grid or the sizes asked for "
+                  "(e.g. --powder, --gamma, --monte-carlo)")
+
+
+def os_error_hint(err) -> str | None:
+    """What to do about an OS error that comes from the machine or the user's files, else None.
+
+    Parameters
+    ----------
+    err : int or None
+        ``OSError.errno``. Disk full or over quota, permission denied, read-only file system, a
+        file that vanished, an I/O failure, too many open files, no memory: each has a hint;
+        any other errno (or None) is not classified, and an unexpected one stays a bug.
+    """
+    full = "free some space or write elsewhere"
+    denied = "check the permissions, or choose another place"
+    gone = "was it moved or deleted while respdor ran?"
+    broken = "the disk or network file system failed; try again or use another place"
+    busy = "the file is in use; try again"
+    e = errno
+    return {e.ENOSPC: full, e.EDQUOT: full, e.EFBIG: full, e.EACCES: denied, e.EPERM: denied,
+            e.EROFS: "the file system is read-only; choose another place", e.ENOENT: gone, e.ESTALE: gone,
+            e.ENOTDIR: "a part of the path is not a directory", e.EISDIR: "give a file, not a directory",
+            e.ENAMETOOLONG: "use a shorter name", e.ELOOP: "a loop of symbolic links", e.EIO: broken,
+            e.ENXIO: broken, e.ENODEV: broken, e.EBUSY: busy, e.ETXTBSY: busy,
+            e.EMFILE: "too many open files; raise the limit (ulimit -n)",
+            e.ENFILE: "too many open files on the system", e.ENOMEM: MEMORY_MESSAGE}.get(err)
 
 
 def figure_formats() -> dict:
@@ -94,8 +136,10 @@ def atomic_write(path, mode="w", **open_kwargs):
     """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it.
 
     An exception (including KeyboardInterrupt) inside the ``with`` block leaves ``path`` as it was.
+    A symbolic link is written through (its target gets the content, the link stays); a path that
+    is not a regular file (device, FIFO, socket) is refused, whatever the caller checked before.
     """
-    path = Path(path)
+    path = _writable_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:
@@ -114,9 +158,10 @@ def atomic_path(path):
 
     For writers that take a file name (``savefig``, ``np.savetxt``): the temporary name keeps
     the extension, so the format is inferred as for ``path``. On an exception (including
-    KeyboardInterrupt) the temporary file is removed and ``path`` is left as it was.
+    KeyboardInterrupt) the temporary file is removed and ``path`` is left as it was. Links and
+    special files as in :func:`atomic_write`.
     """
-    path = Path(path)
+    path = _writable_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
     os.close(fd)
     try:
@@ -127,6 +172,58 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_a_regular_file(path) -> str | None:
+    """Why ``path`` cannot be an output file, or None when it is a regular file or absent.
+
+    Follows symbolic links: a link to a device is a device; a link to nothing (dangling) or a
+    loop of links is named as such.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of symbolic links"
+        if exc.errno == errno.ENOTDIR:
+            return None  # a parent is a file: said by the parent-directory check
+        return f"cannot be examined: {exc.strerror}"
+    kind = _special_kind(st.st_mode)
+    if kind:
+        via = f"a symbolic link to {os.path.realpath(path)}, " if os.path.islink(path) else ""
+        return f"is {via}{kind}, not a regular file"
+    return None
+
+
+def _special_kind(mode) -> str | None:
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+
+
+def _device_kind(path) -> str | None:
+    """``"a character device"`` etc. for a device or socket (links followed), else None; a FIFO
+    is None: it is read like a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # the read itself names what is wrong
+    return None if stat.S_ISFIFO(mode) else _special_kind(mode)
+
+
+def _writable_target(path) -> Path:
+    """The file that writing ``path`` replaces: the target of a symbolic link, else ``path``."""
+    why = _not_a_regular_file(path)
+    if why:
+        raise UserError(f"{path}: {why}; refusing to write to it")
+    return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
 
 
 def partial_path(path) -> Path:
@@ -143,12 +240,12 @@ def resumable_output(path):
     same command resumes it; ``path`` itself appears only when the block succeeds, renamed whole
     over any old file. So ``path`` is never half-written, and nothing is renamed after Ctrl-C.
     """
-    path = Path(path)
+    target = _writable_target(path)  # a device or a link to one is refused, a link's target replaced
     work = partial_path(path)
     yield work
     _refuse_after_ctrl_c()
     os.chmod(work, 0o666 & ~_umask())
-    os.replace(work, path)
+    os.replace(work, target)
 
 
 def write_output(path, text, inputs=(), option="output"):
@@ -160,6 +257,18 @@ def write_output(path, text, inputs=(), option="output"):
     target = plan.add(path, option)
     plan.check()
     plan.write_text(target, text)
+    return target
+
+
+def write_figure(fig, path, inputs=(), option="figure", **savefig_kwargs):
+    """Check one figure output against ``inputs`` (see :class:`OutputPlan`) and save it atomically.
+
+    The guarded ``savefig`` behind the library's plotting functions; the format is the extension's.
+    """
+    plan = OutputPlan(inputs)
+    target = plan.add(path, option, "figure")
+    plan.check()
+    plan.save_figure(fig, target, **savefig_kwargs)
     return target
 
 
@@ -175,6 +284,11 @@ def _refuse_after_ctrl_c():
 
 def _inside(path: Path, directory: Path) -> bool:
     return path == directory or directory in path.parents
+
+
+def _resolve(path) -> Path:
+    """Absolute path with every symbolic link resolved; a link loop is left as it is (no error)."""
+    return Path(os.path.realpath(path))
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -205,12 +319,16 @@ class OutputPlan:
         if path is not None:
             self.inputs.append(Path(path))
 
-    def add(self, path, option, kind="text"):
+    def add(self, path, option, kind="text", stdout=False):
         """Plan one output; ``kind`` is ``"text"``, ``"binary"`` or ``"figure"``.
 
         Returns the path to write to, or None when nothing is written (``--no-files``, or ``-``
-        meaning standard output).
+        meaning standard output). ``-`` is accepted only when ``stdout`` says the caller prints
+        that output to standard output itself; otherwise it is refused, since nothing would be
+        written anywhere.
         """
+        if path is not None and str(path) == "-" and not stdout:
+            raise UserError(f"{option} -: this output cannot go to standard output; give a file name")
         if path is None or str(path) == "-" or self.no_files:
             return None
         path = Path(path)
@@ -223,21 +341,30 @@ class OutputPlan:
             self.directories.append((option, Path(path)))
 
     def check(self):
-        """Raise :class:`UserError` naming the option and path of the first output that cannot be written."""
-        inputs = [(p, p.resolve()) for p in self.inputs]
+        """Raise :class:`UserError` naming the option and path of the first output that cannot be written.
+
+        Only regular files (new or existing, or symbolic links to existing regular files, which
+        are written through) and directories for :meth:`add_directory` pass; see the module doc.
+        """
+        inputs = [(p, _resolve(p)) for p in self.inputs]
         # A file of a Bruker experiment (acqus beside it) protects the whole data set.
         inputs += [(p.parent, r.parent) for p, r in list(inputs) if r.is_file() and (r.parent / "acqus").is_file()]
         for option, d in self.directories:
+            if os.path.islink(d) and not d.exists():
+                raise UserError(f"{option} {d}: is a symbolic link to {os.readlink(d)}, which does not exist")
             if d.exists() and not d.is_dir():
                 raise UserError(f"{option} {d}: exists and is not a directory")
-            self._check_parent_writable(option, d, _nearest_existing(d.resolve()))
+            self._check_parent_writable(option, d, _nearest_existing(_resolve(d)))
             for given, resolved in inputs:
-                if resolved.is_dir() and _inside(d.resolve(), resolved):
+                if resolved.is_dir() and _inside(_resolve(d), resolved):
                     raise UserError(f"{option} {d}: lies inside the input data set {given}; choose another directory")
         seen = {}
         formats = None
         for option, path, kind in self.outputs:
-            target = path.resolve()
+            why = _not_a_regular_file(path)
+            if why:
+                raise UserError(f"{option} {path}: {why}; give the name of a regular file")
+            target = _resolve(path)
             for given, resolved in inputs:
                 if target == resolved:
                     raise UserError(f"{option} {path}: is an input file; refusing to overwrite an input file")
@@ -249,6 +376,9 @@ class OutputPlan:
             seen[target] = f"{option} {path}"
             if target.is_dir():
                 raise UserError(f"{option} {path}: is a directory; give a file name")
+            if target.is_file() and not os.access(target, os.W_OK):
+                raise UserError(f"{option} {path}: the file is read-only; refusing to replace it "
+                                "(make it writable, or give another name)")
             if kind == "figure":
                 formats = formats or figure_formats()
                 ext = path.suffix.lower().lstrip(".")
@@ -257,7 +387,7 @@ class OutputPlan:
                     what = f"unknown figure format {path.suffix!r}" if ext else "no file extension"
                     raise UserError(f"{option} {path}: {what}; use one of {known}")
             parent = target.parent
-            if any(_inside(parent, d.resolve()) for _, d in self.directories):
+            if any(_inside(parent, _resolve(d)) for _, d in self.directories):
                 continue  # created when missing; checked above
             if not parent.exists():
                 raise UserError(f"{option} {path}: directory {path.parent} does not exist")
@@ -281,20 +411,20 @@ class OutputPlan:
                 raise UserError(f"{option} {d}: cannot create the directory: {exc.strerror}") from None
 
     def _planned(self, path):
-        target = Path(path).resolve()
-        for _, p, kind in self.outputs:
-            if p.resolve() == target:
-                return kind
+        target = _resolve(path)
+        for option, p, _ in self.outputs:
+            if _resolve(p) == target:
+                return f"{option} {path}"
         raise RuntimeError(f"output {path} was not planned")  # a bug: every output must be planned
 
     def write_text(self, path, text):
         """Write ``text`` (UTF-8) atomically to a planned path; None writes nothing."""
         if path is None:
             return
-        self._planned(path)
+        named = self._planned(path)
         _refuse_after_ctrl_c()
         self.make_directories()
-        with self._os_errors(path), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+        with self._os_errors(named), atomic_write(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
 
     @contextlib.contextmanager
@@ -306,27 +436,28 @@ class OutputPlan:
         if path is None:
             yield None
             return
-        self._planned(path)
+        named = self._planned(path)
         _refuse_after_ctrl_c()
         self.make_directories()
-        with self._os_errors(path), atomic_path(path) as tmp:
+        with self._os_errors(named), atomic_path(path) as tmp:
             yield tmp
 
     def save_figure(self, fig, path, **kwargs):
         """Save a matplotlib figure atomically to a planned path, in the format its extension names."""
         if path is None:
             return
-        self._planned(path)
+        named = self._planned(path)
         _refuse_after_ctrl_c()
         self.make_directories()
         fmt = Path(path).suffix.lower().lstrip(".")
-        with self._os_errors(path), atomic_write(path, "wb") as fh:
+        with self._os_errors(named), atomic_write(path, "wb") as fh:
             fig.savefig(fh, format=fmt, **kwargs)
 
     @staticmethod
     @contextlib.contextmanager
-    def _os_errors(path):
+    def _os_errors(named):
         try:
             yield
         except OSError as exc:
-            raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            hint = os_error_hint(exc.errno)
+            raise UserError(f"{named}: cannot write: {exc.strerror or exc}" + (f" ({hint})" if hint else "")) from None

@@ -46,7 +46,7 @@ from spinsim.dipolar import ANGSTROM, dipolar_constant
 from spinsim.isotopes import Isotope, get_isotope
 
 from .constraints import prepare_constraints
-from .curve import DephasingCurve
+from .curve import DephasingCurve, refuse_repeated_curves
 from .errors import UserError
 from .adequacy import adequacy_checks
 from .optimum import search_and_fit
@@ -702,6 +702,7 @@ def fit_curves(
             raise UserError(f"unknown parameter {name!r}; known: {', '.join(known)}")
     for c in curves:
         _check_curve(c, method)
+    refuse_repeated_curves(curves)
     weighted = all(c.sigma is not None for c in curves) or method == "signals"
     if not weighted and any(c.sigma is not None for c in curves):
         raise UserError("some curves carry uncertainties and some do not; give errors for all or none")

@@ -15,7 +15,9 @@ A header line names the columns; the time column's name carries its unit:
 
 Files without a header (such as the INTERFACES examples) are read as ``time, dS/S0[, sigma]``;
 their time unit must then be given (``time_unit="s"`` / ``--time-unit s``): it is never guessed.
-Lines starting with ``#`` are comments. Delimiters: comma, semicolon, tab or spaces; with ``;``
+Lines starting with ``#`` are comments; before the data, ``# observe = 111Cd`` and
+``# partner = 27Al`` (as ``respdor integrate`` writes them) name the nuclei, read into
+``DephasingCurve.metadata``. Delimiters: comma, semicolon, tab or spaces; with ``;``
 a decimal comma is accepted. Every assumption the reader makes is recorded in
 ``DephasingCurve.notes``; every malformed value raises :class:`~respdor.errors.DataFileError`
 naming the file, line and value.
@@ -28,14 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .curve import DephasingCurve
+from .curve import MAX_RECOUPLING_S, MIN_RECOUPLING_S, DephasingCurve, check_recoupling_times
 from .errors import DataFileError, UserError
 from .files import MAX_ABS_VALUE, read_text
 
 __all__ = ["read_curve", "TIME_UNITS", "parse_time_unit"]
 
-#: Longest recoupling time accepted, in s (echoes are gone long before).
-MAX_TIME_S = 10.0
 #: Largest |dS/S0| accepted: a normalised dephasing lies near [0, 1]; noise may push it a little out.
 MAX_ABS_DSS0 = 10.0
 
@@ -44,6 +44,7 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 
 _TIME_RE = re.compile(r"^(t|time|trec|tau|recouplingtime|recoupling|mixingtime|tmix|ntr)(s|ms|us|µs)?$")
 _ROTOR_RE = re.compile(r"^(nrotor|nrotorperiods|ncycles|ncycle|nr|ntr|rotorperiods|cycles|n)$")
+_META_RE = re.compile(r"#\s*(observe|partner)\s*[=:]\s*(\S+)\s*", re.IGNORECASE)
 _ALIASES = {
     "dss0": {"dss0", "deltass0", "dss", "deltas", "dephasing", "redor", "respdor", "dsovers0"},
     "sigma": {"sigma", "err", "error", "std", "sd", "dss0err", "errdss0", "sigmadss0", "dss0sigma",
@@ -129,6 +130,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     text = read_text(path, "curve file")  # BOM, CRLF, directories and binary files: one shared reader
 
     rows = []  # (line number, raw line)
+    meta = {}  # nuclei named in comment lines before the data
     last_comment = None
     header = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -138,6 +140,9 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         if line.startswith("#"):
             if not rows and header is None:
                 last_comment = (number, line.lstrip("#").strip())
+            meta_line = _META_RE.fullmatch(line) if not rows else None
+            if meta_line:
+                meta[meta_line.group(1).lower()] = _meta_isotope(path, meta_line.group(2), number)
             continue
         if header is None and not rows and _looks_like_header(line):
             header = (number, line)
@@ -211,19 +216,22 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
                                 "rename it t_s/t_ms/t_us or give --time-unit", line=header[0])
         time_s = col["time"] * TIME_UNITS[unit]
         notes.append(f"time unit: {unit} ({'from the header' if header_unit else 'as given by the user'})")
+        unit_source = (f"the header says {names[role_names.index('time')]}" if header_unit
+                       else f"the unit was given as {unit} (--time-unit)")
     else:
         if mas_rate_hz is None or mas_rate_hz <= 0:
             raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (--mas HZ)")
         time_s = col["rotor"] / mas_rate_hz
         notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
+        unit, unit_source = "", f"times are rotor periods / {mas_rate_hz:g} Hz MAS (--mas)"
     bad = np.flatnonzero(time_s < 0)
     if bad.size:
         raise DataFileError(path, f"negative recoupling time {data[bad[0], 0]:g}", line=int(lines[bad[0]]))
-    bad = np.flatnonzero(time_s > MAX_TIME_S)
-    if bad.size:
-        raise DataFileError(path, f"recoupling time {time_s[bad[0]]:g} s is longer than {MAX_TIME_S:g} s, beyond any "
-                            "echo's lifetime: is the time unit right (t_s/t_ms/t_us, --time-unit)?",
-                            line=int(lines[bad[0]]))
+    try:
+        check_recoupling_times(time_s, "", unit, unit_source)
+    except UserError as exc:  # the same check as every curve's, with the file and line named
+        bad = np.flatnonzero((time_s > MAX_RECOUPLING_S) | ((time_s > 0) & (time_s < MIN_RECOUPLING_S)))
+        raise DataFileError(path, str(exc).removeprefix(": "), line=int(lines[bad[0]])) from None
     if "dss0" in col:
         bad = np.flatnonzero(np.abs(col["dss0"]) > MAX_ABS_DSS0)
         if bad.size:
@@ -244,10 +252,21 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         curve = _curve_from_signals(path, col, lines, time_s, source, notes, label, col.get("sigma"))
     else:
         raise DataFileError(path, "needs a dS/S0 column, or S0 and S1 columns", line=header[0] if header else None)
+    curve.time_unit, curve.time_unit_source = unit, unit_source
     if np.any(np.diff(curve.time_s) < 0):
         curve = curve.sorted()
         curve.notes.append("points sorted by time")
+    curve.metadata.update(meta)
     return curve
+
+
+def _meta_isotope(path, text, line):
+    from spinsim.isotopes import get_isotope
+
+    try:
+        return get_isotope(text).symbol
+    except ValueError:
+        raise DataFileError(path, f"unknown isotope {text!r} in the comment line", line=line) from None
 
 
 def _check_positive(path, values, lines, name):

@@ -590,9 +590,12 @@ def _shape_from_open(f):
     names = json.loads(f.attrs["axes"])[:-2]
     axes = [Axis(n, f["axes"][n][...], f["axes"][n].attrs["unit"]) for n in names]
     raw = json.loads(f.attrs["spec_json"])
-    return LibraryShape(axes, f["axes/coupling_hz"][...], f["axes/t_s"][...], f["dSS0"][...],
-                        float(f.attrs["t_max_s"]), description=f"library {f.filename}",
-                        defaults={a.name: spec_value(raw, a.name) for a in axes})
+    shape = LibraryShape(axes, f["axes/coupling_hz"][...], f["axes/t_s"][...], f["dSS0"][...],
+                         float(f.attrs["t_max_s"]), description=f"library {f.filename}",
+                         defaults={a.name: spec_value(raw, a.name) for a in axes})
+    #: (observed, partner) isotopes the library was simulated for: a fit must use the same pair
+    shape.nuclei = (raw["spins"][0]["isotope"], raw["spins"][_partner_index(raw)]["isotope"])
+    return shape
 
 
 def library_info(path) -> dict:

@@ -34,7 +34,7 @@ def _require_emcee():
         raise UserError("--mcmc needs the emcee package: pip install 'respdor[mcmc]' (or pip install emcee)") from None
 
 
-def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0):
+def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, progress=None):
     """Sample the posterior of a finished fit and attach medians and credible intervals.
 
     Parameters
@@ -48,6 +48,9 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0):
         Steps per walker, steps discarded at the start, and thinning of the kept chain.
     seed : int
         Seed of the sampler's random numbers (same seed, same chain).
+    progress : callable, optional
+        ``progress(done, total)`` in model evaluations (walkers x steps in all), called about
+        every 1 % of the chain.
 
     Returns
     -------
@@ -69,13 +72,16 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0):
     if not result.weighted:
         params.add("__lnsigma", value=math.log(max(math.sqrt(result.redchi), 1e-12)),
                    min=math.log(1e-8), max=math.log(10.0))
-    minimizer = lmfit.Minimizer(problem.residual, params, nan_policy="omit")
+    minimizer = lmfit.Minimizer(_counted(problem.residual, walkers * steps, progress), params, nan_policy="omit")
     # emcee logs "chain is shorter than 50 tau" itself; it becomes our own one-line warning below.
     emcee_log = logging.getLogger("emcee")
     level, emcee_log.level = emcee_log.level, logging.ERROR
     try:
-        # lmfit prints emcee's AutocorrError to stdout; it must not reach the user's terminal.
-        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
+        # lmfit prints emcee's AutocorrError to stdout, and emcee prints a traceback to stderr for
+        # any exception in the likelihood, Ctrl-C included; neither may reach the user's terminal
+        # (the exception itself still propagates and is reported once by the caller).
+        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             out = minimizer.emcee(params=params, steps=steps, nwalkers=walkers, burn=burn, thin=thin,
                                   is_weighted=result.weighted, seed=seed, progress=False)
@@ -110,6 +116,22 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0):
     result.mcmc = mcmc
     result.mcmc_samples = samples
     return mcmc
+
+
+def _counted(residual, total, progress):
+    """The residual, reporting its call count to ``progress`` every 1 % of ``total`` calls."""
+    if progress is None:
+        return residual
+    every = max(total // 100, 1)
+    calls = [0]
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] % every == 0:
+            progress(min(calls[0], total), total)
+        return residual(*args, **kwargs)
+
+    return counted
 
 
 def _autocorr_steps(chain, thin):

@@ -102,7 +102,9 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
         axr.tick_params(direction="in", top=True, right=True)
     fig.align_ylabels()
     if path is not None:
-        fig.savefig(path, dpi=200, bbox_inches="tight")
+        from .files import write_figure
+
+        write_figure(fig, path, dpi=200, bbox_inches="tight")  # checked, atomic (the one output guard)
         plt.close(fig)
     return fig
 
@@ -162,6 +164,8 @@ def plot_corner(result, path=None, names=None, bins=40):
     fig.tight_layout()
     if path is None:
         return fig
-    fig.savefig(path, dpi=150)
+    from .files import write_figure
+
+    write_figure(fig, path, dpi=150)  # checked, atomic (the one output guard)
     plt.close(fig)
     return None

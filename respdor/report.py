@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from .files import write_output
 
 __all__ = ["format_table", "write_json", "write_parameters_csv", "write_fit_curve_csv", "format_number"]
 
@@ -107,7 +109,7 @@ def format_table(result) -> str:
 
 
 def write_json(result, path, extra: dict | None = None):
-    """Write the machine-readable result (``-`` writes to standard output)."""
+    """Write the machine-readable result (``-`` writes to standard output), through the output guard."""
     payload = result.to_dict()
     if extra:
         payload.update(extra)
@@ -115,32 +117,40 @@ def write_json(result, path, extra: dict | None = None):
     if str(path) == "-":
         sys.stdout.write(text + "\n")
     else:
-        Path(path).write_text(text + "\n")
+        write_output(path, text + "\n")
 
 
 def write_parameters_csv(result, path):
-    """One row per parameter: name, unit, value, stderr, interval ends, vary/derived flags."""
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["parameter", "unit", "value", "stderr", "ci68_low", "ci68_high", "ci95_low", "ci95_high",
-                         "vary", "derived"])
-        for name, est in result.parameters.items():
-            ci68 = est.ci68 or (None, None)
-            ci95 = est.ci95 or (None, None)
-            writer.writerow([name, est.unit, _s(est.value), _s(est.stderr), _s(ci68[0]), _s(ci68[1]),
-                             _s(ci95[0]), _s(ci95[1]), int(est.vary), int(est.derived)])
+    """One row per parameter: name, unit, value, stderr, interval ends, vary/derived flags.
+
+    Written through the output guard (:func:`respdor.files.write_output`): whole or not at all.
+    """
+    fh = io.StringIO(newline="")
+    writer = csv.writer(fh)
+    writer.writerow(["parameter", "unit", "value", "stderr", "ci68_low", "ci68_high", "ci95_low", "ci95_high",
+                     "vary", "derived"])
+    for name, est in result.parameters.items():
+        ci68 = est.ci68 or (None, None)
+        ci95 = est.ci95 or (None, None)
+        writer.writerow([name, est.unit, _s(est.value), _s(est.stderr), _s(ci68[0]), _s(ci68[1]),
+                         _s(ci95[0]), _s(ci95[1]), int(est.vary), int(est.derived)])
+    write_output(path, fh.getvalue())
 
 
 def write_fit_curve_csv(result, path):
-    """Data, errors, best fit and residuals of every curve: ``curve,t_s,dSS0,sigma,fit,residual``."""
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["curve", "t_s", "dSS0", "sigma", "fit", "residual"])
-        for i, curve in enumerate(result.curves):
-            fit = result.best_fit(i)
-            sigma = curve.sigma if curve.sigma is not None else np.full(curve.n_points, np.nan)
-            for t, y, s, f in zip(curve.time_s, curve.dss0, sigma, fit):
-                writer.writerow([curve.label, _s(t), _s(y), _s(s), _s(f), _s(y - f)])
+    """Data, errors, best fit and residuals of every curve: ``curve,t_s,dSS0,sigma,fit,residual``.
+
+    Written through the output guard (:func:`respdor.files.write_output`): whole or not at all.
+    """
+    fh = io.StringIO(newline="")
+    writer = csv.writer(fh)
+    writer.writerow(["curve", "t_s", "dSS0", "sigma", "fit", "residual"])
+    for i, curve in enumerate(result.curves):
+        fit = result.best_fit(i)
+        sigma = curve.sigma if curve.sigma is not None else np.full(curve.n_points, np.nan)
+        for t, y, s, f in zip(curve.time_s, curve.dss0, sigma, fit):
+            writer.writerow([curve.label, _s(t), _s(y), _s(s), _s(f), _s(y - f)])
+    write_output(path, fh.getvalue())
 
 
 def _s(v):

@@ -6,14 +6,20 @@ when that is set. The file name is a hash of everything that changes the result:
 (normalised: key order and the cosmetic title do not count), the powder, the time and coupling
 grids, the accuracy asked for, and the engine version. The engine version includes a hash of the
 spinsim sources, so an edited kernel never serves stale tables.
+
+The cache only saves time: a cache directory that cannot be read or written (read-only, full,
+on a missing disk) never stops a run. The first failure says so in one warning naming the
+directory, and the rest of the run works without the cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +100,24 @@ def _path(key: str) -> Path:
     return cache_dir() / f"{key}.npz"
 
 
+#: The cache directory found unusable in this process (None while the cache works).
+_DISABLED = None
+
+
+def _off() -> bool:
+    return _DISABLED is not None and _DISABLED == cache_dir()
+
+
+def _give_up(exc: OSError, doing: str):
+    """Switch the cache off for the rest of the process, saying why in one warning."""
+    global _DISABLED
+    if not _off():
+        _DISABLED = cache_dir()
+        warnings.warn(f"{_DISABLED}: cannot {doing} the simulation cache ({exc.strerror or exc}); running without "
+                      f"it, so simulated curves are not kept for the next run (set {ENV_VAR} to a writable "
+                      "directory to keep them)", UserWarning, stacklevel=3)
+
+
 def load(key: str):
     """Arrays and metadata stored under ``key``, or None when absent or unreadable.
 
@@ -101,8 +125,14 @@ def load(key: str):
     -------
     (dict of ndarray, dict) or None
     """
+    if _off():
+        return None
     path = _path(key)
-    if not path.exists():
+    try:
+        if not path.exists():
+            return None
+    except OSError as exc:  # e.g. a directory on the way that may not be searched
+        _give_up(exc, "read")
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -113,14 +143,29 @@ def load(key: str):
     return arrays, meta
 
 
-def save(key: str, arrays: dict, meta: dict) -> Path:
-    """Store ``arrays`` and ``meta`` under ``key`` atomically (write a temporary file, rename)."""
+def save(key: str, arrays: dict, meta: dict):
+    """Store ``arrays`` and ``meta`` under ``key`` atomically (write a temporary file, rename).
+
+    Returns
+    -------
+    Path or None
+        The cache file; None when the cache directory cannot be written (one warning says so,
+        and the cache stays off for the rest of the process).
+    """
+    if _off():
+        return None
     path = _path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(meta, engine=engine_version(), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, _meta=np.array(json.dumps(meta, default=_jsonable)), **arrays)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, _meta=np.array(json.dumps(meta, default=_jsonable)), **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:  # read-only, full, not a directory, permission denied: the run goes on
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        _give_up(exc, "write")
+        return None
     return path
 
 

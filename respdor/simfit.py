@@ -21,11 +21,49 @@ from scipy.interpolate import CubicSpline
 
 from .errors import UserError
 
-__all__ = ["fit_with_simulation"]
+__all__ = ["fit_with_simulation", "spec_nuclei", "check_nuclei"]
 
 #: The first table spans the analytical D times / divided by this factor (or +- 2 standard errors,
 #: at most a factor 2); a fitted D or a 95 % interval reaching its edge widens it.
 RANGE_FACTOR = 1.3
+
+
+def spec_nuclei(sp):
+    """(observed, partner) isotope symbols of a loaded spec: spin 0 and the partner of the first coupling."""
+    dip = sp.system.dipolar[0]
+    k = dip.j if dip.i == 0 else dip.i
+    return sp.system.spins[0].isotope.symbol, sp.system.spins[k].isotope.symbol
+
+
+def check_nuclei(nuclei, models, what, labels=("observe", "partner")):
+    """Refuse a curve model whose nucleus pair is not the one the shape was simulated for.
+
+    Parameters
+    ----------
+    nuclei : (str, str)
+        Observed and partner isotopes of the simulated shape (spec or library).
+    models : list of CurveModel
+    what : str
+        How to name the shape in the message, e.g. ``"--simulate spec.toml"``.
+    labels : (str, str)
+        How to name the observed and partner choices (``("--observe", "--partner")`` on the command line).
+
+    Raises
+    ------
+    UserError
+        Naming both the model's isotope and the shape's: the dephasing shape and D r^3 would
+        belong to different pairs (a 13C shape converted to a 15N distance).
+    """
+    from spinsim.isotopes import get_isotope
+
+    want = [get_isotope(x).symbol for x in nuclei]
+    for k, m in enumerate(models):
+        have = [m.observe_isotope.symbol, m.partner_isotope.symbol]
+        for role, label, h, w in zip(("observed", "partner"), labels, have, want):
+            if h != w:
+                curve = f" (curve {k})" if len(models) > 1 else ""
+                raise UserError(f"{label} {h}{curve} contradicts {what}, whose {role} nucleus is {w} "
+                                f"({want[0]}{{{want[1]}}}): give {label} {w}, or a shape simulated for {h}")
 
 
 def _per_curve(result, base, n, attr="value"):
@@ -35,7 +73,7 @@ def _per_curve(result, base, n, attr="value"):
 
 
 def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.stderr, max_rounds=3,
-                        coupling_bounds=None):
+                        coupling_bounds=None, labels=("--observe", "--partner")):
     """Fit ``curves`` with a simulated shape of ``spec``; returns the FitResult.
 
     Parameters
@@ -53,6 +91,13 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         Where progress lines go.
     coupling_bounds : (float, float), optional
         The user's bounds on D (Hz): the table then covers them, so no trial D falls outside.
+    labels : (str, str)
+        How to name the observed and partner nuclei in a message (see :func:`check_nuclei`).
+
+    Raises
+    ------
+    UserError
+        Among others, when the models' nucleus pair is not the spec's.
     """
     from spinsim.spec import SpecError, load_spec
 
@@ -67,6 +112,7 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         raise UserError(str(exc)) from None
     if not sp.system.dipolar:
         raise UserError(f"{spec}: the spec has no [[dipolar]] coupling to fit")
+    check_nuclei(spec_nuclei(sp), make_models([None] * len(curves)), f"--simulate {spec}", labels)
     t_start = time.perf_counter()
     n = len(curves)
     t_max = max(float(np.max(c.time_s)) for c in curves)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from spinsim.isotopes import element_of
 
 from .errors import UserError
 
@@ -67,11 +68,6 @@ def _ase():
     return ase
 
 
-def element_of(isotope) -> str:
-    """Element symbol of an isotope name such as ``"27Al"``."""
-    from spinsim import get_isotope
-
-    return re.sub(r"[0-9\-]", "", get_isotope(isotope).symbol)
 
 
 @dataclass
@@ -114,6 +110,7 @@ def read_structure(path) -> Structure:
     if not path.is_file():
         raise UserError(f"{path}: no such structure file")
     fmt = "magres" if path.suffix.lower() == ".magres" else None
+    raw = _magres_raw(path) if fmt == "magres" else None  # a damaged or cut file is refused before ASE reads it
     try:
         atoms = ase.io.read(str(path), format=fmt)
     except Exception as exc:  # ASE raises many kinds; the user needs the file and the reason
@@ -125,10 +122,76 @@ def read_structure(path) -> Structure:
             raise UserError(msg.splitlines()[0]) from None
     if len(atoms) == 0:
         raise UserError(f"{path}: the structure has no atoms")
+    check_contacts(atoms, path)
     tensors = {}
     if fmt == "magres":
-        tensors = _magres_tensors(path, atoms)
+        tensors = _magres_tensors(path, atoms, raw)
     return Structure(atoms, tensors, str(path))
+
+
+def _lattice_vectors(cell, pbc):
+    """Short lattice translations (angstrom) along the periodic axes: combinations of -1, 0, 1 cell vectors."""
+    from itertools import product
+
+    out = []
+    for n in product(*[(-1, 0, 1) if p else (0,) for p in pbc]):
+        if any(n):
+            out.append((n, np.asarray(n, float) @ np.asarray(cell, float)))
+    return out
+
+
+def check_contacts(atoms, source):
+    """Refuse a structure with two atoms (or an atom and a periodic image) closer than possible.
+
+    The shortest possible distance of two elements is
+    :func:`spinsim.plausibility.shortest_distance_angstrom` (a fraction of the sum of their covalent
+    radii); the periodic images of an atom are checked first, so that a cell far too small (given
+    in nm or bohr) is named before any neighbour search over its images.
+
+    Raises
+    ------
+    UserError
+        One line naming the file, the two atoms (index and element) and their distance.
+    """
+    ase = _ase()
+    from spinsim.plausibility import CONTACT_FRACTION, covalent_radius_angstrom, shortest_distance_angstrom
+
+    symbols = atoms.get_chemical_symbols()
+    rule = f"{CONTACT_FRACTION:g} x the sum of their covalent radii"
+    if any(atoms.pbc) and atoms.cell.rank == 3:
+        first = {}
+        for k, e in enumerate(symbols):
+            first.setdefault(e, k)
+        for n, vec in _lattice_vectors(atoms.cell, atoms.pbc):
+            r = float(np.linalg.norm(vec))
+            for e, k in first.items():
+                if r < shortest_distance_angstrom(e, e):
+                    raise UserError(f"{source}: atom {k} ({e}) is {r:.3g} A from its own periodic image (cell "
+                                    f"translation {list(n)}), closer than {shortest_distance_angstrom(e, e):.3g} A "
+                                    f"({rule}): the periodic images overlap; is the cell in angstrom?")
+        at = atoms
+    else:
+        at = atoms.copy()
+        at.pbc = False
+    cut = [CONTACT_FRACTION * covalent_radius_angstrom(e) for e in symbols]
+    i, j, d = ase.neighborlist.neighbor_list("ijd", at, cut, self_interaction=False)
+    if len(d):
+        k = int(np.argmin(d))
+        a, b = sorted((int(i[k]), int(j[k])))
+        what = "sit at the same position" if d[k] < 1e-6 else f"are {d[k]:.3g} A apart"
+        raise UserError(f"{source}: atoms {a} ({symbols[a]}) and {b} ({symbols[b]}) {what}, closer than "
+                        f"{shortest_distance_angstrom(symbols[a], symbols[b]):.3g} A ({rule}): check the "
+                        "coordinates and their unit")
+
+
+def _magres_raw(path):
+    """spinsim's magres tensors; a damaged file refused naming its line."""
+    from spinsim.conventions import read_magres
+
+    try:
+        return read_magres(path)
+    except ValueError as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
 
 
 def _magres_atoms(path):
@@ -136,40 +199,55 @@ def _magres_atoms(path):
     from ase import Atoms
 
     symbols, pos, cell, block = [], [], None, None
-    for line in path.read_text().splitlines():
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
         s = line.split()
         if s and s[0].startswith("["):
             block = None if s[0].startswith("[/") else s[0].strip("[]")
-        elif block == "atoms" and s and s[0] == "lattice" and len(s) == 10:
+        elif block == "atoms" and s and s[0] in ("lattice", "atom"):
+            want = 10 if s[0] == "lattice" else 7
             try:
-                cell = np.array(s[1:], float).reshape(3, 3)
+                if len(s) != want:
+                    raise ValueError
+                values = [float(x) for x in s[1 if want == 10 else 4:]]
             except ValueError:
-                return None
-        elif block == "atoms" and s and s[0] == "atom" and len(s) == 7:
-            try:
-                pos.append([float(x) for x in s[4:7]])
-            except ValueError:
-                return None
-            symbols.append(s[1])
+                raise UserError(f"{path}:{lineno}: a magres {s[0]} line needs {want - 1} fields "
+                                f"({'nine numbers' if want == 10 else 'label, species, index and x y z'}), "
+                                f"got {line.strip()!r}: the file is damaged or cut short") from None
+            if want == 10:
+                cell = np.array(values).reshape(3, 3)
+            else:
+                pos.append(values)
+                symbols.append(s[1])
     if not symbols:
         return None
     return Atoms(symbols, positions=pos, cell=cell, pbc=cell is not None)
 
 
-def _magres_tensors(path, atoms) -> dict:
-    """Map spinsim's magres tensors, keyed (species, 1-based index per species), to atom indices."""
-    from spinsim.conventions import read_magres
+def _magres_tensors(path, atoms, raw) -> dict:
+    """Map spinsim's magres tensors, keyed (species, 1-based index per species), to atom indices.
 
-    try:
-        raw = read_magres(path)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    A tensor of an atom the ``[atoms]`` block does not list (a block cut short) is refused."""
     count, out = {}, {}
     for i, sym in enumerate(atoms.get_chemical_symbols()):
         count[sym] = count.get(sym, 0) + 1
         if (sym, count[sym]) in raw:
             out[i] = raw[(sym, count[sym])]
+    for sym, k in raw:
+        if k > count.get(sym, 0):
+            raise UserError(f"{path}: tensors for {sym} {k}, but the [atoms] block lists {count.get(sym, 0)} {sym} "
+                            "atom(s): the file is damaged or cut short")
     return out
+
+
+def atoms_missing_tensor(structure, element, kind="efg") -> list[int]:
+    """Atoms of ``element`` without a ``kind`` tensor while the file gives it for other atoms of it.
+
+    Such atoms take defaults (:func:`find_partners`); a complete CASTEP file gives every atom its
+    tensors, so the command names them in a warning.
+    """
+    idx = [i for i, e in enumerate(structure.atoms.get_chemical_symbols()) if e == element]
+    have = [i for i in idx if kind in structure.tensors.get(i, {})]
+    return [i for i in idx if i not in have] if have else []
 
 
 #: Bond = distance below this multiple of the sum of covalent radii (ASE ``natural_cutoffs``).
@@ -295,6 +373,33 @@ class Partner:
     eta_q: float = 0.0
     q_euler: tuple = (0.0, 0.0, 0.0)
     from_tensor: bool = False
+
+
+def search_size(structure, cutoff_angstrom):
+    """Atoms and periodic cells in the cutoff sphere (volume of the sphere / volume of the cell; 1 for a
+    molecule): what a partner search examines, known before it starts."""
+    atoms = structure.atoms
+    if any(atoms.pbc) and atoms.cell.rank == 3:
+        return len(atoms), 4.0 / 3.0 * np.pi * float(cutoff_angstrom) ** 3 / abs(float(atoms.cell.volume))
+    return len(atoms), 1.0
+
+
+def occupancy_patterns(n, p, max_exact=12, tol=1e-4, n_samples=256) -> int:
+    """Number of occupancy patterns :func:`site_curve` simulates at most, counted without simulating."""
+    from math import comb
+
+    if p >= 1.0 or n == 0:
+        return 1
+    if n > max_exact:
+        return int(n_samples)
+    order = sorted(range(n + 1), key=lambda k: -(p**k * (1 - p) ** (n - k)))
+    left, used = 1.0, 0
+    for k in order:
+        if left <= tol:
+            break
+        left -= comb(n, k) * p**k * (1 - p) ** (n - k)
+        used += comb(n, k)
+    return used
 
 
 def find_partners(structure, observed_index, observed_isotope, partner_isotope, cutoff_angstrom, max_partners=None,

@@ -223,6 +223,20 @@ def crystallites_to_simpson(alpha, beta, gamma):
     return crystallites_from_simpson(alpha, beta, gamma)
 
 
+def _magres_block(path, lineno, tag, block, opened):
+    """The block a ``[name]`` / ``[/name]`` line opens or closes; blocks must pair up."""
+    name = tag.strip("[]/")
+    if tag.startswith("[/"):
+        if block != name:
+            raise ValueError(f"{path}:{lineno}: {tag} closes a block that is not open"
+                             + (f" (the open one is [{block}], line {opened})" if block else ""))
+        return None, 0
+    if block is not None:
+        raise ValueError(f"{path}:{lineno}: {tag} opens before the [{block}] block of line {opened} is closed: "
+                         "the file is damaged or cut short")
+    return name, lineno
+
+
 def read_magres(path):
     """Shielding and EFG tensors of a CASTEP ``.magres`` file (format 1.0).
 
@@ -234,14 +248,14 @@ def read_magres(path):
     """
     from pathlib import Path
 
-    out, block = {}, None
+    out, block, opened = {}, None, 0
     units = {}
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
         s = line.split()
         if not s or s[0].startswith("#"):
             continue
         if s[0].startswith("["):
-            block = s[0].strip("[]/") if not s[0].startswith("[/") else None
+            block, opened = _magres_block(path, lineno, s[0], block, opened)
             continue
         if block != "magres":
             continue
@@ -256,6 +270,9 @@ def read_magres(path):
             except ValueError:
                 raise ValueError(f"{path}:{lineno}: not a number in {line.strip()!r}") from None
             out.setdefault(key, {})[s[0]] = vals
+    if block is not None:  # a file cut short: its tensors would silently be missing
+        raise ValueError(f"{path}:{opened}: the [{block}] block opened here is never closed ([/{block}] missing): "
+                         "the file is cut short")
     for tag, want in (("ms", "ppm"), ("efg", "au")):
         if tag in units and units[tag] != want:
             raise ValueError(f"{path}: {tag} tensors are in {units[tag]!r}, expected {want!r}")

@@ -127,6 +127,15 @@ _TABLE = [
 
 ISOTOPES: dict[str, Isotope] = {iso.symbol: iso for iso in _TABLE}
 
+#: Covalent radii (angstrom) of the elements of the table, B. Cordero et al., Dalton Trans. 2008,
+#: 2832 (the values of ``ase.data.covalent_radii``); used for the shortest possible distance
+#: (:func:`spinsim.plausibility.shortest_distance_angstrom`).
+COVALENT_RADIUS_A = {
+    "H": 0.31, "Li": 1.28, "B": 0.84, "C": 0.76, "N": 0.71, "O": 0.66, "F": 0.57, "Na": 1.66, "Mg": 1.41,
+    "Al": 1.21, "Si": 1.11, "P": 1.07, "Cl": 1.02, "Ca": 1.76, "Ti": 1.60, "V": 1.53, "Zn": 1.22, "Ga": 1.22,
+    "Se": 1.20, "Nb": 1.64, "Cd": 1.44, "In": 1.42, "Sn": 1.39, "Pb": 1.46,
+}
+
 _SYMBOL_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]{1,2})\s*$|^\s*([A-Za-z]{1,2})\s*-?\s*(\d+)\s*$")
 
 
@@ -191,3 +200,8 @@ def larmor_frequency_hz(isotope: str | Isotope, field_tesla: float) -> float:
     """
     iso = get_isotope(isotope)
     return abs(iso.gamma) * field_tesla / (2.0 * math.pi)
+
+
+def element_of(isotope: str | Isotope) -> str:
+    """Element symbol of an isotope ("27Al" -> "Al")."""
+    return get_isotope(isotope).symbol.lstrip("0123456789")

@@ -56,6 +56,10 @@ except ModuleNotFoundError:  # pragma: no cover
 __all__ = ["SpecError", "Spec", "load_spec", "simulate_spec", "SATURATION_TYPES", "RF_SATURATION_TYPES"]
 
 
+#: Fewer (alpha, beta) orientations than this are a single crystal rather than a powder: warned.
+MIN_POWDER = 10
+
+
 class SpecError(ValueError):
     """A mistake in a simulation spec; the message names the table and key."""
 
@@ -83,30 +87,33 @@ _ALLOWED = {
 }
 
 
-def _cw(sat, channel, nu1, length):
+def _cw(spec, sat, channel, nu1, length):
     return seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
 
 
-def _pm(sat, channel, nu1, length):
-    return seq.pm_pulse(channel, nu1, length, 1e3 * _num(sat, "offset_khz", "saturation", positive=True),
-                        1e3 * _num(sat, "modulation_khz", "saturation", positive=True),
-                        step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True))
+def _pm(spec, sat, channel, nu1, length):
+    return seq.pm_pulse(channel, nu1, length,
+                        1e3 * spec._q(sat, "offset_khz", "saturation", "rf_offset", positive=True),
+                        1e3 * spec._q(sat, "modulation_khz", "saturation", "rf_offset", positive=True),
+                        step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
 
 
-def _dfs(sat, channel, nu1, length):
-    return seq.dfs_pulse(channel, nu1, length, 1e3 * _num(sat, "start_khz", "saturation", positive=True),
-                         1e3 * _num(sat, "end_khz", "saturation", nonneg=True),
-                         step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True))
+def _dfs(spec, sat, channel, nu1, length):
+    return seq.dfs_pulse(channel, nu1, length,
+                         1e3 * spec._q(sat, "start_khz", "saturation", "rf_offset", positive=True),
+                         1e3 * spec._q(sat, "end_khz", "saturation", "rf_offset", nonneg=True),
+                         step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
 
 
-def _wurst(sat, channel, nu1, length):
-    return seq.wurst_pulse(channel, nu1, length, 1e3 * _num(sat, "sweep_khz", "saturation", positive=True),
-                           int(_num(sat, "n_wurst", "saturation", 20.0, positive=True)),
-                           step_s=1e-6 * _num(sat, "step_us", "saturation", 0.25, positive=True))
+def _wurst(spec, sat, channel, nu1, length):
+    return seq.wurst_pulse(channel, nu1, length,
+                           1e3 * spec._q(sat, "sweep_khz", "saturation", "rf_offset", positive=True),
+                           int(spec._q(sat, "n_wurst", "saturation", "wurst_n", 20.0, positive=True)),
+                           step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
 
 
 #: [saturation] types that are rf pulses: each has an amplitude ``nu1_khz`` and a length
-#: (``length_us`` or ``length_rotor_periods``); name -> builder(table, channel, nu1 Hz, length s).
+#: (``length_us`` or ``length_rotor_periods``); name -> builder(spec, table, channel, nu1 Hz, length s).
 _RF_SATURATION = {"cw": _cw, "wurst": _wurst, "dfs": _dfs, "pm": _pm}
 #: Names of the rf-pulse saturation types (the ones whose amplitude and length can be varied).
 RF_SATURATION_TYPES = tuple(_RF_SATURATION)
@@ -154,6 +161,35 @@ def _check_cq(spins, field_t):
                             "approximation of the engine (write cq_mhz in MHz, cq_hz in Hz)")
 
 
+_SUFFIX_UNIT = {"_hz": "Hz", "_khz": "kHz", "_mhz": "MHz", "_ms": "ms", "_us": "us", "_A": "A", "_T": "T",
+                "_ppm": "ppm", "_percent": "%"}
+
+
+def _key_unit(key):
+    """The unit a key carries in its name (``nu1_khz`` -> kHz), '' for counts."""
+    for suffix, unit in _SUFFIX_UNIT.items():
+        if key.endswith(suffix):
+            return unit
+    return ""
+
+
+def _plausible(warnings, quantity, value, where, key, **kw):
+    """Refuse a value of ``key`` (in the unit its name carries) that no experiment has; collect a warning
+    for an unusual one (:mod:`spinsim.plausibility`, the one table of ranges)."""
+    from .plausibility import RANGES, UNITS, check
+
+    unit = kw.pop("unit", None) or _key_unit(key)
+    kind = RANGES[quantity].kind
+    unit = unit if unit in UNITS[kind] else next(iter(UNITS[kind]))
+    try:
+        msg = check(quantity, value * UNITS[kind][unit], f"[{where}] {key}", unit, **kw)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    if msg:
+        warnings.append(msg)
+    return value
+
+
 def _read_spec_text(path: Path) -> str:
     """Spec text with a BOM removed; a directory or binary file named as such."""
     if path.is_dir():
@@ -191,7 +227,15 @@ class Spec:
         except ValueError as exc:  # validation errors of the physics objects
             raise SpecError(str(exc)) from None
 
+    def _q(self, table, key, where, quantity, default=None, **kw):
+        """``_num`` of a key, checked against the plausible range of its quantity when the user gave it."""
+        value = _num(table, key, where, default, positive=kw.pop("positive", False), nonneg=kw.pop("nonneg", False))
+        if key in table:
+            _plausible(self.warnings, quantity, value, where, key, **kw)
+        return value
+
     def _parse(self, raw):
+        self.warnings = []
         _check_keys(raw, "")
         exp = raw.get("experiment")
         if exp is None:
@@ -201,11 +245,11 @@ class Spec:
         self.kind = exp.get("type", "respdor")
         if self.kind not in ("respdor", "redor"):
             raise SpecError(f"[experiment] type must be 'respdor' or 'redor', got {self.kind!r}")
-        field_t = _num(exp, "field_T", "experiment", positive=True)
+        field_t = self._q(exp, "field_T", "experiment", "field", positive=True)
         if "mas_rate_khz" in exp:
-            self.mas_rate = 1e3 * _num(exp, "mas_rate_khz", "experiment", positive=True)
+            self.mas_rate = 1e3 * self._q(exp, "mas_rate_khz", "experiment", "mas_rate", positive=True)
         else:
-            self.mas_rate = _num(exp, "mas_rate_hz", "experiment", positive=True)
+            self.mas_rate = self._q(exp, "mas_rate_hz", "experiment", "mas_rate", positive=True)
         spins_raw = raw.get("spins")
         if not isinstance(spins_raw, list) or len(spins_raw) < 2:
             raise SpecError("[[spins]] must list the observed spin and at least one partner")
@@ -216,8 +260,9 @@ class Spec:
             if "isotope" not in s:
                 raise SpecError(f"missing key 'isotope' in [{where}]")
             kw = dict(
-                shift_ppm=_num(s, "shift_ppm", where, 0.0),
-                cq_hz=_num(s, "cq_mhz", where, 0.0) * 1e6 if "cq_mhz" in s else _num(s, "cq_hz", where, 0.0),
+                shift_ppm=self._q(s, "shift_ppm", where, "ppm", 0.0),
+                cq_hz=self._q(s, "cq_mhz", where, "cq", 0.0) * 1e6 if "cq_mhz" in s else self._q(s, "cq_hz", where,
+                                                                                                 "cq", 0.0),
                 eta_q=_num(s, "eta_q", where, 0.0),
                 q_euler=_angles(s, "q_euler_deg", where),
                 csa_euler=_angles(s, "csa_euler_deg", where),
@@ -227,14 +272,14 @@ class Spec:
                     raise SpecError(f"[{where}] give the CSA as zeta/eta or span/skew, not both")
                 from .csa import maryland_to_haeberlen, validate_maryland
 
-                span, skew = _num(s, "csa_span_ppm", where, 0.0), _num(s, "csa_skew", where, 0.0)
+                span, skew = self._q(s, "csa_span_ppm", where, "ppm", 0.0), _num(s, "csa_skew", where, 0.0)
                 try:
                     validate_maryland(span, skew)
                 except ValueError as exc:
                     raise SpecError(f"[{where}] {exc}") from None
                 _, kw["csa_zeta_ppm"], kw["csa_eta"] = maryland_to_haeberlen(kw["shift_ppm"], span, skew)
             else:
-                kw["csa_zeta_ppm"] = _num(s, "csa_zeta_ppm", where, 0.0)
+                kw["csa_zeta_ppm"] = self._q(s, "csa_zeta_ppm", where, "ppm", 0.0)
                 kw["csa_eta"] = _num(s, "csa_eta", where, 0.0)
             try:
                 spins.append(Spin(s["isotope"], **kw))
@@ -250,18 +295,25 @@ class Spec:
                 raise SpecError(f"[{where}] give exactly one of d_hz or distance_A")
             if "d_hz" in d:
                 dhz = _num(d, "d_hz", where, nonneg=True)
+                if dhz > 0:
+                    from .dipolar import distance_from_coupling
+
+                    self._distance(distance_from_coupling(dhz, spins[i].isotope, spins[j].isotope), spins, i, j,
+                                   f"[{where}] d_hz = {dhz:g} Hz, i.e. r", hint=False)
             else:
-                dhz = coupling_from_distance(_num(d, "distance_A", where, positive=True), spins[i].isotope,
-                                             spins[j].isotope)
+                r = _num(d, "distance_A", where, positive=True)
+                self._distance(r, spins, i, j, f"[{where}] distance_A")
+                dhz = coupling_from_distance(r, spins[i].isotope, spins[j].isotope)
             dips.append(DipolarCoupling(i, j, dhz, _angles(d, "euler_deg", where)))
         for k, d in enumerate(raw.get("j", [])):
             where = f"j[{k}]"
             _check_keys(d, where)
             i, j = self._pair(d, where, len(spins))
-            js.append(JCoupling(i, j, _num(d, "j_hz", where)))
+            js.append(JCoupling(i, j, self._q(d, "j_hz", where, "j")))
         if "coordinates_A" in raw:
             if dips:
                 raise SpecError("give either [[dipolar]] or coordinates_A, not both")
+            self._coordinates(raw["coordinates_A"], spins)
             try:
                 self.system = SpinSystem.from_coordinates(spins, raw["coordinates_A"], field_t, js)
             except ValueError as exc:
@@ -270,6 +322,36 @@ class Spec:
             self.system = SpinSystem(spins, field_t, dips, js)
         self.partner = spins[1].isotope.symbol
         self._parse_sequence(raw, exp)
+
+    def _distance(self, r, spins, i, j, name, hint=True):
+        """Refuse a distance below the closest contact of the two elements (covalent radii), warn on a far one."""
+        from .plausibility import CONTACT_FRACTION, check, shortest_distance_angstrom
+
+        ea, eb = (spins[k].isotope.symbol.lstrip("0123456789") for k in (i, j))
+        reason = f"for {ea} and {eb} ({CONTACT_FRACTION:g} x the sum of their covalent radii)"
+        try:
+            msg = check("distance", r, name, "A",
+                        lo=shortest_distance_angstrom(ea, eb), lo_reason=reason)
+        except ValueError as exc:
+            text = str(exc)
+            if not hint:  # a coupling, not a length: a length unit mistake is not the likely one
+                text = text.split("; likely a unit mistake")[0] + " (d_hz is in Hz)"
+            raise SpecError(text) from None
+        if msg:
+            self.warnings.append(msg)
+
+    def _coordinates(self, xyz, spins):
+        """Every pair of coordinates_A at a distance two atoms can have."""
+        try:
+            arr = np.asarray(xyz, float)
+        except (TypeError, ValueError):
+            return  # the spin system names the shape mistake
+        if arr.shape != (len(spins), 3) or not np.all(np.isfinite(arr)):
+            return
+        for i in range(len(spins)):
+            for j in range(i + 1, len(spins)):
+                self._distance(float(np.linalg.norm(arr[i] - arr[j])), spins, i, j,
+                               f"coordinates_A: spins {i} and {j} at a distance")
 
     def _channel(self, table, where, default):
         ch = table.get("channel", default)
@@ -301,9 +383,9 @@ class Spec:
         if "fwhm_percent" in table:
             if "scale" in table or "weight" in table:
                 raise SpecError("[rf_inhomogeneity] give fwhm_percent (Gaussian) or scale/weight lists, not both")
-            fwhm = _num(table, "fwhm_percent", "rf_inhomogeneity", nonneg=True)
-            scales, weights = gaussian_rf_profile(fwhm / 100, int(_num(table, "n", "rf_inhomogeneity", 7.0,
-                                                                         positive=True)))
+            fwhm = self._q(table, "fwhm_percent", "rf_inhomogeneity", "rf_spread", nonneg=True)
+            scales, weights = gaussian_rf_profile(fwhm / 100, int(self._q(table, "n", "rf_inhomogeneity", "rf_points",
+                                                                            7.0, positive=True)))
         else:
             scales, weights = table.get("scale"), table.get("weight")
             ok = all(isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v) for v in (scales, weights))
@@ -357,13 +439,14 @@ class Spec:
                 f"partner, {self.partner}"
             )
         self.placement = self._placement(rec)
-        self.centre_pulse = 1e-6 * _num(rec, "centre_pulse_us", "recoupling", 0.0, nonneg=True)
+        self.centre_pulse = 1e-6 * self._q(rec, "centre_pulse_us", "recoupling", "pi_pulse", 0.0, nonneg=True,
+                                           lo=0.0)
         self.cycle_mode = rec.get("cycle", "restart")
         if self.cycle_mode not in ("restart", "truncate", "continue"):
             raise SpecError(f"[recoupling] cycle must be 'restart', 'truncate' or 'continue', got {self.cycle_mode!r}")
         if scheme == "redor":
             self.recoupling = "redor"
-            self.pulse_length = 1e-6 * _num(rec, "pulse_us", "recoupling", 0.0, nonneg=True)
+            self.pulse_length = 1e-6 * self._q(rec, "pulse_us", "recoupling", "pi_pulse", 0.0, nonneg=True, lo=0.0)
             if self.pulse_length > 0 or self.train_channel != obs:
                 self.recoupling = seq.redor_cycle(self.train_channel, self.mas_rate, self.pulse_length, self.phases,
                                                   placement=self.placement)
@@ -373,15 +456,16 @@ class Spec:
                 if k in rec:
                     raise SpecError(f"[recoupling] {k} is a REDOR key; SR4 uses supercycle and nu1_khz")
             if scheme == "sr4":
-                nu1 = 1e3 * _num(rec, "nu1_khz", "recoupling", 2e-3 * self.mas_rate, positive=True)
+                nu1 = 1e3 * self._q(rec, "nu1_khz", "recoupling", "rf_amplitude", 2e-3 * self.mas_rate, positive=True)
                 self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
             else:
                 self.recoupling = seq.adiabatic_sr4_cycle(
                     obs, self.mas_rate, rec.get("supercycle", "R4R4bar"),
-                    1e3 * _num(rec, "nu1_max_khz", "recoupling", 8e-3 * self.mas_rate, positive=True),
-                    1e3 * _num(rec, "sweep_khz", "recoupling", 8e-3 * self.mas_rate, positive=True),
+                    1e3 * self._q(rec, "nu1_max_khz", "recoupling", "rf_amplitude", 8e-3 * self.mas_rate,
+                                  positive=True),
+                    1e3 * self._q(rec, "sweep_khz", "recoupling", "rf_offset", 8e-3 * self.mas_rate, positive=True),
                     _num(rec, "beta", "recoupling", 5.3, positive=True),
-                    1e-6 * _num(rec, "step_us", "recoupling", 0.25, positive=True))
+                    1e-6 * self._q(rec, "step_us", "recoupling", "step", 0.25, positive=True))
             cycle = self.recoupling.duration
         else:
             raise SpecError(f"[recoupling] scheme must be 'redor', 'sr4' or 'adiabatic_sr4', got {scheme!r}")
@@ -391,10 +475,17 @@ class Spec:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
                 raise SpecError("[experiment] recoupling_times_ms must be a list of numbers")
+            if min(t) < 0:
+                raise SpecError(f"[experiment] recoupling_times_ms = {min(t):g} ms: a recoupling time is >= 0")
+            _plausible(self.warnings, "recoupling_time", max(t), "experiment", "recoupling_times_ms")
             self.times_s = 1e-3 * np.asarray(t, float)
         else:
-            tmax = 1e-3 * _num(exp, "t_max_ms", "experiment", positive=True)
+            tmax = 1e-3 * self._q(exp, "t_max_ms", "experiment", "t_max", positive=True)
             n = int(np.floor(tmax / (2 * cycle) + 1e-9))
+            if n < 1:
+                raise SpecError(f"[experiment] t_max_ms = {1e3 * tmax:g} ms: shorter than one recoupling step "
+                                f"({2e3 * cycle:g} ms at MAS {self.mas_rate:g} Hz): the curve would have no point "
+                                "after t = 0")
             self.times_s = 2 * cycle * np.arange(n + 1)
         sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
         _check_keys(sat, "saturation")
@@ -406,11 +497,13 @@ class Spec:
 
         if stype in RF_SATURATION_TYPES:
             if "length_us" in sat:
-                length = 1e-6 * _num(sat, "length_us", "saturation", positive=True)
+                length = 1e-6 * self._q(sat, "length_us", "saturation", "saturation_length", positive=True)
             else:
-                length = tr * _num(sat, "length_rotor_periods", "saturation", positive=True)
-            nu1 = 1e3 * _num(sat, "nu1_khz", "saturation", positive=True)
-            self.saturation = _RF_SATURATION[stype](sat, channel, nu1, length)
+                length = tr * self._q(sat, "length_rotor_periods", "saturation", "rotor_periods", positive=True)
+                _plausible(self.warnings, "saturation_length", length, "saturation",
+                           f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
+            nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
+            self.saturation = _RF_SATURATION[stype](self, sat, channel, nu1, length)
         elif stype == "ideal":
             self.saturation = IdealSaturation(sat.get("kind", "full"), _num(sat, "efficiency", "saturation", 1.0))
         elif stype == "none":
@@ -422,7 +515,7 @@ class Spec:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
-        n_gamma = int(_num(pw, "n_gamma", "powder", 32.0, positive=True))
+        n_gamma = int(self._q(pw, "n_gamma", "powder", "gamma", 32.0, positive=True))
         if "file" in pw:
             if "n" in pw or "scheme" in pw:
                 raise SpecError("[powder] give a crystallite file or scheme/n, not both")
@@ -436,17 +529,28 @@ class Spec:
             except OSError as exc:
                 raise SpecError(f"[powder] file {str(path)!r}: {exc.strerror}") from None
         else:
-            self.powder = make_powder(pw.get("scheme", "zcw"), int(_num(pw, "n", "powder", 987.0, positive=True)),
-                                      n_gamma)
+            self.powder = make_powder(pw.get("scheme", "zcw"), int(self._q(pw, "n", "powder", "powder", 987.0,
+                                                                           positive=True, warn=False)), n_gamma)
+        if self.powder.n_ab < MIN_POWDER:
+            self.warnings.append(f"[powder] {self.powder.n_ab} (alpha, beta) orientation(s): a (near) single crystal, "
+                                 f"not a powder average (a powder needs hundreds; below {MIN_POWDER} is never one)")
         self.rf_inhomogeneity = self._rf_inhomogeneity(raw.get("rf_inhomogeneity"))
         sim = raw.get("simulation", {})
         _check_keys(sim, "simulation")
-        self.max_dt = 1e-6 * _num(sim, "max_dt_us", "simulation", 0.5, positive=True)
+        self.max_dt = 1e-6 * self._q(sim, "max_dt_us", "simulation", "step", 0.5, positive=True)
         self.method = sim.get("method", "auto")
         offs = sim.get("offsets_khz", {})
         if not isinstance(offs, dict):
             raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
-        self.offsets = {k: 1e3 * _num(offs, k, "simulation.offsets_khz") for k in offs}
+        self.offsets = {k: 1e3 * self._q(offs, k, "simulation.offsets_khz", "rf_offset", unit="kHz") for k in offs}
+
+    def work_counts(self):
+        """The counts of this spec's simulation cost (:func:`spinsim.plausibility.work_counts`)."""
+        from .plausibility import work_counts
+
+        n_rf = len(self.rf_inhomogeneity.scales) if self.rf_inhomogeneity is not None else 1
+        return work_counts(self.system, self.mas_rate, self.times_s, self.saturation, self.recoupling, self.powder,
+                           self.max_dt, self.method, n_rf, self.centre_pulse)
 
     def describe(self):
         """What the spec's experiment runs, one line per element (as in the CSV/JSON header)."""

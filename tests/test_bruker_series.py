@@ -29,9 +29,10 @@ def test_curve_from_fixture(tmp_path):
     assert len(lines) == 7
 
 
-def test_swapped_order_gives_negative_dephasing():
-    curve, _ = integrate_series(DATA, (0.0, 30.0), (-80.0, -40.0), 10000.0, order="s1s0")
-    assert np.all(curve.dss0[2:] < 0)
+def test_swapped_order_is_refused_naming_order():
+    # Read the wrong way round, S1 exceeds S0 beyond the noise: negative dephasing, refused.
+    with pytest.raises(UserError, match="--order s1s0.*use --order s0s1"):
+        integrate_series(DATA, (0.0, 30.0), (-80.0, -40.0), 10000.0, order="s1s0")
 
 
 def test_inconsistent_vclist_raises(tmp_path):

@@ -89,11 +89,11 @@ def test_integrate_writes_curve_respdor_fit_reads(tmp_path, capsys):
     rc = main(["integrate", str(FIXTURES / "bruker_respdor_pseudo2d"), "--region", "0", "30", "--noise-region",
                "-80", "-40", "--mas", "10k", "--periods-per-count", "2", "-o", str(out)])
     assert rc == 0
-    assert out.read_text().splitlines()[0] == "t_s,S0,S1,sigma_S0,sigma_S1"
+    assert out.read_text().splitlines()[:2] == ["# observe = 13C", "t_s,S0,S1,sigma_S0,sigma_S1"]
     from respdor.io import read_curve
 
     curve = read_curve(out)
-    assert curve.n_points == 6 and curve.has_signals
+    assert curve.n_points == 6 and curve.has_signals and curve.metadata == {"observe": "13C"}
     assert curve.time_s[-1] == pytest.approx(32 * 2 / 10000.0)
 
 

@@ -197,7 +197,7 @@ CASES = [
     ("decon-1e300-site", ["deconvolve", "{in}/iso.txt", "--sites", "1e300"], 2, "--sites"),
     ("decon-1e999-site", ["deconvolve", "{in}/iso.txt", "--sites", "1e999"], 2, "--sites"),
     ("decon-site-outside", ["deconvolve", "{in}/iso.txt", "--sites", "5000"], 2, "5000 ppm"),
-    ("decon-no-signal", DECON + ["--sites", "0"], 0, "fitted at -50.0 ppm"),
+    ("decon-no-signal", DECON + ["--sites", "0"], 0, "fitted at -50.00 ppm"),
     ("timings-n-huge", ["pass-timings", "-n", "99999999"], 2, "--n-pitch"),
     ("csa-field-negative", ["csa-fit", "{in}/manifold.csv", "--mas", "8k", "--field", "-9.4"], 2, "--field"),
     ("decon-binary", ["deconvolve", "{in}/binary.csv", "--sites", "-50"], 2, "binary file"),

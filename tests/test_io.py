@@ -32,9 +32,9 @@ def test_csv_with_units_in_header(tmp_path):
 )
 def test_header_variants_and_delimiters(tmp_path, header, scale):
     sep = "\t" if "\t" in header else (";" if ";" in header else ("," if "," in header else " "))
-    body = f"{header}\n2{sep}0.25\n4{sep}0.5\n"
+    body = f"{header}\n{2e-3 / scale:g}{sep}0.25\n{4e-3 / scale:g}{sep}0.5\n"  # 2 and 4 ms in the header's unit
     c = read_curve(write(tmp_path, body))
-    np.testing.assert_allclose(c.time_s, np.array([2, 4]) * scale)
+    np.testing.assert_allclose(c.time_s, [2e-3, 4e-3])
     assert c.sigma is None
 
 
@@ -96,7 +96,7 @@ def test_unsorted_points_are_sorted_and_said(tmp_path):
         ("t_ms,dSS0,S1\n1,0.1,0.9\n", "only one of S0, S1"),
         ("t_ms,dSS0\n1,1e300\n", r"c\.csv:2: value '1e300' in column 'dSS0' is too large"),
         ("t_ms,dSS0\n1,2500\n", r"c\.csv:2: dS/S0 = 2500 is not a normalised dephasing"),
-        ("t_s,dSS0\n100,0.1\n", r"c\.csv:2: recoupling time 100 s is longer than 10 s"),
+        ("t_s,dSS0\n100,0.1\n", r"c\.csv:2: recoupling times reach 100 s, longer than any echo lasts"),
         ("1,2,3,4\n", "no header line and 4 columns"),
         ("t_ms,dSS0\n1,nan\n", "not finite"),
     ],

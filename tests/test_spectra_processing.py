@@ -235,7 +235,9 @@ def test_cli_integrate_cpmg(tmp_path):
                "200", "--mas", "10k", "--periods-per-count", "2", "-o", str(out)])
     assert rc == 0
     rows = out.read_text().strip().splitlines()
-    assert rows[0] == "t_s,S0,S1,sigma_S0,sigma_S1" and len(rows) == 11
+    # The observed nucleus travels with the curve (a comment line `respdor fit` reads).
+    assert rows[0] == "# observe = 111Cd"
+    assert rows[1] == "t_s,S0,S1,sigma_S0,sigma_S1" and len(rows) == 12
 
 
 # Backward linear prediction of corrupted first points (issue 10: the 113Cd leading transient).

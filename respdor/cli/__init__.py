@@ -11,6 +11,9 @@ One error path for every command (:func:`main`):
   stderr, exit status 2, no traceback;
 * Ctrl-C anywhere (start-up, numba kernels, fits, Monte Carlo): ``respdor: interrupted``, exit 130;
   outputs are written atomically (:mod:`respdor.files`), so no partial file is left;
+* the machine or the user's files (disk full, permission denied, read-only file system, a file
+  that vanished during the run, an I/O failure, memory exhausted, no writable numba cache):
+  one line naming the file and what to do, exit status 2 (:func:`_environment_problem`);
 * anything else is a bug: a short message asking for a report, exit 1; the traceback only with
   ``--debug`` or ``RESPDOR_DEBUG=1``;
 * numpy / scipy / lmfit warnings are collected and printed as one ``respdor: warning:`` line each,
@@ -44,13 +47,21 @@ def _parser_class():
         """argparse with the usage mistakes said in one line, like every other user mistake.
 
         Option prefixes are not accepted: with them a mistyped or renamed option silently becomes
-        another one (``--t2prime`` parsed as ``--t2prime-from``). Sub-command parsers inherit this
-        class, so the rule holds for every command.
+        another one (``--t2prime`` parsed as ``--t2prime-from``). A value that starts with a minus
+        and a digit is a value ("-3MHz"), never an option. Sub-command parsers inherit this class,
+        so the rules hold for every command.
         """
 
         def __init__(self, *args, **kwargs):
+            import re
+
             kwargs.setdefault("allow_abbrev", False)
             super().__init__(*args, **kwargs)
+            # argparse takes only bare numbers ("-3", "-.5") as negative values; "-3MHz", "-8ms" or
+            # "-1e-3" would be read as unknown options ("expected one argument"). No option of respdor
+            # starts with a digit, so anything "-<digit>" is a value, and the option refuses it by
+            # physics (respdor.cli._units) or accepts it where a sign means something.
+            self._negative_number_matcher = re.compile(r"^-\.?\d")
 
         def error(self, message):
             self.exit(EXIT_USER, f"respdor: error: {self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
@@ -77,6 +88,75 @@ def build_parser():
     for name in COMMAND_MODULES:
         import_module(f".{name}", __name__).register(subparsers)
     return parser
+
+
+class OptionRule:
+    """A declared dependency between the options of one command, checked once per run.
+
+    ``option`` (the long name, e.g. ``"--mcmc-seed"``) has an effect only when ``active(args)``
+    is true; given explicitly while it is false, the run is refused with ``"<option> has no effect
+    <why>"`` (exit 2), or, with ``refuse=False`` for a harmless redundancy whose outcome is what
+    the user asked for anyway (``--output-dir`` with ``--no-files``), the same words are a warning.
+    Commands declare a table of these with :func:`declare_option_rules` instead of testing each
+    pair in their own code, so that no option is ever silently ignored.
+    """
+
+    def __init__(self, option, active, why, refuse=True):
+        self.option, self.active, self.why, self.refuse = option, active, why, refuse
+
+    @classmethod
+    def needs(cls, option, other, dest=None, advice=None, refuse=True):
+        """``option`` works only together with ``other`` (a flag or option given a value)."""
+        dest = dest or other.lstrip("-").replace("-", "_")
+        return cls(option, lambda args: bool(getattr(args, dest, None)),
+                   f"without {other}" + (f" ({advice})" if advice else f"; drop it or add {other}"), refuse)
+
+    @classmethod
+    def excludes(cls, option, other, reason, dest=None, refuse=True):
+        """``option`` is overridden by ``other`` when both are given."""
+        dest = dest or other.lstrip("-").replace("-", "_")
+        return cls(option, lambda args: not getattr(args, dest, None), f"with {other} ({reason})", refuse)
+
+
+def declare_option_rules(parser, rules):
+    """Attach a table of :class:`OptionRule` to a (sub-)command parser; :func:`main` checks it."""
+    rules = tuple(rules)
+    strings = {s: a.dest for a in parser._actions for s in a.option_strings}
+    known = {r.option for r in rules} - set(strings)
+    if known:  # a typo in a table is a bug of the table, found by every test that builds the parser
+        raise ValueError(f"option rules name unknown options: {sorted(known)}")
+
+    def check(args, argv):
+        given = _given_options(argv, strings)
+        for rule in rules:
+            if rule.option in given and not rule.active(args):
+                from ..errors import UserError
+
+                message = f"{given[rule.option]} has no effect {rule.why}"
+                if rule.refuse:
+                    raise UserError(message)
+                print(f"respdor: warning: {message}", file=sys.stderr)
+
+    parser.set_defaults(_option_check=check)
+
+
+def _given_options(argv, strings):
+    """{canonical option: as typed} for the options of ``strings`` that appear in ``argv``."""
+    dest_to_option = {}
+    for s, dest in strings.items():
+        if s.startswith("--"):
+            dest_to_option.setdefault(dest, s)
+    given = {}
+    for token in argv:
+        if token == "--":
+            break
+        if not token.startswith("-"):
+            continue
+        name = token.split("=", 1)[0] if token.startswith("--") else token[:2]
+        if name in strings:
+            canonical = dest_to_option.get(strings[name], name)
+            given.setdefault(canonical, name)
+    return given
 
 
 class _SigintRecorder:
@@ -201,6 +281,8 @@ def _main(argv, debug, recorder) -> int:
             if not getattr(args, "func", None):
                 parser.print_help()
                 return EXIT_USER
+            if getattr(args, "_option_check", None):
+                args._option_check(args, argv)
             status = int(args.func(args) or 0)
             if recorder.hits:  # Ctrl-C swallowed on the way (a library printed and ignored it)
                 return _interrupted_exit()
@@ -208,15 +290,19 @@ def _main(argv, debug, recorder) -> int:
     except UserError as exc:
         print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
-    except MemoryError:
-        print("respdor: error: not enough memory for this run; reduce the grid or the sizes asked for "
-              "(e.g. --powder, --gamma, --monte-carlo)", file=sys.stderr)
-        return EXIT_USER
     except SystemExit:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if recorder.hits or _interrupted(exc):
             return _interrupted_exit(_interrupt_detail(exc))
+        said = _environment_problem(exc)
+        if said:  # the machine or the user's files, not a defect: one line, exit 2
+            if debug:
+                import traceback
+
+                traceback.print_exception(exc)
+            print(f"respdor: error: {_one_line(said)}", file=sys.stderr)
+            return EXIT_USER
         if debug:
             import traceback
 
@@ -227,6 +313,55 @@ def _main(argv, debug, recorder) -> int:
         return EXIT_BUG
     finally:
         _say_warnings(caught)
+
+
+def _raised_in(exc: BaseException, source: str) -> bool:
+    """True when the exception passed through a file whose path ends with ``source``."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(source):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _environment_problem(exc: BaseException) -> str | None:
+    """The one-line message for an error that comes from the machine or the user's files, else None.
+
+    By class, not by call site: an ``OSError`` whose errno says disk full, permission denied,
+    read-only file system, a file that vanished, an I/O failure; memory exhausted (also numpy's
+    "array too big" ValueError); and numba finding no writable directory for its compiled-kernel
+    cache. Anything else is a bug and is reported as one.
+    """
+    from ..files import MEMORY_MESSAGE, os_error_hint
+
+    if isinstance(exc, MemoryError):
+        return MEMORY_MESSAGE
+    if isinstance(exc, ValueError) and str(exc).startswith(("Maximum allowed dimension exceeded",
+                                                           "array is too big", "Maximum allowed size exceeded")):
+        return f"{MEMORY_MESSAGE} ({exc})"
+    if isinstance(exc, RuntimeError) and "no locator available" in str(exc) and "cannot cache" in str(exc):
+        where = os.environ.get("NUMBA_CACHE_DIR") or "not set"
+        return ("numba cannot store its compiled kernels: no writable cache directory (NUMBA_CACHE_DIR: "
+                f"{where}; the package's __pycache__; the user cache directory); set NUMBA_CACHE_DIR to a "
+                "writable directory")
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop from "):  # Path.resolve()
+        return f"{str(exc)[len('Symlink loop from '):]}: a loop of symbolic links; give another path"
+    if isinstance(exc, OSError) and os_error_hint(exc.errno):
+        import re
+
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        what = exc.strerror or os.strerror(exc.errno)
+        named = re.search(r"\b(?:file)?name = '([^']*)'", what)  # h5py: the file and the OS error inside a long text
+        if not names and named:
+            names, what = [named.group(1)], os.strerror(exc.errno)
+        where = (" -> ".join(names) + ": ") if names else ""
+        if not names and _raised_in(exc, os.path.join("numba", "core", "caching.py")):
+            cache = os.environ.get("NUMBA_CACHE_DIR") or "the package's __pycache__ or the user cache directory"
+            where = f"numba's compiled-kernel cache ({cache}): "
+            return f"{where}{what} ({os_error_hint(exc.errno)}; or set NUMBA_CACHE_DIR to another directory)"
+        return f"{where}{what} ({os_error_hint(exc.errno)})"
+    return None
 
 
 def _plain_numbers():

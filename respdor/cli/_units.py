@@ -21,13 +21,18 @@ _FREQ = {"hz": 1.0, "k": 1e3, "khz": 1e3, "m": 1e6, "mhz": 1e6}
 _LENGTH = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01}
 
 
-def _parse(text: str, table: dict, default_unit: str, option: str, kind: str):
+def _parse(text: str, table: dict, default_unit: str, option: str, kind: str, signed: bool = False):
     match = re.fullmatch(_NUMBER + r"\s*([a-zA-Zµå]*)", str(text).strip())
     if not match:
         raise UserError(f"{option}: cannot read {text!r} as a {kind}")
     value = float(match.group(1))
     if not abs(value) <= MAX_ABS_OPTION:  # also inf from "1e999"
         raise UserError(f"{option}: {text!r} is out of range (|value| > {MAX_ABS_OPTION:g}): no experiment has it")
+    if value < 0 and not signed:
+        # Times, rates, couplings and distances typed on the command line are magnitudes; an option
+        # whose sign means something (a signed C_Q) says so with signed=True.
+        raise UserError(f"{option} {text}: a {kind} here cannot be negative (give its magnitude, "
+                        f"e.g. {text.strip().lstrip('-')})")
     unit = match.group(2).lower()
     if not unit:
         return value * table[default_unit], False
@@ -63,16 +68,65 @@ def check_observed_spin_half(symbol, option="--observe"):
                         "--partner")
 
 
-def parse_time(text, option="time", default_unit="s"):
-    """Time in s and whether the unit was explicit ("8ms", "250us", "0.002")."""
-    return _parse(text, _TIME, default_unit, option, "time")
+def parse_time(text, option="time", default_unit="s", signed=False):
+    """Time in s and whether the unit was explicit ("8ms", "250us", "0.002").
+
+    A negative value is refused (one line naming ``option``) unless ``signed``.
+    """
+    return _parse(text, _TIME, default_unit, option, "time", signed)
 
 
-def parse_frequency(text, option="frequency", default_unit="hz"):
-    """Frequency in Hz and whether the unit was explicit ("10k", "10kHz", "10000")."""
-    return _parse(text, _FREQ, default_unit, option, "frequency")
+def parse_frequency(text, option="frequency", default_unit="hz", signed=False):
+    """Frequency in Hz and whether the unit was explicit ("10k", "10kHz", "10000").
+
+    A negative value is refused (one line naming ``option``) unless ``signed`` (e.g. a signed C_Q).
+    """
+    return _parse(text, _FREQ, default_unit, option, "frequency", signed)
 
 
-def parse_length(text, option="distance", default_unit="a"):
-    """Length in angstrom and whether the unit was explicit ("2.5A", "0.25nm", "250pm")."""
-    return _parse(text, _LENGTH, default_unit, option, "distance")
+def parse_length(text, option="distance", default_unit="a", signed=False):
+    """Length in angstrom and whether the unit was explicit ("2.5A", "0.25nm", "250pm").
+
+    A negative value is refused (one line naming ``option``) unless ``signed``.
+    """
+    return _parse(text, _LENGTH, default_unit, option, "distance", signed)
+
+
+def parse_larmor(text, option="--larmor", default_unit="hz"):
+    """Observe frequency in Hz and whether the unit was explicit, refused outside
+    :data:`spinsim.plausibility.RANGES` ``["larmor"]`` with the unit the number was probably meant in.
+
+    A bare ``88.8`` (read as Hz) is refused as "88.8 Hz; did you mean 88.8MHz?"; a bare number
+    of a few to 30 also suggests ``--field`` (a field in tesla typed as a frequency).
+    """
+    from spinsim.plausibility import RANGES
+
+    value, explicit = parse_frequency(text, option, default_unit)
+    lo, hi = RANGES["larmor"].lo, RANGES["larmor"].hi
+    if not value > 0:
+        raise UserError(f"{option} {text}: an observe frequency must be > 0")
+    if lo <= value <= hi:
+        return value, explicit
+    raw = float(re.match(_NUMBER, str(text).strip()).group(1))
+    hints = [f"{raw:g}{u}" + (f" = {raw * f / 1e6:g} MHz" if u != "MHz" else "")
+             for u, f in (("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)) if lo <= raw * f <= hi]
+    hint = f"did you mean {hints[0]}?" if hints else "give it with a unit, e.g. 88.75MHz"
+    if not explicit and 0.5 <= raw <= 30:
+        hint += f" (a field in tesla is --field {raw:g})"
+    how = "" if explicit else " (a bare number is Hz)"
+    raise UserError(f"{option} {text}: {value:g} Hz{how} is no NMR observe frequency (they lie between "
+                    f"{lo / 1e6:g} and {hi / 1e6:g} MHz); {hint}")
+
+
+def plausible(quantity, value_si, option, text, warnings=None):
+    """Refuse an option value no experiment has (spinsim.plausibility, the one table of ranges), naming
+    the option, the value as typed and the likely unit mistake; collect a warning for an unusual one."""
+    from spinsim.plausibility import check
+
+    try:
+        msg = check(quantity, value_si, option, typed=text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if msg and warnings is not None:
+        warnings.append(msg)
+    return value_si

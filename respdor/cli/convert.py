@@ -21,6 +21,10 @@ def register(subparsers):
     what.add_argument("--distance", "-r", nargs="+", metavar="R", help="distance(s), default unit angstrom")
     what.add_argument("--coupling", "-d", nargs="+", metavar="D", help="coupling(s), default unit Hz")
     p.set_defaults(func=run)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.excludes(o, "--pair", "--pair names both nuclei")
+                             for o in ("--observe", "--partner")])
 
 
 def run(args) -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
-from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_time
+from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_length, parse_time
 
 #: Short names users type, mapped to the fitter's parameter names.
 ALIASES = {
@@ -57,6 +58,24 @@ def register(subparsers):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_fit_arguments(p)
     p.set_defaults(func=run)
+    declare_fit_rules(p)
+
+
+def declare_fit_rules(p):
+    """Options that work only in some combinations (checked before any work; see OptionRule)."""
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [
+        OptionRule.needs("--mcmc-seed", "--mcmc"),
+        OptionRule.needs("--mcmc-steps", "--mcmc"),
+        OptionRule.needs("--sim-accuracy", "--simulate"),
+        OptionRule("--pulse-length", lambda a: a.sequence == "redor-finite",
+                   "without --sequence redor-finite (the other sequences use ideal pulses)"),
+        OptionRule("--share", lambda a: len(a.files) > 1, "with a single curve file (it shares a parameter "
+                   "between the curves of a global fit)"),
+        OptionRule.excludes("--plot", "--no-plot", "no figure is drawn"),
+        OptionRule.excludes("--output-dir", "--no-files", "no file is written", refuse=False),
+    ])
 
 
 def add_fit_arguments(p):
@@ -118,29 +137,40 @@ def add_fit_arguments(p):
 
 
 def _parse_assignments(items, option, allow_range=False, extra=()):
-    out = {}
+    """NAME=VALUE (or NAME=LOW:HIGH) items -> {canonical name: value in the fitter's unit}.
+
+    Values of D, r, width and the library's parameters may carry units (D=0.5kHz, r=0.25nm,
+    cq=3MHz); the same parameter given twice (also under another alias) is refused.
+    """
+    out, written = {}, {}
     for item in items:
         if "=" not in item:
             raise UserError(f"{option} {item!r}: expected NAME={'LOW:HIGH' if allow_range else 'VALUE'}")
         name, value = item.split("=", 1)
         name = _canonical(name.strip(), option, extra)
+        if name in written:
+            raise UserError(f"{option} {written[name]} and {option} {item} set the same parameter; give it once")
+        written[name] = item
         try:
             if allow_range:
                 lo, hi = value.split(":")
-                out[name] = ((_tabulated_value(name, lo, option), _tabulated_value(name, hi, option))
-                             if _base(name) in _UNIT_KIND else (float(lo), float(hi)))
-                if _base(name) in _UNIT_KIND and not out[name][0] < out[name][1]:
-                    raise ValueError  # order and physics of the model's own parameters: checked by the library
-            elif _base(name) in _UNIT_KIND:
-                out[name] = _tabulated_value(name, value, option)
+                label = f"{option} {item}"
+                out[name] = (_tabulated_value(name, lo, label), _tabulated_value(name, hi, label))
+                if _base(name) in extra and not out[name][0] < out[name][1]:
+                    raise ValueError  # order of a library parameter; the model's own: checked by the library
             else:
-                out[name] = float(value)
+                out[name] = _tabulated_value(name, value, f"{option} {item}")
             if not all(abs(v) <= MAX_ABS_OPTION for v in np.ravel(out[name])):
                 raise UserError(f"{option} {item!r}: out of range (|value| > {MAX_ABS_OPTION:g})")
         except UserError:
             raise
         except ValueError:
             raise UserError(f"{option} {item!r}: cannot read {value!r}") from None
+    for name in out:  # c0_f=0.3 next to f=0.2: two values for curve 0's f
+        if _base(name) != name and _base(name) in out:
+            short, curve = written[_base(name)].split("=")[0].strip(), name.split("_", 1)[0][1:]
+            raise UserError(f"{option} {written[_base(name)]} and {option} {written[name]} both set {short} for curve "
+                            f"{curve}; give it once for all curves or once per curve (c0_..., c1_...)")
     return out
 
 
@@ -158,8 +188,10 @@ def _canonical(name, option, extra=()):
     return prefix + key
 
 
-#: Library parameters and how a value with a unit is read ("cq=3MHz"); bare numbers are SI.
-_UNIT_KIND = {"cq": parse_frequency, "nu1": parse_frequency, "length": parse_time}
+#: Parameters whose values may carry a unit ("cq=3MHz", "D=0.5kHz", "r=0.25nm") and the unit of a
+#: bare number: D in Hz, r and width in angstrom, the library's parameters in SI.
+_UNIT_KIND = {"cq": parse_frequency, "nu1": parse_frequency, "length": parse_time,
+              "coupling_hz": parse_frequency, "distance_angstrom": parse_length, "width_angstrom": parse_length}
 
 
 def _base(name):
@@ -168,7 +200,8 @@ def _base(name):
 
 def _tabulated_value(name, text, option):
     parse = _UNIT_KIND.get(_base(name))
-    return parse(text.strip(), option)[0] if parse else float(text)
+    # signed: the sign is judged by the constraints' physics check, which names the parameter
+    return parse(text.strip(), option, signed=True)[0] if parse else float(text)
 
 
 def _per_file(values, n, default, option):
@@ -177,6 +210,28 @@ def _per_file(values, n, default, option):
         return values * n
     if len(values) != n:
         raise UserError(f"{option} given {len(values)} times for {n} files; give it once or once per file")
+    return values
+
+
+def _file_nuclei(curves, given, key, default, option, out):
+    """Per-file nucleus: the option, else the file's ``# observe = 111Cd`` line (as ``respdor
+    integrate`` writes it), else ``default``; an option that contradicts the file is refused."""
+    from spinsim.isotopes import get_isotope
+
+    given = _per_file(given, len(curves), None, option) if given else [None] * len(curves)
+    values = []
+    for curve, g in zip(curves, given):
+        f = curve.metadata.get(key)
+        try:
+            same = g is None or f is None or get_isotope(g).symbol == f
+        except ValueError:
+            same = True  # an unknown isotope is named by the checks that follow
+        if not same:
+            raise UserError(f"{option} {g} but {curve.source} says '# {key} = {f}': they contradict each other; "
+                            f"drop {option} or check the file")
+        if g is None and f is not None:
+            print(f"{option} {f}: from {curve.source}", file=out)
+        values.append(g or f or default)
     return values
 
 
@@ -193,12 +248,20 @@ def build_fit(args, out=sys.stdout):
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
+    _refuse_same_file(args.files)
     curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
     n = len(curves)
-    observe = _per_file(args.observe, n, "13C", "--observe")
+    library = _library_shape(args.library) if getattr(args, "library", None) else None
+    if library is not None and args.simulate:
+        raise UserError("give --simulate SPEC or --library FILE, not both")
+    shape_nuclei, shape_name = _shape_nuclei(args, library)
+    observe = _file_nuclei(curves, args.observe, "observe", shape_nuclei[0] if shape_nuclei else "13C", "--observe",
+                           out)
     for symbol in observe:
         check_observed_spin_half(symbol)
-    partner = _per_file(args.partner, n, "27Al", "--partner")
+    partner = _file_nuclei(curves, args.partner, "partner", shape_nuclei[1] if shape_nuclei else "27Al", "--partner",
+                           out)
+
     pulse_s = None
     if args.sequence == "redor-finite":
         if not args.pulse_length or mas_hz is None:
@@ -212,9 +275,12 @@ def build_fit(args, out=sys.stdout):
             for o, p, s in zip(observe, partner, shapes)
         ]
 
-    library = _library_shape(args.library) if getattr(args, "library", None) else None
-    if library is not None and args.simulate:
-        raise UserError("give --simulate SPEC or --library FILE, not both")
+    if shape_nuclei:
+        from ..simfit import check_nuclei
+
+        check_nuclei(shape_nuclei, make_models([None] * n), shape_name, ("--observe", "--partner"))
+        if not (args.observe and args.partner):
+            print(f"nuclei {shape_nuclei[0]}{{{shape_nuclei[1]}}} from {shape_name}", file=out)
     extra = tuple(library.parameters) if library is not None else ()
     fix = _parse_assignments(args.fix, "--fix", extra=extra)
     bounds = _parse_assignments(args.bound, "--bound", allow_range=True, extra=extra)
@@ -242,8 +308,53 @@ def build_fit(args, out=sys.stdout):
     if getattr(args, "mcmc", False):
         from ..mcmc import sample_posterior
 
-        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed)
+        _sample_with_progress(sample_posterior, result, args)
     return result, curves
+
+
+def _sample_with_progress(sample_posterior, result, args):
+    """MCMC with a progress line on stderr (ended by a newline also when interrupted)."""
+    def progress(done, total, stream=sys.stderr):  # bound now: the sampler silences sys.stderr
+        print(f"\rrespdor fit: MCMC {100 * done // total:3d} % of {total} model evaluations", end="",
+              file=stream, flush=True)
+
+    print(f"respdor fit: MCMC sampling, {args.mcmc_steps} steps per walker (Ctrl-C stops it)", file=sys.stderr,
+          flush=True)
+    try:
+        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed,
+                         progress=progress)
+    finally:
+        print(file=sys.stderr, flush=True)
+
+
+def _refuse_same_file(files):
+    """The same file twice in a global fit would count its points twice (errors shrink by sqrt 2)."""
+    seen = {}
+    for f in files:
+        key = Path(f).resolve()
+        if key in seen:
+            raise UserError(f"{seen[key]} and {f} are the same file: a global fit would count its points twice; "
+                            "give each curve once")
+        seen[key] = f
+
+
+def _shape_nuclei(args, library):
+    """(observed, partner) of the --simulate spec or --library, and how to name it; (None, None) without one."""
+    if library is not None:
+        return getattr(library, "nuclei", None), f"--library {args.library}"
+    if args.simulate:
+        from spinsim.spec import SpecError, load_spec
+
+        from ..simfit import spec_nuclei
+
+        try:
+            sp = load_spec(args.simulate)
+        except SpecError as exc:
+            raise UserError(f"--simulate: {exc}") from None
+        if not sp.system.dipolar:
+            raise UserError(f"{args.simulate}: the spec has no [[dipolar]] coupling to fit")
+        return spec_nuclei(sp), f"--simulate {args.simulate}"
+    return None, None
 
 
 def _library_shape(path):
@@ -263,12 +374,12 @@ def plan_outputs(args, stem):
     inputs = list(getattr(args, "files", [])) + [getattr(args, "simulate", None), getattr(args, "library", None)]
     plan = OutputPlan(inputs=[p for p in inputs if p], no_files=args.no_files)
     outdir = Path(args.output_dir)
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.files = {}
     if not args.no_files:
         plan.add_directory(outdir, "--output-dir")
         default_json = outdir / f"{stem}_fit.json"
-        if plan.json is None or plan.json.resolve() != default_json.resolve():
+        if plan.json is None or os.path.realpath(plan.json) != os.path.realpath(default_json):  # no loop error
             plan.files["json"] = plan.add(default_json, "--output-dir")
         plan.files["params"] = plan.add(outdir / f"{stem}_fit_params.csv", "--output-dir")
         plan.files["curve"] = plan.add(outdir / f"{stem}_fit_curve.csv", "--output-dir")

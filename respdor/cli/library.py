@@ -49,6 +49,9 @@ def register(subparsers):
     b.add_argument("--overwrite", action="store_true", help="start the file afresh instead of resuming")
     b.add_argument("--json", metavar="PATH", help="write the build summary as JSON ('-' = standard output)")
     b.set_defaults(func=run_build)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers")])
     i = sub.add_parser("info", help="describe a library file")
     i.add_argument("library", metavar="LIB")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -96,7 +99,7 @@ def run_build(args) -> int:
     plan = OutputPlan(inputs=[args.spec])
     plan.add(args.output, "--output", "binary")
     plan.add(partial_path(args.output), "--output", "binary")
-    json_path = plan.add(args.json, "--json")
+    json_path = plan.add(args.json, "--json", stdout=True)
     plan.check()
     axes = [parse_vary(v) for v in args.vary]
     names = [a.name for a in axes]

@@ -101,6 +101,12 @@ def register(subparsers):
                    help="check the prediction: simulate and fit N noisy data sets of each design")
     g.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo check")
     p.set_defaults(func=run)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs("--seed", "--monte-carlo"),
+                             OptionRule.needs("--beta", "--buildup", advice="it shapes the DNP build-up"),
+                             OptionRule.needs("--time-unit", "--t2prime-from",
+                                              advice="it is the time unit of that file")])
 
 
 def _quantity(parser, text, option, default_unit, unit_label, notes):

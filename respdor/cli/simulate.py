@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
+from ..workload import add_allow_long, check_work, simulation_work
 
 _DESCRIPTION = """\
 Simulate a REDOR or RESPDOR dephasing curve with the exact spin-dynamics engine (spinsim):
@@ -50,6 +51,7 @@ def register(subparsers):
     p.add_argument("--no-files", action="store_true", help="write no file (print the curve; --json - still works)")
     p.add_argument("--export-simpson", metavar="FILE.in",
                    help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
+    add_allow_long(p)
     p.set_defaults(func=run)
 
 
@@ -73,9 +75,14 @@ def run(args) -> int:
             spec.powder = make_powder(scheme, n, g)
         except ValueError as exc:
             raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
+        spec.warnings = [w for w in spec.warnings if not w.startswith("[powder]")]  # the override replaces it
+        _warn_single_crystal(spec.powder, spec.warnings, f"--powder {n}")
     if args.export_simpson:
         return _export_simpson(spec, spec_path, Path(args.export_simpson))
     plan = _plan_outputs(args, spec_path)
+    work = simulation_work(spec.work_counts(), "t_max_ms / recoupling_times_ms, the powder (n, n_gamma, --powder, "
+                                               "--gamma), rf_inhomogeneity n or the number of partners")
+    long_run = check_work(work, args.allow_long, f"respdor simulate {spec_path}")
     print(
         f"respdor simulate: {spec.title or spec_path.name}\n"
         f"  units assumed: times in s (CSV column t_s), couplings in Hz, CQ in Hz/MHz, rf in kHz as named in the spec\n"
@@ -85,12 +92,23 @@ def run(args) -> int:
         f"powder {spec.powder.name} x {spec.powder.n_gamma} gamma",
         file=sys.stderr,
     )
+    for msg in spec.warnings:
+        print(f"  warning: {msg}", file=sys.stderr)
     try:
-        result = spec.run(progress=args.progress)
+        result = spec.run(progress=args.progress or long_run)
     except ValueError as exc:
         raise UserError(f"{spec_path}: {exc}") from None
     _write_outputs(args, plan, spec_path, spec, result)
     return 0
+
+
+def _warn_single_crystal(powder, warnings, option):
+    """A powder of fewer than MIN_POWDER (alpha, beta) orientations is a single crystal: said."""
+    from spinsim.spec import MIN_POWDER
+
+    if powder.n_ab < MIN_POWDER:
+        warnings.append(f"{option}: {powder.n_ab} (alpha, beta) orientation(s) is a (near) single "
+                        f"crystal, not a powder average (below {MIN_POWDER} is never one)")
 
 
 def _plan_outputs(args, spec_path):
@@ -104,7 +122,7 @@ def _plan_outputs(args, spec_path):
     plan.figure = None
     if (args.plot or "").lower() != "none":
         plan.figure = plan.add(args.plot or f"{spec_path.stem}_sim.png", "--plot", "figure")
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.check()
     return plan
 
@@ -130,6 +148,7 @@ def _write_outputs(args, plan, spec_path, spec, result):
             "S0": result.S0.tolist(),
             "S1": result.S1.tolist(),
             "dSS0": result.dSS0.tolist(),
+            "warnings": list(spec.warnings),
             "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) or k == "experiment" else str(v))
                      for k, v in result.info.items()},
         }

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
-from ._units import finite_float, parse_frequency, parse_time
+from ..workload import add_allow_long
+from ._units import finite_float, parse_frequency, parse_larmor, parse_time
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")
@@ -24,7 +25,7 @@ def _add_outputs(p):
 
 def _add_larmor(p):
     g = p.add_argument_group("observe frequency (needed when the data do not carry it)")
-    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz)")
+    g.add_argument("--larmor", metavar="NU0", help="|Larmor frequency|, e.g. 88.75MHz (bare number: Hz; refused outside 1-1500 MHz)")
     g.add_argument("--nucleus", help="observed isotope, e.g. 113Cd (Bruker data: read from the data set)")
     g.add_argument("--field", type=finite_float, metavar="TESLA",
                    help="B0 in tesla, with --nucleus, instead of --larmor (nu0 = Xi x 1H frequency); "
@@ -95,12 +96,17 @@ def register(subparsers):
     _add_processing(p)
     p.add_argument("--sites", type=finite_float, nargs="+", metavar="PPM", help="isotropic shifts of the sites (--spectrum)")
     p.add_argument("--span", type=finite_float, nargs="+", metavar="PPM", help="starting spans, one per site (ppm)")
-    p.add_argument("--fwhm", type=finite_float, default=10.0, help="starting line width in ppm (--spectrum; default 10)")
+    p.add_argument("--fwhm", type=finite_float, help="starting line width in ppm (--spectrum; default: the half-maximum "
+                   "width of the line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
     p.add_argument("--starts", type=int, default=3, help="starting points per site and skew sign (default 3)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs(o, "--spectrum", advice="a sideband manifold is fitted as it is")
+                             for o in ("--sites", "--fwhm", "--noise-region", "--starts")])
 
     p = subparsers.add_parser(
         "pass-process",
@@ -114,7 +120,8 @@ def register(subparsers):
     p.add_argument("--noise-region", type=finite_float, nargs=2, required=True, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="ppm range of the deconvolution")
     p.add_argument("--mas", help="spinning rate, e.g. 8k (default: acqus MASR, with a warning)")
-    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting line width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, help="starting line width in ppm of the isotropic deconvolution "
+                   "(default: the half-maximum width of the line at each site, measured on the spectrum)")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz (default 0)")
     p.add_argument("--max-order", type=int, help="highest |k| used in the CSA fits")
@@ -133,17 +140,22 @@ def register(subparsers):
     p.add_argument("input", help="spectrum: text file (ppm, intensity) or Bruker experiment directory")
     p.add_argument("--sites", type=finite_float, nargs="+", required=True, metavar="PPM")
     p.add_argument("--shape", default="gaussian", choices=["gaussian", "lorentzian", "voigt"])
-    p.add_argument("--fwhm", type=finite_float, default=20.0, help="starting width in ppm (default 20)")
+    p.add_argument("--fwhm", type=finite_float, help="starting width in ppm (default: the half-maximum width of the "
+                   "line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--fit-region", type=finite_float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--baseline", default="none", choices=["none", "constant", "linear"])
     p.add_argument("--compare", metavar="SPECTRUM", help="second sample (same format)")
+    add_allow_long(p)
     p.add_argument("--reference", type=finite_float, default=-50.0, help="reference site for --compare (ppm, default -50)")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs")
     p.add_argument("--nucleus", help="axis label for text spectra (Bruker data: from the data set)")
     _add_processing(p)
     _add_outputs(p)
     p.set_defaults(func=run_deconvolve)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs("--reference", "--compare")])
 
     p = subparsers.add_parser(
         "integrate",
@@ -167,6 +179,10 @@ def register(subparsers):
     p.add_argument("--n-echoes", type=int, help="CPMG echoes to use (default: from the pulse program)")
     p.add_argument("-o", "--output", required=True, help="curve CSV to write")
     p.set_defaults(func=run_integrate)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs(o, "--cpmg", advice="give --cpmg sum or --cpmg spikelet")
+                             for o in ("--echo-period", "--n-echoes")])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,17 +197,34 @@ def _freq(text, option):
     return value
 
 
-def _larmor(args, data_hz=None, data_nucleus=None, warnings=None):
+def _larmor(args, data_hz=None, data_nucleus=None, warnings=None, data_nucleus_inferred=False):
     from ..spectra.inputs import resolve_larmor
 
-    given = _freq(args.larmor, "--larmor") if args.larmor else None
+    given = None
+    if args.larmor:
+        given, explicit = parse_larmor(args.larmor, "--larmor")
+        if not explicit:
+            print(f"--larmor {args.larmor}: read as Hz")
     if args.field is not None and not 0 < args.field <= 100:
-        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T")
-    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus)
+        from ..spectra.referencing import GAMMA_PROTON_SHIELDED_HZ_PER_T
+
+        hint = (f"; {args.field:g} looks like a 1H frequency in MHz: that magnet is --field "
+                f"{args.field * 1e6 / GAMMA_PROTON_SHIELDED_HZ_PER_T:.2f}" if 100 < args.field <= 1500 else "")
+        raise UserError(f"--field {args.field:g}: B0 must lie in (0, 100] T{hint}")
+    hz, source, warn = resolve_larmor(data_hz, given, args.field, args.nucleus, data_nucleus, data_nucleus_inferred)
     for w in warn:
         _warn(w, warnings if warnings is not None else [])
     print(f"observe frequency {hz / 1e6:.6f} MHz ({source})")
     return hz
+
+
+def _check_noise(args, ppm, y, sites, warnings, where):
+    """--noise-region on signal (a line, a sideband, a given site): refused; a little signal: a warning."""
+    from ..spectra.inputs import check_noise_region
+
+    if getattr(args, "noise_region", None):
+        for w in check_noise_region(ppm, y, args.noise_region, sites=sites or (), where=where):
+            _warn(w, warnings)
 
 
 def _check_values(args):
@@ -362,22 +395,23 @@ def run_csa_fit(args) -> int:
     sp = _load_spectrum(args.input, args)
     for n in sp.notes:
         print("note:", n)
-    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings)
+    larmor = _larmor(args, sp.larmor_hz, sp.nucleus, warnings, sp.nucleus_inferred)
     given = _freq(args.mas, "--mas") if args.mas else None
     mc = _check_mas(sp.freq_axis(larmor), sp.y, given, sp.mas_recorded_hz, warnings, f"spectrum {args.input}")
     mas = mc.rate_hz
+    _check_noise(args, sp.ppm, sp.y, args.sites, warnings, f"spectrum {args.input}")
     spans = args.span or [None] * len(args.sites)
     if len(spans) != len(args.sites):
         raise UserError(f"--span has {len(spans)} values for {len(args.sites)} sites")
-    sites = [dict(delta_iso=c, fwhm=args.fwhm, **({"span": sp_} if sp_ is not None else {}))
-             for c, sp_ in zip(args.sites, spans)]
+    sites = [dict(delta_iso=c, **({"fwhm": args.fwhm} if args.fwhm is not None else {}),
+                  **({"span": sp_} if sp_ is not None else {})) for c, sp_ in zip(args.sites, spans)]
     r = fit_mas_spectrum(sp.ppm, sp.y, sites, larmor, mas, noise_region=args.noise_region, n_starts=args.starts)
     from ..spectra.csa_fit import site_text
 
     # delta_iso, span, skew as text: "+- err" (covariance), "[lo, hi]" or "(> lo, upper hi)" (profile).
-    shown = [dict(row, **{k + "_txt": site_text(row, k) for k in ("delta_iso", "span", "skew")}) for row in r.sites]
+    shown = [dict(row, **{k + "_txt": site_text(row, k) for k in ("delta_iso", "span", "skew", "fwhm")}) for row in r.sites]
     cols = [("delta_iso_txt", "delta_iso", ""), ("span_txt", "span", ""), ("skew_txt", "skew", ""),
-            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm", "fwhm", ".2f"),
+            ("zeta", "zeta", ".1f"), ("eta", "eta", ".3f"), ("fwhm_txt", "fwhm", ""),
             ("fraction", "fraction", ".4f"), ("n_sidebands", "n_sb", ".0f"), ("status", "status", "")]
     print(format_rows(shown, cols, title=f"CSA sites (ppm), MAS {mas:g} Hz, |nu0| {larmor / 1e6:.4f} MHz"))
     for n in r.notes:
@@ -408,6 +442,7 @@ def run_pass_process(args) -> int:
         print("note:", n)
     check_pass_dataset(ds)
     warnings = []
+    _check_noise(args, [], [], args.sites, warnings, "")  # a given site inside the region: before the work
     # Row 0 (pitch 0) is an ordinary MAS spectrum with all its sidebands: the rate is checked there.
     from ..spectra.bruker import spectrum_1d
 
@@ -433,6 +468,8 @@ def run_pass_process(args) -> int:
                      sign=args.sign)
     for n in a.spectra.notes + a.deconvolution.notes:
         print("note:", n)
+    # The noise is measured on the order spectra, whose lines sit at the isotropic shifts.
+    _check_noise(args, a.spectra.ppm, a.spectra.isotropic, sites, warnings, "the isotropic spectrum")
     rows = a.table()
     # span/skew as text: a profile-likelihood interval where the covariance was not trusted.
     shown = [dict(r, span_txt=f.text("span"), skew_txt=f.text("skew")) for r, f in zip(rows, a.csa_fits)]
@@ -468,12 +505,18 @@ def run_deconvolve(args) -> int:
         sp = _load_spectrum(path, args)
         for n in sp.notes:
             print("note:", n)
+        from ..spectra.inputs import check_nucleus
+
+        for w in check_nucleus(args.nucleus, sp.nucleus, sp.nucleus_inferred):
+            _warn(w, warnings)
         nuclei.append(sp.nucleus)
         x, y = sp.ppm, sp.y
+        _check_noise(args, x, y, args.sites, warnings, f"spectrum {path}")
         try:
             r = deconvolve(x, y, args.sites, fwhm=args.fwhm, shape=args.shape,
                            noise_region=tuple(args.noise_region) if args.noise_region else None,
-                           fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline)
+                           fit_region=tuple(args.fit_region) if args.fit_region else None, baseline=args.baseline,
+                           allow_long=args.allow_long)
         except ZeroDivisionError:  # the populations a_i / sum(a) with every fitted area zero
             raise UserError(f"{path}: every fitted area is zero: no signal at --sites "
                             f"{' '.join(f'{c:g}' for c in args.sites)} ppm") from None
@@ -519,21 +562,31 @@ def run_integrate(args) -> int:
             print(f"--echo-period {args.echo_period}: read as us")
         if not args.cpmg:
             raise UserError("--echo-period needs --cpmg sum or --cpmg spikelet")
+    warnings = []
     curve, notes = integrate_series(args.input, tuple(args.region), tuple(args.noise_region), mas,
                                     periods_per_count=args.periods_per_count, vclist_path=args.vclist,
                                     order=args.order, lb_hz=args.lb, cpmg=args.cpmg, echo_period_s=echo,
-                                    n_echoes=args.n_echoes)
+                                    n_echoes=args.n_echoes, warnings=warnings)
     from ..spectra.bruker import read_bruker
+    from ..spectra.series import series_nuclei
 
-    rec = read_bruker(args.input).mas_hz_recorded
+    ds = read_bruker(args.input)
+    rec = ds.mas_hz_recorded
     if rec and abs(rec - mas) > 0.01 * mas:
         _warn(f"--mas {mas:g} Hz disagrees with acqus MASR = {rec:g} Hz ({args.input}); the recoupling times use "
               f"--mas (a pseudo-2D series has no sidebands to arbitrate: check the spinning rate)", [])
     for n in notes:
         print("note:", n)
+    for w in warnings:
+        _warn(w, [])
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")
     for t, s0, s1, d, s in zip(curve.time_s, curve.s0, curve.s1, curve.dss0, curve.sigma):
         print(f"{t * 1e3:9.4f} {s0:12.5g} {s1:12.5g} {d:8.4f} {s:7.4f}")
-    plan.write_text(plan.csv, curve_csv_text(curve))
-    print(f"wrote {args.output} (t_s in seconds); fit it with: respdor fit {args.output}")
+    # The file and the hint carry the nuclei: `respdor fit` otherwise assumes 13C{27Al}.
+    observe, partner = series_nuclei(ds)
+    plan.write_text(plan.csv, curve_csv_text(curve, observe, partner))
+    hint = f"respdor fit {args.output} --observe {observe}" + (f" --partner {partner}" if partner else
+                                                                " (the data set does not name the recoupled "
+                                                                "nucleus: add --partner unless it is 27Al)")
+    print(f"wrote {args.output} (t_s in seconds; observed {observe}); fit it with: {hint}")
     return 0

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ._units import finite_float, parse_frequency, parse_length, parse_time
+from ..workload import add_allow_long, check_work, search_work, simulation_work
+from ._units import finite_float, parse_frequency, parse_length, parse_time, plausible
 
 _DESCRIPTION = """\
 Predict the RESPDOR dephasing curve of the observed atoms of a structure (xyz/extxyz, CIF,
@@ -88,7 +89,14 @@ def register(subparsers):
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON ('-' for stdout)")
     p.add_argument("--plot", metavar="PATH", help="figure of the predicted curve(s), and the data with --compare")
     p.add_argument("--no-files", action="store_true", help="write no file")
+    add_allow_long(p)
     p.set_defaults(func=run)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
+                             OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used",
+                                                 refuse=False),
+                             OptionRule.needs("--convergence-tol", "--cutoff-convergence")])
 
 
 def run(args) -> int:
@@ -99,6 +107,9 @@ def run(args) -> int:
         raise UserError(f"--mas {args.mas}: must be > 0 Hz")
     if not args.field > 0:
         raise UserError(f"--field {args.field:g}: must be > 0 T")
+    args.option_warnings = []
+    plausible("mas_rate", mas, "--mas", args.mas, args.option_warnings)
+    plausible("field", args.field, "--field", f"{args.field:g}", args.option_warnings)
     if args.max_partners is not None and args.max_partners < 1:
         raise UserError(f"--max-partners {args.max_partners}: must be >= 1")
     if args.powder < 1 or args.gamma < 1:
@@ -127,7 +138,7 @@ def _options(args, mas):
     """Checked physics options on ``args``: cq_hz, eta_q, abundance_p, convergence cutoffs."""
     from .. import structure as st
 
-    args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz")
+    args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz", signed=True)  # C_Q has a sign
     from spinsim import larmor_frequency_hz
 
     nu0 = larmor_frequency_hz(args.partner, args.field)
@@ -160,6 +171,9 @@ def _predict(path, args, mas, cutoff, times):
 
     struct = st.read_structure(path)
     observed = st.select_observed(struct.atoms, args.observe)
+    n_atoms, cells = st.search_size(struct, max([cutoff] + list(args.shells if args.shells is not None else [])))
+    check_work(search_work(n_atoms, cells, "--cutoff (or the cutoff-convergence STOP)"), args.allow_long,
+               f"respdor structure {path} --cutoff {args.cutoff}")
     symbols = struct.atoms.get_chemical_symbols()
     obs_iso = args.observe_isotope or st.OBSERVED_ISOTOPE.get(symbols[observed[0]])
     if obs_iso is None:
@@ -168,6 +182,10 @@ def _predict(path, args, mas, cutoff, times):
     check_observed_spin_half(obs_iso, "--observe-isotope")
     sat, sat_text = st.parse_saturation(args.saturation, obs_iso, args.partner, mas, args.field)
     powder = make_powder("zcw", args.powder, args.gamma)
+    if path == Path(args.structure[0]):  # once per command
+        from .simulate import _warn_single_crystal
+
+        _warn_single_crystal(powder, args.option_warnings, f"--powder {args.powder}")
     args.powder_text = f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma"
     lines = []
     for i in observed:
@@ -178,10 +196,17 @@ def _predict(path, args, mas, cutoff, times):
         rule = _couplings_rule(args)
         couple = st.couplings_affordable(ps, args.partner) if rule == "auto" else rule
         lines.append((i, ps, bool(couple) and len(ps) > 1))
-    sites = [_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path) for i, ps, couple in lines]
+    long_run = check_work(_simulation_work(lines, args, mas, times, sat, powder), args.allow_long,
+                          f"respdor structure {path}")
+    sites = []
+    for k, (i, ps, couple) in enumerate(lines, 1):
+        sites.append(_site(struct, i, ps, couple, obs_iso, args, mas, times, sat, powder, path))
+        if long_run:  # progress of a long prediction, one line per observed atom
+            print(f"  simulated observed atom {i} ({k}/{len(lines)})", file=sys.stderr)
     pred = np.mean([x["dss0"] for x in sites], axis=0)
     app = st.apparent_two_spin(times, pred, obs_iso, args.partner)
     result = _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text)
+    _warn_missing_tensors(struct, path, args, result["warnings"])
     if args.shells is not None:
         result["cutoff_convergence"] = _convergence(struct, observed, obs_iso, args, mas, times, sat, powder, path,
                                                     result["warnings"])
@@ -190,6 +215,49 @@ def _predict(path, args, mas, cutoff, times):
         if "warning" in result["compare"]:
             result["warnings"].append(result["compare"]["warning"])
     return result
+
+
+def _simulation_work(lines, args, mas, times, sat, powder):
+    """The work of every occupancy pattern of every observed atom (and of --cutoff-convergence's shells)."""
+    from spinsim import get_isotope
+    from spinsim.plausibility import work_from_counts
+
+    from .. import structure as st
+
+    mult = get_isotope(args.partner).multiplicity
+    total, worst, runs = 0.0, None, 0
+    for _, ps, couple in lines:
+        engine = "coupled" if couple else ("general" if args.method == "general" else "fast")
+        counts = work_from_counts(engine, [mult] * len(ps), powder.n_ab * powder.n_gamma, times, mas,
+                                  1.0 / mas + (getattr(sat, "duration", 0.0) or 0.0))
+        n = st.occupancy_patterns(len(ps), args.abundance_p, n_samples=args.samples)
+        total, runs = total + n * counts["cost"], runs + n
+        worst = counts if worst is None or counts["cost"] > worst["cost"] else worst
+    shells = 1 if args.shells is None else 1 + len(args.shells)  # each shell at most the full cutoff's work
+    return simulation_work(worst, "--cutoff, --max-partners, --powder, --gamma, --t-max, --samples or "
+                                  "--cutoff-convergence", n_runs=runs * shells, total_cost=total * shells)
+
+
+def _warn_missing_tensors(struct, path, args, warnings):
+    """Partners whose EFG the file gives for other atoms of their element but not for them: named per atom."""
+    from spinsim import get_isotope
+
+    from .. import structure as st
+
+    if get_isotope(args.partner).spin <= 0.5:
+        return
+    missing = st.atoms_missing_tensor(struct, st.element_of(args.partner), "efg")
+    if path.suffix.lower() == ".magres" and not struct.tensors:
+        msg = (f"{path}: the file gives no tensor at all (no [magres] block: cut short?); every partner takes "
+               f"--cq {args.cq_hz / 1e6:g} MHz, --eta-q {args.eta_q:g}")
+        print(f"  warning: {msg}", file=sys.stderr)
+        warnings.append(msg)
+    elif missing:
+        msg = (f"{path}: no EFG tensor for {st.element_of(args.partner)} atom(s) {_ints(missing)} although the file "
+               f"gives one for the other {st.element_of(args.partner)} atoms; they take --cq {args.cq_hz / 1e6:g} MHz, "
+               f"--eta-q {args.eta_q:g}")
+        print(f"  warning: {msg}", file=sys.stderr)
+        warnings.append(msg)
 
 
 def _couplings_rule(args):
@@ -269,7 +337,7 @@ def _plan(args, paths):
         args.compare_curve = read_curve(args.compare, time_unit=args.time_unit)
     plan = OutputPlan(inputs=[*paths, args.compare], no_files=args.no_files)
     plan.csv = plan.add(args.output or f"{paths[0].stem}_structure.csv", "--output")
-    plan.json = plan.add(args.json, "--json")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.figure = plan.add(args.plot, "--plot", "figure")
     plan.check()
     return plan
@@ -285,6 +353,7 @@ def _times(args, mas):
                             f"--mas {mas:g} Hz")
         return t
     t_max, _ = parse_time(args.t_max, "--t-max")
+    plausible("t_max", t_max, "--t-max", args.t_max, args.option_warnings)
     n = int(np.floor(t_max * mas / 2 + 1e-9))
     if n < 3:  # the apparent two-spin fit needs three times > 0
         raise UserError(f"--t-max {args.t_max}: shorter than 6 rotor periods at --mas {mas:g} Hz")
@@ -309,7 +378,9 @@ def _report(path, obs_iso, args, sites, times, pred, app, mas, sat, sat_text):
                        "partners_with_default_cq": defaulted, "abundance": args.abundance,
                        "abundance_probability": args.abundance_p,
                        "averaging": f"equal-weight mean of the curves of {len(sites)} observed atom(s)"},
-           "warnings": []}
+           "warnings": list(args.option_warnings)}
+    for msg in args.option_warnings:
+        print(f"  warning: {msg}", file=err)
     out["choices"].update({"cutoff_angstrom": parse_length(args.cutoff, "--cutoff")[0],
                            "max_partners": args.max_partners, "observe": args.observe,
                            "observed_atoms": [x["atom"] for x in sites], "mas_rate_hz": mas, "field_t": args.field,

@@ -70,6 +70,8 @@ class BrukerDataset:
         What the reader found, assumed, inferred or distrusted.
     procs_trusted : bool
         Whether procs agrees with acqus (then its PHC0/PHC1 may be used).
+    nucleus_inferred : bool
+        NUC1 did not name an isotope: ``nucleus`` was inferred from BF1.
     """
 
     path: Path
@@ -86,6 +88,7 @@ class BrukerDataset:
     group_delay_removed: bool
     notes: list = field(default_factory=list)
     procs_trusted: bool = False
+    nucleus_inferred: bool = False
 
     @property
     def dwell_s(self) -> float:
@@ -203,6 +206,62 @@ def _check_size(path, acqus, acqu2s, has_ser):
         raise DataFileError(data_path, f"holds {size} bytes but TD = {td}" + (f" x TD1 = {rows}" if has_ser else "")
                             + f" points need at least {need}: the file is truncated (aborted acquisition or "
                             "incomplete copy)")
+
+
+_ENDIAN = ("little", "big")
+_TYPES = {0: ("i4", "int32"), 2: ("f8", "float64")}
+
+
+def _point_reading(raw, order, dtypa):
+    """How the bytes read as points of (BYTORDA, DTYPA): ('sane' | 'absurd' | 'unclear', text).
+
+    int32 acquisition points stay far inside the int32 range (median |point| < 2**27 on every
+    set we have, real ones 3e2-5e5); read in the wrong byte order, or float64 bits read as int32,
+    they spread over the whole range (median ~1e9). float64 points lie within 1e+-30; other bytes
+    read as float64 give denormals, NaN or huge exponents.
+    """
+    kind, name = _TYPES[dtypa]
+    v = raw.view(("<", ">")[order] + kind).astype(float)
+    if kind == "i4":
+        med = float(np.median(np.abs(v)))
+        state = "sane" if med < 2.0 ** 27 else "absurd" if med > 2.0 ** 28 else "unclear"
+        return state, f"median |point| {med:.3g}, spread over the whole int32 range like noise"
+    with np.errstate(all="ignore"):
+        ok = float(np.mean(np.isfinite(v) & ((v == 0) | ((np.abs(v) > 1e-30) & (np.abs(v) < 1e30)))))
+    state = "sane" if ok > 0.9 else "absurd" if ok < 0.5 else "unclear"
+    return state, f"{(1 - ok) * 100:.0f} % of the {name} points beyond 1e+-30"
+
+
+def _check_byte_order(path, acqus, has_ser):
+    """Refuse points whose byte order (BYTORDA) or type (DTYPA) contradicts acqus.
+
+    The declared reading must not be absurd while another reading is sane
+    (:func:`_point_reading`; up to 1 Mi points examined). float64 readings are preferred as the
+    alternative (int32 views of float64 data can look sane, float64 views of int32 data never do).
+    """
+    data_path = path / ("ser" if has_ser else "fid")
+    dtypa = int(_num(acqus, "DTYPA", path / "acqus", required=False) or 0)
+    order = int(_num(acqus, "BYTORDA", path / "acqus", required=False) or 0)
+    if dtypa not in _TYPES or order not in (0, 1):
+        return
+    raw = np.fromfile(data_path, dtype="u1", count=min(data_path.stat().st_size, 8 << 20))
+    raw = raw[: raw.size - raw.size % 8]
+    if raw.size == 0:
+        return
+    state, what = _point_reading(raw, order, dtypa)
+    if state != "absurd":
+        return
+    for t, o in ((2, order), (2, 1 - order), (0, order), (0, 1 - order)):
+        if (o, t) != (order, dtypa) and _point_reading(raw, o, t)[0] == "sane":
+            break
+    else:
+        return
+    wrong = [f"BYTORDA = {order} ({_ENDIAN[order]} endian)"] if o != order else []
+    wrong += [f"DTYPA = {dtypa} ({_TYPES[dtypa][1]})"] if t != dtypa else []
+    right = ", ".join(x for x, bad in ((f"{_ENDIAN[o]} endian", o != order), (_TYPES[t][1], t != dtypa)) if bad)
+    raise DataFileError(data_path, f"the points contradict acqus {' and '.join(wrong)}: read that way {what}; read "
+                        f"{right} they form a FID (a converted or edited data set?): correct "
+                        f"{' and '.join(w.split(' =')[0] for w in wrong)} in {path / 'acqus'}")
 
 
 def group_delay_points(acqus):
@@ -413,6 +472,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         if not a2.is_file():
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
+    _check_byte_order(path, acqus, has_ser)  # before the size: a wrong DTYPA changes the size needed
     _check_size(path, acqus, acqu2s, has_ser)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nmrglue warns about pulse programs and shapes; we check ourselves
@@ -452,7 +512,9 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
                 notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
     else:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
+    n_notes = len(notes)
     nucleus = _nucleus(acqus, acqus_path, notes)
+    nucleus_inferred = len(notes) > n_notes  # _nucleus notes only what it inferred
     procs_path = path / "pdata" / str(procno) / "procs"
     procs = _read_param_file(procs_path) if procs_path.is_file() else None
     ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
@@ -477,6 +539,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         group_delay_removed=removed,
         notes=notes,
         procs_trusted=trusted,
+        nucleus_inferred=nucleus_inferred,
     )
 
 

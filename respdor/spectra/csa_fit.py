@@ -466,13 +466,78 @@ def fit_mas_spectrum(
         bound; a +-1 error interval that crosses a bound; a correlation above 0.995; an error
         above half the physical range).
 
+    Starting widths and site identity. A site without a ``fwhm`` starts at the half-maximum
+    width of the line at it, measured on the data
+    (:func:`respdor.spectra.deconvolution.measured_start_widths`; a note says which widths were
+    used and how they were found). After the fit every site is judged against where it was
+    put (:func:`respdor.spectra.deconvolution.site_identity`, tolerance: the measured width of
+    its line): status ``moved``, ``merged`` (it ended on another site's line, or another site
+    took its line over; both named, with the distances, in a warning) or ``absent`` (zero
+    amplitude: its numbers are nan). When any site is so judged, the fit is repeated from the
+    measured widths with each site held within that tolerance of where it was put; when that
+    careful fit reaches a chi-square no higher than the first, it is reported (a note says so),
+    otherwise the first fit is reported with its statuses and a warning giving how much worse the
+    held fit is. An error wider than a parameter's whole allowed range is reported as that
+    range, ``(undetermined: lo..hi)``, not as a number.
+
     Returns
     -------
     SpectrumFit
     """
+    kw = dict(noise_region=noise_region, fit_lorentz=fit_lorentz, n_orientations=n_orientations, n_starts=n_starts,
+              degeneracy_dchi2=degeneracy_dchi2, fit_region=fit_region, profile=profile)
+    first = _fit_once(ppm, y, sites, larmor_hz, mas_hz, **kw)
+    flagged = [i for i, r in enumerate(first.sites) if r["status"] in IDENTITY_STATUSES]
+    if not flagged:
+        return first
+    held = [dict(st, fwhm=r["fwhm_start_measured"]) for st, r in zip(sites, first.sites)]
+    careful = _fit_once(ppm, y, held, larmor_hz, mas_hz, center_bounds_ppm=[r["line_hold"] for r in first.sites],
+                        **kw)
+    chi_first, chi_careful = (float(np.sum((f.model - f.data) ** 2)) for f in (first, careful))
+    scale = first.sigma**2 if first.sigma and first.sigma > 0 else 1.0
+    dchi2 = (chi_careful - chi_first) / scale
+    names = ", ".join(f"{first.sites[i]['delta_iso_given']:g}" for i in flagged)
+    if chi_careful <= chi_first * (1.0 + 1e-9):
+        careful.notes[0] = first.notes[0]  # the widths' origin (the held fit was given them)
+        for a, b in zip(careful.sites, first.sites):
+            a["fwhm_start_source"] = b["fwhm_start_source"]
+        careful.notes.insert(1, f"a first fit left its line at site(s) {names} ppm; the fit holding every site within "
+                                f"its line width of where it was put reached a lower chi2 (by {-dchi2:.3g} sigma^2) "
+                                "and is reported")
+        return careful
+    first.warnings.append(f"holding every site within its line width of where it was put raises chi2 by {dchi2:.3g} "
+                          f"(in sigma^2): the data prefer the fit reported, in which site(s) {names} ppm did not stay "
+                          "on their lines (see their status)")
+    return first
+
+
+#: Statuses of a site that did not stay on the line where it was put.
+IDENTITY_STATUSES = ("moved", "merged", "absent")
+
+
+def _fit_once(
+    ppm,
+    y,
+    sites,
+    larmor_hz: float,
+    mas_hz: float,
+    noise_region=None,
+    fit_lorentz: bool = False,
+    n_orientations: int = 610,
+    n_starts: int = 3,
+    degeneracy_dchi2: float = 4.0,
+    fit_region=None,
+    profile: str = "auto",
+    center_bounds_ppm=None,
+) -> SpectrumFit:
+    """One run of :func:`fit_mas_spectrum` (same parameters), without the careful re-fit.
+
+    ``center_bounds_ppm`` (float or one per site): each delta_iso may move at most this far from
+    its start (besides the 0.4-spacing bound).
+    """
     import lmfit
 
-    from .deconvolution import noise_sigma
+    from .deconvolution import measured_start_widths, noise_sigma
 
     x = np.asarray(ppm, float)
     yv = np.asarray(y, float)
@@ -505,7 +570,15 @@ def fit_mas_spectrum(
         if not (x.min() <= iso <= x.max()):
             raise UserError(f"site {i + 1}: delta_iso {iso:g} ppm lies outside the fitted window "
                             f"{x.min():.1f}..{x.max():.1f} ppm")
-        fw = float(np.clip(st.get("fwhm", 10.0), 1.01 * dx, 0.99 * wmax))
+    # The line width at each site, measured on the data: the starting width when none is given
+    # (a start wider than the gap between two lines lets one site take both), and in every case
+    # the yardstick for "the site stayed on its line".
+    measured = measured_start_widths(x, yv, [float(st["delta_iso"]) for st in sites])
+    start_notes = _start_width_notes(sites, measured)
+    for i, st in enumerate(sites):
+        iso = float(st["delta_iso"])
+        given = st.get("fwhm")
+        fw = float(np.clip(measured[i].fwhm if given is None else given, 1.01 * dx, 0.99 * wmax))
         if "amplitude" not in st:
             # Start from the measured line: height at delta_iso x Gaussian area factor x fwhm
             # (the integral of a real spectrum is dominated by its baseline, not by the lines).
@@ -524,6 +597,8 @@ def fit_mas_spectrum(
         p = lmfit.Parameters()
         for i, (iso, s0, fw) in enumerate(starts):
             h = min(0.4 * step, max(3.0 * fw, 5 * dx))
+            if center_bounds_ppm is not None:
+                h = min(h, float(np.broadcast_to(np.asarray(center_bounds_ppm, float), (n,))[i]))
             p.add(f"iso{i}", value=iso, min=max(iso - h, x.min()), max=min(iso + h, x.max()))
             p.add(f"span{i}", value=float(np.clip(s0 * factor, 1e-3, 0.99 * span_max)), min=0.0, max=span_max)
             sgn = skew_sign if fixed_signs is None else fixed_signs[i]
@@ -612,7 +687,7 @@ def fit_mas_spectrum(
                        for fct in factors for sg in (1.0, -1.0)), key=lambda r: r.chisqr)
     powder["n"] = n_orientations
     res = min((run(r.params) for r in screened[:2]), key=lambda r: r.chisqr)
-    notes, warns = [], []
+    notes, warns = list(start_notes), []
     # The residual's sigma is reported under another name: ``resid`` reads ``sigma`` at every
     # call, and rebinding it here silently rescaled every later refit (the first pass compared
     # chi2 in data units with chi2 in sigma units, which made every skew-sign test "degenerate").
@@ -714,7 +789,62 @@ def fit_mas_spectrum(
                          "sideband order(s) above 3 sigma); span and skew not reported")
             for k in ("span", "span_err", "skew", "skew_err", "zeta", "eta"):
                 row[k] = float("nan")
+    _judge_sites(out, res.params, sites, measured, dx, warns)
     return SpectrumFit(out, float(res.params["eta_l"].value), float(sigma_report), x, yv, c.sum(axis=0), c, notes, warns)
+
+
+def _start_width_notes(sites, measured):
+    """One note saying which starting widths were used and where they came from."""
+    given = [st.get("fwhm") for st in sites]
+    if all(g is not None for g in given):
+        return [f"starting line widths as given: {', '.join(f'{float(g):.2f}' for g in given)} ppm"]
+    parts = [f"{m.centre:g}: {m.fwhm:.2f} ppm ({m.how})" if g is None else f"{m.centre:g}: {float(g):.2f} ppm (given)"
+             for g, m in zip(given, measured)]
+    return ["starting line widths from the data: " + "; ".join(parts)]
+
+
+def _judge_sites(out, params, sites, measured, dx, warns):
+    """Statuses 'moved' / 'merged' / 'absent' for sites that left the line where they were put
+    (see :func:`respdor.spectra.deconvolution.site_identity`), and no plain number for a value
+    the data do not fix: an absent site's position and width are nan, an error larger than the
+    parameter's physical range becomes that range, shown as undetermined."""
+    from .deconvolution import site_identity
+
+    given = [float(st["delta_iso"]) for st in sites]
+    # Tolerance: the measured width of the site's line (the fitted one where none was measured).
+    tol = [max(m.fwhm if m.measured else row["fwhm"], 3.0 * dx) for m, row in zip(measured, out)]
+    status, found = site_identity(given, [r["delta_iso"] for r in out], [r["fwhm"] for r in out],
+                                  [r["amplitude"] for r in out], tol, [m.peak for m in measured])
+    warns.extend(found)
+    total = sum(r["amplitude"] for r in out)
+    for i, (row, st) in enumerate(zip(out, status)):
+        row["delta_iso_given"] = given[i]
+        row["fwhm_start"] = float(measured[i].fwhm if sites[i].get("fwhm") is None else sites[i]["fwhm"])
+        row["fwhm_start_source"] = "given" if sites[i].get("fwhm") is not None else (
+            "measured" if measured[i].measured else "estimated")
+        row["moved_ppm"] = float(abs(row["delta_iso"] - given[i]))
+        row["fwhm_start_measured"] = float(measured[i].fwhm)
+        row["line_tolerance"] = float(tol[i])
+        # The careful re-fit holds the site within the tolerance of its line's top.
+        row["line_hold"] = float(tol[i] + (abs(measured[i].peak - given[i]) if np.isfinite(measured[i].peak) else 0.0))
+        if st:
+            row["status"] = st
+        if row["amplitude"] <= 1e-6 * total:
+            for k in ("delta_iso", "fwhm", "span", "skew", "zeta", "eta", "fraction"):
+                row[k] = float("nan")
+                if k + "_err" in row:
+                    row[k + "_err"] = float("nan")
+                    row[k + "_interval"], row[k + "_limit"] = None, None
+            continue
+        for name, key in (("delta_iso", "iso"), ("fwhm", "fwhm")):
+            par = params[f"{key}{i}"]
+            lo, hi = float(par.min), float(par.max)
+            err = row.get(name + "_err")
+            if err is not None and np.isfinite(err) and err > hi - lo:
+                # A covariance error wider than the whole allowed range says: not determined.
+                row[name + "_err"] = float("nan")
+                row[name + "_err_method"] = "range"
+                row[name + "_interval"], row[name + "_limit"] = [lo, hi], "both"
 
 
 _SITE_KEYS = ("iso", "span", "skew", "amp", "fwhm")
@@ -798,8 +928,8 @@ def _site_errors(i, row, res, group, refit_sites, chi_scale, err_scale, window, 
 
 
 def site_text(row: dict, name: str) -> str:
-    """A site's ``delta_iso``, ``span`` or ``skew`` as text (see :func:`format_estimate`)."""
-    fmt = {"span": ".1f", "skew": "+.3f", "delta_iso": ".2f"}[name]
+    """A site's ``delta_iso``, ``span``, ``skew`` or ``fwhm`` as text (see :func:`format_estimate`)."""
+    fmt = {"span": ".1f", "skew": "+.3f", "delta_iso": ".2f", "fwhm": ".2f"}[name]
     return format_estimate(row[name], row.get(name + "_err"), row.get(name + "_interval"), row.get(name + "_limit"), fmt)
 
 

@@ -19,7 +19,8 @@ from spinsim.sidebands import pseudo_voigt
 
 from ..errors import UserError
 
-__all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio"]
+__all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio",
+           "StartWidth", "measured_start_widths", "site_identity"]
 
 _SHAPES = {"gaussian": 0.0, "lorentzian": 1.0, "voigt": None}
 # A site this many times broader than the median of the others is checked against the baseline.
@@ -36,6 +37,203 @@ def noise_sigma(ppm, y, region):
     xx = np.asarray(ppm, float)[sel]
     coef = np.polyfit(xx, yy, 1)
     return float(np.std(yy - np.polyval(coef, xx), ddof=2))
+
+
+@dataclass
+class StartWidth:
+    """Starting line width of one site, measured on the data where a line is there.
+
+    Attributes
+    ----------
+    centre : float
+        The site's position as given (ppm).
+    fwhm : float
+        Starting FWHM (ppm).
+    measured : bool
+        True when ``fwhm`` is the half-maximum width of a line at ``peak``.
+    peak : float
+        Top of the line the width was measured on (ppm; nan when no line was found).
+    how : str
+        One phrase for the output (how the width was obtained).
+    """
+
+    centre: float
+    fwhm: float
+    measured: bool
+    peak: float
+    how: str
+
+
+def _crossing(xs, ys, top, half, direction, noise):
+    """Interpolated ppm where ``ys`` first falls below ``half`` walking from ``top`` in
+    ``direction`` (+1/-1), or None when the spectrum rises again by more than 3 noise levels
+    first (an unresolved neighbour) or the axis ends."""
+    i, low = top, ys[top]
+    while 0 <= i + direction < ys.size:
+        j = i + direction
+        if ys[j] <= half:
+            t = (ys[i] - half) / max(ys[i] - ys[j], 1e-300)
+            return float(xs[i] + t * (xs[j] - xs[i]))
+        if ys[j] > low + 3.0 * noise:
+            return None
+        low = min(low, ys[j])
+        i = j
+    return None
+
+
+def measured_start_widths(ppm, y, centres, noise=None, snr: float = 5.0) -> list[StartWidth]:
+    """Starting FWHM of each site from the data: the half-maximum width of the line at it.
+
+    From the point nearest each centre the (5-point smoothed) spectrum is climbed to the top
+    of the line whose flank holds the centre. The half-maximum crossings on either side are
+    interpolated; the nearer resolved side gives the width (2 x that half width), so that a
+    neighbour or a hump on the other side does not widen it (the narrowest width the data
+    resolve there). No start is wider than the distance to the nearest other site, so that
+    two close lines never start as one. A site with no line above ``snr`` noise levels
+    starts at the median measured width of the others (the window / 20 when there are none),
+    and says so.
+
+    Parameters
+    ----------
+    ppm, y : ndarray
+        Axis (ppm, either order) and real spectrum.
+    centres : sequence of float
+        Sites as given (ppm).
+    noise : float, optional
+        Noise standard deviation (default: :func:`respdor.spectra.processing.spectrum_noise`).
+    snr : float
+        Height (in noise levels) a line needs to be measured.
+
+    Returns
+    -------
+    list of StartWidth
+    """
+    from .processing import spectrum_noise
+
+    x = np.asarray(ppm, float)
+    order = np.argsort(x)
+    xs, ys = x[order], np.asarray(y, float)[order]
+    dx = float(np.median(np.diff(xs))) if xs.size > 1 else 1.0
+    noise = spectrum_noise(ys) if noise is None else float(noise)
+    smooth = np.convolve(ys, np.ones(5) / 5.0, mode="same") if ys.size >= 5 else ys
+    cs = [float(c) for c in centres]
+    found = []
+    for c in cs:
+        i = int(np.clip(np.searchsorted(xs, c), 0, xs.size - 1))
+        while True:  # uphill on the smoothed spectrum: the top of the line under the centre
+            nb = [k for k in (i - 1, i + 1) if 0 <= k < xs.size and smooth[k] > smooth[i]]
+            if not nb:
+                break
+            i = max(nb, key=lambda k: smooth[k])
+        a, b = max(0, i - 2), min(xs.size, i + 3)
+        top = a + int(np.argmax(ys[a:b]))
+        if ys[top] < snr * noise:
+            found.append(None)
+            continue
+        half = 0.5 * ys[top]
+        sides = [abs(v - xs[top]) for v in (_crossing(xs, ys, top, half, -1, noise), _crossing(xs, ys, top, half, 1, noise))
+                 if v is not None]
+        found.append((float(xs[top]), 2.0 * min(sides) if sides else None))
+    widths = [f[1] for f in found if f is not None and f[1] is not None]
+    fallback = float(np.median(widths)) if widths else float(np.ptp(xs)) / 20.0
+    out = []
+    for k, (c, f) in enumerate(zip(cs, found)):
+        gaps = [abs(c - o) for j, o in enumerate(cs) if j != k and o != c]
+        cap = min(gaps) if gaps else np.inf
+        if f is None:
+            w, ok, peak = fallback, False, float("nan")
+            how = (f"no line above {snr:g} sigma at {c:g} ppm: the median width of the measured lines"
+                   if widths else f"no line above {snr:g} sigma at {c:g} ppm: 1/20 of the window")
+        elif f[1] is None:
+            w, ok, peak = min(fallback, cap), False, f[0]
+            how = f"line at {f[0]:.2f} ppm not resolved at half height: the median width of the measured lines"
+        else:
+            w, ok, peak, how = f[1], True, f[0], f"measured: half-maximum width of the line at {f[0]:.2f} ppm"
+        if w > cap:
+            w, how = cap, how + f", capped at the {cap:.2f} ppm to the nearest other site"
+        out.append(StartWidth(c, float(max(w, 2.0 * dx)), ok, peak, how))
+    return out
+
+
+def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
+    """Did each site stay on the line where it was put?
+
+    Each site's line is the top of the line found under its given position
+    (:func:`measured_start_widths`), or the given position where there is none. A site has
+    ``moved`` when its fitted centre lies more than its tolerance (the measured width of its
+    line; at least a few points) from its line. It is ``merged`` when it moved and now lies
+    nearer another site's line than its own (it ended on that site's line), when it moved or
+    vanished and another site's fitted line (within half its FWHM) covers its own line (that
+    site took its line over), or when two fitted centres lie within half the narrower FWHM of
+    each other (two sites on one line). A site with zero fitted amplitude is ``absent``.
+
+    Parameters
+    ----------
+    starts, centres, fwhms, amplitudes, tolerances : sequence of float
+        Per site: given position, fitted centre, fitted FWHM (ppm), fitted amplitude (>= 0),
+        allowed distance (ppm).
+    lines : sequence of float, optional
+        Per site: the top of its line (ppm; nan: none found, the given position is used).
+
+    Returns
+    -------
+    statuses : list of str
+        '' (on its line), 'moved', 'merged' or 'absent'.
+    warnings : list of str
+        One line per finding, naming both sites and the distance moved.
+    """
+    s, c, w, a, tol = (np.asarray(v, float) for v in (starts, centres, fwhms, amplitudes, tolerances))
+    ln = s.copy() if lines is None else np.where(np.isfinite(np.asarray(lines, float)), np.asarray(lines, float), s)
+    n = s.size
+    total = float(np.sum(a))
+    absent = a <= 1e-6 * total if total > 0 else np.ones(n, bool)
+    moved = np.abs(c - ln) > tol
+    status, warns, done = [""] * n, [], set()
+
+    def say(i, j, why):
+        if (i, j) in done:
+            return
+        done.add((i, j))
+        status[i] = "merged"
+        if not absent[j]:
+            status[j] = "merged"
+        warns.append(f"site {i + 1} given at {s[i]:g} ppm and site {j + 1} given at {s[j]:g} ppm: {why}")
+
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        if not others:
+            break
+        if moved[i] and not absent[i]:
+            j = min(others, key=lambda j: abs(c[i] - ln[j]))
+            if abs(c[i] - ln[j]) < abs(c[i] - ln[i]) and abs(ln[j] - ln[i]) > tol[i]:
+                say(i, j, f"site {i + 1} was fitted at {c[i]:.2f} ppm, {abs(c[i] - s[i]):.2f} ppm from where it was "
+                          f"put, on the line of site {j + 1}")
+                continue
+        if moved[i] or absent[i]:
+            cover = [j for j in others if not absent[j] and abs(c[j] - ln[i]) <= 0.5 * w[j]]
+            if cover:
+                j = cover[0]
+                gone = "has zero amplitude" if absent[i] else f"was fitted at {c[i]:.2f} ppm ({abs(c[i] - s[i]):.2f} ppm away)"
+                say(i, j, f"site {i + 1} {gone}; site {j + 1} ({c[j]:.2f} ppm, {w[j]:.2f} ppm wide, moved "
+                          f"{abs(c[j] - s[j]):.2f} ppm) covers its line")
+                continue
+        for j in others:
+            # Within half the narrower width: one line (a broad component under a narrow line is not).
+            if j > i and not absent[i] and not absent[j] and abs(c[i] - c[j]) < 0.5 * min(w[i], w[j]):
+                say(i, j, f"both fitted on one line ({c[i]:.2f} and {c[j]:.2f} ppm, {min(w[i], w[j]):.2f} ppm wide)")
+    for i in range(n):
+        if status[i]:
+            continue
+        if absent[i]:
+            status[i] = "absent"
+            warns.append(f"site {i + 1} given at {s[i]:g} ppm: fitted amplitude zero (no line left for it); "
+                         "its position and width are not reported")
+        elif moved[i]:
+            status[i] = "moved"
+            warns.append(f"site {i + 1} given at {s[i]:g} ppm was fitted at {c[i]:.2f} ppm, {abs(c[i] - s[i]):.2f} ppm "
+                         f"away, {abs(c[i] - ln[i]):.2f} ppm from the top of its line at {ln[i]:.2f} ppm (more than "
+                         f"its {tol[i]:.2f} ppm width): no line at {s[i]:g} ppm? check the sites")
+    return status, warns
 
 
 @dataclass
@@ -89,6 +287,7 @@ def deconvolve(
     baseline: str = "none",
     center_bounds_ppm: float | None = None,
     n_starts: int = 3,
+    allow_long: bool = False,
 ) -> DeconvolutionResult:
     """Fit a spectrum with one line per site.
 
@@ -99,7 +298,8 @@ def deconvolve(
     centers : sequence of float
         Starting centres in ppm, one per site.
     fwhm : float or sequence, optional
-        Starting FWHM in ppm (default: 1/20 of the fitted range).
+        Starting FWHM in ppm (default: the half-maximum width of the line at each site, measured
+        on the data by :func:`measured_start_widths`; a note says which widths were used).
     shape : {'gaussian', 'lorentzian', 'voigt'}
         Line shape; 'voigt' fits one Lorentzian fraction common to all sites.
     noise_region : (float, float), optional
@@ -112,6 +312,9 @@ def deconvolve(
         Each centre may move at most this far from its start (default: anywhere in the window).
     n_starts : int
         Starting widths tried (1, 1/3 and 3 x the given width); the best chi-square wins.
+    allow_long : bool
+        Run a fit whose estimated work (:func:`respdor.workload.fit_work`: starts x points x
+        parameters^2) is beyond the stated limit; without it such a fit is refused before it starts.
 
     A site is refused (``status`` 'refused', with a warning) when its centre ends on the window
     edge, its width exceeds half the window (it fitted the baseline, not a line) or its area
@@ -121,10 +324,52 @@ def deconvolve(
     (``baseline_fraction``), gets status 'baseline?' with a warning: a rolling baseline (the
     113Cd set's leading FID transient) and a broad line look alike there.
 
+    When a site is judged moved, merged or absent, the fit is repeated from the
+    measured widths with each centre held within its line's width of its line; that careful fit
+    is reported when its chi-square is no higher (a note says so), otherwise the first one, with
+    a warning giving how much worse the held fit is.
+
     Returns
     -------
     DeconvolutionResult
     """
+    kw = dict(shape=shape, noise_region=noise_region, fit_region=fit_region, baseline=baseline, n_starts=n_starts)
+    first = _deconvolve_once(ppm, y, centers, fwhm=fwhm, center_bounds_ppm=center_bounds_ppm, **kw)
+    flagged = [i for i, r in enumerate(first.sites) if r["line_status"]]
+    if not flagged:
+        return first
+    hold = [r["line_hold"] for r in first.sites]
+    if center_bounds_ppm is not None:
+        hold = np.minimum(hold, center_bounds_ppm)
+    careful = _deconvolve_once(ppm, y, centers, fwhm=[r["fwhm_start_measured"] for r in first.sites],
+                               center_bounds_ppm=hold, **kw)
+    chi = [float(np.sum((f.model - f.data) ** 2)) for f in (first, careful)]
+    dchi2 = (chi[1] - chi[0]) / max(first.sigma**2, 1e-300)
+    names = ", ".join(f"{float(np.atleast_1d(centers)[i]):g}" for i in flagged)
+    if chi[1] <= chi[0] * (1.0 + 1e-9):
+        careful.notes.insert(0, f"a first fit left its line at site(s) {names} ppm; the fit holding every site within "
+                                f"its line width of its line reached a lower chi2 (by {-dchi2:.3g} sigma^2) and is "
+                                "reported")
+        return careful
+    first.warnings.append(f"holding every site within its line width of its line raises chi2 by {dchi2:.3g} (in "
+                          f"sigma^2): the data prefer the fit reported, in which site(s) {names} ppm did not stay on "
+                          "their lines (see their status)")
+    return first
+
+
+def _deconvolve_once(
+    ppm,
+    y,
+    centers,
+    fwhm=None,
+    shape: str = "gaussian",
+    noise_region=None,
+    fit_region=None,
+    baseline: str = "none",
+    center_bounds_ppm: float | None = None,
+    n_starts: int = 3,
+) -> DeconvolutionResult:
+    """One run of :func:`deconvolve` (same parameters; ``center_bounds_ppm`` may be one per site)."""
     import lmfit
 
     if shape not in _SHAPES:
@@ -144,18 +389,30 @@ def deconvolve(
         lo, hi = sorted(fit_region)
         sel = (x >= lo) & (x <= hi)
     xf, yf = x[sel], yv[sel]
+    from ..workload import check_work, fit_work
+
+    n_par = 3 * len(centers) + {"none": 0, "constant": 1, "linear": 2}[baseline] + (_SHAPES[shape] is None)
+    check_work(fit_work(n_starts, xf.size, n_par, "the number of --sites or the points (--fit-region)"), allow_long,
+               f"deconvolve --sites ({len(centers)} sites)")
     for c in centers:
         if not (xf.min() <= c <= xf.max()):
             raise UserError(f"site centre {c:g} ppm lies outside the fitted range {xf.min():.1f}..{xf.max():.1f} ppm")
     width = np.ptp(xf)
-    fw = np.broadcast_to(np.asarray(fwhm if fwhm is not None else width / 20.0, float), (len(centers),))
     step = abs(xf[1] - xf[0])
+    measured = measured_start_widths(xf, yf, centers)
+    if fwhm is None:
+        fw = np.array([m.fwhm for m in measured])
+        notes.append("starting line widths from the data: " + "; ".join(f"{m.centre:g}: {m.fwhm:.2f} ppm ({m.how})"
+                                                                         for m in measured))
+    else:
+        fw = np.broadcast_to(np.asarray(fwhm, float), (len(centers),))
     params = lmfit.Parameters()
     for i, (c, w) in enumerate(zip(centers, fw)):
         # Physical bounds: a centre inside the fitted window, 0 < width < window.
         lo_c, hi_c = xf.min(), xf.max()
         if center_bounds_ppm is not None:
-            lo_c, hi_c = max(lo_c, c - center_bounds_ppm), min(hi_c, c + center_bounds_ppm)
+            h = float(np.broadcast_to(np.asarray(center_bounds_ppm, float), (len(centers),))[i])
+            lo_c, hi_c = max(lo_c, c - h), min(hi_c, c + h)
         params.add(f"c{i}", value=c, min=lo_c, max=hi_c)
         params.add(f"w{i}", value=float(np.clip(w, 1.01 * step, 0.99 * width)), min=step, max=width)
         near = np.abs(xf - c) < w
@@ -260,14 +517,8 @@ def deconvolve(
         if why:
             row["status"] = "refused"
             warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
-        elif abs(row["center"] - centers[i]) > 2.0 * max(row["fwhm"], step):
-            # Not refused (the line is real), but it is not where the user placed the site: a line
-            # expected at that shift may be absent, or two sites may have merged.
-            row["status"] = "moved"
-            warnings.append(f"site {i + 1} given at {centers[i]:g} ppm was fitted at {row['center']:.1f} ppm, "
-                            f"{abs(row['center'] - centers[i]) / row['fwhm']:.1f} line widths away: no line at "
-                            f"{centers[i]:g} ppm? check --sites")
         sites.append(row)
+    _judge_lines(sites, centers, measured, step, width, warnings)
     covar = None if res.covar is None else np.array(res.covar) * scale**2
     return DeconvolutionResult(
         sites=sites,
@@ -282,6 +533,30 @@ def deconvolve(
         notes=notes,
         warnings=warnings,
     )
+
+
+def _judge_lines(sites, centers, measured, step, width, warnings):
+    """Statuses 'moved' / 'merged' / 'absent' (:func:`site_identity`) for sites not already
+    refused or flagged, and nan for a value whose error exceeds its whole range (or of a site
+    with zero area)."""
+    tol = [max(m.fwhm if m.measured else r["fwhm"], 3.0 * step) for m, r in zip(measured, sites)]
+    status, found = site_identity(centers, [r["center"] for r in sites], [r["fwhm"] for r in sites],
+                                  [r["area"] for r in sites], tol, [m.peak for m in measured])
+    warnings.extend(found)
+    total = sum(r["area"] for r in sites)
+    for r, st, m, t in zip(sites, status, measured, tol):
+        r["fwhm_start_measured"], r["line_tolerance"] = float(m.fwhm), float(t)
+        r["line_status"] = st  # also where 'refused' or 'baseline?' stays the status shown
+        # The careful re-fit holds the centre within the tolerance of the line's top.
+        r["line_hold"] = float(t + (abs(m.peak - m.centre) if np.isfinite(m.peak) else 0.0))
+        if st and r["status"] == "ok":
+            r["status"] = st
+        zero = total <= 0 or r["area"] <= 1e-6 * total
+        for name, rng in (("center", width), ("fwhm", width), ("fraction", 1.0)):
+            e = r[name + "_err"]
+            r[name + "_undetermined"] = bool(zero or (np.isfinite(e) and e > rng))
+            if r[name + "_undetermined"]:
+                r[name], r[name + "_err"] = float("nan"), float("nan")
 
 
 def _baseline_fraction(x, y, p, n):
@@ -327,7 +602,7 @@ def area_ratio(result: DeconvolutionResult, i: int, j: int):
 
 
 def _nearest(result, center, tol):
-    d = [abs(s["center"] - center) for s in result.sites]
+    d = [abs(s["center"] - center) if np.isfinite(s["center"]) else np.inf for s in result.sites]
     k = int(np.argmin(d))
     return k if d[k] <= tol else None
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor"]
+__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_nucleus", "check_noise_region"]
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Spectrum1D:
         acqus MASR (not trusted; see :mod:`respdor.spectra.mas`).
     processing : Processed1D or None
     notes : list of str
+    nucleus_inferred : bool
+        ``nucleus`` was inferred from BF1 (NUC1 empty), not read.
     """
 
     ppm: np.ndarray
@@ -45,6 +47,7 @@ class Spectrum1D:
     mas_recorded_hz: float | None
     processing: object = None
     notes: list = field(default_factory=list)
+    nucleus_inferred: bool = False
 
     def freq_axis(self, larmor_hz: float) -> np.ndarray:
         """Frequency axis in Hz (from the data, or ppm x larmor for text spectra)."""
@@ -91,7 +94,7 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
         pr = process_fid(ds, lb_hz=lb_hz, zero_fill=zero_fill, phase=phase, dc=dc, baseline_order=baseline_order,
                          lp_first=lp_first)
         return Spectrum1D(pr.ppm, pr.real, pr.freq_hz, ds.larmor_hz, ds.nucleus, ds.mas_hz_recorded, pr,
-                          list(ds.notes) + pr.notes)
+                          list(ds.notes) + pr.notes, ds.nucleus_inferred)
     from .textio import read_spectrum_text
 
     x, y = read_spectrum_text(p)
@@ -104,37 +107,189 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
     return Spectrum1D(np.asarray(x, float), np.asarray(y, float), None, None, None, None, None, notes)
 
 
-def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nucleus=None):
-    """The observe frequency to use, from the data when they carry it.
+#: A --larmor/--field that differs from another source of the observe frequency by more than
+#: WARN_FRACTION is a warning, by more than REFUSE_FRACTION a contradiction (refused). Carrier
+#: offsets (SFO1 - BF1) stay within a spectral width, well under 2 % of the frequency.
+WARN_FRACTION, REFUSE_FRACTION = 1e-3, 2e-2
+
+#: 1H frequencies (MHz) a magnet can have: no NMR magnet is below 40 MHz or above 1.3 GHz of 1H.
+PROTON_MHZ_RANGE = (40.0, 1300.0)
+
+
+def _compare(a_hz, a_how, b_hz, b_how, warn, using):
+    """Two values of the same observe frequency: refuse a contradiction, warn on a small difference."""
+    rel = a_hz / b_hz - 1.0
+    text = f"{a_how} gives {a_hz / 1e6:.4f} MHz but {b_how} is {b_hz / 1e6:.4f} MHz ({rel * 100:+.2f} %)"
+    if abs(rel) > REFUSE_FRACTION:
+        raise UserError(f"{text}: they contradict each other; give one of them, or correct the other")
+    if abs(rel) > WARN_FRACTION:
+        warn.append(f"{text}: using {using}")
+
+
+def _check_nucleus_frequency(hz, how, nucleus, warn):
+    """A frequency given with --nucleus must be that nucleus on some magnet; name the nucleus it
+    fits instead when it fits none of the usual magnets (the 1H frequency a multiple of 50 MHz)."""
+    from spinsim.isotopes import get_isotope
+
+    from .referencing import infer_nucleus
+
+    try:
+        iso = get_isotope(nucleus)
+    except ValueError as exc:
+        raise UserError(f"--nucleus: {exc}") from None
+    if not iso.frequency_ratio:
+        return
+    h = hz / 1e6 / iso.frequency_ratio
+    lo, hi = PROTON_MHZ_RANGE
+    others = [(s, hh) for s, hh in infer_nucleus(hz / 1e6) if s != iso.symbol]
+    alt = f"; it is {others[0][0]} on a {others[0][1]:.1f} MHz magnet" if others else ""
+    if not lo <= h <= hi:
+        raise UserError(f"{how} ({hz / 1e6:.4f} MHz) and --nucleus {iso.symbol} contradict each other: they would "
+                        f"need a {h:.1f} MHz 1H magnet (magnets lie between {lo:g} and {hi:g} MHz){alt}")
+    if others and all(s != iso.symbol for s, _ in infer_nucleus(hz / 1e6)):
+        warn.append(f"{how} ({hz / 1e6:.4f} MHz) is {iso.symbol} on a {h:.1f} MHz 1H magnet, not a usual one"
+                    f"{alt}: check --larmor and --nucleus")
+
+
+def check_nucleus(nucleus, data_nucleus, data_nucleus_inferred=False):
+    """A --nucleus that differs from the data set's: refused against NUC1, a warning (the data
+    used) when the data set's nucleus was only inferred from BF1. Returns the warnings."""
+    if not (nucleus and data_nucleus):
+        return []
+    from spinsim.isotopes import get_isotope
+
+    try:
+        same = get_isotope(nucleus).symbol == data_nucleus
+    except ValueError as exc:
+        raise UserError(f"--nucleus: {exc}") from None
+    if same:
+        return []
+    text = f"--nucleus {nucleus} but the data set observes {data_nucleus}"
+    if not data_nucleus_inferred:
+        raise UserError(f"{text} (acqus NUC1): they contradict each other; drop --nucleus or check the data set")
+    return [f"{text} (inferred from BF1); using the data"]
+
+
+def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nucleus=None,
+                   data_nucleus_inferred=False):
+    """The observe frequency to use, from the data when they carry it; contradictions refused.
+
+    Every source given is compared with every other: --larmor with --field (x the nucleus's
+    Xi), each with the data set's SFO1, and --larmor with --nucleus (it must be that nucleus on
+    a magnet of 40-1300 MHz 1H). A difference above :data:`REFUSE_FRACTION` is refused naming
+    both values, above :data:`WARN_FRACTION` it is a warning.
+
+    Parameters
+    ----------
+    data_hz : float or None
+        SFO1 of the data set (Hz).
+    larmor_hz, field_t : float or None
+        --larmor (Hz) and --field (T).
+    nucleus, data_nucleus : str or None
+        --nucleus and the data set's nucleus.
+    data_nucleus_inferred : bool
+        The data set's nucleus was inferred from BF1 (NUC1 empty): a different --nucleus is then a
+        warning, otherwise it contradicts NUC1 and is refused.
 
     Returns
     -------
     larmor_hz : float
     source : str
     warnings : list of str
-        A given value that disagrees with the data by more than 0.1 %, or a nucleus mismatch.
     """
     from .referencing import larmor_from_field
 
-    warn = []
-    if nucleus and data_nucleus and nucleus != data_nucleus:
-        warn.append(f"--nucleus {nucleus} but the data set observes {data_nucleus}; using the data")
-    given, how = None, ""
-    if larmor_hz:
-        given, how = float(larmor_hz), "--larmor"
-    elif field_t:
-        nuc = data_nucleus or nucleus
+    warn = check_nucleus(nucleus, data_nucleus, data_nucleus_inferred)
+    nuc = data_nucleus or nucleus
+    from_field = None
+    if field_t:
         if not nuc:
             raise UserError("--field needs --nucleus (the observed isotope, e.g. 113Cd)")
         try:
-            given, how = larmor_from_field(nuc, field_t), f"--field {field_t:g} T (Xi x 1H frequency)"
+            from_field = larmor_from_field(nuc, field_t)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    field_how = f"--field {field_t:g} T for {nuc}" if from_field else ""
+    if larmor_hz and from_field:
+        _compare(float(larmor_hz), "--larmor", from_field, field_how + " (Xi x 1H frequency)", warn,
+                 "SFO1" if data_hz else "--larmor")
+    if larmor_hz and nuc:
+        _check_nucleus_frequency(float(larmor_hz), "--larmor", nuc, warn)
+    given, how = (float(larmor_hz), "--larmor") if larmor_hz else (from_field, field_how) if from_field else (None, "")
     if data_hz:
-        if given is not None and abs(given - data_hz) > 1e-3 * data_hz:
-            warn.append(f"{how} gives {given / 1e6:.4f} MHz but the data set's SFO1 is {data_hz / 1e6:.4f} MHz "
-                        f"({(given / data_hz - 1) * 100:+.2f} %): using SFO1")
+        if larmor_hz:
+            _compare(float(larmor_hz), "--larmor", data_hz, "the data set's SFO1", warn, "SFO1")
+        elif from_field:
+            _compare(from_field, field_how, data_hz, "the data set's SFO1", warn, "SFO1")
         return float(data_hz), "SFO1 from acqus", warn
     if given is None:
         raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
+    if how == field_how:
+        how = f"{field_how} (Xi x 1H frequency)"
     return given, how, warn
+
+
+#: A noise region whose spread exceeds the spectrum's baseline noise by more than this factor
+#: holds signal: the errors measured there would be that many times too large (refused).
+NOISE_SPREAD_REFUSE = 3.0
+#: Above these (spread, or a single point) it holds some signal: a warning.
+NOISE_SPREAD_WARN, NOISE_PEAK_WARN = 1.5, 6.0
+
+
+def check_noise_region(ppm, y, region, sites=(), option="--noise-region", where="the spectrum"):
+    """Refuse a noise region that lies on signal; return a warning when it holds a little.
+
+    The region's spread (standard deviation after removing a straight line, as the noise
+    estimates use it) is compared with the baseline noise of the whole spectrum
+    (:func:`respdor.spectra.processing.spectrum_noise`, a robust estimate from its signal-free
+    points): on a line or a spinning sideband it is many times larger (the errors would be as
+    many times too large). A site given by the user inside the region is refused too.
+
+    Parameters
+    ----------
+    ppm, y : ndarray
+        Axis (ppm) and real spectrum.
+    region : (float, float)
+        The noise region (ppm).
+    sites : sequence of float
+        Line positions the user gave (ppm).
+    option, where : str
+        How the region and the spectrum are named in the messages.
+
+    Returns
+    -------
+    list of str
+        Warnings (empty when the region is clean).
+
+    Raises
+    ------
+    UserError
+        The region contains a site, or its spread is more than :data:`NOISE_SPREAD_REFUSE` x the
+        baseline noise.
+    """
+    from .processing import spectrum_noise
+
+    lo, hi = sorted(float(v) for v in region)
+    name = f"{option} {region[0]:g} {region[1]:g}"
+    inside = [s for s in sites if lo <= s <= hi]
+    if inside:
+        raise UserError(f"{name}: contains the site at {inside[0]:g} ppm: a noise region must be free of signal")
+    ppm, y = np.asarray(ppm, float), np.asarray(y, float)
+    sel = (ppm >= lo) & (ppm <= hi)
+    if sel.sum() < 8:
+        return []  # too few points: the noise estimate itself says so
+    x, v = ppm[sel], y[sel]
+    r = v - np.polyval(np.polyfit(x, v, 1), x)
+    ref = spectrum_noise(y)
+    if not ref > 0:
+        return []
+    spread, k = float(np.std(r, ddof=2)) / ref, int(np.argmax(np.abs(r)))
+    peak = abs(float(r[k])) / ref
+    text = (f"{name}: the region's spread is {spread:.1f} x the baseline noise of {where}, with a peak "
+            f"{peak:.0f} x the noise at {x[k]:.1f} ppm")
+    if spread > NOISE_SPREAD_REFUSE:
+        raise UserError(f"{text}: it lies on signal (a line or a spinning sideband) and every error would be "
+                        f"~{spread:.0f} x too large; choose a signal-free range")
+    if spread > NOISE_SPREAD_WARN or peak > NOISE_PEAK_WARN:
+        return [f"{text}: it holds some signal (a weak line or sideband?); the errors may be too large"]
+    return []

@@ -30,7 +30,9 @@ def _plain(ax):
 
 
 def _save(fig, path):
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    from ..files import write_figure
+
+    write_figure(fig, path, dpi=130, bbox_inches="tight")  # checked, atomic (the one output guard)
     _plt().close(fig)
     return path
 

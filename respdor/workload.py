@@ -1,0 +1,151 @@
+"""How much work a command is about to do, said before it starts, and refused beyond a stated limit.
+
+Every command whose work grows with a user value (a cutoff radius, a powder size, a recoupling
+time, a number of sites) builds a :class:`Work`: a cost counted from the input (crystallites x
+time points x Hilbert-space size, candidate neighbour pairs, fit parameters), never measured with
+a clock, compared with the cost of a bundled example so that the number means something. Above
+``notice`` the estimate is printed (and the command shows progress); above ``limit`` the command
+refuses unless the user confirms with :data:`ALLOW_OPTION`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from .errors import UserError
+
+#: The option that confirms a long run, the same in every command.
+ALLOW_OPTION = "--allow-long"
+
+
+@dataclass
+class Work:
+    """The estimated cost of one command.
+
+    Attributes
+    ----------
+    what : str
+        The counts the cost is made of ("133792 crystallites x 816 steps x 144 (Hilbert dim^2)").
+    cost : float
+        Their product, in ``unit``.
+    unit : str
+    reference : float
+        The cost of a bundled example under the same model (``reference_name``).
+    reference_name : str
+    limit, notice : float
+        Refuse above ``limit`` without :data:`ALLOW_OPTION`; print the estimate above ``notice``.
+    reduce : str
+        Which options make the work smaller, for the message.
+    """
+
+    what: str
+    cost: float
+    unit: str
+    reference: float
+    reference_name: str
+    limit: float
+    notice: float
+    reduce: str
+
+    def text(self):
+        return (f"{self.what} = {self.cost:.3g} {self.unit}, {self.cost / self.reference:.3g} x "
+                f"{self.reference_name}")
+
+    def limit_text(self):
+        return f"{self.limit / self.reference:.3g} x ({self.limit:.3g} {self.unit})"
+
+
+def add_allow_long(parser):
+    """Add :data:`ALLOW_OPTION` to a command's parser."""
+    parser.add_argument(ALLOW_OPTION, action="store_true",
+                        help="run even when the estimated work is beyond the stated limit (the estimate is printed "
+                             "before the work starts)")
+
+
+def check_work(work: Work, allow_long: bool, command: str, stream=None) -> bool:
+    """Refuse work beyond its limit unless confirmed; print the estimate when it is long.
+
+    Returns
+    -------
+    bool
+        True when the estimate was printed (the caller then shows progress).
+
+    Raises
+    ------
+    UserError
+        One line with the estimate, the limit, what reduces it and :data:`ALLOW_OPTION`.
+    """
+    stream = sys.stderr if stream is None else stream
+    if work.cost > work.limit and not allow_long:
+        raise UserError(f"{command}: estimated work {work.text()}, beyond the limit of {work.limit_text()}; "
+                        f"reduce {work.reduce}, or confirm with {ALLOW_OPTION}")
+    if work.cost > work.notice:
+        print(f"  estimated work: {work.text()} (this will take a while; Ctrl-C stops cleanly)", file=stream)
+        return True
+    return False
+
+
+#: Cost of the bundled ``data/c13_al27_respdor.toml`` under spinsim's model
+#: (:func:`spinsim.plausibility.work_counts`); tests check that it still is.
+REFERENCE_COST = 12445867008.0
+REFERENCE_NAME = "the bundled data/c13_al27_respdor.toml"
+#: Simulation work refused without --allow-long (~160 x the bundled example, ~20 CPU min) and
+#: printed beforehand (~8 x, about a CPU minute).
+SIMULATION_LIMIT = 160 * REFERENCE_COST
+SIMULATION_NOTICE = 8 * REFERENCE_COST
+
+
+def simulation_work(counts, reduce, n_runs=1, total_cost=None):
+    """A :class:`Work` of ``n_runs`` simulations, the largest with spinsim's cost ``counts``
+    (:func:`spinsim.plausibility.work_counts`); ``total_cost`` is their sum (default n_runs x the largest)."""
+    from spinsim.plausibility import UNITS_PER_CPU_SECOND
+
+    cost = counts["cost"] * n_runs if total_cost is None else float(total_cost)
+    size = f"{counts['crystallites']} crystallites x {counts['steps']} steps x {counts['per_step']:.4g} per step"
+    runs = f"{n_runs} simulations, the largest {size}" if n_runs != 1 else size
+    what = f"{runs} ({counts['engine']} engine; about {_duration(cost / UNITS_PER_CPU_SECOND)} of CPU)"
+    return Work(what, cost, "units", REFERENCE_COST, REFERENCE_NAME, SIMULATION_LIMIT, SIMULATION_NOTICE, reduce)
+
+
+def _duration(seconds):
+    if seconds < 120:
+        return f"{seconds:.2g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.2g} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.2g} h"
+    return f"{seconds / 86400:.3g} days"
+
+
+#: Candidate neighbour pairs of a partner search refused without --allow-long (about 100 bytes each
+#: in ASE's neighbour list: 5e6 pairs ~ 0.5 GB) and printed beforehand.
+SEARCH_LIMIT = 5e6
+SEARCH_NOTICE = 5e5
+#: What a search's candidate pairs are compared with: a 20 A cell of 9 atoms at a 4 A cutoff (the
+#: bundled data/al_carboxylate_model.magres with the default --cutoff), 81 pairs x 0.034 of the cell.
+SEARCH_REFERENCE = 81 * (4.0 / 3.0 * 3.141592653589793 * 4.0**3) / 20.0**3
+
+
+def search_work(n_atoms, sphere_fraction, reduce):
+    """A :class:`Work` of a periodic neighbour search: n_atoms^2 x (cutoff sphere / cell volume)."""
+    cost = float(n_atoms) ** 2 * max(float(sphere_fraction), 1.0)
+    what = (f"{n_atoms} atoms x {n_atoms} atoms x {sphere_fraction:.3g} cells in the cutoff sphere "
+            "(candidate neighbour pairs)")
+    return Work(what, cost, "pairs", SEARCH_REFERENCE, "the bundled model at the default cutoff", SEARCH_LIMIT,
+                SEARCH_NOTICE, reduce)
+
+
+#: A least-squares fit's cost: starts x fitted points x parameters^2 (each iteration's Jacobian
+#: products; the iterations grow with the parameters too, so this is a lower bound). Reference: a
+#: 3-site fit (10 parameters) of 4096 points from 3 starting widths.
+FIT_REFERENCE = 3 * 4096 * 10**2
+FIT_LIMIT = 50 * FIT_REFERENCE
+FIT_NOTICE = 10 * FIT_REFERENCE
+
+
+def fit_work(n_starts, n_points, n_params, reduce):
+    """A :class:`Work` of a least-squares fit (deconvolution of ``--sites``)."""
+    what = f"{n_starts} start(s) x {n_points} points x {n_params}^2 parameters"
+    return Work(what, float(n_starts) * n_points * n_params**2, "units", FIT_REFERENCE,
+                "a 3-site fit of 4096 points", FIT_LIMIT, FIT_NOTICE, reduce)
