@@ -172,3 +172,21 @@ def test_cli_fit_reports_the_edge_in_text_and_json(shape, tmp_path, capsys):
     assert len(edge) == 1 and "lower edge 2 MHz" in edge[0] and "--vary cq=0:4MHz:5" in edge[0]
     assert "WARNING: cq = " in captured.err and "Traceback" not in captured.err
     assert data.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "edge.h5"]
+
+
+def test_an_edge_that_is_a_physical_limit_is_said_so_without_a_rebuild_command():
+    """eta_Q cannot go below 0: the one-sided interval is physical, no wider library exists."""
+    from types import SimpleNamespace
+
+    from respdor.tabulated import edge_warnings
+
+    axis = lib.Axis("eta_q", np.linspace(0, 1, 5), "")
+    shape = SimpleNamespace(axes=[axis], coupling_grid_hz=np.geomspace(300, 800, 5), t_max_s=2.4e-3, powder=None)
+    model = SimpleNamespace(shape=shape, shape_parameters={"eta_q": (0.3, (0.0, 1.0))})
+    prof = {"range": (0.0, 1.0), "ci68": (0.0, 0.21), "ci95": (0.0, 0.43), "best": (0.0, 10.0, None),
+            "open": {0.6827: (True, False), 0.9545: (True, False)}}
+    lines = edge_warnings("eta_q", prof, model, 0.0)
+    assert len(lines) == 1 and "eta_q = 0 is on the library's lower edge 0" in lines[0]
+    assert "physical limit" in lines[0] and "library build" not in lines[0]
+    prof["open"][0.9545] = (False, False)
+    assert edge_warnings("eta_q", prof, model, 0.1) == []  # closed on both sides: nothing to say
