@@ -148,7 +148,8 @@ def _extended(axis: Axis, side: int):
         ok = (new > floor or (new >= floor - 1e-12 * step and not strict)) if side == 0 else new <= ceiling + 1e-12
         if ok:
             new = max(new, floor) if side == 0 else min(new, ceiling)
-            values = np.linspace(new, hi, len(axis.values) + k) if side == 0 else np.linspace(lo, new, len(axis.values) + k)
+            ends = (new, hi) if side == 0 else (lo, new)
+            values = np.linspace(*ends, len(axis.values) + k)
             return Axis(axis.name, values, axis.unit)
     return None
 
