@@ -36,8 +36,8 @@ from pathlib import Path
 
 from .errors import DataFileError, UserError
 
-__all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "write_output", "figure_formats",
-           "write_figure", "os_error_hint"]
+__all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "partial_path", "resumable_output",
+           "write_output", "figure_formats", "write_figure", "os_error_hint"]
 
 _BINARY_PROBE = 8192
 
@@ -224,6 +224,28 @@ def _writable_target(path) -> Path:
     if why:
         raise UserError(f"{path}: {why}; refusing to write to it")
     return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+
+
+def partial_path(path) -> Path:
+    """Work file of a resumable output: ``<name>.partial`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+@contextlib.contextmanager
+def resumable_output(path):
+    """Yield the work file of an output built in steps that a rerun may resume (a curve library).
+
+    The work goes to :func:`partial_path`, which an interrupted or failed run keeps so that the
+    same command resumes it; ``path`` itself appears only when the block succeeds, renamed whole
+    over any old file. So ``path`` is never half-written, and nothing is renamed after Ctrl-C.
+    """
+    target = _writable_target(path)  # a device or a link to one is refused, a link's target replaced
+    work = partial_path(path)
+    yield work
+    _refuse_after_ctrl_c()
+    os.chmod(work, 0o666 & ~_umask())
+    os.replace(work, target)
 
 
 def write_output(path, text, inputs=(), option="output"):

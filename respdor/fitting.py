@@ -50,6 +50,7 @@ from .curve import DephasingCurve, refuse_repeated_curves
 from .errors import UserError
 from .adequacy import adequacy_checks
 from .optimum import search_and_fit
+from .tabulated import LEVELS, confirm_tabulated, edge_warnings, model_of
 from .models import (
     TRANSFER_KINDS,
     gaussian_distance_average,
@@ -720,11 +721,13 @@ def fit_curves(
     _check_determinable(problem, weighted)
     user_start = {n: v for n, v in initial.items() if n in problem.params and problem.params[n].vary} or None
     minimizer, result, search_notes, search_warnings = search_and_fit(problem, not weighted, user_start)
+    minimizer, result, tab_profiles, tab_notes, tab_warnings = confirm_tabulated(problem, minimizer, result,
+                                                                                 weighted, not weighted)
     physical = [n for n in result.var_names if not n.startswith("s0_")]
     n_free = len(physical)
 
-    notes = list(search_notes)
-    warn_list = list(search_warnings)
+    notes = list(search_notes) + tab_notes
+    warn_list = list(search_warnings) + tab_warnings
     if weighted:
         notes.append("uncertainties from the measurement errors (covariance not rescaled); "
                      "intervals: profile likelihood, delta chi2 = 1 and 4")
@@ -743,7 +746,7 @@ def fit_curves(
     # Profile-likelihood intervals on the varied physical parameters.
     ci = {}
     if intervals:
-        targets = [n for n in physical if not n.startswith("s0_")]
+        targets = [n for n in physical if not n.startswith("s0_") and n not in tab_profiles]
         prob = _known_sigma_prob if weighted else None
         for name in targets:
             try:
@@ -781,12 +784,18 @@ def fit_curves(
                          np.isclose(par.value, par.max, rtol=1e-6, atol=1e-9)):
             est.at_bound = True
             est.stderr = None  # a covariance at a bound describes no interval
-        if name in ci:
+        if name in tab_profiles:
+            prof = tab_profiles[name]
+            est.ci68, est.ci95 = (prof["ci68"], prof["ci95"]) if intervals else (None, None)
+            if any(prof["open"][LEVELS[0]]):
+                est.stderr = None  # a covariance describes no interval that an edge cuts
+            warn_list.extend(edge_warnings(name, prof, model_of(problem, name), par.value))
+        elif name in ci:
             levels = ci[name]
             lo68, lo95 = _pick(levels, 0.6827, -1, par), _pick(levels, 0.9545, -1, par)
             hi68, hi95 = _pick(levels, 0.6827, 1, par), _pick(levels, 0.9545, 1, par)
             est.ci68, est.ci95 = (lo68, hi68), (lo95, hi95)
-        if est.at_bound:
+        if est.at_bound and name not in tab_profiles:
             warn_list.append(_bound_message(name, par, est, intervals))
         params_out[name] = est
     # Intervals of derived geometric quantities follow from the monotonic D <-> r map.

@@ -7,9 +7,11 @@ the engine version, which points are done, and the interpolation error measured 
 points. One task is one parameter point (all D and all times), written as one HDF5 chunk.
 
 The build runs on Dask (``distributed``): a local cluster of worker processes by default, or a
-running cluster at ``scheduler`` (same code). Only the client writes the file, after each task,
-and flushes it; a second run with the same request skips the points already done (resume), and
-Ctrl-C closes the file cleanly. ``dask[distributed]`` and ``h5py`` are the optional extra
+running cluster at ``scheduler`` (same code). Only the client writes, after each task, into the
+work file ``<library>.partial``, which it flushes; the library file itself appears, renamed whole,
+when the build is complete. A second run with the same request skips the points already done
+(resume); Ctrl-C cancels the tasks and keeps the work file; an unreachable scheduler is refused
+before anything is written. ``dask[distributed]`` and ``h5py`` are the optional extra
 ``respdor[library]``; :class:`LibraryShape` (fitting with a library) needs ``h5py`` only.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -28,9 +32,10 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from .errors import UserError
+from .files import partial_path, resumable_output
 
-__all__ = ["PARAMETERS", "Axis", "parse_vary", "spec_with", "simulate_point", "build_library",
-           "LibraryShape", "FORMAT"]
+__all__ = ["PARAMETERS", "Axis", "parse_vary", "vary_text", "format_value", "rebuild_command", "spec_with",
+           "simulate_point", "build_library", "LibraryShape", "FORMAT"]
 
 FORMAT = "respdor-library"
 FORMAT_VERSION = 1
@@ -103,6 +108,73 @@ def parse_vary(text: str) -> Axis:
     return Axis(name, np.linspace(lo, hi, n), unit)
 
 
+#: How values of each kind are shown and written on the command line: (unit, SI per unit).
+_DISPLAY = {"frequency": [("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)], "time": [("ms", 1e-3), ("us", 1e-6)],
+            "number": [("", 1.0)]}
+
+
+def _display_unit(name, values):
+    """The largest unit in which every value of ``values`` is at least 1 (e.g. MHz for CQ, kHz for nu1)."""
+    kind = PARAMETERS[name][1]
+    small = min((abs(v) for v in values if v != 0), default=1.0)
+    for unit, scale in _DISPLAY[kind]:
+        if small >= scale:
+            return unit, scale
+    return _DISPLAY[kind][-1]
+
+
+def format_value(name, value):
+    """A tabulated parameter's SI value as the user writes it, e.g. ``2.5 MHz``, ``30 kHz``, ``0.3``."""
+    unit, scale = _display_unit(name, [value])
+    return f"{value / scale:.6g}{' ' + unit if unit else ''}"
+
+
+def vary_text(axis: Axis) -> str:
+    """The ``--vary`` text that :func:`parse_vary` reads back as ``axis`` (e.g. ``cq=2.5:3.5MHz:3``)."""
+    unit, scale = _display_unit(axis.name, [axis.values[0], axis.values[-1]])
+    return (f"{axis.name}={axis.values[0] / scale:.10g}:{axis.values[-1] / scale:.10g}{unit}:"
+            f"{len(axis.values)}")
+
+
+def _extended(axis: Axis, side: int):
+    """``axis`` with nodes of the same spacing added beyond one end (0 lower, 1 upper), or None at a limit."""
+    step = float(axis.values[1] - axis.values[0])
+    lo, hi = float(axis.values[0]), float(axis.values[-1])
+    # physical limits: eta_Q in [0, 1], CQ >= 0, an rf amplitude and a pulse length > 0
+    floor, ceiling = (0.0, 1.0) if axis.name == "eta_q" else (0.0, math.inf)
+    strict = axis.name in ("nu1", "length")
+    for k in (max(2, (len(axis.values) - 1) // 2), 1):
+        new = lo - k * step if side == 0 else hi + k * step
+        ok = (new > floor or (new >= floor - 1e-12 * step and not strict)) if side == 0 else new <= ceiling + 1e-12
+        if ok:
+            new = max(new, floor) if side == 0 else min(new, ceiling)
+            ends = (new, hi) if side == 0 else (lo, new)
+            values = np.linspace(*ends, len(axis.values) + k)
+            return Axis(axis.name, values, axis.unit)
+    return None
+
+
+def rebuild_command(shape, name, side):
+    """``respdor library build`` command of a library like ``shape`` with axis ``name`` extended.
+
+    ``side`` 0 extends below the lower end, 1 above the upper end (same spacing). None when that
+    end is the physical limit of the parameter (eta_Q 0 or 1, CQ 0).
+    """
+    parts = []
+    for axis in shape.axes:
+        if axis.name == name:
+            axis = _extended(axis, side)
+            if axis is None:
+                return None
+        parts.append(f"--vary {vary_text(axis)}")
+    d = shape.coupling_grid_hz
+    parts.append(f"--couplings {d[0]:.6g}:{d[-1]:.6g}:{len(d)} --t-max {1e3 * shape.t_max_s:.6g}ms")
+    pw = getattr(shape, "powder", None)
+    if pw:
+        parts.append(f"--powder {pw['n']} --gamma {pw['n_gamma']}")
+    return "respdor library build SPEC -o WIDER.h5 " + " ".join(parts) + " (SPEC: the spec the library was built from)"
+
+
 def _partner_index(raw):
     """Index in [[spins]] of the partner of the first dipolar coupling (the fitted pair)."""
     dip = raw.get("dipolar") or []
@@ -125,9 +197,7 @@ def spec_with(raw: dict, values: dict) -> dict:
             else:
                 spin["eta_q"] = v
         elif name in ("nu1", "length"):
-            sat = out.get("saturation")
-            if not sat or sat.get("type") not in ("cw", "wurst", "dfs"):
-                raise UserError(f"--vary {name}: the spec has no rf saturation pulse ([saturation] type cw/wurst/dfs)")
+            sat = _rf_saturation(out, name)
             if name == "nu1":
                 sat["nu1_khz"] = v / 1e3
             else:
@@ -136,6 +206,18 @@ def spec_with(raw: dict, values: dict) -> dict:
         else:
             raise UserError(f"unknown tabulated parameter {name!r}")
     return out
+
+
+def _rf_saturation(raw, name):
+    """The spec's [saturation] table when it is an rf pulse (the types spinsim's spec parser builds)."""
+    from spinsim.spec import DEFAULT_SATURATION_TYPE, RF_SATURATION_TYPES
+
+    sat = raw.get("saturation")
+    if not sat or sat.get("type", DEFAULT_SATURATION_TYPE) not in RF_SATURATION_TYPES:
+        kind = "none" if not sat else sat.get("type")
+        raise UserError(f"--vary {name}: the spec's saturation ({kind}) is not an rf pulse; {name} can be varied "
+                        f"for [saturation] type {', '.join(RF_SATURATION_TYPES)}")
+    return sat
 
 
 def spec_value(raw: dict, name: str):
@@ -208,20 +290,38 @@ def _request(raw, axes, couplings, times, powder, t_max):
     }
 
 
-def _open_file(path, request, axes, n_d, n_t, overwrite):
+def _state(path, request):
+    """Read-only look at an existing library or work file: None when absent, else its flags.
+
+    Returns ``{"done": flags of the parameter points, "complete": bool, "checked": bool}``; a file
+    that is not a library, or was built for another request, is refused (one line naming it).
+    """
     h5py = _require("h5py", "a library file")
     path = Path(path)
-    if path.exists() and not overwrite:
-        f = h5py.File(path, "r+")
+    if not path.exists():
+        return None
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise UserError(f"{path}: exists and is not a readable HDF5 file ({exc}); choose another name "
+                        "or --overwrite") from None
+    with f:
         if f.attrs.get("format") != FORMAT:
-            f.close()
             raise UserError(f"{path}: not a respdor library file; choose another name or --overwrite")
         old = json.loads(f.attrs["request"])
         if old != request:
             diff = [k for k in request if old.get(k) != request[k]]
-            f.close()
             raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or --overwrite")
-        return f
+        return {"done": f["done"][...].reshape(-1).copy(), "complete": bool(f.attrs.get("complete", False)),
+                "checked": bool(f.attrs.get("checked", False)), "powder_checked": "convergence" in f.attrs}
+
+
+def _open_work(path, request, axes, n_d, n_t, fresh):
+    """Open the work file to resume it, or (``fresh``, or absent) create it empty."""
+    h5py = _require("h5py", "a library file")
+    path = Path(path)
+    if path.exists() and not fresh:
+        return h5py.File(path, "r+")
     f = h5py.File(path, "w")
     shape = tuple(len(a.values) for a in axes)
     f.attrs["format"] = FORMAT
@@ -247,16 +347,46 @@ def _open_file(path, request, axes, n_d, n_t, overwrite):
 
 
 def _client(scheduler, workers):
+    """A Dask client: of the cluster at ``scheduler``, or of a new local cluster of worker processes.
+
+    The local workers start with SIGINT ignored (Python keeps an inherited "ignore"), so Ctrl-C in
+    the terminal, which reaches the whole process group, interrupts only this process; it cancels
+    the tasks and closes the cluster, and no worker prints a traceback.
+    """
     _require("distributed", "a library build")
+    import signal
+    import threading
+
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None
-    import os
-
+        try:
+            return Client(scheduler), None
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({reason}); "
+                            "check the address, or leave out --scheduler for a local cluster") from None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    # The workers read their log level at start-up from the environment. Their failures reach
+    # this process through the tasks; their own lines (a warning per task cancelled by Ctrl-C, a
+    # heartbeat error while the cluster closes) would only bury the one-line outcome.
+    env_before = os.environ.get(_WORKER_LOG_ENV)
+    os.environ[_WORKER_LOG_ENV] = "critical"
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+        if env_before is None:
+            os.environ.pop(_WORKER_LOG_ENV, None)
+        else:
+            os.environ[_WORKER_LOG_ENV] = env_before
     return Client(cluster), cluster
+
+
+_WORKER_LOG_ENV = "DASK_LOGGING__DISTRIBUTED"
 
 
 def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, scheduler=None, workers=None,
@@ -269,7 +399,9 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     spec : str, Path or dict
         spinsim spec; its first [[dipolar]] coupling is the D axis.
     path : str or Path
-        Library file (``.h5``). An existing file built for the same request is resumed.
+        Library file (``.h5``). It appears only when the build is complete; until then the work is
+        in ``<path>.partial`` (:func:`respdor.files.resumable_output`), which an interrupted build
+        keeps and the same call resumes. A finished file for the same request is left as it is.
     axes : list of Axis
         Tabulated parameters (may be empty).
     couplings_hz : array_like
@@ -322,42 +454,81 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     for a in axes:  # a bad axis must fail here, not in a worker
         spec_with(raw, {a.name: a.values[0]})
     request = _request(raw, axes, couplings, times, pw, t_max)
-    f = _open_file(path, request, axes, len(couplings), len(times), overwrite)
+    path = Path(path)
+    work = partial_path(path)
     shape = tuple(len(a.values) for a in axes)
     points = list(itertools.product(*[range(s) for s in shape]))
-    done = f["done"][...].reshape(-1)
+    # Read-only look first: nothing is created, moved or written before the cluster is there.
+    final = None if overwrite else _state(path, request)
+    state = None if overwrite else _state(work, request)
+    source = state or final
+    done = source["done"] if source else np.zeros(len(points), dtype=bool)
     todo = [p for k, p in enumerate(points) if not done[k]]
+    checking = bool(n_check) and not (source and source["checked"])
+    # the library's own powder, also when a Ctrl-C came during that check or an older build skipped it
+    powder_checking = bool(n_check) and not (source and source["powder_checked"])
     stats = {"path": str(path), "computed": 0, "grid_s": 0.0, "skipped": len(points) - len(todo),
              "n_points": len(points), "n_curves": len(points) * len(couplings)}
     t0 = time.perf_counter()
-    client = cluster = None
+    if state is None and final is not None and final["complete"] and not (todo or checking or powder_checking):
+        return _finish_stats(stats, path, t0)  # finished before: no cluster, nothing written
+    client, cluster = _client(scheduler, workers)
     try:
-        powder_unchecked = bool(n_check) and "convergence" not in f.attrs  # also after a Ctrl-C in the check
-        if todo or not f.attrs.get("checked", False) or powder_unchecked:
-            client, cluster = _client(scheduler, workers)
-            if todo:
-                _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
-                          stream)
-            if n_check and not f.attrs.get("checked", False):
-                _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
-            if powder_unchecked:
-                _run_powder_check(client, f, sp, axes, couplings[-1], times[times <= t_max * (1 + 1e-9)], pw,
-                                  powder_explicit, powder_tol, check_explicit)
-        f.attrs["complete"] = True
+        with _quiet_dask(), resumable_output(path) as work:
+            if state is None and final is not None:
+                os.replace(path, work)  # a file left unfinished by an older respdor: resumed as the work file
+            f = _open_work(work, request, axes, len(couplings), len(times), fresh=source is None)
+            try:
+                if todo:
+                    _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
+                              stream)
+                if checking:
+                    _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
+                if powder_checking:
+                    _run_powder_check(client, f, sp, axes, couplings[-1], times[times <= t_max * (1 + 1e-9)], pw,
+                                      powder_explicit, powder_tol, check_explicit)
+                f.attrs["complete"] = True
+            finally:
+                f.flush()
+                f.close()
     finally:
-        f.flush()
-        f.close()
-        if client is not None:
+        with _quiet_dask(silent=True):
             client.close()
-        if cluster is not None:
-            cluster.close()
+            if cluster is not None:
+                cluster.close()
+    return _finish_stats(stats, path, t0)
+
+
+def _finish_stats(stats, path, t0):
     stats["wall_s"] = time.perf_counter() - t0
-    n_new = stats["computed"] * len(couplings)
+    n_new = stats["computed"] * (stats["n_curves"] // max(stats["n_points"], 1))
     # throughput of the grid itself (first submit to last result), without the cluster start-up
     stats["curves_per_s"] = n_new / stats["grid_s"] if n_new else None
     info = library_info(path)
     stats["interp_error"], stats["convergence"] = info["interp_error"], info["convergence"]
     return stats
+
+
+class _quiet_dask:
+    """Keep Dask's log lines (worker restarts, "still alive after 4 s, killing") off the terminal.
+
+    During the build only errors pass; while the cluster is closed (also after Ctrl-C) nothing does.
+    """
+
+    def __init__(self, silent=False):
+        self.level = logging.CRITICAL + 1 if silent else logging.ERROR
+
+    def __enter__(self):
+        self.loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+        self.before = [lg.level for lg in self.loggers]
+        for lg in self.loggers:
+            lg.setLevel(max(self.level, lg.level))
+        return self
+
+    def __exit__(self, *exc):
+        for lg, level in zip(self.loggers, self.before):
+            lg.setLevel(level)
+        return False
 
 
 def _write_point(f, p, arr, shape):
@@ -546,6 +717,10 @@ class LibraryShape:
             if n_ok < 4 or d * self.times_s[n_ok - 1] < lam_max * (1 - 1e-9):
                 raise UserError(f"{description}: the library is incomplete (coupling {d:g} Hz); finish the build")
             self._rows.append(CubicSpline(d * self.times_s[:n_ok], row[..., :n_ok], axis=-1))
+        # A cubic spline is linear in the values it interpolates: splines of the identity give, at
+        # any point, the weights of the nodes. Built once, they replace a spline solve per call.
+        self._weights_log_d = CubicSpline(np.log(self.coupling_grid_hz), np.eye(self.coupling_grid_hz.size), axis=0)
+        self._weights_axes = [CubicSpline(a.values, np.eye(len(a.values)), axis=0) for a in self.axes]
 
     @classmethod
     def open(cls, path):
@@ -560,6 +735,7 @@ class LibraryShape:
         shape.description = f"library {Path(path).name}"
         shape.interp_error = info["interp_error"]
         shape.convergence = info["convergence"]
+        shape.powder = info["powder"]
         return shape
 
     @property
@@ -582,10 +758,10 @@ class LibraryShape:
             raise ValueError(f"times outside the library (0-{1e3 * self.t_max_s:g} ms)")
         lam = d * np.clip(t, 0.0, None)
         at_rows = np.array([s(lam) for s in self._rows])  # (n_D, n_1, .., n_k, n_t)
-        arr = CubicSpline(np.log(self.coupling_grid_hz), at_rows, axis=0)(np.log(d))
-        for a in reversed(self.axes):  # contract the last parameter axis first
+        arr = np.tensordot(self._weights_log_d(np.log(d)), at_rows, axes=(0, 0))
+        for a, weights in zip(reversed(self.axes), reversed(self._weights_axes)):  # last axis first
             v = float(values.get(a.name, self.defaults[a.name]))
             if not (a.values[0] - 1e-9 * abs(a.values[0]) <= v <= a.values[-1] * (1 + 1e-12)):
                 raise ValueError(f"{a.name} = {v:g} is outside the library ({a.values[0]:g}-{a.values[-1]:g})")
-            arr = CubicSpline(a.values, arr, axis=arr.ndim - 2)(v)
+            arr = np.tensordot(weights(v), np.moveaxis(arr, arr.ndim - 2, 0), axes=(0, 0))
         return np.asarray(arr, float).reshape(np.shape(t_s))

@@ -26,7 +26,7 @@ Example::
     d_hz = 503                # or distance_A = 2.5
 
     [saturation]
-    type = "cw"               # "cw", "wurst", "dfs", "ideal", "none"
+    type = "cw"               # "cw", "wurst", "dfs", "pm", "ideal", "none"
     nu1_khz = 30
     length_rotor_periods = 2
 
@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import sequences as seq
 from .dipolar import coupling_from_distance
 from .system import DipolarCoupling, JCoupling, Spin, SpinSystem
 
@@ -52,7 +53,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["SpecError", "Spec", "load_spec", "simulate_spec"]
+__all__ = ["SpecError", "Spec", "load_spec", "simulate_spec", "SATURATION_TYPES", "RF_SATURATION_TYPES"]
 
 
 #: Fewer (alpha, beta) orientations than this are a single crystal rather than a powder: warned.
@@ -84,6 +85,42 @@ _ALLOWED = {
     "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation",
             "rf_inhomogeneity"},
 }
+
+
+def _cw(spec, sat, channel, nu1, length):
+    return seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
+
+
+def _pm(spec, sat, channel, nu1, length):
+    return seq.pm_pulse(channel, nu1, length,
+                        1e3 * spec._q(sat, "offset_khz", "saturation", "rf_offset", positive=True),
+                        1e3 * spec._q(sat, "modulation_khz", "saturation", "rf_offset", positive=True),
+                        step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
+
+
+def _dfs(spec, sat, channel, nu1, length):
+    return seq.dfs_pulse(channel, nu1, length,
+                         1e3 * spec._q(sat, "start_khz", "saturation", "rf_offset", positive=True),
+                         1e3 * spec._q(sat, "end_khz", "saturation", "rf_offset", nonneg=True),
+                         step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
+
+
+def _wurst(spec, sat, channel, nu1, length):
+    return seq.wurst_pulse(channel, nu1, length,
+                           1e3 * spec._q(sat, "sweep_khz", "saturation", "rf_offset", positive=True),
+                           int(spec._q(sat, "n_wurst", "saturation", "wurst_n", 20.0, positive=True)),
+                           step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
+
+
+#: [saturation] types that are rf pulses: each has an amplitude ``nu1_khz`` and a length
+#: (``length_us`` or ``length_rotor_periods``); name -> builder(spec, table, channel, nu1 Hz, length s).
+_RF_SATURATION = {"cw": _cw, "wurst": _wurst, "dfs": _dfs, "pm": _pm}
+#: Names of the rf-pulse saturation types (the ones whose amplitude and length can be varied).
+RF_SATURATION_TYPES = tuple(_RF_SATURATION)
+#: Every accepted [saturation] type: the rf pulses, then the ideal transfer and none (REDOR only).
+SATURATION_TYPES = RF_SATURATION_TYPES + ("ideal", "none")
+#: [saturation] type when the table gives none.
+DEFAULT_SATURATION_TYPE = "cw"
 
 
 def _check_keys(table, name):
@@ -380,7 +417,6 @@ class Spec:
         return p[0], p[1]
 
     def _parse_sequence(self, raw, exp):
-        from . import sequences as seq
         from .powder import make_powder
 
         obs = self.system.spins[0].isotope.symbol
@@ -453,13 +489,13 @@ class Spec:
             self.times_s = 2 * cycle * np.arange(n + 1)
         sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
         _check_keys(sat, "saturation")
-        stype = sat.get("type", "cw")
+        stype = sat.get("type", DEFAULT_SATURATION_TYPE)
         channel = self._channel(sat, "saturation", self.partner)
         if channel == obs:
             raise SpecError(f"[saturation] channel {channel!r} is the observed channel: saturate a partner")
         from .simulate import IdealSaturation  # numba import is deferred to here on purpose
 
-        if stype in ("cw", "wurst", "dfs", "pm"):
+        if stype in RF_SATURATION_TYPES:
             if "length_us" in sat:
                 length = 1e-6 * self._q(sat, "length_us", "saturation", "saturation_length", positive=True)
             else:
@@ -467,32 +503,14 @@ class Spec:
                 _plausible(self.warnings, "saturation_length", length, "saturation",
                            f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
             nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
-            if stype == "cw":
-                self.saturation = seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
-            elif stype == "pm":
-                self.saturation = seq.pm_pulse(
-                    channel, nu1, length, 1e3 * self._q(sat, "offset_khz", "saturation", "rf_offset", positive=True),
-                    1e3 * self._q(sat, "modulation_khz", "saturation", "rf_offset", positive=True),
-                    step_s=1e-6 * self._q(sat, "step_us", "saturation", "step", 0.25, positive=True),
-                )
-            elif stype == "dfs":
-                self.saturation = seq.dfs_pulse(
-                    channel, nu1, length, 1e3 * self._q(sat, "start_khz", "saturation", "rf_offset", positive=True),
-                    1e3 * self._q(sat, "end_khz", "saturation", "rf_offset", nonneg=True),
-                    step_s=1e-6 * self._q(sat, "step_us", "saturation", "step", 0.25, positive=True),
-                )
-            else:
-                self.saturation = seq.wurst_pulse(
-                    channel, nu1, length, 1e3 * self._q(sat, "sweep_khz", "saturation", "rf_offset", positive=True),
-                    int(self._q(sat, "n_wurst", "saturation", "wurst_n", 20.0, positive=True)),
-                    step_s=1e-6 * self._q(sat, "step_us", "saturation", "step", 0.25, positive=True),
-                )
+            self.saturation = _RF_SATURATION[stype](self, sat, channel, nu1, length)
         elif stype == "ideal":
             self.saturation = IdealSaturation(sat.get("kind", "full"), _num(sat, "efficiency", "saturation", 1.0))
         elif stype == "none":
             self.saturation = None
         else:
-            raise SpecError(f"[saturation] type must be 'cw', 'wurst', 'dfs', 'pm', 'ideal' or 'none', got {stype!r}")
+            raise SpecError(f"[saturation] type must be {', '.join(repr(k) for k in SATURATION_TYPES[:-1])} or "
+                            f"{SATURATION_TYPES[-1]!r}, got {stype!r}")
         if self.kind == "respdor" and self.saturation is None:
             raise SpecError("[saturation] type 'none' is only for type = 'redor'")
         pw = raw.get("powder", {})

@@ -80,10 +80,11 @@ def test_build_interrupt_resume_and_fit_freeing_cq(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(lib, "_write_point", _interrupt_after(1, lib._write_point))
     with pytest.raises(KeyboardInterrupt):
         lib.build_library(spec, path, axes, couplings, **kw)
-    info = lib.library_info(path)
+    assert not path.exists()  # the library appears only when complete; the work file keeps the points
+    info = lib.library_info(tmp_path / "lib.h5.partial")
     assert info["points_done"] == 1 and not info["complete"]
     with pytest.raises(UserError, match="incomplete"):
-        lib.LibraryShape.open(path)
+        lib.LibraryShape.open(tmp_path / "lib.h5.partial")
     monkeypatch.undo()
     first = lib.build_library(spec, path, axes, couplings, **kw)
     assert first["computed"] == 2 and first["skipped"] == 1
@@ -117,7 +118,7 @@ def test_build_interrupt_resume_and_fit_freeing_cq(tmp_path, monkeypatch, capsys
     res = json.loads(capsys.readouterr().out)
     par = res.get("parameters", res)
     assert par["coupling_hz"]["value"] == pytest.approx(d_true, abs=max(2 * par["coupling_hz"]["stderr"], 5))
-    assert par["cq"]["value"] == pytest.approx(3e6, abs=max(2 * par["cq"]["stderr"], 5e4))
+    assert par["cq"]["value"] == pytest.approx(3e6, abs=max(2 * (par["cq"]["stderr"] or 0), 5e4))  # no stderr: edge
     assert any("interpolation error measured" in n for n in res["notes"])
     # a global fit of two curves of one site shares CQ (and D); each keeps its fraction
     data2 = tmp_path / "syn2.csv"
@@ -128,7 +129,7 @@ def test_build_interrupt_resume_and_fit_freeing_cq(tmp_path, monkeypatch, capsys
     res = json.loads(capsys.readouterr().out)
     par = res.get("parameters", res)
     assert "cq" in par and "c0_cq" not in par and "c1_cq" not in par
-    assert par["cq"]["value"] == pytest.approx(3e6, abs=max(2 * par["cq"]["stderr"], 5e4))
+    assert par["cq"]["value"] == pytest.approx(3e6, abs=max(2 * (par["cq"]["stderr"] or 0), 5e4))  # no stderr: edge
     assert par["c1_fraction"]["value"] == pytest.approx(0.5, abs=0.02)
     # fixed CQ with a unit, and an unknown tabulated name is one clear error
     assert main(["fit", str(data), "--library", str(path), "--fix", "cq=3MHz", "--no-files", "--no-plot",

@@ -205,15 +205,24 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
-def _interrupted_exit() -> int:
-    """Say "interrupted" and return 130.
+def _interrupt_detail(exc) -> str:
+    """What a command said when it was interrupted (``raise KeyboardInterrupt("kept ...")``), or ""."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) and exc.args and isinstance(exc.args[0], str):
+            return exc.args[0]
+        exc = exc.__cause__ or exc.__context__
+    return ""
+
+
+def _interrupted_exit(detail: str = "") -> int:
+    """Say "interrupted" (and what was kept, when the command said so) and return 130.
 
     CPython remembers a KeyboardInterrupt that passed through code run by ``PyRun_String`` (some
     compiled extensions do that during import) and, at exit, kills the process with SIGINT even
     though the interrupt was handled here (exit -2 instead of 130). Running any string through
     the same path clears that flag.
     """
-    print("respdor: interrupted", file=sys.stderr)
+    print("respdor: interrupted" + (f"; {detail}" if detail else ""), file=sys.stderr)
     try:
         import ctypes
 
@@ -251,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recorder.install()
         return _main(argv, debug, recorder)
-    except KeyboardInterrupt:  # during start-up, argument parsing, or the error report itself
-        return _interrupted_exit()
+    except KeyboardInterrupt as exc:  # during start-up, argument parsing, or the error report itself
+        return _interrupted_exit(_interrupt_detail(exc))
     finally:
         recorder.restore()
 
@@ -285,7 +294,7 @@ def _main(argv, debug, recorder) -> int:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if recorder.hits or _interrupted(exc):
-            return _interrupted_exit()
+            return _interrupted_exit(_interrupt_detail(exc))
         said = _environment_problem(exc)
         if said:  # the machine or the user's files, not a defect: one line, exit 2
             if debug:

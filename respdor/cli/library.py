@@ -93,14 +93,15 @@ def run_build(args) -> int:
 
     from ..library import _spec_powder, build_library, parse_vary
 
-    from ..files import OutputPlan
+    from ..files import OutputPlan, partial_path
 
     if not Path(args.spec).exists():
         raise UserError(f"{args.spec}: no such simulation spec")
-    # The library file is written point by point (so that an interrupted build resumes), not
-    # atomically; the plan still refuses the spec as output, a missing directory, and collisions.
+    # The work goes to OUTPUT.partial (kept by an interrupted build, for resuming); OUTPUT appears,
+    # renamed whole, only when the build is complete. Both are checked before anything starts.
     plan = OutputPlan(inputs=[args.spec])
     plan.add(args.output, "--output", "binary")
+    plan.add(partial_path(args.output), "--output", "binary")
     json_path = plan.add(args.json, "--json", stdout=True)
     plan.check()
     axes = [parse_vary(v) for v in args.vary]
@@ -129,9 +130,10 @@ def run_build(args) -> int:
                               n_check=args.checks, powder_explicit=explicit, powder_tol=tol,
                               check_explicit=args.check_convergence)
     except KeyboardInterrupt:
-        print(f"respdor: interrupted; {args.output} keeps every point finished so far: run the same command "
-              "to resume", file=sys.stderr)
-        return 130
+        work = partial_path(args.output)
+        kept = (f"{args.output} not written; the points finished so far are kept in {work}: run the same "
+                "command to resume" if work.exists() else f"{args.output} not written")
+        raise KeyboardInterrupt(kept) from None
     err = stats["interp_error"]
     print(f"wrote {stats['path']}: {stats['n_curves']} curves, {stats['computed']} points computed, "
           f"{stats['skipped']} already in the file, {stats['wall_s']:.1f} s"
