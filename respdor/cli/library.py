@@ -85,7 +85,35 @@ def _couplings(text, spec):
         raise UserError(f"--couplings {text!r}: N must be an integer") from None
     if not (0 < lo < hi) or n < 4:
         raise UserError(f"--couplings {text!r}: need 0 < LOW < HIGH and N >= 4")
+    _plausible_couplings(text, (lo, hi), spec)
     return np.geomspace(lo, hi, n)
+
+
+_D_UNIT = "bare numbers of --couplings are Hz; write a unit, e.g. 100:2kHz:24"
+
+
+def _plausible_couplings(text, ends, spec):
+    """The distances the D axis spans (for the spec's observed-partner pair) checked against the one table
+    of plausible distances: a D axis in kHz typed as Hz (or the reverse) is named, not tabulated."""
+    from spinsim.dipolar import distance_from_coupling
+    from spinsim.plausibility import check, shortest_distance_angstrom
+    from spinsim.spec import SpecError, load_spec
+
+    try:
+        spins = load_spec(spec).system.spins
+    except SpecError:
+        return  # the spec's own error is reported where it is read
+    a, b = spins[0].isotope, spins[1].isotope
+    shortest = shortest_distance_angstrom(*(x.symbol.lstrip("0123456789") for x in (a, b)))
+    for d in ends:
+        r = float(distance_from_coupling(d, a, b))
+        try:
+            msg = check("distance", r, f"--couplings {text} ({d:g} Hz for {a.symbol}-{b.symbol}, i.e. r)", "A",
+                        lo=shortest, lo_reason=f"for {a.symbol}-{b.symbol}", hint=False)
+        except ValueError as exc:
+            raise UserError(f"{exc} ({_D_UNIT})") from None
+        if msg:
+            print(f"respdor: warning: {msg} ({_D_UNIT})", file=sys.stderr)
 
 
 def run_build(args) -> int:
@@ -97,6 +125,12 @@ def run_build(args) -> int:
 
     if not Path(args.spec).exists():
         raise UserError(f"{args.spec}: no such simulation spec")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be >= 1 (leave it out for all cores)")
+    if args.checks < 0:
+        raise UserError(f"--checks {args.checks}: must be >= 0 (0 skips the interpolation check)")
+    if Path(args.output).suffix.lower() not in (".h5", ".hdf5"):
+        raise UserError(f"--output {args.output}: a library is an HDF5 file; name it .h5 or .hdf5")
     # The work goes to OUTPUT.partial (kept by an interrupted build, for resuming); OUTPUT appears,
     # renamed whole, only when the build is complete. Both are checked before anything starts.
     plan = OutputPlan(inputs=[args.spec])
