@@ -96,6 +96,7 @@ def _plausible_couplings(text, ends, spec):
     """The distances the D axis spans (for the spec's observed-partner pair) checked against the one table
     of plausible distances: a D axis in kHz typed as Hz (or the reverse) is named, not tabulated."""
     from spinsim.dipolar import distance_from_coupling
+    from spinsim.isotopes import element_of
     from spinsim.plausibility import check, shortest_distance_angstrom
     from spinsim.spec import SpecError, load_spec
 
@@ -104,7 +105,7 @@ def _plausible_couplings(text, ends, spec):
     except SpecError:
         return  # the spec's own error is reported where it is read
     a, b = spins[0].isotope, spins[1].isotope
-    shortest = shortest_distance_angstrom(*(x.symbol.lstrip("0123456789") for x in (a, b)))
+    shortest = shortest_distance_angstrom(element_of(a), element_of(b))
     for d in ends:
         r = float(distance_from_coupling(d, a, b))
         try:
