@@ -54,7 +54,9 @@ def register(subparsers):
     b.set_defaults(func=run_build)
     from . import OptionRule, declare_option_rules
 
-    declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers")])
+    declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers"),
+                             *(OptionRule(o, lambda a: a.checks > 0, "with --checks 0 (the convergence check runs with "
+                                          "the interpolation check)") for o in ("--powder-tol", "--check-convergence"))])
     i = sub.add_parser("info", help="describe a library file")
     i.add_argument("library", metavar="LIB")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -130,8 +132,6 @@ def run_build(args) -> int:
         raise UserError(f"--workers {args.workers}: must be >= 1 (leave it out for all cores)")
     if args.checks < 0:
         raise UserError(f"--checks {args.checks}: must be >= 0 (0 skips the interpolation check)")
-    if Path(args.output).suffix.lower() not in (".h5", ".hdf5"):
-        raise UserError(f"--output {args.output}: a library is an HDF5 file; name it .h5 or .hdf5")
     # The work goes to OUTPUT.partial (kept by an interrupted build, for resuming); OUTPUT appears,
     # renamed whole, only when the build is complete. Both are checked before anything starts.
     plan = OutputPlan(inputs=[args.spec])
@@ -139,12 +139,21 @@ def run_build(args) -> int:
     plan.add(partial_path(args.output), "--output", "binary")
     json_path = plan.add(args.json, "--json", stdout=True)
     plan.check()
+    if Path(args.output).suffix.lower() not in (".h5", ".hdf5"):  # after the guard: a device is named as such
+        raise UserError(f"--output {args.output}: a library is an HDF5 file; name it .h5 or .hdf5")
     axes = [parse_vary(v) for v in args.vary]
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
         raise UserError("--vary: each parameter once")
     couplings = _couplings(args.couplings, args.spec)
     t_max = parse_time(args.t_max, "--t-max", "ms")[0] if args.t_max else None
+    if t_max is not None:
+        from ._units import plausible
+
+        notes = []
+        plausible("t_max", t_max, "--t-max", args.t_max, notes)
+        for msg in notes:
+            print(f"respdor: warning: {msg}", file=sys.stderr)
     from spinsim.spec import SpecError, load_spec
 
     from ..convergence import spec_explicit, tolerance

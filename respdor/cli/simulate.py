@@ -80,6 +80,10 @@ def run(args) -> int:
             raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
         spec.warnings = [w for w in spec.warnings if not w.startswith("[powder]")]  # the override replaces it
         _warn_single_crystal(spec.powder, spec.warnings, f"--powder {n}")
+        if args.gamma is not None:
+            from ._units import plausible
+
+            plausible("gamma", g, "--gamma", str(args.gamma), spec.warnings)
     if args.export_simpson:
         return _export_simpson(spec, spec_path, Path(args.export_simpson))
     plan = _plan_outputs(args, spec_path)
