@@ -73,6 +73,7 @@ SPEC_EDITS = {
     "gamma_fraction": ("n_gamma = 4", "n_gamma = 4.5"),
     "redor_ideal_sat": ('type = "respdor"', 'type = "redor"'),
     "uncoupled_1h": ("[[dipolar]]", '[[spins]]\nisotope = "1H"\n\n[[dipolar]]'),
+    "cw": ('type = "ideal"', 'type = "cw"\nnu1_khz = 30\nlength_rotor_periods = 2'),
 }
 
 MAGRES = (DATA / "al_carboxylate_model.magres").read_text()
@@ -149,6 +150,8 @@ CASES = [
      "--samples has no effect"),
     ("lib-powder-tol-checks-0", LIB + ["--checks", "0", "--powder-tol", "0.01"], 2,
      "--powder-tol has no effect with --checks 0"),
+    ("sim-no-files-with-export-simpson", ["simulate", "{in}/cw.toml", "--no-files", "--export-simpson",
+                                         "{out}/x.in"], 2, "--no-files has no effect with --export-simpson"),
     ("st-cq-overridden-by-efg", ST + ["{in}/model.magres", "--observe", "0", "--cq", "5MHz"], 0,
      "--cq has no effect: "),
     # --- counts that are not whole numbers
@@ -167,6 +170,7 @@ CASES = [
     # --- unit-confused option values
     ("lib-couplings-khz-as-hz", LIB + ["--couplings", "100:3000k:8"], 2,
      "below 1.182 a, the lowest distance for 13c-27al"),
+    ("lib-tmax-bare-2000", LIB + ["--t-max", "2000"], 2, "--t-max 2000 (= 2 s): above 1 s"),
     ("lib-workers-0", LIB + ["--workers", "0"], 2, "--workers 0: must be >= 1"),
     ("lib-checks-negative", LIB + ["--checks", "-1"], 2, "--checks -1: must be >= 0"),
     # --- outputs named as another kind of file
@@ -177,6 +181,8 @@ CASES = [
     ("lib-output-csv", LIB[:4] + ["{out}/lib.csv", "--workers", "1"], 2, "a library is an hdf5 file"),
     # --- accepted, but said
     ("spec-uncoupled-spin", _sim("uncoupled_1h"), 0, "[spins[2]] 1h has no non-zero [[dipolar]] or [[j]] coupling"),
+    ("st-gamma-1", ST[:5] + ["--gamma", "1", "--t-max", "1ms", "--no-files", "{in}/model.xyz", "--observe", "C"], 0,
+     "--gamma 1 (= 1): unusual number of gamma angles"),
     ("sim-gamma-1", ["simulate", "{in}/spec.toml", "--no-files", "--gamma", "1"], 0,
      "unusual number of gamma angles"),
     ("st-compare-negative-curve", ST[:-5] + ["--powder", "21", "--gamma", "4", "--no-files", "{in}/model.xyz",

@@ -56,6 +56,10 @@ def register(subparsers):
                    help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
     add_allow_long(p)
     p.set_defaults(func=run)
+    from . import OptionRule, declare_option_rules
+
+    declare_option_rules(p, [OptionRule("--no-files", lambda a: not a.export_simpson,
+                                        "with --export-simpson, which writes FILE.in and FILE.cry; drop one of them")])
 
 
 def run(args) -> int:

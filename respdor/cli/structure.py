@@ -228,6 +228,8 @@ def _predict(path, args, mas, cutoff, times):
         from .simulate import _warn_single_crystal
 
         _warn_single_crystal(powder, args.option_warnings, f"--powder {args.powder}")
+        if args.explicit["gamma"]:
+            plausible("gamma", args.gamma, "--gamma", str(args.gamma), args.option_warnings)
     lines = []
     for i in observed:
         ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners, args.cq_hz, args.eta_q)
