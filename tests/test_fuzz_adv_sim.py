@@ -152,6 +152,10 @@ CASES = [
      "--powder-tol has no effect with --checks 0"),
     ("sim-no-files-with-export-simpson", ["simulate", "{in}/cw.toml", "--no-files", "--export-simpson",
                                          "{out}/x.in"], 2, "--no-files has no effect with --export-simpson"),
+    ("sim-no-files-with-output", ["simulate", "{in}/spec.toml", "--no-files", "-o", "{out}/c.csv"], 2,
+     "-o has no effect with --no-files"),
+    ("st-no-files-with-plot", ST + ["{in}/model.xyz", "--observe", "C", "--plot", "{out}/p.png"], 2,
+     "--plot has no effect with --no-files"),
     ("st-cq-overridden-by-efg", ST + ["{in}/model.magres", "--observe", "0", "--cq", "5MHz"], 0,
      "--cq has no effect: "),
     # --- counts that are not whole numbers

@@ -56,10 +56,11 @@ def register(subparsers):
                    help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
     add_allow_long(p)
     p.set_defaults(func=run)
-    from . import OptionRule, declare_option_rules
+    from . import OptionRule, declare_option_rules, no_files_rules
 
     declare_option_rules(p, [OptionRule("--no-files", lambda a: not a.export_simpson,
-                                        "with --export-simpson, which writes FILE.in and FILE.cry; drop one of them")])
+                                        "with --export-simpson, which writes FILE.in and FILE.cry; drop one of them"),
+                             *no_files_rules(("--output", "--plot"))])
 
 
 def run(args) -> int:

@@ -101,9 +101,10 @@ def register(subparsers):
     p.add_argument("--no-files", action="store_true", help="write no file")
     add_allow_long(p)
     p.set_defaults(func=run)
-    from . import OptionRule, declare_option_rules
+    from . import OptionRule, declare_option_rules, no_files_rules
 
-    declare_option_rules(p, [OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
+    declare_option_rules(p, [*no_files_rules(("--output", "--plot")),
+                             OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
                              OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used",
                                                  refuse=False),
                              OptionRule.needs("--convergence-tol", "--cutoff-convergence"),
