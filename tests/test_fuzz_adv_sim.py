@@ -106,6 +106,7 @@ def ws(tmp_path_factory):
     for name, (old, new) in SPEC_EDITS.items():
         assert old in SPEC, name
         (inp / f"{name}.toml").write_text(SPEC.replace(old, new, 1))
+    (inp / "p31.toml").write_text(SPEC.replace('isotope = "27Al"\ncq_mhz = 3.0\neta_q = 0.3', 'isotope = "31P"'))
     (inp / "model.xyz").write_text((DATA / "al_carboxylate_model.xyz").read_text())
     (inp / "model.magres").write_text(MAGRES)
     (inp / "nan.magres").write_text(MAGRES.replace("-0.00798355", "nan"))
@@ -175,6 +176,9 @@ CASES = [
     ("lib-couplings-khz-as-hz", LIB + ["--couplings", "100:3000k:8"], 2,
      "below 1.182 a, the lowest distance for 13c-27al"),
     ("lib-tmax-bare-2000", LIB + ["--t-max", "2000"], 2, "--t-max 2000 (= 2 s): above 1 s"),
+    ("lib-vary-cq-spin-half-partner", ["library", "build", "{in}/p31.toml", "-o", "{out}/lib.h5", "--workers", "1",
+                                       "--vary", "cq=1:3MHz:3"], 2, "--vary cq: at 1e+06 hz: [spins[1]] 31p has spin 1/2"),
+    ("lib-vary-cq-beyond-larmor", LIB + ["--vary", "cq=1:300MHz:3"], 2, "exceeds the 27al larmor frequency"),
     ("lib-workers-0", LIB + ["--workers", "0"], 2, "--workers 0: must be >= 1"),
     ("lib-checks-negative", LIB + ["--checks", "-1"], 2, "--checks -1: must be >= 0"),
     # --- outputs named as another kind of file
