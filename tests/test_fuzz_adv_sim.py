@@ -107,6 +107,8 @@ def ws(tmp_path_factory):
         assert old in SPEC, name
         (inp / f"{name}.toml").write_text(SPEC.replace(old, new, 1))
     (inp / "p31.toml").write_text(SPEC.replace('isotope = "27Al"\ncq_mhz = 3.0\neta_q = 0.3', 'isotope = "31P"'))
+    (inp / "three.cry").write_text("0 0 1\n90 90 1\n45 45 1\n")
+    (inp / "cryfile.toml").write_text(SPEC.replace('scheme = "zcw"\nn = 21', 'file = "three.cry"'))
     (inp / "model.xyz").write_text((DATA / "al_carboxylate_model.xyz").read_text())
     (inp / "model.magres").write_text(MAGRES)
     (inp / "nan.magres").write_text(MAGRES.replace("-0.00798355", "nan"))
@@ -153,6 +155,8 @@ CASES = [
      "--powder-tol has no effect with --checks 0"),
     ("sim-no-files-with-export-simpson", ["simulate", "{in}/cw.toml", "--no-files", "--export-simpson",
                                          "{out}/x.in"], 2, "--no-files has no effect with --export-simpson"),
+    ("sim-powder-over-crystallite-file", ["simulate", "{in}/cryfile.toml", "--no-files", "--powder", "21"], 2,
+     "--powder 21 contradicts the spec's [powder] file 'three.cry'"),
     ("sim-no-files-with-output", ["simulate", "{in}/spec.toml", "--no-files", "-o", "{out}/c.csv"], 2,
      "-o has no effect with --no-files"),
     ("st-no-files-with-plot", ST + ["{in}/model.xyz", "--observe", "C", "--plot", "{out}/p.png"], 2,

@@ -71,6 +71,9 @@ def run(args) -> int:
         spec = load_spec(spec_path)
     except SpecError as exc:
         raise UserError(str(exc)) from None
+    if args.powder is not None and "file" in (spec.raw.get("powder") or {}):
+        raise UserError(f"--powder {args.powder} contradicts the spec's [powder] file {spec.raw['powder']['file']!r}, "
+                        "which gives the (alpha, beta) orientations; drop one of them (--gamma still applies)")
     if args.powder is not None or args.gamma is not None:
         from spinsim.powder import make_powder
 
