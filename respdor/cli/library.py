@@ -54,9 +54,10 @@ def register(subparsers):
     b.set_defaults(func=run_build)
     from . import OptionRule, declare_option_rules
 
+    checked = "with --checks 0 (the convergence check runs with the interpolation check)"
     declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers"),
-                             *(OptionRule(o, lambda a: a.checks > 0, "with --checks 0 (the convergence check runs with "
-                                          "the interpolation check)") for o in ("--powder-tol", "--check-convergence"))])
+                             *(OptionRule(o, lambda a: a.checks > 0, checked)
+                               for o in ("--powder-tol", "--check-convergence"))])
     i = sub.add_parser("info", help="describe a library file")
     i.add_argument("library", metavar="LIB")
     i.add_argument("--json", action="store_true", help="print JSON")

@@ -108,8 +108,9 @@ def register(subparsers):
                              OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used",
                                                  refuse=False),
                              OptionRule.needs("--convergence-tol", "--cutoff-convergence"),
-                             *(OptionRule(o, _diluted, "when every partner site holds the partner isotope (abundance 1: no "
-                                          "occupancy patterns are drawn)") for o in ("--seed", "--samples"))])
+                             *(OptionRule(o, _diluted, "when every partner site holds the partner isotope "
+                                          "(abundance 1: no occupancy patterns are drawn)")
+                               for o in ("--seed", "--samples"))])
 
 
 def _diluted(args):
