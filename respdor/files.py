@@ -297,6 +297,11 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+#: Extensions that name a figure or a binary file: a text output under such a name opens as garbage.
+_NOT_TEXT = {**{f".{e}": "a figure" for e in ("png", "pdf", "svg", "jpg", "jpeg", "tif", "tiff", "eps", "ps")},
+             ".h5": "an HDF5 file", ".hdf5": "an HDF5 file"}
+
+
 class OutputPlan:
     """Every file one run will write, checked together before anything is written.
 
@@ -379,6 +384,9 @@ class OutputPlan:
             if target.is_file() and not os.access(target, os.W_OK):
                 raise UserError(f"{option} {path}: the file is read-only; refusing to replace it "
                                 "(make it writable, or give another name)")
+            if kind == "text" and path.suffix.lower() in _NOT_TEXT:
+                raise UserError(f"{option} {path}: this output is text (CSV/JSON) but {path.suffix!r} names "
+                                f"{_NOT_TEXT[path.suffix.lower()]}; give it a .csv, .json or .txt name")
             if kind == "figure":
                 formats = formats or figure_formats()
                 ext = path.suffix.lower().lstrip(".")

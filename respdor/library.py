@@ -184,6 +184,19 @@ def _partner_index(raw):
     return 1
 
 
+def _check_axis_ends(raw, axis):
+    """Parse the spec at both ends of a tabulated axis (spinsim's spec checks and the plausibility table):
+    a value no spec may have (CQ on a spin-1/2 partner, beyond the Larmor frequency ...) is refused
+    before any point is computed."""
+    from spinsim.spec import Spec, SpecError
+
+    for v in (axis.values[0], axis.values[-1]):
+        try:
+            Spec(spec_with(raw, {axis.name: v}))
+        except SpecError as exc:
+            raise UserError(f"--vary {axis.name}: at {v:g} {PARAMETERS[axis.name][0]}".rstrip() + f": {exc}") from None
+
+
 def spec_with(raw: dict, values: dict) -> dict:
     """A copy of the spec dict with tabulated parameters set (``values``: name -> SI value)."""
     out = copy.deepcopy(raw)
@@ -451,8 +464,8 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
         powder_explicit = spec_explicit(raw, powder is not None, powder is not None)
     pw = powder or _spec_powder(raw)
     pw = {"scheme": str(pw["scheme"]), "n": int(pw["n"]), "n_gamma": int(pw["n_gamma"])}
-    for a in axes:  # a bad axis must fail here, not in a worker
-        spec_with(raw, {a.name: a.values[0]})
+    for a in axes:  # a bad axis must fail here, not in a worker: each end is read as a spec would be
+        _check_axis_ends(raw, a)
     request = _request(raw, axes, couplings, times, pw, t_max)
     path = Path(path)
     work = partial_path(path)

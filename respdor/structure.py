@@ -122,6 +122,7 @@ def read_structure(path) -> Structure:
             raise UserError(msg.splitlines()[0]) from None
     if len(atoms) == 0:
         raise UserError(f"{path}: the structure has no atoms")
+    check_cell(atoms, path)
     check_contacts(atoms, path)
     tensors = {}
     if fmt == "magres":
@@ -138,6 +139,30 @@ def _lattice_vectors(cell, pbc):
         if any(n):
             out.append((n, np.asarray(n, float) @ np.asarray(cell, float)))
     return out
+
+
+def check_cell(atoms, source):
+    """Refuse a periodic cell that no crystal has: non-finite vectors, or cell lengths and angles that span no
+    volume the way they were written (an angle outside (0, 180) deg, or three angles that cannot close).
+
+    A cell given by its parameters (CIF) is right-handed by construction, so a negative volume there means
+    impossible parameters; explicit lattice vectors (POSCAR, extxyz) may be left-handed.
+
+    Raises
+    ------
+    UserError
+        One line naming the file and the cell parameters.
+    """
+    if not any(atoms.pbc) or atoms.cell.rank == 0:
+        return
+    cell = np.asarray(atoms.cell, float)
+    volume = float(np.linalg.det(cell)) if np.all(np.isfinite(cell)) else float("nan")
+    by_parameters = Path(str(source)).suffix.lower() in (".cif", ".mmcif")
+    if not np.isfinite(volume) or (by_parameters and volume <= 0):
+        with np.errstate(all="ignore"):
+            par = ", ".join(f"{x:.6g}" for x in atoms.cell.cellpar())
+        raise UserError(f"{source}: the cell spans no volume as written (read as a, b, c, alpha, beta, gamma = "
+                        f"{par}): each angle must lie in (0, 180) deg and be smaller than the sum of the other two")
 
 
 def check_contacts(atoms, source):

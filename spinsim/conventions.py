@@ -269,6 +269,8 @@ def read_magres(path):
                 key = (s[1], int(s[2]))
             except ValueError:
                 raise ValueError(f"{path}:{lineno}: not a number in {line.strip()!r}") from None
+            if not np.all(np.isfinite(vals)):
+                raise ValueError(f"{path}:{lineno}: a {s[0]} tensor must be finite numbers, got {line.strip()!r}")
             out.setdefault(key, {})[s[0]] = vals
     if block is not None:  # a file cut short: its tensors would silently be missing
         raise ValueError(f"{path}:{opened}: the [{block}] block opened here is never closed ([/{block}] missing): "

@@ -123,13 +123,58 @@ SATURATION_TYPES = RF_SATURATION_TYPES + ("ideal", "none")
 DEFAULT_SATURATION_TYPE = "cw"
 
 
+#: Keys of one table that say the same thing two ways (a value in two units, a time axis given twice):
+#: both given is a contradiction, never resolved by silently preferring one.
+_EXCLUSIVE = {
+    "experiment": (("mas_rate_hz", "mas_rate_khz"), ("t_max_ms", "recoupling_times_ms")),
+    "spins": (("cq_hz", "cq_mhz"),),
+    "saturation": (("length_us", "length_rotor_periods"),),
+}
+
+#: Keys that only some variants of a table read ([saturation] type, [recoupling] scheme): a key of
+#: another variant would be silently ignored, so it is refused naming the keys the variant reads.
+_RF_KEYS = {"nu1_khz", "length_us", "length_rotor_periods"}
+_VARIANT_KEYS = {
+    "saturation": ("type", DEFAULT_SATURATION_TYPE, {
+        "ideal": {"kind", "efficiency"},
+        "none": set(),
+        "cw": _RF_KEYS | {"phase_deg"},
+        "pm": _RF_KEYS | {"offset_khz", "modulation_khz", "step_us"},
+        "dfs": _RF_KEYS | {"start_khz", "end_khz", "step_us"},
+        "wurst": _RF_KEYS | {"sweep_khz", "n_wurst", "step_us"},
+    }),
+    "recoupling": ("scheme", "redor", {
+        "redor": {"pulse_us", "phases", "placement"},
+        "sr4": {"supercycle", "nu1_khz"},
+        "adiabatic_sr4": {"supercycle", "nu1_max_khz", "sweep_khz", "beta", "step_us"},
+    }),
+}
+
+
+#: Quantities that count things: a fractional value is a typing mistake, never silently truncated.
+WHOLE_NUMBERS = ("powder", "gamma", "rf_points", "wurst_n")
+
+
 def _check_keys(table, name):
     if not isinstance(table, dict):
         raise SpecError(f"[{name}] must be a table, got {type(table).__name__}")
-    allowed = _ALLOWED["top" if name == "" else name.split("[")[0]]
+    base = "top" if name == "" else name.split("[")[0]
+    allowed = _ALLOWED[base]
     for k in table:
         if k not in allowed:
             raise SpecError(f"unknown key {k!r} in [{name or 'top level'}]; allowed: {', '.join(sorted(allowed))}")
+    for a, b in _EXCLUSIVE.get(base, ()):
+        if a in table and b in table:
+            raise SpecError(f"[{name}] give {a} or {b}, not both ({a} = {table[a]!r}, {b} = {table[b]!r})")
+    if base in _VARIANT_KEYS:
+        selector, default, variants = _VARIANT_KEYS[base]
+        variant = table.get(selector, default)
+        if variant in variants:
+            foreign = sorted(set().union(*variants.values()) - variants[variant] & set(table))
+            if foreign:
+                reads = ", ".join(sorted(variants[variant])) or "no other key"
+                raise SpecError(f"[{name}] {', '.join(foreign)} has no effect with {selector} = {variant!r} "
+                                f"(it reads {reads})")
 
 
 def _num(table, key, where, default=None, positive=False, nonneg=False):
@@ -230,6 +275,10 @@ class Spec:
     def _q(self, table, key, where, quantity, default=None, **kw):
         """``_num`` of a key, checked against the plausible range of its quantity when the user gave it."""
         value = _num(table, key, where, default, positive=kw.pop("positive", False), nonneg=kw.pop("nonneg", False))
+        if key in table and quantity in WHOLE_NUMBERS and value != int(value):
+            from .plausibility import RANGES
+
+            raise SpecError(f"[{where}] {key} = {table[key]!r}: a {RANGES[quantity].what} is a whole number")
         if key in table:
             _plausible(self.warnings, quantity, value, where, key, **kw)
         return value
@@ -320,6 +369,12 @@ class Spec:
                 raise SpecError(f"coordinates_A: {exc}") from None
         else:
             self.system = SpinSystem(spins, field_t, dips, js)
+            coupled = {k for c in dips + js for k in (c.i, c.j) if getattr(c, "d_hz", getattr(c, "j_hz", 1.0))}
+            for k, sp in enumerate(spins):
+                if k not in coupled:
+                    self.warnings.append(f"[spins[{k}]] {sp.isotope.symbol} has no non-zero [[dipolar]] or [[j]] "
+                                         "coupling: " + ("it does not change the curve" if k else
+                                                         "dS/S0 is zero at every time"))
         self.partner = spins[1].isotope.symbol
         self._parse_sequence(raw, exp)
 
@@ -452,9 +507,6 @@ class Spec:
                                                   placement=self.placement)
             cycle = tr if self.recoupling == "redor" else self.recoupling.duration
         elif scheme in ("sr4", "adiabatic_sr4"):
-            for k in ("placement", "pulse_us", "phases"):
-                if k in rec:
-                    raise SpecError(f"[recoupling] {k} is a REDOR key; SR4 uses supercycle and nu1_khz")
             if scheme == "sr4":
                 nu1 = 1e3 * self._q(rec, "nu1_khz", "recoupling", "rf_amplitude", 2e-3 * self.mas_rate, positive=True)
                 self.recoupling = seq.sr4_cycle(obs, self.mas_rate, rec.get("supercycle", "SR4"), nu1)
@@ -477,6 +529,8 @@ class Spec:
                 raise SpecError("[experiment] recoupling_times_ms must be a list of numbers")
             if min(t) < 0:
                 raise SpecError(f"[experiment] recoupling_times_ms = {min(t):g} ms: a recoupling time is >= 0")
+            if any(b <= a for a, b in zip(t, t[1:])):
+                raise SpecError(f"[experiment] recoupling_times_ms = {t!r}: the times must increase, without repeats")
             _plausible(self.warnings, "recoupling_time", max(t), "experiment", "recoupling_times_ms")
             self.times_s = 1e-3 * np.asarray(t, float)
         else:
@@ -493,6 +547,9 @@ class Spec:
         channel = self._channel(sat, "saturation", self.partner)
         if channel == obs:
             raise SpecError(f"[saturation] channel {channel!r} is the observed channel: saturate a partner")
+        if self.kind == "redor" and stype == "ideal" and "saturation" in raw:
+            raise SpecError("[saturation] type 'ideal' has no effect with type = 'redor' (the partner pulse of REDOR "
+                            "is an ideal inversion; give an rf pulse type or leave [saturation] out)")
         from .simulate import IdealSaturation  # numba import is deferred to here on purpose
 
         if stype in RF_SATURATION_TYPES:
@@ -529,6 +586,9 @@ class Spec:
             except OSError as exc:
                 raise SpecError(f"[powder] file {str(path)!r}: {exc.strerror}") from None
         else:
+            if "convention" in pw:
+                raise SpecError("[powder] convention has no effect without file (it is the angle convention of a "
+                                "crystallite file)")
             self.powder = make_powder(pw.get("scheme", "zcw"), int(self._q(pw, "n", "powder", "powder", 987.0,
                                                                            positive=True, warn=False)), n_gamma)
         if self.powder.n_ab < MIN_POWDER:
@@ -542,6 +602,11 @@ class Spec:
         offs = sim.get("offsets_khz", {})
         if not isinstance(offs, dict):
             raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
+        known = [sp.isotope.symbol for sp in self.system.spins]
+        for k in offs:
+            if k not in known:
+                raise SpecError(f"[simulation] offsets_khz: {k!r} is not in the spin system, so its offset has no "
+                                f"effect (isotopes: {', '.join(dict.fromkeys(known))})")
         self.offsets = {k: 1e3 * self._q(offs, k, "simulation.offsets_khz", "rf_offset", unit="kHz") for k in offs}
 
     def work_counts(self):

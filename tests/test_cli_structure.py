@@ -58,7 +58,7 @@ def test_compare_fits_only_the_fraction(tmp_path, capsys):
         (["--observe", "0", "--cq", "300MHz"], "not below the 27Al Larmor frequency 156.6 MHz"),
         (["--observe", "0", "--eta-q", "1.5"], "--eta-q 1.5: must lie in [0, 1]"),
         (["--observe", "C[O3]"], "no C atom matches"),
-        (["--observe", "0", "--samples", "1"], "--samples 1"),
+        (["--observe", "0", "--abundance", "0.5", "--samples", "1"], "--samples 1"),  # --samples acts when diluted
     ],
 )
 def test_mistakes_are_one_line_exit_2(extra, message, capsys, tmp_path, monkeypatch):

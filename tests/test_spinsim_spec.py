@@ -43,7 +43,7 @@ def test_bad_channel_and_placement_are_refused(over, message):
 
 
 def test_sr4_refuses_redor_keys():
-    with pytest.raises(SpecError, match="placement is a REDOR key"):
+    with pytest.raises(SpecError, match="placement has no effect with scheme = 'sr4'"):
         load_spec(spec(recoupling__scheme="sr4", recoupling__placement="centred"))
 
 

@@ -118,6 +118,14 @@ class OptionRule:
         return cls(option, lambda args: not getattr(args, dest, None), f"with {other} ({reason})", refuse)
 
 
+def no_files_rules(options):
+    """:class:`OptionRule` s refusing output options given together with ``--no-files`` (``--plot none`` is
+    no output, so it passes)."""
+    return [OptionRule(o, lambda a, d=o.lstrip("-").replace("-", "_"): not a.no_files
+                       or str(getattr(a, d, "")).lower() == "none",
+                       "with --no-files (nothing is written; drop one of them)") for o in options]
+
+
 def declare_option_rules(parser, rules):
     """Attach a table of :class:`OptionRule` to a (sub-)command parser; :func:`main` checks it."""
     rules = tuple(rules)

@@ -54,7 +54,10 @@ def register(subparsers):
     b.set_defaults(func=run_build)
     from . import OptionRule, declare_option_rules
 
-    declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers")])
+    checked = "with --checks 0 (the convergence check runs with the interpolation check)"
+    declare_option_rules(b, [OptionRule.excludes("--workers", "--scheduler", "the running cluster has its own workers"),
+                             *(OptionRule(o, lambda a: a.checks > 0, checked)
+                               for o in ("--powder-tol", "--check-convergence"))])
     i = sub.add_parser("info", help="describe a library file")
     i.add_argument("library", metavar="LIB")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -85,7 +88,36 @@ def _couplings(text, spec):
         raise UserError(f"--couplings {text!r}: N must be an integer") from None
     if not (0 < lo < hi) or n < 4:
         raise UserError(f"--couplings {text!r}: need 0 < LOW < HIGH and N >= 4")
+    _plausible_couplings(text, (lo, hi), spec)
     return np.geomspace(lo, hi, n)
+
+
+_D_UNIT = "bare numbers of --couplings are Hz; write a unit, e.g. 100:2kHz:24"
+
+
+def _plausible_couplings(text, ends, spec):
+    """The distances the D axis spans (for the spec's observed-partner pair) checked against the one table
+    of plausible distances: a D axis in kHz typed as Hz (or the reverse) is named, not tabulated."""
+    from spinsim.dipolar import distance_from_coupling
+    from spinsim.isotopes import element_of
+    from spinsim.plausibility import check, shortest_distance_angstrom
+    from spinsim.spec import SpecError, load_spec
+
+    try:
+        spins = load_spec(spec).system.spins
+    except SpecError:
+        return  # the spec's own error is reported where it is read
+    a, b = spins[0].isotope, spins[1].isotope
+    shortest = shortest_distance_angstrom(element_of(a), element_of(b))
+    for d in ends:
+        r = float(distance_from_coupling(d, a, b))
+        try:
+            msg = check("distance", r, f"--couplings {text} ({d:g} Hz for {a.symbol}-{b.symbol}, i.e. r)", "A",
+                        lo=shortest, lo_reason=f"for {a.symbol}-{b.symbol}", hint=False)
+        except ValueError as exc:
+            raise UserError(f"{exc} ({_D_UNIT})") from None
+        if msg:
+            print(f"respdor: warning: {msg} ({_D_UNIT})", file=sys.stderr)
 
 
 def run_build(args) -> int:
@@ -97,6 +129,10 @@ def run_build(args) -> int:
 
     if not Path(args.spec).exists():
         raise UserError(f"{args.spec}: no such simulation spec")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be >= 1 (leave it out for all cores)")
+    if args.checks < 0:
+        raise UserError(f"--checks {args.checks}: must be >= 0 (0 skips the interpolation check)")
     # The work goes to OUTPUT.partial (kept by an interrupted build, for resuming); OUTPUT appears,
     # renamed whole, only when the build is complete. Both are checked before anything starts.
     plan = OutputPlan(inputs=[args.spec])
@@ -104,12 +140,21 @@ def run_build(args) -> int:
     plan.add(partial_path(args.output), "--output", "binary")
     json_path = plan.add(args.json, "--json", stdout=True)
     plan.check()
+    if Path(args.output).suffix.lower() not in (".h5", ".hdf5"):  # after the guard: a device is named as such
+        raise UserError(f"--output {args.output}: a library is an HDF5 file; name it .h5 or .hdf5")
     axes = [parse_vary(v) for v in args.vary]
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
         raise UserError("--vary: each parameter once")
     couplings = _couplings(args.couplings, args.spec)
     t_max = parse_time(args.t_max, "--t-max", "ms")[0] if args.t_max else None
+    if t_max is not None:
+        from ._units import plausible
+
+        notes = []
+        plausible("t_max", t_max, "--t-max", args.t_max, notes)
+        for msg in notes:
+            print(f"respdor: warning: {msg}", file=sys.stderr)
     from spinsim.spec import SpecError, load_spec
 
     from ..convergence import spec_explicit, tolerance

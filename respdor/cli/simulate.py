@@ -56,6 +56,11 @@ def register(subparsers):
                    help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
     add_allow_long(p)
     p.set_defaults(func=run)
+    from . import OptionRule, declare_option_rules, no_files_rules
+
+    declare_option_rules(p, [OptionRule("--no-files", lambda a: not a.export_simpson,
+                                        "with --export-simpson, which writes FILE.in and FILE.cry; drop one of them"),
+                             *no_files_rules(("--output", "--plot"))])
 
 
 def run(args) -> int:
@@ -66,6 +71,9 @@ def run(args) -> int:
         spec = load_spec(spec_path)
     except SpecError as exc:
         raise UserError(str(exc)) from None
+    if args.powder is not None and "file" in (spec.raw.get("powder") or {}):
+        raise UserError(f"--powder {args.powder} contradicts the spec's [powder] file {spec.raw['powder']['file']!r}, "
+                        "which gives the (alpha, beta) orientations; drop one of them (--gamma still applies)")
     if args.powder is not None or args.gamma is not None:
         from spinsim.powder import make_powder
 
@@ -80,6 +88,10 @@ def run(args) -> int:
             raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
         spec.warnings = [w for w in spec.warnings if not w.startswith("[powder]")]  # the override replaces it
         _warn_single_crystal(spec.powder, spec.warnings, f"--powder {n}")
+        if args.gamma is not None:
+            from ._units import plausible
+
+            plausible("gamma", g, "--gamma", str(args.gamma), spec.warnings)
     if args.export_simpson:
         return _export_simpson(spec, spec_path, Path(args.export_simpson))
     plan = _plan_outputs(args, spec_path)

@@ -67,9 +67,9 @@ def register(subparsers):
     p.add_argument("--saturation", default="ideal",
                    help="partner saturation: ideal (default), cw:NU1:LENGTH (cw:30kHz:2tr; length in rotor periods "
                         "'tr' or a time; bare NU1 in kHz) or a spec file .toml/.json whose [saturation] table is used")
-    p.add_argument("--cq", default="3MHz",
+    p.add_argument("--cq", default=None,
                    help="C_Q of partners whose structure gives no EFG (default 3MHz; bare number: MHz)")
-    p.add_argument("--eta-q", type=finite_float, default=0.5,
+    p.add_argument("--eta-q", type=finite_float, default=None,
                    help="eta_Q of partners whose structure gives no EFG (default 0.5)")
     p.add_argument("--method", choices=["auto", "fast", "general", "coupled"], default="auto",
                    help="spinsim engine: auto (default: coupled when partner-partner couplings are included, else "
@@ -101,16 +101,36 @@ def register(subparsers):
     p.add_argument("--no-files", action="store_true", help="write no file")
     add_allow_long(p)
     p.set_defaults(func=run)
-    from . import OptionRule, declare_option_rules
+    from . import OptionRule, declare_option_rules, no_files_rules
 
-    declare_option_rules(p, [OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
+    declare_option_rules(p, [*no_files_rules(("--output", "--plot")),
+                             OptionRule.needs("--time-unit", "--compare", advice="it is the time unit of that curve"),
                              OptionRule.excludes("--t-max", "--compare", "the measured curve's times are used",
                                                  refuse=False),
-                             OptionRule.needs("--convergence-tol", "--cutoff-convergence")])
+                             OptionRule.needs("--convergence-tol", "--cutoff-convergence"),
+                             *(OptionRule(o, _diluted, "when every partner site holds the partner isotope "
+                                          "(abundance 1: no occupancy patterns are drawn)")
+                               for o in ("--seed", "--samples"))])
+
+
+def _diluted(args):
+    """True when partner sites are occupied at random (abundance below 1): --seed and --samples act then."""
+    from .. import structure as st
+
+    try:
+        return st.partner_abundance(args.partner, args.abundance) < 1
+    except Exception:  # an unknown isotope or a bad --abundance is named where it is read
+        return True
 
 
 def run(args) -> int:
     paths = [Path(x) for x in args.structure]
+    seen = {}
+    for p in paths:
+        key = p.resolve()
+        if key in seen:
+            raise UserError(f"{p}: given twice as a structure (also as {seen[key]}); each candidate once")
+        seen[key] = p
     mas, _ = parse_frequency(args.mas, "--mas")
     cutoff, _ = parse_length(args.cutoff, "--cutoff")
     if not mas > 0:
@@ -154,6 +174,9 @@ def _options(args, mas):
     """Checked physics options on ``args``: cq_hz, eta_q, abundance_p, convergence cutoffs."""
     from .. import structure as st
 
+    args.tensor_options = [o for o, v in (("--cq", args.cq), ("--eta-q", args.eta_q)) if v is not None]
+    args.cq = "3MHz" if args.cq is None else args.cq
+    args.eta_q = 0.5 if args.eta_q is None else args.eta_q
     args.cq_hz, _ = parse_frequency(args.cq, "--cq", default_unit="mhz", signed=True)  # C_Q has a sign
     from spinsim import larmor_frequency_hz
 
@@ -192,6 +215,11 @@ def _predict(path, args, mas, cutoff, times):
                f"respdor structure {path} --cutoff {args.cutoff}")
     symbols = struct.atoms.get_chemical_symbols()
     obs_iso = args.observe_isotope or st.OBSERVED_ISOTOPE.get(symbols[observed[0]])
+    if args.observe_isotope:
+        other = sorted({symbols[i] for i in observed} - {st.element_of(args.observe_isotope)})
+        if other:
+            raise UserError(f"--observe-isotope {args.observe_isotope} contradicts --observe {args.observe}: the "
+                            f"selected atoms are {', '.join(other)}, not {st.element_of(args.observe_isotope)}")
     if obs_iso is None:
         raise UserError(f"--observe {args.observe}: no default isotope for {symbols[observed[0]]}; "
                         "name it with --observe-isotope")
@@ -202,6 +230,8 @@ def _predict(path, args, mas, cutoff, times):
         from .simulate import _warn_single_crystal
 
         _warn_single_crystal(powder, args.option_warnings, f"--powder {args.powder}")
+        if args.explicit["gamma"]:
+            plausible("gamma", args.gamma, "--gamma", str(args.gamma), args.option_warnings)
     lines = []
     for i in observed:
         ps = st.find_partners(struct, i, obs_iso, args.partner, cutoff, args.max_partners, args.cq_hz, args.eta_q)
@@ -252,6 +282,11 @@ def _simulation_work(lines, args, mas, times, sat, powder):
                                   "--cutoff-convergence", n_runs=runs * shells, total_cost=total * shells)
 
 
+def _every_partner_has_efg(struct, element):
+    idx = [i for i, e in enumerate(struct.atoms.get_chemical_symbols()) if e == element]
+    return bool(idx) and all("efg" in struct.tensors.get(i, {}) for i in idx)
+
+
 def _warn_missing_tensors(struct, path, args, warnings):
     """Partners whose EFG the file gives for other atoms of their element but not for them: named per atom."""
     from spinsim import get_isotope
@@ -264,6 +299,11 @@ def _warn_missing_tensors(struct, path, args, warnings):
     if path.suffix.lower() == ".magres" and not struct.tensors:
         msg = (f"{path}: the file gives no tensor at all (no [magres] block: cut short?); every partner takes "
                f"--cq {args.cq_hz / 1e6:g} MHz, --eta-q {args.eta_q:g}")
+        print(f"  warning: {msg}", file=sys.stderr)
+        warnings.append(msg)
+    elif args.tensor_options and _every_partner_has_efg(struct, st.element_of(args.partner)):
+        msg = (f"{' and '.join(args.tensor_options)} {'has' if len(args.tensor_options) == 1 else 'have'} no effect: "
+               f"{path} gives an EFG tensor for every {st.element_of(args.partner)} atom")
         print(f"  warning: {msg}", file=sys.stderr)
         warnings.append(msg)
     elif missing:
@@ -558,9 +598,12 @@ def _compare(curve, pred):
     print(f"  compared with {curve.source}: bonded fraction = {f:.3f}, {kind} = {chi2:.4g} "
           f"({len(y)} points)", file=sys.stderr)
     res = {"curve": str(curve.source), "fraction": f, "chi2": chi2, "weighted": curve.sigma is not None}
-    if f > 1:
-        print("  warning: fitted fraction > 1: the structure predicts less dephasing than measured", file=sys.stderr)
-        res["warning"] = "fitted fraction > 1: the structure predicts less dephasing than measured"
+    why = ("fitted fraction > 1: the structure predicts less dephasing than measured" if f > 1 else
+           f"fitted fraction {f:.3g} <= 0: the measured curve does not dephase the way the structure predicts "
+           "(negative dS/S0, a reversed order S0/S, or no dephasing)" if f <= 0 else None)
+    if why:
+        print(f"  warning: {why}", file=sys.stderr)
+        res["warning"] = why
     return res
 
 
