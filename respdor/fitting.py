@@ -82,6 +82,9 @@ PARAMETER_UNITS = {
     "amplitude": "",
 }
 
+#: Most equivalent partners at one distance: a close-packed coordination shell holds 12 atoms.
+MAX_EQUIVALENT_PARTNERS = 12
+
 #: Parameters a user may fix, free or bound.
 FITTABLE = ("coupling_hz", "distance_angstrom", "fraction", "efficiency", "abundance", "scaling", "width_angstrom")
 
@@ -145,8 +148,13 @@ class CurveModel:
             raise UserError(str(exc)) from None
         if self.experiment not in ("respdor", "redor"):
             raise UserError(f"unknown experiment {self.experiment!r}; choose respdor or redor")
-        if self.n_partners < 1:
-            raise UserError(f"number of partners must be >= 1, got {self.n_partners}")
+        if self.observe_isotope.symbol == self.partner_isotope.symbol:
+            raise UserError(f"observed and partner nucleus are both {self.observe_isotope.symbol}: REDOR/RESPDOR "
+                            "recouple two different nuclei (pulses on the partner would hit the observed spin too); "
+                            "check --observe/--partner")
+        if not 1 <= self.n_partners <= MAX_EQUIVALENT_PARTNERS:
+            raise UserError(f"number of partners must be 1 to {MAX_EQUIVALENT_PARTNERS} (the most atoms one shell "
+                            f"around a nucleus can hold at one distance), got {self.n_partners}")
         if self.transfer is None:
             self.transfer = "saturation" if self.experiment == "respdor" else "inversion"
         if self.transfer not in TRANSFER_KINDS:
@@ -704,6 +712,10 @@ def fit_curves(
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
         if base not in known:
             raise UserError(f"unknown parameter {name!r}; known: {', '.join(known)}")
+        if base != name and int(name[1:].split("_", 1)[0]) >= len(curves):
+            # a prefix naming no curve would otherwise be ignored without a word
+            raise UserError(f"{name!r} names curve {name[1:].split('_', 1)[0]}, but the fit has {len(curves)} "
+                            f"curve(s), numbered c0 to c{len(curves) - 1}")
     for c in curves:
         _check_curve(c, method)
     refuse_repeated_curves(curves)
