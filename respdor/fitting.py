@@ -651,6 +651,7 @@ def fit_curves(
     intervals: bool = True,
     free: Sequence[str] = (),
     option_names: dict | None = None,
+    allow_long: bool = False,
 ) -> FitResult:
     """Fit one or several dephasing curves, with parameters shared between curves.
 
@@ -685,6 +686,9 @@ def fit_curves(
     option_names : dict, optional
         How messages name ``fix``, ``bounds`` and ``initial`` (the command line passes
         ``--fix``, ``--bound``, ``--start``).
+    allow_long : bool
+        Fit more points than :data:`respdor.workload.CURVE_FIT_LIMIT` (refused otherwise: the
+        cost grows with the points, see :func:`respdor.workload.curve_fit_work`).
 
     Constraints on D or r are honoured whichever is fitted (converted through D r^3 = const);
     contradictory or unphysical ones raise :class:`UserError`. The fit searches the whole allowed
@@ -723,6 +727,9 @@ def fit_curves(
     if not weighted and any(c.sigma is not None for c in curves):
         raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
     n_points = sum(c.n_points for c in curves)
+    from .workload import check_work, curve_fit_work
+
+    check_work(curve_fit_work(n_points, len(curves)), allow_long, "fit")
 
     clash = [n for n in free if n in fix]
     if clash:

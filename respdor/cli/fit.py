@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import UserError
 from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_length, parse_time
+from ..workload import add_allow_long
 
 #: Short names users type, mapped to the fitter's parameter names.
 ALIASES = {
@@ -82,6 +83,7 @@ def declare_fit_rules(p):
 
 def add_fit_arguments(p):
     p.add_argument("files", nargs="+", metavar="FILE", help="curve file(s)")
+    add_allow_long(p)
     g = p.add_argument_group("nuclei and model")
     g.add_argument("--observe", action="append", metavar="ISOTOPE",
                    help="observed spin-1/2 nucleus, e.g. 13C (repeat once per file for mixed pairs; default 13C)")
@@ -299,7 +301,8 @@ def build_fit(args, out=sys.stdout):
     def fit(models, intervals=not args.no_intervals):
         return fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
                           bounds=bounds, initial=initial, method=args.method, intervals=intervals, free=free,
-                          option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"})
+                          option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"},
+                          allow_long=getattr(args, "allow_long", False))
 
     if args.simulate:
         from ..convergence import tolerance
