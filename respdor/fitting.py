@@ -710,7 +710,11 @@ def fit_curves(
         raise UserError(f"parameterization must be 'coupling' or 'distance', got {parameterization!r}")
     if method not in ("ratio", "signals"):
         raise UserError(f"method must be 'ratio' or 'signals', got {method!r}")
-    fix, bounds, initial = dict(fix or {}), dict(bounds or {}), dict(initial or {})
+    bad = next((k for k, c in enumerate(curves) if not isinstance(c, DephasingCurve)), None)
+    if bad is not None:
+        raise UserError(f"curve {bad} is a {type(curves[bad]).__name__}, not a DephasingCurve: build it with "
+                        "DephasingCurve(time_s, dss0, sigma) or read it with respdor.read_curve(path)")
+    fix, bounds, initial = _numbers(fix, "fix"), _numbers(bounds, "bounds"), _numbers(initial, "initial")
     known = FITTABLE + tuple(k for m in models for k in m.shape_parameters if k not in FITTABLE)
     for name in list(fix) + list(bounds) + list(initial) + list(free):
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
@@ -937,6 +941,31 @@ def _separability_warnings(problem, result, correlations, warn_list):
                 warn_list.append(
                     f"{curve.label}: {d_name} and {a} are correlated at {c:+.3f}: the data barely separate them"
                 )
+
+
+def _numbers(mapping, what):
+    """A copy of a fix/initial (name -> value) or bounds (name -> (low, high)) mapping with real numbers,
+    or :class:`UserError` naming the entry (a string or None would otherwise fail deep in the fit)."""
+    out = {}
+    for name, value in dict(mapping or {}).items():
+        try:
+            if what == "bounds":
+                lo, hi = value
+                out[name] = (_real(lo), _real(hi))
+            else:
+                out[name] = _real(value)
+        except (TypeError, ValueError):
+            shape = "a (low, high) pair of numbers" if what == "bounds" else "a number"
+            raise UserError(f"{what} {name}={value!r}: must be {shape}") from None
+        if not all(math.isfinite(v) for v in np.atleast_1d(out[name])):
+            raise UserError(f"{what} {name}={value!r}: must be finite")
+    return out
+
+
+def _real(value):
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise TypeError(value)
+    return float(value)
 
 
 def fit_curve(curve: DephasingCurve, model: CurveModel | None = None, **kwargs) -> FitResult:
