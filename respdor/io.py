@@ -142,7 +142,11 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
                 last_comment = (number, line.lstrip("#").strip())
             meta_line = _META_RE.fullmatch(line) if not rows else None
             if meta_line:
-                meta[meta_line.group(1).lower()] = _meta_isotope(path, meta_line.group(2), number)
+                key, symbol = meta_line.group(1).lower(), _meta_isotope(path, meta_line.group(2), number)
+                if meta.get(key, symbol) != symbol:
+                    raise DataFileError(path, f"'# {key} = {symbol}' contradicts the earlier '# {key} = {meta[key]}'; "
+                                        "keep one", line=number)
+                meta[key] = symbol
             continue
         if header is None and not rows and _looks_like_header(line):
             header = (number, line)

@@ -60,6 +60,7 @@ def ws(tmp_path_factory):
     t = np.linspace(0.01, 3, 2500)
     _write(inp / "many.csv", "t_ms,dSS0,sigma", [t, 0.24 * (1 - np.exp(-(t / 1.5) ** 2)), np.full(t.size, 0.02)])
     (inp / "obs_cd.csv").write_text("# observe = 111Cd\n" + (inp / "dss.csv").read_text())
+    (inp / "two_observe.csv").write_text("# observe = 13C\n# observe = 111Cd\n" + (inp / "dss.csv").read_text())
     return w
 
 
@@ -99,6 +100,12 @@ REFUSED = [
     ("sigma-zero", FIT + ["{in}/sigma_zero.csv"], ["sigma_zero.csv:5", "must be > 0"]),
     ("percent", FIT + ["{in}/percent.csv"], ["percent.csv:", "not a normalised dephasing"]),
     ("s1-over-s0-header", FIT + ["{in}/s1_over_s0.csv"], ["s1_over_s0.csv:1", "'S1/S0'"]),
+    ("observe-comment-twice", FIT + ["{in}/two_observe.csv"],
+     ["two_observe.csv:2", "'# observe = 111Cd' contradicts the earlier '# observe = 13C'"]),
+    ("finite-pulse-mas-10-hz", FIT + ["{in}/dss.csv", "--sequence", "redor-finite", "--mas", "10", "--pulse-length",
+                                      "10us"], ["--mas 10 (= 10 Hz)", "did you mean 10 kHz"]),
+    ("pulse-length-1ns", FIT + ["{in}/dss.csv", "--sequence", "redor-finite", "--mas", "10k", "--pulse-length",
+                                "1ns"], ["--pulse-length 1ns", "below 10 ns"]),
     # runaway work
     ("2500-points", FIT + ["{in}/many.csv"], ["2500 recoupling times", "--allow-long"]),
     # contradictions / absurd values between options
@@ -238,3 +245,19 @@ def test_library_repeat_time_with_own_noise_is_accepted(curve):
     s = np.r_[curve.sigma, curve.sigma[4]]
     res = fit_curve(DephasingCurve(t, d, sigma=s), intervals=False)
     assert 300 < res.parameters["coupling_hz"].value < 700
+
+
+def test_closed_pipe_is_a_quiet_exit(ws, monkeypatch, capsys):
+    # `respdor fit ... | head -1`: the reader goes away; no "internal error", the shell's SIGPIPE status
+    class Closed:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.chdir(ws / "out")
+    monkeypatch.setattr("sys.stdout", Closed())
+    rc = main(FIT + [str(ws / "in" / "dss.csv")])
+    err = capsys.readouterr().err
+    assert rc == 141 and "internal error" not in err and "Traceback" not in err

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_length, parse_time
+from ._units import MAX_ABS_OPTION, check_observed_spin_half, plausible, parse_frequency, parse_length, parse_time
 from ..workload import add_allow_long
 
 #: Short names users type, mapped to the fitter's parameter names.
@@ -252,6 +252,7 @@ def build_fit(args, out=sys.stdout):
         mas_hz, _ = parse_frequency(args.mas, "--mas")
         if mas_hz <= 0:
             raise UserError(f"--mas must be positive, got {args.mas!r}")
+        _plausible_option("mas_rate", mas_hz, "--mas", args.mas)
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
@@ -274,6 +275,7 @@ def build_fit(args, out=sys.stdout):
         if not args.pulse_length or mas_hz is None:
             raise UserError("--sequence redor-finite needs --pulse-length and --mas")
         pulse_s, _ = parse_time(args.pulse_length, "--pulse-length")
+        _plausible_option("pi_pulse", pulse_s, "--pulse-length", args.pulse_length)
     def make_models(shapes):
         return [
             CurveModel(observe=o, partner=p, experiment=args.model, transfer=args.transfer, sequence=args.sequence,
@@ -320,6 +322,14 @@ def build_fit(args, out=sys.stdout):
 
         _sample_with_progress(sample_posterior, result, args)
     return result, curves
+
+
+def _plausible_option(quantity, value_si, option, text):
+    """Refuse a value no experiment has (the one table of ranges); one warning line for an unusual one."""
+    warnings = []
+    plausible(quantity, value_si, option, text, warnings)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
 
 
 def _sample_with_progress(sample_posterior, result, args):
