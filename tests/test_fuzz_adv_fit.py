@@ -115,6 +115,8 @@ REFUSED = [
      ["c5_fraction", "2 curve(s)", "c0 to c1"]),
     ("file-cd-option-c", FIT + ["{in}/obs_cd.csv", "--observe", "13C"], ["--observe 13C", "111Cd", "contradict"]),
     ("fix-D-and-r", FIT + ["{in}/dss.csv", "--fix", "D=500", "--fix", "r=2.5"], ["same distance"]),
+    ("fix-and-bound", FIT + ["{in}/dss.csv", "--fix", "D=500", "--bound", "D=300:700"],
+     ["--bound D=300:700", "fixed (--fix D=500)"]),
     ("bound-reversed", FIT + ["{in}/dss.csv", "--bound", "D=700:300"], ["--bound D=700:300", "low end"]),
     ("outdir-is-device", ["fit", "{in}/dss.csv", "--no-intervals", "--output-dir", "/dev/null"],
      ["--output-dir /dev/null"]),
