@@ -105,6 +105,13 @@ def adequacy_checks(problem, result, weighted, option="--fix"):
             warns.append(f"chi2 = {result.chisqr:.4g} for {dof} degrees of freedom (chi2_red = {result.redchi:.3g}): "
                          f"p = {p_value:.2g}: the model does not describe the data within their stated errors "
                          "(or the errors are too small)")
+        elif stats.chi2.cdf(result.chisqr, dof) < P_VALUE_WARN:
+            # the lower tail: the points scatter far less than their errors say, so every error and
+            # interval is too wide by about 1/sqrt(chi2_red)
+            warns.append(f"chi2 = {result.chisqr:.4g} for {dof} degrees of freedom (chi2_red = {result.redchi:.3g}): "
+                         f"P(chi2 this small) = {stats.chi2.cdf(result.chisqr, dof):.2g}: the points scatter "
+                         f"{1 / np.sqrt(max(result.redchi, 1e-300)):.3g}x less than their stated errors, so the "
+                         "errors and intervals are too wide (noise estimated on signal, or errors given in percent?)")
     p = result.params.valuesdict()
     for i, (curve, model) in enumerate(zip(problem.curves, problem.models)):
         g_max = _g_max(problem, p, i)

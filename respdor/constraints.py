@@ -82,6 +82,9 @@ def _check_values(fix, bounds, initial, labels):
         if lo < plo or hi > phi:
             raise UserError(f"{labels['bounds']} {_show(name, (lo, hi))}: {why}")
     for name in fix:
+        if name in bounds:  # a bound on a fixed parameter would be ignored without a word
+            raise UserError(f"{labels['bounds']} {_show(name, bounds[name])}: the parameter is fixed "
+                            f"({labels['fix']} {_show(name, fix[name])}); give one of the two")
         if name in initial:
             raise UserError(f"{labels['initial']} {_show(name, initial[name])}: the parameter is fixed "
                             f"({labels['fix']} {_show(name, fix[name])}); give one of the two")

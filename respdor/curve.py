@@ -276,6 +276,8 @@ def refuse_repeated_curves(curves):
 
     Two curves with the same times, dS/S0 and uncertainties (same file, or a copy of it) would
     be counted twice: chi^2 doubles and every error shrinks by sqrt(2) with no new information.
+    The same holds within one curve: a point repeated exactly (time, dS/S0 and uncertainty, or S0
+    and S1) is a copied line, not a repeated measurement (whose noise would differ).
 
     Raises
     ------
@@ -288,6 +290,8 @@ def refuse_repeated_curves(curves):
             return False
         return all(x is None or np.allclose(x, y, rtol=1e-9, atol=1e-15) for x, y in pairs)
 
+    for c in curves:
+        _refuse_repeated_points(c)
     for k, b in enumerate(curves):
         first = next((j for j in range(k) if same(curves[j], b)), None)
         if first is not None:
@@ -295,3 +299,18 @@ def refuse_repeated_curves(curves):
             names = (f"{a.source or a.label} (curve {first})", f"{b.source or b.label} (curve {k})")
             raise UserError(f"{names[0]} and {names[1]} hold the same data points: a global fit would count them "
                             "twice and shrink every error by sqrt(2); give each curve once")
+
+
+def _refuse_repeated_points(curve):
+    """Refuse a curve in which one point appears twice, exactly (a copied line or pasted block)."""
+    cols = [curve.time_s, curve.dss0] + [a for a in (curve.sigma, curve.s0, curve.s1) if a is not None]
+    rows = np.column_stack(cols)
+    _, first, counts = np.unique(rows, axis=0, return_index=True, return_counts=True)
+    if np.all(counts == 1):
+        return
+    k = int(first[np.argmax(counts > 1)])
+    n_rep = int(np.sum(counts[counts > 1] - 1))
+    raise UserError(f"{curve.source or curve.label}: the point at t = {_in_unit(curve.time_s[k], curve.time_unit)} "
+                    f"(dS/S0 = {curve.dss0[k]:.6g}) appears more than once, exactly ({n_rep} repeated point(s) in "
+                    "all): a copied line would be counted twice and shrink the errors; remove the copies (a "
+                    "real repeat measurement has its own noise)")

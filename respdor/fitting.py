@@ -82,6 +82,9 @@ PARAMETER_UNITS = {
     "amplitude": "",
 }
 
+#: Most equivalent partners at one distance: a close-packed coordination shell holds 12 atoms.
+MAX_EQUIVALENT_PARTNERS = 12
+
 #: Parameters a user may fix, free or bound.
 FITTABLE = ("coupling_hz", "distance_angstrom", "fraction", "efficiency", "abundance", "scaling", "width_angstrom")
 
@@ -145,8 +148,13 @@ class CurveModel:
             raise UserError(str(exc)) from None
         if self.experiment not in ("respdor", "redor"):
             raise UserError(f"unknown experiment {self.experiment!r}; choose respdor or redor")
-        if self.n_partners < 1:
-            raise UserError(f"number of partners must be >= 1, got {self.n_partners}")
+        if self.observe_isotope.symbol == self.partner_isotope.symbol:
+            raise UserError(f"observed and partner nucleus are both {self.observe_isotope.symbol}: REDOR/RESPDOR "
+                            "recouple two different nuclei (pulses on the partner would hit the observed spin too); "
+                            "check --observe/--partner")
+        if not 1 <= self.n_partners <= MAX_EQUIVALENT_PARTNERS:
+            raise UserError(f"number of partners must be 1 to {MAX_EQUIVALENT_PARTNERS} (the most atoms one shell "
+                            f"around a nucleus can hold at one distance), got {self.n_partners}")
         if self.transfer is None:
             self.transfer = "saturation" if self.experiment == "respdor" else "inversion"
         if self.transfer not in TRANSFER_KINDS:
@@ -643,6 +651,7 @@ def fit_curves(
     intervals: bool = True,
     free: Sequence[str] = (),
     option_names: dict | None = None,
+    allow_long: bool = False,
 ) -> FitResult:
     """Fit one or several dephasing curves, with parameters shared between curves.
 
@@ -677,6 +686,9 @@ def fit_curves(
     option_names : dict, optional
         How messages name ``fix``, ``bounds`` and ``initial`` (the command line passes
         ``--fix``, ``--bound``, ``--start``).
+    allow_long : bool
+        Fit more points than :data:`respdor.workload.CURVE_FIT_LIMIT` (refused otherwise: the
+        cost grows with the points, see :func:`respdor.workload.curve_fit_work`).
 
     Constraints on D or r are honoured whichever is fitted (converted through D r^3 = const);
     contradictory or unphysical ones raise :class:`UserError`. The fit searches the whole allowed
@@ -698,12 +710,20 @@ def fit_curves(
         raise UserError(f"parameterization must be 'coupling' or 'distance', got {parameterization!r}")
     if method not in ("ratio", "signals"):
         raise UserError(f"method must be 'ratio' or 'signals', got {method!r}")
-    fix, bounds, initial = dict(fix or {}), dict(bounds or {}), dict(initial or {})
+    bad = next((k for k, c in enumerate(curves) if not isinstance(c, DephasingCurve)), None)
+    if bad is not None:
+        raise UserError(f"curve {bad} is a {type(curves[bad]).__name__}, not a DephasingCurve: build it with "
+                        "DephasingCurve(time_s, dss0, sigma) or read it with respdor.read_curve(path)")
+    fix, bounds, initial = _numbers(fix, "fix"), _numbers(bounds, "bounds"), _numbers(initial, "initial")
     known = FITTABLE + tuple(k for m in models for k in m.shape_parameters if k not in FITTABLE)
     for name in list(fix) + list(bounds) + list(initial) + list(free):
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
         if base not in known:
             raise UserError(f"unknown parameter {name!r}; known: {', '.join(known)}")
+        if base != name and int(name[1:].split("_", 1)[0]) >= len(curves):
+            # a prefix naming no curve would otherwise be ignored without a word
+            raise UserError(f"{name!r} names curve {name[1:].split('_', 1)[0]}, but the fit has {len(curves)} "
+                            f"curve(s), numbered c0 to c{len(curves) - 1}")
     for c in curves:
         _check_curve(c, method)
     refuse_repeated_curves(curves)
@@ -711,6 +731,9 @@ def fit_curves(
     if not weighted and any(c.sigma is not None for c in curves):
         raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
     n_points = sum(c.n_points for c in curves)
+    from .workload import check_work, curve_fit_work
+
+    check_work(curve_fit_work(n_points, len(curves)), allow_long, "fit")
 
     clash = [n for n in free if n in fix]
     if clash:
@@ -918,6 +941,31 @@ def _separability_warnings(problem, result, correlations, warn_list):
                 warn_list.append(
                     f"{curve.label}: {d_name} and {a} are correlated at {c:+.3f}: the data barely separate them"
                 )
+
+
+def _numbers(mapping, what):
+    """A copy of a fix/initial (name -> value) or bounds (name -> (low, high)) mapping with real numbers,
+    or :class:`UserError` naming the entry (a string or None would otherwise fail deep in the fit)."""
+    out = {}
+    for name, value in dict(mapping or {}).items():
+        try:
+            if what == "bounds":
+                lo, hi = value
+                out[name] = (_real(lo), _real(hi))
+            else:
+                out[name] = _real(value)
+        except (TypeError, ValueError):
+            shape = "a (low, high) pair of numbers" if what == "bounds" else "a number"
+            raise UserError(f"{what} {name}={value!r}: must be {shape}") from None
+        if not all(math.isfinite(v) for v in np.atleast_1d(out[name])):
+            raise UserError(f"{what} {name}={value!r}: must be finite")
+    return out
+
+
+def _real(value):
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise TypeError(value)
+    return float(value)
 
 
 def fit_curve(curve: DephasingCurve, model: CurveModel | None = None, **kwargs) -> FitResult:

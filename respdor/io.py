@@ -142,7 +142,11 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
                 last_comment = (number, line.lstrip("#").strip())
             meta_line = _META_RE.fullmatch(line) if not rows else None
             if meta_line:
-                meta[meta_line.group(1).lower()] = _meta_isotope(path, meta_line.group(2), number)
+                key, symbol = meta_line.group(1).lower(), _meta_isotope(path, meta_line.group(2), number)
+                if meta.get(key, symbol) != symbol:
+                    raise DataFileError(path, f"'# {key} = {symbol}' contradicts the earlier '# {key} = {meta[key]}'; "
+                                        "keep one", line=number)
+                meta[key] = symbol
             continue
         if header is None and not rows and _looks_like_header(line):
             header = (number, line)
@@ -221,7 +225,13 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     else:
         if mas_rate_hz is None or mas_rate_hz <= 0:
             raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (--mas HZ)")
-        time_s = col["rotor"] / mas_rate_hz
+        counts = col["rotor"]
+        odd = np.flatnonzero(np.abs(counts - np.round(counts)) > 1e-6 * np.maximum(1.0, np.abs(counts)))
+        if odd.size:  # recoupling lasts whole rotor periods: a fraction means another quantity
+            raise DataFileError(path, f"{counts[odd[0]]:g} in the rotor-period column {names[role_names.index('rotor')]!r} "
+                                "is not a whole number of rotor periods: is this column a time (then name it "
+                                "t_ms/t_us/t_s)?", line=int(lines[odd[0]]))
+        time_s = counts / mas_rate_hz
         notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
         unit, unit_source = "", f"times are rotor periods / {mas_rate_hz:g} Hz MAS (--mas)"
     bad = np.flatnonzero(time_s < 0)

@@ -533,6 +533,12 @@ def scale_to_target(design: Design, sensitivity: Sensitivity, tr, targets: dict,
     base = design.scans.astype(float)
     lo, hi = 0.0, None
     factor = _time_factor(_prediction(tr, design, sensitivity), targets)
+    if not math.isfinite(factor) or factor > 1e15:
+        # no finite number of scans reaches the target: the points carry (almost) no information on it
+        raise UserError(f"no number of scans reaches the target ({', '.join(sorted(targets))}): at recoupling times up "
+                        f"to {design.time_s.max() * 1e3:.3g} ms the curve carries no information on it (a coupling "
+                        "too weak to dephase in that time, or an echo decayed by then); check --distance/--coupling "
+                        "and its unit, or allow longer times (--max-time, --compare-max-time)")
     # Find the smallest factor (over base scans) that meets the targets after rounding: bisection
     # on the continuous factor, since rounding up only ever helps.
     def scans_for(k):

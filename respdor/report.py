@@ -26,14 +26,23 @@ _LABELS = {
 }
 
 
-def format_number(value, stderr=None):
-    """Round a value to the precision its standard error supports (two significant digits of the error)."""
+def format_number(value, stderr=None, width=None):
+    """Round a value to the precision its standard error supports (two significant digits of the error).
+
+    With ``width`` (characters), a number that would not fit (a huge or barely constrained value,
+    an error far below the value's last digit) is written in exponent notation instead, so that
+    table columns never run into each other and a number is never misread.
+    """
     if value is None or not math.isfinite(value):
         return "n/a"
     if stderr is None or not math.isfinite(stderr) or stderr <= 0:
-        return f"{value:.4g}"
-    digits = max(0, 1 - int(math.floor(math.log10(stderr))))
-    return f"{value:.{digits}f}"
+        text = f"{value:.4g}"
+    else:
+        digits = max(0, 1 - int(math.floor(math.log10(stderr))))
+        text = f"{value:.{digits}f}"
+    if width is not None and len(text) > width:
+        text = f"{value:.{max(1, width - 7)}e}"
+    return text
 
 
 def _label(name):
@@ -51,7 +60,7 @@ def _interval(ci, stderr):
     lo, hi = ci
     if lo is None or hi is None:
         return "open"
-    return f"[{format_number(lo, stderr)}, {format_number(hi, stderr)}]"
+    return f"[{format_number(lo, stderr, 10)}, {format_number(hi, stderr, 10)}]"
 
 
 def format_table(result) -> str:
@@ -76,11 +85,11 @@ def format_table(result) -> str:
         est = result.parameters[name]
         if not est.vary and not est.derived:
             status = "fixed"
-            lines.append(f"{_label(name):<22}{format_number(est.value):>12}{status:>12}")
+            lines.append(f"{_label(name):<22}{format_number(est.value, width=11):>12}{status:>12}")
             continue
-        err = "n/a" if est.stderr is None else format_number(est.stderr, est.stderr)
-        lines.append(f"{_label(name):<22}{format_number(est.value, est.stderr):>12}{err:>12}   "
-                     f"{_interval(est.ci68, est.stderr):<24}{_interval(est.ci95, est.stderr):<24}")
+        err = "n/a" if est.stderr is None else format_number(est.stderr, est.stderr, 11)
+        lines.append(f"{_label(name):<22}{format_number(est.value, est.stderr, 11):>12}{err:>12}   "
+                     f"{_interval(est.ci68, est.stderr):<24} {_interval(est.ci95, est.stderr):<24}")
     lines.append("")
     quality = f"chi2_red = {result.redchi:.3g} ({result.n_points} points, {result.n_free} free parameters"
     quality += ", measurement errors as weights)" if result.weighted else ", equal weights)"
@@ -97,8 +106,8 @@ def format_table(result) -> str:
         for name in sorted(mcmc["parameters"], key=sort_key):
             q = mcmc["parameters"][name]
             width = (q["ci68"][1] - q["ci68"][0]) / 2
-            lines.append(f"{_label(name):<22}{format_number(q['median'], width):>12}   "
-                         f"{_interval(tuple(q['ci68']), width):<24}{_interval(tuple(q['ci95']), width):<24}")
+            lines.append(f"{_label(name):<22}{format_number(q['median'], width, 11):>12}   "
+                         f"{_interval(tuple(q['ci68']), width):<24} {_interval(tuple(q['ci95']), width):<24}")
     for key, value in result.correlations.items():
         lines.append(f"correlation {key} = {value:+.3f}")
     for note in result.notes:

@@ -149,3 +149,20 @@ def fit_work(n_starts, n_points, n_params, reduce):
     what = f"{n_starts} start(s) x {n_points} points x {n_params}^2 parameters"
     return Work(what, float(n_starts) * n_points * n_params**2, "units", FIT_REFERENCE,
                 "a 3-site fit of 4096 points", FIT_LIMIT, FIT_NOTICE, reduce)
+
+
+#: A curve fit's cost grows with the fitted points: every model evaluation of the global search,
+#: the local fits and the profile intervals visits each point. Reference: the bundled 15-point
+#: curve. A REDOR/RESPDOR curve has tens of points (each one a separate experiment); thousands
+#: mean the file holds something else (a spectrum, a simulated grid), and the fit would run for
+#: many minutes without a word.
+CURVE_FIT_REFERENCE = 15
+CURVE_FIT_LIMIT = 2000
+CURVE_FIT_NOTICE = 300
+
+
+def curve_fit_work(n_points, n_curves):
+    """A :class:`Work` of a dephasing-curve fit of ``n_points`` points in ``n_curves`` curves."""
+    what = f"{n_points} recoupling times in {n_curves} curve(s)"
+    return Work(what, float(n_points), "points", CURVE_FIT_REFERENCE, "the bundled 15-point example curve",
+                CURVE_FIT_LIMIT, CURVE_FIT_NOTICE, "the points (a REDOR/RESPDOR curve has tens)")

@@ -82,6 +82,7 @@ RANGES = {
     "gamma": Range("number of gamma angles", "count", 1, 4096, 2, 512),
     "rf_spread": Range("rf inhomogeneity FWHM", "percent", 0.0, 100.0, 0.0, 40.0),
     "rf_points": Range("number of rf inhomogeneity points", "count", 1, 101, 1, 41),
+    "recycle_delay": Range("recycle delay or build-up time", "time", 1e-3, 1e4, 1e-2, 600.0),
     "rotor_periods": Range("number of rotor periods", "count", 0.0, 1e5, 0.0, 1e3),
     "wurst_n": Range("WURST exponent", "count", 1, 200, 2, 80),
 }

@@ -154,7 +154,7 @@ TIME_REFUSED = [
      ["noheader.csv:6", "reach 3 s", "did you mean ms", "--time-unit"]),
     ("time-unit-us-given", FIT + ["{in}/noheader.csv", "--time-unit", "us"], ["noheader.csv:1", "did you mean ms"]),
     ("rotor-mas-10MHz", FIT + ["{in}/rotor.csv", "--mas", "10MHz"],
-     ["rotor.csv:3", "shorter than one rotor period", "rotor periods / 1e+07 Hz"]),
+     ["--mas 10MHz", "above 200 kHz", "highest MAS rate"]),  # the option itself is refused first
 ]
 
 

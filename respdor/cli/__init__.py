@@ -303,6 +303,8 @@ def _main(argv, debug, recorder) -> int:
     except BaseException as exc:  # noqa: BLE001 - the one place where a bug is turned into a message
         if recorder.hits or _interrupted(exc):
             return _interrupted_exit(_interrupt_detail(exc))
+        if isinstance(exc, BrokenPipeError):
+            return _reader_went_away()
         said = _environment_problem(exc)
         if said:  # the machine or the user's files, not a defect: one line, exit 2
             if debug:
@@ -331,6 +333,21 @@ def _raised_in(exc: BaseException, source: str) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+#: Exit status when the program reading our output stopped early (``respdor fit ... | head``): the
+#: shell's status for a process ended by SIGPIPE (128 + 13), said without a message, as other tools do.
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_went_away() -> int:
+    """The reader of standard output closed it: nothing more can be shown, and nothing is wrong."""
+    try:  # the interpreter's final flush of stdout must not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _environment_problem(exc: BaseException) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..errors import UserError
 from ._units import parse_frequency, parse_length
 
@@ -50,6 +52,7 @@ def run(args) -> int:
                 raise UserError(f"--distance must be positive, got {text!r}")
             unit = "" if explicit else " (assumed angstrom)"
             print(f"r = {r:.4g} A{unit}  ->  D = {coupling_from_distance(r, iso_s, iso_i):.1f} Hz")
+            _warn_closer_than_any_bond(r, iso_s, iso_i)
     else:
         for text in args.coupling:
             d, explicit = parse_frequency(text, "--coupling")
@@ -57,4 +60,16 @@ def run(args) -> int:
                 raise UserError(f"--coupling must be positive, got {text!r}")
             unit = "" if explicit else " (assumed Hz)"
             print(f"D = {d:.6g} Hz{unit}  ->  r = {distance_from_coupling(d, iso_s, iso_i):.4f} A")
+            _warn_closer_than_any_bond(distance_from_coupling(d, iso_s, iso_i), iso_s, iso_i)
     return 0
+
+
+def _warn_closer_than_any_bond(r, iso_s, iso_i):
+    """One line on stderr when r (angstrom) is shorter than any two such atoms can be (a unit mistake)."""
+    from spinsim.isotopes import element_of
+    from spinsim.plausibility import shortest_distance_angstrom
+
+    shortest = shortest_distance_angstrom(element_of(iso_s), element_of(iso_i))
+    if r < shortest:
+        print(f"warning: r = {r:.4g} A is shorter than any {iso_s.symbol}-{iso_i.symbol} pair can be (about "
+              f"{shortest:.2f} A or more): check the unit (nm, pm, kHz, MHz)", file=sys.stderr)

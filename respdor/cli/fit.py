@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ._units import MAX_ABS_OPTION, check_observed_spin_half, parse_frequency, parse_length, parse_time
+from ._units import MAX_ABS_OPTION, check_observed_spin_half, plausible, parse_frequency, parse_length, parse_time
+from ..workload import add_allow_long
 
 #: Short names users type, mapped to the fitter's parameter names.
 ALIASES = {
@@ -82,6 +83,7 @@ def declare_fit_rules(p):
 
 def add_fit_arguments(p):
     p.add_argument("files", nargs="+", metavar="FILE", help="curve file(s)")
+    add_allow_long(p)
     g = p.add_argument_group("nuclei and model")
     g.add_argument("--observe", action="append", metavar="ISOTOPE",
                    help="observed spin-1/2 nucleus, e.g. 13C (repeat once per file for mixed pairs; default 13C)")
@@ -250,6 +252,7 @@ def build_fit(args, out=sys.stdout):
         mas_hz, _ = parse_frequency(args.mas, "--mas")
         if mas_hz <= 0:
             raise UserError(f"--mas must be positive, got {args.mas!r}")
+        _plausible_option("mas_rate", mas_hz, "--mas", args.mas)
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
@@ -272,6 +275,7 @@ def build_fit(args, out=sys.stdout):
         if not args.pulse_length or mas_hz is None:
             raise UserError("--sequence redor-finite needs --pulse-length and --mas")
         pulse_s, _ = parse_time(args.pulse_length, "--pulse-length")
+        _plausible_option("pi_pulse", pulse_s, "--pulse-length", args.pulse_length)
     def make_models(shapes):
         return [
             CurveModel(observe=o, partner=p, experiment=args.model, transfer=args.transfer, sequence=args.sequence,
@@ -299,7 +303,8 @@ def build_fit(args, out=sys.stdout):
     def fit(models, intervals=not args.no_intervals):
         return fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
                           bounds=bounds, initial=initial, method=args.method, intervals=intervals, free=free,
-                          option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"})
+                          option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"},
+                          allow_long=getattr(args, "allow_long", False))
 
     if args.simulate:
         from ..convergence import tolerance
@@ -317,6 +322,14 @@ def build_fit(args, out=sys.stdout):
 
         _sample_with_progress(sample_posterior, result, args)
     return result, curves
+
+
+def _plausible_option(quantity, value_si, option, text):
+    """Refuse a value no experiment has (the one table of ranges); one warning line for an unusual one."""
+    warnings = []
+    plausible(quantity, value_si, option, text, warnings)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
 
 
 def _sample_with_progress(sample_posterior, result, args):

@@ -8,7 +8,7 @@ import math
 import sys
 
 from ..errors import UserError
-from ._units import check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
+from ._units import plausible, check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
 
 _DESCRIPTION = """\
 Plan a REDOR / RESPDOR experiment before running it.
@@ -139,6 +139,14 @@ def run(args) -> int:
     buildup = _quantity(parse_time, args.buildup, "--buildup", "s", "s", notes)
     if buildup is not None:
         _positive(buildup, "--buildup", args.buildup)
+    plan_recycle = _quantity(parse_time, args.plan_recycle, "--plan-recycle", "s", "s", notes)
+    option_warnings = []
+    for option, text, value in (("--recycle", args.recycle, recycle), ("--buildup", args.buildup, buildup),
+                                ("--plan-recycle", args.plan_recycle, plan_recycle)):
+        if value is not None:
+            plausible("recycle_delay", value, option, text, option_warnings)
+    for w in option_warnings:
+        print(f"warning: {w}", file=sys.stderr)
     t2 = _quantity(parse_time, args.t2prime, "--t2prime", "ms", "ms", notes)
     if args.t2prime_from is not None:
         if t2 is not None:
@@ -158,7 +166,6 @@ def run(args) -> int:
     else:
         _positive(t2, "--t2prime", args.t2prime)
     t_ref = _quantity(parse_time, args.reference_time, "--reference-time", "ms", "ms", notes) or 0.0
-    plan_recycle = _quantity(parse_time, args.plan_recycle, "--plan-recycle", "s", "s", notes)
     overhead = _quantity(parse_time, args.overhead, "--overhead", "ms", "ms", notes) or 0.0
     mas = _positive(_quantity(parse_frequency, args.mas, "--mas", "hz", "Hz", notes), "--mas", args.mas)
     if not 500.0 <= mas <= 2e5:

@@ -619,6 +619,24 @@ def read_bruker_processed(path, procno: int = 1):
     return [axis(proc2, data.shape[0]), axis(procs, data.shape[1])], np.asarray(data[::-1, ::-1], float), notes
 
 
+#: Largest factor by which a negative line broadening may raise the last point of an FID (its noise
+#: with it); beyond, the spectrum is noise from the FID's tail.
+MAX_LB_GAIN = 1e6
+
+
+def _check_line_broadening(lb_hz, dwell_s, t_max_s):
+    """Refuse a line broadening wider than the spectrum, or a negative one that multiplies the FID's
+    tail (and its noise) by more than :data:`MAX_LB_GAIN` (a unit or sign mistake)."""
+    sw = 1.0 / dwell_s
+    if lb_hz > sw:
+        raise UserError(f"line broadening {lb_hz:g} Hz is wider than the whole spectrum ({sw:g} Hz): every line "
+                        "would be flattened; give it in Hz (typically 10-500)")
+    if lb_hz < 0 and np.pi * -lb_hz * t_max_s > np.log(MAX_LB_GAIN):
+        raise UserError(f"line broadening {lb_hz:g} Hz multiplies the end of the {t_max_s * 1e3:.3g} ms FID by "
+                        f"{np.exp(min(np.pi * -lb_hz * t_max_s, 700)):.3g}: the spectrum would be its amplified "
+                        "noise; use a positive line broadening")
+
+
 def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, phase0_deg: float | None = 0.0):
     """Fourier transform of a Bruker-ordered FID onto an ascending frequency axis.
 
@@ -646,6 +664,7 @@ def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, pha
     n = fid.shape[-1]
     t = np.arange(n) * dwell_s
     if lb_hz:
+        _check_line_broadening(lb_hz, dwell_s, t[-1])
         fid *= np.exp(-np.pi * lb_hz * t)
     fid[..., 0] *= 0.5
     m = n * max(1, int(zero_fill))
