@@ -128,6 +128,12 @@ def read_manifold_csv(path):
                                 f"{','.join(r)!r}", line=lineno)
     if isig is not None and any(v <= 0 for v in s):
         raise DataFileError(path, "sigma values must be > 0")
+    seen = {}
+    for (lineno, _), kk in zip(rows[1:], k):  # a repeated order would count one sideband twice in the fit
+        if kk in seen:
+            raise DataFileError(path, f"sideband order {kk} appears twice (lines {seen[kk]} and {lineno})",
+                                line=lineno)
+        seen[kk] = lineno
     return np.array(k), np.array(y), (np.array(s) if isig is not None else None)
 
 
