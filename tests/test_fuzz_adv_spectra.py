@@ -73,6 +73,8 @@ def _text_variants(inp: Path) -> None:
     (inp / "man_dup.csv").write_text(man + "2,0.3,0.001\n")
     (inp / "man_ppm.csv").write_text("ppm,intensity\n" + "".join(f"{-300 + 90 * kk},1\n" for kk in k))
     (inp / "man_only0.csv").write_text("order,intensity,sigma\n0,1.0,0.001\n")
+    (inp / "man.csv").write_text(man)
+    (inp / "man_orders_x1000.csv").write_text("order,intensity\n" + "".join(f"{1000 * kk},1\n" for kk in k))
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,23 @@ CASES = [
     ("manifold-repeated-order", ["csa-fit", "{in}/man_dup.csv", *MAN], 2, "sideband order 2 appears twice"),
     ("manifold-ppm-column", ["csa-fit", "{in}/man_ppm.csv", *MAN], 2, "must name columns 'order'"),
     ("manifold-one-order", ["csa-fit", "{in}/man_only0.csv", *MAN], 2, "at least 3 sideband orders"),
+    ("manifold-orders-beyond-any-csa", ["csa-fit", "{in}/man_orders_x1000.csv", *MAN], 2,
+     "sideband order 4000 at mas 8000 hz lies 3.604e+05 ppm"),
+    # --- values and options (were: MAS 8 MHz fitted to span 451600 ppm; ignored FID options; a site given twice)
+    ("manifold-mas-in-mhz", ["csa-fit", "{in}/man.csv", "--mas", "8M", "--larmor", "88.8MHz"], 2,
+     "--mas 8m (= 8e+06 hz): above 200 khz"),
+    ("pass-mas-below-any-rotor", ["pass-process", "{in}/pass2d", "--noise-region", "100", "200", "--mas", "80"], 2,
+     "did you mean 80 khz"),
+    ("manifold-lb", ["csa-fit", "{in}/man.csv", *MAN, "--lb", "50"], 2, "--lb has no effect on a text spectrum"),
+    ("manifold-baseline-poly", ["csa-fit", "{in}/man.csv", *MAN, "--baseline-poly", "1"], 2,
+     "--baseline-poly has no effect without --spectrum"),
+    ("text-phase", ["deconvolve", "{in}/iso.txt", "--sites", "-50", "--phase", "10", "20"], 2,
+     "--phase has no effect on a text spectrum"),
+    ("text-zero-fill", ["deconvolve", "{in}/iso.txt", "--sites", "-50", "--zero-fill", "4"], 2,
+     "--zero-fill has no effect"),
+    ("sites-repeated", ["csa-fit", "{in}/iso.txt", "--spectrum", "--mas", "8k", "--larmor", "88.8MHz", "--sites",
+                        "-50", "-320", "-50"], 2, "--sites: -50 ppm given twice"),
+    ("sites-repeated-deconvolve", ["deconvolve", "{in}/iso.txt", "--sites", "-320", "-320.0"], 2, "given twice"),
     # --- damaged sets that were already refused well
     ("fid-empty", DEC("fid_empty"), 2, "holds 0 bytes"),
     ("fid-truncated", CSA("fid_half"), 2, "the file is truncated"),
@@ -134,6 +153,9 @@ CASES = [
     ("text-nan", DEC("iso_nan.txt"), 2, "non-finite value"),
     # --- fine inputs still read: a commented "# ppm,intensity" header, a descending axis
     ("text-ppm-commented-header", ["deconvolve", "{in}/iso.txt", "--sites", "-50"], 0, "-50.0"),
+    ("bruker-lb-still-works", ["deconvolve", "{in}/cd1d", "--sites", "-300", "--lb", "10"], 0, "-300.0"),
+    ("text-baseline-poly-still-works", ["deconvolve", "{in}/iso.txt", "--sites", "-50", "--baseline-poly", "1"], 0,
+     "order-1 polynomial"),
     ("text-descending-axis", ["deconvolve", "{in}/iso_rev.txt", "--sites", "-50"], 0, "-50.0"),
 ]
 

@@ -141,6 +141,18 @@ def _haeberlen_with_errors(span, skew, cov2):
     return zeta, eta, float(np.sqrt(max(cov[0, 0], 0))), float(np.sqrt(max(cov[1, 1], 0)))
 
 
+def _check_order_reach(kmax, larmor_hz, mas_hz):
+    """Refuse sideband orders farther from the centreband than any chemical shift anisotropy reaches
+    (spinsim.plausibility's ppm range): orders mistyped (or in Hz) would make the model without end."""
+    from spinsim.plausibility import RANGES
+
+    reach = kmax * mas_hz / larmor_hz * 1e6
+    if reach > RANGES["ppm"].hi:
+        raise UserError(f"sideband order {kmax} at MAS {mas_hz:g} Hz lies {reach:.4g} ppm from the centreband, beyond "
+                        f"the {RANGES['ppm'].hi:g} ppm any chemical shift anisotropy reaches: check the order column "
+                        "and --mas")
+
+
 def fit_manifold(
     orders,
     intensities,
@@ -200,6 +212,7 @@ def fit_manifold(
     if profile not in ("auto", "always", "never"):
         raise UserError(f"profile must be 'auto', 'always' or 'never', got {profile!r}")
     kmax = int(np.max(np.abs(k)))
+    _check_order_reach(kmax, larmor_hz, mas_hz)
     span_m, sign3 = moment_estimates(k, y, larmor_hz, mas_hz)
     span_start = float(span0) if span0 is not None else max(span_m, 1.0)
     total = float(np.sum(y))
