@@ -141,6 +141,8 @@ CASES = [
     ("sites-repeated", ["csa-fit", "{in}/iso.txt", "--spectrum", "--mas", "8k", "--larmor", "88.8MHz", "--sites",
                         "-50", "-320", "-50"], 2, "--sites: -50 ppm given twice"),
     ("sites-repeated-deconvolve", ["deconvolve", "{in}/iso.txt", "--sites", "-320", "-320.0"], 2, "given twice"),
+    ("starts-beyond-the-five", ["csa-fit", "{in}/iso.txt", "--spectrum", "--mas", "8k", "--larmor", "88.8MHz",
+                                "--sites", "-50", "--starts", "100000"], 2, "--starts must lie in 1..5"),
     # --- a fit region beside the spectrum (was: "internal error", exit 1)
     ("pass-fit-region-outside", ["pass-process", "{in}/pass2d", "--noise-region", "100", "200", "--mas", "8k",
                                  "--fit-region", "3000", "4000"], 2, "fit region 3000..4000 ppm holds only 0 point"),

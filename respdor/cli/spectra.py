@@ -118,7 +118,7 @@ def register(subparsers):
                    "width of the line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
-    p.add_argument("--starts", type=int, default=3, help="starting points per site and skew sign (default 3)")
+    p.add_argument("--starts", type=int, default=3, help="starting spans per site and skew sign, 1-5 (default 3)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
     from . import OptionRule, declare_option_rules
@@ -415,12 +415,13 @@ def run_csa_fit(args) -> int:
         d = f.as_dict()
         _outputs(plan, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d, warnings=warnings))
         return 0
-    from ..spectra.csa_fit import fit_mas_spectrum
+    from ..spectra.csa_fit import START_SPAN_FACTORS, fit_mas_spectrum
 
     if not args.sites:
         raise UserError("--spectrum needs --sites (isotropic shifts in ppm)")
-    if args.starts < 1:
-        raise UserError(f"--starts must be >= 1, got {args.starts}")
+    if not 1 <= args.starts <= len(START_SPAN_FACTORS):  # more would silently be the same run
+        raise UserError(f"--starts must lie in 1..{len(START_SPAN_FACTORS)} (starting spans "
+                        f"{', '.join(f'{f:g}' for f in START_SPAN_FACTORS)} x the moment estimate), got {args.starts}")
     sp = _load_spectrum(args.input, args)
     for n in sp.notes:
         print("note:", n)

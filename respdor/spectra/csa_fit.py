@@ -141,6 +141,10 @@ def _haeberlen_with_errors(span, skew, cov2):
     return zeta, eta, float(np.sqrt(max(cov[0, 0], 0))), float(np.sqrt(max(cov[1, 1], 0)))
 
 
+#: Starting spans of the multi-start, as factors of the moment estimate: n_starts takes the first n.
+START_SPAN_FACTORS = (1.0, 0.5, 2.0, 0.25, 4.0)
+
+
 def _check_order_reach(kmax, larmor_hz, mas_hz):
     """Refuse sideband orders farther from the centreband than any chemical shift anisotropy reaches
     (spinsim.plausibility's ppm range): orders mistyped (or in Hz) would make the model without end."""
@@ -693,7 +697,7 @@ def _fit_once(
     # run on a coarse powder (SCREEN_ORIENTATIONS); the two best are carried to convergence. (Running every start to convergence cost
     # 3x more and never changed the winner on the bundled and real spectra; see
     # benchmarks/bench_csa_speed.py.)
-    factors = [1.0, 0.5, 2.0, 0.25, 4.0][:max(1, n_starts)]
+    factors = list(START_SPAN_FACTORS[:max(1, n_starts)])
     n_free = 5 * n + int(fit_lorentz)
     powder["n"] = min(n_orientations, SCREEN_ORIENTATIONS)
     screened = sorted((run(make_params(fct, sg), polish=False, max_nfev=8 * (n_free + 1))
