@@ -119,6 +119,9 @@ CASES = [
     ("text-hz-commented-header", DEC("iso_hz_comment.txt"), 2, "column 1 'hz', a frequency in hz"),
     ("text-khz-header", DEC("iso_khz_header.txt"), 2, "'freq_khz', a frequency in khz"),
     ("text-columns-swapped", DEC("iso_swapped.txt"), 2, "puts ppm in column 2"),
+    ("manifold-given-as-spectrum", ["csa-fit", "{in}/man.csv", "--spectrum", "--mas", "8k", "--larmor", "88.8MHz",
+                                    "--sites", "0"], 2, "'order', sideband orders (a manifold"),
+    ("manifold-given-to-deconvolve", ["deconvolve", "{in}/man.csv", "--sites", "0"], 2, "sideband orders"),
     ("text-fid-not-spectrum", DEC("fid_as_spectrum.txt"), 2, "'t_ms', a time in ms"),
     # --- manifolds (was: a repeated order counted twice, exit 0)
     ("manifold-repeated-order", ["csa-fit", "{in}/man_dup.csv", *MAN], 2, "sideband order 2 appears twice"),

@@ -72,7 +72,8 @@ def read_spectrum_text(path):
 #: Header words naming an axis unit that is not ppm, and what that column then is.
 _NOT_PPM = {"hz": "a frequency in Hz", "khz": "a frequency in kHz", "mhz": "a frequency in MHz",
             "s": "a time in s", "ms": "a time in ms", "us": "a time in us", "sec": "a time in s",
-            "time": "a time", "points": "point numbers", "pts": "point numbers", "index": "point numbers"}
+            "time": "a time", "points": "point numbers", "pts": "point numbers", "index": "point numbers",
+            "order": "sideband orders (a manifold: csa-fit without --spectrum)"}
 
 
 def _check_axis_header(path, fields, lineno):
