@@ -71,6 +71,8 @@ RANGES = {
     "step": Range("time step", "time", 1e-9, 1e-4, 1e-8, 2e-5),
     # observe frequencies of NMR magnets: low-gamma nuclei on small magnets to 1H at 1.2 GHz, with margin
     "larmor": Range("observe (Larmor) frequency", "frequency", 1e6, 1.5e9, 5e6, 1.2e9),
+    # spectral width of a recorded FID: a few Hz (high-resolution solution 1D) to the widest digitisers
+    "spectral_width": Range("spectral width", "frequency", 10.0, 2e7, 100.0, 1e7),
     "rf_amplitude": Range("rf amplitude nu1", "frequency", 100.0, 1e6, 1e3, 3e5),
     "rf_offset": Range("rf offset or sweep", "frequency", 0.0, 1e7, 0.0, 5e6),
     # the upper bound of CQ is the Larmor frequency of the nucleus at the field (checked by the spec)

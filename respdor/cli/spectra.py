@@ -15,7 +15,7 @@ import sys
 
 from ..errors import UserError
 from ..workload import add_allow_long
-from ._units import finite_float, parse_frequency, parse_larmor, parse_time
+from ._units import finite_float, parse_frequency, parse_larmor, parse_time, plausible
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")
@@ -44,6 +44,24 @@ def _add_processing(p):
     g.add_argument("--lp-first", type=int, metavar="N",
                    help="replace the first N FID points by backward linear prediction (default: the leading "
                         "transient points when the FID starts with one, else none; 0: never)")
+
+
+#: Options that act on a Bruker FID only (--baseline-poly also acts on a text spectrum).
+_FID_OPTIONS = ("--lb", "--phase", "--no-dc", "--zero-fill", "--lp-first")
+
+
+def _fid_option_rules():
+    """Processing options have no effect on a text spectrum or a manifold: refused there, not ignored."""
+    from pathlib import Path
+
+    from . import OptionRule
+
+    def bruker(args):
+        inputs = [args.input] + ([args.compare] if getattr(args, "compare", None) else [])
+        return any(Path(i).is_dir() for i in inputs) and getattr(args, "spectrum", True)
+
+    return [OptionRule(o, bruker, "on a text spectrum or a sideband manifold (it processes Bruker FIDs only)")
+            for o in _FID_OPTIONS]
 
 
 def _phase_arg(args):
@@ -100,13 +118,14 @@ def register(subparsers):
                    "width of the line at each site, measured on the spectrum)")
     p.add_argument("--noise-region", type=finite_float, nargs=2, metavar=("LO", "HI"), help="signal-free ppm range")
     p.add_argument("--lb", type=finite_float, default=0.0, help="line broadening in Hz for Bruker FIDs (default 0)")
-    p.add_argument("--starts", type=int, default=3, help="starting points per site and skew sign (default 3)")
+    p.add_argument("--starts", type=int, default=3, help="starting spans per site and skew sign, 1-5 (default 3)")
     _add_outputs(p)
     p.set_defaults(func=run_csa_fit)
     from . import OptionRule, declare_option_rules
 
     declare_option_rules(p, [OptionRule.needs(o, "--spectrum", advice="a sideband manifold is fitted as it is")
-                             for o in ("--sites", "--fwhm", "--noise-region", "--starts")])
+                             for o in ("--sites", "--fwhm", "--noise-region", "--starts", "--baseline-poly")]
+                        + _fid_option_rules())
 
     p = subparsers.add_parser(
         "pass-process",
@@ -155,7 +174,7 @@ def register(subparsers):
     p.set_defaults(func=run_deconvolve)
     from . import OptionRule, declare_option_rules
 
-    declare_option_rules(p, [OptionRule.needs("--reference", "--compare")])
+    declare_option_rules(p, [OptionRule.needs("--reference", "--compare")] + _fid_option_rules())
 
     p = subparsers.add_parser(
         "integrate",
@@ -194,7 +213,13 @@ def _freq(text, option):
         raise UserError(f"{option}: must be > 0, got {text!r}")
     if not explicit:
         print(f"{option} {text}: read as Hz")
+    if option in _PLAUSIBLE:  # a rate no rotor reaches (a kHz/MHz slip) is refused before any work
+        plausible(_PLAUSIBLE[option], value, option, text)
     return value
+
+
+#: Frequency options with a plausible range in spinsim.plausibility.
+_PLAUSIBLE = {"--mas": "mas_rate"}
 
 
 def _larmor(args, data_hz=None, data_nucleus=None, warnings=None, data_nucleus_inferred=False):
@@ -238,6 +263,10 @@ def _check_values(args):
         if rng is not None and rng[0] == rng[1]:
             flag = "--" + option.replace("_", "-")
             raise UserError(f"{flag} {rng[0]:g} {rng[1]:g}: an empty range; give two different ppm values")
+    sites = getattr(args, "sites", None) or []
+    repeated = sorted({s for s in sites if sites.count(s) > 1})
+    if repeated:  # two lines started on one place fit one line twice (one of them anywhere)
+        raise UserError(f"--sites: {', '.join(f'{s:g}' for s in repeated)} ppm given twice; give each site once")
     ppc = getattr(args, "periods_per_count", None)
     if ppc is not None and not ppc > 0:
         raise UserError(f"--periods-per-count {ppc:g}: must be > 0 (rotor periods of recoupling per vclist count)")
@@ -386,12 +415,13 @@ def run_csa_fit(args) -> int:
         d = f.as_dict()
         _outputs(plan, [d], dict(mas_hz=mas, larmor_hz=larmor, fit=d, warnings=warnings))
         return 0
-    from ..spectra.csa_fit import fit_mas_spectrum
+    from ..spectra.csa_fit import START_SPAN_FACTORS, fit_mas_spectrum
 
     if not args.sites:
         raise UserError("--spectrum needs --sites (isotropic shifts in ppm)")
-    if args.starts < 1:
-        raise UserError(f"--starts must be >= 1, got {args.starts}")
+    if not 1 <= args.starts <= len(START_SPAN_FACTORS):  # more would silently be the same run
+        raise UserError(f"--starts must lie in 1..{len(START_SPAN_FACTORS)} (starting spans "
+                        f"{', '.join(f'{f:g}' for f in START_SPAN_FACTORS)} x the moment estimate), got {args.starts}")
     sp = _load_spectrum(args.input, args)
     for n in sp.notes:
         print("note:", n)

@@ -190,6 +190,25 @@ def _procs_reference(procs, acqus, procs_path, processed, notes):
     return sf, True
 
 
+def _check_frequencies(acqus, acqus_path):
+    """Refuse BF1, SFO1 or SW_h that no spectrometer records (the plausible ranges of
+    :mod:`spinsim.plausibility`), and an SFO1 that is not BF1 plus an rf offset: each would give a
+    ppm axis of absurd extent (and work without end) instead of one line naming the parameter."""
+    from spinsim import plausibility
+
+    for key, quantity, unit in (("BF1", "larmor", "MHz"), ("SFO1", "larmor", "MHz"), ("SW_h", "spectral_width", "Hz")):
+        value = float(acqus[key]) * plausibility.UNITS["frequency"][unit]
+        try:
+            plausibility.check(quantity, value, f"parameter {key}", unit=unit, warn=False, hint=False)
+        except ValueError as exc:
+            raise DataFileError(acqus_path, str(exc)) from None
+    bf1, sfo1 = float(acqus["BF1"]), float(acqus["SFO1"])
+    offset = plausibility.RANGES["rf_offset"].hi / 1e6  # MHz: the largest rf offset O1 a probe can take
+    if abs(sfo1 - bf1) > offset:
+        raise DataFileError(acqus_path, f"SFO1 = {sfo1:g} MHz is {abs(sfo1 - bf1):.6g} MHz from BF1 = {bf1:g} MHz: "
+                            f"more than any rf offset O1 ({offset:g} MHz); one of them is damaged")
+
+
 def _check_size(path, acqus, acqu2s, has_ser):
     """Refuse a fid/ser shorter than TD (x TD1) points: a truncated copy or an aborted acquisition,
     which nmrglue would report as a division by zero."""
@@ -466,6 +485,7 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     for key in ("BF1", "SFO1", "SW_h", "TD"):
         if not _num(acqus, key, acqus_path) > 0:  # 0 would divide the ppm axis / the data by zero
             raise DataFileError(acqus_path, f"parameter {key} = {acqus[key]} must be > 0")
+    _check_frequencies(acqus, acqus_path)
     acqu2s = None
     if has_ser:
         a2 = path / "acqu2s"

@@ -405,6 +405,9 @@ def _deconvolve_once(
         lo, hi = sorted(fit_region)
         sel = (x >= lo) & (x <= hi)
     xf, yf = x[sel], yv[sel]
+    if xf.size < 8:  # a region beside the spectrum (or narrower than its points) leaves nothing to fit
+        raise UserError(f"fit region {lo:g}..{hi:g} ppm holds only {xf.size} point(s) of the spectrum "
+                        f"({x.min():.1f}..{x.max():.1f} ppm); give a region on the spectrum")
     for c in centers:
         if not (xf.min() <= c <= xf.max()):
             raise UserError(f"site centre {c:g} ppm lies outside the fitted range {xf.min():.1f}..{xf.max():.1f} ppm")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import DataFileError, UserError
 
 __all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_nucleus", "check_noise_region"]
 
@@ -93,11 +93,13 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
                             "(use pass-process or integrate for 2D data)")
         pr = process_fid(ds, lb_hz=lb_hz, zero_fill=zero_fill, phase=phase, dc=dc, baseline_order=baseline_order,
                          lp_first=lp_first)
+        _check_not_constant(p, pr.real, "processed spectrum", " (a fid of zeros, or a --lb that flattened every line?)")
         return Spectrum1D(pr.ppm, pr.real, pr.freq_hz, ds.larmor_hz, ds.nucleus, ds.mas_hz_recorded, pr,
                           list(ds.notes) + pr.notes, ds.nucleus_inferred)
     from .textio import read_spectrum_text
 
     x, y = read_spectrum_text(p)
+    _check_not_constant(p, y, "intensity column")
     notes = [f"{p}: read as columns ppm, intensity"]
     if baseline_order is not None:
         from .processing import baseline_correct
@@ -105,6 +107,15 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
         y, _, m = baseline_correct(y, baseline_order)
         notes.append(f"baseline: order-{baseline_order} polynomial through {int(m.sum())} signal-free points subtracted")
     return Spectrum1D(np.asarray(x, float), np.asarray(y, float), None, None, None, None, None, notes)
+
+
+def _check_not_constant(path, y, what, hint=""):
+    """Refuse a spectrum without any variation: every fit to it would only fit its baseline."""
+    y = np.asarray(y, float)
+    if not np.all(np.isfinite(y)):
+        raise DataFileError(path, f"the {what} holds non-finite values")
+    if np.ptp(y) <= 1e-12 * max(np.max(np.abs(y)), 1e-300):
+        raise DataFileError(path, f"the {what} is constant ({y[0]:g} everywhere): no line to fit{hint}")
 
 
 #: A --larmor/--field that differs from another source of the observe frequency by more than

@@ -34,6 +34,9 @@ def read_spectrum_text(path):
     for lineno, line in enumerate(read_text(path, "spectrum file").split("\n"), 1):
         text = line.split("#")[0].strip()
         if not text:
+            names = [f.strip() for f in re.split(r"[,;\t]", line.partition("#")[2])]
+            if not xs and 2 <= len(names) <= 4 and all(0 < len(f) <= 24 for f in names):
+                _check_axis_header(path, names, lineno)  # a commented column header ("# Hz,intensity")
             continue
         fields = [f for f in _SPLIT.split(text) if f]
         if len(fields) < 2:
@@ -43,6 +46,7 @@ def read_spectrum_text(path):
         except ValueError:
             if not xs and not header_seen:
                 header_seen = True
+                _check_axis_header(path, fields, lineno)
                 continue
             raise DataFileError(path, f"not a number in {text!r}", line=lineno) from None
         if not (math.isfinite(x) and math.isfinite(y)):
@@ -63,6 +67,29 @@ def read_spectrum_text(path):
     if np.max(dx) / np.min(dx) > 1.01:
         raise DataFileError(path, "the ppm axis is not evenly spaced")
     return x, y
+
+
+#: Header words naming an axis unit that is not ppm, and what that column then is.
+_NOT_PPM = {"hz": "a frequency in Hz", "khz": "a frequency in kHz", "mhz": "a frequency in MHz",
+            "s": "a time in s", "ms": "a time in ms", "us": "a time in us", "sec": "a time in s",
+            "time": "a time", "points": "point numbers", "pts": "point numbers", "index": "point numbers",
+            "order": "sideband orders (a manifold: csa-fit without --spectrum)"}
+
+
+def _check_axis_header(path, fields, lineno):
+    """Refuse a header whose axis column is named in another unit than ppm (a spectrum exported
+    in Hz, a FID, intensity first): read as ppm it would put every line at a wrong shift."""
+    words = [set(re.split(r"[^a-z0-9]+", f.lower())) - {""} for f in fields[:2]]
+    if "ppm" in words[0]:
+        return
+    if len(words) > 1 and "ppm" in words[1]:
+        raise DataFileError(path, f"header {' '.join(fields)!r} puts ppm in column 2: the first column must be ppm, "
+                            "the second the intensity", line=lineno)
+    for word, what in _NOT_PPM.items():
+        if word in words[0]:
+            hint = " (ppm = Hz / observe frequency in MHz)" if "frequency" in what else ""
+            raise DataFileError(path, f"header names column 1 {fields[0]!r}, {what}; the axis must be in ppm{hint}",
+                                line=lineno)
 
 
 def write_spectrum_text(path, ppm, intensity, header="ppm,intensity", inputs=()):
@@ -102,6 +129,12 @@ def read_manifold_csv(path):
                                 f"{','.join(r)!r}", line=lineno)
     if isig is not None and any(v <= 0 for v in s):
         raise DataFileError(path, "sigma values must be > 0")
+    seen = {}
+    for (lineno, _), kk in zip(rows[1:], k):  # a repeated order would count one sideband twice in the fit
+        if kk in seen:
+            raise DataFileError(path, f"sideband order {kk} appears twice (lines {seen[kk]} and {lineno})",
+                                line=lineno)
+        seen[kk] = lineno
     return np.array(k), np.array(y), (np.array(s) if isig is not None else None)
 
 
