@@ -113,7 +113,7 @@ CASES = [
     ("sfo1-not-near-bf1", DEC("sfo1_other"), 2, "sfo1 = 100.6 mhz is 11.798"),
     # --- data without any line (were: exit 0, a "fit" of the baseline)
     ("fid-all-zeros", DEC("fid_zeros"), 2, "is constant (0 everywhere)"),
-    ("lb-flattens-every-line", DEC("cd1d", "--lb", "1e7"), 2, "a --lb that flattened every line"),
+    ("lb-flattens-every-line", DEC("cd1d", "--lb", "1e7"), 2, "line broadening 1e+07 hz is wider than the whole spectrum"),
     ("text-all-zeros", DEC("iso_zeros.txt"), 2, "intensity column is constant (0 everywhere)"),
     ("text-constant", CSA("iso_const.txt", "--mas", "8k", "--larmor", "88.8MHz"), 2, "constant (5 everywhere)"),
     # --- text axes in another unit than ppm (were: Hz read as ppm, exit 0)
