@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["adequacy_checks", "P_VALUE_WARN"]
+__all__ = ["adequacy_checks", "P_VALUE_WARN", "BOND_MARGIN_ANGSTROM", "RESOLVED_DSS0"]
 
 #: Below this chi^2 p-value the model is said not to describe the data.
 P_VALUE_WARN = 1e-3

@@ -431,7 +431,7 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
         Start a new file even if one exists.
     n_check : int
         Off-grid points simulated after the grid to measure the interpolation error (with ``n_check``
-        > 0 the library's own powder is checked too, :func:`_run_powder_check`).
+        > 0 the library's own powder is checked too, ``_run_powder_check``).
     powder_explicit : dict, optional
         ``{"alpha_beta", "gamma", "step"}`` -> whether the user chose it (default: as the spec says,
         with ``powder`` counted as chosen).

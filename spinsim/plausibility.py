@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Range", "RANGES", "check", "shortest_distance_angstrom", "CONTACT_FRACTION", "covalent_radius_angstrom"]
+__all__ = ["Range", "RANGES", "UNITS", "check", "shortest_distance_angstrom", "CONTACT_FRACTION", "covalent_radius_angstrom",
+           "work_counts", "work_from_counts", "UNITS_PER_CPU_SECOND", "DENSE_WEIGHT", "COUPLED_WEIGHT"]
 
 #: Units of each kind of quantity, as a factor to the base unit (s, Hz, angstrom, T, ppm).
 UNITS = {

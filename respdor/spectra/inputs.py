@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import DataFileError, UserError
 
-__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_nucleus", "check_noise_region"]
+__all__ = ["Spectrum1D", "load_spectrum", "resolve_larmor", "check_nucleus", "check_noise_region", "REFUSE_FRACTION",
+           "WARN_FRACTION", "NOISE_SPREAD_REFUSE"]
 
 
 @dataclass
