@@ -37,7 +37,7 @@ def register(subparsers):
                         "length (100:300us:5); repeatable")
     b.add_argument("--couplings", default=None, metavar="LOW:HIGH:N",
                    help="D axis, log-spaced, e.g. 100:2000:24 (Hz; default D0/4:4 D0:24)")
-    b.add_argument("--t-max", metavar="TIME", help="longest recoupling time, e.g. 4ms (default the spec's)")
+    b.add_argument("--t-max", metavar="TIME", help="longest recoupling time, e.g. 4ms (a bare number is ms; default the spec's)")
     b.add_argument("--powder", type=int, metavar="N", help="ZCW (alpha, beta) count (default the spec's)")
     b.add_argument("--gamma", type=int, metavar="N", help="gamma angles (default the spec's)")
     b.add_argument("--scheduler", metavar="ADDRESS", help="running Dask scheduler, e.g. tcp://10.0.0.5:8786 "

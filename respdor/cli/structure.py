@@ -59,7 +59,8 @@ def register(subparsers):
     p.add_argument("--max-partners", type=int, help="keep at most this many partners per observed atom (nearest)")
     p.add_argument("--mas", default="10k", help="MAS rate (default 10k; bare number: Hz)")
     p.add_argument("--field", type=finite_float, default=14.1, help="B0 in T (default 14.1)")
-    p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare (default 8ms)")
+    p.add_argument("--t-max", default="8ms", help="longest recoupling time without --compare, e.g. 4ms (a bare number "
+                   "is ms, as in simulate and library build; default 8ms)")
     p.add_argument("--powder", type=int, help=f"ZCW (alpha, beta) orientations (default {DEFAULT_POWDER[0]}, "
                    "checked and refined when unconverged)")
     p.add_argument("--gamma", type=int, help=f"gamma angles (default {DEFAULT_POWDER[1]}, checked and refined when "
@@ -454,7 +455,7 @@ def _times(args, mas):
             raise UserError(f"--compare {args.compare}: recoupling times must be even numbers of rotor periods at "
                             f"--mas {mas:g} Hz")
         return t
-    t_max, _ = parse_time(args.t_max, "--t-max")
+    t_max, _ = parse_time(args.t_max, "--t-max", "ms")
     plausible("t_max", t_max, "--t-max", args.t_max, args.option_warnings)
     n = int(np.floor(t_max * mas / 2 + 1e-9))
     if n < 3:  # the apparent two-spin fit needs three times > 0
