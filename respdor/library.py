@@ -562,8 +562,11 @@ def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, pr
         fut = client.submit(simulate_point, raw, values, couplings, times[0], pw, times[1], pure=False)
         futures[fut] = p
     t0 = time.perf_counter()
+    hit, previous = _note_sigint()
     try:
         for k, fut in enumerate(as_completed(futures), 1):
+            if hit.is_set():  # a Ctrl-C whose KeyboardInterrupt the Dask machinery swallowed
+                raise KeyboardInterrupt
             stats["grid_s"] = time.perf_counter() - t_submit
             p = futures[fut]
             _write_point(f, p, fut.result(), shape)
@@ -573,14 +576,47 @@ def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, pr
                 stream.write(f"\rlibrary: {k}/{len(todo)} points ({k * len(couplings)} curves), "
                              f"{rate:.2f} curves/s")
                 stream.flush()
+        if hit.is_set():
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         for fut in futures:
             fut.cancel()
         if progress:
             stream.write("\n")
         raise
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous)
     if progress:
         stream.write("\n")
+
+
+def _note_sigint():
+    """Record a SIGINT while the grid runs, then hand it to the handler in place (which raises
+    KeyboardInterrupt). A KeyboardInterrupt raised inside Dask's waiting code can be swallowed
+    there; the recorded flag still stops the loop at the next finished point.
+
+    Returns
+    -------
+    (threading.Event, previous handler or None)
+    """
+    import signal
+    import threading
+
+    hit = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return hit, None
+    current = signal.getsignal(signal.SIGINT)
+    if not callable(current):
+        return hit, None
+
+    def on_sigint(signum, frame):
+        hit.set()
+        current(signum, frame)
+
+    return hit, signal.signal(signal.SIGINT, on_sigint)
 
 
 def _check_points(axes, couplings, n_check, seed=12):
