@@ -140,7 +140,9 @@ def search_work(n_atoms, sphere_fraction, reduce):
 #: products; the iterations grow with the parameters too, so this is a lower bound). Reference: a
 #: 3-site fit (10 parameters) of 4096 points from 3 starting widths.
 FIT_REFERENCE = 3 * 4096 * 10**2
+#: Fit work refused without --allow-long (50 x the reference).
 FIT_LIMIT = 50 * FIT_REFERENCE
+#: Fit work from which the estimate is printed (10 x the reference).
 FIT_NOTICE = 10 * FIT_REFERENCE
 
 
@@ -157,7 +159,9 @@ def fit_work(n_starts, n_points, n_params, reduce):
 #: mean the file holds something else (a spectrum, a simulated grid), and the fit would run for
 #: many minutes without a word.
 CURVE_FIT_REFERENCE = 15
+#: Points of a curve fit refused without --allow-long.
 CURVE_FIT_LIMIT = 2000
+#: Points from which the estimate of a curve fit is printed.
 CURVE_FIT_NOTICE = 300
 
 
