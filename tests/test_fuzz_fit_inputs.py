@@ -379,9 +379,15 @@ def test_harmless_redundant_option_is_named_not_refused(argv, needle, ws, capsys
 
 def test_every_declared_option_rule_names_a_real_option():
     # declare_option_rules raises on a rule naming an unknown option: building the parser checks all tables
-    from respdor.cli import build_parser
+    import argparse
 
-    build_parser()
+    from respdor.cli import OptionRule, build_parser, declare_option_rules
+
+    assert build_parser().prog == "respdor"
+    p = argparse.ArgumentParser()
+    p.add_argument("--real")
+    with pytest.raises(ValueError, match="--bogus"):
+        declare_option_rules(p, [OptionRule.needs("--bogus", "--real")])
 
 
 # ------------------------------------------------------------------------------------------------
