@@ -23,36 +23,7 @@ from respdor.cli import main  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
-SPEC = """\
-[experiment]
-type = "respdor"
-field_T = 9.4
-mas_rate_hz = 10000
-t_max_ms = 0.6
-
-[[spins]]
-isotope = "13C"
-
-[[spins]]
-isotope = "27Al"
-cq_mhz = 3.0
-eta_q = 0.3
-
-[[dipolar]]
-spins = [0, 1]
-d_hz = 503.0
-
-[recoupling]
-scheme = "redor"
-
-[saturation]
-type = "ideal"
-
-[powder]
-scheme = "zcw"
-n = 21
-n_gamma = 4
-"""
+from small_spec import SMALL_SPEC as SPEC  # noqa: E402
 
 # name -> (text replaced, replacement) in SPEC
 SPEC_EDITS = {

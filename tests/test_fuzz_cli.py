@@ -22,36 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 FIXTURES = Path(__file__).resolve().parent / "data"
 
-SMALL_SPEC = """\
-[experiment]
-type = "respdor"
-field_T = 9.4
-mas_rate_hz = 10000
-t_max_ms = 0.6
-
-[[spins]]
-isotope = "13C"
-
-[[spins]]
-isotope = "27Al"
-cq_mhz = 3.0
-eta_q = 0.3
-
-[[dipolar]]
-spins = [0, 1]
-d_hz = 503.0
-
-[recoupling]
-scheme = "redor"
-
-[saturation]
-type = "ideal"
-
-[powder]
-scheme = "zcw"
-n = 21
-n_gamma = 4
-"""
+from small_spec import SMALL_SPEC  # noqa: E402
 
 
 @pytest.fixture(scope="module")

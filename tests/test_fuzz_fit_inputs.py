@@ -42,36 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 CURVE = DATA / "respdor_13C27Al_synthetic.csv"
 
-SPEC = """\
-[experiment]
-type = "respdor"
-field_T = 9.4
-mas_rate_hz = 10000
-t_max_ms = 0.6
-
-[[spins]]
-isotope = "13C"
-
-[[spins]]
-isotope = "27Al"
-cq_mhz = 3.0
-eta_q = 0.3
-
-[[dipolar]]
-spins = [0, 1]
-d_hz = 503.0
-
-[recoupling]
-scheme = "redor"
-
-[saturation]
-type = "ideal"
-
-[powder]
-scheme = "zcw"
-n = 21
-n_gamma = 4
-"""
+from small_spec import SMALL_SPEC as SPEC  # noqa: E402
 
 
 def _relabel(text, header=None, scale=1.0):
@@ -160,7 +131,7 @@ TIME_REFUSED = [
 
 @pytest.mark.parametrize("case", TIME_REFUSED, ids=[c[0] for c in TIME_REFUSED])
 def test_time_axis_refused(case, ws, capsys, monkeypatch):
-    _refused(ws, case[1], capsys, monkeypatch, *case[2])
+    assert _refused(ws, case[1], capsys, monkeypatch, *case[2]).startswith("respdor: error:")
 
 
 TIME_WARNED = [
@@ -245,7 +216,7 @@ CONTRADICTIONS = [
 
 @pytest.mark.parametrize("case", CONTRADICTIONS, ids=[c[0] for c in CONTRADICTIONS])
 def test_contradictions_refused(case, ws, capsys, monkeypatch):
-    _refused(ws, case[1], capsys, monkeypatch, *case[2])
+    assert _refused(ws, case[1], capsys, monkeypatch, *case[2]).startswith("respdor: error:")
 
 
 def test_library_refuses_the_same_curve_twice_and_a_shape_of_another_pair():
@@ -365,7 +336,7 @@ OPTION_MISTAKES = [
 
 @pytest.mark.parametrize("case", OPTION_MISTAKES, ids=[c[0] for c in OPTION_MISTAKES])
 def test_option_mistakes_refused(case, ws, capsys, monkeypatch):
-    _refused(ws, case[1], capsys, monkeypatch, *case[2])
+    assert _refused(ws, case[1], capsys, monkeypatch, *case[2]).startswith("respdor: error:")
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -104,6 +104,7 @@ def _finish(proc, err, reader, tmp_path, before):
     assert "Traceback" not in text + out and "SystemError" not in text
     assert text.strip().splitlines()[-1] == "respdor: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == before, "a file was left behind"
+    return text
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see the imports")
@@ -130,4 +131,4 @@ def test_ctrl_c_inside_the_numba_chunk_loop(tmp_path):
     proc, err, reader = _start(tmp_path, "simulate", "spec.toml", "--progress")
     _wait_for_stderr(proc, err, reader, b"crystallites")  # the progress bar: the kernels are running
     proc.send_signal(signal.SIGINT)
-    _finish(proc, err, reader, tmp_path, ["spec.toml"])
+    assert "crystallites" in _finish(proc, err, reader, tmp_path, ["spec.toml"])  # interrupted mid-loop
