@@ -70,7 +70,7 @@ def parse_vary(text: str) -> Axis:
 
     A unit on HIGH applies to LOW when LOW has none; N >= 2 values, evenly spaced.
     """
-    from .cli._units import parse_frequency, parse_time
+    from .units import parse_frequency, parse_time
 
     if "=" not in text:
         raise UserError(f"--vary {text!r}: expected NAME=LOW:HIGH:N, e.g. cq=1:6MHz:11")

@@ -651,7 +651,7 @@ def _spec_tables(path):
 
 def _cw_short_form(text):
     """``cw:NU1:LENGTH`` -> a spec [saturation] table."""
-    from .cli._units import parse_frequency, parse_time
+    from .units import parse_frequency, parse_time
 
     parts = text.split(":")
     if len(parts) != 3:

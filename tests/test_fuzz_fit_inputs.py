@@ -261,7 +261,7 @@ def test_negative_values_with_units_reach_the_option(case, ws, capsys, monkeypat
 
 
 def test_signed_option_keeps_its_sign():
-    from respdor.cli._units import parse_frequency
+    from respdor.units import parse_frequency
 
     assert parse_frequency("-3MHz", "--cq", signed=True) == (-3e6, True)  # structure --cq: C_Q has a sign
     with pytest.raises(UserError, match="--cq -3MHz: a frequency here cannot be negative"):

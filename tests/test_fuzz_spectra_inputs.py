@@ -235,7 +235,7 @@ def test_integrate_curve_carries_the_nucleus_to_fit(ws, capsys, monkeypatch):
 
 
 def test_parse_larmor_units_and_range():
-    from respdor.cli._units import parse_larmor
+    from respdor.units import parse_larmor
     from respdor.errors import UserError
 
     assert parse_larmor("88.75MHz") == (88.75e6, True)

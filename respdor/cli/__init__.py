@@ -60,7 +60,7 @@ def _parser_class():
             # argparse takes only bare numbers ("-3", "-.5") as negative values; "-3MHz", "-8ms" or
             # "-1e-3" would be read as unknown options ("expected one argument"). No option of respdor
             # starts with a digit, so anything "-<digit>" is a value, and the option refuses it by
-            # physics (respdor.cli._units) or accepts it where a sign means something.
+            # physics (respdor.units) or accepts it where a sign means something.
             self._negative_number_matcher = re.compile(r"^-\.?\d")
 
         def error(self, message):
@@ -244,14 +244,34 @@ def _interrupted_exit(detail: str = "") -> int:
 _DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 
 
+#: Warning texts a command has already printed in its own place in the output during this run, so
+#: that the same warning raised by the library (and caught by :func:`main`) is not printed again.
+_SAID: set[str] = set()
+
+
+def say_warning(text: str, prefix: str = "respdor: warning: ", stream=None) -> None:
+    """Print one warning line now (where the command's output puts it) and remember it.
+
+    Commands print the ``warnings`` of a result with this function; the Python warnings that the
+    library raised for the same lines are then not printed a second time at the end of the run.
+    """
+    _SAID.add(" ".join(str(text).split()))
+    print(f"{prefix}{text}", file=sys.stderr if stream is None else stream)
+
+
 def _say_warnings(caught):
-    """numpy / scipy / lmfit warnings as one plain line each (no source line, no file path)."""
-    seen = set()
+    """Python warnings (respdor's own, numpy / scipy / lmfit) as one plain line each (no source line,
+    no file path), except those a command already printed with :func:`say_warning`."""
+    from ..errors import RespdorWarning
+
+    seen = set(_SAID)
     for w in caught:
         if issubclass(w.category, _DEVELOPER_WARNINGS):
             continue
         text = " ".join(str(w.message).split())
-        if w.category is not UserWarning:
+        if text in seen:
+            continue
+        if w.category is not UserWarning and not issubclass(w.category, RespdorWarning):
             text = f"{text} ({w.category.__name__})"
         if text not in seen:
             seen.add(text)
@@ -265,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--debug" in argv[:1]:
         debug = True
     recorder = _SigintRecorder()
+    _SAID.clear()
     try:
         recorder.install()
         return _main(argv, debug, recorder)

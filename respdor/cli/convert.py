@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
-from ._units import parse_frequency, parse_length
+from ..units import parse_frequency, parse_length
 
 
 def register(subparsers):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ._units import MAX_ABS_OPTION, check_observed_spin_half, plausible, parse_frequency, parse_length, parse_time
+from ..units import MAX_ABS_OPTION, check_observed_spin_half, plausible, parse_frequency, parse_length, parse_time
 from ..workload import add_allow_long
 
 #: Short names users type, mapped to the fitter's parameter names.

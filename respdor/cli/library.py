@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from ..errors import UserError
-from ._units import parse_frequency, parse_time
+from ..units import parse_frequency, parse_time
 
 _DESCRIPTION = """\
 Libraries of simulated RESPDOR/REDOR curves (spinsim) over D and spec parameters, and the cache of
@@ -149,7 +149,7 @@ def run_build(args) -> int:
     couplings = _couplings(args.couplings, args.spec)
     t_max = parse_time(args.t_max, "--t-max", "ms")[0] if args.t_max else None
     if t_max is not None:
-        from ._units import plausible
+        from ..units import plausible
 
         notes = []
         plausible("t_max", t_max, "--t-max", args.t_max, notes)

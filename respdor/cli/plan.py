@@ -8,7 +8,7 @@ import math
 import sys
 
 from ..errors import UserError
-from ._units import plausible, check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
+from ..units import plausible, check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
 
 _DESCRIPTION = """\
 Plan a REDOR / RESPDOR experiment before running it.

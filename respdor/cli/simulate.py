@@ -89,7 +89,7 @@ def run(args) -> int:
         spec.warnings = [w for w in spec.warnings if not w.startswith("[powder]")]  # the override replaces it
         _warn_single_crystal(spec.powder, spec.warnings, f"--powder {n}")
         if args.gamma is not None:
-            from ._units import plausible
+            from ..units import plausible
 
             plausible("gamma", g, "--gamma", str(args.gamma), spec.warnings)
     if args.export_simpson:

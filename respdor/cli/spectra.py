@@ -15,7 +15,7 @@ import sys
 
 from ..errors import UserError
 from ..workload import add_allow_long
-from ._units import finite_float, parse_frequency, parse_larmor, parse_time, plausible
+from ..units import finite_float, parse_frequency, parse_larmor, parse_time, plausible
 
 def _add_outputs(p):
     p.add_argument("--json", metavar="FILE", help="result table as JSON")

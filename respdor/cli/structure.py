@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..workload import add_allow_long, check_work, search_work, simulation_work
-from ._units import finite_float, parse_frequency, parse_length, parse_time, plausible
+from ..units import finite_float, parse_frequency, parse_length, parse_time, plausible
 
 _DESCRIPTION = """\
 Predict the RESPDOR dephasing curve of the observed atoms of a structure (xyz/extxyz, CIF,
@@ -207,7 +207,7 @@ def _predict(path, args, mas, cutoff, times):
     from spinsim import make_powder
 
     from .. import structure as st
-    from ._units import check_observed_spin_half
+    from ..units import check_observed_spin_half
 
     struct = st.read_structure(path)
     observed = st.select_observed(struct.atoms, args.observe)

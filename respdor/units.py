@@ -1,4 +1,4 @@
-"""Parsing of command-line quantities with explicit units ("8ms", "10k", "2.5A").
+"""Quantities with explicit units ("8ms", "10k", "2.5A"), as typed on the command line or in a notebook.
 
 A bare number takes the option's documented default unit, and the command says so in its
 output; anything unrecognised is a one-line user error.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import UserError
+from .errors import UserError
 
 #: Largest magnitude of a number typed on the command line (in its own unit). Beyond it values
 #: overflow in squares and sums (1e300**2 = inf), and no measured quantity comes near it.
