@@ -113,3 +113,11 @@ def test_cli_prints_a_warning_once_when_the_command_already_said_it(capsys):
     assert err.count("node off by 0.1") == 1
     assert "respdor: warning: another one\n" in err and "RespdorWarning" not in err
     cli._SAID.clear()
+
+
+def test_library_parameter_names_become_the_command_options():
+    from respdor.cli import in_option_words
+
+    names = {"field_t": "--field", "nucleus": "--nucleus", "larmor_hz": "--larmor"}
+    assert in_option_words("field_t needs nucleus; larmor_hz=5 is out of range; xfield_t stays", names) == \
+        "--field needs --nucleus; --larmor 5 is out of range; xfield_t stays"

@@ -317,7 +317,8 @@ def _main(argv, debug, recorder) -> int:
                 return _interrupted_exit()
             return status
     except UserError as exc:
-        print(f"respdor: error: {_one_line(exc)}", file=sys.stderr)
+        names = getattr(locals().get("args"), "_option_names", None) or {}
+        print(f"respdor: error: {in_option_words(_one_line(exc), names)}", file=sys.stderr)
         return EXIT_USER
     except SystemExit:
         raise  # argparse: --help, --version, usage errors (exit 2 with its own one-line message)
@@ -423,6 +424,21 @@ def _plain_numbers():
 
 
 _NUMPY_SCALAR = None
+
+
+def in_option_words(message: str, names: dict) -> str:
+    """``message`` of a library call with its Python parameter names replaced by the command's options.
+
+    A command declares the table with ``parser.set_defaults(_option_names={"field_t": "--field", ...})``;
+    whole words (and ``name=``) are replaced, so ``"field_t needs nucleus"`` is printed as
+    ``"--field needs --nucleus"``.
+    """
+    import re
+
+    for name in sorted(names, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}=", names[name] + " ", message)
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w])", names[name], message)
+    return message
 
 
 def _one_line(exc) -> str:
