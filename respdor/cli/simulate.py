@@ -190,7 +190,7 @@ def _write_outputs(args, plan, spec_path, spec, result, check):
             print("  " + " ".join(f"{v:10.6g}" for v in row), file=sys.stderr)
     with plan.writing(plan.csv) as tmp:
         if tmp is not None:
-            result.to_csv(tmp)
+            Path(tmp).write_text(result.csv_text())  # the curve as text; the output guard places it
             print(f"  wrote {plan.csv} ({info})", file=sys.stderr)
     with plan.writing(plan.figure) as tmp:
         if tmp is not None:
