@@ -108,7 +108,8 @@ def _dimension_text(d, times_s, origin):
     if d.status == "cannot coarsen":
         return f"{head}: cannot be checked (no coarser member of this orientation set)"
     first = d.steps[0]
-    text = (f"{head} vs {_value(d.dimension, first['compared_with'])}: max |change| {first['max_change']:.1e}"
+    on = f" ({first['on']})" if first.get("on") else ""
+    text = (f"{head} vs {_value(d.dimension, first['compared_with'])}{on}: max |change| {first['max_change']:.1e}"
             f"{_at(first['at_index'], times_s)}")
     if len(d.steps) > 1:
         if d.explicit:
@@ -126,19 +127,15 @@ def _dimension_text(d, times_s, origin):
 
 def check_text(check, times_s, origin="default"):
     """Lines (without indentation) saying what was checked, at what cost, and the outcome."""
-    from spinsim.convergence import COST_BOUND
-
     lines = [f"convergence check (tolerance {check.tol:g} in dS/S0; each setting against a coarser one, the "
              f"others held; {check.check_wall_s:.1f} s = {check.cost_fraction:.2g}x the run, bound "
-             f"{COST_BOUND:g}x for the coarser runs, finer runs extra): result at {check.level.describe()}"]
+             f"{check.cost_bound:g}x for the coarser runs, finer runs extra): result at {check.level.describe()}"]
     lines += ["  " + _dimension_text(d, times_s, origin) for d in check.dimensions]
     return lines
 
 
 def check_json(check, times_s=None):
     """The check as a JSON-ready dict (numbers in SI; changes in dS/S0)."""
-    from spinsim.convergence import COST_BOUND
-
     dims = {}
     for d in check.dimensions:
         steps = [dict(s, at_t_s=None if times_s is None else float(times_s[s["at_index"]])) for s in d.steps]
@@ -148,7 +145,7 @@ def check_json(check, times_s=None):
     return {"tolerance": check.tol, "converged": check.converged, "initial_level": check.initial.describe(),
             "final_level": check.level.describe(), "run_wall_s": check.run_wall_s,
             "check_wall_s": check.check_wall_s, "cost_fraction": check.cost_fraction,
-            "cost_bound": COST_BOUND, "dimensions": dims}
+            "cost_bound": check.cost_bound, "dimensions": dims}
 
 
 _HINT = {"alpha_beta": ("more orientations ([powder] n", "--powder"),

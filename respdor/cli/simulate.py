@@ -143,7 +143,7 @@ def _run_checked(args, spec, spec_path, progress=False):
     first = results[level.describe()]
     cv.announce(explicit, args.check_convergence, wall, sys.stderr, step_used(first.info))
     check = check_convergence(run, level, explicit, tol, args.check_convergence, base=(base, wall),
-                              uses_step=step_used(first.info))
+                              uses_step=step_used(first.info), nested=True, times_s=first.t_s)
     spec.powder, spec.max_dt = check.level.powder, check.level.max_dt
     result = results[check.level.describe()]
     result.info["experiment"] = list(result.info.get("experiment", [])) + [

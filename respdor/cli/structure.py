@@ -345,7 +345,7 @@ def _checked_sites(struct, lines, obs_iso, args, mas, times, sat, powder, path, 
 
     announce(args.explicit, args.check_convergence, wall, sys.stderr, uses_step)
     check = check_convergence(run, level, args.explicit, args.tol, args.check_convergence, base=(base, wall),
-                              uses_step=uses_step)
+                              uses_step=uses_step, nested=True, times_s=times)
     return runs[check.level.describe()], check
 
 
