@@ -118,8 +118,8 @@ def _dimension_text(d, times_s, origin):
                      f"{_at(s['at_index'], times_s)} (the error of your setting)")
         else:
             text += "; refined: " + ", ".join(
-                f"{_value(d.dimension, s['value'])} (vs {_value(d.dimension, s['compared_with'])}: "
-                f"{s['max_change']:.1e})" for s in d.steps[1:])
+                f"{_value(d.dimension, s['value'])} (vs {_value(d.dimension, s['compared_with'])}"
+                f"{', ' + s['on'] if s.get('on') else ''}: {s['max_change']:.1e})" for s in d.steps[1:])
             if d.status == "refined":
                 text += f"; the result uses {_value(d.dimension, d.value)}"
     return f"{text}: {d.status}"
