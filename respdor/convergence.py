@@ -127,9 +127,11 @@ def _dimension_text(d, times_s, origin):
 
 def check_text(check, times_s, origin="default"):
     """Lines (without indentation) saying what was checked, at what cost, and the outcome."""
+    finer = check.finer_wall_s
+    extra = f"; finer runs {finer:.1f} s" if finer > 0 else ""
     lines = [f"convergence check (tolerance {check.tol:g} in dS/S0; each setting against a coarser one, the "
              f"others held; {check.check_wall_s:.1f} s = {check.cost_fraction:.2g}x the run, bound "
-             f"{check.cost_bound:g}x for the coarser runs, finer runs extra): result at {check.level.describe()}"]
+             f"{check.cost_bound:g}x{extra}): result at {check.level.describe()}"]
     lines += ["  " + _dimension_text(d, times_s, origin) for d in check.dimensions]
     return lines
 
@@ -144,7 +146,8 @@ def check_json(check, times_s=None):
                              "error_estimate": d.error_estimate, "comparisons": steps}
     return {"tolerance": check.tol, "converged": check.converged, "initial_level": check.initial.describe(),
             "final_level": check.level.describe(), "run_wall_s": check.run_wall_s,
-            "check_wall_s": check.check_wall_s, "cost_fraction": check.cost_fraction,
+            "check_wall_s": check.check_wall_s, "finer_wall_s": check.finer_wall_s,
+            "cost_fraction": check.cost_fraction,
             "cost_bound": check.cost_bound, "dimensions": dims}
 
 

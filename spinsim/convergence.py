@@ -185,6 +185,9 @@ class ConvergenceCheck:
     run_wall_s: float
     check_wall_s: float
     cost_bound: float = FALLBACK_COST_BOUND
+    #: Wall time (s) of the runs finer than the run's level (refinements, and the measurement of an
+    #: explicit setting's own error), not counted in ``check_wall_s`` nor bounded by ``cost_bound``.
+    finer_wall_s: float = 0.0
 
     @property
     def converged(self):
@@ -240,13 +243,13 @@ def nested_pair(level, dim):
         low = _ab_powder(p, 1 / _PHI**2)
         if low is None:
             return None
-        return None, Level(low, dt), f"{low.n_ab} orientations at half of each time", True
+        return None, Level(low, dt), "at half of each time", True
     if dim == "gamma":
         if p.n_gamma < 2 or p.n_gamma % 2:
             return None
         g = p.n_gamma // 2
         return (None, Level(Powder(p.alpha, p.beta, p.weights, g, p.name), dt),
-                f"every other gamma angle at half of each time", True)
+                "every other gamma angle at half of each time", True)
     if dim == "step":
         for stride in (4, 2, 1):
             if p.n_ab // stride >= MIN_SUBSET or stride == 1:
@@ -350,13 +353,29 @@ def check_convergence(run, level, explicit=None, tol=DEFAULT_TOL, check_explicit
         curve, run_wall = _curve(base[0]), float(base[1])
     t_check = time.perf_counter()
     initial, checks = level, []
+    finer_s = [0.0]
+
+    def timed(lv):
+        t = time.perf_counter()
+        out = run(lv)
+        if _finer_than(lv, initial):
+            finer_s[0] += time.perf_counter() - t
+        return out
+
     with serving():
         for dim in DIMENSIONS:
-            level, curve, chk = _check_dimension(run, level, curve, dim, bool(explicit.get(dim, False)), tol,
+            level, curve, chk = _check_dimension(timed, level, curve, dim, bool(explicit.get(dim, False)), tol,
                                                  check_explicit, refine, uses_step, max_refine, half)
             checks.append(chk)
-    return ConvergenceCheck(curve, level, initial, tol, checks, run_wall, time.perf_counter() - t_check,
-                            COST_BOUND if nested else FALLBACK_COST_BOUND)
+    wall = time.perf_counter() - t_check
+    return ConvergenceCheck(curve, level, initial, tol, checks, run_wall, wall - finer_s[0],
+                            COST_BOUND if nested else FALLBACK_COST_BOUND, finer_s[0])
+
+
+def _finer_than(level, initial):
+    """Whether ``level`` is finer than ``initial`` in some setting (a refinement or a measurement)."""
+    return (level.powder.n_ab > initial.powder.n_ab or level.powder.n_gamma > initial.powder.n_gamma
+            or level.max_dt < initial.max_dt)
 
 
 def _check_dimension(run, level, curve, dim, is_explicit, tol, check_explicit, refine, uses_step, max_refine,
