@@ -8,26 +8,36 @@ A simulated dS/S0 curve depends on three numerical choices besides the physics:
   rf blocks, the general and coupled engines; the fast engine with ideal saturation integrates
   free evolution exactly and has no step).
 
-:func:`check_convergence` runs the curve once more at a *coarser* level in one dimension at a
-time (the previous ZCW size, about 0.62 of the orientations; 3/4 of the gamma angles; twice the
-step), the other two dimensions held at the run's level, and reports the largest change of
-dS/S0 over the curve. Gamma is coarsened by 3/4 only, not halved: its error falls off steeply
-once the gamma grid resolves the largest dephasing phase, about 2 sqrt(2) (2I) D t (13C{27Al},
-D = 503 Hz, 3 ms, against Chen's closed form: 12, 16, 24, 32 angles are 0.055, 0.029, 1.4e-3,
-1.3e-4 off), so half a converged grid is often far off while the grid itself is fine. Cost: each coarser run costs at
-most as much as the run itself and usually less (about 0.62 of it for the (alpha, beta) set,
-0.75 or less for gamma, about half for the step where steps dominate), so the check costs at
-most :data:`COST_BOUND` = 2.4 times the run, typically 1.2-1.7 times; the measured fraction is
-returned.
+:func:`check_convergence` compares the curve with a *coarser* level in one dimension at a time,
+the other two held at the run's level, and reports the largest change of dS/S0 over the curve.
+Two ways, the same decisions:
 
-The change to the coarser level over-estimates the run's own error (it is the coarser level's
+``nested=True`` (the run takes any :class:`~spinsim.powder.Powder` as it is, in this process)
+    Each engine keeps its signals summed per gamma angle and over four interleaved classes of
+    orientations (:class:`spinsim.simulate.PowderPartials`), and while the check runs a run
+    whose powder is a nested subset of a recent run is served from those sums
+    (``spinsim._nested``). :func:`nested_pair` says what is compared: gamma against the run's
+    own every other gamma angle and (alpha, beta) against the ZCW set two sizes smaller, both at
+    half of each recoupling time (the dephasing phase grows in proportion to time, so n angles at
+    t err as n/2 at t/2), and the step on a quarter of the orientations at twice the step. Cost
+    at most :data:`COST_BOUND` = 0.65 of the run (0.38 + 0 + 0.25; measured 0.4-0.56,
+    benchmarks/bench_convergence_cost.py); the estimates against the true error:
+    benchmarks/bench_convergence_honesty.py.
+``nested=False``
+    Every coarser level is run whole: the previous ZCW size (about 0.62 of the orientations), 3/4
+    of the gamma angles (not half: the gamma error falls off steeply once the angles resolve the
+    largest dephasing phase, so half a converged grid is often far off), twice the step. At most
+    :data:`FALLBACK_COST_BOUND` = 2.4 times the run.
+
+The change to a coarser level over-estimates the run's own error (it is the coarser level's
 error, up to the run's). When it exceeds the tolerance in a dimension the user left at its
 default, the level is *refined* (the next ZCW size, twice the gamma angles, half the step), at
 most :data:`MAX_REFINE` times, each refined level checked as the first was, and the refined
 curve is the result; the change from the default to the first refinement is the default's
-error. Each refinement costs about 1.6-2 times the run (gamma: 3.5 with its check). A dimension the user chose explicitly is checked only when
-asked (``check_explicit``) and is never changed: when its coarser level differs by more than the
-tolerance, one finer level is run to measure the chosen level's own error, which is reported.
+error. A dimension the user chose explicitly is checked only when asked (``check_explicit``) and
+is never changed: when its coarser level differs by more than the tolerance, one finer level is
+run to measure the chosen level's own error, which is reported. Finer runs are timed apart
+(:attr:`ConvergenceCheck.finer_wall_s`) and are not part of the bound.
 
 The tolerance :data:`DEFAULT_TOL` = 2e-3 in dS/S0 is a fifth of the noise of a typical measured
 RESPDOR curve (sigma ~ 0.01): a numerical error below it moves a fitted D by a small part of its
@@ -206,8 +216,8 @@ def _curve(x):
 
 def subset_powder(powder, start, stride, n_gamma=None):
     """The (alpha, beta) orientations ``start::stride`` of ``powder`` (weights renormalised), at
-    ``n_gamma`` gamma angles (default: the powder's): a nested subset, which a run remembers
-    (:mod:`spinsim._nested`)."""
+    ``n_gamma`` gamma angles (default: the powder's): a nested subset, which the check serves from
+    the run's partial sums (``spinsim._nested``)."""
     w = powder.weights[start::stride]
     name = f"{powder.name}[{start}::{stride}]"
     return Powder(powder.alpha[start::stride], powder.beta[start::stride], w / w.sum(),

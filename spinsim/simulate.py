@@ -59,6 +59,7 @@ __all__ = [
     "RfInhomogeneity",
     "IdealSaturation",
     "SimulationResult",
+    "PowderPartials",
     "simulate_respdor",
     "simulate_redor",
     "transfer_matrix",
@@ -116,10 +117,9 @@ def simulate_respdor(
         steps of at most ``max_dt`` in the partner space, free evolution included (ideal REDOR
         pulses, ideal centre pulse, ideal or constant-rf saturation; see ``spinsim._coupled``).
     progress : bool, None, callable or spinsim.progress.Progress
-        Progress over the crystallites, read by :func:`spinsim.progress.as_progress`: ``False``
-        (default) nothing, ``True`` a bar on standard error, ``None`` a bar when someone watches
-        (a terminal or a notebook), a callable ``progress(done, total, label)``, or a
-        :class:`~spinsim.progress.Progress`.
+        Progress over the crystallites (:func:`spinsim.progress.as_progress`): ``False`` (default)
+        nothing, ``True`` a bar on standard error, ``None`` a bar when a terminal or notebook
+        watches, a callable ``progress(done, total, label)``, or a ``Progress``.
     chunk : int
         Crystallites per kernel call (Ctrl-C is honoured between calls).
     placement : str or sequence of float
@@ -155,18 +155,11 @@ def simulate_respdor(
     t, s0, s1, info, partials = _run_engine(engine, system, mas_rate, recoupling_times, saturation, recoupling,
                                             powder, max_dt, offsets, progress, chunk, placement, centre_pulse,
                                             cycle_mode)
-    info.update(
-        {
-            "experiment": describe_experiment(system, mas_rate, saturation, recoupling, placement,
-                                              "redor" if is_inversion(saturation) else "respdor",
-                                              centre_pulse=centre_pulse, cycle_mode=cycle_mode),
-            "powder": powder.name,
-            "n_orientations": powder.size,
-            "n_gamma": powder.n_gamma,
-            "max_dt_s": max_dt,
-            "wall_s": time.perf_counter() - t0,
-        }
-    )
+    kind = "redor" if is_inversion(saturation) else "respdor"
+    info.update(experiment=describe_experiment(system, mas_rate, saturation, recoupling, placement, kind,
+                                               centre_pulse=centre_pulse, cycle_mode=cycle_mode),
+                powder=powder.name, n_orientations=powder.size, n_gamma=powder.n_gamma, max_dt_s=max_dt,
+                wall_s=time.perf_counter() - t0)
     result = _result(t, s0, s1, info, partials)
     _nested.remember(key, powder, result)
     return result
@@ -214,7 +207,7 @@ def _checked_inputs(system, mas_rate, saturation, recoupling, powder, max_dt, me
 def _run_engine(engine, system, mas_rate, times, saturation, recoupling, powder, max_dt, offsets, progress, chunk,
                 placement, centre_pulse, cycle_mode):
     """(t, S0, S1, info, partials) of one engine: complex powder-averaged signals on the recoupling
-    times and their :class:`~spinsim._results.PowderPartials`."""
+    times and their :class:`PowderPartials`."""
     if engine in ("coupled", "fast"):
         t, ns = n_from_times(times, 1.0 / mas_rate)
         curve = coupled_curve if engine == "coupled" else fast_curve
