@@ -69,6 +69,12 @@ __all__ = [
 # aliases kept for code that imported the private names of the single-module engine
 _general_signals = general_signals
 
+# the public names live here for their users (documentation, pickles, references)
+for _public in (IdealSaturation, RfInhomogeneity, transfer_matrix, SimulationResult, PowderPartials,
+                describe_experiment):
+    _public.__module__ = __name__
+del _public
+
 
 def simulate_respdor(
     system,
