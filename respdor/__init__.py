@@ -34,7 +34,15 @@ _LAZY = {
 }
 
 
+#: Sub-modules reached as attributes (``respdor.datasets.path(...)``) without an explicit import.
+_SUBMODULES = {"datasets"}
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        from importlib import import_module
+
+        return import_module(f"respdor.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'respdor' has no attribute {name!r}")
