@@ -69,3 +69,15 @@ def test_fetched_file_with_a_wrong_checksum_is_refused_and_not_kept(tmp_path, mo
     with pytest.raises(UserError, match="acqu from .* does not match its checksum"):
         datasets.path("lghetcor-1h13c-tyrosine", downloader=corrupt)
     assert not list((tmp_path / "cache").rglob("acqu"))
+
+
+def test_command_lists_sets_prints_a_path_and_refuses_an_unknown_name(capsys):
+    from respdor.cli import main
+
+    assert main(["datasets"]) == 0
+    assert "mas-31p-ba2p2o7" in capsys.readouterr().out
+    assert main(["datasets", "path", "cpmas-13c-glycine"]) == 0
+    assert Path(capsys.readouterr().out.strip()) == datasets.path("cpmas-13c-glycine")
+    assert main(["datasets", "path", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("respdor: error: no data set named 'nope'") and err.count("\n") == 1
