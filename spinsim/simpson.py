@@ -246,10 +246,13 @@ def read_fsave(path):
     Raises
     ------
     ValueError
-        Naming the file and line of a malformed line, or a count that does not match NP.
+        Naming the file and line of a malformed line, or a count that does not match NP; a missing,
+        binary or empty file is refused by the text-file guard (:class:`spinsim.textfile.TextFileError`).
     """
+    from .textfile import read_text
+
     header, data, in_data = {}, [], False
-    lines = Path(path).read_text().splitlines()
+    lines = read_text(path, "SIMPSON fsave file", allow_empty=False).splitlines()
     if not lines or lines[0].strip() != "SIMP":
         raise ValueError(f"{path}:1: not a SIMPSON fsave file (first line is not 'SIMP')")
     for lineno, line in enumerate(lines[1:], 2):
@@ -261,17 +264,39 @@ def read_fsave(path):
         elif s == "END":
             break
         elif in_data:
-            try:
-                re, im = (float(x) for x in s.split())
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: expected two numbers, got {s!r}") from None
-            data.append(complex(re, im))
+            data.append(_fsave_point(path, lineno, s))
         elif "=" in s:
             k, v = s.split("=", 1)
             header[k.strip()] = v.strip()
-    if "NP" in header and int(float(header["NP"])) * int(float(header.get("NI", 1) or 1)) != len(data):
-        raise ValueError(f"{path}: NP = {header['NP']} but {len(data)} data points")
+    else:  # no END: SIMPSON writes one, so the file was cut short
+        raise ValueError(f"{path}: no {'END' if in_data else 'DATA'} line: the file is damaged or cut short")
+    expected = _fsave_count(path, header, "NP") * _fsave_count(path, header, "NI")
+    if "NP" in header and expected != len(data):
+        raise ValueError(f"{path}: NP = {header['NP']}" + (f", NI = {header['NI']}" if "NI" in header else "")
+                         + f" but {len(data)} data points: the file is damaged or cut short")
     return np.array(data, complex), header
+
+
+def _fsave_point(path, lineno, text):
+    try:
+        re, im = (float(x) for x in text.split())
+    except ValueError:
+        raise ValueError(f"{path}:{lineno}: expected two numbers, got {text!r}") from None
+    if not (np.isfinite(re) and np.isfinite(im)):
+        raise ValueError(f"{path}:{lineno}: a data point must be finite, got {text!r}")
+    return complex(re, im)
+
+
+def _fsave_count(path, header, key):
+    """NP or NI of the header (1 when absent or empty), a whole number >= 1."""
+    text = header.get(key) or "1"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 1 and value == int(value)):
+        raise ValueError(f"{path}: {key} = {text!r} is not a count of points")
+    return int(value)
 
 
 def simpson_curve(s0_path, s1_path):

@@ -236,19 +236,13 @@ def _plausible(warnings, quantity, value, where, key, **kw):
 
 
 def _read_spec_text(path: Path) -> str:
-    """Spec text with a BOM removed; a directory or binary file named as such."""
-    if path.is_dir():
-        raise SpecError(f"{path}: is a directory, not a spec file")
-    if not path.is_file():
-        raise SpecError(f"{path}: no such spec file")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise SpecError(f"{path}: is a binary file, not a TOML/JSON spec file")
+    """Spec text through the one text-file guard (:func:`spinsim.textfile.read_text`); its refusals as SpecError."""
+    from .textfile import TextFileError, read_text
+
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: is not UTF-8 text (binary file?), expected a TOML/JSON spec file") from None
-    return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+        return read_text(path, "TOML/JSON spec file", allow_empty=False)
+    except TextFileError as exc:
+        raise SpecError(f"{exc.path}: no such spec file" if exc.kind == "missing" else str(exc)) from None
 
 
 def _angles(table, key, where):
@@ -583,8 +577,8 @@ class Spec:
                 path = Path(self.source).parent / path
             try:
                 self.powder = read_crystallites(path, n_gamma, pw.get("convention", "spinsim"))
-            except OSError as exc:
-                raise SpecError(f"[powder] file {str(path)!r}: {exc.strerror}") from None
+            except ValueError as exc:  # the file named by its path (and line)
+                raise SpecError(f"[powder] file {exc}") from None
         else:
             if "convention" in pw:
                 raise SpecError("[powder] convention has no effect without file (it is the angle convention of a "
