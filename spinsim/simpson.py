@@ -124,43 +124,13 @@ def simpson_input(spec, name="spinsim"):
     ValueError
         For what SIMPSON cannot run the same way (ideal incoherent saturation, rf inhomogeneity).
     """
-    from .conventions import crystallites_to_simpson
-    from .sequences import Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
-    from .simulate import IdealSaturation, _split
     from .spec import load_spec
 
     sp = load_spec(spec)
     system = sp.system
-    obs = system.spins[0].isotope.symbol
-    if getattr(sp, "rf_inhomogeneity", None) is not None:
-        raise ValueError("SIMPSON runs one rf amplitude: export the spec without [rf_inhomogeneity]")
-    sat = sp.saturation
-    redor_partner = sp.kind == "redor" and (sat is None or isinstance(sat, IdealSaturation))
-    if isinstance(sat, IdealSaturation) and not redor_partner:
-        raise ValueError("an ideal incoherent saturation has no SIMPSON equivalent: use a cw, wurst, dfs or pm pulse")
-    if sp.kind == "redor" and getattr(sp, "train_channel", obs) != obs:
-        raise ValueError("export of a partner-channel REDOR train is not implemented; put the train on "
-                         f"{obs} (the two are the same experiment with ideal pulses)")
-    if getattr(sp, "cycle_mode", "restart") != "restart":
-        raise ValueError("export of [recoupling] cycle = 'truncate' or 'continue' is not implemented")
-    if sp.recoupling == "redor":
-        cycle = redor_cycle(obs, sp.mas_rate, 0.0, [0.0] * len(redor_flip_fractions(sp.placement)),
-                            placement=sp.placement)
-    else:
-        cycle = sp.recoupling
-    if redor_partner:
-        centre = Block([ideal_pulse(sp.partner, 180.0, 0.0)])
-    else:
-        centre = sat
-    first, second = _split(centre, centre.duration / 2)
-    centre_on = first + [ideal_pulse(obs, 180.0, 0.0)] + second
-    off = [Event(e.duration) for e in first if e.duration > 0] + [ideal_pulse(obs, 180.0, 0.0)] + [
-        Event(e.duration) for e in second if e.duration > 0]
+    cycle, centre, centre_on, off = _exported_blocks(sp)
     ns = np.rint(sp.times_s / (2 * cycle.duration)).astype(int)
     spinsys, chans = _spinsys(system)
-    a, b, w = crystallites_to_simpson(sp.powder.alpha, sp.powder.beta, sp.powder.weights)
-    cry = "\n".join([str(len(a))] + [f"{x:.10g} {y:.10g} {z:.10g}" for x, y, z in
-                                     zip(_deg(a), _deg(b), w)]) + "\n"
     offs = " ".join(f"{sp.offsets.get(c, 0.0):.10g}" for c in chans)
     # SIMPSON's trace runs over the whole space: the interaction-free signal of I1x detected with
     # I1p is 1/2 times the number of states of the other spins; scale the FIDs to make it 1
@@ -207,21 +177,59 @@ def simpson_input(spec, name="spinsim"):
                       _whole_periods(cycle.duration, sp.mas_rate) and _whole_periods(centre.duration, sp.mas_rate)),
         "}",
         "",
-        "proc main {} {",
-        "  global par",
-        "  set par(sat) 0",
-        "  set f [fsimpson]",
-        f"  fphase $f -scale {scale:.12g}",
-        f"  fsave $f {name}_S0.fid",
-        "  funload $f",
-        "  set par(sat) 1",
-        "  set f [fsimpson]",
-        f"  fphase $f -scale {scale:.12g}",
-        f"  fsave $f {name}_S1.fid",
-        "  funload $f",
-        "}",
+        *_main_tcl(name, scale),
     ]
-    return "\n".join(lines) + "\n", cry
+    return "\n".join(lines) + "\n", _crystal_file(sp.powder)
+
+
+def _exported_blocks(sp):
+    """The recoupling cycle, the centre block, and the centre's events with and without its rf (the
+    observed pi pulse at its middle) of a parsed spec; ValueError for what SIMPSON cannot run alike."""
+    from .saturation import RF_SATURATION_TYPES
+    from .sequences import Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
+    from .simulate import IdealSaturation, _split
+
+    obs = sp.system.spins[0].isotope.symbol
+    if getattr(sp, "rf_inhomogeneity", None) is not None:
+        raise ValueError("SIMPSON runs one rf amplitude: export the spec without [rf_inhomogeneity]")
+    sat = sp.saturation
+    redor_partner = sp.kind == "redor" and (sat is None or isinstance(sat, IdealSaturation))
+    if isinstance(sat, IdealSaturation) and not redor_partner:
+        raise ValueError("an ideal incoherent saturation has no SIMPSON equivalent: use a "
+                         f"{', '.join(RF_SATURATION_TYPES[:-1])} or {RF_SATURATION_TYPES[-1]} pulse")
+    if sp.kind == "redor" and getattr(sp, "train_channel", obs) != obs:
+        raise ValueError("export of a partner-channel REDOR train is not implemented; put the train on "
+                         f"{obs} (the two are the same experiment with ideal pulses)")
+    if getattr(sp, "cycle_mode", "restart") != "restart":
+        raise ValueError("export of [recoupling] cycle = 'truncate' or 'continue' is not implemented")
+    if sp.recoupling == "redor":
+        cycle = redor_cycle(obs, sp.mas_rate, 0.0, [0.0] * len(redor_flip_fractions(sp.placement)),
+                            placement=sp.placement)
+    else:
+        cycle = sp.recoupling
+    centre = Block([ideal_pulse(sp.partner, 180.0, 0.0)]) if redor_partner else sat
+    first, second = _split(centre, centre.duration / 2)
+    centre_on = first + [ideal_pulse(obs, 180.0, 0.0)] + second
+    off = [Event(e.duration) for e in first if e.duration > 0] + [ideal_pulse(obs, 180.0, 0.0)] + [
+        Event(e.duration) for e in second if e.duration > 0]
+    return cycle, centre, centre_on, off
+
+
+def _crystal_file(powder):
+    """The crystal file text (SIMPSON angles, degrees): the count, then ``alpha beta weight`` rows."""
+    from .conventions import crystallites_to_simpson
+
+    a, b, w = crystallites_to_simpson(powder.alpha, powder.beta, powder.weights)
+    return "\n".join([str(len(a))] + [f"{x:.10g} {y:.10g} {z:.10g}" for x, y, z in zip(_deg(a), _deg(b), w)]) + "\n"
+
+
+def _main_tcl(name, scale):
+    """``proc main``: the S0 (saturation rf off) and S1 runs, each scaled and saved as NAME_S0/S1.fid."""
+    lines = ["proc main {} {", "  global par"]
+    for flag, which in ((0, "S0"), (1, "S1")):
+        lines += [f"  set par(sat) {flag}", "  set f [fsimpson]", f"  fphase $f -scale {scale:.12g}",
+                  f"  fsave $f {name}_{which}.fid", "  funload $f"]
+    return lines + ["}"]
 
 
 def write_simpson(spec, path):

@@ -26,7 +26,7 @@ Example::
     d_hz = 503                # or distance_A = 2.5
 
     [saturation]
-    type = "cw"               # "cw", "wurst", "dfs", "pm", "ideal", "none"
+    type = "cw"               # one of spinsim.saturation.SATURATION_TYPES
     nu1_khz = 30
     length_rotor_periods = 2
 
@@ -46,6 +46,8 @@ import numpy as np
 
 from . import sequences as seq
 from .dipolar import coupling_from_distance
+from .saturation import (DEFAULT_SATURATION_TYPE, RF_KEYS, RF_SATURATION_TYPES, SATURATION_SCHEMES,
+                         SATURATION_TYPES)
 from .system import DipolarCoupling, JCoupling, Spin, SpinSystem
 
 try:  # Python >= 3.11
@@ -74,53 +76,13 @@ _ALLOWED = {
     "j": {"spins", "j_hz"},
     "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement", "nu1_max_khz",
                    "sweep_khz", "beta", "step_us", "centre_pulse_us", "cycle"},
-    "saturation": {
-        "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
-        "start_khz", "end_khz", "offset_khz", "modulation_khz",
-        "kind", "efficiency", "channel", "phase_deg",
-    },
+    "saturation": {"type", "channel"}.union(*(s.keys for s in SATURATION_SCHEMES.values())),
     "powder": {"scheme", "n", "n_gamma", "file", "convention"},
     "simulation": {"max_dt_us", "method", "offsets_khz"},
     "rf_inhomogeneity": {"channels", "scale", "weight", "fwhm_percent", "n"},
     "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation",
             "rf_inhomogeneity"},
 }
-
-
-def _cw(spec, sat, channel, nu1, length):
-    return seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
-
-
-def _pm(spec, sat, channel, nu1, length):
-    return seq.pm_pulse(channel, nu1, length,
-                        1e3 * spec._q(sat, "offset_khz", "saturation", "rf_offset", positive=True),
-                        1e3 * spec._q(sat, "modulation_khz", "saturation", "rf_offset", positive=True),
-                        step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
-
-
-def _dfs(spec, sat, channel, nu1, length):
-    return seq.dfs_pulse(channel, nu1, length,
-                         1e3 * spec._q(sat, "start_khz", "saturation", "rf_offset", positive=True),
-                         1e3 * spec._q(sat, "end_khz", "saturation", "rf_offset", nonneg=True),
-                         step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
-
-
-def _wurst(spec, sat, channel, nu1, length):
-    return seq.wurst_pulse(channel, nu1, length,
-                           1e3 * spec._q(sat, "sweep_khz", "saturation", "rf_offset", positive=True),
-                           int(spec._q(sat, "n_wurst", "saturation", "wurst_n", 20.0, positive=True)),
-                           step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
-
-
-#: [saturation] types that are rf pulses: each has an amplitude ``nu1_khz`` and a length
-#: (``length_us`` or ``length_rotor_periods``); name -> builder(spec, table, channel, nu1 Hz, length s).
-_RF_SATURATION = {"cw": _cw, "wurst": _wurst, "dfs": _dfs, "pm": _pm}
-#: Names of the rf-pulse saturation types (the ones whose amplitude and length can be varied).
-RF_SATURATION_TYPES = tuple(_RF_SATURATION)
-#: Every accepted [saturation] type: the rf pulses, then the ideal transfer and none (REDOR only).
-SATURATION_TYPES = RF_SATURATION_TYPES + ("ideal", "none")
-#: [saturation] type when the table gives none.
-DEFAULT_SATURATION_TYPE = "cw"
 
 
 #: Keys of one table that say the same thing two ways (a value in two units, a time axis given twice):
@@ -133,16 +95,8 @@ _EXCLUSIVE = {
 
 #: Keys that only some variants of a table read ([saturation] type, [recoupling] scheme): a key of
 #: another variant would be silently ignored, so it is refused naming the keys the variant reads.
-_RF_KEYS = {"nu1_khz", "length_us", "length_rotor_periods"}
 _VARIANT_KEYS = {
-    "saturation": ("type", DEFAULT_SATURATION_TYPE, {
-        "ideal": {"kind", "efficiency"},
-        "none": set(),
-        "cw": _RF_KEYS | {"phase_deg"},
-        "pm": _RF_KEYS | {"offset_khz", "modulation_khz", "step_us"},
-        "dfs": _RF_KEYS | {"start_khz", "end_khz", "step_us"},
-        "wurst": _RF_KEYS | {"sweep_khz", "n_wurst", "step_us"},
-    }),
+    "saturation": ("type", DEFAULT_SATURATION_TYPE, {name: set(s.keys) for name, s in SATURATION_SCHEMES.items()}),
     "recoupling": ("scheme", "redor", {
         "redor": {"pulse_us", "phases", "placement"},
         "sr4": {"supercycle", "nu1_khz"},
@@ -169,7 +123,7 @@ def _check_keys(table, name):
     if base in _VARIANT_KEYS:
         selector, default, variants = _VARIANT_KEYS[base]
         variant = table.get(selector, default)
-        if variant in variants:
+        if isinstance(variant, str) and variant in variants:  # a list or table as the type: named by the parser
             foreign = sorted(set().union(*variants.values()) - variants[variant] & set(table))
             if foreign:
                 reads = ", ".join(sorted(variants[variant])) or "no other key"
@@ -465,12 +419,11 @@ class Spec:
             raise SpecError(f"[{where}] spins {p!r} must be distinct indices in 0..{n - 1}")
         return p[0], p[1]
 
-    def _parse_sequence(self, raw, exp):
-        from .powder import make_powder
-
+    def _parse_recoupling(self, rec):
+        """The [recoupling] table: train, placement, centre pulse; returns the cycle length (s) of one
+        recoupling step."""
         obs = self.system.spins[0].isotope.symbol
         tr = 1.0 / self.mas_rate
-        rec = raw.get("recoupling", {"scheme": "redor"})
         _check_keys(rec, "recoupling")
         scheme = rec.get("scheme", "redor")
         self.scheme = scheme
@@ -517,6 +470,10 @@ class Spec:
             raise SpecError(f"[recoupling] scheme must be 'redor', 'sr4' or 'adiabatic_sr4', got {scheme!r}")
         if self.cycle_mode != "restart":
             cycle = tr  # any even number of rotor periods
+        return cycle
+
+    def _parse_times(self, exp, cycle):
+        """The recoupling times: listed, or every two cycles up to t_max_ms."""
         if "recoupling_times_ms" in exp:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
@@ -535,6 +492,10 @@ class Spec:
                                 f"({2e3 * cycle:g} ms at MAS {self.mas_rate:g} Hz): the curve would have no point "
                                 "after t = 0")
             self.times_s = 2 * cycle * np.arange(n + 1)
+
+    def _parse_saturation(self, raw):
+        """The [saturation] table, built by its scheme of :data:`spinsim.saturation.SATURATION_SCHEMES`."""
+        obs = self.system.spins[0].isotope.symbol
         sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
         _check_keys(sat, "saturation")
         stype = sat.get("type", DEFAULT_SATURATION_TYPE)
@@ -544,26 +505,37 @@ class Spec:
         if self.kind == "redor" and stype == "ideal" and "saturation" in raw:
             raise SpecError("[saturation] type 'ideal' has no effect with type = 'redor' (the partner pulse of REDOR "
                             "is an ideal inversion; give an rf pulse type or leave [saturation] out)")
-        from .simulate import IdealSaturation  # numba import is deferred to here on purpose
-
-        if stype in RF_SATURATION_TYPES:
-            if "length_us" in sat:
-                length = 1e-6 * self._q(sat, "length_us", "saturation", "saturation_length", positive=True)
-            else:
-                length = tr * self._q(sat, "length_rotor_periods", "saturation", "rotor_periods", positive=True)
-                _plausible(self.warnings, "saturation_length", length, "saturation",
-                           f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
-            nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
-            self.saturation = _RF_SATURATION[stype](self, sat, channel, nu1, length)
-        elif stype == "ideal":
-            self.saturation = IdealSaturation(sat.get("kind", "full"), _num(sat, "efficiency", "saturation", 1.0))
-        elif stype == "none":
-            self.saturation = None
-        else:
+        scheme = SATURATION_SCHEMES.get(stype) if isinstance(stype, str) else None
+        if scheme is None:
             raise SpecError(f"[saturation] type must be {', '.join(repr(k) for k in SATURATION_TYPES[:-1])} or "
                             f"{SATURATION_TYPES[-1]!r}, got {stype!r}")
-        if self.kind == "respdor" and self.saturation is None:
-            raise SpecError("[saturation] type 'none' is only for type = 'redor'")
+
+        def read(key, quantity=None, default=None, **checks):
+            if quantity is None:
+                return _num(sat, key, "saturation", default, **checks)
+            return self._q(sat, key, "saturation", quantity, default, **checks)
+
+        if not scheme.rf:
+            built = scheme.build(read, sat)
+            if self.kind == "respdor" and built is None:
+                raise SpecError(f"[saturation] type {stype!r} is only for type = 'redor'")
+            return built
+        tr = 1.0 / self.mas_rate
+        if "length_us" in sat:
+            length = 1e-6 * self._q(sat, "length_us", "saturation", "saturation_length", positive=True)
+        else:
+            length = tr * self._q(sat, "length_rotor_periods", "saturation", "rotor_periods", positive=True)
+            _plausible(self.warnings, "saturation_length", length, "saturation",
+                       f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
+        nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
+        return scheme.build(read, channel, nu1, length)
+
+    def _parse_sequence(self, raw, exp):
+        from .powder import make_powder
+
+        cycle = self._parse_recoupling(raw.get("recoupling", {"scheme": "redor"}))
+        self._parse_times(exp, cycle)
+        self.saturation = self._parse_saturation(raw)
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
         n_gamma = int(self._q(pw, "n_gamma", "powder", "gamma", 32.0, positive=True))

@@ -62,8 +62,6 @@ LONG_FUNCTIONS = {
     "respdor/simfit.py:fit_with_simulation": 115,
     "respdor/library.py:build_library": 108,
     "respdor/spectra/csa_fit.py:fit_mas_spectrum": 101,
-    "spinsim/spec.py:Spec._parse_sequence": 137,
-    "spinsim/simpson.py:simpson_input": 118,
 }
 
 #: Output to the terminal outside respdor/cli/ ("path:function" -> why it is there).
