@@ -129,9 +129,9 @@ _ENGINE_TRANSFER = {"saturation": ("full", 1.0), "inversion": ("inversion", 1.0)
 def transfer_matrix(spin: float, kind: str = "saturation", efficiency: float = 1.0) -> np.ndarray:
     """Population-transfer matrix P[m', m] = P(m'|m) of the pulse on the partner spin.
 
-    The one transfer matrix of the package is spinsim's (:func:`spinsim.transfer_matrix`, which the
-    engine's ideal saturation uses); this is it in respdor's words (:data:`TRANSFER_KINDS`), with
-    the partner spin and the efficiency checked.
+    The one transfer matrix of the package is spinsim's (:func:`spinsim.simulate.transfer_matrix`,
+    which the engine's ideal saturation uses); this is it in respdor's words
+    (:data:`TRANSFER_KINDS`), with the partner spin and the efficiency checked.
 
     Parameters
     ----------
