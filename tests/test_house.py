@@ -8,6 +8,9 @@
 * No function over :data:`MAX_LINES` lines outside numba kernels.
 * No ``print`` (nor ``sys.stdout/stderr.write``) in respdor/ or spinsim/ outside respdor/cli/: the
   library speaks through its results, Python warnings and the progress mechanism (spinsim.progress).
+* Every user text file is read through the one text-file guard (spinsim.textfile.read_text, which
+  respdor.files.read_text wraps): no other ``open(...)`` for reading, ``Path.read_text()`` or
+  ``Path.read_bytes()`` in respdor/ or spinsim/.
 * The import-linter contract in pyproject.toml (``[tool.importlinter]``) is kept.
 
 Each rule has an allowlist of today's known offenders. An offender not listed fails; a listed
@@ -79,6 +82,13 @@ PRINTS = {
     "respdor/workload.py:check_work": "work estimate",
     "spinsim/simulate.py:_Progress.update": "engine progress bar",
     "spinsim/simulate.py:_Progress.close": "engine progress bar",
+}
+
+#: File reads that bypass the text-file guard ("path:function" -> why).
+UNGUARDED_READS = {
+    "respdor/spectra/referencing.py:load_secondary_references": "the package's own table of reference shifts (permanent)",
+    "respdor/simcache.py:engine_version": "the engine's own source hashed into a cache key (permanent)",
+    "respdor/structure.py:_magres_atoms": "a second reader of .magres files: to go through the guard",
 }
 
 _NUMBA_DECORATORS = {"njit", "jit", "vectorize", "guvectorize", "cfunc", "generated_jit", "stencil"}
@@ -232,20 +242,40 @@ def _is_terminal_output(call) -> bool:
             and f.value.attr in ("stdout", "stderr") and getattr(f.value.value, "id", "") == "sys")
 
 
-def terminal_output(root=ROOT, packages=PACKAGES) -> dict:
-    """"path:function" -> lines of print / sys.stdout.write / sys.stderr.write outside respdor/cli/."""
+def _is_file_read(call) -> bool:
+    f = call.func
+    if isinstance(f, ast.Attribute) and f.attr in ("read_text", "read_bytes") and not call.args and not call.keywords:
+        return True  # Path.read_text() / read_bytes(); the guard's read_text(path, what) takes arguments
+    if isinstance(f, ast.Name) and f.id == "open" and call.args:
+        mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        return mode is None or (isinstance(mode, ast.Constant) and "r" in str(mode.value))
+    return False
+
+
+def calls_outside_cli(test, root=ROOT, packages=PACKAGES, skip=("respdor/cli/",)) -> dict:
+    """"path:function" -> lines of the calls for which ``test(call)`` is true, outside ``skip``."""
     out = {}
     for rel, tree in _sources(root, packages):
-        if rel.startswith("respdor/cli/"):
+        if rel.startswith(skip):
             continue
         owner = {}
         for name, func in _functions(tree):  # innermost function wins: nested ones come later
             for node in ast.walk(func):
                 owner[id(node)] = name
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _is_terminal_output(node):
+            if isinstance(node, ast.Call) and test(node):
                 out.setdefault(f"{rel}:{owner.get(id(node), '<module>')}", []).append(node.lineno)
     return out
+
+
+def unguarded_reads(root=ROOT, packages=PACKAGES) -> dict:
+    """"path:function" -> lines of file reads outside the guard modules (respdor/cli included)."""
+    return calls_outside_cli(_is_file_read, root, packages, skip=("spinsim/textfile.py",))
+
+
+def terminal_output(root=ROOT, packages=PACKAGES) -> dict:
+    """"path:function" -> lines of print / sys.stdout.write / sys.stderr.write outside respdor/cli/."""
+    return calls_outside_cli(_is_terminal_output, root, packages)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -258,7 +288,7 @@ def test_the_measures_find_what_they_should(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from . import b\n")
-    (pkg / "b.py").write_text("def f():\n    from .sub.c import g\n    print(g)\n")
+    (pkg / "b.py").write_text("def f():\n    from .sub.c import g\n    print(g)\n    return open(g).read()\n")
     (pkg / "sub" / "c.py").write_text("from ..a import thing\n\ndef g():\n" + "    x = 1\n" * 120)
     (pkg / "d.py").write_text("import toy.a\nfrom numba import njit\n\n@njit(cache=True)\ndef k():\n"
                               + "    x = 1\n" * 120 + "import sys\nsys.stderr.write('x')\n")
@@ -270,6 +300,7 @@ def test_the_measures_find_what_they_should(tmp_path):
     assert circles(graph) == [("toy.a", "toy.b", "toy.sub.c")]
     assert long_functions(tmp_path, ("toy",)) == {"toy/sub/c.py:g": 121}  # the numba kernel k excepted
     assert terminal_output(tmp_path, ("toy",)) == {"toy/b.py:f": [3], "toy/d.py:<module>": [127]}
+    assert unguarded_reads(tmp_path, ("toy",)) == {"toy/b.py:f": [4]}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,6 +346,14 @@ def test_no_print_in_the_library_but_the_known_ones():
     assert not new, f"print/sys.stdout/stderr.write outside respdor/cli/ (use spinsim.progress or warnings): {new}"
     gone = sorted(set(PRINTS) - set(found))
     assert not gone, f"no longer print: take {gone} out of PRINTS"
+
+
+def test_every_text_file_is_read_through_the_guard():
+    found = unguarded_reads()
+    new = {k: v for k, v in found.items() if k not in UNGUARDED_READS}
+    assert not new, f"file reads outside the text-file guard (use respdor.files.read_text / spinsim.textfile): {new}"
+    gone = sorted(set(UNGUARDED_READS) - set(found))
+    assert not gone, f"now guarded: take {gone} out of UNGUARDED_READS"
 
 
 def test_import_linter_contract_is_kept():
