@@ -250,38 +250,7 @@ class Spec:
         spins_raw = raw.get("spins")
         if not isinstance(spins_raw, list) or len(spins_raw) < 2:
             raise SpecError("[[spins]] must list the observed spin and at least one partner")
-        spins = []
-        for k, s in enumerate(spins_raw):
-            where = f"spins[{k}]"
-            _check_keys(s, where)
-            if "isotope" not in s:
-                raise SpecError(f"missing key 'isotope' in [{where}]")
-            kw = dict(
-                shift_ppm=self._q(s, "shift_ppm", where, "ppm", 0.0),
-                cq_hz=self._q(s, "cq_mhz", where, "cq", 0.0) * 1e6 if "cq_mhz" in s else self._q(s, "cq_hz", where,
-                                                                                                 "cq", 0.0),
-                eta_q=_num(s, "eta_q", where, 0.0),
-                q_euler=_angles(s, "q_euler_deg", where),
-                csa_euler=_angles(s, "csa_euler_deg", where),
-            )
-            if "csa_span_ppm" in s or "csa_skew" in s:
-                if "csa_zeta_ppm" in s:
-                    raise SpecError(f"[{where}] give the CSA as zeta/eta or span/skew, not both")
-                from .csa import maryland_to_haeberlen, validate_maryland
-
-                span, skew = self._q(s, "csa_span_ppm", where, "ppm", 0.0), _num(s, "csa_skew", where, 0.0)
-                try:
-                    validate_maryland(span, skew)
-                except ValueError as exc:
-                    raise SpecError(f"[{where}] {exc}") from None
-                _, kw["csa_zeta_ppm"], kw["csa_eta"] = maryland_to_haeberlen(kw["shift_ppm"], span, skew)
-            else:
-                kw["csa_zeta_ppm"] = self._q(s, "csa_zeta_ppm", where, "ppm", 0.0)
-                kw["csa_eta"] = _num(s, "csa_eta", where, 0.0)
-            try:
-                spins.append(Spin(s["isotope"], **kw))
-            except ValueError as exc:
-                raise SpecError(f"[{where}] {exc}") from None
+        spins = [self._parse_spin(s, f"spins[{k}]") for k, s in enumerate(spins_raw)]
         _check_cq(spins, field_t)
         dips, js = [], []
         for k, d in enumerate(raw.get("dipolar", [])):
@@ -325,6 +294,38 @@ class Spec:
                                                          "dS/S0 is zero at every time"))
         self.partner = spins[1].isotope.symbol
         self._parse_sequence(raw, exp)
+
+    def _parse_spin(self, s, where):
+        """One [[spins]] table: isotope, shift, CSA (zeta/eta or span/skew), quadrupolar coupling."""
+        _check_keys(s, where)
+        if "isotope" not in s:
+            raise SpecError(f"missing key 'isotope' in [{where}]")
+        kw = dict(
+            shift_ppm=self._q(s, "shift_ppm", where, "ppm", 0.0),
+            cq_hz=(self._q(s, "cq_mhz", where, "cq", 0.0) * 1e6 if "cq_mhz" in s
+                   else self._q(s, "cq_hz", where, "cq", 0.0)),
+            eta_q=_num(s, "eta_q", where, 0.0),
+            q_euler=_angles(s, "q_euler_deg", where),
+            csa_euler=_angles(s, "csa_euler_deg", where),
+        )
+        if "csa_span_ppm" in s or "csa_skew" in s:
+            if "csa_zeta_ppm" in s:
+                raise SpecError(f"[{where}] give the CSA as zeta/eta or span/skew, not both")
+            from .csa import maryland_to_haeberlen, validate_maryland
+
+            span, skew = self._q(s, "csa_span_ppm", where, "ppm", 0.0), _num(s, "csa_skew", where, 0.0)
+            try:
+                validate_maryland(span, skew)
+            except ValueError as exc:
+                raise SpecError(f"[{where}] {exc}") from None
+            _, kw["csa_zeta_ppm"], kw["csa_eta"] = maryland_to_haeberlen(kw["shift_ppm"], span, skew)
+        else:
+            kw["csa_zeta_ppm"] = self._q(s, "csa_zeta_ppm", where, "ppm", 0.0)
+            kw["csa_eta"] = _num(s, "csa_eta", where, 0.0)
+        try:
+            return Spin(s["isotope"], **kw)
+        except ValueError as exc:
+            raise SpecError(f"[{where}] {exc}") from None
 
     def _distance(self, r, spins, i, j, name, hint=True):
         """Refuse a distance below the closest contact of the two elements (covalent radii), warn on a far one."""
