@@ -363,6 +363,10 @@ def test_import_linter_contract_is_kept():
                           "sys.exit(lint_imports_command())", "--no-cache"],
                          cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "0 broken" in run.stdout
-    # every contract of pyproject.toml was checked
-    assert "Contracts: 5 kept" in run.stdout, run.stdout[-2000:]
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover
+        import tomli as tomllib
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    assert len(contracts) >= 5
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in run.stdout, run.stdout[-2000:]
