@@ -4,8 +4,8 @@ respdor's read_text.
 
 For each reader and each kind of damage: a refusal of the reader's own error type (a ValueError;
 DataFileError for respdor) in one line that names the file (and the line where there is one),
-never another exception; a byte-order mark and CRLF change nothing. One command-line case: a spec
-whose crystallite file is binary is refused in one line, exit 2.
+never another exception; a byte-order mark and CRLF change nothing. On the command line (simulate,
+structure): exit 2, one line naming the file, no traceback, inputs unchanged, no file written.
 """
 
 from __future__ import annotations
@@ -168,15 +168,41 @@ def test_any_bytes_give_a_result_or_a_one_line_refusal(reader, data):
         path.unlink()
 
 
-def test_cli_spec_with_a_binary_crystallite_file(tmp_path, capsys):
+CLI_CASES = [
+    # id, files to write (name -> bytes), argv ({d} = the input directory), words of the one error line
+    ("sim-binary-crystallites", {"set.cry": b"\x00\x01binary"}, ["simulate", "{d}/s.toml", "--no-files"],
+     ["set.cry:1", "is a binary file", "crystallite file"]),
+    ("sim-empty-crystallites", {"set.cry": b"\n  \n"}, ["simulate", "{d}/s.toml", "--no-files"],
+     ["set.cry", "is empty"]),
+    ("sim-missing-crystallites", {}, ["simulate", "{d}/s.toml", "--no-files"], ["set.cry", "no such file"]),
+    ("sim-device-spec", {}, ["simulate", "/dev/zero", "--no-files"], ["/dev/zero", "character device"]),
+    ("sim-empty-spec", {"e.toml": b"\xef\xbb\xbf\r\n"}, ["simulate", "{d}/e.toml", "--no-files"],
+     ["e.toml", "is empty"]),
+    ("structure-binary-magres", {"m.magres": b"\x00\x01\x02"},
+     ["structure", "{d}/m.magres", "--observe", "C", "--partner", "27Al", "--no-files"], ["m.magres:1", "binary"]),
+    ("structure-empty-magres", {"m.magres": b""},
+     ["structure", "{d}/m.magres", "--observe", "C", "--partner", "27Al", "--no-files"], ["m.magres", "is empty"]),
+]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_refuses_damaged_files_in_one_line(case, tmp_path, capsys, monkeypatch):
     from respdor.cli import main
 
-    (tmp_path / "set.cry").write_bytes(b"\x00\x01binary")
-    spec = tmp_path / "s.toml"
-    spec.write_text(SPEC.replace('scheme = "zcw"\nn = 21\n', 'file = "set.cry"\n'))
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert main(["simulate", str(spec), "--no-files"]) == 2
+    name, files, argv, words = case
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "s.toml").write_text(SPEC.replace('scheme = "zcw"\nn = 21\n', 'file = "set.cry"\n'))
+    for fname, data in files.items():
+        (d / fname).write_bytes(data)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.chdir(out)
+    status = main([a.replace("{d}", str(d)) for a in argv])
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("respdor: error:")]
-    assert len(lines) == 1 and "set.cry:1: is a binary file" in lines[0] and "Traceback" not in err, err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert status == 2 and "Traceback" not in err and len(lines) == 1, err
+    assert all(w in lines[0] for w in words), lines[0]
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+    assert not list(out.iterdir())
