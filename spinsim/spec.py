@@ -55,7 +55,8 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["SpecError", "Spec", "load_spec", "simulate_spec", "SATURATION_TYPES", "RF_SATURATION_TYPES"]
+__all__ = ["SpecError", "Spec", "load_spec", "read_spec_tables", "simulate_spec", "SATURATION_TYPES",
+           "RF_SATURATION_TYPES"]
 
 
 #: Fewer (alpha, beta) orientations than this are a single crystal rather than a powder: warned.
@@ -626,6 +627,32 @@ class Spec:
                                         cycle_mode=self.cycle_mode)
 
 
+def read_spec_tables(path) -> dict:
+    """The tables of a spec file as written, before their content is checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.json`` file, or TOML (any other extension), read through the text-file guard
+        (:func:`spinsim.textfile.read_text`).
+
+    Raises
+    ------
+    SpecError
+        A missing, binary or empty file, or text that is not valid TOML/JSON; the message names the file.
+    """
+    path = Path(path)
+    text = _read_spec_text(path)
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: no spec, and the parser would crash
+        raise SpecError(f"{path}: lists or tables nested too deeply to be a spec") from None
+
+
 def load_spec(spec) -> Spec:
     """Parse a spec from a path (``.toml`` or ``.json``) or a dict.
 
@@ -638,19 +665,11 @@ def load_spec(spec) -> Spec:
         return spec
     if isinstance(spec, dict):
         return Spec(spec)
-    path = Path(spec)
-    text = _read_spec_text(path)
+    raw = read_spec_tables(spec)
     try:
-        if path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            raw = tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
-    try:
-        return Spec(raw, str(path))
+        return Spec(raw, str(Path(spec)))
     except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(f"{Path(spec)}: {exc}") from None
 
 
 def simulate_spec(spec, progress=False):

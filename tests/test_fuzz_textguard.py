@@ -129,6 +129,15 @@ def test_a_file_cut_short_is_refused(reader, tmp_path):
     _refusal(reader, _file(tmp_path, reader, cut.encode(), "cut"))
 
 
+@pytest.mark.parametrize("suffix, text", [(".json", "[" * 100000 + "]" * 100000),
+                                          (".toml", "a = " + "[" * 100000 + "]" * 100000)])
+def test_a_spec_nested_beyond_any_parser_is_refused(suffix, text, tmp_path):
+    path = tmp_path / ("deep" + suffix)
+    path.write_text(text)
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(path)
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_an_unreadable_file(reader, tmp_path):
