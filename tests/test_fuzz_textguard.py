@@ -138,6 +138,15 @@ def test_a_spec_nested_beyond_any_parser_is_refused(suffix, text, tmp_path):
         load_spec(path)
 
 
+def test_a_result_json_nested_beyond_the_parser_is_refused(tmp_path):
+    from respdor.resultio import read_json
+
+    path = tmp_path / "deep.json"
+    path.write_text('{"a": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(DataFileError, match="deep.json: lists or objects nested too deeply"):
+        read_json(path)
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_an_unreadable_file(reader, tmp_path):
