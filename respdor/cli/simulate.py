@@ -72,7 +72,10 @@ OPTION_NAMES = {"n_orientations": "--powder", "n_gamma_angles": "--gamma", "powd
 def run(args) -> int:
     from ..jobs.simulate import UNITS_NOTE, prepare_simulation
 
+    from ..convergence import tolerance
+
     spec_path = Path(args.spec)
+    tolerance(args)  # before anything is said or run
     progress = _progress()
     with _result_warnings() as said:
         setup = prepare_simulation(spec_path, n_orientations=args.powder, n_gamma_angles=args.gamma)

@@ -88,6 +88,10 @@ def simulate(spec, *, n_orientations=None, n_gamma_angles=None, check_convergenc
     >>> run.dSS0[-1]                                                              # doctest: +SKIP
     >>> run.plot()                                                                # doctest: +SKIP
     """
+    from ..convergence import check_tol
+
+    if powder_tol is not None:
+        check_tol(powder_tol, "powder_tol")
     setup = prepare_simulation(spec, n_orientations=n_orientations, n_gamma_angles=n_gamma_angles)
     setup.check_work(allow_long=allow_long, progress=progress)
     return setup.run(check_convergence=check_convergence, powder_tol=powder_tol, progress=progress)
