@@ -9,6 +9,7 @@ import sys
 
 from ..errors import UserError
 from ..units import parse_frequency, parse_time
+from . import in_option_words
 
 _DESCRIPTION = """\
 Libraries of simulated RESPDOR/REDOR curves (spinsim) over D and spec parameters, and the cache of
@@ -124,7 +125,7 @@ def _progress():
 
 
 def _said_by_us(warnings_list):
-    from . import in_option_words, say_warning
+    from . import say_warning
 
     for w in warnings_list:
         say_warning(in_option_words(w, OPTION_NAMES))
@@ -145,7 +146,7 @@ def run_build(args) -> int:
         plausible("t_max", t_max, "--t-max", args.t_max)  # refused in the words typed; warned by the call
     built = _build(args, t_max)
     for line in built.lines():
-        print(line)
+        print(in_option_words(line, OPTION_NAMES))
     if args.json:
         from ..resultio import json_text
 
@@ -201,7 +202,7 @@ def run_info(args) -> int:
         print(json.dumps(info.to_dict(), indent=2))
         return 0
     for line in info.lines():
-        print(line)
+        print(in_option_words(line, OPTION_NAMES))
     _said_by_us_indented(info.warnings, "  ")
     return 0
 
