@@ -73,38 +73,38 @@ def parse_vary(text: str) -> Axis:
     from .units import parse_frequency, parse_time
 
     if "=" not in text:
-        raise UserError(f"--vary {text!r}: expected NAME=LOW:HIGH:N, e.g. cq=1:6MHz:11")
+        raise UserError(f"vary {text!r}: expected NAME=LOW:HIGH:N, e.g. cq=1:6MHz:11")
     name, rng = (s.strip() for s in text.split("=", 1))
     name = name.lower().replace("-", "_")
     if name not in PARAMETERS:
-        raise UserError(f"--vary {text!r}: unknown parameter {name!r}; use one of {', '.join(PARAMETERS)}")
+        raise UserError(f"vary {text!r}: unknown parameter {name!r}; use one of {', '.join(PARAMETERS)}")
     parts = rng.split(":")
     if len(parts) != 3:
-        raise UserError(f"--vary {text!r}: expected LOW:HIGH:N")
+        raise UserError(f"vary {text!r}: expected LOW:HIGH:N")
     try:
         n = int(parts[2])
     except ValueError:
-        raise UserError(f"--vary {text!r}: the number of values {parts[2]!r} is not an integer") from None
+        raise UserError(f"vary {text!r}: the number of values {parts[2]!r} is not an integer") from None
     if n < 2:
-        raise UserError(f"--vary {text!r}: give at least 2 values")
+        raise UserError(f"vary {text!r}: give at least 2 values")
     unit, kind, _ = PARAMETERS[name]
     lo_txt, hi_txt = parts[0].strip(), parts[1].strip()
     if kind == "number":
         try:
             lo, hi = float(lo_txt), float(hi_txt)
         except ValueError:
-            raise UserError(f"--vary {text!r}: cannot read the range") from None
+            raise UserError(f"vary {text!r}: cannot read the range") from None
     else:
         parse = parse_frequency if kind == "frequency" else parse_time
-        hi, _ = parse(hi_txt, f"--vary {name}")
+        hi, _ = parse(hi_txt, f"vary {name}")
         suffix = hi_txt.lstrip("0123456789.+-eE")
-        lo, lo_explicit = parse(lo_txt, f"--vary {name}")
+        lo, lo_explicit = parse(lo_txt, f"vary {name}")
         if not lo_explicit and suffix:
-            lo, _ = parse(lo_txt + suffix, f"--vary {name}")
+            lo, _ = parse(lo_txt + suffix, f"vary {name}")
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise UserError(f"--vary {text!r}: need LOW < HIGH")
+        raise UserError(f"vary {text!r}: need LOW < HIGH")
     if lo < 0 or (name == "eta_q" and hi > 1):
-        raise UserError(f"--vary {text!r}: out of the physical range")
+        raise UserError(f"vary {text!r}: out of the physical range")
     return Axis(name, np.linspace(lo, hi, n), unit)
 
 
@@ -194,7 +194,7 @@ def _check_axis_ends(raw, axis):
         try:
             Spec(spec_with(raw, {axis.name: v}))
         except SpecError as exc:
-            raise UserError(f"--vary {axis.name}: at {v:g} {PARAMETERS[axis.name][0]}".rstrip() + f": {exc}") from None
+            raise UserError(f"vary {axis.name}: at {v:g} {PARAMETERS[axis.name][0]}".rstrip() + f": {exc}") from None
 
 
 def spec_with(raw: dict, values: dict) -> dict:
@@ -228,7 +228,7 @@ def _rf_saturation(raw, name):
     sat = raw.get("saturation")
     if not sat or sat.get("type", DEFAULT_SATURATION_TYPE) not in RF_SATURATION_TYPES:
         kind = "none" if not sat else sat.get("type")
-        raise UserError(f"--vary {name}: the spec's saturation ({kind}) is not an rf pulse; {name} can be varied "
+        raise UserError(f"vary {name}: the spec's saturation ({kind}) is not an rf pulse; {name} can be varied "
                         f"for [saturation] type {', '.join(RF_SATURATION_TYPES)}")
     return sat
 
@@ -318,14 +318,14 @@ def _state(path, request):
         f = h5py.File(path, "r")
     except OSError as exc:
         raise UserError(f"{path}: exists and is not a readable HDF5 file ({exc}); choose another name "
-                        "or --overwrite") from None
+                        "or overwrite=True") from None
     with f:
         if f.attrs.get("format") != FORMAT:
-            raise UserError(f"{path}: not a respdor library file; choose another name or --overwrite")
+            raise UserError(f"{path}: not a respdor library file; choose another name or overwrite=True")
         old = json.loads(f.attrs["request"])
         if old != request:
             diff = [k for k in request if old.get(k) != request[k]]
-            raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or --overwrite")
+            raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or overwrite=True")
         return {"done": f["done"][...].reshape(-1).copy(), "complete": bool(f.attrs.get("complete", False)),
                 "checked": bool(f.attrs.get("checked", False)), "powder_checked": "convergence" in f.attrs}
 
@@ -378,8 +378,8 @@ def _client(scheduler, workers):
             return Client(scheduler), None
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({reason}); "
-                            "check the address, or leave out --scheduler for a local cluster") from None
+            raise UserError(f"scheduler {scheduler}: cannot connect to a Dask cluster there ({reason}); "
+                            "check the address, or leave out scheduler for a local cluster") from None
     n = workers or os.cpu_count() or 1
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None

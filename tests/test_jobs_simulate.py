@@ -227,6 +227,30 @@ def test_build_library_arguments_are_checked_before_anything_starts(spec, tmp_pa
     assert set(tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("argv, python, option", [
+    (["--vary", "cq=6:1MHz:3"], "vary 'cq=6:1MHz:3': need LOW < HIGH", "--vary 'cq=6:1MHz:3': need LOW < HIGH"),
+    (["--vary", "nu1=20:40kHz:2"], "vary nu1: the spec's saturation (ideal) is not an rf pulse",
+     "--vary nu1: the spec's saturation (ideal) is not an rf pulse"),
+    (["--workers", "0"], "n_workers 0: must be >= 1", "--workers 0: must be >= 1"),
+    (["--couplings", "100:3000k:8"], "couplings_hz 100:3e+06:8 (3e+06 Hz for 13C-27Al, i.e. r)",
+     "--couplings 100:3e+06:8 (3e+06 Hz for 13C-27Al, i.e. r)"),
+])
+def test_build_library_names_arguments_and_the_command_its_options(spec, tmp_path, capsys, argv, python, option):
+    from respdor.cli.library import _couplings
+
+    kw = {"--vary": ("vary", lambda v: [v]), "--workers": ("n_workers", int),
+          "--couplings": ("couplings_hz", _couplings)}
+    name, convert = kw[argv[0]]
+    args = {"vary": []} | {name: convert(argv[1])}
+    with pytest.raises(UserError) as err:
+        respdor.build_library(spec, args.pop("vary"), tmp_path / "lib.h5", progress=False, **args)
+    assert python in str(err.value) and "--" not in str(err.value)
+    assert main(["library", "build", str(spec), "-o", str(tmp_path / "lib.h5"), *argv]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.toml"]
+
+
 def test_library_build_and_info_call_and_command_agree(spec, tmp_path, capsys):
     pytest.importorskip("h5py")
     pytest.importorskip("distributed")

@@ -72,7 +72,8 @@ def register(subparsers):
 OPTION_NAMES = {"couplings_hz": "--couplings", "t_max_s": "--t-max", "n_orientations": "--powder",
                 "n_gamma_angles": "--gamma", "n_workers": "--workers", "n_checks": "--checks",
                 "powder_tol": "--powder-tol", "check_convergence": "--check-convergence", "path": "--output",
-                "vary": "--vary", "library path": "--output"}
+                "vary": "--vary", "library path": "--output", "overwrite=True": "--overwrite",
+                "scheduler": "--scheduler"}
 
 
 def _couplings(text):

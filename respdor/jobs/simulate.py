@@ -367,7 +367,7 @@ class SimulationRun(ResultDisplay):
         return frame.set_index("t_s") if "t_s" in frame.columns else frame
 
     def to_xarray(self):
-        """The curve as an :class:`xarray.Dataset` over ``t_s`` (s), with the info as attributes.
+        """The curve as an ``xarray.Dataset`` over ``t_s`` (s), with the info as attributes.
 
         Raises
         ------
