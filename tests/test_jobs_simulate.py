@@ -276,3 +276,17 @@ def test_library_build_and_info_call_and_command_agree(spec, tmp_path, capsys):
 
     ax = info.plot(Figure().add_subplot())
     assert len(ax.lines) == 3 and np.all(np.isfinite(ax.lines[-1].get_ydata()))
+
+
+def test_a_loaded_spec_or_a_dict_is_taken_and_left_as_it_was(spec, small_run):
+    import tomllib
+
+    from spinsim.spec import load_spec
+
+    loaded = load_spec(spec)
+    run = respdor.simulate(loaded, n_orientations=34, progress=False)
+    assert loaded.powder.name == "zcw21" and run.info["powder"] == "zcw34"
+    raw = tomllib.loads(SMALL_SPEC)
+    from_dict = respdor.simulate(raw, progress=False)
+    assert np.array_equal(from_dict.dSS0, small_run.dSS0) and from_dict.spec == "<dict>"
+    assert raw == tomllib.loads(SMALL_SPEC)

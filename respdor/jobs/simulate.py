@@ -41,8 +41,9 @@ def simulate(spec, *, n_orientations=None, n_gamma_angles=None, check_convergenc
 
     Parameters
     ----------
-    spec : str, Path or dict
-        A spinsim spec: a TOML or JSON file, or the same as a dict (format: docs/simulation.md).
+    spec : str, Path, dict or spinsim.spec.Spec
+        A spinsim spec: a TOML or JSON file, the same as a dict (format: docs/simulation.md), or a
+        loaded spec (left unchanged).
         Every key carries its unit in its name (``d_hz``, ``cq_mhz``, ``nu1_khz``, ``t_max_ms``).
     n_orientations : int, optional
         Number of (alpha, beta) powder orientations, replacing the spec's ``[powder] n`` (ZCW sizes
@@ -110,7 +111,9 @@ def _load(spec):
     from spinsim.spec import Spec, SpecError, load_spec
 
     if isinstance(spec, Spec):
-        return spec
+        import copy
+
+        return copy.copy(spec)  # the run sets its powder and step; the caller's spec keeps its own
     try:
         return load_spec(spec if isinstance(spec, dict) else Path(spec))
     except SpecError as exc:
