@@ -86,10 +86,15 @@ def test_csv_is_the_command_csv_and_never_over_the_spec(spec, tmp_path, monkeypa
     assert main(["simulate", str(spec), "--plot", "none", "-o", "cli.csv"]) == 0
     small_run.to_csv(tmp_path / "call.csv")
     assert (tmp_path / "call.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
-    before = spec.read_bytes()
+    from pathlib import Path
+
+    own = Path(small_run.spec)
+    before = own.read_bytes()
     with pytest.raises(UserError, match="input"):
-        small_run.to_csv(small_run.spec)
-    assert spec.read_bytes() == before
+        small_run.to_csv(own)
+    with pytest.raises(UserError, match="input"):
+        small_run.to_json(own)
+    assert own.read_bytes() == before
 
 
 def test_plot_leaves_the_backend_as_it_was(spec, tmp_path, monkeypatch, capsys, small_run):

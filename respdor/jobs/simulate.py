@@ -423,8 +423,14 @@ class SimulationRun(ResultDisplay):
         """Write :meth:`csv_text` to ``path`` atomically, never over one of ``inputs`` (or the spec)."""
         from ..files import write_output
 
-        spec = [self.spec] if self.spec != "<dict>" else []
+        spec = [self.spec] if self.spec not in ("", "<dict>") else []
         write_output(path, self.csv_text(), [*spec, *inputs], "path")
+
+    def to_json(self, path=None, inputs=()):
+        """The JSON of ``respdor simulate --json``; also written to ``path`` when given, never over
+        the spec or one of ``inputs``."""
+        spec = [self.spec] if self.spec not in ("", "<dict>") else []
+        return super().to_json(path, [*spec, *inputs])
 
     def to_dict(self):
         """The JSON document of ``respdor simulate --json``."""
