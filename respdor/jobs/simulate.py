@@ -171,7 +171,7 @@ def _override_powder(sp, n, g):
 
 def single_crystal_warning(powder, given):
     """The warning for a powder (:class:`spinsim.powder.Powder`) of fewer than
-    :data:`spinsim.spec.MIN_POWDER` orientations, which is a single crystal, else None; ``given``
+    ``spinsim.spec.MIN_POWDER`` orientations, which is a single crystal, else None; ``given``
     names the argument or option that chose it."""
     from spinsim.spec import MIN_POWDER
 
@@ -306,7 +306,7 @@ def _plain_info(info):
 
 @dataclass(repr=False)
 class SimulationRun(ResultDisplay):
-    """A simulated dephasing curve with its convergence record (:func:`respdor.simulate`).
+    """A simulated dephasing curve with its convergence record (:func:`simulate`).
 
     Attributes
     ----------
