@@ -31,6 +31,12 @@ _LAZY = {
     "respdor_dephasing": "respdor.models",
     "transfer_dephasing": "respdor.models",
     "transfer_matrix": "respdor.models",
+    "simulate": "respdor.jobs.simulate",
+    "SimulationRun": "respdor.jobs.simulate",
+    "build_library": "respdor.jobs.library",
+    "library_info": "respdor.jobs.library",
+    "LibraryBuild": "respdor.jobs.library",
+    "LibraryInfo": "respdor.jobs.library",
 }
 
 
@@ -77,4 +83,10 @@ __all__ = [
     "respdor_dephasing",
     "transfer_dephasing",
     "transfer_matrix",
+    "simulate",
+    "SimulationRun",
+    "build_library",
+    "library_info",
+    "LibraryBuild",
+    "LibraryInfo",
 ]

@@ -56,11 +56,31 @@ except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["SpecError", "Spec", "load_spec", "read_spec_tables", "simulate_spec", "SATURATION_TYPES",
-           "RF_SATURATION_TYPES"]
+           "RF_SATURATION_TYPES", "DEFAULT_POWDER", "powder_settings"]
 
 
 #: Fewer (alpha, beta) orientations than this are a single crystal rather than a powder: warned.
 MIN_POWDER = 10
+#: The powder of a spec without [powder] keys: scheme, (alpha, beta) count and gamma angles.
+DEFAULT_POWDER = {"scheme": "zcw", "n": 987, "n_gamma": 32}
+
+
+def powder_settings(raw: dict) -> dict:
+    """``{"scheme", "n", "n_gamma"}`` of a spec dict's [powder], the defaults filled in
+    (:data:`DEFAULT_POWDER`): the form in which tables and caches rebuild the powder
+    (:func:`spinsim.powder.make_powder`).
+
+    Raises
+    ------
+    SpecError
+        For a ``[powder] file`` (a crystallite file is not rebuilt from a scheme and a count).
+    """
+    pw = raw.get("powder") or {}
+    if "file" in pw:
+        raise SpecError(f"[powder] file {str(pw['file'])!r}: a crystallite file cannot be rebuilt from a scheme and a "
+                        "count here; give [powder] scheme and n")
+    return {"scheme": str(pw.get("scheme", DEFAULT_POWDER["scheme"])), "n": int(pw.get("n", DEFAULT_POWDER["n"])),
+            "n_gamma": int(pw.get("n_gamma", DEFAULT_POWDER["n_gamma"]))}
 
 
 class SpecError(ValueError):
@@ -540,7 +560,7 @@ class Spec:
         self.saturation = self._parse_saturation(raw)
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
-        n_gamma = int(self._q(pw, "n_gamma", "powder", "gamma", 32.0, positive=True))
+        n_gamma = int(self._q(pw, "n_gamma", "powder", "gamma", float(DEFAULT_POWDER["n_gamma"]), positive=True))
         if "file" in pw:
             if "n" in pw or "scheme" in pw:
                 raise SpecError("[powder] give a crystallite file or scheme/n, not both")
@@ -557,8 +577,8 @@ class Spec:
             if "convention" in pw:
                 raise SpecError("[powder] convention has no effect without file (it is the angle convention of a "
                                 "crystallite file)")
-            self.powder = make_powder(pw.get("scheme", "zcw"), int(self._q(pw, "n", "powder", "powder", 987.0,
-                                                                           positive=True, warn=False)), n_gamma)
+            n_ab = self._q(pw, "n", "powder", "powder", float(DEFAULT_POWDER["n"]), positive=True, warn=False)
+            self.powder = make_powder(pw.get("scheme", DEFAULT_POWDER["scheme"]), int(n_ab), n_gamma)
         if self.powder.n_ab < MIN_POWDER:
             self.warnings.append(f"[powder] {self.powder.n_ab} (alpha, beta) orientation(s): a (near) single crystal, "
                                  f"not a powder average (a powder needs hundreds; below {MIN_POWDER} is never one)")
