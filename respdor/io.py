@@ -14,7 +14,7 @@ A header line names the columns; the time column's name carries its unit:
   else a ``sigma`` column is the error of dS/S0, else equal weights). A note says which.
 
 Files without a header (such as the INTERFACES examples) are read as ``time, dS/S0[, sigma]``;
-their time unit must then be given (``time_unit="s"`` / ``--time-unit s``): it is never guessed.
+their time unit must then be given (``time_unit="s"``): it is never guessed.
 Lines starting with ``#`` are comments; before the data, ``# observe = 111Cd`` and
 ``# partner = 27Al`` (as ``respdor integrate`` writes them) name the nuclei, read into
 ``DephasingCurve.metadata``. Delimiters: comma, semicolon, tab or spaces; with ``;``
@@ -171,7 +171,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         notes.append(f"no header: columns read as {', '.join(['time', 'dS/S0', 'sigma(dS/S0)'][:n_cols])}")
         if time_unit is None:
             raise DataFileError(path, "has no header naming the time unit; give it explicitly "
-                                "(--time-unit s|ms|us)")
+                                "(time_unit s|ms|us)")
     else:
         names = _split(header[1], delimiter)
         roles = [_classify(n) for n in names]
@@ -217,14 +217,14 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         unit = header_unit or time_unit
         if unit is None:
             raise DataFileError(path, f"time column {names[role_names.index('time')]!r} does not state its unit; "
-                                "rename it t_s/t_ms/t_us or give --time-unit", line=header[0])
+                                "rename it t_s/t_ms/t_us or give time_unit", line=header[0])
         time_s = col["time"] * TIME_UNITS[unit]
         notes.append(f"time unit: {unit} ({'from the header' if header_unit else 'as given by the user'})")
         unit_source = (f"the header says {names[role_names.index('time')]}" if header_unit
-                       else f"the unit was given as {unit} (--time-unit)")
+                       else f"the unit was given as {unit} (time_unit)")
     else:
         if mas_rate_hz is None or mas_rate_hz <= 0:
-            raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (--mas HZ)")
+            raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (mas_rate_hz)")
         counts = col["rotor"]
         odd = np.flatnonzero(np.abs(counts - np.round(counts)) > 1e-6 * np.maximum(1.0, np.abs(counts)))
         if odd.size:  # recoupling lasts whole rotor periods: a fraction means another quantity
@@ -233,7 +233,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
                                 "t_ms/t_us/t_s)?", line=int(lines[odd[0]]))
         time_s = counts / mas_rate_hz
         notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
-        unit, unit_source = "", f"times are rotor periods / {mas_rate_hz:g} Hz MAS (--mas)"
+        unit, unit_source = "", f"times are rotor periods / {mas_rate_hz:g} Hz MAS (mas_rate_hz)"
     bad = np.flatnonzero(time_s < 0)
     if bad.size:
         raise DataFileError(path, f"negative recoupling time {data[bad[0], 0]:g}", line=int(lines[bad[0]]))
@@ -306,7 +306,7 @@ def _curve_from_all_columns(path, col, lines, header, time_s, source, notes, lab
 
     Rule: the two descriptions must agree on every line (1e-6, the rounding of a written CSV);
     the curve is then built from S0 and S1 (so that their noise, if given, is propagated and
-    ``--method signals`` works); without S0/S1 noise a ``sigma`` column is taken as the error of
+    ``method="signals"`` works); without S0/S1 noise a ``sigma`` column is taken as the error of
     dS/S0; without either the fit uses equal weights.
     """
     if "s0" not in col or "s1" not in col:

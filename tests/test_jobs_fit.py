@@ -1,0 +1,194 @@
+"""respdor.fit: the ``respdor fit`` command as one Python call, and FitResult at home in a notebook."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import respdor
+from respdor.cli import main
+from respdor.errors import FitWarning, UserError
+from respdor.fitting import CurveModel, FitResult
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "respdor_13C27Al_synthetic.csv"
+
+
+@pytest.fixture(scope="module")
+def example_fit():
+    return respdor.fit(EXAMPLE, "13C", "27Al", progress=False)
+
+
+def _cli_json(tmp_path, capsys, *options):
+    out = tmp_path / "cli.json"
+    rc = main(["fit", str(EXAMPLE), "--observe", "13C", "--partner", "27Al", "--output-dir", str(tmp_path),
+               "--no-plot", "--json", str(out), *options])
+    capsys.readouterr()
+    assert rc == 0
+    return out
+
+
+def test_call_and_command_give_the_same_numbers(example_fit, tmp_path, capsys):
+    data = json.loads(_cli_json(tmp_path, capsys).read_text())
+    call = example_fit.to_dict()
+    for name in ("coupling_hz", "distance_angstrom", "fraction", "amplitude"):
+        assert call[name]["value"] == data[name]["value"]
+        assert call[name]["stderr"] == data[name]["stderr"]
+        assert call[name]["ci95"] == data[name]["ci95"]
+    assert call["chisqr"] == data["chisqr"] and call["p_value"] == data["p_value"]
+    assert call["notes"] == data["notes"] and call["warnings"] == data["warnings"]
+    # the bundled example is a 13C{27Al} curve near r = 2.5 angstrom, f = 0.24 (data/README.md)
+    assert 2.2 < example_fit["distance_angstrom"].value < 2.9
+    assert 0.2 < example_fit["fraction"].value < 0.29
+
+
+def test_fix_bound_start_take_short_names_with_python_values(tmp_path, capsys):
+    res = respdor.fit(EXAMPLE, fix={"f": 0.24}, bounds={"r": (2.0, 4.0)}, progress=False)
+    data = json.loads(_cli_json(tmp_path, capsys, "--fix", "f=0.24", "--bound", "r=2:4").read_text())
+    assert res["fraction"].value == 0.24 and not res["fraction"].vary
+    assert res["coupling_hz"].value == pytest.approx(data["coupling_hz"]["value"], rel=1e-12)
+    assert res["distance_angstrom"].ci68 == pytest.approx(tuple(data["distance_angstrom"]["ci68"]), rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(fix={"q": 1}), "fix: unknown parameter 'q'"),
+    (dict(fix={"f": 0.2, "fraction": 0.3}), "set the same parameter"),
+    (dict(free=["eps"]), "multiply the curve alike"),
+    (dict(sequence="redor-finite"), "needs pulse_length_s and mas_rate_hz"),
+    (dict(mas_rate_hz=-5.0), "mas_rate_hz must be positive"),
+    (dict(mas_rate_hz=1e7), "mas_rate_hz"),
+    (dict(observe="27Al"), "observe 27Al: spin 2.5 (quadrupolar)"),
+    (dict(partner="13C"), "check observe/partner"),
+    (dict(mcmc=True, mcmc_steps=10), "mcmc_steps 10: use at least 100 steps"),
+    (dict(simulate_spec="x.toml", library="y.h5"), "give simulate_spec or library, not both"),
+])
+def test_mistakes_name_the_python_argument_not_an_option(kwargs, needle):
+    with pytest.raises(UserError) as err:
+        respdor.fit(EXAMPLE, progress=False, **kwargs)
+    assert needle in str(err.value) and "--" not in str(err.value)
+
+
+def test_missing_file_and_same_file_twice_are_refused(tmp_path):
+    with pytest.raises(UserError, match="nope.csv: no such file"):
+        respdor.fit(tmp_path / "nope.csv", progress=False)
+    with pytest.raises(UserError, match="are the same file"):
+        respdor.fit([EXAMPLE, str(EXAMPLE)], progress=False)
+
+
+def test_a_curve_object_is_fitted_like_its_file(example_fit):
+    curve = respdor.read_curve(EXAMPLE)
+    res = respdor.fit(curve, progress=False)
+    assert res["coupling_hz"].value == example_fit["coupling_hz"].value
+
+
+def test_nuclei_from_the_file_are_a_progress_note(tmp_path):
+    text = EXAMPLE.read_text()
+    path = tmp_path / "cd.csv"
+    path.write_text("# observe = 111Cd\n# partner = 27Al\n" + text)
+    notes = []
+
+    class Notes(respdor_progress().Progress):
+        def note(self, line):
+            notes.append(line)
+
+    res = respdor.fit(path, progress=Notes())
+    assert res.models[0].pair == "111Cd{27Al}"
+    assert notes == [f"observe 111Cd: from {path}", f"partner 27Al: from {path}"]
+
+
+def respdor_progress():
+    import spinsim.progress
+
+    return spinsim.progress
+
+
+def test_warnings_are_python_warnings_and_stay_on_the_result():
+    t = np.linspace(0.1e-3, 0.6e-3, 8)  # never leaves the initial rise: D and f not separable
+    dss0 = 0.3 * CurveModel().normalised(t, 150.0)
+    curve = respdor.DephasingCurve(time_s=t, dss0=dss0 + 0.002 * np.cos(7 * t / t[-1]), sigma=np.full(8, 0.003))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = respdor.fit(curve, progress=False)
+    raised = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    assert res.warnings and any("initial rise" in w for w in res.warnings)
+    assert all(w in raised for w in res.warnings)
+
+
+def test_repr_is_short_and_says_the_answer(example_fit):
+    text = repr(example_fit)
+    assert len(text) < 200
+    assert text.startswith("<FitResult fit: 13C{27Al} RESPDOR, 1 curve: D = ")
+    assert "r = 2.5" in text and "f = 0.24" in text
+    assert repr(example_fit["distance_angstrom"]).startswith("<ParameterEstimate 2.5")
+
+
+def test_html_shows_parameters_intervals_and_warnings(example_fit):
+    res = FitResult.from_dict(example_fit.to_dict())
+    res.warnings.append("a <test> warning")
+    html = res._repr_html_()
+    for name in ("coupling_hz", "distance_angstrom", "fraction", "ci95_low"):
+        assert f">{name}<" in html
+    assert f"{example_fit['distance_angstrom'].ci95[0]:.6g}" in html
+    assert "warning: a &lt;test&gt; warning" in html
+
+
+def test_dataframe_has_one_row_per_parameter(example_fit):
+    pd = pytest.importorskip("pandas")
+    frame = example_fit.to_dataframe()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.index) == list(example_fit.parameters)
+    assert frame.loc["fraction", "value"] == example_fit["fraction"].value
+    assert frame.loc["efficiency", "status"] == "fixed" and frame.loc["distance_angstrom", "status"] == "derived"
+    assert frame.loc["coupling_hz", "ci95_high"] == example_fit["coupling_hz"].ci95[1]
+
+
+def test_json_round_trips_through_the_command_line_file(example_fit, tmp_path, capsys):
+    path = _cli_json(tmp_path, capsys)
+    data = json.loads(path.read_text())
+    back = FitResult.from_json(path)
+    assert back.to_dict() == data
+    assert json.loads(back.to_json()) == data
+    assert back["distance_angstrom"].ci95 == tuple(data["distance_angstrom"]["ci95"])
+    assert back.n_curves == 1 and math.isclose(back.aic, data["aic"])
+    assert repr(back).startswith("<FitResult fit: 13C{27Al}, 1 curve: D = ")
+    # the call's own result writes the same document as the command
+    assert json.loads(example_fit.to_json()) == data
+
+
+def test_plot_draws_on_given_axes_and_never_changes_the_backend(example_fit):
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    before = matplotlib.get_backend()
+    fig = Figure()
+    ax = fig.subplots()
+    assert example_fit.plot(ax=ax) is ax
+    assert len(ax.lines) >= 2 and ax.get_ylabel() == r"$\Delta S/S_0$"
+    top, below = Figure().subplots(2, 1)
+    assert example_fit.plot(ax=(top, below), residuals=True) == (top, below)
+    assert below.get_ylabel() == "residual"
+    from respdor.plotting import fit_figure
+
+    fit_figure(example_fit)
+    assert matplotlib.get_backend() == before
+
+
+def test_saving_a_figure_leaves_the_backend_alone(example_fit, tmp_path):
+    import matplotlib
+
+    from respdor.plotting import plot_fit
+
+    before = matplotlib.get_backend()
+    plot_fit(example_fit, tmp_path / "f.png")
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert matplotlib.get_backend() == before
+
+
+def test_a_result_read_from_json_says_why_it_cannot_plot(example_fit):
+    back = FitResult.from_dict(example_fit.to_dict())
+    with pytest.raises(ValueError, match="holds no curve data"):
+        back.plot()
