@@ -803,10 +803,7 @@ def fit_curves(
     for c in curves:
         _check_curve(c, method)
     refuse_repeated_curves(curves)
-    weighted = all(c.sigma is not None for c in curves) or method == "signals"
-    if not weighted and any(c.sigma is not None for c in curves):
-        raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
-    n_points = sum(c.n_points for c in curves)
+    weighted, n_points = _weighted(curves, method), sum(c.n_points for c in curves)
     from .workload import check_work, curve_fit_work
 
     check_work(curve_fit_work(n_points, len(curves)), allow_long, "fit")
@@ -861,6 +858,14 @@ def _checked_curves(curves, models, parameterization, method):
         raise UserError(f"curve {bad} is a {type(curves[bad]).__name__}, not a DephasingCurve: build it with "
                         "DephasingCurve(time_s, dss0, sigma) or read it with respdor.read_curve(path)")
     return curves, models
+
+
+def _weighted(curves, method):
+    """True when the fit uses measurement errors (every curve has them, or S0 and S1 are fitted)."""
+    weighted = all(c.sigma is not None for c in curves) or method == "signals"
+    if not weighted and any(c.sigma is not None for c in curves):
+        raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
+    return weighted
 
 
 def _check_names(curves, models, names):

@@ -192,3 +192,53 @@ def test_a_result_read_from_json_says_why_it_cannot_plot(example_fit):
     back = FitResult.from_dict(example_fit.to_dict())
     with pytest.raises(ValueError, match="holds no curve data"):
         back.plot()
+
+
+def _line_problem():
+    """y = a x + b with a measured sigma: chi^2 is a parabola, so the profile interval of a is
+    a +- sigma_a exactly (delta chi2 = 1) and +- 2 sigma_a (delta chi2 = 4), sigma_a from the
+    normal equations."""
+    import lmfit
+
+    x = np.linspace(0.0, 1.0, 12)
+    sigma = 0.05
+    y = 2.0 * x + 0.3 + sigma * np.sin(13 * x)
+    params = lmfit.Parameters()
+    params.add("a", value=1.0)
+    params.add("b", value=0.0)
+
+    def residual(p):
+        return (y - p["a"].value * x - p["b"].value) / sigma
+
+    out = lmfit.minimize(residual, params)  # lmfit's default: covariance scaled by chi2_red
+    design = np.column_stack([x, np.ones_like(x)]) / sigma
+    exact = np.sqrt(np.diag(np.linalg.inv(design.T @ design)))
+    return out, residual, exact
+
+
+def test_profile_of_a_parabola_is_one_and_two_standard_errors():
+    from respdor.profile import profile, standard_errors
+
+    out, residual, exact = _line_problem()
+    errors = standard_errors(out, sigma_known=True, scaled=True)
+    assert errors["a"] == pytest.approx(exact[0], rel=1e-6) and errors["b"] == pytest.approx(exact[1], rel=1e-6)
+    best = out.params["a"].value
+    prof = profile(out.params, residual, "a", sigma_known=True, chi2_best=out.chisqr)
+    lo68, hi68 = prof.intervals[0.6827]
+    lo95, hi95 = prof.intervals[0.9545]
+    assert (best - lo68, hi68 - best) == pytest.approx((exact[0], exact[0]), rel=1e-3)
+    assert (best - lo95, hi95 - best) == pytest.approx((2 * exact[0], 2 * exact[0]), rel=1e-3)
+    # the same interval read off a grid, and a grid too short to reach 95 % leaves that end open
+    grid = best + exact[0] * np.linspace(-3, 3, 61)
+    on_grid = profile(out.params, residual, "a", grid=grid, sigma_known=True, chi2_best=out.chisqr)
+    assert on_grid.intervals[0.6827] == pytest.approx((lo68, hi68), rel=1e-3)
+    short = profile(out.params, residual, "a", grid=best + exact[0] * np.linspace(-1.5, 1.5, 7), sigma_known=True)
+    assert short.intervals[0.9545] == (None, None) and None not in short.intervals[0.6827]
+
+
+def test_without_measured_errors_the_covariance_keeps_lmfits_scaling():
+    from respdor.profile import standard_errors
+
+    out, _, exact = _line_problem()
+    scaled = standard_errors(out, sigma_known=False, scaled=True)
+    assert scaled["a"] == pytest.approx(exact[0] * math.sqrt(out.redchi), rel=1e-6)

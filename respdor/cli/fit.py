@@ -19,7 +19,8 @@ from ..workload import add_allow_long
 _OPTIONS = {"observe": "--observe", "partner": "--partner", "fix": "--fix", "bounds": "--bound",
             "initial": "--start", "free": "--free", "share": "--share", "simulate": "--simulate",
             "library": "--library", "mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length",
-            "sim_accuracy": "--sim-accuracy", "mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps"}
+            "sim_accuracy": "--sim-accuracy", "mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps",
+            "powder_tol": "--powder-tol"}
 _OPTION_NAMES = {"mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length", "sim_accuracy": "--sim-accuracy",
                  "mcmc_steps": "--mcmc-steps", "time_unit": "--time-unit", "simulate_spec": "--simulate",
                  "parameterization": "--parameterization", "observe/partner": "--observe/--partner"}

@@ -36,7 +36,7 @@ ALIASES = {
 _NAMES = {"observe": "observe", "partner": "partner", "fix": "fix", "bounds": "bounds", "initial": "start",
           "free": "free", "share": "share", "simulate": "simulate_spec", "library": "library",
           "mas_rate_hz": "mas_rate_hz", "pulse_length_s": "pulse_length_s", "sim_accuracy": "sim_accuracy",
-          "mcmc": "MCMC sampling", "mcmc_steps": "mcmc_steps"}
+          "mcmc": "MCMC sampling", "mcmc_steps": "mcmc_steps", "powder_tol": "powder_tol"}
 
 #: Geometry shared by the curves of a global fit unless said otherwise.
 DEFAULT_SHARED = ("coupling_hz", "distance_angstrom", "scaling", "width_angstrom")
@@ -97,54 +97,40 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
         Observed spin-1/2 nucleus and recoupled partner (``"13C"``, ``"27Al"``): one for all
         curves or one per curve. Default: the file's ``# observe = ...`` line, else the nuclei of
         the simulated shape or library, else 13C{27Al}. A value that contradicts the file is refused.
-    experiment : {"respdor", "redor"}
-        Saturation of the partner, or pi pulses on it.
-    transfer : str, optional
-        Population transfer of the partner pulse (default saturation for respdor, inversion for redor).
-    sequence : {"redor", "sr4", "redor-finite"}
-        Recoupling sequence on the observed spin (sets the dipolar scaling).
-    pulse_length_s : float, optional
-        Pi-pulse length in s, for ``sequence="redor-finite"``.
-    mas_rate_hz : float, optional
-        MAS rate in Hz: for ``redor-finite`` and for time columns counting rotor periods.
-    n_partners : int
-        Equivalent partners at one distance (second-moment approximation).
-    time_unit : {"s", "ms", "us"}, optional
-        Time unit of files whose header does not state it.
-    simulate_spec : str or Path, optional
-        A spinsim spec (TOML/JSON): the curve shape is simulated (cached) instead of the formula.
-    sim_accuracy : float
-        With ``simulate_spec``: largest accepted error (dS/S0) of the fitted curve against a direct
-        simulation at the fitted D.
-    powder_tol : float, optional
-        With ``simulate_spec``: tolerance (dS/S0) of the powder / gamma / step convergence check.
-    check_convergence : bool
-        With ``simulate_spec``: also check the settings the spec chose explicitly.
+    experiment, transfer : str
+        ``"respdor"`` (saturation of the partner) or ``"redor"`` (pi pulses on it); the population
+        transfer of the partner pulse (default saturation for respdor, inversion for redor).
+    sequence, pulse_length_s, mas_rate_hz : str, float, float
+        Recoupling sequence on the observed spin, ``"redor"``, ``"sr4"`` or ``"redor-finite"`` (it
+        sets the dipolar scaling); the pi-pulse length in s for ``redor-finite``; the MAS rate in
+        Hz, for ``redor-finite`` and for time columns counting rotor periods.
+    n_partners, time_unit : int, str
+        Equivalent partners at one distance (second-moment approximation); the time unit (s, ms,
+        us) of files whose header does not state it.
+    simulate_spec, sim_accuracy, powder_tol, check_convergence : path, float, float, bool
+        A spinsim spec (TOML/JSON) whose simulated (cached) curve replaces the formula; the largest
+        accepted error (dS/S0) of the fitted curve against a direct simulation at the fitted D; the
+        tolerance (dS/S0) of the powder / gamma / step check (default 2e-3); also check the settings
+        the spec chose explicitly.
     library : str, Path or LibraryShape, optional
         A curve library (``respdor library build``) as the shape; its parameters (cq, nu1, ...)
         can be fixed, freed, bounded and shared like D and f.
-    parameterization : {"coupling", "distance"}
-        Fit D (Hz) and derive r, or fit r (angstrom) and derive D.
-    fix, start : dict, optional
-        name -> value: parameters held fixed / starting values. Names: ``D`` (Hz), ``r``
+    parameterization, method : str
+        Fit D (``"coupling"``, Hz) and derive r, or fit r (``"distance"``, angstrom); fit dS/S0
+        (``"ratio"``) or S0 and S1 jointly (``"signals"``, needs their noise).
+    fix, start, bounds : dict, optional
+        name -> value (held fixed / starting value) or (low, high). Names: ``D`` (Hz), ``r``
         (angstrom), ``f``, ``eps``, ``x``, ``kappa``, ``width`` (angstrom) or the fitter's names
         (``coupling_hz``, ...); in a global fit prefixed ``c0_``, ``c1_``, ... for one curve.
-    free : sequence of str
-        Parameters fixed by default (eps, x, kappa, width, library parameters) that should vary.
-    bounds : dict, optional
-        name -> (low, high), units as for ``fix``.
-    share : sequence of str
-        Further parameters shared by the curves of a global fit (e.g. ``["f"]``).
-    method : {"ratio", "signals"}
-        Fit dS/S0, or S0 and S1 jointly (needs their noise).
-    intervals : bool
-        Compute the profile-likelihood intervals (68 and 95 %).
-    mcmc : bool
-        Also sample the posterior with emcee (needs ``pip install 'respdor[mcmc]'``).
-    mcmc_steps, mcmc_seed : int
-        Steps per walker (at least 100; a quarter is burn-in) and the sampler's seed.
-    allow_long : bool
-        Fit more points than :data:`respdor.workload.CURVE_FIT_LIMIT`.
+    free, share : sequence of str
+        Parameters fixed by default (eps, x, kappa, width, library parameters) that should vary;
+        further parameters shared by the curves of a global fit (e.g. ``["f"]``).
+    intervals, allow_long : bool
+        Compute the profile-likelihood intervals (68 and 95 %); fit more points than
+        :data:`respdor.workload.CURVE_FIT_LIMIT`.
+    mcmc, mcmc_steps, mcmc_seed : bool, int, int
+        Also sample the posterior with emcee (``pip install 'respdor[mcmc]'``): steps per walker
+        (at least 100; a quarter is burn-in) and the sampler's seed.
     progress : None, bool, callable or spinsim.progress.Progress
         Where progress and notes go (see :mod:`spinsim.progress`).
     option_names : dict, optional
@@ -158,16 +144,14 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     Raises
     ------
     UserError
-        A mistake in the input (a missing file, contradictory nuclei, an unknown parameter, ...),
-        in one line naming the argument.
+        A mistake in the input (a missing file, contradictory nuclei, ...), naming the argument.
 
     Examples
     --------
     >>> import respdor
     >>> result = respdor.fit("data/respdor_13C27Al_synthetic.csv", "13C", "27Al")  # doctest: +SKIP
-    >>> result["distance_angstrom"].value  # doctest: +SKIP
-    3.1...
-    >>> result.plot()  # doctest: +SKIP
+    >>> result["distance_angstrom"]  # doctest: +SKIP
+    <ParameterEstimate 2.54 +- 0.16 angstrom, 95 % [2.19, 2.87]>
     """
     from spinsim.progress import as_progress
 
@@ -177,41 +161,51 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     curves = _read_curves(curves, time_unit, mas_rate_hz)
     shape, shape_nuclei, shape_name = _shape(simulate_spec, library, names)
     nuclei = _nuclei(curves, observe, partner, shape_nuclei, shape_name, names, report)
-    if sequence == "redor-finite":
-        if pulse_length_s is None or mas_rate_hz is None:
-            raise UserError(f"sequence redor-finite needs {names['pulse_length_s']} and {names['mas_rate_hz']}")
-    pulse_length_s = _checked_value(pulse_length_s, "pi_pulse", names["pulse_length_s"])
-    models = _models(nuclei, dict(experiment=experiment, transfer=transfer, sequence=sequence,
-                                  pulse_length_s=pulse_length_s, n_partners=n_partners,
-                                  rotor_period_s=(1.0 / mas_rate_hz) if mas_rate_hz else None))
+    models = _models(nuclei, sequence, pulse_length_s, mas_rate_hz, names, experiment=experiment, transfer=transfer,
+                     n_partners=n_partners)
     if shape_nuclei:
         from ..simfit import check_nuclei
 
         check_nuclei(shape_nuclei, models, shape_name, (names["observe"], names["partner"]))
     options = _fit_options(fix, bounds, start, free, share, getattr(shape, "parameters", None) or {}, names)
     options.update(parameterization=parameterization, method=method, intervals=intervals, allow_long=allow_long)
-    if mcmc and not mcmc_steps >= 100:
-        raise UserError(f"{names['mcmc_steps']} {mcmc_steps}: use at least 100 steps")
+    _check_settings(mcmc, mcmc_steps, powder_tol, names)
+    result = _fit_shape(curves, models, shape, simulate_spec, options, report, names, accuracy=sim_accuracy,
+                        powder_tol=powder_tol, check_explicit=check_convergence)
+    if mcmc:
+        _sample(result, mcmc_steps, mcmc_seed, report, names)
+    _raise_warnings(result)
+    return result
+
+
+def _fit_shape(curves, models, shape, simulate_spec, options, report, names, **simulation):
+    """The fit with the analytical curve, a library's (``shape``) or a simulated one (``simulate_spec``)."""
     if simulate_spec is not None:
         from ..simfit import fit_with_simulation
 
-        result = fit_with_simulation(simulate_spec, curves, models, fit_options=options, accuracy=sim_accuracy,
-                                     progress=report, powder_tol=powder_tol, check_explicit=check_convergence,
-                                     names=names)
-    else:
-        from ..fitting import fit_curves
+        return fit_with_simulation(simulate_spec, curves, models, fit_options=options, progress=report, names=names,
+                                   **simulation)
+    from ..fitting import fit_curves
 
-        result = fit_curves(curves, [_with_shape(m, shape) for m in models], **options)
-        if shape is not None:
-            _note_library(result, shape, curves)
-    if mcmc:
-        from ..mcmc import sample_posterior
-
-        report.note(f"MCMC sampling, {mcmc_steps} steps per walker (Ctrl-C stops it)")
-        sample_posterior(result, steps=mcmc_steps, burn=mcmc_steps // 4, seed=mcmc_seed, progress=report,
-                         names=names)
-    _raise_warnings(result)
+    result = fit_curves(curves, [_with_shape(m, shape) for m in models], **options)
+    if shape is not None:
+        _note_library(result, shape, curves)
     return result
+
+
+def _sample(result, steps, seed, report, names):
+    """The MCMC posterior on the result (a quarter of the chain is burn-in)."""
+    from ..mcmc import sample_posterior
+
+    report.note(f"MCMC sampling, {steps} steps per walker (Ctrl-C stops it)")
+    sample_posterior(result, steps=steps, burn=steps // 4, seed=seed, progress=report, names=names)
+
+
+def _check_settings(mcmc, mcmc_steps, powder_tol, names):
+    if mcmc and not mcmc_steps >= 100:
+        raise UserError(f"{names['mcmc_steps']} {mcmc_steps}: use at least 100 steps")
+    if powder_tol is not None and not (isinstance(powder_tol, (int, float)) and 0 < powder_tol < 1):
+        raise UserError(f"{names['powder_tol']} {powder_tol!r}: must be a number in (0, 1) (a change of dS/S0)")
 
 
 def _raise_warnings(result):
@@ -363,10 +357,16 @@ def _check_spin_half(symbol, option):
                         "the partner")
 
 
-def _models(nuclei, options):
+def _models(nuclei, sequence, pulse_length_s, mas_rate_hz, names, **options):
+    """One analytical CurveModel per curve (a finite-pulse REDOR needs the pulse length and the MAS rate)."""
     from ..fitting import CurveModel
 
-    return [CurveModel(observe=o, partner=p, **options) for o, p in nuclei]
+    if sequence == "redor-finite" and (pulse_length_s is None or mas_rate_hz is None):
+        raise UserError(f"sequence redor-finite needs {names['pulse_length_s']} and {names['mas_rate_hz']}")
+    pulse_length_s = _checked_value(pulse_length_s, "pi_pulse", names["pulse_length_s"])
+    rotor = (1.0 / mas_rate_hz) if mas_rate_hz else None
+    return [CurveModel(observe=o, partner=p, sequence=sequence, pulse_length_s=pulse_length_s, rotor_period_s=rotor,
+                       **options) for o, p in nuclei]
 
 
 def _with_shape(model, shape):
