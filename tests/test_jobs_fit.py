@@ -159,11 +159,25 @@ def test_json_round_trips_through_the_command_line_file(example_fit, tmp_path, c
     assert json.loads(example_fit.to_json()) == data
 
 
-def test_plot_draws_on_given_axes_and_never_changes_the_backend(example_fit):
+@pytest.fixture
+def template_backend():
+    """A backend that is neither the default nor one respdor ever chose (a notebook's inline backend
+    stands for it): whatever respdor draws, it must still be the active one afterwards."""
     import matplotlib
-    from matplotlib.figure import Figure
 
     before = matplotlib.get_backend()
+    matplotlib.use("template", force=True)
+    try:
+        yield "template"
+    finally:
+        matplotlib.use(before, force=True)
+
+
+def test_plot_draws_on_given_axes_and_never_changes_the_backend(example_fit, template_backend):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
     fig = Figure()
     ax = fig.subplots()
     assert example_fit.plot(ax=ax) is ax
@@ -171,21 +185,24 @@ def test_plot_draws_on_given_axes_and_never_changes_the_backend(example_fit):
     top, below = Figure().subplots(2, 1)
     assert example_fit.plot(ax=(top, below), residuals=True) == (top, below)
     assert below.get_ylabel() == "residual"
-    from respdor.plotting import fit_figure
+    new_ax = example_fit.plot()  # on new pyplot axes, as in a notebook
+    assert new_ax.figure in [plt.figure(n) for n in plt.get_fignums()]
+    plt.close("all")
+    from respdor.plotting import fit_figure, plot_fit
 
     fit_figure(example_fit)
-    assert matplotlib.get_backend() == before
+    plt.close(plot_fit(example_fit))
+    assert matplotlib.get_backend() == template_backend
 
 
-def test_saving_a_figure_leaves_the_backend_alone(example_fit, tmp_path):
+def test_saving_a_figure_leaves_the_backend_alone(example_fit, tmp_path, template_backend):
     import matplotlib
 
     from respdor.plotting import plot_fit
 
-    before = matplotlib.get_backend()
     plot_fit(example_fit, tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
-    assert matplotlib.get_backend() == before
+    assert matplotlib.get_backend() == template_backend
 
 
 def test_a_result_read_from_json_says_why_it_cannot_plot(example_fit):
