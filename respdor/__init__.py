@@ -2,10 +2,10 @@
 
 Quick start::
 
-    from respdor import read_curve, CurveModel, fit_curve
-    curve = read_curve("curve.csv")                  # header t_ms,dSS0,sigma
-    result = fit_curve(curve, CurveModel("13C", "27Al", experiment="respdor"))
-    print(result.report())
+    import respdor
+    result = respdor.fit("curve.csv", "13C", "27Al")  # header t_ms,dSS0,sigma
+    result                                            # a table in a notebook
+    result.plot()
 
 Importing ``respdor`` compiles no numba kernel; the simulation engine (``spinsim``'s kernels) is
 imported only when a simulated model is asked for.
@@ -23,6 +23,7 @@ _LAZY = {
     "CurveModel": "respdor.fitting",
     "FitResult": "respdor.fitting",
     "ParameterEstimate": "respdor.fitting",
+    "fit": "respdor.jobs.fit",
     "fit_curve": "respdor.fitting",
     "fit_curves": "respdor.fitting",
     "read_curve": "respdor.io",
@@ -74,6 +75,7 @@ __all__ = [
     "UserError",
     "coupling_from_distance",
     "distance_from_coupling",
+    "fit",
     "fit_curve",
     "fit_curves",
     "get_isotope",
