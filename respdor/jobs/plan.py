@@ -125,12 +125,10 @@ def plan(*, fraction, snr, scans, recycle_s, mas_rate_hz, distance_angstrom=None
         Wanted standard errors of r (angstrom), D (Hz) and f; at least one.
     observe, partner : str
         Observed spin-1/2 and recoupled partner isotopes.
-    experiment : {"respdor", "redor"}
-    sequence : {"redor", "sr4"}
-    efficiency : float
-        Saturation efficiency in (0, 1], fixed in the fit.
-    fix_fraction : bool
-        The fraction is known and fixed in the fit (only D is fitted).
+    experiment, sequence : str
+        ``"respdor"`` or ``"redor"``; recoupling ``"redor"`` or ``"sr4"``.
+    efficiency, fix_fraction : float, bool
+        Saturation efficiency in (0, 1], fixed in the fit; the fraction known and fixed (only D fitted).
     shortest_distance_angstrom : float, optional
         Shortest plausible distance (default 0.9 x distance): no point past its curve's first maximum.
     buildup_s, beta : float, optional
@@ -145,10 +143,9 @@ def plan(*, fraction, snr, scans, recycle_s, mas_rate_hz, distance_angstrom=None
         Recoupling time of the reference spectrum (s), recycle delay of the planned experiment (s;
         default: the optimum with ``buildup_s``, else ``recycle_s``), time per scan besides recycle
         and recoupling (s).
-    step_periods, phase_cycle : int
-        Recoupling increment in rotor periods; scans are multiples of ``phase_cycle``.
-    max_time_s : float, optional
-        Longest recoupling time allowed (s; default 3 T2').
+    step_periods, phase_cycle, max_time_s : int, int, float
+        Recoupling increment in rotor periods; scans are multiples of ``phase_cycle``; longest
+        recoupling time allowed (s; default 3 T2').
     linearity_limit : float
         Also require sigma(D)/D <= this (0: off), so that the predicted errors hold.
     check_points, compare_points : int
@@ -174,66 +171,78 @@ def plan(*, fraction, snr, scans, recycle_s, mas_rate_hz, distance_angstrom=None
     """
     from spinsim.progress import as_progress
 
+    a = dict(locals())
+    c = _checked(a)
+    reporter = as_progress(progress)
+    common = dict(efficiency=efficiency, fit_fraction=not fix_fraction)
+    grid = dict(rotor_period_s=1.0 / c["mas"], step_periods=step_periods, phase_cycle=phase_cycle)
+    result = _designs(c["sens"], c["model"], c["coupling"], fraction, c["targets"],
+                      dict(common, linearity_limit=c["guard"]), grid,
+                      dict(max_time_s=max_time_s, check_points=check_points,
+                           shortest_distance_angstrom=shortest_distance_angstrom),
+                      dict(n_points=compare_points, max_time_s=compare_max_time_s or 3e-3), reporter)
+    sens, model = c["sens"], c["model"]
+    result.update(notes=list(sens.notes) + c["notes"], warnings=c["warnings"], distance_angstrom=c["r"],
+                  coupling_hz=c["coupling"], fraction=fraction, fit_fraction=not fix_fraction, efficiency=efficiency,
+                  mas_rate_hz=c["mas"], snr_per_scan=sens.snr_per_scan, plan_recycle_s=sens.plan_recycle_s,
+                  t2prime_s=sens.t2prime_s, targets=c["targets"], linearity_limit=c["guard"], observe=observe,
+                  partner=partner, experiment=experiment, sequence=sequence, model=model.describe(),
+                  pair=model.pair, kappa=model.default_scaling, abundance=model.partner_isotope.abundance)
+    out = PlanResult(**result)
+    if monte_carlo:
+        out.monte_carlo = _monte_carlo(out, sens, model, common, monte_carlo, seed, reporter)
+    return out
+
+
+def _checked(a: dict) -> dict:
+    """Every check of :func:`plan`'s arguments ``a``, in the command's order; the sensitivity, model,
+    assumed coupling, targets, notes and warnings."""
     from ..fitting import CurveModel
     from ..planner import Sensitivity
     from ..units import check_observed_spin_half, plausible
 
     notes, warnings = [], []
-    recycle = _positive(recycle_s, "recycle_s")
-    if buildup_s is not None:
-        _positive(buildup_s, "buildup_s")
-    for name, value in (("recycle_s", recycle), ("buildup_s", buildup_s), ("plan_recycle_s", plan_recycle_s)):
-        if value is not None:
-            plausible("recycle_delay", value, name, _seconds_text(value), warnings)
-    t2 = _t2prime(t2prime_s, t2prime_from, notes)
-    mas = _positive(mas_rate_hz, "mas_rate_hz")
+    recycle = _positive(a["recycle_s"], "recycle_s")
+    if a["buildup_s"] is not None:
+        _positive(a["buildup_s"], "buildup_s")
+    for name in ("recycle_s", "buildup_s", "plan_recycle_s"):
+        if a[name] is not None:
+            plausible("recycle_delay", a[name], name, _seconds_text(a[name]), warnings)
+    t2 = _t2prime(a["t2prime_s"], a["t2prime_from"], notes)
+    mas = _positive(a["mas_rate_hz"], "mas_rate_hz")
     if not 500.0 <= mas <= 2e5:
         raise UserError(f"mas_rate_hz={mas:g}: outside 0.5-200 kHz")
-    _positive(snr, "snr")
-    _positive(enhancement, "enhancement")
-    if not 0 < beta <= 1.5:
-        raise UserError(f"beta={beta!r}: must lie in (0, 1.5]")
-    if not 0 < efficiency <= 1:
-        raise UserError(f"efficiency={efficiency!r}: must lie in (0, 1]")
-    _times_sane(t2, reference_time_s, max_time_s, compare_max_time_s, check_points, compare_points)
-    if scans < 1 or phase_cycle < 1 or step_periods < 1 or compare_points < 3:
+    _positive(a["snr"], "snr")
+    _positive(a["enhancement"], "enhancement")
+    if not 0 < a["beta"] <= 1.5:
+        raise UserError(f"beta={a['beta']!r}: must lie in (0, 1.5]")
+    if not 0 < a["efficiency"] <= 1:
+        raise UserError(f"efficiency={a['efficiency']!r}: must lie in (0, 1]")
+    _times_sane(t2, a["reference_time_s"], a["max_time_s"], a["compare_max_time_s"], a["check_points"],
+                a["compare_points"])
+    if a["scans"] < 1 or a["phase_cycle"] < 1 or a["step_periods"] < 1 or a["compare_points"] < 3:
         raise UserError("scans, phase_cycle and step_periods must be >= 1 and compare_points >= 3")
-    if monte_carlo < 0:
-        raise UserError(f"monte_carlo={monte_carlo}: must be >= 0")
-    check_observed_spin_half(observe, "observe")
-    model = CurveModel(observe, partner, experiment=experiment, sequence=sequence)
-    coupling, r = _assumed(model, distance_angstrom, coupling_hz)
-    if not 0 < fraction <= 1:
-        raise UserError(f"fraction={fraction!r}: must lie in (0, 1]")
-    targets = _targets(target_distance_error_angstrom, target_coupling_error_hz, target_fraction_error)
-    if linearity_limit < 0:
-        raise UserError(f"linearity_limit={linearity_limit!r}: must be >= 0")
-    guard = linearity_limit or None
+    if a["monte_carlo"] < 0:
+        raise UserError(f"monte_carlo={a['monte_carlo']}: must be >= 0")
+    check_observed_spin_half(a["observe"], "observe")
+    model = CurveModel(a["observe"], a["partner"], experiment=a["experiment"], sequence=a["sequence"])
+    coupling, r = _assumed(model, a["distance_angstrom"], a["coupling_hz"])
+    if not 0 < a["fraction"] <= 1:
+        raise UserError(f"fraction={a['fraction']!r}: must lie in (0, 1]")
+    targets = _targets(a["target_distance_error_angstrom"], a["target_coupling_error_hz"], a["target_fraction_error"])
+    if a["linearity_limit"] < 0:
+        raise UserError(f"linearity_limit={a['linearity_limit']!r}: must be >= 0")
+    guard = a["linearity_limit"] or None
     if guard is not None:
         notes.append(f"linearity guard: sigma(D)/D <= {guard:g} is required as well (simulated fits match the "
                      "predicted errors up to about 0.15; beyond, the fit is too non-linear)")
     for w in warnings:
-        warn(w, DataWarning, stacklevel=2)
-    sens = Sensitivity(snr=snr, scans=scans, recycle_s=recycle, buildup_s=buildup_s, beta=beta,
-                       enhancement=enhancement, t2prime_s=t2, reference_time_s=reference_time_s or 0.0,
-                       plan_recycle_s=plan_recycle_s, overhead_s=overhead_s or 0.0)
-    reporter = as_progress(progress)
-    common = dict(efficiency=efficiency, fit_fraction=not fix_fraction)
-    grid = dict(rotor_period_s=1.0 / mas, step_periods=step_periods, phase_cycle=phase_cycle)
-    result = _designs(sens, model, coupling, fraction, targets, dict(common, linearity_limit=guard), grid,
-                      dict(max_time_s=max_time_s, check_points=check_points,
-                           shortest_distance_angstrom=shortest_distance_angstrom),
-                      dict(n_points=compare_points, max_time_s=compare_max_time_s or 3e-3), reporter)
-    result.update(notes=list(sens.notes) + notes, warnings=warnings, distance_angstrom=r, coupling_hz=coupling,
-                  fraction=fraction, fit_fraction=not fix_fraction, efficiency=efficiency, mas_rate_hz=mas,
-                  snr_per_scan=sens.snr_per_scan, plan_recycle_s=sens.plan_recycle_s, t2prime_s=t2,
-                  targets=targets, linearity_limit=guard, observe=observe, partner=partner, experiment=experiment,
-                  sequence=sequence, model=model.describe(), pair=model.pair, kappa=model.default_scaling,
-                  abundance=model.partner_isotope.abundance)
-    out = PlanResult(**result)
-    if monte_carlo:
-        out.monte_carlo = _monte_carlo(out, sens, model, common, monte_carlo, seed, reporter)
-    return out
+        warn(w, DataWarning, stacklevel=4)
+    sens = Sensitivity(snr=a["snr"], scans=a["scans"], recycle_s=recycle, buildup_s=a["buildup_s"], beta=a["beta"],
+                       enhancement=a["enhancement"], t2prime_s=t2, reference_time_s=a["reference_time_s"] or 0.0,
+                       plan_recycle_s=a["plan_recycle_s"], overhead_s=a["overhead_s"] or 0.0)
+    return dict(sens=sens, model=model, coupling=coupling, r=r, mas=mas, targets=targets, guard=guard, notes=notes,
+                warnings=warnings)
 
 
 def _assumed(model, distance_angstrom, coupling_hz):
