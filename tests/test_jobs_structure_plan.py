@@ -193,3 +193,34 @@ def test_structure_writes_nothing(predicted, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     respdor.predict_structure(MODEL, "0", "27Al", **STRUCT_KW)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_structure_warning_named_by_parameter_in_python_and_by_option_in_the_command(tmp_path, capsys):
+    pytest.importorskip("ase")
+    kw = {**STRUCT_KW, "max_partners": 2, "partner_couplings": False}
+    with pytest.warns(respdor.errors.DataWarning, match="partner_couplings=True includes them"):
+        res = respdor.predict_structure(MODEL, "0", "27Al", **kw)
+    assert sum("partner_couplings=True" in w for w in res.warnings) == 1
+    argv = ["structure", str(MODEL), *STRUCT_ARGS, "--no-files", "--json", "-", "--no-partner-couplings"]
+    argv[argv.index("--max-partners") + 1] = "2"
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    cli = json.loads(cap.out)
+    assert np.allclose(cli["dSS0_predicted"], res.dss0, rtol=0, atol=1e-12)
+    said = [w for w in cli["warnings"] if "left out" in w]
+    assert len(said) == 1 and "--partner-couplings includes them" in said[0] and "=True" not in said[0]
+    assert cap.err.count("left out; --partner-couplings includes them") == 1  # printed once, not again at the end
+
+
+def test_plan_command_refuses_as_typed_and_warns_once(tmp_path, capsys):
+    assert main(PLAN_ARGS[:PLAN_ARGS.index("--recycle")] + ["--recycle", "0.1ms"]
+                + PLAN_ARGS[PLAN_ARGS.index("--recycle") + 2:]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--recycle 0.1ms" in err[0] and "below 1 ms" in err[0] and "Traceback" not in err[0]
+    args = list(PLAN_ARGS)
+    args[args.index("--recycle") + 1] = "5ms"
+    assert main(args + ["--json", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("unusual recycle delay") == 1 and "warning: --recycle 5ms" in err
+    said = [w for w in json.loads((tmp_path / "p.json").read_text())["warnings"] if "unusual" in w]
+    assert len(said) == 1 and said[0].startswith("--recycle 5ms")

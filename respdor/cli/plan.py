@@ -221,8 +221,9 @@ def run(args) -> int:
             result = make_plan(**_call_options(args, values, t2_curve), progress=progress)
     except UserError as exc:
         raise UserError(_words(str(exc))) from None
+    result.warnings[:] = [_words(w) for w in result.warnings]  # the command's JSON names its options too
     for w in result.warnings:
-        say_warning(_words(w), prefix="warning: ")
+        say_warning(w, prefix="warning: ")
     for line in result.report_lines(notes, later, words=_words):
         print(line)
     _write(args, outputs, result)

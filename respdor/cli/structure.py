@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -141,6 +140,8 @@ def _words(message: str) -> str:
     from . import in_option_words
 
     message = re.sub(r"predict_structure\(([^)]*)\)", r"respdor structure \1", message)
+    message = re.sub(r"(?<![\w-])(partner_couplings|check_convergence|allow_long)=True",
+                     lambda m: _OPTION_NAMES[m.group(1)], message)  # a flag: the option alone
     for name, option in _VALUE_NAMES.items():
         message = re.sub(rf"(?<![\w-]){name}=", option + " ", message)
     return in_option_words(message, _OPTION_NAMES)
@@ -293,8 +294,9 @@ def _write(args, plan, result):
         plan.save_figure(fig, plan.figure, dpi=120)
         print(f"  wrote {plan.figure}", file=sys.stderr)
     if args.json:
-        payload = cands[0].to_dict() if len(cands) == 1 else result.to_dict()
-        text = json.dumps(payload, indent=2) + "\n"
+        from ..resultio import json_text
+
+        text = json_text(cands[0].to_dict() if len(cands) == 1 else result.to_dict())
         if args.json == "-":
             sys.stdout.write(text)
         else:
