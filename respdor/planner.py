@@ -89,7 +89,7 @@ __all__ = [
 
 #: Quantities a precision target can be set on, with their units.
 TARGETS = {"distance_angstrom": "angstrom", "coupling_hz": "Hz", "fraction": ""}
-#: The parameter of :func:`respdor.plan` that sets each target (messages name it).
+#: The parameter of :func:`respdor.plan <respdor.jobs.plan.plan>` that sets each target (messages name it).
 _TARGET_PARAMETER = {"distance_angstrom": "target_distance_error_angstrom", "coupling_hz": "target_coupling_error_hz",
                      "fraction": "target_fraction_error"}
 

@@ -22,7 +22,8 @@ The package has one module per job: :mod:`~respdor.structure.reading` (structure
 the observed atoms), :mod:`~respdor.structure.partners` (partners and their spin system) and
 :mod:`~respdor.structure.prediction` (curves, occupancy average, two-spin reading, cutoff
 convergence); every name is importable from ``respdor.structure`` itself. The whole prediction as
-one call, with its checks and warnings, is :func:`respdor.predict_structure`.
+one call, with its checks and warnings, is
+:func:`respdor.predict_structure <respdor.jobs.structure.predict_structure>`.
 
 ASE is an optional dependency: ``pip install respdor[structures]``.
 """
