@@ -224,3 +224,11 @@ def test_plan_command_refuses_as_typed_and_warns_once(tmp_path, capsys):
     assert err.count("unusual recycle delay") == 1 and "warning: --recycle 5ms" in err
     said = [w for w in json.loads((tmp_path / "p.json").read_text())["warnings"] if "unusual" in w]
     assert len(said) == 1 and said[0].startswith("--recycle 5ms")
+
+
+def test_structure_progress_goes_through_the_one_mechanism():
+    pytest.importorskip("ase")
+    seen = []
+    respdor.predict_structure(MODEL, "0", "27Al", **STRUCT_KW, progress=lambda done, total, label: seen.append(
+        (done, total, label)))
+    assert seen and seen[-1][:2] == (1, 1) and "ZCW 144" in seen[-1][2]

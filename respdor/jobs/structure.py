@@ -442,6 +442,7 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
     import time
 
     from spinsim.convergence import Level, check_convergence
+    from spinsim.progress import tracking
 
     from ..convergence import announce
 
@@ -449,10 +450,12 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
 
     def run(level):
         sites = []
-        for k, (i, ps, couple) in enumerate(lines, 1):
-            sites.append(_site(struct, i, ps, couple, obs_iso, s, sat, level, path))
-            if long_run:  # a long prediction: one note per observed atom
-                progress.note(f"simulated observed atom {i} ({k}/{len(lines)}, {level.describe()})")
+        with tracking(progress, len(lines), f"{path.name}: {level.describe()}", "atoms") as bar:
+            for k, (i, ps, couple) in enumerate(lines, 1):
+                sites.append(_site(struct, i, ps, couple, obs_iso, s, sat, level, path))
+                bar.advance(1)
+                if long_run:  # a long prediction: one note per observed atom
+                    bar.note(f"simulated observed atom {i} ({k}/{len(lines)}, {level.describe()})")
         runs[level.describe()] = sites
         return np.mean([x["dss0"] for x in sites], axis=0)
 

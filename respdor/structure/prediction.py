@@ -178,13 +178,13 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
     ----------
     partners : list of Partner
     field_t, mas_rate_hz, times_s, saturation, powder, method
-        As for :func:`build_system` and :func:`predict_curve`.
+        As for :func:`~respdor.structure.partners.build_system` and :func:`predict_curve`.
     abundance : float
-        Probability in (0, 1] that a site is occupied (:func:`partner_abundance`).
+        Probability in (0, 1] that a site is occupied (:func:`~respdor.structure.partners.partner_abundance`).
     csa : tuple, optional
-        CSA of the observed spin (:func:`observed_csa`).
+        CSA of the observed spin (:func:`~respdor.structure.reading.observed_csa`).
     partner_couplings : bool
-        Couple the partners to each other (:func:`build_system`); spinsim then runs its
+        Couple the partners to each other (:func:`~respdor.structure.partners.build_system`); spinsim then runs its
         ``coupled`` engine.
     max_dt : float
         Longest time step of the simulation (s), see :func:`spinsim.simulate_respdor`.
@@ -310,10 +310,10 @@ def cutoff_convergence(structure, observed, observed_isotope, partner_isotope, c
     cutoffs_angstrom : sequence of float
         Increasing radii (angstrom).
     mas_rate_hz, times_s, field_t, powder, max_partners, cq_hz, eta_q
-        As for :func:`find_partners` and :func:`site_curve`.
+        As for :func:`~respdor.structure.partners.find_partners` and :func:`site_curve`.
     partner_couplings : bool or "auto"
-        Couple the partners to each other (:func:`build_system`); ``"auto"``: for each observed
-        atom and shell while :func:`couplings_affordable` says so, as the command does.
+        Couple the partners to each other (:func:`~respdor.structure.partners.build_system`); ``"auto"``: for each observed
+        atom and shell while :func:`~respdor.structure.partners.couplings_affordable` says so, as the command does.
     **site_options
         Passed to :func:`site_curve` (``saturation``, ``method``, ``abundance``, ``n_samples``,
         ``seed``); the observed spin's CSA comes from the structure's shielding tensors.

@@ -228,7 +228,7 @@ def _magres_tensors(path, atoms, raw) -> dict:
 def atoms_missing_tensor(structure, element, kind="efg") -> list[int]:
     """Atoms of ``element`` without a ``kind`` tensor while the file gives it for other atoms of it.
 
-    Such atoms take defaults (:func:`find_partners`); a complete CASTEP file gives every atom its
+    Such atoms take defaults (:func:`~respdor.structure.partners.find_partners`); a complete CASTEP file gives every atom its
     tensors, so the command names them in a warning.
     """
     idx = [i for i, e in enumerate(structure.atoms.get_chemical_symbols()) if e == element]
