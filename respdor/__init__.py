@@ -2,10 +2,10 @@
 
 Quick start::
 
-    from respdor import read_curve, CurveModel, fit_curve
-    curve = read_curve("curve.csv")                  # header t_ms,dSS0,sigma
-    result = fit_curve(curve, CurveModel("13C", "27Al", experiment="respdor"))
-    print(result.report())
+    import respdor
+    result = respdor.fit("curve.csv", "13C", "27Al")  # header t_ms,dSS0,sigma
+    result                                            # a table in a notebook
+    result.plot()
 
 Importing ``respdor`` compiles no numba kernel; the simulation engine (``spinsim``'s kernels) is
 imported only when a simulated model is asked for.
@@ -23,6 +23,7 @@ _LAZY = {
     "CurveModel": "respdor.fitting",
     "FitResult": "respdor.fitting",
     "ParameterEstimate": "respdor.fitting",
+    "fit": "respdor.jobs.fit",
     "fit_curve": "respdor.fitting",
     "fit_curves": "respdor.fitting",
     "read_curve": "respdor.io",
@@ -31,10 +32,30 @@ _LAZY = {
     "respdor_dephasing": "respdor.models",
     "transfer_dephasing": "respdor.models",
     "transfer_matrix": "respdor.models",
+    "simulate": "respdor.jobs.simulate",
+    "SimulationRun": "respdor.jobs.simulate",
+    "build_library": "respdor.jobs.library",
+    "library_info": "respdor.jobs.library",
+    "LibraryBuild": "respdor.jobs.library",
+    "LibraryInfo": "respdor.jobs.library",
+    "predict_structure": "respdor.jobs.structure",
+    "compare_structures": "respdor.jobs.structure",
+    "StructurePrediction": "respdor.jobs.structure",
+    "StructureComparison": "respdor.jobs.structure",
+    "plan": "respdor.jobs.plan",
+    "PlanResult": "respdor.jobs.plan",
 }
 
 
+#: Sub-modules reached as attributes (``respdor.datasets.path(...)``) without an explicit import.
+_SUBMODULES = {"datasets"}
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        from importlib import import_module
+
+        return import_module(f"respdor.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'respdor' has no attribute {name!r}")
@@ -57,16 +78,29 @@ __all__ = [
     "DephasingCurve",
     "FitResult",
     "ParameterEstimate",
+    "PlanResult",
+    "StructureComparison",
+    "StructurePrediction",
     "UserError",
+    "compare_structures",
     "coupling_from_distance",
     "distance_from_coupling",
+    "fit",
     "fit_curve",
     "fit_curves",
     "get_isotope",
+    "plan",
+    "predict_structure",
     "read_curve",
     "recoupling_scaling",
     "redor_dephasing",
     "respdor_dephasing",
     "transfer_dephasing",
     "transfer_matrix",
+    "simulate",
+    "SimulationRun",
+    "build_library",
+    "library_info",
+    "LibraryBuild",
+    "LibraryInfo",
 ]
