@@ -66,6 +66,7 @@ nb_execution_timeout = 900
 nb_execution_raise_on_error = True  # a cell that fails fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
+nb_execution_in_temp = True  # a notebook that writes a file writes it outside the sources
 
 # --- API reference ------------------------------------------------------------------------------
 autosummary_generate = False  # the API pages are written by hand (docs/api/*.rst)

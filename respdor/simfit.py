@@ -186,10 +186,10 @@ def _fit_on_tables(sp, curves, models, options, lo, hi, accuracy, max_rounds, re
     extra_nodes, rounds, n_sim, pw = [], 0, 0, _powder(sp)
     span_limit = 25.0 * hi / lo  # widen at most 5x on each side of the first range
     while True:
-        shape = SimulatedShape.from_spec(sp, [t_max], coupling_range_hz=(lo, hi), progress=True)
+        shape = SimulatedShape.from_spec(sp, [t_max], coupling_range_hz=(lo, hi), progress=report)
         n_sim += shape.info["nodes_simulated"]
         if extra_nodes:
-            shape = _with_nodes(sp, pw, shape, extra_nodes, t_max)
+            shape = _with_nodes(sp, pw, shape, extra_nodes, t_max, report)
             n_sim += shape.info["nodes_simulated"]
         result = _fit(curves, _shaped(models, shape), options)
         d_fit = [d * r for d, r in zip(_per_curve(result, "coupling_hz", n), roots)]
@@ -249,12 +249,12 @@ def _direct(sp, pw, d, t, node_curve):
     return CubicSpline(grid, y)(np.asarray(t, float)), hit
 
 
-def _with_nodes(sp, pw, shape, extra, t_max):
+def _with_nodes(sp, pw, shape, extra, t_max, report=None):
     """The shape with extra node couplings (simulated to the table's lambda range, cached)."""
     from .simulated import SimulatedShape
 
     grid = np.union1d(shape.coupling_grid_hz, np.asarray(extra, float))
-    return SimulatedShape.from_spec(sp, [t_max], coupling_grid_hz=grid, powder=pw, progress=True)
+    return SimulatedShape.from_spec(sp, [t_max], coupling_grid_hz=grid, powder=pw, progress=report)
 
 
 def _spec_at(sp, level):

@@ -33,8 +33,6 @@ MAX_LINES = 100
 
 #: Import circles (strongly connected groups of modules) known today, each being removed.
 KNOWN_CIRCLES = [
-    # powder defaults repeated in respdor.simulated._spec_powder instead of spinsim.spec's
-    ("respdor.library", "respdor.simulated"),
     # FFT/apodisation spectrum_1d lives in the Bruker reader
     ("respdor.spectra.bruker", "respdor.spectra.mas", "respdor.spectra.processing"),
 ]
@@ -53,17 +51,12 @@ KNOWN_READER_IMPORTS = {("respdor.spectra.bruker", "respdor.spectra.mas")}
 #: A listed function may not grow.
 LONG_FUNCTIONS = {
     "respdor/spectra/csa_fit.py:_fit_once": 276,
-    "respdor/fitting.py:fit_curves": 247,
-    "respdor/cli/plan.py:run": 184,
     "respdor/spectra/csa_fit.py:fit_manifold": 180,
     "respdor/spectra/deconvolution.py:_deconvolve_once": 174,
-    "respdor/io.py:read_curve": 169,
     "respdor/spectra/series.py:integrate_series": 144,
     "spinsim/simulate.py:simulate_respdor": 142,
     "respdor/spectra/bruker.py:read_bruker": 120,
     "respdor/cli/spectra.py:register": 118,
-    "respdor/simfit.py:fit_with_simulation": 115,
-    "respdor/library.py:build_library": 108,
     "respdor/spectra/csa_fit.py:fit_mas_spectrum": 101,
 }
 
@@ -74,12 +67,7 @@ PRINTS = {
     "spinsim/progress.py:LineProgress.close": "progress line ends on the caller's stream",
     # '-' as an output path means standard output (permanent).
     "respdor/resultio.py:write_json": "JSON to standard output for '-'",
-    "respdor/report.py:write_json": "JSON to standard output for '-' (to go through respdor.resultio)",
     # Being replaced by the progress mechanism (spinsim.progress notes):
-    "respdor/convergence.py:announce": "convergence check announced",
-    "respdor/simfit.py:fit_with_simulation": "fit progress",
-    "respdor/simulated.py:SimulatedShape.from_spec": "grid simulation announced",
-    "respdor/workload.py:check_work": "work estimate",
     "spinsim/simulate.py:_Progress.update": "engine progress bar",
     "spinsim/simulate.py:_Progress.close": "engine progress bar",
 }
@@ -88,7 +76,6 @@ PRINTS = {
 UNGUARDED_READS = {
     "respdor/spectra/referencing.py:load_secondary_references": "the package's table of reference shifts (permanent)",
     "respdor/simcache.py:engine_version": "the engine's own source hashed into a cache key (permanent)",
-    "respdor/structure.py:_magres_atoms": "a second reader of .magres files: to go through the guard",
 }
 
 _NUMBA_DECORATORS = {"njit", "jit", "vectorize", "guvectorize", "cfunc", "generated_jit", "stencil"}

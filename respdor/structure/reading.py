@@ -185,7 +185,9 @@ def _magres_atoms(path):
     from ase import Atoms
 
     symbols, pos, cell, block = [], [], None, None
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    from ..files import read_text
+
+    for lineno, line in enumerate(read_text(path, "magres file").splitlines(), 1):
         s = line.split()
         if s and s[0].startswith("["):
             block = None if s[0].startswith("[/") else s[0].strip("[]")
