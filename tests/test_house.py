@@ -54,7 +54,6 @@ LONG_FUNCTIONS = {
     "respdor/spectra/csa_fit.py:fit_manifold": 180,
     "respdor/spectra/deconvolution.py:_deconvolve_once": 174,
     "respdor/spectra/series.py:integrate_series": 144,
-    "spinsim/simulate.py:simulate_respdor": 142,
     "respdor/spectra/bruker.py:read_bruker": 120,
     "respdor/cli/spectra.py:register": 118,
     "respdor/spectra/csa_fit.py:fit_mas_spectrum": 101,
@@ -68,8 +67,6 @@ PRINTS = {
     # '-' as an output path means standard output (permanent).
     "respdor/resultio.py:write_json": "JSON to standard output for '-'",
     # Being replaced by the progress mechanism (spinsim.progress notes):
-    "spinsim/simulate.py:_Progress.update": "engine progress bar",
-    "spinsim/simulate.py:_Progress.close": "engine progress bar",
 }
 
 #: File reads that bypass the text-file guard ("path:function" -> why).
