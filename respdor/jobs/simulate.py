@@ -252,7 +252,7 @@ class SimulationSetup:
 
         tol = check_tol(DEFAULT_TOL if powder_tol is None else powder_tol, "powder_tol")
         explicit = spec_explicit(self.spec.raw, self.n_orientations is not None, self.n_gamma_angles is not None)
-        engine_progress = progress if bar is None else ((True if progress is None else progress) if bar else False)
+        engine_progress = progress if bar is None else (_engine_bar(progress) if bar else False)
         result, check = _run_checked(self, explicit, tol, bool(check_convergence), progress, engine_progress)
         run = SimulationRun.from_simulation(self, result, check)
         from .. import convergence as cv
@@ -260,6 +260,15 @@ class SimulationSetup:
         for text in cv.check_warnings(check, result.t_s, options=_HINT_NAMES):
             warn(text, ConvergenceWarning, into=run.warnings, stacklevel=3)
         return run
+
+
+def _engine_bar(progress):
+    """What the engine reports its crystallites to when a bar is asked for: ``progress``, unless it
+    shows notes only (:class:`spinsim.progress.LineProgress`, the command line's): then a bar on
+    standard error (``True``)."""
+    from spinsim.progress import LineProgress
+
+    return True if progress is None or isinstance(progress, LineProgress) else progress
 
 
 def _run_checked(setup, explicit, tol, check_explicit, progress, engine_progress):
