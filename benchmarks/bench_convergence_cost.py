@@ -17,7 +17,8 @@ Cases (13C{27Al}, 9.4 T, MAS 10 kHz, 3 ms):
 2. data/c13_al27_respdor.toml (one 27Al, CW 30 kHz x 2 tau_R) with ZCW 987 x 16 (16 gamma angles
    are 0.024 off);
 3. the same spec as bundled: ZCW 4181 x 32, step 0.5 us (converged);
-4. case 1's system with CW 30 kHz x 2 tau_R saturation at ZCW 610 x 32 (all three settings apply).
+4. case 1's system with CW 30 kHz x 2 tau_R saturation at ZCW 610 x 32 (all three settings apply);
+5. case 1's system with the two 27Al coupled to each other (150 Hz, the coupled engine), ZCW 144 x 16.
 
 Usage: ``python benchmarks/bench_convergence_cost.py [--quick]`` (``--quick``: cases 1 and 2).
 Set NUMBA_NUM_THREADS=1 for CPU times that add up.
@@ -43,10 +44,12 @@ T = 2e-4 * np.arange(16)
 EVERY = {"alpha_beta": True, "gamma": True, "step": True}
 
 
-def c2al():
+def c2al(al_al_hz=0.0):
     al = dict(cq_hz=3e6, eta_q=0.3)
-    return SpinSystem([Spin("13C"), Spin("27Al", **al), Spin("27Al", **al)], 9.4,
-                      [DipolarCoupling(0, 1, 503.0), DipolarCoupling(0, 2, 300.0, (0.0, np.radians(110.0), 0.0))])
+    pairs = [DipolarCoupling(0, 1, 503.0), DipolarCoupling(0, 2, 300.0, (0.0, np.radians(110.0), 0.0))]
+    if al_al_hz:
+        pairs.append(DipolarCoupling(1, 2, al_al_hz, (0.0, np.radians(60.0), 0.0)))
+    return SpinSystem([Spin("13C"), Spin("27Al", **al), Spin("27Al", **al)], 9.4, pairs)
 
 
 def direct(system, saturation):
@@ -109,6 +112,7 @@ def main(argv):
         return
     case("3 bundled spec as bundled", spec_runner(), Level(make_powder("zcw", 4181, 32), 0.5e-6))
     case("4 C + 2 Al, CW 30 kHz x 2 tau_R", direct(c2al(), cw), Level(make_powder("zcw", 610, 32), 0.5e-6))
+    case("5 C + 2 coupled Al, ideal saturation", direct(c2al(150.0), None), Level(make_powder("zcw", 144, 16), 0.5e-6))
 
 
 if __name__ == "__main__":
