@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ LIMIT_BYTES = 32_000_000
 
 _STORE: OrderedDict = OrderedDict()
 _SERVING = [0]
+_LOCK = threading.Lock()  # runs in threads (a threaded scheduler) share the store
 
 
 @contextmanager
@@ -55,10 +57,11 @@ def remember(key, powder, result):
     if key is None or result.partials is None:
         return
     slot = (key, powder.name, powder.n_ab, powder.n_gamma)
-    _STORE.pop(slot, None)
-    _STORE[slot] = (powder, result)
-    while len(_STORE) > 1 and sum(_size(r) for _, r in _STORE.values()) > LIMIT_BYTES:
-        _STORE.popitem(last=False)
+    with _LOCK:
+        _STORE.pop(slot, None)
+        _STORE[slot] = (powder, result)
+        while len(_STORE) > 1 and sum(_size(r) for _, r in _STORE.values()) > LIMIT_BYTES:
+            _STORE.popitem(last=False)
 
 
 def _size(result):
@@ -68,15 +71,18 @@ def _size(result):
 
 def forget():
     """Drop every remembered run."""
-    _STORE.clear()
+    with _LOCK:
+        _STORE.clear()
 
 
 def served(key, powder):
     """The result of a run at ``powder`` from a remembered run of which it is a nested subset, or None."""
     if not _SERVING[0] or key is None:
         return None
-    for (k, *_), (parent, result) in reversed(_STORE.items()):
-        how = _subset_of(parent, powder) if k == key else None
+    with _LOCK:
+        entries = [entry for (k, *_), entry in reversed(_STORE.items()) if k == key]
+    for parent, result in entries:
+        how = _subset_of(parent, powder)
         if how is not None:
             return _sub_result(result, powder, *how)
     return None
