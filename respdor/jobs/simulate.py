@@ -15,7 +15,6 @@ is about to simulate between the work estimate and the run.
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -422,12 +421,11 @@ class SimulationRun(ResultDisplay):
 
     # --- files
     def csv_text(self):
-        """The curve as CSV: ``#`` lines saying what was simulated, then ``t_s,S0,S1,dSS0``."""
-        data = np.column_stack([self.t_s, self.S0, self.S1, self.dSS0])
-        head = [f"# {line}" for line in self.info.get("experiment", [])]
-        buf = io.StringIO()
-        np.savetxt(buf, data, delimiter=",", header="\n".join(head + ["t_s,S0,S1,dSS0"]), comments="", fmt="%.10g")
-        return buf.getvalue()
+        """The curve as CSV: ``#`` lines saying what was simulated, then ``t_s,S0,S1,dSS0``
+        (:meth:`spinsim.simulate.SimulationResult.csv_text`, the one curve CSV format)."""
+        from spinsim.simulate import SimulationResult
+
+        return SimulationResult(self.t_s, self.S0, self.S1, self.dSS0, self.info).csv_text()
 
     def to_csv(self, path, inputs=()):
         """Write :meth:`csv_text` to ``path`` atomically, never over one of ``inputs`` (or the spec)."""
