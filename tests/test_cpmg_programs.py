@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from respdor.errors import DataFileError
-from respdor.spectra.bruker import read_bruker, spectrum_1d
+from respdor.spectra.bruker import read_bruker
+from respdor.spectra.processing import spectrum_1d
 from respdor.spectra.cpmg import echo_loop_from_pulseprogram, echo_parameters, sum_echoes
 
 REPO = Path(__file__).resolve().parents[1]

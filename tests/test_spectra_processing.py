@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from respdor.errors import DataFileError, UserError
-from respdor.spectra.bruker import read_bruker, read_delay_list, spectrum_1d, write_bruker
+from respdor.spectra.bruker import read_bruker, read_delay_list, write_bruker
+from respdor.spectra.processing import spectrum_1d
 from respdor.spectra.mas import check_mas_rate, measure_mas_rate
 from respdor.spectra.processing import apply_phase, autophase, baseline_correct, process_fid, remove_dc
 

@@ -474,7 +474,7 @@ def run_pass_process(args) -> int:
     warnings = []
     _check_noise(args, [], [], args.sites, warnings, "")  # a given site inside the region: before the work
     # Row 0 (pitch 0) is an ordinary MAS spectrum with all its sidebands: the rate is checked there.
-    from ..spectra.bruker import spectrum_1d
+    from ..spectra.processing import spectrum_1d
 
     f0, s0 = spectrum_1d(ds.data[0], ds.dwell_s, lb_hz=max(args.lb, 0.0), zero_fill=2, phase0_deg=0.0)
     s0 = apply_phase(s0, *autophase(s0)).real

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import UserError
 from .processing import spectrum_noise
 
-__all__ = ["SidebandPair", "MasCheck", "sideband_pairs", "measure_mas_rate", "check_mas_rate"]
+__all__ = ["SidebandPair", "MasCheck", "sideband_pairs", "measure_mas_rate", "check_mas_rate", "infer_mas_rate"]
 
 
 @dataclass(frozen=True)
@@ -266,3 +266,29 @@ def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: 
 
 def _support(freq_hz, spectrum, rate, snr):
     return sideband_pairs(freq_hz, spectrum, rate, snr=snr) if rate else []
+
+
+def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 8.0):
+    """Spinning rate from the sideband spacing, or None when the data do not show it.
+
+    Kept for compatibility; see :func:`measure_mas_rate` (which also returns
+    the evidence) and :func:`check_mas_rate`. A rate is returned only when
+    at least two significant sideband pairs that are not one chain of equally spaced peaks agree
+    (earlier versions returned a confident rate from any three peaks).
+
+    Parameters
+    ----------
+    freq_hz : ndarray
+        Ascending frequency axis in Hz.
+    spectrum : ndarray
+        Real (phased or magnitude) spectrum.
+    min_hz, max_hz : float
+        Search range for the rate in Hz.
+    snr : float
+        Minimum signal-to-noise ratio of the peaks used.
+
+    Returns
+    -------
+    float or None
+    """
+    return measure_mas_rate(freq_hz, np.asarray(spectrum, float), min_hz=min_hz, max_hz=max_hz, snr=snr)[0]

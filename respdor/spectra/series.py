@@ -20,7 +20,8 @@ from spinsim.isotopes import get_isotope
 
 from ..curve import DephasingCurve
 from ..errors import DataFileError, UserError
-from .bruker import read_bruker, read_vclist, spectrum_1d
+from .bruker import read_bruker, read_vclist
+from .processing import spectrum_1d
 
 __all__ = ["integrate_series", "write_curve_csv", "curve_csv_text", "series_nuclei", "cpmg_program", "spikelet_comb"]
 
