@@ -31,6 +31,11 @@ _LAZY = {
     "respdor_dephasing": "respdor.models",
     "transfer_dephasing": "respdor.models",
     "transfer_matrix": "respdor.models",
+    "csa_fit": "respdor.jobs.spectra",
+    "deconvolve": "respdor.jobs.spectra",
+    "integrate": "respdor.jobs.spectra",
+    "process_pass": "respdor.jobs.spectra",
+    "pass_timings": "respdor.jobs.spectra",
 }
 
 
@@ -59,10 +64,15 @@ __all__ = [
     "ParameterEstimate",
     "UserError",
     "coupling_from_distance",
+    "csa_fit",
+    "deconvolve",
     "distance_from_coupling",
     "fit_curve",
     "fit_curves",
     "get_isotope",
+    "integrate",
+    "pass_timings",
+    "process_pass",
     "read_curve",
     "recoupling_scaling",
     "redor_dephasing",

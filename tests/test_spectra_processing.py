@@ -78,7 +78,7 @@ def test_mas_rate_inferred_only_with_two_families():
     fid += 0.2 * np.exp(2j * np.pi * -8000 * np.arange(4096) / 1e5) * np.exp(-np.arange(4096) / 1e5 * np.pi * 60)
     f2, s2 = spectrum_1d(fid, 1e-5, phase0_deg=0.0)
     assert measure_mas_rate(f2, s2.real)[0] is None
-    with pytest.raises(UserError, match="give --mas"):
+    with pytest.raises(UserError, match="give mas_rate_hz"):
         check_mas_rate(f2, s2.real, recorded_hz=5000.0)
 
 

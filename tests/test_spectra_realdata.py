@@ -125,7 +125,7 @@ def test_no_confident_rate_without_sideband_families(path):
     ds = read_bruker(path)
     for lb in (0.0, 30.0):
         pr = process_fid(ds, lb_hz=lb, phase="stored")
-        with pytest.raises(UserError, match="give --mas"):
+        with pytest.raises(UserError, match="give mas_rate_hz"):
             check_mas_rate(pr.freq_hz, pr.real, recorded_hz=ds.mas_hz_recorded)
 
 

@@ -464,8 +464,39 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     DataFileError
         Missing directory/acqus/fid, or a point count inconsistent with TD.
     """
-    import nmrglue as ng
+    path, has_ser = _experiment_dir(path)
+    acqus_path = path / "acqus"
+    acqus, acqu2s = _read_parameters(path, has_ser)
+    data = _read_points(path, acqus, acqu2s, has_ser)
+    notes: list[str] = []
+    data, removed = _group_delay(data, acqus, remove_filter, notes)
+    n_notes = len(notes)
+    nucleus = _nucleus(acqus, acqus_path, notes)
+    nucleus_inferred = len(notes) > n_notes  # _nucleus notes only what it inferred
+    procs_path = path / "pdata" / str(procno) / "procs"
+    procs = _read_param_file(procs_path) if procs_path.is_file() else None
+    ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
+    return BrukerDataset(
+        path=path,
+        data=np.ascontiguousarray(data),
+        acqus=acqus,
+        acqu2s=acqu2s,
+        procs=procs,
+        nucleus=nucleus,
+        bf1_mhz=float(acqus["BF1"]),
+        sfo1_mhz=float(acqus["SFO1"]),
+        sw_hz=float(acqus["SW_h"]),
+        reference_mhz=ref,
+        mas_hz_recorded=_masr(acqus, notes),
+        group_delay_removed=removed,
+        notes=notes,
+        procs_trusted=trusted,
+        nucleus_inferred=nucleus_inferred,
+    )
 
+
+def _experiment_dir(path):
+    """The experiment directory (a file inside it is accepted) and whether it holds a ser file."""
     path = Path(path)
     if path.is_file():
         if not (path.parent / "acqus").is_file():
@@ -482,8 +513,13 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     has_fid, has_ser = (path / "fid").is_file(), (path / "ser").is_file()
     if not (has_fid or has_ser):
         raise DataFileError(path, "neither fid nor ser found")
+    return path, has_ser
+
+
+def _read_parameters(path, has_ser):
+    """acqus (its frequencies, width and size checked) and, for a ser file, acqu2s."""
+    acqus_path = path / "acqus"
     acqus = _read_param_file(acqus_path)
-    notes: list[str] = []
     for key in ("BF1", "SFO1", "SW_h", "TD"):
         if not _num(acqus, key, acqus_path) > 0:  # 0 would divide the ppm axis / the data by zero
             raise DataFileError(acqus_path, f"parameter {key} = {acqus[key]} must be > 0")
@@ -494,6 +530,14 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         if not a2.is_file():
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
+    return acqus, acqu2s
+
+
+def _read_points(path, acqus, acqu2s, has_ser):
+    """The complex points of the fid (1D) or ser (rows x points), checked against TD (and TD1)."""
+    import nmrglue as ng
+
+    acqus_path = path / "acqus"
     _check_byte_order(path, acqus, has_ser)  # before the size: a wrong DTYPA changes the size needed
     _check_size(path, acqus, acqu2s, has_ser)
     with warnings.catch_warnings():
@@ -521,48 +565,32 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
             path / ("ser" if has_ser else "fid"),
             f"{data.shape[-1]} complex points per FID but acqus TD = {td} means {n_complex}",
         )
-    data = data[..., :n_complex]
-    removed = False
-    if remove_filter:
-        delay, how = group_delay_points(acqus)
-        if delay is None:
-            removed = _unknown_filter(data, acqus, how, notes)
-        else:
-            data = remove_group_delay(data, delay)
-            removed = True
-            if delay > 0:
-                notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
-    else:
+    return data[..., :n_complex]
+
+
+def _group_delay(data, acqus, remove_filter, notes):
+    """The FID with the digital-filter group delay removed (when asked and known); whether it was."""
+    if not remove_filter:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
-    n_notes = len(notes)
-    nucleus = _nucleus(acqus, acqus_path, notes)
-    nucleus_inferred = len(notes) > n_notes  # _nucleus notes only what it inferred
-    procs_path = path / "pdata" / str(procno) / "procs"
-    procs = _read_param_file(procs_path) if procs_path.is_file() else None
-    ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
+        return data, False
+    delay, how = group_delay_points(acqus)
+    if delay is None:
+        return data, _unknown_filter(data, acqus, how, notes)
+    data = remove_group_delay(data, delay)
+    if delay > 0:
+        notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
+    return data, True
+
+
+def _masr(acqus, notes):
+    """acqus MASR in Hz as recorded (None when 0 or absent), with a note."""
     masr = acqus.get("MASR")
     masr = float(masr) if masr not in (None, "") and float(masr) > 0 else None
     if masr is None:
         notes.append("acqus MASR is 0 or absent: the spinning rate is not recorded")
     else:
         notes.append(f"acqus MASR = {masr:g} Hz (as recorded; check it against the sideband spacing)")
-    return BrukerDataset(
-        path=path,
-        data=np.ascontiguousarray(data),
-        acqus=acqus,
-        acqu2s=acqu2s,
-        procs=procs,
-        nucleus=nucleus,
-        bf1_mhz=float(acqus["BF1"]),
-        sfo1_mhz=float(acqus["SFO1"]),
-        sw_hz=float(acqus["SW_h"]),
-        reference_mhz=ref,
-        mas_hz_recorded=masr,
-        group_delay_removed=removed,
-        notes=notes,
-        procs_trusted=trusted,
-        nucleus_inferred=nucleus_inferred,
-    )
+    return masr
 
 
 def check_pass_dataset(ds) -> None:
