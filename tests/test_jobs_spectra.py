@@ -255,7 +255,7 @@ def test_warnings_are_python_warnings_kept_on_the_result(manifold_csv):
     # 9.4 T x Xi(113Cd) is 88.82 MHz: 88.75 MHz is 0.08 % off (quiet), 88.5 MHz 0.36 % (a warning).
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        r = respdor.csa_fit(manifold_csv, mas_rate_hz=8000.0, larmor_hz=88.5e6, nucleus="113Cd", field_t=9.4)
+        r = respdor.csa_fit(manifold_csv, mas_rate_hz=8000.0, larmor_hz=88.5e6, observed_nucleus="113Cd", field_t=9.4)
     said = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     assert said == r.warnings and len(said) == 1 and said[0].startswith("larmor_hz gives 88.5000 MHz but field_t 9.4 T")
     assert "| 1 warning>" in repr(r)
@@ -271,7 +271,7 @@ def test_command_says_the_warning_once_in_its_own_words(manifold_csv, capsys):
 @pytest.mark.parametrize("call, word", [
     (lambda p: respdor.csa_fit(p, larmor_hz=88.8e6), "mas_rate_hz is required"),
     (lambda p: respdor.csa_fit(p, mas_rate_hz=8.0, larmor_hz=88.8e6), "mas_rate_hz"),
-    (lambda p: respdor.csa_fit(p, mas_rate_hz=8000.0, field_t=400.0, nucleus="113Cd"), "field_t 400: B0"),
+    (lambda p: respdor.csa_fit(p, mas_rate_hz=8000.0, field_t=400.0, observed_nucleus="113Cd"), "field_t 400: B0"),
     (lambda p: respdor.csa_fit(p, spectrum=True, mas_rate_hz=8000.0, larmor_hz=88.8e6), "sites_ppm"),
     (lambda p: respdor.deconvolve(PASS / "isotropic_1cycle.txt", [-50, -50]), "sites_ppm: -50 ppm given twice"),
     (lambda p: respdor.deconvolve(PASS / "isotropic_1cycle.txt", [-50], fwhm_ppm=0.0), "fwhm_ppm 0"),

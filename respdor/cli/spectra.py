@@ -219,7 +219,7 @@ def _add_integrate(subparsers):
 #: The Python parameters of :mod:`respdor.jobs.spectra` and the options that give them: library
 #: messages name the parameters, the command line shows them as options (:func:`in_option_words`).
 OPTION_NAMES = {
-    "mas_rate_hz": "--mas", "larmor_hz": "--larmor", "field_t": "--field", "nucleus": "--nucleus",
+    "mas_rate_hz": "--mas", "larmor_hz": "--larmor", "field_t": "--field", "observed_nucleus": "--nucleus",
     "sites_ppm": "--sites", "span_ppm": "--span", "fwhm_ppm": "--fwhm", "noise_region_ppm": "--noise-region",
     "fit_region_ppm": "--fit-region", "region_ppm": "--region", "n_starts": "--starts", "lb_hz": "--lb",
     "zero_fill": "--zero-fill", "lp_first": "--lp-first", "baseline_order": "--baseline-poly",
@@ -327,8 +327,9 @@ def _outputs(plan, result):
 
     if plan.json is not None:
         payload = result.to_dict()
-        if "warnings" in payload:
-            payload["warnings"] = [_words(w) for w in payload["warnings"]]
+        for key in ("warnings", "notes"):  # in the command's words
+            if key in payload:
+                payload[key] = [_words(w) for w in payload[key]]
         plan.write_text(plan.json, json_text(payload))
         print(f"wrote {plan.json}")
     if plan.csv is not None:
@@ -388,7 +389,7 @@ def _print_manifold_fit(f):
           f"{format_estimate(f.eta, f.eta_err, fmt='.3f')}  (Haeberlen, zeta = delta_zz - delta_iso; mrsimulator zeta = -zeta)")
     print(f"amplitude = {f.amplitude:.5g} +- {f.amplitude_err:.2g}   chi2 = {f.chisqr:.3g}")
     for n in f.notes:
-        print("note:", n)
+        print("note:", _words(n))
 
 
 def run_csa_fit(args) -> int:
@@ -398,7 +399,7 @@ def run_csa_fit(args) -> int:
     mas = _freq(args.mas, "--mas") if args.mas else None
     larmor = _larmor_arg(args)
     with _calling():
-        r = csa_fit(args.input, spectrum=args.spectrum, mas_rate_hz=mas, larmor_hz=larmor, nucleus=args.nucleus,
+        r = csa_fit(args.input, spectrum=args.spectrum, mas_rate_hz=mas, larmor_hz=larmor, observed_nucleus=args.nucleus,
                     field_t=args.field, sites_ppm=args.sites, span_ppm=args.span, fwhm_ppm=args.fwhm,
                     noise_region_ppm=args.noise_region, n_starts=args.starts, progress=False, **_processing(args))
     if not args.spectrum:
@@ -414,7 +415,7 @@ def _print_csa_manifold(r, plan):
     print(f"observe frequency {r.larmor_hz / 1e6:.6f} MHz ({_words(r.larmor_source)})")
     print(f"observe |nu0| = {r.larmor_hz / 1e6:.4f} MHz, MAS {r.mas_rate_hz:g} Hz; shifts in ppm")
     for n in r.notes:
-        print("note:", n)
+        print("note:", _words(n))
     _print_manifold_fit(r.fit)
     if plan.figure is not None:
         from ..spectra.plot import plot_manifold_fit
@@ -427,7 +428,7 @@ def _print_csa_spectrum(r, plan):
     from ..spectra.textio import format_rows
 
     for n in r.input_notes:
-        print("note:", n)
+        print("note:", _words(n))
     print(f"observe frequency {r.larmor_hz / 1e6:.6f} MHz ({_words(r.larmor_source)})")
     _print_mas(r.mas_check)
     _say(r.warnings[:r.n_check_warnings])
@@ -439,7 +440,7 @@ def _print_csa_spectrum(r, plan):
             ("fraction", "fraction", ".4f"), ("n_sidebands", "n_sb", ".0f"), ("status", "status", "")]
     print(format_rows(shown, cols, title=f"CSA sites (ppm), MAS {r.mas_rate_hz:g} Hz, |nu0| {r.larmor_hz / 1e6:.4f} MHz"))
     for n in r.fit_notes:
-        print("note:", n)
+        print("note:", _words(n))
     _say(r.warnings[r.n_check_warnings:])
     if plan.figure is not None:
         from ..spectra.plot import plot_mas_fit
@@ -459,13 +460,13 @@ def run_pass_process(args) -> int:
                          max_order=args.max_order, sign=args.sign, progress=False)
     a = r.analysis
     for n in r.data_notes:
-        print("note:", n)
+        print("note:", _words(n))
     _print_mas(r.mas_check)
     _say(r.warnings[:r.n_check_warnings])
     if r.picked_sites is not None:
         print("sites from peak picking (ppm): " + ", ".join(f"{s:.1f}" for s in r.picked_sites))
     for n in a.spectra.notes + a.deconvolution.notes:
-        print("note:", n)
+        print("note:", _words(n))
     _say(r.warnings[r.n_check_warnings:])
     # span/skew as text: a profile-likelihood interval where the covariance was not trusted.
     shown = [dict(row, span_txt=f.text("span"), skew_txt=f.text("skew")) for row, f in zip(r.sites, r.csa_fits)]
@@ -476,7 +477,7 @@ def run_pass_process(args) -> int:
                                          "populations from the isotropic (sum of orders) spectrum"))
     for i, f in enumerate(r.csa_fits):
         for n in f.notes:
-            print(f"site {i + 1} note:", n)
+            print(f"site {i + 1} note:", _words(n))
     if plan.figure is not None:
         from ..spectra.plot import plot_pass
 
@@ -493,18 +494,18 @@ def run_deconvolve(args) -> int:
     with _calling():
         r = deconvolve(args.input, args.sites, shape=args.shape, fwhm_ppm=args.fwhm, noise_region_ppm=args.noise_region,
                        fit_region_ppm=args.fit_region, baseline=args.baseline, compare_path=args.compare,
-                       reference_ppm=args.reference, nucleus=args.nucleus, allow_long=args.allow_long, progress=False,
+                       reference_ppm=args.reference, observed_nucleus=args.nucleus, allow_long=args.allow_long, progress=False,
                        **_processing(args))
     cols = [("center", "center", ".2f"), ("fwhm", "fwhm", ".2f"), ("area", "area", ".4g"), ("fraction", "fraction", ".4f"),
             ("status", "status", "")]
     fits = [(args.input, r.fit)] + ([(args.compare, r.compare_fit)] if args.compare else [])
     for (path, fit), notes in zip(fits, r.input_notes):
         for n in notes:
-            print("note:", n)
+            print("note:", _words(n))
         print(format_rows(fit.table(), cols, title=f"{path}: sites (ppm), shape {args.shape}, reduced chi2 "
                                                    f"{fit.redchi:.3g}"))
         for n in fit.notes:
-            print("note:", n)
+            print("note:", _words(n))
     _say(r.warnings)
     if args.compare:
         print(format_rows(r.comparison, [("center", "center", ".1f"), ("norm_before", "area/ref (1)", ".4f"),
@@ -533,7 +534,7 @@ def run_integrate(args) -> int:
                       vclist_path=args.vclist, row_order=args.order, lb_hz=args.lb, cpmg=args.cpmg,
                       echo_period_s=echo, n_echoes=args.n_echoes, progress=False)
     for n in r.notes:
-        print("note:", n)
+        print("note:", _words(n))
     _say(r.warnings)
     c = r.curve
     print(f"{'t (ms)':>9} {'S0':>12} {'S1':>12} {'dS/S0':>8} {'sigma':>7}")

@@ -3,7 +3,7 @@
 
 Each call checks its values (a line width, a range, a repeated site, a rate no rotor reaches),
 reconciles the observe frequency from every source given (the data set's SFO1, ``larmor_hz``,
-``field_t`` with ``nucleus``) and the MAS rate with the sideband spacing and acqus MASR, checks
+``field_t`` with ``observed_nucleus``) and the MAS rate with the sideband spacing and acqus MASR, checks
 that a noise region is free of signal, fits, and returns a result object whose ``warnings`` hold
 every warning it raised (:class:`respdor.errors.DataWarning` for the data,
 :class:`respdor.errors.FitWarning` for the fit). Nothing is written unless a path is passed to
@@ -141,7 +141,7 @@ def _load(source, lb_hz, phase, baseline_order, dc, zero_fill, lp_first):
 # --- csa-fit -----------------------------------------------------------------------------------
 
 def csa_fit(source, *, spectrum: bool = False, mas_rate_hz: float | None = None, larmor_hz: float | None = None,
-            nucleus: str | None = None, field_t: float | None = None, sites_ppm=None, span_ppm=None,
+            observed_nucleus: str | None = None, field_t: float | None = None, sites_ppm=None, span_ppm=None,
             fwhm_ppm: float | None = None, noise_region_ppm=None, n_starts: int = 3, lb_hz: float = 0.0,
             phase="stored", baseline_order: int | None = None, dc: bool = True, zero_fill: int = 2,
             lp_first: int | None = None, progress=None) -> CsaFitResult:
@@ -163,7 +163,7 @@ def csa_fit(source, *, spectrum: bool = False, mas_rate_hz: float | None = None,
         Spinning rate (Hz). Required for a manifold. For a spectrum: used, and checked against the
         sideband spacing and acqus MASR (a disagreement above 1 % is a warning); without it the
         rate is measured from the sidebands (refused when they do not show it).
-    larmor_hz, nucleus, field_t : optional
+    larmor_hz, observed_nucleus, field_t : optional
         The observe frequency (Hz), the observed isotope (``"113Cd"``) and B0 (T): needed when the
         data do not carry the frequency (text files, manifolds); for Bruker data SFO1 is used and
         a value that disagrees is a warning, one that contradicts it (> 2 %) is refused.
@@ -201,8 +201,8 @@ def csa_fit(source, *, spectrum: bool = False, mas_rate_hz: float | None = None,
     check_values(fwhm_ppm=fwhm_ppm, noise_region_ppm=noise_region_ppm, sites_ppm=sites_ppm, zero_fill=zero_fill,
                  lp_first=lp_first)
     if not spectrum:
-        return _csa_manifold(source, mas_rate_hz, larmor_hz, nucleus, field_t, span_ppm, progress)
-    return _csa_spectrum(source, mas_rate_hz, larmor_hz, nucleus, field_t, sites_ppm, span_ppm, fwhm_ppm,
+        return _csa_manifold(source, mas_rate_hz, larmor_hz, observed_nucleus, field_t, span_ppm, progress)
+    return _csa_spectrum(source, mas_rate_hz, larmor_hz, observed_nucleus, field_t, sites_ppm, span_ppm, fwhm_ppm,
                          noise_region_ppm, n_starts, (lb_hz, phase, baseline_order, dc, zero_fill, lp_first), progress)
 
 
@@ -263,8 +263,9 @@ def _csa_spectrum(source, mas_rate_hz, larmor_hz, nucleus, field_t, sites_ppm, s
 
 def deconvolve(source, sites_ppm, *, shape: str = "gaussian", fwhm_ppm: float | None = None, noise_region_ppm=None,
                fit_region_ppm=None, baseline: str = "none", compare_path=None, reference_ppm: float = -50.0,
-               nucleus: str | None = None, lb_hz: float = 0.0, phase="stored", baseline_order: int | None = None,
-               dc: bool = True, zero_fill: int = 2, lp_first: int | None = None, allow_long: bool = False,
+               observed_nucleus: str | None = None, lb_hz: float = 0.0, phase="stored",
+               baseline_order: int | None = None, dc: bool = True, zero_fill: int = 2, lp_first: int | None = None,
+               allow_long: bool = False,
                progress=None) -> DeconvolveResult:
     """Deconvolve a 1D (isotropic) spectrum into one line per site; optionally compare a second sample.
 
@@ -290,7 +291,7 @@ def deconvolve(source, sites_ppm, *, shape: str = "gaussian", fwhm_ppm: float | 
         Second sample (same format).
     reference_ppm : float
         Reference site of the comparison (ppm).
-    nucleus : str, optional
+    observed_nucleus : str, optional
         Observed isotope (text spectra: the axis label; Bruker data: checked against NUC1).
     lb_hz, phase, baseline_order, dc, zero_fill, lp_first
         Processing of a Bruker FID (see :func:`respdor.spectra.inputs.load_spectrum`).
@@ -320,7 +321,7 @@ def deconvolve(source, sites_ppm, *, shape: str = "gaussian", fwhm_ppm: float | 
     with tracking(progress, len(samples), "deconvolve", "sample") as p:
         for path in samples:
             fit, nuc, sample_notes = _deconvolve_one(path, sites_ppm, shape, fwhm_ppm, noise_region_ppm,
-                                                     fit_region_ppm, baseline, nucleus, processing, allow_long,
+                                                     fit_region_ppm, baseline, observed_nucleus, processing, allow_long,
                                                      warnings)
             fits.append(fit)
             nuclei.append(nuc)
@@ -331,7 +332,7 @@ def deconvolve(source, sites_ppm, *, shape: str = "gaussian", fwhm_ppm: float | 
         from ..spectra.deconvolution import compare_samples
 
         comparison = compare_samples(fits[0], fits[1], reference_ppm=reference_ppm)
-    return DeconvolveResult(input=str(source), fit=fits[0], nucleus=nuclei[0] or nucleus, shape=shape,
+    return DeconvolveResult(input=str(source), fit=fits[0], nucleus=nuclei[0] or observed_nucleus, shape=shape,
                             input_notes=notes, compare=None if compare_path is None else str(compare_path),
                             compare_fit=fits[1] if compare_path is not None else None, comparison=comparison,
                             reference_ppm=float(reference_ppm), warnings=warnings)

@@ -130,7 +130,7 @@ def _check_order_reach(kmax, larmor_hz, mas_hz):
     if reach > RANGES["ppm"].hi:
         raise UserError(f"sideband order {kmax} at MAS {mas_hz:g} Hz lies {reach:.4g} ppm from the centreband, beyond "
                         f"the {RANGES['ppm'].hi:g} ppm any chemical shift anisotropy reaches: check the order column "
-                        "and --mas")
+                        "and mas_rate_hz")
 
 
 def fit_manifold(

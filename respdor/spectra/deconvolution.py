@@ -370,8 +370,8 @@ def _check_work(ppm, centers, shape, fit_region, baseline, n_starts, allow_long)
     n_points = x.size if fit_region is None else int(np.count_nonzero((x >= min(fit_region)) & (x <= max(fit_region))))
     n_sites = np.atleast_1d(centers).size
     n_par = 3 * n_sites + {"none": 0, "constant": 1, "linear": 2}.get(baseline, 0) + (_SHAPES.get(shape, 0) is None)
-    check_work(fit_work(n_starts, n_points, n_par, "the number of --sites or the points (--fit-region)"), allow_long,
-               f"deconvolve --sites ({n_sites} sites)")
+    check_work(fit_work(n_starts, n_points, n_par, "the number of sites_ppm or the points (fit_region_ppm)"), allow_long,
+               f"deconvolve sites_ppm ({n_sites} sites)")
 
 
 def _deconvolve_once(

@@ -148,7 +148,7 @@ def _check_nucleus_frequency(hz, how, nucleus, warn):
     try:
         iso = get_isotope(nucleus)
     except ValueError as exc:
-        raise UserError(f"nucleus: {exc}") from None
+        raise UserError(f"observed_nucleus: {exc}") from None
     if not iso.frequency_ratio:
         return
     h = hz / 1e6 / iso.frequency_ratio
@@ -156,11 +156,11 @@ def _check_nucleus_frequency(hz, how, nucleus, warn):
     others = [(s, hh) for s, hh in infer_nucleus(hz / 1e6) if s != iso.symbol]
     alt = f"; it is {others[0][0]} on a {others[0][1]:.1f} MHz magnet" if others else ""
     if not lo <= h <= hi:
-        raise UserError(f"{how} ({hz / 1e6:.4f} MHz) and nucleus {iso.symbol} contradict each other: they would "
+        raise UserError(f"{how} ({hz / 1e6:.4f} MHz) and observed_nucleus {iso.symbol} contradict each other: they would "
                         f"need a {h:.1f} MHz 1H magnet (magnets lie between {lo:g} and {hi:g} MHz){alt}")
     if others and all(s != iso.symbol for s, _ in infer_nucleus(hz / 1e6)):
         warn.append(f"{how} ({hz / 1e6:.4f} MHz) is {iso.symbol} on a {h:.1f} MHz 1H magnet, not a usual one"
-                    f"{alt}: check larmor_hz and nucleus")
+                    f"{alt}: check larmor_hz and observed_nucleus")
 
 
 def check_nucleus(nucleus, data_nucleus, data_nucleus_inferred=False):
@@ -173,12 +173,12 @@ def check_nucleus(nucleus, data_nucleus, data_nucleus_inferred=False):
     try:
         same = get_isotope(nucleus).symbol == data_nucleus
     except ValueError as exc:
-        raise UserError(f"nucleus: {exc}") from None
+        raise UserError(f"observed_nucleus: {exc}") from None
     if same:
         return []
-    text = f"nucleus {nucleus} but the data set observes {data_nucleus}"
+    text = f"observed_nucleus {nucleus} but the data set observes {data_nucleus}"
     if not data_nucleus_inferred:
-        raise UserError(f"{text} (acqus NUC1): they contradict each other; drop nucleus or check the data set")
+        raise UserError(f"{text} (acqus NUC1): they contradict each other; drop observed_nucleus or check the data set")
     return [f"{text} (inferred from BF1); using the data"]
 
 
@@ -228,7 +228,7 @@ def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nuc
     from_field = None
     if field_t:
         if not nuc:
-            raise UserError("field_t needs nucleus (the observed isotope, e.g. 113Cd)")
+            raise UserError("field_t needs observed_nucleus (the observed isotope, e.g. 113Cd)")
         try:
             from_field = larmor_from_field(nuc, field_t)
         except ValueError as exc:
@@ -247,7 +247,7 @@ def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nuc
             _compare(from_field, field_how, data_hz, "the data set's SFO1", warn, "SFO1")
         return float(data_hz), "SFO1 from acqus", warn
     if given is None:
-        raise UserError("give the observe frequency: larmor_hz 88.75MHz, or nucleus 113Cd field_t 9.4")
+        raise UserError("give the observe frequency: larmor_hz 88.75MHz, or observed_nucleus 113Cd field_t 9.4")
     if how == field_how:
         how = f"{field_how} (Xi x 1H frequency)"
     return given, how, warn

@@ -782,21 +782,21 @@ def _repair_leading(data, lp_first, notes):
         n, why = transient_length(data), ("a transient (larger than 2.5 x the median of the next 8 points, or more "
                                           "than 5 noise levels from their backward prediction)")
     else:
-        n, why = int(lp_first), "as asked (--lp-first)"
+        n, why = int(lp_first), "as asked (lp_first)"
     if n < 0:
-        raise UserError(f"--lp-first must be >= 0, got {lp_first}")
+        raise UserError(f"lp_first must be >= 0, got {lp_first}")
     if n == 0:
         return data
     info = {}
     try:
         out = backward_lp(data, n, details=info)
     except UserError as e:
-        raise UserError(f"--lp-first {n}: {e}") from None
+        raise UserError(f"lp_first {n}: {e}") from None
     ratio = np.abs(info["replaced"]) / np.maximum(np.abs(out[:n]), 1e-300)
     notes.append(f"first {n} FID point(s) are {why}: replaced by backward linear prediction (order {info['order']}, "
                  f"fitted on points {n}-{n + info['fit_points'] - 1}, {info['rank']} signal components; they were "
                  + ", ".join(f"{r:.3g}" for r in ratio) + " x the prediction)"
-                 + ("; --lp-first 0 keeps them" if lp_first is None else ""))
+                 + ("; lp_first 0 keeps them" if lp_first is None else ""))
     return out
 
 
