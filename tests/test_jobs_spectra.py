@@ -295,3 +295,17 @@ def test_nothing_is_written_unless_asked(dec, tmp_path, monkeypatch):
     dec.to_json()
     dec.to_csv()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fits_inside_the_results_are_notebook_results_too(dec, csa_spectrum, csa_manifold):
+    from respdor.spectra.csa_manifold import ManifoldFit
+    from respdor.spectra.csa_spectrum import SpectrumFit
+    from respdor.spectra.deconvolution import DeconvolutionResult
+
+    for fit, cls in ((dec.fit, DeconvolutionResult), (csa_spectrum.fit, SpectrumFit), (csa_manifold.fit, ManifoldFit)):
+        assert len(repr(fit)) <= REPR_WIDTH and "<table>" in fit._repr_html_()
+        back = cls.from_json(fit.to_json())
+        _close(json.loads(back.to_json()), json.loads(fit.to_json()))
+    assert repr(csa_manifold.fit).startswith("<ManifoldFit CSA of a sideband manifold: span ")
+    with pytest.raises(UserError, match="read from JSON"):
+        SpectrumFit.from_json(csa_spectrum.fit.to_json()).plot()

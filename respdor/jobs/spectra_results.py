@@ -42,25 +42,8 @@ def _num(value, fmt):
     return "nan" if value is None or not math.isfinite(float(value)) else format(float(value), fmt)
 
 
-def _pm(row, key, fmt):
-    """``value +- error`` of ``row[key]`` (the error left out when there is none)."""
-    v, e = row.get(key), row.get(key + "_err")
-    text = _num(v, fmt)
-    if e is not None and math.isfinite(float(e)) and text != "nan":
-        text += " +- " + _num(e, fmt.replace("+", ""))
-    return text
-
-
 def _no_data(what):
     return UserError(f"this {what} was read from JSON, which does not hold the spectra: plot the result of the call")
-
-
-def _fit_row(name, fit, unit, fmt):
-    """One parameter of a manifold fit as a table row."""
-    return dict(name=name, value=getattr(fit, name), error=getattr(fit, name + "_err"),
-                interval=getattr(fit, name + "_interval", None), method=getattr(fit, name + "_err_method", "covariance"),
-                unit=unit, text=fit.text(name) if name in ("span", "skew") else _pm(
-                    {"v": getattr(fit, name), "v_err": getattr(fit, name + "_err")}, "v", fmt))
 
 
 class CsaFitResult(ResultDisplay):
@@ -126,9 +109,7 @@ class ManifoldCsaResult(CsaFitResult):
         return f"span {f.text('span')} ppm, skew {f.text('skew')}" + (" (degenerate)" if f.degenerate else "")
 
     def _rows(self):
-        f = self.fit
-        return [_fit_row("span", f, "ppm", ".1f"), _fit_row("skew", f, "", "+.3f"), _fit_row("zeta", f, "ppm", ".1f"),
-                _fit_row("eta", f, "", ".3f"), _fit_row("amplitude", f, "", ".5g")]
+        return self.fit._rows()
 
     def to_dict(self):
         return dict(mas_hz=self.mas_rate_hz, larmor_hz=self.larmor_hz, fit=self.fit.as_dict(),
@@ -136,19 +117,10 @@ class ManifoldCsaResult(CsaFitResult):
 
     @classmethod
     def from_dict(cls, data):
-        from ..spectra.csa_fit import ManifoldFit
+        from ..spectra.csa_manifold import ManifoldFit
 
-        d = dict(data["fit"])
-        floats = ("span", "skew", "amplitude", "span_err", "skew_err", "amplitude_err", "zeta", "eta", "zeta_err",
-                  "eta_err", "chisqr")
-        kw = {k: _nan(d.get(k)) for k in floats}
-        kw.update({k: d.get(k) for k in ("span_interval", "skew_interval", "span_limit", "skew_limit")})
-        kw.update(span_err_method=d.get("span_err_method", "covariance"),
-                  skew_err_method=d.get("skew_err_method", "covariance"))
-        fit = ManifoldFit(degenerate=bool(d.get("degenerate")), alternative=d.get("alternative"),
-                          model=np.array([]), notes=list(d.get("notes", [])), **kw)
         return cls(input="", mas_rate_hz=float(data["mas_hz"]), larmor_hz=float(data["larmor_hz"]), larmor_source="",
-                   fit=fit, warnings=list(data.get("warnings", [])))
+                   fit=ManifoldFit.from_dict(data["fit"]), warnings=list(data.get("warnings", [])))
 
     def csv_rows(self):
         return [self.fit.as_dict()]
@@ -160,12 +132,6 @@ class ManifoldCsaResult(CsaFitResult):
         if self.orders is None:
             raise _no_data("CSA fit")
         return draw_manifold_fit(self.orders, self.intensities, self.sigma, self.fit, axes_or_new(ax), title)
-
-
-#: Columns of a spectrum fit's site table (those a site has).
-_SITE_COLUMNS = ("delta_iso", "delta_iso_err", "span", "span_err", "span_interval", "skew", "skew_err", "skew_interval",
-                 "zeta", "eta", "fwhm", "fwhm_err", "amplitude", "fraction", "fraction_err", "n_sidebands", "status",
-                 "error_method")
 
 
 @dataclass(repr=False)
@@ -224,12 +190,14 @@ class SpectrumCsaResult(CsaFitResult):
                 f"({self.mas_source}), |nu0| {self.larmor_hz / 1e6:.4f} MHz")
 
     def _headline(self):
-        return "; ".join(f"{_num(s.get('delta_iso'), '.1f')}: span {_num(s.get('span'), '.0f')}, skew "
-                         f"{_num(s.get('skew'), '+.2f')} {s.get('status', '')}".rstrip() for s in self.sites)
+        from ..spectra.csa_spectrum import site_headline
+
+        return site_headline(self.sites)
 
     def _rows(self):
-        return [dict(name=f"site {i + 1}", **{k: s[k] for k in _SITE_COLUMNS if k in s})
-                for i, s in enumerate(self.sites)]
+        from ..spectra.csa_spectrum import site_rows
+
+        return site_rows(self.sites)
 
     def to_dict(self):
         return dict(mas_hz=self.mas_rate_hz, mas_source=self.mas_source, mas_evidence=self.mas_evidence,
@@ -238,8 +206,10 @@ class SpectrumCsaResult(CsaFitResult):
 
     @classmethod
     def from_dict(cls, data):
+        from ..spectra.csa_spectrum import SITE_COLUMNS
+
         return cls(input="", mas_rate_hz=float(data["mas_hz"]), larmor_hz=float(data["larmor_hz"]), larmor_source="",
-                   nucleus=data.get("nucleus"), sites=[{k: _nan(v) if k in _SITE_COLUMNS else v for k, v in s.items()}
+                   nucleus=data.get("nucleus"), sites=[{k: _nan(v) if k in SITE_COLUMNS else v for k, v in s.items()}
                                                        for s in data.get("sites", [])],
                    fit_notes=list(data.get("notes", [])), warnings=list(data.get("warnings", [])),
                    mas_source=data.get("mas_source", ""), mas_evidence=data.get("mas_evidence", ""))
@@ -438,8 +408,9 @@ class PassResult(ResultDisplay):
         mans = [SiteManifold(float(m["center"]), np.asarray(m["orders"], int),
                              np.asarray([_nan(v) for v in m["intensities"]], float),
                              np.asarray([_nan(v) for v in m["sigma"]], float)) for m in data.get("manifolds", [])]
-        fits = [ManifoldCsaResult.from_dict(dict(mas_hz=data["mas_hz"], larmor_hz=0.0, fit=f)).fit
-                for f in data.get("csa_fits", [])]
+        from ..spectra.csa_manifold import ManifoldFit
+
+        fits = [ManifoldFit.from_dict(f) for f in data.get("csa_fits", [])]
         return cls(input=data.get("input", ""), nucleus=data.get("nucleus"), mas_rate_hz=float(data["mas_hz"]),
                    sites=[{k: _nan(v) if k != "degenerate" else v for k, v in s.items()} for s in data.get("sites", [])],
                    manifolds=mans, csa_fits=fits, sign=int(data.get("sign", 1)), mas_source=data.get("mas_source", ""),

@@ -20,6 +20,7 @@ import numpy as np
 from spinsim import csa
 from spinsim.sidebands import sideband_intensities
 
+from ..display import ResultDisplay
 from ..errors import UserError
 from .csa_model import moment_estimates
 from .csa_uncertainty import NEAR_BOUND, _covariance_suspect, _error_entry, _first_step, _profile, format_estimate
@@ -27,8 +28,8 @@ from .csa_uncertainty import NEAR_BOUND, _covariance_suspect, _error_entry, _fir
 __all__ = ["ManifoldFit", "fit_manifold"]
 
 
-@dataclass
-class ManifoldFit:
+@dataclass(repr=False)
+class ManifoldFit(ResultDisplay):
     """Result of a CSA fit to one sideband manifold.
 
     Attributes
@@ -90,6 +91,45 @@ class ManifoldFit:
         d["alternative"] = self.alternative
         d["notes"] = list(self.notes)
         return d
+
+    @property
+    def warnings(self) -> list:
+        """A manifold fit says what it found in ``notes``; it has no warnings of its own."""
+        return []
+
+    def _title(self):
+        return "CSA of a sideband manifold" + (" (degenerate)" if self.degenerate else "")
+
+    def _headline(self):
+        return f"span {self.text('span')} ppm, skew {self.text('skew')}, chi2 {self.chisqr:.3g}"
+
+    def _rows(self):
+        rows = []
+        for name, unit in (("span", "ppm"), ("skew", ""), ("zeta", "ppm"), ("eta", ""), ("amplitude", "")):
+            rows.append(dict(name=name, value=getattr(self, name), error=getattr(self, name + "_err"),
+                             interval=getattr(self, name + "_interval", None),
+                             method=getattr(self, name + "_err_method", "covariance"), unit=unit,
+                             text=self.text(name) if name in ("span", "skew") else
+                             format_estimate(getattr(self, name), getattr(self, name + "_err"), fmt=".4g")))
+        return rows
+
+    def to_dict(self) -> dict:
+        return self.as_dict()
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """The fit from :meth:`as_dict` (JSON's null back to nan; ``model`` is not in it: empty)."""
+        def num(key):
+            v = data.get(key)
+            return float("nan") if v is None else float(v)
+
+        floats = ("span", "skew", "amplitude", "span_err", "skew_err", "amplitude_err", "zeta", "eta", "zeta_err",
+                  "eta_err", "chisqr")
+        return cls(degenerate=bool(data.get("degenerate")), alternative=data.get("alternative"), model=np.array([]),
+                   notes=list(data.get("notes", [])), span_err_method=data.get("span_err_method", "covariance"),
+                   skew_err_method=data.get("skew_err_method", "covariance"),
+                   **{k: num(k) for k in floats},
+                   **{k: data.get(k) for k in ("span_interval", "skew_interval", "span_limit", "skew_limit")})
 
     def text(self, name: str) -> str:
         """``span`` or ``skew`` as text with its error or profile interval (see format_estimate)."""

@@ -13,6 +13,7 @@ import numpy as np
 from spinsim import csa
 from spinsim.sidebands import pseudo_voigt, sideband_intensities
 
+from ..display import ResultDisplay, axes_or_new
 from ..errors import UserError
 from .csa_model import manifold, measured_manifold, moment_estimates, site_spectrum
 from .csa_uncertainty import _covariance_suspect, _error_entry, _first_step, _profile, format_estimate
@@ -24,8 +25,8 @@ __all__ = ["SpectrumFit", "fit_mas_spectrum", "site_text", "IDENTITY_STATUSES", 
 START_SPAN_FACTORS = (1.0, 0.5, 2.0, 0.25, 4.0)
 
 
-@dataclass
-class SpectrumFit:
+@dataclass(repr=False)
+class SpectrumFit(ResultDisplay):
     """Result of a multi-site CSA fit to a 1D MAS spectrum.
 
     Attributes
@@ -55,6 +56,58 @@ class SpectrumFit:
     components: np.ndarray
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+
+    def _title(self):
+        return f"CSA of {len(self.sites)} site{'s' if len(self.sites) != 1 else ''} in a MAS spectrum"
+
+    def _headline(self):
+        return site_headline(self.sites)
+
+    def _rows(self):
+        return site_rows(self.sites)
+
+    def to_dict(self) -> dict:
+        return dict(sites=self.sites, eta_lorentz=self.eta_lorentz, sigma=self.sigma, notes=list(self.notes),
+                    warnings=list(self.warnings))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """The fit from :meth:`to_dict` (the spectrum, model and components are not in it: None)."""
+        def num(v):
+            return float("nan") if v is None else v
+
+        return cls([{k: num(v) if k in SITE_COLUMNS else v for k, v in s.items()} for s in data.get("sites", [])],
+                   num(data.get("eta_lorentz")), num(data.get("sigma")), None, None, None, None,
+                   list(data.get("notes", [])), list(data.get("warnings", [])))
+
+    def plot(self, ax=None, resid_ax=None, nucleus=None):
+        """Spectrum, fit and each site's sideband family on ``ax`` (new axes when None); the residual
+        on ``resid_ax`` when given."""
+        from .plot import draw_mas_fit
+
+        if self.ppm is None:
+            raise UserError("this fit was read from JSON, which does not hold the spectrum: plot the fit itself")
+        return draw_mas_fit(self, axes_or_new(ax), resid_ax, nucleus=nucleus)
+
+
+#: Columns of a site's table row (those a site has), in the order shown.
+SITE_COLUMNS = ("delta_iso", "delta_iso_err", "span", "span_err", "span_interval", "skew", "skew_err", "skew_interval",
+                "zeta", "eta", "fwhm", "fwhm_err", "amplitude", "fraction", "fraction_err", "n_sidebands", "status",
+                "error_method")
+
+
+def site_rows(sites) -> list[dict]:
+    """The table of a spectrum fit: one row per site (``name`` 'site 1'...), the columns of :data:`SITE_COLUMNS`."""
+    return [dict(name=f"site {i + 1}", **{k: s[k] for k in SITE_COLUMNS if k in s}) for i, s in enumerate(sites)]
+
+
+def site_headline(sites) -> str:
+    """Each site's delta_iso, span, skew and status on one line."""
+    def num(v, fmt):
+        return "nan" if v is None or not np.isfinite(float(v)) else format(float(v), fmt)
+
+    return "; ".join(f"{num(s.get('delta_iso'), '.1f')}: span {num(s.get('span'), '.0f')}, skew "
+                     f"{num(s.get('skew'), '+.2f')} {s.get('status', '')}".rstrip() for s in sites)
 
 
 def fit_mas_spectrum(

@@ -17,6 +17,7 @@ import numpy as np
 
 from spinsim.sidebands import pseudo_voigt
 
+from ..display import ResultDisplay, axes_or_new
 from ..errors import UserError
 from .processing import robust_noise
 
@@ -239,8 +240,8 @@ def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
     return status, warns
 
 
-@dataclass
-class DeconvolutionResult:
+@dataclass(repr=False)
+class DeconvolutionResult(ResultDisplay):
     """Fitted sites of a spectrum.
 
     Attributes
@@ -277,6 +278,37 @@ class DeconvolutionResult:
     def table(self) -> list[dict]:
         """Rows for text/CSV/JSON output (one per site)."""
         return [dict(site=i + 1, **s) for i, s in enumerate(self.sites)]
+
+    def _title(self):
+        return f"{len(self.sites)} site{'s' if len(self.sites) != 1 else ''}, reduced chi2 {self.redchi:.3g}"
+
+    def _headline(self):
+        return ", ".join(f"{s['center']:.1f} ppm: {s['fraction']:.3f}" for s in self.sites)
+
+    def _rows(self):
+        return [dict(name=f"site {r['site']}", **{k: v for k, v in r.items() if k != "site"}) for r in self.table()]
+
+    def to_dict(self) -> dict:
+        return dict(sites=self.table(), sigma=self.sigma, redchi=self.redchi, notes=list(self.notes),
+                    warnings=list(self.warnings))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """The fit from :meth:`to_dict` or a ``deconvolve --json`` (the spectrum and model are not in it)."""
+        def num(v):
+            return float("nan") if v is None else v
+
+        sites = [{k: num(v) for k, v in s.items() if k != "site"} for s in data.get("sites", [])]
+        return cls(sites, num(data.get("sigma")), num(data.get("redchi")), None, None, None, None, None, [],
+                   list(data.get("notes", [])), list(data.get("warnings", [])))
+
+    def plot(self, ax=None, resid_ax=None, nucleus=None, title=""):
+        """Spectrum, fit and each site's line on ``ax`` (new axes when None); the residual on ``resid_ax``."""
+        from .plot import draw_deconvolution
+
+        if self.ppm is None:
+            raise UserError("this fit was read from JSON, which does not hold the spectrum: plot the fit itself")
+        return draw_deconvolution(self, axes_or_new(ax), resid_ax, nucleus=nucleus, title=title)
 
 
 def deconvolve(
