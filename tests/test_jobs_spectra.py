@@ -309,3 +309,19 @@ def test_the_fits_inside_the_results_are_notebook_results_too(dec, csa_spectrum,
     assert repr(csa_manifold.fit).startswith("<ManifoldFit CSA of a sideband manifold: span ")
     with pytest.raises(UserError, match="read from JSON"):
         SpectrumFit.from_json(csa_spectrum.fit.to_json()).plot()
+
+
+@pytest.mark.slow
+def test_pass_says_what_the_isotropic_deconvolution_found():
+    # A fifth site where the isotropic spectrum has no line: its manifold would be fitted all the
+    # same; the deconvolution's refusal reaches the result (and the command's stderr and JSON).
+    from respdor.errors import FitWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = respdor.process_pass(PASS / "pass2d", (100, 200), sites_ppm=SITES + [-200], fit_region_ppm=(-800, 100),
+                                 mas_rate_hz=8000.0)
+    fit_warnings = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    assert any(w.startswith("isotropic spectrum: site 5 (start -200 ppm) is not determined by the data")
+               for w in fit_warnings), fit_warnings
+    assert all(w in r.warnings for w in fit_warnings)

@@ -430,6 +430,8 @@ def process_pass(path, noise_region_ppm, *, sites_ppm=None, fit_region_ppm=None,
     n_checks = len(warnings)
     # The noise is measured on the order spectra, whose lines sit at the isotropic shifts.
     _noise_check(a.spectra.ppm, a.spectra.isotropic, noise_region_ppm, sites, "the isotropic spectrum", warnings)
+    # What the isotropic deconvolution found (a site refused, moved or merged) holds for every manifold.
+    _warn_all([f"isotropic spectrum: {w}" for w in a.deconvolution.warnings], FitWarning, warnings)
     return PassResult(input=str(path), nucleus=ds.nucleus, mas_rate_hz=mc.rate_hz, mas_check=mc, analysis=a,
                       n_pitch=int(ds.data.shape[0]), picked_sites=picked, data_notes=list(ds.notes),
                       warnings=warnings, n_check_warnings=n_checks)
