@@ -99,15 +99,7 @@ def integrate_series(
                         "recoupling per vclist count: the pulse program repeats whole rotor cycles)")
     ds = read_bruker(path)
     notes = list(ds.notes)
-    if ds.data.ndim != 2:
-        raise DataFileError(ds.path, "not a pseudo-2D data set (no ser file)")
-    vpath = Path(vclist_path) if vclist_path else ds.path / "vclist"
-    vc = read_vclist(vpath)
-    n_rows = ds.data.shape[0]
-    if 2 * vc.size != n_rows:
-        raise DataFileError(
-            vpath, f"{vc.size} loop counters need {2 * vc.size} interleaved S0/S1 rows, but the ser has {n_rows}"
-        )
+    vc = _loop_counters(ds, vclist_path)
     sink = warnings if warnings is not None else notes
     data = _rows_to_transform(ds, order, mas_hz, cpmg, echo_period_s, n_echoes, notes, sink)
     freq, spec = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=0.0)
@@ -129,6 +121,20 @@ def integrate_series(
     notes.append(f"t = vclist count x {periods_per_count:g} rotor period(s) at {mas_hz:g} Hz MAS")
     curve = DephasingCurve.from_signals(t, s0, s1, sig0, sig1, source=str(ds.path), notes=notes)
     return curve, notes
+
+
+def _loop_counters(ds, vclist_path):
+    """The vclist of a pseudo-2D data set, one counter per S0/S1 pair of rows (checked)."""
+    if ds.data.ndim != 2:
+        raise DataFileError(ds.path, "not a pseudo-2D data set (no ser file)")
+    vpath = Path(vclist_path) if vclist_path else ds.path / "vclist"
+    vc = read_vclist(vpath)
+    n_rows = ds.data.shape[0]
+    if 2 * vc.size != n_rows:
+        raise DataFileError(
+            vpath, f"{vc.size} loop counters need {2 * vc.size} interleaved S0/S1 rows, but the ser has {n_rows}"
+        )
+    return vc
 
 
 def _rows_to_transform(ds, order, mas_hz, cpmg, echo_period_s, n_echoes, notes, sink):
