@@ -107,6 +107,7 @@ def test_deconvolve_call_equals_command(dec, tmp_path, capsys):
     out = _cli_json(tmp_path, ["deconvolve", str(PASS / "isotropic_1cycle.txt"), "--sites", *map(str, SITES),
                                "--noise-region", "100", "200", "--compare", str(PASS / "isotropic_3cycle.txt")])
     _close(_as_json(dec, True), json.loads(out.read_text()))
+    _close(_as_json(DeconvolveResult.from_json(out)), json.loads(out.read_text()))  # the command's JSON read back
     assert dec.sites[0].center == pytest.approx(-50.0, abs=0.05)  # a site by attribute as by key
     assert dec.sites[0]["fraction"] == dec.sites[0].fraction
 
@@ -117,6 +118,7 @@ def test_csa_spectrum_call_equals_command(csa_spectrum, tmp_path):
                                "--fwhm", "30", "--noise-region", "100", "200", "--starts", "1"])
     cli = json.loads(out.read_text())
     _close(_as_json(csa_spectrum, True), cli)
+    _close(_as_json(CsaFitResult.from_json(out)), cli)
     # The README's numbers (data/pass_113Cd_synthetic): span 148.9 and 454.2 ppm.
     assert [round(s.span, 1) for s in csa_spectrum.sites[:2]] == [148.9, 454.2]
     assert cli["mas_source"] == "given" and "sideband pair" in cli["mas_evidence"]
@@ -125,6 +127,7 @@ def test_csa_spectrum_call_equals_command(csa_spectrum, tmp_path):
 def test_csa_manifold_call_equals_command(csa_manifold, manifold_csv, tmp_path):
     out = _cli_json(tmp_path, ["csa-fit", str(manifold_csv), "--mas", "8k", "--larmor", "88.8MHz"])
     _close(_as_json(csa_manifold, True), json.loads(out.read_text()))
+    _close(_as_json(CsaFitResult.from_json(out)), json.loads(out.read_text()))
     assert csa_manifold.fit.span == pytest.approx(SPAN, rel=0.02)
     assert csa_manifold.fit.skew == pytest.approx(SKEW, abs=0.05)
 
@@ -132,6 +135,7 @@ def test_csa_manifold_call_equals_command(csa_manifold, manifold_csv, tmp_path):
 def test_pass_timings_call_equals_command(timings, tmp_path):
     out = _cli_json(tmp_path, ["pass-timings", "-n", "6", "--mas", "8k", "--pulse", "5us"])
     _close(_as_json(timings, True), json.loads(out.read_text()))
+    _close(_as_json(PassTimingsResult.from_json(out)), json.loads(out.read_text()))
     assert timings.rows[0]["t1_over_tr"] == pytest.approx(1 / 6, abs=1e-4)  # pitch 0: equally spaced pulses
 
 
