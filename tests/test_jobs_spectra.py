@@ -172,7 +172,7 @@ def test_reprs_are_short_and_say_the_numbers(dec, csa_spectrum, csa_manifold, ti
     texts = [repr(r) for r in _all(dec, csa_spectrum, csa_manifold, timings, integrated)]
     assert all(len(t) <= REPR_WIDTH for t in texts), [len(t) for t in texts]
     assert texts[0].startswith("<DeconvolveResult 4 sites") and "-50.0 ppm: 0.38" in texts[0]
-    assert "span 149" in texts[1] and "MAS 8000 Hz (given)" in texts[1]
+    assert "span 149" in texts[1] and "MAS 8000 Hz (given)" in texts[1] and "..." not in texts[1]
     assert texts[2].startswith("<ManifoldCsaResult") and "span " in texts[2]
     assert "N = 6, MAS 8000 Hz" in texts[3] and "largest residual" in texts[3]
     assert "111Cd" in texts[4] and "10 points" in texts[4]
@@ -329,3 +329,12 @@ def test_pass_says_what_the_isotropic_deconvolution_found():
     assert any(w.startswith("isotropic spectrum: site 5 (start -200 ppm) is not determined by the data")
                for w in fit_warnings), fit_warnings
     assert all(w in r.warnings for w in fit_warnings)
+
+
+def test_a_spectrum_given_as_arrays_fits_as_its_file(dec):
+    x, y = np.loadtxt(PASS / "isotropic_1cycle.txt", delimiter=",", comments="#", unpack=True)
+    r = respdor.deconvolve((x[::-1], y[::-1]), SITES, noise_region_ppm=(100, 200))  # any order
+    assert [s.center for s in r.sites] == pytest.approx([s.center for s in dec.sites], abs=1e-9)
+    assert r.input == "the spectrum given"
+    with pytest.raises(UserError, match="same length"):
+        respdor.deconvolve((x, y[:-1]), SITES)

@@ -134,8 +134,42 @@ def _load(source, lb_hz, phase, baseline_order, dc, zero_fill, lp_first):
 
     if isinstance(source, Spectrum1D):
         return source
+    if isinstance(source, tuple):  # (ppm, intensity) arrays, as a notebook holds them
+        return _arrays(source, baseline_order)
     return load_spectrum(source, lb_hz=lb_hz, phase=phase, baseline_order=baseline_order, dc=dc,
                          zero_fill=zero_fill, lp_first=lp_first)
+
+
+def _arrays(source, baseline_order):
+    """A Spectrum1D from (ppm, intensity) arrays: evenly spaced, finite, sorted ascending."""
+    from ..spectra.inputs import Spectrum1D
+
+    if len(source) != 2:
+        raise UserError(f"a spectrum as arrays is (ppm, intensity), got {len(source)} arrays")
+    x, y = (np.asarray(v, float).ravel() for v in source)
+    if x.size != y.size or x.size < 8:
+        raise UserError(f"ppm and intensity must have the same length (>= 8 points), got {x.size} and {y.size}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise UserError("the spectrum arrays hold non-finite values")
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    dx = np.diff(x)
+    if np.any(dx == 0) or np.max(dx) / np.min(dx) > 1.01:
+        raise UserError("the ppm array must be evenly spaced without repeated values")
+    notes = ["spectrum given as arrays (ppm, intensity)"]
+    if baseline_order is not None:
+        from ..spectra.processing import baseline_correct
+
+        y, _, m = baseline_correct(y, baseline_order)
+        notes.append(f"baseline: order-{baseline_order} polynomial through {int(m.sum())} signal-free points subtracted")
+    return Spectrum1D(x, y, None, None, None, None, None, notes)
+
+
+def _name(source) -> str:
+    """How a spectrum is named in messages: its path, or 'the spectrum' for one given as data."""
+    from ..spectra.inputs import Spectrum1D
+
+    return "the spectrum given" if isinstance(source, (Spectrum1D, tuple)) else str(source)
 
 
 # --- csa-fit -----------------------------------------------------------------------------------
@@ -155,8 +189,8 @@ def csa_fit(source, *, spectrum: bool = False, mas_rate_hz: float | None = None,
 
     Parameters
     ----------
-    source : str, Path or Spectrum1D
-        The manifold CSV, or the spectrum.
+    source : str, Path, Spectrum1D or (ppm, intensity)
+        The manifold CSV, or the spectrum (a file, a Bruker directory, or arrays: ppm evenly spaced).
     spectrum : bool
         ``source`` is a 1D MAS spectrum, not a manifold.
     mas_rate_hz : float, optional
@@ -240,8 +274,8 @@ def _csa_spectrum(source, mas_rate_hz, larmor_hz, nucleus, field_t, sites_ppm, s
     warnings: list = []
     larmor, larmor_source = _observe_frequency(sp.larmor_hz, larmor_hz, field_t, nucleus, sp.nucleus,
                                                sp.nucleus_inferred, warnings)
-    mc = _mas_check(sp.freq_axis(larmor), sp.y, given, sp.mas_recorded_hz, f"spectrum {source}", warnings)
-    _noise_check(sp.ppm, sp.y, noise_region_ppm, sites_ppm, f"spectrum {source}", warnings)
+    mc = _mas_check(sp.freq_axis(larmor), sp.y, given, sp.mas_recorded_hz, f"spectrum {_name(source)}", warnings)
+    _noise_check(sp.ppm, sp.y, noise_region_ppm, sites_ppm, f"spectrum {_name(source)}", warnings)
     spans = list(span_ppm) if span_ppm else [None] * len(sites_ppm)
     if len(spans) != len(sites_ppm):
         raise UserError(f"span_ppm has {len(spans)} values for {len(sites_ppm)} sites")
@@ -254,7 +288,7 @@ def _csa_spectrum(source, mas_rate_hz, larmor_hz, nucleus, field_t, sites_ppm, s
                                n_starts=n_starts)
         p.advance()
     _warn_all(fit.warnings, FitWarning, warnings)
-    return SpectrumCsaResult(input=str(source), mas_rate_hz=mc.rate_hz, larmor_hz=larmor, larmor_source=larmor_source,
+    return SpectrumCsaResult(input=_name(source), mas_rate_hz=mc.rate_hz, larmor_hz=larmor, larmor_source=larmor_source,
                              fit=fit, mas_check=mc, nucleus=sp.nucleus or nucleus, input_notes=list(sp.notes),
                              warnings=warnings, n_check_warnings=n_checks)
 
@@ -277,8 +311,8 @@ def deconvolve(source, sites_ppm, *, shape: str = "gaussian", fwhm_ppm: float | 
 
     Parameters
     ----------
-    source : str, Path or Spectrum1D
-        Text file (ppm, intensity) or Bruker experiment directory.
+    source : str, Path, Spectrum1D or (ppm, intensity)
+        Text file (ppm, intensity), Bruker experiment directory, or the arrays themselves.
     sites_ppm : sequence of float
         Starting centres (ppm), one per site.
     shape : {'gaussian', 'lorentzian', 'voigt'}
@@ -332,8 +366,8 @@ def deconvolve(source, sites_ppm, *, shape: str = "gaussian", fwhm_ppm: float | 
         from ..spectra.deconvolution import compare_samples
 
         comparison = compare_samples(fits[0], fits[1], reference_ppm=reference_ppm)
-    return DeconvolveResult(input=str(source), fit=fits[0], nucleus=nuclei[0] or observed_nucleus, shape=shape,
-                            input_notes=notes, compare=None if compare_path is None else str(compare_path),
+    return DeconvolveResult(input=_name(source), fit=fits[0], nucleus=nuclei[0] or observed_nucleus, shape=shape,
+                            input_notes=notes, compare=None if compare_path is None else _name(compare_path),
                             compare_fit=fits[1] if compare_path is not None else None, comparison=comparison,
                             reference_ppm=float(reference_ppm), warnings=warnings)
 
@@ -345,14 +379,14 @@ def _deconvolve_one(path, sites_ppm, shape, fwhm_ppm, noise_region_ppm, fit_regi
 
     sp = _load(path, *processing)
     _warn_all(check_nucleus(nucleus, sp.nucleus, sp.nucleus_inferred), DataWarning, warnings)
-    _noise_check(sp.ppm, sp.y, noise_region_ppm, sites_ppm, f"spectrum {path}", warnings)
+    _noise_check(sp.ppm, sp.y, noise_region_ppm, sites_ppm, f"spectrum {_name(path)}", warnings)
     try:
         fit = fit_lines(sp.ppm, sp.y, list(sites_ppm), fwhm=fwhm_ppm, shape=shape,
                         noise_region=tuple(noise_region_ppm) if noise_region_ppm is not None else None,
                         fit_region=tuple(fit_region_ppm) if fit_region_ppm is not None else None, baseline=baseline,
                         allow_long=allow_long)
     except ZeroDivisionError:  # the populations a_i / sum(a) with every fitted area zero
-        raise UserError(f"{path}: every fitted area is zero: no signal at sites_ppm "
+        raise UserError(f"{_name(path)}: every fitted area is zero: no signal at sites_ppm "
                         f"{' '.join(f'{c:g}' for c in sites_ppm)} ppm") from None
     _warn_all(fit.warnings, FitWarning, warnings)
     return fit, sp.nucleus, list(sp.notes)

@@ -186,8 +186,7 @@ class SpectrumCsaResult(CsaFitResult):
         return self.fit_notes + self.input_notes
 
     def _title(self):
-        return (f"CSA of {len(self.sites)} site{'s' if len(self.sites) != 1 else ''}, MAS {self.mas_rate_hz:g} Hz "
-                f"({self.mas_source}), |nu0| {self.larmor_hz / 1e6:.4f} MHz")
+        return f"CSA of {len(self.sites)} site{'s' if len(self.sites) != 1 else ''}, MAS {self.mas_rate_hz:g} Hz ({self.mas_source})"
 
     def _headline(self):
         from ..spectra.csa_spectrum import site_headline

@@ -102,12 +102,15 @@ def site_rows(sites) -> list[dict]:
 
 
 def site_headline(sites) -> str:
-    """Each site's delta_iso, span, skew and status on one line."""
+    """Each site's delta_iso, span, skew (and its status unless 'ok') on one line."""
     def num(v, fmt):
         return "nan" if v is None or not np.isfinite(float(v)) else format(float(v), fmt)
 
+    def status(s):
+        return "" if s.get("status", "ok") == "ok" else f" ({s['status']})"
+
     return "; ".join(f"{num(s.get('delta_iso'), '.1f')}: span {num(s.get('span'), '.0f')}, skew "
-                     f"{num(s.get('skew'), '+.2f')} {s.get('status', '')}".rstrip() for s in sites)
+                     f"{num(s.get('skew'), '+.2f')}{status(s)}" for s in sites)
 
 
 def fit_mas_spectrum(
