@@ -285,6 +285,19 @@ def test_command_says_the_warning_once_in_its_own_words(manifold_csv, capsys):
     (lambda p: respdor.pass_timings(16, pulse_s=5e-6), "pulse_s needs mas_rate_hz"),
     (lambda p: respdor.integrate(CPMG / "respdor", (-80, -10), (100, 200), 10000.0, 0), "periods_per_count 0"),
     (lambda p: respdor.integrate(CPMG / "respdor", (-80, -10), (100, 200), 10000.0, 2), "cpmg=sum"),
+    (lambda p: respdor.integrate(CPMG / "respdor", (-80, -10), (100, 200), None, 2), "mas_rate_hz is required"),
+    (lambda p: respdor.integrate(CPMG / "respdor", (-80, -10), (100, 200), 10000.0, 2, n_echoes=4),
+     "n_echoes needs cpmg=sum"),
+    (lambda p: respdor.integrate(CPMG / "respdor", (5, 5), (100, 200), 10000.0, 2), "region_ppm 5 5: an empty range"),
+    (lambda p: respdor.csa_fit(PASS / "mas1d_8kHz.txt", spectrum=True, mas_rate_hz=8000.0, larmor_hz=88.8e6,
+                               sites_ppm=[-50, -320], span_ppm=[100]), "span_ppm has 1 values for 2 sites"),
+    (lambda p: respdor.csa_fit(PASS / "mas1d_8kHz.txt", spectrum=True, sites_ppm=[-50], n_starts=9), "n_starts"),
+    (lambda p: respdor.csa_fit(PASS / "mas1d_8kHz.txt", spectrum=True, sites_ppm=[-50]),
+     "give the observe frequency: larmor_hz"),
+    (lambda p: respdor.deconvolve(PASS / "isotropic_1cycle.txt", [-50], zero_fill=0), "zero_fill must be >= 1"),
+    (lambda p: respdor.deconvolve(PASS / "isotropic_1cycle.txt", [-50], noise_region_ppm=(100,)), "noise_region_ppm"),
+    (lambda p: respdor.process_pass(PASS / "pass2d", (100, 200), mas_rate_hz=80.0), "mas_rate_hz"),
+    (lambda p: respdor.process_pass(PASS / "pass2d", (100, 200), sites_ppm=[150]), "contains the site at 150"),
 ])
 def test_errors_name_the_python_parameter(call, word, manifold_csv):
     with pytest.raises(UserError) as exc:

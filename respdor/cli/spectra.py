@@ -252,16 +252,18 @@ def _calling():
 
     from ..errors import RespdorWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RespdorWarning)
-        try:
-            yield
-        except BaseException:
-            _say([str(w.message) for w in caught if issubclass(w.category, RespdorWarning)])
-            raise
-    for w in caught:  # others (numpy, scipy, lmfit) go on to the command's own report
-        if not issubclass(w.category, RespdorWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RespdorWarning)
+            try:
+                yield
+            except BaseException:
+                _say([str(w.message) for w in caught if issubclass(w.category, RespdorWarning)])
+                raise
+    finally:
+        for w in caught:  # others (numpy, scipy, lmfit) go on to the command's own report
+            if not issubclass(w.category, RespdorWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _freq(text, option):

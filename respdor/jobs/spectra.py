@@ -605,8 +605,8 @@ def integrate(path, region_ppm, noise_region_ppm, mas_rate_hz: float, periods_pe
     if mas is None:
         raise UserError("mas_rate_hz is required (acqus MASR is not trusted)")
     if (echo_period_s is not None or n_echoes is not None) and not cpmg:
-        raise UserError(f"{'echo_period_s' if echo_period_s is not None else 'n_echoes'} needs cpmg='sum' or "
-                        "cpmg='spikelet'")
+        raise UserError(f"{'echo_period_s' if echo_period_s is not None else 'n_echoes'} needs cpmg=sum or "
+                        "cpmg=spikelet")
     warnings: list = []
     found: list = []
     with tracking(progress, 1, "integrate", "series") as p:
