@@ -31,7 +31,7 @@ copyright = "respdor developers, BSD-3-Clause"
 release = version = respdor.__version__
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST Markdown pages, and notebooks written as MyST Markdown executed at build time
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
@@ -42,7 +42,7 @@ extensions = [
     "respdor_docstrings",
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 root_doc = "index"
 exclude_patterns = [
     "_build",
@@ -59,6 +59,14 @@ exclude_patterns = [
 # --- MyST: the existing Markdown pages are used as they are -------------------------------------
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
+
+# --- Notebooks: a page with a `kernelspec` in its front matter is a notebook, executed on every build ---
+nb_execution_mode = "force"
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True  # a cell that fails fails the build
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_execution_in_temp = True  # a notebook that writes a file writes it outside the sources
 
 # --- API reference ------------------------------------------------------------------------------
 autosummary_generate = False  # the API pages are written by hand (docs/api/*.rst)

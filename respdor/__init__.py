@@ -2,10 +2,10 @@
 
 Quick start::
 
-    from respdor import read_curve, CurveModel, fit_curve
-    curve = read_curve("curve.csv")                  # header t_ms,dSS0,sigma
-    result = fit_curve(curve, CurveModel("13C", "27Al", experiment="respdor"))
-    print(result.report())
+    import respdor
+    result = respdor.fit("curve.csv", "13C", "27Al")  # header t_ms,dSS0,sigma
+    result                                            # a table in a notebook
+    result.plot()
 
 Importing ``respdor`` compiles no numba kernel; the simulation engine (``spinsim``'s kernels) is
 imported only when a simulated model is asked for.
@@ -23,6 +23,7 @@ _LAZY = {
     "CurveModel": "respdor.fitting",
     "FitResult": "respdor.fitting",
     "ParameterEstimate": "respdor.fitting",
+    "fit": "respdor.jobs.fit",
     "fit_curve": "respdor.fitting",
     "fit_curves": "respdor.fitting",
     "read_curve": "respdor.io",
@@ -36,10 +37,35 @@ _LAZY = {
     "integrate": "respdor.jobs.spectra",
     "process_pass": "respdor.jobs.spectra",
     "pass_timings": "respdor.jobs.spectra",
+    "CsaFitResult": "respdor.jobs.spectra",
+    "DeconvolveResult": "respdor.jobs.spectra",
+    "PassResult": "respdor.jobs.spectra",
+    "PassTimingsResult": "respdor.jobs.spectra",
+    "IntegrateResult": "respdor.jobs.spectra",
+    "simulate": "respdor.jobs.simulate",
+    "SimulationRun": "respdor.jobs.simulate",
+    "build_library": "respdor.jobs.library",
+    "library_info": "respdor.jobs.library",
+    "LibraryBuild": "respdor.jobs.library",
+    "LibraryInfo": "respdor.jobs.library",
+    "predict_structure": "respdor.jobs.structure",
+    "compare_structures": "respdor.jobs.structure",
+    "StructurePrediction": "respdor.jobs.structure",
+    "StructureComparison": "respdor.jobs.structure",
+    "plan": "respdor.jobs.plan",
+    "PlanResult": "respdor.jobs.plan",
 }
 
 
+#: Sub-modules reached as attributes (``respdor.datasets.path(...)``) without an explicit import.
+_SUBMODULES = {"datasets"}
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        from importlib import import_module
+
+        return import_module(f"respdor.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'respdor' has no attribute {name!r}")
@@ -59,24 +85,42 @@ __version__ = "0.1.0"
 __all__ = [
     "CurveModel",
     "DataFileError",
+    "CsaFitResult",
+    "DeconvolveResult",
     "DephasingCurve",
     "FitResult",
+    "IntegrateResult",
     "ParameterEstimate",
+    "PassResult",
+    "PassTimingsResult",
+    "PlanResult",
+    "StructureComparison",
+    "StructurePrediction",
     "UserError",
+    "compare_structures",
     "coupling_from_distance",
     "csa_fit",
     "deconvolve",
     "distance_from_coupling",
+    "fit",
     "fit_curve",
     "fit_curves",
     "get_isotope",
     "integrate",
     "pass_timings",
     "process_pass",
+    "plan",
+    "predict_structure",
     "read_curve",
     "recoupling_scaling",
     "redor_dephasing",
     "respdor_dephasing",
     "transfer_dephasing",
     "transfer_matrix",
+    "simulate",
+    "SimulationRun",
+    "build_library",
+    "library_info",
+    "LibraryBuild",
+    "LibraryInfo",
 ]

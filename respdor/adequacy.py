@@ -78,7 +78,7 @@ def _fmt_points(curve, idx, z, what):
     return f"{curve.label}: {idx.size} point(s) lie {what} by more than 3 sigma ({shown}{more})"
 
 
-def adequacy_checks(problem, result, weighted, option="--fix"):
+def adequacy_checks(problem, result, weighted, option="fix"):
     """Run the checks on a finished fit.
 
     Parameters
@@ -179,7 +179,8 @@ def _ceiling_message(curve, model, y, ceiling, fixed, option):
     head = f"{curve.label}: the curve reaches {y:.3g}"
     if not x_vary and x < 0.5 and abs(x - partner.abundance) < 1e-12:
         return (f"{head} but {partner.symbol} at natural abundance ({100 * x:.3g} %) allows at most {ceiling:.2g}: "
-                f"is the sample {partner.symbol}-enriched? use {option} x=1")
+                f"is the sample {partner.symbol}-enriched? use {option} x=1" if option.startswith("--") else
+                f"is the sample {partner.symbol}-enriched? use {option}={{'x': 1}}")
     parts = []
     for base, label in (("fraction", "f"), ("efficiency", "eps"), ("abundance", "x")):
         vary, value = fixed[base]

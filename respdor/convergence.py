@@ -33,9 +33,15 @@ def add_options(parser, what="the simulated curve"):
 
 def tolerance(args):
     """The checked ``--powder-tol`` value."""
-    tol = args.powder_tol
+    return check_tol(args.powder_tol, "--powder-tol")
+
+
+def check_tol(tol, name="powder_tol"):
+    """``tol`` checked as a tolerance of the convergence check: a number in (0, 1) (a change of dS/S0)."""
+    if isinstance(tol, int) and not isinstance(tol, bool):
+        tol = float(tol)
     if not (isinstance(tol, float) and math.isfinite(tol) and 0 < tol < 1):
-        raise UserError(f"--powder-tol {tol!r}: must be a number in (0, 1) (a change of dS/S0)")
+        raise UserError(f"{name} {tol!r}: must be a number in (0, 1) (a change of dS/S0)")
     return tol
 
 
@@ -79,13 +85,20 @@ def raw_at_step(raw, max_dt):
 
 
 def announce(explicit, check_explicit, run_wall_s, out, uses_step=True):
-    """Say before the check starts what it will cost (nothing when no setting is to be checked)."""
+    """Say before the check starts what it will cost (nothing when no setting is to be checked).
+
+    ``out``: a :class:`spinsim.progress.Progress` (or ``progress`` argument) that receives the
+    line as a note, or a text stream, on which it is written as an indented line.
+    """
     from spinsim.convergence import COST_BOUND
+    from spinsim.progress import LineProgress, Progress, as_progress
 
     n = sum(1 for k, v in explicit.items() if (check_explicit or not v) and (uses_step or k != "step"))
     if n:
-        print(f"  checking convergence of {n} setting(s): about {COST_BOUND * run_wall_s:.0f} s at most "
-              f"({COST_BOUND:g}x the run's {run_wall_s:.1f} s), more if a setting must be refined", file=out)
+        to = out if isinstance(out, Progress) or not hasattr(out, "write") else LineProgress(out)
+        as_progress(to).note(f"checking convergence of {n} setting(s): about {COST_BOUND * run_wall_s:.0f} s at "
+                             f"most ({COST_BOUND:g}x the run's {run_wall_s:.1f} s), more if a setting must be "
+                             "refined")
 
 
 def _value(dim, v):
@@ -98,13 +111,14 @@ def _at(k, times_s):
     return f" at {1e3 * float(times_s[k]):.4g} ms"
 
 
-def _dimension_text(d, times_s, origin):
+def _dimension_text(d, times_s, origin, options=True):
     who = "yours" if d.explicit else origin
     head = f"{_LABEL[d.dimension]} {_value(d.dimension, d.initial_value)} ({who})"
     if d.status == "not applicable":
         return f"{_LABEL[d.dimension]}: not applicable (no step: free evolution is integrated exactly)"
     if d.status == "explicit":
-        return f"{head}: not checked (--check-convergence checks it)"
+        how = "--check-convergence" if options else "check_convergence=True"
+        return f"{head}: not checked ({how} checks it)"
     if d.status == "cannot coarsen":
         return f"{head}: cannot be checked (no coarser member of this orientation set)"
     first = d.steps[0]
@@ -124,14 +138,15 @@ def _dimension_text(d, times_s, origin):
     return f"{text}: {d.status}"
 
 
-def check_text(check, times_s, origin="default"):
-    """Lines (without indentation) saying what was checked, at what cost, and the outcome."""
+def check_text(check, times_s, origin="default", options=True):
+    """Lines (without indentation) saying what was checked, at what cost, and the outcome; ``options``:
+    name the command-line option that checks explicit settings (else the Python argument)."""
     from spinsim.convergence import COST_BOUND
 
     lines = [f"convergence check (tolerance {check.tol:g} in dS/S0; each setting against a coarser one, the "
              f"others held; {check.check_wall_s:.1f} s = {check.cost_fraction:.2g}x the run, bound "
              f"{COST_BOUND:g}x for the coarser runs, finer runs extra): result at {check.level.describe()}"]
-    lines += ["  " + _dimension_text(d, times_s, origin) for d in check.dimensions]
+    lines += ["  " + _dimension_text(d, times_s, origin, options) for d in check.dimensions]
     return lines
 
 
@@ -157,8 +172,9 @@ _HINT = {"alpha_beta": ("more orientations ([powder] n", "--powder"),
 
 
 def check_warnings(check, times_s, where="", options=True):
-    """One warning line per dimension left unconverged (empty when all passed); ``options``: the
-    command has ``--powder``/``--gamma`` to name besides the spec keys."""
+    """One warning line per dimension left unconverged (empty when all passed); ``options``: True when
+    the command has ``--powder``/``--gamma`` to name besides the spec keys, or a dict naming the
+    arguments that set ``"alpha_beta"`` and ``"gamma"``."""
     out = []
     for d in check.dimensions:
         if d.status != "unconverged":
@@ -174,4 +190,6 @@ def check_warnings(check, times_s, where="", options=True):
 
 def _hint(dim, options):
     key, opt = _HINT[dim]
+    if isinstance(options, dict):
+        opt = options.get(dim)
     return key + (f", {opt})" if options and opt else ")")

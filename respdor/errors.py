@@ -55,7 +55,7 @@ def warn(message: str, category: type = RespdorWarning, into: list | None = None
     into : list of str, optional
         The result's ``warnings`` list (the same text is appended once).
     stacklevel : int
-        As for :func:`warnings.warn`, counted from the caller of this function.
+        As for ``warnings.warn``, counted from the caller of this function.
 
     Returns
     -------

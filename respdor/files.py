@@ -3,7 +3,8 @@
 Reading: :func:`read_text` gives the text of a user file with a byte-order mark removed and CRLF /
 CR line ends read as LF, and names a missing file, a directory given as a file, a device or socket
 given as a file (a pipe is read) and a binary file in one line. Every text reader of the package
-(curves, spectra, manifolds, vclists, parameter files) goes through it, so they all behave the same.
+(curves, spectra, manifolds, vclists, parameter files) goes through it, so they all behave the same;
+it is spinsim's guard (:mod:`spinsim.textfile`), which spinsim's own readers use too.
 
 Writing: an :class:`OutputPlan` collects every file a command will write, and :meth:`OutputPlan.check`
 refuses the whole plan, before the first byte is written, when an output
@@ -30,16 +31,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 import tempfile
 from pathlib import Path
+
+from spinsim import textfile
 
 from .errors import DataFileError, UserError
 
 __all__ = ["read_text", "OutputPlan", "atomic_write", "atomic_path", "partial_path", "resumable_output",
            "write_output", "figure_formats", "write_figure", "os_error_hint"]
-
-_BINARY_PROBE = 8192
 
 #: Largest magnitude accepted for a measured value (intensity, time, noise): squares and sums of
 #: larger values overflow float64 in a least-squares fit (1e300**2 = inf), so they are refused.
@@ -48,6 +48,9 @@ MAX_ABS_VALUE = 1e100
 
 def read_text(path, what="text file") -> str:
     """The text of a user file, BOM removed, line ends normalised to ``\\n``.
+
+    The guard is spinsim's (:func:`spinsim.textfile.read_text`), shared with the spinsim readers;
+    here its refusals are :class:`DataFileError`.
 
     Parameters
     ----------
@@ -63,29 +66,13 @@ def read_text(path, what="text file") -> str:
     Raises
     ------
     DataFileError
-        Missing file, a directory, a device or socket, a binary (not UTF-8) file; the message names the path.
+        Missing file, a directory, a device or socket, a binary (a NUL byte, or not UTF-8) file;
+        the message names the path (and the line of a bad byte).
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataFileError(path, "no such file")
-    if path.is_dir():
-        raise DataFileError(path, f"is a directory, not a {what}")
-    device = _device_kind(path)
-    if device:  # /dev/zero would be read until memory runs out; a pipe (<(...), /dev/stdin) is fine
-        raise DataFileError(path, f"is {device}, not a {what}")
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataFileError(path, f"cannot read the {what}: {exc.strerror}") from None
-    if b"\x00" in data[:_BINARY_PROBE]:
-        raise DataFileError(path, f"is a binary file, not a {what}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataFileError(path, f"is not UTF-8 text (binary file?), expected a {what}", line=line) from None
-    # A BOM in the middle (concatenated files) or a stray one after utf-8-sig is removed as well.
-    return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+        return textfile.read_text(path, what)
+    except textfile.TextFileError as exc:
+        raise DataFileError(exc.path, exc.reason, line=exc.line) from None
 
 
 #: The one line said when a run runs out of memory (the command line maps MemoryError to it).
@@ -174,10 +161,6 @@ def atomic_path(path):
         raise
 
 
-_SPECIAL_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                  (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
-
-
 def _not_a_regular_file(path) -> str | None:
     """Why ``path`` cannot be an output file, or None when it is a regular file or absent.
 
@@ -197,25 +180,11 @@ def _not_a_regular_file(path) -> str | None:
         if exc.errno == errno.ENOTDIR:
             return None  # a parent is a file: said by the parent-directory check
         return f"cannot be examined: {exc.strerror}"
-    kind = _special_kind(st.st_mode)
+    kind = textfile.special_file_kind(st.st_mode)
     if kind:
         via = f"a symbolic link to {os.path.realpath(path)}, " if os.path.islink(path) else ""
         return f"is {via}{kind}, not a regular file"
     return None
-
-
-def _special_kind(mode) -> str | None:
-    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
-
-
-def _device_kind(path) -> str | None:
-    """``"a character device"`` etc. for a device or socket (links followed), else None; a FIFO
-    is None: it is read like a file."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None  # the read itself names what is wrong
-    return None if stat.S_ISFIFO(mode) else _special_kind(mode)
 
 
 def _writable_target(path) -> Path:

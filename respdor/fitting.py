@@ -40,16 +40,18 @@ from typing import Callable, Sequence
 
 import lmfit
 import numpy as np
-from scipy import stats
 
 from spinsim.dipolar import ANGSTROM, dipolar_constant
 from spinsim.isotopes import Isotope, get_isotope
 
 from .constraints import prepare_constraints
+from .display import ResultDisplay
 from .curve import DephasingCurve, refuse_repeated_curves
 from .errors import UserError
 from .adequacy import adequacy_checks
 from .optimum import search_and_fit
+from .profile import lmfit_prob_func
+from .profile import profile as profile_likelihood
 from .tabulated import LEVELS, confirm_tabulated, edge_warnings, model_of
 from .models import (
     TRANSFER_KINDS,
@@ -151,7 +153,7 @@ class CurveModel:
         if self.observe_isotope.symbol == self.partner_isotope.symbol:
             raise UserError(f"observed and partner nucleus are both {self.observe_isotope.symbol}: REDOR/RESPDOR "
                             "recouple two different nuclei (pulses on the partner would hit the observed spin too); "
-                            "check --observe/--partner")
+                            "check observe/partner")
         if not 1 <= self.n_partners <= MAX_EQUIVALENT_PARTNERS:
             raise UserError(f"number of partners must be 1 to {MAX_EQUIVALENT_PARTNERS} (the most atoms one shell "
                             f"around a nucleus can hold at one distance), got {self.n_partners}")
@@ -241,7 +243,7 @@ class CurveModel:
         return gaussian_distance_average(lambda r: at_coupling(self.dr3 / r**3), r0, width_angstrom)
 
 
-@dataclass
+@dataclass(repr=False)
 class ParameterEstimate:
     """Value and uncertainty of one fitted or derived parameter.
 
@@ -281,6 +283,40 @@ class ParameterEstimate:
         out["unit"] = self.unit
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParameterEstimate":
+        """The estimate from its JSON entry (:meth:`to_dict`)."""
+        def pair(key):
+            v = data.get(key)
+            return None if v is None else tuple(None if x is None else float(x) for x in v)
+
+        value = data.get("value")
+        return cls(value=float("nan") if value is None else float(value), stderr=data.get("stderr"),
+                   ci68=pair("ci68"), ci95=pair("ci95"), vary=bool(data.get("vary", True)),
+                   derived=bool(data.get("derived", False)), unit=data.get("unit", ""))
+
+    def text(self) -> str:
+        """``481 +- 92 Hz, 95 % [334, 748]``: the value at the precision its error supports."""
+        from .report import format_number
+
+        unit = f" {self.unit}" if self.unit else ""
+        if not self.vary and not self.derived:
+            return f"{format_number(self.value)}{unit} (fixed)"
+        head = format_number(self.value, self.stderr)
+        if self.stderr is not None:
+            head += f" +- {format_number(self.stderr, self.stderr)}"
+        if self.ci95 is not None:
+            lo, hi = (format_number(v, self.stderr) if v is not None else "open" for v in self.ci95)
+            return f"{head}{unit}, 95 % [{lo}, {hi}]"
+        return head + unit
+
+    def __repr__(self) -> str:
+        return f"<ParameterEstimate {self.text()}>"
+
+
+def _nan_if_none(v):
+    return float("nan") if v is None else float(v)
+
 
 def _finite_or_none(v):
     if v is None:
@@ -289,9 +325,13 @@ def _finite_or_none(v):
     return v if math.isfinite(v) else None
 
 
-@dataclass
-class FitResult:
-    """Outcome of :func:`fit_curve` / :func:`fit_curves`.
+@dataclass(repr=False)
+class FitResult(ResultDisplay):
+    """Outcome of :func:`respdor.fit`, :func:`fit_curve` and :func:`fit_curves`.
+
+    In a notebook it shows as a table of the parameters with their intervals and the warnings;
+    ``to_dataframe()`` gives the same table, ``to_json()`` / ``from_json()`` the document that
+    ``respdor fit --json`` writes, and ``plot(ax=...)`` draws the data and the fit.
 
     Attributes
     ----------
@@ -346,6 +386,8 @@ class FitResult:
     convergence: dict | None = None
     _evaluate: Callable | None = field(default=None, repr=False)
     _problem: object = field(default=None, repr=False)
+    #: What a result read from JSON keeps of the fit it describes (no curve data, no lmfit result).
+    _saved: dict | None = field(default=None, repr=False)
 
     def __getitem__(self, name) -> ParameterEstimate:
         return self.parameters[name]
@@ -370,11 +412,106 @@ class FitResult:
 
     @property
     def aic(self):
+        if self.lmfit_result is None and self._saved:
+            return _nan_if_none(self._saved.get("aic"))
         return getattr(self.lmfit_result, "aic", float("nan"))
 
     @property
     def bic(self):
+        if self.lmfit_result is None and self._saved:
+            return _nan_if_none(self._saved.get("bic"))
         return getattr(self.lmfit_result, "bic", float("nan"))
+
+    # -- notebook displays (respdor.display.ResultDisplay) --------------------------------------
+
+    def _pair_text(self) -> str:
+        if self.models:
+            pairs = dict.fromkeys(f"{m.pair} {m.experiment.upper()}" for m in self.models)
+        else:
+            pairs = dict.fromkeys(f"{c['observe']}{{{c['partner']}}}" for c in (self._saved or {}).get("curves", []))
+        return ", ".join(pairs)
+
+    def _title(self) -> str:
+        n = self.n_curves
+        return f"fit: {self._pair_text()}, {n} curve{'s' if n != 1 else ''}"
+
+    @property
+    def n_curves(self) -> int:
+        """Number of curves fitted."""
+        return len(self.curves) if self.curves else len((self._saved or {}).get("curves", []))
+
+    def _headline(self) -> str:
+        parts = []
+        for base, short in (("coupling_hz", "D"), ("distance_angstrom", "r"), ("fraction", "f")):
+            name = base if base in self.parameters else f"c0_{base}"
+            est = self.parameters.get(name)
+            if est is not None:
+                parts.append(f"{short}{'' if name == base else '[c0]'} = {est.text().split(', 95 %')[0]}")
+        redchi = f"chi2_red = {self.redchi:.3g}" if math.isfinite(self.redchi) else ""
+        return ", ".join(parts + ([redchi] if redchi else []))
+
+    def _rows(self) -> list:
+        rows = []
+        for name, est in self.parameters.items():
+            ci68, ci95 = est.ci68 or (None, None), est.ci95 or (None, None)
+            rows.append({"name": name, "value": est.value, "stderr": est.stderr, "unit": est.unit,
+                         "ci68_low": ci68[0], "ci68_high": ci68[1], "ci95_low": ci95[0], "ci95_high": ci95[1],
+                         "status": "fixed" if not est.vary and not est.derived else
+                         ("derived" if est.derived else ("at bound" if est.at_bound else "fitted"))})
+        return rows
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FitResult":
+        """The result from the JSON document of :meth:`to_dict` (what ``respdor fit --json`` writes).
+
+        It carries the numbers, notes and warnings; the curve data and the lmfit result are not in
+        the JSON, so :meth:`best_fit` and :meth:`plot` need the result of the fit itself.
+        """
+        params = {k: ParameterEstimate.from_dict(v) for k, v in data.items()
+                  if isinstance(v, dict) and "value" in v and "derived" in v}
+        saved = {k: data.get(k) for k in ("aic", "bic", "curves")}
+        return cls(parameters=params, curves=[], models=[], chisqr=_nan_if_none(data.get("chisqr")),
+                   redchi=_nan_if_none(data.get("redchi")), n_points=int(data.get("n_points", 0)),
+                   n_free=int(data.get("n_free", 0)), correlations=dict(data.get("correlations") or {}),
+                   warnings=list(data.get("warnings") or []), notes=list(data.get("notes") or []),
+                   weighted=bool(data.get("weighted")), method=data.get("method", "ratio"),
+                   p_value=data.get("p_value"), mcmc=data.get("mcmc"), convergence=data.get("convergence"),
+                   _saved=saved)
+
+    def plot(self, ax=None, residuals=False, time_unit="ms", neighbour_offsets_angstrom=(-0.2, 0.2)):
+        """Draw the data, the best fit and the curves at r +- 0.2 angstrom.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, or a pair (curve axes, residual axes) with ``residuals``, optional
+            Where to draw; new pyplot axes when None. The matplotlib backend is never changed.
+        residuals : bool
+            Also draw the residuals (data minus fit) in a panel below.
+        time_unit : {"ms", "us", "s"}
+            Unit of the time axis.
+        neighbour_offsets_angstrom : sequence of float
+            Distances r_fit + offset (angstrom) drawn as thin dashed curves.
+
+        Returns
+        -------
+        matplotlib.axes.Axes, or (Axes, Axes) with ``residuals``
+        """
+        from .display import axes_or_new
+        from .plotting import draw_fit
+
+        if not self.curves:
+            raise ValueError("this result was read from JSON, which holds no curve data: plot the result of the fit")
+        if residuals:
+            if ax is None:
+                import matplotlib.pyplot as plt
+
+                _, ax = plt.subplots(2, 1, figsize=(5.2, 4.6), sharex=True,
+                                     gridspec_kw={"height_ratios": [3.2, 1], "hspace": 0.06})
+            main, below = ax
+            draw_fit(self, main, below, neighbour_offsets_angstrom, time_unit)
+            return main, below
+        ax = axes_or_new(ax, figsize=(5.2, 3.6))
+        return draw_fit(self, ax, None, neighbour_offsets_angstrom, time_unit)
 
     def to_dict(self) -> dict:
         """JSON-ready result (format documented in docs/results-format.md)."""
@@ -397,6 +534,9 @@ class FitResult:
             out["convergence"] = self.convergence
         out["warnings"] = list(self.warnings)
         out["notes"] = list(self.notes)
+        if not self.curves and self._saved:
+            out["curves"] = list(self._saved.get("curves") or [])
+            return out
         out["curves"] = [
             {
                 "label": c.label,
@@ -466,7 +606,7 @@ class _Problem:
             if len(pairs) > 1:
                 raise UserError(
                     "curves of different nucleus pairs (" + ", ".join(sorted(pairs)) + ") can share the "
-                    "distance, not the coupling: use --parameterization distance"
+                    "distance, not the coupling: use parameterization=\"distance\""
                 )
         for i, (curve, model) in enumerate(zip(self.curves, self.models)):
             defaults = {
@@ -528,7 +668,7 @@ class _Problem:
         if len(free_amp) > 1:
             raise UserError(
                 f"{' and '.join(free_amp)} multiply the curve alike and cannot be fitted together: "
-                "fix all but one (e.g. --fix efficiency=0.9 from a model compound)"
+                "fix all but one (e.g. efficiency = 0.9 measured on a model compound)"
             )
         if self.method == "signals":
             for i, curve in enumerate(self.curves):
@@ -575,43 +715,7 @@ class _Problem:
         return np.concatenate(parts)
 
 
-def _one_parameter_profile(problem, result, name, weighted):
-    """Profile of the only varied parameter: chi^2 along it needs no re-fit (lmfit's needs >= 2)."""
-    from scipy.optimize import brentq
-
-    params = result.params.copy()
-    par = params[name]
-    best_value, chi_best = par.value, result.chisqr
-    nfree = max(result.nfree, 1)
-
-    def excess(value):
-        params[name].value = value
-        chi = float(np.sum(problem.residual(params) ** 2))
-        if weighted:
-            return stats.chi2.cdf(max(chi - chi_best, 0.0), 1)
-        return stats.f.cdf(max(chi / chi_best - 1.0, 0.0) * nfree, 1, nfree)
-
-    levels = []
-    for direction in (-1, 1):
-        edge = par.min if direction < 0 else par.max
-        step = par.stderr if par.stderr and np.isfinite(par.stderr) and par.stderr > 0 else 0.1 * abs(best_value)
-        for prob in (0.6827, 0.9545):
-            lo, hi = best_value, best_value
-            value = None
-            for _ in range(60):
-                hi = np.clip(hi + direction * step, min(par.min, par.max), max(par.min, par.max))
-                if excess(hi) >= prob:
-                    value = brentq(lambda v: excess(v) - prob, *sorted((lo, hi)), xtol=1e-10 * max(1, abs(best_value)))
-                    break
-                if hi == edge:
-                    break
-                lo = hi
-                step *= 1.6
-            levels.append((prob, value if value is not None else direction * np.inf))
-    return levels
-
-
-def _check_determinable(problem, weighted):
+def _check_determinable(problem, weighted, fix_label="fix"):
     """Refuse curves whose points cannot determine the free parameters (one line, no traceback)."""
     n_vary = sum(1 for n, p in problem.params.items() if p.vary and p.expr is None and not n.startswith("s0_"))
     distinct = sum(len(np.unique(c.time_s[c.time_s > 0])) for c in problem.curves)
@@ -626,12 +730,7 @@ def _check_determinable(problem, weighted):
     if distinct < need:
         why = " (one more is needed to test the fit)" if weighted else " (one more is needed to estimate the noise)"
         raise UserError(f"{where}: {distinct} distinct recoupling time(s) > 0 cannot determine {n_vary} free "
-                        f"parameter(s){why}; measure more times or fix parameters (--fix)")
-
-
-def _known_sigma_prob(best, new):
-    """Profile-likelihood probability for known errors: chi^2 distribution with one degree of freedom."""
-    return stats.chi2.cdf(max(new.chisqr - best.chisqr, 0.0), 1)
+                        f"parameter(s){why}; measure more times or fix parameters ({fix_label})")
 
 
 def _check_curve(curve, method):
@@ -698,6 +797,50 @@ def fit_curves(
     -------
     FitResult
     """
+    curves, models = _checked_curves(curves, models, parameterization, method)
+    fix, bounds, initial = _numbers(fix, "fix"), _numbers(bounds, "bounds"), _numbers(initial, "initial")
+    _check_names(curves, models, list(fix) + list(bounds) + list(initial) + list(free))
+    for c in curves:
+        _check_curve(c, method)
+    refuse_repeated_curves(curves)
+    weighted, n_points = _weighted(curves, method), sum(c.n_points for c in curves)
+    from .workload import check_work, curve_fit_work
+
+    check_work(curve_fit_work(n_points, len(curves)), allow_long, "fit")
+    clash = [n for n in free if n in fix]
+    if clash:
+        raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
+    fix, bounds, initial = prepare_constraints(fix, bounds, initial, models, parameterization, option_names,
+                                               _Problem._default_bounds)
+    problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free)
+    _check_determinable(problem, weighted, (option_names or {}).get("fix", "fix"))
+    user_start = {n: v for n, v in initial.items() if n in problem.params and problem.params[n].vary} or None
+    minimizer, result, search_notes, search_warnings = search_and_fit(problem, not weighted, user_start)
+    minimizer, result, tab_profiles, tab_notes, tab_warnings = confirm_tabulated(problem, minimizer, result,
+                                                                                 weighted, not weighted)
+    physical = [n for n in result.var_names if not n.startswith("s0_")]
+    notes = list(search_notes) + tab_notes + _assumption_notes(problem, result, weighted)
+    warn_list = list(search_warnings) + tab_warnings
+    ci = _intervals(problem, minimizer, result, physical, tab_profiles, weighted, warn_list) if intervals else {}
+    bound_label = (option_names or {}).get("bounds", "bounds")
+    params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label)
+    _derived_intervals(problem, result, params_out)
+    correlations = {f"{a}/{b}": float(c) for a in physical for b, c in (result.params[a].correl or {}).items()
+                    if b in physical and a < b}
+    _separability_warnings(problem, result, correlations, warn_list)
+    p_value, adequacy = adequacy_checks(problem, result, weighted, (option_names or {}).get("fix", "fix"))
+    warn_list.extend(adequacy)
+    return FitResult(
+        parameters=params_out, curves=curves, models=models, chisqr=float(result.chisqr),
+        redchi=float(result.redchi), n_points=n_points, n_free=len(physical), correlations=correlations,
+        warnings=list(dict.fromkeys(warn_list)),  # one line per distinct warning
+        notes=notes, weighted=weighted, method=method, lmfit_result=result, p_value=p_value,
+        _evaluate=_evaluator(problem, result), _problem=problem,
+    )
+
+
+def _checked_curves(curves, models, parameterization, method):
+    """The curves and one model per curve, or :class:`UserError` naming what does not fit together."""
     curves = list(curves)
     if not curves:
         raise UserError("no curve to fit")
@@ -714,9 +857,21 @@ def fit_curves(
     if bad is not None:
         raise UserError(f"curve {bad} is a {type(curves[bad]).__name__}, not a DephasingCurve: build it with "
                         "DephasingCurve(time_s, dss0, sigma) or read it with respdor.read_curve(path)")
-    fix, bounds, initial = _numbers(fix, "fix"), _numbers(bounds, "bounds"), _numbers(initial, "initial")
+    return curves, models
+
+
+def _weighted(curves, method):
+    """True when the fit uses measurement errors (every curve has them, or S0 and S1 are fitted)."""
+    weighted = all(c.sigma is not None for c in curves) or method == "signals"
+    if not weighted and any(c.sigma is not None for c in curves):
+        raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
+    return weighted
+
+
+def _check_names(curves, models, names):
+    """Every constrained name is a parameter of the fit, and a ``cK_`` prefix names one of its curves."""
     known = FITTABLE + tuple(k for m in models for k in m.shape_parameters if k not in FITTABLE)
-    for name in list(fix) + list(bounds) + list(initial) + list(free):
+    for name in names:
         base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
         if base not in known:
             raise UserError(f"unknown parameter {name!r}; known: {', '.join(known)}")
@@ -724,73 +879,57 @@ def fit_curves(
             # a prefix naming no curve would otherwise be ignored without a word
             raise UserError(f"{name!r} names curve {name[1:].split('_', 1)[0]}, but the fit has {len(curves)} "
                             f"curve(s), numbered c0 to c{len(curves) - 1}")
-    for c in curves:
-        _check_curve(c, method)
-    refuse_repeated_curves(curves)
-    weighted = all(c.sigma is not None for c in curves) or method == "signals"
-    if not weighted and any(c.sigma is not None for c in curves):
-        raise UserError("some curves carry uncertainties and some do not; give errors for all or none")
-    n_points = sum(c.n_points for c in curves)
-    from .workload import check_work, curve_fit_work
 
-    check_work(curve_fit_work(n_points, len(curves)), allow_long, "fit")
 
-    clash = [n for n in free if n in fix]
-    if clash:
-        raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
-    fix, bounds, initial = prepare_constraints(fix, bounds, initial, models, parameterization, option_names,
-                                               _Problem._default_bounds)
-    problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free)
-    _check_determinable(problem, weighted)
-    user_start = {n: v for n, v in initial.items() if n in problem.params and problem.params[n].vary} or None
-    minimizer, result, search_notes, search_warnings = search_and_fit(problem, not weighted, user_start)
-    minimizer, result, tab_profiles, tab_notes, tab_warnings = confirm_tabulated(problem, minimizer, result,
-                                                                                 weighted, not weighted)
-    physical = [n for n in result.var_names if not n.startswith("s0_")]
-    n_free = len(physical)
-
-    notes = list(search_notes) + tab_notes
-    warn_list = list(search_warnings) + tab_warnings
+def _assumption_notes(problem, result, weighted):
+    """What the errors rest on, and which efficiency and abundance the fraction assumes."""
     if weighted:
-        notes.append("uncertainties from the measurement errors (covariance not rescaled); "
-                     "intervals: profile likelihood, delta chi2 = 1 and 4")
+        notes = ["uncertainties from the measurement errors (covariance not rescaled); "
+                 "intervals: profile likelihood, delta chi2 = 1 and 4"]
     else:
-        notes.append("no measurement errors given: equal weights, noise estimated from the scatter about "
-                     "the fit; intervals from the F-test profile")
-    for i, model in enumerate(models):
+        notes = ["no measurement errors given: equal weights, noise estimated from the scatter about "
+                 "the fit; intervals from the F-test profile"]
+    for i, model in enumerate(problem.models):
         eps = result.params[problem.name("efficiency", i)]
         ab = result.params[problem.name("abundance", i)]
         notes.append(
-            f"{curves[i].label}: the data determine amplitude = fraction x efficiency x abundance; "
+            f"{problem.curves[i].label}: the data determine amplitude = fraction x efficiency x abundance; "
             f"fraction assumes efficiency = {eps.value:.4g}{'' if not eps.vary else ' (fitted)'} and "
             f"{model.partner_isotope.symbol} abundance = {ab.value:.4g}{'' if not ab.vary else ' (fitted)'}"
         )
+    return notes
 
-    # Profile-likelihood intervals on the varied physical parameters.
+
+def _intervals(problem, minimizer, result, physical, tab_profiles, weighted, warn_list):
+    """Profile-likelihood intervals (:mod:`respdor.profile`, or lmfit's with its probability rule) of the
+    varied physical parameters: name -> lmfit-style list of (probability, end)."""
     ci = {}
-    if intervals:
-        targets = [n for n in physical if not n.startswith("s0_") and n not in tab_profiles]
-        prob = _known_sigma_prob if weighted else None
-        for name in targets:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    if result.nvarys == 1:
-                        out = {name: _one_parameter_profile(problem, result, name, weighted)}
-                    else:
-                        out = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
-                                                  prob_func=prob, maxiter=100)
-                ci[name] = out[name]
-                if any("Bound reached" in str(w.message) for w in caught):
-                    warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
-                                     "before chi2 rises enough: open on that side")
-                elif any("maxiter" in str(w.message) for w in caught):
-                    warn_list.append(f"{name}: the profile-likelihood interval search did not close (maxiter)")
-            except Exception as exc:  # lmfit raises plain exceptions when stderr is missing
-                warn_list.append(f"{name}: profile-likelihood interval not available ({type(exc).__name__}: {exc})")
-        # lmfit's interval search leaves parameter values at the last trial: restore the best fit.
-        minimizer.params = result.params
+    for name in [n for n in physical if n not in tab_profiles]:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if result.nvarys == 1:  # chi^2 along the one parameter needs no re-fit (lmfit's needs >= 2)
+                    ci[name] = profile_likelihood(result.params, problem.residual, name, sigma_known=weighted,
+                                                  nfree=result.nfree, chi2_best=result.chisqr,
+                                                  refit=False).lmfit_levels()
+                else:
+                    ci[name] = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
+                                                   prob_func=lmfit_prob_func(weighted), maxiter=100)[name]
+            if any("Bound reached" in str(w.message) for w in caught):
+                warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
+                                 "before chi2 rises enough: open on that side")
+            elif any("maxiter" in str(w.message) for w in caught):
+                warn_list.append(f"{name}: the profile-likelihood interval search did not close (maxiter)")
+        except Exception as exc:  # lmfit raises plain exceptions when stderr is missing
+            warn_list.append(f"{name}: profile-likelihood interval not available ({type(exc).__name__}: {exc})")
+    # lmfit's interval search leaves parameter values at the last trial: restore the best fit.
+    minimizer.params = result.params
+    return ci
 
+
+def _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label="bounds"):
+    """name -> ParameterEstimate of every parameter but the nuisance S0s, with their intervals and
+    the warnings of parameters on a bound or a library's edge."""
     params_out = {}
     for name, par in result.params.items():
         if name.startswith("s0_"):
@@ -799,9 +938,7 @@ def fit_curves(
         est = ParameterEstimate(
             value=float(par.value),
             stderr=None if par.stderr is None or not np.isfinite(par.stderr) else float(par.stderr),
-            vary=bool(par.vary),
-            derived=par.expr is not None,
-            unit=PARAMETER_UNITS.get(base, ""),
+            vary=bool(par.vary), derived=par.expr is not None, unit=PARAMETER_UNITS.get(base, ""),
         )
         if par.vary and (np.isclose(par.value, par.min, rtol=1e-6, atol=1e-9) or
                          np.isclose(par.value, par.max, rtol=1e-6, atol=1e-9)):
@@ -812,7 +949,7 @@ def fit_curves(
             est.ci68, est.ci95 = (prof["ci68"], prof["ci95"]) if intervals else (None, None)
             if any(prof["open"][LEVELS[0]]):
                 est.stderr = None  # a covariance describes no interval that an edge cuts
-            warn_list.extend(edge_warnings(name, prof, model_of(problem, name), par.value))
+            warn_list.extend(edge_warnings(name, prof, model_of(problem, name), par.value, bound_label))
         elif name in ci:
             levels = ci[name]
             lo68, lo95 = _pick(levels, 0.6827, -1, par), _pick(levels, 0.9545, -1, par)
@@ -821,19 +958,23 @@ def fit_curves(
         if est.at_bound and name not in tab_profiles:
             warn_list.append(_bound_message(name, par, est, intervals))
         params_out[name] = est
-    # Intervals of derived geometric quantities follow from the monotonic D <-> r map.
-    for i, model in enumerate(models):
-        src = problem.name("coupling_hz" if parameterization == "coupling" else "distance_angstrom", i)
-        dst = problem.derived_name("distance_angstrom" if parameterization == "coupling" else "coupling_hz", i)
+    return params_out
+
+
+def _derived_intervals(problem, result, params_out):
+    """Intervals of the derived D or r (through the monotonic D <-> r map) and of the amplitude (from
+    its one varied factor of f * eps * x, the others fixed)."""
+    coupling = problem.param == "coupling"
+    for i, model in enumerate(problem.models):
+        src = problem.name("coupling_hz" if coupling else "distance_angstrom", i)
+        dst = problem.derived_name("distance_angstrom" if coupling else "coupling_hz", i)
         if src in params_out and dst in params_out and params_out[src].ci68 is not None:
-            conv = (lambda d: (model.dr3 / d) ** (1 / 3)) if parameterization == "coupling" else (lambda r: model.dr3 / r**3)
+            conv = (lambda d, m=model: (m.dr3 / d) ** (1 / 3)) if coupling else (lambda r, m=model: m.dr3 / r**3)
             for level in ("ci68", "ci95"):
                 lo, hi = getattr(params_out[src], level)
                 a, b = _safe_map(conv, lo), _safe_map(conv, hi)
                 setattr(params_out[dst], level, (min(a, b), max(a, b)))
-
-    # The amplitude interval follows from the one varied factor of f * eps * x (the others are fixed).
-    for i in range(len(models)):
+    for i in range(len(problem.models)):
         aname = problem.derived_name("amplitude", i)
         factors = [problem.name(b, i) for b in ("fraction", "efficiency", "abundance")]
         varied = [n for n in factors if result.params[n].vary]
@@ -841,51 +982,26 @@ def fit_curves(
             const = np.prod([result.params[n].value for n in factors if n != varied[0]])
             for level in ("ci68", "ci95"):
                 lo, hi = getattr(params_out[varied[0]], level)
-                setattr(params_out[aname], level, (None if lo is None else lo * const, None if hi is None else hi * const))
+                setattr(params_out[aname], level, (None if lo is None else lo * const,
+                                                   None if hi is None else hi * const))
 
-    correlations = {}
-    for a in physical:
-        corr = result.params[a].correl or {}
-        for b, c in corr.items():
-            if b in physical and a < b:
-                correlations[f"{a}/{b}"] = float(c)
 
-    _separability_warnings(problem, result, correlations, warn_list)
-    p_value, adequacy = adequacy_checks(problem, result, weighted, (option_names or {}).get("fix", "fix"))
-    warn_list.extend(adequacy)
-
+def _evaluator(problem, result):
+    """``evaluate(index, t, overrides)``: the model of curve ``index`` at the best fit, some parameters
+    replaced (D or r converted to the fitted one)."""
     def evaluate(index, t, overrides):
         p = dict(result.params.valuesdict())
-        if overrides:
-            for key, val in overrides.items():
-                name = problem.name(key, index)
-                if key == "distance_angstrom" and parameterization == "coupling":
-                    p[problem.name("coupling_hz", index)] = models[index].dr3 / val**3
-                elif key == "coupling_hz" and parameterization == "distance":
-                    p[problem.name("distance_angstrom", index)] = (models[index].dr3 / val) ** (1 / 3)
-                else:
-                    p[name] = val
+        for key, val in (overrides or {}).items():
+            model = problem.models[index]
+            if key == "distance_angstrom" and problem.param == "coupling":
+                p[problem.name("coupling_hz", index)] = model.dr3 / val**3
+            elif key == "coupling_hz" and problem.param == "distance":
+                p[problem.name("distance_angstrom", index)] = (model.dr3 / val) ** (1 / 3)
+            else:
+                p[problem.name(key, index)] = val
         return problem.model_curve(p, index, t)
 
-    warn_list = list(dict.fromkeys(warn_list))  # one line per distinct warning
-    return FitResult(
-        parameters=params_out,
-        curves=curves,
-        models=models,
-        chisqr=float(result.chisqr),
-        redchi=float(result.redchi),
-        n_points=n_points,
-        n_free=n_free,
-        correlations=correlations,
-        warnings=warn_list,
-        notes=notes,
-        weighted=weighted,
-        method=method,
-        lmfit_result=result,
-        p_value=p_value,
-        _evaluate=evaluate,
-        _problem=problem,
-    )
+    return evaluate
 
 
 def _bound_message(name, par, est, intervals):
@@ -897,7 +1013,7 @@ def _bound_message(name, par, est, intervals):
         return (f"{head}; its profile-likelihood intervals are one-sided: 68 % [{est.ci68[0]:.4g}, {est.ci68[1]:.4g}], "
                 f"95 % [{est.ci95[0]:.4g}, {est.ci95[1]:.4g}]")
     why = "intervals were not asked for" if not intervals else "the profile could not be computed at the bound"
-    return f"{head} and no interval ({why}); fix it, widen the bound (--bound) or use --mcmc"
+    return f"{head} and no interval ({why}); fix it, widen its bound or sample the posterior (MCMC)"
 
 
 def _safe_map(conv, v):

@@ -14,7 +14,7 @@ A header line names the columns; the time column's name carries its unit:
   else a ``sigma`` column is the error of dS/S0, else equal weights). A note says which.
 
 Files without a header (such as the INTERFACES examples) are read as ``time, dS/S0[, sigma]``;
-their time unit must then be given (``time_unit="s"`` / ``--time-unit s``): it is never guessed.
+their time unit must then be given (``time_unit="s"``): it is never guessed.
 Lines starting with ``#`` are comments; before the data, ``# observe = 111Cd`` and
 ``# partner = 27Al`` (as ``respdor integrate`` writes them) name the nuclei, read into
 ``DephasingCurve.metadata``. Delimiters: comma, semicolon, tab or spaces; with ``;``
@@ -128,11 +128,34 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
     path = Path(path)
     time_unit = parse_time_unit(time_unit)
     text = read_text(path, "curve file")  # BOM, CRLF, directories and binary files: one shared reader
+    rows, meta, header = _scan_lines(path, text)
+    delimiter = _detect_delimiter(header[1] if header else rows[0][1])
+    notes = []
+    names, roles = _columns(path, header, rows, delimiter, time_unit, notes)
+    data = _numbers(path, rows, names, delimiter)
+    col = {r: data[:, j] for j, (r, _) in enumerate(roles)}
+    lines = np.array([n for n, _ in rows])
+    time_s, unit, unit_source = _time_axis(path, col, names, roles, header, lines, time_unit, mas_rate_hz, notes)
+    if "dss0" in col:
+        bad = np.flatnonzero(np.abs(col["dss0"]) > MAX_ABS_DSS0)
+        if bad.size:
+            raise DataFileError(path, f"dS/S0 = {col['dss0'][bad[0]]:g} is not a normalised dephasing (expected about "
+                                "0 to 1): is the column raw intensities rather than dS/S0?", line=int(lines[bad[0]]))
+    curve = _curve(path, col, lines, header, time_s, notes, label or path.name)
+    curve.time_unit, curve.time_unit_source = unit, unit_source
+    if np.any(np.diff(curve.time_s) < 0):
+        curve = curve.sorted()
+        curve.notes.append("points sorted by time")
+    curve.metadata.update(meta)
+    return curve
 
-    rows = []  # (line number, raw line)
-    meta = {}  # nuclei named in comment lines before the data
-    last_comment = None
-    header = None
+
+def _scan_lines(path, text):
+    """(data rows as (line number, text), nuclei named in comments before the data, header or None).
+
+    A commented last line before the data that names a time column is taken as the header.
+    """
+    rows, meta, last_comment, header = [], {}, None, None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -158,9 +181,11 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
             header = last_comment
     if not rows:
         raise DataFileError(path, "contains no data lines")
+    return rows, meta, header
 
-    delimiter = _detect_delimiter(header[1] if header else rows[0][1])
-    notes = []
+
+def _columns(path, header, rows, delimiter, time_unit, notes):
+    """(column names, [(role, unit)]) from the header, or time, dS/S0[, sigma] without one."""
     if header is None:
         n_cols = len(_split(rows[0][1], delimiter))
         if n_cols not in (2, 3):
@@ -171,7 +196,7 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         notes.append(f"no header: columns read as {', '.join(['time', 'dS/S0', 'sigma(dS/S0)'][:n_cols])}")
         if time_unit is None:
             raise DataFileError(path, "has no header naming the time unit; give it explicitly "
-                                "(--time-unit s|ms|us)")
+                                "(time_unit s|ms|us)")
     else:
         names = _split(header[1], delimiter)
         roles = [_classify(n) for n in names]
@@ -186,8 +211,11 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
             raise DataFileError(path, f"column role {role!r} appears twice in the header", line=header[0] if header else None)
     if "time" not in role_names and "rotor" not in role_names:
         raise DataFileError(path, "no time column (t_s, t_ms, t_us or n_rotor) in the header", line=header[0])
+    return names, roles
 
-    # Parse numbers.
+
+def _numbers(path, rows, names, delimiter):
+    """The data rows as a float array, every value finite and within range (file, line, value named)."""
     decimal_comma = delimiter == ";"
     data = np.empty((len(rows), len(names)))
     for k, (number, line) in enumerate(rows):
@@ -205,10 +233,12 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
             if abs(data[k, j]) > MAX_ABS_VALUE:
                 raise DataFileError(path, f"value {part!r} in column {names[j]!r} is too large (|value| > "
                                     f"{MAX_ABS_VALUE:g} would overflow the fit)", line=number)
-    col = {r: data[:, j] for j, (r, _) in enumerate(roles)}
-    lines = np.array([n for n, _ in rows])
+    return data
 
-    # Time axis in seconds.
+
+def _time_axis(path, col, names, roles, header, lines, time_unit, mas_rate_hz, notes):
+    """(times in s, unit, how the unit was known): from a time column in its unit, or rotor periods / MAS."""
+    role_names = [r for r, _ in roles]
     if "time" in col:
         header_unit = roles[role_names.index("time")][1]
         if header_unit and time_unit and header_unit != time_unit:
@@ -217,14 +247,14 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
         unit = header_unit or time_unit
         if unit is None:
             raise DataFileError(path, f"time column {names[role_names.index('time')]!r} does not state its unit; "
-                                "rename it t_s/t_ms/t_us or give --time-unit", line=header[0])
+                                "rename it t_s/t_ms/t_us or give time_unit", line=header[0])
         time_s = col["time"] * TIME_UNITS[unit]
         notes.append(f"time unit: {unit} ({'from the header' if header_unit else 'as given by the user'})")
         unit_source = (f"the header says {names[role_names.index('time')]}" if header_unit
-                       else f"the unit was given as {unit} (--time-unit)")
+                       else f"the unit was given as {unit} (time_unit)")
     else:
         if mas_rate_hz is None or mas_rate_hz <= 0:
-            raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (--mas HZ)")
+            raise DataFileError(path, "the time column counts rotor periods; give the MAS rate (mas_rate_hz)")
         counts = col["rotor"]
         odd = np.flatnonzero(np.abs(counts - np.round(counts)) > 1e-6 * np.maximum(1.0, np.abs(counts)))
         if odd.size:  # recoupling lasts whole rotor periods: a fraction means another quantity
@@ -233,41 +263,33 @@ def read_curve(path, time_unit: str | None = None, mas_rate_hz: float | None = N
                                 "t_ms/t_us/t_s)?", line=int(lines[odd[0]]))
         time_s = counts / mas_rate_hz
         notes.append(f"time = rotor periods / {mas_rate_hz:g} Hz MAS")
-        unit, unit_source = "", f"times are rotor periods / {mas_rate_hz:g} Hz MAS (--mas)"
+        unit, unit_source = "", f"times are rotor periods / {mas_rate_hz:g} Hz MAS (mas_rate_hz)"
+    first = col["time"] if "time" in col else col["rotor"]
     bad = np.flatnonzero(time_s < 0)
     if bad.size:
-        raise DataFileError(path, f"negative recoupling time {data[bad[0], 0]:g}", line=int(lines[bad[0]]))
+        raise DataFileError(path, f"negative recoupling time {first[bad[0]]:g}", line=int(lines[bad[0]]))
     try:
         check_recoupling_times(time_s, "", unit, unit_source)
     except UserError as exc:  # the same check as every curve's, with the file and line named
         bad = np.flatnonzero((time_s > MAX_RECOUPLING_S) | ((time_s > 0) & (time_s < MIN_RECOUPLING_S)))
         raise DataFileError(path, str(exc).removeprefix(": "), line=int(lines[bad[0]])) from None
-    if "dss0" in col:
-        bad = np.flatnonzero(np.abs(col["dss0"]) > MAX_ABS_DSS0)
-        if bad.size:
-            raise DataFileError(path, f"dS/S0 = {col['dss0'][bad[0]]:g} is not a normalised dephasing (expected about "
-                                "0 to 1): is the column raw intensities rather than dS/S0?", line=int(lines[bad[0]]))
+    return time_s, unit, unit_source
 
-    label = label or path.name
+
+def _curve(path, col, lines, header, time_s, notes, label):
+    """The DephasingCurve from dS/S0 [sigma], from S0 and S1 [noise], or from both (checked to agree)."""
     source = str(path)
     if "dss0" in col and ("s0" in col or "s1" in col):
-        curve = _curve_from_all_columns(path, col, lines, header, time_s, source, notes, label)
-    elif "dss0" in col:
+        return _curve_from_all_columns(path, col, lines, header, time_s, source, notes, label)
+    if "dss0" in col:
         sigma = col.get("sigma")
         if sigma is not None:
             _check_positive(path, sigma, lines, "uncertainty")
             notes.append("dS/S0 uncertainties from the file")
-        curve = DephasingCurve(time_s=time_s, dss0=col["dss0"], sigma=sigma, source=source, notes=notes, label=label)
-    elif "s0" in col and "s1" in col:
-        curve = _curve_from_signals(path, col, lines, time_s, source, notes, label, col.get("sigma"))
-    else:
-        raise DataFileError(path, "needs a dS/S0 column, or S0 and S1 columns", line=header[0] if header else None)
-    curve.time_unit, curve.time_unit_source = unit, unit_source
-    if np.any(np.diff(curve.time_s) < 0):
-        curve = curve.sorted()
-        curve.notes.append("points sorted by time")
-    curve.metadata.update(meta)
-    return curve
+        return DephasingCurve(time_s=time_s, dss0=col["dss0"], sigma=sigma, source=source, notes=notes, label=label)
+    if "s0" in col and "s1" in col:
+        return _curve_from_signals(path, col, lines, time_s, source, notes, label, col.get("sigma"))
+    raise DataFileError(path, "needs a dS/S0 column, or S0 and S1 columns", line=header[0] if header else None)
 
 
 def _meta_isotope(path, text, line):
@@ -306,7 +328,7 @@ def _curve_from_all_columns(path, col, lines, header, time_s, source, notes, lab
 
     Rule: the two descriptions must agree on every line (1e-6, the rounding of a written CSV);
     the curve is then built from S0 and S1 (so that their noise, if given, is propagated and
-    ``--method signals`` works); without S0/S1 noise a ``sigma`` column is taken as the error of
+    ``method="signals"`` works); without S0/S1 noise a ``sigma`` column is taken as the error of
     dS/S0; without either the fit uses equal weights.
     """
     if "s0" not in col or "s1" not in col:

@@ -23,13 +23,13 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import CubicSpline
+from spinsim.progress import tracking
 
 from .errors import UserError
 from .files import partial_path, resumable_output
@@ -73,38 +73,38 @@ def parse_vary(text: str) -> Axis:
     from .units import parse_frequency, parse_time
 
     if "=" not in text:
-        raise UserError(f"--vary {text!r}: expected NAME=LOW:HIGH:N, e.g. cq=1:6MHz:11")
+        raise UserError(f"vary {text!r}: expected NAME=LOW:HIGH:N, e.g. cq=1:6MHz:11")
     name, rng = (s.strip() for s in text.split("=", 1))
     name = name.lower().replace("-", "_")
     if name not in PARAMETERS:
-        raise UserError(f"--vary {text!r}: unknown parameter {name!r}; use one of {', '.join(PARAMETERS)}")
+        raise UserError(f"vary {text!r}: unknown parameter {name!r}; use one of {', '.join(PARAMETERS)}")
     parts = rng.split(":")
     if len(parts) != 3:
-        raise UserError(f"--vary {text!r}: expected LOW:HIGH:N")
+        raise UserError(f"vary {text!r}: expected LOW:HIGH:N")
     try:
         n = int(parts[2])
     except ValueError:
-        raise UserError(f"--vary {text!r}: the number of values {parts[2]!r} is not an integer") from None
+        raise UserError(f"vary {text!r}: the number of values {parts[2]!r} is not an integer") from None
     if n < 2:
-        raise UserError(f"--vary {text!r}: give at least 2 values")
+        raise UserError(f"vary {text!r}: give at least 2 values")
     unit, kind, _ = PARAMETERS[name]
     lo_txt, hi_txt = parts[0].strip(), parts[1].strip()
     if kind == "number":
         try:
             lo, hi = float(lo_txt), float(hi_txt)
         except ValueError:
-            raise UserError(f"--vary {text!r}: cannot read the range") from None
+            raise UserError(f"vary {text!r}: cannot read the range") from None
     else:
         parse = parse_frequency if kind == "frequency" else parse_time
-        hi, _ = parse(hi_txt, f"--vary {name}")
+        hi, _ = parse(hi_txt, f"vary {name}")
         suffix = hi_txt.lstrip("0123456789.+-eE")
-        lo, lo_explicit = parse(lo_txt, f"--vary {name}")
+        lo, lo_explicit = parse(lo_txt, f"vary {name}")
         if not lo_explicit and suffix:
-            lo, _ = parse(lo_txt + suffix, f"--vary {name}")
+            lo, _ = parse(lo_txt + suffix, f"vary {name}")
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise UserError(f"--vary {text!r}: need LOW < HIGH")
+        raise UserError(f"vary {text!r}: need LOW < HIGH")
     if lo < 0 or (name == "eta_q" and hi > 1):
-        raise UserError(f"--vary {text!r}: out of the physical range")
+        raise UserError(f"vary {text!r}: out of the physical range")
     return Axis(name, np.linspace(lo, hi, n), unit)
 
 
@@ -194,7 +194,7 @@ def _check_axis_ends(raw, axis):
         try:
             Spec(spec_with(raw, {axis.name: v}))
         except SpecError as exc:
-            raise UserError(f"--vary {axis.name}: at {v:g} {PARAMETERS[axis.name][0]}".rstrip() + f": {exc}") from None
+            raise UserError(f"vary {axis.name}: at {v:g} {PARAMETERS[axis.name][0]}".rstrip() + f": {exc}") from None
 
 
 def spec_with(raw: dict, values: dict) -> dict:
@@ -228,7 +228,7 @@ def _rf_saturation(raw, name):
     sat = raw.get("saturation")
     if not sat or sat.get("type", DEFAULT_SATURATION_TYPE) not in RF_SATURATION_TYPES:
         kind = "none" if not sat else sat.get("type")
-        raise UserError(f"--vary {name}: the spec's saturation ({kind}) is not an rf pulse; {name} can be varied "
+        raise UserError(f"vary {name}: the spec's saturation ({kind}) is not an rf pulse; {name} can be varied "
                         f"for [saturation] type {', '.join(RF_SATURATION_TYPES)}")
     return sat
 
@@ -283,9 +283,10 @@ def row_lengths(couplings, cycle, t_max):
 
 
 def _spec_powder(raw):
-    """The spec's [powder] with the spec format's defaults (ZCW 987 x 32)."""
-    p = raw.get("powder") or {}
-    return {"scheme": str(p.get("scheme", "zcw")), "n": int(p.get("n", 987)), "n_gamma": int(p.get("n_gamma", 32))}
+    """The spec's [powder] with the spec format's defaults (:func:`respdor.simulated.spec_powder`)."""
+    from .simulated import spec_powder
+
+    return spec_powder(raw)
 
 
 def _request(raw, axes, couplings, times, powder, t_max):
@@ -317,14 +318,14 @@ def _state(path, request):
         f = h5py.File(path, "r")
     except OSError as exc:
         raise UserError(f"{path}: exists and is not a readable HDF5 file ({exc}); choose another name "
-                        "or --overwrite") from None
+                        "or overwrite=True") from None
     with f:
         if f.attrs.get("format") != FORMAT:
-            raise UserError(f"{path}: not a respdor library file; choose another name or --overwrite")
+            raise UserError(f"{path}: not a respdor library file; choose another name or overwrite=True")
         old = json.loads(f.attrs["request"])
         if old != request:
             diff = [k for k in request if old.get(k) != request[k]]
-            raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or --overwrite")
+            raise UserError(f"{path}: built for a different {', '.join(diff)}; use a new file name or overwrite=True")
         return {"done": f["done"][...].reshape(-1).copy(), "complete": bool(f.attrs.get("complete", False)),
                 "checked": bool(f.attrs.get("checked", False)), "powder_checked": "convergence" in f.attrs}
 
@@ -377,8 +378,8 @@ def _client(scheduler, workers):
             return Client(scheduler), None
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({reason}); "
-                            "check the address, or leave out --scheduler for a local cluster") from None
+            raise UserError(f"scheduler {scheduler}: cannot connect to a Dask cluster there ({reason}); "
+                            "check the address, or leave out scheduler for a local cluster") from None
     n = workers or os.cpu_count() or 1
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
@@ -403,8 +404,8 @@ _WORKER_LOG_ENV = "DASK_LOGGING__DISTRIBUTED"
 
 
 def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, scheduler=None, workers=None,
-                  overwrite=False, n_check=8, progress=True, stream=sys.stderr, powder_explicit=None,
-                  powder_tol=None, check_explicit=False):
+                  overwrite=False, n_check=8, progress=None, powder_explicit=None, powder_tol=None,
+                  check_explicit=False):
     """Tabulate ``spec`` over D and ``axes`` into the HDF5 file ``path`` on a Dask cluster.
 
     Parameters
@@ -432,6 +433,8 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     n_check : int
         Off-grid points simulated after the grid to measure the interpolation error (with ``n_check``
         > 0 the library's own powder is checked too, ``_run_powder_check``).
+    progress : None, bool, callable or spinsim.progress.Progress
+        Progress over the parameter points (:mod:`spinsim.progress`).
     powder_explicit : dict, optional
         ``{"alpha_beta", "gamma", "step"}`` -> whether the user chose it (default: as the spec says,
         with ``powder`` counted as chosen).
@@ -445,71 +448,108 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     dict
         ``{"path", "computed", "skipped", "wall_s", "curves_per_s", "interp_error"}``.
     """
-    from .simulated import load_coupling_spec
-
-    sp = load_coupling_spec(spec, "tabulate")
-    raw = sp.raw
-    couplings = np.asarray(couplings_hz, float)
-    if couplings.size < 4 or np.any(np.diff(couplings) <= 0) or couplings[0] <= 0:
-        raise UserError("the coupling axis needs at least 4 increasing values > 0 Hz")
-    cycle = (1.0 / sp.mas_rate) if isinstance(sp.recoupling, str) else sp.recoupling.duration
-    t_max = float(t_max_s) if t_max_s is not None else float(np.max(sp.times_s))
-    if int(np.floor(t_max / (2 * cycle) + 1e-9)) < 3:
-        raise UserError(f"t_max {t_max * 1e3:g} ms gives fewer than 4 recoupling times")
-    n_times = row_lengths(couplings, cycle, t_max)
-    times = 2 * cycle * np.arange(max(n_times))
-    if powder_explicit is None:
-        from .convergence import spec_explicit
-
-        powder_explicit = spec_explicit(raw, powder is not None, powder is not None)
-    pw = powder or _spec_powder(raw)
-    pw = {"scheme": str(pw["scheme"]), "n": int(pw["n"]), "n_gamma": int(pw["n_gamma"])}
-    for a in axes:  # a bad axis must fail here, not in a worker: each end is read as a spec would be
-        _check_axis_ends(raw, a)
-    request = _request(raw, axes, couplings, times, pw, t_max)
-    path = Path(path)
-    work = partial_path(path)
-    shape = tuple(len(a.values) for a in axes)
-    points = list(itertools.product(*[range(s) for s in shape]))
-    # Read-only look first: nothing is created, moved or written before the cluster is there.
-    final = None if overwrite else _state(path, request)
-    state = None if overwrite else _state(work, request)
-    source = state or final
-    done = source["done"] if source else np.zeros(len(points), dtype=bool)
-    todo = [p for k, p in enumerate(points) if not done[k]]
-    checking = bool(n_check) and not (source and source["checked"])
-    # the library's own powder, also when a Ctrl-C came during that check or an older build skipped it
-    powder_checking = bool(n_check) and not (source and source["powder_checked"])
-    stats = {"path": str(path), "computed": 0, "grid_s": 0.0, "skipped": len(points) - len(todo),
-             "n_points": len(points), "n_curves": len(points) * len(couplings)}
+    job = _BuildJob.prepare(spec, path, axes, couplings_hz, t_max_s, powder, powder_explicit)
+    job.look(overwrite, n_check)
     t0 = time.perf_counter()
-    if state is None and final is not None and final["complete"] and not (todo or checking or powder_checking):
-        return _finish_stats(stats, path, t0)  # finished before: no cluster, nothing written
+    if job.finished_before():
+        return _finish_stats(job.stats, job.path, t0)  # finished before: no cluster, nothing written
     client, cluster = _client(scheduler, workers)
     try:
-        with _quiet_dask(), resumable_output(path) as work:
-            if state is None and final is not None:
-                os.replace(path, work)  # a file left unfinished by an older respdor: resumed as the work file
-            f = _open_work(work, request, axes, len(couplings), len(times), fresh=source is None)
-            try:
-                if todo:
-                    _run_grid(client, f, raw, axes, couplings, (times, n_times), pw, todo, shape, stats, progress,
-                              stream)
-                if checking:
-                    _run_check(client, f, raw, axes, couplings, times[times <= t_max * (1 + 1e-9)], pw, n_check)
-                if powder_checking:
-                    _run_powder_check(client, f, sp, axes, couplings[-1], times[times <= t_max * (1 + 1e-9)], pw,
-                                      powder_explicit, powder_tol, check_explicit)
-                f.attrs["complete"] = True
-            finally:
-                f.flush()
-                f.close()
+        with _quiet_dask(), resumable_output(job.path) as work:
+            job.compute(client, work, progress, (powder_tol, check_explicit))
     finally:
         with _quiet_dask(silent=True):
             client.close()
             if cluster is not None:
                 cluster.close()
-    return _finish_stats(stats, path, t0)
+    return _finish_stats(job.stats, job.path, t0)
+
+
+@dataclass
+class _BuildJob:
+    """One library build: the checked request, then what the files on disk already hold."""
+
+    sp: object
+    path: Path
+    axes: list
+    couplings: np.ndarray
+    times: np.ndarray
+    n_times: list
+    t_max: float
+    pw: dict
+    explicit: dict
+    request: dict
+    state: dict | None = None
+    final: dict | None = None
+
+    @classmethod
+    def prepare(cls, spec, path, axes, couplings_hz, t_max_s, powder, powder_explicit):
+        """Check the request before anything starts: couplings, times, powder, each axis's ends."""
+        from .simulated import load_coupling_spec, spec_powder
+
+        sp = load_coupling_spec(spec, "tabulate")
+        raw = sp.raw
+        couplings = np.asarray(couplings_hz, float)
+        if couplings.size < 4 or np.any(np.diff(couplings) <= 0) or couplings[0] <= 0:
+            raise UserError("the coupling axis needs at least 4 increasing values > 0 Hz")
+        cycle = (1.0 / sp.mas_rate) if isinstance(sp.recoupling, str) else sp.recoupling.duration
+        t_max = float(t_max_s) if t_max_s is not None else float(np.max(sp.times_s))
+        if int(np.floor(t_max / (2 * cycle) + 1e-9)) < 3:
+            raise UserError(f"t_max {t_max * 1e3:g} ms gives fewer than 4 recoupling times")
+        n_times = row_lengths(couplings, cycle, t_max)
+        times = 2 * cycle * np.arange(max(n_times))
+        if powder_explicit is None:
+            from .convergence import spec_explicit
+
+            powder_explicit = spec_explicit(raw, powder is not None, powder is not None)
+        pw = powder or spec_powder(raw)
+        pw = {"scheme": str(pw["scheme"]), "n": int(pw["n"]), "n_gamma": int(pw["n_gamma"])}
+        for a in axes:  # a bad axis must fail here, not in a worker: each end is read as a spec would be
+            _check_axis_ends(raw, a)
+        request = _request(raw, axes, couplings, times, pw, t_max)
+        return cls(sp, Path(path), list(axes), couplings, times, n_times, t_max, pw, powder_explicit, request)
+
+    def look(self, overwrite, n_check):
+        """Read-only look at the library and its work file: nothing is created, moved or written
+        before the cluster is there. Sets the points to do and the checks still to make."""
+        self.final = None if overwrite else _state(self.path, self.request)
+        self.state = None if overwrite else _state(partial_path(self.path), self.request)
+        source = self.state or self.final
+        self.shape = tuple(len(a.values) for a in self.axes)
+        points = list(itertools.product(*[range(s) for s in self.shape]))
+        done = source["done"] if source else np.zeros(len(points), dtype=bool)
+        self.todo = [p for k, p in enumerate(points) if not done[k]]
+        self.fresh = source is None
+        self.n_check = int(n_check)
+        self.checking = bool(n_check) and not (source and source["checked"])
+        # the library's own powder, also when a Ctrl-C came during that check or an older build skipped it
+        self.powder_checking = bool(n_check) and not (source and source["powder_checked"])
+        self.stats = {"path": str(self.path), "computed": 0, "grid_s": 0.0, "skipped": len(points) - len(self.todo),
+                      "n_points": len(points), "n_curves": len(points) * len(self.couplings)}
+
+    def finished_before(self):
+        return (self.state is None and self.final is not None and self.final["complete"]
+                and not (self.todo or self.checking or self.powder_checking))
+
+    def compute(self, client, work, progress, check_settings):
+        """The grid, the interpolation check and the powder check, into the work file ``work``."""
+        if self.state is None and self.final is not None:
+            os.replace(self.path, work)  # a file left unfinished by an older respdor: resumed as the work file
+        f = _open_work(work, self.request, self.axes, len(self.couplings), len(self.times), fresh=self.fresh)
+        checked_times = self.times[self.times <= self.t_max * (1 + 1e-9)]
+        try:
+            if self.todo:
+                _run_grid(client, f, self.sp.raw, self.axes, self.couplings, (self.times, self.n_times), self.pw,
+                          self.todo, self.shape, self.stats, progress)
+            if self.checking:
+                _run_check(client, f, self.sp.raw, self.axes, self.couplings, checked_times, self.pw, self.n_check)
+            if self.powder_checking:
+                _run_powder_check(client, f, self.sp, self.axes, self.couplings[-1], checked_times, self.pw,
+                                  self.explicit, *check_settings)
+            f.attrs["complete"] = True
+        finally:
+            f.flush()
+            f.close()
 
 
 def _finish_stats(stats, path, t0):
@@ -552,7 +592,7 @@ def _write_point(f, p, arr, shape):
     f.flush()
 
 
-def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, progress, stream):
+def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, progress):
     from dask.distributed import as_completed
 
     futures = {}
@@ -561,36 +601,27 @@ def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, pr
         values = {a.name: float(a.values[i]) for a, i in zip(axes, p)}
         fut = client.submit(simulate_point, raw, values, couplings, times[0], pw, times[1], pure=False)
         futures[fut] = p
-    t0 = time.perf_counter()
     hit, previous = _note_sigint()
     try:
-        for k, fut in enumerate(as_completed(futures), 1):
-            if hit.is_set():  # a Ctrl-C whose KeyboardInterrupt the Dask machinery swallowed
+        with tracking(progress, len(todo), "library", "points") as bar:
+            for fut in as_completed(futures):
+                if hit.is_set():  # a Ctrl-C whose KeyboardInterrupt the Dask machinery swallowed
+                    raise KeyboardInterrupt
+                stats["grid_s"] = time.perf_counter() - t_submit
+                _write_point(f, futures[fut], fut.result(), shape)
+                stats["computed"] += 1
+                bar.advance(1)
+            if hit.is_set():
                 raise KeyboardInterrupt
-            stats["grid_s"] = time.perf_counter() - t_submit
-            p = futures[fut]
-            _write_point(f, p, fut.result(), shape)
-            stats["computed"] += 1
-            if progress:
-                rate = k * len(couplings) / (time.perf_counter() - t0)
-                stream.write(f"\rlibrary: {k}/{len(todo)} points ({k * len(couplings)} curves), "
-                             f"{rate:.2f} curves/s")
-                stream.flush()
-        if hit.is_set():
-            raise KeyboardInterrupt
     except KeyboardInterrupt:
         for fut in futures:
             fut.cancel()
-        if progress:
-            stream.write("\n")
         raise
     finally:
         if previous is not None:
             import signal
 
             signal.signal(signal.SIGINT, previous)
-    if progress:
-        stream.write("\n")
 
 
 def _note_sigint():

@@ -27,14 +27,14 @@ __all__ = ["sample_posterior"]
 _QUANTILES = (2.275, 15.865, 50.0, 84.135, 97.725)
 
 
-def _require_emcee():
+def _require_emcee(what):
     try:
         import emcee  # noqa: F401
     except ImportError:
-        raise UserError("--mcmc needs the emcee package: pip install 'respdor[mcmc]' (or pip install emcee)") from None
+        raise UserError(f"{what} needs the emcee package: pip install 'respdor[mcmc]' (or pip install emcee)") from None
 
 
-def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, progress=None):
+def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, progress=None, names=None):
     """Sample the posterior of a finished fit and attach medians and credible intervals.
 
     Parameters
@@ -48,9 +48,12 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
         Steps per walker, steps discarded at the start, and thinning of the kept chain.
     seed : int
         Seed of the sampler's random numbers (same seed, same chain).
-    progress : callable, optional
-        ``progress(done, total)`` in model evaluations (walkers x steps in all), called about
-        every 1 % of the chain.
+    progress : None, bool, callable or spinsim.progress.Progress
+        Progress in model evaluations (walkers x steps in all), advanced about every 1 % of the
+        chain (see :mod:`spinsim.progress`).
+    names : dict, optional
+        How messages name the options (``{"mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps"}`` on the
+        command line).
 
     Returns
     -------
@@ -60,10 +63,8 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
         as ``result.mcmc``; the kept samples (dict name -> ndarray) in ``result.mcmc_samples``.
         Warnings about the chain are appended to ``result.warnings``.
     """
-    _require_emcee()
-    import lmfit
-
-    problem = result._problem
+    names = dict({"mcmc": "MCMC sampling", "mcmc_steps": "mcmc_steps"}, **(names or {}))
+    _require_emcee(names["mcmc"])
     params = result.lmfit_result.params.copy()
     ndim = sum(1 for p in params.values() if p.vary) + (0 if result.weighted else 1)
     walkers = max(int(walkers), 2 * ndim + 2)
@@ -72,24 +73,10 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
     if not result.weighted:
         params.add("__lnsigma", value=math.log(max(math.sqrt(result.redchi), 1e-12)),
                    min=math.log(1e-8), max=math.log(10.0))
-    minimizer = lmfit.Minimizer(_counted(problem.residual, walkers * steps, progress), params, nan_policy="omit")
-    # emcee logs "chain is shorter than 50 tau" itself; it becomes our own one-line warning below.
-    emcee_log = logging.getLogger("emcee")
-    level, emcee_log.level = emcee_log.level, logging.ERROR
-    try:
-        # lmfit prints emcee's AutocorrError to stdout, and emcee prints a traceback to stderr for
-        # any exception in the likelihood, Ctrl-C included; neither may reach the user's terminal
-        # (the exception itself still propagates and is reported once by the caller).
-        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            out = minimizer.emcee(params=params, steps=steps, nwalkers=walkers, burn=burn, thin=thin,
-                                  is_weighted=result.weighted, seed=seed, progress=False)
-    finally:
-        emcee_log.setLevel(level)
+    out = _run_chain(result, params, walkers, steps, burn, thin, seed, progress)
     flat = np.asarray(out.chain).reshape(-1, len(out.var_names))  # (kept steps x walkers, nvarys)
     samples = {name: flat[:, k].copy() for k, name in enumerate(out.var_names) if not name.startswith("s0_")}
-    _add_derived(problem, result, samples)
+    _add_derived(result._problem, result, samples)
     summary = {}
     for name, values in samples.items():
         if name == "__lnsigma":
@@ -109,7 +96,7 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
         shown = "unknown" if n_eff is None else f"{n_eff:.0f}"
         result.warnings.append(f"MCMC: only {shown} effective samples (autocorrelation time "
                                f"{'unknown' if tau is None else f'{tau:.0f} steps'}); the 95 % intervals may be "
-                               "rough: raise --mcmc-steps")
+                               f"rough: raise {names['mcmc_steps']}")
     if not 0.15 <= acceptance <= 0.8:
         result.warnings.append(f"MCMC: acceptance fraction {acceptance:.2f} is outside 0.15-0.8; "
                                "the posterior may be poorly explored")
@@ -118,17 +105,39 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
     return mcmc
 
 
-def _counted(residual, total, progress):
-    """The residual, reporting its call count to ``progress`` every 1 % of ``total`` calls."""
-    if progress is None:
-        return residual
+def _run_chain(result, params, walkers, steps, burn, thin, seed, progress):
+    """lmfit's emcee run of the fit's residual, silent, with its progress counted in model evaluations."""
+    import lmfit
+    from spinsim.progress import tracking
+
+    total = walkers * steps
+    with tracking(progress, total, "MCMC", "model evaluations") as reporter:  # bound before the redirect
+        minimizer = lmfit.Minimizer(_counted(result._problem.residual, total, reporter), params, nan_policy="omit")
+        # emcee logs "chain is shorter than 50 tau" itself; it becomes our own one-line warning below.
+        emcee_log = logging.getLogger("emcee")
+        level, emcee_log.level = emcee_log.level, logging.ERROR
+        try:
+            # lmfit prints emcee's AutocorrError to stdout, and emcee prints a traceback to stderr for
+            # any exception in the likelihood, Ctrl-C included; neither may reach the user's terminal
+            # (the exception itself still propagates and is reported once by the caller).
+            with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                warnings.simplefilter("ignore")
+                return minimizer.emcee(params=params, steps=steps, nwalkers=walkers, burn=burn, thin=thin,
+                                       is_weighted=result.weighted, seed=seed, progress=False)
+        finally:
+            emcee_log.setLevel(level)
+
+
+def _counted(residual, total, reporter):
+    """The residual, advancing ``reporter`` every 1 % of ``total`` calls."""
     every = max(total // 100, 1)
     calls = [0]
 
     def counted(*args, **kwargs):
         calls[0] += 1
-        if calls[0] % every == 0:
-            progress(min(calls[0], total), total)
+        if calls[0] % every == 0 and calls[0] <= total:
+            reporter.advance(every)
         return residual(*args, **kwargs)
 
     return counted

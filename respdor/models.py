@@ -113,11 +113,6 @@ TRANSFER_KINDS = {
 }
 
 
-def _m_values(spin: float) -> np.ndarray:
-    n = int(round(2 * spin)) + 1
-    return np.arange(n) - spin
-
-
 def _check_spin(spin: float) -> float:
     spin = float(spin)
     if spin <= 0 or abs(2 * spin - round(2 * spin)) > 1e-9 or spin > 4.5:
@@ -125,8 +120,18 @@ def _check_spin(spin: float) -> float:
     return spin
 
 
+#: Each of :data:`TRANSFER_KINDS` as spinsim's transfer: (its kind, the share of the efficiency). A
+#: central-transition saturation is half a central-transition inversion: 0.5 (P_ct + 1).
+_ENGINE_TRANSFER = {"saturation": ("full", 1.0), "inversion": ("inversion", 1.0), "ct-inversion": ("ct", 1.0),
+                    "ct-saturation": ("ct", 0.5)}
+
+
 def transfer_matrix(spin: float, kind: str = "saturation", efficiency: float = 1.0) -> np.ndarray:
     """Population-transfer matrix P[m', m] = P(m'|m) of the pulse on the partner spin.
+
+    The one transfer matrix of the package is spinsim's (:func:`spinsim.simulate.transfer_matrix`,
+    which the engine's ideal saturation uses); this is it in respdor's words
+    (:data:`TRANSFER_KINDS`), with the partner spin and the efficiency checked.
 
     Parameters
     ----------
@@ -142,27 +147,22 @@ def transfer_matrix(spin: float, kind: str = "saturation", efficiency: float = 1
     Returns
     -------
     ndarray, shape (2I+1, 2I+1)
-        Column-stochastic matrix, rows m', columns m, both ordered m = -I ... +I.
+        Column-stochastic matrix, rows m', columns m, both ordered m = I, I-1, ..., -I (spinsim's
+        basis order). The four kinds are unchanged by reversing that order, and dS/S0
+        (:func:`transfer_dephasing`) depends only on |m - m'|, so a matrix built in the opposite
+        order gives the same curve.
     """
     spin = _check_spin(spin)
     if not (0.0 <= efficiency <= 1.0):
         raise ValueError(f"saturation efficiency must lie in [0, 1], got {efficiency!r}")
-    m = _m_values(spin)
-    n = m.size
-    if kind == "saturation":
-        p = np.full((n, n), 1.0 / n)
-    elif kind == "inversion":
-        p = np.eye(n)[::-1].copy()
-    elif kind in ("ct-inversion", "ct-saturation"):
-        if abs(spin - round(spin)) < 1e-9:
-            raise ValueError(f"{kind} needs a half-integer spin, got I = {spin}")
-        p = np.eye(n)
-        lo, hi = int(np.argmin(np.abs(m + 0.5))), int(np.argmin(np.abs(m - 0.5)))
-        block = np.array([[0.0, 1.0], [1.0, 0.0]]) if kind == "ct-inversion" else np.full((2, 2), 0.5)
-        p[np.ix_([lo, hi], [lo, hi])] = block
-    else:
+    if kind not in _ENGINE_TRANSFER:
         raise ValueError(f"unknown population transfer {kind!r}; choose from {', '.join(TRANSFER_KINDS)}")
-    return efficiency * p + (1.0 - efficiency) * np.eye(n)
+    if kind.startswith("ct-") and abs(spin - round(spin)) < 1e-9:
+        raise ValueError(f"{kind} needs a half-integer spin, got I = {spin}")
+    import spinsim  # lazily: spinsim's public name follows the function wherever the engine keeps it
+
+    engine_kind, share = _ENGINE_TRANSFER[kind]
+    return spinsim.transfer_matrix(spin, engine_kind, share * efficiency)
 
 
 def transfer_weights(p: np.ndarray) -> np.ndarray:

@@ -265,14 +265,36 @@ def search_and_fit(problem, scale_covar, user_start=None):
     gnames = geometry_names(problem)
     p0 = problem.params.valuesdict()
     n_coarse = _size(problem, p0)
-    starts = []
     coarse = {}
     for gname in gnames:
         values = _grid(problem, gname, n_coarse)
         chi, _ = profile(problem, p0, gname, values)
         coarse[gname] = (values, chi)
+    starts = _starts(problem, p0, gnames, coarse, user_start)
+    best = None
+    for label, values in starts:
+        minimizer, result = _run(problem, _start_params(problem, values), scale_covar)
+        if best is None or result.chisqr < best[1].chisqr * (1 - 1e-12):
+            best = (minimizer, result, label)
+    minimizer, result, label = best
+    notes = []
+    if user_start:
+        shown = ", ".join(_show_start(problem, k, v) for k, v in user_start.items())
+        notes.append(f"local fits from your start ({shown}) and {len(starts) - 1} grid start(s); the lowest "
+                     f"chi2 ({result.chisqr:.6g}) came from {label}")
+    if problem.method == "signals" or not gnames:
+        if problem.method == "signals":
+            notes.append("global search on the dS/S0 profile; the joint S0/S1 optimum is not confirmed by a profile")
+        return minimizer, result, notes, []
+    minimizer, result, more_notes, warns = _confirmed(problem, minimizer, result, gnames, coarse, scale_covar)
+    return minimizer, result, notes + more_notes, warns
+
+
+def _starts(problem, p0, gnames, coarse, user_start):
+    """[(label, parameter values)] of the local fits: the lowest local minima of the first geometry's
+    profile (the others at their grid optimum), and the user's start first when given."""
+    starts = []
     if gnames:
-        # Starts: local minima of the first geometry's profile, the others at their grid optimum.
         base = dict(p0)
         for gname in gnames[1:]:
             values, chi = coarse[gname]
@@ -289,27 +311,17 @@ def search_and_fit(problem, scale_covar, user_start=None):
         p = dict(p0)
         profile_point(problem, p)
         starts.append(("grid", p))
-
     if user_start:
         # The user's values, the rest (e.g. the amplitude for a start on r only) from the grid.
         p = dict(starts[0][1])
         p.update(user_start)
         starts.insert(0, ("your start", p))
-    best = None
-    for label, values in starts:
-        minimizer, result = _run(problem, _start_params(problem, values), scale_covar)
-        if best is None or result.chisqr < best[1].chisqr * (1 - 1e-12):
-            best = (minimizer, result, label)
-    minimizer, result, label = best
-    notes, warns = [], []
-    if user_start:
-        shown = ", ".join(_show_start(problem, k, v) for k, v in user_start.items())
-        notes.append(f"local fits from your start ({shown}) and {len(starts) - 1} grid start(s); the lowest "
-                     f"chi2 ({result.chisqr:.6g}) came from {label}")
-    if problem.method == "signals" or not gnames:
-        if problem.method == "signals":
-            notes.append("global search on the dS/S0 profile; the joint S0/S1 optimum is not confirmed by a profile")
-        return minimizer, result, notes, warns
+    return starts
+
+
+def _confirmed(problem, minimizer, result, gnames, coarse, scale_covar):
+    """The fit once no chi^2 profile finds a lower point (restarting from a lower one, at most three
+    times); (minimizer, result, notes, warnings)."""
     # The search's profile holds for the fit when nothing but the geometry and amplitudes varies.
     amplitude = {problem.name(b, i) for b in ("fraction", "efficiency", "abundance") for i in range(problem.n)}
     extra = [n for n in result.var_names if not n.startswith("s0_") and n not in gnames and n not in amplitude]
@@ -321,16 +333,15 @@ def search_and_fit(problem, scale_covar, user_start=None):
             if extra:
                 scope += f" (with {', '.join(extra)} at their fitted values)"
             n_pts = len(coarse[gnames[0]][0])
-            notes.append(f"global optimum confirmed: a {n_pts}-point chi2 profile over {scope}, its lowest "
-                         f"minima refined, finds nothing lower")
-            return minimizer, result, notes, warns
+            return minimizer, result, [f"global optimum confirmed: a {n_pts}-point chi2 profile over {scope}, its "
+                                       "lowest minima refined, finds nothing lower"], []
         chi_better, p_better = better
         m2, r2 = _run(problem, _start_params(problem, p_better), scale_covar)
         if r2.chisqr < result.chisqr:
             minimizer, result = m2, r2
-    warns.append(f"the optimum could not be confirmed: a chi2 profile over D reaches chi2 = {chi_better:.6g}, "
-                 f"below the fit's {result.chisqr:.6g}; treat the result with caution")
-    return minimizer, result, notes, warns
+    return minimizer, result, [], [f"the optimum could not be confirmed: a chi2 profile over D reaches chi2 = "
+                                   f"{chi_better:.6g}, below the fit's {result.chisqr:.6g}; treat the result with "
+                                   "caution"]
 
 
 def _size(problem, p0):

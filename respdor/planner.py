@@ -89,6 +89,9 @@ __all__ = [
 
 #: Quantities a precision target can be set on, with their units.
 TARGETS = {"distance_angstrom": "angstrom", "coupling_hz": "Hz", "fraction": ""}
+#: The parameter of :func:`respdor.plan <respdor.jobs.plan.plan>` that sets each target (messages name it).
+_TARGET_PARAMETER = {"distance_angstrom": "target_distance_error_angstrom", "coupling_hz": "target_coupling_error_hz",
+                     "fraction": "target_fraction_error"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +260,7 @@ class Sensitivity:
             raise UserError(f"planned recycle delay must be > 0, got {self.plan_recycle_s!r}")
         elif self.buildup_s is None and not math.isclose(self.plan_recycle_s, self.recycle_s, rel_tol=1e-9):
             raise UserError(f"changing the recycle delay ({self.recycle_s:g} s -> {self.plan_recycle_s:g} s) "
-                            "needs the build-up time T_B (--buildup)")
+                            "needs the build-up time T_B (buildup_s)")
 
     @property
     def snr_per_scan(self) -> float:
@@ -535,10 +538,11 @@ def scale_to_target(design: Design, sensitivity: Sensitivity, tr, targets: dict,
     factor = _time_factor(_prediction(tr, design, sensitivity), targets)
     if not math.isfinite(factor) or factor > 1e15:
         # no finite number of scans reaches the target: the points carry (almost) no information on it
-        raise UserError(f"no number of scans reaches the target ({', '.join(sorted(targets))}): at recoupling times up "
+        named = ", ".join(sorted(_TARGET_PARAMETER.get(k, k) for k in targets))
+        raise UserError(f"no number of scans reaches the target ({named}): at recoupling times up "
                         f"to {design.time_s.max() * 1e3:.3g} ms the curve carries no information on it (a coupling "
-                        "too weak to dephase in that time, or an echo decayed by then); check --distance/--coupling "
-                        "and its unit, or allow longer times (--max-time, --compare-max-time)")
+                        "too weak to dephase in that time, or an echo decayed by then); check distance_angstrom/"
+                        "coupling_hz and its unit, or allow longer times (max_time_s, compare_max_time_s)")
     # Find the smallest factor (over base scans) that meets the targets after rounding: bisection
     # on the continuous factor, since rounding up only ever helps.
     def scans_for(k):
@@ -725,7 +729,7 @@ def longest_useful_time(sensitivity: Sensitivity, model: CurveModel, coupling_hz
     """
     if max_time_s is None:
         if not math.isfinite(sensitivity.t2prime_s):
-            raise UserError("without T2' give the longest recoupling time (--max-time)")
+            raise UserError("without T2' give the longest recoupling time (max_time_s)")
         max_time_s, reason = 3.0 * sensitivity.t2prime_s, f"3 T2' = {3e3 * sensitivity.t2prime_s:.3g} ms"
     else:
         reason = f"the maximum time given, {max_time_s * 1e3:.3g} ms"

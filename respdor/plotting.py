@@ -1,10 +1,15 @@
-"""Publication figures of fitted dephasing curves (matplotlib only here, imported lazily)."""
+"""Publication figures of fitted dephasing curves (matplotlib only here, imported lazily).
+
+Nothing here selects a matplotlib backend: figures that are saved are drawn on a bare
+:class:`matplotlib.figure.Figure` (no pyplot), figures that are returned for display come from
+pyplot, and :func:`draw_fit` draws on axes the caller owns.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fit", "plot_corner", "nucleus_label"]
+__all__ = ["plot_fit", "fit_figure", "draw_fit", "plot_corner", "corner_figure", "nucleus_label"]
 
 
 def nucleus_label(text: str) -> str:
@@ -14,17 +19,37 @@ def nucleus_label(text: str) -> str:
     return re.sub(r"(\d+)([A-Z][a-z]?)", r"$^{\1}$\2", text)
 
 
-def _pyplot():
-    import matplotlib
+def _figure(pyplot, figsize, **subplots):
+    """A figure and its axes: pyplot's (shown inline in a notebook) when nothing is saved, else a
+    bare :class:`matplotlib.figure.Figure` that no backend ever sees. No backend is selected here."""
+    if pyplot:
+        import matplotlib.pyplot as plt
 
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
-        try:
-            matplotlib.use("Agg", force=False)
-        except Exception:  # pragma: no cover - a backend already in use is fine
-            pass
-    import matplotlib.pyplot as plt
+        return plt.subplots(figsize=figsize, **subplots)
+    from matplotlib.figure import Figure
 
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(**subplots)
+
+
+def _save(fig, path, **kwargs):
+    from .files import write_figure
+
+    write_figure(fig, path, **kwargs)  # checked, atomic (the one output guard)
+
+
+def fit_figure(result, neighbour_offsets_angstrom=(-0.2, 0.2), time_unit="ms", residuals=True, pyplot=False):
+    """The figure of :func:`plot_fit`: a bare :class:`~matplotlib.figure.Figure` (to be saved, e.g.
+    through :meth:`respdor.files.OutputPlan.save_figure`), or pyplot's with ``pyplot=True``."""
+    if residuals:
+        fig, (ax, axr) = _figure(pyplot, (5.2, 4.6), nrows=2, ncols=1, sharex=True,
+                                 gridspec_kw={"height_ratios": [3.2, 1], "hspace": 0.06})
+    else:
+        fig, ax = _figure(pyplot, (5.2, 3.6))
+        axr = None
+    draw_fit(result, ax, axr, neighbour_offsets_angstrom, time_unit)
+    fig.align_ylabels()
+    return fig
 
 
 def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_unit="ms", residuals=True):
@@ -33,9 +58,11 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
     Parameters
     ----------
     result : FitResult
-        A fit from :func:`respdor.fit_curve` or :func:`respdor.fit_curves`.
+        A fit from :func:`respdor.fit` or :func:`respdor.fit_curves`.
     path : str or Path, optional
-        Where to save the figure (format from the suffix: png, pdf, svg). None returns the figure.
+        Where to save the figure (format from the suffix: png, pdf, svg), through the output
+        guard; the figure is then drawn without pyplot. None returns a pyplot figure (shown inline
+        in a notebook). The matplotlib backend is never changed.
     neighbour_offsets_angstrom : sequence of float
         Distances r_fit + offset (angstrom) drawn as thin dashed curves, at the fitted fraction.
     time_unit : {"ms", "us", "s"}
@@ -47,40 +74,34 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
+    fig = fit_figure(result, neighbour_offsets_angstrom, time_unit, residuals, pyplot=path is None)
+    if path is not None:
+        _save(fig, path, dpi=200, bbox_inches="tight")
+    return fig
+
+
+def draw_fit(result, ax, axr=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_unit="ms"):
+    """Draw data, best fit and neighbouring distances on ``ax`` (and the residuals on ``axr``).
+
+    Parameters
+    ----------
+    result : FitResult
+    ax : matplotlib.axes.Axes
+        Axes of the curves.
+    axr : matplotlib.axes.Axes, optional
+        Axes of the residuals (data minus fit, dS/S0).
+    neighbour_offsets_angstrom : sequence of float
+        Distances r_fit + offset (angstrom) drawn as thin dashed curves, at the fitted fraction.
+    time_unit : {"ms", "us", "s"}
+        Unit of the time axis.
+    """
+    import matplotlib
+
     scale = {"s": 1.0, "ms": 1e3, "us": 1e6}[time_unit]
-    if residuals:
-        fig, (ax, axr) = plt.subplots(2, 1, figsize=(5.2, 4.6), sharex=True,
-                                      gridspec_kw={"height_ratios": [3.2, 1], "hspace": 0.06})
-    else:
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        axr = None
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, curve in enumerate(result.curves):
         colour = colours[i % len(colours)]
-        # Not beyond the last point: a simulated curve table ends there.
-        t_fine = np.linspace(0.0, curve.time_s.max(), 300)
-        suffix = f"c{i}_" if f"c{i}_distance_angstrom" in result.parameters else ""
-        r_name = suffix + "distance_angstrom" if suffix + "distance_angstrom" in result.parameters else "distance_angstrom"
-        r_fit = result.parameters[r_name].value
-        label = curve.label if len(result.curves) > 1 else "data"
-        if curve.sigma is not None:
-            ax.errorbar(curve.time_s * scale, curve.dss0, yerr=curve.sigma, fmt="o", ms=4, color=colour,
-                        capsize=2, lw=1, label=label)
-        else:
-            ax.plot(curve.time_s * scale, curve.dss0, "o", ms=4, color=colour, label=label)
-        ax.plot(t_fine * scale, result.best_fit(i, t_fine), "-", color=colour, lw=1.6,
-                label=f"fit, r = {r_fit:.2f} \u00c5")
-        for k, off in enumerate(neighbour_offsets_angstrom):
-            r = r_fit + off
-            if r <= 0:
-                continue
-            try:
-                neighbour = result.curve_with(i, t_fine, distance_angstrom=r)
-            except ValueError:  # outside a simulated table's coupling range: nothing to draw
-                continue
-            ax.plot(t_fine * scale, neighbour, ls=(0, (4, 2 + k)),
-                    color=colour, lw=0.9, alpha=0.7, label=f"r = {r:.2f} \u00c5")
+        _draw_curve(result, i, curve, ax, colour, scale, neighbour_offsets_angstrom)
         if axr is not None:
             res = curve.dss0 - result.best_fit(i)
             if curve.sigma is not None:
@@ -100,13 +121,34 @@ def plot_fit(result, path=None, neighbour_offsets_angstrom=(-0.2, 0.2), time_uni
         axr.axhline(0.0, color="0.6", lw=0.6)
         axr.set_ylabel("residual")
         axr.tick_params(direction="in", top=True, right=True)
-    fig.align_ylabels()
-    if path is not None:
-        from .files import write_figure
+    return ax
 
-        write_figure(fig, path, dpi=200, bbox_inches="tight")  # checked, atomic (the one output guard)
-        plt.close(fig)
-    return fig
+
+def _draw_curve(result, i, curve, ax, colour, scale, neighbour_offsets_angstrom):
+    """Curve ``i``: its points, its best fit and the fits at neighbouring distances."""
+    # Not beyond the last point: a simulated curve table ends there.
+    t_fine = np.linspace(0.0, curve.time_s.max(), 300)
+    suffix = f"c{i}_" if f"c{i}_distance_angstrom" in result.parameters else ""
+    r_name = suffix + "distance_angstrom" if suffix + "distance_angstrom" in result.parameters else "distance_angstrom"
+    r_fit = result.parameters[r_name].value
+    label = curve.label if len(result.curves) > 1 else "data"
+    if curve.sigma is not None:
+        ax.errorbar(curve.time_s * scale, curve.dss0, yerr=curve.sigma, fmt="o", ms=4, color=colour,
+                    capsize=2, lw=1, label=label)
+    else:
+        ax.plot(curve.time_s * scale, curve.dss0, "o", ms=4, color=colour, label=label)
+    ax.plot(t_fine * scale, result.best_fit(i, t_fine), "-", color=colour, lw=1.6,
+            label=f"fit, r = {r_fit:.2f} \u00c5")
+    for k, off in enumerate(neighbour_offsets_angstrom):
+        r = r_fit + off
+        if r <= 0:
+            continue
+        try:
+            neighbour = result.curve_with(i, t_fine, distance_angstrom=r)
+        except ValueError:  # outside a simulated table's coupling range: nothing to draw
+            continue
+        ax.plot(t_fine * scale, neighbour, ls=(0, (4, 2 + k)), color=colour, lw=0.9, alpha=0.7,
+                label=f"r = {r:.2f} \u00c5")
 
 
 def plot_corner(result, path=None, names=None, bins=40):
@@ -123,6 +165,16 @@ def plot_corner(result, path=None, names=None, bins=40):
     bins : int
         Histogram bins per axis.
     """
+    fig = corner_figure(result, names, bins, pyplot=path is None)
+    if path is None:
+        return fig
+    _save(fig, path, dpi=150)
+    return None
+
+
+def corner_figure(result, names=None, bins=40, pyplot=False):
+    """The figure of :func:`plot_corner`: a bare :class:`~matplotlib.figure.Figure`, or pyplot's
+    with ``pyplot=True``."""
     from .report import _label
 
     samples = result.mcmc_samples
@@ -133,9 +185,8 @@ def plot_corner(result, path=None, names=None, bins=40):
                  "width_angstrom")
         names = [n for n in samples if not n.startswith("__")
                  and (n.split("_", 1)[1] if n[:1] == "c" and n[1:2].isdigit() else n) in order]
-    plt = _pyplot()
     k = len(names)
-    fig, axes = plt.subplots(k, k, figsize=(2.2 * k + 0.6, 2.2 * k + 0.6), squeeze=False)
+    fig, axes = _figure(pyplot, (2.2 * k + 0.6, 2.2 * k + 0.6), nrows=k, ncols=k, squeeze=False)
     for row in range(k):
         for col in range(k):
             ax = axes[row][col]
@@ -162,10 +213,4 @@ def plot_corner(result, path=None, names=None, bins=40):
                 ax.set_yticklabels([])
     fig.suptitle("posterior (MCMC, flat priors within the bounds)", fontsize=9)
     fig.tight_layout()
-    if path is None:
-        return fig
-    from .files import write_figure
-
-    write_figure(fig, path, dpi=150)  # checked, atomic (the one output guard)
-    plt.close(fig)
-    return None
+    return fig

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import sys
 
 import numpy as np
 
@@ -118,15 +116,14 @@ def format_table(result) -> str:
 
 
 def write_json(result, path, extra: dict | None = None):
-    """Write the machine-readable result (``-`` writes to standard output), through the output guard."""
+    """Write the machine-readable result (``-`` writes to standard output), through the output guard
+    (:func:`respdor.resultio.write_json`, the one JSON format of results)."""
+    from .resultio import write_json as write_result_json
+
     payload = result.to_dict()
     if extra:
         payload.update(extra)
-    text = json.dumps(payload, indent=2, allow_nan=False)
-    if str(path) == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        write_output(path, text + "\n")
+    write_result_json(path, payload)
 
 
 def write_parameters_csv(result, path):

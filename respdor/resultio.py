@@ -66,6 +66,8 @@ def read_json(source) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFileError(where, f"not a JSON document ({err.msg})", line=err.lineno) from None
+    except RecursionError:  # thousands of nested brackets: no result, and the parser would crash
+        raise DataFileError(where, "lists or objects nested too deeply to be a result") from None
     if not isinstance(data, dict):
         raise DataFileError(where, "a result's JSON is an object ({...})")
     return data

@@ -30,8 +30,8 @@ __all__ = ["ENV_VAR", "cache_dir", "engine_version", "table_key", "load", "save"
 ENV_VAR = "RESPDOR_CACHE_DIR"
 
 # spinsim modules whose code decides a simulated number (isotope data included).
-_ENGINE_FILES = ("_kernels.py", "simulate.py", "hamiltonian.py", "sequences.py", "powder.py",
-                 "system.py", "spec.py", "isotopes.py", "dipolar.py", "csa.py")
+_ENGINE_FILES = ("_kernels.py", "_coupled.py", "simulate.py", "hamiltonian.py", "sequences.py", "saturation.py",
+                 "powder.py", "system.py", "spec.py", "isotopes.py", "dipolar.py", "csa.py")
 
 
 def cache_dir() -> Path:

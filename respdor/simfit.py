@@ -1,4 +1,4 @@
-"""``respdor fit --simulate``: fit with exact simulated curves, placing the work where the fit needs it.
+"""``respdor.fit(..., simulate_spec=...)``: fit with exact simulated curves, placing the work where the fit needs it.
 
 1. A fit with the analytical curve locates D (it is fast and its D is off by a few per cent at
    most when saturation is incomplete).
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import numpy as np
@@ -44,7 +43,7 @@ def check_nuclei(nuclei, models, what, labels=("observe", "partner")):
         Observed and partner isotopes of the simulated shape (spec or library).
     models : list of CurveModel
     what : str
-        How to name the shape in the message, e.g. ``"--simulate spec.toml"``.
+        How to name the shape in the message, e.g. ``"simulate_spec spec.toml"``.
     labels : (str, str)
         How to name the observed and partner choices (``("--observe", "--partner")`` on the command line).
 
@@ -72,9 +71,8 @@ def _per_curve(result, base, n, attr="value"):
     return [getattr(result.parameters[f"c{i}_{base}"], attr) for i in range(n)]
 
 
-def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.stderr, max_rounds=3,
-                        coupling_bounds=None, labels=("--observe", "--partner"), powder_tol=None,
-                        check_explicit=False):
+def fit_with_simulation(spec, curves, models, fit_options=None, accuracy=1e-3, progress=None, max_rounds=3,
+                        powder_tol=None, check_explicit=False, names=None):
     """Fit ``curves`` with a simulated shape of ``spec``; returns the FitResult.
 
     Parameters
@@ -82,49 +80,85 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
     spec : str or Path
         spinsim spec file.
     curves : list of DephasingCurve
-    make_models : callable
-        ``make_models(shapes) -> list of CurveModel`` (one shape per curve, None = analytical).
-    fit : callable
-        ``fit(models, intervals=...) -> FitResult`` with the user's fix/free/bound options.
+    models : list of CurveModel
+        One analytical model per curve (nuclei, experiment, partners); the simulated shape is put
+        in their place.
+    fit_options : dict, optional
+        Keyword arguments of :func:`respdor.fitting.fit_curves` (fix, bounds, free, intervals, ...).
+        A bound on ``coupling_hz`` makes the table cover it, so no trial D falls outside.
     accuracy : float
         Largest accepted deviation (dS/S0) of a fitted curve from a direct simulation at its D.
-    out : file
-        Where progress lines go.
-    coupling_bounds : (float, float), optional
-        The user's bounds on D (Hz): the table then covers them, so no trial D falls outside.
-    labels : (str, str)
-        How to name the observed and partner nuclei in a message (see :func:`check_nuclei`).
+    progress : None, bool, callable or spinsim.progress.Progress
+        Where the lines about widening the table go (:meth:`~spinsim.progress.Progress.note`).
+    max_rounds : int
+        Most rounds of widening the table or adding nodes.
     powder_tol : float, optional
         Tolerance of the powder / gamma / step convergence check at the fitted D (dS/S0 of the
         fitted curve); default :data:`spinsim.convergence.DEFAULT_TOL`.
     check_explicit : bool
-        Also check the settings the spec chose explicitly (``--check-convergence``).
+        Also check the settings the spec chose explicitly.
+    names : dict, optional
+        How messages name the arguments (``observe``, ``partner``, ``simulate``, ``sim_accuracy``,
+        ``bounds``); the command line passes its options.
 
     Raises
     ------
     UserError
         Among others, when the models' nucleus pair is not the spec's.
     """
+    from spinsim.progress import as_progress
     from spinsim.spec import SpecError, load_spec
 
-    from .library import _spec_powder
-    from .simulated import SimulatedShape, node_curve
-
+    names = dict({"observe": "observe", "partner": "partner", "simulate": "simulate_spec",
+                  "sim_accuracy": "sim_accuracy", "bounds": "bounds"}, **(names or {}))
+    options = dict(fit_options or {})
+    report = as_progress(progress)
     if not (accuracy > 0):
-        raise UserError(f"--sim-accuracy must be > 0, got {accuracy!r}")
+        raise UserError(f"{names['sim_accuracy']} must be > 0, got {accuracy!r}")
     try:
         sp = load_spec(spec)
     except SpecError as exc:
         raise UserError(str(exc)) from None
     if not sp.system.dipolar:
         raise UserError(f"{spec}: the spec has no [[dipolar]] coupling to fit")
-    check_nuclei(spec_nuclei(sp), make_models([None] * len(curves)), f"--simulate {spec}", labels)
+    check_nuclei(spec_nuclei(sp), models, f"{names['simulate']} {spec}", (names["observe"], names["partner"]))
     t_start = time.perf_counter()
+    lo, hi = _first_range(sp, curves, models, options, names)
+    shape, result, dev, n_sim = _fit_on_tables(sp, curves, models, options, lo, hi, accuracy, max_rounds, report)
+    _note_table(spec, shape, result, n_sim, time.perf_counter() - t_start)
+    from .simulated import node_curve
+
+    _convergence_check(sp, _powder(sp), dev, curves, node_curve, result, powder_tol, check_explicit,
+                       time.perf_counter() - t_start)
+    _note_table_error(result, dev, accuracy, names)
+    return result
+
+
+def _powder(sp):
+    from .library import _spec_powder
+
+    return _spec_powder(sp.raw)
+
+
+def _shaped(models, shape):
+    import dataclasses
+
+    return [dataclasses.replace(m, shape=shape) for m in models]
+
+
+def _fit(curves, models, options, **override):
+    from .fitting import fit_curves
+
+    return fit_curves(curves, models, **dict(options, **override))
+
+
+def _first_range(sp, curves, models, options, names):
+    """(low, high) D of the first table (Hz, effective coupling): around the analytical fit's D,
+    covering the user's bounds on D."""
     n = len(curves)
-    t_max = max(float(np.max(c.time_s)) for c in curves)
-    roots = [math.sqrt(m.n_partners) for m in make_models([None] * n)]
+    roots = [math.sqrt(m.n_partners) for m in models]
     try:
-        first = fit(make_models([None] * n), intervals=False)
+        first = _fit(curves, models, options, intervals=False)
         d_eff = [d * r for d, r in zip(_per_curve(first, "coupling_hz", n), roots)]
         err = [(s or 0.0) * r for s, r in zip(_per_curve(first, "coupling_hz", n, "stderr"), roots)]
         # wide enough for the profile intervals: the simulated D lies within a few per cent of D_a
@@ -133,21 +167,31 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
     except (UserError, ValueError, KeyError):  # no analytical start: the spec's coupling
         d0 = sp.system.dipolar[0].d_hz
         lo, hi = d0 / 5, d0 * 5
+    coupling_bounds = (options.get("bounds") or {}).get("coupling_hz")
     if coupling_bounds is not None:
-        r_max, r_min = max(roots), min(roots)
-        lo, hi = min(lo, coupling_bounds[0] * r_min), max(hi, coupling_bounds[1] * r_max)
+        lo, hi = min(lo, coupling_bounds[0] * min(roots)), max(hi, coupling_bounds[1] * max(roots))
         if lo <= 0:
-            raise UserError("--bound D must be > 0 Hz with --simulate")
-    extra_nodes, rounds, n_sim = [], 0, 0
-    pw = _spec_powder(sp.raw)
+            raise UserError(f"{names['bounds']} D must be > 0 Hz with a simulated shape")
+    return lo, hi
+
+
+def _fit_on_tables(sp, curves, models, options, lo, hi, accuracy, max_rounds, report):
+    """Fit on a simulated table, widening it while D or its interval reaches an edge and adding a node
+    where it misses a direct simulation by more than ``accuracy``; returns (shape, result,
+    [(D, deviation at fraction 1, amplitude)] per curve, number of curves simulated)."""
+    from .simulated import SimulatedShape, node_curve
+
+    n, t_max = len(curves), max(float(np.max(c.time_s)) for c in curves)
+    roots = [math.sqrt(m.n_partners) for m in models]
+    extra_nodes, rounds, n_sim, pw = [], 0, 0, _powder(sp)
     span_limit = 25.0 * hi / lo  # widen at most 5x on each side of the first range
     while True:
-        shape = SimulatedShape.from_spec(sp, [t_max], coupling_range_hz=(lo, hi), progress=True)
+        shape = SimulatedShape.from_spec(sp, [t_max], coupling_range_hz=(lo, hi), progress=report)
         n_sim += shape.info["nodes_simulated"]
         if extra_nodes:
-            shape = _with_nodes(sp, pw, shape, extra_nodes, t_max)
+            shape = _with_nodes(sp, pw, shape, extra_nodes, t_max, report)
             n_sim += shape.info["nodes_simulated"]
-        result = fit(make_models([shape] * n))
+        result = _fit(curves, _shaped(models, shape), options)
         d_fit = [d * r for d, r in zip(_per_curve(result, "coupling_hz", n), roots)]
         glo, ghi = shape.coupling_range_hz
         ends = list(d_fit) + [x * r for ci, r in zip(_per_curve(result, "coupling_hz", n, "ci95"), roots)
@@ -156,8 +200,8 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
         if (low_edge or high_edge) and rounds < max_rounds and hi / lo < span_limit:
             lo = min(ends) / RANGE_FACTOR if low_edge else lo  # D or its interval at the table's edge
             hi = max(ends) * RANGE_FACTOR if high_edge else hi
-            print(f"fit --simulate: D or its interval at the edge of the table, widening it to "
-                  f"{lo:.0f}-{hi:.0f} Hz", file=out)
+            report.note(f"fit with a simulated shape: D or its interval at the edge of the table, widening it to "
+                        f"{lo:.0f}-{hi:.0f} Hz")
             rounds += 1
             continue
         dev = []
@@ -167,26 +211,32 @@ def fit_with_simulation(spec, curves, make_models, fit, accuracy=1e-3, out=sys.s
             dev.append((d, float(np.max(np.abs(shape(c.time_s, d) - direct))), a))
         worst = max(a * e for _, e, a in dev)
         if worst <= accuracy or rounds >= max_rounds:
-            break
+            return shape, result, dev, n_sim
         extra_nodes += [d for d, e, a in dev if a * e > accuracy]
-        print(f"fit --simulate: table off by {worst:.2g} at the fitted D; adding that node", file=out)
+        report.note(f"fit with a simulated shape: table off by {worst:.2g} at the fitted D; adding that node")
         rounds += 1
+
+
+def _note_table(spec, shape, result, n_sim, wall_s):
+    """The table's size and cost, in the notes."""
     info = shape.info
     result.notes.append(
         f"simulated shape ({spec}): {len(shape.coupling_grid_hz)} couplings "
         f"{shape.coupling_range_hz[0]:.0f}-{shape.coupling_range_hz[1]:.0f} Hz interpolated in lambda = D t, "
         f"powder {info['powder']['scheme'].upper()} {info['powder']['n']} x {info['powder']['n_gamma']}; "
-        f"{n_sim} table curves simulated (the rest from the cache); {time.perf_counter() - t_start:.1f} s"
+        f"{n_sim} table curves simulated (the rest from the cache); {wall_s:.1f} s"
     )
-    _convergence_check(sp, pw, dev, curves, node_curve, result, powder_tol, check_explicit,
-                       time.perf_counter() - t_start)
+
+
+def _note_table_error(result, dev, accuracy, names):
+    """The table's measured error at each fitted D: a note, or a warning when above ``accuracy``."""
+    n = len(dev)
     for k, (d, e, a) in enumerate(dev):
         line = (f"simulated shape checked against a direct simulation at the fitted D = {d:.1f} Hz"
                 f"{f' (curve {k})' if n > 1 else ''}: max |difference| {a * e:.1e} in the fitted curve "
                 f"({e:.1e} at fraction 1)")
         (result.notes if a * e <= accuracy else result.warnings).append(
-            line if a * e <= accuracy else line + f", above --sim-accuracy {accuracy:g}")
-    return result
+            line if a * e <= accuracy else line + f", above {names['sim_accuracy']} {accuracy:g}")
 
 
 def _direct(sp, pw, d, t, node_curve):
@@ -199,12 +249,12 @@ def _direct(sp, pw, d, t, node_curve):
     return CubicSpline(grid, y)(np.asarray(t, float)), hit
 
 
-def _with_nodes(sp, pw, shape, extra, t_max):
+def _with_nodes(sp, pw, shape, extra, t_max, report=None):
     """The shape with extra node couplings (simulated to the table's lambda range, cached)."""
     from .simulated import SimulatedShape
 
     grid = np.union1d(shape.coupling_grid_hz, np.asarray(extra, float))
-    return SimulatedShape.from_spec(sp, [t_max], coupling_grid_hz=grid, powder=pw, progress=True)
+    return SimulatedShape.from_spec(sp, [t_max], coupling_grid_hz=grid, powder=pw, progress=report)
 
 
 def _spec_at(sp, level):

@@ -20,15 +20,15 @@ simulation is imported lazily: importing this module compiles nothing.
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import numpy as np
 from scipy.interpolate import CubicSpline
+from spinsim.progress import tracking
 
 from .errors import UserError
 
-__all__ = ["SimulatedShape", "node_couplings"]
+__all__ = ["SimulatedShape", "node_couplings", "spec_powder"]
 
 #: Spacing of the node couplings in ln D by default (a factor 1.35; measured error in README of
 #: docs/simulation.md; ``fit --simulate`` checks it at the fitted D and adds a node if needed).
@@ -154,8 +154,9 @@ class SimulatedShape:
         coupling_grid_hz : array_like, optional
             Node couplings (Hz). Default: the lattice nodes (:func:`node_couplings`) covering
             ``coupling_range_hz``, else D0/5 to 5 D0 (D0 = the spec's coupling, at least 20 Hz).
-        progress : bool
-            One line per node on stderr.
+        progress : None, bool, callable or spinsim.progress.Progress
+            Progress over the nodes, with a note per node (:mod:`spinsim.progress`); ``True``: the
+            notes as lines on standard error.
         n_couplings : int, optional
             Deprecated alternative: that many log-spaced nodes over the default range.
         coupling_range_hz : (float, float), optional
@@ -173,9 +174,7 @@ class SimulatedShape:
             raise UserError("times_s must be finite, >= 0 and non-empty")
         from spinsim.powder import make_powder
 
-        from .library import _spec_powder
-
-        pw = dict(powder) if powder is not None else _spec_powder(sp.raw)
+        pw = dict(powder) if powder is not None else spec_powder(sp.raw)
         sp.powder = make_powder(pw["scheme"], int(pw["n"]), int(pw["n_gamma"]))
         cycle = (1.0 / sp.mas_rate) if isinstance(sp.recoupling, str) else sp.recoupling.duration
         t_max = max(float(t_req.max()), 3 * 2 * cycle)
@@ -191,21 +190,40 @@ class SimulatedShape:
         lam_max = grid[-1] * t_max
         t0 = time.perf_counter()
         times, rows, n_sim = [], [], 0
-        for k, d in enumerate(grid):
-            n_max = int(math.ceil(lam_max / (d * 2 * cycle) - 1e-9))
-            t_node = 2 * cycle * np.arange(max(n_max, 3) + 1)
-            y, hit = node_curve(sp, pw, float(d), t_node, cache)
-            n_sim += not hit
-            times.append(t_node)
-            rows.append(y)
-            if progress:
+        with tracking(_node_progress(progress), len(grid), "SimulatedShape nodes", "nodes") as p:
+            for k, d in enumerate(grid):
+                n_max = int(math.ceil(lam_max / (d * 2 * cycle) - 1e-9))
+                t_node = 2 * cycle * np.arange(max(n_max, 3) + 1)
+                y, hit = node_curve(sp, pw, float(d), t_node, cache)
+                n_sim += not hit
+                times.append(t_node)
+                rows.append(y)
                 how = "cache" if hit else f"simulated, {len(t_node)} times"
-                print(f"SimulatedShape: node D = {d:.1f} Hz ({k + 1}/{len(grid)}, {how})", file=sys.stderr)
+                p.note(f"SimulatedShape: node D = {d:.1f} Hz ({k + 1}/{len(grid)}, {how})")
+                p.advance(1)
         info = {"powder": pw, "nodes": len(grid), "nodes_simulated": n_sim,
                 "build_s": time.perf_counter() - t0, "spacing_ln_d": spacing}
         desc = (f"spinsim {sp.source}: {len(grid)} nodes {grid[0]:.0f}-{grid[-1]:.0f} Hz, lambda-interpolated, "
                 f"{info['powder']['scheme'].upper()} {info['powder']['n']} x {info['powder']['n_gamma']}")
         return cls(grid, times, rows, t_max, desc, info)
+
+
+def spec_powder(raw):
+    """The powder of a spec dict as ``{"scheme", "n", "n_gamma"}`` (:func:`spinsim.spec.powder_settings`),
+    its refusal (a crystallite file) as a one-line user error."""
+    from spinsim.spec import SpecError, powder_settings
+
+    try:
+        return powder_settings(raw)
+    except SpecError as exc:
+        raise UserError(f"{exc} (a table of simulated curves rebuilds its powder from them)") from None
+
+
+def _node_progress(progress):
+    """``progress`` for the node loop; True keeps the per-node lines on standard error."""
+    from spinsim.progress import LineProgress
+
+    return LineProgress(indent="") if progress is True else progress
 
 
 def node_curve(sp, powder, coupling_hz, times_s, cache=True):

@@ -219,12 +219,13 @@ def model_of(problem, name):
     return problem.models[0]
 
 
-def edge_warnings(name, prof, model, value=None):
+def edge_warnings(name, prof, model, value=None, bound_label="bounds"):
     """One line per side where the 95 % interval of ``name`` runs to the end of its allowed range.
 
     The line names the edge, says that the interval is one-sided (bounded by the edge, not by the
     data) and how to move the edge: the ``respdor library build`` command of a wider library, or
-    a wider ``--bound`` when the edge is the user's bound inside the library.
+    a wider bound when the edge is the user's bound inside the library (named as ``bound_label``
+    says: ``bounds['cq']`` in Python, ``--bound cq`` on the command line).
     """
     from .library import format_value, rebuild_command
 
@@ -244,8 +245,9 @@ def edge_warnings(name, prof, model, value=None):
                 f"one-sided, bounded by the edge and not by the data ({ci}), and the intervals of the other "
                 f"parameters hold only for {name} inside it; ")
         if not np.isclose(edge, lib_edge, rtol=1e-9, atol=0.0):
-            out.append(head.format(what="--bound") + f"widen --bound {base} to the library's "
-                       f"{format_value(base, lib_edge)}")
+            bound = f"{bound_label} {base}" if bound_label.startswith("--") else f"{bound_label}[{base!r}]"
+            what = bound_label if bound_label.startswith("--") else bound
+            out.append(head.format(what=what) + f"widen {bound} to the library's {format_value(base, lib_edge)}")
             continue
         command = rebuild_command(model.shape, base, side)
         if command is None:

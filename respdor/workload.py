@@ -10,7 +10,6 @@ refuses unless the user confirms with :data:`ALLOW_OPTION`.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -63,8 +62,13 @@ def add_allow_long(parser):
                              "before the work starts)")
 
 
-def check_work(work: Work, allow_long: bool, command: str, stream=None) -> bool:
-    """Refuse work beyond its limit unless confirmed; print the estimate when it is long.
+def check_work(work: Work, allow_long: bool, command: str, stream=None, progress=None,
+               confirm: str = ALLOW_OPTION) -> bool:
+    """Refuse work beyond its limit unless confirmed; say the estimate when it is long.
+
+    The estimate is a note (:mod:`spinsim.progress`) to ``progress`` when given, else an indented
+    line on ``stream`` (standard error by default). ``confirm`` is what the refusal names as the
+    confirmation (the command line's :data:`ALLOW_OPTION`, or ``allow_long=True`` for a Python call).
 
     Returns
     -------
@@ -74,14 +78,16 @@ def check_work(work: Work, allow_long: bool, command: str, stream=None) -> bool:
     Raises
     ------
     UserError
-        One line with the estimate, the limit, what reduces it and :data:`ALLOW_OPTION`.
+        One line with the estimate, the limit, what reduces it and ``confirm``.
     """
-    stream = sys.stderr if stream is None else stream
+    from spinsim.progress import LineProgress, as_progress
+
     if work.cost > work.limit and not allow_long:
         raise UserError(f"{command}: estimated work {work.text()}, beyond the limit of {work.limit_text()}; "
-                        f"reduce {work.reduce}, or confirm with {ALLOW_OPTION}")
+                        f"reduce {work.reduce}, or confirm with {confirm}")
     if work.cost > work.notice:
-        print(f"  estimated work: {work.text()} (this will take a while; Ctrl-C stops cleanly)", file=stream)
+        notes = as_progress(progress) if progress is not None else LineProgress(stream)
+        notes.note(f"estimated work: {work.text()} (this will take a while; Ctrl-C stops cleanly)")
         return True
     return False
 

@@ -238,7 +238,8 @@ def _magres_block(path, lineno, tag, block, opened):
 
 
 def read_magres(path):
-    """Shielding and EFG tensors of a CASTEP ``.magres`` file (format 1.0).
+    """Shielding and EFG tensors of a CASTEP ``.magres`` file (format 1.0), read through the
+    text-file guard (:func:`spinsim.textfile.read_text`).
 
     Returns
     -------
@@ -246,11 +247,11 @@ def read_magres(path):
         ``(species, index) -> {"ms": (3, 3) ppm, "efg": (3, 3) atomic units}``, for the tensors
         present. Units are checked against the file's ``[magres]`` units block when given.
     """
-    from pathlib import Path
+    from .textfile import read_text
 
     out, block, opened = {}, None, 0
     units = {}
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(path, "CASTEP .magres file", allow_empty=False).splitlines(), 1):
         s = line.split()
         if not s or s[0].startswith("#"):
             continue

@@ -162,12 +162,15 @@ def read_crystallites(path, n_gamma=1, convention="spinsim") -> Powder:
     Raises
     ------
     ValueError
-        Naming the file and line of a malformed row.
+        Naming the file and line of a malformed row; a missing, binary or empty file is refused by
+        the text-file guard (:class:`spinsim.textfile.TextFileError`, a ValueError).
     """
     from pathlib import Path
 
+    from .textfile import read_text
+
     rows, count = [], None
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(path, "crystallite file", allow_empty=False).splitlines(), 1):
         text = line.split("#")[0].replace(",", " ").split()
         if not text:
             continue

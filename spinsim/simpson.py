@@ -124,43 +124,13 @@ def simpson_input(spec, name="spinsim"):
     ValueError
         For what SIMPSON cannot run the same way (ideal incoherent saturation, rf inhomogeneity).
     """
-    from .conventions import crystallites_to_simpson
-    from .sequences import Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
-    from .simulate import IdealSaturation, _split
     from .spec import load_spec
 
     sp = load_spec(spec)
     system = sp.system
-    obs = system.spins[0].isotope.symbol
-    if getattr(sp, "rf_inhomogeneity", None) is not None:
-        raise ValueError("SIMPSON runs one rf amplitude: export the spec without [rf_inhomogeneity]")
-    sat = sp.saturation
-    redor_partner = sp.kind == "redor" and (sat is None or isinstance(sat, IdealSaturation))
-    if isinstance(sat, IdealSaturation) and not redor_partner:
-        raise ValueError("an ideal incoherent saturation has no SIMPSON equivalent: use a cw, wurst, dfs or pm pulse")
-    if sp.kind == "redor" and getattr(sp, "train_channel", obs) != obs:
-        raise ValueError("export of a partner-channel REDOR train is not implemented; put the train on "
-                         f"{obs} (the two are the same experiment with ideal pulses)")
-    if getattr(sp, "cycle_mode", "restart") != "restart":
-        raise ValueError("export of [recoupling] cycle = 'truncate' or 'continue' is not implemented")
-    if sp.recoupling == "redor":
-        cycle = redor_cycle(obs, sp.mas_rate, 0.0, [0.0] * len(redor_flip_fractions(sp.placement)),
-                            placement=sp.placement)
-    else:
-        cycle = sp.recoupling
-    if redor_partner:
-        centre = Block([ideal_pulse(sp.partner, 180.0, 0.0)])
-    else:
-        centre = sat
-    first, second = _split(centre, centre.duration / 2)
-    centre_on = first + [ideal_pulse(obs, 180.0, 0.0)] + second
-    off = [Event(e.duration) for e in first if e.duration > 0] + [ideal_pulse(obs, 180.0, 0.0)] + [
-        Event(e.duration) for e in second if e.duration > 0]
+    cycle, centre, centre_on, off = _exported_blocks(sp)
     ns = np.rint(sp.times_s / (2 * cycle.duration)).astype(int)
     spinsys, chans = _spinsys(system)
-    a, b, w = crystallites_to_simpson(sp.powder.alpha, sp.powder.beta, sp.powder.weights)
-    cry = "\n".join([str(len(a))] + [f"{x:.10g} {y:.10g} {z:.10g}" for x, y, z in
-                                     zip(_deg(a), _deg(b), w)]) + "\n"
     offs = " ".join(f"{sp.offsets.get(c, 0.0):.10g}" for c in chans)
     # SIMPSON's trace runs over the whole space: the interaction-free signal of I1x detected with
     # I1p is 1/2 times the number of states of the other spins; scale the FIDs to make it 1
@@ -207,21 +177,59 @@ def simpson_input(spec, name="spinsim"):
                       _whole_periods(cycle.duration, sp.mas_rate) and _whole_periods(centre.duration, sp.mas_rate)),
         "}",
         "",
-        "proc main {} {",
-        "  global par",
-        "  set par(sat) 0",
-        "  set f [fsimpson]",
-        f"  fphase $f -scale {scale:.12g}",
-        f"  fsave $f {name}_S0.fid",
-        "  funload $f",
-        "  set par(sat) 1",
-        "  set f [fsimpson]",
-        f"  fphase $f -scale {scale:.12g}",
-        f"  fsave $f {name}_S1.fid",
-        "  funload $f",
-        "}",
+        *_main_tcl(name, scale),
     ]
-    return "\n".join(lines) + "\n", cry
+    return "\n".join(lines) + "\n", _crystal_file(sp.powder)
+
+
+def _exported_blocks(sp):
+    """The recoupling cycle, the centre block, and the centre's events with and without its rf (the
+    observed pi pulse at its middle) of a parsed spec; ValueError for what SIMPSON cannot run alike."""
+    from .saturation import RF_SATURATION_TYPES
+    from .sequences import Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
+    from .simulate import IdealSaturation, _split
+
+    obs = sp.system.spins[0].isotope.symbol
+    if getattr(sp, "rf_inhomogeneity", None) is not None:
+        raise ValueError("SIMPSON runs one rf amplitude: export the spec without [rf_inhomogeneity]")
+    sat = sp.saturation
+    redor_partner = sp.kind == "redor" and (sat is None or isinstance(sat, IdealSaturation))
+    if isinstance(sat, IdealSaturation) and not redor_partner:
+        raise ValueError("an ideal incoherent saturation has no SIMPSON equivalent: use a "
+                         f"{', '.join(RF_SATURATION_TYPES[:-1])} or {RF_SATURATION_TYPES[-1]} pulse")
+    if sp.kind == "redor" and getattr(sp, "train_channel", obs) != obs:
+        raise ValueError("export of a partner-channel REDOR train is not implemented; put the train on "
+                         f"{obs} (the two are the same experiment with ideal pulses)")
+    if getattr(sp, "cycle_mode", "restart") != "restart":
+        raise ValueError("export of [recoupling] cycle = 'truncate' or 'continue' is not implemented")
+    if sp.recoupling == "redor":
+        cycle = redor_cycle(obs, sp.mas_rate, 0.0, [0.0] * len(redor_flip_fractions(sp.placement)),
+                            placement=sp.placement)
+    else:
+        cycle = sp.recoupling
+    centre = Block([ideal_pulse(sp.partner, 180.0, 0.0)]) if redor_partner else sat
+    first, second = _split(centre, centre.duration / 2)
+    centre_on = first + [ideal_pulse(obs, 180.0, 0.0)] + second
+    off = [Event(e.duration) for e in first if e.duration > 0] + [ideal_pulse(obs, 180.0, 0.0)] + [
+        Event(e.duration) for e in second if e.duration > 0]
+    return cycle, centre, centre_on, off
+
+
+def _crystal_file(powder):
+    """The crystal file text (SIMPSON angles, degrees): the count, then ``alpha beta weight`` rows."""
+    from .conventions import crystallites_to_simpson
+
+    a, b, w = crystallites_to_simpson(powder.alpha, powder.beta, powder.weights)
+    return "\n".join([str(len(a))] + [f"{x:.10g} {y:.10g} {z:.10g}" for x, y, z in zip(_deg(a), _deg(b), w)]) + "\n"
+
+
+def _main_tcl(name, scale):
+    """``proc main``: the S0 (saturation rf off) and S1 runs, each scaled and saved as NAME_S0/S1.fid."""
+    lines = ["proc main {} {", "  global par"]
+    for flag, which in ((0, "S0"), (1, "S1")):
+        lines += [f"  set par(sat) {flag}", "  set f [fsimpson]", f"  fphase $f -scale {scale:.12g}",
+                  f"  fsave $f {name}_{which}.fid", "  funload $f"]
+    return lines + ["}"]
 
 
 def write_simpson(spec, path):
@@ -246,10 +254,13 @@ def read_fsave(path):
     Raises
     ------
     ValueError
-        Naming the file and line of a malformed line, or a count that does not match NP.
+        Naming the file and line of a malformed line, or a count that does not match NP; a missing,
+        binary or empty file is refused by the text-file guard (:class:`spinsim.textfile.TextFileError`).
     """
+    from .textfile import read_text
+
     header, data, in_data = {}, [], False
-    lines = Path(path).read_text().splitlines()
+    lines = read_text(path, "SIMPSON fsave file", allow_empty=False).splitlines()
     if not lines or lines[0].strip() != "SIMP":
         raise ValueError(f"{path}:1: not a SIMPSON fsave file (first line is not 'SIMP')")
     for lineno, line in enumerate(lines[1:], 2):
@@ -261,17 +272,39 @@ def read_fsave(path):
         elif s == "END":
             break
         elif in_data:
-            try:
-                re, im = (float(x) for x in s.split())
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: expected two numbers, got {s!r}") from None
-            data.append(complex(re, im))
+            data.append(_fsave_point(path, lineno, s))
         elif "=" in s:
             k, v = s.split("=", 1)
             header[k.strip()] = v.strip()
-    if "NP" in header and int(float(header["NP"])) * int(float(header.get("NI", 1) or 1)) != len(data):
-        raise ValueError(f"{path}: NP = {header['NP']} but {len(data)} data points")
+    else:  # no END: SIMPSON writes one, so the file was cut short
+        raise ValueError(f"{path}: no {'END' if in_data else 'DATA'} line: the file is damaged or cut short")
+    expected = _fsave_count(path, header, "NP") * _fsave_count(path, header, "NI")
+    if "NP" in header and expected != len(data):
+        raise ValueError(f"{path}: NP = {header['NP']}" + (f", NI = {header['NI']}" if "NI" in header else "")
+                         + f" but {len(data)} data points: the file is damaged or cut short")
     return np.array(data, complex), header
+
+
+def _fsave_point(path, lineno, text):
+    try:
+        re, im = (float(x) for x in text.split())
+    except ValueError:
+        raise ValueError(f"{path}:{lineno}: expected two numbers, got {text!r}") from None
+    if not (np.isfinite(re) and np.isfinite(im)):
+        raise ValueError(f"{path}:{lineno}: a data point must be finite, got {text!r}")
+    return complex(re, im)
+
+
+def _fsave_count(path, header, key):
+    """NP or NI of the header (1 when absent or empty), a whole number >= 1."""
+    text = header.get(key) or "1"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 1 and value == int(value)):
+        raise ValueError(f"{path}: {key} = {text!r} is not a count of points")
+    return int(value)
 
 
 def simpson_curve(s0_path, s1_path):

@@ -26,7 +26,7 @@ Example::
     d_hz = 503                # or distance_A = 2.5
 
     [saturation]
-    type = "cw"               # "cw", "wurst", "dfs", "pm", "ideal", "none"
+    type = "cw"               # one of spinsim.saturation.SATURATION_TYPES
     nu1_khz = 30
     length_rotor_periods = 2
 
@@ -46,6 +46,8 @@ import numpy as np
 
 from . import sequences as seq
 from .dipolar import coupling_from_distance
+from .saturation import (DEFAULT_SATURATION_TYPE, RF_KEYS, RF_SATURATION_TYPES, SATURATION_SCHEMES,
+                         SATURATION_TYPES)
 from .system import DipolarCoupling, JCoupling, Spin, SpinSystem
 
 try:  # Python >= 3.11
@@ -53,11 +55,32 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["SpecError", "Spec", "load_spec", "simulate_spec", "SATURATION_TYPES", "RF_SATURATION_TYPES"]
+__all__ = ["SpecError", "Spec", "load_spec", "read_spec_tables", "simulate_spec", "SATURATION_TYPES",
+           "RF_SATURATION_TYPES", "DEFAULT_POWDER", "powder_settings"]
 
 
 #: Fewer (alpha, beta) orientations than this are a single crystal rather than a powder: warned.
 MIN_POWDER = 10
+#: The powder of a spec without [powder] keys: scheme, (alpha, beta) count and gamma angles.
+DEFAULT_POWDER = {"scheme": "zcw", "n": 987, "n_gamma": 32}
+
+
+def powder_settings(raw: dict) -> dict:
+    """``{"scheme", "n", "n_gamma"}`` of a spec dict's [powder], the defaults filled in
+    (:data:`DEFAULT_POWDER`): the form in which tables and caches rebuild the powder
+    (:func:`spinsim.powder.make_powder`).
+
+    Raises
+    ------
+    SpecError
+        For a ``[powder] file`` (a crystallite file is not rebuilt from a scheme and a count).
+    """
+    pw = raw.get("powder") or {}
+    if "file" in pw:
+        raise SpecError(f"[powder] file {str(pw['file'])!r}: a crystallite file cannot be rebuilt from a scheme and a "
+                        "count here; give [powder] scheme and n")
+    return {"scheme": str(pw.get("scheme", DEFAULT_POWDER["scheme"])), "n": int(pw.get("n", DEFAULT_POWDER["n"])),
+            "n_gamma": int(pw.get("n_gamma", DEFAULT_POWDER["n_gamma"]))}
 
 
 class SpecError(ValueError):
@@ -74,53 +97,13 @@ _ALLOWED = {
     "j": {"spins", "j_hz"},
     "recoupling": {"scheme", "pulse_us", "phases", "supercycle", "nu1_khz", "channel", "placement", "nu1_max_khz",
                    "sweep_khz", "beta", "step_us", "centre_pulse_us", "cycle"},
-    "saturation": {
-        "type", "nu1_khz", "length_us", "length_rotor_periods", "sweep_khz", "n_wurst", "step_us",
-        "start_khz", "end_khz", "offset_khz", "modulation_khz",
-        "kind", "efficiency", "channel", "phase_deg",
-    },
+    "saturation": {"type", "channel"}.union(*(s.keys for s in SATURATION_SCHEMES.values())),
     "powder": {"scheme", "n", "n_gamma", "file", "convention"},
     "simulation": {"max_dt_us", "method", "offsets_khz"},
     "rf_inhomogeneity": {"channels", "scale", "weight", "fwhm_percent", "n"},
     "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation",
             "rf_inhomogeneity"},
 }
-
-
-def _cw(spec, sat, channel, nu1, length):
-    return seq.cw_pulse(channel, nu1, length, _num(sat, "phase_deg", "saturation", 0.0))
-
-
-def _pm(spec, sat, channel, nu1, length):
-    return seq.pm_pulse(channel, nu1, length,
-                        1e3 * spec._q(sat, "offset_khz", "saturation", "rf_offset", positive=True),
-                        1e3 * spec._q(sat, "modulation_khz", "saturation", "rf_offset", positive=True),
-                        step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
-
-
-def _dfs(spec, sat, channel, nu1, length):
-    return seq.dfs_pulse(channel, nu1, length,
-                         1e3 * spec._q(sat, "start_khz", "saturation", "rf_offset", positive=True),
-                         1e3 * spec._q(sat, "end_khz", "saturation", "rf_offset", nonneg=True),
-                         step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
-
-
-def _wurst(spec, sat, channel, nu1, length):
-    return seq.wurst_pulse(channel, nu1, length,
-                           1e3 * spec._q(sat, "sweep_khz", "saturation", "rf_offset", positive=True),
-                           int(spec._q(sat, "n_wurst", "saturation", "wurst_n", 20.0, positive=True)),
-                           step_s=1e-6 * spec._q(sat, "step_us", "saturation", "step", 0.25, positive=True))
-
-
-#: [saturation] types that are rf pulses: each has an amplitude ``nu1_khz`` and a length
-#: (``length_us`` or ``length_rotor_periods``); name -> builder(spec, table, channel, nu1 Hz, length s).
-_RF_SATURATION = {"cw": _cw, "wurst": _wurst, "dfs": _dfs, "pm": _pm}
-#: Names of the rf-pulse saturation types (the ones whose amplitude and length can be varied).
-RF_SATURATION_TYPES = tuple(_RF_SATURATION)
-#: Every accepted [saturation] type: the rf pulses, then the ideal transfer and none (REDOR only).
-SATURATION_TYPES = RF_SATURATION_TYPES + ("ideal", "none")
-#: [saturation] type when the table gives none.
-DEFAULT_SATURATION_TYPE = "cw"
 
 
 #: Keys of one table that say the same thing two ways (a value in two units, a time axis given twice):
@@ -133,16 +116,8 @@ _EXCLUSIVE = {
 
 #: Keys that only some variants of a table read ([saturation] type, [recoupling] scheme): a key of
 #: another variant would be silently ignored, so it is refused naming the keys the variant reads.
-_RF_KEYS = {"nu1_khz", "length_us", "length_rotor_periods"}
 _VARIANT_KEYS = {
-    "saturation": ("type", DEFAULT_SATURATION_TYPE, {
-        "ideal": {"kind", "efficiency"},
-        "none": set(),
-        "cw": _RF_KEYS | {"phase_deg"},
-        "pm": _RF_KEYS | {"offset_khz", "modulation_khz", "step_us"},
-        "dfs": _RF_KEYS | {"start_khz", "end_khz", "step_us"},
-        "wurst": _RF_KEYS | {"sweep_khz", "n_wurst", "step_us"},
-    }),
+    "saturation": ("type", DEFAULT_SATURATION_TYPE, {name: set(s.keys) for name, s in SATURATION_SCHEMES.items()}),
     "recoupling": ("scheme", "redor", {
         "redor": {"pulse_us", "phases", "placement"},
         "sr4": {"supercycle", "nu1_khz"},
@@ -169,7 +144,7 @@ def _check_keys(table, name):
     if base in _VARIANT_KEYS:
         selector, default, variants = _VARIANT_KEYS[base]
         variant = table.get(selector, default)
-        if variant in variants:
+        if isinstance(variant, str) and variant in variants:  # a list or table as the type: named by the parser
             foreign = sorted(set().union(*variants.values()) - variants[variant] & set(table))
             if foreign:
                 reads = ", ".join(sorted(variants[variant])) or "no other key"
@@ -236,19 +211,13 @@ def _plausible(warnings, quantity, value, where, key, **kw):
 
 
 def _read_spec_text(path: Path) -> str:
-    """Spec text with a BOM removed; a directory or binary file named as such."""
-    if path.is_dir():
-        raise SpecError(f"{path}: is a directory, not a spec file")
-    if not path.is_file():
-        raise SpecError(f"{path}: no such spec file")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise SpecError(f"{path}: is a binary file, not a TOML/JSON spec file")
+    """Spec text through the one text-file guard (:func:`spinsim.textfile.read_text`); its refusals as SpecError."""
+    from .textfile import TextFileError, read_text
+
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: is not UTF-8 text (binary file?), expected a TOML/JSON spec file") from None
-    return text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
+        return read_text(path, "TOML/JSON spec file", allow_empty=False)
+    except TextFileError as exc:
+        raise SpecError(f"{exc.path}: no such spec file" if exc.kind == "missing" else str(exc)) from None
 
 
 def _angles(table, key, where):
@@ -302,38 +271,7 @@ class Spec:
         spins_raw = raw.get("spins")
         if not isinstance(spins_raw, list) or len(spins_raw) < 2:
             raise SpecError("[[spins]] must list the observed spin and at least one partner")
-        spins = []
-        for k, s in enumerate(spins_raw):
-            where = f"spins[{k}]"
-            _check_keys(s, where)
-            if "isotope" not in s:
-                raise SpecError(f"missing key 'isotope' in [{where}]")
-            kw = dict(
-                shift_ppm=self._q(s, "shift_ppm", where, "ppm", 0.0),
-                cq_hz=self._q(s, "cq_mhz", where, "cq", 0.0) * 1e6 if "cq_mhz" in s else self._q(s, "cq_hz", where,
-                                                                                                 "cq", 0.0),
-                eta_q=_num(s, "eta_q", where, 0.0),
-                q_euler=_angles(s, "q_euler_deg", where),
-                csa_euler=_angles(s, "csa_euler_deg", where),
-            )
-            if "csa_span_ppm" in s or "csa_skew" in s:
-                if "csa_zeta_ppm" in s:
-                    raise SpecError(f"[{where}] give the CSA as zeta/eta or span/skew, not both")
-                from .csa import maryland_to_haeberlen, validate_maryland
-
-                span, skew = self._q(s, "csa_span_ppm", where, "ppm", 0.0), _num(s, "csa_skew", where, 0.0)
-                try:
-                    validate_maryland(span, skew)
-                except ValueError as exc:
-                    raise SpecError(f"[{where}] {exc}") from None
-                _, kw["csa_zeta_ppm"], kw["csa_eta"] = maryland_to_haeberlen(kw["shift_ppm"], span, skew)
-            else:
-                kw["csa_zeta_ppm"] = self._q(s, "csa_zeta_ppm", where, "ppm", 0.0)
-                kw["csa_eta"] = _num(s, "csa_eta", where, 0.0)
-            try:
-                spins.append(Spin(s["isotope"], **kw))
-            except ValueError as exc:
-                raise SpecError(f"[{where}] {exc}") from None
+        spins = [self._parse_spin(s, f"spins[{k}]") for k, s in enumerate(spins_raw)]
         _check_cq(spins, field_t)
         dips, js = [], []
         for k, d in enumerate(raw.get("dipolar", [])):
@@ -377,6 +315,38 @@ class Spec:
                                                          "dS/S0 is zero at every time"))
         self.partner = spins[1].isotope.symbol
         self._parse_sequence(raw, exp)
+
+    def _parse_spin(self, s, where):
+        """One [[spins]] table: isotope, shift, CSA (zeta/eta or span/skew), quadrupolar coupling."""
+        _check_keys(s, where)
+        if "isotope" not in s:
+            raise SpecError(f"missing key 'isotope' in [{where}]")
+        kw = dict(
+            shift_ppm=self._q(s, "shift_ppm", where, "ppm", 0.0),
+            cq_hz=(self._q(s, "cq_mhz", where, "cq", 0.0) * 1e6 if "cq_mhz" in s
+                   else self._q(s, "cq_hz", where, "cq", 0.0)),
+            eta_q=_num(s, "eta_q", where, 0.0),
+            q_euler=_angles(s, "q_euler_deg", where),
+            csa_euler=_angles(s, "csa_euler_deg", where),
+        )
+        if "csa_span_ppm" in s or "csa_skew" in s:
+            if "csa_zeta_ppm" in s:
+                raise SpecError(f"[{where}] give the CSA as zeta/eta or span/skew, not both")
+            from .csa import maryland_to_haeberlen, validate_maryland
+
+            span, skew = self._q(s, "csa_span_ppm", where, "ppm", 0.0), _num(s, "csa_skew", where, 0.0)
+            try:
+                validate_maryland(span, skew)
+            except ValueError as exc:
+                raise SpecError(f"[{where}] {exc}") from None
+            _, kw["csa_zeta_ppm"], kw["csa_eta"] = maryland_to_haeberlen(kw["shift_ppm"], span, skew)
+        else:
+            kw["csa_zeta_ppm"] = self._q(s, "csa_zeta_ppm", where, "ppm", 0.0)
+            kw["csa_eta"] = _num(s, "csa_eta", where, 0.0)
+        try:
+            return Spin(s["isotope"], **kw)
+        except ValueError as exc:
+            raise SpecError(f"[{where}] {exc}") from None
 
     def _distance(self, r, spins, i, j, name, hint=True):
         """Refuse a distance below the closest contact of the two elements (covalent radii), warn on a far one."""
@@ -471,12 +441,11 @@ class Spec:
             raise SpecError(f"[{where}] spins {p!r} must be distinct indices in 0..{n - 1}")
         return p[0], p[1]
 
-    def _parse_sequence(self, raw, exp):
-        from .powder import make_powder
-
+    def _parse_recoupling(self, rec):
+        """The [recoupling] table: train, placement, centre pulse; returns the cycle length (s) of one
+        recoupling step."""
         obs = self.system.spins[0].isotope.symbol
         tr = 1.0 / self.mas_rate
-        rec = raw.get("recoupling", {"scheme": "redor"})
         _check_keys(rec, "recoupling")
         scheme = rec.get("scheme", "redor")
         self.scheme = scheme
@@ -523,6 +492,10 @@ class Spec:
             raise SpecError(f"[recoupling] scheme must be 'redor', 'sr4' or 'adiabatic_sr4', got {scheme!r}")
         if self.cycle_mode != "restart":
             cycle = tr  # any even number of rotor periods
+        return cycle
+
+    def _parse_times(self, exp, cycle):
+        """The recoupling times: listed, or every two cycles up to t_max_ms."""
         if "recoupling_times_ms" in exp:
             t = exp["recoupling_times_ms"]
             if not (isinstance(t, list) and t and all(isinstance(x, (int, float)) for x in t)):
@@ -541,6 +514,10 @@ class Spec:
                                 f"({2e3 * cycle:g} ms at MAS {self.mas_rate:g} Hz): the curve would have no point "
                                 "after t = 0")
             self.times_s = 2 * cycle * np.arange(n + 1)
+
+    def _parse_saturation(self, raw):
+        """The [saturation] table, built by its scheme of :data:`spinsim.saturation.SATURATION_SCHEMES`."""
+        obs = self.system.spins[0].isotope.symbol
         sat = raw.get("saturation", {"type": "ideal"} if self.kind == "respdor" else {"type": "none"})
         _check_keys(sat, "saturation")
         stype = sat.get("type", DEFAULT_SATURATION_TYPE)
@@ -550,29 +527,40 @@ class Spec:
         if self.kind == "redor" and stype == "ideal" and "saturation" in raw:
             raise SpecError("[saturation] type 'ideal' has no effect with type = 'redor' (the partner pulse of REDOR "
                             "is an ideal inversion; give an rf pulse type or leave [saturation] out)")
-        from .simulate import IdealSaturation  # numba import is deferred to here on purpose
-
-        if stype in RF_SATURATION_TYPES:
-            if "length_us" in sat:
-                length = 1e-6 * self._q(sat, "length_us", "saturation", "saturation_length", positive=True)
-            else:
-                length = tr * self._q(sat, "length_rotor_periods", "saturation", "rotor_periods", positive=True)
-                _plausible(self.warnings, "saturation_length", length, "saturation",
-                           f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
-            nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
-            self.saturation = _RF_SATURATION[stype](self, sat, channel, nu1, length)
-        elif stype == "ideal":
-            self.saturation = IdealSaturation(sat.get("kind", "full"), _num(sat, "efficiency", "saturation", 1.0))
-        elif stype == "none":
-            self.saturation = None
-        else:
+        scheme = SATURATION_SCHEMES.get(stype) if isinstance(stype, str) else None
+        if scheme is None:
             raise SpecError(f"[saturation] type must be {', '.join(repr(k) for k in SATURATION_TYPES[:-1])} or "
                             f"{SATURATION_TYPES[-1]!r}, got {stype!r}")
-        if self.kind == "respdor" and self.saturation is None:
-            raise SpecError("[saturation] type 'none' is only for type = 'redor'")
+
+        def read(key, quantity=None, default=None, **checks):
+            if quantity is None:
+                return _num(sat, key, "saturation", default, **checks)
+            return self._q(sat, key, "saturation", quantity, default, **checks)
+
+        if not scheme.rf:
+            built = scheme.build(read, sat)
+            if self.kind == "respdor" and built is None:
+                raise SpecError(f"[saturation] type {stype!r} is only for type = 'redor'")
+            return built
+        tr = 1.0 / self.mas_rate
+        if "length_us" in sat:
+            length = 1e-6 * self._q(sat, "length_us", "saturation", "saturation_length", positive=True)
+        else:
+            length = tr * self._q(sat, "length_rotor_periods", "saturation", "rotor_periods", positive=True)
+            _plausible(self.warnings, "saturation_length", length, "saturation",
+                       f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
+        nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
+        return scheme.build(read, channel, nu1, length)
+
+    def _parse_sequence(self, raw, exp):
+        from .powder import make_powder
+
+        cycle = self._parse_recoupling(raw.get("recoupling", {"scheme": "redor"}))
+        self._parse_times(exp, cycle)
+        self.saturation = self._parse_saturation(raw)
         pw = raw.get("powder", {})
         _check_keys(pw, "powder")
-        n_gamma = int(self._q(pw, "n_gamma", "powder", "gamma", 32.0, positive=True))
+        n_gamma = int(self._q(pw, "n_gamma", "powder", "gamma", float(DEFAULT_POWDER["n_gamma"]), positive=True))
         if "file" in pw:
             if "n" in pw or "scheme" in pw:
                 raise SpecError("[powder] give a crystallite file or scheme/n, not both")
@@ -583,14 +571,14 @@ class Spec:
                 path = Path(self.source).parent / path
             try:
                 self.powder = read_crystallites(path, n_gamma, pw.get("convention", "spinsim"))
-            except OSError as exc:
-                raise SpecError(f"[powder] file {str(path)!r}: {exc.strerror}") from None
+            except ValueError as exc:  # the file named by its path (and line)
+                raise SpecError(f"[powder] file {exc}") from None
         else:
             if "convention" in pw:
                 raise SpecError("[powder] convention has no effect without file (it is the angle convention of a "
                                 "crystallite file)")
-            self.powder = make_powder(pw.get("scheme", "zcw"), int(self._q(pw, "n", "powder", "powder", 987.0,
-                                                                           positive=True, warn=False)), n_gamma)
+            n_ab = self._q(pw, "n", "powder", "powder", float(DEFAULT_POWDER["n"]), positive=True, warn=False)
+            self.powder = make_powder(pw.get("scheme", DEFAULT_POWDER["scheme"]), int(n_ab), n_gamma)
         if self.powder.n_ab < MIN_POWDER:
             self.warnings.append(f"[powder] {self.powder.n_ab} (alpha, beta) orientation(s): a (near) single crystal, "
                                  f"not a powder average (a powder needs hundreds; below {MIN_POWDER} is never one)")
@@ -659,6 +647,32 @@ class Spec:
                                         cycle_mode=self.cycle_mode)
 
 
+def read_spec_tables(path) -> dict:
+    """The tables of a spec file as written, before their content is checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.json`` file, or TOML (any other extension), read through the text-file guard
+        (:func:`spinsim.textfile.read_text`).
+
+    Raises
+    ------
+    SpecError
+        A missing, binary or empty file, or text that is not valid TOML/JSON; the message names the file.
+    """
+    path = Path(path)
+    text = _read_spec_text(path)
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: no spec, and the parser would crash
+        raise SpecError(f"{path}: lists or tables nested too deeply to be a spec") from None
+
+
 def load_spec(spec) -> Spec:
     """Parse a spec from a path (``.toml`` or ``.json``) or a dict.
 
@@ -671,19 +685,11 @@ def load_spec(spec) -> Spec:
         return spec
     if isinstance(spec, dict):
         return Spec(spec)
-    path = Path(spec)
-    text = _read_spec_text(path)
+    raw = read_spec_tables(spec)
     try:
-        if path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            raw = tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
-    try:
-        return Spec(raw, str(path))
+        return Spec(raw, str(Path(spec)))
     except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(f"{Path(spec)}: {exc}") from None
 
 
 def simulate_spec(spec, progress=False):

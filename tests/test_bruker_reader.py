@@ -1,4 +1,4 @@
-"""Bruker reading: synthetic fixtures (always) and the real third-party sets in ../shared (if present)."""
+"""Bruker reading: synthetic fixtures and the measured third-party sets (bundled; two optional extras)."""
 
 import shutil
 from pathlib import Path
@@ -12,11 +12,7 @@ from respdor.spectra.mas import infer_mas_rate
 from respdor.spectra.processing import spectrum_1d
 
 DATA = Path(__file__).resolve().parent / "data"
-# ../shared relative to the repository root (a git worktree may sit deeper: look up the parents).
-SHARED = next((p / "shared" for p in Path(__file__).resolve().parents[1].parents if (p / "shared" / "realdata").is_dir()),
-              Path(__file__).resolve().parents[2] / "shared")
-REAL = SHARED / "realdata"
-needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason=f"real Bruker data not available ({REAL} absent: fresh clone)")
+from realdata import EXTRA, REAL, needs_extra
 
 
 def test_fixture_1d_axis_nucleus_and_stale_masr():
@@ -59,7 +55,6 @@ def test_vclist_errors(tmp_path):
         read_vclist(p)
 
 
-@needs_shared
 def test_real_113cd_missing_nucleus_and_unknown_filter():
     ds = read_bruker(REAL / "bruker_113Cd_solution_CdSn_eichele_spectrochempy" / "100")
     assert ds.nucleus == "113Cd"
@@ -71,7 +66,6 @@ def test_real_113cd_missing_nucleus_and_unknown_filter():
     assert ds.data.shape == (956,)
 
 
-@needs_shared
 def test_real_31p_broken_procs_and_stale_masr():
     path = REAL / "bruker_31P_MAS_Ba2P2O7_mrsimulator" / "ba2p2o7_zg"
     ds = read_bruker(path)
@@ -85,7 +79,6 @@ def test_real_31p_broken_procs_and_stale_masr():
     assert mas == pytest.approx(12500.0, rel=0.002)
 
 
-@needs_shared
 @pytest.mark.parametrize("name, rate", [("glycine", None), ("tyrosine", 10000.0)])
 def test_real_13c_mas_rate_from_sidebands(name, rate):
     # Glycine shows one C=O sideband pair only (a chain of three peaks): no rate is inferred.
@@ -95,7 +88,6 @@ def test_real_13c_mas_rate_from_sidebands(name, rate):
     assert got is None if rate is None else got == pytest.approx(rate, rel=0.006)
 
 
-@needs_shared
 def test_real_glycine_axis_matches_topspin_1r():
     path = REAL / "bruker_13C_CPMAS_aminoacids_spinplots" / "glycine"
     ppm_1r, spec_1r, notes = read_bruker_processed(path)
@@ -110,11 +102,12 @@ def test_real_glycine_axis_matches_topspin_1r():
     assert ppm[lo][np.argmax(y[lo])] == pytest.approx(43.7, abs=0.3)
 
 
-@needs_shared
+@needs_extra("bruker_13C_CP_alginate_xwinnmr_spectrochempy")
+@needs_extra("bruker_2D_1H13C_LGHETCOR_tyrosine_spinplots")
 def test_real_xwinnmr_and_2d_ser():
-    ds = read_bruker(REAL / "bruker_13C_CP_alginate_xwinnmr_spectrochempy" / "94")
+    ds = read_bruker(EXTRA / "bruker_13C_CP_alginate_xwinnmr_spectrochempy" / "94")
     assert ds.nucleus == "13C" and ds.mas_hz_recorded is None
     assert ds.data.ndim == 1 and ds.data.size > 1900
-    ds2 = read_bruker(REAL / "bruker_2D_1H13C_LGHETCOR_tyrosine_spinplots" / "43")
+    ds2 = read_bruker(EXTRA / "bruker_2D_1H13C_LGHETCOR_tyrosine_spinplots" / "43")
     assert ds2.data.shape[0] == 256 and ds2.data.ndim == 2
     assert any("no procs" in n for n in ds2.notes)

@@ -3,7 +3,7 @@ a site that leaves its line says so (moved / merged / absent), and the default r
 same sites as a careful one.
 
 Synthetic cases always run; the real Ba2P2O7 (two 31P centrebands 3 ppm apart) and tyrosine sets
-are read from ../shared and skipped when it is absent (a fresh clone).
+are the measured sets bundled with respdor (respdor.datasets).
 """
 
 import json
@@ -19,9 +19,7 @@ from respdor.spectra.deconvolution import deconvolve, measured_start_widths, pse
 from spinsim.sidebands import mas_spectrum
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = next((p / "shared" / "realdata" for p in REPO.parents if (p / "shared" / "realdata").is_dir()),
-            REPO.parent / "shared" / "realdata")
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real Bruker data not available ({REAL} absent: fresh clone)")
+from realdata import REAL  # noqa: E402
 BA = REAL / "bruker_31P_MAS_Ba2P2O7_mrsimulator" / "ba2p2o7_zg"
 TYR = REAL / "bruker_13C_CPMAS_aminoacids_spinplots" / "tyrosine"
 TYR_SITES = (25.1, 37.4, 55.9, 114.3, 117.9, 125.2, 129.5, 133.1, 151.5, 172.5)
@@ -168,7 +166,6 @@ def _real(path, sites, **kw):
     return fit_mas_spectrum(pr.ppm, pr.real, sites, ds.larmor_hz, rate, n_starts=2, **kw)
 
 
-@needs_real
 def test_ba2p2o7_default_run_equals_the_careful_one():
     # Before: the default start (10 ppm) put one site at -20.31 ppm, 5 ppm wide, over both lines
     # and the other at -13.04 +- 141803 ppm with zero population.
@@ -182,7 +179,6 @@ def test_ba2p2o7_default_run_equals_the_careful_one():
         assert d["fraction"] == pytest.approx(c["fraction"], abs=0.005) and 0.45 < d["fraction"] < 0.55
 
 
-@needs_real
 def test_ba2p2o7_cli_says_the_width_was_measured_and_repairs_a_wide_start(tmp_path):
     env = {"PYTHONPATH": str(REPO), "PATH": "", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ba.json"
@@ -201,7 +197,6 @@ def test_ba2p2o7_cli_says_the_width_was_measured_and_repairs_a_wide_start(tmp_pa
     assert d.stdout.count(" ok") == 2 and "WARNING" not in d.stderr
 
 
-@needs_real
 def test_tyrosine_default_run_keeps_every_site_on_its_line():
     # Before: with the 10 ppm default four sites moved 1.8-15 ppm onto neighbouring lines
     # (114.3 -> 129.41, 25.1 -> 31.61, 117.9 -> 116.07 at 6 ppm wide, 129.5 -> 131.83).

@@ -1,5 +1,4 @@
-"""CSA fits on the real 13C CP-MAS sets in ../shared/realdata (issue 10, second pass; skipped
-when ../shared is absent).
+"""CSA fits on the measured 13C CP-MAS sets bundled with respdor (respdor.datasets).
 
 No citable literature tensor for alpha-glycine's carboxyl could be retrieved in this session
 (docs/csa_pass.md says what was searched), so the glycine test checks the fit's own
@@ -19,9 +18,7 @@ from respdor.spectra.csa_fit import fit_mas_spectrum
 from respdor.spectra.processing import process_fid
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = next((p / "shared" / "realdata" for p in REPO.parents if (p / "shared" / "realdata").is_dir()),
-            REPO.parent / "shared" / "realdata")
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"real Bruker data not available ({REAL} absent: fresh clone)")
+from realdata import REAL  # noqa: E402
 AA = REAL / "bruker_13C_CPMAS_aminoacids_spinplots"
 
 

@@ -381,15 +381,20 @@ def test_ctrl_c_during_mcmc(tmp_path):
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    hang_guard = time.monotonic() + 600  # not a speed limit: only a guard against a hung test
-    while b"% of " not in err:  # the sampler's progress line: emcee is running
-        assert proc.poll() is None, err.decode()
-        assert time.monotonic() < hang_guard, "no MCMC progress at all"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out = proc.stdout.read().decode()
-    proc.wait(timeout=600)
-    reader.join(timeout=10)
+    try:
+        hang_guard = time.monotonic() + 600  # not a speed limit: only a guard against a hung test
+        while b"% of " not in err:  # the sampler's progress line: emcee is running
+            assert proc.poll() is None, err.decode()
+            assert time.monotonic() < hang_guard, "no MCMC progress at all"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out = proc.stdout.read().decode()
+        proc.wait(timeout=600)
+        reader.join(timeout=10)
+    finally:  # a failed check must not leave a sampler running for minutes
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     text = err.decode()
     assert proc.returncode == 130, text
     assert "Traceback" not in text + out and "emcee:" not in text + out

@@ -91,6 +91,9 @@ def _wait_for_stderr(proc, err, reader, marker: bytes):
     """Block until the child writes ``marker`` on stderr (a handshake, no clock); fail if it exits first."""
     with reader.seen:
         ok = reader.seen.wait_for(lambda: marker in err or reader.eof, timeout=HANG_GUARD_S)
+    if not (ok and marker in err) and proc.poll() is None:
+        proc.kill()  # a failed handshake must not leave the child running
+        proc.wait()
     assert ok, f"hang guard: no {marker!r} from the child in {HANG_GUARD_S} s"
     assert marker in err, f"the child ended before {marker!r}: {err.decode()}"
 

@@ -82,7 +82,7 @@ def test_pm_saturation_amplitude_reaches_the_simulation():
 def test_non_rf_saturation_is_refused_naming_the_rf_types(kind):
     raw = json.loads(json.dumps(RAW))
     raw["saturation"] = {"type": kind}
-    with pytest.raises(UserError, match="--vary nu1") as err:
+    with pytest.raises(UserError, match="vary nu1") as err:  # the command says --vary (test_jobs_simulate)
         lib.spec_with(raw, {"nu1": 40e3})
     assert all(k in str(err.value) for k in RF_SATURATION_TYPES)
 

@@ -66,7 +66,7 @@ def test_rotor_periods_need_mas(tmp_path):
 
 
 def test_headerless_requires_time_unit_and_reads_real_files():
-    with pytest.raises(DataFileError, match="--time-unit"):
+    with pytest.raises(DataFileError, match="time_unit"):
         read_curve(DATA / "INTERFACES_Zn-curve1.txt")
     c = read_curve(DATA / "INTERFACES_Zn-curve1.txt", time_unit="s")
     assert c.n_points == 11 and c.time_s[0] == pytest.approx(1e-3) and c.dss0[0] == pytest.approx(0.084092484)

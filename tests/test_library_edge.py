@@ -119,8 +119,8 @@ def test_a_user_bound_inside_the_library_is_named_not_the_library(shape):
                      bounds={"cq": (2.5e6, 4e6)}, intervals=False)
     assert res["cq"].value == pytest.approx(2.5e6, abs=1e3)
     edge = [w for w in res.warnings if w.startswith("cq = ")]
-    assert len(edge) == 1 and "--bound lower edge 2.5 MHz" in edge[0]
-    assert "widen --bound cq to the library's 2 MHz" in edge[0]
+    assert len(edge) == 1 and "bounds['cq'] lower edge 2.5 MHz" in edge[0]
+    assert "widen bounds['cq'] to the library's 2 MHz" in edge[0]
 
 
 @pytest.mark.parametrize("text, lower, upper", [

@@ -1,4 +1,4 @@
-"""Real measured REDOR curves (INTERFACES examples in ../shared/realdata), read and fitted as they are."""
+"""Real measured REDOR curves (INTERFACES examples, bundled with respdor), read and fitted as they are."""
 
 import importlib.util
 from pathlib import Path
@@ -8,13 +8,11 @@ import pytest
 
 from respdor import read_curve
 
-_REL = Path("shared") / "realdata" / "redor_curves_INTERFACES_perras"
-ROOT = next((p / _REL for p in Path(__file__).resolve().parents if (p / _REL).exists()),
-            Path(__file__).resolve().parents[2] / _REL)
+from realdata import REAL
+
+ROOT = REAL / "redor_curves_INTERFACES_perras"
 SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "examples" / "fit_interfaces.py"
 
-pytestmark = pytest.mark.skipif(not ROOT.exists(), reason="../shared/realdata is not beside this checkout "
-                                "(a user's fresh clone has none); the bundled copies in tests/data are tested instead")
 
 
 def _script():

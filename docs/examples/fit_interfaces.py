@@ -1,10 +1,10 @@
-"""Fit the 23 measured INTERFACES REDOR curves (../shared/realdata) with respdor's analytical models.
+"""Fit the 23 measured INTERFACES REDOR curves (bundled with respdor, respdor.datasets) with respdor's analytical models.
 
 For each curve: two-spin REDOR (fraction free, partner abundance 1 because the supports are
 29Si-enriched / the ligands 15N-labelled), and, for the 13C{29Si} surface curves, a Gaussian
 distribution of distances as a second model; prints D, r, amplitude, chi2 shape and AIC.
 
-Run:  python docs/examples/fit_interfaces.py [path/to/redor_curves_INTERFACES_perras]
+Run:  python docs/examples/fit_interfaces.py [folder with the examples/ of the INTERFACES curves]
 """
 
 import sys
@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from respdor import CurveModel, fit_curve, read_curve
+from respdor import CurveModel, datasets, fit_curve, read_curve
 
-_REL = Path("shared") / "realdata" / "redor_curves_INTERFACES_perras"
-#: ../shared/realdata beside the checkout (or beside any folder above it, e.g. for a git worktree).
-ROOT = next((p / _REL for p in Path(__file__).resolve().parents if (p / _REL).exists()),
-            Path(__file__).resolve().parents[3] / _REL)
+#: The bundled INTERFACES curves (the folder that holds their ``examples/``).
+ROOT = datasets.path("redor-interfaces").parent
 
 #: folder -> (observed, partner, recoupling sequence) from the INTERFACES input files (SOURCE.md).
 PAIRS = {

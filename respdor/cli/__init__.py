@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "simulate",
     "library",
     "structure",
+    "datasets",
 ]
 
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130

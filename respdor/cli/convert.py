@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from ..errors import UserError
 from ..units import parse_frequency, parse_length
 
@@ -69,7 +67,9 @@ def _warn_closer_than_any_bond(r, iso_s, iso_i):
     from spinsim.isotopes import element_of
     from spinsim.plausibility import shortest_distance_angstrom
 
+    from . import say_warning
+
     shortest = shortest_distance_angstrom(element_of(iso_s), element_of(iso_i))
     if r < shortest:
-        print(f"warning: r = {r:.4g} A is shorter than any {iso_s.symbol}-{iso_i.symbol} pair can be (about "
-              f"{shortest:.2f} A or more): check the unit (nm, pm, kHz, MHz)", file=sys.stderr)
+        say_warning(f"r = {r:.4g} A is shorter than any {iso_s.symbol}-{iso_i.symbol} pair can be (about "
+                    f"{shortest:.2f} A or more): check the unit (nm, pm, kHz, MHz)", prefix="warning: ")

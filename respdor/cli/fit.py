@@ -10,19 +10,20 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..units import MAX_ABS_OPTION, check_observed_spin_half, plausible, parse_frequency, parse_length, parse_time
+from ..units import MAX_ABS_OPTION, plausible, parse_frequency, parse_length, parse_time
 from ..workload import add_allow_long
 
-#: Short names users type, mapped to the fitter's parameter names.
-ALIASES = {
-    "d": "coupling_hz", "coupling": "coupling_hz", "coupling_hz": "coupling_hz",
-    "r": "distance_angstrom", "distance": "distance_angstrom", "distance_angstrom": "distance_angstrom",
-    "f": "fraction", "fraction": "fraction",
-    "eps": "efficiency", "epsilon": "efficiency", "efficiency": "efficiency",
-    "x": "abundance", "abundance": "abundance",
-    "kappa": "scaling", "scaling": "scaling",
-    "width": "width_angstrom", "sigma_r": "width_angstrom", "width_angstrom": "width_angstrom",
-}
+#: How library messages name the arguments of respdor.fit: the options of this command. Words that
+#: also occur in prose (observe, fix, ...) are passed to the call as its ``option_names``; the
+#: distinct Python names are also rewritten in any library error by ``main`` (``_option_names``).
+_OPTIONS = {"observe": "--observe", "partner": "--partner", "fix": "--fix", "bounds": "--bound",
+            "initial": "--start", "free": "--free", "share": "--share", "simulate": "--simulate",
+            "library": "--library", "mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length",
+            "sim_accuracy": "--sim-accuracy", "mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps",
+            "powder_tol": "--powder-tol"}
+_OPTION_NAMES = {"mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length", "sim_accuracy": "--sim-accuracy",
+                 "mcmc_steps": "--mcmc-steps", "time_unit": "--time-unit", "simulate_spec": "--simulate",
+                 "parameterization": "--parameterization", "observe/partner": "--observe/--partner"}
 
 _DESCRIPTION = """\
 Fit REDOR / RESPDOR dephasing curves with the analytical models (or a simulated curve table).
@@ -58,7 +59,7 @@ def register(subparsers):
                               description=_DESCRIPTION, epilog=_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_fit_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, _option_names=_OPTION_NAMES)
     declare_fit_rules(p)
 
 
@@ -182,17 +183,9 @@ def _parse_assignments(items, option, allow_range=False, extra=()):
 
 
 def _canonical(name, option, extra=()):
-    prefix = ""
-    if name[:1] == "c" and name[1:2].isdigit() and "_" in name:
-        prefix, name = name.split("_", 1)
-        prefix += "_"
-    key = ALIASES.get(name.lower())
-    if key is None and name.lower().replace("-", "_") in extra:  # a parameter tabulated in --library
-        key = name.lower().replace("-", "_")
-    if key is None:
-        more = f", or tabulated in the library: {', '.join(extra)}" if extra else ""
-        raise UserError(f"{option}: unknown parameter {name!r}; use one of D, r, f, eps, x, kappa, width{more}")
-    return prefix + key
+    from ..jobs.fit import canonical_name
+
+    return canonical_name(name, option, extra)
 
 
 #: Parameters whose values may carry a unit ("cq=3MHz", "D=0.5kHz", "r=0.25nm") and the unit of a
@@ -211,178 +204,52 @@ def _tabulated_value(name, text, option):
     return parse(text.strip(), option, signed=True)[0] if parse else float(text)
 
 
-def _per_file(values, n, default, option):
-    values = values or [default]
-    if len(values) == 1:
-        return values * n
-    if len(values) != n:
-        raise UserError(f"{option} given {len(values)} times for {n} files; give it once or once per file")
-    return values
+def build_fit(args, progress=None):
+    """Parse the options, and fit as they say with :func:`respdor.fit`; returns the FitResult."""
+    from ..jobs.fit import fit
 
-
-def _file_nuclei(curves, given, key, default, option, out):
-    """Per-file nucleus: the option, else the file's ``# observe = 111Cd`` line (as ``respdor
-    integrate`` writes it), else ``default``; an option that contradicts the file is refused."""
-    from spinsim.isotopes import get_isotope
-
-    given = _per_file(given, len(curves), None, option) if given else [None] * len(curves)
-    values = []
-    for curve, g in zip(curves, given):
-        f = curve.metadata.get(key)
-        try:
-            same = g is None or f is None or get_isotope(g).symbol == f
-        except ValueError:
-            same = True  # an unknown isotope is named by the checks that follow
-        if not same:
-            raise UserError(f"{option} {g} but {curve.source} says '# {key} = {f}': they contradict each other; "
-                            f"drop {option} or check the file")
-        if g is None and f is not None:
-            print(f"{option} {f}: from {curve.source}", file=out)
-        values.append(g or f or default)
-    return values
-
-
-def build_fit(args, out=sys.stdout):
-    """Read the files and fit them as the options say; returns (result, curves)."""
-    from ..fitting import CurveModel, fit_curves
-    from ..io import read_curve
-
-    mas_hz = None
+    mas_hz = pulse_s = None
     if args.mas:
         mas_hz, _ = parse_frequency(args.mas, "--mas")
         if mas_hz <= 0:
             raise UserError(f"--mas must be positive, got {args.mas!r}")
-        _plausible_option("mas_rate", mas_hz, "--mas", args.mas)
+        plausible("mas_rate", mas_hz, "--mas", args.mas)  # refused as typed; a warning comes from the call
+    if args.sequence == "redor-finite" and args.pulse_length:
+        pulse_s, _ = parse_time(args.pulse_length, "--pulse-length")
+        plausible("pi_pulse", pulse_s, "--pulse-length", args.pulse_length)
     for f in args.files:
         if not Path(f).exists():
             raise UserError(f"{f}: no such file")
-    _refuse_same_file(args.files)
-    curves = [read_curve(f, time_unit=args.time_unit, mas_rate_hz=mas_hz) for f in args.files]
-    n = len(curves)
-    library = _library_shape(args.library) if getattr(args, "library", None) else None
-    if library is not None and args.simulate:
-        raise UserError("give --simulate SPEC or --library FILE, not both")
-    shape_nuclei, shape_name = _shape_nuclei(args, library)
-    observe = _file_nuclei(curves, args.observe, "observe", shape_nuclei[0] if shape_nuclei else "13C", "--observe",
-                           out)
-    for symbol in observe:
-        check_observed_spin_half(symbol)
-    partner = _file_nuclei(curves, args.partner, "partner", shape_nuclei[1] if shape_nuclei else "27Al", "--partner",
-                           out)
-
-    pulse_s = None
-    if args.sequence == "redor-finite":
-        if not args.pulse_length or mas_hz is None:
-            raise UserError("--sequence redor-finite needs --pulse-length and --mas")
-        pulse_s, _ = parse_time(args.pulse_length, "--pulse-length")
-        _plausible_option("pi_pulse", pulse_s, "--pulse-length", args.pulse_length)
-    def make_models(shapes):
-        return [
-            CurveModel(observe=o, partner=p, experiment=args.model, transfer=args.transfer, sequence=args.sequence,
-                       pulse_length_s=pulse_s, rotor_period_s=(1.0 / mas_hz) if mas_hz else None,
-                       n_partners=args.partners, shape=s)
-            for o, p, s in zip(observe, partner, shapes)
-        ]
-
-    if shape_nuclei:
-        from ..simfit import check_nuclei
-
-        check_nuclei(shape_nuclei, make_models([None] * n), shape_name, ("--observe", "--partner"))
-        if not (args.observe and args.partner):
-            print(f"nuclei {shape_nuclei[0]}{{{shape_nuclei[1]}}} from {shape_name}", file=out)
+    library = _library_shape(args.library) if args.library else None
     extra = tuple(library.parameters) if library is not None else ()
-    fix = _parse_assignments(args.fix, "--fix", extra=extra)
-    bounds = _parse_assignments(args.bound, "--bound", allow_range=True, extra=extra)
-    initial = _parse_assignments(args.start, "--start", extra=extra)
-    free = [_canonical(x, "--free", extra) for x in args.free]
-    shared = ["coupling_hz", "distance_angstrom", "scaling", "width_angstrom"]
-    shared += [_canonical(x, "--share", extra) for x in args.share]
-    if getattr(args, "mcmc", False) and args.mcmc_steps < 100:
-        raise UserError(f"--mcmc-steps {args.mcmc_steps}: use at least 100 steps")
-
-    def fit(models, intervals=not args.no_intervals):
-        return fit_curves(curves, models, shared=shared, parameterization=args.parameterization, fix=fix,
-                          bounds=bounds, initial=initial, method=args.method, intervals=intervals, free=free,
-                          option_names={"fix": "--fix", "bounds": "--bound", "initial": "--start"},
-                          allow_long=getattr(args, "allow_long", False))
-
+    simulate = dict(simulate_spec=args.simulate, sim_accuracy=args.sim_accuracy,
+                    check_convergence=args.check_convergence)
     if args.simulate:
         from ..convergence import tolerance
-        from ..simfit import fit_with_simulation
 
-        result = fit_with_simulation(args.simulate, curves, make_models, fit, accuracy=args.sim_accuracy, out=out,
-                                     coupling_bounds=bounds.get("coupling_hz"), powder_tol=tolerance(args),
-                                     check_explicit=args.check_convergence)
-    else:
-        result = fit(make_models([library] * n))
-        if library is not None:
-            _note_library(result, library, curves)
-    if getattr(args, "mcmc", False):
-        from ..mcmc import sample_posterior
-
-        _sample_with_progress(sample_posterior, result, args)
-    return result, curves
-
-
-def _plausible_option(quantity, value_si, option, text):
-    """Refuse a value no experiment has (the one table of ranges); one warning line for an unusual one."""
-    warnings = []
-    plausible(quantity, value_si, option, text, warnings)
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-
-
-def _sample_with_progress(sample_posterior, result, args):
-    """MCMC with a progress line on stderr (ended by a newline also when interrupted)."""
-    def progress(done, total, stream=sys.stderr):  # bound now: the sampler silences sys.stderr
-        print(f"\rrespdor fit: MCMC {100 * done // total:3d} % of {total} model evaluations", end="",
-              file=stream, flush=True)
-
-    print(f"respdor fit: MCMC sampling, {args.mcmc_steps} steps per walker (Ctrl-C stops it)", file=sys.stderr,
-          flush=True)
-    try:
-        sample_posterior(result, steps=args.mcmc_steps, burn=args.mcmc_steps // 4, seed=args.mcmc_seed,
-                         progress=progress)
-    finally:
-        print(file=sys.stderr, flush=True)
-
-
-def _refuse_same_file(files):
-    """The same file twice in a global fit would count its points twice (errors shrink by sqrt 2)."""
-    seen = {}
-    for f in files:
-        key = Path(f).resolve()
-        if key in seen:
-            raise UserError(f"{seen[key]} and {f} are the same file: a global fit would count its points twice; "
-                            "give each curve once")
-        seen[key] = f
-
-
-def _shape_nuclei(args, library):
-    """(observed, partner) of the --simulate spec or --library, and how to name it; (None, None) without one."""
-    if library is not None:
-        return getattr(library, "nuclei", None), f"--library {args.library}"
-    if args.simulate:
-        from spinsim.spec import SpecError, load_spec
-
-        from ..simfit import spec_nuclei
-
-        try:
-            sp = load_spec(args.simulate)
-        except SpecError as exc:
-            raise UserError(f"--simulate: {exc}") from None
-        if not sp.system.dipolar:
-            raise UserError(f"{args.simulate}: the spec has no [[dipolar]] coupling to fit")
-        return spec_nuclei(sp), f"--simulate {args.simulate}"
-    return None, None
+        simulate["powder_tol"] = tolerance(args)
+    return fit(args.files, args.observe, args.partner, experiment=args.model, transfer=args.transfer,
+               sequence=args.sequence, pulse_length_s=pulse_s, mas_rate_hz=mas_hz, n_partners=args.partners,
+               time_unit=args.time_unit, library=library, parameterization=args.parameterization,
+               fix=_parse_assignments(args.fix, "--fix", extra=extra),
+               bounds=_parse_assignments(args.bound, "--bound", allow_range=True, extra=extra),
+               start=_parse_assignments(args.start, "--start", extra=extra),
+               free=[_canonical(x, "--free", extra) for x in args.free],
+               share=[_canonical(x, "--share", extra) for x in args.share], method=args.method,
+               intervals=not args.no_intervals, mcmc=args.mcmc, mcmc_steps=args.mcmc_steps,
+               mcmc_seed=args.mcmc_seed, allow_long=args.allow_long, progress=progress, option_names=_OPTIONS,
+               **simulate)
 
 
 def _library_shape(path):
+    """The library, opened here because its parameters (cq, nu1, ...) are names of --fix and --bound."""
     try:
         from ..library import LibraryShape
     except ImportError:
         raise UserError("--library: simulated libraries are not available in this installation") from None
-    return LibraryShape.open(path)
+    shape = LibraryShape.open(path)
+    shape.path = path  # how messages name it
+    return shape
 
 
 def plan_outputs(args, stem):
@@ -411,68 +278,86 @@ def plan_outputs(args, stem):
     return plan
 
 
-def _note_library(result, library, curves):
-    import numpy as np
-
-    conv = getattr(library, "convergence", None)
-    if conv is None:
-        result.notes.append(f"{library.description}: its powder convergence was not checked (built with --checks 0 "
-                            "or by an older version)")
-    else:
-        result.notes.extend(f"{library.description}: {line}" if k == 0 else line
-                            for k, line in enumerate(conv["lines"]))
-        result.warnings.extend(conv["warnings"])
-        result.convergence = {k: v for k, v in conv.items() if k not in ("lines", "warnings")}
-
-    err = library.interp_error
-    if err is None:
-        result.warnings.append(f"{library.description}: interpolation error never measured (build without checks)")
-        return
-    result.notes.append(f"{library.description}: interpolation error measured at {err['n_points']} off-grid "
-                        f"points: max {err['max']:.2g}, rms {err['rms']:.2g} in dS/S0 (fraction 1)")
-    # The error bars know nothing of the interpolation error: say so when it rivals the noise.
-    amp = max((v.value for k, v in result.parameters.items() if k.endswith("amplitude")), default=1.0)
-    sig = [float(np.median(c.sigma)) for c in curves if c.sigma is not None]
-    if sig and amp * err["rms"] > 0.5 * min(sig):
-        result.warnings.append(
-            f"{library.description}: interpolation error (rms {amp * err['rms']:.2g} in the fitted curve) is not "
-            f"small against the noise (median sigma {min(sig):.2g}); the error bars leave it out; use a denser "
-            "grid or a larger powder")
-
-
-def write_outputs(args, result, plan, extra_json=None):
+def write_outputs(args, result, plan):
     """Write the planned JSON/CSV/figure files atomically; returns the list of paths written."""
     from ..report import write_fit_curve_csv, write_json, write_parameters_csv
 
     if args.json == "-":
-        write_json(result, "-", extra_json)
-    writers = [(plan.json, lambda tmp: write_json(result, tmp, extra_json)),
-               (plan.files.get("json"), lambda tmp: write_json(result, tmp, extra_json)),
+        write_json(result, "-")
+    writers = [(plan.json, lambda tmp: write_json(result, tmp)),
+               (plan.files.get("json"), lambda tmp: write_json(result, tmp)),
                (plan.files.get("params"), lambda tmp: write_parameters_csv(result, tmp)),
                (plan.files.get("curve"), lambda tmp: write_fit_curve_csv(result, tmp))]
-    if plan.figure is not None:
-        from ..plotting import plot_fit
-
-        writers.append((plan.figure, lambda tmp: plot_fit(result, tmp)))
-    if plan.corner is not None and getattr(result, "mcmc_samples", None):
-        from ..plotting import plot_corner
-
-        writers.append((plan.corner, lambda tmp: plot_corner(result, tmp)))
     written = []
     for path, write in writers:
         with plan.writing(path) as tmp:
             if tmp is not None:
                 write(tmp)
                 written.append(str(path))
+    # Figures are drawn on bare matplotlib Figures (no pyplot, no backend chosen) and saved by the plan.
+    if plan.figure is not None:
+        from ..plotting import fit_figure
+
+        plan.save_figure(fit_figure(result), plan.figure, dpi=200, bbox_inches="tight")
+        written.append(str(plan.figure))
+    if plan.corner is not None and getattr(result, "mcmc_samples", None):
+        from ..plotting import corner_figure
+
+        plan.save_figure(corner_figure(result), plan.corner, dpi=150)
+        written.append(str(plan.corner))
     return written
 
 
+def _command_progress(out):
+    """What ``respdor fit`` shows while it works: notes as lines where the table goes (``out``); the
+    progress of a stage (the MCMC chain) as a tqdm bar when stderr is a terminal, else as one line
+    rewritten in place with the percentage done."""
+    from spinsim.progress import LineProgress, TqdmProgress
+
+    class Bar(TqdmProgress):
+        def note(self, text):
+            print(text, file=out, flush=True)
+
+    class Percent(LineProgress):
+        shown = -1
+
+        def start(self, total, label, unit=""):
+            super().start(total, label, unit)
+            self.shown = -1
+
+        def advance(self, n=1):
+            super().advance(n)
+            pct = 100 * self.done // max(self.total, 1)
+            if pct != self.shown:
+                self.shown = pct
+                print(f"\rrespdor fit: {self.label} {pct:3d} % of {self.total} {self.unit}", end="",
+                      file=self._out(), flush=True)
+
+        def note(self, text):
+            print(text, file=out, flush=True)
+
+        def close(self, interrupted=False):
+            if self.shown >= 0:
+                print(file=self._out(), flush=True)  # end the line, also when interrupted
+            self.shown = -1
+
+    return Bar(sys.stderr) if sys.stderr.isatty() else Percent(sys.stderr)
+
+
 def run(args) -> int:
+    from . import _SAID, in_option_words
+
     # With --json - the table goes to stderr so that stdout stays machine-readable.
     out = sys.stderr if args.json == "-" else sys.stdout
     plan = plan_outputs(args, Path(args.files[0]).stem)
-    result, curves = build_fit(args, out)
-    for curve in curves:
+    result = build_fit(args, _command_progress(out))
+    # The result's lines name the call's arguments; the table names this command's options. The
+    # same lines raised as Python warnings are then not printed a second time at the end.
+    for text in result.warnings:
+        _SAID.add(" ".join(str(text).split()))
+    result.warnings = [in_option_words(w, _OPTION_NAMES) for w in result.warnings]
+    result.notes = [in_option_words(w, _OPTION_NAMES) for w in result.notes]
+    for curve in result.curves:
         for note in curve.notes:
             print(f"read {curve.source}: {note}", file=out)
     print(result.report(), file=out)

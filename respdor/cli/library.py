@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 
-import numpy as np
 
 from ..errors import UserError
 from ..units import parse_frequency, parse_time
+from . import in_option_words
 
 _DESCRIPTION = """\
 Libraries of simulated RESPDOR/REDOR curves (spinsim) over D and spec parameters, and the cache of
@@ -51,7 +51,7 @@ def register(subparsers):
     add_options(b, "the library (checked with --checks > 0, at the largest coupling)")
     b.add_argument("--overwrite", action="store_true", help="start the file afresh instead of resuming")
     b.add_argument("--json", metavar="PATH", help="write the build summary as JSON ('-' = standard output)")
-    b.set_defaults(func=run_build)
+    b.set_defaults(func=run_build, _option_names=OPTION_NAMES)
     from . import OptionRule, declare_option_rules
 
     checked = "with --checks 0 (the convergence check runs with the interpolation check)"
@@ -68,15 +68,18 @@ def register(subparsers):
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _couplings(text, spec):
-    if text is None:
-        from spinsim.spec import SpecError, load_spec
+#: Python argument -> option, for the messages of respdor.build_library (respdor.cli.in_option_words).
+OPTION_NAMES = {"couplings_hz": "--couplings", "t_max_s": "--t-max", "n_orientations": "--powder",
+                "n_gamma_angles": "--gamma", "n_workers": "--workers", "n_checks": "--checks",
+                "powder_tol": "--powder-tol", "check_convergence": "--check-convergence", "path": "--output",
+                "vary": "--vary", "library path": "--output", "overwrite=True": "--overwrite",
+                "scheduler": "--scheduler"}
 
-        try:
-            d0 = load_spec(spec).system.dipolar[0].d_hz
-        except (SpecError, IndexError):
-            raise UserError(f"{spec}: cannot read the spec's coupling; give --couplings LOW:HIGH:N") from None
-        return np.geomspace(d0 / 4, d0 * 4, 24)
+
+def _couplings(text):
+    """``--couplings LOW:HIGH:N`` as (low Hz, high Hz, n); None for the default."""
+    if text is None:
+        return None
     parts = text.split(":")
     if len(parts) != 3:
         raise UserError(f"--couplings {text!r}: expected LOW:HIGH:N, e.g. 100:2000:24")
@@ -88,144 +91,121 @@ def _couplings(text, spec):
         raise UserError(f"--couplings {text!r}: N must be an integer") from None
     if not (0 < lo < hi) or n < 4:
         raise UserError(f"--couplings {text!r}: need 0 < LOW < HIGH and N >= 4")
-    _plausible_couplings(text, (lo, hi), spec)
-    return np.geomspace(lo, hi, n)
+    return (lo, hi, n)
 
 
-_D_UNIT = "bare numbers of --couplings are Hz; write a unit, e.g. 100:2kHz:24"
+def _progress():
+    """A bar when someone watches standard error, else a count rewritten in place (spinsim.progress)."""
+    from spinsim.progress import LineProgress, TqdmProgress, someone_watches
+
+    if someone_watches(sys.stderr):
+        return TqdmProgress()
+
+    class CountProgress(LineProgress):
+        """``library: k/N points, r points/s`` rewritten in place on standard error (logs, pipes)."""
+
+        def start(self, total, label, unit=""):
+            import time
+
+            super().start(total, label, unit)
+            self.t0 = time.perf_counter()
+
+        def advance(self, n=1):
+            import time
+
+            super().advance(n)
+            rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+            self._out().write(f"\r{self.label}: {self.done}/{self.total} {self.unit}, {rate:.2f} {self.unit}/s")
+            self._out().flush()
+
+        def close(self, interrupted=False):  # an interruption is said by the command's last line
+            if self.done:
+                self._out().write("\n")
+
+    return CountProgress(sys.stderr)
 
 
-def _plausible_couplings(text, ends, spec):
-    """The distances the D axis spans (for the spec's observed-partner pair) checked against the one table
-    of plausible distances: a D axis in kHz typed as Hz (or the reverse) is named, not tabulated."""
-    from spinsim.dipolar import distance_from_coupling
-    from spinsim.isotopes import element_of
-    from spinsim.plausibility import check, shortest_distance_angstrom
-    from spinsim.spec import SpecError, load_spec
+def _said_by_us(warnings_list):
+    from . import say_warning
 
-    try:
-        spins = load_spec(spec).system.spins
-    except SpecError:
-        return  # the spec's own error is reported where it is read
-    a, b = spins[0].isotope, spins[1].isotope
-    shortest = shortest_distance_angstrom(element_of(a), element_of(b))
-    for d in ends:
-        r = float(distance_from_coupling(d, a, b))
-        try:
-            msg = check("distance", r, f"--couplings {text} ({d:g} Hz for {a.symbol}-{b.symbol}, i.e. r)", "A",
-                        lo=shortest, lo_reason=f"for {a.symbol}-{b.symbol}", hint=False)
-        except ValueError as exc:
-            raise UserError(f"{exc} ({_D_UNIT})") from None
-        if msg:
-            print(f"respdor: warning: {msg} ({_D_UNIT})", file=sys.stderr)
+    for w in warnings_list:
+        say_warning(in_option_words(w, OPTION_NAMES))
 
 
 def run_build(args) -> int:
-    from pathlib import Path
+    json_path = None
+    if args.json and args.json != "-":  # checked before the build, never over the spec or the library
+        from ..files import OutputPlan, partial_path
 
-    from ..library import _spec_powder, build_library, parse_vary
-
-    from ..files import OutputPlan, partial_path
-
-    if not Path(args.spec).exists():
-        raise UserError(f"{args.spec}: no such simulation spec")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers {args.workers}: must be >= 1 (leave it out for all cores)")
-    if args.checks < 0:
-        raise UserError(f"--checks {args.checks}: must be >= 0 (0 skips the interpolation check)")
-    # The work goes to OUTPUT.partial (kept by an interrupted build, for resuming); OUTPUT appears,
-    # renamed whole, only when the build is complete. Both are checked before anything starts.
-    plan = OutputPlan(inputs=[args.spec])
-    plan.add(args.output, "--output", "binary")
-    plan.add(partial_path(args.output), "--output", "binary")
-    json_path = plan.add(args.json, "--json", stdout=True)
-    plan.check()
-    if Path(args.output).suffix.lower() not in (".h5", ".hdf5"):  # after the guard: a device is named as such
-        raise UserError(f"--output {args.output}: a library is an HDF5 file; name it .h5 or .hdf5")
-    axes = [parse_vary(v) for v in args.vary]
-    names = [a.name for a in axes]
-    if len(set(names)) != len(names):
-        raise UserError("--vary: each parameter once")
-    couplings = _couplings(args.couplings, args.spec)
+        plan = OutputPlan(inputs=[args.spec, args.output, partial_path(args.output)])
+        json_path = plan.add(args.json, "--json", stdout=True)
+        plan.check()
     t_max = parse_time(args.t_max, "--t-max", "ms")[0] if args.t_max else None
     if t_max is not None:
         from ..units import plausible
 
-        notes = []
-        plausible("t_max", t_max, "--t-max", args.t_max, notes)
-        for msg in notes:
-            print(f"respdor: warning: {msg}", file=sys.stderr)
-    from spinsim.spec import SpecError, load_spec
-
-    from ..convergence import spec_explicit, tolerance
-
-    try:
-        raw = load_spec(args.spec).raw
-    except SpecError as exc:
-        raise UserError(str(exc)) from None
-    explicit = spec_explicit(raw, bool(args.powder), bool(args.gamma))
-    tol = tolerance(args)
-    powder = None
-    if args.powder or args.gamma:
-        powder = _spec_powder(raw)
-        powder.update({k: v for k, v in (("n", args.powder), ("n_gamma", args.gamma)) if v})
-    try:
-        stats = build_library(args.spec, args.output, axes, couplings, t_max_s=t_max, powder=powder,
-                              scheduler=args.scheduler, workers=args.workers, overwrite=args.overwrite,
-                              n_check=args.checks, powder_explicit=explicit, powder_tol=tol,
-                              check_explicit=args.check_convergence)
-    except KeyboardInterrupt:
-        work = partial_path(args.output)
-        kept = (f"{args.output} not written; the points finished so far are kept in {work}: run the same "
-                "command to resume" if work.exists() else f"{args.output} not written")
-        raise KeyboardInterrupt(kept) from None
-    err = stats["interp_error"]
-    print(f"wrote {stats['path']}: {stats['n_curves']} curves, {stats['computed']} points computed, "
-          f"{stats['skipped']} already in the file, {stats['wall_s']:.1f} s"
-          + (f", {stats['curves_per_s']:.2f} curves/s" if stats["curves_per_s"] else ""))
-    if err:
-        print(f"interpolation error at {err['n_points']} off-grid points: max {err['max']:.2g}, "
-              f"rms {err['rms']:.2g} (dS/S0)")
-    _print_convergence(stats.get("convergence"))
+        plausible("t_max", t_max, "--t-max", args.t_max)  # refused in the words typed; warned by the call
+    built = _build(args, t_max)
+    for line in built.lines():
+        print(in_option_words(line, OPTION_NAMES))
     if args.json:
-        text = json.dumps(stats, indent=2)
-        if args.json == "-":
-            print(text)
+        from ..resultio import json_text
+
+        text = json_text(built.to_dict())
+        if json_path is None:
+            print(text, end="")
         else:
-            plan.write_text(json_path, text + "\n")
+            plan.write_text(json_path, text)
     return 0
+
+
+def _build(args, t_max):
+    """The call, its respdor warnings printed by the command in option words."""
+    import warnings
+
+    from ..errors import RespdorWarning
+    from ..jobs.library import build_library
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        built = build_library(args.spec, args.vary, args.output, couplings_hz=_couplings(args.couplings),
+                              t_max_s=t_max, n_orientations=args.powder, n_gamma_angles=args.gamma,
+                              scheduler=args.scheduler, n_workers=args.workers, n_checks=args.checks,
+                              check_convergence=args.check_convergence,
+                              powder_tol=args.powder_tol if args.checks else None, overwrite=args.overwrite,
+                              progress=_progress())
+    for w in caught:
+        if not issubclass(w.category, RespdorWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _said_by_us([w for w in built.warnings if w not in (built.convergence or {}).get("warnings", [])])
+    _said_by_us_indented((built.convergence or {}).get("warnings", []), "")
+    return built
+
+
+def _said_by_us_indented(lines, indent):
+    from . import say_warning
+
+    for w in lines:
+        say_warning(w, prefix=f"{indent}warning: ")
 
 
 def run_info(args) -> int:
-    from ..library import library_info
+    import warnings
 
-    info = library_info(args.library)
+    from ..jobs.library import library_info
+
+    from ..errors import RespdorWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RespdorWarning)  # printed below, in their place
+        info = library_info(args.library)
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info.to_dict(), indent=2))
         return 0
-    print(f"{info['path']}: {'complete' if info['complete'] else 'INCOMPLETE'}, "
-          f"{info['points_done']}/{info['points']} parameter points, {info['bytes'] / 1e6:.2f} MB")
-    for name, a in info["axes"].items():
-        print(f"  {name:12s} {a['n']:4d} values  {a['min']:.6g} .. {a['max']:.6g} {a['unit']}")
-    pw = info["powder"]
-    print(f"  powder {pw['scheme'].upper()} {pw['n']} x {pw['n_gamma']}; engine {info['engine']}")
-    err = info["interp_error"]
-    print("  interpolation error: " + (f"max {err['max']:.2g}, rms {err['rms']:.2g} at {err['n_points']} "
-                                       "off-grid points" if err else "not measured"))
-    _print_convergence(info.get("convergence"), "  ")
+    for line in info.lines():
+        print(in_option_words(line, OPTION_NAMES))
+    _said_by_us_indented(info.warnings, "  ")
     return 0
-
-
-def _print_convergence(record, indent=""):
-    """The library's own powder / gamma / step check (stored in the file), and its warnings."""
-    if record is None:
-        print(f"{indent}powder convergence: not checked (built with --checks 0 or by an older version)")
-        return
-    print(f"{indent}powder {record['lines'][0]} (at D = {record['coupling_hz']:.4g} Hz)")
-    for line in record["lines"][1:]:
-        print(f"{indent}{line}")
-    for w in record["warnings"]:
-        print(f"{indent}warning: {w}", file=sys.stderr)
 
 
 def run_cache(args) -> int:

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import sys
 
 from ..errors import UserError
-from ..units import plausible, check_observed_spin_half, finite_float, parse_frequency, parse_length, parse_time
+from ..units import finite_float, parse_frequency, parse_length, parse_time, plausible
+
+#: Python parameters of respdor.plan -> the options that set them (messages name options).
+_OPTION_NAMES = {"recycle_s": "--recycle", "buildup_s": "--buildup", "plan_recycle_s": "--plan-recycle",
+                 "t2prime_s": "--t2prime", "t2prime_from": "--t2prime-from", "reference_time_s": "--reference-time",
+                 "overhead_s": "--overhead", "mas_rate_hz": "--mas", "max_time_s": "--max-time",
+                 "compare_max_time_s": "--compare-max-time", "distance_angstrom": "--distance",
+                 "coupling_hz": "--coupling", "target_distance_error_angstrom": "--target-distance-error",
+                 "target_coupling_error_hz": "--target-coupling-error",
+                 "target_fraction_error": "--target-fraction-error",
+                 "shortest_distance_angstrom": "--shortest-distance", "linearity_limit": "--linearity-limit",
+                 "check_points": "--check-points", "compare_points": "--compare-points",
+                 "monte_carlo": "--monte-carlo", "step_periods": "--step", "phase_cycle": "--phase-cycle",
+                 "fix_fraction": "--fix-fraction"}
+#: Parameters whose names are ordinary words: rewritten only where a message writes them as ``name=value``.
+_VALUE_NAMES = {"fraction": "--fraction", "snr": "--snr", "scans": "--scans", "beta": "--beta",
+                "efficiency": "--efficiency", "enhancement": "--enhancement", "seed": "--seed",
+                "observe": "--observe", "partner": "--partner"}
 
 _DESCRIPTION = """\
 Plan a REDOR / RESPDOR experiment before running it.
@@ -100,7 +116,8 @@ def register(subparsers):
     g.add_argument("--monte-carlo", type=int, default=0, metavar="N",
                    help="check the prediction: simulate and fit N noisy data sets of each design")
     g.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo check")
-    p.set_defaults(func=run)
+    g.add_argument("--json", metavar="PATH", help="also write the plan as JSON ('-' for stdout)")
+    p.set_defaults(func=run, _option_names=_OPTION_NAMES)
     from . import OptionRule, declare_option_rules
 
     declare_option_rules(p, [OptionRule.needs("--seed", "--monte-carlo"),
@@ -109,264 +126,153 @@ def register(subparsers):
                                               advice="it is the time unit of that file")])
 
 
-def _quantity(parser, text, option, default_unit, unit_label, notes):
-    if text is None:
-        return None
-    value, explicit = parser(text, option=option, default_unit=default_unit)
-    if not explicit:
-        notes.append(f"{option} {text}: no unit given, read as {text} {unit_label}")
-    return value
+def _words(message: str) -> str:
+    """A library message with its parameter names as this command's options."""
+    import re
+
+    from . import in_option_words
+
+    for name, option in _VALUE_NAMES.items():
+        message = re.sub(rf"(?<![\w-]){name}=", option + " ", message)
+    return in_option_words(message, _OPTION_NAMES)
 
 
-def _positive(value, option, text):
-    if value is None or not (value > 0) or not math.isfinite(value):
-        raise UserError(f"{option}: must be a positive number, got {text!r}")
-    return value
+#: Options read as quantities: (dest, option, parser, unit of a bare number, its name).
+_QUANTITIES = [("recycle", "--recycle", parse_time, "s", "s"), ("buildup", "--buildup", parse_time, "s", "s"),
+               ("plan_recycle", "--plan-recycle", parse_time, "s", "s"),
+               ("t2prime", "--t2prime", parse_time, "ms", "ms"),
+               ("reference_time", "--reference-time", parse_time, "ms", "ms"),
+               ("overhead", "--overhead", parse_time, "ms", "ms"), ("mas", "--mas", parse_frequency, "hz", "Hz"),
+               ("max_time", "--max-time", parse_time, "ms", "ms"),
+               ("compare_max_time", "--compare-max-time", parse_time, "ms", "ms"),
+               ("distance", "--distance", parse_length, "a", "angstrom"),
+               ("coupling", "--coupling", parse_frequency, "hz", "Hz"),
+               ("shortest_distance", "--shortest-distance", parse_length, "a", "angstrom"),
+               ("target_distance_error", "--target-distance-error", parse_length, "a", "angstrom"),
+               ("target_coupling_error", "--target-coupling-error", parse_frequency, "hz", "Hz")]
+
+
+def _quantities(args, notes, later):
+    """Every quantity option in SI (angstrom for lengths); a note for each bare number (in ``later`` after
+    --t2prime, as the plan orders its notes)."""
+    values = {}
+    for dest, option, parser, unit, label in _QUANTITIES:
+        if dest == "reference_time":
+            notes = later
+        text = getattr(args, dest)
+        if text is None:
+            values[dest] = None
+            continue
+        value, explicit = parser(text, option=option, default_unit=unit)
+        if not explicit:
+            notes.append(f"{option} {text}: no unit given, read as {text} {label}")
+        values[dest] = value
+    for dest in ("recycle", "buildup", "plan_recycle"):  # refused as typed (the library says it again)
+        if values[dest] is not None and values[dest] > 0:
+            plausible("recycle_delay", values[dest], f"--{dest.replace('_', '-')}", getattr(args, dest))
+    for dest in ("t2prime", "reference_time", "max_time", "compare_max_time"):
+        value = values[dest]
+        if value is not None and not 0 <= value <= 1.0:
+            raise UserError(f"--{dest.replace('_', '-')} {getattr(args, dest)}: must lie in 0-1 s (a bare number is "
+                            "read as ms)")
+    return values
+
+
+def _call_options(args, v, t2_curve) -> dict:
+    """The command's options as the Python values of :func:`respdor.plan`."""
+    return dict(fraction=args.fraction, snr=args.snr, scans=args.scans, recycle_s=v["recycle"],
+                mas_rate_hz=v["mas"], distance_angstrom=v["distance"], coupling_hz=v["coupling"],
+                target_distance_error_angstrom=v["target_distance_error"],
+                target_coupling_error_hz=v["target_coupling_error"], target_fraction_error=args.target_fraction_error,
+                observe=args.observe, partner=args.partner, experiment=args.experiment, sequence=args.sequence,
+                efficiency=args.efficiency, fix_fraction=args.fix_fraction,
+                shortest_distance_angstrom=v["shortest_distance"], buildup_s=v["buildup"], beta=args.beta,
+                enhancement=args.enhancement, t2prime_s=v["t2prime"], t2prime_from=t2_curve,
+                reference_time_s=v["reference_time"] or 0.0, plan_recycle_s=v["plan_recycle"],
+                overhead_s=v["overhead"] or 0.0, step_periods=args.step, phase_cycle=args.phase_cycle,
+                max_time_s=v["max_time"], linearity_limit=args.linearity_limit, check_points=args.check_points,
+                compare_points=args.compare_points, compare_max_time_s=v["compare_max_time"] or 3e-3,
+                monte_carlo=args.monte_carlo, seed=args.seed)
 
 
 def run(args) -> int:
-    import numpy as np
+    import warnings
 
-    from spinsim.dipolar import distance_from_coupling
+    from spinsim.progress import LineProgress, TqdmProgress
 
-    from ..fitting import CurveModel
-    from ..planner import Sensitivity, even_design, monte_carlo, optimise_design, predict
+    from ..errors import RespdorWarning
+    from ..jobs.plan import plan as make_plan
+    from . import say_warning
 
-    notes = []
-    plan = _plan_outputs(args)
-    # --- units, all converted to SI (s, Hz) or angstrom here and nowhere else
-    recycle = _positive(_quantity(parse_time, args.recycle, "--recycle", "s", "s", notes), "--recycle", args.recycle)
-    buildup = _quantity(parse_time, args.buildup, "--buildup", "s", "s", notes)
-    if buildup is not None:
-        _positive(buildup, "--buildup", args.buildup)
-    plan_recycle = _quantity(parse_time, args.plan_recycle, "--plan-recycle", "s", "s", notes)
-    option_warnings = []
-    for option, text, value in (("--recycle", args.recycle, recycle), ("--buildup", args.buildup, buildup),
-                                ("--plan-recycle", args.plan_recycle, plan_recycle)):
-        if value is not None:
-            plausible("recycle_delay", value, option, text, option_warnings)
-    for w in option_warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    t2 = _quantity(parse_time, args.t2prime, "--t2prime", "ms", "ms", notes)
-    if args.t2prime_from is not None:
-        if t2 is not None:
-            raise UserError("give --t2prime or --t2prime-from, not both")
+    notes, later = [], []
+    outputs = _plan_outputs(args)
+    values = _quantities(args, notes, later)
+    t2_curve = None
+    if args.t2prime_from is not None and args.t2prime is None:
         from ..io import read_curve
-        from ..planner import fit_t2prime
 
-        curve = read_curve(args.t2prime_from, time_unit=args.time_unit)
-        if curve.s0 is None:
-            raise UserError(f"--t2prime-from: {args.t2prime_from} has no S0 column to fit T2' to")
-        t2, _ = fit_t2prime(curve.time_s, curve.s0, curve.sigma_s0)
-        notes.append(f"T2' = {t2 * 1e3:.3g} ms fitted to the {curve.n_points} S0 values of {args.t2prime_from}"
-                     + ("" if curve.sigma_s0 is not None else " (equal weights: no sigma_S0 column)"))
-    if t2 is None:
-        t2 = math.inf
-        notes.append("no --t2prime: S0 assumed not to decay with recoupling time")
-    else:
-        _positive(t2, "--t2prime", args.t2prime)
-    t_ref = _quantity(parse_time, args.reference_time, "--reference-time", "ms", "ms", notes) or 0.0
-    overhead = _quantity(parse_time, args.overhead, "--overhead", "ms", "ms", notes) or 0.0
-    mas = _positive(_quantity(parse_frequency, args.mas, "--mas", "hz", "Hz", notes), "--mas", args.mas)
-    if not 500.0 <= mas <= 2e5:
-        raise UserError(f"--mas: {args.mas!r} gives {mas:g} Hz, outside 0.5-200 kHz; write e.g. 10k or 10kHz")
-    max_time = _quantity(parse_time, args.max_time, "--max-time", "ms", "ms", notes)
-    cmp_max = _quantity(parse_time, args.compare_max_time, "--compare-max-time", "ms", "ms", notes) or 3e-3
-    _positive(args.snr, "--snr", args.snr)
-    _positive(args.enhancement, "--enhancement", args.enhancement)
-    if not 0 < args.beta <= 1.5:
-        raise UserError(f"--beta: must lie in (0, 1.5], got {args.beta!r}")
-    if not 0 < args.efficiency <= 1:
-        raise UserError(f"--efficiency: must lie in (0, 1], got {args.efficiency!r}")
-    _recoupling_times_sane(args, t2, t_ref, max_time, cmp_max)
-    if args.scans < 1 or args.phase_cycle < 1 or args.step < 1 or args.compare_points < 3:
-        raise UserError("--scans, --phase-cycle and --step must be >= 1 and --compare-points >= 3")
-    if args.monte_carlo < 0:
-        raise UserError(f"--monte-carlo: must be >= 0, got {args.monte_carlo}")
-
-    check_observed_spin_half(args.observe)
-    model = CurveModel(args.observe, args.partner, experiment=args.experiment, sequence=args.sequence)
-    if (args.distance is None) == (args.coupling is None):
-        raise UserError("give exactly one of --distance and --coupling")
-    if args.distance is not None:
-        r = _positive(_quantity(parse_length, args.distance, "--distance", "a", "angstrom", notes),
-                      "--distance", args.distance)
-        coupling = model.dr3 / r**3
-    else:
-        coupling = _positive(_quantity(parse_frequency, args.coupling, "--coupling", "hz", "Hz", notes),
-                             "--coupling", args.coupling)
-        r = (model.dr3 / coupling) ** (1.0 / 3.0)
-    r_min = _quantity(parse_length, args.shortest_distance, "--shortest-distance", "a", "angstrom", notes)
-    if not 0 < args.fraction <= 1:
-        raise UserError(f"--fraction: must lie in (0, 1], got {args.fraction!r}")
-
-    targets = {}
-    t_r = _quantity(parse_length, args.target_distance_error, "--target-distance-error", "a", "angstrom", notes)
-    if t_r is not None:
-        targets["distance_angstrom"] = _positive(t_r, "--target-distance-error", args.target_distance_error)
-    t_d = _quantity(parse_frequency, args.target_coupling_error, "--target-coupling-error", "hz", "Hz", notes)
-    if t_d is not None:
-        targets["coupling_hz"] = _positive(t_d, "--target-coupling-error", args.target_coupling_error)
-    if args.target_fraction_error is not None:
-        targets["fraction"] = _positive(args.target_fraction_error, "--target-fraction-error",
-                                        args.target_fraction_error)
-    if not targets:
-        raise UserError("give a target: --target-distance-error, --target-coupling-error or --target-fraction-error")
-    fit_fraction = not args.fix_fraction
-    if args.linearity_limit < 0:
-        raise UserError(f"--linearity-limit: must be >= 0, got {args.linearity_limit!r}")
-    guard = args.linearity_limit or None
-    if guard is not None:
-        notes.append(f"linearity guard: sigma(D)/D <= {guard:g} is required as well (simulated fits match the "
-                     "predicted errors up to about 0.15; beyond, the fit is too non-linear)")
-
-    sens = Sensitivity(snr=args.snr, scans=args.scans, recycle_s=recycle, buildup_s=buildup, beta=args.beta,
-                       enhancement=args.enhancement, t2prime_s=t2, reference_time_s=t_ref,
-                       plan_recycle_s=plan_recycle, overhead_s=overhead)
-    common = dict(efficiency=args.efficiency, fit_fraction=fit_fraction)
-    design_opts = dict(common, linearity_limit=guard)
-    print("respdor plan: optimising the design ...", file=sys.stderr)
-    opt = optimise_design(sens, model, coupling, args.fraction, targets, max_time_s=max_time,
-                          rotor_period_s=1.0 / mas, step_periods=args.step, phase_cycle=args.phase_cycle,
-                          check_points=args.check_points, shortest_distance_angstrom=r_min, **design_opts)
-    even = even_design(sens, model, coupling, args.fraction, targets, n_points=args.compare_points,
-                       max_time_s=cmp_max, rotor_period_s=1.0 / mas, step_periods=args.step,
-                       phase_cycle=args.phase_cycle, **design_opts)
-    designs = [("optimised", opt.design), ("even", even)]
-    preds = {name: predict(d, sens, model, coupling, args.fraction, **common) for name, d in designs}
-
-    # --- report
-    kappa = model.default_scaling
-    out = sys.stdout
-    print(f"respdor plan: {model.describe()}", file=out)
-    print(f"  assumed D = {coupling:.1f} Hz (r = {r:.3f} A), fraction {args.fraction:g}"
-          f"{' (fixed in the fit)' if not fit_fraction else ''}, efficiency {args.efficiency:g}, "
-          f"MAS {mas / 1e3:g} kHz (T_r = {1e6 / mas:.1f} us)", file=out)
-    print(f"  S/N of S0 per scan at t = 0: {sens.snr_per_scan:.3g}; recycle delay {sens.plan_recycle_s:.3g} s; "
-          f"T2' {'none' if not math.isfinite(t2) else f'{t2 * 1e3:.3g} ms'}", file=out)
-    for n in sens.notes + notes:
-        print(f"  note: {n}", file=out)
-    print(f"  longest recoupling time: {opt.max_time_s * 1e3:.3g} ms ({opt.limit})", file=out)
-    labels = {"distance_angstrom": ("r", "A"), "coupling_hz": ("D", "Hz"), "fraction": ("f", "")}
-    shown = [f"sigma({labels[k][0]}) <= {v:g}{' ' + labels[k][1] if labels[k][1] else ''}" for k, v in targets.items()]
-    if guard is not None and guard * coupling < targets.get("coupling_hz", math.inf):
-        shown.append(f"sigma(D) <= {guard * coupling:.3g} Hz (linearity guard)")
-    print("  targets: " + ", ".join(shown), file=out)
-    for name, d in designs:
-        p = preds[name]
-        title = "optimised design" if name == "optimised" else f"evenly spaced design ({d.label})"
-        print(f"\n{title}", file=out)
-        print(f"  {'t_rec/ms':>9} {'n_rotor':>7} {'lambda':>7} {'dS/S0':>7} {'scans':>7} {'sigma':>7} "
-              f"{'S0 S/N':>7} {'minutes':>8}", file=out)
-        for t, n, y, s in zip(d.time_s, d.scans, p.dss0, p.sigma_dss0):
-            minutes = 2 * n * float(sens.scan_time(t)) / 60
-            s0_snr = float(sens.s0(t)) * math.sqrt(n)
-            print(f"  {t * 1e3:9.3f} {round(t * mas):7d} {kappa * coupling * t:7.3f} {y:7.4f} {n:7d} {s:7.4f} "
-                  f"{s0_snr:7.1f} {minutes:8.1f}", file=out)
-        errs = [f"sigma(D) = {p.sigma['coupling_hz']:.3g} Hz", f"sigma(r) = {p.sigma['distance_angstrom']:.3g} A"]
-        if "fraction" in p.sigma:
-            errs.append(f"sigma(f) = {p.sigma['fraction']:.3g}")
-        print(f"  scans are per spectrum (S0 and S1 each); total {p.total_time_s / 3600:.2f} h; " + ", ".join(errs),
-              file=out)
-    t_opt, t_even = preds["optimised"].total_time_s, preds["even"].total_time_s
-    print(f"\noptimised: {t_opt / 3600:.2f} h; evenly spaced: {t_even / 3600:.2f} h; "
-          f"saving {100 * (1 - t_opt / t_even):.0f} % (factor {t_even / t_opt:.2f})", file=out)
-    print("  predicted errors are Cramer-Rao bounds (Fisher information); they hold while the fit is nearly "
-          "linear: check with --monte-carlo N", file=out)
-
-    if args.monte_carlo:
-        for name, d in designs:
-            def progress(done, total, name=name):
-                if done == total or done % max(total // 20, 1) == 0:
-                    print(f"\rrespdor plan: Monte Carlo {name} {done}/{total}", end="", file=sys.stderr, flush=True)
-            try:
-                mc = monte_carlo(d, sens, model, coupling, args.fraction, n_experiments=args.monte_carlo,
-                                 seed=args.seed, progress=progress, **common)
-            finally:
-                print(file=sys.stderr)  # end the progress line, also when Ctrl-C ends the loop
-            parts = [f"{k}: predicted {mc['predicted'][k]:.3g}, observed {mc['observed'][k]:.3g}"
-                     for k in mc["predicted"]]
-            print(f"Monte Carlo {name} ({mc['n_ok']} fits, {mc['n_failed']} failed or at a bound): " + "; ".join(parts),
-                  file=out)
-
-    with plan.writing(plan.csv) as tmp:
-        if tmp is not None:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(["design", "t_rec_ms", "n_rotor", "lambda", "dSS0", "scans_S0", "scans_S1", "sigma_dSS0",
-                            "minutes", "total_hours", "sigma_D_Hz", "sigma_r_A", "sigma_f"])
-                for name, d in designs:
-                    p = preds[name]
-                    for t, n, y, s in zip(d.time_s, d.scans, p.dss0, p.sigma_dss0):
-                        w.writerow([name, f"{t * 1e3:.6g}", round(t * mas), f"{kappa * coupling * t:.5g}", f"{y:.6g}",
-                                    n, n, f"{s:.5g}", f"{2 * n * float(sens.scan_time(t)) / 60:.4g}",
-                                    f"{p.total_time_s / 3600:.4g}", f"{p.sigma['coupling_hz']:.4g}",
-                                    f"{p.sigma['distance_angstrom']:.4g}", f"{p.sigma.get('fraction', float('nan')):.4g}"])
-            print(f"wrote {plan.csv}", file=out)
-    with plan.writing(plan.figure) as tmp:
-        if tmp is not None:
-            _figure(tmp, designs, preds, model, coupling, args.fraction, args.efficiency, sens, np)
-            print(f"wrote {plan.figure}", file=out)
+        t2_curve = read_curve(args.t2prime_from, time_unit=args.time_unit)
+    elif args.t2prime_from is not None:
+        raise UserError("give --t2prime or --t2prime-from, not both")
+    progress = TqdmProgress() if sys.stderr.isatty() else LineProgress(sys.stderr, indent="")
+    try:
+        with warnings.catch_warnings():  # the result keeps them; printed below in option words
+            warnings.simplefilter("ignore", RespdorWarning)
+            result = make_plan(**_call_options(args, values, t2_curve), progress=progress)
+    except UserError as exc:
+        raise UserError(_words(str(exc))) from None
+    result.warnings[:] = [_words(w) for w in result.warnings]  # the command's JSON names its options too
+    for w in result.warnings:
+        say_warning(w, prefix="warning: ")
+    for line in result.report_lines(notes, later, words=_words):
+        print(line)
+    _write(args, outputs, result)
     return 0
 
 
-#: Longest recoupling-related time accepted (s): REDOR/RESPDOR echoes in solids last milliseconds;
-#: beyond a second the time grid (multiples of the rotor period) would have millions of points.
-_LONGEST_TIME_S = 1.0
+def _write(args, outputs, result):
+    """--csv (both designs), --figure and --json."""
+    with outputs.writing(outputs.csv) as tmp:
+        if tmp is not None:
+            with open(tmp, "w", newline="") as fh:
+                _csv(csv.writer(fh), result)
+            print(f"wrote {outputs.csv}")
+    if outputs.figure is not None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.4, 4.2))
+        result.plot(fig.add_subplot())
+        fig.tight_layout()
+        outputs.save_figure(fig, outputs.figure, dpi=120)
+        print(f"wrote {outputs.figure}")
+    if args.json:
+        if args.json == "-":
+            sys.stdout.write(result.to_json())
+        else:
+            result.to_json(outputs.json, inputs=[args.t2prime_from])
+            print(f"wrote {outputs.json}")
 
 
-def _recoupling_times_sane(args, t2, t_ref, max_time, cmp_max):
-    """Refuse times no REDOR experiment has (and that would make the design grid explode)."""
-    values = [("--t2prime", args.t2prime, t2), ("--reference-time", args.reference_time, t_ref),
-              ("--max-time", args.max_time, max_time), ("--compare-max-time", args.compare_max_time, cmp_max)]
-    for option, text, value in values:
-        if text is None or value is None or not math.isfinite(value):
-            continue
-        if option != "--reference-time" and not value > 0:
-            raise UserError(f"{option} {text}: must be > 0")
-        if not 0 <= value <= _LONGEST_TIME_S:
-            raise UserError(f"{option} {text}: must lie in 0-{_LONGEST_TIME_S:g} s (a bare number is read as ms)")
-    if not 0 <= args.check_points <= 20:
-        raise UserError(f"--check-points {args.check_points}: must lie in 0..20")
-    if args.compare_points > 1000:
-        raise UserError(f"--compare-points {args.compare_points}: at most 1000")
+def _csv(w, result):
+    w.writerow(["design", "t_rec_ms", "n_rotor", "lambda", "dSS0", "scans_S0", "scans_S1", "sigma_dSS0",
+                "minutes", "total_hours", "sigma_D_Hz", "sigma_r_A", "sigma_f"])
+    mas, kappa, d_hz = result.mas_rate_hz, result.kappa, result.coupling_hz
+    for name, d in result.designs.items():
+        sig = d["sigma"]
+        for t, n, y, s, minutes in zip(d["time_s"], d["scans"], d["dss0"], d["sigma_dss0"], d["minutes"]):
+            w.writerow([name, f"{t * 1e3:.6g}", round(t * mas), f"{kappa * d_hz * t:.5g}", f"{y:.6g}", int(n), int(n),
+                        f"{s:.5g}", f"{minutes:.4g}", f"{d['total_time_s'] / 3600:.4g}",
+                        f"{sig['coupling_hz']:.4g}", f"{sig['distance_angstrom']:.4g}",
+                        f"{sig.get('fraction', float('nan')):.4g}"])
 
 
 def _plan_outputs(args):
-    """--csv and --figure, checked before the optimisation starts (never over --t2prime-from)."""
+    """--csv, --figure and --json, checked before the optimisation starts (never over --t2prime-from)."""
     from ..files import OutputPlan
 
     plan = OutputPlan(inputs=[args.t2prime_from])
     plan.csv = plan.add(args.csv, "--csv")
     plan.figure = plan.add(args.figure, "--figure", "figure")
+    plan.json = plan.add(args.json, "--json", stdout=True)
     plan.check()
     return plan
-
-
-def _figure(path, designs, preds, model, coupling, fraction, efficiency, sens, np):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tmax = max(float(d.time_s.max()) for _, d in designs)
-    t = np.linspace(0, 1.15 * tmax, 300)
-    amp = fraction * efficiency * model.partner_isotope.abundance
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(t * 1e3, amp * model.normalised(t, coupling), "k-", lw=1, label="assumed curve")
-    for (name, d), colour, marker in zip(designs, ("C3", "C0"), ("o", "s")):
-        p = preds[name]
-        label = (f"{'optimised' if name == 'optimised' else d.label}: {p.total_time_s / 3600:.1f} h, "
-                 f"sigma(r) = {p.sigma['distance_angstrom']:.3f} A")
-        ax.errorbar(d.time_s * 1e3, p.dss0, yerr=p.sigma_dss0, fmt=marker, color=colour, ms=4, capsize=2,
-                    label=label, alpha=0.85)
-    ax.set_xlabel("recoupling time / ms")
-    ax.set_ylabel("dS/S0 (predicted, +/- 1 sigma)")
-    ax.set_title(f"{model.pair}: predicted data of the planned designs")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
-

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ..workload import add_allow_long, check_work, simulation_work
+from ..workload import add_allow_long
+from . import in_option_words
 
 _DESCRIPTION = """\
 Simulate a REDOR or RESPDOR dephasing curve with the exact spin-dynamics engine (spinsim):
@@ -55,7 +56,7 @@ def register(subparsers):
     p.add_argument("--export-simpson", metavar="FILE.in",
                    help="write the SIMPSON input of the same experiment (and FILE.cry) and exit without simulating")
     add_allow_long(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, _option_names=OPTION_NAMES)
     from . import OptionRule, declare_option_rules, no_files_rules
 
     declare_option_rules(p, [OptionRule("--no-files", lambda a: not a.export_simpson,
@@ -63,107 +64,70 @@ def register(subparsers):
                              *no_files_rules(("--output", "--plot"))])
 
 
+#: Python argument -> option, for the messages of respdor.simulate (respdor.cli.in_option_words).
+OPTION_NAMES = {"n_orientations": "--powder", "n_gamma_angles": "--gamma", "powder_tol": "--powder-tol",
+                "check_convergence=True": "--check-convergence", "allow_long=True": "--allow-long"}
+
+
 def run(args) -> int:
+    from ..jobs.simulate import UNITS_NOTE, prepare_simulation
+
+    from ..convergence import tolerance
+
     spec_path = Path(args.spec)
-    from spinsim.spec import SpecError, load_spec
-
-    try:
-        spec = load_spec(spec_path)
-    except SpecError as exc:
-        raise UserError(str(exc)) from None
-    if args.powder is not None and "file" in (spec.raw.get("powder") or {}):
-        raise UserError(f"--powder {args.powder} contradicts the spec's [powder] file {spec.raw['powder']['file']!r}, "
-                        "which gives the (alpha, beta) orientations; drop one of them (--gamma still applies)")
-    if args.powder is not None or args.gamma is not None:
-        from spinsim.powder import make_powder
-
-        n = args.powder if args.powder is not None else spec.powder.n_ab
-        g = args.gamma if args.gamma is not None else spec.powder.n_gamma
-        if n < 1 or g < 1:
-            raise UserError(f"--powder and --gamma must be >= 1, got {n} and {g}")
-        scheme = "repulsion" if spec.powder.name.startswith("rep") else "zcw"
-        try:
-            spec.powder = make_powder(scheme, n, g)
-        except ValueError as exc:
-            raise UserError(f"--powder {n} --gamma {g}: {exc}") from None
-        spec.warnings = [w for w in spec.warnings if not w.startswith("[powder]")]  # the override replaces it
-        _warn_single_crystal(spec.powder, spec.warnings, f"--powder {n}")
-        if args.gamma is not None:
-            from ..units import plausible
-
-            plausible("gamma", g, "--gamma", str(args.gamma), spec.warnings)
-    if args.export_simpson:
-        return _export_simpson(spec, spec_path, Path(args.export_simpson))
-    plan = _plan_outputs(args, spec_path)
-    work = simulation_work(spec.work_counts(), "t_max_ms / recoupling_times_ms, the powder (n, n_gamma, --powder, "
-                                               "--gamma), rf_inhomogeneity n or the number of partners")
-    long_run = check_work(work, args.allow_long, f"respdor simulate {spec_path}")
-    print(
-        f"respdor simulate: {spec.title or spec_path.name}\n"
-        f"  units assumed: times in s (CSV column t_s), couplings in Hz, CQ in Hz/MHz, rf in kHz as named in the spec\n"
-        f"  {spec.kind.upper()}, {spec.system.spins[0].isotope.symbol}"
-        f"{{{','.join(s.isotope.symbol for s in spec.system.spins[1:])}}}, B0 = {spec.system.field_t:g} T, "
-        f"MAS = {spec.mas_rate:g} Hz, {len(spec.times_s)} recoupling times up to {1e3 * spec.times_s[-1]:g} ms, "
-        f"powder {spec.powder.name} x {spec.powder.n_gamma} gamma",
-        file=sys.stderr,
-    )
-    for msg in spec.warnings:
-        print(f"  warning: {msg}", file=sys.stderr)
-    result, check = _run_checked(args, spec, spec_path, progress=args.progress or long_run)
-    _write_outputs(args, plan, spec_path, spec, result, check)
+    tolerance(args)  # before anything is said or run
+    progress = _progress()
+    with _result_warnings() as said:
+        setup = prepare_simulation(spec_path, n_orientations=args.powder, n_gamma_angles=args.gamma)
+        if args.export_simpson:
+            return _export_simpson(setup.spec, spec_path, Path(args.export_simpson))
+        plan = _plan_outputs(args, spec_path)
+        long_run = setup.check_work(args.allow_long, progress, command=f"respdor simulate {spec_path}")
+        print(f"respdor simulate: {setup.spec.title or spec_path.name}\n  {UNITS_NOTE}\n  " + setup.describe()[0],
+              file=sys.stderr)
+        for msg in setup.warnings:
+            said(msg)
+        result = setup.run(check_convergence=args.check_convergence, powder_tol=args.powder_tol,
+                           progress=progress, bar=args.progress or long_run)
+        for line in result.convergence_lines():
+            print("  " + in_option_words(line, OPTION_NAMES), file=sys.stderr)
+        for msg in result.warnings[len(setup.warnings):]:
+            said(msg)
+    _write_outputs(args, plan, result)
     return 0
 
 
-def _run_checked(args, spec, spec_path, progress=False):
-    """The simulation and its convergence check (:mod:`spinsim.convergence`): the defaulted powder,
-    gamma and step settings are checked (and refined when unconverged), explicit ones on request."""
-    import time
+def _progress():
+    """Notes as indented lines on standard error, a bar in a terminal (spinsim.progress)."""
+    from spinsim.progress import LineProgress
 
-    from spinsim.convergence import check_convergence, step_used
+    return LineProgress(sys.stderr)
 
-    from .. import convergence as cv
 
-    tol = cv.tolerance(args)
-    explicit = cv.spec_explicit(spec.raw, args.powder is not None, args.gamma is not None)
-    results = {}
+@contextlib.contextmanager
+def _result_warnings():
+    """Run the call with its respdor warnings held back: the command prints the result's warnings
+    itself, in option words and in their place (say_warning); other warnings pass on to main."""
+    import warnings
 
-    def run(level):
-        spec.powder, spec.max_dt = level.powder, level.max_dt
-        try:
-            r = spec.run(progress=progress)
-        except ValueError as exc:
-            raise UserError(f"{spec_path}: {exc}") from None
-        results[level.describe()] = r
-        return r.dSS0
+    from ..errors import RespdorWarning
+    from . import say_warning
 
-    level = cv.spec_level(spec)
-    t0 = time.perf_counter()
-    base = run(level)
-    wall = time.perf_counter() - t0
-    first = results[level.describe()]
-    cv.announce(explicit, args.check_convergence, wall, sys.stderr, step_used(first.info))
-    check = check_convergence(run, level, explicit, tol, args.check_convergence, base=(base, wall),
-                              uses_step=step_used(first.info))
-    spec.powder, spec.max_dt = check.level.powder, check.level.max_dt
-    result = results[check.level.describe()]
-    result.info["experiment"] = list(result.info.get("experiment", [])) + [
-        f"numerics: {check.level.describe()}; convergence " + ", ".join(
-            f"{d.dimension} {d.status}" + (f" ({d.max_change:.1e})" if d.max_change is not None else "")
-            for d in check.dimensions)]
-    for line in cv.check_text(check, result.t_s):
-        print("  " + line, file=sys.stderr)
-    for w in cv.check_warnings(check, result.t_s):
-        print(f"  warning: {w}", file=sys.stderr)
-    return result, check
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield lambda msg: say_warning(in_option_words(msg, OPTION_NAMES), prefix="  warning: ")
+    for w in caught:
+        if not issubclass(w.category, RespdorWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _warn_single_crystal(powder, warnings, option):
     """A powder of fewer than MIN_POWDER (alpha, beta) orientations is a single crystal: said."""
-    from spinsim.spec import MIN_POWDER
+    from ..jobs.simulate import single_crystal_warning
 
-    if powder.n_ab < MIN_POWDER:
-        warnings.append(f"{option}: {powder.n_ab} (alpha, beta) orientation(s) is a (near) single "
-                        f"crystal, not a powder average (below {MIN_POWDER} is never one)")
+    text = single_crystal_warning(powder, option)
+    if text:
+        warnings.append(text)
 
 
 def _plan_outputs(args, spec_path):
@@ -182,36 +146,29 @@ def _plan_outputs(args, spec_path):
     return plan
 
 
-def _write_outputs(args, plan, spec_path, spec, result, check):
+def _write_outputs(args, plan, result):
     info = f"{result.info['engine']} engine, {result.info['wall_s']:.1f} s"
     if args.no_files:
         print(f"  {'t_s':>12} {'S0':>10} {'S1':>10} {'dSS0':>10}   ({info})", file=sys.stderr)
         for row in zip(result.t_s, result.S0, result.S1, result.dSS0):
             print("  " + " ".join(f"{v:10.6g}" for v in row), file=sys.stderr)
-    with plan.writing(plan.csv) as tmp:
-        if tmp is not None:
-            result.to_csv(tmp)
-            print(f"  wrote {plan.csv} ({info})", file=sys.stderr)
-    with plan.writing(plan.figure) as tmp:
-        if tmp is not None:
-            _plot(result, spec, tmp)
-            print(f"  wrote {plan.figure}", file=sys.stderr)
-    if args.json:
-        from .. import convergence as cv
+    if plan.csv is not None:
+        plan.write_text(plan.csv, result.csv_text())
+        print(f"  wrote {plan.csv} ({info})", file=sys.stderr)
+    if plan.figure is not None:
+        from matplotlib.figure import Figure
 
-        payload = {
-            "spec": str(spec_path),
-            "t_s": result.t_s.tolist(),
-            "S0": result.S0.tolist(),
-            "S1": result.S1.tolist(),
-            "dSS0": result.dSS0.tolist(),
-            "warnings": list(spec.warnings),
-            "info": {k: (v if isinstance(v, (int, float, str, bool, type(None))) or k == "experiment" else str(v))
-                     for k, v in result.info.items()},
-            "convergence": cv.check_json(check, result.t_s),
-            "warnings": cv.check_warnings(check, result.t_s),
-        }
-        text = json.dumps(payload, indent=2) + "\n"
+        fig = Figure(figsize=(5.5, 4.0))
+        result.plot(fig.add_subplot())
+        fig.tight_layout()
+        plan.save_figure(fig, plan.figure, dpi=120)
+        print(f"  wrote {plan.figure}", file=sys.stderr)
+    if args.json:
+        payload = result.to_dict()
+        payload["warnings"] = [in_option_words(w, OPTION_NAMES) for w in payload["warnings"]]
+        from ..resultio import json_text
+
+        text = json_text(payload)
         if args.json == "-":
             sys.stdout.write(text)
         else:
@@ -240,24 +197,3 @@ def _export_simpson(spec, spec_path, path):
     print(f"  wrote {inp} and {cry}; run: simpson {inp.name}  (writes {inp.stem}_S0.fid and {inp.stem}_S1.fid; "
           "read them with spinsim.simpson.simpson_curve)", file=sys.stderr)
     return 0
-
-
-def _plot(result, spec, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    t_ms = 1e3 * result.t_s
-    ax.plot(t_ms, result.dSS0, "o-", ms=3, label="dS/S0")
-    ax.plot(t_ms, result.S0, "--", lw=1, label="S0")
-    ax.plot(t_ms, result.S1, ":", lw=1, label="S1")
-    ax.set_xlabel("recoupling time (ms)")
-    ax.set_ylabel("signal / dephasing")
-    ax.set_title(spec.title or "spinsim", fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -1,0 +1,263 @@
+"""Profile likelihood and covariance errors for least-squares fits with lmfit.
+
+One home for how respdor turns a chi^2 surface into uncertainties, whatever is fitted (dephasing
+curves, CSA lineshapes, deconvolutions):
+
+:func:`probability`
+    The confidence that a parameter value is excluded, from the rise of chi^2 above its minimum:
+    with measured errors (residuals divided by a measured sigma) the chi^2 distribution with one
+    degree of freedom (delta chi^2 = 1 and 4 at 68.3 and 95.4 %); with the noise estimated from the
+    scatter the F-test lmfit uses (``F(1, N - P)`` of ``(chi2 / chi2_best - 1) (N - P)``).
+:func:`profile`
+    The profile of one parameter: chi^2 with that parameter held at each value and every other
+    varied parameter re-fitted (lmfit), and the 68 / 95 % interval ends where :func:`probability`
+    crosses those levels (found by bracketing and root finding, or read off a given grid).
+:func:`covariance` / :func:`standard_errors`
+    lmfit's covariance with the one rule for a measured sigma: lmfit scales it by chi^2_red
+    (right when the noise is estimated from the scatter); with measured errors that scaling is
+    undone, so the errors reflect the measured sigma and chi^2_red tests the model.
+
+The residual function follows lmfit's convention: ``residual(params) -> ndarray`` whose sum of
+squares is chi^2 (divided by sigma when the errors are measured).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["LEVELS", "probability", "lmfit_prob_func", "chi2_at", "profile", "Profile", "covariance",
+           "standard_errors"]
+
+#: Probabilities of the 1- and 2-sigma intervals.
+LEVELS = (0.6827, 0.9545)
+
+
+def probability(chi2, chi2_best, sigma_known, nfree=None):
+    """Confidence with which a value of chi^2 ``chi2`` is excluded, given the minimum ``chi2_best``.
+
+    Parameters
+    ----------
+    chi2, chi2_best : float
+        chi^2 at the value and at the best fit.
+    sigma_known : bool
+        True when the residuals are divided by measured errors (chi^2 distribution, 1 degree of
+        freedom); False when the noise is estimated from the scatter (F-test with ``nfree``).
+    nfree : int, optional
+        Degrees of freedom of the fit (N - P), needed when ``sigma_known`` is False.
+    """
+    if sigma_known:
+        return float(stats.chi2.cdf(max(chi2 - chi2_best, 0.0), 1))
+    nfree = max(int(nfree or 1), 1)
+    if not chi2_best > 0:
+        return 1.0 if chi2 > chi2_best else 0.0
+    return float(stats.f.cdf(max(chi2 / chi2_best - 1.0, 0.0) * nfree, 1, nfree))
+
+
+def lmfit_prob_func(sigma_known):
+    """``prob_func`` for :func:`lmfit.conf_interval`: :func:`probability` with measured errors, None
+    (lmfit's own F-test, the same rule) without."""
+    if not sigma_known:
+        return None
+    return lambda best, new: probability(new.chisqr, best.chisqr, True)
+
+
+def chi2_at(params, residual, name, value, refit=True):
+    """chi^2 with ``name`` held at ``value`` and, when ``refit``, the other varied parameters re-fitted.
+
+    Parameters
+    ----------
+    params : lmfit.Parameters
+        Parameters at (or near) the best fit; not changed.
+    residual : callable
+        ``residual(params) -> ndarray`` (lmfit's convention).
+    name : str
+    value : float
+    refit : bool
+        Re-fit the other varied parameters (Levenberg-Marquardt from ``params``).
+    """
+    p = params.copy()
+    p[name].set(value=value, vary=False)
+    if refit and any(q.vary and q.expr is None for q in p.values()):
+        import lmfit
+
+        with np.errstate(all="ignore"):
+            out = lmfit.minimize(residual, p, method="leastsq", nan_policy="propagate")
+        return float(out.chisqr)
+    with np.errstate(all="ignore"):
+        r = np.asarray(residual(p), float)
+    return float(np.sum(r**2))
+
+
+@dataclass
+class Profile:
+    """The profile of one parameter (see :func:`profile`).
+
+    Attributes
+    ----------
+    name : str
+    best : float
+        The parameter's best-fit value.
+    chi2_best : float
+    intervals : dict
+        probability -> (low, high); an end is None where chi^2 does not rise enough before the
+        parameter's bound (the interval is open on that side).
+    values, chi2 : ndarray
+        The points evaluated, sorted by value.
+    """
+
+    name: str
+    best: float
+    chi2_best: float
+    intervals: dict
+    values: np.ndarray = field(default_factory=lambda: np.empty(0))
+    chi2: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def lmfit_levels(self):
+        """The interval ends as lmfit's ``conf_interval`` lists them: (probability, value), an open end
+        as an infinite value on its side."""
+        levels = []
+        for direction, side in ((-1, 0), (1, 1)):
+            for prob in sorted(self.intervals):
+                end = self.intervals[prob][side]
+                levels.append((prob, direction * np.inf if end is None else end))
+        return levels
+
+
+def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi2_best=None, levels=LEVELS,
+            refit=True):
+    """Profile likelihood of parameter ``name`` of an lmfit least-squares problem.
+
+    Parameters
+    ----------
+    params : lmfit.Parameters
+        The best-fit parameters (their ``stderr``, when known, sets the first step).
+    residual : callable
+        ``residual(params) -> ndarray`` whose sum of squares is chi^2.
+    name : str
+        The parameter profiled.
+    grid : array_like, optional
+        Values to evaluate; the interval ends are then interpolated between grid points. Without
+        a grid they are bracketed by steps growing from the best value and found by root finding
+        (to 1e-10 relative).
+    sigma_known : bool
+        Residuals divided by measured errors (see :func:`probability`).
+    nfree : int, optional
+        N - P of the fit (for ``sigma_known=False``).
+    chi2_best : float, optional
+        chi^2 at the best fit (default: evaluated at ``params``).
+    levels : sequence of float
+        Probabilities of the intervals.
+    refit : bool
+        Re-fit the other varied parameters at every value (a true profile); False holds them.
+
+    Returns
+    -------
+    Profile
+    """
+    par = params[name]
+    best = float(par.value)
+    if chi2_best is None:
+        chi2_best = chi2_at(params, residual, name, best, refit=False)
+    seen = {}
+
+    def excess(value):
+        if value not in seen:
+            seen[value] = chi2_at(params, residual, name, value, refit)
+        return probability(seen[value], chi2_best, sigma_known, nfree)
+
+    if grid is not None:
+        intervals = _from_grid(np.asarray(grid, float), best, excess, levels)
+    else:
+        intervals = _bracketed(par, best, excess, levels)
+    values = np.array(sorted(seen))
+    return Profile(name, best, float(chi2_best), intervals, values, np.array([seen[v] for v in values]))
+
+
+def _bracketed(par, best, excess, levels):
+    """Interval ends by stepping out from ``best`` (steps x 1.6 from its stderr or 10 %) and brentq."""
+    from scipy.optimize import brentq
+
+    lo_edge, hi_edge = min(par.min, par.max), max(par.min, par.max)
+    ends = {prob: [None, None] for prob in levels}
+    for side, direction in ((0, -1), (1, 1)):
+        edge = par.min if direction < 0 else par.max
+        step = par.stderr if par.stderr and np.isfinite(par.stderr) and par.stderr > 0 else 0.1 * abs(best)
+        for prob in levels:  # the step keeps growing from one level to the next
+            lo = hi = best
+            for _ in range(60):
+                hi = float(np.clip(hi + direction * step, lo_edge, hi_edge))
+                if excess(hi) >= prob:
+                    ends[prob][side] = brentq(lambda v: excess(v) - prob, *sorted((lo, hi)),
+                                              xtol=1e-10 * max(1, abs(best)))
+                    break
+                if hi == edge:
+                    break
+                lo = hi
+                step *= 1.6
+    return {prob: tuple(v) for prob, v in ends.items()}
+
+
+def _from_grid(grid, best, excess, levels):
+    """Interval ends interpolated (linearly in probability) between the grid points that bracket them;
+    None where the grid ends before the level is reached."""
+    grid = np.unique(grid)
+    sides = (grid[grid < best][::-1], grid[grid > best])  # each walked outwards from the best value
+    ends = {}
+    for level in levels:
+        pair = []
+        for values in sides:
+            inner_v, inner_p, end = best, 0.0, None
+            for v in values:
+                p = excess(v)
+                if p >= level:
+                    t = (level - inner_p) / (p - inner_p) if p > inner_p else 1.0
+                    end = float(inner_v + t * (v - inner_v))
+                    break
+                inner_v, inner_p = v, p
+            pair.append(end)
+        ends[level] = tuple(pair)
+    return ends
+
+
+def covariance(result, sigma_known, scaled=True):
+    """The parameters' covariance of an lmfit fit, with the one rule for a measured sigma.
+
+    Parameters
+    ----------
+    result : lmfit.minimizer.MinimizerResult
+    sigma_known : bool
+        True when the residuals are divided by measured errors: the covariance is the inverse
+        curvature itself, not scaled by chi^2_red.
+    scaled : bool
+        Whether lmfit scaled the covariance by chi^2_red (``Minimizer(scale_covar=...)``, True by
+        default in lmfit).
+
+    Returns
+    -------
+    (list of str, ndarray) or (list of str, None)
+        The varied parameters' names (``result.var_names``) and their covariance matrix (None when
+        lmfit could not estimate it).
+    """
+    if getattr(result, "covar", None) is None:
+        return list(result.var_names), None
+    cov = np.array(result.covar, float)
+    redchi = float(result.redchi) if np.isfinite(result.redchi) and result.redchi > 0 else 1.0
+    if sigma_known and scaled:
+        cov = cov / redchi
+    elif not sigma_known and not scaled:
+        cov = cov * redchi
+    return list(result.var_names), cov
+
+
+def standard_errors(result, sigma_known, scaled=True):
+    """name -> standard error (sqrt of the covariance's diagonal, see :func:`covariance`), None where
+    lmfit gave no covariance or a negative variance."""
+    names, cov = covariance(result, sigma_known, scaled)
+    if cov is None:
+        return {n: None for n in names}
+    diag = np.diag(cov)
+    return {n: (math.sqrt(v) if np.isfinite(v) and v >= 0 else None) for n, v in zip(names, diag)}
