@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["LEVELS", "probability", "lmfit_prob_func", "chi2_at", "profile", "Profile", "covariance",
-           "standard_errors"]
+           "standard_errors", "stderr_factor"]
 
 #: Probabilities of the 1- and 2-sigma intervals.
 LEVELS = (0.6827, 0.9545)
@@ -251,6 +251,15 @@ def covariance(result, sigma_known, scaled=True):
     elif not sigma_known and not scaled:
         cov = cov * redchi
     return list(result.var_names), cov
+
+
+def stderr_factor(result, sigma_known) -> float:
+    """The factor that turns lmfit's (chi^2_red-scaled) ``stderr`` into the error of the rule of
+    :func:`covariance`: ``1 / sqrt(chi^2_red)`` with measured errors, 1 otherwise."""
+    redchi = float(getattr(result, "redchi", float("nan")))
+    if sigma_known and np.isfinite(redchi) and redchi > 0:
+        return 1.0 / math.sqrt(redchi)
+    return 1.0
 
 
 def standard_errors(result, sigma_known, scaled=True):

@@ -381,9 +381,9 @@ def _span_skew_covariance(best, have_sigma):
     """The span/skew block of the covariance and the covariance errors of span, skew and amp."""
     if best.covar is None:
         return None, {}
-    names = best.var_names
-    # lmfit scales covar by redchi; with a known sigma we undo it.
-    c = np.array(best.covar) * (1.0 if not have_sigma else 1.0 / max(best.redchi, 1e-300))
+    from ..profile import covariance
+
+    names, c = covariance(best, sigma_known=have_sigma)
     idx = [names.index("span"), names.index("skew")]
     errs = {nm: float(np.sqrt(max(c[names.index(nm), names.index(nm)], 0.0))) for nm in ("span", "skew", "amp")}
     return c[np.ix_(idx, idx)], errs

@@ -15,6 +15,7 @@ from spinsim.sidebands import pseudo_voigt, sideband_intensities
 
 from ..display import ResultDisplay, axes_or_new
 from ..errors import UserError
+from ..profile import stderr_factor
 from .csa_model import manifold, measured_manifold, moment_estimates, site_spectrum
 from .csa_uncertainty import _covariance_suspect, _error_entry, _first_step, _profile, format_estimate
 
@@ -268,8 +269,7 @@ def _fit_once(
         sigma_report = float(np.sqrt(res.chisqr / max(1, res.ndata - res.nvarys)))
         notes.append("noise sigma from the fit residual")
     s = _Scales(chi=1.0 if noise_region is not None else res.chisqr / max(1, res.ndata - res.nvarys),
-                # lmfit scales stderr by sqrt(redchi); with a measured sigma the errors must reflect that sigma.
-                err=1.0 / np.sqrt(res.redchi) if (noise_region is not None and res.redchi > 0) else 1.0,
+                err=stderr_factor(res, sigma_known=noise_region is not None),
                 # Evidence for sidebands is judged against the noise of the data (the residual of a
                 # many-line fit also holds lineshape misfit, which would hide real sidebands).
                 noise=sigma if noise_region is not None else spectrum_noise(yv))

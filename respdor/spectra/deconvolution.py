@@ -444,10 +444,9 @@ def _deconvolve_once(
         redchi = float(res.redchi)  # with a measured sigma, lmfit must not rescale the covariance by redchi
     if res.covar is None:
         notes.append("uncertainties could not be estimated (singular covariance): sites may be degenerate")
-    scale = 1.0
-    if res.covar is not None and noise_region is not None and res.redchi > 0:
-        # lmfit's stderr is scaled by sqrt(redchi); undo that so errors reflect the measured noise.
-        scale = 1.0 / np.sqrt(res.redchi)
+    from ..profile import stderr_factor
+
+    scale = stderr_factor(res, sigma_known=noise_region is not None) if res.covar is not None else 1.0
     warnings = []
     base = _baseline_fraction(x, yv, p, lines.n)
     noise_pt = robust_noise(yv)  # white-noise level from point differences (not from the fit)
