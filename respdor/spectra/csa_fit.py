@@ -24,8 +24,9 @@ from .csa_model import moment_estimates
 from .csa_model import site_spectrum as _site_spectrum
 from .csa_spectrum import (IDENTITY_STATUSES, SCREEN_ORIENTATIONS, START_SPAN_FACTORS, SpectrumFit, _fit_once,
                            _fractions, _judge_sites, _missing_sidebands, _site_errors, fit_mas_spectrum, site_text)
+from ..profile import sqrt_crossing as _sqrt_crossing
 from .csa_uncertainty import (MAX_CORREL, NEAR_BOUND, _covariance_suspect, _error_entry, _first_step, _profile,
-                              _sqrt_crossing, format_estimate)
+                              format_estimate)
 
 # The names above are this module's for the callers and benchmarks that import them from here; their
 # documentation is in the modules that define them.
