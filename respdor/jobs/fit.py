@@ -177,7 +177,7 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     if mcmc:
         _sample(result, mcmc_steps, mcmc_seed, report, names, allow_long)
     result.warnings[:0] = [w for w in unused if w not in result.warnings]
-    _raise_warnings(result, data=unused)
+    _raise_warnings(result, data=unused + _count_lines(curves))
     return result
 
 
@@ -201,6 +201,13 @@ def _unused_arguments(curves, time_unit, mas_rate_hz, sequence, names):
         lines.append(f"{names['time_unit']} {time_unit} has no effect: every curve states its time unit "
                      f"({_time_sources(curves)}); it is used only for a file whose header does not")
     return lines
+
+
+def _count_lines(curves):
+    """The lines (also among the fit's warnings) about time columns that look like rotor-period counts."""
+    from ..curve import rotor_count_warning
+
+    return [line for line in map(rotor_count_warning, curves) if line]
 
 
 def _time_sources(curves):
