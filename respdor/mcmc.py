@@ -116,7 +116,8 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
 
 
 def _check_chain_size(result, walkers, steps, ndim, names, allow_long, progress):
-    """Refuse, before the chain starts, one that would outlast the work limit or outgrow the memory."""
+    """Refuse, before the chain starts, one that would outlast the work limit or outgrow the memory;
+    then say that sampling starts."""
     from .workload import check_work, mcmc_memory_bytes, mcmc_work, physical_memory_bytes
 
     n_points = sum(c.n_points for c in result.curves) if getattr(result, "curves", None) else 0
@@ -127,6 +128,9 @@ def _check_chain_size(result, walkers, steps, ndim, names, allow_long, progress)
                         f"memory; lower {names['mcmc_steps']} (the default 2000 is enough for a few parameters)")
     check_work(mcmc_work(walkers, steps, max(n_points, 1), names["mcmc_steps"]), allow_long, "MCMC",
                progress=progress, confirm=names.get("allow_long", "--allow-long"))
+    from spinsim.progress import as_progress
+
+    as_progress(progress).note(f"MCMC sampling, {steps} steps per walker (Ctrl-C stops it)")
 
 
 def _run_chain(result, params, walkers, steps, burn, thin, seed, progress):

@@ -234,7 +234,6 @@ def _sample(result, steps, seed, report, names, allow_long=False):
     """The MCMC posterior on the result (a quarter of the chain is burn-in)."""
     from ..mcmc import sample_posterior
 
-    report.note(f"MCMC sampling, {steps} steps per walker (Ctrl-C stops it)")
     sample_posterior(result, steps=steps, burn=steps // 4, seed=seed, progress=report, names=names,
                      allow_long=allow_long)
 
