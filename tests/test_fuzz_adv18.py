@@ -68,6 +68,9 @@ def ws(tmp_path_factory):
     _write(inp / "uneven_ms.csv", "t_ms,dSS0,sigma", [np.round(fib * 50), d, s])
     _write(inp / "short_int_ms.csv", "t_ms,dSS0,sigma", [np.arange(1, 16), d, s])  # 1-15 ms: a long curve
     (inp / "spec.toml").write_text(SMALL_SPEC)
+    t = np.arange(1, 321) * 0.01
+    noisy = 0.24 * (1 - np.exp(-t**2)) + np.random.default_rng(1).normal(0, 0.01, t.size)
+    _write(inp / "many320.csv", "t_ms,dSS0,sigma", [t, noisy, np.full(t.size, 0.01)])
     (inp / "eff0.toml").write_text(SMALL_SPEC.replace('type = "ideal"', 'type = "ideal"\nefficiency = 0'))
     rf = 'type = "dfs"\nnu1_khz = 30.0\nlength_rotor_periods = 2\n'
     (inp / "dfs_flat.toml").write_text(SMALL_SPEC.replace('type = "ideal"\n', rf + "start_khz = 200\nend_khz = 200\n"))
@@ -306,3 +309,11 @@ def test_estimate_said_once_inside_a_job():
         check_work(curve_fit_work(500, 1), False, "fit", progress=outside)
     assert [x.count("500 recoupling times") for x in inside.lines] == [1, 0]
     assert len(outside.lines) == 2
+
+
+def test_simulated_shape_fit_says_its_estimate_once(ws, capsys, monkeypatch):
+    # 320 points (above the notice of 300): the rounds of the simulated-shape fit refit them, the
+    # estimate is one line (it was one per inner fit)
+    rc, cap = _run(ws, FIT + ["{in}/many320.csv", "--simulate", "{in}/spec.toml"], capsys, monkeypatch)
+    assert rc == 0
+    assert (cap.out + cap.err).count("estimated work: 320 recoupling times") == 1
