@@ -161,6 +161,11 @@ WARNED = [
      ["--mas 10000 Hz has no effect", "if the times of counts_ms.csv count rotor periods, name the column n_rotor"]),
     ("time-unit-without-effect", FIT + ["{in}/curve.csv", "--time-unit", "ms"],
      ["--time-unit ms has no effect", "the header says t_ms"]),
+    ("sequence-with-simulated-shape", FIT + ["{in}/curve.csv", "--simulate", "{in}/spec.toml", "--sequence", "sr4"],
+     ["--sequence sr4 has no effect with --simulate", "spec.toml", "set them in the spec"]),
+    ("model-with-simulated-shape", FIT + ["{in}/curve.csv", "--simulate", "{in}/spec.toml", "--model", "redor",
+                                         "--transfer", "inversion"],
+     ["--model redor has no effect with --simulate", "spec.toml"]),
     ("time-unit-with-rotor-column", FIT + ["{in}/counts_rotor.csv", "--mas", "10k", "--time-unit", "us"],
      ["--time-unit us has no effect", "rotor periods / 10000 Hz MAS"]),
 ]

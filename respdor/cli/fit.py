@@ -20,7 +20,8 @@ _OPTIONS = {"observe": "--observe", "partner": "--partner", "fix": "--fix", "bou
             "initial": "--start", "free": "--free", "share": "--share", "simulate": "--simulate",
             "library": "--library", "mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length",
             "sim_accuracy": "--sim-accuracy", "mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps",
-            "powder_tol": "--powder-tol", "time_unit": "--time-unit", "allow_long": "--allow-long"}
+            "powder_tol": "--powder-tol", "time_unit": "--time-unit", "allow_long": "--allow-long",
+            "experiment": "--model", "transfer": "--transfer", "sequence": "--sequence"}
 _OPTION_NAMES = {"mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length", "sim_accuracy": "--sim-accuracy",
                  "mcmc_steps": "--mcmc-steps", "time_unit": "--time-unit", "simulate_spec": "--simulate",
                  "parameterization": "--parameterization", "observe/partner": "--observe/--partner",

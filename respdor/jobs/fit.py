@@ -37,7 +37,8 @@ _NAMES = {"observe": "observe", "partner": "partner", "fix": "fix", "bounds": "b
           "free": "free", "share": "share", "simulate": "simulate_spec", "library": "library",
           "mas_rate_hz": "mas_rate_hz", "pulse_length_s": "pulse_length_s", "sim_accuracy": "sim_accuracy",
           "mcmc": "MCMC sampling", "mcmc_steps": "mcmc_steps", "powder_tol": "powder_tol", "time_unit": "time_unit",
-          "allow_long": "allow_long=True"}
+          "allow_long": "allow_long=True", "experiment": "experiment", "transfer": "transfer",
+          "sequence": "sequence"}
 
 #: Geometry shared by the curves of a global fit unless said otherwise.
 DEFAULT_SHARED = ("coupling_hz", "distance_angstrom", "scaling", "width_angstrom")
@@ -162,6 +163,7 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     curves = _read_curves(curves, time_unit, mas_rate_hz)
     unused = _unused_arguments(curves, time_unit, mas_rate_hz, sequence, names)
     shape, shape_nuclei, shape_name = _shape(simulate_spec, library, names)
+    unused += _unused_with_shape(shape_name, experiment, transfer, sequence, pulse_length_s, names)
     nuclei = _nuclei(curves, observe, partner, shape_nuclei, shape_name, names, report)
     models = _models(nuclei, sequence, pulse_length_s, mas_rate_hz, names, experiment=experiment, transfer=transfer,
                      n_partners=n_partners)
@@ -201,6 +203,19 @@ def _unused_arguments(curves, time_unit, mas_rate_hz, sequence, names):
         lines.append(f"{names['time_unit']} {time_unit} has no effect: every curve states its time unit "
                      f"({_time_sources(curves)}); it is used only for a file whose header does not")
     return lines
+
+
+def _unused_with_shape(shape_name, experiment, transfer, sequence, pulse_length_s, names):
+    """Lines for the model arguments a simulated or tabulated shape replaces (its own sequence and
+    saturation make the curve; the analytical model's are not used)."""
+    if shape_name is None:
+        return []
+    given = [(names["experiment"], experiment, experiment != "respdor"),
+             (names["transfer"], transfer, transfer is not None),
+             (names["sequence"], sequence, sequence != "redor"),
+             (names["pulse_length_s"], pulse_length_s, pulse_length_s is not None)]
+    return [f"{name} {value} has no effect with {shape_name}: the simulated curve carries its own experiment, "
+            "recoupling sequence and saturation (set them in the spec)" for name, value, set_ in given if set_]
 
 
 def _count_lines(curves):
