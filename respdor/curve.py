@@ -275,7 +275,8 @@ def time_axis_warnings(curve) -> list:
     t_max = float(np.max(curve.time_s))
     if t_max <= LONG_RECOUPLING_S:
         return warns
-    return warns + [f"{curve.label}: recoupling times reach {_in_unit(t_max, curve.time_unit)}, longer than REDOR/RESPDOR "
+    return warns + [
+        f"{curve.label}: recoupling times reach {_in_unit(t_max, curve.time_unit)}, longer than REDOR/RESPDOR "
             f"curves usually reach (about {LONG_RECOUPLING_S * 1e3:g} ms, the echo's lifetime under recoupling); "
             f"if the unit is wrong, r is off by a factor 10 per factor 1000 in time: "
             f"{_unit_advice(curve.time_unit, curve.time_unit_source, +1)}"]

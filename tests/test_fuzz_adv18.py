@@ -274,6 +274,15 @@ def test_euler_angle_beyond_one_turn_is_warned(key, where, value, read_as):
     assert len(lines) == 1 and f"[{where}] {key}" in lines[0] and f"read as the same rotation, {read_as}" in lines[0]
 
 
+def test_euler_angle_not_finite_is_refused():
+    from spinsim.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"\[spins\[1\]\] q_euler_deg must be three finite numbers"):
+        _spec(SMALL_SPEC.replace("eta_q = 0.3", "eta_q = 0.3\nq_euler_deg = [nan, 30.0, 0.0]"))
+    with pytest.raises(SpecError, match="three finite numbers"):
+        _spec(SMALL_SPEC.replace("eta_q = 0.3", "eta_q = 0.3\nq_euler_deg = [0.0, inf, 0.0]"))
+
+
 def test_euler_angles_within_one_turn_are_quiet():
     sp = _spec(SMALL_SPEC.replace("eta_q = 0.3", "eta_q = 0.3\nq_euler_deg = [-359.0, 360.0, 90.0]"))
     assert not [w for w in sp.warnings if "Euler" in w]

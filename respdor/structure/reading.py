@@ -115,7 +115,8 @@ def _read_atoms(ase, path, fmt):
 
 
 def _cif_site_names(path):
-    """(['label (element)', ...], [element, ...]) of the atom-site loop of the CIF block ASE reads (the last with atoms)."""
+    """(['label (element)', ...], [element, ...]) of the atom-site loop of the CIF block ASE reads (the
+    last with atoms)."""
     try:
         from ase.io.cif import parse_cif
 
