@@ -19,9 +19,9 @@ ROOT = DOCS.parent
 # Document the checkout being built, not whatever copy of respdor happens to be installed.
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DOCS / "_ext"))
-# Gallery scripts draw with the non-interactive backend; numba's cache is harmless but
-# keeping it out of the checkout keeps the build from writing beside the sources.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# sphinx-gallery draws the gallery with the non-interactive backend itself; the notebook pages run
+# in a Jupyter kernel, which shows figures inline only when no backend is forced on it.
+os.environ.pop("MPLBACKEND", None)
 
 import respdor  # noqa: E402
 
