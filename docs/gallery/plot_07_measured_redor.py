@@ -12,10 +12,12 @@ noise from the scatter about the fit.
    1 (``x = 1``). A carbon above a 29Si-enriched surface sees many silicons; the two-spin
    distance is an effective one, (sum r_j^-6)^(-1/6), not a bond length.
 2. **Two curves, one sample.** ``Pt-NHC/C1N1`` (13C{15N}) and ``Pt-NHC/T3N1`` (29Si{15N})
-   recouple a carbon and a silicon of one molecule to the same 15N-labelled nitrogen (N1). They
-   measure two different distances, but on one sample with one labelling level: the global fit
-   gives each curve its own D and shares the amplitude. Alone, the short C1N1 curve cannot tell
-   its D from its amplitude; the T3N1 curve, which reaches its plateau, pins the amplitude.
+   recouple a carbon and a silicon of one Pt-NHC complex to the same labelled nitrogen (N1).
+   They measure two different distances, but the amplitude (the labelling level of N1) is one:
+   the INTERFACES input file gives every curve to N1 the same amplitude factor (0.67, an input
+   there, not a fit). The global fit gives each curve its own D and shares the amplitude. Alone,
+   the short C1N1 curve cannot tell its D from its amplitude; the T3N1 curve, which reaches its
+   plateau, pins the amplitude.
 
 About 3.6 s of CPU on one core (measured with ``time.process_time`` around the whole script,
 Python 3.11, 2-core machine under load); nothing is cached.
