@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from respdor.fitting import CurveModel, fit_curve
-from respdor.spectra.bruker import read_bruker, spectrum_1d
+from respdor.spectra.bruker import read_bruker
+from respdor.spectra.processing import spectrum_1d
 from respdor.spectra.cpmg import echo_parameters, echo_top_offset, spikelet_fid, sum_echoes
 from respdor.spectra.processing import apply_phase, autophase
 from respdor.spectra.series import integrate_series

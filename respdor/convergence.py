@@ -122,7 +122,8 @@ def _dimension_text(d, times_s, origin, options=True):
     if d.status == "cannot coarsen":
         return f"{head}: cannot be checked (no coarser member of this orientation set)"
     first = d.steps[0]
-    text = (f"{head} vs {_value(d.dimension, first['compared_with'])}: max |change| {first['max_change']:.1e}"
+    on = f" ({first['on']})" if first.get("on") else ""
+    text = (f"{head} vs {_value(d.dimension, first['compared_with'])}{on}: max |change| {first['max_change']:.1e}"
             f"{_at(first['at_index'], times_s)}")
     if len(d.steps) > 1:
         if d.explicit:
@@ -131,8 +132,8 @@ def _dimension_text(d, times_s, origin, options=True):
                      f"{_at(s['at_index'], times_s)} (the error of your setting)")
         else:
             text += "; refined: " + ", ".join(
-                f"{_value(d.dimension, s['value'])} (vs {_value(d.dimension, s['compared_with'])}: "
-                f"{s['max_change']:.1e})" for s in d.steps[1:])
+                f"{_value(d.dimension, s['value'])} (vs {_value(d.dimension, s['compared_with'])}"
+                f"{', ' + s['on'] if s.get('on') else ''}: {s['max_change']:.1e})" for s in d.steps[1:])
             if d.status == "refined":
                 text += f"; the result uses {_value(d.dimension, d.value)}"
     return f"{text}: {d.status}"
@@ -141,19 +142,17 @@ def _dimension_text(d, times_s, origin, options=True):
 def check_text(check, times_s, origin="default", options=True):
     """Lines (without indentation) saying what was checked, at what cost, and the outcome; ``options``:
     name the command-line option that checks explicit settings (else the Python argument)."""
-    from spinsim.convergence import COST_BOUND
-
+    finer = check.finer_wall_s
+    extra = f"; finer runs {finer:.1f} s" if finer > 0 else ""
     lines = [f"convergence check (tolerance {check.tol:g} in dS/S0; each setting against a coarser one, the "
              f"others held; {check.check_wall_s:.1f} s = {check.cost_fraction:.2g}x the run, bound "
-             f"{COST_BOUND:g}x for the coarser runs, finer runs extra): result at {check.level.describe()}"]
+             f"{check.cost_bound:g}x{extra}): result at {check.level.describe()}"]
     lines += ["  " + _dimension_text(d, times_s, origin, options) for d in check.dimensions]
     return lines
 
 
 def check_json(check, times_s=None):
     """The check as a JSON-ready dict (numbers in SI; changes in dS/S0)."""
-    from spinsim.convergence import COST_BOUND
-
     dims = {}
     for d in check.dimensions:
         steps = [dict(s, at_t_s=None if times_s is None else float(times_s[s["at_index"]])) for s in d.steps]
@@ -162,8 +161,9 @@ def check_json(check, times_s=None):
                              "error_estimate": d.error_estimate, "comparisons": steps}
     return {"tolerance": check.tol, "converged": check.converged, "initial_level": check.initial.describe(),
             "final_level": check.level.describe(), "run_wall_s": check.run_wall_s,
-            "check_wall_s": check.check_wall_s, "cost_fraction": check.cost_fraction,
-            "cost_bound": COST_BOUND, "dimensions": dims}
+            "check_wall_s": check.check_wall_s, "finer_wall_s": check.finer_wall_s,
+            "cost_fraction": check.cost_fraction,
+            "cost_bound": check.cost_bound, "dimensions": dims}
 
 
 _HINT = {"alpha_beta": ("more orientations ([powder] n", "--powder"),

@@ -10,8 +10,8 @@ from spinsim.plausibility import RANGES as _RANGES
 from .errors import UserError
 
 __all__ = ["DephasingCurve", "ratio_uncertainty", "time_axis_warnings", "check_recoupling_times",
-           "refuse_repeated_curves", "MAX_RECOUPLING_S", "MIN_RECOUPLING_S",
-           "LONG_RECOUPLING_S"]
+           "refuse_repeated_curves", "looks_like_counts", "rotor_count_warning", "MAX_RECOUPLING_S", "MIN_RECOUPLING_S",
+           "LONG_RECOUPLING_S", "COUNT_SUSPECT_S"]
 
 #: Longest total recoupling time accepted (s), from spinsim's one table of ranges. The echo decays
 #: under rotor-synchronised pulses with T2' of a few to some tens of ms; long-distance REDOR curves
@@ -22,6 +22,12 @@ LONG_RECOUPLING_S = 0.1
 #: Shortest non-zero recoupling time accepted (s): one rotor period at the highest MAS rate of the
 #: table (200 kHz, faster than any probe spins). A shorter time cannot be a recoupling time.
 MIN_RECOUPLING_S = 1.0 / _RANGES["mas_rate"].hi
+
+#: A time column of whole numbers, evenly stepped, that reaches this long (s) in its stated unit is
+#: likely a column of rotor-period counts (2, 4, ... 64 at 10 kHz MAS is 0.2-6.4 ms, read as 2-64 ms):
+#: a 13C{27Al} or 31P{27Al} pair closer than 5 A dephases fully within 20 ms, so whole-ms
+#: curves that go further are rare, while count columns routinely reach 20-200 periods.
+COUNT_SUSPECT_S = 0.02
 
 #: Time units, largest first, for the advice "did you mean ...?".
 _UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6))
@@ -262,13 +268,66 @@ def time_axis_warnings(curve) -> list:
     -------
     list of str
     """
+    warns = []
+    counts = rotor_count_warning(curve)
+    if counts:
+        warns.append(counts)
     t_max = float(np.max(curve.time_s))
     if t_max <= LONG_RECOUPLING_S:
-        return []
-    return [f"{curve.label}: recoupling times reach {_in_unit(t_max, curve.time_unit)}, longer than REDOR/RESPDOR "
+        return warns
+    return warns + [
+        f"{curve.label}: recoupling times reach {_in_unit(t_max, curve.time_unit)}, longer than REDOR/RESPDOR "
             f"curves usually reach (about {LONG_RECOUPLING_S * 1e3:g} ms, the echo's lifetime under recoupling); "
             f"if the unit is wrong, r is off by a factor 10 per factor 1000 in time: "
             f"{_unit_advice(curve.time_unit, curve.time_unit_source, +1)}"]
+
+
+def looks_like_counts(curve):
+    """(step, largest) in the curve's unit when its times look like rotor-period counts, else None.
+
+    The signs: a unit was stated (the times are not rotor periods already), every time is a whole
+    number in that unit, the non-zero times are evenly stepped by a whole number (as a count
+    column of a REDOR/RESPDOR experiment is), there are at least three of them, and the largest
+    reaches :data:`COUNT_SUSPECT_S`.
+    """
+    scale = dict(_UNITS).get(curve.time_unit)
+    if scale is None or not curve.time_unit:
+        return None
+    values = np.unique(curve.time_s / scale)
+    nonzero = values[values > 0]
+    if nonzero.size < 3 or not np.allclose(values, np.round(values), rtol=0, atol=1e-9 * max(1.0, values.max())):
+        return None
+    steps = np.diff(np.round(np.concatenate(([0.0], nonzero))))
+    step = float(steps[-1])
+    if not (np.all(steps[1:] == step) and steps[0] % step == 0) or nonzero.max() * scale < COUNT_SUSPECT_S:
+        return None
+    return step, float(nonzero.max())
+
+
+def rotor_count_warning(curve, mas_rate_hz=None):
+    """One line when the time column looks like rotor-period counts read in a time unit, else ''.
+
+    Parameters
+    ----------
+    curve : DephasingCurve
+    mas_rate_hz : float, optional
+        A MAS rate the caller was given (then the line says what the counts would mean at it).
+
+    Returns
+    -------
+    str
+    """
+    found = looks_like_counts(curve)
+    if found is None:
+        return ""
+    step, largest = found
+    unit = curve.time_unit
+    mas = mas_rate_hz or 10e3
+    said = f" ({curve.time_unit_source})" if curve.time_unit_source else ""
+    return (f"{curve.label}: every time is a whole number of {unit}, evenly stepped by {step:g}, up to "
+            f"{largest:g} {unit}{said}: does the column count rotor periods? then name it n_rotor and give "
+            f"mas_rate_hz ({largest:g} periods at {mas / 1e3:g} kHz MAS = {_in_unit(largest / mas, 'ms')}, not "
+            f"{largest:g} {unit}; r scales with the cube root of the time)")
 
 
 def refuse_repeated_curves(curves):

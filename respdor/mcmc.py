@@ -34,7 +34,8 @@ def _require_emcee(what):
         raise UserError(f"{what} needs the emcee package: pip install 'respdor[mcmc]' (or pip install emcee)") from None
 
 
-def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, progress=None, names=None):
+def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, progress=None, names=None,
+                     allow_long=False):
     """Sample the posterior of a finished fit and attach medians and credible intervals.
 
     Parameters
@@ -54,6 +55,10 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
     names : dict, optional
         How messages name the options (``{"mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps"}`` on the
         command line).
+    allow_long : bool
+        Run a chain beyond :data:`respdor.workload.MCMC_LIMIT` model evaluations (refused
+        otherwise). A chain whose stored samples would not fit in half of this machine's memory is
+        refused in any case, naming ``steps``.
 
     Returns
     -------
@@ -70,10 +75,15 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
     walkers = max(int(walkers), 2 * ndim + 2)
     if burn >= steps:
         raise UserError(f"MCMC: burn-in ({burn}) must be shorter than the chain ({steps} steps)")
+    _check_chain_size(result, walkers, steps, ndim, names, allow_long, progress)
     if not result.weighted:
         params.add("__lnsigma", value=math.log(max(math.sqrt(result.redchi), 1e-12)),
                    min=math.log(1e-8), max=math.log(10.0))
-    out = _run_chain(result, params, walkers, steps, burn, thin, seed, progress)
+    try:
+        out = _run_chain(result, params, walkers, steps, burn, thin, seed, progress)
+    except MemoryError:  # the estimate above is rough: the chain, not a grid or a powder, ran out of memory
+        raise UserError(f"{names['mcmc_steps']} {steps}: not enough memory for the chain of {walkers} walkers x "
+                        f"{steps} steps; lower {names['mcmc_steps']}") from None
     flat = np.asarray(out.chain).reshape(-1, len(out.var_names))  # (kept steps x walkers, nvarys)
     samples = {name: flat[:, k].copy() for k, name in enumerate(out.var_names) if not name.startswith("s0_")}
     _add_derived(result._problem, result, samples)
@@ -103,6 +113,24 @@ def sample_posterior(result, walkers=32, steps=2000, burn=500, thin=5, seed=0, p
     result.mcmc = mcmc
     result.mcmc_samples = samples
     return mcmc
+
+
+def _check_chain_size(result, walkers, steps, ndim, names, allow_long, progress):
+    """Refuse, before the chain starts, one that would outlast the work limit or outgrow the memory;
+    then say that sampling starts."""
+    from .workload import check_work, mcmc_memory_bytes, mcmc_work, physical_memory_bytes
+
+    n_points = sum(c.n_points for c in result.curves) if getattr(result, "curves", None) else 0
+    memory, total = mcmc_memory_bytes(walkers, steps, ndim + 1), physical_memory_bytes()
+    if total is not None and memory > 0.5 * total:
+        raise UserError(f"{names['mcmc_steps']} {steps}: the chain of {walkers} walkers x {steps} steps would take "
+                        f"about {memory / 1e9:.3g} GB, more than half of this machine's {total / 1e9:.3g} GB "
+                        f"memory; lower {names['mcmc_steps']} (the default 2000 is enough for a few parameters)")
+    check_work(mcmc_work(walkers, steps, max(n_points, 1), names["mcmc_steps"]), allow_long, "MCMC",
+               progress=progress, confirm=names.get("allow_long", "--allow-long"))
+    from spinsim.progress import as_progress
+
+    as_progress(progress).note(f"MCMC sampling, {steps} steps per walker (Ctrl-C stops it)")
 
 
 def _run_chain(result, params, walkers, steps, burn, thin, seed, progress):

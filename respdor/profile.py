@@ -12,6 +12,9 @@ curves, CSA lineshapes, deconvolutions):
     The profile of one parameter: chi^2 with that parameter held at each value and every other
     varied parameter re-fitted (lmfit), and the 68 / 95 % interval ends where :func:`probability`
     crosses those levels (found by bracketing and root finding, or read off a given grid).
+:func:`stepped_profile`
+    The same profile for fits whose every re-fit is costly (CSA lineshapes): the caller's re-fit,
+    continuation from the previous point, crossings by interpolating sqrt(Delta chi^2).
 :func:`covariance` / :func:`standard_errors`
     lmfit's covariance with the one rule for a measured sigma: lmfit scales it by chi^2_red
     (right when the noise is estimated from the scatter); with measured errors that scaling is
@@ -30,7 +33,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["LEVELS", "probability", "lmfit_prob_func", "chi2_at", "profile", "Profile", "covariance",
-           "standard_errors"]
+           "standard_errors", "stderr_factor", "stepped_profile", "sqrt_crossing"]
 
 #: Probabilities of the 1- and 2-sigma intervals.
 LEVELS = (0.6827, 0.9545)
@@ -223,6 +226,87 @@ def _from_grid(grid, best, excess, levels):
     return ends
 
 
+def stepped_profile(name, params, chisqr, refit, chi_scale, lo, hi, step0, max_steps=10, n_refine=4):
+    """Profile-likelihood 68 % interval of one parameter, for fits whose every re-fit is costly.
+
+    The variant of :func:`profile` used by the CSA lineshape fits: few re-fits, each started from
+    the previous optimum, and the crossing found by interpolating sqrt(Delta chi^2) instead of by
+    root finding. Delta chi^2 = 1 in units of ``chi_scale`` is :func:`probability` 0.683 with
+    measured errors.
+
+    The parameter is fixed at trial values and the others re-optimised by ``refit`` (which
+    returns ``(chisqr, params)``); the interval ends where chi^2 has risen by ``chi_scale``
+    (1 with a measured sigma; the reduced chi^2 of the best fit when sigma comes from the
+    residual, i.e. Delta chi^2 = 1 in units of the residual variance). Steps double outwards
+    from ``step0`` until the rise exceeds the threshold or the physical bound is reached (then
+    that side is open: a one-sided interval), and the crossing is refined by interpolating
+    sqrt(Delta chi^2) linearly.
+    Successive trial points start from the previous optimum (continuation).
+
+    Returns
+    -------
+    dict
+        ``lo``, ``hi`` (interval ends), ``lo_open``, ``hi_open`` (True: no crossing before the
+        bound, the end is the bound), ``dchi2_min`` (lowest Delta chi^2 seen; < 0 means the
+        profile found a better fit than ``params``), ``n_fits``.
+    """
+    best = float(params[name].value)
+    out = dict(dchi2_min=0.0, n_fits=0)
+    step0 = float(np.clip(step0, (hi - lo) / 500.0, (hi - lo) / 8.0))
+
+    def dchi(v, start):
+        p = start.copy()
+        p[name].set(value=float(v), vary=False)
+        c, q = refit(p)
+        out["n_fits"] += 1
+        d = (c - chisqr) / chi_scale
+        out["dchi2_min"] = min(out["dchi2_min"], d)
+        return d, q
+
+    for side, direction, bound in (("lo", -1.0, lo), ("hi", 1.0, hi)):
+        inner, d_in, p_in = best, 0.0, params
+        outer = d_out = None
+        step = step0
+        for _ in range(max_steps):
+            if abs(inner - bound) <= 1e-9 * max(1.0, abs(bound)):
+                break
+            v = best + direction * step
+            if (v - bound) * direction >= 0:
+                v = bound
+            d, q = dchi(v, p_in)
+            if d > 1.0:
+                outer, d_out = v, d
+                break
+            inner, d_in, p_in = v, d, q
+            step *= 2.0
+        if outer is None:
+            out[side], out[side + "_open"] = float(inner), True
+            continue
+        # sqrt(Delta chi2) is linear in the parameter for a quadratic profile: interpolating it
+        # (not Delta chi2 itself, whose convexity makes regula falsi creep) converges in a step
+        # or two.
+        for _ in range(n_refine):
+            v = sqrt_crossing(inner, d_in, outer, d_out, margin=0.02)
+            d, q = dchi(v, p_in)
+            if d > 1.0:
+                outer, d_out = v, d
+            else:
+                inner, d_in, p_in = v, d, q
+            if abs(np.sqrt(max(d, 0.0)) - 1.0) < 0.02:
+                break
+        out[side] = float(sqrt_crossing(inner, d_in, outer, d_out))
+        out[side + "_open"] = False
+    return out
+
+
+def sqrt_crossing(inner, d_in, outer, d_out, margin=0.0):
+    """Where sqrt(Delta chi2) = 1 on the straight line through the two points; a trial point
+    keeps ``margin`` (fraction of the bracket) from both ends so that the bracket shrinks."""
+    s_in, s_out = np.sqrt(max(d_in, 0.0)), np.sqrt(max(d_out, 0.0))
+    t = (1.0 - s_in) / max(s_out - s_in, 1e-12)
+    return inner + float(np.clip(t, margin, 1.0 - margin)) * (outer - inner)
+
+
 def covariance(result, sigma_known, scaled=True):
     """The parameters' covariance of an lmfit fit, with the one rule for a measured sigma.
 
@@ -251,6 +335,15 @@ def covariance(result, sigma_known, scaled=True):
     elif not sigma_known and not scaled:
         cov = cov * redchi
     return list(result.var_names), cov
+
+
+def stderr_factor(result, sigma_known) -> float:
+    """The factor that turns lmfit's (chi^2_red-scaled) ``stderr`` into the error of the rule of
+    :func:`covariance`: ``1 / sqrt(chi^2_red)`` with measured errors, 1 otherwise."""
+    redchi = float(getattr(result, "redchi", float("nan")))
+    if sigma_known and np.isfinite(redchi) and redchi > 0:
+        return 1.0 / math.sqrt(redchi)
+    return 1.0
 
 
 def standard_errors(result, sigma_known, scaled=True):

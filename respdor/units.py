@@ -54,18 +54,18 @@ def finite_float(text):
     return value
 
 
-def check_observed_spin_half(symbol, option="--observe"):
+def check_observed_spin_half(symbol, option="observe"):
     """The REDOR/RESPDOR dephasing models treat the observed spin as spin 1/2: refuse a quadrupolar one."""
     from spinsim.isotopes import get_isotope
 
     try:
         iso = get_isotope(symbol)
     except ValueError as exc:
-        raise UserError(f"{option}: {exc}") from None
+        raise UserError(f"{option}={symbol}: {exc}") from None
     if iso.spin != 0.5:
-        raise UserError(f"{option} {symbol}: spin {iso.spin:g} (quadrupolar); the REDOR/RESPDOR models need a "
-                        "spin-1/2 observed nucleus (e.g. 13C, 31P, 29Si, 113Cd); put the quadrupolar nucleus in "
-                        "--partner")
+        raise UserError(f"{option}={symbol}: spin {iso.spin:g} (quadrupolar); the REDOR/RESPDOR models need a "
+                        "spin-1/2 observed nucleus (e.g. 13C, 31P, 29Si, 113Cd); make the quadrupolar nucleus the "
+                        "partner")
 
 
 def parse_time(text, option="time", default_unit="s", signed=False):

@@ -10,6 +10,8 @@ refuses unless the user confirms with :data:`ALLOW_OPTION`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -62,6 +64,21 @@ def add_allow_long(parser):
                              "before the work starts)")
 
 
+#: The estimates already said inside :func:`each_estimate_once` (None outside it).
+_SAID = contextvars.ContextVar("respdor_estimates_said", default=None)
+
+
+@contextlib.contextmanager
+def each_estimate_once():
+    """Within this block :func:`check_work` says each estimate once: a job that runs the same fit
+    many times (a simulated shape refined in rounds) prints its estimate once, not once per fit."""
+    token = _SAID.set(set())
+    try:
+        yield
+    finally:
+        _SAID.reset(token)
+
+
 def check_work(work: Work, allow_long: bool, command: str, stream=None, progress=None,
                confirm: str = ALLOW_OPTION) -> bool:
     """Refuse work beyond its limit unless confirmed; say the estimate when it is long.
@@ -86,6 +103,11 @@ def check_work(work: Work, allow_long: bool, command: str, stream=None, progress
         raise UserError(f"{command}: estimated work {work.text()}, beyond the limit of {work.limit_text()}; "
                         f"reduce {work.reduce}, or confirm with {confirm}")
     if work.cost > work.notice:
+        said = _SAID.get()
+        if said is not None:
+            if work.text() in said:
+                return True
+            said.add(work.text())
         notes = as_progress(progress) if progress is not None else LineProgress(stream)
         notes.note(f"estimated work: {work.text()} (this will take a while; Ctrl-C stops cleanly)")
         return True
@@ -176,3 +198,37 @@ def curve_fit_work(n_points, n_curves):
     what = f"{n_points} recoupling times in {n_curves} curve(s)"
     return Work(what, float(n_points), "points", CURVE_FIT_REFERENCE, "the bundled 15-point example curve",
                 CURVE_FIT_LIMIT, CURVE_FIT_NOTICE, "the points (a REDOR/RESPDOR curve has tens)")
+
+
+#: An MCMC run's cost: walkers x steps model evaluations, each visiting every fitted point.
+#: Reference: ``respdor fit --mcmc`` of the bundled 15-point curve with its defaults (32 walkers x
+#: 2000 steps).
+MCMC_REFERENCE = 32 * 2000 * 15
+#: MCMC work refused without --allow-long (50 x the reference) and printed beforehand (5 x).
+MCMC_LIMIT = 50 * MCMC_REFERENCE
+MCMC_NOTICE = 5 * MCMC_REFERENCE
+#: Bytes the chain takes per stored value: emcee keeps every step (float64), and lmfit copies the
+#: kept chain and its flattened form, about three copies in all.
+MCMC_BYTES_PER_VALUE = 3 * 8
+
+
+def mcmc_work(walkers, steps, n_points, reduce):
+    """A :class:`Work` of an MCMC run of ``walkers`` x ``steps`` over ``n_points`` fitted points."""
+    what = f"{walkers} walkers x {steps} steps x {n_points} points"
+    return Work(what, float(walkers) * steps * n_points, "point evaluations", MCMC_REFERENCE,
+                "the default MCMC run of the bundled 15-point curve", MCMC_LIMIT, MCMC_NOTICE, reduce)
+
+
+def mcmc_memory_bytes(walkers, steps, n_values):
+    """Memory (bytes) the chain of ``walkers`` x ``steps`` of ``n_values`` numbers each will take."""
+    return float(walkers) * steps * n_values * MCMC_BYTES_PER_VALUE
+
+
+def physical_memory_bytes():
+    """This machine's physical memory in bytes, or None when the system does not say."""
+    import os
+
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE")) * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

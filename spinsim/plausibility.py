@@ -33,6 +33,7 @@ UNITS = {
     "ppm": {"ppm": 1.0},
     "count": {"": 1.0},
     "percent": {"%": 1.0},
+    "angle": {"deg": 1.0},
 }
 
 
@@ -88,6 +89,8 @@ RANGES = {
     "recycle_delay": Range("recycle delay or build-up time", "time", 1e-3, 1e4, 1e-2, 600.0),
     "rotor_periods": Range("number of rotor periods", "count", 0.0, 1e5, 0.0, 1e3),
     "wurst_n": Range("WURST exponent", "count", 1, 200, 2, 80),
+    # any finite angle is a rotation; beyond one turn it is most likely a slip (warned, not refused)
+    "euler_angle": Range("Euler angle", "angle", 0.0, math.inf, 0.0, 360.0),
 }
 
 

@@ -220,10 +220,43 @@ def _read_spec_text(path: Path) -> str:
         raise SpecError(f"{exc.path}: no such spec file" if exc.kind == "missing" else str(exc)) from None
 
 
-def _angles(table, key, where):
+def _check_saturation_values(stype, got, warnings):
+    """Refuse a saturation that does nothing; say when a sweep runs the unusual way.
+
+    An ideal saturation of efficiency 0 transfers nothing (dS/S0 = 0 at every time); a DFS whose
+    start and end offsets are equal does not sweep. A DFS converges from far off resonance towards
+    the central transition (Kentgens & Verhagen 1999: start_khz > end_khz); the reverse order is
+    simulated as given, with a warning (it is the usual slip of swapping the two keys).
+    """
+    if stype == "ideal" and got.get("efficiency") == 0:
+        raise SpecError("[saturation] efficiency = 0: a saturation that transfers nothing gives dS/S0 = 0 at "
+                        "every time; give 0 < efficiency <= 1")
+    if stype == "dfs":
+        start, end = got["start_khz"], got["end_khz"]
+        if start == end:
+            raise SpecError(f"[saturation] start_khz = end_khz = {start:g}: a DFS that does not sweep; give the "
+                            "offset where the sweep starts (far off resonance) and where it ends (nearer the "
+                            "central transition)")
+        if start < end:
+            warnings.append(f"[saturation] start_khz = {start:g} < end_khz = {end:g}: this DFS sweeps away from the "
+                            "central transition; a DFS converges towards it (start_khz > end_khz): are the two "
+                            "swapped? (simulated as given)")
+
+
+def _angles(table, key, where, warnings=None):
+    """Three Euler angles in degrees -> radians. Any finite angle is a rotation; one beyond +-360 deg
+    is accepted as that rotation (reduced modulo 360) with a warning, as it is most likely a typing
+    slip or a value in another unit."""
     v = table.get(key, [0.0, 0.0, 0.0])
-    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
-        raise SpecError(f"[{where}] {key} must be three numbers (degrees), got {v!r}")
+    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                       and math.isfinite(x) for x in v)):
+        raise SpecError(f"[{where}] {key} must be three finite numbers (degrees), got {v!r}")
+    from .plausibility import check
+
+    for name, x in zip(("alpha", "beta", "gamma"), v):
+        unusual = check("euler_angle", float(x), f"[{where}] {key} {name}", "deg")
+        if unusual and warnings is not None:
+            warnings.append(f"{unusual}: read as the same rotation, {float(x) % 360.0:g} deg (modulo 360)")
     return tuple(np.radians(v))
 
 
@@ -291,7 +324,7 @@ class Spec:
                 r = _num(d, "distance_A", where, positive=True)
                 self._distance(r, spins, i, j, f"[{where}] distance_A")
                 dhz = coupling_from_distance(r, spins[i].isotope, spins[j].isotope)
-            dips.append(DipolarCoupling(i, j, dhz, _angles(d, "euler_deg", where)))
+            dips.append(DipolarCoupling(i, j, dhz, _angles(d, "euler_deg", where, self.warnings)))
         for k, d in enumerate(raw.get("j", [])):
             where = f"j[{k}]"
             _check_keys(d, where)
@@ -326,8 +359,8 @@ class Spec:
             cq_hz=(self._q(s, "cq_mhz", where, "cq", 0.0) * 1e6 if "cq_mhz" in s
                    else self._q(s, "cq_hz", where, "cq", 0.0)),
             eta_q=_num(s, "eta_q", where, 0.0),
-            q_euler=_angles(s, "q_euler_deg", where),
-            csa_euler=_angles(s, "csa_euler_deg", where),
+            q_euler=_angles(s, "q_euler_deg", where, self.warnings),
+            csa_euler=_angles(s, "csa_euler_deg", where, self.warnings),
         )
         if "csa_span_ppm" in s or "csa_skew" in s:
             if "csa_zeta_ppm" in s:
@@ -532,15 +565,20 @@ class Spec:
             raise SpecError(f"[saturation] type must be {', '.join(repr(k) for k in SATURATION_TYPES[:-1])} or "
                             f"{SATURATION_TYPES[-1]!r}, got {stype!r}")
 
+        got = {}
+
         def read(key, quantity=None, default=None, **checks):
             if quantity is None:
-                return _num(sat, key, "saturation", default, **checks)
-            return self._q(sat, key, "saturation", quantity, default, **checks)
+                got[key] = _num(sat, key, "saturation", default, **checks)
+            else:
+                got[key] = self._q(sat, key, "saturation", quantity, default, **checks)
+            return got[key]
 
         if not scheme.rf:
             built = scheme.build(read, sat)
             if self.kind == "respdor" and built is None:
                 raise SpecError(f"[saturation] type {stype!r} is only for type = 'redor'")
+            _check_saturation_values(stype, got, self.warnings)
             return built
         tr = 1.0 / self.mas_rate
         if "length_us" in sat:
@@ -550,7 +588,9 @@ class Spec:
             _plausible(self.warnings, "saturation_length", length, "saturation",
                        f"length_rotor_periods = {length / tr:g} at MAS {self.mas_rate:g} Hz, a length", hint=False)
         nu1 = 1e3 * self._q(sat, "nu1_khz", "saturation", "rf_amplitude", positive=True)
-        return scheme.build(read, channel, nu1, length)
+        built = scheme.build(read, channel, nu1, length)
+        _check_saturation_values(stype, got, self.warnings)
+        return built
 
     def _parse_sequence(self, raw, exp):
         from .powder import make_powder

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from respdor.errors import DataFileError
-from respdor.spectra.bruker import infer_mas_rate, read_bruker, read_bruker_processed, read_vclist, spectrum_1d
+from respdor.spectra.bruker import read_bruker, read_bruker_processed, read_vclist
+from respdor.spectra.mas import infer_mas_rate
+from respdor.spectra.processing import spectrum_1d
 
 DATA = Path(__file__).resolve().parent / "data"
 from realdata import EXTRA, REAL, needs_extra

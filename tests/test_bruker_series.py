@@ -31,7 +31,7 @@ def test_curve_from_fixture(tmp_path):
 
 def test_swapped_order_is_refused_naming_order():
     # Read the wrong way round, S1 exceeds S0 beyond the noise: negative dephasing, refused.
-    with pytest.raises(UserError, match="--order s1s0.*use --order s0s1"):
+    with pytest.raises(UserError, match="row_order=s1s0.*use row_order=s0s1"):  # the CLI says --order
         integrate_series(DATA, (0.0, 30.0), (-80.0, -40.0), 10000.0, order="s1s0")
 
 

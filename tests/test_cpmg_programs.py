@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from respdor.errors import DataFileError
-from respdor.spectra.bruker import read_bruker, spectrum_1d
+from respdor.spectra.bruker import read_bruker
+from respdor.spectra.processing import spectrum_1d
 from respdor.spectra.cpmg import echo_loop_from_pulseprogram, echo_parameters, sum_echoes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def test_echoes_at_the_read_period_add_coherently():
                                       ("unknown_name", "cannot time 'DELTA9'")])
 def test_unrecognised_program_is_refused_asking_for_echo_period(name, why):
     ds = read_bruker(PROGS / name)
-    with pytest.raises(DataFileError, match="give --echo-period") as e:
+    with pytest.raises(DataFileError, match="give echo_period_s") as e:  # the CLI: --echo-period
         echo_parameters(ds)
     assert why in str(e.value)
     tau, npe, ne, notes = echo_parameters(ds, echo_period_s=1.28e-3)  # the way out works
@@ -68,7 +69,7 @@ def test_missing_pulseprogram_is_one_line(tmp_path):
     d = tmp_path / "x"
     shutil.copytree(PROGS / "fid_train", d)
     (d / "pulseprogram").unlink()
-    with pytest.raises(DataFileError, match="not found.*give --echo-period"):
+    with pytest.raises(DataFileError, match="not found.*give echo_period_s"):
         echo_parameters(read_bruker(d))
 
 

@@ -271,7 +271,7 @@ def test_check_noise_region_thresholds():
     noise = rng.standard_normal(x.size)
     line = 200 * np.exp(-0.5 * (x / 2.0) ** 2)
     assert check_noise_region(x, line + noise, (40, 90)) == []
-    with pytest.raises(UserError, match="--noise-region -10 30"):
+    with pytest.raises(UserError, match="noise_region_ppm -10 30"):  # the parameter; the CLI says --noise-region
         check_noise_region(x, line + noise, (-10, 30))
     weak = 8 * np.exp(-0.5 * ((x - 60) / 0.5) ** 2)  # a weak sideband: 8 x the noise, few points
     warn = check_noise_region(x, line + weak + noise, (40, 90))

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from respdor.spectra.bruker import group_delay_points, remove_group_delay, spectrum_1d
+from respdor.spectra.bruker import group_delay_points, remove_group_delay
+from respdor.spectra.processing import spectrum_1d
 from respdor.spectra.processing import _phasing_spectrum, apply_phase, autophase, leading_spikes, phase_difference
 
 SW = 100_000.0

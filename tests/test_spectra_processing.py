@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from respdor.errors import DataFileError, UserError
-from respdor.spectra.bruker import read_bruker, read_delay_list, spectrum_1d, write_bruker
+from respdor.spectra.bruker import read_bruker, read_delay_list, write_bruker
+from respdor.spectra.processing import spectrum_1d
 from respdor.spectra.mas import check_mas_rate, measure_mas_rate
 from respdor.spectra.processing import apply_phase, autophase, baseline_correct, process_fid, remove_dc
 
@@ -77,7 +78,7 @@ def test_mas_rate_inferred_only_with_two_families():
     fid += 0.2 * np.exp(2j * np.pi * -8000 * np.arange(4096) / 1e5) * np.exp(-np.arange(4096) / 1e5 * np.pi * 60)
     f2, s2 = spectrum_1d(fid, 1e-5, phase0_deg=0.0)
     assert measure_mas_rate(f2, s2.real)[0] is None
-    with pytest.raises(UserError, match="give --mas"):
+    with pytest.raises(UserError, match="give mas_rate_hz"):
         check_mas_rate(f2, s2.real, recorded_hz=5000.0)
 
 
@@ -306,15 +307,15 @@ def test_process_fid_repairs_a_leading_transient(tmp_path):
     auto = process_fid(ds, lb_hz=20.0, phase=(0.0, 0.0))
     kept = process_fid(ds, lb_hz=20.0, phase=(0.0, 0.0), lp_first=0)
     assert any("first 3 FID point(s) are a transient" in n and "backward linear prediction" in n and
-               "--lp-first 0 keeps them" in n for n in auto.notes)
+               "lp_first 0 keeps them" in n for n in auto.notes)  # the CLI: --lp-first
     assert not any("backward linear prediction" in n for n in kept.notes)
     off = np.all([np.abs(auto.freq_hz - nu) > 3000 for nu in (3000.0, -12000.0)], axis=0)
     rms = [np.sqrt(np.mean(pr.real[off] ** 2)) for pr in (auto, kept)]
     top = auto.real.max()
     assert rms[1] > 20 * rms[0] and rms[0] < 0.005 * top  # the transient's roll is gone
     user = process_fid(ds, lb_hz=20.0, phase=(0.0, 0.0), lp_first=5)
-    assert any("first 5 FID point(s) are as asked (--lp-first)" in n for n in user.notes)
-    with pytest.raises(UserError, match=r"^--lp-first 4000: .*too few"):
+    assert any("first 5 FID point(s) are as asked (lp_first)" in n for n in user.notes)
+    with pytest.raises(UserError, match=r"^lp_first 4000: .*too few"):
         process_fid(ds, lp_first=4000)
     r = subprocess.run([sys.executable, "-m", "respdor", "deconvolve", str(p), "--sites", "-27", "--lp-first", "-2"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(DATA.parent), "PATH": ""})

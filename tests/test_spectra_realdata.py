@@ -128,7 +128,7 @@ def test_no_confident_rate_without_sideband_families(path):
     ds = read_bruker(path)
     for lb in (0.0, 30.0):
         pr = process_fid(ds, lb_hz=lb, phase="stored")
-        with pytest.raises(UserError, match="give --mas"):
+        with pytest.raises(UserError, match="give mas_rate_hz"):
             check_mas_rate(pr.freq_hz, pr.real, recorded_hz=ds.mas_hz_recorded)
 
 
@@ -260,7 +260,7 @@ def test_backward_lp_removes_the_113cd_rolling_baseline(tmp_path):
     before, _ = _cd_baseline_rms(0)
     after, pr = _cd_baseline_rms(None)
     assert before > 6 and after < 1.25
-    assert any("first 4 FID point(s) are a transient" in n and "--lp-first 0 keeps them" in n for n in pr.notes)
+    assert any("first 4 FID point(s) are a transient" in n and "lp_first 0 keeps them" in n for n in pr.notes)
     assert pr.phase_source == "stored"
     # deconvolve no longer needs --baseline-poly: the -10 ppm site is a narrow line (measured 4.9 ppm,
     # 7.7 ppm with --lp-first 0 --baseline-poly 3; the -42.8 and -75 ppm lines 2.5 and 4.4 ppm).

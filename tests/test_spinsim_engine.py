@@ -273,19 +273,32 @@ def test_importing_spinsim_and_respdor_does_not_import_numba():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_ctrl_c_between_chunks_is_clean(monkeypatch, capsys):
-    import spinsim.simulate as sim
+def test_ctrl_c_between_chunks_is_clean():
+    from spinsim.progress import Progress
 
-    calls = {"n": 0}
-    original = sim._Progress.update
+    class InterruptSecondChunk(Progress):
+        def __init__(self):
+            self.advanced, self.closed = [], []
 
-    def interrupt_second_chunk(self, k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        original(self, k)
+        def advance(self, n=1):
+            self.advanced.append(n)
+            if len(self.advanced) == 2:
+                raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim._Progress, "update", interrupt_second_chunk)
+        def close(self, interrupted=False):
+            self.closed.append(interrupted)
+
+    seen = InterruptSecondChunk()
     with pytest.raises(KeyboardInterrupt):
-        simulate_respdor(pair(), MAS, [0.0, 2e-4], powder=make_powder("zcw", 55, 2), progress=True, chunk=8)
-    assert "(interrupted)" in capsys.readouterr().err
+        simulate_respdor(pair(), MAS, [0.0, 2e-4], powder=make_powder("zcw", 55, 2), progress=seen, chunk=8)
+    # progress in crystallites (8 orientations x 2 gamma per chunk); the stage closed as interrupted
+    assert seen.advanced == [16, 16] and seen.closed == [True]
+
+
+def test_progress_true_draws_a_bar_on_stderr_and_a_callable_sees_every_crystallite(capsys):
+    calls = []
+    simulate_respdor(pair(), MAS, [0.0, 2e-4], powder=make_powder("zcw", 55, 2), progress=True, chunk=8)
+    assert "spinsim" in capsys.readouterr().err
+    simulate_respdor(pair(), MAS, [0.0, 2e-4], powder=make_powder("zcw", 55, 2), chunk=8,
+                     progress=lambda done, total, label: calls.append((done, total, label)))
+    assert calls[-1] == (110, 110, "spinsim") and len(calls) == 7

@@ -20,10 +20,12 @@ _OPTIONS = {"observe": "--observe", "partner": "--partner", "fix": "--fix", "bou
             "initial": "--start", "free": "--free", "share": "--share", "simulate": "--simulate",
             "library": "--library", "mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length",
             "sim_accuracy": "--sim-accuracy", "mcmc": "--mcmc", "mcmc_steps": "--mcmc-steps",
-            "powder_tol": "--powder-tol"}
+            "powder_tol": "--powder-tol", "time_unit": "--time-unit", "allow_long": "--allow-long",
+            "experiment": "--model", "transfer": "--transfer", "sequence": "--sequence"}
 _OPTION_NAMES = {"mas_rate_hz": "--mas", "pulse_length_s": "--pulse-length", "sim_accuracy": "--sim-accuracy",
                  "mcmc_steps": "--mcmc-steps", "time_unit": "--time-unit", "simulate_spec": "--simulate",
-                 "parameterization": "--parameterization", "observe/partner": "--observe/--partner"}
+                 "parameterization": "--parameterization", "observe/partner": "--observe/--partner",
+                 "allow_long": "--allow-long"}
 
 _DESCRIPTION = """\
 Fit REDOR / RESPDOR dephasing curves with the analytical models (or a simulated curve table).

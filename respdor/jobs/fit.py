@@ -36,7 +36,9 @@ ALIASES = {
 _NAMES = {"observe": "observe", "partner": "partner", "fix": "fix", "bounds": "bounds", "initial": "start",
           "free": "free", "share": "share", "simulate": "simulate_spec", "library": "library",
           "mas_rate_hz": "mas_rate_hz", "pulse_length_s": "pulse_length_s", "sim_accuracy": "sim_accuracy",
-          "mcmc": "MCMC sampling", "mcmc_steps": "mcmc_steps", "powder_tol": "powder_tol"}
+          "mcmc": "MCMC sampling", "mcmc_steps": "mcmc_steps", "powder_tol": "powder_tol", "time_unit": "time_unit",
+          "allow_long": "allow_long=True", "experiment": "experiment", "transfer": "transfer",
+          "sequence": "sequence"}
 
 #: Geometry shared by the curves of a global fit unless said otherwise.
 DEFAULT_SHARED = ("coupling_hz", "distance_angstrom", "scaling", "width_angstrom")
@@ -159,7 +161,9 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     report = as_progress(progress)
     mas_rate_hz = _checked_value(mas_rate_hz, "mas_rate", names["mas_rate_hz"])
     curves = _read_curves(curves, time_unit, mas_rate_hz)
+    unused = _unused_arguments(curves, time_unit, mas_rate_hz, sequence, names)
     shape, shape_nuclei, shape_name = _shape(simulate_spec, library, names)
+    unused += _unused_with_shape(shape_name, experiment, transfer, sequence, pulse_length_s, names)
     nuclei = _nuclei(curves, observe, partner, shape_nuclei, shape_name, names, report)
     models = _models(nuclei, sequence, pulse_length_s, mas_rate_hz, names, experiment=experiment, transfer=transfer,
                      n_partners=n_partners)
@@ -173,9 +177,57 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     result = _fit_shape(curves, models, shape, simulate_spec, options, report, names, accuracy=sim_accuracy,
                         powder_tol=powder_tol, check_explicit=check_convergence)
     if mcmc:
-        _sample(result, mcmc_steps, mcmc_seed, report, names)
-    _raise_warnings(result)
+        _sample(result, mcmc_steps, mcmc_seed, report, names, allow_long)
+    result.warnings[:0] = [w for w in unused if w not in result.warnings]
+    _raise_warnings(result, data=unused + _count_lines(curves))
     return result
+
+
+def _unused_arguments(curves, time_unit, mas_rate_hz, sequence, names):
+    """Lines for arguments that were given but change nothing: the MAS rate (used only for time
+    columns counting rotor periods and by sequence redor-finite) and the time unit (used only for
+    files whose header does not state it)."""
+    from ..curve import looks_like_counts
+
+    # read_curve says in time_unit_source which argument it used for each curve (see respdor.io)
+    lines = []
+    if mas_rate_hz is not None and sequence != "redor-finite" and \
+            not any("(mas_rate_hz)" in c.time_unit_source for c in curves):
+        counted = [c.label for c in curves if looks_like_counts(c)]
+        why = (f"; if the times of {', '.join(counted)} count rotor periods, name the column n_rotor" if counted
+               else "")
+        lines.append(f"{names['mas_rate_hz']} {mas_rate_hz:g} Hz has no effect: every curve gives its times in a "
+                     f"unit ({_time_sources(curves)}); the MAS rate is used only for a time column counting rotor "
+                     f"periods (n_rotor) and by sequence redor-finite{why}")
+    if time_unit is not None and not any("(time_unit)" in c.time_unit_source for c in curves):
+        lines.append(f"{names['time_unit']} {time_unit} has no effect: every curve states its time unit "
+                     f"({_time_sources(curves)}); it is used only for a file whose header does not")
+    return lines
+
+
+def _unused_with_shape(shape_name, experiment, transfer, sequence, pulse_length_s, names):
+    """Lines for the model arguments a simulated or tabulated shape replaces (its own sequence and
+    saturation make the curve; the analytical model's are not used)."""
+    if shape_name is None:
+        return []
+    given = [(names["experiment"], experiment, experiment != "respdor"),
+             (names["transfer"], transfer, transfer is not None),
+             (names["sequence"], sequence, sequence != "redor"),
+             (names["pulse_length_s"], pulse_length_s, pulse_length_s is not None)]
+    return [f"{name} {value} has no effect with {shape_name}: the simulated curve carries its own experiment, "
+            "recoupling sequence and saturation (set them in the spec)" for name, value, set_ in given if set_]
+
+
+def _count_lines(curves):
+    """The lines (also among the fit's warnings) about time columns that look like rotor-period counts."""
+    from ..curve import rotor_count_warning
+
+    return [line for line in map(rotor_count_warning, curves) if line]
+
+
+def _time_sources(curves):
+    said = [f"{c.label}: {c.time_unit_source or 'times in s'}" for c in curves[:3]]
+    return "; ".join(said) + ("; ..." if len(curves) > 3 else "")
 
 
 def _fit_shape(curves, models, shape, simulate_spec, options, report, names, **simulation):
@@ -193,12 +245,12 @@ def _fit_shape(curves, models, shape, simulate_spec, options, report, names, **s
     return result
 
 
-def _sample(result, steps, seed, report, names):
+def _sample(result, steps, seed, report, names, allow_long=False):
     """The MCMC posterior on the result (a quarter of the chain is burn-in)."""
     from ..mcmc import sample_posterior
 
-    report.note(f"MCMC sampling, {steps} steps per walker (Ctrl-C stops it)")
-    sample_posterior(result, steps=steps, burn=steps // 4, seed=seed, progress=report, names=names)
+    sample_posterior(result, steps=steps, burn=steps // 4, seed=seed, progress=report, names=names,
+                     allow_long=allow_long)
 
 
 def _check_settings(mcmc, mcmc_steps, powder_tol, names):
@@ -208,14 +260,16 @@ def _check_settings(mcmc, mcmc_steps, powder_tol, names):
         raise UserError(f"{names['powder_tol']} {powder_tol!r}: must be a number in (0, 1) (a change of dS/S0)")
 
 
-def _raise_warnings(result):
-    """Each line of the result's warnings once as a Python warning (they stay on the result)."""
+def _raise_warnings(result, data=()):
+    """Each line of the result's warnings once as a Python warning (they stay on the result); the
+    lines in ``data`` (about the input) as :class:`DataWarning`."""
     import warnings
 
     from ..errors import ConvergenceWarning, FitWarning
 
     for text in dict.fromkeys(result.warnings):
         category = ConvergenceWarning if "convergence" in text or "converged" in text else FitWarning
+        category = DataWarning if text in data else category
         warnings.warn(text, category, stacklevel=3)
 
 

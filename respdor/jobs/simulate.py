@@ -15,7 +15,6 @@ is about to simulate between the work estimate and the run.
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +251,7 @@ class SimulationSetup:
 
         tol = check_tol(DEFAULT_TOL if powder_tol is None else powder_tol, "powder_tol")
         explicit = spec_explicit(self.spec.raw, self.n_orientations is not None, self.n_gamma_angles is not None)
-        engine_progress = progress if bar is None else ((True if progress is None else progress) if bar else False)
+        engine_progress = progress if bar is None else (_engine_bar(progress) if bar else False)
         result, check = _run_checked(self, explicit, tol, bool(check_convergence), progress, engine_progress)
         run = SimulationRun.from_simulation(self, result, check)
         from .. import convergence as cv
@@ -260,6 +259,15 @@ class SimulationSetup:
         for text in cv.check_warnings(check, result.t_s, options=_HINT_NAMES):
             warn(text, ConvergenceWarning, into=run.warnings, stacklevel=3)
         return run
+
+
+def _engine_bar(progress):
+    """What the engine reports its crystallites to when a bar is asked for: ``progress``, unless it
+    shows notes only (:class:`spinsim.progress.LineProgress`, the command line's): then a bar on
+    standard error (``True``)."""
+    from spinsim.progress import LineProgress
+
+    return True if progress is None or isinstance(progress, LineProgress) else progress
 
 
 def _run_checked(setup, explicit, tol, check_explicit, progress, engine_progress):
@@ -289,7 +297,8 @@ def _run_checked(setup, explicit, tol, check_explicit, progress, engine_progress
     from spinsim.progress import as_progress
 
     cv.announce(explicit, check_explicit, wall, as_progress(progress), uses_step)
-    check = check_convergence(run, level, explicit, tol, check_explicit, base=(base, wall), uses_step=uses_step)
+    check = check_convergence(run, level, explicit, tol, check_explicit, base=(base, wall), uses_step=uses_step,
+                              nested=True, times_s=results[level.describe()].t_s)
     sp.powder, sp.max_dt = check.level.powder, check.level.max_dt
     result = results[check.level.describe()]
     result.info["experiment"] = list(result.info.get("experiment", [])) + [
@@ -412,12 +421,11 @@ class SimulationRun(ResultDisplay):
 
     # --- files
     def csv_text(self):
-        """The curve as CSV: ``#`` lines saying what was simulated, then ``t_s,S0,S1,dSS0``."""
-        data = np.column_stack([self.t_s, self.S0, self.S1, self.dSS0])
-        head = [f"# {line}" for line in self.info.get("experiment", [])]
-        buf = io.StringIO()
-        np.savetxt(buf, data, delimiter=",", header="\n".join(head + ["t_s,S0,S1,dSS0"]), comments="", fmt="%.10g")
-        return buf.getvalue()
+        """The curve as CSV: ``#`` lines saying what was simulated, then ``t_s,S0,S1,dSS0``
+        (:meth:`spinsim.simulate.SimulationResult.csv_text`, the one curve CSV format)."""
+        from spinsim.simulate import SimulationResult
+
+        return SimulationResult(self.t_s, self.S0, self.S1, self.dSS0, self.info).csv_text()
 
     def to_csv(self, path, inputs=()):
         """Write :meth:`csv_text` to ``path`` atomically, never over one of ``inputs`` (or the spec)."""

@@ -467,7 +467,7 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
     uses_step = engines != {"fast"} or hasattr(sat, "events")  # only fast + ideal saturation has no step
     announce(s.explicit, s.check_explicit, wall, _Notes(progress), uses_step)
     check = check_convergence(run, level, s.explicit, s.tol, s.check_explicit, base=(base, wall),
-                              uses_step=uses_step)
+                              uses_step=uses_step, nested=True, times_s=s.times)
     return runs[check.level.describe()], check
 
 

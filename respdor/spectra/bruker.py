@@ -10,14 +10,16 @@ to the user; contradictions that would give wrong numbers raise :class:`DataFile
 * ``NUC1`` missing ("<NONE>", "off", empty): the nucleus is inferred from BF1 with the IUPAC
   frequency ratios (and the 1H channel's BF if one is recorded), and the reader says so.
 * ``MASR`` is reported as recorded; it is often stale (the spinning rate of an earlier
-  experiment). :func:`infer_mas_rate` measures the rate from the sideband spacing instead.
+  experiment). :func:`respdor.spectra.mas.measure_mas_rate` measures the rate from the sideband
+  spacing instead.
 * The digital-filter group delay (GRPDLY, or the DSPFVS/DECIM table for XWIN-NMR-era data) is
   removed exactly, fractional part included (:func:`remove_group_delay`); when it is unknown
   (e.g. DSPFVS 0, GRPDLY -1) the FID itself is examined and the notes say what remains.
 * The number of points is checked against TD (and TD of the indirect dimension for ser files).
 
-Spectra and axes from this module are in ascending frequency/ppm order (TopSpin displays them
-descending; plots invert the axis).
+Axes from this module are in ascending frequency/ppm order (TopSpin displays them descending;
+plots invert the axis). The reader only reads and checks: the Fourier transform of a FID is
+:func:`respdor.spectra.processing.spectrum_1d`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from spinsim.isotopes import get_isotope
 from ..errors import DataFileError, UserError
 from .referencing import infer_nucleus
 
-__all__ = ["BrukerDataset", "read_bruker", "group_delay_points", "remove_group_delay", "read_bruker_processed", "spectrum_1d", "infer_mas_rate", "read_vclist", "read_delay_list", "write_bruker", "check_pass_dataset"]
+__all__ = ["BrukerDataset", "read_bruker", "group_delay_points", "remove_group_delay", "read_bruker_processed", "read_vclist", "read_delay_list", "write_bruker", "check_pass_dataset"]
 
 _NO_NUCLEUS = {"", "none", "<none>", "off"}
 
@@ -462,8 +464,39 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     DataFileError
         Missing directory/acqus/fid, or a point count inconsistent with TD.
     """
-    import nmrglue as ng
+    path, has_ser = _experiment_dir(path)
+    acqus_path = path / "acqus"
+    acqus, acqu2s = _read_parameters(path, has_ser)
+    data = _read_points(path, acqus, acqu2s, has_ser)
+    notes: list[str] = []
+    data, removed = _group_delay(data, acqus, remove_filter, notes)
+    n_notes = len(notes)
+    nucleus = _nucleus(acqus, acqus_path, notes)
+    nucleus_inferred = len(notes) > n_notes  # _nucleus notes only what it inferred
+    procs_path = path / "pdata" / str(procno) / "procs"
+    procs = _read_param_file(procs_path) if procs_path.is_file() else None
+    ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
+    return BrukerDataset(
+        path=path,
+        data=np.ascontiguousarray(data),
+        acqus=acqus,
+        acqu2s=acqu2s,
+        procs=procs,
+        nucleus=nucleus,
+        bf1_mhz=float(acqus["BF1"]),
+        sfo1_mhz=float(acqus["SFO1"]),
+        sw_hz=float(acqus["SW_h"]),
+        reference_mhz=ref,
+        mas_hz_recorded=_masr(acqus, notes),
+        group_delay_removed=removed,
+        notes=notes,
+        procs_trusted=trusted,
+        nucleus_inferred=nucleus_inferred,
+    )
 
+
+def _experiment_dir(path):
+    """The experiment directory (a file inside it is accepted) and whether it holds a ser file."""
     path = Path(path)
     if path.is_file():
         if not (path.parent / "acqus").is_file():
@@ -480,8 +513,13 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
     has_fid, has_ser = (path / "fid").is_file(), (path / "ser").is_file()
     if not (has_fid or has_ser):
         raise DataFileError(path, "neither fid nor ser found")
+    return path, has_ser
+
+
+def _read_parameters(path, has_ser):
+    """acqus (its frequencies, width and size checked) and, for a ser file, acqu2s."""
+    acqus_path = path / "acqus"
     acqus = _read_param_file(acqus_path)
-    notes: list[str] = []
     for key in ("BF1", "SFO1", "SW_h", "TD"):
         if not _num(acqus, key, acqus_path) > 0:  # 0 would divide the ppm axis / the data by zero
             raise DataFileError(acqus_path, f"parameter {key} = {acqus[key]} must be > 0")
@@ -492,6 +530,14 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
         if not a2.is_file():
             raise DataFileError(a2, "ser file present but acqu2s is missing")
         acqu2s = _read_param_file(a2)
+    return acqus, acqu2s
+
+
+def _read_points(path, acqus, acqu2s, has_ser):
+    """The complex points of the fid (1D) or ser (rows x points), checked against TD (and TD1)."""
+    import nmrglue as ng
+
+    acqus_path = path / "acqus"
     _check_byte_order(path, acqus, has_ser)  # before the size: a wrong DTYPA changes the size needed
     _check_size(path, acqus, acqu2s, has_ser)
     with warnings.catch_warnings():
@@ -519,48 +565,32 @@ def read_bruker(path, procno: int = 1, remove_filter: bool = True) -> BrukerData
             path / ("ser" if has_ser else "fid"),
             f"{data.shape[-1]} complex points per FID but acqus TD = {td} means {n_complex}",
         )
-    data = data[..., :n_complex]
-    removed = False
-    if remove_filter:
-        delay, how = group_delay_points(acqus)
-        if delay is None:
-            removed = _unknown_filter(data, acqus, how, notes)
-        else:
-            data = remove_group_delay(data, delay)
-            removed = True
-            if delay > 0:
-                notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
-    else:
+    return data[..., :n_complex]
+
+
+def _group_delay(data, acqus, remove_filter, notes):
+    """The FID with the digital-filter group delay removed (when asked and known); whether it was."""
+    if not remove_filter:
         notes.append("digital-filter delay left in the FID (remove_filter=False)")
-    n_notes = len(notes)
-    nucleus = _nucleus(acqus, acqus_path, notes)
-    nucleus_inferred = len(notes) > n_notes  # _nucleus notes only what it inferred
-    procs_path = path / "pdata" / str(procno) / "procs"
-    procs = _read_param_file(procs_path) if procs_path.is_file() else None
-    ref, trusted = _procs_reference(procs, acqus, procs_path, False, notes)
+        return data, False
+    delay, how = group_delay_points(acqus)
+    if delay is None:
+        return data, _unknown_filter(data, acqus, how, notes)
+    data = remove_group_delay(data, delay)
+    if delay > 0:
+        notes.append(f"digital-filter group delay of {delay:g} dwell times removed ({how})")
+    return data, True
+
+
+def _masr(acqus, notes):
+    """acqus MASR in Hz as recorded (None when 0 or absent), with a note."""
     masr = acqus.get("MASR")
     masr = float(masr) if masr not in (None, "") and float(masr) > 0 else None
     if masr is None:
         notes.append("acqus MASR is 0 or absent: the spinning rate is not recorded")
     else:
         notes.append(f"acqus MASR = {masr:g} Hz (as recorded; check it against the sideband spacing)")
-    return BrukerDataset(
-        path=path,
-        data=np.ascontiguousarray(data),
-        acqus=acqus,
-        acqu2s=acqu2s,
-        procs=procs,
-        nucleus=nucleus,
-        bf1_mhz=float(acqus["BF1"]),
-        sfo1_mhz=float(acqus["SFO1"]),
-        sw_hz=float(acqus["SW_h"]),
-        reference_mhz=ref,
-        mas_hz_recorded=masr,
-        group_delay_removed=removed,
-        notes=notes,
-        procs_trusted=trusted,
-        nucleus_inferred=nucleus_inferred,
-    )
+    return masr
 
 
 def check_pass_dataset(ds) -> None:
@@ -637,94 +667,6 @@ def read_bruker_processed(path, procno: int = 1):
     if proc2 is None:
         raise DataFileError(pdir / "proc2s", "2D processed data without proc2s")
     return [axis(proc2, data.shape[0]), axis(procs, data.shape[1])], np.asarray(data[::-1, ::-1], float), notes
-
-
-#: Largest factor by which a negative line broadening may raise the last point of an FID (its noise
-#: with it); beyond, the spectrum is noise from the FID's tail.
-MAX_LB_GAIN = 1e6
-
-
-def _check_line_broadening(lb_hz, dwell_s, t_max_s):
-    """Refuse a line broadening wider than the spectrum, or a negative one that multiplies the FID's
-    tail (and its noise) by more than :data:`MAX_LB_GAIN` (a unit or sign mistake)."""
-    sw = 1.0 / dwell_s
-    if lb_hz > sw:
-        raise UserError(f"line broadening {lb_hz:g} Hz is wider than the whole spectrum ({sw:g} Hz): every line "
-                        "would be flattened; give it in Hz (typically 10-500)")
-    if lb_hz < 0 and np.pi * -lb_hz * t_max_s > np.log(MAX_LB_GAIN):
-        raise UserError(f"line broadening {lb_hz:g} Hz multiplies the end of the {t_max_s * 1e3:.3g} ms FID by "
-                        f"{np.exp(min(np.pi * -lb_hz * t_max_s, 700)):.3g}: the spectrum would be its amplified "
-                        "noise; use a positive line broadening")
-
-
-def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, phase0_deg: float | None = 0.0):
-    """Fourier transform of a Bruker-ordered FID onto an ascending frequency axis.
-
-    Parameters
-    ----------
-    fid : ndarray
-        Complex FID(s) as read by :func:`read_bruker` (last axis is time).
-    dwell_s : float
-        Dwell time in s.
-    lb_hz : float
-        Exponential line broadening in Hz.
-    zero_fill : int
-        Zero-fill factor (>= 1).
-    phase0_deg : float or None
-        Zero-order phase in degrees; None finds it from the total integral (maximum absorption).
-
-    Returns
-    -------
-    freq_hz : ndarray
-        Ascending offsets from the carrier in Hz.
-    spectrum : ndarray
-        Complex spectrum (phased); first point of the FID halved to avoid a baseline offset.
-    """
-    fid = np.array(fid, dtype=complex, copy=True)
-    n = fid.shape[-1]
-    t = np.arange(n) * dwell_s
-    if lb_hz:
-        _check_line_broadening(lb_hz, dwell_s, t[-1])
-        fid *= np.exp(-np.pi * lb_hz * t)
-    fid[..., 0] *= 0.5
-    m = n * max(1, int(zero_fill))
-    # With nmrglue's reading of TopSpin data, + offset precesses as e^{+i 2 pi nu t}: a plain FFT
-    # gives ascending frequency (checked against TopSpin's own 1r of the spinplots glycine set).
-    spec = np.fft.fftshift(np.fft.fft(fid, n=m, axis=-1), axes=-1)
-    freq = np.fft.fftshift(np.fft.fftfreq(m, dwell_s))
-    if phase0_deg is None:
-        total = spec.sum(axis=tuple(range(spec.ndim)))
-        phase0_deg = -np.degrees(np.angle(total))
-    spec *= np.exp(1j * np.radians(phase0_deg))
-    return freq, spec
-
-
-def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 8.0):
-    """Spinning rate from the sideband spacing, or None when the data do not show it.
-
-    Kept for compatibility; see :func:`respdor.spectra.mas.measure_mas_rate` (which also returns
-    the evidence) and :func:`respdor.spectra.mas.check_mas_rate`. A rate is returned only when
-    at least two significant sideband pairs that are not one chain of equally spaced peaks agree
-    (earlier versions returned a confident rate from any three peaks).
-
-    Parameters
-    ----------
-    freq_hz : ndarray
-        Ascending frequency axis in Hz.
-    spectrum : ndarray
-        Real (phased or magnitude) spectrum.
-    min_hz, max_hz : float
-        Search range for the rate in Hz.
-    snr : float
-        Minimum signal-to-noise ratio of the peaks used.
-
-    Returns
-    -------
-    float or None
-    """
-    from .mas import measure_mas_rate
-
-    return measure_mas_rate(freq_hz, np.asarray(spectrum, float), min_hz=min_hz, max_hz=max_hz, snr=snr)[0]
 
 
 def write_bruker(path, data, sw_hz: float, bf1_mhz: float, sfo1_mhz: float, nucleus: str, mas_hz: float = 0.0,

@@ -27,7 +27,7 @@ Echo period from the data set (:func:`echo_parameters` without ``echo_period_s``
   tau = P2 + 2 D3 + D6 (D6 the full echo window). Relations in the program (``"d3=d6/2-p2/2"``)
   are evaluated first.
 * A program whose loop runs before the acquisition (TopSpin's ``cpmg`` T2 filter: the echoes
-  are not digitised), or with names this reader cannot time, is refused: give --echo-period.
+  are not digitised), or with names this reader cannot time, is refused: give the echo period.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _arr(acqus, key, idx, path):
     try:
         return float(vals[idx])
     except (TypeError, IndexError, ValueError):
-        raise DataFileError(path, f"acqus {key}{idx} is missing; give --echo-period") from None
+        raise DataFileError(path, f"acqus {key}{idx} is missing; give echo_period_s") from None
 
 
 def _respdor_cpmg(acqus, path):
@@ -213,13 +213,13 @@ def _from_pulseprogram_file(ds, prog, notes):
     path = ds.path / "pulseprogram"
     if not path.is_file():
         raise DataFileError(path, f"not found: the echo period of PULPROG {prog!r} cannot be read from the data set; "
-                                  "give --echo-period")
+                                  "give echo_period_s")
     from ..files import read_text
 
     try:
         tau, n, formula = echo_loop_from_pulseprogram(read_text(path, "pulseprogram"), ds.acqus)
     except ValueError as exc:
-        raise DataFileError(path, f"PULPROG {prog!r}: {exc}; give --echo-period") from None
+        raise DataFileError(path, f"PULPROG {prog!r}: {exc}; give echo_period_s") from None
     notes.append(f"echo period {tau * 1e6:.1f} us and {n} echoes from the echo loop of {prog}: {formula}")
     return tau, n
 
@@ -264,7 +264,7 @@ def echo_parameters(ds, echo_period_s=None, n_echoes=None):
     npe = tau / ds.dwell_s
     if abs(npe - round(npe)) > 1e-3 * npe:
         raise UserError(f"echo period {tau * 1e6:.3f} us is {npe:.3f} dwell times, not a whole number: the echoes "
-                        "cannot be summed point by point (check --echo-period or SW)")
+                        "cannot be summed point by point (check echo_period_s or SW)")
     npe = int(round(npe))
     fit = n_total // npe
     if n_echoes is None:

@@ -17,7 +17,9 @@ import numpy as np
 
 from spinsim.sidebands import pseudo_voigt
 
+from ..display import ResultDisplay, axes_or_new
 from ..errors import UserError
+from .processing import robust_noise
 
 __all__ = ["pseudo_voigt", "DeconvolutionResult", "deconvolve", "noise_sigma", "compare_samples", "area_ratio",
            "StartWidth", "measured_start_widths", "site_identity"]
@@ -238,8 +240,8 @@ def site_identity(starts, centres, fwhms, amplitudes, tolerances, lines=None):
     return status, warns
 
 
-@dataclass
-class DeconvolutionResult:
+@dataclass(repr=False)
+class DeconvolutionResult(ResultDisplay):
     """Fitted sites of a spectrum.
 
     Attributes
@@ -276,6 +278,37 @@ class DeconvolutionResult:
     def table(self) -> list[dict]:
         """Rows for text/CSV/JSON output (one per site)."""
         return [dict(site=i + 1, **s) for i, s in enumerate(self.sites)]
+
+    def _title(self):
+        return f"{len(self.sites)} site{'s' if len(self.sites) != 1 else ''}, reduced chi2 {self.redchi:.3g}"
+
+    def _headline(self):
+        return ", ".join(f"{s['center']:.1f} ppm: {s['fraction']:.3f}" for s in self.sites)
+
+    def _rows(self):
+        return [dict(name=f"site {r['site']}", **{k: v for k, v in r.items() if k != "site"}) for r in self.table()]
+
+    def to_dict(self) -> dict:
+        return dict(sites=self.table(), sigma=self.sigma, redchi=self.redchi, notes=list(self.notes),
+                    warnings=list(self.warnings))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """The fit from :meth:`to_dict` or a ``deconvolve --json`` (the spectrum and model are not in it)."""
+        def num(v):
+            return float("nan") if v is None else v
+
+        sites = [{k: num(v) for k, v in s.items() if k != "site"} for s in data.get("sites", [])]
+        return cls(sites, num(data.get("sigma")), num(data.get("redchi")), None, None, None, None, None, [],
+                   list(data.get("notes", [])), list(data.get("warnings", [])))
+
+    def plot(self, ax=None, resid_ax=None, nucleus=None, title=""):
+        """Spectrum, fit and each site's line on ``ax`` (new axes when None); the residual on ``resid_ax``."""
+        from .plot import draw_deconvolution
+
+        if self.ppm is None:
+            raise UserError("this fit was read from JSON, which does not hold the spectrum: plot the fit itself")
+        return draw_deconvolution(self, axes_or_new(ax), resid_ax, nucleus=nucleus, title=title)
 
 
 def deconvolve(
@@ -369,8 +402,8 @@ def _check_work(ppm, centers, shape, fit_region, baseline, n_starts, allow_long)
     n_points = x.size if fit_region is None else int(np.count_nonzero((x >= min(fit_region)) & (x <= max(fit_region))))
     n_sites = np.atleast_1d(centers).size
     n_par = 3 * n_sites + {"none": 0, "constant": 1, "linear": 2}.get(baseline, 0) + (_SHAPES.get(shape, 0) is None)
-    check_work(fit_work(n_starts, n_points, n_par, "the number of --sites or the points (--fit-region)"), allow_long,
-               f"deconvolve --sites ({n_sites} sites)")
+    check_work(fit_work(n_starts, n_points, n_par, "the number of sites_ppm or the points (fit_region_ppm)"), allow_long,
+               f"deconvolve sites_ppm ({n_sites} sites)")
 
 
 def _deconvolve_once(
@@ -386,8 +419,47 @@ def _deconvolve_once(
     n_starts: int = 3,
 ) -> DeconvolutionResult:
     """One run of :func:`deconvolve` (same parameters; ``center_bounds_ppm`` may be one per site)."""
-    import lmfit
+    x, yv, xf, yf, centers = _deconvolution_data(ppm, y, centers, shape, baseline, fit_region)
+    width, step = np.ptp(xf), abs(xf[1] - xf[0])
+    measured = measured_start_widths(xf, yf, centers)
+    notes = []
+    if fwhm is None:
+        fw = np.array([m.fwhm for m in measured])
+        notes.append("starting line widths from the data: " + "; ".join(f"{m.centre:g}: {m.fwhm:.2f} ppm ({m.how})"
+                                                                         for m in measured))
+    else:
+        fw = np.broadcast_to(np.asarray(fwhm, float), (len(centers),))
+    params = _line_params(xf, yf, centers, fw, shape, baseline, center_bounds_ppm, step, width)
+    sigma = noise_sigma(x, yv, noise_region) if noise_region is not None else None
+    if sigma is not None and sigma <= 0:
+        raise UserError("the noise region is exactly flat (sigma = 0); choose another region")
+    lines = _LineModel(xf, yf, len(centers), baseline, sigma)
+    res = _multistart_lines(lines, params, n_starts, step, width)
+    p = res.params
+    if sigma is None:
+        sigma = float(np.sqrt(np.sum((lines.model(p, xf) - yf) ** 2) / max(1, xf.size - res.nvarys)))
+        notes.append("noise sigma taken from the fit residual (no noise region given)")
+        redchi = 1.0
+    else:
+        redchi = float(res.redchi)  # with a measured sigma, lmfit must not rescale the covariance by redchi
+    if res.covar is None:
+        notes.append("uncertainties could not be estimated (singular covariance): sites may be degenerate")
+    from ..profile import stderr_factor
 
+    scale = stderr_factor(res, sigma_known=noise_region is not None) if res.covar is not None else 1.0
+    warnings = []
+    base = _baseline_fraction(x, yv, p, lines.n)
+    noise_pt = robust_noise(yv)  # white-noise level from point differences (not from the fit)
+    sites = [_line_row(lines, p, i, scale, centers, base, noise_pt, step, width, warnings) for i in range(lines.n)]
+    _judge_lines(sites, centers, measured, step, width, warnings)
+    covar = None if res.covar is None else np.array(res.covar) * scale**2
+    return DeconvolutionResult(sites=sites, sigma=float(sigma), redchi=redchi, ppm=xf, data=yf, model=lines.model(p, xf),
+                               components=lines.comps(p, xf), covar=covar, var_names=list(res.var_names), notes=notes,
+                               warnings=warnings)
+
+
+def _deconvolution_data(ppm, y, centers, shape, baseline, fit_region):
+    """The whole axis and spectrum, the fitted part (``fit_region``) and the centres, checked."""
     if shape not in _SHAPES:
         raise UserError(f"unknown line shape {shape!r}; use one of {', '.join(_SHAPES)}")
     if baseline not in ("none", "constant", "linear"):
@@ -399,27 +471,26 @@ def _deconvolve_once(
     centers = [float(c) for c in np.atleast_1d(centers)]
     if not centers:
         raise UserError("give at least one site centre")
-    notes = []
     sel = np.ones_like(x, bool)
     if fit_region is not None:
         lo, hi = sorted(fit_region)
         sel = (x >= lo) & (x <= hi)
     xf, yf = x[sel], yv[sel]
     if xf.size < 8:  # a region beside the spectrum (or narrower than its points) leaves nothing to fit
-        raise UserError(f"fit region {lo:g}..{hi:g} ppm holds only {xf.size} point(s) of the spectrum "
+        where = f"fit region {lo:g}..{hi:g} ppm holds" if fit_region is not None else "the spectrum has"
+        raise UserError(f"{where} only {xf.size} point(s) of the spectrum "
                         f"({x.min():.1f}..{x.max():.1f} ppm); give a region on the spectrum")
     for c in centers:
         if not (xf.min() <= c <= xf.max()):
             raise UserError(f"site centre {c:g} ppm lies outside the fitted range {xf.min():.1f}..{xf.max():.1f} ppm")
-    width = np.ptp(xf)
-    step = abs(xf[1] - xf[0])
-    measured = measured_start_widths(xf, yf, centers)
-    if fwhm is None:
-        fw = np.array([m.fwhm for m in measured])
-        notes.append("starting line widths from the data: " + "; ".join(f"{m.centre:g}: {m.fwhm:.2f} ppm ({m.how})"
-                                                                         for m in measured))
-    else:
-        fw = np.broadcast_to(np.asarray(fwhm, float), (len(centers),))
+    return x, yv, xf, yf, centers
+
+
+def _line_params(xf, yf, centers, fw, shape, baseline, center_bounds_ppm, step, width):
+    """lmfit parameters: centre, width and area per site, the Lorentzian fraction, the baseline terms
+    and the populations as expressions (their errors include the correlations of the areas)."""
+    import lmfit
+
     params = lmfit.Parameters()
     for i, (c, w) in enumerate(zip(centers, fw)):
         # Physical bounds: a centre inside the fitted window, 0 < width < window.
@@ -438,115 +509,93 @@ def _deconvolve_once(
         params.add("b0", value=0.0)
     if baseline == "linear":
         params.add("b1", value=0.0)
-    n = len(centers)
-    total = " + ".join(f"a{i}" for i in range(n))
-    for i in range(n):
+    total = " + ".join(f"a{i}" for i in range(len(centers)))
+    for i in range(len(centers)):
         params.add(f"f{i}", expr=f"a{i} / ({total})")
-    xm = 0.5 * (xf.min() + xf.max())
+    return params
 
-    def comps(p, xx):
+
+class _LineModel:
+    """One pseudo-Voigt line per site plus the baseline terms, and the (weighted) residual."""
+
+    def __init__(self, xf, yf, n, baseline, sigma):
+        self.xf, self.yf, self.n, self.baseline, self.sigma = xf, yf, n, baseline, sigma
+        self.xm = 0.5 * (xf.min() + xf.max())
+
+    def comps(self, p, xx):
         eta = p["eta"].value
-        return np.array([p[f"a{i}"].value * pseudo_voigt(xx, p[f"c{i}"].value, p[f"w{i}"].value, eta) for i in range(n)])
+        return np.array([p[f"a{i}"].value * pseudo_voigt(xx, p[f"c{i}"].value, p[f"w{i}"].value, eta)
+                         for i in range(self.n)])
 
-    def model(p, xx):
-        out = comps(p, xx).sum(axis=0)
-        if baseline != "none":
+    def model(self, p, xx):
+        out = self.comps(p, xx).sum(axis=0)
+        if self.baseline != "none":
             out = out + p["b0"].value
-        if baseline == "linear":
-            out = out + p["b1"].value * (xx - xm)
+        if self.baseline == "linear":
+            out = out + p["b1"].value * (xx - self.xm)
         return out
 
-    sigma = noise_sigma(x, yv, noise_region) if noise_region is not None else None
-    if sigma is not None and sigma <= 0:
-        raise UserError("the noise region is exactly flat (sigma = 0); choose another region")
+    def resid(self, p):
+        r = self.model(p, self.xf) - self.yf
+        return r / self.sigma if self.sigma else r
 
-    def resid(p):
-        r = model(p, xf) - yf
-        return r / sigma if sigma else r
 
-    # Multi-start: the given widths, and a third and three times them (within the bounds).
+def _multistart_lines(lines, params, n_starts, step, width):
+    """Multi-start: the given widths, and a third and three times them (within the bounds); the
+    best is polished with Levenberg-Marquardt."""
+    import lmfit
+
     best = None
     for f in (1.0, 1.0 / 3.0, 3.0)[:max(1, int(n_starts))]:
         p0 = params.copy()
-        for i in range(n):
+        for i in range(lines.n):
             w0 = params[f"w{i}"].value * f
             p0[f"w{i}"].set(value=float(np.clip(w0, 1.01 * step, 0.99 * width)))
-        r = lmfit.minimize(resid, p0, method="least_squares")
+        r = lmfit.minimize(lines.resid, p0, method="least_squares")
         if best is None or r.chisqr < best.chisqr:
             best = r
-    res = lmfit.minimize(resid, best.params, method="leastsq")
-    p = res.params
-    if sigma is None:
-        sigma = float(np.sqrt(np.sum((model(p, xf) - yf) ** 2) / max(1, xf.size - res.nvarys)))
-        notes.append("noise sigma taken from the fit residual (no noise region given)")
-        redchi = 1.0
-    else:
-        redchi = float(res.redchi)
-        # With a measured sigma, lmfit must not rescale the covariance by redchi.
-    if res.covar is None:
-        notes.append("uncertainties could not be estimated (singular covariance): sites may be degenerate")
-    sites = []
-    warnings = []
-    base = _baseline_fraction(x, yv, p, n)
-    from .processing import robust_noise
+    return lmfit.minimize(lines.resid, best.params, method="leastsq")
 
-    noise_pt = robust_noise(yv)  # white-noise level from point differences (not from the fit)
-    scale = 1.0
-    if res.covar is not None and noise_region is not None and res.redchi > 0:
-        # lmfit's stderr is scaled by sqrt(redchi); undo that so errors reflect the measured noise.
-        scale = 1.0 / np.sqrt(res.redchi)
-    for i in range(n):
-        row = {}
-        for key, name in (("c", "center"), ("w", "fwhm"), ("a", "area"), ("f", "fraction")):
-            par = p[f"{key}{i}"]
-            row[name] = float(par.value)
-            row[name + "_err"] = float(par.stderr * scale) if par.stderr is not None else float("nan")
-        row["eta"] = float(p["eta"].value)
-        row["baseline_fraction"] = base[i]
-        row["status"] = "ok"
-        why = []
-        edge = 0.5 * step
-        if row["center"] <= xf.min() + edge or row["center"] >= xf.max() - edge:
-            why.append(f"its centre ran to the window edge ({row['center']:.1f} ppm)")
-        if row["fwhm"] > 0.5 * width:
-            why.append(f"its width {row['fwhm']:.0f} ppm exceeds half the window: it fits the baseline, not a line")
-        if not (row["area"] > 2.0 * row["area_err"]):
-            why.append(f"its area {row['area']:.3g} is not above twice its error {row['area_err']:.2g}")
-        others = [p[f"w{j}"].value for j in range(n) if j != i]
-        if not why and others and row["fwhm"] > BROAD * np.median(others):
-            # A component far broader than the other sites: a rolling baseline (e.g. from a
-            # leading FID transient) and a broad line look alike when most of its span is flat
-            # baseline, or when it is a compromise over a narrower line that no site describes
-            # (the residual under it shows that line); the user must decide, so it is not 'ok'.
-            over = _unexplained_peak(xf, yf - model(p, xf), row["center"], row["fwhm"], noise_pt)
-            if base[i] > 0.5 or over is not None:
-                row["status"] = "baseline?"
-                seen = (f"over points {base[i] * 100:.0f} % of which are flat baseline" if base[i] > 0.5 else
-                        f"over a narrower line at {over[0]:.1f} ppm that no site describes (residual {over[1]:.0f} "
-                        f"x the noise)")
-                warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) fitted {row['fwhm']:.0f} ppm wide at "
-                                f"{row['center']:.1f} ppm, {row['fwhm'] / np.median(others):.0f} x the other sites, {seen}: "
-                                f"it may be fitting a rolling baseline, not a line; correct the baseline "
-                                f"(--baseline-poly 3), add a site or narrow --fit-region and compare")
-        if why:
-            row["status"] = "refused"
-            warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
-        sites.append(row)
-    _judge_lines(sites, centers, measured, step, width, warnings)
-    covar = None if res.covar is None else np.array(res.covar) * scale**2
-    return DeconvolutionResult(
-        sites=sites,
-        sigma=float(sigma),
-        redchi=redchi,
-        ppm=xf,
-        data=yf,
-        model=model(p, xf),
-        components=comps(p, xf),
-        covar=covar,
-        var_names=list(res.var_names),
-        notes=notes,
-        warnings=warnings,
-    )
+
+def _line_row(lines, p, i, scale, centers, base, noise_pt, step, width, warnings):
+    """The table row of site ``i``: values and errors, status 'refused' or 'baseline?' with a warning."""
+    xf, yf, n = lines.xf, lines.yf, lines.n
+    row = {}
+    for key, name in (("c", "center"), ("w", "fwhm"), ("a", "area"), ("f", "fraction")):
+        par = p[f"{key}{i}"]
+        row[name] = float(par.value)
+        row[name + "_err"] = float(par.stderr * scale) if par.stderr is not None else float("nan")
+    row["eta"] = float(p["eta"].value)
+    row["baseline_fraction"] = base[i]
+    row["status"] = "ok"
+    why = []
+    edge = 0.5 * step
+    if row["center"] <= xf.min() + edge or row["center"] >= xf.max() - edge:
+        why.append(f"its centre ran to the window edge ({row['center']:.1f} ppm)")
+    if row["fwhm"] > 0.5 * width:
+        why.append(f"its width {row['fwhm']:.0f} ppm exceeds half the window: it fits the baseline, not a line")
+    if not (row["area"] > 2.0 * row["area_err"]):
+        why.append(f"its area {row['area']:.3g} is not above twice its error {row['area_err']:.2g}")
+    others = [p[f"w{j}"].value for j in range(n) if j != i]
+    if not why and others and row["fwhm"] > BROAD * np.median(others):
+        # A component far broader than the other sites: a rolling baseline (e.g. from a
+        # leading FID transient) and a broad line look alike when most of its span is flat
+        # baseline, or when it is a compromise over a narrower line that no site describes
+        # (the residual under it shows that line); the user must decide, so it is not 'ok'.
+        over = _unexplained_peak(xf, yf - lines.model(p, xf), row["center"], row["fwhm"], noise_pt)
+        if base[i] > 0.5 or over is not None:
+            row["status"] = "baseline?"
+            seen = (f"over points {base[i] * 100:.0f} % of which are flat baseline" if base[i] > 0.5 else
+                    f"over a narrower line at {over[0]:.1f} ppm that no site describes (residual {over[1]:.0f} "
+                    f"x the noise)")
+            warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) fitted {row['fwhm']:.0f} ppm wide at "
+                            f"{row['center']:.1f} ppm, {row['fwhm'] / np.median(others):.0f} x the other sites, {seen}: "
+                            f"it may be fitting a rolling baseline, not a line; correct the baseline "
+                            f"(baseline_order=3), add a site or narrow fit_region_ppm and compare")
+    if why:
+        row["status"] = "refused"
+        warnings.append(f"site {i + 1} (start {centers[i]:g} ppm) is not determined by the data: " + "; ".join(why))
+    return row
 
 
 def _judge_lines(sites, centers, measured, step, width, warnings):

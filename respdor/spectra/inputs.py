@@ -94,7 +94,7 @@ def load_spectrum(path, lb_hz: float = 0.0, phase="stored", baseline_order=None,
                             "(use pass-process or integrate for 2D data)")
         pr = process_fid(ds, lb_hz=lb_hz, zero_fill=zero_fill, phase=phase, dc=dc, baseline_order=baseline_order,
                          lp_first=lp_first)
-        _check_not_constant(p, pr.real, "processed spectrum", " (a fid of zeros, or a --lb that flattened every line?)")
+        _check_not_constant(p, pr.real, "processed spectrum", " (a fid of zeros, or a lb_hz that flattened every line?)")
         return Spectrum1D(pr.ppm, pr.real, pr.freq_hz, ds.larmor_hz, ds.nucleus, ds.mas_hz_recorded, pr,
                           list(ds.notes) + pr.notes, ds.nucleus_inferred)
     from .textio import read_spectrum_text
@@ -119,7 +119,7 @@ def _check_not_constant(path, y, what, hint=""):
         raise DataFileError(path, f"the {what} is constant ({y[0]:g} everywhere): no line to fit{hint}")
 
 
-#: A --larmor/--field that differs from another source of the observe frequency by more than
+#: A larmor_hz / field_t that differs from another source of the observe frequency by more than
 #: WARN_FRACTION is a warning, by more than REFUSE_FRACTION a contradiction (refused). Carrier
 #: offsets (SFO1 - BF1) stay within a spectral width, well under 2 % of the frequency.
 WARN_FRACTION, REFUSE_FRACTION = 1e-3, 2e-2
@@ -139,7 +139,7 @@ def _compare(a_hz, a_how, b_hz, b_how, warn, using):
 
 
 def _check_nucleus_frequency(hz, how, nucleus, warn):
-    """A frequency given with --nucleus must be that nucleus on some magnet; name the nucleus it
+    """A frequency given with ``nucleus`` must be that nucleus on some magnet; name the nucleus it
     fits instead when it fits none of the usual magnets (the 1H frequency a multiple of 50 MHz)."""
     from spinsim.isotopes import get_isotope
 
@@ -148,7 +148,7 @@ def _check_nucleus_frequency(hz, how, nucleus, warn):
     try:
         iso = get_isotope(nucleus)
     except ValueError as exc:
-        raise UserError(f"--nucleus: {exc}") from None
+        raise UserError(f"observed_nucleus: {exc}") from None
     if not iso.frequency_ratio:
         return
     h = hz / 1e6 / iso.frequency_ratio
@@ -156,15 +156,15 @@ def _check_nucleus_frequency(hz, how, nucleus, warn):
     others = [(s, hh) for s, hh in infer_nucleus(hz / 1e6) if s != iso.symbol]
     alt = f"; it is {others[0][0]} on a {others[0][1]:.1f} MHz magnet" if others else ""
     if not lo <= h <= hi:
-        raise UserError(f"{how} ({hz / 1e6:.4f} MHz) and --nucleus {iso.symbol} contradict each other: they would "
+        raise UserError(f"{how} ({hz / 1e6:.4f} MHz) and observed_nucleus {iso.symbol} contradict each other: they would "
                         f"need a {h:.1f} MHz 1H magnet (magnets lie between {lo:g} and {hi:g} MHz){alt}")
     if others and all(s != iso.symbol for s, _ in infer_nucleus(hz / 1e6)):
         warn.append(f"{how} ({hz / 1e6:.4f} MHz) is {iso.symbol} on a {h:.1f} MHz 1H magnet, not a usual one"
-                    f"{alt}: check --larmor and --nucleus")
+                    f"{alt}: check larmor_hz and observed_nucleus")
 
 
 def check_nucleus(nucleus, data_nucleus, data_nucleus_inferred=False):
-    """A --nucleus that differs from the data set's: refused against NUC1, a warning (the data
+    """A ``nucleus`` that differs from the data set's: refused against NUC1, a warning (the data
     used) when the data set's nucleus was only inferred from BF1. Returns the warnings."""
     if not (nucleus and data_nucleus):
         return []
@@ -173,22 +173,33 @@ def check_nucleus(nucleus, data_nucleus, data_nucleus_inferred=False):
     try:
         same = get_isotope(nucleus).symbol == data_nucleus
     except ValueError as exc:
-        raise UserError(f"--nucleus: {exc}") from None
+        raise UserError(f"observed_nucleus: {exc}") from None
     if same:
         return []
-    text = f"--nucleus {nucleus} but the data set observes {data_nucleus}"
+    text = f"observed_nucleus {nucleus} but the data set observes {data_nucleus}"
     if not data_nucleus_inferred:
-        raise UserError(f"{text} (acqus NUC1): they contradict each other; drop --nucleus or check the data set")
+        raise UserError(f"{text} (acqus NUC1): they contradict each other; drop observed_nucleus or check the data set")
     return [f"{text} (inferred from BF1); using the data"]
+
+
+def _check_field(field_t):
+    """B0 in (0, 100] T; a number of 100-1500 is a 1H frequency in MHz typed as a field (said)."""
+    if field_t is None or 0 < field_t <= 100:
+        return
+    from .referencing import GAMMA_PROTON_SHIELDED_HZ_PER_T
+
+    hint = (f"; {field_t:g} looks like a 1H frequency in MHz: that magnet is field_t "
+            f"{field_t * 1e6 / GAMMA_PROTON_SHIELDED_HZ_PER_T:.2f}" if 100 < field_t <= 1500 else "")
+    raise UserError(f"field_t {field_t:g}: B0 must lie in (0, 100] T{hint}")
 
 
 def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nucleus=None,
                    data_nucleus_inferred=False):
     """The observe frequency to use, from the data when they carry it; contradictions refused.
 
-    Every source given is compared with every other: --larmor with --field (x the nucleus's
-    Xi), each with the data set's SFO1, and --larmor with --nucleus (it must be that nucleus on
-    a magnet of 40-1300 MHz 1H). A difference above :data:`REFUSE_FRACTION` is refused naming
+    Every source given is compared with every other: ``larmor_hz`` with ``field_t`` (x the
+    nucleus's Xi), each with the data set's SFO1, and ``larmor_hz`` with ``nucleus`` (it must be
+    that nucleus on a magnet of 40-1300 MHz 1H). A field outside (0, 100] T is refused. A difference above :data:`REFUSE_FRACTION` is refused naming
     both values, above :data:`WARN_FRACTION` it is a warning.
 
     Parameters
@@ -196,11 +207,11 @@ def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nuc
     data_hz : float or None
         SFO1 of the data set (Hz).
     larmor_hz, field_t : float or None
-        --larmor (Hz) and --field (T).
+        The observe frequency (Hz) and B0 (T) given by the user.
     nucleus, data_nucleus : str or None
-        --nucleus and the data set's nucleus.
+        The observed isotope given by the user, and the data set's.
     data_nucleus_inferred : bool
-        The data set's nucleus was inferred from BF1 (NUC1 empty): a different --nucleus is then a
+        The data set's nucleus was inferred from BF1 (NUC1 empty): a different ``nucleus`` is then a
         warning, otherwise it contradicts NUC1 and is refused.
 
     Returns
@@ -211,31 +222,32 @@ def resolve_larmor(data_hz, larmor_hz=None, field_t=None, nucleus=None, data_nuc
     """
     from .referencing import larmor_from_field
 
+    _check_field(field_t)
     warn = check_nucleus(nucleus, data_nucleus, data_nucleus_inferred)
     nuc = data_nucleus or nucleus
     from_field = None
     if field_t:
         if not nuc:
-            raise UserError("--field needs --nucleus (the observed isotope, e.g. 113Cd)")
+            raise UserError("field_t needs observed_nucleus (the observed isotope, e.g. 113Cd)")
         try:
             from_field = larmor_from_field(nuc, field_t)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    field_how = f"--field {field_t:g} T for {nuc}" if from_field else ""
+    field_how = f"field_t {field_t:g} T for {nuc}" if from_field else ""
     if larmor_hz and from_field:
-        _compare(float(larmor_hz), "--larmor", from_field, field_how + " (Xi x 1H frequency)", warn,
-                 "SFO1" if data_hz else "--larmor")
+        _compare(float(larmor_hz), "larmor_hz", from_field, field_how + " (Xi x 1H frequency)", warn,
+                 "SFO1" if data_hz else "larmor_hz")
     if larmor_hz and nuc:
-        _check_nucleus_frequency(float(larmor_hz), "--larmor", nuc, warn)
-    given, how = (float(larmor_hz), "--larmor") if larmor_hz else (from_field, field_how) if from_field else (None, "")
+        _check_nucleus_frequency(float(larmor_hz), "larmor_hz", nuc, warn)
+    given, how = (float(larmor_hz), "larmor_hz") if larmor_hz else (from_field, field_how) if from_field else (None, "")
     if data_hz:
         if larmor_hz:
-            _compare(float(larmor_hz), "--larmor", data_hz, "the data set's SFO1", warn, "SFO1")
+            _compare(float(larmor_hz), "larmor_hz", data_hz, "the data set's SFO1", warn, "SFO1")
         elif from_field:
             _compare(from_field, field_how, data_hz, "the data set's SFO1", warn, "SFO1")
         return float(data_hz), "SFO1 from acqus", warn
     if given is None:
-        raise UserError("give the observe frequency: --larmor 88.75MHz, or --nucleus 113Cd --field 9.4")
+        raise UserError("give the observe frequency: larmor_hz 88.75MHz, or observed_nucleus 113Cd field_t 9.4")
     if how == field_how:
         how = f"{field_how} (Xi x 1H frequency)"
     return given, how, warn
@@ -248,7 +260,7 @@ NOISE_SPREAD_REFUSE = 3.0
 NOISE_SPREAD_WARN, NOISE_PEAK_WARN = 1.5, 6.0
 
 
-def check_noise_region(ppm, y, region, sites=(), option="--noise-region", where="the spectrum"):
+def check_noise_region(ppm, y, region, sites=(), option="noise_region_ppm", where="the spectrum"):
     """Refuse a noise region that lies on signal; return a warning when it holds a little.
 
     The region's spread (standard deviation after removing a straight line, as the noise

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import UserError
 from .processing import spectrum_noise
 
-__all__ = ["SidebandPair", "MasCheck", "sideband_pairs", "measure_mas_rate", "check_mas_rate"]
+__all__ = ["SidebandPair", "MasCheck", "sideband_pairs", "measure_mas_rate", "check_mas_rate", "infer_mas_rate"]
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: 
     freq_hz, spectrum : ndarray
         Ascending frequency axis (Hz) and phased real spectrum.
     given_hz : float, optional
-        Rate given by the user (``--mas``): used, but checked.
+        Rate given by the user: used, but checked.
     recorded_hz : float, optional
         acqus MASR.
     rel_tol : float
@@ -239,7 +239,7 @@ def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: 
     if given_hz is not None:
         rate, source = float(given_hz), "given"
         if differs(given_hz, measured):
-            warn.append(f"--mas {given_hz:g} Hz disagrees with the sideband spacing {measured:.0f} Hz of the {what} "
+            warn.append(f"mas_rate_hz {given_hz:g} Hz disagrees with the sideband spacing {measured:.0f} Hz of the {what} "
                         f"({len(pairs)} pairs)")
     elif measured is not None:
         rate, source = measured, "sidebands"
@@ -249,20 +249,46 @@ def check_mas_rate(freq_hz, spectrum, given_hz=None, recorded_hz=None, rel_tol: 
             rate, source = float(recorded_hz), "MASR (confirmed by sidebands)"
         else:
             rec = f"acqus MASR = {recorded_hz:g} Hz is not supported by any sideband pair; " if recorded_hz else ""
-            raise UserError(f"cannot determine the MAS rate of the {what}: {notes[-1]}; {rec}give --mas")
+            raise UserError(f"cannot determine the MAS rate of the {what}: {notes[-1]}; {rec}give mas_rate_hz")
     if recorded_hz is not None and differs(recorded_hz, rate):
         warn.append(f"acqus MASR = {recorded_hz:g} Hz disagrees with the rate used, {rate:g} Hz ({source}"
                     + (f"; sidebands say {measured:.0f} Hz" if measured is not None else "") + "): MASR is stale")
     if given_hz is not None and differs(given_hz, recorded_hz) and measured is None:
-        notes.append("the data cannot arbitrate between --mas and MASR (too few sidebands)")
+        notes.append("the data cannot arbitrate between mas_rate_hz and MASR (too few sidebands)")
     used_pairs = _support(freq_hz, spectrum, rate, snr)
     if source == "given" and not used_pairs and pairs and measured is None:
         sp = float(np.mean([p.spacing_hz for p in pairs]))
         if abs(sp - rate) > rel_tol * max(sp, rate):
-            warn.append(f"no sideband pair of the {what} supports --mas {given_hz:g} Hz; the pair(s) it has are "
+            warn.append(f"no sideband pair of the {what} supports mas_rate_hz {given_hz:g} Hz; the pair(s) it has are "
                         f"{sp:.0f} Hz apart")
     return MasCheck(rate, source, measured, used_pairs, recorded_hz, given_hz, warn, notes)
 
 
 def _support(freq_hz, spectrum, rate, snr):
     return sideband_pairs(freq_hz, spectrum, rate, snr=snr) if rate else []
+
+
+def infer_mas_rate(freq_hz, spectrum, min_hz: float = 1000.0, max_hz: float = 80000.0, snr: float = 8.0):
+    """Spinning rate from the sideband spacing, or None when the data do not show it.
+
+    Kept for compatibility; see :func:`measure_mas_rate` (which also returns
+    the evidence) and :func:`check_mas_rate`. A rate is returned only when
+    at least two significant sideband pairs that are not one chain of equally spaced peaks agree
+    (earlier versions returned a confident rate from any three peaks).
+
+    Parameters
+    ----------
+    freq_hz : ndarray
+        Ascending frequency axis in Hz.
+    spectrum : ndarray
+        Real (phased or magnitude) spectrum.
+    min_hz, max_hz : float
+        Search range for the rate in Hz.
+    snr : float
+        Minimum signal-to-noise ratio of the peaks used.
+
+    Returns
+    -------
+    float or None
+    """
+    return measure_mas_rate(freq_hz, np.asarray(spectrum, float), min_hz=min_hz, max_hz=max_hz, snr=snr)[0]

@@ -14,7 +14,7 @@ Processing (physics.md section 5, CP-PASS):
    from :func:`respdor.spectra.deconvolution.deconvolve`) the intensity in row k is the linear
    least-squares amplitude of the site's fixed lineshape in that row, with its standard error
    from the noise measured in a signal-free region; these manifolds feed
-   :func:`respdor.spectra.csa_fit.fit_manifold`.
+   :func:`respdor.spectra.csa_manifold.fit_manifold`.
 
 Orders with |k| >= N/2 alias into other rows: choose N >= 2 k_max + 1.
 

@@ -34,9 +34,69 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["Processed1D", "apply_phase", "stored_phase", "autophase", "remove_dc", "baseline_mask",
+__all__ = ["Processed1D", "spectrum_1d", "MAX_LB_GAIN", "apply_phase", "stored_phase", "autophase", "remove_dc", "baseline_mask",
            "baseline_correct", "process_fid", "robust_noise", "spectrum_noise", "phase_quality",
            "phase_difference", "leading_spikes", "acme_score", "backward_lp", "transient_length"]
+
+
+#: Largest factor by which a negative line broadening may raise the last point of an FID (its noise
+#: with it); beyond, the spectrum is noise from the FID's tail.
+MAX_LB_GAIN = 1e6
+
+
+def _check_line_broadening(lb_hz, dwell_s, t_max_s):
+    """Refuse a line broadening wider than the spectrum, or a negative one that multiplies the FID's
+    tail (and its noise) by more than :data:`MAX_LB_GAIN` (a unit or sign mistake)."""
+    sw = 1.0 / dwell_s
+    if lb_hz > sw:
+        raise UserError(f"line broadening {lb_hz:g} Hz is wider than the whole spectrum ({sw:g} Hz): every line "
+                        "would be flattened; give it in Hz (typically 10-500)")
+    if lb_hz < 0 and np.pi * -lb_hz * t_max_s > np.log(MAX_LB_GAIN):
+        raise UserError(f"line broadening {lb_hz:g} Hz multiplies the end of the {t_max_s * 1e3:.3g} ms FID by "
+                        f"{np.exp(min(np.pi * -lb_hz * t_max_s, 700)):.3g}: the spectrum would be its amplified "
+                        "noise; use a positive line broadening")
+
+
+def spectrum_1d(fid, dwell_s: float, lb_hz: float = 0.0, zero_fill: int = 1, phase0_deg: float | None = 0.0):
+    """Fourier transform of a Bruker-ordered FID onto an ascending frequency axis.
+
+    Parameters
+    ----------
+    fid : ndarray
+        Complex FID(s) as read by :func:`respdor.spectra.bruker.read_bruker` (last axis is time).
+    dwell_s : float
+        Dwell time in s.
+    lb_hz : float
+        Exponential line broadening in Hz.
+    zero_fill : int
+        Zero-fill factor (>= 1).
+    phase0_deg : float or None
+        Zero-order phase in degrees; None finds it from the total integral (maximum absorption).
+
+    Returns
+    -------
+    freq_hz : ndarray
+        Ascending offsets from the carrier in Hz.
+    spectrum : ndarray
+        Complex spectrum (phased); first point of the FID halved to avoid a baseline offset.
+    """
+    fid = np.array(fid, dtype=complex, copy=True)
+    n = fid.shape[-1]
+    t = np.arange(n) * dwell_s
+    if lb_hz:
+        _check_line_broadening(lb_hz, dwell_s, t[-1])
+        fid *= np.exp(-np.pi * lb_hz * t)
+    fid[..., 0] *= 0.5
+    m = n * max(1, int(zero_fill))
+    # With nmrglue's reading of TopSpin data, + offset precesses as e^{+i 2 pi nu t}: a plain FFT
+    # gives ascending frequency (checked against TopSpin's own 1r of the spinplots glycine set).
+    spec = np.fft.fftshift(np.fft.fft(fid, n=m, axis=-1), axes=-1)
+    freq = np.fft.fftshift(np.fft.fftfreq(m, dwell_s))
+    if phase0_deg is None:
+        total = spec.sum(axis=tuple(range(spec.ndim)))
+        phase0_deg = -np.degrees(np.angle(total))
+    spec *= np.exp(1j * np.radians(phase0_deg))
+    return freq, spec
 
 
 def apply_phase(spec, phc0_deg: float, phc1_deg: float = 0.0):
@@ -660,8 +720,6 @@ def _phasing_spectrum(fid, dwell_s, lb_hz, zero_fill, skip: int = 0):
     origin kept, so the lines keep their phase at their tops while the broad background those
     points make disappears.
     """
-    from .bruker import spectrum_1d
-
     aq = np.shape(fid)[-1] * dwell_s
     lb = max(float(lb_hz), np.log(20.0) / (np.pi * aq))
     x = np.array(fid, complex, copy=True)
@@ -724,21 +782,21 @@ def _repair_leading(data, lp_first, notes):
         n, why = transient_length(data), ("a transient (larger than 2.5 x the median of the next 8 points, or more "
                                           "than 5 noise levels from their backward prediction)")
     else:
-        n, why = int(lp_first), "as asked (--lp-first)"
+        n, why = int(lp_first), "as asked (lp_first)"
     if n < 0:
-        raise UserError(f"--lp-first must be >= 0, got {lp_first}")
+        raise UserError(f"lp_first must be >= 0, got {lp_first}")
     if n == 0:
         return data
     info = {}
     try:
         out = backward_lp(data, n, details=info)
     except UserError as e:
-        raise UserError(f"--lp-first {n}: {e}") from None
+        raise UserError(f"lp_first {n}: {e}") from None
     ratio = np.abs(info["replaced"]) / np.maximum(np.abs(out[:n]), 1e-300)
     notes.append(f"first {n} FID point(s) are {why}: replaced by backward linear prediction (order {info['order']}, "
                  f"fitted on points {n}-{n + info['fit_points'] - 1}, {info['rank']} signal components; they were "
                  + ", ".join(f"{r:.3g}" for r in ratio) + " x the prediction)"
-                 + ("; --lp-first 0 keeps them" if lp_first is None else ""))
+                 + ("; lp_first 0 keeps them" if lp_first is None else ""))
     return out
 
 
@@ -805,8 +863,6 @@ def process_fid(ds, lb_hz: float = 0.0, zero_fill: int = 2, phase="stored", dc: 
     -------
     Processed1D
     """
-    from .bruker import spectrum_1d
-
     data = ds.data if fid is None else fid
     if np.ndim(data) != 1:
         raise UserError(f"{ds.path}: a 2D data set; this command needs a 1D FID")

@@ -20,7 +20,8 @@ from spinsim.isotopes import get_isotope
 
 from ..curve import DephasingCurve
 from ..errors import DataFileError, UserError
-from .bruker import read_bruker, read_vclist, spectrum_1d
+from .bruker import read_bruker, read_vclist
+from .processing import spectrum_1d
 
 __all__ = ["integrate_series", "write_curve_csv", "curve_csv_text", "series_nuclei", "cpmg_program", "spikelet_comb"]
 
@@ -94,10 +95,36 @@ def integrate_series(
     if not mas_hz > 0:
         raise UserError(f"MAS rate must be > 0 Hz, got {mas_hz!r}")
     if not (periods_per_count > 0 and float(periods_per_count).is_integer()):
-        raise UserError(f"--periods-per-count {periods_per_count:g}: must be a whole number > 0 (rotor periods of "
+        raise UserError(f"periods_per_count {periods_per_count:g}: must be a whole number > 0 (rotor periods of "
                         "recoupling per vclist count: the pulse program repeats whole rotor cycles)")
     ds = read_bruker(path)
     notes = list(ds.notes)
+    vc = _loop_counters(ds, vclist_path)
+    sink = warnings if warnings is not None else notes
+    data = _rows_to_transform(ds, order, mas_hz, cpmg, echo_period_s, n_echoes, notes, sink)
+    freq, spec = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=0.0)
+    ppm = ds.ppm_axis(freq.size)
+    i0 = 0 if order == "s0s1" else 1
+    s0_rows, s1_rows = spec[i0::2], spec[1 - i0::2]
+    sel, nsel = _regions(ppm, region_ppm, noise_ppm)
+    if phase0_deg is None:
+        phase0_deg = float(-np.degrees(np.angle(np.sum(s0_rows[:, sel]))))
+        notes.append(f"zero-order phase {phase0_deg:.1f} deg from the summed S0 rows")
+    rot = np.exp(1j * np.radians(phase0_deg))
+    from .inputs import check_noise_region
+
+    sink += check_noise_region(ppm, (s0_rows.sum(axis=0) * rot).real, noise_ppm, where="the summed S0 rows")
+    s0, sig0 = _integrals(s0_rows * rot, ppm, sel, nsel)
+    s1, sig1 = _integrals(s1_rows * rot, ppm, sel, nsel)
+    _check_order(s0, s1, sig0, sig1, order)
+    t = vc * float(periods_per_count) / mas_hz
+    notes.append(f"t = vclist count x {periods_per_count:g} rotor period(s) at {mas_hz:g} Hz MAS")
+    curve = DephasingCurve.from_signals(t, s0, s1, sig0, sig1, source=str(ds.path), notes=notes)
+    return curve, notes
+
+
+def _loop_counters(ds, vclist_path):
+    """The vclist of a pseudo-2D data set, one counter per S0/S1 pair of rows (checked)."""
     if ds.data.ndim != 2:
         raise DataFileError(ds.path, "not a pseudo-2D data set (no ser file)")
     vpath = Path(vclist_path) if vclist_path else ds.path / "vclist"
@@ -107,33 +134,39 @@ def integrate_series(
         raise DataFileError(
             vpath, f"{vc.size} loop counters need {2 * vc.size} interleaved S0/S1 rows, but the ser has {n_rows}"
         )
+    return vc
+
+
+def _rows_to_transform(ds, order, mas_hz, cpmg, echo_period_s, n_echoes, notes, sink):
+    """The rows as FIDs to transform: as acquired (refused when the pulse program says they are
+    CPMG echo trains; a spikelet comb is said in ``sink``), or their CPMG echoes summed / kept whole."""
     data = ds.data
-    sink = warnings if warnings is not None else notes
     if cpmg is None:
         prog = cpmg_program(ds)
         if prog:
-            raise UserError(f"{ds.path}: {prog}: the rows are CPMG echo trains; give --cpmg sum (echoes summed before "
-                            "the FT) or --cpmg spikelet")
+            raise UserError(f"{ds.path}: {prog}: the rows are CPMG echo trains; give cpmg=sum (echoes summed "
+                            "before the FT) or cpmg=spikelet")
         comb = spikelet_comb(*spectrum_1d(data[0::2] if order == "s0s1" else data[1::2], ds.dwell_s), mas_hz)
         if comb:
             sink.append(f"{ds.path}: {comb}")
-    if cpmg is not None:
-        from .cpmg import echo_parameters, echo_top_offset, spikelet_fid, sum_echoes
+        return data
+    from .cpmg import echo_parameters, echo_top_offset, spikelet_fid, sum_echoes
 
-        if cpmg not in ("sum", "spikelet"):
-            raise UserError(f"cpmg must be 'sum' or 'spikelet', got {cpmg!r}")
-        tau, npe, ne, cn = echo_parameters(ds, echo_period_s, n_echoes)
-        notes += cn
-        off = echo_top_offset(data, npe, ne) if cpmg == "sum" else 0
-        if off:
-            notes.append(f"CPMG: echo tops {off} points after each period start (from the data)")
-        data = sum_echoes(data, npe, ne, offset=off) if cpmg == "sum" else spikelet_fid(data, npe, ne)
-        notes.append(f"CPMG: {ne} echoes of {npe} points " + ("summed (half echoes) before FT" if cpmg == "sum"
-                                                              else "transformed together (spikelet spectrum)"))
-    freq, spec = spectrum_1d(data, ds.dwell_s, lb_hz=lb_hz, zero_fill=1, phase0_deg=0.0)
-    ppm = ds.ppm_axis(freq.size)
-    i0 = 0 if order == "s0s1" else 1
-    s0_rows, s1_rows = spec[i0::2], spec[1 - i0::2]
+    if cpmg not in ("sum", "spikelet"):
+        raise UserError(f"cpmg must be 'sum' or 'spikelet', got {cpmg!r}")
+    tau, npe, ne, cn = echo_parameters(ds, echo_period_s, n_echoes)
+    notes += cn
+    off = echo_top_offset(data, npe, ne) if cpmg == "sum" else 0
+    if off:
+        notes.append(f"CPMG: echo tops {off} points after each period start (from the data)")
+    data = sum_echoes(data, npe, ne, offset=off) if cpmg == "sum" else spikelet_fid(data, npe, ne)
+    notes.append(f"CPMG: {ne} echoes of {npe} points " + ("summed (half echoes) before FT" if cpmg == "sum"
+                                                          else "transformed together (spikelet spectrum)"))
+    return data
+
+
+def _regions(ppm, region_ppm, noise_ppm):
+    """Point masks of the integration and noise regions, checked (enough points, no overlap)."""
     lo, hi = sorted(region_ppm)
     sel = (ppm >= lo) & (ppm <= hi)
     if sel.sum() < 2:
@@ -143,36 +176,23 @@ def integrate_series(
     step_ppm = abs(ppm[1] - ppm[0])
     nsel = (ppm >= nlo) & (ppm <= nhi)
     if nsel.sum() < 8:
-        raise UserError(f"--noise-region {noise_ppm[0]:g} {noise_ppm[1]:g}: holds only {int(nsel.sum())} points "
+        raise UserError(f"noise_region_ppm {noise_ppm[0]:g} {noise_ppm[1]:g}: holds only {int(nsel.sum())} points "
                         f"(at least 8 needed; the points are {step_ppm:.2g} ppm apart): widen it")
     if np.any(sel & nsel):
-        raise UserError(f"--noise-region {noise_ppm[0]:g} {noise_ppm[1]:g} overlaps the integration region "
-                        f"--region {region_ppm[0]:g} {region_ppm[1]:g}")
-    if phase0_deg is None:
-        phase0_deg = float(-np.degrees(np.angle(np.sum(s0_rows[:, sel]))))
-        notes.append(f"zero-order phase {phase0_deg:.1f} deg from the summed S0 rows")
-    rot = np.exp(1j * np.radians(phase0_deg))
+        raise UserError(f"noise_region_ppm {noise_ppm[0]:g} {noise_ppm[1]:g} overlaps the integration region "
+                        f"region_ppm {region_ppm[0]:g} {region_ppm[1]:g}")
+    return sel, nsel
+
+
+def _integrals(rows, ppm, sel, nsel):
+    """Integral of each phased row over ``sel`` and its noise from the points in ``nsel``."""
     step = abs(ppm[1] - ppm[0])
-    from .inputs import check_noise_region
-
-    sink += check_noise_region(ppm, (s0_rows.sum(axis=0) * rot).real, noise_ppm, where="the summed S0 rows")
-
-    def integral(rows):
-        re = (rows * rot).real
-        val = re[:, sel].sum(axis=1) * step
-        noise = re[:, nsel]
-        # Remove a straight baseline from the noise points before taking their spread.
-        x = ppm[nsel]
-        sig = np.array([np.std(r - np.polyval(np.polyfit(x, r, 1), x), ddof=2) for r in noise])
-        return val, sig * np.sqrt(sel.sum()) * step
-
-    s0, sig0 = integral(s0_rows)
-    s1, sig1 = integral(s1_rows)
-    _check_order(s0, s1, sig0, sig1, order)
-    t = vc * float(periods_per_count) / mas_hz
-    notes.append(f"t = vclist count x {periods_per_count:g} rotor period(s) at {mas_hz:g} Hz MAS")
-    curve = DephasingCurve.from_signals(t, s0, s1, sig0, sig1, source=str(ds.path), notes=notes)
-    return curve, notes
+    re = rows.real
+    val = re[:, sel].sum(axis=1) * step
+    # Remove a straight baseline from the noise points before taking their spread.
+    x = ppm[nsel]
+    sig = np.array([np.std(r - np.polyval(np.polyfit(x, r, 1), x), ddof=2) for r in re[:, nsel]])
+    return val, sig * np.sqrt(sel.sum()) * step
 
 
 def _check_order(s0, s1, sig0, sig1, order):
@@ -182,9 +202,9 @@ def _check_order(s0, s1, sig0, sig1, order):
     z = float(d.sum() / np.sqrt(np.sum(sig0 ** 2 + sig1 ** 2)))
     if z < -SWAPPED_SIGMA and np.mean(d < 0) > 0.5:
         other = "s0s1" if order == "s1s0" else "s1s0"
-        raise UserError(f"--order {order}: S1 exceeds S0 at {int(np.sum(d < 0))} of {d.size} points ({-z:.0f} sigma "
+        raise UserError(f"row_order={order}: S1 exceeds S0 at {int(np.sum(d < 0))} of {d.size} points ({-z:.0f} sigma "
                         f"over the series): dephasing cannot raise S1, so the rows are the other way round; "
-                        f"use --order {other}")
+                        f"use row_order={other}")
 
 
 def cpmg_program(ds) -> str | None:
@@ -236,8 +256,8 @@ def spikelet_comb(freq_hz, spectra, mas_hz=None, min_lines=7):
     if mas_hz and any(abs(step / (mas_hz * f) - 1) < 0.02 for k in range(1, 5) for f in (k, 1.0 / k)):
         return None
     return (f"the S0 spectrum is a comb of {idx.size} narrow lines every {step:.1f} Hz (not the MAS rate): the "
-            f"spikelets of CPMG echo trains? If the rows are echo trains give --cpmg sum (echo period "
-            f"{1e3 / step:.4g} ms: --echo-period {1e3 / step:.4g}ms)")
+            f"spikelets of CPMG echo trains? If the rows are echo trains give cpmg=sum (echo period "
+            f"{1e3 / step:.4g} ms: echo_period_s={1e3 / step:.4g}ms)")
 
 
 def series_nuclei(ds):

@@ -1,4 +1,5 @@
-"""Plain-text spectra and sideband manifolds in, result tables out (text, CSV, JSON).
+"""Plain-text spectra and sideband manifolds in, result tables out (text; CSV and JSON through
+:mod:`respdor.resultio`).
 
 Spectrum files: two numeric columns, ppm and intensity, separated by whitespace, commas or
 semicolons; ``#`` starts a comment; one optional header line. Manifold files: columns ``order``,
@@ -8,15 +9,13 @@ semicolons; ``#`` starts a comment; one optional header line. Manifold files: co
 from __future__ import annotations
 
 import csv
-import io
-import json
 import math
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFileError, UserError
+from ..errors import DataFileError
 from ..files import MAX_ABS_VALUE, read_text, write_output
 
 __all__ = ["read_spectrum_text", "write_spectrum_text", "read_manifold_csv", "write_table_csv", "write_json",
@@ -138,52 +137,32 @@ def read_manifold_csv(path):
     return np.array(k), np.array(y), (np.array(s) if isig is not None else None)
 
 
-def _clean(v):
-    if isinstance(v, (np.floating, float)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
 def table_csv_text(rows):
-    """A list of dicts as CSV text (columns from the first row; nested values left out)."""
-    if not rows:
-        raise UserError("nothing to write")
-    keys = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(keys)
-    for r in rows:
-        w.writerow([_fmt(r.get(k)) for k in keys])
-    return buf.getvalue()
+    """A list of dicts as CSV text (see :func:`respdor.resultio.table_csv_text`)."""
+    from ..resultio import table_csv_text as text
+
+    return text(rows)
 
 
 def write_table_csv(path, rows, inputs=()):
-    """Write a list of dicts as CSV, never over one of ``inputs``, atomically."""
-    write_output(path, table_csv_text(rows), inputs)
+    """Write a list of dicts as CSV, never over one of ``inputs``, atomically (see :mod:`respdor.resultio`)."""
+    from ..resultio import write_table_csv as write
 
-
-def _fmt(v):
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.6g}"
-    return str(v)
+    write(path, rows, inputs, "output")
 
 
 def json_text(obj):
-    """A JSON document (NaN -> null, numpy scalars as numbers)."""
-    return json.dumps(_clean(obj), indent=2) + "\n"
+    """A JSON document (NaN -> null, numpy scalars as numbers; see :func:`respdor.resultio.json_text`)."""
+    from ..resultio import json_text as text
+
+    return text(obj)
 
 
 def write_json(path, obj, inputs=()):
-    """Write a JSON document (NaN -> null), never over one of ``inputs``, atomically."""
-    write_output(path, json_text(obj), inputs)
+    """Write a JSON document (NaN -> null), never over one of ``inputs``, atomically (see :mod:`respdor.resultio`)."""
+    from ..resultio import write_json as write
+
+    write(path, obj, inputs, "output")
 
 
 def format_rows(rows, columns, title=""):

@@ -73,7 +73,7 @@ def read_structure(path) -> Structure:
     fmt = "magres" if path.suffix.lower() == ".magres" else None
     raw = _magres_raw(path) if fmt == "magres" else None  # a damaged or cut file is refused before ASE reads it
     try:
-        atoms = ase.io.read(str(path), format=fmt)
+        atoms, same_sites = _read_atoms(ase, path, fmt)
     except Exception as exc:  # ASE raises many kinds; the user needs the file and the reason
         # ASE's magres reader refuses files whose tensors cover only some atoms; their [atoms]
         # block is simple enough to read directly
@@ -83,12 +83,93 @@ def read_structure(path) -> Structure:
             raise UserError(msg.splitlines()[0]) from None
     if len(atoms) == 0:
         raise UserError(f"{path}: the structure has no atoms")
+    if fmt is None and path.suffix.lower() in (".cif", ".mmcif"):
+        check_cif_sites(path, atoms, same_sites)
     check_cell(atoms, path)
     check_contacts(atoms, path)
     tensors = {}
     if fmt == "magres":
         tensors = _magres_tensors(path, atoms, raw)
     return Structure(atoms, tensors, str(path))
+
+
+#: ASE's warning when two sites of a CIF are the same position (also by the space group's symmetry).
+_SAME_SITES = re.compile(r"scaled_positions (\d+) and (\d+) are equivalent")
+
+
+def _read_atoms(ase, path, fmt):
+    """(atoms, [(site, site)] that ASE merged because they sit at one position); other warnings pass on."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        atoms = ase.io.read(str(path), format=fmt)
+    pairs = []
+    for w in caught:
+        m = _SAME_SITES.search(str(w.message))
+        if m:
+            pairs.append((int(m.group(1)), int(m.group(2))))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return atoms, pairs
+
+
+def _cif_site_names(path):
+    """(['label (element)', ...], [element, ...]) of the atom-site loop of the CIF block ASE reads (the
+    last with atoms)."""
+    try:
+        from ase.io.cif import parse_cif
+
+        blocks = [b for b in parse_cif(str(path)) if b.has_structure()]
+        block = blocks[-1]
+        labels = block.get("_atom_site_label") or []
+        symbols = block.get("_atom_site_type_symbol") or labels
+    except Exception:  # the names only decorate the message
+        return [], []
+    elements = [re.sub(r"[^A-Za-z].*$", "", str(sym)) for sym in symbols]
+    return [f"{lab} ({sym})" for lab, sym in zip(labels, symbols)], elements
+
+
+def check_cif_sites(path, atoms, same_sites=()):
+    """Refuse a CIF in which two sites of the atom-site loop sit at one position.
+
+    ASE keeps only the first of two sites at one position (also when the space group's symmetry
+    maps one onto the other) and folds a site shared by two elements into one atom of mixed
+    occupancy; either way an atom of the file would silently vanish from the prediction.
+
+    Parameters
+    ----------
+    path : Path
+    atoms : ase.Atoms
+        As ASE read the file (``info["occupancy"]`` when the CIF gives occupancies).
+    same_sites : sequence of (int, int)
+        Site indices ASE reported as equivalent.
+
+    Raises
+    ------
+    UserError
+        One line naming the file and both sites (label and element).
+    """
+    names, elements = _cif_site_names(path)
+
+    def name(k):
+        return f"site {k} {names[k]}" if k < len(names) else f"site {k}"
+
+    for a, b in same_sites:
+        if max(a, b) < len(elements) and elements[a] == elements[b]:
+            continue  # one atom listed again (or a symmetry copy of it): ASE's merge loses nothing
+        raise UserError(f"{path}: {name(a)} and {name(b)} sit at the same position (or at positions the space "
+                        "group's symmetry makes equal); ASE would keep only the first: check their coordinates, "
+                        "or give one site per atom")
+    occupancy = atoms.info.get("occupancy") or {}
+    mixed = [int(k) for k, occ in occupancy.items() if len(occ) > 1]
+    if mixed:
+        occ = occupancy[str(mixed[0])]
+        shared = [k for k in mixed if set(occupancy[str(k)]) == set(occ)][:2]
+        parts = ", ".join(f"{e} {v:g}" for e, v in occ.items())
+        raise UserError(f"{path}: {' and '.join(name(k) for k in shared)} share one position (occupancies "
+                        f"{parts}): respdor places one whole atom per site; give an ordered model with one "
+                        "element per site")
 
 
 def _lattice_vectors(cell, pbc):

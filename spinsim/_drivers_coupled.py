@@ -1,0 +1,127 @@
+"""Coupled engine: partners coupled to each other by homonuclear flip-flop terms (see
+:mod:`spinsim.simulate` and :mod:`spinsim._coupled`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._crystallites import crystallite_chunks
+from ._experiment import IdealSaturation
+from ._results import powder_sums
+from .hamiltonian import interaction_components, product_dims, spin_operators
+
+
+def _coupled_grid(tr, n_gamma, max_dt, flips, centre):
+    """Steps per rotor period (a multiple of n_gamma, dt <= max_dt, S flips and the centre's
+    halves on the grid): (n_per, dt, edges, L)."""
+    T = 0.0 if isinstance(centre, IdealSaturation) else centre.duration
+    n0 = n_gamma * int(np.ceil(tr / (n_gamma * max_dt) - 1e-9))
+    for mult in range(1, 25):
+        n_per = n0 * mult
+        fr = [f * n_per for f in flips] + [T / 2 / (tr / n_per)]
+        if all(abs(x - round(x)) < 1e-6 for x in fr):
+            edges = [0] + [int(round(f * n_per)) for f in flips if f < 1.0] + [n_per]
+            return n_per, tr / n_per, np.array(edges, np.int64), 2 * int(round(T / 2 / (tr / n_per)))
+    raise ValueError("the S pulse positions and the central block do not fit a common step grid "
+                     f"(tau_R = {tr * 1e6:g} us, block {T * 1e6:g} us)")
+
+
+def _run_indices(start, length, n):
+    """Prefix indices that :func:`spinsim._coupled.run_product` reads for a run of steps."""
+    a0, (q, r) = start % n, divmod(length, n)
+    out = {a0, n} if q else set()
+    if r:
+        out |= {a0 + r, a0} if a0 + r <= n else {a0 + r - n, n, a0}
+    return out
+
+
+def _blocks(n, rows, cols, dense=None):
+    """Connected components of the graph of (rows, cols) (and of ``dense != 0``): (off, idx)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    if dense is not None:
+        g = g + coo_matrix(np.abs(dense) > 0).tocsr()
+    n_comp, lab = connected_components(g, directed=False)
+    order = np.argsort(lab, kind="stable")
+    counts = np.bincount(lab, minlength=n_comp)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), order.astype(np.int64)
+
+
+def _partner_rf(system, centre):
+    """rf Hamiltonian (rad/s) of a single-state central block in the partner space."""
+    states = {tuple(sorted(e.rf.items())) for e in centre.events if e.duration > 0}
+    if len(states) != 1 or any(e.ideal is not None for e in centre.events):
+        raise ValueError("with partner-partner couplings the central block must be one constant rf state "
+                         "(e.g. a CW pulse); shaped blocks are not supported by the coupled engine")
+    dims = product_dims(system)[1:]
+    R = np.zeros((int(np.prod(dims)),) * 2, complex)
+    for ch, (amp, ph) in dict(next(iter(states))).items():
+        for n in range(1, system.n_spins):
+            if system.spins[n].isotope.symbol == ch and amp > 0:
+                _, _, _, ix, iy = spin_operators(system.spins[n].spin)
+                op = np.cos(np.radians(ph)) * ix + np.sin(np.radians(ph)) * iy
+                R += 2 * np.pi * amp * _embed(op, n - 1, dims)
+    return R
+
+
+def _embed(op, n, dims):
+    from .hamiltonian import embed_op
+
+    return embed_op(op, n, dims)
+
+
+def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
+    """Complex S0, S1 (powder averaged) and info of the coupled engine; ``ns`` periods per half."""
+    from . import _coupled as KC
+    from .hamiltonian import partner_space_terms
+
+    wr, tr, ng = 2 * np.pi * mas_rate, 1.0 / mas_rate, powder.n_gamma
+    n_per, dt, edges, L = _coupled_grid(tr, ng, max_dt, flips, centre)
+    need = set()
+    for g in range(ng):
+        st = g * n_per // ng
+        for base in (st, st + L):
+            for i in range(len(edges) - 1):
+                need |= _run_indices(base + edges[i], edges[i + 1] - edges[i], n_per)
+        if L:
+            need |= _run_indices(st, L // 2, n_per) | _run_indices(st + L // 2, L - L // 2, n_per)
+    smap = np.full(n_per + 1, -1, np.int64)
+    for k, i in enumerate(sorted(need)):
+        smap[i] = k
+    comps = interaction_components(system, powder.euler_ab()[:1])
+    _, _, _, rows, cols = partner_space_terms(system, comps, offsets)
+    N = int(np.prod(product_dims(system)[1:]))
+    f_off, f_idx = _blocks(N, rows, cols)
+    if L:
+        R = _partner_rf(system, centre)
+        r_off, r_idx = _blocks(N, rows, cols, R)
+        transfer = np.zeros((0, 0))
+    else:
+        R = np.zeros((N, N), complex)
+        r_off, r_idx = f_off, f_idx
+        transfer = np.zeros((0, 0))
+        if centre.efficiency > 0:
+            transfer = np.ones((1, 1))
+            for sp in system.spins[1:]:
+                transfer = np.kron(transfer, centre.matrix(sp.spin))
+    order = np.argsort(ns, kind="stable")
+    ns_sorted = np.ascontiguousarray(ns[order])
+    s1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
+    s0_all = np.empty_like(s1_all)
+    with crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
+        for a, b in chunks:
+            comps = interaction_components(system, powder.euler_ab()[a:b])
+            D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)
+            s1, s0 = KC.coupled_signals(
+                np.ascontiguousarray(D), np.ascontiguousarray(Z), np.ascontiguousarray(V), rows.astype(np.int64),
+                cols.astype(np.int64), wr, dt, n_per, ng, np.ascontiguousarray(R), f_off, f_idx, r_off, r_idx,
+                smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted,
+            )
+            s1_all[a:b][:, :, order] = s1
+            s0_all[a:b][:, :, order] = s0
+    s0, s1, partials = powder_sums(powder.weights, s0_all, s1_all)
+    info = {"engine": "coupled", "partials": partials, "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
+            "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs())}
+    return s0, s1, info

@@ -1,0 +1,237 @@
+"""General engine: dense propagation in the full product space of any piecewise-constant
+sequence (see :mod:`spinsim.simulate`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels as K
+from ._crystallites import crystallite_chunks
+from ._experiment import IdealSaturation
+from ._results import class_sums
+from .hamiltonian import N_HARM, channel_operators, full_diagonal, interaction_components, product_dims, spin_operators
+from .sequences import Block, Event, ideal_pulse
+
+
+def _split(block: Block, t_split):
+    """Events before and after time ``t_split`` (an event straddling it is cut in two)."""
+    first, second, t = [], [], 0.0
+    for e in block.events:
+        end = t + e.duration
+        if end <= t_split + 1e-15:
+            first.append(e)
+        elif t >= t_split - 1e-15:
+            second.append(e)
+        else:
+            first.append(Event(t_split - t, e.rf))
+            second.append(Event(end - t_split, e.rf))
+        t = end
+    return first, second
+
+
+class _Slicer:
+    """Turns events into the slice table of :func:`K.propagate_segments`."""
+
+    def __init__(self, system, max_dt):
+        self.dims = product_dims(system)
+        self.dim = int(np.prod(self.dims))
+        self.ops = channel_operators(system)
+        self.max_dt = max_dt
+        self.t0s, self.dts, self.kinds, self.idxs = [], [], [], []
+        self.rf, self.units = [], []
+        self._rf_keys, self._unit_keys = {}, {}
+        self.bounds = [0]
+
+    def _rf_index(self, rf):
+        key = tuple(sorted((ch, float(a), float(p)) for ch, (a, p) in rf.items() if a > 0))
+        if key not in self._rf_keys:
+            h = np.zeros((self.dim, self.dim), complex)
+            for ch, a, p in key:
+                if ch not in self.ops:
+                    raise ValueError(f"rf on channel {ch!r}, which has no spin in the system")
+                fx, fy = self.ops[ch]
+                h += 2 * np.pi * a * (np.cos(np.radians(p)) * fx + np.sin(np.radians(p)) * fy)
+            self._rf_keys[key] = len(self.rf)
+            self.rf.append(h)
+        return self._rf_keys[key]
+
+    def _unit_index(self, ideal):
+        ch, flip, ph = ideal
+        key = (ch, float(flip), float(ph))
+        if key not in self._unit_keys:
+            if ch not in self.ops:
+                raise ValueError(f"pulse on channel {ch!r}, which has no spin in the system")
+            fx, fy = self.ops[ch]
+            h = np.cos(np.radians(ph)) * fx + np.sin(np.radians(ph)) * fy
+            w, v = np.linalg.eigh(h)
+            u = (v * np.exp(-1j * np.radians(flip) * w)) @ v.conj().T
+            self._unit_keys[key] = len(self.units)
+            self.units.append(u)
+        return self._unit_keys[key]
+
+    def segment(self, events, t_start):
+        t = t_start
+        for e in events:
+            if e.ideal is not None:
+                self.t0s.append(t), self.dts.append(0.0), self.kinds.append(2)
+                self.idxs.append(self._unit_index(e.ideal))
+            if e.duration <= 0:
+                continue
+            if not any(a > 0 for a, _ in e.rf.values()):
+                self.t0s.append(t), self.dts.append(e.duration), self.kinds.append(0), self.idxs.append(0)
+            else:
+                n = int(np.ceil(e.duration / self.max_dt - 1e-9))
+                d = e.duration / n
+                ri = self._rf_index(e.rf)
+                for k in range(n):
+                    self.t0s.append(t + k * d), self.dts.append(d), self.kinds.append(1), self.idxs.append(ri)
+            t += e.duration
+        self.bounds.append(len(self.t0s))
+
+    def arrays(self):
+        rf = np.array(self.rf, complex) if self.rf else np.zeros((1, self.dim, self.dim), complex)
+        un = np.array(self.units, complex) if self.units else np.zeros((1, self.dim, self.dim), complex)
+        from scipy.sparse.csgraph import connected_components
+
+        rf_blocks, blk_off, blk_idx = [0], [0], []
+        for h in rf:
+            n_comp, lab = connected_components(np.abs(h) > 0, directed=False)
+            for c in range(n_comp):
+                members = np.flatnonzero(lab == c)
+                blk_idx.extend(members.tolist())
+                blk_off.append(len(blk_idx))
+            rf_blocks.append(rf_blocks[-1] + n_comp)
+        return (
+            np.array(self.t0s, float),
+            np.array(self.dts, float),
+            np.array(self.kinds, np.int64),
+            np.array(self.idxs, np.int64),
+            np.array(self.bounds, np.int64),
+            rf,
+            np.array(rf_blocks, np.int64),
+            np.array(blk_off, np.int64),
+            np.array(blk_idx, np.int64),
+            un,
+        )
+
+
+def _centre_events(centre, obs_channel, tp=0.0):
+    """Events of a central block with the S pi pulse at its middle: ideal (tp = 0) or a finite
+    x pulse of tp s at nu1 = 1/(2 tp), centred on the middle and simultaneous with the block's rf."""
+    if tp <= 0:
+        if isinstance(centre, IdealSaturation):
+            return [ideal_pulse(obs_channel, 180.0, 0.0)]
+        a, b = _split(centre, centre.duration / 2)
+        return a + [ideal_pulse(obs_channel, 180.0, 0.0)] + b
+    amp = 1.0 / (2 * tp)
+    if isinstance(centre, IdealSaturation):
+        return [Event(tp, {obs_channel: (amp, 0.0)})]
+    T = centre.duration
+    if tp > T + 1e-15:
+        raise ValueError(f"the centre pi pulse ({tp * 1e6:g} us) is longer than the central block ({T * 1e6:g} us)")
+    a, rest = _split(centre, (T - tp) / 2)
+    mid, b = _split(Block(rest), tp)
+    return a + [Event(e.duration, {**e.rf, obs_channel: (amp, 0.0)}) for e in mid if e.duration > 0] + b
+
+
+def _periods(cycle, tr):
+    """The events of each rotor period of a cycle (a whole number of periods)."""
+    out, rest = [], list(cycle.events)
+    for _ in range(int(round(cycle.duration / tr)) - 1):
+        a, rest = _split(Block(rest), tr)
+        out.append(a)
+    return out + [rest]
+
+
+def _rf_only(U0, ns, n_per, mode):
+    """Interaction-free propagators of each point, from segment propagators U0 (numpy)."""
+    out = []
+    for n in ns:
+        if mode == "restart":
+            out.append(np.linalg.matrix_power(U0[2], int(n)) @ U0[1] @ np.linalg.matrix_power(U0[0], int(n)))
+            continue
+        A = np.eye(U0.shape[1], dtype=complex)
+        B = A.copy()
+        start = int(n) if mode == "continue" else 0
+        for k in range(int(n)):
+            A = U0[k % n_per] @ A
+            B = U0[n_per + 1 + (start + k) % n_per] @ B
+        out.append(B @ U0[n_per] @ A)
+    return out
+
+
+def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x",
+                     centre_pulse=0.0, cycle_mode="restart"):
+    """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info.
+
+    ``cycle_mode="restart"``: ``ns`` counts cycles per half. ``"truncate"``/``"continue"``: ``ns``
+    counts rotor periods per half (any number); the second half restarts the cycle, or continues
+    its phase cycle from where the first half stopped.
+    """
+    wr = 2 * np.pi * mas_rate
+    tr = 1.0 / mas_rate
+    obs = system.spins[0].isotope.symbol
+    sl = _Slicer(system, max_dt)
+    t_cen = centre_pulse if isinstance(centre, IdealSaturation) else centre.duration
+    periods = [cycle.events] if cycle_mode == "restart" else _periods(cycle, tr)
+    n_per = len(periods)
+    for p, ev in enumerate(periods):
+        sl.segment(ev, p * tr)
+    sl.segment(_centre_events(centre, obs, centre_pulse), 0.0)
+    for p, ev in enumerate(periods):
+        sl.segment(ev, t_cen + p * tr)
+    arrs = sl.arrays()
+    t0s = arrs[0]
+    dim = sl.dim
+    iz, ip, im, sx, _ = spin_operators(0.5)
+    rest = dim // 2
+    # the spectrometer: S_x after an ideal excitation pulse, complex detection Tr(rho S+)
+    # (``initial="plus"`` keeps only the S+ pathway: the engine's convention before issue 11)
+    rho0 = np.kron(sx if initial == "x" else ip, np.eye(rest))
+    if isinstance(centre, IdealSaturation) and centre.efficiency > 0:
+        transfer = np.ones((1, 1))
+        for sp in system.spins[1:]:
+            transfer = np.kron(transfer, centre.matrix(sp.spin))
+    else:
+        transfer = np.zeros((0, 0))
+    # normalise by the signal of the same rf without interactions (rf alone)
+    F0 = np.zeros((1, 2 * N_HARM + 1, dim), complex)
+    U0 = K.propagate_segments(F0, wr, *arrs)[0]
+    dets, norms = [], []
+    for R in _rf_only(U0, ns, n_per, cycle_mode):
+        ideal = R @ rho0 @ R.conj().T
+        if initial == "x":
+            det = np.kron(im, np.eye(rest))  # Tr(det^dag rho) = Tr(S+ rho)
+        else:
+            det = ideal
+        norm = np.vdot(det, ideal) / rest
+        if abs(norm) < 1e-6:
+            raise ValueError("the rf of this sequence leaves no observable S coherence even without interactions")
+        dets.append(det)
+        norms.append(norm)
+    dets = np.ascontiguousarray(np.array(dets))
+    euler, weights = powder.euler_full()
+    n_tot = euler.shape[0]
+    offs = offsets or {}
+    out = np.empty((n_tot, len(ns)), complex)
+    with crystallite_chunks(n_tot, chunk, 1, progress) as chunks:
+        for a, b in chunks:
+            comps = interaction_components(system, euler[a:b])
+            F = np.ascontiguousarray(full_diagonal(system, comps, offs))
+            U = K.propagate_segments(F, wr, *arrs)
+            if cycle_mode == "restart":
+                out[a:b] = K.general_signal(
+                    np.ascontiguousarray(U[:, 0]), np.ascontiguousarray(U[:, 1]), np.ascontiguousarray(U[:, 2]),
+                    ns, rho0, dets, transfer, 2,
+                )
+            else:
+                out[a:b] = K.general_signal_periods(
+                    np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
+                    np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
+                )
+    out /= rest * np.array(norms)[None, :]
+    # crystallites run gamma fastest (Powder.euler_full): (orientation, gamma, time)
+    per = out.reshape(powder.n_ab, powder.n_gamma, len(ns))
+    part, wk = class_sums(powder.weights, per)
+    info = {"engine": "general", "slices": len(t0s), "dim": dim, "partial": part, "class_weight": wk}
+    return part.sum((0, 1)), info
