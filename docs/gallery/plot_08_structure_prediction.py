@@ -12,9 +12,9 @@ DFT, not measured): an acetate bridging two Al, both 2.939 A from the carboxylat
 hand-chosen tensors (C_Q = 3.5 and 5.5 MHz). The powder is small (ZCW 144 x 8 gamma) so the page
 builds quickly; the convergence check says what that costs.
 
-About 18 s of CPU on one core with spinsim's compiled kernels already cached (measured with
-``time.process_time`` around the whole script, Python 3.11, 2-core machine under load); the
-first run on a machine also compiles them: 66 s in all. Nothing else is cached.
+14 to 18 s of CPU on one core (two runs) with spinsim's compiled kernels already cached
+(measured with ``time.process_time`` around the whole script, Python 3.11, 2-core machine under
+load); the first run on a machine also compiles them: 66 s in all. Nothing else is cached.
 """
 
 # %%

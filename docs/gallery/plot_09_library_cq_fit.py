@@ -21,11 +21,11 @@ the 0.002 tolerance: that is the price of the small library, and every fit with 
 The curve is **simulated** (same spec and powder, C_Q = 2.5 MHz, D = 503 Hz, every carbon
 bonded: f = 1) with Gaussian noise of 0.01 (seeded): the answer is known.
 
-About 47 s of CPU on one core with spinsim's compiled kernels already cached (measured with
-``time.process_time`` around the whole script, Python 3.11, 2-core machine under load; the one
-worker runs in this process, so its time is included); the first run on a machine also
-compiles the kernels: 60 s in all. Nothing is cached between runs: the library is built afresh in a
-temporary folder, removed at the end.
+45 to 47 s of CPU (two runs) on one core with spinsim's compiled kernels already cached
+(measured with ``time.process_time`` around the whole script, Python 3.11, 2-core machine under
+load; the one worker runs in this process, so its time is included); the first run on a machine
+also compiles the kernels: 60 s in all. Nothing is cached between runs: the library is built
+afresh in a temporary folder, removed at the end.
 """
 
 # %%
