@@ -24,6 +24,8 @@ Python 3.11, 2-core machine under load); nothing is cached.
 """
 
 # %%
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
@@ -60,8 +62,12 @@ print("Zn-curve4: r_eff (A)", interval(zn, "distance_angstrom"), "  amplitude", 
 # one distance but not here, so the joint fit calls :func:`respdor.fitting.fit_curves` with
 # ``shared`` naming only the amplitude.
 pt = interfaces / "Pt-NHC"
-alone = {name: respdor.fit(pt / f"{name}.txt", nucleus, "15N", experiment="redor", time_unit="s", fix={"x": 1})
-         for name, nucleus in (("C1N1", "13C"), ("T3N1", "29Si"))}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    alone = {name: respdor.fit(pt / f"{name}.txt", nucleus, "15N", experiment="redor", time_unit="s", fix={"x": 1})
+             for name, nucleus in (("C1N1", "13C"), ("T3N1", "29Si"))}
+for w in caught:
+    print("warning:", w.message)
 curves = [read_curve(pt / "C1N1.txt", time_unit="s"), read_curve(pt / "T3N1.txt", time_unit="s")]
 models = [CurveModel("13C", "15N", experiment="redor"), CurveModel("29Si", "15N", experiment="redor")]
 joint = fit_curves(curves, models, shared=("fraction", "abundance"), fix={"abundance": 1.0})

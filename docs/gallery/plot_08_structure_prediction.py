@@ -35,7 +35,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     ideal = respdor.predict_structure(model, "C[O2]", "27Al", cutoff_angstrom=4.0, n_powder=144, n_gamma=8,
                                       check_convergence=True, progress=False)
-print("\n".join(ideal.report_lines()))
+print("\n".join(ideal.report_lines()).replace(str(model), model.name))
 for w in caught:
     print("warning:", w.message)
 
