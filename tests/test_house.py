@@ -46,8 +46,8 @@ COMPUTING = ("respdor.fitting", "respdor.simfit", "respdor.mcmc", "respdor.optim
 #: (reader, computing module) imports known today.
 KNOWN_READER_IMPORTS: set = set()
 
-#: Functions over MAX_LINES lines today ("path:qualname" -> their length then); each is being split.
-#: A listed function may not grow.
+#: Functions over MAX_LINES lines allowed for now ("path:qualname" -> their length then; none today).
+#: A listed function may not grow, and an entry that is no longer needed fails the test.
 LONG_FUNCTIONS = {
 }
 
@@ -58,7 +58,6 @@ PRINTS = {
     "spinsim/progress.py:LineProgress.close": "progress line ends on the caller's stream",
     # '-' as an output path means standard output (permanent).
     "respdor/resultio.py:write_json": "JSON to standard output for '-'",
-    # Being replaced by the progress mechanism (spinsim.progress notes):
 }
 
 #: File reads that bypass the text-file guard ("path:function" -> why).
