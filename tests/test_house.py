@@ -346,3 +346,15 @@ def test_import_linter_contract_is_kept():
     contracts = config["tool"]["importlinter"]["contracts"]
     assert len(contracts) >= 5
     assert f"Contracts: {len(contracts)} kept, 0 broken." in run.stdout, run.stdout[-2000:]
+
+
+def test_every_subpackage_is_installed():
+    # pyproject.toml lists the packages by hand (data/ is installed as respdor.example_data): a new
+    # sub-package left out works in a checkout and is missing after `pip install .`.
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover
+        import tomli as tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
+    assert found - listed == set(), f"add to [tool.setuptools] packages: {sorted(found - listed)}"
