@@ -47,7 +47,7 @@ root_doc = "index"
 exclude_patterns = [
     "_build",
     "gallery",  # sphinx-gallery sources; their pages are generated into auto_examples
-    "examples",  # stand-alone scripts that need ../shared data; not part of the gallery
+    "examples",  # stand-alone scripts (python docs/examples/NAME.py), not part of the gallery
     "auto_examples/*.ipynb",
     "auto_examples/*.py",
     "auto_examples/*.zip",

@@ -136,6 +136,27 @@ def simulation_work(counts, reduce, n_runs=1, total_cost=None):
     return Work(what, cost, "units", REFERENCE_COST, REFERENCE_NAME, SIMULATION_LIMIT, SIMULATION_NOTICE, reduce)
 
 
+def library_work(sp, powder, times_s, n_times, n_points):
+    """A :class:`Work` of a library build: ``n_points`` parameter points, each one simulation per coupling row
+    ``k`` on ``times_s[:n_times[k]]`` at ``powder`` (a :class:`spinsim.powder.Powder`), under spinsim's cost
+    model (:func:`spinsim.plausibility.work_counts`). A library is long work by nature: the estimate is
+    said before it starts, never refused."""
+    from spinsim.plausibility import work_counts
+
+    n_rf = len(sp.rf_inhomogeneity.scales) if getattr(sp, "rf_inhomogeneity", None) is not None else 1
+    rows = [work_counts(sp.system, sp.mas_rate, times_s[:n], sp.saturation, sp.recoupling, powder, sp.max_dt,
+                        sp.method, n_rf, sp.centre_pulse) for n in n_times]
+    from spinsim.plausibility import UNITS_PER_CPU_SECOND
+
+    largest = max(rows, key=lambda c: c["cost"])
+    cost = n_points * sum(c["cost"] for c in rows)
+    what = (f"{n_points} points x {len(rows)} couplings (the longest row {largest['crystallites']} crystallites x "
+            f"{largest['steps']} steps, {largest['engine']} engine): about {_duration(cost / UNITS_PER_CPU_SECOND)} "
+            "of CPU in all")
+    return Work(what, cost, "units", REFERENCE_COST, REFERENCE_NAME, float("inf"), SIMULATION_NOTICE,
+                "the points of the parameter axes, the couplings or the powder")
+
+
 def _duration(seconds):
     if seconds < 120:
         return f"{seconds:.2g} s"

@@ -25,20 +25,25 @@ def planned():
     return respdor.plan(**PLAN_KW)
 
 
-def _backend_kept(result):
+def _backends_seen(result):
+    """The active backend before, after ``plot()`` and after ``plot(ax)``, under a backend that is not the
+    test run's default (so that a switch to Agg would show), and whether ``plot(ax)`` drew on ``ax``."""
     import matplotlib
-
-    before = matplotlib.get_backend()
-    ax = result.plot()
-    assert matplotlib.get_backend() == before
     import matplotlib.pyplot as plt
-
-    plt.close(ax.figure)
     from matplotlib.figure import Figure
 
-    given = Figure().add_subplot()
-    assert result.plot(given) is given and len(given.lines) >= 1
-    assert matplotlib.get_backend() == before
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        before = matplotlib.get_backend()
+        ax = result.plot()
+        after_new = matplotlib.get_backend()
+        plt.close(ax.figure)
+        given = Figure().add_subplot()
+        drew = result.plot(given) is given and len(given.lines) >= 1
+        return before, after_new, matplotlib.get_backend(), drew
+    finally:
+        matplotlib.use(previous)
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -85,7 +90,8 @@ def test_plan_displays(planned):
 
 
 def test_plan_plot_leaves_the_backend(planned):
-    _backend_kept(planned)
+    before, after_new, after_given, drew = _backends_seen(planned)
+    assert after_new == before == after_given == "svg" and drew
 
 
 @pytest.mark.parametrize("change, name", [
@@ -148,7 +154,8 @@ def test_structure_displays(predicted):
 
 
 def test_structure_plot_leaves_the_backend(predicted):
-    _backend_kept(predicted)
+    before, after_new, after_given, drew = _backends_seen(predicted)
+    assert after_new == before == after_given == "svg" and drew
 
 
 def test_compare_ranks_the_structure_that_made_the_data_first(predicted, tmp_path):
@@ -171,7 +178,8 @@ def test_compare_ranks_the_structure_that_made_the_data_first(predicted, tmp_pat
     back = respdor.StructureComparison.from_json(ranked.to_json())
     assert [r.structure for r in back.ranked] == [str(MODEL), str(far)]
     assert len(repr(ranked)) <= 200
-    _backend_kept(ranked)
+    before, after_new, after_given, drew = _backends_seen(ranked)
+    assert after_new == before == after_given == "svg" and drew
 
 
 @pytest.mark.parametrize("args, kw, name", [

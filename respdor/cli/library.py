@@ -109,6 +109,9 @@ def _progress():
 
             super().start(total, label, unit)
             self.t0 = time.perf_counter()
+            # Said at once: a point can take minutes, and the count shows the build has started.
+            self._out().write(f"{label}: 0/{total} {unit}")
+            self._out().flush()
 
         def advance(self, n=1):
             import time
@@ -119,7 +122,7 @@ def _progress():
             self._out().flush()
 
         def close(self, interrupted=False):  # an interruption is said by the command's last line
-            if self.done:
+            if self.total:
                 self._out().write("\n")
 
     return CountProgress(sys.stderr)
