@@ -215,48 +215,6 @@ def fit_manifold(
     -------
     ManifoldFit
     """
-def fit_manifold(
-    orders,
-    intensities,
-    larmor_hz: float,
-    mas_hz: float,
-    sigma=None,
-    span0: float | None = None,
-    n_orientations: int = 987,
-    degeneracy_dchi2: float = 4.0,
-    profile: str = "auto",
-) -> ManifoldFit:
-    """Fit span, skew and amplitude to sideband intensities I_k.
-
-    Parameters
-    ----------
-    orders : array_like of int
-        Sideband orders k of the measured intensities (any subset, e.g. -4..4).
-    intensities : array_like
-        Measured intensities (any scale; integrals or heights of equal-width lines).
-    larmor_hz : float
-        |nu0| of the observed nucleus in Hz.
-    mas_hz : float
-        Spinning rate in Hz.
-    sigma : float or array_like, optional
-        Standard deviation of each intensity. Without it, sigma is estimated from the residual
-        (uncertainties then scale with the reduced chi-square).
-    span0 : float, optional
-        Starting span in ppm (default from the second moment of the manifold).
-    n_orientations : int
-        Powder orientations of the model.
-    degeneracy_dchi2 : float
-        Chi-square difference below which the two skew signs are called indistinguishable.
-    profile : {'auto', 'always', 'never'}
-        Profile-likelihood intervals for span and skew: 'auto' where the covariance cannot be
-        trusted (no covariance, a parameter at or within 2 % of its range from a bound, a
-        +-1 error interval that crosses a bound, a correlation above 0.995, or an error above
-        half the physical range).
-
-    Returns
-    -------
-    ManifoldFit
-    """
     k, y, s, have_sigma = _manifold_data(orders, intensities, sigma, profile)
     kmax = int(np.max(np.abs(k)))
     _check_order_reach(kmax, larmor_hz, mas_hz)
