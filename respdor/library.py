@@ -761,6 +761,33 @@ def library_info(path) -> dict:
     return info
 
 
+def sparse_check_warning(axes, interp_error, where):
+    """One line when the interpolation check has fewer off-grid points than the longest axis has cells.
+
+    Each check point lies in one random cell; with fewer points than cells along an axis, some
+    cells of that axis are never checked, and a dependence that is jagged between other nodes
+    (too coarse an axis for the curve) goes unseen: the measured error is then a lower bound.
+
+    Parameters
+    ----------
+    axes : dict
+        name -> {"n": nodes, ...} of the tabulated axes (as :func:`library_info` gives them).
+    interp_error : dict or None
+        ``{"max", "rms", "n_points"}`` of the check, None when not measured.
+    where : str
+        What the line is about (the library's description).
+    """
+    if not interp_error or not axes:
+        return None
+    name, n = max(((k, int(a["n"])) for k, a in axes.items()), key=lambda x: x[1])
+    cells, n_points = max(n - 1, 1), int(interp_error["n_points"])
+    if n_points >= cells:
+        return None
+    return (f"{where}: interpolation error measured at only {n_points} off-grid point(s) for {cells} cells along "
+            f"{name}, so most cells are never checked and the max {interp_error['max']:.2g} is a lower bound; "
+            f"rebuild with at least {cells} checks (n_checks, --checks)")
+
+
 class LibraryShape:
     """dS/S0(t, D; parameters) from a library: splines in lambda = D t, log D and each parameter.
 

@@ -99,6 +99,9 @@ def build_library(spec, vary, path, *, couplings_hz=None, t_max_s=None, n_orient
         warn(text, DataWarning, into=built.warnings, stacklevel=2)
     for text in (stats.get("convergence") or {}).get("warnings", []):
         warn(text, ConvergenceWarning, into=built.warnings, stacklevel=2)
+    sparse = lib.sparse_check_warning(lib.library_info(path)["axes"], stats.get("interp_error"), Path(path).name)
+    if sparse:
+        warn(sparse, ConvergenceWarning, into=built.warnings, stacklevel=2)
     return built
 
 
@@ -222,9 +225,17 @@ def library_info(path):
 
 
 def _convergence_headline(record):
+    """``powder converged`` only for settings that were checked: an explicit setting not checked on
+    request says so, whatever the checked ones gave."""
     if record is None:
         return "powder not checked"
-    return f"powder {'converged' if record.get('converged') else 'NOT converged'}"
+    status = [d.get("status") for d in (record.get("dimensions") or {}).values()]
+    unchecked = "explicit" in status
+    if not record.get("converged"):
+        return "powder NOT converged"
+    if unchecked and not any(s in ("converged", "refined") for s in status):
+        return "powder not checked (explicit)"
+    return "powder converged" + (" (explicit settings not checked)" if unchecked else "")
 
 
 @dataclass(repr=False)
