@@ -209,3 +209,32 @@ def test_a_sparse_interpolation_check_is_named(n_nodes, n_points, warned):
     assert line.startswith(f"library cq.h5: interpolation error measured at only {n_points} off-grid point(s) "
                            f"for {n_nodes - 1} cells along cq")
     assert "max 0.011 is a lower bound" in line and f"at least {n_nodes - 1} checks" in line
+
+
+# --- a build from a plain script without a __main__ guard ------------------------------------
+
+def test_a_script_without_main_guard_builds_with_threads_and_says_why(tmp_path):
+    """Its worker processes re-run the script while they start: the build falls back to threads of
+    the script's own process, with one warning line, no traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import respdor\n"
+        "from respdor.examples import example_path\n"
+        "built = respdor.build_library(example_path('c13_al27_respdor.toml'), ['cq=2:4MHz:2'], 'lib.h5',\n"
+        "                              couplings_hz=(300, 800, 4), n_orientations=21, n_gamma_angles=4, n_checks=0,\n"
+        "                              n_workers=1, progress=False)\n"
+        "print('warnings:', len(built.warnings)); print(built.warnings[0])\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NUMBA_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "Nanny failed" not in r.stderr
+    assert "warnings: 1" in r.stdout
+    line = r.stdout.strip().splitlines()[-1]
+    assert line.startswith("unguarded.py: worker processes could not start")
+    assert "if __name__ == \"__main__\":" in line and "1 thread(s) of this process" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.h5", "unguarded.py"]

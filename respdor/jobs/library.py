@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..display import ResultDisplay, axes_or_new
-from ..errors import ConvergenceWarning, DataWarning, UserError, warn
+from ..errors import ConvergenceWarning, DataWarning, RespdorWarning, UserError, warn
 
 __all__ = ["build_library", "library_info", "LibraryBuild", "LibraryInfo"]
 
@@ -99,6 +99,8 @@ def build_library(spec, vary, path, *, couplings_hz=None, t_max_s=None, n_orient
         warn(text, DataWarning, into=built.warnings, stacklevel=2)
     for text in (stats.get("convergence") or {}).get("warnings", []):
         warn(text, ConvergenceWarning, into=built.warnings, stacklevel=2)
+    if stats.get("cluster_note"):
+        warn(stats["cluster_note"], RespdorWarning, into=built.warnings, stacklevel=2)
     sparse = lib.sparse_check_warning(lib.library_info(path)["axes"], stats.get("interp_error"), Path(path).name)
     if sparse:
         warn(sparse, ConvergenceWarning, into=built.warnings, stacklevel=2)
