@@ -237,6 +237,8 @@ def _bracketed(par, best, excess, levels):
     for side, direction in ((0, -1), (1, 1)):
         edge = par.min if direction < 0 else par.max
         step = par.stderr if par.stderr and np.isfinite(par.stderr) and par.stderr > 0 else 0.1 * abs(best)
+        if not step > 0:  # a best value of 0 (on a bound, no stderr): a hundredth of the range
+            step = 0.01 * (hi_edge - lo_edge) if np.isfinite(hi_edge - lo_edge) else 0.1
         for prob in levels:  # the step keeps growing from one level to the next
             lo = hi = best
             for _ in range(60):

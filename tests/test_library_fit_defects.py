@@ -123,6 +123,18 @@ def test_a_profile_without_refit_steps_and_crosses_as_a_parabola():
     assert prof.intervals[0.9545] == pytest.approx((0.0, 2.0), abs=1e-4)
 
 
+def test_a_profile_from_a_best_value_of_zero_without_stderr_still_steps_out():
+    import lmfit
+
+    params = lmfit.Parameters()
+    params.add("a", value=0.0, min=0.0, max=1.0)  # on its bound: no standard error
+    prof = profile(params, lambda p: np.array([p["a"].value / 0.1]), "a", sigma_known=True, chi2_best=0.0,
+                   refit=False)
+    assert prof.intervals[0.6827][0] is None  # open below: the bound
+    assert prof.intervals[0.6827][1] == pytest.approx(0.1, abs=1e-5)
+    assert prof.intervals[0.9545][1] == pytest.approx(0.2, abs=1e-5)
+
+
 # --- a tabulated profile with several valleys --------------------------------------------------
 
 @pytest.fixture(scope="module")
