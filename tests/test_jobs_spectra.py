@@ -47,9 +47,11 @@ def dec():
 
 @pytest.fixture(scope="module")
 def csa_spectrum():
-    return respdor.csa_fit(PASS / "mas1d_8kHz.txt", spectrum=True, mas_rate_hz=8000.0, larmor_hz=88.8016e6,
-                           sites_ppm=SITES, span_ppm=[100, 400, 400, 200], fwhm_ppm=30.0, noise_region_ppm=(100, 200),
-                           n_starts=1)
+    # 100-200 ppm holds a spinning sideband of the -50 ppm site (docs/csa_pass.md): said, as a DataWarning.
+    with pytest.warns(DataWarning, match=r"noise_region_ppm 100 200: .* a peak 5 x the noise at 128.4 ppm"):
+        return respdor.csa_fit(PASS / "mas1d_8kHz.txt", spectrum=True, mas_rate_hz=8000.0, larmor_hz=88.8016e6,
+                               sites_ppm=SITES, span_ppm=[100, 400, 400, 200], fwhm_ppm=30.0,
+                               noise_region_ppm=(100, 200), n_starts=1)
 
 
 @pytest.fixture(scope="module")
