@@ -813,12 +813,14 @@ def sparse_check_warning(axes, interp_error, where):
     Parameters
     ----------
     axes : dict
-        name -> {"n": nodes, ...} of the tabulated axes (as :func:`library_info` gives them).
+        name -> {"n": nodes, ...} of the axes (as :func:`library_info` gives them; its D and time
+        axes are left out: the check samples the tabulated axes' cells).
     interp_error : dict or None
         ``{"max", "rms", "n_points"}`` of the check, None when not measured.
     where : str
         What the line is about (the library's description).
     """
+    axes = {k: a for k, a in (axes or {}).items() if k not in ("coupling_hz", "t_s")}  # the tabulated ones
     if not interp_error or not axes:
         return None
     name, n = max(((k, int(a["n"])) for k, a in axes.items()), key=lambda x: x[1])

@@ -213,7 +213,8 @@ def test_the_build_headline_says_converged_only_for_checked_settings(record, hea
 
 @pytest.mark.parametrize("n_nodes, n_points, warned", [(9, 2, True), (9, 8, False), (3, 2, False), (5, 3, True)])
 def test_a_sparse_interpolation_check_is_named(n_nodes, n_points, warned):
-    line = lib.sparse_check_warning({"cq": {"n": n_nodes}, "eta_q": {"n": 2}},
+    line = lib.sparse_check_warning({"cq": {"n": n_nodes}, "eta_q": {"n": 2}, "coupling_hz": {"n": 12},
+                                     "t_s": {"n": 41}},
                                     {"max": 0.011, "rms": 0.005, "n_points": n_points}, "library cq.h5")
     if not warned:
         assert line is None
