@@ -221,6 +221,9 @@ def library_info(path):
     from .. import library as lib
 
     info = LibraryInfo.from_dict(lib.library_info(path))
+    sparse = lib.sparse_check_warning(info.axes, info.interp_error, Path(path).name)
+    if sparse:
+        info.warnings.append(sparse)
     for text in list(info.warnings):
         warn(text, ConvergenceWarning, stacklevel=2)
     return info
