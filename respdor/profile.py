@@ -86,7 +86,7 @@ def _on_bound(par):
     return any(np.isfinite(b) and np.isclose(par.value, b, rtol=1e-6, atol=1e-9) for b in (par.min, par.max))
 
 
-def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=False):
+def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=False, from_params=True):
     """chi^2 with ``name`` held at ``value`` and, when ``refit``, the other varied parameters re-fitted.
 
     Parameters
@@ -105,12 +105,15 @@ def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=
         Further starting points (e.g. the re-fit at a neighbouring value: continuation).
     return_params : bool
         Also return the parameters of the lowest chi^2.
+    from_params : bool
+        Also start a re-fit at ``params`` (False: only at ``starts``, when they are closer).
     """
     best = None
     # A parameter on its bound at the best fit is also held there in one more re-fit: the profile
     # with it free is then never above the profile with it fixed.
     on_bound = [n for n, q in params.items() if n != name and q.vary and q.expr is None and _on_bound(q)]
-    attempts = [(s, False) for s in [params, *starts]] + ([(params, True)] if on_bound else [])
+    first = [params] if from_params or not starts else []
+    attempts = [(s, False) for s in [*first, *starts]] + ([(params, True)] if on_bound else [])
     for start, hold in attempts if refit else [(params, False)]:
         p = start.copy()
         p[name].set(value=value, vary=False)
@@ -196,8 +199,8 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
         Probabilities of the intervals.
     refit : bool
         Re-fit the other varied parameters at every value (a true profile); False holds them.
-        Each re-fit starts from ``params``, from the optimum at the nearest value already
-        evaluated (continuation) and from the candidate nearest in ``name``.
+        Each re-fit starts from the optimum at the nearest value already evaluated
+        (continuation; ``params`` for the first value) and from the candidate nearest in ``name``.
     candidates : sequence of lmfit.Parameters
         Further starting points, e.g. the optima along another parameter's profile: on a surface
         with several valleys (a library axis) they reach valleys a start at the best fit misses.
@@ -215,11 +218,13 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     def excess(value):
         if value not in seen:
             # continuation: the re-fit also starts from the optimum at the nearest value already done
+            # (the best fit itself is the start only for the first value: later ones start nearer)
             near = min(fitted, key=lambda v: abs(v - value), default=None)
             starts = [fitted[near]] if near is not None else []
             if candidates:
                 starts.append(min(candidates, key=lambda c: abs(c[name].value - value)))
-            seen[value], fitted[value] = chi2_at(params, residual, name, value, refit, starts, return_params=True)
+            seen[value], fitted[value] = chi2_at(params, residual, name, value, refit, starts, return_params=True,
+                                                 from_params=near is None)
         return probability(seen[value], chi2_best, sigma_known, nfree)
 
     if grid is not None:
