@@ -34,7 +34,6 @@ its bound has no standard error and a one-sided interval. Everything doubtful is
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -50,9 +49,8 @@ from .curve import DephasingCurve, refuse_repeated_curves
 from .errors import UserError
 from .adequacy import adequacy_checks
 from .optimum import search_and_fit
-from .profile import lmfit_prob_func
 from .profile import profile as profile_likelihood
-from .tabulated import LEVELS, confirm_tabulated, edge_warnings, model_of
+from .tabulated import LEVELS, confirm_tabulated, edge_warnings, model_of, several_minima_warning
 from .models import (
     TRANSFER_KINDS,
     gaussian_distance_average,
@@ -777,7 +775,7 @@ def fit_curves(
     method : {"ratio", "signals"}
         Fit dS/S0 (with its propagated errors if known) or S0 and S1 jointly.
     intervals : bool
-        Compute 1- and 2-sigma profile-likelihood intervals (lmfit ``conf_interval``) for the
+        Compute 1- and 2-sigma profile-likelihood intervals (:func:`respdor.profile.profile`) for the
         varied physical parameters.
     free : sequence of str
         Parameters that are fixed by default (efficiency, abundance, scaling, width_angstrom) but
@@ -901,28 +899,34 @@ def _assumption_notes(problem, result, weighted):
 
 
 def _intervals(problem, minimizer, result, physical, tab_profiles, weighted, warn_list):
-    """Profile-likelihood intervals (:mod:`respdor.profile`, or lmfit's with its probability rule) of the
-    varied physical parameters: name -> lmfit-style list of (probability, end)."""
+    """Profile-likelihood intervals (:func:`respdor.profile.profile`) of the varied physical parameters:
+    name -> lmfit-style list of (probability, end).
+
+    Every profile point re-fits the other varied parameters from the best fit and from the
+    neighbouring point's optimum, each start moved off the bounds it sits on (lmfit's bounded
+    fit cannot leave a start on a bound), and keeps the lower chi^2: freeing a parameter can then
+    only widen an interval, as a profile must."""
     ci = {}
+    # the optima along each library axis: starts that reach the valleys of a tabulated surface
+    candidates = [fit for prof in tab_profiles.values() for fit in prof.get("fits", []) if fit is not None]
     for name in [n for n in physical if n not in tab_profiles]:
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                if result.nvarys == 1:  # chi^2 along the one parameter needs no re-fit (lmfit's needs >= 2)
-                    ci[name] = profile_likelihood(result.params, problem.residual, name, sigma_known=weighted,
-                                                  nfree=result.nfree, chi2_best=result.chisqr,
-                                                  refit=False).lmfit_levels()
-                else:
-                    ci[name] = lmfit.conf_interval(minimizer, result, p_names=[name], sigmas=[1, 2],
-                                                   prob_func=lmfit_prob_func(weighted), maxiter=100)[name]
-            if any("Bound reached" in str(w.message) for w in caught):
-                warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
-                                 "before chi2 rises enough: open on that side")
-            elif any("maxiter" in str(w.message) for w in caught):
-                warn_list.append(f"{name}: the profile-likelihood interval search did not close (maxiter)")
-        except Exception as exc:  # lmfit raises plain exceptions when stderr is missing
-            warn_list.append(f"{name}: profile-likelihood interval not available ({type(exc).__name__}: {exc})")
-    # lmfit's interval search leaves parameter values at the last trial: restore the best fit.
+            prof = profile_likelihood(result.params, problem.residual, name, sigma_known=weighted,
+                                      nfree=result.nfree, chi2_best=result.chisqr, refit=result.nvarys > 1,
+                                      candidates=candidates)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            warn_list.append(f"{name}: no profile-likelihood interval (chi2 could not be evaluated along {name}: "
+                             f"{' '.join(str(exc).split())[:120]}); its interval is left out, use MCMC for one")
+            continue
+        ci[name] = prof.lmfit_levels()
+        if any(end is None for pair in prof.intervals.values() for end in pair):
+            warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
+                             "before chi2 rises enough: open on that side")
+        low = float(np.min(prof.chi2)) if prof.chi2.size else result.chisqr
+        if low < result.chisqr - max(1e-6 * result.chisqr, 1e-9):
+            warn_list.append(f"{name}: its chi2 profile reaches {low:.6g}, below the fit's {result.chisqr:.6g}: "
+                             "the fit is not at its optimum, and its intervals are measured from the fit's chi2")
+    # the fit's parameters stay those of the best fit
     minimizer.params = result.params
     return ci
 
@@ -950,6 +954,9 @@ def _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_la
             if any(prof["open"][LEVELS[0]]):
                 est.stderr = None  # a covariance describes no interval that an edge cuts
             warn_list.extend(edge_warnings(name, prof, model_of(problem, name), par.value, bound_label))
+            several = several_minima_warning(name, prof)
+            if several and intervals:
+                warn_list.append(several)
         elif name in ci:
             levels = ci[name]
             lo68, lo95 = _pick(levels, 0.6827, -1, par), _pick(levels, 0.9545, -1, par)

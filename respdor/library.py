@@ -380,6 +380,10 @@ def _client(scheduler, workers):
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise UserError(f"scheduler {scheduler}: cannot connect to a Dask cluster there ({reason}); "
                             "check the address, or leave out scheduler for a local cluster") from None
+    if _reimported_by_a_worker():
+        # A worker process is starting and re-runs the user's script (no __main__ guard): leaving
+        # quietly lets the build in the user's own process say what happened, in one line.
+        raise SystemExit(1)
     n = workers or os.cpu_count() or 1
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
@@ -389,7 +393,10 @@ def _client(scheduler, workers):
     env_before = os.environ.get(_WORKER_LOG_ENV)
     os.environ[_WORKER_LOG_ENV] = "critical"
     try:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+        with _quiet_dask(silent=True):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    except RuntimeError as exc:  # a worker process did not start ("Nanny failed to start")
+        cluster = _threads_instead(n, exc)
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
@@ -401,6 +408,39 @@ def _client(scheduler, workers):
 
 
 _WORKER_LOG_ENV = "DASK_LOGGING__DISTRIBUTED"
+
+
+def _reimported_by_a_worker():
+    """True in a worker process that is importing the user's main script while it starts."""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+def _threads_instead(n, exc):
+    """A local cluster of ``n`` threads in this process, after worker processes failed to start.
+
+    The usual cause: the calling script has no ``if __name__ == "__main__":`` guard, and every
+    worker process, which imports the script to start, would build the library again. Any other
+    cause is refused in one line.
+    """
+    import sys
+
+    from dask.distributed import LocalCluster
+
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not script:
+        raise UserError(f"the local Dask cluster's worker processes did not start ({' '.join(str(exc).split())}); "
+                        "pass scheduler= the address of a running cluster") from None
+    with _quiet_dask(silent=True):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=False, dashboard_address=":0")
+    #: said by the build's result (a warning): why its workers are threads
+    cluster.respdor_note = (
+        f"{Path(script).name}: worker processes could not start (a script that calls build_library outside an "
+        "'if __name__ == \"__main__\":' block is run again by every worker process); the library was built with "
+        f"{n} thread(s) of this process instead, which may be slower: put the call under that guard to use "
+        "worker processes")
+    return cluster
 
 
 def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, scheduler=None, workers=None,
@@ -462,7 +502,9 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
             client.close()
             if cluster is not None:
                 cluster.close()
-    return _finish_stats(job.stats, job.path, t0)
+    stats = _finish_stats(job.stats, job.path, t0)
+    stats["cluster_note"] = getattr(cluster, "respdor_note", None)
+    return stats
 
 
 @dataclass
@@ -759,6 +801,35 @@ def library_info(path) -> dict:
             "convergence": json.loads(f.attrs["convergence"]) if "convergence" in f.attrs else None,
         }
     return info
+
+
+def sparse_check_warning(axes, interp_error, where):
+    """One line when the interpolation check has fewer off-grid points than the longest axis has cells.
+
+    Each check point lies in one random cell; with fewer points than cells along an axis, some
+    cells of that axis are never checked, and a dependence that is jagged between other nodes
+    (too coarse an axis for the curve) goes unseen: the measured error is then a lower bound.
+
+    Parameters
+    ----------
+    axes : dict
+        name -> {"n": nodes, ...} of the axes (as :func:`library_info` gives them; its D and time
+        axes are left out: the check samples the tabulated axes' cells).
+    interp_error : dict or None
+        ``{"max", "rms", "n_points"}`` of the check, None when not measured.
+    where : str
+        What the line is about (the library's description).
+    """
+    axes = {k: a for k, a in (axes or {}).items() if k not in ("coupling_hz", "t_s")}  # the tabulated ones
+    if not interp_error or not axes:
+        return None
+    name, n = max(((k, int(a["n"])) for k, a in axes.items()), key=lambda x: x[1])
+    cells, n_points = max(n - 1, 1), int(interp_error["n_points"])
+    if n_points >= cells:
+        return None
+    return (f"{where}: interpolation error measured at only {n_points} off-grid point(s) for {cells} cells along "
+            f"{name}, so most cells are never checked and the max {interp_error['max']:.2g} is a lower bound; "
+            f"rebuild with at least {cells} checks (n_checks, --checks)")
 
 
 class LibraryShape:

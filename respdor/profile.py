@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-__all__ = ["LEVELS", "probability", "lmfit_prob_func", "chi2_at", "profile", "Profile", "covariance",
+__all__ = ["LEVELS", "probability", "off_bound", "lmfit_prob_func", "chi2_at", "profile", "Profile", "covariance",
            "standard_errors", "stderr_factor", "stepped_profile", "sqrt_crossing"]
 
 #: Probabilities of the 1- and 2-sigma intervals.
@@ -68,7 +68,25 @@ def lmfit_prob_func(sigma_known):
     return lambda best, new: probability(new.chisqr, best.chisqr, True)
 
 
-def chi2_at(params, residual, name, value, refit=True):
+def off_bound(par, margin=1e-4):
+    """Move a varied parameter that sits on a finite bound ``margin`` (fraction of its range) inside.
+
+    lmfit's bounded Levenberg-Marquardt maps a bound to a point of zero slope of its internal
+    variable: a re-fit started exactly on the bound cannot leave it, although chi^2 may be lower
+    inside (an amplitude at 1 stays at 1 while the profiled parameter moves away from its best
+    value, and the profile rises too fast: an interval narrower than the truth).
+    """
+    lo, hi = par.min, par.max
+    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+        step = margin * (hi - lo)
+        par.value = float(np.clip(par.value, lo + step, hi - step))
+
+
+def _on_bound(par):
+    return any(np.isfinite(b) and np.isclose(par.value, b, rtol=1e-6, atol=1e-9) for b in (par.min, par.max))
+
+
+def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=False, from_params=True):
     """chi^2 with ``name`` held at ``value`` and, when ``refit``, the other varied parameters re-fitted.
 
     Parameters
@@ -80,19 +98,44 @@ def chi2_at(params, residual, name, value, refit=True):
     name : str
     value : float
     refit : bool
-        Re-fit the other varied parameters (Levenberg-Marquardt from ``params``).
+        Re-fit the other varied parameters (Levenberg-Marquardt from ``params`` and from each of
+        ``starts``, every start moved off the bounds it sits on, and once more with the parameters
+        that sit on a bound in ``params`` held there; the lowest chi^2 is kept).
+    starts : sequence of lmfit.Parameters
+        Further starting points (e.g. the re-fit at a neighbouring value: continuation).
+    return_params : bool
+        Also return the parameters of the lowest chi^2.
+    from_params : bool
+        Also start a re-fit at ``params`` (False: only at ``starts``, when they are closer).
     """
-    p = params.copy()
-    p[name].set(value=value, vary=False)
-    if refit and any(q.vary and q.expr is None for q in p.values()):
-        import lmfit
+    best = None
+    # A parameter on its bound at the best fit is also held there in one more re-fit: the profile
+    # with it free is then never above the profile with it fixed.
+    on_bound = [n for n, q in params.items() if n != name and q.vary and q.expr is None and _on_bound(q)]
+    first = [params] if from_params or not starts else []
+    attempts = [(s, False) for s in [*first, *starts]] + ([(params, True)] if on_bound else [])
+    for start, hold in attempts if refit else [(params, False)]:
+        p = start.copy()
+        p[name].set(value=value, vary=False)
+        if hold:
+            for n in on_bound:
+                p[n].set(value=params[n].value, vary=False)
+        if refit and any(q.vary and q.expr is None for q in p.values()):
+            import lmfit
 
-        with np.errstate(all="ignore"):
-            out = lmfit.minimize(residual, p, method="leastsq", nan_policy="propagate")
-        return float(out.chisqr)
-    with np.errstate(all="ignore"):
-        r = np.asarray(residual(p), float)
-    return float(np.sum(r**2))
+            for q in p.values():
+                if q.vary and q.expr is None:
+                    off_bound(q)
+            with np.errstate(all="ignore"):
+                out = lmfit.minimize(residual, p, method="leastsq", nan_policy="propagate")
+            chi, fitted = float(out.chisqr), out.params
+        else:
+            with np.errstate(all="ignore"):
+                r = np.asarray(residual(p), float)
+            chi, fitted = float(np.sum(r**2)), p
+        if best is None or chi < best[0] or not np.isfinite(best[0]):
+            best = (chi, fitted)
+    return best if return_params else best[0]
 
 
 @dataclass
@@ -131,7 +174,7 @@ class Profile:
 
 
 def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi2_best=None, levels=LEVELS,
-            refit=True):
+            refit=True, candidates=()):
     """Profile likelihood of parameter ``name`` of an lmfit least-squares problem.
 
     Parameters
@@ -156,6 +199,11 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
         Probabilities of the intervals.
     refit : bool
         Re-fit the other varied parameters at every value (a true profile); False holds them.
+        Each re-fit starts from the optimum at the nearest value already evaluated
+        (continuation; ``params`` for the first value) and from the candidate nearest in ``name``.
+    candidates : sequence of lmfit.Parameters
+        Further starting points, e.g. the optima along another parameter's profile: on a surface
+        with several valleys (a library axis) they reach valleys a start at the best fit misses.
 
     Returns
     -------
@@ -165,11 +213,18 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     best = float(par.value)
     if chi2_best is None:
         chi2_best = chi2_at(params, residual, name, best, refit=False)
-    seen = {}
+    seen, fitted = {}, {}
 
     def excess(value):
         if value not in seen:
-            seen[value] = chi2_at(params, residual, name, value, refit)
+            # continuation: the re-fit also starts from the optimum at the nearest value already done
+            # (the best fit itself is the start only for the first value: later ones start nearer)
+            near = min(fitted, key=lambda v: abs(v - value), default=None)
+            starts = [fitted[near]] if near is not None else []
+            if candidates:
+                starts.append(min(candidates, key=lambda c: abs(c[name].value - value)))
+            seen[value], fitted[value] = chi2_at(params, residual, name, value, refit, starts, return_params=True,
+                                                 from_params=near is None)
         return probability(seen[value], chi2_best, sigma_known, nfree)
 
     if grid is not None:
@@ -182,26 +237,49 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
 
 def _bracketed(par, best, excess, levels):
     """Interval ends by stepping out from ``best`` (steps x 1.6 from its stderr or 10 %) and brentq."""
-    from scipy.optimize import brentq
-
     lo_edge, hi_edge = min(par.min, par.max), max(par.min, par.max)
     ends = {prob: [None, None] for prob in levels}
     for side, direction in ((0, -1), (1, 1)):
         edge = par.min if direction < 0 else par.max
         step = par.stderr if par.stderr and np.isfinite(par.stderr) and par.stderr > 0 else 0.1 * abs(best)
+        if not step > 0:  # a best value of 0 (on a bound, no stderr): a hundredth of the range
+            step = 0.01 * (hi_edge - lo_edge) if np.isfinite(hi_edge - lo_edge) else 0.1
         for prob in levels:  # the step keeps growing from one level to the next
             lo = hi = best
             for _ in range(60):
                 hi = float(np.clip(hi + direction * step, lo_edge, hi_edge))
                 if excess(hi) >= prob:
-                    ends[prob][side] = brentq(lambda v: excess(v) - prob, *sorted((lo, hi)),
-                                              xtol=1e-10 * max(1, abs(best)))
+                    ends[prob][side] = _root(excess, prob, lo, hi, best)
                     break
                 if hi == edge:
                     break
                 lo = hi
                 step *= 1.6
     return {prob: tuple(v) for prob, v in ends.items()}
+
+
+def _root(excess, prob, inner, outer, best):
+    """Where ``excess`` crosses ``prob`` between ``inner`` (below) and ``outer`` (at or above).
+
+    The re-fitted chi^2 need not be continuous (a re-fit may jump to another valley between two
+    trial values), so the bracket may not hold a sign change when root finding re-evaluates its
+    ends; bisection on the values already bracketing then gives the crossing (the outer end of
+    the last bracket: the interval is never made narrower than the data allow).
+    """
+    from scipy.optimize import brentq
+
+    try:
+        return float(brentq(lambda v: excess(v) - prob, *sorted((inner, outer)), xtol=1e-10 * max(1, abs(best))))
+    except ValueError:
+        for _ in range(40):
+            mid = 0.5 * (inner + outer)
+            if excess(mid) >= prob:
+                outer = mid
+            else:
+                inner = mid
+            if abs(outer - inner) <= 1e-8 * max(1.0, abs(best)):
+                break
+        return float(outer)
 
 
 def _from_grid(grid, best, excess, levels):

@@ -18,7 +18,9 @@ import numpy as np
 from scipy import stats
 from scipy.optimize import brentq
 
-__all__ = ["tabulated_names", "profile_tabulated", "confirm_tabulated", "LEVELS"]
+from .profile import off_bound
+
+__all__ = ["tabulated_names", "profile_tabulated", "confirm_tabulated", "several_minima_warning", "LEVELS"]
 
 #: Probability levels of the reported intervals (1 and 2 sigma, as for every other parameter).
 LEVELS = (0.6827, 0.9545)
@@ -79,7 +81,7 @@ class _Refit:
                 fit_params = params
             else:
                 for n in self.others:  # a start on a bound cannot move (lmfit's bounded transform)
-                    _off_bound(params[n])
+                    off_bound(params[n])
                 mini = lmfit.Minimizer(self.problem.residual, params, nan_policy="raise")
                 with np.errstate(all="ignore"):
                     res = mini.minimize(method="leastsq")
@@ -87,13 +89,6 @@ class _Refit:
             if out is None or chi < out[0]:
                 out = (chi, fit_params)
         return out
-
-
-def _off_bound(par):
-    lo, hi = par.min, par.max
-    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
-        margin = 1e-4 * (hi - lo)
-        par.value = float(np.clip(par.value, lo + margin, hi - margin))
 
 
 def _probability(delta, chi_best, nfree, weighted):
@@ -121,8 +116,11 @@ def profile_tabulated(problem, result, name, weighted):
     -------
     dict
         ``values`` and ``chi2`` (the profile), ``best`` (lowest point: value, chi^2, parameters),
-        ``ci68`` and ``ci95`` (low, high), ``open`` ({level: (low_open, high_open)}: True where
-        chi^2 does not rise to the level before the allowed range ends), ``range`` (min, max).
+        ``ci68`` and ``ci95`` (low, high: the hull of every profile point below the level),
+        ``open`` ({level: (low_open, high_open)}: True where chi^2 does not rise to the level
+        before the allowed range ends), ``several`` ({level: True when the profile rises above
+        the level and falls below it again inside the interval: several minima}), ``range``
+        (min, max), ``fits`` (the re-fitted parameters at each value).
     """
     par = result.params[name]
     refit = _Refit(problem, result, name)
@@ -140,35 +138,49 @@ def profile_tabulated(problem, result, name, weighted):
     chi_best = min(float(chi[k_min]), float(result.chisqr))
     nfree = max(int(result.nfree), 1)
     out = {"values": values, "chi2": chi, "range": (float(par.min), float(par.max)),
-           "best": (float(values[k_min]), float(chi[k_min]), fits[k_min]), "open": {}}
+           "best": (float(values[k_min]), float(chi[k_min]), fits[k_min]), "open": {}, "several": {},
+           "fits": fits}
     for level in LEVELS:
-        ends, opened = [], []
+        ends, opened, several = [], [], False
         for step in (-1, 1):
-            end, is_open = _crossing(refit, values, chi, fits, k_min, step, level, chi_best, nfree, weighted)
+            end, is_open, gap = _crossing(refit, values, chi, fits, k_min, step, level, chi_best, nfree, weighted)
             ends.append(end)
             opened.append(is_open)
+            several = several or gap
         out["ci68" if level == LEVELS[0] else "ci95"] = tuple(ends)
         out["open"][level] = tuple(opened)
+        out["several"][level] = several
     return out
 
 
 def _crossing(refit, values, chi, fits, k_min, step, level, chi_best, nfree, weighted):
-    """Where the profile first reaches ``level`` going from k_min in direction ``step``; (edge, True) if never."""
-    def excess(v, start):
-        return _probability(refit(v, [start])[0] - chi_best, chi_best, nfree, weighted) - level
+    """The interval end on one side of k_min: (end, open, several_minima).
 
-    k = k_min
-    while 0 <= k + step < values.size:
-        nxt = k + step
-        if _probability(chi[nxt] - chi_best, chi_best, nfree, weighted) >= level:
-            a, b = sorted((values[k], values[nxt]))
-            start = fits[k]
-            try:
-                return float(brentq(lambda v: excess(v, start), a, b, xtol=1e-4 * (values[-1] - values[0]))), False
-            except ValueError:  # the refit moved the sign (a second valley): keep the grid crossing
-                return float(values[nxt]), False
-        k = nxt
-    return float(values[0] if step < 0 else values[-1]), True
+    The outermost profile point still below ``level`` in direction ``step`` bounds the interval,
+    not the first point above it: a profile with several valleys gives the hull of the points
+    below the level (``several_minima`` True when a point above the level lies between them). The
+    end is located by root finding between that point and the next one out; it is the edge
+    (``open`` True) when the level is not reached before the axis ends.
+    """
+    def prob(c):
+        return _probability(c - chi_best, chi_best, nfree, weighted)
+
+    def excess(v, start):
+        return prob(refit(v, [start])[0]) - level
+
+    side = range(k_min + step, -1 if step < 0 else values.size, step)
+    below = [k for k in side if prob(chi[k]) < level]
+    k = below[-1] if below else k_min
+    several = any(prob(chi[j]) >= level for j in range(k_min + step, k, step))
+    nxt = k + step
+    if not 0 <= nxt < values.size:
+        return float(values[k]), True, several
+    a, b = sorted((values[k], values[nxt]))
+    try:
+        end = brentq(lambda v: excess(v, fits[k]), a, b, xtol=1e-4 * (values[-1] - values[0]))
+    except ValueError:  # the refit is not continuous across this cell: keep the outer grid point
+        end = values[nxt]
+    return float(end), False, several
 
 
 def confirm_tabulated(problem, minimizer, result, weighted, scale_covar):
@@ -237,11 +249,11 @@ def edge_warnings(name, prof, model, value=None, bound_label="bounds"):
         if not open_end:
             continue
         where = ("lower", "upper")[side]
-        on = "on" if np.isclose(value, edge, rtol=1e-6, atol=1e-12 * max(abs(edge), 1.0)) else "near"
         ci = "; ".join(f"{lab} % [{format_value(base, prof[key][0])}, {format_value(base, prof[key][1])}]"
                        for lab, key in (("68", "ci68"), ("95", "ci95")))
-        head = (f"{name} = {format_value(base, value)} is {on} the {{what}} {where} edge "
-                f"{format_value(base, edge)}: chi2 rises by less than 4 between them, so its intervals are "
+        head = (f"{name} = {format_value(base, value)} {_relation(value, edge, _axis_nodes(model, base))} the "
+                f"{{what}} {where} edge {format_value(base, edge)}: chi2 rises by less than 4 between them, "
+                f"so its intervals are "
                 f"one-sided, bounded by the edge and not by the data ({ci}), and the intervals of the other "
                 f"parameters hold only for {name} inside it; ")
         if not np.isclose(edge, lib_edge, rtol=1e-9, atol=0.0):
@@ -255,3 +267,32 @@ def edge_warnings(name, prof, model, value=None, bound_label="bounds"):
         else:
             out.append(head.format(what="library's") + f"extend the library beyond it: {command}")
     return out
+
+
+def _axis_nodes(model, base):
+    for axis in getattr(model.shape, "axes", []):
+        if axis.name == base:
+            return np.asarray(axis.values, float)
+    return np.array([], float)
+
+
+def _relation(value, edge, nodes):
+    """How the best value stands to an edge its 95 % interval reaches: on it, in the cell next to
+    it (near), or further inside (the interval alone reaches it)."""
+    if np.isclose(value, edge, rtol=1e-6, atol=1e-12 * max(abs(edge), 1.0)):
+        return "is on"
+    inner = nodes[(nodes > min(value, edge)) & (nodes < max(value, edge))]
+    return "is near" if inner.size == 0 else "lies inside, but its 95 % interval reaches"
+
+
+def several_minima_warning(name, prof):
+    """One line when the profile of ``name`` falls below the 95 % level again beyond a rise above it."""
+    from .library import format_value
+
+    if not prof.get("several", {}).get(LEVELS[1]):
+        return None
+    base = name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
+    lo, hi = prof["ci95"]
+    return (f"{name}: its chi2 profile has several minima: values from {format_value(base, lo)} to "
+            f"{format_value(base, hi)} lie within the 95 % level, with higher chi2 between them; the "
+            f"intervals given span all of them, and the data do not single out one {name}")

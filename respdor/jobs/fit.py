@@ -461,6 +461,11 @@ def _note_library(result, library, curves):
         return
     result.notes.append(f"{library.description}: interpolation error measured at {err['n_points']} off-grid "
                         f"points: max {err['max']:.2g}, rms {err['rms']:.2g} in dS/S0 (fraction 1)")
+    from ..library import sparse_check_warning
+
+    sparse = sparse_check_warning({a.name: {"n": len(a.values)} for a in library.axes}, err, library.description)
+    if sparse:
+        result.warnings.append(sparse)
     # The error bars know nothing of the interpolation error: say so when it rivals the noise.
     amp = max((v.value for k, v in result.parameters.items() if k.endswith("amplitude")), default=1.0)
     sig = [float(np.median(c.sigma)) for c in curves if c.sigma is not None]

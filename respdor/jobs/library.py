@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..display import ResultDisplay, axes_or_new
-from ..errors import ConvergenceWarning, DataWarning, UserError, warn
+from ..errors import ConvergenceWarning, DataWarning, RespdorWarning, UserError, warn
 
 __all__ = ["build_library", "library_info", "LibraryBuild", "LibraryInfo"]
 
@@ -99,6 +99,11 @@ def build_library(spec, vary, path, *, couplings_hz=None, t_max_s=None, n_orient
         warn(text, DataWarning, into=built.warnings, stacklevel=2)
     for text in (stats.get("convergence") or {}).get("warnings", []):
         warn(text, ConvergenceWarning, into=built.warnings, stacklevel=2)
+    if stats.get("cluster_note"):
+        warn(stats["cluster_note"], RespdorWarning, into=built.warnings, stacklevel=2)
+    sparse = lib.sparse_check_warning(lib.library_info(path)["axes"], stats.get("interp_error"), Path(path).name)
+    if sparse:
+        warn(sparse, ConvergenceWarning, into=built.warnings, stacklevel=2)
     return built
 
 
@@ -216,15 +221,26 @@ def library_info(path):
     from .. import library as lib
 
     info = LibraryInfo.from_dict(lib.library_info(path))
+    sparse = lib.sparse_check_warning(info.axes, info.interp_error, Path(path).name)
+    if sparse:
+        info.warnings.append(sparse)
     for text in list(info.warnings):
         warn(text, ConvergenceWarning, stacklevel=2)
     return info
 
 
 def _convergence_headline(record):
+    """``powder converged`` only for settings that were checked: an explicit setting not checked on
+    request says so, whatever the checked ones gave."""
     if record is None:
         return "powder not checked"
-    return f"powder {'converged' if record.get('converged') else 'NOT converged'}"
+    status = [d.get("status") for d in (record.get("dimensions") or {}).values()]
+    unchecked = "explicit" in status
+    if not record.get("converged"):
+        return "powder NOT converged"
+    if unchecked and not any(s in ("converged", "refined") for s in status):
+        return "powder not checked (explicit)"
+    return "powder converged" + (" (explicit settings not checked)" if unchecked else "")
 
 
 @dataclass(repr=False)
