@@ -493,6 +493,7 @@ def build_library(spec, path, axes, couplings_hz, t_max_s=None, powder=None, sch
     t0 = time.perf_counter()
     if job.finished_before():
         return _finish_stats(job.stats, job.path, t0)  # finished before: no cluster, nothing written
+    job.say_estimate(progress)
     client, cluster = _client(scheduler, workers)
     try:
         with _quiet_dask(), resumable_output(job.path) as work:
@@ -572,6 +573,19 @@ class _BuildJob:
     def finished_before(self):
         return (self.state is None and self.final is not None and self.final["complete"]
                 and not (self.todo or self.checking or self.powder_checking))
+
+    def say_estimate(self, progress):
+        """The estimated work of the points still to compute, said before the cluster starts (a
+        library is long work by nature: said, never refused)."""
+        from spinsim.powder import make_powder
+
+        from .workload import check_work, library_work
+
+        if not self.todo or "file" in self.pw:
+            return
+        powder = make_powder(self.pw["scheme"], self.pw["n"], self.pw["n_gamma"])
+        work = library_work(self.sp, powder, self.times, self.n_times, len(self.todo))
+        check_work(work, True, f"library build {self.path}", progress=progress)
 
     def compute(self, client, work, progress, check_settings):
         """The grid, the interpolation check and the powder check, into the work file ``work``."""

@@ -148,3 +148,33 @@ def test_cli_refuses_missing_spec_and_bad_vary(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--vary" in err[0]
     assert main(["library", "info", str(tmp_path / "none.h5")]) == 2
+
+
+def test_a_long_build_says_its_estimate_before_the_cluster_starts(tmp_path):
+    # The README's example (11 CQ points at the bundled spec's powder): the estimate is the sum over the
+    # coupling rows of spinsim's cost model, times the points still to compute, said as a note.
+    from spinsim.plausibility import work_counts
+    from spinsim.powder import make_powder
+    from spinsim.progress import Progress
+
+    from respdor.examples import example_path
+
+    class Notes(Progress):
+        def __init__(self):
+            self.lines = []
+
+        def note(self, text):
+            self.lines.append(text)
+
+    job = lib._BuildJob.prepare(str(example_path("c13_al27_respdor.toml")), tmp_path / "lib.h5",
+                                [lib.parse_vary("cq=1:6MHz:11")], np.geomspace(100.0, 2000.0, 24), None, None, False)
+    job.look(False, 0)
+    notes = Notes()
+    job.say_estimate(notes)
+    sp, pw = job.sp, job.pw
+    powder = make_powder(pw["scheme"], pw["n"], pw["n_gamma"])
+    per_point = sum(work_counts(sp.system, sp.mas_rate, job.times[:n], sp.saturation, sp.recoupling, powder,
+                                sp.max_dt, sp.method, 1, sp.centre_pulse)["cost"] for n in job.n_times)
+    assert len(notes.lines) == 1 and notes.lines[0].startswith(f"estimated work: 11 points x {len(job.couplings)} couplings")
+    assert f"{11 * per_point:.3g} units" in notes.lines[0]
+    assert not (tmp_path / "lib.h5").exists() and not (tmp_path / "lib.h5.partial").exists()
