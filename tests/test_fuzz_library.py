@@ -146,8 +146,12 @@ def test_ctrl_c_during_a_build_exits_130_with_one_line_and_keeps_the_work(tmp_pa
     out = tmp_path / "lib.h5"
     env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "respdor", "library", "build", str(spec), "-o", str(out), "--workers", "1",
-           "--vary", "cq=1:6MHz:60", "--couplings", "300:800:4", "--checks", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+           "--vary", "cq=1:6MHz:600", "--couplings", "300:800:4", "--checks", "0"]  # minutes of work: the
+    # interrupt lands while points remain however slowly this test reacts on a loaded machine
+    # A test run in a background job inherits SIGINT ignored, and Python keeps an inherited "ignore":
+    # give the build the terminal's default, as a user's shell does.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err, outb = bytearray(), bytearray()
     readers = [threading.Thread(target=_read_into, args=(proc.stderr, err), daemon=True),
                threading.Thread(target=_read_into, args=(proc.stdout, outb), daemon=True)]
@@ -174,7 +178,7 @@ def test_ctrl_c_during_a_build_exits_130_with_one_line_and_keeps_the_work(tmp_pa
     assert "lib.h5.partial" in lines[0] and "resume" in lines[0]
     assert not out.exists()  # never half-written
     info = lib.library_info(tmp_path / "lib.h5.partial")
-    assert not info["complete"] and 1 <= info["points_done"] < 60
+    assert not info["complete"] and 1 <= info["points_done"] < 600
     assert spec.read_bytes() == before
     guard = time.monotonic() + 300  # the workers end with the build (hang guard only)
     while True:
