@@ -10,7 +10,6 @@ structure or spec case runs a simulation.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import warnings
 from pathlib import Path
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
 from small_spec import SMALL_SPEC  # noqa: E402
+from filetree import hashes as _hashes  # noqa: E402
 
 CIF_HEAD = """data_test
 _cell_length_a 8.0
@@ -88,11 +88,6 @@ def ws(tmp_path_factory):
     atoms[al] = "Al " + " ".join(atoms[0].split()[1:])
     (inp / "c_on_al.xyz").write_text("\n".join(xyz[:2] + atoms) + "\n")
     return w
-
-
-def _hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _run(ws, argv, capsys, monkeypatch):

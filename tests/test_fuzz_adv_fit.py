@@ -8,7 +8,6 @@ check that the same mistakes are refused by the Python functions. All cases are 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -22,6 +21,7 @@ from respdor.errors import UserError
 from respdor.fitting import CurveModel, fit_curve, fit_curves
 from respdor.io import read_curve
 from respdor.report import format_number
+from filetree import hashes as _hashes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -62,11 +62,6 @@ def ws(tmp_path_factory):
     (inp / "obs_cd.csv").write_text("# observe = 111Cd\n" + (inp / "dss.csv").read_text())
     (inp / "two_observe.csv").write_text("# observe = 13C\n# observe = 111Cd\n" + (inp / "dss.csv").read_text())
     return w
-
-
-def _hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _run(ws, argv, capsys, monkeypatch):

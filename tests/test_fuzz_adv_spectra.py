@@ -9,7 +9,6 @@ value, no traceback, no file written and every input byte-identical afterwards.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from respdor.cli import main
+from filetree import hashes as _hashes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "pass_113Cd_synthetic"
@@ -85,11 +85,6 @@ def ws(tmp_path_factory):
     _bruker_variants(w / "in")
     _text_variants(w / "in")
     return w
-
-
-def _hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def DEC(name, *extra):

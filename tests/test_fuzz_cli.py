@@ -9,7 +9,6 @@ leave out. The Ctrl-C cases, which need a real signal, are in ``test_fuzz_interr
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -23,6 +22,7 @@ DATA = ROOT / "data"
 FIXTURES = Path(__file__).resolve().parent / "data"
 
 from small_spec import SMALL_SPEC  # noqa: E402
+from filetree import hashes as _hashes  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +77,6 @@ def _set_param(text, key, value):
     for line in text.splitlines():
         out.append(f"##${key}= {value}" if line.startswith(f"##${key}=") else line)
     return "\n".join(out) + "\n"
-
-
-def _hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 FIT = ["fit", "{in}/curve.csv", "--no-intervals"]

@@ -21,7 +21,6 @@ traceback, inputs byte-identical and no file written by a refused run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -43,6 +42,7 @@ DATA = ROOT / "data"
 CURVE = DATA / "respdor_13C27Al_synthetic.csv"
 
 from small_spec import SMALL_SPEC as SPEC  # noqa: E402
+from filetree import hashes as _hashes  # noqa: E402
 
 
 def _relabel(text, header=None, scale=1.0):
@@ -80,11 +80,6 @@ def ws(tmp_path_factory):
     for name, body in files.items():
         (w / "in" / name).write_text(body)
     return w
-
-
-def _hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _run(ws, argv, capsys, monkeypatch):

@@ -13,7 +13,6 @@ byte-identical and no file written by a refused run.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 
 from respdor.cli import main
+from filetree import hashes as _hashes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -168,11 +168,6 @@ CASES = [
 
 def _expand(argv, ws):
     return [a.replace("{in}", str(ws / "in")).replace("{out}", str(ws / "out")) for a in argv]
-
-
-def _hashes(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _run(argv, ws, capsys, monkeypatch):
