@@ -819,7 +819,10 @@ def fit_curves(
     physical = [n for n in result.var_names if not n.startswith("s0_")]
     notes = list(search_notes) + tab_notes + _assumption_notes(problem, result, weighted)
     warn_list = list(search_warnings) + tab_warnings
-    ci = _intervals(problem, minimizer, result, physical, tab_profiles, weighted, warn_list) if intervals else {}
+    ci = {}
+    if intervals:
+        minimizer, result, ci, tab_profiles = _confirmed_intervals(problem, minimizer, result, physical,
+                                                                   tab_profiles, weighted, notes, warn_list)
     bound_label = (option_names or {}).get("bounds", "bounds")
     params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label)
     _derived_intervals(problem, result, params_out)
@@ -898,15 +901,50 @@ def _assumption_notes(problem, result, weighted):
     return notes
 
 
+def _confirmed_intervals(problem, minimizer, result, physical, tab_profiles, weighted, notes, warn_list):
+    """Profile intervals of the varied physical parameters; where a profile finds a chi^2 below the
+    fit's, the fit restarts from that profile point and the intervals (and the library-axis
+    profiles) are measured again, at most three times: intervals are measured from the lowest
+    chi^2 any profile found, or a warning says they are not."""
+    from .optimum import CONFIRM_RTOL, _run, _start_params
+    from .tabulated import confirm_tabulated
+
+    atol = (1e-8 if weighted else 1e-14) * result.ndata
+    for attempt in range(4):
+        lines = []
+        ci, (chi_low, name, start) = _intervals(problem, minimizer, result, physical, tab_profiles, weighted, lines)
+        if not chi_low < result.chisqr * (1 - CONFIRM_RTOL) - atol:
+            break
+        m2, r2 = (None, None) if attempt == 3 else _run(problem, _start_params(problem, start), not weighted)
+        if r2 is None or not r2.chisqr < result.chisqr:
+            why = "after three restarts" if r2 is None else "and a fit restarted there did not get lower"
+            lines.append(f"{name}: its chi2 profile reaches {chi_low:.6g}, below the fit's {result.chisqr:.6g}, {why}: "
+                         "the fit is not at its optimum, and its intervals are measured from the fit's chi2")
+            break
+        notes.append(f"the fit ended at chi2 {result.chisqr:.6g}; the chi2 profile of {name} found {chi_low:.6g} at "
+                     f"{name} = {start[name]:.6g}: fit restarted there (chi2 {r2.chisqr:.6g}), intervals measured "
+                     "again")
+        minimizer, result = m2, r2
+        if tab_profiles:
+            minimizer, result, tab_profiles, tab_notes, tab_warnings = confirm_tabulated(problem, minimizer, result,
+                                                                                         weighted, not weighted)
+            notes.extend(tab_notes[:-1])  # the last note (how the intervals were made) is already there
+            lines.extend(tab_warnings)
+    warn_list.extend(lines)
+    minimizer.params = result.params  # the fit's parameters stay those of the best fit
+    return minimizer, result, ci, tab_profiles
+
+
 def _intervals(problem, minimizer, result, physical, tab_profiles, weighted, warn_list):
     """Profile-likelihood intervals (:func:`respdor.profile.profile`) of the varied physical parameters:
-    name -> lmfit-style list of (probability, end).
+    name -> lmfit-style list of (probability, end), and the lowest point the profiles met
+    (chi^2, parameter profiled, parameter values).
 
     Every profile point re-fits the other varied parameters from the best fit and from the
     neighbouring point's optimum, each start moved off the bounds it sits on (lmfit's bounded
     fit cannot leave a start on a bound), and keeps the lower chi^2: freeing a parameter can then
     only widen an interval, as a profile must."""
-    ci = {}
+    ci, lowest = {}, (np.inf, None, None)
     # the optima along each library axis: starts that reach the valleys of a tabulated surface
     candidates = [fit for prof in tab_profiles.values() for fit in prof.get("fits", []) if fit is not None]
     for name in [n for n in physical if n not in tab_profiles]:
@@ -922,13 +960,9 @@ def _intervals(problem, minimizer, result, physical, tab_profiles, weighted, war
         if any(end is None for pair in prof.intervals.values() for end in pair):
             warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
                              "before chi2 rises enough: open on that side")
-        low = float(np.min(prof.chi2)) if prof.chi2.size else result.chisqr
-        if low < result.chisqr - max(1e-6 * result.chisqr, 1e-9):
-            warn_list.append(f"{name}: its chi2 profile reaches {low:.6g}, below the fit's {result.chisqr:.6g}: "
-                             "the fit is not at its optimum, and its intervals are measured from the fit's chi2")
-    # the fit's parameters stay those of the best fit
-    minimizer.params = result.params
-    return ci
+        if prof.chi2.size and float(np.min(prof.chi2)) < lowest[0] and prof.lowest is not None:
+            lowest = (float(np.min(prof.chi2)), name, dict(prof.lowest.valuesdict()))
+    return ci, lowest
 
 
 def _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label="bounds"):

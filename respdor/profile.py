@@ -153,6 +153,9 @@ class Profile:
         parameter's bound (the interval is open on that side).
     values, chi2 : ndarray
         The points evaluated, sorted by value.
+    lowest : lmfit.Parameters or None
+        Every parameter at the lowest chi^2 the profile met (with re-fits): below ``chi2_best``
+        it is where the fit should restart (the fit was not at its optimum).
     """
 
     name: str
@@ -161,6 +164,7 @@ class Profile:
     intervals: dict
     values: np.ndarray = field(default_factory=lambda: np.empty(0))
     chi2: np.ndarray = field(default_factory=lambda: np.empty(0))
+    lowest: object = None
 
     def lmfit_levels(self):
         """The interval ends as lmfit's ``conf_interval`` lists them: (probability, value), an open end
@@ -232,7 +236,8 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     else:
         intervals = _bracketed(par, best, excess, levels)
     values = np.array(sorted(seen))
-    return Profile(name, best, float(chi2_best), intervals, values, np.array([seen[v] for v in values]))
+    lowest = fitted[min(seen, key=seen.get)] if seen else None
+    return Profile(name, best, float(chi2_best), intervals, values, np.array([seen[v] for v in values]), lowest)
 
 
 def _bracketed(par, best, excess, levels):

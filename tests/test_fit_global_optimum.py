@@ -94,3 +94,33 @@ def test_global_fit_of_two_curves_confirmed():
             chi += np.sum(((c.dss0 - f * g) / c.sigma) ** 2)
         best = min(best, chi)
     assert result.chisqr <= best * (1 + 1e-6)
+
+
+def test_a_fit_left_short_of_its_optimum_is_restarted_where_a_profile_finds_lower(monkeypatch):
+    """When the search ends away from the optimum, the profile that finds the lower chi^2 restarts the
+    fit there, the intervals are measured again from the new optimum, and a note says so."""
+    import lmfit
+
+    import respdor.fitting as fitting
+    from respdor.optimum import _start_params
+
+    curve = read_curve(DATA / "INTERFACES_Zn-curve2.txt", time_unit="s")
+    model = CurveModel("13C", "29Si", experiment="redor")
+    honest = fit_curve(curve, model, fix={"abundance": 1.0}, intervals=False)
+
+    def stopped_early(problem, scale_covar, user_start=None):
+        # a local fit that stops after a few evaluations, far from the optimum (D 30 % too large)
+        start = _start_params(problem, {"coupling_hz": 1.3 * honest.value("coupling_hz"), "fraction": 0.5})
+        minimizer = lmfit.Minimizer(problem.residual, start, scale_covar=scale_covar, nan_policy="raise")
+        stopped = minimizer.minimize(method="leastsq", max_nfev=3)
+        assert stopped.chisqr > 1.5 * honest.chisqr
+        return minimizer, stopped, [], []
+
+    monkeypatch.setattr(fitting, "search_and_fit", stopped_early)
+    result = fit_curve(curve, model, fix={"abundance": 1.0})
+    assert result.chisqr == pytest.approx(honest.chisqr, rel=1e-6)
+    assert result.value("coupling_hz") == pytest.approx(honest.value("coupling_hz"), rel=1e-4)
+    assert any("fit restarted there" in n for n in result.notes)
+    assert not any("not at its optimum" in w for w in result.warnings)
+    lo, hi = result.parameters["coupling_hz"].ci68
+    assert lo < honest.value("coupling_hz") < hi
