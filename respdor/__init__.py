@@ -54,6 +54,10 @@ _LAZY = {
     "StructureComparison": "respdor.jobs.structure",
     "plan": "respdor.jobs.plan",
     "PlanResult": "respdor.jobs.plan",
+    "compare_models": "respdor.jobs.partners",
+    "fit_two_partners": "respdor.jobs.partners",
+    "ModelComparison": "respdor.jobs.partners",
+    "TwoPartnerFit": "respdor.jobs.partners",
 }
 
 

@@ -819,10 +819,9 @@ def fit_curves(
     physical = [n for n in result.var_names if not n.startswith("s0_")]
     notes = list(search_notes) + tab_notes + _assumption_notes(problem, result, weighted)
     warn_list = list(search_warnings) + tab_warnings
-    ci = {}
-    if intervals:
-        minimizer, result, ci, tab_profiles = _confirmed_intervals(problem, minimizer, result, physical,
-                                                                   tab_profiles, weighted, notes, warn_list)
+    minimizer, result, ci, tab_profiles = (_confirmed_intervals(problem, minimizer, result, physical, tab_profiles,
+                                                                weighted, notes, warn_list) if intervals
+                                           else (minimizer, result, {}, tab_profiles))
     bound_label = (option_names or {}).get("bounds", "bounds")
     params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label)
     _derived_intervals(problem, result, params_out)

@@ -178,7 +178,7 @@ class Profile:
 
 
 def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi2_best=None, levels=LEVELS,
-            refit=True, candidates=()):
+            refit=True, candidates=(), rtol=1e-10):
     """Profile likelihood of parameter ``name`` of an lmfit least-squares problem.
 
     Parameters
@@ -192,7 +192,7 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     grid : array_like, optional
         Values to evaluate; the interval ends are then interpolated between grid points. Without
         a grid they are bracketed by steps growing from the best value and found by root finding
-        (to 1e-10 relative).
+        (to ``rtol`` relative).
     sigma_known : bool
         Residuals divided by measured errors (see :func:`probability`).
     nfree : int, optional
@@ -208,6 +208,9 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     candidates : sequence of lmfit.Parameters
         Further starting points, e.g. the optima along another parameter's profile: on a surface
         with several valleys (a library axis) they reach valleys a start at the best fit misses.
+    rtol : float
+        Relative tolerance of the interval ends found by root finding (of max(1, |best|)); a
+        costly re-fit may take 1e-3, far below any interval's own uncertainty.
 
     Returns
     -------
@@ -234,13 +237,13 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     if grid is not None:
         intervals = _from_grid(np.asarray(grid, float), best, excess, levels)
     else:
-        intervals = _bracketed(par, best, excess, levels)
+        intervals = _bracketed(par, best, excess, levels, rtol)
     values = np.array(sorted(seen))
     lowest = fitted[min(seen, key=seen.get)] if seen else None
     return Profile(name, best, float(chi2_best), intervals, values, np.array([seen[v] for v in values]), lowest)
 
 
-def _bracketed(par, best, excess, levels):
+def _bracketed(par, best, excess, levels, rtol=1e-10):
     """Interval ends by stepping out from ``best`` (steps x 1.6 from its stderr or 10 %) and brentq."""
     lo_edge, hi_edge = min(par.min, par.max), max(par.min, par.max)
     ends = {prob: [None, None] for prob in levels}
@@ -254,7 +257,7 @@ def _bracketed(par, best, excess, levels):
             for _ in range(60):
                 hi = float(np.clip(hi + direction * step, lo_edge, hi_edge))
                 if excess(hi) >= prob:
-                    ends[prob][side] = _root(excess, prob, lo, hi, best)
+                    ends[prob][side] = _root(excess, prob, lo, hi, best, rtol)
                     break
                 if hi == edge:
                     break
@@ -263,7 +266,7 @@ def _bracketed(par, best, excess, levels):
     return {prob: tuple(v) for prob, v in ends.items()}
 
 
-def _root(excess, prob, inner, outer, best):
+def _root(excess, prob, inner, outer, best, rtol=1e-10):
     """Where ``excess`` crosses ``prob`` between ``inner`` (below) and ``outer`` (at or above).
 
     The re-fitted chi^2 need not be continuous (a re-fit may jump to another valley between two
@@ -274,7 +277,7 @@ def _root(excess, prob, inner, outer, best):
     from scipy.optimize import brentq
 
     try:
-        return float(brentq(lambda v: excess(v) - prob, *sorted((inner, outer)), xtol=1e-10 * max(1, abs(best))))
+        return float(brentq(lambda v: excess(v) - prob, *sorted((inner, outer)), xtol=rtol * max(1, abs(best))))
     except ValueError:
         for _ in range(40):
             mid = 0.5 * (inner + outer)
@@ -282,7 +285,7 @@ def _root(excess, prob, inner, outer, best):
                 outer = mid
             else:
                 inner = mid
-            if abs(outer - inner) <= 1e-8 * max(1.0, abs(best)):
+            if abs(outer - inner) <= max(1e-8, rtol) * max(1.0, abs(best)):
                 break
         return float(outer)
 

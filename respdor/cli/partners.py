@@ -1,0 +1,124 @@
+"""``respdor partners``: one partner or two? The curve compared under both models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..units import parse_frequency
+
+#: Python parameters of respdor.compare_models -> the options that set them (messages name options).
+_OPTION_NAMES = {"time_unit": "--time-unit", "mas_rate_hz": "--mas", "observe": "--observe",
+                 "partner": "--partner", "experiment": "--experiment", "sequence": "--sequence"}
+
+_DESCRIPTION = """\
+Ask the curve how many partners it shows.
+
+Fits one partner + bonded fraction (the usual two-spin fit) and two partners of the same kind
+(couplings D1 >= D2, the angle between the two vectors, the fraction) on the exact per-crystallite
+product of the partners' dephasing, then compares them: chi^2, AICc, BIC, Akaike weights, a
+likelihood-ratio test, and the largest difference between the two best curves over your times set
+against your noise. With --intervals the two-partner fit also gets profile-likelihood intervals
+and says which parameters the curve does not determine.
+"""
+
+_EPILOG = """\
+example:
+  respdor partners data/respdor_13C27Al_synthetic.csv --observe 13C --partner 27Al
+"""
+
+
+def register(subparsers):
+    p = subparsers.add_parser("partners", help="one partner or two: model comparison of a dephasing curve",
+                              description=_DESCRIPTION, epilog=_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("curve", help="dephasing curve file (as for respdor fit)")
+    p.add_argument("--observe", default="13C", metavar="ISOTOPE", help="observed spin-1/2 nucleus (default 13C)")
+    p.add_argument("--partner", default="27Al", metavar="ISOTOPE", help="recoupled partner (default 27Al)")
+    p.add_argument("--experiment", choices=("respdor", "redor"), default="respdor",
+                   help="respdor (saturation of the partner, default) or redor")
+    p.add_argument("--sequence", choices=("redor", "sr4"), default="redor",
+                   help="recoupling sequence: redor (kappa 1, default) or sr4")
+    p.add_argument("--time-unit", choices=["s", "ms", "us"], help="time unit when the header does not state it")
+    p.add_argument("--mas", metavar="FREQ", help="MAS rate (bare number: Hz), for curves given in rotor periods")
+    p.add_argument("--intervals", action="store_true",
+                   help="profile-likelihood intervals of the two-partner fit (about a minute or more)")
+    p.add_argument("--json", metavar="PATH", help="also write the comparison as JSON ('-' for standard output)")
+    p.add_argument("--plot", metavar="PATH", help="write a figure of the curve and both models (png, pdf, svg)")
+    p.set_defaults(func=run, _option_names=_OPTION_NAMES)
+
+
+def _outputs(args):
+    from ..files import OutputPlan
+
+    plan = OutputPlan(inputs=[args.curve])
+    plan.json = plan.add(args.json, "--json", stdout=True)
+    plan.figure = plan.add(args.plot, "--plot", "figure")
+    plan.check()
+    return plan
+
+
+def run(args) -> int:
+    import warnings
+
+    from spinsim.progress import LineProgress, TqdmProgress
+
+    from ..errors import RespdorWarning
+    from ..jobs.partners import compare_models
+    from . import say_warning
+
+    outputs = _outputs(args)
+    mas = None
+    if args.mas is not None:
+        mas, explicit = parse_frequency(args.mas, option="--mas", default_unit="hz")
+        if not explicit:
+            print(f"--mas {args.mas}: no unit given, read as {args.mas} Hz", file=sys.stderr)
+    progress = TqdmProgress() if sys.stderr.isatty() else LineProgress(sys.stderr, indent="")
+    with warnings.catch_warnings():  # the result keeps them; printed once below
+        warnings.simplefilter("ignore", RespdorWarning)
+        result = compare_models(args.curve, args.observe, args.partner, experiment=args.experiment,
+                                sequence=args.sequence, intervals=args.intervals, time_unit=args.time_unit,
+                                mas_rate_hz=mas, progress=progress)
+    _print(result, sys.stderr if args.json == "-" else sys.stdout)  # standard output then holds only JSON
+    for w in result.warnings:
+        say_warning(w, prefix="warning: ")
+    _write(args, outputs, result)
+    return 0
+
+
+def _print(result, out):
+    print(f"{'model':<34} {'k':>2} {'chi2':>10} {'AICc':>9} {'dAICc':>7} {'weight':>7} {'BIC':>9}  best values",
+          file=out)
+    for r in result.rows:
+        print(f"{r['name']:<34} {r['parameters']:>2} {r['chi2']:>10.4g} {r['aicc']:>9.4g} {r['delta_aicc']:>7.2f} "
+              f"{r['akaike_weight']:>7.3f} {r['bic']:>9.4g}  {r['summary']}", file=out)
+    if result.lrt_p is not None:
+        print(f"likelihood ratio, one partner within two: p = {result.lrt_p:.3g} (approximate: the angle is undefined "
+              "when D2 = 0)", file=out)
+    print(result.verdict(), file=out)
+    two = result.two_partners
+    if two is not None and any(e.determined is not None for e in two.parameters.values()):
+        print("two-partner fit, profile-likelihood intervals:", file=out)
+        for e in two.parameters.values():
+            lo, hi = (f"{v:.4g}" if v is not None else "open" for v in e.ci95)
+            tag = "" if e.determined else "  (not determined by the curve)"
+            print(f"  {e.name:<22} {e.value:10.4g} {e.unit:<9} 95 %: [{lo}, {hi}]{tag}", file=out)
+    for n in (two.notes if two is not None else []):
+        print(f"note: {n}", file=out)
+
+
+def _write(args, outputs, result):
+    if outputs.figure is not None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.0, 4.2))
+        result.plot(fig.add_subplot())
+        fig.tight_layout()
+        outputs.save_figure(fig, outputs.figure, dpi=120)
+        print(f"wrote {outputs.figure}", file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json:
+        if args.json == "-":
+            sys.stdout.write(result.to_json())
+        else:
+            result.to_json(outputs.json, inputs=[args.curve])
+            print(f"wrote {outputs.json}")
