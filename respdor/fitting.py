@@ -789,7 +789,8 @@ def fit_curves(
 
     Constraints on D or r are honoured whichever is fitted (converted through D r^3 = const);
     contradictory or unphysical ones raise :class:`UserError`. The fit searches the whole allowed
-    range (:mod:`respdor.optimum`) and confirms its optimum with a chi^2 profile.
+    range (:mod:`respdor.optimum`) and confirms its optimum with chi^2 profiles (restarting where one
+    finds a lower chi^2).
 
     Returns
     -------
@@ -805,9 +806,7 @@ def fit_curves(
     from .workload import check_work, curve_fit_work
 
     check_work(curve_fit_work(n_points, len(curves)), allow_long, "fit")
-    clash = [n for n in free if n in fix]
-    if clash:
-        raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
+    _check_free(free, fix)
     fix, bounds, initial = prepare_constraints(fix, bounds, initial, models, parameterization, option_names,
                                                _Problem._default_bounds)
     problem = _Problem(curves, models, shared, parameterization, fix, bounds, initial, method, weighted, free)
@@ -822,13 +821,13 @@ def fit_curves(
     minimizer, result, ci, tab_profiles = (_confirmed_intervals(problem, minimizer, result, physical, tab_profiles,
                                                                 weighted, notes, warn_list) if intervals
                                            else (minimizer, result, {}, tab_profiles))
-    bound_label = (option_names or {}).get("bounds", "bounds")
-    params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label)
+    words = option_names or {}
+    params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, words.get("bounds", "bounds"))
     _derived_intervals(problem, result, params_out)
     correlations = {f"{a}/{b}": float(c) for a in physical for b, c in (result.params[a].correl or {}).items()
                     if b in physical and a < b}
     _separability_warnings(problem, result, correlations, warn_list)
-    p_value, adequacy = adequacy_checks(problem, result, weighted, (option_names or {}).get("fix", "fix"))
+    p_value, adequacy = adequacy_checks(problem, result, weighted, words.get("fix", "fix"))
     warn_list.extend(adequacy)
     return FitResult(
         parameters=params_out, curves=curves, models=models, chisqr=float(result.chisqr),
@@ -837,6 +836,13 @@ def fit_curves(
         notes=notes, weighted=weighted, method=method, lmfit_result=result, p_value=p_value,
         _evaluate=_evaluator(problem, result), _problem=problem,
     )
+
+
+def _check_free(free, fix):
+    """No parameter is both fixed and freed."""
+    clash = [n for n in free if n in fix]
+    if clash:
+        raise UserError(f"{', '.join(clash)} cannot be both fixed and free")
 
 
 def _checked_curves(curves, models, parameterization, method):
