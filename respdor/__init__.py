@@ -54,6 +54,9 @@ _LAZY = {
     "StructureComparison": "respdor.jobs.structure",
     "plan": "respdor.jobs.plan",
     "PlanResult": "respdor.jobs.plan",
+    "fit_m2": "respdor.jobs.moments",
+    "M2Result": "respdor.jobs.moments",
+    "van_vleck_m2": "respdor.moments",
 }
 
 
@@ -123,4 +126,7 @@ __all__ = [
     "library_info",
     "LibraryBuild",
     "LibraryInfo",
+    "fit_m2",
+    "M2Result",
+    "van_vleck_m2",
 ]
