@@ -70,7 +70,8 @@ def register(subparsers):
                    help="amplitude f in (0, 1]: bonded fraction x saturation efficiency (default 1, said in the "
                         "output); M2 scales as 1/f")
     p.add_argument("--max-dephasing", type=finite_float, metavar="DSS0",
-                   help="largest dS/S0 of the t^2 law at a point used (default: the parabolic regime's bound)")
+                   help="largest dS/S0 at a point used (default: the parabolic regime's bound, 0.114 f for 27Al "
+                        "RESPDOR)")
     p.add_argument("--tolerance", type=finite_float, default=0.1, metavar="REL",
                    help="largest relative shortfall below t^2 accepted, defines the regime (default 0.1)")
     p.add_argument("--time-unit", choices=["s", "ms", "us"], help="time unit when the header does not state it")

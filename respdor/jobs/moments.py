@@ -46,7 +46,7 @@ class M2Result(ResultDisplay):
     effective_coupling_hz, effective_distance_angstrom, effective_distance_stderr : float
         The one partner with this M2 (D in Hz, r in angstrom) and r's standard error.
     regime : dict
-        The bound on the t^2 law's value at a point used (``cap``), what set it, the tolerance, the
+        The largest dS/S0 of the curve at a point used (``cap``), what set it, the tolerance, the
         largest time used (``t_max_s``), :func:`respdor.moments.parabolic_limit`'s numbers.
     t_s, dss0, sigma, used : ndarray
         Every point of the curve; ``used`` marks those fitted.
@@ -172,7 +172,7 @@ def _report_lines(r: M2Result) -> list[str]:
              f"{r.m2 / (2 * math.pi) ** 2:.4g} Hz^2)",
              f"  D_eff = {r.effective_coupling_hz:.4g} Hz, r_eff = {r.effective_distance_angstrom:.4g} "
              f"+- {r.effective_distance_stderr:.2g} A (the one partner with this M2)",
-             f"  points used: {r.n_used} (t <= {1e3 * r.regime['t_max_s']:.4g} ms; the t^2 law <= {r.regime['cap']:.3g},"
+             f"  points used: {r.n_used} (t <= {1e3 * r.regime['t_max_s']:.4g} ms; dS/S0 <= {r.regime['cap']:.3g},"
              f" {r.regime['set_by']}); excluded: {len(r.excluded)}"]
     if r.p_value is not None:
         lines.append(f"  chi^2 = {r.chi2:.3g} for {r.dof} degrees of freedom (p = {r.p_value:.3g})")
@@ -206,13 +206,14 @@ def fit_m2(curve, observe=None, partner=None, *, experiment="respdor", transfer=
            time_unit=None) -> M2Result:
     """The heteronuclear second moment M2 (rad^2 s^-2) from the initial rise of one dephasing curve.
 
-    The points whose fitted t^2 law stays in the parabolic regime are fitted with
-    dS/S0 = C M2 t^2 through the origin, C = f kappa^2 <dm^2>/(pi^2 I(I+1))
-    (:func:`respdor.moments.initial_rise_prefactor`: 4/(3 pi^2) for REDOR, f 2/(3 pi^2) for
-    RESPDOR with full saturation). The regime is where the exact curves fall at most
-    ``tolerance`` below their t^2 law (:func:`respdor.moments.parabolic_limit`, times f), and
-    ``max_dephasing`` when it is smaller. Points are chosen by the fitted law, not by the noisy
-    measured value, iterating until the set is stable.
+    The points in the parabolic regime are fitted with dS/S0 = C M2 t^2 through the origin,
+    C = f kappa^2 <dm^2>/(pi^2 I(I+1)) (:func:`respdor.moments.initial_rise_prefactor`:
+    4/(3 pi^2) for REDOR, f 2/(3 pi^2) for RESPDOR with full saturation). The regime ends where
+    the curve first exceeds the cap: f times the dephasing up to which the exact curves fall at
+    most ``tolerance`` below their t^2 law (:func:`respdor.moments.parabolic_limit`), or
+    ``max_dephasing`` when it is smaller. The curve is judged smoothed by a t^2 + t^4 fit of the
+    points used, not point by point (noise must not choose the points), iterating until the set
+    is stable.
 
     Parameters
     ----------
@@ -232,7 +233,8 @@ def fit_m2(curve, observe=None, partner=None, *, experiment="respdor", transfer=
         The amplitude f in (0, 1]: bonded fraction x saturation efficiency. Default 1 (said in the
         notes); M2 scales as 1/f.
     max_dephasing : float, optional
-        Largest dS/S0 of the t^2 law at a point used, in (0, 1]; the parabolic regime applies too.
+        Largest dS/S0 (of the smoothed curve) at a point used, in (0, 1]; the parabolic regime's
+        bound applies too.
     tolerance : float
         Largest relative shortfall of the curve below its t^2 law accepted, in (0, 0.5].
     time_unit : str, optional
@@ -261,8 +263,9 @@ def fit_m2(curve, observe=None, partner=None, *, experiment="respdor", transfer=
     c = setup["curve"]
     t, y = c.time_s, c.dss0
     s = c.sigma
-    used, a, regime = _select(t, y, s, setup)
+    used, smooth, regime = _select(t, y, s, setup)
     fit = _parabola(t[used], y[used], None if s is None else s[used])
+    a = fit["a"]
     m2 = fit["a"] / setup["prefactor"]
     se = fit["se"] / setup["prefactor"]
     notes, warnings = list(setup["notes"]), list(setup["warnings"])
@@ -272,7 +275,7 @@ def fit_m2(curve, observe=None, partner=None, *, experiment="respdor", transfer=
         c.source or c.label, setup["observe"], setup["partner"], setup["experiment"], setup["transfer"],
         setup["sequence"], setup["scaling"], setup["fraction"], m2, se, s is not None, setup["prefactor"],
         moments.effective_coupling_hz(m2, setup["partner"]), r_eff, r_eff * se / (6 * m2) if m2 > 0 else math.inf,
-        regime, t, y, s, used, _excluded(t, y, used, a, regime), fit["chi2"], fit["dof"], fit["p"], curvature,
+        regime, t, y, s, used, _excluded(t, y, used, smooth, regime), fit["chi2"], fit["dof"], fit["p"], curvature,
         _bias_bound(t[used], s, used, a, setup), notes, warnings)
     _judge(result, fit)
     return result
@@ -389,10 +392,28 @@ def _parabola(t, y, s):
     return {"a": a, "se": se, "chi2": chi2, "dof": dof, "p": p}
 
 
-def _select(t, y, s, setup):
-    """The points used: t > 0 where the fitted t^2 law is at most the cap; iterated to a stable set.
+def _smooth(t, y, s, used):
+    """The curve smoothed by a weighted t^2 (+ t^4 from 3 points) fit of the points ``used``, at every t."""
+    x = t**2
+    w = np.ones_like(x) if s is None else 1.0 / s**2
+    cols = [x, x * x] if np.count_nonzero(used) >= 3 else [x]
+    design = np.column_stack(cols)
+    coef, *_ = np.linalg.lstsq(design[used] * np.sqrt(w[used])[:, None], y[used] * np.sqrt(w[used]), rcond=None)
+    return design @ coef
 
-    Returns (used mask, fitted a, regime dict)."""
+
+def _prefix(t, values, cap):
+    """Points t > 0 before the first one whose value exceeds ``cap`` (times in increasing order)."""
+    over = np.flatnonzero((t > 0) & (values > cap))
+    end = t[over[0]] if over.size else np.inf
+    return (t > 0) & (t < end)
+
+
+def _select(t, y, s, setup):
+    """The points used: t > 0 before the curve first exceeds the cap, the curve being smoothed by a
+    t^2 + t^4 fit of the points used (so that noise does not choose them); iterated to a stable set.
+
+    Returns (used mask, smoothed curve at every t, regime dict)."""
     limit = setup["limit"]
     f = setup["fraction"]
     regime_cap = f * limit["dephasing"]
@@ -403,16 +424,13 @@ def _select(t, y, s, setup):
         warn(f"max_dephasing={setup['max_dephasing']:g} lies beyond the parabolic regime of {setup['experiment']} "
              f"with {setup['partner']} (dS/S0 <= {regime_cap:.3g} with fraction {f:g}): the regime's bound is used",
              DataWarning, into=setup["warnings"], stacklevel=4)
-    used = (t > 0) & (y <= cap)
-    seen = []
+    used = _prefix(t, y, cap)
+    smooth, seen = y, []
     for _ in range(50):
-        if np.count_nonzero(used) < 1:
+        if not np.any(used):
             break
-        a = _parabola(t[used], y[used], None if s is None else s[used])["a"]
-        if not a > 0:
-            raise UserError(f"{setup['curve'].source}: dS/S0 does not rise over the first {np.count_nonzero(used)} "
-                            "point(s): no M2 can be read (is the partner far, or the curve not a dephasing curve?)")
-        new = (t > 0) & (a * t**2 <= cap * (1 + 1e-12))
+        smooth = _smooth(t, y, s, used)
+        new = _prefix(t, smooth, cap * (1 + 1e-12))
         if np.array_equal(new, used) or any(np.array_equal(new, u) for u in seen):
             used = new if np.count_nonzero(new) <= np.count_nonzero(used) else used
             break
@@ -421,23 +439,27 @@ def _select(t, y, s, setup):
     n = int(np.count_nonzero(used))
     if n < MIN_POINTS:
         raise UserError(f"{setup['curve'].source}: only {n} point(s) with t > 0 lie in the parabolic regime of "
-                        f"{setup['experiment']} with {setup['partner']} (the t^2 law <= {cap:.3g}, {set_by}); an M2 "
+                        f"{setup['experiment']} with {setup['partner']} (dS/S0 <= {cap:.3g}, {set_by}); an M2 "
                         f"needs at least {MIN_POINTS}: measure shorter recoupling times")
     a = _parabola(t[used], y[used], None if s is None else s[used])["a"]
+    if not a > 0:
+        raise UserError(f"{setup['curve'].source}: dS/S0 does not rise over the first {n} points: no M2 can be read "
+                        "(is the partner far, or the curve not a dephasing curve?)")
     regime = {"cap": float(cap), "set_by": set_by, "tolerance": limit["tolerance"],
-              "t_max_s": float(np.max(t[used])), "t_limit_s": float(math.sqrt(cap / a)),
-              "normalised_bound": limit["dephasing"], "lambda_two_spin": limit["lambda_two_spin"],
-              "max_dephasing": setup["max_dephasing"]}
-    return used, a, regime
+              "t_max_s": float(np.max(t[used])), "normalised_bound": limit["dephasing"],
+              "lambda_two_spin": limit["lambda_two_spin"], "max_dephasing": setup["max_dephasing"]}
+    return used, smooth, regime
 
 
-def _excluded(t, y, used, a, regime):
+def _excluded(t, y, used, smooth, regime):
     out = []
     for k in np.flatnonzero(~used):
         if t[k] <= 0:
             reason = "t = 0: no dephasing to measure"
         else:
-            reason = f"beyond the parabolic regime: the t^2 law reaches {a * t[k] ** 2:.3g} > {regime['cap']:.3g} here"
+            reason = (f"beyond the parabolic regime: after t = {1e3 * regime['t_max_s']:.4g} ms the curve (t^2 + t^4 "
+                      f"fit) exceeds {regime['cap']:.3g}" + (f" (here {smooth[k]:.3g})" if smooth[k] > regime["cap"]
+                                                             else ""))
         out.append({"t_s": float(t[k]), "dss0": float(y[k]), "reason": reason})
     return out
 
@@ -469,7 +491,8 @@ def _curvature(t, y, s, tolerance, notes, warnings):
     if z_hi > CURVATURE_Z:
         warn(f"the data bend away from t^2 inside the range used: {100 * short:.0f} +- {100 * se:.0f} % below the law "
              f"at t = {1e3 * math.sqrt(xm):.3g} ms, more than the parabolic regime allows ({100 * tolerance:g} %): "
-             "sites with different M2 or a partner closer than the cap assumes; M2 reads low; lower max_dephasing",
+             "sites with different M2, or a fraction below the one assumed; M2 reads low; give the fraction or "
+             "lower max_dephasing",
              FitWarning, into=warnings, stacklevel=4)
     elif z_lo < -CURVATURE_Z:
         warn(f"the data rise faster than t^2 inside the range used ({100 * -short:.0f} +- {100 * se:.0f} % above the "
