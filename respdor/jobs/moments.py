@@ -351,8 +351,9 @@ def _nucleus(curve, given, key):
 def _spins(observe, partner) -> float:
     from spinsim.isotopes import get_isotope
 
-    if get_isotope(observe).spin != 0.5:
-        raise UserError(f"observe={observe}: the observed spin must be spin 1/2 (I = {get_isotope(observe).spin:g})")
+    from ..units import check_observed_spin_half
+
+    check_observed_spin_half(observe)
     if get_isotope(observe).symbol == get_isotope(partner).symbol:
         raise UserError(f"partner={partner}: the same isotope as the observed spin; M2 here is heteronuclear")
     return float(get_isotope(partner).spin)
@@ -418,8 +419,8 @@ def _select(t, y, s, setup):
     f = setup["fraction"]
     regime_cap = f * limit["dephasing"]
     cap = regime_cap if setup["max_dephasing"] is None else min(setup["max_dephasing"], regime_cap)
-    set_by = ("the parabolic regime" if cap == regime_cap else "max_dephasing") + \
-        f" ({100 * limit['tolerance']:g} % below t^2 at most; f = {f:g})"
+    set_by = (f"the parabolic regime ({100 * limit['tolerance']:g} % below t^2 at most; f = {f:g})"
+              if cap == regime_cap else "max_dephasing")
     if setup["max_dephasing"] is not None and setup["max_dephasing"] > regime_cap:
         warn(f"max_dephasing={setup['max_dephasing']:g} lies beyond the parabolic regime of {setup['experiment']} "
              f"with {setup['partner']} (dS/S0 <= {regime_cap:.3g} with fraction {f:g}): the regime's bound is used",
@@ -438,8 +439,11 @@ def _select(t, y, s, setup):
         used = new
     n = int(np.count_nonzero(used))
     if n < MIN_POINTS:
+        after = np.flatnonzero((t > 0) & ~used)
+        where = (f"; the curve passes it by t = {1e3 * t[after[0]]:.3g} ms (dS/S0 = {y[after[0]]:.3g})"
+                 if after.size else "")
         raise UserError(f"{setup['curve'].source}: only {n} point(s) with t > 0 lie in the parabolic regime of "
-                        f"{setup['experiment']} with {setup['partner']} (dS/S0 <= {cap:.3g}, {set_by}); an M2 "
+                        f"{setup['experiment']} with {setup['partner']} (dS/S0 <= {cap:.3g}, {set_by}){where}; an M2 "
                         f"needs at least {MIN_POINTS}: measure shorter recoupling times")
     a = _parabola(t[used], y[used], None if s is None else s[used])["a"]
     if not a > 0:
