@@ -306,3 +306,23 @@ def test_call_and_command_give_the_same_numbers(tmp_path, capsys):
     r = fit_m2(path, "31P", "19F", experiment="redor", fraction=1.0)
     assert data["m2"] == pytest.approx(r.m2, rel=1e-12) and data["m2_stderr"] == pytest.approx(r.m2_stderr, rel=1e-12)
     assert f"{r.m2:.5g}" in capsys.readouterr().out
+
+
+def test_predict_structure_states_the_van_vleck_m2(tmp_path):
+    """respdor.predict_structure: the M2 of the observed atom's partners (hand sum) and its effective distance."""
+    pytest.importorskip("ase")
+    import respdor
+
+    xyz = tmp_path / "m.xyz"
+    xyz.write_text("3\nC with two Al\nC 0 0 0\nAl 2.9 0 0\nAl 0 3.2 0.5\n")
+    res = respdor.predict_structure(xyz, "0", "27Al", cutoff_angstrom=4.0, n_powder=55, n_gamma=4, t_max_s=8e-4,
+                                    partner_couplings=False)
+    r = np.array([2.9, math.hypot(3.2, 0.5)])
+    hand = 7.0 / 3.0 * np.sum((2 * math.pi * 7878.3 / r**3) ** 2)  # D r^3 = 7878.3 Hz A^3 for 13C-27Al
+    vv = res.van_vleck_m2
+    assert vv["m2"] == pytest.approx(hand, rel=1e-3)
+    assert vv["effective_distance_angstrom"] == pytest.approx(np.sum(r**-6.0) ** (-1 / 6), rel=1e-9)
+    assert res.to_dict()["van_vleck"]["m2"] == vv["m2"] and res.sites[0]["van_vleck"]["m2"] == vv["m2"]
+    assert any("van Vleck M2" in line for line in res.report_lines())
+    again = type(res).from_json(res.to_json())
+    assert again.van_vleck_m2["m2"] == vv["m2"]
