@@ -181,8 +181,11 @@ def test_fit_m2_exact_two_spin_within_its_bias_bound():
         r = fit_m2(_curve(y, t), "13C", partner, experiment=experiment, fraction=1.0)
         assert r.n_used >= 3 and not r.sigma_known
         low = 1 - r.m2 / truth
-        assert 0 <= low <= r.bias_bound + 0.005, (partner, low, r.bias_bound)
+        assert r.bias_low - 0.005 <= low <= r.bias_bound + 0.005, (partner, low, r.bias_low, r.bias_bound)
         assert low < 0.08
+        # one partner's curve is one end of the bias range: the corrected M2 is off by about half of it
+        assert abs(r.m2_corrected / truth - 1) <= (r.bias_bound - r.bias_low) / 2 + 0.005
+        assert r.m2_corrected_stderr >= (r.m2_corrected - r.m2 / (1 - r.bias_low)) * 0.999
         assert np.all(r.dss0[r.used] <= r.regime["cap"] * (1 + 1e-3)) and r.regime["cap"] == pytest.approx(
             moments.parabolic_limit(partner, r.transfer)["dephasing"])
         after = [e for e in r.excluded if e["t_s"] > 0]
@@ -196,7 +199,7 @@ def test_fit_m2_fraction_scales_m2_and_regime():
     y = 0.4 * respdor_dephasing(d * t, 2.5)
     r = fit_m2(_curve(y, t), "13C", "27Al", fraction=0.4)
     truth = moments.van_vleck_m2_from_couplings([d], 2.5)
-    assert 0 <= 1 - r.m2 / truth <= r.bias_bound + 0.005
+    assert r.bias_low - 0.005 <= 1 - r.m2 / truth <= r.bias_bound + 0.005
     assert r.regime["cap"] == pytest.approx(0.4 * 0.114, abs=1e-3)
     with pytest.warns(FitWarning, match="bend away.*fraction below the one assumed"):
         r1 = fit_m2(_curve(y, t), "13C", "27Al")  # default fraction 1: said; the regime is overrun, M2 reads low
@@ -282,7 +285,9 @@ def test_m2result_json_round_trip_repr_and_plot():
     assert back.m2 == r.m2 and back.effective_distance_angstrom == r.effective_distance_angstrom
     assert np.array_equal(back.used, r.used) and back.excluded == r.excluded and back.regime == r.regime
     assert len(repr(r)) <= 200 and "M2 =" in repr(r)
-    assert {row["name"] for row in r._rows()} == {"m2", "effective_coupling_hz", "effective_distance_angstrom"}
+    assert {row["name"] for row in r._rows()} == {"m2", "m2_corrected", "effective_coupling_hz",
+                                                  "effective_distance_angstrom"}
+    assert back.m2_corrected == r.m2_corrected and back.bias_low == r.bias_low
     backend = matplotlib.get_backend()
     from matplotlib.figure import Figure
 

@@ -37,14 +37,21 @@ class M2Result(ResultDisplay):
     scaling, fraction : float
         kappa of the recoupling sequence; the amplitude f (bonded fraction x saturation efficiency).
     m2, m2_stderr : float
-        M2 and its standard error, rad^2 s^-2.
+        M2 of the t^2 fit and its (statistical) standard error, rad^2 s^-2. It reads low: the
+        curve falls below t^2 by the t^4 term within the regime.
+    bias_low, bias_bound : float
+        The relative low bias of ``m2`` if the curve fell below t^2 as the curve of one partner
+        and as the Gaussian many-partner limit do, at the points used: the smaller and the larger.
+    m2_corrected, m2_corrected_stderr : float
+        ``m2`` divided by 1 - bias, the bias taken in the middle of its range, and its standard
+        error with the half-width of that range added in quadrature (rad^2 s^-2).
     sigma_known : bool
         True when the curve's errors weighted the fit and set the standard error; False when the
         scatter about the parabola did.
     prefactor : float
         C in dS/S0 = C M2 t^2 (s^-2 per rad^2 s^-2, i.e. dimensionless C M2 t^2).
     effective_coupling_hz, effective_distance_angstrom, effective_distance_stderr : float
-        The one partner with this M2 (D in Hz, r in angstrom) and r's standard error.
+        The one partner with the corrected M2 (D in Hz, r in angstrom) and r's standard error.
     regime : dict
         The largest dS/S0 of the curve at a point used (``cap``), what set it, the tolerance, the
         largest time used (``t_max_s``), :func:`respdor.moments.parabolic_limit`'s numbers.
@@ -57,9 +64,6 @@ class M2Result(ResultDisplay):
     curvature : dict or None
         Relative shortfall of the data below t^2 at the last point used (``shortfall``,
         ``stderr``) from a t^2 + t^4 fit, when enough points.
-    bias_bound : float
-        Largest relative low bias of M2 expected from the t^4 term of the bounding curves at the
-        points used.
     notes, warnings : list of str
     """
 
@@ -88,7 +92,10 @@ class M2Result(ResultDisplay):
     dof: int
     p_value: float | None
     curvature: dict | None
+    bias_low: float
     bias_bound: float
+    m2_corrected: float
+    m2_corrected_stderr: float
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
 
@@ -101,14 +108,17 @@ class M2Result(ResultDisplay):
         return f"M2 of {self.observe}{{{self.partner}}} {self.experiment.upper()}, {self.n_used} points"
 
     def _headline(self):
-        return (f"M2 = {self.m2 / 1e6:.4g} +- {self.m2_stderr / 1e6:.2g} x 1e6 rad^2/s^2, "
+        return (f"M2 = {self.m2 / 1e6:.4g} +- {self.m2_stderr / 1e6:.2g} (t^2 fit), corrected "
+                f"{self.m2_corrected / 1e6:.4g} +- {self.m2_corrected_stderr / 1e6:.2g} x 1e6 rad^2/s^2, "
                 f"r_eff = {self.effective_distance_angstrom:.3f} A (f = {self.fraction:g})")
 
     def _rows(self):
+        rel = self.m2_corrected_stderr / self.m2_corrected if self.m2_corrected > 0 else None
         return [{"name": "m2", "value": self.m2, "stderr": self.m2_stderr, "unit": "rad^2 s^-2"},
+                {"name": "m2_corrected", "value": self.m2_corrected, "stderr": self.m2_corrected_stderr,
+                 "unit": "rad^2 s^-2"},
                 {"name": "effective_coupling_hz", "value": self.effective_coupling_hz,
-                 "stderr": self.effective_coupling_hz * self.m2_stderr / (2 * self.m2) if self.m2 > 0 else None,
-                 "unit": "Hz"},
+                 "stderr": None if rel is None else self.effective_coupling_hz * rel / 2, "unit": "Hz"},
                 {"name": "effective_distance_angstrom", "value": self.effective_distance_angstrom,
                  "stderr": self.effective_distance_stderr, "unit": "angstrom"}]
 
@@ -157,7 +167,8 @@ class M2Result(ResultDisplay):
 
 _SCALARS = ("source", "observe", "partner", "experiment", "transfer", "sequence", "scaling", "fraction", "m2",
             "m2_stderr", "sigma_known", "prefactor", "effective_coupling_hz", "effective_distance_angstrom",
-            "effective_distance_stderr", "chi2", "dof", "p_value", "bias_bound")
+            "effective_distance_stderr", "chi2", "dof", "p_value", "bias_low", "bias_bound", "m2_corrected",
+            "m2_corrected_stderr")
 
 
 def _finite_or_inf(value):
@@ -168,10 +179,13 @@ def _report_lines(r: M2Result) -> list[str]:
     lines = [f"M2 from the initial rise: {r.source} ({r.observe}{{{r.partner}}} {r.experiment}, transfer {r.transfer}, "
              f"sequence {r.sequence})",
              f"  dS/S0 = C M2 t^2 with C = {r.prefactor:.6g} (f = {r.fraction:g}, kappa = {r.scaling:.4g})",
-             f"  M2   = {r.m2:.5g} +- {r.m2_stderr:.2g} rad^2/s^2 ({r.m2 / 1e6:.4g} x 1e6; "
+             f"  M2 (t^2 fit) = {r.m2:.5g} +- {r.m2_stderr:.2g} rad^2/s^2 ({r.m2 / 1e6:.4g} x 1e6; "
              f"{r.m2 / (2 * math.pi) ** 2:.4g} Hz^2)",
+             f"  the t^4 term makes it read low by {100 * r.bias_low:.1f} to {100 * r.bias_bound:.1f} % at these points "
+             f"(as the curves of one partner and of many do): corrected M2 = {r.m2_corrected:.5g} +- {r.m2_corrected_stderr:.2g} "
+             "rad^2/s^2 (that range included)",
              f"  D_eff = {r.effective_coupling_hz:.4g} Hz, r_eff = {r.effective_distance_angstrom:.4g} "
-             f"+- {r.effective_distance_stderr:.2g} A (the one partner with this M2)",
+             f"+- {r.effective_distance_stderr:.2g} A (the one partner with the corrected M2)",
              f"  points used: {r.n_used} (t <= {1e3 * r.regime['t_max_s']:.4g} ms; dS/S0 <= {r.regime['cap']:.3g},"
              f" {r.regime['set_by']}); excluded: {len(r.excluded)}"]
     if r.p_value is not None:
@@ -181,7 +195,6 @@ def _report_lines(r: M2Result) -> list[str]:
         side = "below" if c["shortfall"] >= 0 else "above"
         lines.append(f"  curvature: the data lie {100 * abs(c['shortfall']):.1f} +- {100 * c['stderr']:.1f} % {side} t^2 "
                      f"at the last point used (t^2 + t^4 fit)")
-    lines.append(f"  the t^4 term may bias M2 low by up to {100 * r.bias_bound:.1f} % at these points")
     lines += _excluded_lines(r.excluded)
     lines += [f"  note: {n}" for n in r.notes]
     return lines
@@ -269,14 +282,20 @@ def fit_m2(curve, observe=None, partner=None, *, experiment="respdor", transfer=
     m2 = fit["a"] / setup["prefactor"]
     se = fit["se"] / setup["prefactor"]
     notes, warnings = list(setup["notes"]), list(setup["warnings"])
-    r_eff = moments.effective_distance_angstrom(m2, setup["observe"], setup["partner"])
+    lo, hi = _bias_range(t[used], s, used, a, setup)
+    # true M2 = m2 / (1 - bias), bias in [lo, hi]: the middle of that range, its half-width as an error
+    ends = (m2 / (1.0 - lo), m2 / (1.0 - hi))
+    corrected = 0.5 * (ends[0] + ends[1])
+    corrected_se = math.hypot(se * corrected / m2, 0.5 * (ends[1] - ends[0])) if m2 > 0 else se
+    r_eff = moments.effective_distance_angstrom(corrected, setup["observe"], setup["partner"])
     curvature = _curvature(t[used], y[used], None if s is None else s[used], regime["tolerance"], notes, warnings)
     result = M2Result(
         c.source or c.label, setup["observe"], setup["partner"], setup["experiment"], setup["transfer"],
         setup["sequence"], setup["scaling"], setup["fraction"], m2, se, s is not None, setup["prefactor"],
-        moments.effective_coupling_hz(m2, setup["partner"]), r_eff, r_eff * se / (6 * m2) if m2 > 0 else math.inf,
+        moments.effective_coupling_hz(corrected, setup["partner"]), r_eff,
+        r_eff * corrected_se / (6 * corrected) if corrected > 0 else math.inf,
         regime, t, y, s, used, _excluded(t, y, used, smooth, regime), fit["chi2"], fit["dof"], fit["p"], curvature,
-        _bias_bound(t[used], s, used, a, setup), notes, warnings)
+        lo, hi, corrected, corrected_se, notes, warnings)
     _judge(result, fit)
     return result
 
@@ -505,8 +524,9 @@ def _curvature(t, y, s, tolerance, notes, warnings):
     return {"shortfall": float(short), "stderr": se, "z_beyond_regime": float(z_hi)}
 
 
-def _bias_bound(t, s, used, a, setup):
-    """Relative low bias of the fitted M2 if the curve fell below t^2 as the bounding curves do."""
+def _bias_range(t, s, used, a, setup):
+    """Relative low bias of the fitted M2 if the curve fell below t^2 as the curve of one partner does,
+    and as the Gaussian many-partner limit does: (smaller, larger)."""
     from ..moments import _two_spin_curve, mean_square_jump
     from spinsim.isotopes import get_isotope
 
@@ -515,13 +535,16 @@ def _bias_bound(t, s, used, a, setup):
     c2 = 16.0 / 15.0 * mean_square_jump(spin, setup["transfer"])
     x = t**2
     w = np.ones_like(x) if s is None else 1.0 / s[used] ** 2
-    bias = 0.0
-    for _ in range(4):  # the true law lies above the fitted one by the bias itself: a few fixed-point steps
-        law = np.maximum(a / (1.0 - bias) * x / setup["fraction"], 1e-300)  # the normalised t^2 law
-        two_spin = np.array([1.0 - curve(math.sqrt(p / c2)) / p for p in law])
-        gaussian = 1.0 - (-np.expm1(-law)) / law
-        bias = float(np.sum(w * x * x * np.maximum(two_spin, gaussian)) / np.sum(w * x * x))
-    return bias
+    shortfalls = (lambda p: np.array([1.0 - curve(math.sqrt(v / c2)) / v for v in p]),
+                  lambda p: 1.0 - (-np.expm1(-p)) / p)
+    out = []
+    for shortfall in shortfalls:
+        bias = 0.0
+        for _ in range(4):  # the true law lies above the fitted one by the bias itself: a few fixed-point steps
+            law = np.maximum(a / (1.0 - bias) * x / setup["fraction"], 1e-300)  # the normalised t^2 law
+            bias = float(np.sum(w * x * x * shortfall(law)) / np.sum(w * x * x))
+        out.append(bias)
+    return min(out), max(out)
 
 
 def _judge(r: M2Result, fit):
