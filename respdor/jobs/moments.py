@@ -269,20 +269,24 @@ def fit_m2(curve, observe=None, partner=None, *, experiment="respdor", transfer=
     >>> r = respdor.fit_m2("curve.csv", "31P", "27Al", experiment="redor")  # doctest: +SKIP
     >>> r.m2, r.effective_distance_angstrom  # doctest: +SKIP
     """
-    from .. import moments
-
     setup = _setup(curve, observe, partner, experiment, transfer, sequence, pulse_length_s, mas_rate_hz, fraction,
                    max_dephasing, tolerance, time_unit)
     c = setup["curve"]
-    t, y = c.time_s, c.dss0
-    s = c.sigma
-    used, smooth, regime = _select(t, y, s, setup)
+    used, smooth, regime = _select(c.time_s, c.dss0, c.sigma, setup)
+    result = _result(setup, used, smooth, regime)
+    return result
+
+
+def _result(setup, used, smooth, regime) -> M2Result:
+    """The t^2 fit of the points used, its bias bracket and corrected M2, the curvature test, the judgement."""
+    from .. import moments
+
+    c = setup["curve"]
+    t, y, s = c.time_s, c.dss0, c.sigma
     fit = _parabola(t[used], y[used], None if s is None else s[used])
-    a = fit["a"]
-    m2 = fit["a"] / setup["prefactor"]
-    se = fit["se"] / setup["prefactor"]
+    m2, se = fit["a"] / setup["prefactor"], fit["se"] / setup["prefactor"]
     notes, warnings = list(setup["notes"]), list(setup["warnings"])
-    lo, hi = _bias_range(t[used], s, used, a, setup)
+    lo, hi = _bias_range(t[used], s, used, fit["a"], setup)
     # true M2 = m2 / (1 - bias), bias in [lo, hi]: the middle of that range, its half-width as an error
     ends = (m2 / (1.0 - lo), m2 / (1.0 - hi))
     corrected = 0.5 * (ends[0] + ends[1])
@@ -443,7 +447,7 @@ def _select(t, y, s, setup):
     if setup["max_dephasing"] is not None and setup["max_dephasing"] > regime_cap:
         warn(f"max_dephasing={setup['max_dephasing']:g} lies beyond the parabolic regime of {setup['experiment']} "
              f"with {setup['partner']} (dS/S0 <= {regime_cap:.3g} with fraction {f:g}): the regime's bound is used",
-             DataWarning, into=setup["warnings"], stacklevel=4)
+             DataWarning, into=setup["warnings"], stacklevel=3)
     used = _prefix(t, y, cap)
     smooth, seen = y, []
     for _ in range(50):
@@ -556,7 +560,7 @@ def _judge(r: M2Result, fit):
         warn(f"the t^2 law does not describe the points used within their errors (chi^2 = {fit['chi2']:.3g} for "
              f"{fit['dof']} degrees of freedom, p = {fit['p']:.2g}): the errors are too small or the points leave "
              "the parabolic regime; the standard error reflects the errors given", FitWarning, into=r.warnings,
-             stacklevel=3)
+             stacklevel=4)
     if r.m2 < 2 * r.m2_stderr:
         warn(f"M2 = {r.m2:.3g} +- {r.m2_stderr:.2g} rad^2/s^2 is within 2 standard errors of 0: the initial rise is "
-             "not resolved and the effective distance has no upper bound", FitWarning, into=r.warnings, stacklevel=3)
+             "not resolved and the effective distance has no upper bound", FitWarning, into=r.warnings, stacklevel=4)
