@@ -329,5 +329,6 @@ def test_predict_structure_states_the_van_vleck_m2(tmp_path):
     assert vv["effective_distance_angstrom"] == pytest.approx(np.sum(r**-6.0) ** (-1 / 6), rel=1e-9)
     assert res.to_dict()["van_vleck"]["m2"] == vv["m2"] and res.sites[0]["van_vleck"]["m2"] == vv["m2"]
     assert any("van Vleck M2" in line for line in res.report_lines())
+    assert f"M2 = {vv['m2']:.3g}" in repr(res) and len(repr(res)) <= 200
     again = type(res).from_json(res.to_json())
     assert again.van_vleck_m2["m2"] == vv["m2"]

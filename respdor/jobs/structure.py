@@ -707,6 +707,9 @@ class StructurePrediction(ResultDisplay):
         n = sum(len(x["partners"]) for x in self.sites)
         text = (f"r_app = {a['distance_angstrom']:.3f} A (D = {a['coupling_hz']:.0f} Hz, f = {a['fraction']:.2f}); "
                 f"{len(self.sites)} atom(s), {n} partner(s)")
+        vv = self.van_vleck_m2
+        if math.isfinite(vv["m2"]):
+            text += f"; M2 = {vv['m2']:.3g} rad^2/s^2 (r_eff {vv['effective_distance_angstrom']:.2f} A)"
         if self.compare:
             text += f"; fraction {self.compare['fraction']:.3f}, chi2 {self.compare['chi2']:.3g}"
         return text
