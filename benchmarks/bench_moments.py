@@ -64,8 +64,28 @@ def prefactor_table():
                     errs.append((4 * ratio[0] - ratio[1]) / 3 - 1)
                 print(f"{experiment:>9} {partner:>7} {n:>8} {c:10.5f} " + " ".join(f"{e:+11.1e}" for e in errs)
                       + " ")
+    sr4_row()
     print("  C = 4/(3 pi^2) = 0.13509 (REDOR), 2/(3 pi^2) = 0.06755 (RESPDOR); the M2 t^2 / (I(I+1) pi^2) form "
           f"would give {1 / (2.5 * 3.5 * np.pi ** 2):.5f} for 27Al")
+
+
+def sr4_row():
+    """RESPDOR with SR4 recoupling (R4_1^2 R4_1^-2, finite pulses at nu1 = 2 nu_R, 50 kHz MAS): C times kappa^2."""
+    from respdor.models import SR4_SCALING
+
+    mas, distances = 50e3, [3.05]
+    t = np.array([4, 8]) / mas
+    c = moments.initial_rise_prefactor("27Al", "saturation", SR4_SCALING)
+    m2 = moments.van_vleck_m2(distances, "13C", "27Al")
+    errs = []
+    for powder, dt in ((zcw(233, 8), 0.5e-6), (zcw(233, 8), 0.1e-6), (zcw(610, 16), 0.1e-6)):
+        y = spinsim.simulate_respdor(system("27Al", distances, 1), mas, t, saturation=IdealSaturation("full"),
+                                     recoupling=spinsim.sr4_cycle("13C", mas, "R4R4bar"), powder=powder,
+                                     max_dt=dt).dSS0
+        ratio = y / (c * m2 * t**2)
+        errs.append((4 * ratio[0] - ratio[1]) / 3 - 1)
+    print(f"{'resp+SR4':>9} {'27Al':>7} {1:>8} {c:10.5f} " + " ".join(f"{e:+11.1e}" for e in errs)
+          + "   (columns: ZCW 233x8 step 0.5 us, 233x8 0.1 us, 610x16 0.1 us; kappa^2 = pi^2/32)")
 
 
 def fit_table(n_noisy=50, sigma=0.005):
