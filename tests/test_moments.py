@@ -350,3 +350,16 @@ def test_predict_structure_states_the_van_vleck_m2(tmp_path):
     assert f"M2 = {vv['m2']:.3g}" in repr(res) and len(repr(res)) <= 200
     again = type(res).from_json(res.to_json())
     assert again.van_vleck_m2["m2"] == vv["m2"]
+
+
+def test_fit_m2_says_an_unresolved_rise_and_a_poor_chi2():
+    t = np.arange(1, 11) * 1e-4
+    y = 8e3 * t**2 + np.random.default_rng(0).normal(0, 0.01, t.size)  # a rise (0.008 at 1 ms) below the noise
+    with pytest.warns(FitWarning, match="within 2 standard errors of 0"):
+        r = fit_m2(_curve(y, t, 0.01), "13C", "19F", experiment="redor", fraction=1.0)
+    assert 0 < r.m2 < 2 * r.m2_stderr
+    a = 0.05 / 1e-6
+    with pytest.warns(FitWarning, match="does not describe the points used within their errors"):
+        r = fit_m2(_curve(a * t**2 * (1 + 0.1 * np.sin(40 * t / t[-1])), t, 1e-4), "13C", "19F", experiment="redor",
+                   fraction=1.0, max_dephasing=0.06)
+    assert r.p_value < 0.01
