@@ -37,7 +37,8 @@ def test_van_vleck_sum_and_effective_distance():
     m2 = moments.van_vleck_m2(r, "13C", "27Al")
     parts = sum(moments.van_vleck_m2([x], "13C", "27Al") for x in r)
     assert m2 == pytest.approx(parts, rel=1e-12)
-    assert moments.effective_distance_angstrom(m2, "13C", "27Al") == pytest.approx(np.sum(r**-6.0) ** (-1 / 6), rel=1e-9)
+    r_eff = np.sum(r**-6.0) ** (-1 / 6)
+    assert moments.effective_distance_angstrom(m2, "13C", "27Al") == pytest.approx(r_eff, rel=1e-9)
     d = moments.effective_coupling_hz(m2, "27Al")
     import spinsim
 

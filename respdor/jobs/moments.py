@@ -181,8 +181,9 @@ def _report_lines(r: M2Result) -> list[str]:
              f"  dS/S0 = C M2 t^2 with C = {r.prefactor:.6g} (f = {r.fraction:g}, kappa = {r.scaling:.4g})",
              f"  M2 (t^2 fit) = {r.m2:.5g} +- {r.m2_stderr:.2g} rad^2/s^2 ({r.m2 / 1e6:.4g} x 1e6; "
              f"{r.m2 / (2 * math.pi) ** 2:.4g} Hz^2)",
-             f"  the t^4 term makes it read low by {100 * r.bias_low:.1f} to {100 * r.bias_bound:.1f} % at these points "
-             f"(as the curves of one partner and of many do): corrected M2 = {r.m2_corrected:.5g} +- {r.m2_corrected_stderr:.2g} "
+             f"  the t^4 term makes it read low by {100 * r.bias_low:.1f} to {100 * r.bias_bound:.1f} % at these "
+             f"points (as the curves of one partner and of many do): corrected M2 = {r.m2_corrected:.5g} +- "
+             f"{r.m2_corrected_stderr:.2g} "
              "rad^2/s^2 (that range included)",
              f"  D_eff = {r.effective_coupling_hz:.4g} Hz, r_eff = {r.effective_distance_angstrom:.4g} "
              f"+- {r.effective_distance_stderr:.2g} A (the one partner with the corrected M2)",
@@ -193,8 +194,8 @@ def _report_lines(r: M2Result) -> list[str]:
     if r.curvature is not None:
         c = r.curvature
         side = "below" if c["shortfall"] >= 0 else "above"
-        lines.append(f"  curvature: the data lie {100 * abs(c['shortfall']):.1f} +- {100 * c['stderr']:.1f} % {side} t^2 "
-                     f"at the last point used (t^2 + t^4 fit)")
+        lines.append(f"  curvature: the data lie {100 * abs(c['shortfall']):.1f} +- {100 * c['stderr']:.1f} % {side} "
+                     "t^2 at the last point used (t^2 + t^4 fit)")
     lines += _excluded_lines(r.excluded)
     lines += [f"  note: {n}" for n in r.notes]
     return lines
@@ -335,11 +336,25 @@ def _setup(curve, observe, partner, experiment, transfer, sequence, pulse_length
     tolerance = _in_range(tolerance, "tolerance", 0.0, 0.5)
     if max_dephasing is not None:
         max_dephasing = _in_range(max_dephasing, "max_dephasing", 0.0, 1.0)
+    _unused(c, sequence, mas_rate_hz, time_unit, warnings)
     return {"curve": c, "observe": observe, "partner": partner, "experiment": experiment, "transfer": transfer,
             "sequence": sequence, "scaling": scaling, "fraction": fraction, "tolerance": tolerance,
             "max_dephasing": max_dephasing, "notes": notes, "warnings": warnings,
             "prefactor": moments.initial_rise_prefactor(partner, transfer, scaling, fraction),
             "limit": moments.parabolic_limit(partner, transfer, tolerance)}
+
+
+def _unused(curve, sequence, mas_rate_hz, time_unit, warnings):
+    """Warnings for arguments given that change nothing (as respdor.fit says them)."""
+    source = curve.time_unit_source or ""
+    if mas_rate_hz is not None and sequence != "redor-finite" and "(mas_rate_hz)" not in source:
+        warn(f"mas_rate_hz {float(mas_rate_hz):g} Hz has no effect: the curve gives its times in a unit "
+             f"({source or 'seconds'}); "
+             "the MAS rate is used only for a time column counting rotor periods and by sequence redor-finite",
+             DataWarning, into=warnings, stacklevel=4)
+    if time_unit is not None and "(time_unit)" not in source:
+        warn(f"time_unit {time_unit} has no effect: the curve states its time unit ({source or 'seconds'})",
+             DataWarning, into=warnings, stacklevel=4)
 
 
 def _curve(curve, time_unit, mas_rate_hz):
