@@ -58,6 +58,9 @@ _LAZY = {
     "fit_two_partners": "respdor.jobs.partners",
     "ModelComparison": "respdor.jobs.partners",
     "TwoPartnerFit": "respdor.jobs.partners",
+    "fit_m2": "respdor.jobs.moments",
+    "M2Result": "respdor.jobs.moments",
+    "van_vleck_m2": "respdor.moments",
 }
 
 
@@ -127,4 +130,11 @@ __all__ = [
     "library_info",
     "LibraryBuild",
     "LibraryInfo",
+    "fit_m2",
+    "M2Result",
+    "van_vleck_m2",
+    "compare_models",
+    "fit_two_partners",
+    "ModelComparison",
+    "TwoPartnerFit",
 ]

@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "library",
     "structure",
     "partners",
+    "m2",
     "datasets",
 ]
 

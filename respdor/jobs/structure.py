@@ -13,6 +13,7 @@ with the same settings and ranks them by chi^2 against a measured curve
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -484,8 +485,12 @@ def _site(struct, i, ps, couple, obs_iso, s, sat, level, path):
         if isinstance(exc, UserError):
             raise
         raise UserError(f"{path}: atom {i}: {exc}") from None
+    from ..moments import effective_distance_angstrom, van_vleck_m2
+
+    m2 = van_vleck_m2([p.distance_angstrom for p in ps], obs_iso, s.partner, s.abundance_p)
     return {"atom": i, "partners": ps, "dss0": y, "csa": csa, "partner_couplings": couple,
-            "partner_coupling_max_hz": st.partner_coupling_max_hz(ps, s.partner), **info}
+            "partner_coupling_max_hz": st.partner_coupling_max_hz(ps, s.partner), **info,
+            "m2": {"m2": m2, "effective_distance_angstrom": effective_distance_angstrom(m2, obs_iso, s.partner)}}
 
 
 def _result(path, obs_iso, s, sites, pred, app, sat, sat_text, check, warnings):
@@ -555,7 +560,7 @@ def _site_json(x):
                                          "euler_deg": [float(np.degrees(a)) for a in x["csa"][2]]}
     return {"atom": x["atom"], "partners": parts, "engines": x["engines"], "occupancy": x["occupancy"],
             "partner_couplings": x["partner_couplings"], "partner_coupling_max_hz": x["partner_coupling_max_hz"],
-            "observed_csa": csa, "dSS0": [float(v) for v in x["dss0"]]}
+            "observed_csa": csa, "dSS0": [float(v) for v in x["dss0"]], "van_vleck": x["m2"]}
 
 
 def _every_partner_has_efg(struct, element):
@@ -678,6 +683,18 @@ class StructurePrediction(ResultDisplay):
         self._check_lines, self._csa_note, self._curve = [], "", None
 
     @property
+    def van_vleck_m2(self) -> dict:
+        """Van Vleck M2 (rad^2 s^-2) of the observed atoms, summed over the partners each uses (weighted by
+        their occupancy), averaged over the atoms as the curve is, and its effective distance (angstrom)."""
+        from ..moments import effective_distance_angstrom
+
+        values = [x["van_vleck"]["m2"] for x in self.sites if "van_vleck" in x]
+        m2 = float(np.mean(values)) if values else math.nan
+        return {"m2": m2, "effective_distance_angstrom": effective_distance_angstrom(m2, self.observed_isotope,
+                                                                                      self.partner)
+                if values else math.nan}
+
+    @property
     def apparent_distance_angstrom(self) -> float:
         """The distance (angstrom) an analytical two-spin fit reads from the predicted curve."""
         return float(self.apparent_two_spin["distance_angstrom"])
@@ -690,6 +707,9 @@ class StructurePrediction(ResultDisplay):
         n = sum(len(x["partners"]) for x in self.sites)
         text = (f"r_app = {a['distance_angstrom']:.3f} A (D = {a['coupling_hz']:.0f} Hz, f = {a['fraction']:.2f}); "
                 f"{len(self.sites)} atom(s), {n} partner(s)")
+        vv = self.van_vleck_m2
+        if math.isfinite(vv["m2"]):
+            text += f"; M2 = {vv['m2']:.3g} rad^2/s^2 (r_eff {vv['effective_distance_angstrom']:.2f} A)"
         if self.compare:
             text += f"; fraction {self.compare['fraction']:.3f}, chi2 {self.compare['chi2']:.3g}"
         return text
@@ -703,7 +723,8 @@ class StructurePrediction(ResultDisplay):
         out = {"structure": self.structure, "observed_isotope": self.observed_isotope, "partner": self.partner,
                "sites": self.sites, "choices": self.choices, "warnings": list(self.warnings),
                "apparent_two_spin": self.apparent_two_spin, "t_s": [float(x) for x in self.t_s],
-               "dSS0_predicted": [float(x) for x in self.dss0], "convergence": self.convergence}
+               "dSS0_predicted": [float(x) for x in self.dss0], "convergence": self.convergence,
+               "van_vleck": self.van_vleck_m2}
         if self.cutoff_convergence is not None:
             out["cutoff_convergence"] = self.cutoff_convergence
         if self.compare is not None:
@@ -765,11 +786,16 @@ def _report_lines(r: StructurePrediction) -> list[str]:
                    "none": "spin 1/2" if not quadrupolar else "default"}[p["cq_source"]]
             out.append(f"    atom {p['atom']:4d}  r = {p['distance_angstrom']:.3f} A  D = {p['d_hz']:.1f} Hz  "
                        f"C_Q = {p['cq_hz'] / 1e6:.3g} MHz, eta_Q = {p['eta_q']:.2f} ({src})")
+        if "van_vleck" in x:
+            out.append(f"    van Vleck M2 = {x['van_vleck']['m2']:.4g} rad^2/s^2, effective distance "
+                       f"{x['van_vleck']['effective_distance_angstrom']:.3f} A (the one partner with this M2)")
         if x["observed_csa"] is not None:
             out.append(f"    {r.observed_isotope} CSA from the .magres shielding: zeta = "
                        f"{x['observed_csa']['zeta_ppm']:.1f} ppm, eta = {x['observed_csa']['eta']:.2f}{r._csa_note}")
     a = r.apparent_two_spin
-    out += [f"  curve: equal-weight mean of the {len(r.sites)} observed atom(s)' curves",
+    vv = r.van_vleck_m2
+    out += [f"  curve: equal-weight mean of the {len(r.sites)} observed atom(s)' curves; their mean van Vleck M2 = "
+            f"{vv['m2']:.4g} rad^2/s^2 (effective distance {vv['effective_distance_angstrom']:.3f} A)",
             f"  apparent two-spin fit of the predicted curve: D = {a['coupling_hz']:.1f} Hz, "
             f"r = {a['distance_angstrom']:.3f} A, fraction = {a['fraction']:.3f}"]
     out += ["  " + line for line in r._check_lines]
