@@ -54,6 +54,8 @@ _LAZY = {
     "StructureComparison": "respdor.jobs.structure",
     "plan": "respdor.jobs.plan",
     "PlanResult": "respdor.jobs.plan",
+    "distance_distribution": "respdor.jobs.distribution",
+    "DistributionResult": "respdor.jobs.distribution",
 }
 
 
@@ -123,4 +125,6 @@ __all__ = [
     "library_info",
     "LibraryBuild",
     "LibraryInfo",
+    "distance_distribution",
+    "DistributionResult",
 ]

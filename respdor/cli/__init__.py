@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "simulate",
     "library",
     "structure",
+    "distribution",
     "datasets",
 ]
 
