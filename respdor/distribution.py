@@ -198,6 +198,7 @@ def _parametric(name, y, sigma, columns, start, bounds, names):
     """
     dl = deerlab()
     lb, ub = (np.asarray(b, float) for b in bounds)
+    columns = _remember_last(columns)
     fit = dl.snlls(y / sigma, lambda q: columns(q) / sigma[:, None], par0=start, lb=lb, ub=ub,
                    lbl=np.zeros(columns(start).shape[1]), reg=False, nnlsSolver="fnnls", uq=False, noiselvl=1.0,
                    max_nfev=_MAX_NFEV, ftol=1e-7, xtol=1e-7)
@@ -214,6 +215,20 @@ def _parametric(name, y, sigma, columns, start, bounds, names):
     intervals = {k: (float(c[0] * f), float(c[1] * f)) for k, c, f in zip(keys, ci, scale)}
     at_bound = [n for n, v, l_, u in zip(names[0], p, lb, ub) if min(v - l_, u - v) <= 1e-3 * (u - l_)]
     return ParametricFit(name, values, intervals, _chi2(y, sigma, curve), theta.size, curve, at_bound)
+
+
+def _remember_last(columns):
+    """``columns`` that returns its last matrix again for the same parameters (DeerLab asks twice per step)."""
+    last = {}
+
+    def cached(q):
+        key = tuple(np.asarray(q, float).ravel())
+        if key not in last:
+            last.clear()
+            last[key] = columns(q)
+        return last[key]
+
+    return cached
 
 
 def _linearised_sd(model, theta, sigma, lb, ub):
@@ -258,19 +273,40 @@ def fit_one_site(y, sigma, time_s, model, factor, r_m, kernel):
                        ([ra[0]], [ra[-1]]), (["r"], ["f"]))
 
 
+#: Spacing (angstrom) and most points of the fine grid on which the Gaussian alternative is summed.
+GAUSS_STEP_ANGSTROM, GAUSS_MAX_POINTS = 0.005, 1500
+
+
+def _gauss_weights(ra, mean, width):
+    w = np.exp(-0.5 * ((ra - mean) / width) ** 2)
+    return w / w.sum()
+
+
 def fit_gaussian(y, sigma, time_s, model, factor, r_m, kernel=None):
-    """A Gaussian distribution of distances (mean r, standard deviation width, as ``respdor fit --free
-    width``) and its total fraction f, started from the best of a grid of means and widths."""
+    """A Gaussian distribution of distances (mean r, standard deviation width) truncated to the grid's range
+    (the support of P(r)), and its total fraction f.
+
+    The Gaussian is summed on a fine grid (:data:`GAUSS_STEP_ANGSTROM`, at most :data:`GAUSS_MAX_POINTS`
+    distances) so that widths down to two of its steps are represented; the fit starts from the three
+    best of a grid of means and widths and keeps the lowest chi^2.
+    """
     ra = r_m / ANGSTROM
     span = ra[-1] - ra[0]
+    n = int(min(GAUSS_MAX_POINTS, math.ceil(span / GAUSS_STEP_ANGSTROM) + 1))
+    fine = np.linspace(ra[0], ra[-1], n)
+    fine_kernel = distance_kernel(time_s, fine * ANGSTROM, model, factor)
+    low_width = 2.0 * (fine[1] - fine[0])
 
     def column(q):
-        return distance_kernel(time_s, [q[0] * ANGSTROM], model, factor, width_m=q[1] * ANGSTROM)
+        return fine_kernel @ _gauss_weights(fine, q[0], max(q[1], low_width))[:, None]
 
-    starts = [(m, w) for m in ra[:: max(1, len(ra) // 30)] for w in np.array([0.02, 0.05, 0.1, 0.2, 0.4]) * span]
-    best = min(starts, key=lambda q: _column_chi2(y, sigma, column(q)))
-    return _parametric("Gaussian", y, sigma, column, np.array(best), ([ra[0], 0.005 * span], [ra[-1], 0.5 * span]),
-                       (["r", "width"], ["f"]))
+    widths = np.array([0.01, 0.03, 0.1, 0.2, 0.4]) * span
+    starts = sorted(((m, w) for m in fine[:: max(1, n // 40)] for w in widths[widths >= low_width]),
+                    key=lambda q: _column_chi2(y, sigma, column(q)))
+    distinct = [q for k, q in enumerate(starts) if all(abs(q[0] - p[0]) > 0.1 * span for p in starts[:k])][:3]
+    fits = [_parametric("Gaussian", y, sigma, column, np.array(q), ([ra[0], low_width], [ra[-1], 0.5 * span]),
+                        (["r", "width"], ["f"])) for q in distinct]
+    return min(fits, key=lambda f: f.chi2)
 
 
 def fit_two_sites(y, sigma, time_s, model, factor, r_m, kernel):

@@ -28,7 +28,7 @@ MIN_BOOTSTRAP, MAX_BOOTSTRAP = 20, 10000
 #: Share of P(r) in the two outermost grid points on either side that is said as a warning.
 EDGE_SHARE = 0.05
 #: Names of the arguments in messages; the command line passes its options instead.
-_NAMES = {"r_min_angstrom": "r_min_angstrom", "r_max_angstrom": "r_max_angstrom", "n_r": "n_r",
+_NAMES = {"observe": "observe", "partner": "partner", "r_min_angstrom": "r_min_angstrom", "r_max_angstrom": "r_max_angstrom", "n_r": "n_r",
           "bootstrap": "bootstrap", "seed": "seed", "efficiency": "efficiency"}
 
 
@@ -249,7 +249,7 @@ def distance_distribution(curve, observe=None, partner=None, *, experiment="resp
     _check_settings(n_r, bootstrap, seed, efficiency, r_min_angstrom, r_max_angstrom, names)
     dl = dist.deerlab()
     data, model, factor, notes = _prepare(curve, observe, partner, experiment, transfer, sequence, efficiency,
-                                          time_unit, progress)
+                                          time_unit, progress, names)
     warnings_ = []
     y, t = data.dss0, data.time_s
     sigma, estimated = _noise(data, model, factor, warnings_)
@@ -278,33 +278,41 @@ def distance_distribution(curve, observe=None, partner=None, *, experiment="resp
     return result
 
 
+def _named(names, key, value):
+    """``bootstrap=5`` in Python's words, ``--bootstrap 5`` in the command line's."""
+    name = names[key]
+    return f"{name} {value}" if name.startswith("--") else f"{name}={value}"
+
+
 def _check_settings(n_r, bootstrap, seed, efficiency, r_min, r_max, names):
     """Refuse settings no inversion can use, naming the argument."""
     import numbers
 
     def integer(value, name):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise UserError(f"{names[name]}={value!r}: must be a whole number")
+            raise UserError(f"{_named(names, name, repr(value))}: must be a whole number")
         return int(value)
 
     if not N_R_RANGE[0] <= integer(n_r, "n_r") <= N_R_RANGE[1]:
-        raise UserError(f"{names['n_r']}={n_r}: the distance grid needs {N_R_RANGE[0]} to {N_R_RANGE[1]} points")
+        raise UserError(f"{_named(names, 'n_r', n_r)}: the distance grid needs {N_R_RANGE[0]} to {N_R_RANGE[1]} points")
     b = integer(bootstrap, "bootstrap")
     if b != 0 and not MIN_BOOTSTRAP <= b <= MAX_BOOTSTRAP:
-        raise UserError(f"{names['bootstrap']}={b}: give 0 (no band) or {MIN_BOOTSTRAP} to {MAX_BOOTSTRAP} samples "
+        raise UserError(f"{_named(names, 'bootstrap', b)}: give 0 (no band) or {MIN_BOOTSTRAP} to {MAX_BOOTSTRAP} samples "
                         f"(fewer than {MIN_BOOTSTRAP} make no 95 % band)")
     if integer(seed, "seed") < 0 or seed >= 2**32:
-        raise UserError(f"{names['seed']}={seed}: a seed is a whole number from 0 to 2^32 - 1")
+        raise UserError(f"{_named(names, 'seed', seed)}: a seed is a whole number from 0 to 2^32 - 1")
     if not (isinstance(efficiency, numbers.Real) and 0.0 < efficiency <= 1.0):
-        raise UserError(f"{names['efficiency']}={efficiency!r}: a saturation efficiency lies in (0, 1]")
+        raise UserError(f"{_named(names, 'efficiency', efficiency)}: a saturation efficiency lies in (0, 1]")
     for value, name in ((r_min, "r_min_angstrom"), (r_max, "r_max_angstrom")):
         if value is not None and not (isinstance(value, numbers.Real) and 0.3 <= value <= 100.0):
-            raise UserError(f"{names[name]}={value!r} A: distances of a distribution lie between 0.3 and 100 A")
+            shown = f"{value:g}" if isinstance(value, numbers.Real) else repr(value)
+            raise UserError(f"{_named(names, name, shown)} A: distances of a distribution lie between 0.3 and 100 A")
     if r_min is not None and r_max is not None and not r_min < r_max:
-        raise UserError(f"{names['r_min_angstrom']}={r_min:g} A is not below {names['r_max_angstrom']}={r_max:g} A")
+        raise UserError(f"{_named(names, 'r_min_angstrom', f'{r_min:g}')} A is not below "
+                        f"{_named(names, 'r_max_angstrom', f'{r_max:g}')} A")
 
 
-def _prepare(curve, observe, partner, experiment, transfer, sequence, efficiency, time_unit, progress):
+def _prepare(curve, observe, partner, experiment, transfer, sequence, efficiency, time_unit, progress, names):
     """(the curve sorted by time, its CurveModel, epsilon * x, notes)."""
     from spinsim.progress import as_progress
 
@@ -319,7 +327,8 @@ def _prepare(curve, observe, partner, experiment, transfer, sequence, efficiency
     if data.n_points < MIN_POINTS:
         raise UserError(f"{data.source or data.label}: {data.n_points} points; a distance distribution needs at "
                         f"least {MIN_POINTS} (the two-distance alternative alone has 4 parameters)")
-    (obs, par), = _nuclei([data], observe, partner, None, None, FIT_NAMES, as_progress(progress))
+    said = dict(FIT_NAMES, observe=names["observe"], partner=names["partner"])
+    (obs, par), = _nuclei([data], observe, partner, None, None, said, as_progress(progress))
     model = CurveModel(observe=obs, partner=par, experiment=experiment, transfer=transfer, sequence=sequence)
     factor = efficiency * model.partner_isotope.abundance
     notes = [f"{model.describe()}; kernel scaled by efficiency x abundance = {efficiency:g} x "
@@ -458,9 +467,14 @@ def _judge(result, names):
     result.notes.append(f"describe the curve about equally well (AIC within 2 of the lowest): {', '.join(close)}"
                         if len(close) > 1 else f"only {close[0]} has an AIC within 2 of the lowest")
     best = min(result.models[1:], key=lambda m: m["aic"])
-    if best["at_bound"]:
-        warn(f"the best parametric model ({best['name']}) has {', '.join(best['at_bound'])} at the edge of the "
-             "distance grid: widen the range", FitWarning, into=into, stacklevel=3)
+    edge = [k for k in best["at_bound"] if k != "width"]
+    if edge:
+        warn(f"the best parametric model ({best['name']}) has {', '.join(edge)} at the edge of the distance grid "
+             f"({names['r_min_angstrom']} / {names['r_max_angstrom']}): widen the range", FitWarning, into=into,
+             stacklevel=3)
+    if "width" in best["at_bound"]:
+        warn(f"the best parametric model ({best['name']}) has its width at a limit (two fine-grid steps, or half "
+             "the grid's range): the curve does not determine the width", FitWarning, into=into, stacklevel=3)
 
 
 def _outside_visible(result, w, total, into):
