@@ -165,8 +165,8 @@ def _draw_distribution(result, ax):
     for edge, label in ((result.r_short_angstrom, "shortest resolved"), (result.r_long_angstrom, "longest seen")):
         if math.isfinite(edge) and r[0] <= edge <= r[-1]:
             ax.axvline(edge, color="0.5", ls=":", lw=1)
-            ax.annotate(label, (edge, 0.95), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
-                        ha="right", va="top", color="0.4")
+            ax.annotate(label, (edge, 0.03), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                        ha="right", va="bottom", color="0.4")
     ax.set_xlabel("r / A")
     ax.set_ylabel("P(r) / A^-1")
     ax.legend(fontsize=7)
