@@ -299,3 +299,39 @@ def test_call_and_command_give_the_same_numbers(tmp_path, capsys):
     assert np.allclose(cli.p_low, call.p_low) and np.allclose(cli.p_high, call.p_high)
     assert [m["aic"] for m in cli.models] == pytest.approx([m["aic"] for m in call.models])
     assert "model comparison" in capsys.readouterr().out
+
+
+def test_a_curve_no_pair_sum_can_describe_is_said():
+    times = np.linspace(0.5e-3, 8e-3, 16)
+    dss0 = np.where(times < 4e-3, 0.4, 0.02)  # dephasing that comes back: no sum of pair curves does that
+    curve = DephasingCurve(times, dss0, sigma=np.full(times.size, 0.01))
+    with pytest.warns(FitWarning, match="even P\\(r\\) does not describe the curve"):
+        respdor.distance_distribution(curve, "13C", "27Al", r_min_angstrom=1.5, r_max_angstrom=6.0, n_r=20,
+                                      bootstrap=0, progress=False)
+
+
+def test_ctrl_c_during_the_bootstrap_propagates_and_restores_numpy_state():
+    np.random.seed(99)
+    before = np.random.get_state()[1].copy()
+
+    def interrupt(done, total, label):
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        respdor.distance_distribution(example_path("respdor_13C27Al_synthetic.csv"), "13C", "27Al",
+                                      r_min_angstrom=1.5, r_max_angstrom=6.0, n_r=20, bootstrap=50,
+                                      progress=interrupt)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_json_to_standard_output_is_the_result(capsys):
+    from respdor.cli import main
+
+    rc = main(["distribution", str(example_path("respdor_13C27Al_synthetic.csv")), "--r-range", "1.5:6",
+               "--points", "20", "--bootstrap", "0", "--no-files", "--json", "-"])
+    cap = capsys.readouterr()
+    assert rc == 0
+    back = respdor.DistributionResult.from_json(cap.out)  # stdout holds the JSON only; the tables go to stderr
+    assert back.r_angstrom[0] == pytest.approx(1.5) and back.r_angstrom[-1] == pytest.approx(6.0)
+    assert "model comparison" in cap.err

@@ -243,6 +243,10 @@ def distance_distribution(curve, observe=None, partner=None, *, experiment="resp
     >>> res.models_table()[0]["model"]  # doctest: +SKIP
     'P(r), Tikhonov'
     """
+    import time
+
+    from spinsim.progress import as_progress
+
     from .. import distribution as dist
 
     names = dict(_NAMES, **(option_names or {}))
@@ -251,30 +255,41 @@ def distance_distribution(curve, observe=None, partner=None, *, experiment="resp
     data, model, factor, notes = _prepare(curve, observe, partner, experiment, transfer, sequence, efficiency,
                                           time_unit, progress, names)
     warnings_ = []
-    y, t = data.dss0, data.time_s
     sigma, estimated = _noise(data, model, factor, warnings_)
-    r_m = _grid(t, sigma, model, factor, r_min_angstrom, r_max_angstrom, n_r, notes)
-    kernel = dist.distance_kernel(t, r_m, model, factor)
-    inv = dist.tikhonov(y, sigma, kernel, r_m)
-    band = _bootstrap(dl, y, sigma, kernel, r_m, inv, bootstrap, seed, progress)
-    parametric = [f(y, sigma, t, model, factor, r_m, kernel)
+    r_m = _grid(data.time_s, sigma, model, factor, r_min_angstrom, r_max_angstrom, n_r, notes)
+    kernel = dist.distance_kernel(data.time_s, r_m, model, factor)
+    clock = time.perf_counter()
+    inv = dist.tikhonov(data.dss0, sigma, kernel, r_m)
+    if bootstrap:  # each sample costs about one inversion
+        as_progress(progress).note(f"bootstrap: {bootstrap} inversions, about "
+                                   f"{max(1, round(bootstrap * (time.perf_counter() - clock)))} s")
+    band = _bootstrap(dl, data.dss0, sigma, kernel, r_m, inv, bootstrap, seed, progress)
+    parametric = [f(data.dss0, sigma, data.time_s, model, factor, r_m, kernel)
                   for f in (dist.fit_one_site, dist.fit_gaussian, dist.fit_two_sites)]
+    result = _result(data, sigma, estimated, model, factor, r_m, inv, band, parametric)
+    result.efficiency, result.bootstrap, result.seed, result.notes = efficiency, int(bootstrap), int(seed), notes
+    result.warnings = warnings_
+    _judge(result, names)
+    return result
+
+
+def _result(data, sigma, estimated, model, factor, r_m, inv, band, parametric):
+    """The DistributionResult in angstrom (P per angstrom): P(r), its band, the models, the resolved range."""
+    from .. import distribution as dist
+
     step = (r_m[1] - r_m[0]) / dist.ANGSTROM
     fraction = float(inv.weights.sum())
-    short, long_ = dist.visible_range(t, sigma, model, factor, max(fraction, 1e-3))
+    short, long_ = dist.visible_range(data.time_s, sigma, model, factor, max(fraction, 1e-3))
     result = DistributionResult(
-        pair=model.pair, experiment=model.experiment, model=model.describe(), source=data.source, time_s=t, dss0=y,
-        sigma=sigma, sigma_estimated=estimated, r_angstrom=r_m / dist.ANGSTROM,
+        pair=model.pair, experiment=model.experiment, model=model.describe(), source=data.source,
+        time_s=data.time_s, dss0=data.dss0, sigma=sigma, sigma_estimated=estimated, r_angstrom=r_m / dist.ANGSTROM,
         p_per_angstrom=inv.weights / step, p_low=None if band is None else band[0] / step,
         p_high=None if band is None else band[1] / step, fit_curve=inv.model, alpha=inv.alpha, n_eff=inv.n_eff,
         chi2=inv.chi2, aic=inv.aic, fraction=fraction, fraction_ci95=None if band is None else band[2],
         mean_r_angstrom=_mean_r(inv.weights, r_m) / dist.ANGSTROM,
         mean_r_ci95=None if band is None else band[3], r_short_angstrom=short / dist.ANGSTROM,
-        r_long_angstrom=long_ / dist.ANGSTROM, models=[], efficiency=efficiency,
-        abundance=model.partner_isotope.abundance, bootstrap=int(bootstrap), seed=int(seed), notes=notes)
+        r_long_angstrom=long_ / dist.ANGSTROM, models=[], abundance=model.partner_isotope.abundance)
     result.models = [_inversion_entry(result)] + [_parametric_entry(p) for p in parametric]
-    result.warnings = warnings_
-    _judge(result, names)
     return result
 
 
