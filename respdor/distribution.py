@@ -39,8 +39,10 @@ import numpy as np
 from .errors import UserError
 
 __all__ = ["deerlab", "distance_kernel", "coupling_kernel", "distance_grid", "Inversion", "tikhonov",
-           "ParametricFit", "fit_one_site", "fit_gaussian", "fit_two_sites", "visible_range", "ANGSTROM"]
+           "ParametricFit", "fit_one_site", "fit_gaussian", "fit_two_sites", "visible_range", "ANGSTROM",
+           "ALPHA_RANGE", "GAUSS_STEP_ANGSTROM", "GAUSS_MAX_POINTS", "MISSING_DEERLAB"]
 
+#: One angstrom in m.
 ANGSTROM = 1e-10
 
 #: The one line said when DeerLab is missing.
@@ -150,7 +152,7 @@ def tikhonov(y, sigma, kernel, r_m, alpha=None):
         The distance grid (m); the second-derivative operator is built on it (in angstrom).
     alpha : float, optional
         A fixed regularisation parameter (of the noise-weighted problem) instead of the AIC choice
-        (:func:`deerlab.selregparam`, Brent search over :data:`ALPHA_RANGE`).
+        (DeerLab's ``selregparam``, Brent search over :data:`ALPHA_RANGE`).
 
     Returns
     -------
@@ -273,8 +275,10 @@ def fit_one_site(y, sigma, time_s, model, factor, r_m, kernel):
                        ([ra[0]], [ra[-1]]), (["r"], ["f"]))
 
 
-#: Spacing (angstrom) and most points of the fine grid on which the Gaussian alternative is summed.
-GAUSS_STEP_ANGSTROM, GAUSS_MAX_POINTS = 0.005, 1500
+#: Spacing (angstrom) of the fine grid on which the Gaussian alternative is summed.
+GAUSS_STEP_ANGSTROM = 0.005
+#: Most points of that fine grid.
+GAUSS_MAX_POINTS = 1500
 
 
 def _gauss_weights(ra, mean, width):

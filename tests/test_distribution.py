@@ -335,3 +335,13 @@ def test_json_to_standard_output_is_the_result(capsys):
     back = respdor.DistributionResult.from_json(cap.out)  # stdout holds the JSON only; the tables go to stderr
     assert back.r_angstrom[0] == pytest.approx(1.5) and back.r_angstrom[-1] == pytest.approx(6.0)
     assert "model comparison" in cap.err
+
+
+def test_a_curve_without_dephasing_says_so():
+    times = np.linspace(0.2e-3, 3e-3, 12)
+    noise = np.random.default_rng(1).normal(0, 0.01, times.size)
+    with pytest.warns(FitWarning, match="no dephasing is detected"):
+        res = respdor.distance_distribution(DephasingCurve(times, noise, sigma=np.full(times.size, 0.01)), "13C",
+                                            "27Al", r_min_angstrom=1.5, r_max_angstrom=6.0, n_r=20, bootstrap=0,
+                                            progress=False)
+    assert not any("widen" in w for w in res.warnings)

@@ -472,6 +472,12 @@ def _judge(result, names):
         warn(f"the fraction sum P(r) dr = {total:.2f} exceeds 1: the curve dephases more than pairs can (check dS/S0 "
              "normalisation, the saturation efficiency, or several partners per observed spin)", FitWarning,
              into=into, stacklevel=3)
+    from ..distribution import ALPHA_RANGE
+
+    if not ALPHA_RANGE[0] * 1.5 < result.alpha < ALPHA_RANGE[1] / 1.5:
+        warn(f"the regularisation parameter alpha = {result.alpha:.3g} sits at the limit of its search "
+             f"({ALPHA_RANGE[0]:g} ... {ALPHA_RANGE[1]:g}): AIC found no optimum inside, and P(r) is as "
+             f"{'smooth' if result.alpha > 1 else 'rough'} as the search allows", FitWarning, into=into, stacklevel=3)
     dof = max(result.time_s.size - result.n_eff, 1.0)
     p_value = float(stats.chi2.sf(result.chi2, dof))
     if p_value < 0.01:
@@ -481,6 +487,11 @@ def _judge(result, names):
     close = [m["name"] for m in sorted(result.models, key=lambda m: m["aic"]) if m["aic"] - lowest < 2.0]
     result.notes.append(f"describe the curve about equally well (AIC within 2 of the lowest): {', '.join(close)}"
                         if len(close) > 1 else f"only {close[0]} has an AIC within 2 of the lowest")
+    one = result.models[1]
+    if one["ci95"]["f"][0] <= 1e-3:
+        warn(f"no dephasing is detected: the one-distance fraction is {one['values']['f']:.3f} with a 95 % interval "
+             f"reaching 0; P(r) and the distances below say nothing", FitWarning, into=into, stacklevel=3)
+        return
     best = min(result.models[1:], key=lambda m: m["aic"])
     edge = [k for k in best["at_bound"] if k != "width"]
     if edge:
