@@ -131,3 +131,36 @@ def test_without_deerlab_one_line_naming_the_extra(ws, capsys, monkeypatch):
     assert err.strip().splitlines() == ["respdor: error: distance distributions need DeerLab: "
                                         "pip install 'respdor[distributions]'"]
     assert _hashes(ws / "out") == out_before
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=5)
+@given(n=st.integers(6, 14), t_max_ms=st.floats(0.3, 20.0), level=st.floats(-0.2, 1.2), slope=st.floats(0.0, 3.0),
+       sigma=st.floats(1e-4, 0.3), seed=st.integers(0, 1000))
+def test_any_readable_curve_gives_a_result_or_one_user_error(n, t_max_ms, level, slope, sigma, seed):
+    """Odd but readable curves (flat, negative, above the plateau, huge or tiny noise): a result whose
+    P(r) is finite and non-negative, or a UserError; never another exception."""
+    import numpy as np
+
+    import respdor
+    from respdor.curve import DephasingCurve
+    from respdor.errors import UserError
+
+    times = np.linspace(t_max_ms / n, t_max_ms, n) * 1e-3
+    rng = np.random.default_rng(seed)
+    dss0 = level * (1 - np.exp(-slope * times / times[-1])) + rng.normal(0, sigma, n)
+    curve = DephasingCurve(times, dss0, sigma=np.full(n, sigma))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = respdor.distance_distribution(curve, "13C", "27Al", n_r=15, bootstrap=0, progress=False)
+        except UserError:
+            return
+    assert np.all(np.isfinite(res.p_per_angstrom)) and np.all(res.p_per_angstrom >= 0)
+    assert all(np.isfinite(m["aic"]) for m in res.models)
+    assert len(repr(res)) <= 200
