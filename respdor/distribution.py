@@ -38,8 +38,8 @@ import numpy as np
 
 from .errors import UserError
 
-__all__ = ["deerlab", "distance_kernel", "coupling_kernel", "distance_grid", "Inversion", "tikhonov",
-           "ParametricFit", "fit_one_site", "fit_gaussian", "fit_two_sites", "visible_range", "ANGSTROM",
+__all__ = ["deerlab", "distance_kernel", "coupling_kernel", "distance_grid", "coupling_grid", "grid_widths",
+           "Inversion", "tikhonov", "ParametricFit", "fit_one_site", "fit_gaussian", "fit_two_sites", "visible_range", "ANGSTROM",
            "ALPHA_RANGE", "GAUSS_STEP_ANGSTROM", "GAUSS_MAX_POINTS", "MISSING_DEERLAB"]
 
 #: One angstrom in m.
@@ -101,6 +101,22 @@ def distance_grid(r_min_m, r_max_m, n):
     return r, float(r[1] - r[0])
 
 
+def coupling_grid(r_min_m, r_max_m, n, model):
+    """``n`` distances (m, increasing) uniform in the coupling D between D(r_max) and D(r_min), and those D (Hz).
+
+    Uniform in D the kernel's columns change evenly (it is a function of D t), so short distances,
+    whose curves change quickly with r, get as many points as long ones.
+    """
+    d = np.linspace(_couplings([r_min_m], model)[0], _couplings([r_max_m], model)[0], int(n))  # r increasing
+    return np.cbrt(model.dr3 / d) * ANGSTROM, d
+
+
+def grid_widths(r):
+    """The width each grid point stands for (same unit as ``r``): P(r_j) = w_j / width_j; on a uniform
+    grid the spacing."""
+    return np.gradient(np.asarray(r, float))
+
+
 @dataclass
 class Inversion:
     """The regularised P(r): weights w_j (fractions), alpha, tr H, the model curve and chi^2."""
@@ -139,7 +155,7 @@ def _nnls_normal(ata, aty):
 ALPHA_RANGE = (1e-6, 1e4)
 
 
-def tikhonov(y, sigma, kernel, r_m, alpha=None):
+def tikhonov(y, sigma, kernel, r_m, alpha=None, axis=None):
     """Non-negative Tikhonov inversion of ``y = kernel @ w`` with DeerLab, alpha by AIC.
 
     Parameters
@@ -153,6 +169,9 @@ def tikhonov(y, sigma, kernel, r_m, alpha=None):
     alpha : float, optional
         A fixed regularisation parameter (of the noise-weighted problem) instead of the AIC choice
         (DeerLab's ``selregparam``, Brent search over :data:`ALPHA_RANGE`).
+    axis : ndarray, optional
+        The axis the smoothness is measured on, one value per column (default the distances in
+        angstrom; the couplings in kHz for a grid uniform in D).
 
     Returns
     -------
@@ -160,7 +179,7 @@ def tikhonov(y, sigma, kernel, r_m, alpha=None):
     """
     dl = deerlab()
     kw, yw = kernel / sigma[:, None], y / sigma
-    lop = dl.regoperator(r_m / ANGSTROM, 2, includeedges=True)
+    lop = dl.regoperator(r_m / ANGSTROM if axis is None else np.asarray(axis, float), 2, includeedges=True)
     if alpha is None:
         alpha = float(dl.selregparam(yw, kw, _nnls_normal, "aic", regop=lop, searchrange=list(ALPHA_RANGE)))
     w = np.maximum(_nnls_normal(kw.T @ kw + alpha**2 * (lop.T @ lop), kw.T @ yw), 0.0)

@@ -345,3 +345,18 @@ def test_a_curve_without_dephasing_says_so():
                                             "27Al", r_min_angstrom=1.5, r_max_angstrom=6.0, n_r=20, bootstrap=0,
                                             progress=False)
     assert not any("widen" in w for w in res.warnings)
+
+
+def test_a_grid_uniform_in_the_coupling_gives_the_same_answer():
+    curve = _curve([(2.5, 0.3)], 0.005, 21)
+    kw = dict(r_min_angstrom=1.5, r_max_angstrom=6.0, n_r=40, bootstrap=0, progress=False)
+    by_r = respdor.distance_distribution(curve, "13C", "27Al", **kw)
+    by_d = respdor.distance_distribution(curve, "13C", "27Al", grid="coupling", **kw)
+    d = np.diff(respdor.coupling_from_distance(by_d.r_angstrom, "13C", "27Al"))
+    assert np.allclose(d, d[0]) and np.all(np.diff(by_d.r_angstrom) > 0)  # uniform in D, r increasing
+    assert by_d.r_angstrom[0] == pytest.approx(1.5) and by_d.r_angstrom[-1] == pytest.approx(6.0)
+    widths = dist.grid_widths(by_d.r_angstrom)
+    assert np.sum(by_d.p_per_angstrom * widths) == pytest.approx(by_d.fraction, rel=1e-12)
+    assert by_d.fraction == pytest.approx(by_r.fraction, abs=0.02)
+    assert by_d.mean_r_angstrom == pytest.approx(2.5, abs=0.15)
+    assert by_d.grid == "coupling" and respdor.DistributionResult.from_json(by_d.to_json()).grid == "coupling"

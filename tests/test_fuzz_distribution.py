@@ -59,6 +59,8 @@ CASES = [
     ("points-few", DIST + ["--points", "3"], 2, "--points 3"),
     ("points-many", DIST + ["--points", "100000"], 2, "--points 100000"),
     ("points-text", DIST + ["--points", "many"], 2, "--points"),
+    ("grid-unknown", DIST + ["--grid", "log"], 2, "--grid"),
+    ("grid-coupling", DIST + ["--grid", "coupling", "--no-files"], 0, "grid uniform in D"),
     # --- bootstrap, seed, efficiency
     ("bootstrap-few", DIST + ["--bootstrap", "5"], 2, "--bootstrap 5"),
     ("bootstrap-negative", DIST + ["--bootstrap", "-1"], 2, "--bootstrap -1"),
@@ -119,7 +121,7 @@ def test_fuzz_distribution(case, ws, capsys, monkeypatch):
         assert needle in err + cap.out
     for f in expected:
         assert (ws / "out" / f).stat().st_size > 0, f"{f} not written"
-    if name in ("no-files", "range-nm"):
+    if name in ("no-files", "range-nm", "grid-coupling"):
         assert _hashes(ws / "out") == out_before, "--no-files wrote a file"
     assert not list((ws / "out").rglob("*.part*")), "a temporary file was left behind"
     assert _hashes(ws / "in") == before, "an input file changed"

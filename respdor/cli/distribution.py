@@ -13,7 +13,7 @@ from ..units import finite_float, parse_length
 #: How the call's messages name its arguments: this command's options.
 _OPTIONS = {"r_min_angstrom": "--r-range", "r_max_angstrom": "--r-range", "n_r": "--points",
             "bootstrap": "--bootstrap", "seed": "--seed", "efficiency": "--efficiency", "observe": "--observe",
-            "partner": "--partner", "time_unit": "--time-unit"}
+            "partner": "--partner", "time_unit": "--time-unit", "grid": "--grid"}
 #: Python names that may reach ``main`` in a library error (distinct words only).
 _OPTION_NAMES = {"r_min_angstrom": "--r-range", "r_max_angstrom": "--r-range", "n_r": "--points",
                  "time_unit": "--time-unit"}
@@ -60,6 +60,8 @@ def register(subparsers):
                    help="distance grid, e.g. 1.5:6A or 0.15:0.6nm (bare numbers: angstrom; default: what the "
                         "recoupling times can resolve)")
     g.add_argument("--points", type=int, default=91, metavar="N", help="points of the distance grid (default 91)")
+    g.add_argument("--grid", choices=["distance", "coupling"], default="distance",
+                   help="grid points uniform in r (default) or in the coupling D (denser at short distances)")
     g.add_argument("--bootstrap", type=int, default=100, metavar="N",
                    help="bootstrap samples for the 95 %% band (0: none; default 100)")
     g.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the bootstrap noise (default 0)")
@@ -147,8 +149,9 @@ def run(args) -> int:
     progress = TqdmProgress() if sys.stderr.isatty() else LineProgress(sys.stderr)
     result = distance_distribution(args.file, args.observe, args.partner, experiment=args.model,
                                    sequence=args.sequence, efficiency=args.efficiency, r_min_angstrom=r_min,
-                                   r_max_angstrom=r_max, n_r=args.points, bootstrap=args.bootstrap, seed=args.seed,
-                                   time_unit=args.time_unit, progress=progress, option_names=_OPTIONS)
+                                   r_max_angstrom=r_max, n_r=args.points, grid=args.grid, bootstrap=args.bootstrap,
+                                   seed=args.seed, time_unit=args.time_unit, progress=progress,
+                                   option_names=_OPTIONS)
     print(report(result), file=out)
     for w in result.warnings:
         say_warning(w)

@@ -28,7 +28,7 @@ MIN_BOOTSTRAP, MAX_BOOTSTRAP = 20, 10000
 #: Share of P(r) in the two outermost grid points on either side that is said as a warning.
 EDGE_SHARE = 0.05
 #: Names of the arguments in messages; the command line passes its options instead.
-_NAMES = {"observe": "observe", "partner": "partner", "r_min_angstrom": "r_min_angstrom", "r_max_angstrom": "r_max_angstrom", "n_r": "n_r",
+_NAMES = {"observe": "observe", "partner": "partner", "grid": "grid", "r_min_angstrom": "r_min_angstrom", "r_max_angstrom": "r_max_angstrom", "n_r": "n_r",
           "bootstrap": "bootstrap", "seed": "seed", "efficiency": "efficiency"}
 
 
@@ -36,8 +36,8 @@ _NAMES = {"observe": "observe", "partner": "partner", "r_min_angstrom": "r_min_a
 class DistributionResult(ResultDisplay):
     """P(r) of one dephasing curve with its bootstrap band, the parametric alternatives and what the times resolve.
 
-    Distances are in angstrom, times in s. ``p_per_angstrom`` integrates (sum * grid step) to
-    ``fraction``, the dephasing (bonded) fraction; it is not normalised to 1, the remainder being
+    Distances are in angstrom, times in s. ``p_per_angstrom`` integrates (sum of P times each point's
+    width, :func:`respdor.distribution.grid_widths`) to ``fraction``, the dephasing (bonded) fraction; it is not normalised to 1, the remainder being
     observed spins without a partner the curve can see.
     """
 
@@ -69,6 +69,7 @@ class DistributionResult(ResultDisplay):
     abundance: float = 1.0
     bootstrap: int = 0
     seed: int = 0
+    grid: str = "distance"
     criterion: str = "aic"
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
@@ -185,7 +186,7 @@ def distribution_figure(result):
 
 def distance_distribution(curve, observe=None, partner=None, *, experiment="respdor", transfer=None,
                           sequence="redor", efficiency=1.0, r_min_angstrom=None, r_max_angstrom=None, n_r=91,
-                          bootstrap=100, seed=0, time_unit=None, progress=None, option_names=None):
+                          grid="distance", bootstrap=100, seed=0, time_unit=None, progress=None, option_names=None):
     """The distribution of distances P(r) of one REDOR / RESPDOR curve: everything ``respdor distribution`` does.
 
     The curve is inverted on the two-spin kernel K(t, r) of the pair (:mod:`respdor.distribution`):
@@ -214,7 +215,11 @@ def distance_distribution(curve, observe=None, partner=None, *, experiment="resp
         distance the first time resolves to 1.25 x the longest the last time sees (for a site
         holding every observed spin), within 1 ... 30 angstrom.
     n_r : int
-        Points of the (uniform) distance grid, 10 ... 400.
+        Points of the grid, 10 ... 400.
+    grid : {"distance", "coupling"}
+        Grid points uniform in r, or uniform in the coupling D (denser at short distances, where
+        the curves change quickly with r; the smoothness penalty then acts along D). P(r) is per
+        angstrom either way, each point standing for the width between its neighbours.
     bootstrap, seed : int
         Bootstrap samples (0: no band; else at least 20) and the seed of their noise (numpy's global
         generator is seeded for the run and restored afterwards).
@@ -251,23 +256,26 @@ def distance_distribution(curve, observe=None, partner=None, *, experiment="resp
 
     names = dict(_NAMES, **(option_names or {}))
     _check_settings(n_r, bootstrap, seed, efficiency, r_min_angstrom, r_max_angstrom, names)
+    if grid not in ("distance", "coupling"):
+        raise UserError(f"{_named(names, 'grid', repr(grid))}: choose distance or coupling")
     dl = dist.deerlab()
     data, model, factor, notes = _prepare(curve, observe, partner, experiment, transfer, sequence, efficiency,
                                           time_unit, progress, names)
     warnings_ = []
     sigma, estimated = _noise(data, model, factor, warnings_)
-    r_m = _grid(data.time_s, sigma, model, factor, r_min_angstrom, r_max_angstrom, n_r, notes)
+    r_m, axis = _grid(data.time_s, sigma, model, factor, (r_min_angstrom, r_max_angstrom, n_r, grid), notes)
     kernel = dist.distance_kernel(data.time_s, r_m, model, factor)
     clock = time.perf_counter()
-    inv = dist.tikhonov(data.dss0, sigma, kernel, r_m)
+    inv = dist.tikhonov(data.dss0, sigma, kernel, r_m, axis=axis)
     if bootstrap:  # each sample costs about one inversion
         as_progress(progress).note(f"bootstrap: {bootstrap} inversions, about "
                                    f"{max(1, round(bootstrap * (time.perf_counter() - clock)))} s")
-    band = _bootstrap(dl, data.dss0, sigma, kernel, r_m, inv, bootstrap, seed, progress)
+    band = _bootstrap(dl, data.dss0, sigma, (kernel, r_m, axis), inv, bootstrap, seed, progress)
     parametric = [f(data.dss0, sigma, data.time_s, model, factor, r_m, kernel)
                   for f in (dist.fit_one_site, dist.fit_gaussian, dist.fit_two_sites)]
     result = _result(data, sigma, estimated, model, factor, r_m, inv, band, parametric)
     result.efficiency, result.bootstrap, result.seed, result.notes = efficiency, int(bootstrap), int(seed), notes
+    result.grid = grid
     result.warnings = warnings_
     _judge(result, names)
     return result
@@ -277,7 +285,7 @@ def _result(data, sigma, estimated, model, factor, r_m, inv, band, parametric):
     """The DistributionResult in angstrom (P per angstrom): P(r), its band, the models, the resolved range."""
     from .. import distribution as dist
 
-    step = (r_m[1] - r_m[0]) / dist.ANGSTROM
+    step = dist.grid_widths(r_m) / dist.ANGSTROM
     fraction = float(inv.weights.sum())
     short, long_ = dist.visible_range(data.time_s, sigma, model, factor, max(fraction, 1e-3))
     result = DistributionResult(
@@ -368,10 +376,12 @@ def _noise(data, model, factor, warnings_):
     return sigma * ones, True
 
 
-def _grid(t, sigma, model, factor, r_min, r_max, n_r, notes):
-    """The distance grid in m: the user's, or from the kernel's sensitivity for a site holding every spin."""
+def _grid(t, sigma, model, factor, settings, notes):
+    """(distances in m, increasing; the smoothness axis: None for r, D in kHz for a coupling grid). The range
+    is the user's, or from the kernel's sensitivity for a site holding every spin."""
     from .. import distribution as dist
 
+    r_min, r_max, n_r, kind = settings
     short, long_ = dist.visible_range(t, sigma, model, factor, 1.0)
     lo = r_min if r_min is not None else min(max(0.9 * short / dist.ANGSTROM, 1.0), 29.0) \
         if math.isfinite(short) else 1.0
@@ -382,8 +392,11 @@ def _grid(t, sigma, model, factor, r_min, r_max, n_r, notes):
     if r_min is None or r_max is None:
         notes.append(f"distance grid {lo:.2f} ... {hi:.2f} A ({n_r} points), from what the recoupling times can "
                      "resolve for a site holding every observed spin")
-    r_m, _ = dist.distance_grid(lo * dist.ANGSTROM, hi * dist.ANGSTROM, n_r)
-    return r_m
+    if kind == "coupling":
+        r_m, d = dist.coupling_grid(lo * dist.ANGSTROM, hi * dist.ANGSTROM, n_r, model)
+        notes.append(f"grid uniform in D ({d[-1]:.4g} ... {d[0]:.4g} Hz); smoothness along D")
+        return r_m, d / 1e3
+    return dist.distance_grid(lo * dist.ANGSTROM, hi * dist.ANGSTROM, n_r)[0], None
 
 
 def _mean_r(weights, r_m):
@@ -391,7 +404,7 @@ def _mean_r(weights, r_m):
     return float(np.sum(weights * r_m) / total) if total > 0 else math.nan
 
 
-def _bootstrap(dl, y, sigma, kernel, r_m, inv, samples, seed, progress):
+def _bootstrap(dl, y, sigma, grid, inv, samples, seed, progress):
     """(P low, P high, fraction 95 %, mean r 95 % in angstrom) from DeerLab's bootstrap, or None for 0 samples.
 
     Each sample is the inversion's curve plus Gaussian noise of the curve's sigma, inverted with
@@ -403,6 +416,7 @@ def _bootstrap(dl, y, sigma, kernel, r_m, inv, samples, seed, progress):
 
     if samples == 0:
         return None
+    kernel, r_m, axis = grid
     state = np.random.get_state()
     np.random.seed(seed)
     try:
@@ -411,7 +425,7 @@ def _bootstrap(dl, y, sigma, kernel, r_m, inv, samples, seed, progress):
 
             def one(v):
                 v = np.asarray(v[0] if isinstance(v, list) else v, float)
-                w = dist.tikhonov(v * sigma, sigma, kernel, r_m).weights
+                w = dist.tikhonov(v * sigma, sigma, kernel, r_m, axis=axis).weights
                 if not first[0]:  # DeerLab analyses the data itself first
                     report.advance(1)
                 first[0] = False
@@ -450,7 +464,9 @@ def _judge(result, names):
     a best parametric model at a bound; notes: the criteria used."""
     from scipy import stats
 
-    w = result.p_per_angstrom * (result.r_angstrom[1] - result.r_angstrom[0])
+    from ..distribution import grid_widths
+
+    w = result.p_per_angstrom * grid_widths(result.r_angstrom)
     total = float(w.sum())
     into = result.warnings
     result.notes.append(f"regularisation: second-derivative Tikhonov, alpha = {result.alpha:.3g} chosen by AIC "
