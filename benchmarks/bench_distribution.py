@@ -1,7 +1,7 @@
 """Distance distributions recovered from synthetic curves of a known P(r) (docs/distributions.md).
 
 For three truths (one distance; two distances; a Gaussian), 13C{27Al} RESPDOR with full saturation,
-40 points from 0.2 to 8 ms, Gaussian noise sigma = 0.01 (25 replicates each, seeds 1..25), run
+40 points from 0.2 to 8 ms, Gaussian noise sigma = 0.01 (20 replicates each, seeds 1..20), run
 ``respdor.distance_distribution`` (61-point grid 1.5 ... 6 A, 50 bootstrap samples) and count
 
 * how often the fraction and the mean distance of the truth lie inside the bootstrap 95 % band of P(r)'s;
@@ -11,7 +11,7 @@ For three truths (one distance; two distances; a Gaussian), 13C{27Al} RESPDOR wi
 
 The Gaussian truth's curve is summed on a fine grid (4000 distances), not with the Gauss-Hermite rule
 the Gaussian alternative uses, so the two do not share their quadrature. Then the bundled curve is
-run end to end. About 2 CPU minutes:  python benchmarks/bench_distribution.py
+run end to end. Both grids: uniform in r (``dist``) and in D (``coup``). About 3 CPU minutes:  python benchmarks/bench_distribution.py
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from respdor.fitting import CurveModel
 MODEL = CurveModel("13C", "27Al")
 TIMES = np.linspace(0.2e-3, 8e-3, 40)
 SIGMA = 0.01
-REPLICATES = 25
+REPLICATES = 20
 
 
 def curve_of_sites(sites):
@@ -58,7 +58,7 @@ def inside(value, band):
     return band is not None and band[0] <= value <= band[1]
 
 
-def run_truth(name, clean, own, values, fraction, mean_r):
+def run_truth(name, clean, own, values, fraction, mean_r, grid="distance"):
     counts = Counter()
     best = Counter()
     for seed in range(1, REPLICATES + 1):
@@ -67,7 +67,7 @@ def run_truth(name, clean, own, values, fraction, mean_r):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = respdor.distance_distribution(curve, "13C", "27Al", r_min_angstrom=1.5, r_max_angstrom=6.0, n_r=61,
-                                                bootstrap=50, seed=seed, progress=False)
+                                                grid=grid, bootstrap=50, seed=seed, progress=False)
         counts["fraction in band"] += inside(fraction, res.fraction_ci95)
         counts["mean r in band"] += inside(mean_r, res.mean_r_ci95)
         best[res.best_model()["name"]] += 1
@@ -83,13 +83,14 @@ def run_truth(name, clean, own, values, fraction, mean_r):
 def main():
     print(f"13C{{27Al}} RESPDOR, {TIMES.size} points 0.2-8 ms, sigma {SIGMA}, {REPLICATES} replicates per truth, "
           "grid 1.5-6 A (61), 50 bootstrap samples")
-    print(f"{'truth':<44} {'f in band':>9} {'<r> in band':>11} {'mean f':>7} {'mean <r>':>8} "
+    print(f"{'grid truth':<44} {'f in band':>9} {'<r> in band':>11} {'mean f':>7} {'mean <r>':>8} "
           f"{'own dAIC<2':>10} {'own in 95%':>10}  lowest AIC (counts)")
     start = time.process_time()
-    for name, clean, own, values, fraction, mean_r in TRUTHS:
-        c, best = run_truth(name, clean, own, values, fraction, mean_r)
+    for grid, (name, clean, own, values, fraction, mean_r) in [(g, t) for g in ("distance", "coupling")
+                                                                for t in TRUTHS]:
+        c, best = run_truth(name, clean, own, values, fraction, mean_r, grid)
         n = REPLICATES
-        print(f"{name:<44} {c['fraction in band']:>6}/{n} {c['mean r in band']:>8}/{n} {c['fraction sum'] / n:7.3f} "
+        print(f"{grid[:4]} {name:<39} {c['fraction in band']:>6}/{n} {c['mean r in band']:>8}/{n} {c['fraction sum'] / n:7.3f} "
               f"{c['mean r sum'] / n:8.2f} {c['own model within dAIC 2']:>7}/{n} {c['own values in 95 %']:>7}/{n}  "
               + ", ".join(f"{k} {v}" for k, v in best.most_common()))
     print(f"CPU time {time.process_time() - start:.0f} s")
