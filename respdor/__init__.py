@@ -61,6 +61,8 @@ _LAZY = {
     "fit_m2": "respdor.jobs.moments",
     "M2Result": "respdor.jobs.moments",
     "van_vleck_m2": "respdor.moments",
+    "distance_distribution": "respdor.jobs.distribution",
+    "DistributionResult": "respdor.jobs.distribution",
 }
 
 
@@ -137,4 +139,6 @@ __all__ = [
     "fit_two_partners",
     "ModelComparison",
     "TwoPartnerFit",
+    "distance_distribution",
+    "DistributionResult",
 ]

@@ -364,8 +364,8 @@ class OutputPlan:
                     what = f"unknown figure format {path.suffix!r}" if ext else "no file extension"
                     raise UserError(f"{option} {path}: {what}; use one of {known}")
             parent = target.parent
-            if any(_inside(parent, _resolve(d)) for _, d in self.directories):
-                continue  # created when missing; checked above
+            if any(parent == _resolve(d) for _, d in self.directories):
+                continue  # created when missing; checked above (a folder below it is not created: checked here)
             if not parent.exists():
                 raise UserError(f"{option} {path}: directory {path.parent} does not exist")
             if not parent.is_dir():

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "structure",
     "partners",
     "m2",
+    "distribution",
     "datasets",
 ]
 
