@@ -111,36 +111,32 @@ def partners_dephasing(time_s, couplings_hz, geometry, weights, transfer_weights
     ndarray
         dS/S0 at ``time_s``.
     """
+    from ._partners_kernel import product_dephasing
+
     t = np.atleast_1d(np.asarray(time_s, float))
-    w = np.asarray(transfer_weights, float)
-    signal = np.ones((geometry.shape[0], t.size))
-    for k, d in enumerate(couplings_hz):
-        phase = np.outer(geometry[:, k], scaling * float(d) * t)
-        c1 = np.cos(phase)
-        # sum_j w_j cos(j phase) by the Chebyshev recurrence: one cosine per point whatever the spin
-        prev, cur, s = np.ones_like(c1), c1, w[0] + (w[1] * c1 if w.size > 1 else 0.0)
-        for j in range(2, w.size):
-            prev, cur = cur, 2.0 * c1 * cur - prev
-            s = s + w[j] * cur
-        signal *= abundance * s + (1.0 - abundance)
-    return 1.0 - weights @ signal
+    lam = scaling * np.outer(np.asarray(couplings_hz, float), t)
+    return product_dephasing(np.ascontiguousarray(geometry, float), np.asarray(weights, float), lam,
+                             np.asarray(transfer_weights, float), float(abundance))
 
 
 def powder_for(max_phase, factor=1.0):
     """A powder fine enough for REDOR phases up to ``max_phase`` (rad), scaled in size by ``factor``.
 
     The rotor-phase count follows the phase (one point per ~0.6 rad of the largest j kappa D t
-    sin-amplitude), the ZCW set the square of it; the smallest is ZCW 144 x 16.
+    sin-amplitude), the ZCW set the square of it; the smallest is ZCW 144 x 16, the largest
+    ZCW 2584 x 48 (beyond it the curve is on its plateau, where the crystallites' phases are spread
+    over many turns and the average converges without following each turn; the fits report the
+    change at a finer powder).
     """
     from spinsim.powder import zcw
 
-    n_gamma = int(min(96, max(16, math.ceil(factor * max_phase * _TWO_SQRT2 / 1.2))))
-    n_ab = int(min(6765, max(144, math.ceil(factor * 6.0 * n_gamma ** 2 / 4.0))))
+    n_gamma = int(min(48 * factor, max(16, math.ceil(factor * max_phase * _TWO_SQRT2 / 1.2))))
+    n_ab = int(min(2584 * factor ** 2, max(144, math.ceil(factor * 6.0 * n_gamma ** 2 / 4.0))))
     return zcw(n_ab, n_gamma)
 
 
-def powder_error(curve_of, max_phase):
-    """Largest change of a curve between the working powder and one twice as fine in each direction.
+def powder_error(curve_of, max_phase, factor=1.0):
+    """Largest change of a curve between a powder and one twice as fine in each direction.
 
     Parameters
     ----------
@@ -148,10 +144,13 @@ def powder_error(curve_of, max_phase):
         ``curve_of(powder) -> ndarray``.
     max_phase : float
         Largest j kappa D t (rad) of the curve.
+    factor : float
+        Size factor of the powder checked (:func:`powder_for`); the finer one has twice it.
 
     Returns
     -------
     float
-        max |dS/S0(working) - dS/S0(finer)|.
+        max |dS/S0(powder) - dS/S0(finer)|.
     """
-    return float(np.max(np.abs(curve_of(powder_for(max_phase)) - curve_of(powder_for(max_phase, 2.0)))))
+    coarse, fine = powder_for(max_phase, factor), powder_for(max_phase, 2.0 * factor)
+    return float(np.max(np.abs(curve_of(coarse) - curve_of(fine))))

@@ -28,8 +28,18 @@ __all__ = ["fit_two_partners", "compare_models", "TwoPartnerFit", "ModelComparis
 MIN_DISTANCE_ANGSTROM = 1.5
 #: The largest coupling a fit tries puts the first point at lambda = kappa D t_min <= this.
 MAX_FIRST_LAMBDA = 3.0
-#: A model curve difference below this many noise sigmas cannot be seen in the data.
-RESOLVABLE_SIGMAS = 2.0
+#: The working powder is this fraction of :func:`respdor.multipartner.powder_for`'s size rule; the
+#: fit reports the change of its best curve at twice the working powder and warns when it matters.
+WORKING_POWDER = 0.6
+#: Two model curves are told apart when chi^2 between them, over the measured points and their
+#: errors, exceeds this: the 95 % point of chi^2 with 2 degrees of freedom (the two parameters the
+#: second partner adds).
+SEPARATION_CHI2 = 5.99
+
+
+#: Re-fits inside a profile: a flat valley (the angle at small D2) would otherwise run leastsq to
+#: thousands of evaluations for a chi^2 already settled to far below one unit.
+_PROFILE_FIT = {"max_nfev": 300, "ftol": 1e-7, "xtol": 1e-7}
 
 
 class _Problem:
@@ -50,10 +60,10 @@ class _Problem:
         self._geometry = {}
         self.set_powder(self.d_max / 10.0)
 
-    def set_powder(self, d1_hz):
-        """Work with the powder that D1 = ``d1_hz`` needs (held through one local fit: a powder that
-        changed with D1 inside a fit would make chi^2 jump)."""
-        self.powder = powder_for(self.j_max * self.kappa * d1_hz * float(self.t.max()))
+    def set_powder(self, d1_hz, factor=1.0):
+        """Work with the powder that D1 = ``d1_hz`` needs, ``factor`` times as fine (held through one
+        local fit: a powder that changed with D1 inside a fit would make chi^2 jump)."""
+        self.powder = powder_for(self.j_max * self.kappa * d1_hz * float(self.t.max()), factor)
 
     def geometry(self, angle_deg):
         key = (round(float(angle_deg), 9), self.powder.name, self.powder.n_gamma)
@@ -112,7 +122,7 @@ def _start_grid(problem):
     d_lo = max(problem.d_max / 300.0, 0.2 / (problem.kappa * float(problem.t.max())))
     scored = []
     for d1 in np.geomspace(d_lo, problem.d_max, 14):
-        problem.set_powder(d1)
+        problem.set_powder(d1, 0.5)  # the grid only ranks starts: half the working powder does
         for ratio in (0.25, 0.6, 1.0):
             for angle in (30.0, 90.0):
                 shape = problem.shape(d1, ratio * d1, angle)
@@ -120,14 +130,14 @@ def _start_grid(problem):
                 chi = float(np.sum(((f * shape - problem.y) / problem.sigma) ** 2))
                 scored.append((chi, d1, ratio * d1, angle, f))
     scored.sort(key=lambda s: s[0])
-    return [s[1:] for s in scored[:4]]
+    return [s[1:] for s in scored[:3]]
 
 
 def _local_fit(problem, start):
     """Levenberg-Marquardt from ``start`` (D1, D2, angle, fraction) with a powder for 1.5 x the start's D1."""
     import lmfit
 
-    problem.set_powder(1.5 * start[0])
+    problem.set_powder(1.5 * start[0], WORKING_POWDER)
     params = _params("larger", *start, problem.d_max)
     with np.errstate(all="ignore"):
         return lmfit.minimize(lambda p: problem.residual(*_values(p)), params, method="leastsq")
@@ -172,7 +182,7 @@ def _profile_one(problem, best, name, sigma_known, nfree, chisqr):
     kind = "smaller" if name == "coupling_2_hz" else "larger"
     params = _params(kind, *best, problem.d_max)
     return profile(params, lambda p: problem.residual(*_values(p)), name, sigma_known=sigma_known, nfree=nfree,
-                   chi2_best=chisqr, refit=True, rtol=1e-3)
+                   chi2_best=chisqr, refit=True, rtol=1e-3, fit_kws=_PROFILE_FIT)
 
 
 def _estimates(problem, best, chisqr, nfree, intervals, progress):
@@ -253,7 +263,7 @@ def fit_two_partners(curve, observe, partner, *, experiment="respdor", sequence=
             best, chisqr = _values(restarted.params), float(restarted.chisqr)
             estimates, _ = _estimates(problem, best, chisqr, nfree, True, progress)
     err = powder_error(lambda pw: problem.shape(best[0], best[1], best[2], pw),
-                       problem.j_max * problem.kappa * best[0] * float(problem.t.max()))
+                       problem.j_max * problem.kappa * 1.5 * best[0] * float(problem.t.max()), WORKING_POWDER)
     noise = float(np.median(problem.sigma)) if problem.weighted else math.sqrt(chisqr / max(nfree, 1))
     notes.append(f"powder {problem.powder.name} x {problem.powder.n_gamma} rotor phases: the best curve changes by "
                  f"at most {best[3] * err:.2g} with a powder twice as fine")
@@ -458,9 +468,11 @@ def _comparison(curve, models, weighted, one, two):
     else:
         dof = n - 4
         lrt_p = float(stats.f.sf((drop / 2) / (two.chisqr / dof), 2, dof)) if dof > 0 and two.chisqr > 0 else None
-    noise = float(np.median(curve.sigma)) if weighted else math.sqrt(one.chisqr / max(n - 2, 1))
-    gap = float(np.max(np.abs(np.asarray(rows[0]["curve"]) - np.asarray(rows[1]["curve"]))))
-    return ModelComparison(rows=rows, n_points=n, weighted=weighted, lrt_p=lrt_p, max_difference=gap, noise=noise,
+    sigma = np.asarray(curve.sigma, float) if weighted else np.full(n, math.sqrt(one.chisqr / max(n - 2, 1)))
+    diff = np.asarray(rows[0]["curve"]) - np.asarray(rows[1]["curve"])
+    gap, separation = float(np.max(np.abs(diff))), float(np.sum((diff / sigma) ** 2))
+    return ModelComparison(rows=rows, n_points=n, weighted=weighted, lrt_p=lrt_p, max_difference=gap,
+                           noise=float(np.median(sigma)), separation_chi2=separation,
                            times_s=np.asarray(curve.time_s, float), dss0=np.asarray(curve.dss0, float),
                            warnings=list(dict.fromkeys(one.warnings + two.warnings)), two_partners=two)
 
@@ -473,7 +485,8 @@ class ModelComparison(ResultDisplay):
     summary, curve); ``lrt_p``: likelihood-ratio p-value of one partner against two (approximate:
     the angle is undefined when the second coupling is zero); ``max_difference``: the largest
     difference between the best one- and two-partner curves over the measured times, set against
-    ``noise`` (the median error, or the scatter about the one-partner fit).
+    ``noise`` (the median error, or the scatter about the one-partner fit); ``separation_chi2``:
+    chi^2 between those two curves over all points, sum((c1 - c2)^2 / sigma^2).
     """
 
     rows: list
@@ -482,6 +495,7 @@ class ModelComparison(ResultDisplay):
     lrt_p: float | None
     max_difference: float
     noise: float
+    separation_chi2: float
     times_s: np.ndarray
     dss0: np.ndarray
     warnings: list = field(default_factory=list)
@@ -494,15 +508,16 @@ class ModelComparison(ResultDisplay):
 
     @property
     def distinguishable(self):
-        """True when the one- and two-partner curves differ by more than 2 noise sigmas somewhere."""
-        return self.max_difference > RESOLVABLE_SIGMAS * self.noise
+        """True when chi^2 between the best one- and two-partner curves exceeds :data:`SEPARATION_CHI2`."""
+        return self.separation_chi2 > SEPARATION_CHI2
 
     def verdict(self):
         """One sentence: can this curve tell one partner from two?"""
         head = (f"the one- and two-partner curves differ by at most {self.max_difference:.3g} in dS/S0 over your "
-                f"times; your noise is {self.noise:.2g}")
+                f"times (chi2 {self.separation_chi2:.3g} over your {self.n_points} points); your noise is "
+                f"{self.noise:.2g}")
         if not self.distinguishable:
-            return head + ": the curve cannot tell them apart"
+            return head + f": the curve cannot tell them apart (chi2 {SEPARATION_CHI2} needed for 95 %)"
         return head + f": the data prefer '{self.preferred}' (lowest AICc)"
 
     def _title(self):
@@ -516,7 +531,8 @@ class ModelComparison(ResultDisplay):
 
     def to_dict(self):
         return {"kind": "model comparison", "n_points": self.n_points, "weighted": self.weighted, "lrt_p": self.lrt_p,
-                "max_difference": self.max_difference, "noise": self.noise, "verdict": self.verdict(),
+                "max_difference": self.max_difference, "noise": self.noise,
+                "separation_chi2": self.separation_chi2, "verdict": self.verdict(),
                 "models": [{**{k: v for k, v in r.items() if k != "curve"}, "curve": list(map(float, r["curve"]))}
                            for r in self.rows],
                 "times_s": list(map(float, self.times_s)), "dss0": list(map(float, self.dss0)),
@@ -529,6 +545,7 @@ class ModelComparison(ResultDisplay):
         rows = [{**r, "curve": np.asarray(r["curve"], float)} for r in data["models"]]
         return cls(rows=rows, n_points=data["n_points"], weighted=data["weighted"], lrt_p=data["lrt_p"],
                    max_difference=data["max_difference"], noise=data["noise"],
+                   separation_chi2=data["separation_chi2"],
                    times_s=np.asarray(data["times_s"], float), dss0=np.asarray(data["dss0"], float),
                    warnings=data["warnings"], two_partners=None if two is None else TwoPartnerFit.from_dict(two))
 

@@ -86,7 +86,8 @@ def _on_bound(par):
     return any(np.isfinite(b) and np.isclose(par.value, b, rtol=1e-6, atol=1e-9) for b in (par.min, par.max))
 
 
-def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=False, from_params=True):
+def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=False, from_params=True,
+            fit_kws=None):
     """chi^2 with ``name`` held at ``value`` and, when ``refit``, the other varied parameters re-fitted.
 
     Parameters
@@ -107,6 +108,9 @@ def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=
         Also return the parameters of the lowest chi^2.
     from_params : bool
         Also start a re-fit at ``params`` (False: only at ``starts``, when they are closer).
+    fit_kws : dict, optional
+        Passed to the re-fits (:func:`lmfit.minimize` with ``leastsq``), e.g. ``max_nfev`` and
+        ``ftol`` for costly residuals.
     """
     best = None
     # A parameter on its bound at the best fit is also held there in one more re-fit: the profile
@@ -127,7 +131,7 @@ def chi2_at(params, residual, name, value, refit=True, starts=(), return_params=
                 if q.vary and q.expr is None:
                     off_bound(q)
             with np.errstate(all="ignore"):
-                out = lmfit.minimize(residual, p, method="leastsq", nan_policy="propagate")
+                out = lmfit.minimize(residual, p, method="leastsq", nan_policy="propagate", **(fit_kws or {}))
             chi, fitted = float(out.chisqr), out.params
         else:
             with np.errstate(all="ignore"):
@@ -178,7 +182,7 @@ class Profile:
 
 
 def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi2_best=None, levels=LEVELS,
-            refit=True, candidates=(), rtol=1e-10):
+            refit=True, candidates=(), rtol=1e-10, fit_kws=None):
     """Profile likelihood of parameter ``name`` of an lmfit least-squares problem.
 
     Parameters
@@ -211,6 +215,8 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
     rtol : float
         Relative tolerance of the interval ends found by root finding (of max(1, |best|)); a
         costly re-fit may take 1e-3, far below any interval's own uncertainty.
+    fit_kws : dict, optional
+        Options of every re-fit (see :func:`chi2_at`).
 
     Returns
     -------
@@ -231,7 +237,7 @@ def profile(params, residual, name, grid=None, sigma_known=True, nfree=None, chi
             if candidates:
                 starts.append(min(candidates, key=lambda c: abs(c[name].value - value)))
             seen[value], fitted[value] = chi2_at(params, residual, name, value, refit, starts, return_params=True,
-                                                 from_params=near is None)
+                                                 from_params=near is None, fit_kws=fit_kws)
         return probability(seen[value], chi2_best, sigma_known, nfree)
 
     if grid is not None:

@@ -1,0 +1,142 @@
+"""Two partners: the per-crystallite product model against closed forms and spinsim, the two-partner
+fit on exact curves, the model comparison, and the ``respdor partners`` command."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from respdor import CurveModel, DephasingCurve
+from respdor.models import redor_dephasing, respdor_dephasing, transfer_matrix, transfer_weights
+from respdor.multipartner import pair_geometry, partners_dephasing, powder_for, vector_geometry
+from respdor.partnerfit import compare_models, fit_two_partners, information_criteria
+
+W_AL = transfer_weights(transfer_matrix(2.5, "saturation"))
+W_HALF = np.array([0.0, 1.0])  # REDOR, spin-1/2 partner: every crystallite dephases by cos(phase)
+DR3 = CurveModel("13C", "27Al").dr3
+T = np.linspace(3e-3 / 16, 3e-3, 16)
+
+
+def _two(t, d1, d2, angle, weights=W_AL, factor=1.0):
+    powder = powder_for((weights.size - 1) * max(d1, d2) * t.max(), factor)
+    return partners_dephasing(t, [d1, d2], *pair_geometry(angle, powder), weights)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_one_partner_alone_is_the_closed_form_respdor_curve(which):
+    d = [0.0, 0.0]
+    d[which] = 503.0
+    got = partners_dephasing(T, d, *pair_geometry(110.0, powder_for(5 * 503 * 3e-3)), W_AL)
+    assert np.max(np.abs(got - respdor_dephasing(503.0 * T, 2.5))) < 1.5e-3
+
+
+def test_two_spin_half_partners_along_one_line_are_the_redor_curve_at_twice_the_phase():
+    """theta = 0, D1 = D2: cos^2(phase) per crystallite, so dS/S0 = F_REDOR(2 lambda) / 2 exactly."""
+    got = _two(T, 400.0, 400.0, 0.0, W_HALF, factor=2.0)
+    assert np.max(np.abs(got - 0.5 * redor_dephasing(2 * 400.0 * T))) < 3e-4
+
+
+def test_the_angle_and_its_supplement_give_one_curve():
+    a, b = _two(T, 503.0, 300.0, 70.0, factor=2.0), _two(T, 503.0, 300.0, 110.0, factor=2.0)
+    assert np.max(np.abs(a - b)) < 2e-4
+    # ...while the angle itself matters, beyond the quadrature error
+    assert np.max(np.abs(_two(T, 503.0, 503.0, 0.0, factor=2.0) - _two(T, 503.0, 503.0, 90.0, factor=2.0))) > 0.02
+
+
+def test_two_al27_agree_with_spinsim_fast_engine():
+    """Second method: spinsim's exact per-crystallite product for 13C with two 27Al (ideal saturation)."""
+    from spinsim import Spin, SpinSystem, distance_from_coupling, get_isotope, simulate_respdor
+    from spinsim.powder import zcw
+
+    mas, t = 10000.0, np.arange(2, 32, 4) / 10000.0
+    r1, r2, theta = distance_from_coupling(503.0, "13C", "27Al"), distance_from_coupling(300.0, "13C", "27Al"), 1.92
+    xyz = np.array([[0, 0, 0], [0, 0, r1], [r2 * math.sin(theta), 0, r2 * math.cos(theta)]])
+    system = SpinSystem.from_coordinates([Spin(get_isotope(s)) for s in ("13C", "27Al", "27Al")], xyz, 14.1,
+                                         homonuclear=False)
+    reference = simulate_respdor(system, mas, t, powder=zcw(987, 32), method="fast").dSS0
+    mine = partners_dephasing(t, [503.0, 300.0], *vector_geometry(xyz[1:], powder_for(15.0, 2.0)), W_AL)
+    assert np.max(np.abs(mine - reference)) < 3e-4
+
+
+def test_information_criteria_with_and_without_measured_errors():
+    ic = information_criteria(10.0, 16, 2, True)
+    assert ic["aic"] == pytest.approx(14.0) and ic["bic"] == pytest.approx(10.0 + 2 * math.log(16))
+    assert ic["aicc"] == pytest.approx(14.0 + 12 / 13)
+    assert information_criteria(0.16, 16, 2, False)["aic"] == pytest.approx(16 * math.log(0.01) + 4)
+
+
+def _exact_curve(t, d1, d2, angle, fraction, sigma):
+    y = fraction * _two(t, d1, d2, angle, factor=2.0)
+    return DephasingCurve(t, y, sigma=np.full(t.size, sigma))
+
+
+def test_two_partner_fit_recovers_an_exact_curve():
+    d = DR3 / 2.9**3
+    curve = _exact_curve(np.linspace(8e-3 / 24, 8e-3, 24), 1.3 * d, d, 60.0, 0.3, 0.01)
+    fit = fit_two_partners(curve, "13C", "27Al", intervals=False, progress=False)
+    assert fit.chisqr < 0.05  # noiseless: only the quadrature error of the working powder remains
+    assert fit.value("coupling_1_hz") == pytest.approx(1.3 * d, rel=0.03)
+    assert fit.value("coupling_2_hz") == pytest.approx(d, rel=0.05)
+    assert fit.value("fraction") == pytest.approx(0.3, abs=0.01)
+    assert fit.parameters["angle_deg"].determined is None  # no intervals asked for
+    assert fit.powder_error < 1e-3
+
+
+def test_comparison_prefers_two_partners_when_the_curve_shows_them():
+    """Two 27Al at 2.9 A, 110 deg, f 0.3, 41 points to 8 ms at sigma 0.01: a two-spin fit is worse."""
+    d = DR3 / 2.9**3
+    t = np.linspace(8e-3 / 41, 8e-3, 41)
+    rng = np.random.default_rng(7)
+    exact = _exact_curve(t, d, d, 110.0, 0.30, 0.01)
+    noisy = DephasingCurve(t, exact.dss0 + rng.normal(0, 0.01, t.size), sigma=exact.sigma)
+    result = compare_models(noisy, "13C", "27Al", progress=False)
+    one, two = result.rows[0], result.rows[1]
+    assert two["chi2"] < one["chi2"] - 8
+    assert result.preferred.startswith("two partners")
+    assert result.lrt_p < 0.02
+    assert result.distinguishable
+    back = type(result).from_json(result.to_json())
+    assert back.preferred == result.preferred and back.two_partners.value("fraction") == pytest.approx(
+        result.two_partners.value("fraction"))
+
+
+def test_partners_command_on_the_bundled_curve(tmp_path, capsys):
+    from respdor.cli import main
+    from respdor.examples import example_path
+
+    out = tmp_path / "cmp.json"
+    assert main(["partners", str(example_path("respdor_13C27Al_synthetic.csv")), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "one partner + fraction" in text and "cannot tell them apart" in text
+    data = json.loads(out.read_text())
+    rows = {r["name"]: r for r in data["models"]}
+    assert rows["one partner + fraction"]["delta_aicc"] == 0.0
+    assert rows["one partner + fraction"]["summary"].startswith("r = 2.54 A")  # as respdor fit finds
+    assert data["max_difference"] < 2 * data["noise"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["partners", "missing.csv"], "missing.csv"),
+    (["partners", "{curve}", "--json", "{curve}"], "--json"),
+    (["partners", "{curve}", "--mas", "-3k"], "--mas"),
+])
+def test_partners_command_mistakes_exit_2_with_one_line(argv, words, tmp_path, capsys):
+    from respdor.cli import main
+
+    curve = tmp_path / "c.csv"
+    curve.write_text("t_ms,dSS0,sigma\n" + "".join(f"{t},{0.1 * t},0.01\n" for t in range(1, 9)))
+    before = curve.read_bytes()
+    status = main([a.replace("{curve}", str(curve)) for a in argv])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert curve.read_bytes() == before
+
+
+def test_too_few_points_for_four_parameters_is_refused():
+    from respdor.errors import UserError
+
+    curve = DephasingCurve(T[:4], 0.1 * np.arange(4), sigma=np.full(4, 0.01))
+    with pytest.raises(UserError, match="4 points cannot"):
+        fit_two_partners(curve, "13C", "27Al", progress=False)
