@@ -508,7 +508,7 @@ class ModelComparison(ResultDisplay):
 
     @property
     def distinguishable(self):
-        """True when chi^2 between the best one- and two-partner curves exceeds :data:`SEPARATION_CHI2`."""
+        """True when chi^2 between the best one- and two-partner curves exceeds ``SEPARATION_CHI2`` (5.99)."""
         return self.separation_chi2 > SEPARATION_CHI2
 
     def verdict(self):
