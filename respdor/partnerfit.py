@@ -109,12 +109,13 @@ def _values(p):
     return d1, d2, v["angle_deg"], v["fraction"]
 
 
-def _best_fraction(problem, shape):
-    """The fraction that minimises chi^2 for a given shape (linear least squares, clipped to [0, 1])."""
-    a = shape / problem.sigma
-    b = problem.y / problem.sigma
+def _best_fraction(y, shape, sigma):
+    """The fraction that minimises chi^2 of ``f * shape`` against ``y`` (linear least squares, clipped
+    to [0, 1]), and that chi^2."""
+    a, b = shape / sigma, y / sigma
     den = float(a @ a)
-    return float(np.clip((a @ b) / den, 0.0, 1.0)) if den > 0 else 0.0
+    f = float(np.clip((a @ b) / den, 0.0, 1.0)) if den > 0 else 0.0
+    return f, float(np.sum((f * a - b) ** 2))
 
 
 def _start_grid(problem):
@@ -125,9 +126,7 @@ def _start_grid(problem):
         problem.set_powder(d1, 0.5)  # the grid only ranks starts: half the working powder does
         for ratio in (0.25, 0.6, 1.0):
             for angle in (30.0, 90.0):
-                shape = problem.shape(d1, ratio * d1, angle)
-                f = _best_fraction(problem, shape)
-                chi = float(np.sum(((f * shape - problem.y) / problem.sigma) ** 2))
+                f, chi = _best_fraction(problem.y, problem.shape(d1, ratio * d1, angle), problem.sigma)
                 scored.append((chi, d1, ratio * d1, angle, f))
     scored.sort(key=lambda s: s[0])
     return [s[1:] for s in scored[:3]]
@@ -406,9 +405,8 @@ def _fraction_only(curve, shape):
     y, g = np.asarray(curve.dss0, float), np.asarray(shape, float)
     if g.shape != y.shape:
         raise UserError(f"a candidate curve has {g.size} values, the measured curve {y.size} points")
-    a, b = g / sigma, y / sigma
-    f = float(np.clip((a @ b) / (a @ a), 0.0, 1.0)) if a @ a > 0 else 0.0
-    return float(np.sum((f * a - b) ** 2)), f
+    f, chi = _best_fraction(y, g, sigma)
+    return chi, f
 
 
 def compare_models(curve, observe, partner, *, experiment="respdor", sequence="redor", candidates=None,

@@ -90,10 +90,13 @@ def test_comparison_prefers_two_partners_when_the_curve_shows_them():
     rng = np.random.default_rng(7)
     exact = _exact_curve(t, d, d, 110.0, 0.30, 0.01)
     noisy = DephasingCurve(t, exact.dss0 + rng.normal(0, 0.01, t.size), sigma=exact.sigma)
-    result = compare_models(noisy, "13C", "27Al", progress=False)
-    one, two = result.rows[0], result.rows[1]
+    result = compare_models(noisy, "13C", "27Al", progress=False, candidates={"truth": exact.dss0 / 0.30})
+    one, two, truth = result.rows
     assert two["chi2"] < one["chi2"] - 8
-    assert result.preferred.startswith("two partners")
+    # the true structure with only f fitted: one parameter, f back, chi2 about the 41 points' noise
+    assert truth["parameters"] == 1 and float(truth["summary"].split("= ")[1]) == pytest.approx(0.30, abs=0.01)
+    assert truth["chi2"] < one["chi2"] and truth["akaike_weight"] > 0.5
+    assert result.preferred in ("candidate truth", "two partners + angle + fraction")
     assert result.lrt_p < 0.02
     assert result.distinguishable
     back = type(result).from_json(result.to_json())
