@@ -110,6 +110,13 @@ def register(subparsers):
                    help="points of the evenly spaced design to compare with (default 16)")
     g.add_argument("--compare-max-time",
                    help="longest time of the evenly spaced design (bare number: ms; default 3 ms)")
+    g = p.add_argument_group("one partner or two")
+    g.add_argument("--versus-two", metavar="DIST[:ANGLE]",
+                   help="instead of a precision plan: the designs that tell one partner at --distance (fraction "
+                        "--fraction) from two at DIST, ANGLE degrees apart (default 110), and their hours; "
+                        "bare DIST: angstrom")
+    g.add_argument("--power", type=finite_float, default=0.9,
+                   help="with --versus-two: probability that the test decides at 95 %% (default 0.9)")
     g = p.add_argument_group("output")
     g.add_argument("--csv", help="write both designs as CSV to this file")
     g.add_argument("--figure", help="write the predicted curves with predicted error bars (PNG/PDF)")
@@ -121,6 +128,7 @@ def register(subparsers):
     from . import OptionRule, declare_option_rules
 
     declare_option_rules(p, [OptionRule.needs("--seed", "--monte-carlo"),
+                             OptionRule.needs("--power", "--versus-two"),
                              OptionRule.needs("--beta", "--buildup", advice="it shapes the DNP build-up"),
                              OptionRule.needs("--time-unit", "--t2prime-from",
                                               advice="it is the time unit of that file")])
@@ -214,6 +222,8 @@ def run(args) -> int:
         t2_curve = read_curve(args.t2prime_from, time_unit=args.time_unit)
     elif args.t2prime_from is not None:
         raise UserError("give --t2prime or --t2prime-from, not both")
+    if args.versus_two is not None:
+        return _versus_two(args, values, outputs)
     progress = TqdmProgress() if sys.stderr.isatty() else LineProgress(sys.stderr, indent="")
     try:
         with warnings.catch_warnings():  # the result keeps them; printed below in option words
@@ -276,3 +286,65 @@ def _plan_outputs(args):
     plan.json = plan.add(args.json, "--json", stdout=True)
     plan.check()
     return plan
+
+
+def _versus_two(args, v, outputs):
+    """``--versus-two``: the evenly spaced designs that tell one partner from two, with their hours."""
+    from ..jobs.partners import plan_partners
+
+    text, _, angle = args.versus_two.partition(":")
+    r_two, explicit = parse_length(text, option="--versus-two", default_unit="a")
+    if v["distance"] is None:
+        raise UserError("--versus-two needs --distance (the one-partner model's distance)")
+    try:
+        angle_deg = float(angle) if angle else 110.0
+    except ValueError:
+        raise UserError(f"--versus-two {args.versus_two}: the angle after ':' must be a number of degrees") from None
+    if not 0.0 <= angle_deg <= 180.0 or not 0.5 < args.power < 1.0:
+        raise UserError(f"--versus-two angle {angle_deg:g} must lie in 0-180 deg and --power {args.power:g} in (0.5, 1)")
+    result = plan_partners(snr=args.snr, scans=args.scans, recycle_s=v["recycle"], mas_rate_hz=v["mas"],
+                           one_distance_angstrom=v["distance"], one_fraction=args.fraction,
+                           two_distance_angstrom=r_two, two_angle_deg=angle_deg, observe=args.observe,
+                           partner=args.partner, experiment=args.experiment, sequence=args.sequence,
+                           buildup_s=v["buildup"], beta=args.beta, enhancement=args.enhancement,
+                           t2prime_s=v["t2prime"], reference_time_s=v["reference_time"] or 0.0,
+                           plan_recycle_s=v["plan_recycle"], overhead_s=v["overhead"] or 0.0,
+                           max_time_s=v["max_time"] or 8e-3, n_points=args.compare_points, power=args.power,
+                           phase_cycle=args.phase_cycle)
+    if not explicit:
+        print(f"--versus-two {text}: no unit given, read as {text} angstrom")
+    print(f"one {args.partner} at {v['distance']:.3g} A (f {args.fraction:g}) against two at {r_two:.3g} A, "
+          f"{angle_deg:g} deg apart: the likelihood-ratio test decides at 95 % with probability {args.power:g} "
+          f"when chi2 between the models reaches {result.required_noncentrality:.3g}")
+    print(f"{'t_max_ms':>9} {'points':>6} {'scans/point':>11} {'hours':>8}")
+    for r in result.rows:
+        print(f"{r['t_max_ms']:9.3g} {r['points']:6d} {r['scans_per_point']:11} {r['hours']:8.3g}")
+    best = result.best
+    print(f"fewest hours: {best['points']} points to {best['t_max_ms']:.3g} ms, {best['scans_per_point']} scans of S0 "
+          f"and S1 each: {best['hours']:.3g} h")
+    _write_versus_two(args, outputs, result)
+    return 0
+
+
+def _write_versus_two(args, outputs, result):
+    with outputs.writing(outputs.csv) as tmp:
+        if tmp is not None:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(list(result.rows[0]))
+                w.writerows([list(r.values()) for r in result.rows])
+            print(f"wrote {outputs.csv}")
+    if outputs.figure is not None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.0, 4.0))
+        result.plot(fig.add_subplot())
+        fig.tight_layout()
+        outputs.save_figure(fig, outputs.figure, dpi=120)
+        print(f"wrote {outputs.figure}")
+    if args.json:
+        if args.json == "-":
+            sys.stdout.write(result.to_json())
+        else:
+            result.to_json(outputs.json, inputs=[args.t2prime_from])
+            print(f"wrote {outputs.json}")

@@ -14,7 +14,7 @@ from ..partnerfit import ModelComparison, TwoPartnerFit
 from ..partnerfit import compare_models as _compare
 from ..partnerfit import fit_two_partners as _fit_two
 
-__all__ = ["compare_models", "fit_two_partners", "ModelComparison", "TwoPartnerFit"]
+__all__ = ["compare_models", "fit_two_partners", "plan_partners", "ModelComparison", "TwoPartnerFit"]
 
 
 def _curve(curve, time_unit, mas_rate_hz):
@@ -70,3 +70,52 @@ def fit_two_partners(curve, observe="13C", partner="27Al", *, experiment="respdo
     """
     return _fit_two(_curve(curve, time_unit, mas_rate_hz), observe, partner, experiment=experiment,
                     sequence=sequence, fraction=fraction, intervals=intervals, progress=progress)
+
+
+def plan_partners(*, snr, scans, recycle_s, mas_rate_hz, one_distance_angstrom=2.5, one_fraction=0.24,
+                  two_distance_angstrom=2.9, two_angle_deg=110.0, two_fraction=None, observe="13C", partner="27Al",
+                  experiment="respdor", sequence="redor", buildup_s=None, beta=1.0, enhancement=1.0,
+                  t2prime_s=None, reference_time_s=0.0, plan_recycle_s=None, overhead_s=0.0, max_time_s=8e-3,
+                  n_points=16, confidence=0.95, power=0.9, phase_cycle=8):
+    """How many scans at which times tell one partner from two (:mod:`respdor.discrimination`).
+
+    Parameters
+    ----------
+    snr, scans, recycle_s : float, int, float
+        S/N of a reference spectrum, its scans and recycle delay (s), as for :func:`respdor.plan`.
+    mas_rate_hz : float
+        MAS rate (Hz).
+    one_distance_angstrom, one_fraction : float
+        Model A: one partner (D and f free in its fit).
+    two_distance_angstrom, two_angle_deg : float
+        Model B: two partners at this distance (angstrom), this angle apart (degrees); f free.
+    two_fraction : float, optional
+        Model B's bonded fraction (default: ``one_fraction``).
+    observe, partner, experiment, sequence : str
+    buildup_s, beta, enhancement, t2prime_s, reference_time_s, plan_recycle_s, overhead_s : float
+        The sensitivity model (:class:`respdor.planner.Sensitivity`); times in s.
+    max_time_s : float
+        Longest recoupling time considered (s).
+    n_points : int
+        Recoupling times per design.
+    confidence, power : float
+        The likelihood-ratio test decides at ``confidence`` with probability ``power``.
+    phase_cycle : int
+        Scans per point are a multiple of this.
+
+    Returns
+    -------
+    respdor.discrimination.DiscriminationPlan
+    """
+    import math
+
+    from ..discrimination import Hypotheses, plan_discrimination
+    from ..planner import Sensitivity
+
+    hyp = Hypotheses(one_distance_angstrom, one_fraction, two_distance_angstrom, two_angle_deg,
+                     one_fraction if two_fraction is None else two_fraction, observe, partner, experiment, sequence)
+    sens = Sensitivity(snr=snr, scans=scans, recycle_s=recycle_s, buildup_s=buildup_s, beta=beta,
+                       enhancement=enhancement, t2prime_s=math.inf if t2prime_s is None else t2prime_s,
+                       reference_time_s=reference_time_s, plan_recycle_s=plan_recycle_s, overhead_s=overhead_s)
+    return plan_discrimination(hyp, sens, mas_rate_hz, max_time_s=max_time_s, n_points=n_points,
+                               confidence=confidence, power=power, phase_cycle=phase_cycle)
