@@ -234,13 +234,17 @@ def fit_two_partners(curve, observe, partner, *, experiment="respdor", sequence=
     fraction : float, optional
         Hold the bonded fraction at this value (default: fitted).
     intervals : bool
-        Profile-likelihood intervals of every parameter (four profiles; the slow part).
+        Profile-likelihood intervals of every parameter (four profiles; the slow part). Only with
+        the fraction fitted.
     progress : None, bool, callable or Progress
         See :mod:`spinsim.progress`.
 
     Returns
     -------
     TwoPartnerFit
+        With a warning when chi^2 says the model does not describe the data (p < 0.001), when the
+        powder average is uncertain against the noise, and naming the parameters the curve leaves
+        undetermined.
     """
     from .fitting import CurveModel
 
@@ -270,6 +274,7 @@ def fit_two_partners(curve, observe, partner, *, experiment="respdor", sequence=
         warn(f"the powder average of the best curve is uncertain by {best[3] * err:.2g}, more than 0.2 x the noise "
              f"({noise:.2g}): intervals may be too narrow", FitWarning, into=warns)
     _determination_warnings(estimates, warns)
+    _adequacy_warning(problem, chisqr, nfree, warns)
     return TwoPartnerFit(
         observe=model.observe_isotope.symbol, partner=model.partner_isotope.symbol, experiment=experiment,
         parameters=estimates, chisqr=chisqr, n_points=curve.n_points, n_free_parameters=curve.n_points - nfree,
@@ -287,6 +292,19 @@ def _search_fixed(problem, fraction, progress):
     params["fraction"].set(value=fraction, vary=False)
     with np.errstate(all="ignore"):
         return lmfit.minimize(lambda p: problem.residual(*_values(p)), params, method="leastsq")
+
+
+def _adequacy_warning(problem, chisqr, nfree, warns):
+    """chi^2 test of the best two-partner curve against the measured errors."""
+    from scipy import stats
+
+    from .adequacy import P_VALUE_WARN
+
+    if problem.weighted and nfree > 0:
+        p = float(stats.chi2.sf(chisqr, nfree))
+        if p < P_VALUE_WARN:
+            warn(f"chi2 = {chisqr:.4g} for {nfree} degrees of freedom: p = {p:.2g}: two partners do not describe "
+                 "the data within their stated errors either", FitWarning, into=warns)
 
 
 def _determination_warnings(estimates, warns):

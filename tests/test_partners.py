@@ -143,3 +143,11 @@ def test_too_few_points_for_four_parameters_is_refused():
     curve = DephasingCurve(T[:4], 0.1 * np.arange(4), sigma=np.full(4, 0.01))
     with pytest.raises(UserError, match="4 points cannot"):
         fit_two_partners(curve, "13C", "27Al", progress=False)
+
+
+def test_a_curve_no_partner_model_follows_is_said_to_be_so():
+    t = np.linspace(0.2e-3, 3e-3, 12)
+    curve = DephasingCurve(t, 0.5 * np.sin(3000.0 * t), sigma=np.full(12, 0.005))
+    fit = fit_two_partners(curve, "13C", "27Al", intervals=False, progress=False)
+    assert fit.p_value < 1e-3
+    assert any("two partners do not describe the data" in w for w in fit.warnings)
