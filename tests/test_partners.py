@@ -151,3 +151,19 @@ def test_a_curve_no_partner_model_follows_is_said_to_be_so():
     fit = fit_two_partners(curve, "13C", "27Al", intervals=False, progress=False)
     assert fit.p_value < 1e-3
     assert any("two partners do not describe the data" in w for w in fit.warnings)
+
+
+def test_intervals_of_the_bundled_one_partner_curve_name_the_undetermined_angle():
+    """The bundled curve was made with one 27Al (D = 503 Hz, f = 0.24): the two-partner fit's D1
+    interval holds 503 Hz and the angle of a second partner is not determined."""
+    from respdor.examples import example_path
+    from respdor.io import read_curve
+
+    fit = fit_two_partners(read_curve(example_path("respdor_13C27Al_synthetic.csv")), "13C", "27Al",
+                           progress=lambda done, total, label: None)
+    d1 = fit.parameters["coupling_1_hz"]
+    assert d1.determined and d1.ci95[0] < 503.0 < d1.ci95[1]
+    assert fit.parameters["angle_deg"].determined is False
+    assert any("does not determine" in w and "angle_deg" in w for w in fit.warnings)
+    lo, hi = fit.parameters["distance_1_angstrom"].ci95
+    assert lo < 2.5 < hi
