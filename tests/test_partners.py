@@ -167,3 +167,16 @@ def test_intervals_of_the_bundled_one_partner_curve_name_the_undetermined_angle(
     assert any("does not determine" in w and "angle_deg" in w for w in fit.warnings)
     lo, hi = fit.parameters["distance_1_angstrom"].ci95
     assert lo < 2.5 < hi
+
+
+def test_nuclei_given_against_the_file_are_refused(tmp_path, capsys):
+    from respdor.cli import main
+
+    curve = tmp_path / "cd.csv"
+    curve.write_text("# observe = 111Cd\n# partner = 27Al\nt_ms,dSS0,sigma\n"
+                     + "".join(f"{t},{0.05 * t},0.01\n" for t in range(1, 9)))
+    before = curve.read_bytes()
+    assert main(["partners", str(curve), "--observe", "13C"]) == 2
+    err = capsys.readouterr().err
+    assert "--observe 13C" in err and "contradict" in err and len(err.strip().splitlines()) == 1
+    assert curve.read_bytes() == before

@@ -33,8 +33,10 @@ def register(subparsers):
                               description=_DESCRIPTION, epilog=_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("curve", help="dephasing curve file (as for respdor fit)")
-    p.add_argument("--observe", default="13C", metavar="ISOTOPE", help="observed spin-1/2 nucleus (default 13C)")
-    p.add_argument("--partner", default="27Al", metavar="ISOTOPE", help="recoupled partner (default 27Al)")
+    p.add_argument("--observe", metavar="ISOTOPE",
+                   help="observed spin-1/2 nucleus (default: the file's '# observe' line, else 13C)")
+    p.add_argument("--partner", metavar="ISOTOPE",
+                   help="recoupled partner (default: the file's '# partner' line, else 27Al)")
     p.add_argument("--experiment", choices=("respdor", "redor"), default="respdor",
                    help="respdor (saturation of the partner, default) or redor")
     p.add_argument("--sequence", choices=("redor", "sr4"), default="redor",

@@ -17,18 +17,24 @@ from ..partnerfit import fit_two_partners as _fit_two
 __all__ = ["compare_models", "fit_two_partners", "plan_partners", "ModelComparison", "TwoPartnerFit"]
 
 
-def _curve(curve, time_unit, mas_rate_hz):
-    from .fit import _read_curves
+def _curve(curve, time_unit, mas_rate_hz, observe, partner, progress):
+    """The one curve, and its nuclei: the arguments, else the file's ``# observe`` / ``# partner``
+    lines, else 13C{27Al}; an argument that contradicts the file is refused (as ``respdor.fit`` does)."""
+    from spinsim.progress import as_progress
+
+    from .fit import _nuclei, _read_curves
 
     curves = _read_curves(curve, time_unit, mas_rate_hz)
     if len(curves) != 1:
         from ..errors import UserError
 
         raise UserError(f"one curve at a time: {len(curves)} given")
-    return curves[0]
+    names = {"observe": "observe", "partner": "partner"}
+    (obs, par), = _nuclei(curves, observe, partner, None, None, names, as_progress(progress))
+    return curves[0], obs, par
 
 
-def compare_models(curve, observe="13C", partner="27Al", *, experiment="respdor", sequence="redor",
+def compare_models(curve, observe=None, partner=None, *, experiment="respdor", sequence="redor",
                    candidates=None, intervals=False, time_unit=None, mas_rate_hz=None, progress=None):
     """One partner + fraction against two partners + angle + fraction (and structure candidates).
 
@@ -36,8 +42,9 @@ def compare_models(curve, observe="13C", partner="27Al", *, experiment="respdor"
     ----------
     curve : str, Path or DephasingCurve
         The curve file (see :func:`respdor.read_curve`) or a curve already read.
-    observe, partner : str
-        Observed spin-1/2 and partner nucleus.
+    observe, partner : str, optional
+        Observed spin-1/2 and partner nucleus; default: the file's ``# observe`` / ``# partner``
+        lines, else 13C and 27Al.
     experiment, sequence : str
         As in :class:`respdor.CurveModel`.
     candidates : dict, optional
@@ -54,11 +61,12 @@ def compare_models(curve, observe="13C", partner="27Al", *, experiment="respdor"
     -------
     ModelComparison
     """
-    return _compare(_curve(curve, time_unit, mas_rate_hz), observe, partner, experiment=experiment,
-                    sequence=sequence, candidates=candidates, intervals=intervals, progress=progress)
+    curve, observe, partner = _curve(curve, time_unit, mas_rate_hz, observe, partner, progress)
+    return _compare(curve, observe, partner, experiment=experiment, sequence=sequence, candidates=candidates,
+                    intervals=intervals, progress=progress)
 
 
-def fit_two_partners(curve, observe="13C", partner="27Al", *, experiment="respdor", sequence="redor",
+def fit_two_partners(curve, observe=None, partner=None, *, experiment="respdor", sequence="redor",
                      fraction=None, intervals=True, time_unit=None, mas_rate_hz=None, progress=None):
     """Two partners of one kind: D1 >= D2, the angle between their vectors and the bonded fraction.
 
@@ -68,8 +76,9 @@ def fit_two_partners(curve, observe="13C", partner="27Al", *, experiment="respdo
     -------
     TwoPartnerFit
     """
-    return _fit_two(_curve(curve, time_unit, mas_rate_hz), observe, partner, experiment=experiment,
-                    sequence=sequence, fraction=fraction, intervals=intervals, progress=progress)
+    curve, observe, partner = _curve(curve, time_unit, mas_rate_hz, observe, partner, progress)
+    return _fit_two(curve, observe, partner, experiment=experiment, sequence=sequence, fraction=fraction,
+                    intervals=intervals, progress=progress)
 
 
 def plan_partners(*, snr, scans, recycle_s, mas_rate_hz, one_distance_angstrom=2.5, one_fraction=0.24,
