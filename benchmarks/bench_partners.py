@@ -6,7 +6,7 @@ powder): truth "two" = two 27Al at 2.9 A, 110 deg apart, f = 0.30; truth "one" =
 41 points to 8 ms. Each replicate runs respdor.compare_models (no intervals) and records which model
 has the lowest AICc and whether the two best curves are told apart (chi^2 between them > 5.99).
 
-    python benchmarks/bench_partners.py [--replicates 10] [--truth one|two|both]
+    python benchmarks/bench_partners.py [--replicates 10] [--truth one|two|both] [--times 3ms|8ms|both]
 
 Prints one row per (truth, times, sigma): the share of replicates where each model is preferred and
 where the curves are told apart, and the CPU seconds per comparison.
@@ -42,13 +42,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--replicates", type=int, default=10)
     ap.add_argument("--truth", choices=("one", "two", "both"), default="both")
+    ap.add_argument("--times", choices=("3ms", "8ms", "both"), default="both",
+                    help="16 points to 3 ms, 41 points to 8 ms, or both")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     truths = ("one", "two") if args.truth == "both" else (args.truth,)
     print(f"{'truth':<6} {'times':<12} {'sigma':>6} {'n':>3} {'AICc: one':>10} {'AICc: two':>10} "
           f"{'told apart':>10} {'CPU s each':>10}", flush=True)
     for kind in truths:
-        for n_pts, t_max in ((16, 3e-3), (41, 8e-3)):
+        for n_pts, t_max in [(16, 3e-3), (41, 8e-3)][(args.times == "8ms"):(1 if args.times == "3ms" else 2)]:
             t = np.linspace(t_max / n_pts, t_max, n_pts)
             exact = truth_curve(kind, t)
             for sigma in (0.01, 0.02, 0.05):
