@@ -240,12 +240,12 @@ def run(args) -> int:
     return 0
 
 
-def _write(args, outputs, result):
-    """--csv (both designs), --figure and --json."""
+def _write(args, outputs, result, rows=None):
+    """--csv (``rows(writer, result)``: both designs by default), --figure and --json."""
     with outputs.writing(outputs.csv) as tmp:
         if tmp is not None:
             with open(tmp, "w", newline="") as fh:
-                _csv(csv.writer(fh), result)
+                (rows or _csv)(csv.writer(fh), result)
             print(f"wrote {outputs.csv}")
     if outputs.figure is not None:
         from matplotlib.figure import Figure
@@ -322,29 +322,11 @@ def _versus_two(args, v, outputs):
     best = result.best
     print(f"fewest hours: {best['points']} points to {best['t_max_ms']:.3g} ms, {best['scans_per_point']} scans of S0 "
           f"and S1 each: {best['hours']:.3g} h")
-    _write_versus_two(args, outputs, result)
+    _write(args, outputs, result, rows=_versus_two_rows)
     return 0
 
 
-def _write_versus_two(args, outputs, result):
-    with outputs.writing(outputs.csv) as tmp:
-        if tmp is not None:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(list(result.rows[0]))
-                w.writerows([list(r.values()) for r in result.rows])
-            print(f"wrote {outputs.csv}")
-    if outputs.figure is not None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(6.0, 4.0))
-        result.plot(fig.add_subplot())
-        fig.tight_layout()
-        outputs.save_figure(fig, outputs.figure, dpi=120)
-        print(f"wrote {outputs.figure}")
-    if args.json:
-        if args.json == "-":
-            sys.stdout.write(result.to_json())
-        else:
-            result.to_json(outputs.json, inputs=[args.t2prime_from])
-            print(f"wrote {outputs.json}")
+def _versus_two_rows(w, result):
+    """CSV of --versus-two: one row per longest recoupling time."""
+    w.writerow(list(result.rows[0]))
+    w.writerows([list(r.values()) for r in result.rows])
