@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _drivers_shared as S
 from . import _kernels as K
 from ._crystallites import crystallite_chunks
 from ._experiment import IdealSaturation
@@ -160,28 +161,85 @@ def _rf_only(U0, ns, n_per, mode):
     return out
 
 
+def _segments(cycle, centre, obs, tr, centre_pulse, cycle_mode):
+    """(events, start time) of each segment: the cycle's periods, the centre, the periods again."""
+    t_cen = centre_pulse if isinstance(centre, IdealSaturation) else centre.duration
+    periods = [cycle.events] if cycle_mode == "restart" else _periods(cycle, tr)
+    return (
+        [(ev, p * tr) for p, ev in enumerate(periods)]
+        + [(_centre_events(centre, obs, centre_pulse), 0.0)]
+        + [(ev, t_cen + p * tr) for p, ev in enumerate(periods)]
+    ), len(periods)
+
+
+def _shared_items(segments, sl, arrs, powder, tr, max_dt, shared_gamma):
+    """The gamma-shared grid and items, or None when the per-crystallite path is used: when asked
+    (``shared_gamma=False``), when no rf event fits a common grid, or when it would cost more."""
+    if shared_gamma is False:
+        return None
+    edges = S.rf_edges(segments, tr)
+    n_grid = S.shared_grid(edges, powder.n_gamma, tr, max_dt) if edges else None
+    if n_grid is None:
+        if shared_gamma:
+            raise ValueError("the rf events of this sequence do not fit a grid shared by the gamma angles")
+        return None
+    items = S.GridItems(sl, tr / n_grid, arrs)
+    for ev, t in segments:
+        items.segment(ev, t)
+    modes, cells, cost = items.plan(powder.n_gamma, n_grid)
+    if shared_gamma is None and cost >= items.per_crystallite_cost(powder.n_gamma):
+        return None
+    return items, n_grid, modes, cells
+
+
+def _as_permutation(rho0):
+    """(perm, scale) with rho0[j, perm[j]] = scale[j], or None when a row has two entries."""
+    nz = np.abs(rho0) > 0
+    if np.any(nz.sum(1) > 1):
+        return None
+    perm = np.where(nz.any(1), nz.argmax(1), 0).astype(np.int64)
+    return perm, np.ascontiguousarray(rho0[np.arange(len(rho0)), perm] * nz.any(1))
+
+
+def _signals_of(U, n_per, ns, cycle_mode, rho0, dets, transfer):
+    if cycle_mode == "restart" and transfer.shape[0] == 0 and _as_permutation(rho0) is not None:
+        from . import _gamma_kernels as SG
+
+        return SG.unitary_signals(
+            np.ascontiguousarray(U[:, 0]), np.ascontiguousarray(U[:, 1]), np.ascontiguousarray(U[:, 2]),
+            ns, *_as_permutation(rho0), dets,
+        )
+    if cycle_mode == "restart":
+        return K.general_signal(
+            np.ascontiguousarray(U[:, 0]), np.ascontiguousarray(U[:, 1]), np.ascontiguousarray(U[:, 2]),
+            ns, rho0, dets, transfer, 2,
+        )
+    return K.general_signal_periods(
+        np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
+        np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
+    )
+
+
 def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x",
-                     centre_pulse=0.0, cycle_mode="restart"):
+                     centre_pulse=0.0, cycle_mode="restart", shared_gamma=None):
     """Complex detected signal (n_pts,) powder averaged and normalised, and the engine info.
 
     ``cycle_mode="restart"``: ``ns`` counts cycles per half. ``"truncate"``/``"continue"``: ``ns``
     counts rotor periods per half (any number); the second half restarts the cycle, or continues
     its phase cycle from where the first half stopped.
+
+    ``shared_gamma``: None chooses the gamma-shared path (:mod:`spinsim._drivers_shared`) when the
+    rf fits its grid and it is cheaper; True requires it; False steps every crystallite on its own.
     """
     wr = 2 * np.pi * mas_rate
     tr = 1.0 / mas_rate
     obs = system.spins[0].isotope.symbol
     sl = _Slicer(system, max_dt)
-    t_cen = centre_pulse if isinstance(centre, IdealSaturation) else centre.duration
-    periods = [cycle.events] if cycle_mode == "restart" else _periods(cycle, tr)
-    n_per = len(periods)
-    for p, ev in enumerate(periods):
-        sl.segment(ev, p * tr)
-    sl.segment(_centre_events(centre, obs, centre_pulse), 0.0)
-    for p, ev in enumerate(periods):
-        sl.segment(ev, t_cen + p * tr)
+    segments, n_per = _segments(cycle, centre, obs, tr, centre_pulse, cycle_mode)
+    for ev, t in segments:
+        sl.segment(ev, t)
     arrs = sl.arrays()
-    t0s = arrs[0]
+    shared = _shared_items(segments, sl, arrs, powder, tr, max_dt, shared_gamma)
     dim = sl.dim
     iz, ip, im, sx, _ = spin_operators(0.5)
     rest = dim // 2
@@ -210,28 +268,35 @@ def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets
         dets.append(det)
         norms.append(norm)
     dets = np.ascontiguousarray(np.array(dets))
-    euler, weights = powder.euler_full()
-    n_tot = euler.shape[0]
     offs = offsets or {}
+    n_tot = powder.n_ab * powder.n_gamma
     out = np.empty((n_tot, len(ns)), complex)
-    with crystallite_chunks(n_tot, chunk, 1, progress) as chunks:
-        for a, b in chunks:
-            comps = interaction_components(system, euler[a:b])
-            F = np.ascontiguousarray(full_diagonal(system, comps, offs))
-            U = K.propagate_segments(F, wr, *arrs)
-            if cycle_mode == "restart":
-                out[a:b] = K.general_signal(
-                    np.ascontiguousarray(U[:, 0]), np.ascontiguousarray(U[:, 1]), np.ascontiguousarray(U[:, 2]),
-                    ns, rho0, dets, transfer, 2,
-                )
-            else:
-                out[a:b] = K.general_signal_periods(
-                    np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
-                    np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
-                )
+    signal = (rho0, dets, transfer)
+    if shared is None:
+        euler = powder.euler_full()[0]
+        with crystallite_chunks(n_tot, chunk, 1, progress) as chunks:
+            for a, b in chunks:
+                F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler[a:b]), offs))
+                out[a:b] = _signals_of(K.propagate_segments(F, wr, *arrs), n_per, ns, cycle_mode, *signal)
+        steps = {"slices": len(arrs[0])}
+    else:
+        from . import _gamma_kernels as SG
+
+        items, n_grid, modes, cells = shared
+        ng = powder.n_gamma
+        E, args = items.arrays(wr, ng, n_grid, modes, cells)
+        euler = powder.euler_ab()
+        with crystallite_chunks(powder.n_ab, max(1, chunk // ng), ng, progress) as chunks:
+            for a, b in chunks:
+                F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler[a:b]), offs))
+                U = SG.shared_gamma_propagators(F, wr, items.dt, E, ng, *args)
+                U = U.reshape(((b - a) * ng,) + U.shape[2:])
+                out[a * ng:b * ng] = _signals_of(U, n_per, ns, cycle_mode, *signal)
+        steps = {"slices": items.rf_steps, "shared_gamma_grid": n_grid, "step_s": items.dt,
+                 "stepped_rf_states": int(np.sum(modes))}
     out /= rest * np.array(norms)[None, :]
     # crystallites run gamma fastest (Powder.euler_full): (orientation, gamma, time)
     per = out.reshape(powder.n_ab, powder.n_gamma, len(ns))
     part, wk = class_sums(powder.weights, per)
-    info = {"engine": "general", "slices": len(t0s), "dim": dim, "partial": part, "class_weight": wk}
+    info = {"engine": "general", **steps, "dim": dim, "partial": part, "class_weight": wk}
     return part.sum((0, 1)), info
