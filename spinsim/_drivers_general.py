@@ -280,13 +280,17 @@ def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets
                 out[a:b] = _signals_of(K.propagate_segments(F, wr, *arrs), n_per, ns, cycle_mode, *signal)
         steps = {"slices": len(arrs[0])}
     else:
+        import numba
+
         from . import _gamma_kernels as SG
 
         items, n_grid, modes, cells = shared
         ng = powder.n_gamma
         E, args = items.arrays(wr, ng, n_grid, modes, cells)
         euler = powder.euler_ab()
-        with crystallite_chunks(powder.n_ab, max(1, chunk // ng), ng, progress) as chunks:
+        # at least two orientations per thread in each kernel call, so that the threads share it
+        per_call = max(chunk // ng, 2 * numba.get_num_threads())
+        with crystallite_chunks(powder.n_ab, per_call, ng, progress) as chunks:
             for a, b in chunks:
                 F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler[a:b]), offs))
                 U = SG.shared_gamma_propagators(F, wr, items.dt, E, ng, *args)
