@@ -178,7 +178,7 @@ def _shared_items(segments, sl, arrs, powder, tr, max_dt, shared_gamma):
     if shared_gamma is False:
         return None
     edges = S.rf_edges(segments, tr)
-    n_grid = S.shared_grid(edges, powder.n_gamma, tr, max_dt) if edges else None
+    n_grid = S.shared_grid(edges, tr, max_dt) if edges else None
     if n_grid is None:
         if shared_gamma:
             raise ValueError("the rf events of this sequence do not fit a grid shared by the gamma angles")
@@ -186,8 +186,9 @@ def _shared_items(segments, sl, arrs, powder, tr, max_dt, shared_gamma):
     items = S.GridItems(sl, tr / n_grid, arrs)
     for ev, t in segments:
         items.segment(ev, t)
-    modes, cells, cost = items.plan(powder.n_gamma, n_grid)
-    if shared_gamma is None and cost >= items.per_crystallite_cost(powder.n_gamma):
+    n_sub, n_cos = S.gamma_cosets(powder.n_gamma, n_grid)
+    modes, cells, cost = items.plan(n_sub, n_grid)
+    if shared_gamma is None and n_cos * cost >= items.per_crystallite_cost(powder.n_gamma):
         return None
     return items, n_grid, modes, cells
 
@@ -285,19 +286,22 @@ def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets
         from . import _gamma_kernels as SG
 
         items, n_grid, modes, cells = shared
-        ng = powder.n_gamma
-        E, args = items.arrays(wr, ng, n_grid, modes, cells)
-        euler = powder.euler_ab()
+        n_sub, n_cos = S.gamma_cosets(powder.n_gamma, n_grid)
+        E, args = items.arrays(wr, n_sub, n_grid, modes, cells)
         # at least two orientations per thread in each kernel call, so that the threads share it
-        per_call = max(chunk // ng, 2 * numba.get_num_threads())
-        with crystallite_chunks(powder.n_ab, per_call, ng, progress) as chunks:
+        per_call = max(chunk // powder.n_gamma, 2 * numba.get_num_threads())
+        by_gamma = out.reshape(powder.n_ab, n_sub, n_cos, len(ns))  # gamma index k = c + j n_cos
+        with crystallite_chunks(powder.n_ab, per_call, powder.n_gamma, progress) as chunks:
             for a, b in chunks:
-                F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler[a:b]), offs))
-                U = SG.shared_gamma_propagators(F, wr, items.dt, E, ng, *args)
-                U = U.reshape(((b - a) * ng,) + U.shape[2:])
-                out[a * ng:b * ng] = _signals_of(U, n_per, ns, cycle_mode, *signal)
+                for c in range(n_cos):
+                    euler = powder.euler_ab()[a:b]
+                    euler[:, 0] = 2 * np.pi * c / powder.n_gamma
+                    F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler), offs))
+                    U = SG.shared_gamma_propagators(F, wr, items.dt, E, n_sub, *args)
+                    U = U.reshape(((b - a) * n_sub,) + U.shape[2:])
+                    by_gamma[a:b, :, c] = _signals_of(U, n_per, ns, cycle_mode, *signal).reshape(b - a, n_sub, -1)
         steps = {"slices": items.rf_steps, "shared_gamma_grid": n_grid, "step_s": items.dt,
-                 "stepped_rf_states": int(np.sum(modes))}
+                 "gamma_sets": n_cos, "stepped_rf_states": int(np.sum(modes))}
     out /= rest * np.array(norms)[None, :]
     # crystallites run gamma fastest (Powder.euler_full): (orientation, gamma, time)
     per = out.reshape(powder.n_ab, powder.n_gamma, len(ns))

@@ -2,11 +2,11 @@
 :mod:`spinsim._gamma_kernels`).
 
 Used by :func:`spinsim._drivers_general.general_signals` when every rf event starts and ends on a
-grid of tau_R / n_grid with n_grid a multiple of the powder's gamma count and tau_R / n_grid at most
-the step asked for, and when that is cheaper than stepping each crystallite on its own. The grid
-step is then the largest such tau_R / n_grid (never longer than ``max_dt``; it can be shorter than
-the per-event step of the per-crystallite path, so the two agree to the step error, and exactly
-when their steps coincide).
+grid of tau_R / n_grid, tau_R / n_grid at most the step asked for, and when that is cheaper than
+stepping each crystallite on its own. The grid step is the largest such tau_R / n_grid: the
+per-event step of the per-crystallite path whenever the events' steps are all equal (the two paths
+then agree to rounding), never longer than ``max_dt``. The gamma angles whose rotor phases differ
+by whole cells share one period of steps (:func:`gamma_cosets`).
 """
 
 from __future__ import annotations
@@ -37,16 +37,24 @@ def rf_edges(segments, tr):
     return out
 
 
-def shared_grid(edges, n_gamma, tr, max_dt):
-    """Cells per rotor period: the smallest multiple of ``n_gamma`` with tau_R / n <= max_dt that puts
-    every edge (in rotor periods) on the grid; None when there is none up to :data:`MAX_CELLS`."""
-    m0 = max(1, math.ceil(tr / (n_gamma * max_dt) - 1e-9))
+def shared_grid(edges, tr, max_dt):
+    """Cells per rotor period: the smallest n with tau_R / n <= max_dt that puts every edge (in rotor
+    periods) on the grid; None when there is none up to :data:`MAX_CELLS`."""
+    n0 = max(1, math.ceil(tr / max_dt - 1e-9))
     edges = np.asarray(edges, float)
-    for m in range(m0, MAX_CELLS // n_gamma + 1):
-        x = edges * (n_gamma * m)
+    for n in range(n0, MAX_CELLS + 1):
+        x = edges * n
         if np.all(np.abs(x - np.round(x)) < 1e-6):
-            return n_gamma * m
+            return n
     return None
+
+
+def gamma_cosets(n_gamma, n_grid):
+    """(gammas per kernel call, calls): the gamma angles 2 pi k / n_gamma fall into cosets
+    2 pi (c + j n_cos) / n_gamma, c < n_cos, whose members are whole grid cells apart (j n_grid /
+    n_sub cells, n_sub = gcd(n_gamma, n_grid)); each coset shares one period of steps."""
+    n_sub = math.gcd(n_gamma, n_grid)
+    return n_sub, n_gamma // n_sub
 
 
 class GridItems:
@@ -167,4 +175,28 @@ class GridItems:
             np.array(self.cells, np.int64), np.array(self.lens, np.int64), np.array(self.idxs, np.int64),
             np.array(self.bounds, np.int64), rf, rf_blocks, blk_off, blk_idx, blk_el, un, modes, pbase,
             int(n_pcols), smap, np.array(slot_rf, np.int64), np.array(slot_cell, np.int64), np.array(sbase, np.int64),
+            *self._segment_columns(rf, un),
         )
+
+    def _segment_columns(self, rf, units):
+        """Per segment and row, the columns its propagator can fill: the states that the segment's
+        rf and pulses connect (connected components of their non-zero pattern)."""
+        from scipy.sparse.csgraph import connected_components
+
+        dim = rf.shape[1]
+        n_seg = len(self.bounds) - 1
+        cols = np.zeros((n_seg, dim, dim), np.int64)
+        ncol = np.zeros((n_seg, dim), np.int64)
+        for g in range(n_seg):
+            link = np.eye(dim, dtype=bool)
+            for it in range(self.bounds[g], self.bounds[g + 1]):
+                if self.kinds[it] == 1:
+                    link |= np.abs(rf[self.idxs[it]]) > 0
+                elif self.kinds[it] == 2:
+                    link |= np.abs(units[self.idxs[it]]) > 0
+            _, label = connected_components(link, directed=False)
+            for i in range(dim):
+                members = np.flatnonzero(label == label[i])
+                cols[g, i, :len(members)] = members
+                ncol[g, i] = len(members)
+        return cols, ncol

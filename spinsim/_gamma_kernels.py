@@ -105,42 +105,45 @@ def _window(C, e0, nb, c, L, n):
 
 
 @njit(cache=True)
-def _apply_rows(W, U, lo, blk_idx, rows):
-    """U[rows of the block] = W @ U[rows of the block]; ``rows`` is scratch of at least (nb, dim)."""
+def _apply_rows(W, U, lo, blk_idx, rows, cols, ncol):
+    """U[rows of the block] = W @ U[rows of the block], over the columns that can be non-zero in
+    those rows (``cols[i, :ncol[i]]``, the same for every row of the block); ``rows`` is scratch."""
     nb = W.shape[0]
-    dim = U.shape[1]
+    i0 = blk_idx[lo]
+    nc = ncol[i0]
     for a in range(nb):
-        for c in range(dim):
-            rows[a, c] = 0.0
+        for q in range(nc):
+            rows[a, q] = 0.0
         for b in range(nb):
             w = W[a, b]
             if w != 0:
                 ib = blk_idx[lo + b]
-                for c in range(dim):
-                    rows[a, c] += w * U[ib, c]
+                for q in range(nc):
+                    rows[a, q] += w * U[ib, cols[i0, q]]
     for a in range(nb):
         ia = blk_idx[lo + a]
-        for c in range(dim):
-            U[ia, c] = rows[a, c]
+        for q in range(nc):
+            U[ia, cols[i0, q]] = rows[a, q]
 
 
 @njit(cache=True)
-def _apply_stored(St, e0, nb, U, lo, blk_idx, rows):
-    """U[rows of the block] = S @ U[rows of the block], S stored flat at St[e0 : e0 + nb * nb]."""
-    dim = U.shape[1]
+def _apply_stored(St, e0, nb, U, lo, blk_idx, rows, cols, ncol):
+    """:func:`_apply_rows` with the block stored flat at St[e0 : e0 + nb * nb]."""
+    i0 = blk_idx[lo]
+    nc = ncol[i0]
     for a in range(nb):
-        for c in range(dim):
-            rows[a, c] = 0.0
+        for q in range(nc):
+            rows[a, q] = 0.0
         for b in range(nb):
             w = St[e0 + a * nb + b]
             if w != 0:
                 ib = blk_idx[lo + b]
-                for c in range(dim):
-                    rows[a, c] += w * U[ib, c]
+                for q in range(nc):
+                    rows[a, q] += w * U[ib, cols[i0, q]]
     for a in range(nb):
         ia = blk_idx[lo + a]
-        for c in range(dim):
-            U[ia, c] = rows[a, c]
+        for q in range(nc):
+            U[ia, cols[i0, q]] = rows[a, q]
 
 
 @njit(cache=True)
@@ -163,24 +166,27 @@ def _step_store(R_all, ph, dt, slot_rf, slot_cell, sbase, rf_blocks, blk_off, bl
 
 
 @njit(cache=True)
-def _rf_run(U, r, c, L, n_grid, mode, C, pbase, St, smap, sbase, rf_blocks, blk_off, blk_idx, blk_el, rows):
+def _rf_run(U, r, c, L, n_grid, mode, C, pbase, St, smap, sbase, rf_blocks, blk_off, blk_idx, blk_el, rows, cols,
+            ncol):
     """Apply a run of L cells of rf state r starting at rotor cell c to U (in place)."""
     if mode[r] == 0:
         for bb in range(rf_blocks[r], rf_blocks[r + 1]):
             lo = blk_off[bb]
             nb = blk_off[bb + 1] - lo
-            _apply_rows(_window(C, pbase[r] + blk_el[bb], nb, c, L, n_grid), U, lo, blk_idx, rows)
+            _apply_rows(_window(C, pbase[r] + blk_el[bb], nb, c, L, n_grid), U, lo, blk_idx, rows, cols, ncol)
         return
     for j in range(L):
         q = smap[r, (c + j) % n_grid]
         for bb in range(rf_blocks[r], rf_blocks[r + 1]):
             lo = blk_off[bb]
-            _apply_stored(St, sbase[q] + blk_el[bb], blk_off[bb + 1] - lo, U, lo, blk_idx, rows)
+            _apply_stored(St, sbase[q] + blk_el[bb], blk_off[bb + 1] - lo, U, lo, blk_idx, rows, cols, ncol)
 
 
 @njit(cache=True)
-def _segment_shared(Fo, wr, dt, n_grid, s, kinds, t0s, t1s, cells, lens, idxs, start, stop, unit_mats, rf_args):
-    """Propagator of items start .. stop - 1 for the gamma angle whose rotor cells are shifted by s."""
+def _segment_shared(Fo, wr, dt, n_grid, s, kinds, t0s, t1s, cells, lens, idxs, start, stop, unit_mats, rf_args,
+                    cols, ncol):
+    """Propagator of items start .. stop - 1 for the gamma angle whose rotor cells are shifted by s;
+    ``cols[i, :ncol[i]]``: the columns of row i that the segment can make non-zero."""
     mode, C, pbase, St, smap, sbase, rf_blocks, blk_off, blk_idx, blk_el = rf_args
     dim = Fo.shape[1]
     U = _eye(dim)
@@ -193,11 +199,11 @@ def _segment_shared(Fo, wr, dt, n_grid, s, kinds, t0s, t1s, cells, lens, idxs, s
             fourier_integral(Fo, t0s[it] + tau, t1s[it] + tau, wr, ph)
             for a in range(dim):
                 f = np.exp(-1j * ph[a])
-                for b in range(dim):
-                    U[a, b] *= f
+                for q in range(ncol[a]):
+                    U[a, cols[a, q]] *= f
         elif kind == 1:
             _rf_run(U, idxs[it], (cells[it] + s) % n_grid, lens[it], n_grid, mode, C, pbase, St, smap, sbase,
-                    rf_blocks, blk_off, blk_idx, blk_el, rows)
+                    rf_blocks, blk_off, blk_idx, blk_el, rows, cols, ncol)
         else:
             U = _matmul(unit_mats[idxs[it]], U)  # loops skip the zeros of a pulse on one spin
     return U
@@ -206,7 +212,7 @@ def _segment_shared(Fo, wr, dt, n_grid, s, kinds, t0s, t1s, cells, lens, idxs, s
 @njit(cache=True, parallel=True)
 def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens, idxs, bounds, rf_mats,
                              rf_blocks, blk_off, blk_idx, blk_el, unit_mats, mode, pbase, n_pcols, smap, slot_rf,
-                             slot_cell, sbase):
+                             slot_cell, sbase, seg_cols, seg_ncol):
     """Segment propagators of every (orientation, gamma angle), steps shared across gamma.
 
     Parameters
@@ -235,6 +241,9 @@ def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens
         of a store with ``n_pcols`` columns); 1: its runs are stepped with stored step propagators,
         slot ``smap[r, cell]`` (the slots' rf state, cell and store offset: ``slot_rf``,
         ``slot_cell``, ``sbase``).
+    seg_cols, seg_ncol : (n_seg, dim, dim) int, (n_seg, dim) int
+        Per segment, the columns that can be non-zero in each row of its propagator (the states
+        that its rf and pulses connect to that row's state).
 
     Returns
     -------
@@ -259,7 +268,8 @@ def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens
         for k in range(n_gamma):
             for g in range(n_seg):
                 out[o, k, g] = _segment_shared(F[o], wr, dt, n_grid, k * shift, kinds, t0s, t1s, cells, lens, idxs,
-                                               bounds[g], bounds[g + 1], unit_mats, rf_args)
+                                               bounds[g], bounds[g + 1], unit_mats, rf_args, seg_cols[g],
+                                               seg_ncol[g])
     return out
 
 

@@ -49,11 +49,13 @@ def powder(n_gamma):
     return Powder(np.array([0.3, 1.9]), np.array([0.8, 2.2]), np.array([0.6, 0.4]), n_gamma)
 
 
-@pytest.mark.parametrize("n_gamma", [1, 4, 8])
-def test_sr4_with_csa_and_cw_saturation_equals_per_crystallite_stepping(n_gamma):
+@pytest.mark.parametrize("n_gamma, sets", [(1, 1), (8, 1), (32, 4)])
+def test_sr4_with_csa_and_cw_saturation_equals_per_crystallite_stepping(n_gamma, sets):
+    # 200 cells of 0.5 us: 32 gamma angles (6.25 cells apart) fall into 4 sets of 8, 25 cells apart
     shared, alone, info = both(cd_al(), sr4_cycle("111Cd", MAS, "R4R4bar"), cw_pulse("27Al", 30e3, 2 * TR),
                                [0, 1, 3, 5], powder(n_gamma), TR / 200)
     assert info["shared_gamma_grid"] == 200 and info["step_s"] == pytest.approx(0.5e-6)
+    assert info["gamma_sets"] == sets
     assert np.max(np.abs(shared - alone)) < 1e-12
     assert abs(shared[-1] - shared[0]) > 0.05  # the curve moves: the check is not vacuous
 
@@ -103,7 +105,7 @@ def test_a_sequence_off_every_grid_is_refused_when_sharing_is_required_and_stepp
 def test_auto_takes_the_shared_path_when_it_costs_less():
     _, info = G.general_signals(cd_al(), MAS, sr4_cycle("111Cd", MAS, "R4R4bar"), cw_pulse("27Al", 30e3, 2 * TR),
                                 np.array([0, 2]), powder(16), 0.5e-6, None, False, 64)
-    assert info["shared_gamma_grid"] == 208  # a multiple of 16 gamma angles, steps <= 0.5 us
+    assert info["shared_gamma_grid"] == 200 and info["gamma_sets"] == 2  # 16 gamma angles, 8 per set of 25 cells
 
 
 @pytest.mark.parametrize("initial", ["x", "plus"])
