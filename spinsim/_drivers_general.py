@@ -10,7 +10,7 @@ from . import _kernels as K
 from ._crystallites import crystallite_chunks
 from ._experiment import IdealSaturation
 from ._results import class_sums
-from .hamiltonian import N_HARM, channel_operators, full_diagonal, interaction_components, product_dims, spin_operators
+from .hamiltonian import channel_operators, full_diagonal, interaction_components, product_dims, spin_operators
 from .sequences import Block, Event, ideal_pulse
 
 
@@ -144,6 +144,35 @@ def _periods(cycle, tr):
     return out + [rest]
 
 
+def _rf_alone(arrs):
+    """Segment propagators of the rf alone (no interactions, no offsets): (n_seg, dim, dim).
+
+    Without interactions a run of slices of one rf state is one exponential of its total length.
+    """
+    _, dts, kinds, idxs, bounds, rf, _, _, _, units = arrs
+    dim = rf.shape[1]
+    out = []
+    for g in range(len(bounds) - 1):
+        U = np.eye(dim, dtype=complex)
+        run_idx, run_t = -1, 0.0
+        for s in list(range(bounds[g], bounds[g + 1])) + [None]:
+            if s is not None and kinds[s] == 1 and idxs[s] == run_idx:
+                run_t += dts[s]
+                continue
+            if run_idx >= 0:
+                w, v = np.linalg.eigh(rf[run_idx])
+                U = (v * np.exp(-1j * w * run_t)) @ v.conj().T @ U
+                run_idx = -1
+            if s is None:
+                break
+            if kinds[s] == 1:
+                run_idx, run_t = idxs[s], dts[s]
+            elif kinds[s] == 2:
+                U = units[idxs[s]] @ U
+        out.append(U)
+    return np.array(out)
+
+
 def _rf_only(U0, ns, n_per, mode):
     """Interaction-free propagators of each point, from segment propagators U0 (numpy)."""
     out = []
@@ -254,8 +283,7 @@ def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets
     else:
         transfer = np.zeros((0, 0))
     # normalise by the signal of the same rf without interactions (rf alone)
-    F0 = np.zeros((1, 2 * N_HARM + 1, dim), complex)
-    U0 = K.propagate_segments(F0, wr, *arrs)[0]
+    U0 = _rf_alone(arrs)
     dets, norms = [], []
     for R in _rf_only(U0, ns, n_per, cycle_mode):
         ideal = R @ rho0 @ R.conj().T

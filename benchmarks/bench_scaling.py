@@ -1,0 +1,114 @@
+"""How the cost of a simulation grows with crystallites, recoupling times, partners and threads
+(prints tables; not a test).
+
+Run:  nice -n 10 python benchmarks/bench_scaling.py [--quick]
+
+Two experiments: 111Cd{27Al} RESPDOR with R4_1^2 R4_1^-2 recoupling, a 300 ppm 111Cd CSA and CW
+saturation (general engine, steps shared by the gamma angles), and 13C{27Al} RESPDOR with ideal
+REDOR pulses and CW saturation (fast engine). CPU seconds of one warm run on one thread
+(``NUMBA_NUM_THREADS=1``), except the threads table: wall seconds of a fresh process with 1 and 2
+threads, run back to back (say the machine's load beside them).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import copy  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engines import C_AL, _spec, run  # noqa: E402
+
+from spinsim.powder import make_powder  # noqa: E402
+
+CD = {"isotope": "111Cd", "csa_span_ppm": 300.0, "csa_skew": 0.3}
+AL2 = dict(C_AL, q_euler_deg=[40, 70, 0])
+
+
+def general(n_ab=233, n_gamma=16, t_max_ms=4.8, partners=1):
+    spins = [CD, C_AL] + ([AL2] if partners > 1 else [])
+    dip = [{"spins": [0, 1], "distance_A": 3.0}] + (
+        [{"spins": [0, 2], "distance_A": 3.4, "euler_deg": [0, 110, 0]}] if partners > 1 else [])
+    return _spec("SR4 + CSA", spins, {"scheme": "sr4", "supercycle": "R4R4bar"}, (n_ab, n_gamma), t_max_ms,
+                 dipolar=dip)
+
+
+def fast(n_ab=987, n_gamma=16, t_max_ms=3.0, partners=1):
+    spins = [{"isotope": "13C"}, C_AL] + [AL2] * (partners - 1)
+    dip = [{"spins": [0, 1], "d_hz": 503.0}] + [
+        {"spins": [0, k + 1], "d_hz": 300.0, "euler_deg": [0, 40 * k, 0]} for k in range(1, partners)]
+    return _spec("REDOR CW", spins, {"scheme": "redor"}, (n_ab, n_gamma), t_max_ms, dipolar=dip)
+
+
+def timed(sp):
+    small = copy.deepcopy(sp)
+    small["powder"]["n"] = 5
+    run(small)
+    cpu, r = run(sp)
+    return cpu, r
+
+
+def table(title, header, rows):
+    print(f"\n{title}\n\n| {header} | points | engine | CPU s | CPU us per crystallite and point |\n"
+          "|---|---|---|---|---|")
+    for label, sp in rows:
+        cpu, r = timed(sp)
+        # ZCW rounds n up to a Fibonacci number: count the crystallites actually used
+        n = make_powder("zcw", sp["powder"]["n"], sp["powder"]["n_gamma"]).n_ab * sp["powder"]["n_gamma"]
+        print(f"| {label} | {len(r.t_s)} | {r.info['engine']} | {cpu:.2f} | {1e6 * cpu / (n * len(r.t_s)):.1f} |",
+              flush=True)
+
+
+def threads(sp, tmp):
+    path = Path(tmp) / "spec.json"
+    path.write_text(json.dumps(sp))
+    code = ("import copy, json, sys, time; from spinsim.spec import simulate_spec; sp = json.load(open(sys.argv[1]));"
+            " s = copy.deepcopy(sp); s['powder']['n'] = 5; simulate_spec(s); t = time.perf_counter();"
+            " simulate_spec(sp); print(time.perf_counter() - t)")
+    out = {}
+    for th in (1, 2, 1, 2):
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(th))
+        res = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True,
+                             check=True)
+        out.setdefault(th, []).append(float(res.stdout.split()[-1]))
+    return min(out[1]), min(out[2])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller powders")
+    args = ap.parse_args(argv)
+    q = 4 if args.quick else 1
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    table("Crystallites (to 4.8 ms; 16 gamma angles)", "ZCW (alpha, beta) x gamma",
+          [(f"{n} x 16", general(n_ab=n // q)) for n in (55, 233, 987)])
+    table("Recoupling times (ZCW 233 x 16)", "times",
+          [(f"to {t} ms", general(n_ab=233 // q, t_max_ms=t)) for t in (2.4, 4.8, 9.6)])
+    table("Partners, general engine (ZCW 55 x 16, to 4.8 ms)", "27Al partners",
+          [(str(p), general(n_ab=55 // q, partners=p)) for p in (1, 2)])
+    table("Partners, fast engine (ZCW 987 x 16, to 3 ms)", "27Al partners",
+          [(str(p), fast(n_ab=987 // q, partners=p)) for p in (1, 2, 3)])
+    print("\nThreads (wall seconds of a fresh process, best of two)\n\n| case | 1 thread | 2 threads | speed-up |\n"
+          "|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, sp in (("general: SR4 + CSA, ZCW 987 x 16", general(n_ab=987 // q)),
+                          ("fast: CW, ZCW 4181 x 32", fast(n_ab=4181 // q, n_gamma=32))):
+            one, two = threads(sp, tmp)
+            print(f"| {label} | {one:.2f} | {two:.2f} | {one / two:.2f}x |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
