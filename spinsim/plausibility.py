@@ -202,8 +202,11 @@ def shortest_distance_angstrom(element_a, element_b):
     return CONTACT_FRACTION * (covalent_radius_angstrom(element_a) + covalent_radius_angstrom(element_b))
 
 
-#: Cost of one dense-engine element relative to the fast engine's (see :func:`work_counts`).
-DENSE_WEIGHT = 10.0
+#: Cost of one general-engine step per squared Hilbert-space size, relative to the fast engine's
+#: (see :func:`work_counts`): its rf steps and products act block by block, so the cost grows about
+#: as dim^2 (measured: dim 12 -> 72 costs 19x per crystallite and point, benchmarks/bench_scaling.py).
+#: The general-engine cases of benchmarks/bench_engines.py take 0.4-1.8 x this model's time.
+DENSE_WEIGHT = 42.0
 
 #: Cost of one step of the coupled engine per squared partner-space size (its M-blocks scale about
 #: as the square): the times of benchmarks/bench_partner_couplings.py quoted in docs/structures.md
@@ -221,10 +224,11 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
     """The counts a simulation's cost is made of, from its inputs alone (no clock).
 
     The model: every crystallite (``n_ab`` x ``n_gamma`` x rf points) builds its propagators in
-    steps of at most ``max_dt`` over one recoupling cycle and the saturation block, then advances
-    one cycle per rotor period up to the last time and reads one point per time. A step of the
+    steps of at most ``max_dt`` over one recoupling cycle and the saturation block (the general
+    engine once for the gamma angles that share them), then advances one cycle per rotor period up
+    to the last time and reads one point per time. A step of the
     ``fast`` engine costs the sum over the partners of (2 x multiplicity)^2 (its two-spin factors);
-    one of the ``general`` engine ``DENSE_WEIGHT`` x dim^3 (dense matrix products in the whole
+    one of the ``general`` engine ``DENSE_WEIGHT`` x dim^2 (block-wise products in the whole
     space of dimension dim), one of the ``coupled`` engine ``COUPLED_WEIGHT`` x (partner space)^2.
     The weights make one unit about the same time for every engine (:data:`UNITS_PER_CPU_SECOND`).
 
@@ -242,12 +246,13 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
     else:
         engine = "general"
     cycle = recoupling.duration if hasattr(recoupling, "duration") else 1.0 / mas_rate
-    n_ab_gamma = powder.n_ab * powder.n_gamma if powder is not None else 987 * 32
-    return work_from_counts(engine, mults, n_ab_gamma * max(int(n_rf), 1), times_s, mas_rate,
-                            cycle + (getattr(saturation, "duration", 0.0) or 0.0) + centre_pulse, max_dt)
+    n_ab, n_gamma = (powder.n_ab, powder.n_gamma) if powder is not None else (987, 32)
+    return work_from_counts(engine, mults, n_ab * n_gamma * max(int(n_rf), 1), times_s, mas_rate,
+                            cycle + (getattr(saturation, "duration", 0.0) or 0.0) + centre_pulse, max_dt,
+                            n_gamma=n_gamma)
 
 
-def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, block_s, max_dt=0.5e-6):
+def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, block_s, max_dt=0.5e-6, n_gamma=1):
     """:func:`work_counts` from the counts themselves (no spin system built: cheap for many partners).
 
     Parameters
@@ -260,18 +265,28 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
     mas_rate : float
     block_s : float
         Length (s) of the blocks whose propagators are built in ``max_dt`` steps (cycle, saturation).
+    n_gamma : int
+        gamma angles per orientation. The general engine builds its steps once for the gamma angles
+        that lie whole steps apart (about gcd(n_gamma, tau_R / max_dt) of them), so its block steps
+        count for that share of the crystallites only.
     """
+    import math
+
     import numpy as np
 
     times = np.asarray(times_s, float)
     t_last = float(times.max()) if times.size else 0.0
-    steps = times.size + int(np.ceil(t_last * mas_rate - 1e-9)) + int(np.ceil(block_s / max_dt - 1e-9))
+    block = int(np.ceil(block_s / max_dt - 1e-9))
+    if engine == "general" and n_gamma > 1:
+        cells = max(1, math.ceil(1.0 / (mas_rate * max_dt) - 1e-9))
+        block = math.ceil(block / math.gcd(int(n_gamma), cells))
+    steps = times.size + int(np.ceil(t_last * mas_rate - 1e-9)) + block
     if engine == "fast":
         per_step = float(sum((2 * m) ** 2 for m in multiplicities))
     else:  # in logarithms: 6^n partner states overflow a float for a few hundred partners (cost inf: refused)
         log_space = float(np.sum(np.log(np.asarray(multiplicities, float))))
         log_cost = (np.log(COUPLED_WEIGHT) + 2 * log_space if engine == "coupled"  # M-block products
-                    else np.log(DENSE_WEIGHT) + 3 * (np.log(2.0) + log_space))  # dense products, whole space
+                    else np.log(DENSE_WEIGHT) + 2 * (np.log(2.0) + log_space))  # block products, whole space
         per_step = float(np.exp(min(log_cost, 700.0)))
     return {"crystallites": int(crystallites), "steps": steps, "per_step": per_step, "engine": engine,
             "cost": float(crystallites) * steps * per_step}

@@ -317,7 +317,8 @@ def test_reference_cost_is_the_bundled_spec():
 
 def test_work_counts_follow_the_inputs():
     """The cost model is a product of counts: doubling the powder doubles it; the general engine of
-    n spin-5/2 partners grows as 6^(3n)."""
+    n spin-5/2 partners grows as 6^(2n) (block-wise products); its block steps are built once for the
+    gamma angles that share them."""
     from spinsim.plausibility import work_from_counts
 
     a = work_from_counts("fast", [6], 1000, np.arange(11) * 2e-4, 1e4, 1e-4)
@@ -325,7 +326,11 @@ def test_work_counts_follow_the_inputs():
     assert b["cost"] == 2 * a["cost"] and a["steps"] == 11 + 20 + 200
     g2 = work_from_counts("general", [6, 6], 1000, [0, 1e-3], 1e4, 1e-4)
     g3 = work_from_counts("general", [6, 6, 6], 1000, [0, 1e-3], 1e4, 1e-4)
-    assert g3["cost"] / g2["cost"] == pytest.approx(6.0**3)
+    assert g3["cost"] / g2["cost"] == pytest.approx(6.0**2)
+    # 16 gamma angles on a 200-step rotor period: 8 share each step (gcd); a 100 us block: 200 steps / 8
+    one = work_from_counts("general", [6], 16, [0, 1e-3], 1e4, 1e-4, n_gamma=1)
+    shared = work_from_counts("general", [6], 16, [0, 1e-3], 1e4, 1e-4, n_gamma=16)
+    assert one["steps"] == 2 + 10 + 200 and shared["steps"] == 2 + 10 + 25
 
 
 def test_allow_long_runs_and_says_the_estimate(capsys):

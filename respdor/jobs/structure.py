@@ -428,7 +428,7 @@ def _simulation_work(lines, s, sat):
     for _, ps, couple in lines:
         engine = "coupled" if couple else ("general" if s.method == "general" else "fast")
         counts = work_from_counts(engine, [mult] * len(ps), s.powder.n_ab * s.powder.n_gamma, s.times, s.mas,
-                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0))
+                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0), n_gamma=s.powder.n_gamma)
         n = st.occupancy_patterns(len(ps), s.abundance_p, n_samples=s.n_samples)
         total, runs = total + n * counts["cost"], runs + n
         worst = counts if worst is None or counts["cost"] > worst["cost"] else worst
