@@ -7,7 +7,8 @@ import numpy as np
 
 from . import _drivers_shared as S
 from . import _kernels as K
-from ._crystallites import crystallite_chunks
+from ._crystallites import _chunks as _chunk_ranges
+from ._crystallites import crystallite_chunks, engine_threads, in_threads
 from ._experiment import IdealSaturation
 from ._results import class_sums
 from .hamiltonian import channel_operators, full_diagonal, interaction_components, product_dims, spin_operators
@@ -231,8 +232,13 @@ def _as_permutation(rho0):
     return perm, np.ascontiguousarray(rho0[np.arange(len(rho0)), perm] * nz.any(1))
 
 
+def _unitary_signal(cycle_mode, rho0, dets, transfer):
+    """Whether :func:`spinsim._gamma_kernels.unitary_signals` serves these signals."""
+    return cycle_mode == "restart" and transfer.shape[0] == 0 and _as_permutation(rho0) is not None
+
+
 def _signals_of(U, n_per, ns, cycle_mode, rho0, dets, transfer):
-    if cycle_mode == "restart" and transfer.shape[0] == 0 and _as_permutation(rho0) is not None:
+    if _unitary_signal(cycle_mode, rho0, dets, transfer):
         from . import _gamma_kernels as SG
 
         return SG.unitary_signals(
@@ -248,6 +254,39 @@ def _signals_of(U, n_per, ns, cycle_mode, rho0, dets, transfer):
         np.ascontiguousarray(U[:, :n_per]), np.ascontiguousarray(U[:, n_per]),
         np.ascontiguousarray(U[:, n_per + 1:]), ns, cycle_mode == "continue", rho0, dets, transfer, 2,
     )
+
+
+def _shared_signals(system, powder, shared, wr, ns, n_per, cycle_mode, signal, offs, progress, chunk, out):
+    """The gamma-shared path: fills ``out`` (n_ab * n_gamma, n_pts) and returns the engine info."""
+    from . import _gamma_kernels as SG
+
+    items, n_grid, modes, cells = shared
+    n_sub, n_cos = S.gamma_cosets(powder.n_gamma, n_grid)
+    E, args = items.arrays(wr, n_sub, n_grid, modes, cells)
+    by_gamma = out.reshape(powder.n_ab, n_sub, n_cos, len(ns))  # gamma index k = c + j n_cos
+    euler_ab = powder.euler_ab()
+
+    def work(a, b):
+        got = np.empty((b - a, n_sub, n_cos, len(ns)), complex)
+        for c in range(n_cos):
+            euler = euler_ab[a:b].copy()
+            euler[:, 0] = 2 * np.pi * c / powder.n_gamma
+            F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler), offs))
+            U = SG.shared_gamma_propagators(F, wr, items.dt, E, n_sub, *args)
+            U = U.reshape(((b - a) * n_sub,) + U.shape[2:])
+            got[:, :, c] = _signals_of(U, n_per, ns, cycle_mode, *signal).reshape(b - a, n_sub, -1)
+        return got
+
+    # chunks on threads when every kernel releases the GIL; the signal kernels of an ideal transfer
+    # and of period-by-period cycles are numba-parallel themselves, and not run from threads
+    threads = engine_threads() if _unitary_signal(cycle_mode, *signal) else 1
+    per_call = max(1, chunk // powder.n_gamma)
+    with crystallite_chunks(powder.n_ab, per_call, powder.n_gamma, progress) as chunks:
+        for a, b, got in in_threads(work, chunks, _chunk_ranges(powder.n_ab, per_call), threads):
+            by_gamma[a:b] = got
+    steps = {"slices": items.rf_steps, "shared_gamma_grid": n_grid, "step_s": items.dt,
+             "gamma_sets": n_cos, "stepped_rf_states": int(np.sum(modes)), "threads": threads}
+    return steps
 
 
 def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets, progress, chunk, initial="x",
@@ -309,27 +348,7 @@ def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets
                 out[a:b] = _signals_of(K.propagate_segments(F, wr, *arrs), n_per, ns, cycle_mode, *signal)
         steps = {"slices": len(arrs[0])}
     else:
-        import numba
-
-        from . import _gamma_kernels as SG
-
-        items, n_grid, modes, cells = shared
-        n_sub, n_cos = S.gamma_cosets(powder.n_gamma, n_grid)
-        E, args = items.arrays(wr, n_sub, n_grid, modes, cells)
-        # at least two orientations per thread in each kernel call, so that the threads share it
-        per_call = max(chunk // powder.n_gamma, 2 * numba.get_num_threads())
-        by_gamma = out.reshape(powder.n_ab, n_sub, n_cos, len(ns))  # gamma index k = c + j n_cos
-        with crystallite_chunks(powder.n_ab, per_call, powder.n_gamma, progress) as chunks:
-            for a, b in chunks:
-                for c in range(n_cos):
-                    euler = powder.euler_ab()[a:b]
-                    euler[:, 0] = 2 * np.pi * c / powder.n_gamma
-                    F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler), offs))
-                    U = SG.shared_gamma_propagators(F, wr, items.dt, E, n_sub, *args)
-                    U = U.reshape(((b - a) * n_sub,) + U.shape[2:])
-                    by_gamma[a:b, :, c] = _signals_of(U, n_per, ns, cycle_mode, *signal).reshape(b - a, n_sub, -1)
-        steps = {"slices": items.rf_steps, "shared_gamma_grid": n_grid, "step_s": items.dt,
-                 "gamma_sets": n_cos, "stepped_rf_states": int(np.sum(modes))}
+        steps = _shared_signals(system, powder, shared, wr, ns, n_per, cycle_mode, signal, offs, progress, chunk, out)
     out /= rest * np.array(norms)[None, :]
     # crystallites run gamma fastest (Powder.euler_full): (orientation, gamma, time)
     per = out.reshape(powder.n_ab, powder.n_gamma, len(ns))

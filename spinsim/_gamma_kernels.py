@@ -16,19 +16,25 @@ exponential per rf step and gamma angle. rf connects only some basis states (rf 
 never mixes the states of the others), so each rf state's steps and prefix products are kept
 block by block.
 
-Pure functions of arrays, ``cache=True``; rad/s and s inside. Fourier-coefficient arrays F have
+Pure functions of arrays, ``cache=True``; serial and releasing the GIL (``nogil=True``): the driver
+runs chunks of orientations on Python threads, which compiles much faster than ``prange``. rad/s and
+s inside. Fourier-coefficient arrays F have
 shape (9, dim): F[k + 4] multiplies exp(i k omega_r t).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._kernels import NH, _eye, _matmul, _matmul_h, expm_herm, fourier_integral
 
+#: Decorator of the internal helpers: called from the kernels only, so without the CPython and C
+#: wrappers (most of a small function's compile time).
+_helper = njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
-@njit(cache=True)
+
+@_helper
 def _cell_phases(Fo, E, dt):
     """Integral of each diagonal element over each grid cell (rad): (n_grid, dim).
 
@@ -47,7 +53,7 @@ def _cell_phases(Fo, E, dt):
     return out
 
 
-@njit(cache=True)
+@_helper
 def _load(C, p, e0, nb):
     """Block stored at C[p, e0 : e0 + nb * nb] as an (nb, nb) matrix."""
     out = np.empty((nb, nb), np.complex128)
@@ -57,7 +63,7 @@ def _load(C, p, e0, nb):
     return out
 
 
-@njit(cache=True)
+@_helper
 def _store(C, p, e0, M):
     nb = M.shape[0]
     for a in range(nb):
@@ -65,7 +71,7 @@ def _store(C, p, e0, M):
             C[p, e0 + a * nb + b] = M[a, b]
 
 
-@njit(cache=True)
+@_helper
 def _block_hamiltonian(R, ph_p, dt, lo, nb, blk_idx, Hb):
     """Hb = R on the block's states, plus the cell-averaged diagonal ph_p / dt."""
     for a in range(nb):
@@ -75,7 +81,7 @@ def _block_hamiltonian(R, ph_p, dt, lo, nb, blk_idx, Hb):
         Hb[a, a] += ph_p[ia] / dt
 
 
-@njit(cache=True)
+@_helper
 def _prefix_block(R, ph, dt, lo, nb, blk_idx, e0, C):
     """Prefix products of one block of rf matrix R over the grid, stored in C[:, e0:]."""
     n = ph.shape[0]
@@ -88,7 +94,7 @@ def _prefix_block(R, ph, dt, lo, nb, blk_idx, e0, C):
         _store(C, p + 1, e0, P)
 
 
-@njit(cache=True)
+@_helper
 def _window(C, e0, nb, c, L, n):
     """Product of the steps of cells c .. c + L - 1 (cyclic over the n cells of a period)."""
     end = c + L
@@ -104,7 +110,7 @@ def _window(C, e0, nb, c, L, n):
     return W
 
 
-@njit(cache=True)
+@_helper
 def _apply_rows(W, U, lo, blk_idx, rows, cols, ncol):
     """U[rows of the block] = W @ U[rows of the block], over the columns that can be non-zero in
     those rows (``cols[i, :ncol[i]]``, the same for every row of the block); ``rows`` is scratch."""
@@ -126,7 +132,7 @@ def _apply_rows(W, U, lo, blk_idx, rows, cols, ncol):
             U[ia, cols[i0, q]] = rows[a, q]
 
 
-@njit(cache=True)
+@_helper
 def _apply_stored(St, e0, nb, U, lo, blk_idx, rows, cols, ncol):
     """:func:`_apply_rows` with the block stored flat at St[e0 : e0 + nb * nb]."""
     i0 = blk_idx[lo]
@@ -146,7 +152,7 @@ def _apply_stored(St, e0, nb, U, lo, blk_idx, rows, cols, ncol):
             U[ia, cols[i0, q]] = rows[a, q]
 
 
-@njit(cache=True)
+@_helper
 def _step_store(R_all, ph, dt, slot_rf, slot_cell, sbase, rf_blocks, blk_off, blk_idx, blk_el):
     """The step propagators of the (rf state, rotor cell) pairs that short runs need, stored flat."""
     St = np.empty(sbase[-1], np.complex128)
@@ -165,7 +171,7 @@ def _step_store(R_all, ph, dt, slot_rf, slot_cell, sbase, rf_blocks, blk_off, bl
     return St
 
 
-@njit(cache=True)
+@_helper
 def _rf_run(U, r, c, L, n_grid, mode, C, pbase, St, smap, sbase, rf_blocks, blk_off, blk_idx, blk_el, rows, cols,
             ncol):
     """Apply a run of L cells of rf state r starting at rotor cell c to U (in place)."""
@@ -182,7 +188,7 @@ def _rf_run(U, r, c, L, n_grid, mode, C, pbase, St, smap, sbase, rf_blocks, blk_
             _apply_stored(St, sbase[q] + blk_el[bb], blk_off[bb + 1] - lo, U, lo, blk_idx, rows, cols, ncol)
 
 
-@njit(cache=True)
+@_helper
 def _segment_shared(Fo, wr, dt, n_grid, s, kinds, t0s, t1s, cells, lens, idxs, start, stop, unit_mats, rf_args,
                     cols, ncol):
     """Propagator of items start .. stop - 1 for the gamma angle whose rotor cells are shifted by s;
@@ -209,7 +215,7 @@ def _segment_shared(Fo, wr, dt, n_grid, s, kinds, t0s, t1s, cells, lens, idxs, s
     return U
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens, idxs, bounds, rf_mats,
                              rf_blocks, blk_off, blk_idx, blk_el, unit_mats, mode, pbase, n_pcols, smap, slot_rf,
                              slot_cell, sbase, seg_cols, seg_ncol):
@@ -255,7 +261,7 @@ def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens
     n_seg = bounds.shape[0] - 1
     shift = n_grid // n_gamma
     out = np.empty((n_ab, n_gamma, n_seg, dim, dim), np.complex128)
-    for o in prange(n_ab):
+    for o in range(n_ab):
         ph = _cell_phases(F[o], E, dt)
         C = np.empty((n_grid + 1, n_pcols), np.complex128)
         for r in range(rf_mats.shape[0]):
@@ -273,7 +279,7 @@ def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def unitary_signals(UA, Ucen, UB, ns, perm, pscale, dets):
     """Signals Tr[det_i^dagger G_i rho0 G_i^dagger] for G_i = UB^n_i Ucen UA^n_i (a unitary centre).
 
@@ -290,7 +296,7 @@ def unitary_signals(UA, Ucen, UB, ns, perm, pscale, dets):
     dim = UA.shape[1]
     n_pts = ns.shape[0]
     out = np.empty((n_o, n_pts), np.complex128)
-    for o in prange(n_o):
+    for o in range(n_o):
         PA = _eye(dim)
         PBU = Ucen[o].copy()
         cur = 0
