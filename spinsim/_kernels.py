@@ -325,35 +325,178 @@ def general_signal_periods(UA, Ucen, UB, ns, cont, rho0, dets, transfer, n_s):
 # ----------------------------------------------------------------------------------------
 # Fast path: REDOR-type recoupling with ideal pi pulses on S, one partner I at a time
 # ----------------------------------------------------------------------------------------
+#
+# These kernels are serial and release the GIL (nogil=True): the driver runs chunks of
+# crystallites on a pool of Python threads, which also overlaps one chunk's numpy work with
+# another chunk's kernel. They allocate their work arrays once per call, use no numpy.linalg and
+# no array-slice assignment (whose broadcast checks cost seconds of compilation), so that a first
+# run compiles them in a few seconds. Argument types are fixed by the driver (C-contiguous float64,
+# complex128 and int64 arrays), so each kernel is compiled for one signature only.
 
 
-@njit(cache=True)
-def _step_props(Fi, Fsi, m, wr, t0, dt, rf, phase, sigma2):
-    """exp(-i H dt) on the partner space for S in the state with 2 sigma = sigma2.
+@njit(cache=True, nogil=True)
+def _tql2(d, e, V):
+    """Eigenvalues and vectors of a real symmetric tridiagonal matrix, in place.
 
-    ``rf`` is the x-phase rf Hamiltonian (real); the phase is applied as a z rotation,
-    exp(-i phi Iz) exp(-i (D + w1 Ix) dt) exp(i phi Iz), so that only real symmetric
-    eigenproblems are solved.
+    On entry ``d`` holds the diagonal, ``e[a]`` the element (a, a+1) (``e[n-1]`` ignored) and
+    ``V`` the identity; on exit ``d`` holds the eigenvalues and row k of ``V`` the eigenvector
+    of ``d[k]`` (unsorted; rows, so that the rotations below run over contiguous memory). Implicit QL with Wilkinson shifts (EISPACK tql2, as in JAMA); returns
+    False if an eigenvalue did not converge in 60 iterations.
     """
-    mult = m.shape[0]
-    ph = np.empty(mult)
-    ps = np.empty(1)
-    fourier_integral(Fi, t0, t0 + dt, wr, ph)
-    fourier_integral(Fsi, t0, t0 + dt, wr, ps)
-    H = np.empty((mult, mult), np.complex128)
-    for a in range(mult):
-        for b in range(mult):
-            H[a, b] = rf[a, b]
-        H[a, a] += (ph[a] + sigma2 * m[a] * ps[0]) / dt
-    U = expm_herm(H, dt)
+    n = d.shape[0]
+    e[n - 1] = 0.0
+    f = 0.0
+    tst1 = 0.0
+    eps = 2.220446049250313e-16
+    ok = True
+    for l in range(n):
+        tst1 = max(tst1, abs(d[l]) + abs(e[l]))
+        mm = l
+        while mm < n - 1:
+            if abs(e[mm]) <= eps * tst1:
+                break
+            mm += 1
+        if mm > l:
+            it = 0
+            while True:
+                it += 1
+                g = d[l]
+                p = (d[l + 1] - g) / (2.0 * e[l])
+                r = np.sqrt(p * p + 1.0)
+                if p < 0:
+                    r = -r
+                d[l] = e[l] / (p + r)
+                d[l + 1] = e[l] * (p + r)
+                dl1 = d[l + 1]
+                h = g - d[l]
+                for i in range(l + 2, n):
+                    d[i] -= h
+                f += h
+                p = d[mm]
+                c = 1.0
+                c2 = 1.0
+                c3 = 1.0
+                el1 = e[l + 1]
+                s = 0.0
+                s2 = 0.0
+                for i in range(mm - 1, l - 1, -1):
+                    c3 = c2
+                    c2 = c
+                    s2 = s
+                    g = c * e[i]
+                    h = c * p
+                    r = np.sqrt(p * p + e[i] * e[i])
+                    e[i + 1] = s * r
+                    s = e[i] / r
+                    c = p / r
+                    p = c * d[i] - s * g
+                    d[i + 1] = h + s * (c * g + s * d[i])
+                    for k in range(n):
+                        h = V[i + 1, k]
+                        V[i + 1, k] = s * V[i, k] + c * h
+                        V[i, k] = c * V[i, k] - s * h
+                p = -s * s2 * c3 * el1 * e[l] / dl1
+                e[l] = s * p
+                d[l] = c * p
+                if not abs(e[l]) > eps * tst1:
+                    break
+                if it >= 60:
+                    ok = False
+                    break
+        d[l] = d[l] + f
+        e[l] = 0.0
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _apply_step(U, diag, off, dt, phase, m, d, e, V, T):
+    """U <- S U in place, S = exp(-i phase Iz) exp(-i (diag + off) dt) exp(i phase Iz).
+
+    ``diag`` (rad/s) is the diagonal and ``off[a]`` the (a, a+1) element (rad/s) of the real
+    symmetric tridiagonal Hamiltonian on the partner space: the rf is applied at phase x and
+    turned by a z rotation, so that only real symmetric eigenproblems are solved. ``d``, ``e``,
+    ``V`` (real) and ``T`` (complex) are work arrays of the partner dimension.
+    """
+    n = m.shape[0]
+    for a in range(n):
+        d[a] = diag[a]
+        e[a] = off[a]
+        for b in range(n):
+            V[a, b] = 0.0
+        V[a, a] = 1.0
+    if not _tql2(d, e, V):
+        raise RuntimeError("fast engine: eigenvalues of a step Hamiltonian did not converge")
     if phase != 0.0:
-        for a in range(mult):
-            for b in range(mult):
-                U[a, b] *= np.exp(-1j * phase * (m[a] - m[b]))
-    return U
+        for a in range(n):
+            z = np.exp(1j * phase * m[a])
+            for c in range(n):
+                U[a, c] *= z
+    # rows of V are the eigenvectors: T = diag(exp(-i lambda dt)) V U, then U = V^T T
+    for k in range(n):
+        for c in range(n):
+            T[k, c] = 0.0
+        for a in range(n):
+            v = V[k, a]
+            for c in range(n):
+                T[k, c] += v * U[a, c]
+        z = np.exp(-1j * d[k] * dt)
+        for c in range(n):
+            T[k, c] *= z
+    for a in range(n):
+        for c in range(n):
+            U[a, c] = 0.0
+    for k in range(n):
+        for a in range(n):
+            v = V[k, a]
+            for c in range(n):
+                U[a, c] += v * T[k, c]
+    if phase != 0.0:
+        for a in range(n):
+            z = np.exp(-1j * phase * m[a])
+            for c in range(n):
+                U[a, c] *= z
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _step_diagonals(Fi, Fs, m, G, dt, sigma2, out):
+    """Average diagonal (rad/s) of each step: out[s, a] = (int_s omega_a + sigma2 m_a int_s omega_SI) / dt.
+
+    ``G[s, k - 1] = (e^{i k wr t1} - e^{i k wr t0}) / (i k wr)`` over step s (k = 1..NH) is shared
+    by all crystallites; the integral of F_0 over a step is F_0 dt.
+    """
+    n = m.shape[0]
+    for s in range(G.shape[0]):
+        ws = Fs[NH].real * dt
+        for k in range(1, NH + 1):
+            g = G[s, k - 1]
+            ws += (Fs[NH + k] * g).real + (Fs[NH - k] * np.conj(g)).real
+        for a in range(n):
+            w = Fi[NH, a].real * dt
+            for k in range(1, NH + 1):
+                g = G[s, k - 1]
+                w += (Fi[NH + k, a] * g).real + (Fi[NH - k, a] * np.conj(g)).real
+            out[s, a] = (w + sigma2 * m[a] * ws) / dt
+
+
+@njit(cache=True, nogil=True)
+def _fint1(F, t0, t1, wr):
+    """integral_{t0}^{t1} sum_k F[k] exp(i k wr t) dt (real part) of one row F (9,), rad."""
+    out = F[NH].real * (t1 - t0)
+    for k in range(1, NH + 1):
+        e = (np.cos(k * wr * t1) - np.cos(k * wr * t0)) + 1j * (np.sin(k * wr * t1) - np.sin(k * wr * t0))
+        fac = e / (1j * k * wr)
+        out += (F[NH + k] * fac).real + (F[NH - k] * np.conj(fac)).real
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _copy_into(dst, src):
+    for a in range(src.shape[0]):
+        for b in range(src.shape[1]):
+            dst[a, b] = src[a, b]
+
+
+@njit(cache=True, nogil=True)
 def _range_product(P, start, length, n_per):
     """Product of ``length`` consecutive periodic steps from ``start`` using prefix products P.
 
@@ -378,22 +521,43 @@ def _range_product(P, start, length, n_per):
     return U
 
 
-@njit(cache=True)
-def _assemble(W, m, phi_a, phi_b, ns, out):
-    """out[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a)."""
+@njit(cache=True, nogil=True)
+def _phase_powers(z, m, out):
+    """out[a] = z^(2 m[a]) for |z| = 1 and m = I, I-1, .., -I (2 m integer): one power and products."""
+    n = m.shape[0]
+    top = 1.0 + 0j
+    for _ in range(n - 1):  # 2 I = n - 1
+        top *= z
+    step = np.conj(z) * np.conj(z)
+    out[0] = top
+    for a in range(1, n):
+        out[a] = out[a - 1] * step
+
+
+@njit(cache=True, nogil=True)
+def _assemble(W, w0, m, phi_a, phi_b, ns, x, y, c1, c0):
+    """c1[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a), n = ns[i];
+    c0[i] the same with the diagonal matrix diag(w0). ``x``, ``y``: work arrays (mult,) complex."""
     mult = m.shape[0]
     for i in range(ns.shape[0]):
         n = ns[i]
+        _phase_powers(np.exp(-1j * n * phi_a), m, x)
+        _phase_powers(np.exp(1j * n * phi_b), m, y)
         acc = 0j
+        acc0 = 0j
         for b in range(mult):
-            yb = np.exp(2j * m[b] * n * phi_b)
+            row = 0j
             for a in range(mult):
-                acc += W[b, a] * yb * np.exp(-2j * m[a] * n * phi_a)
-        out[i] = acc / mult
+                row += W[b, a] * x[a]
+            acc += y[b] * row
+            acc0 += w0[b] * y[b] * x[b]
+        c1[i] = acc / mult
+        c0[i] = acc0 / mult
 
 
-@njit(cache=True, parallel=True)
-def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, rf_phase, shared, n_per, phi_a, phi_b, ns):
+@njit(cache=True, nogil=True)
+def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_off, rf_phase, shared, n_per, G, phi_a, phi_b, ns,
+                 c1, c0):
     """S1 and S0 coherence amplitudes for one partner spin, REDOR-type recoupling with ideal S pulses.
 
     The central block (``L`` steps of ``dt`` s, even L, an ideal S pi pulse after step L/2) starts
@@ -409,81 +573,78 @@ def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, rf_phase, shar
         Coefficient of 2 S_z I_z (rad/s).
     m : (mult,) float
         Magnetic quantum numbers of the partner basis.
-    rf_idx : (L,) int, rf_mats : (n_rf, mult, mult) complex, rf_phase : (n_rf,) float
-        rf of each step: x-phase Hamiltonian 2 pi nu1 Ix (rad/s) and phase (rad).
+    rf_idx : (L,) int, rf_off : (n_rf, mult) float, rf_phase : (n_rf,) float
+        rf of each step: element (a, a+1) of the x-phase Hamiltonian 2 pi nu1 Ix (rad/s), phase (rad).
+    G : (n_tab, n_steps, NH) complex
+        Time factors of the steps (see :func:`_step_diagonals`): with ``shared`` one table of the
+        n_per steps of a rotor period from t = 0; else one table of the L steps per gamma angle.
     phi_a, phi_b : (n_ab, n_gamma) float
         Per-rotor-period S-I phase integral_period omega_SI(t) s(t) dt of the first and second
         recoupling halves (rad).
     ns : (n_pts,) int
         Rotor periods per half.
-
-    Returns
-    -------
     c1, c0 : (n_ab, n_gamma, n_pts) complex
-        Normalised partner factors of the S coherence with and without the block's rf.
+        Output: normalised partner factors of the S coherence with and without the block's rf.
     """
     n_ab = Fi.shape[0]
     mult = m.shape[0]
-    n_pts = ns.shape[0]
-    c1 = np.empty((n_ab, n_gamma, n_pts), np.complex128)
-    c0 = np.empty((n_ab, n_gamma, n_pts), np.complex128)
     half = L // 2
     tr = 2 * np.pi / wr
-    for o in prange(n_ab):
+    n_steps = G.shape[1]
+    dg = np.empty((2, n_steps, mult))
+    P = np.empty((2, n_per + 1, mult, mult), np.complex128)
+    U4 = np.empty((4, mult, mult), np.complex128)
+    W = np.empty((mult, mult), np.complex128)
+    w0 = np.empty(mult, np.complex128)
+    d = np.empty(mult)
+    e = np.empty(mult)
+    V = np.empty((mult, mult))
+    T = np.empty((mult, mult), np.complex128)
+    x = np.empty(mult, np.complex128)
+    y = np.empty(mult, np.complex128)
+    for o in range(n_ab):
         Fio = Fi[o]
-        Fso = Fsi[o : o + 1].T.copy()  # (9, 1)
-        ps = np.empty(1)
+        Fso = Fsi[o]
         if shared:
-            P = np.empty((2, n_per + 1, mult, mult), np.complex128)
+            r = rf_idx[0]
             for si in range(2):
-                sig = 1.0 - 2.0 * si
-                P[si, 0] = _eye(mult)
+                _step_diagonals(Fio, Fso, m, G[0], dt, 1.0 - 2.0 * si, dg[si])
+                for a in range(mult):
+                    for b in range(mult):
+                        P[si, 0, a, b] = 1.0 if a == b else 0.0
                 for p in range(n_per):
-                    S = _step_props(Fio, Fso, m, wr, p * dt, dt, rf_mats[rf_idx[0]], rf_phase[rf_idx[0]], sig)
-                    P[si, p + 1] = _matmul(S, P[si, p])
-        W = np.empty((mult, mult), np.complex128)
-        W0 = np.zeros((mult, mult), np.complex128)
-        tmp = np.empty(n_pts, np.complex128)
+                    _copy_into(P[si, p + 1], P[si, p])
+                    _apply_step(P[si, p + 1], dg[si, p], rf_off[r], dt, rf_phase[r], m, d, e, V, T)
         for g in range(n_gamma):
             tg = g * tr / n_gamma
             if shared:
                 off = (g * n_per) // n_gamma
-                UaP = _range_product(P[0], off, half, n_per)
-                UaM = _range_product(P[1], off, half, n_per)
-                UbP = _range_product(P[0], off + half, L - half, n_per)
-                UbM = _range_product(P[1], off + half, L - half, n_per)
+                # UaP, UaM, UbP, UbM
+                _copy_into(U4[0], _range_product(P[0], off, half, n_per))
+                _copy_into(U4[1], _range_product(P[1], off, half, n_per))
+                _copy_into(U4[2], _range_product(P[0], off + half, L - half, n_per))
+                _copy_into(U4[3], _range_product(P[1], off + half, L - half, n_per))
             else:
-                UaP = _eye(mult)
-                UaM = _eye(mult)
-                UbP = _eye(mult)
-                UbM = _eye(mult)
+                for si in range(2):
+                    _step_diagonals(Fio, Fso, m, G[g], dt, 1.0 - 2.0 * si, dg[si])
+                for k in range(4):
+                    for a in range(mult):
+                        for b in range(mult):
+                            U4[k, a, b] = 1.0 if a == b else 0.0
                 for s in range(L):
-                    t0 = tg + s * dt
-                    SP = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], rf_phase[rf_idx[s]], 1.0)
-                    SM = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], rf_phase[rf_idx[s]], -1.0)
-                    if s < half:
-                        UaP = _matmul(SP, UaP)
-                        UaM = _matmul(SM, UaM)
-                    else:
-                        UbP = _matmul(SP, UbP)
-                        UbM = _matmul(SM, UbM)
+                    r = rf_idx[s]
+                    k = 0 if s < half else 2
+                    _apply_step(U4[k], dg[0, s], rf_off[r], dt, rf_phase[r], m, d, e, V, T)
+                    _apply_step(U4[k + 1], dg[1, s], rf_off[r], dt, rf_phase[r], m, d, e, V, T)
             # V+ = Ub(-) Ua(+), V- = Ub(+) Ua(-): the centre pi pulse flips S
-            Vp = _matmul(UbM, UaP)
-            Vm = _matmul(UbP, UaM)
+            Vp = _matmul(U4[3], U4[0])
+            Vm = _matmul(U4[2], U4[1])
             for a in range(mult):
                 for b in range(mult):
                     W[a, b] = Vp[a, b] * np.conj(Vm[a, b])
-            _assemble(W, m, phi_a[o, g], phi_b[o, g], ns, tmp)
-            for i in range(n_pts):
-                c1[o, g, i] = tmp[i]
             # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
-            fourier_integral(Fso, tg, tg + half * dt, wr, ps)
-            ia = ps[0]
-            fourier_integral(Fso, tg + half * dt, tg + L * dt, wr, ps)
-            ib = ps[0]
+            ia = _fint1(Fso, tg, tg + half * dt, wr)
+            ib = _fint1(Fso, tg + half * dt, tg + L * dt, wr)
             for a in range(mult):
-                W0[a, a] = np.exp(-2j * m[a] * (ia - ib))
-            _assemble(W0, m, phi_a[o, g], phi_b[o, g], ns, tmp)
-            for i in range(n_pts):
-                c0[o, g, i] = tmp[i]
-    return c1, c0
+                w0[a] = np.exp(-2j * m[a] * (ia - ib))
+            _assemble(W, w0, m, phi_a[o, g], phi_b[o, g], ns, x, y, c1[o, g], c0[o, g])
