@@ -87,29 +87,49 @@ def _block_steps(block: Block, dt, L, channel):
 
 def _rf_table(steps, spin):
     """Unique rf states of a block: step -> index, the (a, a+1) elements of the x-phase
-    Hamiltonians 2 pi nu1 Ix (rad/s; Ix is real and tridiagonal in the Zeeman basis), phases (rad)."""
+    Hamiltonians 2 pi nu1 Ix (rad/s; Ix is real and tridiagonal in the Zeeman basis), and the
+    phase as z-rotation factors exp(-i phase m) with a flag saying whether the phase is not 0."""
     _, _, _, ix, _ = spin_operators(spin)
     sub = np.append(np.diagonal(ix, 1).real, 0.0)
+    m = spin - np.arange(len(sub))
     keys, idx = {}, np.empty(len(steps), np.int64)
-    offs, phases = [], []
+    offs, zph, phased = [], [], []
     for s, (amp, ph) in enumerate(steps):
         key = (float(amp), float(ph) % 360.0 if amp > 0 else 0.0)
         if key not in keys:
             keys[key] = len(offs)
             offs.append(2 * np.pi * key[0] * sub)
-            phases.append(np.radians(key[1]))
+            zph.append(np.exp(-1j * np.radians(key[1]) * m))
+            phased.append(key[1] != 0.0)
         idx[s] = keys[key]
-    return idx, np.ascontiguousarray(np.array(offs, float)), np.array(phases, float)
+    return (idx, np.ascontiguousarray(np.array(offs, float)), np.ascontiguousarray(np.array(zph, complex)),
+            np.array(phased, bool))
 
 
 def _time_factors(t0, dt, wr):
     """G[..., k - 1] = (e^{i k wr (t0 + dt)} - e^{i k wr t0}) / (i k wr), k = 1..N_HARM: the step
-    integrals of exp(i k wr t) shared by all crystallites (see spinsim._kernels._step_diagonals)."""
+    integrals of exp(i k wr t) shared by all crystallites."""
     k = np.arange(1, N_HARM + 1)
     a1 = k * wr * (np.asarray(t0, float)[..., None] + dt)
     a0 = k * wr * np.asarray(t0, float)[..., None]
     e = (np.cos(a1) - np.cos(a0)) + 1j * (np.sin(a1) - np.sin(a0))
     return np.ascontiguousarray(e / (1j * k * wr))
+
+
+def _step_diagonals(fi, fsi, m, G, dt):
+    """Average diagonal (rad/s) of every step for S up and S down: (n_ab, 2, n_steps, mult).
+
+    fi (n_ab, 9, mult), fsi (n_ab, 9) Fourier coefficients; G (n_steps, N_HARM) from
+    :func:`_time_factors`; the integral of F_0 over a step is F_0 dt (numpy twin of the kernel
+    ``spinsim._kernels._step_diagonals``)."""
+    up, down = slice(N_HARM + 1, None), slice(N_HARM - 1, None, -1)
+    wi = fi[:, N_HARM, :].real[:, None, :] * dt + (np.einsum("okm,sk->osm", fi[:, up], G)
+                                                    + np.einsum("okm,sk->osm", fi[:, down], G.conj())).real
+    ws = fsi[:, N_HARM].real[:, None] * dt + (fsi[:, up] @ G.T + fsi[:, down] @ G.conj().T).real
+    out = np.empty((len(fi), 2) + wi.shape[1:])
+    out[:, 0] = (wi + m * ws[..., None]) / dt
+    out[:, 1] = (wi - m * ws[..., None]) / dt
+    return out
 
 
 def fast_threads():
@@ -128,38 +148,50 @@ class _Partner:
         self.j = j
         self.m = sp.spin - np.arange(sp.multiplicity)
         self.offset = 2 * np.pi * offset_of(offsets, sp.isotope.symbol) * self.m
-        if isinstance(centre, IdealSaturation):
+        self.ideal = isinstance(centre, IdealSaturation)
+        if self.ideal:
             self.P = centre.matrix(sp.spin)
             return
         dt, L, shared, n_per = grid
         steps = _block_steps(centre, dt, L, sp.isotope.symbol)
-        self.rf_idx, self.rf_off, self.rf_phase = _rf_table(steps, sp.spin)
+        self.rf_idx, self.rf_off, self.rf_zph, self.rf_phased = _rf_table(steps, sp.spin)
         self.shared = bool(shared and len(self.rf_off) == 1)
-        self.n_per = n_per if self.shared else 1
         if self.shared:
-            self.G = _time_factors(np.arange(n_per) * dt, dt, wr)[None]
+            self.G = _time_factors(np.arange(n_per) * dt, dt, wr)
         else:
             self.G = _time_factors(taus[:, None] + np.arange(L)[None, :] * dt, dt, wr)
 
 
-def _partner_factors(pt, comps, wr, ns, grid, ng, phi_a, phi_b):
+def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
     """(c1, c0) of one partner for a chunk of orientations: (n_ab, n_gamma, n_pts) complex."""
     fi = comps.single[pt.j].copy()
     fi[:, N_HARM, :] -= np.sign(comps.omega0[pt.j]) * pt.offset
     n_ab = fi.shape[0]
     fsi = comps.pair.get((0, pt.j), np.zeros((n_ab, 2 * N_HARM + 1), complex))
-    if not hasattr(pt, "rf_idx"):
+    if pt.ideal:
         xa = np.exp(-2j * pt.m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
         yb = np.exp(2j * pt.m[None, None, None, :] * (ns[None, None, :, None] * phi_b[..., None, None]))
         cj1 = np.einsum("ogib,ba,ogia->ogi", yb, pt.P, xa) / len(pt.m)
         cj0 = np.einsum("ogia,ogia->ogi", yb, xa) / len(pt.m)
         return cj1, cj0
     dt, L = grid[0], grid[1]
-    cj1 = np.empty((n_ab, ng, len(ns)), complex)
+    half = L // 2
+    # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
+    ia = _fint(fsi[:, None, :], taus[None, :], taus[None, :] + half * dt, wr)
+    ib = _fint(fsi[:, None, :], taus[None, :] + half * dt, taus[None, :] + L * dt, wr)
+    w0 = np.exp(-2j * pt.m * (ia - ib)[..., None])
+    cj1 = np.empty((n_ab, len(taus), len(ns)), complex)
     cj0 = np.empty_like(cj1)
-    K.respdor_fast(np.ascontiguousarray(fi), np.ascontiguousarray(fsi), pt.m.astype(float), float(wr), ng, L,
-                   float(dt), pt.rf_idx, pt.rf_off, pt.rf_phase, pt.shared, pt.n_per, pt.G,
-                   np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b), ns, cj1, cj0)
+    phi_a, phi_b = np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b)
+    if pt.shared:
+        ok = K.respdor_fast_shared(_step_diagonals(fi, fsi, pt.m, pt.G, dt), pt.rf_off[0], pt.rf_zph[0],
+                                   bool(pt.rf_phased[0]), pt.m, float(dt), len(taus), L, phi_a, phi_b, w0, ns, cj1, cj0)
+    else:
+        ok = K.respdor_fast_steps(np.ascontiguousarray(fi), np.ascontiguousarray(fsi), pt.m, float(dt), L, pt.rf_idx,
+                                  pt.rf_off, pt.rf_zph, pt.rf_phased, pt.G, phi_a, phi_b, w0, ns, cj1, cj0)
+    if not ok:
+        raise RuntimeError("fast engine: the eigenvalues of a step Hamiltonian did not converge (non-finite "
+                           "interaction parameters?)")
     return cj1, cj0
 
 
@@ -180,7 +212,7 @@ def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flip
         fsi = comps.pair.get((0, pt.j), np.zeros((len(euler), 2 * N_HARM + 1), complex))
         phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
         phi_b = _redor_period_phase(fsi, wr, T, taus, flips)
-        cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, len(taus), phi_a, phi_b)
+        cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b)
         c1 *= cj1
         c0 *= cj0
     return c1, c0

@@ -328,13 +328,18 @@ def general_signal_periods(UA, Ucen, UB, ns, cont, rho0, dets, transfer, n_s):
 #
 # These kernels are serial and release the GIL (nogil=True): the driver runs chunks of
 # crystallites on a pool of Python threads, which also overlaps one chunk's numpy work with
-# another chunk's kernel. They allocate their work arrays once per call, use no numpy.linalg and
-# no array-slice assignment (whose broadcast checks cost seconds of compilation), so that a first
-# run compiles them in a few seconds. Argument types are fixed by the driver (C-contiguous float64,
-# complex128 and int64 arrays), so each kernel is compiled for one signature only.
+# another chunk's kernel. What a first run compiles is kept small: two entry kernels (gamma-shared
+# rotor period, or step by step), so that a run compiles only the one it uses; helpers without the
+# CPython and C wrappers (only kernels call them; the wrappers are most of a small function's
+# compile time); no numpy.linalg, no allocation outside the entry kernels, no array-slice
+# assignment (its broadcast checks cost seconds of compilation), no exceptions (a status is
+# returned); one signature each (the driver passes C-contiguous float64, complex128, int64 arrays).
+
+#: Decorator of the fast path's internal helpers (callable from kernels only, not from Python).
+_helper = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
-@njit(cache=True, nogil=True)
+@_helper
 def _tql2(d, e, V):
     """Eigenvalues and vectors of a real symmetric tridiagonal matrix, in place.
 
@@ -408,29 +413,28 @@ def _tql2(d, e, V):
     return ok
 
 
-@njit(cache=True, nogil=True)
-def _apply_step(U, diag, off, dt, phase, m, d, e, V, T):
-    """U <- S U in place, S = exp(-i phase Iz) exp(-i (diag + off) dt) exp(i phase Iz).
+@_helper
+def _apply_step(U, diag, off, dt, zph, phased, d, e, V, T):
+    """U <- S U in place, S = Z exp(-i (diag + off) dt) Z^dagger, Z = diag(zph) = exp(-i phase Iz).
 
     ``diag`` (rad/s) is the diagonal and ``off[a]`` the (a, a+1) element (rad/s) of the real
     symmetric tridiagonal Hamiltonian on the partner space: the rf is applied at phase x and
-    turned by a z rotation, so that only real symmetric eigenproblems are solved. ``d``, ``e``,
-    ``V`` (real) and ``T`` (complex) are work arrays of the partner dimension.
+    turned by the z rotation Z (only when ``phased``), so that only real symmetric eigenproblems
+    are solved. ``d``, ``e``, ``V`` (real) and ``T`` (complex) are work arrays of the partner
+    dimension. Returns False if the eigen-solver did not converge.
     """
-    n = m.shape[0]
+    n = diag.shape[0]
     for a in range(n):
         d[a] = diag[a]
         e[a] = off[a]
         for b in range(n):
             V[a, b] = 0.0
         V[a, a] = 1.0
-    if not _tql2(d, e, V):
-        raise RuntimeError("fast engine: eigenvalues of a step Hamiltonian did not converge")
-    if phase != 0.0:
+    ok = _tql2(d, e, V)
+    if phased:
         for a in range(n):
-            z = np.exp(1j * phase * m[a])
             for c in range(n):
-                U[a, c] *= z
+                U[a, c] *= np.conj(zph[a])
     # rows of V are the eigenvectors: T = diag(exp(-i lambda dt)) V U, then U = V^T T
     for k in range(n):
         for c in range(n):
@@ -439,7 +443,7 @@ def _apply_step(U, diag, off, dt, phase, m, d, e, V, T):
             v = V[k, a]
             for c in range(n):
                 T[k, c] += v * U[a, c]
-        z = np.exp(-1j * d[k] * dt)
+        z = complex(np.cos(d[k] * dt), -np.sin(d[k] * dt))
         for c in range(n):
             T[k, c] *= z
     for a in range(n):
@@ -450,19 +454,20 @@ def _apply_step(U, diag, off, dt, phase, m, d, e, V, T):
             v = V[k, a]
             for c in range(n):
                 U[a, c] += v * T[k, c]
-    if phase != 0.0:
+    if phased:
         for a in range(n):
-            z = np.exp(-1j * phase * m[a])
             for c in range(n):
-                U[a, c] *= z
+                U[a, c] *= zph[a]
+    return ok
 
 
-@njit(cache=True, nogil=True)
+@_helper
 def _step_diagonals(Fi, Fs, m, G, dt, sigma2, out):
     """Average diagonal (rad/s) of each step: out[s, a] = (int_s omega_a + sigma2 m_a int_s omega_SI) / dt.
 
     ``G[s, k - 1] = (e^{i k wr t1} - e^{i k wr t0}) / (i k wr)`` over step s (k = 1..NH) is shared
-    by all crystallites; the integral of F_0 over a step is F_0 dt.
+    by all crystallites; the integral of F_0 over a step is F_0 dt. (The numpy twin for a whole
+    chunk is ``spinsim._drivers_fast._step_diagonals``.)
     """
     n = m.shape[0]
     for s in range(G.shape[0]):
@@ -478,71 +483,83 @@ def _step_diagonals(Fi, Fs, m, G, dt, sigma2, out):
             out[s, a] = (w + sigma2 * m[a] * ws) / dt
 
 
-@njit(cache=True, nogil=True)
-def _fint1(F, t0, t1, wr):
-    """integral_{t0}^{t1} sum_k F[k] exp(i k wr t) dt (real part) of one row F (9,), rad."""
-    out = F[NH].real * (t1 - t0)
-    for k in range(1, NH + 1):
-        e = (np.cos(k * wr * t1) - np.cos(k * wr * t0)) + 1j * (np.sin(k * wr * t1) - np.sin(k * wr * t0))
-        fac = e / (1j * k * wr)
-        out += (F[NH + k] * fac).real + (F[NH - k] * np.conj(fac)).real
-    return out
+@_helper
+def _mul(A, B, out, dag):
+    """out = A B, or A B^dagger with ``dag`` (square matrices; out must not alias A or B)."""
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n):
+            acc = 0j
+            if dag:
+                for k in range(n):
+                    acc += A[i, k] * np.conj(B[j, k])
+            else:
+                for k in range(n):
+                    acc += A[i, k] * B[k, j]
+            out[i, j] = acc
 
 
-@njit(cache=True, nogil=True)
-def _copy_into(dst, src):
-    for a in range(src.shape[0]):
-        for b in range(src.shape[1]):
-            dst[a, b] = src[a, b]
-
-
-@njit(cache=True, nogil=True)
-def _range_product(P, start, length, n_per):
-    """Product of ``length`` consecutive periodic steps from ``start`` using prefix products P.
+@_helper
+def _range_product(P, start, length, n_per, out, A, B):
+    """out = product of ``length`` consecutive periodic steps from ``start``, from prefix products P.
 
     P[k] = S_{k-1} ... S_0 (P[0] = 1) over one period of n_per steps; steps are unitary, so a
-    contiguous range j..k-1 is P[k] P[j]^dag.
+    contiguous range j..k-1 is P[k] P[j]^dag. ``A``, ``B``: work matrices.
     """
-    mult = P.shape[1]
+    n = P.shape[1]
     a0 = start % n_per
     q = length // n_per
     r = length % n_per
-    U = _eye(mult)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = 1.0 if i == j else 0.0
     if q > 0:
-        full = _matmul_h(_matmul(P[a0], P[n_per]), P[a0])
+        _mul(P[a0], P[n_per], A, False)
+        _mul(A, P[a0], B, True)  # one full period from a0
         for _ in range(q):
-            U = _matmul(full, U)
+            _mul(B, out, A, False)
+            for i in range(n):
+                for j in range(n):
+                    out[i, j] = A[i, j]
     if r > 0:
         if a0 + r <= n_per:
-            part = _matmul_h(P[a0 + r], P[a0])
+            _mul(P[a0 + r], P[a0], A, True)
         else:
-            part = _matmul(P[a0 + r - n_per], _matmul_h(P[n_per], P[a0]))
-        U = _matmul(part, U)
-    return U
+            _mul(P[n_per], P[a0], B, True)
+            _mul(P[a0 + r - n_per], B, A, False)
+        _mul(A, out, B, False)
+        for i in range(n):
+            for j in range(n):
+                out[i, j] = B[i, j]
 
 
-@njit(cache=True, nogil=True)
-def _phase_powers(z, m, out):
-    """out[a] = z^(2 m[a]) for |z| = 1 and m = I, I-1, .., -I (2 m integer): one power and products."""
-    n = m.shape[0]
-    top = 1.0 + 0j
-    for _ in range(n - 1):  # 2 I = n - 1
-        top *= z
-    step = np.conj(z) * np.conj(z)
-    out[0] = top
-    for a in range(1, n):
-        out[a] = out[a - 1] * step
+@_helper
+def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
+    """c1, c0 of one crystallite from the four half-block propagators U4 = Ua(+), Ua(-), Ub(+), Ub(-).
 
-
-@njit(cache=True, nogil=True)
-def _assemble(W, w0, m, phi_a, phi_b, ns, x, y, c1, c0):
-    """c1[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a), n = ns[i];
-    c0[i] the same with the diagonal matrix diag(w0). ``x``, ``y``: work arrays (mult,) complex."""
+    c1[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a), n = ns[i], with
+    W = V+ o conj(V-) (V+ = Ub(-) Ua(+), V- = Ub(+) Ua(-): the centre pi pulse flips S); c0[i]
+    the same with the diagonal matrix diag(w0). A, B, W (mult, mult) and x, y (mult,): work arrays.
+    """
     mult = m.shape[0]
+    _mul(U4[3], U4[0], A, False)
+    _mul(U4[2], U4[1], B, False)
+    for a in range(mult):
+        for b in range(mult):
+            W[a, b] = A[a, b] * np.conj(B[a, b])
     for i in range(ns.shape[0]):
         n = ns[i]
-        _phase_powers(np.exp(-1j * n * phi_a), m, x)
-        _phase_powers(np.exp(1j * n * phi_b), m, y)
+        # exp(-2i m n Phi_a) = z^(2m), z = exp(-i n Phi_a); 2m = 2I, 2I - 2, .., -2I
+        za = complex(np.cos(n * phi_a), -np.sin(n * phi_a))
+        zb = complex(np.cos(n * phi_b), np.sin(n * phi_b))
+        x[0] = 1.0
+        y[0] = 1.0
+        for _ in range(mult - 1):
+            x[0] *= za
+            y[0] *= zb
+        for a in range(1, mult):
+            x[a] = x[a - 1] * np.conj(za) * np.conj(za)
+            y[a] = y[a - 1] * np.conj(zb) * np.conj(zb)
         acc = 0j
         acc0 = 0j
         for b in range(mult):
@@ -555,96 +572,113 @@ def _assemble(W, w0, m, phi_a, phi_b, ns, x, y, c1, c0):
         c0[i] = acc0 / mult
 
 
-@njit(cache=True, nogil=True)
-def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_off, rf_phase, shared, n_per, G, phi_a, phi_b, ns,
-                 c1, c0):
-    """S1 and S0 coherence amplitudes for one partner spin, REDOR-type recoupling with ideal S pulses.
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w0, ns, c1, c0):
+    """S1 and S0 coherence amplitudes for one partner spin: constant rf, one rotor period of steps
+    shared by every gamma angle.
 
     The central block (``L`` steps of ``dt`` s, even L, an ideal S pi pulse after step L/2) starts
-    at rotor phase 0 of crystallite gamma = 0; crystallite g is shifted by g tau_R / n_gamma. With
-    ``shared`` (rf identical at every step, and tau_R = n_per dt with n_per a multiple of
-    n_gamma), one period of step propagators and its prefix products serve every gamma.
+    at rotor phase 0 of crystallite gamma = 0; crystallite g is shifted by g tau_R / n_gamma, and
+    tau_R = n_per dt with n_per a multiple of n_gamma, so the prefix products of one period of
+    step propagators give every gamma's half-block propagators.
 
     Parameters
     ----------
-    Fi : (n_ab, 9, mult) complex
-        Partner diagonal (rad/s) including the rf carrier offset.
-    Fsi : (n_ab, 9) complex
-        Coefficient of 2 S_z I_z (rad/s).
-    m : (mult,) float
-        Magnetic quantum numbers of the partner basis.
-    rf_idx : (L,) int, rf_off : (n_rf, mult) float, rf_phase : (n_rf,) float
-        rf of each step: element (a, a+1) of the x-phase Hamiltonian 2 pi nu1 Ix (rad/s), phase (rad).
-    G : (n_tab, n_steps, NH) complex
-        Time factors of the steps (see :func:`_step_diagonals`): with ``shared`` one table of the
-        n_per steps of a rotor period from t = 0; else one table of the L steps per gamma angle.
+    dg : (n_ab, 2, n_per, mult) float
+        Average diagonal of each step of the period from rotor phase 0 (rad/s), S up and S down.
+    off : (mult,) float, zph : (mult,) complex, phased : bool
+        Elements (a, a+1) of the x-phase rf Hamiltonian 2 pi nu1 Ix (rad/s); exp(-i phase m_a).
     phi_a, phi_b : (n_ab, n_gamma) float
         Per-rotor-period S-I phase integral_period omega_SI(t) s(t) dt of the first and second
         recoupling halves (rad).
+    w0 : (n_ab, n_gamma, mult) complex
+        S0 (no rf) partner phase factors of the block.
     ns : (n_pts,) int
         Rotor periods per half.
     c1, c0 : (n_ab, n_gamma, n_pts) complex
         Output: normalised partner factors of the S coherence with and without the block's rf.
+
+    Returns
+    -------
+    bool
+        False if an eigenvalue of a step Hamiltonian did not converge (the output is then invalid).
     """
-    n_ab = Fi.shape[0]
+    n_ab = dg.shape[0]
+    n_per = dg.shape[2]
     mult = m.shape[0]
     half = L // 2
-    tr = 2 * np.pi / wr
-    n_steps = G.shape[1]
-    dg = np.empty((2, n_steps, mult))
     P = np.empty((2, n_per + 1, mult, mult), np.complex128)
     U4 = np.empty((4, mult, mult), np.complex128)
-    W = np.empty((mult, mult), np.complex128)
-    w0 = np.empty(mult, np.complex128)
-    d = np.empty(mult)
-    e = np.empty(mult)
+    W = np.empty((3, mult, mult), np.complex128)
     V = np.empty((mult, mult))
-    T = np.empty((mult, mult), np.complex128)
-    x = np.empty(mult, np.complex128)
-    y = np.empty(mult, np.complex128)
+    de = np.empty((2, mult))
+    xy = np.empty((2, mult), np.complex128)
+    ok = True
     for o in range(n_ab):
-        Fio = Fi[o]
-        Fso = Fsi[o]
-        if shared:
-            r = rf_idx[0]
-            for si in range(2):
-                _step_diagonals(Fio, Fso, m, G[0], dt, 1.0 - 2.0 * si, dg[si])
-                for a in range(mult):
-                    for b in range(mult):
-                        P[si, 0, a, b] = 1.0 if a == b else 0.0
-                for p in range(n_per):
-                    _copy_into(P[si, p + 1], P[si, p])
-                    _apply_step(P[si, p + 1], dg[si, p], rf_off[r], dt, rf_phase[r], m, d, e, V, T)
-        for g in range(n_gamma):
-            tg = g * tr / n_gamma
-            if shared:
-                off = (g * n_per) // n_gamma
-                # UaP, UaM, UbP, UbM
-                _copy_into(U4[0], _range_product(P[0], off, half, n_per))
-                _copy_into(U4[1], _range_product(P[1], off, half, n_per))
-                _copy_into(U4[2], _range_product(P[0], off + half, L - half, n_per))
-                _copy_into(U4[3], _range_product(P[1], off + half, L - half, n_per))
-            else:
-                for si in range(2):
-                    _step_diagonals(Fio, Fso, m, G[g], dt, 1.0 - 2.0 * si, dg[si])
-                for k in range(4):
-                    for a in range(mult):
-                        for b in range(mult):
-                            U4[k, a, b] = 1.0 if a == b else 0.0
-                for s in range(L):
-                    r = rf_idx[s]
-                    k = 0 if s < half else 2
-                    _apply_step(U4[k], dg[0, s], rf_off[r], dt, rf_phase[r], m, d, e, V, T)
-                    _apply_step(U4[k + 1], dg[1, s], rf_off[r], dt, rf_phase[r], m, d, e, V, T)
-            # V+ = Ub(-) Ua(+), V- = Ub(+) Ua(-): the centre pi pulse flips S
-            Vp = _matmul(U4[3], U4[0])
-            Vm = _matmul(U4[2], U4[1])
+        for si in range(2):
             for a in range(mult):
                 for b in range(mult):
-                    W[a, b] = Vp[a, b] * np.conj(Vm[a, b])
-            # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
-            ia = _fint1(Fso, tg, tg + half * dt, wr)
-            ib = _fint1(Fso, tg + half * dt, tg + L * dt, wr)
-            for a in range(mult):
-                w0[a] = np.exp(-2j * m[a] * (ia - ib))
-            _assemble(W, w0, m, phi_a[o, g], phi_b[o, g], ns, x, y, c1[o, g], c0[o, g])
+                    P[si, 0, a, b] = 1.0 if a == b else 0.0
+            for p in range(n_per):
+                for a in range(mult):
+                    for b in range(mult):
+                        P[si, p + 1, a, b] = P[si, p, a, b]
+                ok &= _apply_step(P[si, p + 1], dg[o, si, p], off, dt, zph, phased, de[0], de[1], V, W[0])
+        for g in range(n_gamma):
+            off_g = (g * n_per) // n_gamma
+            _range_product(P[0], off_g, half, n_per, U4[0], W[0], W[1])
+            _range_product(P[1], off_g, half, n_per, U4[1], W[0], W[1])
+            _range_product(P[0], off_g + half, L - half, n_per, U4[2], W[0], W[1])
+            _range_product(P[1], off_g + half, L - half, n_per, U4[3], W[0], W[1])
+            _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
+                                 c1[o, g], c0[o, g])
+    return ok
+
+
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, phi_a, phi_b, w0, ns, c1, c0):
+    """Like :func:`respdor_fast_shared` for any block (shaped, phase-modulated, or whose steps do
+    not tile a rotor period): every gamma angle's L steps are propagated one by one.
+
+    Parameters
+    ----------
+    Fi : (n_ab, 9, mult) complex, Fsi : (n_ab, 9) complex
+        Partner diagonal (rad/s, rf carrier offset included) and the coefficient of 2 S_z I_z.
+    rf_idx : (L,) int; rf_off : (n_rf, mult) float; rf_zph : (n_rf, mult) complex; rf_phased : (n_rf,) bool
+        rf state of each step (see :func:`respdor_fast_shared`).
+    G : (n_gamma, L, NH) complex
+        Time factors of each gamma angle's steps (:func:`_step_diagonals`).
+
+    Returns
+    -------
+    bool
+        False if an eigenvalue of a step Hamiltonian did not converge (the output is then invalid).
+    """
+    n_ab = Fi.shape[0]
+    n_gamma = G.shape[0]
+    mult = m.shape[0]
+    half = L // 2
+    dg = np.empty((2, L, mult))
+    U4 = np.empty((4, mult, mult), np.complex128)
+    W = np.empty((3, mult, mult), np.complex128)
+    V = np.empty((mult, mult))
+    de = np.empty((2, mult))
+    xy = np.empty((2, mult), np.complex128)
+    ok = True
+    for o in range(n_ab):
+        for g in range(n_gamma):
+            _step_diagonals(Fi[o], Fsi[o], m, G[g], dt, 1.0, dg[0])
+            _step_diagonals(Fi[o], Fsi[o], m, G[g], dt, -1.0, dg[1])
+            for k in range(4):
+                for a in range(mult):
+                    for b in range(mult):
+                        U4[k, a, b] = 1.0 if a == b else 0.0
+            for s in range(L):
+                r = rf_idx[s]
+                k = 0 if s < half else 2
+                for si in range(2):
+                    ok &= _apply_step(U4[k + si], dg[si, s], rf_off[r], dt, rf_zph[r], rf_phased[r], de[0], de[1],
+                                      V, W[0])
+            _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
+                                 c1[o, g], c0[o, g])
+    return ok
