@@ -539,7 +539,7 @@ def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
 
     c1[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a), n = ns[i], with
     W = V+ o conj(V-) (V+ = Ub(-) Ua(+), V- = Ub(+) Ua(-): the centre pi pulse flips S); c0[i]
-    the same with the diagonal matrix diag(w0). A, B, W (mult, mult) and x, y (mult,): work arrays.
+    the same with the diagonal matrix diag(w0). A, B, W (mult, mult) and x, y (2, mult): work arrays.
     """
     mult = m.shape[0]
     _mul(U4[3], U4[0], A, False)
@@ -549,25 +549,32 @@ def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
             W[a, b] = A[a, b] * np.conj(B[a, b])
     for i in range(ns.shape[0]):
         n = ns[i]
-        # exp(-2i m n Phi_a) = z^(2m), z = exp(-i n Phi_a); 2m = 2I, 2I - 2, .., -2I
-        za = complex(np.cos(n * phi_a), -np.sin(n * phi_a))
-        zb = complex(np.cos(n * phi_b), np.sin(n * phi_b))
-        x[0] = 1.0
-        y[0] = 1.0
-        for _ in range(mult - 1):
-            x[0] *= za
-            y[0] *= zb
-        for a in range(1, mult):
-            x[a] = x[a - 1] * np.conj(za) * np.conj(za)
-            y[a] = y[a - 1] * np.conj(zb) * np.conj(zb)
+        if i == 0 or n != ns[i - 1] + 1:
+            # exp(-2i m n Phi_a) = z^(2m), z = exp(-i n Phi_a); 2m = 2I, 2I - 2, .., -2I
+            for k in range(2):
+                nk = n if k == 0 else 1  # the factors at n, then the steps n -> n + 1 (in dx, dy)
+                za = complex(np.cos(nk * phi_a), -np.sin(nk * phi_a))
+                zb = complex(np.cos(nk * phi_b), np.sin(nk * phi_b))
+                x[k, 0] = 1.0
+                y[k, 0] = 1.0
+                for _ in range(mult - 1):
+                    x[k, 0] *= za
+                    y[k, 0] *= zb
+                for a in range(1, mult):
+                    x[k, a] = x[k, a - 1] * np.conj(za) * np.conj(za)
+                    y[k, a] = y[k, a - 1] * np.conj(zb) * np.conj(zb)
+        else:  # consecutive n (the usual time axis): one product per factor
+            for a in range(mult):
+                x[0, a] *= x[1, a]
+                y[0, a] *= y[1, a]
         acc = 0j
         acc0 = 0j
         for b in range(mult):
             row = 0j
             for a in range(mult):
-                row += W[b, a] * x[a]
-            acc += y[b] * row
-            acc0 += w0[b] * y[b] * x[b]
+                row += W[b, a] * x[0, a]
+            acc += y[0, b] * row
+            acc0 += w0[b] * y[0, b] * x[0, b]
         c1[i] = acc / mult
         c0[i] = acc0 / mult
 
@@ -612,7 +619,7 @@ def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w
     W = np.empty((3, mult, mult), np.complex128)
     V = np.empty((mult, mult))
     de = np.empty((2, mult))
-    xy = np.empty((2, mult), np.complex128)
+    xy = np.empty((2, 2, mult), np.complex128)
     ok = True
     for o in range(n_ab):
         for si in range(2):
@@ -663,7 +670,7 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
     W = np.empty((3, mult, mult), np.complex128)
     V = np.empty((mult, mult))
     de = np.empty((2, mult))
-    xy = np.empty((2, mult), np.complex128)
+    xy = np.empty((2, 2, mult), np.complex128)
     ok = True
     for o in range(n_ab):
         for g in range(n_gamma):
