@@ -11,7 +11,7 @@ import numpy as np
 from . import _kernels as K
 from ._crystallites import _chunks, crystallite_chunks
 from ._experiment import IdealSaturation, offset_of
-from ._results import powder_sums
+from ._results import N_CLASSES, PowderPartials
 from .hamiltonian import N_HARM, interaction_components, spin_operators
 from .sequences import Block
 
@@ -195,6 +195,12 @@ def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
     return cj1, cj0
 
 
+def _whole_periods(T, wr):
+    """Whether a block of T s is a whole number of rotor periods (to 1e-9 of a period)."""
+    k = T * wr / (2 * np.pi)
+    return abs(k - round(k)) < 1e-9
+
+
 def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flips):
     """c1, c0 (n_ab, n_gamma, n_pts) of a chunk of (alpha, beta) orientations ``euler``."""
     comps = interaction_components(system, euler)
@@ -211,7 +217,9 @@ def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flip
     for pt in partners:
         fsi = comps.pair.get((0, pt.j), np.zeros((len(euler), 2 * N_HARM + 1), complex))
         phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
-        phi_b = _redor_period_phase(fsi, wr, T, taus, flips)
+        # a block of whole rotor periods: the second half's period phase is the first's (the
+        # kernels then sum 2 mult - 1 terms per time instead of mult^2)
+        phi_b = phi_a if _whole_periods(T, wr) else _redor_period_phase(fsi, wr, T, taus, flips)
         cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b)
         c1 *= cj1
         c0 *= cj0
@@ -229,23 +237,37 @@ def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, 
     grid = None if ideal else _block_grid(centre, tr, ng, max_dt)
     partners = [_Partner(system, j, offsets, centre, grid, taus, wr) for j in range(1, system.n_spins)]
     euler = powder.euler_ab()
-    c1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
-    c0_all = np.empty_like(c1_all)
+    # per-class, per-gamma sums taken chunk by chunk: no (n_ab, n_gamma, n_times) array is kept
+    p0 = np.zeros((N_CLASSES, ng, len(ns)), complex)
+    p1 = np.zeros_like(p0)
 
     def work(a, b):
-        return _chunk_factors(system, euler[a:b], partners, offsets, wr, ns, T, grid, taus, flips)
+        c1, c0 = _chunk_factors(system, euler[a:b], partners, offsets, wr, ns, T, grid, taus, flips)
+        return _class_sums(powder.weights, a, b, c0, ng), _class_sums(powder.weights, a, b, c1, ng)
 
     threads = fast_threads()
     with crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
-        for a, b, (c1, c0) in _in_threads(work, chunks, _chunks(powder.n_ab, chunk), threads):
-            c1_all[a:b] = c1
-            c0_all[a:b] = c0
-    s0, s1, partials = powder_sums(powder.weights, c0_all, c1_all)
+        for a, b, (q0, q1) in _in_threads(work, chunks, _chunks(powder.n_ab, chunk), threads):
+            p0 += q0
+            p1 += q1
+    wk = np.array([powder.weights[k::N_CLASSES].sum() for k in range(N_CLASSES)])
+    s0, s1, partials = p0.sum((0, 1)), p1.sum((0, 1)), PowderPartials(p0, p1, wk)
     info = {"engine": "fast", "block_dt_s": None if ideal else grid[0], "block_steps": None if ideal else grid[1],
             "partials": partials, "threads": threads}
     if not ideal:
         info["shared_gamma_steps"] = bool(grid[2])
     return s0, s1, info
+
+
+def _class_sums(weights, a, b, signal, ng):
+    """The chunk's share of :func:`spinsim._results.class_sums`: orientations a..b-1 (j in class
+    j mod N_CLASSES), weighted w_j / n_gamma, summed per class and gamma angle."""
+    out = np.zeros((N_CLASSES,) + signal.shape[1:], complex)
+    for k in range(N_CLASSES):
+        first = (k - a) % N_CLASSES  # the chunk's first row of class k
+        if a + first < b:
+            out[k] = np.einsum("o,ogi->gi", weights[a + first:b:N_CLASSES] / ng, signal[first::N_CLASSES])
+    return out
 
 
 def _in_threads(work, chunks, ranges, threads):

@@ -534,6 +534,47 @@ def _range_product(P, start, length, n_per, out, A, B):
 
 
 @_helper
+def _assemble_bands(W, w0, phi, ns, x, y, c1, c0):
+    """The assembly of :func:`_centre_and_assemble` when Phi_a = Phi_b = phi (a block of whole rotor
+    periods): exp(2i n (m' - m) phi) depends on m' - m = a - b only, so
+
+    c1[i] = (1/mult) sum_k B_k z^k, B_k = sum_{a - b = k} W[b, a], z = exp(2i n phi),
+
+    2 mult - 1 terms per time instead of mult^2; c0 = (1/mult) sum_a w0[a] for every time.
+    x (2, mult) holds B_k for k = 0..mult-1 (x[0]) and k = 0..-(mult-1) (x[1]); y (2, mult) the powers.
+    """
+    mult = W.shape[0]
+    for k in range(mult):
+        bp = 0j
+        bm = 0j
+        for b in range(mult - k):
+            bp += W[b, b + k]
+            bm += W[b + k, b]
+        x[0, k] = bp
+        x[1, k] = bm
+    s0 = 0j
+    for a in range(mult):
+        s0 += w0[a]
+    for i in range(ns.shape[0]):
+        n = ns[i]
+        if i == 0 or n != ns[i - 1] + 1:
+            y[0, 0] = 1.0
+            y[0, 1] = complex(np.cos(2 * n * phi), np.sin(2 * n * phi))  # z
+            y[1, 0] = 1.0
+            y[1, 1] = complex(np.cos(2 * phi), np.sin(2 * phi))  # the step z(n + 1) / z(n)
+        else:
+            y[0, 1] *= y[1, 1]
+        z = y[0, 1]
+        acc = x[0, 0]
+        zk = 1.0 + 0j
+        for k in range(1, mult):
+            zk *= z
+            acc += x[0, k] * zk + x[1, k] * np.conj(zk)
+        c1[i] = acc / mult
+        c0[i] = s0 / mult
+
+
+@_helper
 def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
     """c1, c0 of one crystallite from the four half-block propagators U4 = Ua(+), Ua(-), Ub(+), Ub(-).
 
@@ -547,6 +588,9 @@ def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
     for a in range(mult):
         for b in range(mult):
             W[a, b] = A[a, b] * np.conj(B[a, b])
+    if phi_a == phi_b:
+        _assemble_bands(W, w0, phi_a, ns, x, y, c1, c0)
+        return
     for i in range(ns.shape[0]):
         n = ns[i]
         if i == 0 or n != ns[i - 1] + 1:

@@ -263,6 +263,7 @@ def test_a_fast_engine_run_with_an_empty_cache_compiles_only_fast_engine_kernels
     proc = _run_child(code, tmp_path, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = json.loads(proc.stdout.strip().splitlines()[-1])
-    fast = {"_tql2", "_apply_step", "_mul", "_range_product", "_centre_and_assemble", "respdor_fast_shared"}
+    fast = {"_tql2", "_apply_step", "_mul", "_range_product", "_centre_and_assemble", "_assemble_bands",
+            "respdor_fast_shared"}
     assert "spinsim._kernels.respdor_fast_shared" in names  # and not the step-by-step kernel
     assert {n.rsplit(".", 1)[1] for n in names} <= fast, names
