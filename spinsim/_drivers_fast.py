@@ -2,6 +2,8 @@
 
 Free evolution is diagonal and integrated exactly from Fourier coefficients; the central block's
 propagator is computed once per crystallite and serves every recoupling time; partners factorise.
+Chunks of crystallites run on :func:`fast_threads` Python threads (the kernels release the GIL);
+their powder class sums are taken chunk by chunk, so memory does not grow with the time axis.
 """
 
 from __future__ import annotations

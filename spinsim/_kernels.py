@@ -345,8 +345,9 @@ def _tql2(d, e, V):
 
     On entry ``d`` holds the diagonal, ``e[a]`` the element (a, a+1) (``e[n-1]`` ignored) and
     ``V`` the identity; on exit ``d`` holds the eigenvalues and row k of ``V`` the eigenvector
-    of ``d[k]`` (unsorted; rows, so that the rotations below run over contiguous memory). Implicit QL with Wilkinson shifts (EISPACK tql2, as in JAMA); returns
-    False if an eigenvalue did not converge in 60 iterations.
+    of ``d[k]`` (unsorted; rows, so that the rotations below run over contiguous memory).
+    Implicit QL with Wilkinson shifts (EISPACK tql2, as in JAMA); returns False if an eigenvalue
+    did not converge in 60 iterations.
     """
     n = d.shape[0]
     e[n - 1] = 0.0
