@@ -12,6 +12,11 @@ Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baselin
    an empty numba cache (NUMBA_CACHE_DIR), then the same again with the cache filled: CPU and wall
    seconds of each process (start-up, imports, compilation, simulation, writing).
 
+4. with ``--fresh-venv``: the same two runs in a new virtual environment (``python -m venv``, the
+   packages respdor and spinsim copied into its site-packages and byte-compiled, as an install
+   does; the other dependencies from this interpreter's site-packages through a .pth file), so the
+   first run finds no numba cache and no __pycache__ of its own.
+
 Every measurement runs in a child process whose PYTHONPATH is this repository, or, with
 ``--baseline PATH``, also another checkout measured the same way in the same run (side by side).
 The machine's load average is printed before and after: wall times mean little on a busy machine.
@@ -78,16 +83,66 @@ def cli_run(repo, cache, workdir, name):
     return _children_cpu() - c0, time.perf_counter() - w0
 
 
+def fresh_venv(where):
+    """A new virtual environment with this checkout's respdor and spinsim copied in: its python."""
+    import shutil
+    import site
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    py = Path(where) / "bin" / "python"
+    target = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip())
+    deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
+    (target / "zz_dependencies.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
+    for pkg in ("respdor", "spinsim"):
+        shutil.copytree(ROOT / pkg, target / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([str(py), "-m", "compileall", "-q", str(target / "respdor"), str(target / "spinsim")],
+                   check=True, capture_output=True)
+    return py
+
+
+def venv_run(py, workdir, name):
+    """(CPU s, wall s) of `python -m respdor simulate` of the fresh environment (its own numba cache)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    cmd = [str(py), "-m", "respdor", "simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
+           "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
+    c0, w0 = _children_cpu(), time.perf_counter()
+    subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, check=True)
+    return _children_cpu() - c0, time.perf_counter() - w0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--powder", type=int, default=986, help="ZCW (alpha, beta) set of the warm case (default 986)")
     ap.add_argument("--gamma", type=int, default=16, help="gamma angles of the warm case (default 16)")
     ap.add_argument("--baseline", type=Path, help="another checkout measured the same way, side by side")
     ap.add_argument("--skip-cold", action="store_true", help="leave out the cold-start rows")
+    ap.add_argument("--skip-warm", action="store_true", help="leave out the warm and thread rows")
+    ap.add_argument("--fresh-venv", action="store_true", help="also cold vs warm in a new virtual environment")
     args = ap.parse_args(argv)
     repos = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at the start")
+    if not args.skip_warm:
+        warm_and_threads(repos, args)
+    if not args.skip_cold:
+        cold_rows(repos)
+    if args.fresh_venv:
+        print("# 4. the same command in a fresh virtual environment (this checkout copied in), default threads")
+        print("| run | CPU s | wall s |\n|---|---|---|")
+        with tempfile.TemporaryDirectory() as tmp:
+            py = fresh_venv(Path(tmp) / "venv")
+            cold = venv_run(py, tmp, "cold")
+            warm = venv_run(py, tmp, "warm")
+        print(f"| first (cold) | {cold[0]:.1f} | {cold[1]:.1f} |\n| second (warm) | {warm[0]:.1f} | {warm[1]:.1f} |")
+        print(f"cold / warm: {cold[0] / warm[0]:.2f} (CPU), {cold[1] / warm[1]:.2f} (wall)", flush=True)
+    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
+def warm_and_threads(repos, args):
     print(f"# 1. warm, one thread: 13C{{27Al}} CW, ZCW {args.powder} x {args.gamma}, 16 points; "
           f"SIMPSON {SIMPSON_CPU_S} s CPU")
     print("| code | CPU s | SIMPSON / this | last dS/S0 |")
@@ -104,20 +159,20 @@ def main(argv=None):
         two = warm_run(repo, 4181, 32, 2)
         print(f"| {label} | {one['wall']:.2f} | {two['wall']:.2f} | {one['wall'] / two['wall']:.2f}x | "
               f"{one['cpu']:.2f} | {two['cpu']:.2f} |", flush=True)
-    if not args.skip_cold:
-        print("# 3. `respdor simulate data/c13_al27_respdor.toml --plot none` (ZCW 4181 x 32), default threads; "
-              "cold = empty numba cache")
-        print("| code | cold CPU s | warm CPU s | cold / warm CPU | cold wall s | warm wall s | cold / warm wall |")
-        print("|---|---|---|---|---|---|---|")
-        for label, repo in repos:
-            with tempfile.TemporaryDirectory() as tmp:
-                cache = str(Path(tmp) / "numba-cache")
-                cold = cli_run(repo, cache, tmp, "cold")
-                warm = cli_run(repo, cache, tmp, "warm")
-            print(f"| {label} | {cold[0]:.1f} | {warm[0]:.1f} | {cold[0] / warm[0]:.2f} | {cold[1]:.1f} | "
-                  f"{warm[1]:.1f} | {cold[1] / warm[1]:.2f} |", flush=True)
-    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
-    return 0
+
+
+def cold_rows(repos):
+    print("# 3. `respdor simulate data/c13_al27_respdor.toml --plot none` (ZCW 4181 x 32), default threads; "
+          "cold = empty numba cache")
+    print("| code | cold CPU s | warm CPU s | cold / warm CPU | cold wall s | warm wall s | cold / warm wall |")
+    print("|---|---|---|---|---|---|---|")
+    for label, repo in repos:
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = str(Path(tmp) / "numba-cache")
+            cold = cli_run(repo, cache, tmp, "cold")
+            warm = cli_run(repo, cache, tmp, "warm")
+        print(f"| {label} | {cold[0]:.1f} | {warm[0]:.1f} | {cold[0] / warm[0]:.2f} | {cold[1]:.1f} | "
+              f"{warm[1]:.1f} | {cold[1] / warm[1]:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
