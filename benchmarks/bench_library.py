@@ -43,7 +43,8 @@ def throughput(tmp, powder):
     print("\n| workers | curves | build wall (s) | grid wall (s) | curves/s |\n|---|---|---|---|---|")
     for w, n, wall, grid, cps in rows:
         print(f"| {w} | {n} | {wall:.1f} | {grid:.1f} | {cps:.2f} |")
-    print(f"scaling 2 workers / 1 worker: {rows[1][4] / rows[0][4]:.2f}x", flush=True)
+    print(f"scaling 2 workers / 1 worker: {rows[1][4] / rows[0][4]:.2f}x (one task per curve; load average "
+          f"{os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", flush=True)
 
 
 def density(tmp, powder):

@@ -649,23 +649,34 @@ def _write_point(f, p, arr, shape):
 
 
 def _run_grid(client, f, raw, axes, couplings, times, pw, todo, shape, stats, progress):
+    """The grid: one task per curve (parameter point x coupling row), so that progress shows within
+    seconds and the workers stay busy to the end; a point is written, whole, when its last row is in."""
     from dask.distributed import as_completed
 
+    n_d = len(couplings)
     futures = {}
     t_submit = time.perf_counter()
     for p in todo:
         values = {a.name: float(a.values[i]) for a, i in zip(axes, p)}
-        fut = client.submit(simulate_point, raw, values, couplings, times[0], pw, times[1], pure=False)
-        futures[fut] = p
+        for k in range(n_d):
+            fut = client.submit(simulate_point, raw, values, couplings[k:k + 1], times[0], pw, times[1][k:k + 1],
+                                pure=False)
+            futures[fut] = (p, k)
+    rows = {}  # point -> [its array (3, n_D, n_t), rows still to come]
     hit, previous = _note_sigint()
     try:
-        with tracking(progress, len(todo), "library", "points") as bar:
+        with tracking(progress, len(todo) * n_d, "library", "curves") as bar:
             for fut in as_completed(futures):
                 if hit.is_set():  # a Ctrl-C whose KeyboardInterrupt the Dask machinery swallowed
                     raise KeyboardInterrupt
+                p, k = futures[fut]
+                entry = rows.setdefault(p, [np.full((3, n_d, len(times[0])), np.nan), n_d])
+                entry[0][:, k] = fut.result()[:, 0]
+                entry[1] -= 1
                 stats["grid_s"] = time.perf_counter() - t_submit
-                _write_point(f, futures[fut], fut.result(), shape)
-                stats["computed"] += 1
+                if entry[1] == 0:
+                    _write_point(f, p, rows.pop(p)[0], shape)
+                    stats["computed"] += 1
                 bar.advance(1)
             if hit.is_set():
                 raise KeyboardInterrupt

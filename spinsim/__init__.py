@@ -39,7 +39,8 @@ _LAZY = {
     "RfInhomogeneity": ".simulate",
     "describe_experiment": ".simulate",
     "SimulationResult": ".simulate",
-    "transfer_matrix": ".simulate",
+    # numpy only: the analytical models of respdor need it without the engines (and numba)
+    "transfer_matrix": "._experiment",
     "load_spec": ".spec",
     "simulate_spec": ".spec",
     "Spin": ".system",

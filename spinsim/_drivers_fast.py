@@ -2,6 +2,8 @@
 
 Free evolution is diagonal and integrated exactly from Fourier coefficients; the central block's
 propagator is computed once per crystallite and serves every recoupling time; partners factorise.
+Chunks of crystallites run on :func:`fast_threads` Python threads (the kernels release the GIL);
+their powder class sums are taken chunk by chunk, so memory does not grow with the time axis.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels as K
-from ._crystallites import crystallite_chunks
+from ._crystallites import _chunks, crystallite_chunks
 from ._experiment import IdealSaturation, offset_of
-from ._results import powder_sums
+from ._results import N_CLASSES, PowderPartials
 from .hamiltonian import N_HARM, interaction_components, spin_operators
 from .sequences import Block
 
@@ -86,18 +88,144 @@ def _block_steps(block: Block, dt, L, channel):
 
 
 def _rf_table(steps, spin):
-    """Unique rf states of a block: step -> index, x-phase Hamiltonians (rad/s), phases (rad)."""
+    """Unique rf states of a block: step -> index, the (a, a+1) elements of the x-phase
+    Hamiltonians 2 pi nu1 Ix (rad/s; Ix is real and tridiagonal in the Zeeman basis), and the
+    phase as z-rotation factors exp(-i phase m) with a flag saying whether the phase is not 0."""
     _, _, _, ix, _ = spin_operators(spin)
+    sub = np.append(np.diagonal(ix, 1).real, 0.0)
+    m = spin - np.arange(len(sub))
     keys, idx = {}, np.empty(len(steps), np.int64)
-    mats, phases = [], []
+    offs, zph, phased = [], [], []
     for s, (amp, ph) in enumerate(steps):
         key = (float(amp), float(ph) % 360.0 if amp > 0 else 0.0)
         if key not in keys:
-            keys[key] = len(mats)
-            mats.append(2 * np.pi * key[0] * ix)
-            phases.append(np.radians(key[1]))
+            keys[key] = len(offs)
+            offs.append(2 * np.pi * key[0] * sub)
+            zph.append(np.exp(-1j * np.radians(key[1]) * m))
+            phased.append(key[1] != 0.0)
         idx[s] = keys[key]
-    return idx, np.ascontiguousarray(np.array(mats, complex)), np.array(phases, float)
+    return (idx, np.ascontiguousarray(np.array(offs, float)), np.ascontiguousarray(np.array(zph, complex)),
+            np.array(phased, bool))
+
+
+def _time_factors(t0, dt, wr):
+    """G[..., k - 1] = (e^{i k wr (t0 + dt)} - e^{i k wr t0}) / (i k wr), k = 1..N_HARM: the step
+    integrals of exp(i k wr t) shared by all crystallites."""
+    k = np.arange(1, N_HARM + 1)
+    a1 = k * wr * (np.asarray(t0, float)[..., None] + dt)
+    a0 = k * wr * np.asarray(t0, float)[..., None]
+    e = (np.cos(a1) - np.cos(a0)) + 1j * (np.sin(a1) - np.sin(a0))
+    return np.ascontiguousarray(e / (1j * k * wr))
+
+
+def _step_diagonals(fi, fsi, m, G, dt):
+    """Average diagonal (rad/s) of every step for S up and S down: (n_ab, 2, n_steps, mult).
+
+    fi (n_ab, 9, mult), fsi (n_ab, 9) Fourier coefficients; G (n_steps, N_HARM) from
+    :func:`_time_factors`; the integral of F_0 over a step is F_0 dt (numpy twin of the kernel
+    ``spinsim._kernels._step_diagonals``)."""
+    up, down = slice(N_HARM + 1, None), slice(N_HARM - 1, None, -1)
+    wi = fi[:, N_HARM, :].real[:, None, :] * dt + (np.einsum("okm,sk->osm", fi[:, up], G)
+                                                    + np.einsum("okm,sk->osm", fi[:, down], G.conj())).real
+    ws = fsi[:, N_HARM].real[:, None] * dt + (fsi[:, up] @ G.T + fsi[:, down] @ G.conj().T).real
+    out = np.empty((len(fi), 2) + wi.shape[1:])
+    out[:, 0] = (wi + m * ws[..., None]) / dt
+    out[:, 1] = (wi - m * ws[..., None]) / dt
+    return out
+
+
+def fast_threads():
+    """Threads the fast engine runs on: numba's thread count of the calling thread
+    (``NUMBA_NUM_THREADS``, or :func:`numba.set_num_threads`)."""
+    import numba
+
+    return max(1, int(numba.get_num_threads()))
+
+
+class _Partner:
+    """What the fast engine needs of one partner spin, fixed for the whole run."""
+
+    def __init__(self, system, j, offsets, centre, grid, taus, wr):
+        sp = system.spins[j]
+        self.j = j
+        self.m = sp.spin - np.arange(sp.multiplicity)
+        self.offset = 2 * np.pi * offset_of(offsets, sp.isotope.symbol) * self.m
+        self.ideal = isinstance(centre, IdealSaturation)
+        if self.ideal:
+            self.P = centre.matrix(sp.spin)
+            return
+        dt, L, shared, n_per = grid
+        steps = _block_steps(centre, dt, L, sp.isotope.symbol)
+        self.rf_idx, self.rf_off, self.rf_zph, self.rf_phased = _rf_table(steps, sp.spin)
+        self.shared = bool(shared and len(self.rf_off) == 1)
+        if self.shared:
+            self.G = _time_factors(np.arange(n_per) * dt, dt, wr)
+        else:
+            self.G = _time_factors(taus[:, None] + np.arange(L)[None, :] * dt, dt, wr)
+
+
+def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
+    """(c1, c0) of one partner for a chunk of orientations: (n_ab, n_gamma, n_pts) complex."""
+    fi = comps.single[pt.j].copy()
+    fi[:, N_HARM, :] -= np.sign(comps.omega0[pt.j]) * pt.offset
+    n_ab = fi.shape[0]
+    fsi = comps.pair.get((0, pt.j), np.zeros((n_ab, 2 * N_HARM + 1), complex))
+    if pt.ideal:
+        xa = np.exp(-2j * pt.m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
+        yb = np.exp(2j * pt.m[None, None, None, :] * (ns[None, None, :, None] * phi_b[..., None, None]))
+        cj1 = np.einsum("ogib,ba,ogia->ogi", yb, pt.P, xa) / len(pt.m)
+        cj0 = np.einsum("ogia,ogia->ogi", yb, xa) / len(pt.m)
+        return cj1, cj0
+    dt, L = grid[0], grid[1]
+    half = L // 2
+    # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
+    ia = _fint(fsi[:, None, :], taus[None, :], taus[None, :] + half * dt, wr)
+    ib = _fint(fsi[:, None, :], taus[None, :] + half * dt, taus[None, :] + L * dt, wr)
+    w0 = np.exp(-2j * pt.m * (ia - ib)[..., None])
+    cj1 = np.empty((n_ab, len(taus), len(ns)), complex)
+    cj0 = np.empty_like(cj1)
+    phi_a, phi_b = np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b)
+    if pt.shared:
+        ok = K.respdor_fast_shared(_step_diagonals(fi, fsi, pt.m, pt.G, dt), pt.rf_off[0], pt.rf_zph[0],
+                                   bool(pt.rf_phased[0]), pt.m, float(dt), len(taus), L, phi_a, phi_b, w0, ns, cj1, cj0)
+    else:
+        ok = K.respdor_fast_steps(np.ascontiguousarray(fi), np.ascontiguousarray(fsi), pt.m, float(dt), L, pt.rf_idx,
+                                  pt.rf_off, pt.rf_zph, pt.rf_phased, pt.G, phi_a, phi_b, w0, ns, cj1, cj0)
+    if not ok:
+        raise RuntimeError("fast engine: the eigenvalues of a step Hamiltonian did not converge (non-finite "
+                           "interaction parameters?)")
+    return cj1, cj0
+
+
+def _whole_periods(T, wr):
+    """Whether a block of T s is a whole number of rotor periods (to 1e-9 of a period)."""
+    k = T * wr / (2 * np.pi)
+    return abs(k - round(k)) < 1e-9
+
+
+def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flips):
+    """c1, c0 (n_ab, n_gamma, n_pts) of a chunk of (alpha, beta) orientations ``euler``."""
+    comps = interaction_components(system, euler)
+    fs = comps.single[0][:, :, 0] - comps.single[0][:, :, 1]  # omega_S coefficient of S_z
+    fs[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * offset_of(offsets, system.spins[0].isotope.symbol)
+    # S phase: -n (Phi^S_a - Phi^S_b) - (J_a - J_b); common to S0 and S1
+    psa = _redor_period_phase(fs, wr, 0.0, taus, flips)
+    psb = _redor_period_phase(fs, wr, T, taus, flips)
+    ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
+    jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
+    phase_s = ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]
+    c1 = np.exp(-1j * phase_s)
+    c0 = c1.copy()
+    for pt in partners:
+        fsi = comps.pair.get((0, pt.j), np.zeros((len(euler), 2 * N_HARM + 1), complex))
+        phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
+        # a block of whole rotor periods: the second half's period phase is the first's (the
+        # kernels then sum 2 mult - 1 terms per time instead of mult^2)
+        phi_b = phi_a if _whole_periods(T, wr) else _redor_period_phase(fsi, wr, T, taus, flips)
+        cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b)
+        c1 *= cj1
+        c0 *= cj0
+    return c1, c0
 
 
 def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
@@ -105,71 +233,76 @@ def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, 
     tr = 1.0 / mas_rate
     ng = powder.n_gamma
     taus = np.arange(ng) * tr / ng
+    ns = np.ascontiguousarray(ns, np.int64)
     ideal = isinstance(centre, IdealSaturation)
     T = 0.0 if ideal else centre.duration
-    if not ideal:
-        dt, L, shared, n_per = _block_grid(centre, tr, ng, max_dt)
-    c1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
-    c0_all = np.empty_like(c1_all)
-    obs = system.spins[0]
+    grid = None if ideal else _block_grid(centre, tr, ng, max_dt)
+    partners = [_Partner(system, j, offsets, centre, grid, taus, wr) for j in range(1, system.n_spins)]
+    euler = powder.euler_ab()
+    # per-class, per-gamma sums taken chunk by chunk: no (n_ab, n_gamma, n_times) array is kept
+    p0 = np.zeros((N_CLASSES, ng, len(ns)), complex)
+    p1 = np.zeros_like(p0)
+
+    def work(a, b):
+        c1, c0 = _chunk_factors(system, euler[a:b], partners, offsets, wr, ns, T, grid, taus, flips)
+        return _class_sums(powder.weights, a, b, c0, ng), _class_sums(powder.weights, a, b, c1, ng)
+
+    threads = fast_threads()
     with crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
-        for a, b in chunks:
-            comps = interaction_components(system, powder.euler_ab()[a:b])
-            fs = comps.single[0][:, :, 0] - comps.single[0][:, :, 1]  # omega_S coefficient of S_z
-            fs = fs.copy()
-            fs[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * offset_of(offsets, obs.isotope.symbol)
-            # S phase: -n (Phi^S_a - Phi^S_b) - (J_a - J_b); common to S0 and S1
-            psa = _redor_period_phase(fs, wr, 0.0, taus, flips)
-            psb = _redor_period_phase(fs, wr, T, taus, flips)
-            ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
-            jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
-            phase_s = ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]
-            c1 = np.exp(-1j * phase_s)
-            c0 = c1.copy()
-            for j in range(1, system.n_spins):
-                sp = system.spins[j]
-                m = sp.spin - np.arange(sp.multiplicity)
-                fi = comps.single[j].copy()
-                fi[:, N_HARM, :] -= (
-                    np.sign(comps.omega0[j]) * 2 * np.pi * offset_of(offsets, sp.isotope.symbol) * m
-                )
-                fsi = comps.pair.get((0, j), np.zeros((b - a, 2 * N_HARM + 1), complex))
-                phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
-                phi_b = _redor_period_phase(fsi, wr, T, taus, flips)
-                if ideal:
-                    P = centre.matrix(sp.spin)
-                    xa = np.exp(-2j * m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
-                    yb = np.exp(2j * m[None, None, None, :] * (ns[None, None, :, None] * phi_b[..., None, None]))
-                    cj1 = np.einsum("ogib,ba,ogia->ogi", yb, P, xa) / len(m)
-                    cj0 = np.einsum("ogia,ogia->ogi", yb, xa) / len(m)
-                else:
-                    steps = _block_steps(centre, dt, L, sp.isotope.symbol)
-                    rf_idx, rf_mats, rf_phase = _rf_table(steps, sp.spin)
-                    use_shared = shared and len(rf_mats) == 1
-                    cj1, cj0 = K.respdor_fast(
-                        np.ascontiguousarray(fi),
-                        np.ascontiguousarray(fsi),
-                        m.astype(float),
-                        wr,
-                        ng,
-                        L,
-                        dt,
-                        rf_idx,
-                        rf_mats,
-                        rf_phase,
-                        use_shared,
-                        n_per if use_shared else 1,
-                        np.ascontiguousarray(phi_a),
-                        np.ascontiguousarray(phi_b),
-                        ns,
-                    )
-                c1 = c1 * cj1
-                c0 = c0 * cj0
-            c1_all[a:b] = c1
-            c0_all[a:b] = c0
-    s0, s1, partials = powder_sums(powder.weights, c0_all, c1_all)
-    info = {"engine": "fast", "block_dt_s": None if ideal else dt, "block_steps": None if ideal else L,
-            "partials": partials}
+        for a, b, (q0, q1) in _in_threads(work, chunks, _chunks(powder.n_ab, chunk), threads):
+            p0 += q0
+            p1 += q1
+    wk = np.array([powder.weights[k::N_CLASSES].sum() for k in range(N_CLASSES)])
+    s0, s1, partials = p0.sum((0, 1)), p1.sum((0, 1)), PowderPartials(p0, p1, wk)
+    info = {"engine": "fast", "block_dt_s": None if ideal else grid[0], "block_steps": None if ideal else grid[1],
+            "partials": partials, "threads": threads}
     if not ideal:
-        info["shared_gamma_steps"] = bool(shared)
+        info["shared_gamma_steps"] = bool(grid[2])
     return s0, s1, info
+
+
+def _class_sums(weights, a, b, signal, ng):
+    """The chunk's share of :func:`spinsim._results.class_sums`: orientations a..b-1 (j in class
+    j mod N_CLASSES), weighted w_j / n_gamma, summed per class and gamma angle."""
+    out = np.zeros((N_CLASSES,) + signal.shape[1:], complex)
+    for k in range(N_CLASSES):
+        first = (k - a) % N_CLASSES  # the chunk's first row of class k
+        if a + first < b:
+            out[k] = np.einsum("o,ogi->gi", weights[a + first:b:N_CLASSES] / ng, signal[first::N_CLASSES])
+    return out
+
+
+def _in_threads(work, chunks, ranges, threads):
+    """Yields (a, b, work(a, b)) for the chunks of the iterator ``chunks`` (whose ranges are
+    ``ranges``, in the same order), computed on ``threads`` threads.
+
+    The kernels release the GIL, so chunks run side by side. Work is submitted ahead (at most
+    2 x threads chunks in flight) from the chunk ranges, while ``chunks`` itself -- which checks
+    for Ctrl-C and reports progress -- advances only as results are taken, so progress counts
+    finished chunks. On an exception (Ctrl-C included) chunks not yet started are cancelled and
+    running ones finish.
+    """
+    if threads <= 1:
+        for a, b in chunks:
+            yield a, b, work(a, b)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    ranges = iter(ranges)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="spinsim-fast")
+    futures = {}
+    try:
+        for a, b in ranges:
+            futures[a, b] = pool.submit(work, a, b)
+            if len(futures) >= 2 * threads:
+                break
+        for a, b in chunks:
+            result = futures.pop((a, b)).result()
+            for c, d in ranges:
+                futures[c, d] = pool.submit(work, c, d)
+                break
+            yield a, b, result
+    finally:
+        for fut in futures.values():
+            fut.cancel()
+        pool.shutdown(wait=True)

@@ -325,165 +325,412 @@ def general_signal_periods(UA, Ucen, UB, ns, cont, rho0, dets, transfer, n_s):
 # ----------------------------------------------------------------------------------------
 # Fast path: REDOR-type recoupling with ideal pi pulses on S, one partner I at a time
 # ----------------------------------------------------------------------------------------
+#
+# These kernels are serial and release the GIL (nogil=True): the driver runs chunks of
+# crystallites on a pool of Python threads, which also overlaps one chunk's numpy work with
+# another chunk's kernel. What a first run compiles is kept small: two entry kernels (gamma-shared
+# rotor period, or step by step), so that a run compiles only the one it uses; helpers without the
+# CPython and C wrappers (only kernels call them; the wrappers are most of a small function's
+# compile time); no numpy.linalg, no allocation outside the entry kernels, no array-slice
+# assignment (its broadcast checks cost seconds of compilation), no exceptions (a status is
+# returned); one signature each (the driver passes C-contiguous float64, complex128, int64 arrays).
+
+#: Decorator of the fast path's internal helpers (callable from kernels only, not from Python).
+_helper = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
-@njit(cache=True)
-def _step_props(Fi, Fsi, m, wr, t0, dt, rf, phase, sigma2):
-    """exp(-i H dt) on the partner space for S in the state with 2 sigma = sigma2.
+@_helper
+def _tql2(d, e, V):
+    """Eigenvalues and vectors of a real symmetric tridiagonal matrix, in place.
 
-    ``rf`` is the x-phase rf Hamiltonian (real); the phase is applied as a z rotation,
-    exp(-i phi Iz) exp(-i (D + w1 Ix) dt) exp(i phi Iz), so that only real symmetric
-    eigenproblems are solved.
+    On entry ``d`` holds the diagonal, ``e[a]`` the element (a, a+1) (``e[n-1]`` ignored) and
+    ``V`` the identity; on exit ``d`` holds the eigenvalues and row k of ``V`` the eigenvector
+    of ``d[k]`` (unsorted; rows, so that the rotations below run over contiguous memory).
+    Implicit QL with Wilkinson shifts (EISPACK tql2, as in JAMA); returns False if an eigenvalue
+    did not converge in 60 iterations.
     """
-    mult = m.shape[0]
-    ph = np.empty(mult)
-    ps = np.empty(1)
-    fourier_integral(Fi, t0, t0 + dt, wr, ph)
-    fourier_integral(Fsi, t0, t0 + dt, wr, ps)
-    H = np.empty((mult, mult), np.complex128)
-    for a in range(mult):
-        for b in range(mult):
-            H[a, b] = rf[a, b]
-        H[a, a] += (ph[a] + sigma2 * m[a] * ps[0]) / dt
-    U = expm_herm(H, dt)
-    if phase != 0.0:
-        for a in range(mult):
-            for b in range(mult):
-                U[a, b] *= np.exp(-1j * phase * (m[a] - m[b]))
-    return U
+    n = d.shape[0]
+    e[n - 1] = 0.0
+    f = 0.0
+    tst1 = 0.0
+    eps = 2.220446049250313e-16
+    ok = True
+    for l in range(n):
+        tst1 = max(tst1, abs(d[l]) + abs(e[l]))
+        mm = l
+        while mm < n - 1:
+            if abs(e[mm]) <= eps * tst1:
+                break
+            mm += 1
+        if mm > l:
+            it = 0
+            while True:
+                it += 1
+                g = d[l]
+                p = (d[l + 1] - g) / (2.0 * e[l])
+                r = np.sqrt(p * p + 1.0)
+                if p < 0:
+                    r = -r
+                d[l] = e[l] / (p + r)
+                d[l + 1] = e[l] * (p + r)
+                dl1 = d[l + 1]
+                h = g - d[l]
+                for i in range(l + 2, n):
+                    d[i] -= h
+                f += h
+                p = d[mm]
+                c = 1.0
+                c2 = 1.0
+                c3 = 1.0
+                el1 = e[l + 1]
+                s = 0.0
+                s2 = 0.0
+                for i in range(mm - 1, l - 1, -1):
+                    c3 = c2
+                    c2 = c
+                    s2 = s
+                    g = c * e[i]
+                    h = c * p
+                    r = np.sqrt(p * p + e[i] * e[i])
+                    e[i + 1] = s * r
+                    s = e[i] / r
+                    c = p / r
+                    p = c * d[i] - s * g
+                    d[i + 1] = h + s * (c * g + s * d[i])
+                    for k in range(n):
+                        h = V[i + 1, k]
+                        V[i + 1, k] = s * V[i, k] + c * h
+                        V[i, k] = c * V[i, k] - s * h
+                p = -s * s2 * c3 * el1 * e[l] / dl1
+                e[l] = s * p
+                d[l] = c * p
+                if not abs(e[l]) > eps * tst1:
+                    break
+                if it >= 60:
+                    ok = False
+                    break
+        d[l] = d[l] + f
+        e[l] = 0.0
+    return ok
 
 
-@njit(cache=True)
-def _range_product(P, start, length, n_per):
-    """Product of ``length`` consecutive periodic steps from ``start`` using prefix products P.
+@_helper
+def _apply_step(U, diag, off, dt, zph, phased, d, e, V, T):
+    """U <- S U in place, S = Z exp(-i (diag + off) dt) Z^dagger, Z = diag(zph) = exp(-i phase Iz).
+
+    ``diag`` (rad/s) is the diagonal and ``off[a]`` the (a, a+1) element (rad/s) of the real
+    symmetric tridiagonal Hamiltonian on the partner space: the rf is applied at phase x and
+    turned by the z rotation Z (only when ``phased``), so that only real symmetric eigenproblems
+    are solved. ``d``, ``e``, ``V`` (real) and ``T`` (complex) are work arrays of the partner
+    dimension. Returns False if the eigen-solver did not converge.
+    """
+    n = diag.shape[0]
+    for a in range(n):
+        d[a] = diag[a]
+        e[a] = off[a]
+        for b in range(n):
+            V[a, b] = 0.0
+        V[a, a] = 1.0
+    ok = _tql2(d, e, V)
+    if phased:
+        for a in range(n):
+            for c in range(n):
+                U[a, c] *= np.conj(zph[a])
+    # rows of V are the eigenvectors: T = diag(exp(-i lambda dt)) V U, then U = V^T T
+    for k in range(n):
+        for c in range(n):
+            T[k, c] = 0.0
+        for a in range(n):
+            v = V[k, a]
+            for c in range(n):
+                T[k, c] += v * U[a, c]
+        z = complex(np.cos(d[k] * dt), -np.sin(d[k] * dt))
+        for c in range(n):
+            T[k, c] *= z
+    for a in range(n):
+        for c in range(n):
+            U[a, c] = 0.0
+    for k in range(n):
+        for a in range(n):
+            v = V[k, a]
+            for c in range(n):
+                U[a, c] += v * T[k, c]
+    if phased:
+        for a in range(n):
+            for c in range(n):
+                U[a, c] *= zph[a]
+    return ok
+
+
+@_helper
+def _step_diagonals(Fi, Fs, m, G, dt, sigma2, out):
+    """Average diagonal (rad/s) of each step: out[s, a] = (int_s omega_a + sigma2 m_a int_s omega_SI) / dt.
+
+    ``G[s, k - 1] = (e^{i k wr t1} - e^{i k wr t0}) / (i k wr)`` over step s (k = 1..NH) is shared
+    by all crystallites; the integral of F_0 over a step is F_0 dt. (The numpy twin for a whole
+    chunk is ``spinsim._drivers_fast._step_diagonals``.)
+    """
+    n = m.shape[0]
+    for s in range(G.shape[0]):
+        ws = Fs[NH].real * dt
+        for k in range(1, NH + 1):
+            g = G[s, k - 1]
+            ws += (Fs[NH + k] * g).real + (Fs[NH - k] * np.conj(g)).real
+        for a in range(n):
+            w = Fi[NH, a].real * dt
+            for k in range(1, NH + 1):
+                g = G[s, k - 1]
+                w += (Fi[NH + k, a] * g).real + (Fi[NH - k, a] * np.conj(g)).real
+            out[s, a] = (w + sigma2 * m[a] * ws) / dt
+
+
+@_helper
+def _mul(A, B, out, dag):
+    """out = A B, or A B^dagger with ``dag`` (square matrices; out must not alias A or B)."""
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n):
+            acc = 0j
+            if dag:
+                for k in range(n):
+                    acc += A[i, k] * np.conj(B[j, k])
+            else:
+                for k in range(n):
+                    acc += A[i, k] * B[k, j]
+            out[i, j] = acc
+
+
+@_helper
+def _range_product(P, start, length, n_per, out, A, B):
+    """out = product of ``length`` consecutive periodic steps from ``start``, from prefix products P.
 
     P[k] = S_{k-1} ... S_0 (P[0] = 1) over one period of n_per steps; steps are unitary, so a
-    contiguous range j..k-1 is P[k] P[j]^dag.
+    contiguous range j..k-1 is P[k] P[j]^dag. ``A``, ``B``: work matrices.
     """
-    mult = P.shape[1]
+    n = P.shape[1]
     a0 = start % n_per
     q = length // n_per
     r = length % n_per
-    U = _eye(mult)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = 1.0 if i == j else 0.0
     if q > 0:
-        full = _matmul_h(_matmul(P[a0], P[n_per]), P[a0])
+        _mul(P[a0], P[n_per], A, False)
+        _mul(A, P[a0], B, True)  # one full period from a0
         for _ in range(q):
-            U = _matmul(full, U)
+            _mul(B, out, A, False)
+            for i in range(n):
+                for j in range(n):
+                    out[i, j] = A[i, j]
     if r > 0:
         if a0 + r <= n_per:
-            part = _matmul_h(P[a0 + r], P[a0])
+            _mul(P[a0 + r], P[a0], A, True)
         else:
-            part = _matmul(P[a0 + r - n_per], _matmul_h(P[n_per], P[a0]))
-        U = _matmul(part, U)
-    return U
+            _mul(P[n_per], P[a0], B, True)
+            _mul(P[a0 + r - n_per], B, A, False)
+        _mul(A, out, B, False)
+        for i in range(n):
+            for j in range(n):
+                out[i, j] = B[i, j]
 
 
-@njit(cache=True)
-def _assemble(W, m, phi_a, phi_b, ns, out):
-    """out[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a)."""
-    mult = m.shape[0]
+@_helper
+def _assemble_bands(W, w0, phi, ns, x, y, c1, c0):
+    """The assembly of :func:`_centre_and_assemble` when Phi_a = Phi_b = phi (a block of whole rotor
+    periods): exp(2i n (m' - m) phi) depends on m' - m = a - b only, so
+
+    c1[i] = (1/mult) sum_k B_k z^k, B_k = sum_{a - b = k} W[b, a], z = exp(2i n phi),
+
+    2 mult - 1 terms per time instead of mult^2; c0 = (1/mult) sum_a w0[a] for every time.
+    x (2, mult) holds B_k for k = 0..mult-1 (x[0]) and k = 0..-(mult-1) (x[1]); y (2, mult) the powers.
+    """
+    mult = W.shape[0]
+    for k in range(mult):
+        bp = 0j
+        bm = 0j
+        for b in range(mult - k):
+            bp += W[b, b + k]
+            bm += W[b + k, b]
+        x[0, k] = bp
+        x[1, k] = bm
+    s0 = 0j
+    for a in range(mult):
+        s0 += w0[a]
     for i in range(ns.shape[0]):
         n = ns[i]
-        acc = 0j
+        if i == 0 or n != ns[i - 1] + 1:
+            y[0, 0] = 1.0
+            y[0, 1] = complex(np.cos(2 * n * phi), np.sin(2 * n * phi))  # z
+            y[1, 0] = 1.0
+            y[1, 1] = complex(np.cos(2 * phi), np.sin(2 * phi))  # the step z(n + 1) / z(n)
+        else:
+            y[0, 1] *= y[1, 1]
+        z = y[0, 1]
+        acc = x[0, 0]
+        zk = 1.0 + 0j
+        for k in range(1, mult):
+            zk *= z
+            acc += x[0, k] * zk + x[1, k] * np.conj(zk)
+        c1[i] = acc / mult
+        c0[i] = s0 / mult
+
+
+@_helper
+def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
+    """c1, c0 of one crystallite from the four half-block propagators U4 = Ua(+), Ua(-), Ub(+), Ub(-).
+
+    c1[i] = (1/mult) sum_{m', m} W[m', m] exp(2i m' n Phi_b - 2i m n Phi_a), n = ns[i], with
+    W = V+ o conj(V-) (V+ = Ub(-) Ua(+), V- = Ub(+) Ua(-): the centre pi pulse flips S); c0[i]
+    the same with the diagonal matrix diag(w0). A, B, W (mult, mult) and x, y (2, mult): work arrays.
+    """
+    mult = m.shape[0]
+    _mul(U4[3], U4[0], A, False)
+    _mul(U4[2], U4[1], B, False)
+    for a in range(mult):
         for b in range(mult):
-            yb = np.exp(2j * m[b] * n * phi_b)
+            W[a, b] = A[a, b] * np.conj(B[a, b])
+    if phi_a == phi_b:
+        _assemble_bands(W, w0, phi_a, ns, x, y, c1, c0)
+        return
+    for i in range(ns.shape[0]):
+        n = ns[i]
+        if i == 0 or n != ns[i - 1] + 1:
+            # exp(-2i m n Phi_a) = z^(2m), z = exp(-i n Phi_a); 2m = 2I, 2I - 2, .., -2I
+            for k in range(2):
+                nk = n if k == 0 else 1  # the factors at n, then the steps n -> n + 1 (in dx, dy)
+                za = complex(np.cos(nk * phi_a), -np.sin(nk * phi_a))
+                zb = complex(np.cos(nk * phi_b), np.sin(nk * phi_b))
+                x[k, 0] = 1.0
+                y[k, 0] = 1.0
+                for _ in range(mult - 1):
+                    x[k, 0] *= za
+                    y[k, 0] *= zb
+                for a in range(1, mult):
+                    x[k, a] = x[k, a - 1] * np.conj(za) * np.conj(za)
+                    y[k, a] = y[k, a - 1] * np.conj(zb) * np.conj(zb)
+        else:  # consecutive n (the usual time axis): one product per factor
             for a in range(mult):
-                acc += W[b, a] * yb * np.exp(-2j * m[a] * n * phi_a)
-        out[i] = acc / mult
+                x[0, a] *= x[1, a]
+                y[0, a] *= y[1, a]
+        acc = 0j
+        acc0 = 0j
+        for b in range(mult):
+            row = 0j
+            for a in range(mult):
+                row += W[b, a] * x[0, a]
+            acc += y[0, b] * row
+            acc0 += w0[b] * y[0, b] * x[0, b]
+        c1[i] = acc / mult
+        c0[i] = acc0 / mult
 
 
-@njit(cache=True, parallel=True)
-def respdor_fast(Fi, Fsi, m, wr, n_gamma, L, dt, rf_idx, rf_mats, rf_phase, shared, n_per, phi_a, phi_b, ns):
-    """S1 and S0 coherence amplitudes for one partner spin, REDOR-type recoupling with ideal S pulses.
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w0, ns, c1, c0):
+    """S1 and S0 coherence amplitudes for one partner spin: constant rf, one rotor period of steps
+    shared by every gamma angle.
 
     The central block (``L`` steps of ``dt`` s, even L, an ideal S pi pulse after step L/2) starts
-    at rotor phase 0 of crystallite gamma = 0; crystallite g is shifted by g tau_R / n_gamma. With
-    ``shared`` (rf identical at every step, and tau_R = n_per dt with n_per a multiple of
-    n_gamma), one period of step propagators and its prefix products serve every gamma.
+    at rotor phase 0 of crystallite gamma = 0; crystallite g is shifted by g tau_R / n_gamma, and
+    tau_R = n_per dt with n_per a multiple of n_gamma, so the prefix products of one period of
+    step propagators give every gamma's half-block propagators.
 
     Parameters
     ----------
-    Fi : (n_ab, 9, mult) complex
-        Partner diagonal (rad/s) including the rf carrier offset.
-    Fsi : (n_ab, 9) complex
-        Coefficient of 2 S_z I_z (rad/s).
-    m : (mult,) float
-        Magnetic quantum numbers of the partner basis.
-    rf_idx : (L,) int, rf_mats : (n_rf, mult, mult) complex, rf_phase : (n_rf,) float
-        rf of each step: x-phase Hamiltonian 2 pi nu1 Ix (rad/s) and phase (rad).
+    dg : (n_ab, 2, n_per, mult) float
+        Average diagonal of each step of the period from rotor phase 0 (rad/s), S up and S down.
+    off : (mult,) float, zph : (mult,) complex, phased : bool
+        Elements (a, a+1) of the x-phase rf Hamiltonian 2 pi nu1 Ix (rad/s); exp(-i phase m_a).
     phi_a, phi_b : (n_ab, n_gamma) float
         Per-rotor-period S-I phase integral_period omega_SI(t) s(t) dt of the first and second
         recoupling halves (rad).
+    w0 : (n_ab, n_gamma, mult) complex
+        S0 (no rf) partner phase factors of the block.
     ns : (n_pts,) int
         Rotor periods per half.
+    c1, c0 : (n_ab, n_gamma, n_pts) complex
+        Output: normalised partner factors of the S coherence with and without the block's rf.
 
     Returns
     -------
-    c1, c0 : (n_ab, n_gamma, n_pts) complex
-        Normalised partner factors of the S coherence with and without the block's rf.
+    bool
+        False if an eigenvalue of a step Hamiltonian did not converge (the output is then invalid).
     """
-    n_ab = Fi.shape[0]
+    n_ab = dg.shape[0]
+    n_per = dg.shape[2]
     mult = m.shape[0]
-    n_pts = ns.shape[0]
-    c1 = np.empty((n_ab, n_gamma, n_pts), np.complex128)
-    c0 = np.empty((n_ab, n_gamma, n_pts), np.complex128)
     half = L // 2
-    tr = 2 * np.pi / wr
-    for o in prange(n_ab):
-        Fio = Fi[o]
-        Fso = Fsi[o : o + 1].T.copy()  # (9, 1)
-        ps = np.empty(1)
-        if shared:
-            P = np.empty((2, n_per + 1, mult, mult), np.complex128)
-            for si in range(2):
-                sig = 1.0 - 2.0 * si
-                P[si, 0] = _eye(mult)
-                for p in range(n_per):
-                    S = _step_props(Fio, Fso, m, wr, p * dt, dt, rf_mats[rf_idx[0]], rf_phase[rf_idx[0]], sig)
-                    P[si, p + 1] = _matmul(S, P[si, p])
-        W = np.empty((mult, mult), np.complex128)
-        W0 = np.zeros((mult, mult), np.complex128)
-        tmp = np.empty(n_pts, np.complex128)
-        for g in range(n_gamma):
-            tg = g * tr / n_gamma
-            if shared:
-                off = (g * n_per) // n_gamma
-                UaP = _range_product(P[0], off, half, n_per)
-                UaM = _range_product(P[1], off, half, n_per)
-                UbP = _range_product(P[0], off + half, L - half, n_per)
-                UbM = _range_product(P[1], off + half, L - half, n_per)
-            else:
-                UaP = _eye(mult)
-                UaM = _eye(mult)
-                UbP = _eye(mult)
-                UbM = _eye(mult)
-                for s in range(L):
-                    t0 = tg + s * dt
-                    SP = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], rf_phase[rf_idx[s]], 1.0)
-                    SM = _step_props(Fio, Fso, m, wr, t0, dt, rf_mats[rf_idx[s]], rf_phase[rf_idx[s]], -1.0)
-                    if s < half:
-                        UaP = _matmul(SP, UaP)
-                        UaM = _matmul(SM, UaM)
-                    else:
-                        UbP = _matmul(SP, UbP)
-                        UbM = _matmul(SM, UbM)
-            # V+ = Ub(-) Ua(+), V- = Ub(+) Ua(-): the centre pi pulse flips S
-            Vp = _matmul(UbM, UaP)
-            Vm = _matmul(UbP, UaM)
+    P = np.empty((2, n_per + 1, mult, mult), np.complex128)
+    U4 = np.empty((4, mult, mult), np.complex128)
+    W = np.empty((3, mult, mult), np.complex128)
+    V = np.empty((mult, mult))
+    de = np.empty((2, mult))
+    xy = np.empty((2, 2, mult), np.complex128)
+    ok = True
+    for o in range(n_ab):
+        for si in range(2):
             for a in range(mult):
                 for b in range(mult):
-                    W[a, b] = Vp[a, b] * np.conj(Vm[a, b])
-            _assemble(W, m, phi_a[o, g], phi_b[o, g], ns, tmp)
-            for i in range(n_pts):
-                c1[o, g, i] = tmp[i]
-            # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
-            fourier_integral(Fso, tg, tg + half * dt, wr, ps)
-            ia = ps[0]
-            fourier_integral(Fso, tg + half * dt, tg + L * dt, wr, ps)
-            ib = ps[0]
-            for a in range(mult):
-                W0[a, a] = np.exp(-2j * m[a] * (ia - ib))
-            _assemble(W0, m, phi_a[o, g], phi_b[o, g], ns, tmp)
-            for i in range(n_pts):
-                c0[o, g, i] = tmp[i]
-    return c1, c0
+                    P[si, 0, a, b] = 1.0 if a == b else 0.0
+            for p in range(n_per):
+                for a in range(mult):
+                    for b in range(mult):
+                        P[si, p + 1, a, b] = P[si, p, a, b]
+                ok &= _apply_step(P[si, p + 1], dg[o, si, p], off, dt, zph, phased, de[0], de[1], V, W[0])
+        for g in range(n_gamma):
+            off_g = (g * n_per) // n_gamma
+            _range_product(P[0], off_g, half, n_per, U4[0], W[0], W[1])
+            _range_product(P[1], off_g, half, n_per, U4[1], W[0], W[1])
+            _range_product(P[0], off_g + half, L - half, n_per, U4[2], W[0], W[1])
+            _range_product(P[1], off_g + half, L - half, n_per, U4[3], W[0], W[1])
+            _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
+                                 c1[o, g], c0[o, g])
+    return ok
+
+
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, phi_a, phi_b, w0, ns, c1, c0):
+    """Like :func:`respdor_fast_shared` for any block (shaped, phase-modulated, or whose steps do
+    not tile a rotor period): every gamma angle's L steps are propagated one by one.
+
+    Parameters
+    ----------
+    Fi : (n_ab, 9, mult) complex, Fsi : (n_ab, 9) complex
+        Partner diagonal (rad/s, rf carrier offset included) and the coefficient of 2 S_z I_z.
+    rf_idx : (L,) int; rf_off : (n_rf, mult) float; rf_zph : (n_rf, mult) complex; rf_phased : (n_rf,) bool
+        rf state of each step (see :func:`respdor_fast_shared`).
+    G : (n_gamma, L, NH) complex
+        Time factors of each gamma angle's steps (:func:`_step_diagonals`).
+
+    Returns
+    -------
+    bool
+        False if an eigenvalue of a step Hamiltonian did not converge (the output is then invalid).
+    """
+    n_ab = Fi.shape[0]
+    n_gamma = G.shape[0]
+    mult = m.shape[0]
+    half = L // 2
+    dg = np.empty((2, L, mult))
+    U4 = np.empty((4, mult, mult), np.complex128)
+    W = np.empty((3, mult, mult), np.complex128)
+    V = np.empty((mult, mult))
+    de = np.empty((2, mult))
+    xy = np.empty((2, 2, mult), np.complex128)
+    ok = True
+    for o in range(n_ab):
+        for g in range(n_gamma):
+            _step_diagonals(Fi[o], Fsi[o], m, G[g], dt, 1.0, dg[0])
+            _step_diagonals(Fi[o], Fsi[o], m, G[g], dt, -1.0, dg[1])
+            for k in range(4):
+                for a in range(mult):
+                    for b in range(mult):
+                        U4[k, a, b] = 1.0 if a == b else 0.0
+            for s in range(L):
+                r = rf_idx[s]
+                k = 0 if s < half else 2
+                for si in range(2):
+                    ok &= _apply_step(U4[k + si], dg[si, s], rf_off[r], dt, rf_zph[r], rf_phased[r], de[0], de[1],
+                                      V, W[0])
+            _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
+                                 c1[o, g], c0[o, g])
+    return ok

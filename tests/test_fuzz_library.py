@@ -133,7 +133,7 @@ def _read_into(stream, buf):
 
 
 def test_ctrl_c_during_a_build_exits_130_with_one_line_and_keeps_the_work(tmp_path):
-    """SIGINT to the whole process group (as a terminal's Ctrl-C) once the first point is done.
+    """SIGINT to the whole process group (as a terminal's Ctrl-C) once the first point's curves are done.
 
     No clock decides anything: the test waits for the progress line, then interrupts; the long
     guards only stop a hung run.
@@ -159,7 +159,7 @@ def test_ctrl_c_during_a_build_exits_130_with_one_line_and_keeps_the_work(tmp_pa
         r.start()
     try:
         guard = time.monotonic() + 900  # hang guard only
-        while b"library: 1/" not in err:
+        while b"library: 4/" not in err:  # 4 curves (couplings) of a point: with one worker, the first point
             assert proc.poll() is None, f"build ended before any progress: {bytes(err)!r}"
             assert time.monotonic() < guard, "no progress line (hang guard)"
             time.sleep(0.2)

@@ -102,14 +102,14 @@ def _progress():
         return TqdmProgress()
 
     class CountProgress(LineProgress):
-        """``library: k/N points, r points/s`` rewritten in place on standard error (logs, pipes)."""
+        """``library: k/N curves, r curves/s`` rewritten in place on standard error (logs, pipes)."""
 
         def start(self, total, label, unit=""):
             import time
 
             super().start(total, label, unit)
             self.t0 = time.perf_counter()
-            # Said at once: a point can take minutes, and the count shows the build has started.
+            # Said at once: the count shows the build has started.
             self._out().write(f"{label}: 0/{total} {unit}")
             self._out().flush()
 

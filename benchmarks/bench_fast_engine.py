@@ -1,0 +1,179 @@
+"""The fast engine's speed: warm CPU on one thread, two threads, and the first (cold) run (prints figures; not a test).
+
+Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baseline PATH] [--skip-cold]
+
+1. warm, one thread: the 13C{27Al} case of ``bench_vs_simpson.py`` (CQ 3 MHz, CW 30 kHz x 2 tau_R,
+   16 points to 3 ms, 0.5 us steps, ZCW 986 x 16 by default), CPU seconds of a repeated call in a
+   process with NUMBA_NUM_THREADS=1, next to SIMPSON 4.2.3's 98.2 s CPU on the same case and
+   crystallites (measured by ``bench_vs_simpson.py``; SIMPSON is not run here).
+2. threads: the same case on ZCW 4181 x 32 (a run of a few seconds), wall seconds with
+   NUMBA_NUM_THREADS=1 and 2, back to back.
+3. cold start: ``respdor simulate data/c13_al27_respdor.toml --plot none`` in a fresh process with
+   an empty numba cache (NUMBA_CACHE_DIR), then the same again with the cache filled: CPU and wall
+   seconds of each process (start-up, imports, compilation, simulation, writing).
+
+4. with ``--fresh-venv``: the same two runs in a new virtual environment (``python -m venv``, the
+   packages respdor and spinsim copied into its site-packages and byte-compiled, as an install
+   does; the other dependencies from this interpreter's site-packages through a .pth file), so the
+   first run finds no numba cache and no __pycache__ of its own.
+
+Every measurement runs in a child process whose PYTHONPATH is this repository, or, with
+``--baseline PATH``, also another checkout measured the same way in the same run (side by side).
+The machine's load average is printed before and after: wall times mean little on a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIMPSON_CPU_S = 98.2  # bench_vs_simpson.py, ZCW 986 x 16, one thread
+
+CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from bench_vs_simpson import spec
+import spinsim
+from spinsim.spec import simulate_spec
+sp = spec("mid-end", int(sys.argv[2]), int(sys.argv[3]))
+simulate_spec(sp)  # compile or load the kernels, first touch of everything
+c0, w0 = time.process_time(), time.perf_counter()
+r = simulate_spec(sp)
+print(json.dumps({"cpu": time.process_time() - c0, "wall": time.perf_counter() - w0,
+                  "dss0_last": float(r.dSS0[-1]), "threads": r.info.get("threads"), "spinsim": spinsim.__file__}))
+"""
+
+
+def _env(repo, **extra):
+    env = dict(os.environ, PYTHONPATH=str(repo), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def warm_run(repo, n, n_gamma, threads):
+    """(CPU s, wall s, last dS/S0, threads used) of a repeated simulate_spec call in a child."""
+    with tempfile.TemporaryDirectory() as tmp:  # not the current directory: python -c imports from there first
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "benchmarks"), str(n), str(n_gamma)],
+                              env=_env(repo, NUMBA_NUM_THREADS=threads), cwd=tmp, capture_output=True, text=True,
+                              check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def cli_run(repo, cache, workdir, name):
+    """(CPU s, wall s) of one `respdor simulate` process on the bundled spec."""
+    cmd = [sys.executable, "-m", "respdor", "simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
+           "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
+    c0, w0 = _children_cpu(), time.perf_counter()
+    subprocess.run(cmd, env=_env(repo, NUMBA_CACHE_DIR=cache), cwd=workdir, capture_output=True, check=True)
+    return _children_cpu() - c0, time.perf_counter() - w0
+
+
+def fresh_venv(where):
+    """A new virtual environment with this checkout's respdor and spinsim copied in: its python."""
+    import shutil
+    import site
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    py = Path(where) / "bin" / "python"
+    target = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip())
+    deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
+    (target / "zz_dependencies.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
+    for pkg in ("respdor", "spinsim"):
+        shutil.copytree(ROOT / pkg, target / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([str(py), "-m", "compileall", "-q", str(target / "respdor"), str(target / "spinsim")],
+                   check=True, capture_output=True)
+    return py
+
+
+def venv_run(py, workdir, name):
+    """(CPU s, wall s) of `python -m respdor simulate` of the fresh environment (its own numba cache)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    cmd = [str(py), "-m", "respdor", "simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
+           "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
+    c0, w0 = _children_cpu(), time.perf_counter()
+    subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, check=True)
+    return _children_cpu() - c0, time.perf_counter() - w0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--powder", type=int, default=986, help="ZCW (alpha, beta) set of the warm case (default 986)")
+    ap.add_argument("--gamma", type=int, default=16, help="gamma angles of the warm case (default 16)")
+    ap.add_argument("--baseline", type=Path, help="another checkout measured the same way, side by side")
+    ap.add_argument("--skip-cold", action="store_true", help="leave out the cold-start rows")
+    ap.add_argument("--skip-warm", action="store_true", help="leave out the warm and thread rows")
+    ap.add_argument("--fresh-venv", action="store_true", help="also cold vs warm in a new virtual environment")
+    args = ap.parse_args(argv)
+    repos = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at the start")
+    if not args.skip_warm:
+        warm_and_threads(repos, args)
+    if not args.skip_cold:
+        cold_rows(repos)
+    if args.fresh_venv:
+        print("# 4. the same command in a fresh virtual environment (this checkout copied in), default threads")
+        print("| run | CPU s | wall s |\n|---|---|---|")
+        with tempfile.TemporaryDirectory() as tmp:
+            py = fresh_venv(Path(tmp) / "venv")
+            cold = venv_run(py, tmp, "cold")
+            warm = venv_run(py, tmp, "warm")
+        print(f"| first (cold) | {cold[0]:.1f} | {cold[1]:.1f} |\n| second (warm) | {warm[0]:.1f} | {warm[1]:.1f} |")
+        print(f"cold / warm: {cold[0] / warm[0]:.2f} (CPU), {cold[1] / warm[1]:.2f} (wall)", flush=True)
+    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
+def warm_and_threads(repos, args):
+    print(f"# 1. warm, one thread: 13C{{27Al}} CW, ZCW {args.powder} x {args.gamma}, 16 points; "
+          f"SIMPSON {SIMPSON_CPU_S} s CPU")
+    print("| code | CPU s | SIMPSON / this | last dS/S0 |")
+    print("|---|---|---|---|")
+    for label, repo in repos:
+        r = warm_run(repo, args.powder, args.gamma, 1)
+        assert r["spinsim"].startswith(str(repo)), (r["spinsim"], repo)  # the checkout meant, not another
+        print(f"| {label} | {r['cpu']:.2f} | {SIMPSON_CPU_S / r['cpu']:.0f}x | {r['dss0_last']:.10f} |", flush=True)
+    print("# 2. threads: the same case, ZCW 4181 x 32 (wall s; CPU s of all threads)")
+    print("| code | 1 thread wall | 2 threads wall | speed-up | 1 thread CPU | 2 threads CPU |")
+    print("|---|---|---|---|---|---|")
+    for label, repo in repos:
+        one = warm_run(repo, 4181, 32, 1)
+        two = warm_run(repo, 4181, 32, 2)
+        print(f"| {label} | {one['wall']:.2f} | {two['wall']:.2f} | {one['wall'] / two['wall']:.2f}x | "
+              f"{one['cpu']:.2f} | {two['cpu']:.2f} |", flush=True)
+
+
+def cold_rows(repos):
+    print("# 3. `respdor simulate data/c13_al27_respdor.toml --plot none` (ZCW 4181 x 32), default threads; "
+          "cold = empty numba cache")
+    print("| code | cold CPU s | warm CPU s | cold / warm CPU | cold wall s | warm wall s | cold / warm wall |")
+    print("|---|---|---|---|---|---|---|")
+    for label, repo in repos:
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = str(Path(tmp) / "numba-cache")
+            cold = cli_run(repo, cache, tmp, "cold")
+            warm = cli_run(repo, cache, tmp, "warm")
+        print(f"| {label} | {cold[0]:.1f} | {warm[0]:.1f} | {cold[0] / warm[0]:.2f} | {cold[1]:.1f} | "
+              f"{warm[1]:.1f} | {cold[1] / warm[1]:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
