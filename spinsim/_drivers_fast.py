@@ -2,7 +2,7 @@
 
 Free evolution is diagonal and integrated exactly from Fourier coefficients; the central block's
 propagator is computed once per crystallite and serves every recoupling time; partners factorise.
-Chunks of crystallites run on :func:`fast_threads` Python threads (the kernels release the GIL);
+Chunks of crystallites run on :func:`spinsim._crystallites.engine_threads` Python threads (the kernels release the GIL);
 their powder class sums are taken chunk by chunk, so memory does not grow with the time axis.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels as K
-from ._crystallites import _chunks, crystallite_chunks
+from ._crystallites import _chunks, crystallite_chunks, engine_threads, in_threads
 from ._experiment import IdealSaturation, offset_of
 from ._results import N_CLASSES, PowderPartials
 from .hamiltonian import N_HARM, interaction_components, spin_operators
@@ -134,14 +134,6 @@ def _step_diagonals(fi, fsi, m, G, dt):
     return out
 
 
-def fast_threads():
-    """Threads the fast engine runs on: numba's thread count of the calling thread
-    (``NUMBA_NUM_THREADS``, or :func:`numba.set_num_threads`)."""
-    import numba
-
-    return max(1, int(numba.get_num_threads()))
-
-
 class _Partner:
     """What the fast engine needs of one partner spin, fixed for the whole run."""
 
@@ -247,9 +239,9 @@ def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, 
         c1, c0 = _chunk_factors(system, euler[a:b], partners, offsets, wr, ns, T, grid, taus, flips)
         return _class_sums(powder.weights, a, b, c0, ng), _class_sums(powder.weights, a, b, c1, ng)
 
-    threads = fast_threads()
+    threads = engine_threads()
     with crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
-        for a, b, (q0, q1) in _in_threads(work, chunks, _chunks(powder.n_ab, chunk), threads):
+        for a, b, (q0, q1) in in_threads(work, chunks, _chunks(powder.n_ab, chunk), threads):
             p0 += q0
             p1 += q1
     wk = np.array([powder.weights[k::N_CLASSES].sum() for k in range(N_CLASSES)])
@@ -270,39 +262,3 @@ def _class_sums(weights, a, b, signal, ng):
         if a + first < b:
             out[k] = np.einsum("o,ogi->gi", weights[a + first:b:N_CLASSES] / ng, signal[first::N_CLASSES])
     return out
-
-
-def _in_threads(work, chunks, ranges, threads):
-    """Yields (a, b, work(a, b)) for the chunks of the iterator ``chunks`` (whose ranges are
-    ``ranges``, in the same order), computed on ``threads`` threads.
-
-    The kernels release the GIL, so chunks run side by side. Work is submitted ahead (at most
-    2 x threads chunks in flight) from the chunk ranges, while ``chunks`` itself -- which checks
-    for Ctrl-C and reports progress -- advances only as results are taken, so progress counts
-    finished chunks. On an exception (Ctrl-C included) chunks not yet started are cancelled and
-    running ones finish.
-    """
-    if threads <= 1:
-        for a, b in chunks:
-            yield a, b, work(a, b)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    ranges = iter(ranges)
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="spinsim-fast")
-    futures = {}
-    try:
-        for a, b in ranges:
-            futures[a, b] = pool.submit(work, a, b)
-            if len(futures) >= 2 * threads:
-                break
-        for a, b in chunks:
-            result = futures.pop((a, b)).result()
-            for c, d in ranges:
-                futures[c, d] = pool.submit(work, c, d)
-                break
-            yield a, b, result
-    finally:
-        for fut in futures.values():
-            fut.cancel()
-        pool.shutdown(wait=True)

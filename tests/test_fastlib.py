@@ -170,7 +170,7 @@ def test_step_diagonals_numpy_twin_equals_the_kernel():
 
 
 def _threaded(monkeypatch, threads, **kw):
-    monkeypatch.setattr(_drivers_fast, "fast_threads", lambda: threads)
+    monkeypatch.setattr(_drivers_fast, "engine_threads", lambda: threads)
     return simulate_respdor(method="fast", **kw)
 
 

@@ -78,7 +78,7 @@ def test_chunks_and_threads_that_do_not_divide_the_work_give_the_same_curve(monk
     kw = dict(recoupling_times=np.arange(4) * 2 / MAS, saturation=cw_pulse("27Al", 30e3, 200e-6),
               powder=zcw(13, 4), method="fast")
     base = simulate_respdor(system, MAS, chunk=32, **kw)
-    monkeypatch.setattr(_drivers_fast, "fast_threads", lambda: threads)
+    monkeypatch.setattr(_drivers_fast, "engine_threads", lambda: threads)
     other = simulate_respdor(system, MAS, chunk=chunk, **kw)
     assert np.allclose(other.S1_complex, base.S1_complex, atol=1e-14, rtol=0)
     assert np.allclose(other.S0_complex, base.S0_complex, atol=1e-14, rtol=0)

@@ -128,3 +128,19 @@ def test_unitary_signal_kernel_equals_the_general_signal_kernel(initial):
     got = SG.unitary_signals(*parts, ns, *G._as_permutation(rho0), dets)
     assert np.max(np.abs(got - ref)) < 1e-13
     assert np.min(np.abs(ref)) > 0.01
+
+
+def test_threads_give_the_same_signals_and_progress_counts_every_crystallite(monkeypatch):
+    pw = Powder(np.linspace(0.1, 5.9, 7), np.linspace(0.2, 2.9, 7), np.full(7, 1 / 7), 8)
+    seen = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(G, "engine_threads", lambda: threads)
+        calls = []
+        sig, info = G.general_signals(cd_al(), MAS, sr4_cycle("111Cd", MAS, "R4R4bar"), cw_pulse("27Al", 30e3, 2 * TR),
+                                      np.array([0, 1, 3]), pw, 0.5e-6, None,
+                                      lambda done, total, label: calls.append((done, total)), 16)
+        assert info["threads"] == threads
+        # chunks of 2 orientations x 8 gamma angles, the last of 1; progress counts finished chunks
+        assert [d for d, _ in calls] == [16, 32, 48, 56] and {t for _, t in calls} == {56}
+        seen[threads] = sig
+    assert np.array_equal(seen[2], seen[1]) and np.array_equal(seen[3], seen[1])
