@@ -1,0 +1,221 @@
+"""The Fit page: a curve (the bundled example or an upload), nuclei, model and parameters ->
+:func:`respdor.fit` in a worker thread -> figure, table, warnings, exports, and the same fit as a
+command line and as Python code."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+from pathlib import Path
+
+import panel as pn
+
+from ..errors import UserError
+from .fitform import MODELS, PARAMETERS, SEQUENCES, TRANSFERS, FitForm, ParameterRow
+from .uploads import inside_start_folder
+from .worker import Job
+
+__all__: list = []
+
+EXAMPLE = "respdor_13C27Al_synthetic.csv"
+#: Seconds between two looks at a running job (the page's progress and the time to the result).
+POLL_S = 0.03
+
+
+def message(kind, text):
+    """A one-line message box (kind: danger, warning, info, success)."""
+    return pn.pane.Alert(html.escape(text), alert_type=kind, css_classes=[f"respdor-{kind}"], margin=(4, 0))
+
+
+class FitPage:
+    """One browser tab's Fit page (every session builds its own)."""
+
+    def __init__(self, context):
+        self.ctx = context
+        self.result = self.job = None
+        self.form = None
+        example = context.example(EXAMPLE)
+        self.curves = {f"bundled example: {EXAMPLE}": (str(example), f"data/{EXAMPLE}")}
+        self._inputs()
+        self._outputs()
+
+    # --- the form -----------------------------------------------------------------------------
+    def _inputs(self):
+        w = pn.widgets
+        self.curve = w.Select(name="Curve", options=list(self.curves), width=360)
+        self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360)
+        self.upload.param.watch(self._uploaded, "value")
+        self.observe = w.TextInput(name="Observed nucleus", placeholder="from the file, else 13C", width=170)
+        self.partner = w.TextInput(name="Partner", placeholder="from the file, else 27Al", width=170)
+        self.model = w.Select(name="Model", options=list(MODELS), width=110)
+        self.sequence = w.Select(name="Sequence", options=list(SEQUENCES), width=110)
+        self.transfer = w.Select(name="Transfer", options={t or "(model default)": t for t in TRANSFERS}, width=150)
+        self.parameterization = w.Select(name="Fit", options={"D (derive r)": "coupling", "r (derive D)": "distance"},
+                                         width=130)
+        self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True)
+        self.rows = {}
+        for name, label, kind, unit, varied in PARAMETERS:
+            hint = f"e.g. 2.5 or 0.25nm" if kind == "length" else ("e.g. 500 or 0.5kHz" if kind else "")
+            self.rows[name] = (w.Checkbox(name=f"fix {name}", value=not varied, width=70),
+                               w.TextInput(placeholder=hint or "value", width=150, css_classes=[f"value-{name}"]),
+                               w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90))
+        self.fit_button = w.Button(name="Fit", button_type="primary", width=120)
+        self.fit_button.on_click(self._fit)
+        self.cancel_button = w.Button(name="Cancel", button_type="warning", width=120, disabled=True)
+        self.cancel_button.on_click(lambda event: self.job and self.job.cancel())
+
+    def _table(self):
+        head = pn.Row(*(pn.pane.HTML(f"<b>{t}</b>", width=wd, margin=(0, 5)) for t, wd in
+                        (("parameter", 110), ("fix", 70), ("value (fixed) or start", 150), ("low", 90), ("high", 90))))
+        lines = [head]
+        for name, label, *_ in PARAMETERS:
+            lines.append(pn.Row(pn.pane.HTML(html.escape(label), width=110, margin=(10, 5)), *self.rows[name]))
+        return pn.Column(*lines)
+
+    def read_form(self) -> FitForm:
+        """The widgets' values as a :class:`FitForm` (nothing parsed yet)."""
+        path, label = self.curves[self.curve.value]
+        rows = {name: ParameterRow(fixed=fix.value, value=value.value, low=low.value, high=high.value)
+                for name, (fix, value, low, high) in self.rows.items()}
+        return FitForm(curve=path, label=label, observe=self.observe.value, partner=self.partner.value,
+                       model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
+                       parameterization=self.parameterization.value, rows=rows, intervals=self.intervals.value)
+
+    # --- the outputs ---------------------------------------------------------------------------
+    def _outputs(self):
+        self.status = pn.Column(sizing_mode="stretch_width")
+        self.progress = pn.indicators.Progress(name="progress", active=False, value=-1, width=360, visible=False)
+        self.figure = pn.pane.PNG(None, width=520, css_classes=["respdor-figure"])
+        self.report = pn.pane.HTML("", css_classes=["respdor-report"], sizing_mode="stretch_width")
+        self.warnings = pn.Column(sizing_mode="stretch_width")
+        self.reproduce = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["respdor-reproduce"])
+        self.export_dir = pn.widgets.TextInput(name="Export folder (inside the folder the app was started in)",
+                                               value=".", width=360)
+        self.export_button = pn.widgets.Button(name="Save JSON, CSV and figure", width=220, disabled=True)
+        self.export_button.on_click(self._export)
+        self.download = pn.widgets.FileDownload(callback=self._json_download, filename="fit.json",
+                                                label="Download JSON", width=220, disabled=True)
+        self.export_status = pn.Column(sizing_mode="stretch_width")
+
+    def view(self):
+        form = pn.Column(
+            pn.pane.Markdown("### Curve"), self.curve, self.upload,
+            pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
+            pn.Row(self.model, self.sequence, self.transfer, self.parameterization),
+            pn.pane.Markdown("### Parameters"), self._table(), self.intervals,
+            pn.Row(self.fit_button, self.cancel_button), self.progress, self.status, width=620)
+        results = pn.Column(
+            self.figure, self.warnings, self.report,
+            pn.pane.Markdown("### Export"), self.export_dir, pn.Row(self.export_button, self.download),
+            self.export_status, self.reproduce, min_width=560, sizing_mode="stretch_width")
+        return pn.Row(form, results, sizing_mode="stretch_width")
+
+    # --- actions -------------------------------------------------------------------------------
+    def _uploaded(self, event):
+        """A new upload: kept in the private folder and read at once, so a file that is not a curve
+        is named now, with the one line ``respdor fit`` would print."""
+        import respdor
+
+        self.status.objects = []
+        if not self.upload.value and self.upload.filename is None:
+            return
+        try:
+            path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
+            curve = respdor.read_curve(path)
+        except UserError as exc:
+            self.status.objects = [message("danger", self.ctx.uploads.as_user_sees(exc))]
+            return
+        name = Path(path).name
+        key = f"upload: {name}"
+        self.curves[key] = (str(path), name)
+        self.curve.options = list(self.curves)
+        self.curve.value = key
+        lines = [f"read {name}: {len(curve.time_s)} points"] + [f"read {name}: {n}" for n in curve.notes]
+        self.status.objects = [message("info", line) for line in lines]
+
+    async def _fit(self, event):
+        import respdor
+
+        self.status.objects = []
+        try:
+            form = self.read_form()
+            args = form.call_arguments()
+        except UserError as exc:
+            self.status.objects = [message("danger", str(exc))]
+            return
+        self.form = form
+        self.job = job = Job(lambda progress: _fit_and_draw(respdor, args, progress)).start()
+        self._running(True)
+        while job.state == "running":
+            done, total, label = job.stage
+            if total:
+                self.progress.max, self.progress.value = total, min(done, total)
+            self.status.objects = [message("info", n) for n in job.notes[-3:]]
+            await asyncio.sleep(POLL_S)
+        self._running(False)
+        self._show(job)
+
+    def _running(self, running):
+        self.fit_button.disabled, self.cancel_button.disabled = running, not running
+        self.progress.visible, self.progress.active, self.progress.value = running, running, -1
+
+    def _show(self, job):
+        uploads = self.ctx.uploads
+        if job.state != "done":
+            kind = "warning" if job.state == "cancelled" else "danger"
+            self.status.objects = [message(kind, uploads.as_user_sees(job.message))]
+            return
+        self.result, png = job.result
+        lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
+        self.figure.object = png
+        self.report.object = f"<pre>{html.escape(uploads.as_user_sees(self.result.report()))}</pre>"
+        self.warnings.objects = [message("warning", "warning: " + uploads.as_user_sees(w)) for w in lines]
+        self.status.objects = [message("success", f"fitted in {job.seconds:.2f} s")]
+        self.export_button.disabled = self.download.disabled = False
+        self.download.filename = f"{Path(self.form.label).stem}_fit.json"
+        self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{self.form.command_line()}\n```\n\n"
+                                 f"```python\n{self.form.python_code()}```\n")
+
+    def _json_download(self):
+        return io.StringIO(self.result.to_json()) if self.result is not None else io.StringIO("")
+
+    def _export(self, event):
+        try:
+            folder = inside_start_folder(self.export_dir.value, self.ctx.start)
+            written = export_fit(self.result, folder, Path(self.form.label).stem, [self.form.curve])
+        except UserError as exc:
+            self.export_status.objects = [message("danger", str(exc))]
+            return
+        self.export_status.objects = [message("success", f"wrote {p}") for p in written]
+
+
+def _fit_and_draw(respdor, args, progress):
+    """The fit and its figure as PNG bytes (drawn in the worker too: the page only shows it)."""
+    from ..plotting import fit_figure
+
+    result = respdor.fit(progress=progress, **args)
+    buffer = io.BytesIO()
+    fit_figure(result).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return result, buffer.getvalue()
+
+
+def export_fit(result, folder, stem, inputs):
+    """``<stem>_fit.json``, ``_fit_params.csv`` and ``_fit.png`` in ``folder``, as ``respdor fit`` writes
+    them, all checked by the one output guard before the first byte (never over an input, whole or
+    not at all). Returns the paths written."""
+    from ..files import OutputPlan
+    from ..plotting import fit_figure
+    from ..report import write_json, write_parameters_csv
+
+    plan = OutputPlan(inputs=inputs)
+    plan.add_directory(folder, "export folder")
+    json_path = plan.add(Path(folder) / f"{stem}_fit.json", "export folder")
+    csv_path = plan.add(Path(folder) / f"{stem}_fit_params.csv", "export folder")
+    png_path = plan.add(Path(folder) / f"{stem}_fit.png", "export folder", "figure")
+    plan.check()
+    for path, write in ((json_path, write_json), (csv_path, write_parameters_csv)):
+        with plan.writing(path) as tmp:
+            write(result, tmp)
+    plan.save_figure(fit_figure(result), png_path, dpi=200, bbox_inches="tight")
+    return [json_path, csv_path, png_path]

@@ -1,0 +1,63 @@
+"""Serving the app with Panel: one page per browser tab (each session builds its own widgets and
+state), the private upload folder of the process, and the folder the app reads and writes in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import panel as pn
+
+from .uploads import UploadFolder
+from .worker import route_warnings
+
+__all__: list = []
+
+TITLE = "respdor"
+
+
+@dataclass
+class AppContext:
+    """What every session of one app process shares: the start folder and the upload folder."""
+
+    start: Path
+    uploads: UploadFolder
+
+    @staticmethod
+    def example(name):
+        from ..examples import example_path
+
+        return example_path(name)
+
+
+def page(context=None):
+    """The app's page for one session (also shown as it is in a Jupyter notebook cell)."""
+    from .fitpage import FitPage
+
+    context = context or AppContext(Path.cwd(), UploadFolder())
+    tabs = pn.Tabs(("Fit", FitPage(context).view()), dynamic=False)
+    return pn.Column(pn.pane.Markdown(f"## {TITLE}: REDOR / RESPDOR distances"), tabs, sizing_mode="stretch_width")
+
+
+def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
+    """Serve the app until Ctrl-C (KeyboardInterrupt propagates to the caller); uploads are removed
+    on the way out. ``ready(url)`` is called once the server listens."""
+    route_warnings()
+    context = AppContext(Path(start or Path.cwd()).resolve(), UploadFolder())
+    origins = [f"{name}:{port}" for name in {host, "localhost", "127.0.0.1"}]
+    if host in ("0.0.0.0", "::", ""):
+        origins = ["*"]
+    try:
+        server = pn.serve({"/": lambda: page(context)}, address=host, port=port, show=False, start=False,
+                          title=TITLE, websocket_origin=origins, websocket_max_message_size=64 * 1024 * 1024,
+                          print_url=False)
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{server.port}/"
+        if ready is not None:
+            ready(url)
+        if show:
+            import webbrowser
+
+            webbrowser.open(url)
+        server.io_loop.start()
+    finally:
+        context.uploads.remove()
