@@ -29,6 +29,22 @@ _VARIED = {name for name, *_, varied in PARAMETERS if varied}
 MODELS = ("respdor", "redor")
 SEQUENCES = ("redor", "sr4")
 TRANSFERS = ("", "saturation", "inversion", "ct-inversion", "ct-saturation")
+TIME_UNITS = ("", "s", "ms", "us")
+
+#: How the page names the arguments of respdor.fit and read_curve in its messages: its own fields.
+FIELD_NAMES = {"observe": "Observed nucleus", "partner": "Partner", "experiment": "Model", "transfer": "Transfer",
+               "sequence": "Sequence", "mas_rate_hz": "MAS rate", "time_unit": "Time unit", "fix": "fix",
+               "bounds": "bounds", "initial": "start", "free": "fix", "parameterization": "Fit"}
+
+
+def in_field_words(text) -> str:
+    """A library message with the Python argument names it mentions replaced by the page's field names."""
+    import re
+
+    text = " ".join(str(text).split())
+    for name in ("mas_rate_hz", "time_unit", "parameterization"):
+        text = re.sub(rf"(?<![\w-]){name}(?![\w])", FIELD_NAMES[name], text)
+    return text
 
 
 @dataclass
@@ -56,6 +72,8 @@ class FitForm:
     sequence: str = "redor"
     transfer: str = ""
     parameterization: str = "coupling"
+    time_unit: str = ""
+    mas: str = ""
     rows: dict = field(default_factory=dict)
     intervals: bool = True
 
@@ -86,11 +104,12 @@ class FitForm:
     def call_arguments(self) -> dict:
         """Keyword arguments of ``respdor.fit(**arguments)``: only those that differ from its defaults."""
         fix, start, bounds, free = self.settings()
-        args = {"curves": self.curve, "observe": self.observe.strip() or None,
+        mas = parse_frequency(self.mas, FIELD_NAMES["mas_rate_hz"])[0] if self.mas.strip() else None
+        args = {"curves": self.curve, "time_unit": self.time_unit or None, "mas_rate_hz": mas, "observe": self.observe.strip() or None,
                 "partner": self.partner.strip() or None, "experiment": self.model, "sequence": self.sequence,
                 "transfer": self.transfer or None, "parameterization": self.parameterization,
                 "fix": fix, "start": start, "bounds": bounds, "free": free, "intervals": self.intervals}
-        defaults = {"observe": None, "partner": None, "experiment": "respdor", "sequence": "redor",
+        defaults = {"time_unit": None, "mas_rate_hz": None, "observe": None, "partner": None, "experiment": "respdor", "sequence": "redor",
                     "transfer": None, "parameterization": "coupling", "fix": {}, "start": {}, "bounds": {},
                     "free": [], "intervals": True}
         return {k: v for k, v in args.items() if k not in defaults or v != defaults[k]}
@@ -101,9 +120,10 @@ class FitForm:
         args = self.call_arguments()
         for key, option in (("observe", "--observe"), ("partner", "--partner"), ("experiment", "--model"),
                             ("sequence", "--sequence"), ("transfer", "--transfer"),
-                            ("parameterization", "--parameterization")):
+                            ("parameterization", "--parameterization"), ("time_unit", "--time-unit"),
+                            ("mas_rate_hz", "--mas")):
             if key in args:
-                words += [option, str(args[key])]
+                words += [option, _plain(args[key]) if isinstance(args[key], float) else str(args[key])]
         for name, value in args.get("fix", {}).items():
             words += ["--fix", f"{name}={_plain(value)}"]
         for name in args.get("free", []):

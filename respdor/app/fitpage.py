@@ -12,7 +12,7 @@ from pathlib import Path
 import panel as pn
 
 from ..errors import UserError
-from .fitform import MODELS, PARAMETERS, SEQUENCES, TRANSFERS, FitForm, ParameterRow
+from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow, in_field_words
 from .uploads import inside_start_folder
 from .worker import Job
 
@@ -46,6 +46,9 @@ class FitPage:
         self.curve = w.Select(name="Curve", options=list(self.curves), width=360)
         self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360)
         self.upload.param.watch(self._uploaded, "value")
+        self.time_unit = w.Select(name="Time unit", options={u or "(from the header)": u for u in TIME_UNITS},
+                                  width=170)
+        self.mas = w.TextInput(name="MAS rate", placeholder="e.g. 10kHz (rotor-period times)", width=170)
         self.observe = w.TextInput(name="Observed nucleus", placeholder="from the file, else 13C", width=170)
         self.partner = w.TextInput(name="Partner", placeholder="from the file, else 27Al", width=170)
         self.model = w.Select(name="Model", options=list(MODELS), width=110)
@@ -80,7 +83,8 @@ class FitPage:
                 for name, (fix, value, low, high) in self.rows.items()}
         return FitForm(curve=path, label=label, observe=self.observe.value, partner=self.partner.value,
                        model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
-                       parameterization=self.parameterization.value, rows=rows, intervals=self.intervals.value)
+                       parameterization=self.parameterization.value,
+                       time_unit=self.time_unit.value, mas=self.mas.value, rows=rows, intervals=self.intervals.value)
 
     # --- the outputs ---------------------------------------------------------------------------
     def _outputs(self):
@@ -100,7 +104,7 @@ class FitPage:
 
     def view(self):
         form = pn.Column(
-            pn.pane.Markdown("### Curve"), self.curve, self.upload,
+            pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas),
             pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
             pn.Row(self.model, self.sequence, self.transfer, self.parameterization),
             pn.pane.Markdown("### Parameters"), self._table(), self.intervals,
@@ -122,17 +126,27 @@ class FitPage:
             return
         try:
             path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
-            curve = respdor.read_curve(path)
         except UserError as exc:
-            self.status.objects = [message("danger", self.ctx.uploads.as_user_sees(exc))]
+            self.status.objects = [message("danger", str(exc))]
             return
         name = Path(path).name
         key = f"upload: {name}"
         self.curves[key] = (str(path), name)
         self.curve.options = list(self.curves)
         self.curve.value = key
+        try:  # read now with the page's time unit and MAS rate; a file refused here is refused by Fit too
+            form = self.read_form()
+            curve = respdor.read_curve(path, time_unit=form.time_unit or None,
+                                       mas_rate_hz=form.call_arguments().get("mas_rate_hz"))
+        except UserError as exc:
+            self.status.objects = [message("danger", self._said(exc))]
+            return
         lines = [f"read {name}: {len(curve.time_s)} points"] + [f"read {name}: {n}" for n in curve.notes]
         self.status.objects = [message("info", line) for line in lines]
+
+    def _said(self, text):
+        """A library line as the page says it: the upload's own name, the page's field names."""
+        return in_field_words(self.ctx.uploads.as_user_sees(text))
 
     async def _fit(self, event):
         import respdor
@@ -142,9 +156,10 @@ class FitPage:
             form = self.read_form()
             args = form.call_arguments()
         except UserError as exc:
-            self.status.objects = [message("danger", str(exc))]
+            self.status.objects = [message("danger", self._said(exc))]
             return
         self.form = form
+        args["option_names"] = FIELD_NAMES
         self.job = job = Job(lambda progress: _fit_and_draw(respdor, args, progress)).start()
         self._running(True)
         while job.state == "running":
@@ -164,13 +179,13 @@ class FitPage:
         uploads = self.ctx.uploads
         if job.state != "done":
             kind = "warning" if job.state == "cancelled" else "danger"
-            self.status.objects = [message(kind, uploads.as_user_sees(job.message))]
+            self.status.objects = [message(kind, self._said(job.message))]
             return
         self.result, png = job.result
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.figure.object = png
         self.report.object = f"<pre>{html.escape(uploads.as_user_sees(self.result.report()))}</pre>"
-        self.warnings.objects = [message("warning", "warning: " + uploads.as_user_sees(w)) for w in lines]
+        self.warnings.objects = [message("warning", "warning: " + self._said(w)) for w in lines]
         self.status.objects = [message("success", f"fitted in {job.seconds:.2f} s")]
         self.export_button.disabled = self.download.disabled = False
         self.download.filename = f"{Path(self.form.label).stem}_fit.json"

@@ -69,8 +69,8 @@ class Job:
     runs; ``notes`` and ``warnings`` the lines to show; ``seconds`` the time it took.
     """
 
-    def __init__(self, fn, expected=(Exception,)):
-        self.fn, self.expected = fn, expected
+    def __init__(self, fn):
+        self.fn = fn
         self.state, self.result, self.message = "running", None, ""
         self.stage, self.notes, self.warnings = (0, 0, ""), [], []
         self.cancelled = False

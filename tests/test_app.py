@@ -1,0 +1,204 @@
+"""The app's parts that need no browser: the Fit form (widget texts -> respdor.fit's arguments, the
+equivalent command line and Python code), the upload folder and the path rule, the worker's cancel and
+warnings, and the `respdor app` command's refusals. The pages in a real browser: test_app_browser.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+import respdor
+from respdor.app.fitform import FitForm, ParameterRow, in_field_words
+from respdor.app.uploads import UploadFolder, inside_start_folder, safe_name
+from respdor.app.worker import Job, route_warnings
+from respdor.cli import main
+from respdor.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+CURVE = ROOT / "data" / "respdor_13C27Al_synthetic.csv"
+
+
+def form(**rows):
+    return FitForm(curve=str(CURVE), label="data/respdor_13C27Al_synthetic.csv",
+                   rows={k: ParameterRow(**v) for k, v in rows.items()})
+
+
+# --- widget values -> arguments of respdor.fit ----------------------------------------------------
+def test_an_untouched_form_asks_for_the_default_fit():
+    assert form().call_arguments() == {"curves": str(CURVE)}
+
+
+@pytest.mark.parametrize("rows,expected", [
+    ({"r": {"fixed": True, "value": "0.25nm"}}, {"fix": {"r": 2.5}}),
+    ({"D": {"fixed": True, "value": "0.5kHz"}}, {"fix": {"D": 500.0}}),
+    ({"D": {"value": "400", "low": "100", "high": "2k"}}, {"start": {"D": 400.0}, "bounds": {"D": (100.0, 2000.0)}}),
+    ({"eps": {"fixed": False}}, {"free": ["eps"]}),
+    ({"eps": {"fixed": True, "value": "0.9"}}, {"fix": {"eps": 0.9}}),
+    ({"width": {"fixed": False, "value": "20pm"}}, {"free": ["width"], "start": {"width": 0.2}}),
+])
+def test_parameter_rows_become_fix_start_bounds_free_in_the_fit_units(rows, expected):
+    args = form(**rows).call_arguments()
+    args.pop("curves")
+    assert args.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, dict):
+            assert args[key].keys() == value.keys()
+            for name, v in value.items():
+                assert args[key][name] == pytest.approx(v, rel=1e-12)
+        else:
+            assert args[key] == value
+
+
+@pytest.mark.parametrize("rows,words", [
+    ({"r": {"fixed": True, "value": "abc"}}, "fix r: cannot read 'abc' as a distance"),
+    ({"D": {"fixed": True}}, "fix D: give the value to hold it at"),
+    ({"f": {"low": "0.1"}}, "bounds f: give both the low and the high end"),
+    ({"f": {"value": "a lot"}}, "start f: cannot read 'a lot' as a number"),
+    ({"D": {"fixed": True, "value": "-5"}}, "fix D -5: a frequency here cannot be negative"),
+    ({"D": {"fixed": True, "value": "5 parsecs"}}, "fix D: unknown unit 'parsecs' in '5 parsecs'"),
+])
+def test_a_mistake_in_a_field_is_one_line_naming_the_field(rows, words):
+    with pytest.raises(UserError) as err:
+        form(**rows).call_arguments()
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_library_argument_names_are_said_as_the_page_names_its_fields():
+    assert in_field_words("t.csv:1: give time_unit") == "t.csv:1: give Time unit"
+    assert in_field_words("give the MAS rate (mas_rate_hz)") == "give the MAS rate (MAS rate)"
+
+
+def test_a_bad_mas_rate_is_named_by_its_field():
+    f = form()
+    f.mas = "fast"
+    with pytest.raises(UserError, match="MAS rate: cannot read 'fast'"):
+        f.call_arguments()
+
+
+# --- the same fit as a command line and as Python ----------------------------------------------------
+def _numbers(document):
+    return {k: v.get("value") for k, v in document["parameters"].items()} if "parameters" in document else \
+        {k: v["value"] for k, v in document.items() if isinstance(v, dict) and "value" in v}
+
+
+def test_command_line_and_python_code_give_the_fit_of_the_page(monkeypatch, capsys):
+    f = form(r={"fixed": True, "value": "2.5"}, f={"low": "0", "high": "0.5"})
+    f.intervals = False
+    f.model, f.sequence = "redor", "sr4"
+    page = respdor.fit(**f.call_arguments())
+    line = f.command_line()
+    assert line.startswith("respdor fit data/respdor_13C27Al_synthetic.csv ")
+    assert "--fix r=2.5" in line and "--bound f=0:0.5" in line and "--model redor" in line
+    monkeypatch.chdir(ROOT)
+    assert main(shlex.split(line)[1:]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    scope = {}
+    exec(f.python_code().replace("print(result.report())", ""), scope)  # the code as shown on the page
+    assert _numbers(page.to_dict()) == _numbers(cli) == _numbers(scope["result"].to_dict())
+    assert page["distance_angstrom"].value == 2.5 and 0 <= page["fraction"].value <= 0.5
+
+
+# --- uploads and paths -----------------------------------------------------------------------------
+def test_uploads_live_in_a_private_folder_removed_at_the_end():
+    up = UploadFolder(limit=1000)
+    try:
+        assert (os.stat(up.path).st_mode & 0o777) == 0o700
+        a, b = up.save("curve.csv", b"t_ms,dSS0\n"), up.save("curve.csv", b"other")
+        assert a != b and a.name == b.name == "curve.csv" and a.read_bytes() == b"t_ms,dSS0\n"
+        assert up.as_user_sees(f"{a}:1: is a binary file") == "curve.csv:1: is a binary file"
+        with pytest.raises(UserError, match=r"big.csv: 0.0 MB is more than the upload limit"):
+            up.save("big.csv", b"x" * 1001)
+    finally:
+        up.remove()
+    assert not up.path.exists()
+
+
+@pytest.mark.parametrize("name,safe", [("../../etc/passwd", "passwd"), ("C:\\data\\c.csv", "c.csv"), ("..", "upload.txt"),
+                                       ("", "upload.txt"), ("a\x00b.csv", "ab.csv")])
+def test_uploaded_names_cannot_leave_the_upload_folder(name, safe):
+    assert safe_name(name) == safe
+
+
+def test_paths_typed_in_the_browser_stay_in_the_start_folder(tmp_path):
+    start = tmp_path / "start"
+    (start / "sub").mkdir(parents=True)
+    (start / "escape").symlink_to(tmp_path)
+    assert inside_start_folder("", start) == start.resolve()
+    assert inside_start_folder("sub/new", start) == (start / "sub" / "new").resolve()
+    for text in ("..", "/etc", "sub/../..", "escape", "escape/x", str(tmp_path)):
+        with pytest.raises(UserError, match="outside the folder the app was started in"):
+            inside_start_folder(text, start)
+
+
+# --- the worker -----------------------------------------------------------------------------------
+def test_a_job_is_cancelled_at_its_next_step_and_keeps_nothing():
+    steps, started = [], threading.Event()
+
+    def work(progress):
+        progress.start(10_000, "steps")
+        for _ in range(10_000):
+            started.set()
+            threading.Event().wait(0.001)
+            progress.advance()
+            steps.append(1)
+        return "finished"
+
+    job = Job(work).start()
+    started.wait()
+    job.cancel()
+    assert job.wait(30) == "cancelled" and job.result is None and job.message.startswith("cancelled")
+    assert len(steps) < 10_000
+
+
+def test_a_job_reports_a_user_mistake_as_its_one_line():
+    job = Job(lambda progress: respdor.fit(str(CURVE), "27Al", "13C", progress=progress)).start()
+    assert job.wait(60) == "failed"
+    assert job.message.startswith("observe 27Al: spin 2.5 (quadrupolar)")
+
+
+def test_warnings_go_to_the_job_whose_thread_raised_them():
+    route_warnings()
+
+    def warn(text):
+        def fn(progress):
+            warnings.warn(text, UserWarning)
+            return text
+        return fn
+
+    jobs = [Job(warn(f"tab {i}")).start() for i in range(4)]
+    for i, job in enumerate(jobs):
+        assert job.wait(30) == "done" and job.warnings == [f"tab {i}"]
+
+
+# --- the command --------------------------------------------------------------------------------
+def _run(code):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+
+
+def test_import_respdor_and_help_do_not_import_panel():
+    out = _run("import sys, respdor, respdor.app\nfrom respdor.cli import main\n"
+               "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+               "print('panel' in sys.modules, 'bokeh' in sys.modules, file=sys.stderr)")
+    assert out.stderr.strip().splitlines()[-1] == "False False"
+
+
+def test_without_panel_the_command_names_the_extra():
+    out = _run("import sys\nsys.modules['panel'] = None\nfrom respdor.cli import main\n"
+               "sys.exit(main(['app', '--no-browser']))")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "respdor: error: respdor app needs the 'app' extra: pip install 'respdor[app]'"
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "-1"])
+def test_a_port_out_of_range_is_refused(port, capsys):
+    assert main(["app", "--no-browser", "--port", port]) == 2
+    assert "--port" in capsys.readouterr().err
