@@ -35,6 +35,7 @@ class FitPage:
         self.ctx = context
         self.result = self.job = None
         self.form = None
+        self.runs = 0
         example = context.example(EXAMPLE)
         self.curves = {f"bundled example: {EXAMPLE}": (str(example), f"data/{EXAMPLE}")}
         self._inputs()
@@ -45,7 +46,8 @@ class FitPage:
         w = pn.widgets
         self.curve = w.Select(name="Curve", options=list(self.curves), width=360)
         self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360)
-        self.upload.param.watch(self._uploaded, "value")
+        # value and filename arrive together; an empty file changes only the name (its value stays None)
+        self.upload.param.watch(self._uploaded, ["value", "filename"])
         self.time_unit = w.Select(name="Time unit", options={u or "(from the header)": u for u in TIME_UNITS},
                                   width=170)
         self.mas = w.TextInput(name="MAS rate", placeholder="e.g. 10kHz (rotor-period times)", width=170)
@@ -60,7 +62,7 @@ class FitPage:
         self.rows = {}
         for name, label, kind, unit, varied in PARAMETERS:
             hint = f"e.g. 2.5 or 0.25nm" if kind == "length" else ("e.g. 500 or 0.5kHz" if kind else "")
-            self.rows[name] = (w.Checkbox(name=f"fix {name}", value=not varied, width=70),
+            self.rows[name] = (w.Checkbox(name=f"fix {name}", value=not varied, width=70, css_classes=[f"fix-{name}"]),
                                w.TextInput(placeholder=hint or "value", width=150, css_classes=[f"value-{name}"]),
                                w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90))
         self.fit_button = w.Button(name="Fit", button_type="primary", width=120)
@@ -95,7 +97,7 @@ class FitPage:
         self.warnings = pn.Column(sizing_mode="stretch_width")
         self.reproduce = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["respdor-reproduce"])
         self.export_dir = pn.widgets.TextInput(name="Export folder (inside the folder the app was started in)",
-                                               value=".", width=360)
+                                               value=".", width=360, css_classes=["export-dir"])
         self.export_button = pn.widgets.Button(name="Save JSON, CSV and figure", width=220, disabled=True)
         self.export_button.on_click(self._export)
         self.download = pn.widgets.FileDownload(callback=self._json_download, filename="fit.json",
@@ -116,13 +118,13 @@ class FitPage:
         return pn.Row(form, results, sizing_mode="stretch_width")
 
     # --- actions -------------------------------------------------------------------------------
-    def _uploaded(self, event):
+    def _uploaded(self, *events):
         """A new upload: kept in the private folder and read at once, so a file that is not a curve
         is named now, with the one line ``respdor fit`` would print."""
         import respdor
 
         self.status.objects = []
-        if not self.upload.value and self.upload.filename is None:
+        if self.upload.filename is None:
             return
         try:
             path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
@@ -186,7 +188,8 @@ class FitPage:
         self.figure.object = png
         self.report.object = f"<pre>{html.escape(uploads.as_user_sees(self.result.report()))}</pre>"
         self.warnings.objects = [message("warning", "warning: " + self._said(w)) for w in lines]
-        self.status.objects = [message("success", f"fitted in {job.seconds:.2f} s")]
+        self.runs += 1
+        self.status.objects = [message("success", f"fit {self.runs}: done in {job.seconds:.2f} s")]
         self.export_button.disabled = self.download.disabled = False
         self.download.filename = f"{Path(self.form.label).stem}_fit.json"
         self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{self.form.command_line()}\n```\n\n"

@@ -50,7 +50,8 @@ def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
     try:
         server = pn.serve({"/": lambda: page(context)}, address=host, port=port, show=False, start=False,
                           title=TITLE, websocket_origin=origins, websocket_max_message_size=64 * 1024 * 1024,
-                          print_url=False)
+                          verbose=False)
+        stopped = _stop_on_ctrl_c(server.io_loop)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{server.port}/"
         if ready is not None:
             ready(url)
@@ -59,5 +60,23 @@ def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
 
             webbrowser.open(url)
         server.io_loop.start()
+        server.stop()
+        if stopped:
+            raise KeyboardInterrupt
     finally:
         context.uploads.remove()
+
+
+def _stop_on_ctrl_c(io_loop):
+    """Ctrl-C stops the server's loop (from the loop's own thread); the list returned says it did, so
+    that :func:`serve` raises KeyboardInterrupt and the command line exits 130."""
+    import signal
+
+    said = []
+
+    def handler(signum, frame):
+        said.append(signum)
+        io_loop.asyncio_loop.call_soon_threadsafe(io_loop.stop)
+
+    signal.signal(signal.SIGINT, handler)
+    return said

@@ -1,0 +1,193 @@
+"""The web app in a real browser: headless Chromium (the distribution's /usr/bin/chromium) driven
+by Playwright, against `respdor app` started on a free port, doing what a user does.
+
+Skipped with one line when Chromium, Playwright or Panel is missing (CI installs them, see .ci/run).
+Screenshots for the documentation are taken by benchmarks/bench_app.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CURVE = ROOT / "data" / "respdor_13C27Al_synthetic.csv"
+#: Chromium flags that work as root in a container (no sandbox, no network services of its own).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+pytest.importorskip("panel", reason="the app needs Panel (pip install 'respdor[app]')")
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (pip install playwright)")
+expect = sync_api.expect
+#: How long the page may take for one step (a fit on a busy machine, the first page load): a limit
+#: against hanging, not a speed requirement (speed: benchmarks/bench_app.py).
+STEP_MS = int(os.environ.get("RESPDOR_APP_STEP_MS", 120_000))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path, tmpdir: Path):
+    """`respdor app --no-browser` in ``folder`` (uploads under ``tmpdir``); returns (process, url)."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmpdir))
+    proc = subprocess.Popen([sys.executable, "-m", "respdor", "app", "--no-browser", "--port", str(port)],
+                            cwd=folder, env=env, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if "serving on" in line:
+            return proc, line.split("serving on ")[1].split()[0]
+    raise RuntimeError(f"respdor app did not start (exit {proc.wait()})")
+
+
+def stop_server(proc):
+    """Ctrl-C, as a user stops it: exit 130."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder, tmpdir = tmp_path_factory.mktemp("start"), tmp_path_factory.mktemp("tmp")
+    proc, url = start_server(folder, tmpdir)
+    yield url, folder, tmpdir
+    assert stop_server(proc) == 130
+    assert list(tmpdir.iterdir()) == [], "the upload folder outlived the app"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.set_default_timeout(STEP_MS)
+    page.goto(url)
+    page.get_by_role("button", name="Fit", exact=True).wait_for()
+    return page
+
+
+def fit(page, n=1):
+    """Click Fit (the ``n``-th fit of this page) and return the report once it is drawn."""
+    page.get_by_role("button", name="Fit", exact=True).click()
+    expect(page.locator(".respdor-success").first).to_contain_text(f"fit {n}: done in")
+    return page.locator(".respdor-report pre").inner_text()
+
+
+def row(report, label):
+    """The numbers of one parameter line of the report table (value, stderr or 'fixed')."""
+    line = next(x for x in report.splitlines() if x.startswith(label))
+    return line[len(label):].split()[:2]
+
+
+def test_fit_fix_r_and_export_the_json_of_respdor_fit(server, browser, capsys):
+    url, folder, _ = server
+    page = open_page(browser, url)
+    report = fit(page)
+    assert row(report, "r (A)") == ["2.54", "0.16"] and row(report, "D (Hz)") == ["481", "92"]
+    page.locator(".fix-r input").check()
+    page.locator(".value-r input").fill("0.25nm")
+    report = fit(page, 2)
+    assert row(report, "D (Hz)") == ["504.2", "fixed"] and row(report, "fraction f")[0] == "0.238"
+    shown = "\n".join(page.locator(".respdor-reproduce pre").all_inner_texts())
+    assert "respdor fit data/respdor_13C27Al_synthetic.csv --fix r=2.5 --no-files --json -" in shown
+    assert "respdor.fit(curves='data/respdor_13C27Al_synthetic.csv', fix={'r': 2.5})" in shown
+
+    page.locator(".export-dir input").fill("results")
+    page.get_by_role("button", name="Save JSON, CSV and figure").click()
+    expect(page.locator(".respdor-success").last).to_contain_text("_fit.png")
+    written = sorted(p.name for p in (folder / "results").iterdir())
+    assert written == ["respdor_13C27Al_synthetic_fit.json", "respdor_13C27Al_synthetic_fit.png",
+                       "respdor_13C27Al_synthetic_fit_params.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == ["results"]  # nothing else written
+    app = json.loads((folder / "results" / "respdor_13C27Al_synthetic_fit.json").read_text())
+
+    from respdor.cli import main
+
+    assert main(["fit", str(CURVE), "--fix", "r=2.5", "--no-files", "--json", "-"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert app.keys() == cli.keys()
+    for name, est in cli.items():
+        if isinstance(est, dict) and "value" in est:
+            assert app[name] == est, name  # value, stderr and intervals: the same numbers
+    assert app["warnings"] == cli["warnings"] and app["redchi"] == cli["redchi"]
+    page.close()
+
+
+#: Uploads that are not curves: (file name, bytes, the line `respdor fit <file>` prints after "error: ").
+BAD_UPLOADS = [
+    ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(64), "binary.csv:3: is a binary file, not a curve file"),
+    ("empty.csv", b"", "empty.csv: contains no data lines"),
+]
+
+
+@pytest.mark.parametrize("name,data,said", BAD_UPLOADS)
+def test_a_broken_upload_is_named_on_the_page_as_respdor_fit_names_it(server, browser, tmp_path, capsys, name,
+                                                                     data, said):
+    url, folder, _ = server
+    (tmp_path / name).write_bytes(data)
+    from respdor.cli import main
+
+    os.chdir(tmp_path)
+    try:
+        assert main(["fit", name, "--no-files"]) == 2
+    finally:
+        os.chdir(ROOT)
+    assert capsys.readouterr().err.strip() == f"respdor: error: {said}"
+    page = open_page(browser, url)
+    page.locator("input[type=file]").set_input_files(str(tmp_path / name))
+    expect(page.locator(".respdor-danger")).to_have_text(said)
+    page.get_by_role("button", name="Fit", exact=True).click()  # Fit on it: the same line, no traceback
+    expect(page.locator(".respdor-danger")).to_have_text(said)
+    page.close()
+
+
+def test_an_export_folder_outside_the_start_folder_is_refused(server, browser):
+    url, folder, _ = server
+    page = open_page(browser, url)
+    fit(page)
+    before = sorted(os.listdir(folder.parent))
+    page.locator(".export-dir input").fill("../elsewhere")
+    page.get_by_role("button", name="Save JSON, CSV and figure").click()
+    expect(page.locator(".respdor-danger")).to_contain_text(
+        "../elsewhere: outside the folder the app was started in")
+    assert sorted(os.listdir(folder.parent)) == before
+    page.close()
+
+
+def test_two_tabs_do_not_share_their_uploads_or_results(server, browser, tmp_path):
+    url, _, _ = server
+    shutil.copy(CURVE, tmp_path / "mine.csv")
+    one, two = open_page(browser, url), open_page(browser, url)
+    one.locator("input[type=file]").set_input_files(str(tmp_path / "mine.csv"))
+    expect(one.locator(".respdor-info").first).to_contain_text("read mine.csv: 15 points")
+    fit(one)
+    assert "mine.csv" in one.locator(".respdor-report pre").inner_text()
+    assert two.locator(".respdor-report pre").count() == 0
+    two.locator("select").first.click()
+    assert "mine.csv" not in two.locator("select").first.inner_text()
+    one.close()
+    two.close()
