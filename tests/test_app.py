@@ -202,3 +202,44 @@ def test_without_panel_the_command_names_the_extra():
 def test_a_port_out_of_range_is_refused(port, capsys):
     assert main(["app", "--no-browser", "--port", port]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+# --- uploads that are not curves: the page says what `respdor fit <file>` says ---------------------
+#: (file name, bytes); the page's line must equal the command's, with the option names of the command
+#: (--time-unit, --mas) said as the page's fields (Time unit, MAS rate).
+NOT_CURVES = [
+    ("png.csv", b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(64)),
+    ("zeros.txt", bytes(100)),
+    ("latin1.csv", "t_ms,dSS0\n1,0.5\n# Ångström\n".encode("latin-1")),
+    ("empty.csv", b""),
+    ("blank.csv", b"\n\n  \n"),
+    ("header_only.csv", b"t_ms,dSS0,sigma\n"),
+    ("columns.csv", b"t_ms,foo\n1,2\n"),
+    ("word.csv", b"t_ms,dSS0,sigma\n1,abc,0.1\n2,0.3,0.1\n"),
+    ("page.html", b"<!DOCTYPE html><html><body>curve</body></html>\n"),
+    ("json.json", b'{"t_ms": [1, 2], "dSS0": [0.1, 0.2]}\n'),
+    ("nan.csv", b"t_ms,dSS0,sigma\n1,nan,0.1\n2,0.3,0.1\n"),
+    ("ragged.csv", b"t_ms,dSS0,sigma\n1,0.1\n2,0.3,0.1,7\n"),
+    ("no_unit.csv", b"t,dSS0,sigma\n1,0.1,0.1\n2,0.3,0.1\n"),
+    ("rotor.csv", b"n_rotor,dSS0,sigma\n1,0.1,0.1\n2,0.3,0.1\n"),
+]
+
+
+@pytest.mark.parametrize("name,data", NOT_CURVES, ids=[n for n, _ in NOT_CURVES])
+def test_an_upload_that_is_not_a_curve_is_named_as_respdor_fit_names_it(name, data, tmp_path, monkeypatch, capsys):
+    from respdor.app.uploads import read_uploaded_curve
+
+    (tmp_path / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", name, "--no-files"]) == 2
+    cli = capsys.readouterr().err.strip()
+    assert cli.startswith("respdor: error: ") and "\n" not in cli
+    up = UploadFolder()
+    try:
+        with pytest.raises(UserError) as err:
+            read_uploaded_curve(up, up.save(name, data))
+        page = str(err.value)
+    finally:
+        up.remove()
+    assert page == cli.removeprefix("respdor: error: ").replace("--time-unit", "Time unit").replace("--mas", "MAS rate")
+    assert str(up.path) not in page and page.startswith(name)

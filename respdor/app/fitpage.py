@@ -13,7 +13,7 @@ import panel as pn
 
 from ..errors import UserError
 from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow, in_field_words
-from .uploads import inside_start_folder
+from .uploads import inside_start_folder, read_uploaded_curve
 from .worker import Job
 
 __all__: list = []
@@ -121,8 +121,6 @@ class FitPage:
     def _uploaded(self, *events):
         """A new upload: kept in the private folder and read at once, so a file that is not a curve
         is named now, with the one line ``respdor fit`` would print."""
-        import respdor
-
         self.status.objects = []
         if self.upload.filename is None:
             return
@@ -138,12 +136,11 @@ class FitPage:
         self.curve.value = key
         try:  # read now with the page's time unit and MAS rate; a file refused here is refused by Fit too
             form = self.read_form()
-            curve = respdor.read_curve(path, time_unit=form.time_unit or None,
-                                       mas_rate_hz=form.call_arguments().get("mas_rate_hz"))
+            _, lines = read_uploaded_curve(self.ctx.uploads, path, form.time_unit or None,
+                                           form.call_arguments().get("mas_rate_hz"))
         except UserError as exc:
-            self.status.objects = [message("danger", self._said(exc))]
+            self.status.objects = [message("danger", str(exc))]
             return
-        lines = [f"read {name}: {len(curve.time_s)} points"] + [f"read {name}: {n}" for n in curve.notes]
         self.status.objects = [message("info", line) for line in lines]
 
     def _said(self, text):

@@ -59,6 +59,22 @@ class UploadFolder:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def read_uploaded_curve(folder: UploadFolder, path, time_unit=None, mas_rate_hz=None):
+    """The curve of an upload and the lines to show (``read <name>: ...``), read as ``respdor fit``
+    reads it; a file that is not a curve raises :class:`UserError` with the line the page shows:
+    the one ``respdor fit <name>`` prints, with the page's field names for the arguments it names."""
+    import respdor
+
+    from .fitform import in_field_words
+
+    try:
+        curve = respdor.read_curve(path, time_unit=time_unit, mas_rate_hz=mas_rate_hz)
+    except UserError as exc:
+        raise UserError(in_field_words(folder.as_user_sees(exc))) from None
+    name = Path(path).name
+    return curve, [f"read {name}: {len(curve.time_s)} points"] + [f"read {name}: {n}" for n in curve.notes]
+
+
 def safe_name(name: str) -> str:
     """The last part of an uploaded file's name, without path separators or control characters."""
     base = re.split(r"[\\/]", str(name or ""))[-1]
