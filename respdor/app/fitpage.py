@@ -160,15 +160,17 @@ class FitPage:
         self.form = form
         args["option_names"] = FIELD_NAMES
         self.job = job = Job(lambda progress: _fit_and_draw(respdor, args, progress)).start()
-        self._running(True)
+        with pn.io.hold():
+            self._running(True)
         while job.state == "running":
             done, total, label = job.stage
             if total:
                 self.progress.max, self.progress.value = total, min(done, total)
             self.status.objects = [message("info", n) for n in job.notes[-3:]]
             await asyncio.sleep(POLL_S)
-        self._running(False)
-        self._show(job)
+        with pn.io.hold():  # one message to the browser for the whole result
+            self._running(False)
+            self._show(job)
 
     def _running(self, running):
         self.fit_button.disabled, self.cancel_button.disabled = running, not running
