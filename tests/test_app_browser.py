@@ -35,6 +35,7 @@ expect = sync_api.expect
 #: How long the page may take for one step (a fit on a busy machine, the first page load): a limit
 #: against hanging, not a speed requirement (speed: benchmarks/bench_app.py).
 STEP_MS = int(os.environ.get("RESPDOR_APP_STEP_MS", 120_000))
+expect.set_options(timeout=STEP_MS)
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ command line and as Python code."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import io
 from pathlib import Path
@@ -14,20 +13,11 @@ import panel as pn
 from ..errors import UserError
 from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow, in_field_words
 from .uploads import inside_start_folder, read_uploaded_curve
-from .worker import Job
+from .widgets import JobRunner, message
 
 __all__: list = []
 
 EXAMPLE = "respdor_13C27Al_synthetic.csv"
-#: Seconds between two looks at a running job (the page's progress and the time to the result).
-POLL_S = 0.03
-
-
-def message(kind, text):
-    """A one-line message box (kind: danger, warning, info, success)."""
-    return pn.pane.Alert(html.escape(text), alert_type=kind, css_classes=[f"respdor-{kind}"], margin=(4, 0))
-
-
 class FitPage:
     """One browser tab's Fit page (every session builds its own)."""
 
@@ -35,7 +25,6 @@ class FitPage:
         self.ctx = context
         self.result = self.job = None
         self.form = None
-        self.runs = 0
         example = context.example(EXAMPLE)
         self.curves = {f"bundled example: {EXAMPLE}": (str(example), f"data/{EXAMPLE}")}
         self._inputs()
@@ -65,10 +54,8 @@ class FitPage:
             self.rows[name] = (w.Checkbox(name=f"fix {name}", value=not varied, width=70, css_classes=[f"fix-{name}"]),
                                w.TextInput(placeholder=hint or "value", width=150, css_classes=[f"value-{name}"]),
                                w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90))
-        self.fit_button = w.Button(name="Fit", button_type="primary", width=120)
-        self.fit_button.on_click(self._fit)
-        self.cancel_button = w.Button(name="Cancel", button_type="warning", width=120, disabled=True)
-        self.cancel_button.on_click(lambda event: self.job and self.job.cancel())
+        self.runner = JobRunner("Fit", self._prepare, self._show, self._said)
+        self.status = self.runner.status
 
     def _table(self):
         head = pn.Row(*(pn.pane.HTML(f"<b>{t}</b>", width=wd, margin=(0, 5)) for t, wd in
@@ -90,8 +77,6 @@ class FitPage:
 
     # --- the outputs ---------------------------------------------------------------------------
     def _outputs(self):
-        self.status = pn.Column(sizing_mode="stretch_width")
-        self.progress = pn.indicators.Progress(name="progress", active=False, value=-1, width=360, visible=False)
         self.figure = pn.pane.PNG(None, width=520, css_classes=["respdor-figure"])
         self.report = pn.pane.HTML("", css_classes=["respdor-report"], sizing_mode="stretch_width")
         self.warnings = pn.Column(sizing_mode="stretch_width")
@@ -110,7 +95,7 @@ class FitPage:
             pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
             pn.Row(self.model, self.sequence, self.transfer, self.parameterization),
             pn.pane.Markdown("### Parameters"), self._table(), self.intervals,
-            pn.Row(self.fit_button, self.cancel_button), self.progress, self.status, width=620)
+            self.runner.view(), width=620)
         results = pn.Column(
             self.figure, self.warnings, self.report,
             pn.pane.Markdown("### Export"), self.export_dir, pn.Row(self.export_button, self.download),
@@ -147,48 +132,23 @@ class FitPage:
         """A library line as the page says it: the upload's own name, the page's field names."""
         return in_field_words(self.ctx.uploads.as_user_sees(text))
 
-    async def _fit(self, event):
+    def _prepare(self):
+        """The fit the form asks for, as a call for the worker (a mistake in a field: UserError)."""
         import respdor
 
-        self.status.objects = []
-        try:
-            form = self.read_form()
-            args = form.call_arguments()
-        except UserError as exc:
-            self.status.objects = [message("danger", self._said(exc))]
-            return
+        form = self.read_form()
+        args = form.call_arguments()
         self.form = form
         args["option_names"] = FIELD_NAMES
-        self.job = job = Job(lambda progress: _fit_and_draw(respdor, args, progress)).start()
-        with pn.io.hold():
-            self._running(True)
-        while job.state == "running":
-            done, total, label = job.stage
-            if total:
-                self.progress.max, self.progress.value = total, min(done, total)
-            self.status.objects = [message("info", n) for n in job.notes[-3:]]
-            await asyncio.sleep(POLL_S)
-        with pn.io.hold():  # one message to the browser for the whole result
-            self._running(False)
-            self._show(job)
-
-    def _running(self, running):
-        self.fit_button.disabled, self.cancel_button.disabled = running, not running
-        self.progress.visible, self.progress.active, self.progress.value = running, running, -1
+        return lambda progress: _fit_and_draw(respdor, args, progress)
 
     def _show(self, job):
         uploads = self.ctx.uploads
-        if job.state != "done":
-            kind = "warning" if job.state == "cancelled" else "danger"
-            self.status.objects = [message(kind, self._said(job.message))]
-            return
         self.result, png = job.result
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.figure.object = png
         self.report.object = f"<pre>{html.escape(uploads.as_user_sees(self.result.report()))}</pre>"
         self.warnings.objects = [message("warning", "warning: " + self._said(w)) for w in lines]
-        self.runs += 1
-        self.status.objects = [message("success", f"fit {self.runs}: done in {job.seconds:.2f} s")]
         self.export_button.disabled = self.download.disabled = False
         self.download.filename = f"{Path(self.form.label).stem}_fit.json"
         self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{self.form.command_line()}\n```\n\n"
