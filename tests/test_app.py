@@ -243,3 +243,44 @@ def test_an_upload_that_is_not_a_curve_is_named_as_respdor_fit_names_it(name, da
         up.remove()
     assert page == cli.removeprefix("respdor: error: ").replace("--time-unit", "Time unit").replace("--mas", "MAS rate")
     assert str(up.path) not in page and page.startswith(name)
+
+
+# --- the Plan page's form ---------------------------------------------------------------------------
+def test_plan_form_values_with_units_become_the_arguments_of_respdor_plan():
+    from respdor.app.planform import PlanForm
+
+    args = PlanForm(value="0.25nm", recycle="5000ms", mas="10k", t2prime="8ms", buildup="4s", target="D",
+                    target_error="0.05kHz").call_arguments()
+    assert args["distance_angstrom"] == pytest.approx(2.5) and args["recycle_s"] == pytest.approx(5.0)
+    assert args["mas_rate_hz"] == 1e4 and args["t2prime_s"] == pytest.approx(8e-3) and args["buildup_s"] == 4.0
+    assert args["target_coupling_error_hz"] == pytest.approx(50.0) and args["scans"] == 64
+    assert PlanForm(assumed="D", value="504").call_arguments()["coupling_hz"] == 504.0
+
+
+@pytest.mark.parametrize("field,text,words", [
+    ("scans", "64.5", "Scans: cannot read '64.5' as a whole number"),
+    ("recycle", "5 min", "Recycle delay: unknown unit 'min'"),
+    ("value", "-2.5", "Assumed r -2.5: a distance here cannot be negative"),
+    ("snr", "", "S/N: cannot read '' as a number"),
+])
+def test_a_mistake_on_the_plan_page_names_its_field(field, text, words):
+    from respdor.app.planform import PlanForm
+
+    with pytest.raises(UserError) as err:
+        PlanForm(**{field: text}).call_arguments()
+    assert words in str(err.value)
+
+
+def test_the_plan_command_line_and_python_code_make_the_plan_of_the_page(tmp_path, monkeypatch):
+    from respdor.app.planform import PlanForm
+
+    form = PlanForm(target="f", target_error="0.05", t2prime="8ms")
+    page = json.loads(respdor.plan(**form.call_arguments()).to_json())
+    monkeypatch.chdir(tmp_path)
+    line = form.command_line()
+    assert "--t2prime 0.008s" in line and "--distance 2.5A" in line and line.endswith("--json plan.json")
+    assert main(shlex.split(line)[1:]) == 0
+    assert json.loads((tmp_path / "plan.json").read_text()) == page
+    scope = {}
+    exec(form.python_code().replace("print(result)", ""), scope)
+    assert json.loads(scope["result"].to_json()) == page

@@ -145,7 +145,7 @@ BAD_UPLOADS = [
 ]
 
 
-@pytest.mark.parametrize("name,data,said", BAD_UPLOADS)
+@pytest.mark.parametrize("name,data,said", BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS])
 def test_a_broken_upload_is_named_on_the_page_as_respdor_fit_names_it(server, browser, tmp_path, capsys, name,
                                                                      data, said):
     url, folder, _ = server
@@ -192,3 +192,16 @@ def test_two_tabs_do_not_share_their_uploads_or_results(server, browser, tmp_pat
     assert "mine.csv" not in two.locator("select").first.inner_text()
     one.close()
     two.close()
+
+
+def test_plan_page_gives_the_design_and_the_command(server, browser):
+    url, _, _ = server
+    page = open_page(browser, url)
+    page.locator(".bk-tab", has_text="Plan").click()
+    page.get_by_role("button", name="Plan", exact=True).click()
+    expect(page.get_by_text("plan 1: done in")).to_be_visible()
+    report = page.locator(".respdor-plan-report pre").inner_text()
+    assert "optimised: 5.58 h; evenly spaced: 16.36 h" in report  # as docs/planner.md shows for these inputs
+    shown = "\n".join(page.locator(".respdor-plan-reproduce pre").all_inner_texts())
+    assert "respdor plan --observe 13C --partner 27Al" in shown and "--target-distance-error 0.1A" in shown
+    page.close()
