@@ -96,7 +96,7 @@ def shots(page, browser, url, folder, expect):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(64))
     other = browser.new_page(viewport={"width": 1400, "height": 700})
     other.goto(url)
-    other.locator("input[type=file]").set_input_files(str(bad))
+    other.locator(".curve-upload input[type=file]").set_input_files(str(bad))
     expect(other.locator(".respdor-danger")).to_contain_text("is a binary file")
     other.screenshot(path=str(SHOTS / "fit_bad_upload.png"))
     print(f"wrote {SHOTS / 'fit.png'}, {SHOTS / 'fit_bad_upload.png'}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -284,3 +285,31 @@ def test_the_plan_command_line_and_python_code_make_the_plan_of_the_page(tmp_pat
     scope = {}
     exec(form.python_code().replace("print(result)", ""), scope)
     assert json.loads(scope["result"].to_json()) == page
+
+
+# --- the Structure page's form ------------------------------------------------------------------
+def test_structure_form_becomes_the_arguments_and_the_command_of_the_page(monkeypatch, capsys):
+    from respdor.app.structform import StructureForm
+
+    model = ROOT / "data" / "al_carboxylate_model.magres"
+    form = StructureForm(path=str(model), label="data/al_carboxylate_model.magres", cutoff="0.4nm", max_partners="1",
+                         mas="10k", compare=str(CURVE), compare_label="data/respdor_13C27Al_synthetic.csv")
+    args = form.call_arguments()
+    assert args["cutoff_angstrom"] == pytest.approx(4.0) and args["mas_rate_hz"] == 1e4 and args["max_partners"] == 1
+    page = json.loads(respdor.predict_structure(progress=False, **args).to_json())
+    monkeypatch.chdir(ROOT)
+    assert main(shlex.split(form.command_line())[1:]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["apparent_two_spin"] == page["apparent_two_spin"] and cli["dSS0_predicted"] == page["dSS0_predicted"]
+    assert cli["compare"]["fraction"] == page["compare"]["fraction"]
+    assert "respdor.predict_structure(path='data/al_carboxylate_model.magres'" in form.python_code()
+
+
+@pytest.mark.parametrize("field,text,words", [("max_partners", "two", "Max partners: cannot read 'two'"),
+                                              ("cutoff", "4 miles", "Cutoff: unknown unit 'miles'"),
+                                              ("observe", " ", "Observed atoms: give an element")])
+def test_a_mistake_on_the_structure_page_names_its_field(field, text, words):
+    from respdor.app.structform import StructureForm
+
+    with pytest.raises(UserError, match=re.escape(words)):
+        StructureForm(path="x", label="x", **{field: text}).call_arguments()

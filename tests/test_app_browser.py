@@ -159,7 +159,7 @@ def test_a_broken_upload_is_named_on_the_page_as_respdor_fit_names_it(server, br
         os.chdir(ROOT)
     assert capsys.readouterr().err.strip() == f"respdor: error: {said}"
     page = open_page(browser, url)
-    page.locator("input[type=file]").set_input_files(str(tmp_path / name))
+    page.locator(".curve-upload input[type=file]").set_input_files(str(tmp_path / name))
     expect(page.locator(".respdor-danger")).to_have_text(said)
     page.get_by_role("button", name="Fit", exact=True).click()  # Fit on it: the same line, no traceback
     expect(page.locator(".respdor-danger")).to_have_text(said)
@@ -183,13 +183,13 @@ def test_two_tabs_do_not_share_their_uploads_or_results(server, browser, tmp_pat
     url, _, _ = server
     shutil.copy(CURVE, tmp_path / "mine.csv")
     one, two = open_page(browser, url), open_page(browser, url)
-    one.locator("input[type=file]").set_input_files(str(tmp_path / "mine.csv"))
+    one.locator(".curve-upload input[type=file]").set_input_files(str(tmp_path / "mine.csv"))
     expect(one.locator(".respdor-info").first).to_contain_text("read mine.csv: 15 points")
     fit(one)
     assert "mine.csv" in one.locator(".respdor-report pre").inner_text()
     assert two.locator(".respdor-report pre").count() == 0
-    two.locator("select").first.click()
-    assert "mine.csv" not in two.locator("select").first.inner_text()
+    two.locator(".curve-select select").click()
+    assert "mine.csv" not in two.locator(".curve-select select").inner_text()
     one.close()
     two.close()
 
@@ -204,4 +204,25 @@ def test_plan_page_gives_the_design_and_the_command(server, browser):
     assert "optimised: 5.58 h; evenly spaced: 16.36 h" in report  # as docs/planner.md shows for these inputs
     shown = "\n".join(page.locator(".respdor-plan-reproduce pre").all_inner_texts())
     assert "respdor plan --observe 13C --partner 27Al" in shown and "--target-distance-error 0.1A" in shown
+    page.close()
+
+
+def test_structure_page_cancels_a_long_prediction_then_predicts_the_bundled_model(server, browser):
+    url, _, _ = server
+    page = open_page(browser, url)
+    page.locator(".bk-tab", has_text="Structure").click()
+    predict = page.get_by_role("button", name="Predict", exact=True)
+    predict.click()  # all partners: the coupled engine, about a CPU minute
+    expect(page.get_by_text("estimated work:")).to_be_visible()  # said before the work starts
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    expect(page.locator(".respdor-warning")).to_have_text("cancelled; nothing was kept")
+    assert page.locator(".respdor-structure-report pre").count() == 0
+    page.locator(".max-partners input").fill("1")
+    page.locator(".compare-curve select").select_option(label="bundled example: respdor_13C27Al_synthetic.csv")
+    predict.click()
+    expect(page.get_by_text("predict 1: done in")).to_be_visible()
+    report = page.locator(".respdor-structure-report pre").inner_text()
+    assert "atom    3  r = 2.939 A  D = 310.5 Hz  C_Q = 3.5 MHz" in report  # the partners table
+    assert "apparent two-spin fit of the predicted curve: D = 263.4 Hz, r = 3.104 A" in report
+    assert "bonded fraction = 0.322" in report
     page.close()

@@ -33,8 +33,8 @@ class FitPage:
     # --- the form -----------------------------------------------------------------------------
     def _inputs(self):
         w = pn.widgets
-        self.curve = w.Select(name="Curve", options=list(self.curves), width=360)
-        self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360)
+        self.curve = w.Select(name="Curve", options=list(self.curves), width=360, css_classes=["curve-select"])
+        self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360, css_classes=["curve-upload"])
         # value and filename arrive together; an empty file changes only the name (its value stays None)
         self.upload.param.watch(self._uploaded, ["value", "filename"])
         self.time_unit = w.Select(name="Time unit", options={u or "(from the header)": u for u in TIME_UNITS},
