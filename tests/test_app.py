@@ -313,3 +313,36 @@ def test_a_mistake_on_the_structure_page_names_its_field(field, text, words):
 
     with pytest.raises(UserError, match=re.escape(words)):
         StructureForm(path="x", label="x", **{field: text}).call_arguments()
+
+
+#: Structure files that cannot be used: (name, bytes). The page's line must equal `respdor structure`'s
+#: with the command's options said as the page's fields.
+NOT_STRUCTURES = [
+    ("bin.xyz", b"\x00\x01garbage"),
+    ("empty.xyz", b""),
+    ("text.xyz", b"hello world\nthis is not xyz\n"),
+    ("short.xyz", b"3\n\nC 0 0 0\nO 1 0 0\n"),
+    ("no_partner.xyz", b"2\n\nC 0 0 0\nO 1.2 0 0\n"),
+]
+
+
+@pytest.mark.parametrize("name,data", NOT_STRUCTURES, ids=[n for n, _ in NOT_STRUCTURES])
+def test_a_structure_upload_that_cannot_be_used_is_named_as_respdor_structure_names_it(name, data, tmp_path,
+                                                                                        monkeypatch, capsys):
+    pytest.importorskip("ase")
+    from respdor.app.structform import StructureForm
+    from respdor.app.uploads import page_words
+
+    (tmp_path / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["structure", name, "--observe", "C", "--partner", "27Al", "--no-files"]) == 2
+    cli = capsys.readouterr().err.strip().removeprefix("respdor: error: ")
+    up = UploadFolder()
+    try:
+        form = StructureForm(path=str(up.save(name, data)), label=name)
+        job = Job(lambda progress: respdor.predict_structure(progress=progress, **form.call_arguments())).start()
+        assert job.wait(60) == "failed"
+        page = page_words(up, job.message)
+    finally:
+        up.remove()
+    assert page == cli.replace("--cutoff", "Cutoff") and page.startswith(name)

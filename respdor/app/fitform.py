@@ -37,13 +37,20 @@ FIELD_NAMES = {"observe": "Observed nucleus", "partner": "Partner", "experiment"
                "bounds": "bounds", "initial": "start", "free": "fix", "parameterization": "Fit"}
 
 
+#: Python argument names that library messages mention, as the pages name their fields.
+_WORDS = {"allow_long=True": "'run even when the estimated work is beyond the limit'", "mas_rate_hz": "MAS rate",
+          "time_unit": "Time unit", "parameterization": "Fit", "cutoff_angstrom": "Cutoff",
+          "max_partners": "Max partners", "field_t": "B0 (T)", "allow_long": "'run even when the estimated work is "
+          "beyond the limit'"}
+
+
 def in_field_words(text) -> str:
     """A library message with the Python argument names it mentions replaced by the page's field names."""
     import re
 
     text = " ".join(str(text).split())
-    for name in ("mas_rate_hz", "time_unit", "parameterization"):
-        text = re.sub(rf"(?<![\w-]){name}(?![\w])", FIELD_NAMES[name], text)
+    for name, field_name in _WORDS.items():
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w=])", field_name, text)
     return text
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import panel as pn
 
 from ..errors import UserError
-from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow, in_field_words
-from .uploads import inside_start_folder, read_uploaded_curve
+from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow
+from .uploads import inside_start_folder, page_words, read_uploaded_curve
 from .widgets import JobRunner, message
 
 __all__: list = []
@@ -130,7 +130,7 @@ class FitPage:
 
     def _said(self, text):
         """A library line as the page says it: the upload's own name, the page's field names."""
-        return in_field_words(self.ctx.uploads.as_user_sees(text))
+        return page_words(self.ctx.uploads, text)
 
     def _prepare(self):
         """The fit the form asks for, as a call for the worker (a mistake in a field: UserError)."""

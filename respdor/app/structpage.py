@@ -12,6 +12,7 @@ import panel as pn
 
 from ..errors import UserError
 from .structform import StructureForm
+from .uploads import page_words
 from .widgets import JobRunner, message
 
 __all__: list = []
@@ -65,9 +66,7 @@ class StructurePage:
         return pn.Row(form, results, sizing_mode="stretch_width")
 
     def _said(self, text):
-        from .fitform import in_field_words
-
-        return in_field_words(self.ctx.uploads.as_user_sees(text))
+        return page_words(self.ctx.uploads, text)
 
     def _uploaded(self, *events):
         if self.upload.filename is None:

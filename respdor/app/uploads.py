@@ -65,14 +65,20 @@ def read_uploaded_curve(folder: UploadFolder, path, time_unit=None, mas_rate_hz=
     the one ``respdor fit <name>`` prints, with the page's field names for the arguments it names."""
     import respdor
 
-    from .fitform import in_field_words
-
     try:
         curve = respdor.read_curve(path, time_unit=time_unit, mas_rate_hz=mas_rate_hz)
     except UserError as exc:
-        raise UserError(in_field_words(folder.as_user_sees(exc))) from None
+        raise UserError(page_words(folder, exc)) from None
     name = Path(path).name
     return curve, [f"read {name}: {len(curve.time_s)} points"] + [f"read {name}: {n}" for n in curve.notes]
+
+
+def page_words(folder: UploadFolder, text) -> str:
+    """A library line as a page says it: an upload named as the user named it, the page's field names
+    for the Python arguments the line mentions."""
+    from .fitform import in_field_words
+
+    return in_field_words(folder.as_user_sees(text))
 
 
 def safe_name(name: str) -> str:
