@@ -346,3 +346,61 @@ def test_a_structure_upload_that_cannot_be_used_is_named_as_respdor_structure_na
     finally:
         up.remove()
     assert page == cli.replace("--cutoff", "Cutoff") and page.startswith(name)
+
+
+# --- the Simulate page's spec -----------------------------------------------------------------------
+SPEC_TEXT = (ROOT / "data" / "c13_al27_respdor.toml").read_text()
+#: Specs edited into mistakes: (what, the edit). The page's line must equal `respdor simulate <spec>`'s.
+BAD_SPECS = [
+    ("negative coupling", lambda s: s.replace("d_hz = 503.0", "d_hz = -503.0")),
+    ("unknown key", lambda s: s.replace("d_hz = 503.0", "d_hz = 503.0\nd_khz = 0.5")),
+    ("TOML syntax", lambda s: s.replace('type = "respdor"', 'type = "respdor')),
+    ("no spins", lambda s: s.split("[[spins]]")[0] + "[powder]\nn = 144\n"),
+    ("unknown isotope", lambda s: s.replace('isotope = "27Al"', 'isotope = "28Al"')),
+    ("implausible field", lambda s: s.replace("field_T = 9.4", "field_T = 940")),
+    ("empty", lambda s: ""),
+]
+
+
+@pytest.mark.parametrize("what,edit", BAD_SPECS, ids=[w for w, _ in BAD_SPECS])
+def test_a_spec_mistake_is_named_as_respdor_simulate_names_it(what, edit, tmp_path, monkeypatch, capsys):
+    from respdor.app.simform import SimulateForm
+    from respdor.app.uploads import page_words
+
+    text = edit(SPEC_TEXT)
+    (tmp_path / "spec.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "spec.toml", "--no-files"]) == 2
+    cli = capsys.readouterr().err.strip().splitlines()[-1].removeprefix("respdor: error: ")
+    up = UploadFolder()
+    try:
+        form = SimulateForm(name="spec.toml", text=text)
+        args = form.call_arguments(up)
+        job = Job(lambda progress: respdor.simulate(progress=progress, **args)).start()
+        assert job.wait(60) == "failed"
+        page = page_words(up, job.message)
+    finally:
+        up.remove()
+    assert page == cli and page.startswith("spec.toml")
+
+
+def test_the_simulate_command_line_and_code_run_the_spec_of_the_page(tmp_path, monkeypatch):
+    from respdor.app.simform import SimulateForm
+
+    up = UploadFolder()
+    try:
+        form = SimulateForm(name="seed.toml", text=SPEC_TEXT, orientations="144", gamma="8")
+        args = form.call_arguments(up)
+        page = respdor.simulate(progress=False, **args)
+    finally:
+        up.remove()
+    (tmp_path / "seed.toml").write_text(SPEC_TEXT)
+    monkeypatch.chdir(tmp_path)
+    line = form.command_line(args)
+    assert line == "respdor simulate seed.toml --powder 144 --gamma 8 --output seed_sim.csv"
+    assert main(shlex.split(line)[1:]) == 0
+    assert (tmp_path / "seed_sim.csv").read_text() == page.csv_text()
+    with pytest.raises(UserError, match="Gamma angles: cannot read 'eight'"):
+        SimulateForm(name="s.toml", text="", gamma="eight").call_arguments(up)
+    with pytest.raises(UserError, match="spec.txt: a spec is a .toml or .json file"):
+        SimulateForm(name="spec.txt", text="").call_arguments(up)

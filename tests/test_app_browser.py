@@ -226,3 +226,27 @@ def test_structure_page_cancels_a_long_prediction_then_predicts_the_bundled_mode
     assert "apparent two-spin fit of the predicted curve: D = 263.4 Hz, r = 3.104 A" in report
     assert "bonded fraction = 0.322" in report
     page.close()
+
+
+def test_simulate_page_names_a_spec_mistake_then_overlays_the_run_on_the_measured_curve(server, browser):
+    url, _, _ = server
+    page = open_page(browser, url)
+    page.locator(".bk-tab", has_text="Simulate").click()
+    spec = page.locator(".spec-text textarea")
+    text = spec.input_value()
+    spec.fill(text.replace("d_hz = 503.0", "d_hz = -503.0"))
+    run = page.get_by_role("button", name="Simulate", exact=True)
+    run.click()
+    expect(page.locator(".respdor-danger")).to_have_text(
+        "c13_al27_respdor.toml: [dipolar[0]] d_hz must be >= 0, got -503.0")  # as respdor simulate says it
+    spec.fill(text)
+    page.locator(".orientations input").fill("144")
+    page.locator(".gamma input").fill("8")
+    page.locator(".overlay-curve select").select_option(label="bundled example: respdor_13C27Al_synthetic.csv")
+    run.click()
+    expect(page.get_by_text("simulate 1: done in")).to_be_visible()
+    report = page.locator(".respdor-sim-report pre").inner_text()
+    assert "16 times to 3 ms, dS/S0 at the end 0.6423" in report
+    shown = "\n".join(page.locator(".respdor-sim-reproduce pre").all_inner_texts())
+    assert "respdor simulate c13_al27_respdor.toml --powder 144 --gamma 8" in shown
+    page.close()

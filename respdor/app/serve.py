@@ -34,11 +34,13 @@ def page(context=None):
     """The app's page for one session (also shown as it is in a Jupyter notebook cell)."""
     from .fitpage import FitPage
     from .planpage import PlanPage
+    from .simpage import SimulatePage
     from .structpage import StructurePage
 
     context = context or AppContext(Path.cwd(), UploadFolder())
     tabs = pn.Tabs(("Fit", FitPage(context).view()), ("Plan", PlanPage(context).view()),
-                   ("Structure", StructurePage(context).view()), dynamic=False)
+                   ("Structure", StructurePage(context).view()), ("Simulate", SimulatePage(context).view()),
+                   dynamic=False)
     return pn.Column(pn.pane.Markdown(f"## {TITLE}: REDOR / RESPDOR distances"), tabs, sizing_mode="stretch_width")
 
 
