@@ -79,6 +79,7 @@ def main():
                                 ("of which the fit and its figure in the worker", [r[1] for r in runs])):
                 print(f"{what}, bundled analytical curve, {len(times)} repeats: median "
                       f"{statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s")
+            simulated(page, expect, len(runs) + 2, args.repeats)
             if not args.no_screenshots:
                 shots(page, browser, url, folder, expect)
             browser.close()
@@ -86,6 +87,20 @@ def main():
         proc.send_signal(signal.SIGINT)
         print(f"respdor app stopped with exit status {proc.wait(60)} (130: Ctrl-C)")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def simulated(page, expect, n, repeats):
+    """The same clicks with the bundled spec as the curve shape: the first fit builds (or reads) the
+    cached table of simulated curves, the next ones read it."""
+    page.locator(".shape-select select").select_option(label="simulated: c13_al27_respdor.toml (bundled spec)")
+    first, _ = timed_fit(page, n, expect)
+    runs = [timed_fit(page, k, expect) for k in range(n + 1, n + 1 + max(1, repeats // 2))]
+    print(f"simulated shape (data/c13_al27_respdor.toml), first fit of the session: {first:.2f} s")
+    for what, times in (("Fit -> drawn result, simulated shape, cached", [r[0] for r in runs]),
+                        ("of which the fit and its figure in the worker", [r[1] for r in runs])):
+        print(f"{what}, {len(times)} repeats: median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
+              f"max {max(times):.2f} s")
+    page.locator(".shape-select select").select_option(label="analytical formula")
 
 
 def shots(page, browser, url, folder, expect):

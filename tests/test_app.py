@@ -404,3 +404,12 @@ def test_the_simulate_command_line_and_code_run_the_spec_of_the_page(tmp_path, m
         SimulateForm(name="s.toml", text="", gamma="eight").call_arguments(up)
     with pytest.raises(UserError, match="spec.txt: a spec is a .toml or .json file"):
         SimulateForm(name="spec.txt", text="").call_arguments(up)
+
+
+def test_a_simulated_shape_is_passed_to_the_fit_and_named_in_the_command_and_the_code():
+    spec = ROOT / "data" / "c13_al27_respdor.toml"
+    f = form()
+    f.simulate_spec, f.simulate_label = str(spec), "data/c13_al27_respdor.toml"
+    assert f.call_arguments() == {"curves": str(CURVE), "simulate_spec": str(spec)}
+    assert "--simulate data/c13_al27_respdor.toml" in f.command_line()
+    assert "simulate_spec='data/c13_al27_respdor.toml'" in f.python_code()

@@ -81,6 +81,8 @@ class FitForm:
     parameterization: str = "coupling"
     time_unit: str = ""
     mas: str = ""
+    simulate_spec: str = ""
+    simulate_label: str = ""
     rows: dict = field(default_factory=dict)
     intervals: bool = True
 
@@ -116,6 +118,8 @@ class FitForm:
                 "partner": self.partner.strip() or None, "experiment": self.model, "sequence": self.sequence,
                 "transfer": self.transfer or None, "parameterization": self.parameterization,
                 "fix": fix, "start": start, "bounds": bounds, "free": free, "intervals": self.intervals}
+        if self.simulate_spec:
+            args["simulate_spec"] = self.simulate_spec
         defaults = {"time_unit": None, "mas_rate_hz": None, "observe": None, "partner": None, "experiment": "respdor", "sequence": "redor",
                     "transfer": None, "parameterization": "coupling", "fix": {}, "start": {}, "bounds": {},
                     "free": [], "intervals": True}
@@ -128,8 +132,10 @@ class FitForm:
         for key, option in (("observe", "--observe"), ("partner", "--partner"), ("experiment", "--model"),
                             ("sequence", "--sequence"), ("transfer", "--transfer"),
                             ("parameterization", "--parameterization"), ("time_unit", "--time-unit"),
-                            ("mas_rate_hz", "--mas")):
-            if key in args:
+                            ("mas_rate_hz", "--mas"), ("simulate_spec", "--simulate")):
+            if key == "simulate_spec" and key in args:
+                words += [option, self.simulate_label]
+            elif key in args:
                 words += [option, _plain(args[key]) if isinstance(args[key], float) else str(args[key])]
         for name, value in args.get("fix", {}).items():
             words += ["--fix", f"{name}={_plain(value)}"]
@@ -148,6 +154,8 @@ class FitForm:
         """Python that does the same fit with :func:`respdor.fit` (values in Hz and angstrom)."""
         args = self.call_arguments()
         args["curves"] = self.label
+        if "simulate_spec" in args:
+            args["simulate_spec"] = self.simulate_label
         text = ", ".join(f"{k}={_py(v)}" for k, v in args.items())
         return f"import respdor\n\nresult = respdor.fit({text})\nprint(result.report())\n"
 

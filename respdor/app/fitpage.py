@@ -18,6 +18,8 @@ from .widgets import JobRunner, message
 __all__: list = []
 
 EXAMPLE = "respdor_13C27Al_synthetic.csv"
+#: The bundled spinsim specs offered as the curve shape (simulated once at a few couplings, then cached).
+SPECS = ("c13_al27_respdor.toml", "cd111_al27_sr4.toml", "cd111_al27_adiabatic_sr4.toml")
 class FitPage:
     """One browser tab's Fit page (every session builds its own)."""
 
@@ -45,6 +47,9 @@ class FitPage:
         self.model = w.Select(name="Model", options=list(MODELS), width=110)
         self.sequence = w.Select(name="Sequence", options=list(SEQUENCES), width=110)
         self.transfer = w.Select(name="Transfer", options={t or "(model default)": t for t in TRANSFERS}, width=150)
+        self.shapes = {"analytical formula": ("", "")}
+        self.shapes.update({f"simulated: {n} (bundled spec)": (str(self.ctx.example(n)), f"data/{n}") for n in SPECS})
+        self.shape = w.Select(name="Curve shape", options=list(self.shapes), width=360, css_classes=["shape-select"])
         self.parameterization = w.Select(name="Fit", options={"D (derive r)": "coupling", "r (derive D)": "distance"},
                                          width=130)
         self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True)
@@ -70,7 +75,8 @@ class FitPage:
         path, label = self.curves[self.curve.value]
         rows = {name: ParameterRow(fixed=fix.value, value=value.value, low=low.value, high=high.value)
                 for name, (fix, value, low, high) in self.rows.items()}
-        return FitForm(curve=path, label=label, observe=self.observe.value, partner=self.partner.value,
+        spec, spec_label = self.shapes[self.shape.value]
+        return FitForm(curve=path, label=label, simulate_spec=spec, simulate_label=spec_label, observe=self.observe.value, partner=self.partner.value,
                        model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
                        parameterization=self.parameterization.value,
                        time_unit=self.time_unit.value, mas=self.mas.value, rows=rows, intervals=self.intervals.value)
@@ -93,7 +99,7 @@ class FitPage:
         form = pn.Column(
             pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas),
             pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
-            pn.Row(self.model, self.sequence, self.transfer, self.parameterization),
+            pn.Row(self.model, self.sequence, self.transfer, self.parameterization), self.shape,
             pn.pane.Markdown("### Parameters"), self._table(), self.intervals,
             self.runner.view(), width=620)
         results = pn.Column(
