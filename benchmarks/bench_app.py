@@ -104,7 +104,7 @@ def simulated(page, expect, n, repeats):
 
 
 def shots(page, browser, url, folder, expect):
-    """The documentation's screenshots: the Fit page with a result, and a refused upload."""
+    """The documentation's screenshots: every page with a result, and a refused upload."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "fit.png"), full_page=True)
     bad = folder / "spectrum.png"
@@ -114,7 +114,27 @@ def shots(page, browser, url, folder, expect):
     other.locator(".curve-upload input[type=file]").set_input_files(str(bad))
     expect(other.locator(".respdor-danger")).to_contain_text("is a binary file")
     other.screenshot(path=str(SHOTS / "fit_bad_upload.png"))
-    print(f"wrote {SHOTS / 'fit.png'}, {SHOTS / 'fit_bad_upload.png'}")
+    for tab, button, setup in (("Plan", "Plan", None), ("Structure", "Predict", _structure),
+                               ("Simulate", "Simulate", _simulate)):
+        other.locator(".bk-tab", has_text=tab).click()
+        if setup:
+            setup(other)
+        other.get_by_role("button", name=button, exact=True).click()
+        expect(other.get_by_text(f"{button.lower()} 1: done in")).to_be_visible(timeout=300_000)
+        other.set_viewport_size({"width": 1400, "height": 1100})
+        other.screenshot(path=str(SHOTS / f"{tab.lower()}.png"), full_page=True)
+    print(f"wrote {', '.join(sorted(p.name for p in SHOTS.glob('*.png')))} in {SHOTS}")
+
+
+def _structure(page):
+    page.locator(".max-partners input").fill("1")
+    page.locator(".compare-curve select").select_option(label="bundled example: respdor_13C27Al_synthetic.csv")
+
+
+def _simulate(page):
+    page.locator(".orientations input").fill("144")
+    page.locator(".gamma input").fill("8")
+    page.locator(".overlay-curve select").select_option(label="bundled example: respdor_13C27Al_synthetic.csv")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ class StructurePage:
     def _show(self, job):
         self.result, png = job.result
         self.figure.object = png
-        text = "\n".join(self.ctx.uploads.as_user_sees(line) for line in self.result.report_lines())
+        text = "\n".join(self._named(line) for line in self.result.report_lines())
         self.report.object = f"<pre>{html.escape(text)}</pre>"
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.warnings.objects = [message("warning", "warning: " + self._said(w)) for w in lines]
@@ -107,6 +107,13 @@ class StructurePage:
         self.download.filename = f"{Path(self.form.label).stem}_structure.json"
         self.reproduce.object = (f"### The same prediction outside the app\n\n```bash\n{self.form.command_line()}\n"
                                  f"```\n\n```python\n{self.form.python_code()}```\n")
+
+    def _named(self, line):
+        """A report line with the files named as the command line names them (not their place on the server)."""
+        line = line.replace(self.form.path, self.form.label)
+        if self.form.compare:
+            line = line.replace(self.form.compare, self.form.compare_label)
+        return self.ctx.uploads.as_user_sees(line)
 
     def _json(self):
         return io.StringIO(self.result.to_json() if self.result is not None else "")
