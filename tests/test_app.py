@@ -413,3 +413,39 @@ def test_a_simulated_shape_is_passed_to_the_fit_and_named_in_the_command_and_the
     assert f.call_arguments() == {"curves": str(CURVE), "simulate_spec": str(spec)}
     assert "--simulate data/c13_al27_respdor.toml" in f.command_line()
     assert "simulate_spec='data/c13_al27_respdor.toml'" in f.python_code()
+
+
+# --- the Spectra page's form ----------------------------------------------------------------------
+def test_the_csa_fit_of_the_spectra_page_is_the_fit_of_its_command_and_code(tmp_path, monkeypatch):
+    from respdor.app.spectraform import SpectraForm
+
+    spectrum = ROOT / "data" / "pass_113Cd_synthetic" / "mas1d_8kHz.txt"
+    form = SpectraForm(path=str(spectrum), label="data/pass_113Cd_synthetic/mas1d_8kHz.txt", mas="8kHz",
+                       larmor="88.8016MHz", sites="-50", spans="100", fwhm="30", noise="150, 210")
+    args = form.call_arguments()
+    assert args["noise_region_ppm"] == (150.0, 210.0) and args["mas_rate_hz"] == 8000.0
+    assert args["larmor_hz"] == pytest.approx(88.8016e6)
+    page = json.loads(respdor.csa_fit(progress=False, **args).to_json())
+    line = form.command_line()
+    assert line.startswith("respdor csa-fit data/pass_113Cd_synthetic/mas1d_8kHz.txt --spectrum --mas 8000Hz")
+    (tmp_path / "data").symlink_to(ROOT / "data")
+    monkeypatch.chdir(tmp_path)
+    assert main(shlex.split(line)[1:]) == 0
+    cli = json.loads((tmp_path / "csa.json").read_text())
+    page["notes"] = [n.replace(str(spectrum), "data/pass_113Cd_synthetic/mas1d_8kHz.txt") for n in page["notes"]]
+    assert cli == page  # the same numbers; the notes name the file as each was given it
+    assert "source='data/pass_113Cd_synthetic/mas1d_8kHz.txt'" in form.python_code()
+
+
+@pytest.mark.parametrize("field,text,words", [("sites", "", "Sites: give the isotropic shift"),
+                                              ("sites", "-50 abc", "Sites: cannot read '-50 abc' as numbers"),
+                                              ("noise", "150", "Noise region: give its two ends"),
+                                              ("fwhm", "30 40", "Line width: give one width"),
+                                              ("mas", "fast", "MAS rate: cannot read 'fast'")])
+def test_a_mistake_on_the_spectra_page_names_its_field(field, text, words):
+    from respdor.app.spectraform import SpectraForm
+
+    values = dict(path="x", label="x", sites="-50")
+    values[field] = text
+    with pytest.raises(UserError, match=re.escape(words)):
+        SpectraForm(**values).call_arguments()

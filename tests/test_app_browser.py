@@ -250,3 +250,16 @@ def test_simulate_page_names_a_spec_mistake_then_overlays_the_run_on_the_measure
     shown = "\n".join(page.locator(".respdor-sim-reproduce pre").all_inner_texts())
     assert "respdor simulate c13_al27_respdor.toml --powder 144 --gamma 8" in shown
     page.close()
+
+
+def test_spectra_page_fits_the_csa_of_the_bundled_spectrum(server, browser):
+    url, _, _ = server
+    page = open_page(browser, url)
+    page.locator(".bk-tab", has_text="Spectra").click()
+    page.get_by_role("button", name="Fit CSA", exact=True).click()
+    expect(page.get_by_text("fit csa 1: done in")).to_be_visible()
+    report = page.locator(".respdor-spectra-report pre").inner_text()
+    assert "MAS rate 8000 Hz (given); evidence: 3 sideband pair(s) around 3 centreband(s), spacing 7972 Hz" in report
+    table = page.locator(".respdor-spectra-report table").inner_text()
+    assert "157.531" in table and "-49.9952" in table  # span and delta_iso of the -50 ppm site
+    page.close()

@@ -39,7 +39,7 @@ FIELD_NAMES = {"observe": "Observed nucleus", "partner": "Partner", "experiment"
 
 #: Python argument names that library messages mention, as the pages name their fields.
 _WORDS = {"allow_long=True": "'run even when the estimated work is beyond the limit'", "mas_rate_hz": "MAS rate",
-          "time_unit": "Time unit", "parameterization": "Fit", "cutoff_angstrom": "Cutoff",
+          "time_unit": "Time unit", "parameterization": "Fit", "larmor_hz": "Larmor frequency", "cutoff_angstrom": "Cutoff",
           "max_partners": "Max partners", "field_t": "B0 (T)", "allow_long": "'run even when the estimated work is "
           "beyond the limit'"}
 

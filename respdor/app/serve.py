@@ -35,12 +35,13 @@ def page(context=None):
     from .fitpage import FitPage
     from .planpage import PlanPage
     from .simpage import SimulatePage
+    from .spectrapage import SpectraPage
     from .structpage import StructurePage
 
     context = context or AppContext(Path.cwd(), UploadFolder())
     tabs = pn.Tabs(("Fit", FitPage(context).view()), ("Plan", PlanPage(context).view()),
                    ("Structure", StructurePage(context).view()), ("Simulate", SimulatePage(context).view()),
-                   dynamic=False)
+                   ("Spectra", SpectraPage(context).view()), dynamic=False)
     return pn.Column(pn.pane.Markdown(f"## {TITLE}: REDOR / RESPDOR distances"), tabs, sizing_mode="stretch_width")
 
 
