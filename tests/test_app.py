@@ -115,7 +115,7 @@ def test_uploads_live_in_a_private_folder_removed_at_the_end():
         a, b = up.save("curve.csv", b"t_ms,dSS0\n"), up.save("curve.csv", b"other")
         assert a != b and a.name == b.name == "curve.csv" and a.read_bytes() == b"t_ms,dSS0\n"
         assert up.as_user_sees(f"{a}:1: is a binary file") == "curve.csv:1: is a binary file"
-        with pytest.raises(UserError, match=r"big.csv: 0.0 MB is more than the upload limit"):
+        with pytest.raises(UserError, match=r"big.csv: 0.1 MB is more than the upload limit of 0 MB"):
             up.save("big.csv", b"x" * 1001)
     finally:
         up.remove()

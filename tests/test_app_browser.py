@@ -263,3 +263,17 @@ def test_spectra_page_fits_the_csa_of_the_bundled_spectrum(server, browser):
     table = page.locator(".respdor-spectra-report table").inner_text()
     assert "157.531" in table and "-49.9952" in table  # span and delta_iso of the -50 ppm site
     page.close()
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_one_line(server, browser, tmp_path):
+    from respdor.app.uploads import MAX_UPLOAD_BYTES
+
+    url, _, tmpdir = server
+    big = tmp_path / "huge.csv"
+    big.write_bytes(b"t_ms,dSS0\n" + b"1,0.1\n" * (MAX_UPLOAD_BYTES // 6 + 10))
+    page = open_page(browser, url)
+    page.locator(".curve-upload input[type=file]").set_input_files(str(big))
+    expect(page.locator(".respdor-danger")).to_have_text(
+        "huge.csv: 20.1 MB is more than the upload limit of 20 MB; is this the right file?")
+    assert not [p for p in tmpdir.rglob("huge.csv")]  # nothing of it was written
+    page.close()

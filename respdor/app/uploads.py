@@ -26,8 +26,12 @@ __all__: list = []
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
+def _megabytes(n: int, up=False) -> str:
+    """``n`` bytes in MB with one decimal (rounded up for a size compared with a limit: never "20.0 > 20.0")."""
+    import math
+
+    tenths = n / 1024 / 1024 * 10
+    return f"{(math.ceil(tenths) if up else round(tenths)) / 10:g} MB"
 
 
 class UploadFolder:
@@ -43,7 +47,7 @@ class UploadFolder:
         """Write one upload under its own file name in a new sub-folder; returns its path."""
         name = safe_name(name)
         if len(data) > self.limit:
-            raise UserError(f"{name}: {_megabytes(len(data))} is more than the upload limit of "
+            raise UserError(f"{name}: {_megabytes(len(data), up=True)} is more than the upload limit of "
                             f"{_megabytes(self.limit)}; is this the right file?")
         folder = Path(tempfile.mkdtemp(dir=self.path))
         target = folder / name
