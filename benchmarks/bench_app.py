@@ -115,7 +115,7 @@ def shots(page, browser, url, folder, expect):
     expect(other.locator(".respdor-danger")).to_contain_text("is a binary file")
     other.screenshot(path=str(SHOTS / "fit_bad_upload.png"))
     for tab, button, setup in (("Plan", "Plan", None), ("Structure", "Predict", _structure),
-                               ("Simulate", "Simulate", _simulate)):
+                               ("Simulate", "Simulate", _simulate), ("Spectra", "Fit CSA", None)):
         other.locator(".bk-tab", has_text=tab).click()
         if setup:
             setup(other)
