@@ -79,8 +79,9 @@ def main():
                                 ("of which the fit and its figure in the worker", [r[1] for r in runs])):
                 print(f"{what}, bundled analytical curve, {len(times)} repeats: median "
                       f"{statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s")
-            simulated(page, expect, len(runs) + 2, args.repeats)
+            n = simulated(page, expect, len(runs) + 2, args.repeats)
             if not args.no_screenshots:
+                timed_fit(page, n, expect)  # the analytical fit again, for the screenshot
                 shots(page, browser, url, folder, expect)
             browser.close()
     finally:
@@ -101,6 +102,7 @@ def simulated(page, expect, n, repeats):
         print(f"{what}, {len(times)} repeats: median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
               f"max {max(times):.2f} s")
     page.locator(".shape-select select").select_option(label="analytical formula")
+    return n + 1 + len(runs)
 
 
 def shots(page, browser, url, folder, expect):

@@ -149,16 +149,23 @@ class FitPage:
         return lambda progress: _fit_and_draw(respdor, args, progress)
 
     def _show(self, job):
-        uploads = self.ctx.uploads
         self.result, png = job.result
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.figure.object = png
-        self.report.object = f"<pre>{html.escape(uploads.as_user_sees(self.result.report()))}</pre>"
-        self.warnings.objects = [message("warning", "warning: " + self._said(w)) for w in lines]
+        report = "\n".join(self._named(line) for line in self.result.report().splitlines())
+        self.report.object = f"<pre>{html.escape(report)}</pre>"
+        self.warnings.objects = [message("warning", "warning: " + self._said(self._named(w))) for w in lines]
         self.export_button.disabled = self.download.disabled = False
         self.download.filename = f"{Path(self.form.label).stem}_fit.json"
         self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{self.form.command_line()}\n```\n\n"
                                  f"```python\n{self.form.python_code()}```\n")
+
+    def _named(self, line):
+        """A line with the files named as the command line names them (not their place on the server)."""
+        for path, label in ((self.form.simulate_spec, self.form.simulate_label), (self.form.curve, self.form.label)):
+            if path:
+                line = line.replace(path, label)
+        return self.ctx.uploads.as_user_sees(line)
 
     def _json_download(self):
         return io.StringIO(self.result.to_json()) if self.result is not None else io.StringIO("")
