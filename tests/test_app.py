@@ -449,3 +449,51 @@ def test_a_mistake_on_the_spectra_page_names_its_field(field, text, words):
     values[field] = text
     with pytest.raises(UserError, match=re.escape(words)):
         SpectraForm(**values).call_arguments()
+
+
+# --- serving ----------------------------------------------------------------------------------------
+def _serve(args, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    return subprocess.Popen([sys.executable, "-m", "respdor", "app", "--no-browser", *args], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serving_beyond_the_machine_is_said_and_ctrl_c_exits_130_leaving_nothing(tmp_path):
+    pytest.importorskip("panel")
+    import signal
+
+    port = _free_port()
+    proc = _serve(["--host", "0.0.0.0", "--port", str(port)], tmp_path)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line.strip())
+        if "serving on" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    lines += proc.stderr.read().strip().splitlines()
+    assert lines[0].startswith("respdor: warning: --host 0.0.0.0: the app is reachable from other machines")
+    assert lines[1] == f"respdor app: serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)"
+    assert lines[2:] == ["respdor: interrupted"]
+    assert list(tmp_path.iterdir()) == []  # the upload folder is gone, nothing else was written
+
+
+def test_a_port_in_use_is_named(tmp_path):
+    pytest.importorskip("panel")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = _serve(["--port", str(port)], tmp_path)
+        assert proc.wait(60) == 2
+        assert proc.stderr.read().strip() == f"respdor: error: --port {port}: already in use; give another port"

@@ -52,7 +52,10 @@ def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
     context = AppContext(Path(start or Path.cwd()).resolve(), UploadFolder())
     origins = [f"{name}:{port}" for name in {host, "localhost", "127.0.0.1"}]
     if host in ("0.0.0.0", "::", ""):
-        origins = ["*"]
+        import logging
+
+        origins = ["*"]  # any name of this machine; the command line has said so in its warning
+        logging.getLogger("bokeh.server.util").setLevel(logging.ERROR)
     try:
         server = pn.serve({"/": lambda: page(context)}, address=host, port=port, show=False, start=False,
                           title=TITLE, websocket_origin=origins, websocket_max_message_size=64 * 1024 * 1024,
