@@ -39,9 +39,12 @@ def page(context=None):
     from .structpage import StructurePage
 
     context = context or AppContext(Path.cwd(), UploadFolder())
-    tabs = pn.Tabs(("Fit", FitPage(context).view()), ("Plan", PlanPage(context).view()),
-                   ("Structure", StructurePage(context).view()), ("Simulate", SimulatePage(context).view()),
-                   ("Spectra", SpectraPage(context).view()), dynamic=False)
+    pages = [("Fit", FitPage(context)), ("Plan", PlanPage(context)), ("Structure", StructurePage(context)),
+             ("Simulate", SimulatePage(context)), ("Spectra", SpectraPage(context))]
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # a tab that is closed stops its long work (a structure prediction, a simulation)
+        pn.state.on_session_destroyed(lambda session: [p.runner.job.cancel() for _, p in pages if p.runner.job])
+    tabs = pn.Tabs(*((name, p.view()) for name, p in pages), dynamic=False)
     return pn.Column(pn.pane.Markdown(f"## {TITLE}: REDOR / RESPDOR distances"), tabs, sizing_mode="stretch_width")
 
 

@@ -75,6 +75,8 @@ class Job:
         self.stage, self.notes, self.warnings = (0, 0, ""), [], []
         self.cancelled = False
         self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._in_call = True  # cancel interrupts the thread only while the library call runs
         self._thread = threading.Thread(target=self._run, daemon=True, name="respdor-app-job")
 
     def start(self):
@@ -94,12 +96,13 @@ class Job:
 
     def cancel(self):
         """Ask the call to stop: at its next progress step, or between bytecodes of its thread."""
-        if self.state != "running":
-            return
-        self.cancelled = True
-        ident = self._thread.ident
-        if ident is not None:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
+        with self._lock:
+            if self.state != "running":
+                return
+            self.cancelled = True
+            ident = self._thread.ident
+            if ident is not None and self._in_call:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
 
     def wait(self, timeout=None):
         self._thread.join(timeout)
@@ -109,14 +112,23 @@ class Job:
         _local.job = self
         t0 = time.perf_counter()
         try:
-            result = self.fn(progress=_JobProgress(self))
-            self.check()
-            self.result, self.state = result, "done"
-        except BaseException as exc:  # noqa: BLE001 - the job reports how it ended; nothing escapes a thread
-            self.state, self.message = self._ending(exc)
-        finally:
+            try:
+                result = self.fn(progress=_JobProgress(self))
+                with self._lock:
+                    self._in_call = False
+                self.check()
+                outcome = ("done", result, "")
+            except BaseException as exc:  # noqa: BLE001 - the job reports how it ended; nothing escapes a thread
+                state, message = self._ending(exc)
+                outcome = (state, None, message)
+        except KeyboardInterrupt:  # a cancel that arrived while the call was returning
+            outcome = ("cancelled", None, "cancelled; nothing was kept")
+        with self._lock:
+            self._in_call = False
             self.seconds = time.perf_counter() - t0
-            _local.job = None
+            self.result, self.message = outcome[1:]
+            self.state = outcome[0]  # last: a page that sees the new state finds the result
+        _local.job = None
 
     def _ending(self, exc):
         from ..errors import UserError
