@@ -41,9 +41,6 @@ def page(context=None):
     context = context or AppContext(Path.cwd(), UploadFolder())
     pages = [("Fit", FitPage(context)), ("Plan", PlanPage(context)), ("Structure", StructurePage(context)),
              ("Simulate", SimulatePage(context)), ("Spectra", SpectraPage(context))]
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        # a tab that is closed stops its long work (a structure prediction, a simulation)
-        pn.state.on_session_destroyed(lambda session: [p.runner.job.cancel() for _, p in pages if p.runner.job])
     tabs = pn.Tabs(*((name, p.view()) for name, p in pages), dynamic=False)
     return pn.Column(pn.pane.Markdown(f"## {TITLE}: REDOR / RESPDOR distances"), tabs, sizing_mode="stretch_width")
 
