@@ -122,7 +122,8 @@ def test_uploads_live_in_a_private_folder_removed_at_the_end():
     assert not up.path.exists()
 
 
-@pytest.mark.parametrize("name,safe", [("../../etc/passwd", "passwd"), ("C:\\data\\c.csv", "c.csv"), ("..", "upload.txt"),
+@pytest.mark.parametrize("name,safe", [("../../etc/passwd", "passwd"), ("C:\\data\\c.csv", "c.csv"),
+                                       ("..", "upload.txt"),
                                        ("", "upload.txt"), ("a\x00b.csv", "ab.csv")])
 def test_uploaded_names_cannot_leave_the_upload_folder(name, safe):
     assert safe_name(name) == safe

@@ -38,10 +38,10 @@ FIELD_NAMES = {"observe": "Observed nucleus", "partner": "Partner", "experiment"
 
 
 #: Python argument names that library messages mention, as the pages name their fields.
-_WORDS = {"allow_long=True": "'run even when the estimated work is beyond the limit'", "mas_rate_hz": "MAS rate",
-          "time_unit": "Time unit", "parameterization": "Fit", "larmor_hz": "Larmor frequency", "cutoff_angstrom": "Cutoff",
-          "max_partners": "Max partners", "field_t": "B0 (T)", "allow_long": "'run even when the estimated work is "
-          "beyond the limit'"}
+_LONG_BOX = "'run even when the estimated work is beyond the limit'"
+_WORDS = {"allow_long=True": _LONG_BOX, "allow_long": _LONG_BOX, "mas_rate_hz": "MAS rate", "time_unit": "Time unit",
+          "parameterization": "Fit", "larmor_hz": "Larmor frequency", "cutoff_angstrom": "Cutoff",
+          "max_partners": "Max partners", "field_t": "B0 (T)"}
 
 
 def in_field_words(text) -> str:
@@ -114,13 +114,15 @@ class FitForm:
         """Keyword arguments of ``respdor.fit(**arguments)``: only those that differ from its defaults."""
         fix, start, bounds, free = self.settings()
         mas = parse_frequency(self.mas, FIELD_NAMES["mas_rate_hz"])[0] if self.mas.strip() else None
-        args = {"curves": self.curve, "time_unit": self.time_unit or None, "mas_rate_hz": mas, "observe": self.observe.strip() or None,
+        args = {"curves": self.curve, "time_unit": self.time_unit or None, "mas_rate_hz": mas,
+                "observe": self.observe.strip() or None,
                 "partner": self.partner.strip() or None, "experiment": self.model, "sequence": self.sequence,
                 "transfer": self.transfer or None, "parameterization": self.parameterization,
                 "fix": fix, "start": start, "bounds": bounds, "free": free, "intervals": self.intervals}
         if self.simulate_spec:
             args["simulate_spec"] = self.simulate_spec
-        defaults = {"time_unit": None, "mas_rate_hz": None, "observe": None, "partner": None, "experiment": "respdor", "sequence": "redor",
+        defaults = {"time_unit": None, "mas_rate_hz": None, "observe": None, "partner": None, "experiment": "respdor",
+                    "sequence": "redor",
                     "transfer": None, "parameterization": "coupling", "fix": {}, "start": {}, "bounds": {},
                     "free": [], "intervals": True}
         return {k: v for k, v in args.items() if k not in defaults or v != defaults[k]}

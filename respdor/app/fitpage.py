@@ -76,7 +76,8 @@ class FitPage:
         rows = {name: ParameterRow(fixed=fix.value, value=value.value, low=low.value, high=high.value)
                 for name, (fix, value, low, high) in self.rows.items()}
         spec, spec_label = self.shapes[self.shape.value]
-        return FitForm(curve=path, label=label, simulate_spec=spec, simulate_label=spec_label, observe=self.observe.value, partner=self.partner.value,
+        return FitForm(curve=path, label=label, simulate_spec=spec, simulate_label=spec_label,
+                       observe=self.observe.value, partner=self.partner.value,
                        model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
                        parameterization=self.parameterization.value,
                        time_unit=self.time_unit.value, mas=self.mas.value, rows=rows, intervals=self.intervals.value)

@@ -61,6 +61,7 @@ def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
                           title=TITLE, websocket_origin=origins, websocket_max_message_size=64 * 1024 * 1024,
                           verbose=False)
         stopped = _stop_on_ctrl_c(server.io_loop)
+        _quiet_when_a_tab_goes_away(server.io_loop.asyncio_loop)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{server.port}/"
         if ready is not None:
             ready(url)
@@ -74,6 +75,23 @@ def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
             raise KeyboardInterrupt
     finally:
         context.uploads.remove()
+
+
+def _quiet_when_a_tab_goes_away(loop):
+    """A tab closed while its page was being updated is not an error of the app: no traceback or log
+    line for it in the terminal (anything else is reported as before)."""
+    import logging
+
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    logging.getLogger("panel.io.document").setLevel(logging.ERROR)  # "Failed sending message as connection was closed"
+
+    def handler(loop, context):
+        if not isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _stop_on_ctrl_c(io_loop):

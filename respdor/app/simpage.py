@@ -36,7 +36,8 @@ class SimulatePage:
         self.upload = w.FileInput(name="Upload a spec (TOML or JSON)", accept=".toml,.json", width=360,
                                   css_classes=["spec-upload"])
         self.upload.param.watch(self._uploaded, ["value", "filename"])
-        self.orientations = w.TextInput(name="Orientations (empty: the spec's)", width=200, css_classes=["orientations"])
+        self.orientations = w.TextInput(name="Orientations (empty: the spec's)", width=200,
+                                        css_classes=["orientations"])
         self.gamma = w.TextInput(name="Gamma angles (empty: the spec's)", width=200, css_classes=["gamma"])
         self.allow_long = w.Checkbox(name="run even when the estimated work is beyond the limit", value=False)
         self.curves = {"none": "", f"bundled example: {CURVE}": str(context.example(CURVE))}
@@ -96,7 +97,8 @@ class SimulatePage:
         self.run, png = job.result
         self.figure.object = png
         lines = [repr(self.run)] + list(self.run.convergence_lines())
-        self.report.object = "<pre>" + html.escape("\n".join(self.ctx.uploads.as_user_sees(x) for x in lines)) + "</pre>"
+        text = "\n".join(self.ctx.uploads.as_user_sees(x) for x in lines)
+        self.report.object = f"<pre>{html.escape(text)}</pre>"
         lines = list(dict.fromkeys(list(self.run.warnings) + job.warnings))
         self.warnings.objects = [message("warning", "warning: " + self._said(w)) for w in lines]
         self.download.disabled = False
