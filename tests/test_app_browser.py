@@ -116,11 +116,11 @@ def test_fit_fix_r_and_export_the_json_of_respdor_fit(server, browser, capsys):
     assert "respdor.fit(curves='data/respdor_13C27Al_synthetic.csv', fix={'r': 2.5})" in shown
 
     page.locator(".export-dir input").fill("results")
-    page.get_by_role("button", name="Save JSON, CSV and figure").click()
+    page.get_by_role("button", name="Save JSON, CSVs and figure").click()
     expect(page.locator(".respdor-success").last).to_contain_text("_fit.png")
     written = sorted(p.name for p in (folder / "results").iterdir())
     assert written == ["respdor_13C27Al_synthetic_fit.json", "respdor_13C27Al_synthetic_fit.png",
-                       "respdor_13C27Al_synthetic_fit_params.csv"]
+                       "respdor_13C27Al_synthetic_fit_curve.csv", "respdor_13C27Al_synthetic_fit_params.csv"]
     assert sorted(p.name for p in folder.iterdir()) == ["results"]  # nothing else written
     app = json.loads((folder / "results" / "respdor_13C27Al_synthetic_fit.json").read_text())
 
@@ -170,7 +170,7 @@ def test_an_export_folder_outside_the_start_folder_is_refused(server, browser):
     fit(page)
     before = sorted(os.listdir(folder.parent))
     page.locator(".export-dir input").fill("../elsewhere")
-    page.get_by_role("button", name="Save JSON, CSV and figure").click()
+    page.get_by_role("button", name="Save JSON, CSVs and figure").click()
     expect(page.locator(".respdor-danger")).to_contain_text(
         "../elsewhere: outside the folder the app was started in")
     assert sorted(os.listdir(folder.parent)) == before

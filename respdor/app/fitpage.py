@@ -90,7 +90,7 @@ class FitPage:
         self.reproduce = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["respdor-reproduce"])
         self.export_dir = pn.widgets.TextInput(name="Export folder (inside the folder the app was started in)",
                                                value=".", width=360, css_classes=["export-dir"])
-        self.export_button = pn.widgets.Button(name="Save JSON, CSV and figure", width=220, disabled=True)
+        self.export_button = pn.widgets.Button(name="Save JSON, CSVs and figure", width=220, disabled=True)
         self.export_button.on_click(self._export)
         self.download = pn.widgets.FileDownload(callback=self._json_download, filename="fit.json",
                                                 label="Download JSON", width=220, disabled=True)
@@ -192,21 +192,22 @@ def _fit_and_draw(respdor, args, progress):
 
 
 def export_fit(result, folder, stem, inputs):
-    """``<stem>_fit.json``, ``_fit_params.csv`` and ``_fit.png`` in ``folder``, as ``respdor fit`` writes
-    them, all checked by the one output guard before the first byte (never over an input, whole or
-    not at all). Returns the paths written."""
+    """``<stem>_fit.json``, ``_fit_params.csv``, ``_fit_curve.csv`` and ``_fit.png`` in ``folder``, as
+    ``respdor fit`` writes them, all checked by the one output guard before the first byte (never over
+    an input, whole or not at all). Returns the paths written."""
     from ..files import OutputPlan
     from ..plotting import fit_figure
-    from ..report import write_json, write_parameters_csv
+    from ..report import write_fit_curve_csv, write_json, write_parameters_csv
 
     plan = OutputPlan(inputs=inputs)
     plan.add_directory(folder, "export folder")
     json_path = plan.add(Path(folder) / f"{stem}_fit.json", "export folder")
     csv_path = plan.add(Path(folder) / f"{stem}_fit_params.csv", "export folder")
+    curve_path = plan.add(Path(folder) / f"{stem}_fit_curve.csv", "export folder")
     png_path = plan.add(Path(folder) / f"{stem}_fit.png", "export folder", "figure")
     plan.check()
-    for path, write in ((json_path, write_json), (csv_path, write_parameters_csv)):
+    for path, write in ((json_path, write_json), (csv_path, write_parameters_csv), (curve_path, write_fit_curve_csv)):
         with plan.writing(path) as tmp:
             write(result, tmp)
     plan.save_figure(fit_figure(result), png_path, dpi=200, bbox_inches="tight")
-    return [json_path, csv_path, png_path]
+    return [json_path, csv_path, curve_path, png_path]
