@@ -275,3 +275,21 @@ def test_an_upload_over_the_size_limit_is_refused_with_one_line(server, browser,
         "huge.csv: 20.1 MB is more than the upload limit of 20 MB; is this the right file?")
     assert not [p for p in tmpdir.rglob("huge.csv")]  # nothing of it was written
     page.close()
+
+
+def test_a_binary_spec_upload_is_named_as_respdor_simulate_names_it(server, browser, tmp_path, capsys):
+    (tmp_path / "bin.toml").write_bytes(b"\x00\x01\x02")
+    from respdor.cli import main
+
+    os.chdir(tmp_path)
+    try:
+        assert main(["simulate", "bin.toml", "--no-files"]) == 2
+    finally:
+        os.chdir(ROOT)
+    said = capsys.readouterr().err.strip().removeprefix("respdor: error: ")
+    page = open_page(browser, server[0])
+    page.locator(".bk-tab", has_text="Simulate").click()
+    page.locator(".spec-upload input[type=file]").set_input_files(str(tmp_path / "bin.toml"))
+    expect(page.locator(".respdor-danger")).to_have_text(said)
+    assert page.locator(".spec-name input").input_value() == "c13_al27_respdor.toml"  # the editor is unchanged
+    page.close()

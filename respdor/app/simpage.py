@@ -66,21 +66,15 @@ class SimulatePage:
         """An uploaded spec replaces the text in the editor (it is checked when you click Simulate)."""
         if self.upload.filename is None:
             return
-        from .uploads import safe_name
+        from ..files import read_text
 
-        data = self.upload.value or b""
-        try:
-            if len(data) > self.ctx.uploads.limit:
-                raise UserError(f"{safe_name(self.upload.filename)}: larger than the upload limit")
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            self.runner.say("danger", f"{safe_name(self.upload.filename)}: is not UTF-8 text (binary file?), "
-                                      "expected a spec (TOML or JSON)")
-            return
+        try:  # read through the text guard, as respdor simulate reads a spec (a binary file is named)
+            path = self.ctx.uploads.save(self.upload.filename or "spec.toml", self.upload.value or b"")
+            text = read_text(path, "TOML/JSON spec file")
         except UserError as exc:
             self.runner.say("danger", exc)
             return
-        self.name.value, self.text.value = safe_name(self.upload.filename), text
+        self.name.value, self.text.value = path.name, text
         self.runner.say("info", f"{self.name.value}: loaded into the editor")
 
     def _prepare(self):
