@@ -498,3 +498,13 @@ def test_a_port_in_use_is_named(tmp_path):
         proc = _serve(["--port", str(port)], tmp_path)
         assert proc.wait(60) == 2
         assert proc.stderr.read().strip() == f"respdor: error: --port {port}: already in use; give another port"
+
+
+def test_mcmc_steps_ask_for_the_posterior_in_the_call_the_command_and_the_code():
+    f = form()
+    f.mcmc_steps = "300"
+    assert f.call_arguments() == {"curves": str(CURVE), "mcmc": True, "mcmc_steps": 300}
+    assert "--mcmc --mcmc-steps 300" in f.command_line() and "mcmc=True, mcmc_steps=300" in f.python_code()
+    f.mcmc_steps = "lots"
+    with pytest.raises(UserError, match="MCMC steps: cannot read 'lots' as a whole number"):
+        f.call_arguments()

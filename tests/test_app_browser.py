@@ -293,3 +293,20 @@ def test_a_binary_spec_upload_is_named_as_respdor_simulate_names_it(server, brow
     expect(page.locator(".respdor-danger")).to_have_text(said)
     assert page.locator(".spec-name input").input_value() == "c13_al27_respdor.toml"  # the editor is unchanged
     page.close()
+
+
+def test_mcmc_shows_its_progress_can_be_cancelled_and_draws_the_posterior(server, browser):
+    pytest.importorskip("emcee")
+    page = open_page(browser, server[0])
+    page.locator(".mcmc-steps input").fill("20000")  # minutes of sampling: cancelled below
+    page.get_by_role("button", name="Fit", exact=True).click()
+    expect(page.get_by_text("estimated work: 32 walkers x 20000 steps x 15 points")).to_be_visible()  # said first
+    expect(page.get_by_text(" of 640000")).to_be_visible()  # the stage that runs and its count
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    expect(page.locator(".respdor-warning")).to_have_text("cancelled; nothing was kept")
+    assert page.locator(".respdor-report pre").count() == 0
+    page.locator(".mcmc-steps input").fill("100")
+    report = fit(page)
+    assert "MCMC" in report
+    expect(page.locator(".respdor-corner img")).to_be_visible()
+    page.close()

@@ -85,6 +85,7 @@ class FitForm:
     simulate_label: str = ""
     rows: dict = field(default_factory=dict)
     intervals: bool = True
+    mcmc_steps: str = ""
 
     def _row(self, name) -> ParameterRow:
         return self.rows.get(name) or ParameterRow(fixed=name not in _VARIED)
@@ -121,6 +122,12 @@ class FitForm:
                 "fix": fix, "start": start, "bounds": bounds, "free": free, "intervals": self.intervals}
         if self.simulate_spec:
             args["simulate_spec"] = self.simulate_spec
+        if self.mcmc_steps.strip():
+            args["mcmc"] = True
+            try:
+                args["mcmc_steps"] = int(self.mcmc_steps)
+            except ValueError:
+                raise UserError(f"MCMC steps: cannot read {self.mcmc_steps.strip()!r} as a whole number") from None
         defaults = {"time_unit": None, "mas_rate_hz": None, "observe": None, "partner": None, "experiment": "respdor",
                     "sequence": "redor",
                     "transfer": None, "parameterization": "coupling", "fix": {}, "start": {}, "bounds": {},
@@ -149,6 +156,8 @@ class FitForm:
             words += ["--start", f"{name}={_plain(value)}"]
         if not self.intervals:
             words.append("--no-intervals")
+        if args.get("mcmc"):
+            words += ["--mcmc", "--mcmc-steps", str(args["mcmc_steps"])]
         words += ["--no-files", "--json", json_path]
         return shlex.join(words)
 

@@ -53,6 +53,8 @@ class FitPage:
         self.parameterization = w.Select(name="Fit", options={"D (derive r)": "coupling", "r (derive D)": "distance"},
                                          width=130)
         self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True)
+        self.mcmc = w.TextInput(name="MCMC steps per walker (empty: no posterior sampling)", width=330,
+                                placeholder="e.g. 2000", css_classes=["mcmc-steps"])
         self.rows = {}
         for name, label, kind, unit, varied in PARAMETERS:
             hint = f"e.g. 2.5 or 0.25nm" if kind == "length" else ("e.g. 500 or 0.5kHz" if kind else "")
@@ -79,12 +81,13 @@ class FitPage:
         return FitForm(curve=path, label=label, simulate_spec=spec, simulate_label=spec_label,
                        observe=self.observe.value, partner=self.partner.value,
                        model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
-                       parameterization=self.parameterization.value,
+                       parameterization=self.parameterization.value, mcmc_steps=self.mcmc.value,
                        time_unit=self.time_unit.value, mas=self.mas.value, rows=rows, intervals=self.intervals.value)
 
     # --- the outputs ---------------------------------------------------------------------------
     def _outputs(self):
         self.figure = pn.pane.PNG(None, width=520, css_classes=["respdor-figure"])
+        self.corner = pn.pane.PNG(None, width=520, css_classes=["respdor-corner"], visible=False)
         self.report = pn.pane.HTML("", css_classes=["respdor-report"], sizing_mode="stretch_width")
         self.warnings = pn.Column(sizing_mode="stretch_width")
         self.reproduce = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["respdor-reproduce"])
@@ -101,10 +104,10 @@ class FitPage:
             pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas),
             pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
             pn.Row(self.model, self.sequence, self.transfer, self.parameterization), self.shape,
-            pn.pane.Markdown("### Parameters"), self._table(), self.intervals,
+            pn.pane.Markdown("### Parameters"), self._table(), self.intervals, self.mcmc,
             self.runner.view(), width=620)
         results = pn.Column(
-            self.figure, self.warnings, self.report,
+            self.figure, self.corner, self.warnings, self.report,
             pn.pane.Markdown("### Export"), self.export_dir, pn.Row(self.export_button, self.download),
             self.export_status, self.reproduce, min_width=560, sizing_mode="stretch_width")
         return pn.Row(form, results, sizing_mode="stretch_width")
@@ -150,7 +153,8 @@ class FitPage:
         return lambda progress: _fit_and_draw(respdor, args, progress)
 
     def _show(self, job):
-        self.result, png = job.result
+        self.result, png, corner = job.result
+        self.corner.object, self.corner.visible = corner, corner is not None
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.figure.object = png
         report = "\n".join(self._named(line) for line in self.result.report().splitlines())
@@ -182,13 +186,20 @@ class FitPage:
 
 
 def _fit_and_draw(respdor, args, progress):
-    """The fit and its figure as PNG bytes (drawn in the worker too: the page only shows it)."""
+    """The fit, its figure and (with MCMC) the corner figure as PNG bytes, drawn in the worker too."""
     from ..plotting import fit_figure
 
     result = respdor.fit(progress=progress, **args)
     buffer = io.BytesIO()
     fit_figure(result).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return result, buffer.getvalue()
+    corner = None
+    if getattr(result, "mcmc_samples", None):
+        from ..plotting import corner_figure
+
+        out = io.BytesIO()
+        corner_figure(result).savefig(out, format="png", dpi=80)
+        corner = out.getvalue()
+    return result, buffer.getvalue(), corner
 
 
 def export_fit(result, folder, stem, inputs):
