@@ -52,7 +52,7 @@ class FitPage:
         self.shape = w.Select(name="Curve shape", options=list(self.shapes), width=360, css_classes=["shape-select"])
         self.parameterization = w.Select(name="Fit", options={"D (derive r)": "coupling", "r (derive D)": "distance"},
                                          width=130)
-        self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True)
+        self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True, css_classes=["intervals"])
         self.mcmc = w.TextInput(name="MCMC steps per walker (empty: no posterior sampling)", width=330,
                                 placeholder="e.g. 2000", css_classes=["mcmc-steps"])
         self.rows = {}
