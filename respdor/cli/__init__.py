@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "m2",
     "distribution",
     "datasets",
+    "app",
 ]
 
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130

@@ -1,0 +1,224 @@
+"""The Fit page: a curve (the bundled example or an upload), nuclei, model and parameters ->
+:func:`respdor.fit` in a worker thread -> figure, table, warnings, exports, and the same fit as a
+command line and as Python code."""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+
+import panel as pn
+
+from ..errors import UserError
+from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow
+from .uploads import inside_start_folder, page_words, read_uploaded_curve
+from .widgets import JobRunner, message
+
+__all__: list = []
+
+EXAMPLE = "respdor_13C27Al_synthetic.csv"
+#: The bundled spinsim specs offered as the curve shape (simulated once at a few couplings, then cached).
+SPECS = ("c13_al27_respdor.toml", "cd111_al27_sr4.toml", "cd111_al27_adiabatic_sr4.toml")
+class FitPage:
+    """One browser tab's Fit page (every session builds its own)."""
+
+    def __init__(self, context):
+        self.ctx = context
+        self.result = self.job = None
+        self.form = None
+        example = context.example(EXAMPLE)
+        self.curves = {f"bundled example: {EXAMPLE}": (str(example), f"data/{EXAMPLE}")}
+        self._inputs()
+        self._outputs()
+
+    # --- the form -----------------------------------------------------------------------------
+    def _inputs(self):
+        w = pn.widgets
+        self.curve = w.Select(name="Curve", options=list(self.curves), width=360, css_classes=["curve-select"])
+        self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360, css_classes=["curve-upload"])
+        # value and filename arrive together; an empty file changes only the name (its value stays None)
+        self.upload.param.watch(self._uploaded, ["value", "filename"])
+        self.time_unit = w.Select(name="Time unit", options={u or "(from the header)": u for u in TIME_UNITS},
+                                  width=170)
+        self.mas = w.TextInput(name="MAS rate", placeholder="e.g. 10kHz (rotor-period times)", width=170)
+        self.observe = w.TextInput(name="Observed nucleus", placeholder="from the file, else 13C", width=170)
+        self.partner = w.TextInput(name="Partner", placeholder="from the file, else 27Al", width=170)
+        self.model = w.Select(name="Model", options=list(MODELS), width=110)
+        self.sequence = w.Select(name="Sequence", options=list(SEQUENCES), width=110)
+        self.transfer = w.Select(name="Transfer", options={t or "(model default)": t for t in TRANSFERS}, width=150)
+        self.shapes = {"analytical formula": ("", "")}
+        self.shapes.update({f"simulated: {n} (bundled spec)": (str(self.ctx.example(n)), f"data/{n}") for n in SPECS})
+        self.shape = w.Select(name="Curve shape", options=list(self.shapes), width=360, css_classes=["shape-select"])
+        self.parameterization = w.Select(name="Fit", options={"D (derive r)": "coupling", "r (derive D)": "distance"},
+                                         width=130)
+        self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True, css_classes=["intervals"])
+        self.mcmc = w.TextInput(name="MCMC steps per walker (empty: no posterior sampling)", width=330,
+                                placeholder="e.g. 2000", css_classes=["mcmc-steps"])
+        self.rows = {}
+        for name, label, kind, unit, varied in PARAMETERS:
+            hint = f"e.g. 2.5 or 0.25nm" if kind == "length" else ("e.g. 500 or 0.5kHz" if kind else "")
+            self.rows[name] = (w.Checkbox(name=f"fix {name}", value=not varied, width=70, css_classes=[f"fix-{name}"]),
+                               w.TextInput(placeholder=hint or "value", width=150, css_classes=[f"value-{name}"]),
+                               w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90))
+        self.runner = JobRunner("Fit", self._prepare, self._show, self._said)
+        self.status = self.runner.status
+
+    def _table(self):
+        head = pn.Row(*(pn.pane.HTML(f"<b>{t}</b>", width=wd, margin=(0, 5)) for t, wd in
+                        (("parameter", 110), ("fix", 70), ("value (fixed) or start", 150), ("low", 90), ("high", 90))))
+        lines = [head]
+        for name, label, *_ in PARAMETERS:
+            lines.append(pn.Row(pn.pane.HTML(html.escape(label), width=110, margin=(10, 5)), *self.rows[name]))
+        return pn.Column(*lines)
+
+    def read_form(self) -> FitForm:
+        """The widgets' values as a :class:`FitForm` (nothing parsed yet)."""
+        path, label = self.curves[self.curve.value]
+        rows = {name: ParameterRow(fixed=fix.value, value=value.value, low=low.value, high=high.value)
+                for name, (fix, value, low, high) in self.rows.items()}
+        spec, spec_label = self.shapes[self.shape.value]
+        return FitForm(curve=path, label=label, simulate_spec=spec, simulate_label=spec_label,
+                       observe=self.observe.value, partner=self.partner.value,
+                       model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
+                       parameterization=self.parameterization.value, mcmc_steps=self.mcmc.value,
+                       time_unit=self.time_unit.value, mas=self.mas.value, rows=rows, intervals=self.intervals.value)
+
+    # --- the outputs ---------------------------------------------------------------------------
+    def _outputs(self):
+        self.figure = pn.pane.PNG(None, width=520, css_classes=["respdor-figure"])
+        self.corner = pn.pane.PNG(None, width=520, css_classes=["respdor-corner"], visible=False)
+        self.report = pn.pane.HTML("", css_classes=["respdor-report"], sizing_mode="stretch_width")
+        self.warnings = pn.Column(sizing_mode="stretch_width")
+        self.reproduce = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["respdor-reproduce"])
+        self.export_dir = pn.widgets.TextInput(name="Export folder (inside the folder the app was started in)",
+                                               value=".", width=360, css_classes=["export-dir"])
+        self.export_button = pn.widgets.Button(name="Save JSON, CSVs and figure", width=220, disabled=True)
+        self.export_button.on_click(self._export)
+        self.download = pn.widgets.FileDownload(callback=self._json_download, filename="fit.json",
+                                                label="Download JSON", width=220, disabled=True)
+        self.export_status = pn.Column(sizing_mode="stretch_width")
+
+    def view(self):
+        form = pn.Column(
+            pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas),
+            pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
+            pn.Row(self.model, self.sequence, self.transfer, self.parameterization), self.shape,
+            pn.pane.Markdown("### Parameters"), self._table(), self.intervals, self.mcmc,
+            self.runner.view(), width=620)
+        results = pn.Column(
+            self.figure, self.corner, self.warnings, self.report,
+            pn.pane.Markdown("### Export"), self.export_dir, pn.Row(self.export_button, self.download),
+            self.export_status, self.reproduce, min_width=560, sizing_mode="stretch_width")
+        return pn.Row(form, results, sizing_mode="stretch_width")
+
+    # --- actions -------------------------------------------------------------------------------
+    def _uploaded(self, *events):
+        """A new upload: kept in the private folder and read at once, so a file that is not a curve
+        is named now, with the one line ``respdor fit`` would print."""
+        self.status.objects = []
+        if self.upload.filename is None:
+            return
+        try:
+            path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
+        except UserError as exc:
+            self.status.objects = [message("danger", str(exc))]
+            return
+        name = Path(path).name
+        key = f"upload: {name}"
+        self.curves[key] = (str(path), name)
+        self.curve.options = list(self.curves)
+        self.curve.value = key
+        try:  # read now with the page's time unit and MAS rate; a file refused here is refused by Fit too
+            form = self.read_form()
+            _, lines = read_uploaded_curve(self.ctx.uploads, path, form.time_unit or None,
+                                           form.call_arguments().get("mas_rate_hz"))
+        except UserError as exc:
+            self.status.objects = [message("danger", str(exc))]
+            return
+        self.status.objects = [message("info", line) for line in lines]
+
+    def _said(self, text):
+        """A library line as the page says it: the upload's own name, the page's field names."""
+        return page_words(self.ctx.uploads, text)
+
+    def _prepare(self):
+        """The fit the form asks for, as a call for the worker (a mistake in a field: UserError)."""
+        import respdor
+
+        form = self.read_form()
+        args = form.call_arguments()
+        self.form = form
+        args["option_names"] = FIELD_NAMES
+        return lambda progress: _fit_and_draw(respdor, args, progress)
+
+    def _show(self, job):
+        self.result, png, corner = job.result
+        self.corner.object, self.corner.visible = corner, corner is not None
+        lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
+        self.figure.object = png
+        report = "\n".join(self._named(line) for line in self.result.report().splitlines())
+        self.report.object = f"<pre>{html.escape(report)}</pre>"
+        self.warnings.objects = [message("warning", "warning: " + self._said(self._named(w))) for w in lines]
+        self.export_button.disabled = self.download.disabled = False
+        self.download.filename = f"{Path(self.form.label).stem}_fit.json"
+        self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{self.form.command_line()}\n```\n\n"
+                                 f"```python\n{self.form.python_code()}```\n")
+
+    def _named(self, line):
+        """A line with the files named as the command line names them (not their place on the server)."""
+        for path, label in ((self.form.simulate_spec, self.form.simulate_label), (self.form.curve, self.form.label)):
+            if path:
+                line = line.replace(path, label)
+        return self.ctx.uploads.as_user_sees(line)
+
+    def _json_download(self):
+        return io.StringIO(self.result.to_json()) if self.result is not None else io.StringIO("")
+
+    def _export(self, event):
+        try:
+            folder = inside_start_folder(self.export_dir.value, self.ctx.start)
+            written = export_fit(self.result, folder, Path(self.form.label).stem, [self.form.curve])
+        except UserError as exc:
+            self.export_status.objects = [message("danger", str(exc))]
+            return
+        self.export_status.objects = [message("success", f"wrote {p}") for p in written]
+
+
+def _fit_and_draw(respdor, args, progress):
+    """The fit, its figure and (with MCMC) the corner figure as PNG bytes, drawn in the worker too."""
+    from ..plotting import fit_figure
+
+    result = respdor.fit(progress=progress, **args)
+    buffer = io.BytesIO()
+    fit_figure(result).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    corner = None
+    if getattr(result, "mcmc_samples", None):
+        from ..plotting import corner_figure
+
+        out = io.BytesIO()
+        corner_figure(result).savefig(out, format="png", dpi=80)
+        corner = out.getvalue()
+    return result, buffer.getvalue(), corner
+
+
+def export_fit(result, folder, stem, inputs):
+    """``<stem>_fit.json``, ``_fit_params.csv``, ``_fit_curve.csv`` and ``_fit.png`` in ``folder``, as
+    ``respdor fit`` writes them, all checked by the one output guard before the first byte (never over
+    an input, whole or not at all). Returns the paths written."""
+    from ..files import OutputPlan
+    from ..plotting import fit_figure
+    from ..report import write_fit_curve_csv, write_json, write_parameters_csv
+
+    plan = OutputPlan(inputs=inputs)
+    plan.add_directory(folder, "export folder")
+    json_path = plan.add(Path(folder) / f"{stem}_fit.json", "export folder")
+    csv_path = plan.add(Path(folder) / f"{stem}_fit_params.csv", "export folder")
+    curve_path = plan.add(Path(folder) / f"{stem}_fit_curve.csv", "export folder")
+    png_path = plan.add(Path(folder) / f"{stem}_fit.png", "export folder", "figure")
+    plan.check()
+    for path, write in ((json_path, write_json), (csv_path, write_parameters_csv), (curve_path, write_fit_curve_csv)):
+        with plan.writing(path) as tmp:
+            write(result, tmp)
+    plan.save_figure(fit_figure(result), png_path, dpi=200, bbox_inches="tight")
+    return [json_path, csv_path, curve_path, png_path]
