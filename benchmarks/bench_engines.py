@@ -78,8 +78,17 @@ def cases():
         "finite3": ("13C + two 27Al, 10 us 13C pi pulses, ZCW 33 x 8 (general)", _two_al("auto", (33, 8), 10.0)),
         "sr4": ("111Cd{27Al} SR4 + 300 ppm CSA, ZCW 233 x 16 (general)", sr4),
         "adiabatic": ("111Cd{27Al} adiabatic SR4, ZCW 89 x 32 (general)", adiabatic),
+        "bundled_adiabatic": ("data/cd111_al27_adiabatic_sr4.toml (ZCW 89 x 32, 7 rf scalings; general)",
+                              _bundled("cd111_al27_adiabatic_sr4.toml")),
         "coupled": ("13C + three coupled 27Al, CW, ZCW 55 x 8, 21 points (coupled)", coupled_case),
     }
+
+
+def _bundled(name):
+    """A bundled spec as a dict (paths in it are relative to data/)."""
+    import tomllib
+
+    return tomllib.loads((Path(__file__).resolve().parents[1] / "data" / name).read_text())
 
 
 def coupled_case(n_ab=55, n_gamma=8):

@@ -88,10 +88,19 @@ def threads(sp, tmp):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller powders")
+    ap.add_argument("--only", choices=["cost", "threads"], help="only the cost tables, or only the threads table")
     args = ap.parse_args(argv)
     q = 4 if args.quick else 1
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
+    if args.only != "threads":
+        cost_tables(q)
+    if args.only != "cost":
+        threads_table(q)
+    return 0
+
+
+def cost_tables(q):
     table("Crystallites (to 4.8 ms; 16 gamma angles)", "ZCW (alpha, beta) x gamma",
           [(f"{n} x 16", general(n_ab=n // q)) for n in (55, 233, 987)])
     table("Recoupling times (ZCW 233 x 16)", "times",
@@ -100,6 +109,9 @@ def main(argv=None):
           [(str(p), general(n_ab=55 // q, partners=p)) for p in (1, 2)])
     table("Partners, fast engine (ZCW 987 x 16, to 3 ms)", "27Al partners",
           [(str(p), fast(n_ab=987 // q, partners=p)) for p in (1, 2, 3)])
+
+
+def threads_table(q):
     print("\nThreads (wall seconds of a fresh process, best of two)\n\n| case | 1 thread | 2 threads | speed-up |\n"
           "|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +119,6 @@ def main(argv=None):
                           ("fast: CW, ZCW 4181 x 32", fast(n_ab=4181 // q, n_gamma=32))):
             one, two = threads(sp, tmp)
             print(f"| {label} | {one:.2f} | {two:.2f} | {one / two:.2f}x |", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

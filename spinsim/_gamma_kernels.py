@@ -135,21 +135,7 @@ def _apply_rows(W, U, lo, blk_idx, rows, cols, ncol):
 @_helper
 def _apply_stored(St, e0, nb, U, lo, blk_idx, rows, cols, ncol):
     """:func:`_apply_rows` with the block stored flat at St[e0 : e0 + nb * nb]."""
-    i0 = blk_idx[lo]
-    nc = ncol[i0]
-    for a in range(nb):
-        for q in range(nc):
-            rows[a, q] = 0.0
-        for b in range(nb):
-            w = St[e0 + a * nb + b]
-            if w != 0:
-                ib = blk_idx[lo + b]
-                for q in range(nc):
-                    rows[a, q] += w * U[ib, cols[i0, q]]
-    for a in range(nb):
-        ia = blk_idx[lo + a]
-        for q in range(nc):
-            U[ia, cols[i0, q]] = rows[a, q]
+    _apply_rows(St[e0:e0 + nb * nb].reshape((nb, nb)), U, lo, blk_idx, rows, cols, ncol)
 
 
 @_helper

@@ -9,10 +9,9 @@ import io
 
 import panel as pn
 
-from ..errors import UserError
 from .spectraform import SpectraForm
 from .uploads import page_words
-from .widgets import JobRunner, message
+from .widgets import JobRunner, keep_upload, message
 
 __all__: list = []
 
@@ -59,18 +58,7 @@ class SpectraPage:
         return page_words(self.ctx.uploads, text)
 
     def _uploaded(self, *events):
-        if self.upload.filename is None:
-            return
-        try:
-            path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
-        except UserError as exc:
-            self.runner.say("danger", exc)
-            return
-        key = f"upload: {path.name}"
-        self.files[key] = (str(path), path.name)
-        self.spectrum.options = list(self.files)
-        self.spectrum.value = key
-        self.runner.say("info", f"{path.name}: kept for this tab; it is read when you click Fit CSA")
+        keep_upload(self, self.spectrum, "Fit CSA")
 
     def _prepare(self):
         import respdor

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import panel as pn
 
-from ..errors import UserError
 from .structform import StructureForm
 from .uploads import page_words
-from .widgets import JobRunner, message
+from .widgets import JobRunner, keep_upload, message
 
 __all__: list = []
 
@@ -69,18 +68,7 @@ class StructurePage:
         return page_words(self.ctx.uploads, text)
 
     def _uploaded(self, *events):
-        if self.upload.filename is None:
-            return
-        try:
-            path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
-        except UserError as exc:
-            self.runner.say("danger", exc)
-            return
-        key = f"upload: {path.name}"
-        self.files[key] = (str(path), path.name)
-        self.structure.options = list(self.files)
-        self.structure.value = key
-        self.runner.say("info", f"{path.name}: kept for this tab; it is read when you click Predict")
+        keep_upload(self, self.structure, "Predict")
 
     def read_form(self) -> StructureForm:
         path, label = self.files[self.structure.value]

@@ -22,6 +22,23 @@ def message(kind, text):
     return pn.pane.Alert(html.escape(str(text)), alert_type=kind, css_classes=[f"respdor-{kind}"], margin=(4, 0))
 
 
+def keep_upload(page, select, verb):
+    """Keep the file of ``page.upload`` in the tab's private folder, offer it in ``select`` (as
+    ``page.files[key] = (path, name)``) and say when it is read (``verb``: the button that reads it)."""
+    if page.upload.filename is None:
+        return
+    try:
+        path = page.ctx.uploads.save(page.upload.filename or "upload", page.upload.value or b"")
+    except UserError as exc:
+        page.runner.say("danger", exc)
+        return
+    key = f"upload: {path.name}"
+    page.files[key] = (str(path), path.name)
+    select.options = list(page.files)
+    select.value = key
+    page.runner.say("info", f"{path.name}: kept for this tab; it is read when you click {verb}")
+
+
 class JobRunner:
     """A button that starts ``prepare()`` -> ``fn(progress)`` in a worker thread, a Cancel button, the
     progress of the stage that runs, and a status line; ``done(job)`` shows a finished result.
