@@ -265,13 +265,16 @@ def _shared_signals(system, powder, shared, wr, ns, n_per, cycle_mode, signal, o
     E, args = items.arrays(wr, n_sub, n_grid, modes, cells)
     by_gamma = out.reshape(powder.n_ab, n_sub, n_cos, len(ns))  # gamma index k = c + j n_cos
     euler_ab = powder.euler_ab()
+    dim = items.sl.dim
 
     def work(a, b):
         got = np.empty((b - a, n_sub, n_cos, len(ns)), complex)
+        # every set's first gamma angle, in one call (the Python part of a chunk, which threads cannot share)
+        euler = np.tile(euler_ab[a:b], (n_cos, 1))
+        euler[:, 0] = np.repeat(2 * np.pi * np.arange(n_cos) / powder.n_gamma, b - a)
+        F_all = full_diagonal(system, interaction_components(system, euler), offs).reshape((n_cos, b - a, -1, dim))
         for c in range(n_cos):
-            euler = euler_ab[a:b].copy()
-            euler[:, 0] = 2 * np.pi * c / powder.n_gamma
-            F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler), offs))
+            F = np.ascontiguousarray(F_all[c])
             U = SG.shared_gamma_propagators(F, wr, items.dt, E, n_sub, *args)
             U = U.reshape(((b - a) * n_sub,) + U.shape[2:])
             got[:, :, c] = _signals_of(U, n_per, ns, cycle_mode, *signal).reshape(b - a, n_sub, -1)
@@ -280,7 +283,7 @@ def _shared_signals(system, powder, shared, wr, ns, n_per, cycle_mode, signal, o
     # chunks on threads when every kernel releases the GIL; the signal kernels of an ideal transfer
     # and of period-by-period cycles are numba-parallel themselves, and not run from threads
     threads = engine_threads() if _unitary_signal(cycle_mode, *signal) else 1
-    per_call = max(1, chunk // powder.n_gamma)
+    per_call = max(1, chunk)  # (alpha, beta) orientations per chunk, as on the fast engine
     with crystallite_chunks(powder.n_ab, per_call, powder.n_gamma, progress) as chunks:
         for a, b, got in in_threads(work, chunks, _chunk_ranges(powder.n_ab, per_call), threads):
             by_gamma[a:b] = got

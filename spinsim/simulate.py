@@ -127,7 +127,9 @@ def simulate_respdor(
         nothing, ``True`` a bar on standard error, ``None`` a bar when a terminal or notebook
         watches, a callable ``progress(done, total, label)``, or a ``Progress``.
     chunk : int
-        Crystallites per kernel call (Ctrl-C is honoured between calls).
+        Work per kernel call (Ctrl-C is honoured between calls): (alpha, beta) orientations, with all
+        their gamma angles, on the fast engine and the general engine's gamma-shared path;
+        crystallites where the general engine steps each crystallite on its own.
     placement : str or sequence of float
         Where the ideal pi pulses of ``recoupling="redor"`` sit in each rotor period:
         ``"mid-end"`` (default, tau_R/2 and tau_R), ``"centred"`` (tau_R/4 and 3 tau_R/4) or

@@ -138,7 +138,7 @@ def test_threads_give_the_same_signals_and_progress_counts_every_crystallite(mon
         calls = []
         sig, info = G.general_signals(cd_al(), MAS, sr4_cycle("111Cd", MAS, "R4R4bar"), cw_pulse("27Al", 30e3, 2 * TR),
                                       np.array([0, 1, 3]), pw, 0.5e-6, None,
-                                      lambda done, total, label: calls.append((done, total)), 16)
+                                      lambda done, total, label: calls.append((done, total)), 2)
         assert info["threads"] == threads
         # chunks of 2 orientations x 8 gamma angles, the last of 1; progress counts finished chunks
         assert [d for d, _ in calls] == [16, 32, 48, 56] and {t for _, t in calls} == {56}
