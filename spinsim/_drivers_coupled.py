@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._crystallites import crystallite_chunks
+from ._crystallites import crystallite_chunks, engine_threads
 from ._experiment import IdealSaturation
 from ._results import powder_sums
 from .hamiltonian import interaction_components, product_dims, spin_operators
@@ -110,7 +110,9 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
     ns_sorted = np.ascontiguousarray(ns[order])
     s1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
     s0_all = np.empty_like(s1_all)
-    with crystallite_chunks(powder.n_ab, chunk, ng, progress) as chunks:
+    # an orientation costs seconds here: chunks of two per thread keep progress and Ctrl-C responsive
+    per_call = max(1, min(chunk, 2 * engine_threads()))
+    with crystallite_chunks(powder.n_ab, per_call, ng, progress) as chunks:
         for a, b in chunks:
             comps = interaction_components(system, powder.euler_ab()[a:b])
             D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)

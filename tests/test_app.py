@@ -160,6 +160,23 @@ def test_a_job_is_cancelled_at_its_next_step_and_keeps_nothing():
     assert len(steps) < 10_000
 
 
+def test_a_cancel_waits_for_a_call_without_steps_and_drops_its_result():
+    # no exception is thrown into the thread (it could stop a file or a compilation half-done)
+    release, started = threading.Event(), threading.Event()
+
+    def work(progress):
+        started.set()
+        release.wait(30)
+        return "finished"
+
+    job = Job(work).start()
+    started.wait()
+    job.cancel()
+    assert job.wait(0.2) == "running"  # still in the call
+    release.set()
+    assert job.wait(30) == "cancelled" and job.result is None
+
+
 def test_a_job_reports_a_user_mistake_as_its_one_line():
     job = Job(lambda progress: respdor.fit(str(CURVE), "27Al", "13C", progress=progress)).start()
     assert job.wait(60) == "failed"

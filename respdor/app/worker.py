@@ -2,16 +2,16 @@
 progress, notes and warnings, and can be cancelled (no Panel here).
 
 Cancel: the job's :class:`spinsim.progress.Progress` raises ``KeyboardInterrupt`` at the next step
-the library reports, which the library treats as Ctrl-C (nothing half-written); a call that reports
-no step for a while is interrupted between Python bytecodes as well (a running numba kernel
-finishes its chunk first). Warnings: while a job runs, the Python warnings raised in its thread are
+the library reports, which the library treats as Ctrl-C (nothing half-written). Only there: an
+exception thrown into the thread at an arbitrary point could stop a file half-written or a numba
+compilation half-done (which broke later compilations in the same process), so a chunk of
+crystallites or a first-use compilation that runs finishes first. Warnings: while a job runs, the Python warnings raised in its thread are
 routed to it (:func:`route_warnings`, installed once per app process), so two tabs never see each
 other's warnings.
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 import warnings
@@ -76,7 +76,6 @@ class Job:
         self.cancelled = False
         self.seconds = 0.0
         self._lock = threading.Lock()
-        self._in_call = True  # cancel interrupts the thread only while the library call runs
         self._thread = threading.Thread(target=self._run, daemon=True, name="respdor-app-job")
 
     def start(self):
@@ -95,14 +94,11 @@ class Job:
             raise KeyboardInterrupt("cancelled")
 
     def cancel(self):
-        """Ask the call to stop: at its next progress step, or between bytecodes of its thread."""
+        """Ask the call to stop at its next progress step (its result, if it returns first, is dropped)."""
         with self._lock:
             if self.state != "running":
                 return
             self.cancelled = True
-            ident = self._thread.ident
-            if ident is not None and self._in_call:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
 
     def wait(self, timeout=None):
         self._thread.join(timeout)
@@ -112,19 +108,13 @@ class Job:
         _local.job = self
         t0 = time.perf_counter()
         try:
-            try:
-                result = self.fn(progress=_JobProgress(self))
-                with self._lock:
-                    self._in_call = False
-                self.check()
-                outcome = ("done", result, "")
-            except BaseException as exc:  # noqa: BLE001 - the job reports how it ended; nothing escapes a thread
-                state, message = self._ending(exc)
-                outcome = (state, None, message)
-        except KeyboardInterrupt:  # a cancel that arrived while the call was returning
-            outcome = ("cancelled", None, "cancelled; nothing was kept")
+            result = self.fn(progress=_JobProgress(self))
+            self.check()  # a cancel that came while the call was returning drops its result
+            outcome = ("done", result, "")
+        except BaseException as exc:  # noqa: BLE001 - the job reports how it ended; nothing escapes a thread
+            state, message = self._ending(exc)
+            outcome = (state, None, message)
         with self._lock:
-            self._in_call = False
             self.seconds = time.perf_counter() - t0
             self.result, self.message = outcome[1:]
             self.state = outcome[0]  # last: a page that sees the new state finds the result
