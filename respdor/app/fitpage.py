@@ -87,6 +87,7 @@ class FitPage:
     # --- the outputs ---------------------------------------------------------------------------
     def _outputs(self):
         self.figure = pn.pane.PNG(None, width=520, css_classes=["respdor-figure"])
+        self.profile = pn.pane.PNG(None, width=400, css_classes=["respdor-profile"], visible=False)
         self.corner = pn.pane.PNG(None, width=520, css_classes=["respdor-corner"], visible=False)
         self.report = pn.pane.HTML("", css_classes=["respdor-report"], sizing_mode="stretch_width")
         self.warnings = pn.Column(sizing_mode="stretch_width")
@@ -107,7 +108,7 @@ class FitPage:
             pn.pane.Markdown("### Parameters"), self._table(), self.intervals, self.mcmc,
             self.runner.view(), width=620)
         results = pn.Column(
-            self.figure, self.corner, self.warnings, self.report,
+            pn.Row(self.figure, self.profile), self.corner, self.warnings, self.report,
             pn.pane.Markdown("### Export"), self.export_dir, pn.Row(self.export_button, self.download),
             self.export_status, self.reproduce, min_width=560, sizing_mode="stretch_width")
         return pn.Row(form, results, sizing_mode="stretch_width")
@@ -153,8 +154,9 @@ class FitPage:
         return lambda progress: _fit_and_draw(respdor, args, progress)
 
     def _show(self, job):
-        self.result, png, corner = job.result
+        self.result, png, corner, profile = job.result
         self.corner.object, self.corner.visible = corner, corner is not None
+        self.profile.object, self.profile.visible = profile, profile is not None
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.figure.object = png
         report = "\n".join(self._named(line) for line in self.result.report().splitlines())
@@ -186,12 +188,18 @@ class FitPage:
 
 
 def _fit_and_draw(respdor, args, progress):
-    """The fit, its figure and (with MCMC) the corner figure as PNG bytes, drawn in the worker too."""
-    from ..plotting import fit_figure
+    """The fit, its figure, the chi2 profile of D (or r) when the fit measured it and (with MCMC) the
+    corner figure as PNG bytes, drawn in the worker too."""
+    from ..plotting import fit_figure, profile_figure, profiled_name
 
     result = respdor.fit(progress=progress, **args)
     buffer = io.BytesIO()
     fit_figure(result).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    profile = None
+    if profiled_name(result):
+        out = io.BytesIO()
+        profile_figure(result).savefig(out, format="png", dpi=80, bbox_inches="tight")
+        profile = out.getvalue()
     corner = None
     if getattr(result, "mcmc_samples", None):
         from ..plotting import corner_figure
@@ -199,7 +207,7 @@ def _fit_and_draw(respdor, args, progress):
         out = io.BytesIO()
         corner_figure(result).savefig(out, format="png", dpi=80)
         corner = out.getvalue()
-    return result, buffer.getvalue(), corner
+    return result, buffer.getvalue(), corner, profile
 
 
 def export_fit(result, folder, stem, inputs):
