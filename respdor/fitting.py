@@ -831,8 +831,6 @@ def fit_curves(
     minimizer, result, ci, tab_profiles, profiles = (
         _confirmed_intervals(problem, minimizer, result, physical, tab_profiles, weighted, notes, warn_list)
         if intervals else (minimizer, result, {}, tab_profiles, {}))
-    profiles = {**{n: (np.asarray(p["values"], float), np.asarray(p["chi2"], float)) for n, p in tab_profiles.items()},
-                **profiles}
     words = option_names or {}
     params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, words.get("bounds", "bounds"))
     _derived_intervals(problem, result, params_out)
@@ -846,8 +844,14 @@ def fit_curves(
         redchi=float(result.redchi), n_points=n_points, n_free=len(physical), correlations=correlations,
         warnings=list(dict.fromkeys(warn_list)),  # one line per distinct warning
         notes=notes, weighted=weighted, method=method, lmfit_result=result, p_value=p_value,
-        _evaluate=_evaluator(problem, result), _problem=problem, profiles=profiles,
+        _evaluate=_evaluator(problem, result), _problem=problem, profiles=_kept_profiles(tab_profiles, profiles),
     )
+
+
+def _kept_profiles(tab_profiles, profiles):
+    """FitResult.profiles: the library axes' profiles and those of the interval search, name -> (values, chi2)."""
+    tabulated = {n: (np.asarray(p["values"], float), np.asarray(p["chi2"], float)) for n, p in tab_profiles.items()}
+    return {**tabulated, **profiles}
 
 
 def _check_free(free, fix):

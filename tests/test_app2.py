@@ -98,3 +98,96 @@ def test_the_fit_page_shows_the_profile_of_d_or_r_beside_the_fit(tmp_path):
             assert page.profile.object[:8] == b"\x89PNG\r\n\x1a\n"
             name = "coupling_hz" if param == "coupling" else "distance_angstrom"
             assert page.result.profiles[name][0].size >= 8
+
+
+# --- a Bruker pseudo-2D series on the Fit page ------------------------------------------------------
+def fit_page(tmp_path):
+    pytest.importorskip("panel")
+    from respdor.app.fitpage import FitPage
+    from respdor.app.serve import AppContext
+    from respdor.app.uploads import UploadFolder
+
+    folder = UploadFolder()
+    return FitPage(AppContext(tmp_path, folder)), folder
+
+
+def run(page):
+    class Done:
+        warnings = []
+
+    job = Done()
+    job.result = page._prepare()(None)
+    page._show(job)
+    return page.result
+
+
+def test_the_bundled_series_is_integrated_fitted_and_its_two_commands_give_the_same_numbers(tmp_path, monkeypatch,
+                                                                                           capsys):
+    import json
+    import re
+    import shlex
+
+    from respdor.cli import main
+
+    page, folder = fit_page(tmp_path)
+    try:
+        page.curve.value = "bundled series: cpmg_111Cd_synthetic/respdor"
+        assert page.series_box.visible and (page.region.value, page.cpmg.value) == ("-80 -10", "sum")
+        result = run(page)
+        shown = page.reproduce.object
+        commands = re.findall(r"^respdor .*$", shown, flags=re.M)
+        assert commands[0].startswith("respdor integrate data/cpmg_111Cd_synthetic/respdor --region -80 -10 "
+                                      "--noise-region 100 200 --mas 10000 --periods-per-count 2 --cpmg sum -o "
+                                      "respdor_curve.csv")
+        assert commands[1].startswith("respdor fit respdor_curve.csv")
+        notes = [m.object for m in page.warnings.objects]
+        assert any("10 echoes of 128 points summed" in n for n in notes)
+        assert result.curves[0].n_points == 10 and page.profile.visible
+        # the same two steps on the command line, in a folder that holds the data
+        work = tmp_path / "cli"
+        work.mkdir()
+        (work / "data").symlink_to(ROOT / "data")
+        monkeypatch.chdir(work)
+        capsys.readouterr()
+        assert main(shlex.split(commands[0])[1:]) == 0
+        capsys.readouterr()
+        assert main(shlex.split(commands[1])[1:]) == 0
+        cli = json.loads(capsys.readouterr().out)
+        app = json.loads(result.to_json())
+        for name, est in cli.items():
+            if isinstance(est, dict) and "value" in est:
+                assert app[name] == est, name  # value, stderr and intervals: the same numbers
+        assert app["warnings"] == cli["warnings"] and app["chisqr"] == cli["chisqr"]
+        assert cli["coupling_hz"]["value"] == app["coupling_hz"]["value"] == pytest.approx(211, abs=1)
+    finally:
+        folder.remove()
+
+
+def test_a_zipped_series_upload_is_fitted_and_a_bad_zip_is_one_line_on_the_page(tmp_path):
+    import io
+    import zipfile
+
+    series = ROOT / "data" / "cpmg_111Cd_synthetic" / "respdor"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for p in series.rglob("*"):
+            if p.is_file():
+                z.write(p, "12/" + str(p.relative_to(series)))
+    page, folder = fit_page(tmp_path)
+    try:
+        page.upload.param.update(value=b"PK\x03\x04 not really", filename="broken.zip")
+        assert [m.object for m in page.status.objects] == [
+            "broken.zip: not a zip archive (a Bruker experiment is uploaded as a .zip of its directory)"]
+        page.upload.param.update(value=buffer.getvalue(), filename="exp.zip")
+        assert page.curve.value == "upload: exp.zip (Bruker series 12)" and page.series_box.visible
+        for box, text in ((page.region, "-80 -10"), (page.noise_region, "100 200"), (page.mas, "10k"),
+                          (page.periods, "2")):
+            box.value = text
+        page.cpmg.value = "sum"
+        result = run(page)
+        assert result.curves[0].n_points == 10
+        assert "respdor integrate 12 --region -80 -10" in page.reproduce.object
+        assert "respdor fit 12_curve.csv" in page.reproduce.object
+        assert str(folder.path) not in page.report.object + page.reproduce.object
+    finally:
+        folder.remove()
