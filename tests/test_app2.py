@@ -191,3 +191,84 @@ def test_a_zipped_series_upload_is_fitted_and_a_bad_zip_is_one_line_on_the_page(
         assert str(folder.path) not in page.report.object + page.reproduce.object
     finally:
         folder.remove()
+
+
+# --- a Bruker 1D experiment on the Spectra page --------------------------------------------------------
+BRUKER_1D = ROOT / "data" / "realdata" / "bruker_31P_MAS_Ba2P2O7_mrsimulator" / "ba2p2o7_zg"
+
+
+def spectra_page(tmp_path):
+    pytest.importorskip("panel")
+    from respdor.app.serve import AppContext
+    from respdor.app.spectrapage import SpectraPage
+    from respdor.app.uploads import UploadFolder
+
+    folder = UploadFolder()
+    return SpectraPage(AppContext(tmp_path, folder)), folder
+
+
+@pytest.mark.skipif(not BRUKER_1D.is_dir(), reason="the measured Bruker sets are not in this copy")
+def test_the_bundled_bruker_1d_is_processed_and_fitted_as_its_command_does(tmp_path, monkeypatch):
+    import json
+    import re
+    import shlex
+
+    from respdor.cli import main
+
+    page, folder = spectra_page(tmp_path)
+    try:
+        page.spectrum.value = "bundled Bruker 1D: realdata/bruker_31P_MAS_Ba2P2O7_mrsimulator/ba2p2o7_zg"
+        assert page.fields["larmor"].value == "" and page.fields["lb"].value == "20Hz"
+        page.fields["phase"].value = "auto"
+        run(page)
+        report = page.report.object
+        assert "MAS rate 12501.2 Hz (sidebands)" in report and "SFO1 from acqus" in report
+        assert re.search(r"phase PHC0 = -53\.\d deg, PHC1 = -63\d\.\d deg \(auto\)", report)
+        command = re.search(r"^respdor csa-fit .*$", page.reproduce.object, flags=re.M).group(0)
+        assert command.startswith("respdor csa-fit data/realdata/bruker_31P_MAS_Ba2P2O7_mrsimulator/ba2p2o7_zg "
+                                  "--spectrum --sites -15.8 -18.9 --lb 20 --phase auto --json csa.json")
+        work = tmp_path / "cli"
+        work.mkdir()
+        (work / "data").symlink_to(ROOT / "data")
+        monkeypatch.chdir(work)
+        assert main(shlex.split(command)[1:]) == 0
+        cli, app = json.loads((work / "csa.json").read_text()), json.loads(page.result.to_json())
+        assert cli["sites"] == app["sites"] and cli["mas_hz"] == app["mas_hz"] and len(app["sites"]) == 2
+        # back to the text example: its own fields return (a Bruker set's would contradict them)
+        page.spectrum.value = "bundled example: pass_113Cd_synthetic/mas1d_8kHz.txt"
+        assert (page.fields["larmor"].value, page.fields["lb"].value) == ("88.8016MHz", "")
+    finally:
+        folder.remove()
+
+
+@pytest.mark.skipif(not BRUKER_1D.is_dir(), reason="the measured Bruker sets are not in this copy")
+def test_a_zipped_1d_upload_is_offered_and_a_zipped_series_is_named_as_not_a_1d(tmp_path):
+    import io
+    import zipfile
+
+    def zipped(folder, prefix):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as z:
+            for p in folder.rglob("*"):
+                if p.is_file():
+                    z.write(p, prefix + str(p.relative_to(folder)))
+        return buffer.getvalue()
+
+    page, folder = spectra_page(tmp_path)
+    try:
+        page.upload.param.update(value=zipped(ROOT / "data" / "cpmg_111Cd_synthetic" / "respdor", "5/"),
+                                 filename="series.zip")
+        assert [m.object for m in page.runner.status.objects] == [
+            "series.zip: no Bruker 1D experiment (acqus and fid) in the archive"]
+        page.upload.param.update(value=zipped(BRUKER_1D, "ba2p2o7_zg/"), filename="exp.zip")
+        assert page.spectrum.value == "upload: exp.zip (Bruker 1D ba2p2o7_zg)"
+        assert len(page.spectrum.options) == 3
+        page._fill({"mas": "", "larmor": "", "sites": "-15.8 -18.9", "spans": "", "fwhm": "", "noise": "",
+                    "lb": "20Hz", "phase": "", "baseline": "2"})
+        run(page)
+        assert "baseline: order-2 polynomial" in page.report.object
+        assert "respdor csa-fit ba2p2o7_zg --spectrum --sites -15.8 -18.9 --lb 20 --baseline-poly 2" \
+            in page.reproduce.object
+        assert str(folder.path) not in page.report.object
+    finally:
+        folder.remove()

@@ -162,3 +162,20 @@ def test_a_value_the_library_refuses_is_said_with_the_page_field_names(fields, w
     with pytest.raises(UserError) as err:
         respdor.integrate(**series(**fields).call_arguments())
     assert in_field_words(err.value).startswith(words)
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"lb": "20Hz"}, "Line broadening: acts on a Bruker FID only; a text spectrum is used as it was processed"),
+    ({"phase": "auto"}, "Phase: acts on a Bruker FID only"),
+    ({"baseline": "two"}, "Baseline order: cannot read 'two' as a whole number"),
+    ({"bruker": True, "phase": "sideways"}, "Phase: give 'stored', 'auto' or two numbers PHC0 PHC1 (degrees), not "
+                                            "'sideways'"),
+    ({"bruker": True, "phase": "10 x"}, "Phase: cannot read '10 x' as numbers"),
+    ({"bruker": True, "lb": "-3Hz"}, "Line broadening"),
+])
+def test_a_mistake_in_a_processing_field_of_the_spectra_page_names_the_field(fields, words):
+    from respdor.app.spectraform import SpectraForm
+
+    with pytest.raises(UserError) as err:
+        SpectraForm(path="x", label="x", sites="-50", **fields).call_arguments()
+    assert str(err.value).startswith(words) and "\n" not in str(err.value)
