@@ -277,4 +277,5 @@ def profile_figure(result, name=None, pyplot=False):
     ax.set_ylim(bottom=min(-0.05 * max(delta.max(), 1.0), float(delta.min())))
     ax.legend(frameon=False, fontsize=7)
     ax.tick_params(direction="in", top=True, right=True)
+    fig.subplots_adjust(left=0.16, bottom=0.15, right=0.97, top=0.97)  # fixed margins: no second draw to fit them
     return fig

@@ -285,7 +285,7 @@ def _fit_and_draw(respdor, args, progress):
     profile = None
     if profiled_name(result):
         out = io.BytesIO()
-        profile_figure(result).savefig(out, format="png", dpi=80, bbox_inches="tight")
+        profile_figure(result).savefig(out, format="png", dpi=80)
         profile = out.getvalue()
     corner = None
     if getattr(result, "mcmc_samples", None):
