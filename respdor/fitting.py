@@ -362,6 +362,15 @@ class FitResult(ResultDisplay):
         (chi^2 distribution with N - P degrees of freedom); None without errors.
     mcmc : dict or None
         Posterior summary from :func:`respdor.mcmc.sample_posterior` (None unless run).
+    profiles : dict of str -> (ndarray, ndarray) or None
+        The chi^2 profiles the fit measured: fitted name -> (values, chi2), values sorted, in the
+        parameter's own unit as :attr:`parameters` reports it (``coupling_hz`` in Hz,
+        ``distance_angstrom`` in angstrom, the library axes of a simulated shape in SI), chi2 the
+        absolute chi^2 with every other varied parameter re-fitted. Kept from the interval search
+        (no extra fitting): every varied physical parameter when intervals were computed, the
+        library axes of a simulated shape always; empty when none was measured, None for a result
+        read from JSON. Draw one with
+        :func:`respdor.plotting.plot_profile`.
     """
 
     parameters: dict
@@ -380,6 +389,7 @@ class FitResult(ResultDisplay):
     p_value: float | None = None
     mcmc: dict | None = None
     mcmc_samples: dict | None = field(default=None, repr=False)
+    profiles: dict | None = field(default=None, repr=False)
     #: powder / gamma / step convergence check of a simulated shape (respdor.convergence.check_json)
     convergence: dict | None = None
     _evaluate: Callable | None = field(default=None, repr=False)
@@ -818,9 +828,9 @@ def fit_curves(
     physical = [n for n in result.var_names if not n.startswith("s0_")]
     notes = list(search_notes) + tab_notes + _assumption_notes(problem, result, weighted)
     warn_list = list(search_warnings) + tab_warnings
-    minimizer, result, ci, tab_profiles = (_confirmed_intervals(problem, minimizer, result, physical, tab_profiles,
-                                                                weighted, notes, warn_list) if intervals
-                                           else (minimizer, result, {}, tab_profiles))
+    minimizer, result, ci, tab_profiles, profiles = (
+        _confirmed_intervals(problem, minimizer, result, physical, tab_profiles, weighted, notes, warn_list)
+        if intervals else (minimizer, result, {}, tab_profiles, {}))
     words = option_names or {}
     params_out = _estimates(problem, result, ci, tab_profiles, intervals, warn_list, words.get("bounds", "bounds"))
     _derived_intervals(problem, result, params_out)
@@ -834,8 +844,14 @@ def fit_curves(
         redchi=float(result.redchi), n_points=n_points, n_free=len(physical), correlations=correlations,
         warnings=list(dict.fromkeys(warn_list)),  # one line per distinct warning
         notes=notes, weighted=weighted, method=method, lmfit_result=result, p_value=p_value,
-        _evaluate=_evaluator(problem, result), _problem=problem,
+        _evaluate=_evaluator(problem, result), _problem=problem, profiles=_kept_profiles(tab_profiles, profiles),
     )
+
+
+def _kept_profiles(tab_profiles, profiles):
+    """FitResult.profiles: the library axes' profiles and those of the interval search, name -> (values, chi2)."""
+    tabulated = {n: (np.asarray(p["values"], float), np.asarray(p["chi2"], float)) for n, p in tab_profiles.items()}
+    return {**tabulated, **profiles}
 
 
 def _check_free(free, fix):
@@ -917,7 +933,8 @@ def _confirmed_intervals(problem, minimizer, result, physical, tab_profiles, wei
     atol = (1e-8 if weighted else 1e-14) * result.ndata
     for attempt in range(4):
         lines = []
-        ci, (chi_low, name, start) = _intervals(problem, minimizer, result, physical, tab_profiles, weighted, lines)
+        ci, (chi_low, name, start), profiles = _intervals(problem, minimizer, result, physical, tab_profiles,
+                                                          weighted, lines)
         if not chi_low < result.chisqr * (1 - CONFIRM_RTOL) - atol:
             break
         m2, r2 = (None, None) if attempt == 3 else _run(problem, _start_params(problem, start), not weighted)
@@ -937,19 +954,19 @@ def _confirmed_intervals(problem, minimizer, result, physical, tab_profiles, wei
             lines.extend(tab_warnings)
     warn_list.extend(lines)
     minimizer.params = result.params  # the fit's parameters stay those of the best fit
-    return minimizer, result, ci, tab_profiles
+    return minimizer, result, ci, tab_profiles, profiles
 
 
 def _intervals(problem, minimizer, result, physical, tab_profiles, weighted, warn_list):
     """Profile-likelihood intervals (:func:`respdor.profile.profile`) of the varied physical parameters:
-    name -> lmfit-style list of (probability, end), and the lowest point the profiles met
-    (chi^2, parameter profiled, parameter values).
+    name -> lmfit-style list of (probability, end), the lowest point the profiles met
+    (chi^2, parameter profiled, parameter values), and the profiles (name -> (values, chi2)).
 
     Every profile point re-fits the other varied parameters from the best fit and from the
     neighbouring point's optimum, each start moved off the bounds it sits on (lmfit's bounded
     fit cannot leave a start on a bound), and keeps the lower chi^2: freeing a parameter can then
     only widen an interval, as a profile must."""
-    ci, lowest = {}, (np.inf, None, None)
+    ci, lowest, profiles = {}, (np.inf, None, None), {}
     # the optima along each library axis: starts that reach the valleys of a tabulated surface
     candidates = [fit for prof in tab_profiles.values() for fit in prof.get("fits", []) if fit is not None]
     for name in [n for n in physical if n not in tab_profiles]:
@@ -962,12 +979,13 @@ def _intervals(problem, minimizer, result, physical, tab_profiles, weighted, war
                              f"{' '.join(str(exc).split())[:120]}); its interval is left out, use MCMC for one")
             continue
         ci[name] = prof.lmfit_levels()
+        profiles[name] = (prof.values, prof.chi2)
         if any(end is None for pair in prof.intervals.values() for end in pair):
             warn_list.append(f"{name}: the profile-likelihood interval runs into a bound of the parameter "
                              "before chi2 rises enough: open on that side")
         if prof.chi2.size and float(np.min(prof.chi2)) < lowest[0] and prof.lowest is not None:
             lowest = (float(np.min(prof.chi2)), name, dict(prof.lowest.valuesdict()))
-    return ci, lowest
+    return ci, lowest, profiles
 
 
 def _estimates(problem, result, ci, tab_profiles, intervals, warn_list, bound_label="bounds"):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_fit", "fit_figure", "draw_fit", "plot_corner", "corner_figure", "nucleus_label"]
+__all__ = ["plot_fit", "fit_figure", "draw_fit", "plot_corner", "corner_figure", "plot_profile", "profile_figure",
+           "nucleus_label"]
 
 
 def nucleus_label(text: str) -> str:
@@ -213,4 +214,68 @@ def corner_figure(result, names=None, bins=40, pyplot=False):
                 ax.set_yticklabels([])
     fig.suptitle("posterior (MCMC, flat priors within the bounds)", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_profile(result, name=None, path=None):
+    """The chi^2 profile of one fitted parameter: chi^2 - chi^2_fit against its value, with the
+    levels of the 68 % and 95 % intervals and the interval ends the fit reports.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit that measured the profile (``result.profiles``; :func:`respdor.fit` with intervals).
+    name : str, optional
+        The fitted name (``coupling_hz``, ``distance_angstrom``, ...; a global fit's ``c0_...``).
+        Default: the coupling or distance the fit varied.
+    path : str or Path, optional
+        Where to save the figure (format from the suffix), through the output guard. None returns
+        a pyplot figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = profile_figure(result, name, pyplot=path is None)
+    if path is not None:
+        _save(fig, path, dpi=200, bbox_inches="tight")
+    return fig
+
+
+def profiled_name(result):
+    """The coupling or distance whose profile the fit measured (the first in the fit's order), or None."""
+    names = [n for n in (result.profiles or {}) if n.endswith(("coupling_hz", "distance_angstrom"))]
+    return names[0] if names else None
+
+
+def profile_figure(result, name=None, pyplot=False):
+    """The figure of :func:`plot_profile`: a bare :class:`~matplotlib.figure.Figure`, or pyplot's
+    with ``pyplot=True``."""
+    from .profile import LEVELS, delta_chi2_level
+    from .report import _label
+
+    name = name or profiled_name(result)
+    if not result.profiles or name not in result.profiles:
+        raise ValueError(f"the fit measured no chi2 profile of {name}: fit with intervals=True and {name} varied")
+    values, chi2 = result.profiles[name]
+    finite = np.isfinite(chi2)
+    values, delta = values[finite], chi2[finite] - result.chisqr
+    fig, ax = _figure(pyplot, (4.2, 3.2))
+    ax.plot(values, delta, "o-", ms=3, lw=1, color="C0", label="profile (others re-fitted)")
+    nfree = getattr(result.lmfit_result, "nfree", None)
+    est = result.parameters.get(name)
+    for prob, colour, ci in zip(LEVELS, ("C3", "C1"), (getattr(est, "ci68", None), getattr(est, "ci95", None))):
+        level = delta_chi2_level(prob, result.chisqr, result.weighted, nfree)
+        ax.axhline(level, color=colour, lw=0.8, ls="--", label=f"{prob:.0%} level")
+        for end in ci or ():
+            if end is not None and np.isfinite(end):
+                ax.axvline(end, color=colour, lw=0.6, ls=":")
+    if est is not None:
+        ax.axvline(est.value, color="0.4", lw=0.6)
+    ax.set_xlabel(_label(name))
+    ax.set_ylabel(r"$\chi^2 - \chi^2_{\mathrm{fit}}$")
+    ax.set_ylim(bottom=min(-0.05 * max(delta.max(), 1.0), float(delta.min())))
+    ax.legend(frameon=False, fontsize=7)
+    ax.tick_params(direction="in", top=True, right=True)
+    fig.subplots_adjust(left=0.16, bottom=0.15, right=0.97, top=0.97)  # fixed margins: no second draw to fit them
     return fig

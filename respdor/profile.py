@@ -60,6 +60,16 @@ def probability(chi2, chi2_best, sigma_known, nfree=None):
     return float(stats.f.cdf(max(chi2 / chi2_best - 1.0, 0.0) * nfree, 1, nfree))
 
 
+def delta_chi2_level(prob, chi2_best, sigma_known, nfree=None):
+    """The rise of chi^2 above ``chi2_best`` at which :func:`probability` reaches ``prob`` (its inverse):
+    1 and 4 at 68.27 % and 95.45 % with measured errors, ``chi2_best * F^-1(prob; 1, nfree) / nfree``
+    (the F-test) without."""
+    if sigma_known:
+        return float(stats.chi2.ppf(prob, 1))
+    nfree = max(int(nfree or 1), 1)
+    return float(chi2_best * stats.f.ppf(prob, 1, nfree) / nfree)
+
+
 def lmfit_prob_func(sigma_known):
     """``prob_func`` for :func:`lmfit.conf_interval`: :func:`probability` with measured errors, None
     (lmfit's own F-test, the same rule) without."""

@@ -107,10 +107,12 @@ def test_fit_fix_r_and_export_the_json_of_respdor_fit_not_outside_the_start_fold
     page = open_page(browser, url)
     report = fit(page)
     assert row(report, "r (A)") == ["2.54", "0.16"] and row(report, "D (Hz)") == ["481", "92"]
+    expect(page.locator(".respdor-profile img")).to_be_visible()  # the chi2 profile of D beside the fit
     page.locator(".fix-r input").check()
     page.locator(".value-r input").fill("0.25nm")
     report = fit(page, 2)
     assert row(report, "D (Hz)") == ["504.2", "fixed"] and row(report, "fraction f")[0] == "0.238"
+    expect(page.locator(".respdor-profile")).to_be_hidden()  # r fixed: no profile of D or r
     shown = "\n".join(page.locator(".respdor-reproduce pre").all_inner_texts())
     assert "respdor fit data/respdor_13C27Al_synthetic.csv --fix r=2.5 --no-files --json -" in shown
     assert "respdor.fit(curves='data/respdor_13C27Al_synthetic.csv', fix={'r': 2.5})" in shown

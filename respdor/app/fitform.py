@@ -41,7 +41,10 @@ FIELD_NAMES = {"observe": "Observed nucleus", "partner": "Partner", "experiment"
 _LONG_BOX = "'run even when the estimated work is beyond the limit'"
 _WORDS = {"allow_long=True": _LONG_BOX, "allow_long": _LONG_BOX, "mas_rate_hz": "MAS rate", "time_unit": "Time unit",
           "parameterization": "Fit", "larmor_hz": "Larmor frequency", "cutoff_angstrom": "Cutoff",
-          "max_partners": "Max partners", "field_t": "B0 (T)"}
+          "max_partners": "Max partners", "field_t": "B0 (T)", "periods_per_count": "Periods per count",
+          "region_ppm": "Region (ppm)", "noise_region_ppm": "Noise region (ppm)", "echo_period_s": "Echo period",
+          "n_echoes": "Echoes", "lb_hz": "Line broadening", "vclist_path": "vclist", "cpmg=sum": "CPMG sum",
+          "cpmg=spikelet": "CPMG spikelet"}
 
 
 def in_field_words(text) -> str:

@@ -1,6 +1,7 @@
-"""The Fit page: a curve (the bundled example or an upload), nuclei, model and parameters ->
-:func:`respdor.fit` in a worker thread -> figure, table, warnings, exports, and the same fit as a
-command line and as Python code."""
+"""The Fit page: a curve (the bundled example or an upload) or a Bruker pseudo-2D series (the bundled
+one or a zipped upload, integrated by :func:`respdor.integrate`), nuclei, model and parameters ->
+:func:`respdor.fit` in a worker thread -> figure, chi2 profile, table, warnings, exports, and the
+same work as command lines and as Python code."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import panel as pn
 
 from ..errors import UserError
 from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow
-from .uploads import inside_start_folder, page_words, read_uploaded_curve
+from .seriesform import BUNDLED, BUNDLED_SETTINGS, CPMG, ORDERS, SeriesForm
+from .uploads import find_experiment, inside_start_folder, page_words, read_uploaded_curve
 from .widgets import JobRunner, message
 
 __all__: list = []
@@ -26,17 +28,22 @@ class FitPage:
     def __init__(self, context):
         self.ctx = context
         self.result = self.job = None
-        self.form = None
+        self.form = self.series_form = None
         example = context.example(EXAMPLE)
         self.curves = {f"bundled example: {EXAMPLE}": (str(example), f"data/{EXAMPLE}")}
+        #: Bruker pseudo-2D series offered as input: key -> (experiment directory, name in the command line)
+        self.series = {f"bundled series: {BUNDLED}": (str(context.example(f"{BUNDLED}/acqus").parent),
+                                                       f"data/{BUNDLED}")}
         self._inputs()
         self._outputs()
 
     # --- the form -----------------------------------------------------------------------------
     def _inputs(self):
         w = pn.widgets
-        self.curve = w.Select(name="Curve", options=list(self.curves), width=360, css_classes=["curve-select"])
-        self.upload = w.FileInput(name="Upload a curve file", multiple=False, width=360, css_classes=["curve-upload"])
+        self.curve = w.Select(name="Curve", options=list(self.curves) + list(self.series), width=360,
+                              css_classes=["curve-select"])
+        self.upload = w.FileInput(name="Upload a curve file, or a Bruker series as a .zip of its directory",
+                                  multiple=False, width=360, css_classes=["curve-upload"])
         # value and filename arrive together; an empty file changes only the name (its value stays None)
         self.upload.param.watch(self._uploaded, ["value", "filename"])
         self.time_unit = w.Select(name="Time unit", options={u or "(from the header)": u for u in TIME_UNITS},
@@ -61,8 +68,52 @@ class FitPage:
             self.rows[name] = (w.Checkbox(name=f"fix {name}", value=not varied, width=70, css_classes=[f"fix-{name}"]),
                                w.TextInput(placeholder=hint or "value", width=150, css_classes=[f"value-{name}"]),
                                w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90))
+        self._series_inputs()
         self.runner = JobRunner("Fit", self._prepare, self._show, self._said)
         self.status = self.runner.status
+
+    def _series_inputs(self):
+        """The options of ``respdor integrate``, shown when the input is a Bruker series."""
+        w = pn.widgets
+        self.region = w.TextInput(name="Region (ppm)", placeholder="low high, e.g. -80 -10", width=170,
+                                  css_classes=["series-region"])
+        self.noise_region = w.TextInput(name="Noise region (ppm)", placeholder="signal-free, e.g. 100 200", width=170,
+                                        css_classes=["series-noise"])
+        self.periods = w.TextInput(name="Periods per count", placeholder="rotor periods per vclist count", width=170,
+                                   css_classes=["series-periods"])
+        self.vclist = w.TextInput(name="vclist", placeholder="(the experiment's vclist)", width=170)
+        self.order = w.Select(name="Row order", options=list(ORDERS), width=110)
+        self.lb = w.TextInput(name="Line broadening", placeholder="0 Hz", width=110)
+        self.cpmg = w.Select(name="CPMG", options={c or "(no CPMG)": c for c in CPMG}, width=130,
+                             css_classes=["series-cpmg"])
+        self.echo_period = w.TextInput(name="Echo period", placeholder="(pulse program)", width=130)
+        self.n_echoes = w.TextInput(name="Echoes", placeholder="(pulse program)", width=110)
+        self.series_box = pn.Column(
+            pn.pane.Markdown("### Integrate the series (`respdor integrate`; MAS rate above is required)"),
+            pn.Row(self.region, self.noise_region, self.periods), pn.Row(self.vclist, self.order, self.lb),
+            pn.Row(self.cpmg, self.echo_period, self.n_echoes), visible=False)
+        self.curve.param.watch(self._input_chosen, "value")
+
+    def _input_chosen(self, *events):
+        """Show the integrate options for a series; the bundled one comes with the settings of its README."""
+        key = self.curve.value
+        self.series_box.visible = key in self.series
+        if key == f"bundled series: {BUNDLED}":
+            boxes = {"region": self.region, "noise_region": self.noise_region, "mas": self.mas,
+                     "periods_per_count": self.periods, "cpmg": self.cpmg}
+            for name, text in BUNDLED_SETTINGS.items():
+                if not boxes[name].value:
+                    boxes[name].value = text
+
+    def read_series(self) -> SeriesForm | None:
+        """The integrate fields as a :class:`SeriesForm` when the input is a series, else None."""
+        if self.curve.value not in self.series:
+            return None
+        path, label = self.series[self.curve.value]
+        return SeriesForm(path=path, label=label, region=self.region.value, noise_region=self.noise_region.value,
+                          mas=self.mas.value, periods_per_count=self.periods.value, vclist=self.vclist.value,
+                          order=self.order.value, lb=self.lb.value, cpmg=self.cpmg.value,
+                          echo_period=self.echo_period.value, n_echoes=self.n_echoes.value)
 
     def _table(self):
         head = pn.Row(*(pn.pane.HTML(f"<b>{t}</b>", width=wd, margin=(0, 5)) for t, wd in
@@ -73,8 +124,10 @@ class FitPage:
         return pn.Column(*lines)
 
     def read_form(self) -> FitForm:
-        """The widgets' values as a :class:`FitForm` (nothing parsed yet)."""
-        path, label = self.curves[self.curve.value]
+        """The widgets' values as a :class:`FitForm` (nothing parsed yet); for a series, the fit of the
+        curve file ``respdor integrate`` writes (its times in s: no time unit, no MAS rate)."""
+        series = self.read_series()
+        path, label = (("", series.curve_name()) if series else self.curves[self.curve.value])
         rows = {name: ParameterRow(fixed=fix.value, value=value.value, low=low.value, high=high.value)
                 for name, (fix, value, low, high) in self.rows.items()}
         spec, spec_label = self.shapes[self.shape.value]
@@ -82,11 +135,13 @@ class FitPage:
                        observe=self.observe.value, partner=self.partner.value,
                        model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
                        parameterization=self.parameterization.value, mcmc_steps=self.mcmc.value,
-                       time_unit=self.time_unit.value, mas=self.mas.value, rows=rows, intervals=self.intervals.value)
+                       time_unit="" if series else self.time_unit.value, mas="" if series else self.mas.value,
+                       rows=rows, intervals=self.intervals.value)
 
     # --- the outputs ---------------------------------------------------------------------------
     def _outputs(self):
         self.figure = pn.pane.PNG(None, width=520, css_classes=["respdor-figure"])
+        self.profile = pn.pane.PNG(None, width=400, css_classes=["respdor-profile"], visible=False)
         self.corner = pn.pane.PNG(None, width=520, css_classes=["respdor-corner"], visible=False)
         self.report = pn.pane.HTML("", css_classes=["respdor-report"], sizing_mode="stretch_width")
         self.warnings = pn.Column(sizing_mode="stretch_width")
@@ -101,13 +156,13 @@ class FitPage:
 
     def view(self):
         form = pn.Column(
-            pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas),
+            pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas), self.series_box,
             pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
             pn.Row(self.model, self.sequence, self.transfer, self.parameterization), self.shape,
             pn.pane.Markdown("### Parameters"), self._table(), self.intervals, self.mcmc,
             self.runner.view(), width=620)
         results = pn.Column(
-            self.figure, self.corner, self.warnings, self.report,
+            pn.Row(self.figure, self.profile), self.corner, self.warnings, self.report,
             pn.pane.Markdown("### Export"), self.export_dir, pn.Row(self.export_button, self.download),
             self.export_status, self.reproduce, min_width=560, sizing_mode="stretch_width")
         return pn.Row(form, results, sizing_mode="stretch_width")
@@ -119,6 +174,8 @@ class FitPage:
         self.status.objects = []
         if self.upload.filename is None:
             return
+        if str(self.upload.filename).lower().endswith(".zip"):
+            return self._uploaded_zip()
         try:
             path = self.ctx.uploads.save(self.upload.filename or "upload", self.upload.value or b"")
         except UserError as exc:
@@ -138,6 +195,22 @@ class FitPage:
             return
         self.status.objects = [message("info", line) for line in lines]
 
+    def _uploaded_zip(self):
+        """A zipped Bruker series: unpacked safely in the private folder, its experiment found now."""
+        name = Path(self.upload.filename).name
+        try:
+            folder = self.ctx.uploads.save_zip(name, self.upload.value or b"")
+            experiment = find_experiment(folder, "ser", name)
+        except UserError as exc:
+            self.status.objects = [message("danger", str(exc))]
+            return
+        label = str(experiment.relative_to(folder)) if experiment != folder else Path(name).stem
+        key = f"upload: {name} (Bruker series {label})"
+        self.series[key] = (str(experiment), label)
+        self.curve.options = list(self.curves) + list(self.series)
+        self.curve.value = key
+        self.status.objects = [message("info", f"{name}: Bruker series {label}; it is integrated when you click Fit")]
+
     def _said(self, text):
         """A library line as the page says it: the upload's own name, the page's field names."""
         return page_words(self.ctx.uploads, text)
@@ -146,24 +219,40 @@ class FitPage:
         """The fit the form asks for, as a call for the worker (a mistake in a field: UserError)."""
         import respdor
 
+        series = self.read_series()
         form = self.read_form()
+        integrate = series.call_arguments() if series else None
         args = form.call_arguments()
-        self.form = form
+        self.form, self.series_form = form, series
         args["option_names"] = FIELD_NAMES
-        return lambda progress: _fit_and_draw(respdor, args, progress)
+        if series is None:
+            return lambda progress: _fit_and_draw(respdor, args, progress) + (None,)
+        return lambda progress: _integrate_fit_and_draw(respdor, self.ctx.uploads, series, integrate, args, progress)
 
     def _show(self, job):
-        self.result, png, corner = job.result
+        self.result, png, corner, profile, integrated = job.result
+        if integrated is not None:  # the fit read the curve file integrate wrote: name it as the command does
+            integrated, self.form.curve = integrated
         self.corner.object, self.corner.visible = corner, corner is not None
+        self.profile.object, self.profile.visible = profile, profile is not None
         lines = list(dict.fromkeys(list(self.result.warnings) + job.warnings))
         self.figure.object = png
         report = "\n".join(self._named(line) for line in self.result.report().splitlines())
         self.report.object = f"<pre>{html.escape(report)}</pre>"
-        self.warnings.objects = [message("warning", "warning: " + self._said(self._named(w))) for w in lines]
+        notes = []
+        if integrated is not None:
+            lines = list(dict.fromkeys(list(integrated.warnings) + lines))
+            notes = [message("info", "integrate: " + self._said(self._named(n))) for n in integrated.notes]
+        self.warnings.objects = notes + [message("warning", "warning: " + self._said(self._named(w))) for w in lines]
         self.export_button.disabled = self.download.disabled = False
         self.download.filename = f"{Path(self.form.label).stem}_fit.json"
-        self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{self.form.command_line()}\n```\n\n"
-                                 f"```python\n{self.form.python_code()}```\n")
+        series = self.series_form if integrated is not None else None
+        bash = (series.command_line() + "\n" if series else "") + self.form.command_line()
+        code = self.form.python_code()
+        if series:
+            code = code.replace("import respdor\n\n", "import respdor\n\n" + series.python_code(), 1)
+        self.reproduce.object = (f"### The same fit outside the app\n\n```bash\n{bash}\n```\n\n"
+                                 f"```python\n{code}```\n")
 
     def _named(self, line):
         """A line with the files named as the command line names them (not their place on the server)."""
@@ -186,12 +275,18 @@ class FitPage:
 
 
 def _fit_and_draw(respdor, args, progress):
-    """The fit, its figure and (with MCMC) the corner figure as PNG bytes, drawn in the worker too."""
-    from ..plotting import fit_figure
+    """The fit, its figure, the chi2 profile of D (or r) when the fit measured it and (with MCMC) the
+    corner figure as PNG bytes, drawn in the worker too."""
+    from ..plotting import fit_figure, profile_figure, profiled_name
 
     result = respdor.fit(progress=progress, **args)
     buffer = io.BytesIO()
     fit_figure(result).savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    profile = None
+    if profiled_name(result):
+        out = io.BytesIO()
+        profile_figure(result).savefig(out, format="png", dpi=80)
+        profile = out.getvalue()
     corner = None
     if getattr(result, "mcmc_samples", None):
         from ..plotting import corner_figure
@@ -199,7 +294,16 @@ def _fit_and_draw(respdor, args, progress):
         out = io.BytesIO()
         corner_figure(result).savefig(out, format="png", dpi=80)
         corner = out.getvalue()
-    return result, buffer.getvalue(), corner
+    return result, buffer.getvalue(), corner, profile
+
+
+def _integrate_fit_and_draw(respdor, uploads, series, integrate, args, progress):
+    """Integrate the series, keep its curve file in the private folder (what ``respdor integrate -o``
+    writes) and fit that file as ``respdor fit`` reads it."""
+    integrated = respdor.integrate(progress=progress, **integrate)
+    path = uploads.save(series.curve_name(), integrated.curve_csv().encode())
+    args = dict(args, curves=str(path))
+    return _fit_and_draw(respdor, args, progress) + ((integrated, str(path)),)
 
 
 def export_fit(result, folder, stem, inputs):

@@ -1,4 +1,5 @@
-"""The Spectra page's form as plain values: a text spectrum and the lines to fit -> the arguments of
+"""The Spectra page's form as plain values: a text spectrum or a Bruker 1D experiment (with its
+processing: line broadening, phase, baseline) and the lines to fit -> the arguments of
 :func:`respdor.csa_fit` (``spectrum=True``), and the same fit as a ``respdor csa-fit`` command line and
 as Python code (no Panel here)."""
 
@@ -35,6 +36,10 @@ class SpectraForm:
     spans: str = ""
     fwhm: str = ""
     noise: str = ""
+    lb: str = ""
+    phase: str = ""
+    baseline: str = ""
+    bruker: bool = False
 
     def call_arguments(self) -> dict:
         args = {"source": self.path, "spectrum": True, "sites_ppm": _numbers(self.sites, "Sites")}
@@ -56,6 +61,32 @@ class SpectraForm:
             if len(noise) != 2:
                 raise UserError(f"Noise region: give its two ends in ppm, not {self.noise.strip()!r}")
             args["noise_region_ppm"] = tuple(noise)
+        return {**args, **self._processing()}
+
+    def _processing(self) -> dict:
+        """Line broadening and phase (a Bruker FID only) and the baseline polynomial, as csa_fit takes them."""
+        args = {}
+        if self.baseline.strip():
+            try:
+                args["baseline_order"] = int(self.baseline)
+            except ValueError:
+                raise UserError(f"Baseline order: cannot read {self.baseline.strip()!r} as a whole number") from None
+        if not self.bruker:
+            if self.lb.strip() or self.phase.strip():
+                raise UserError(f"{'Line broadening' if self.lb.strip() else 'Phase'}: acts on a Bruker FID only; "
+                                "a text spectrum is used as it was processed")
+            return args
+        if self.lb.strip():
+            args["lb_hz"] = parse_frequency(self.lb, "Line broadening")[0]
+        phase = self.phase.replace(",", " ").split()
+        if phase and phase != ["stored"]:
+            if phase == ["auto"]:
+                args["phase"] = "auto"
+            elif len(phase) == 2:
+                args["phase"] = tuple(_numbers(" ".join(phase), "Phase"))
+            else:
+                raise UserError(f"Phase: give 'stored', 'auto' or two numbers PHC0 PHC1 (degrees), not "
+                                f"{self.phase.strip()!r}")
         return args
 
     def command_line(self) -> str:
@@ -72,6 +103,12 @@ class SpectraForm:
             words += ["--fwhm", f"{a['fwhm_ppm']:g}"]
         if "noise_region_ppm" in a:
             words += ["--noise-region", *(f"{x:g}" for x in a["noise_region_ppm"])]
+        if "lb_hz" in a:
+            words += ["--lb", f"{a['lb_hz']:.12g}"]
+        if "phase" in a:
+            words += ["--phase", *([a["phase"]] if isinstance(a["phase"], str) else (f"{x:g}" for x in a["phase"]))]
+        if "baseline_order" in a:
+            words += ["--baseline-poly", str(a["baseline_order"])]
         return shlex.join(words + ["--json", "csa.json"])
 
     def python_code(self) -> str:

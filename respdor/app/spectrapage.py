@@ -1,6 +1,7 @@
 """The Spectra page: a 1D MAS spectrum as text (ppm, intensity; the bundled 113Cd spectrum or an
-upload) -> the MAS rate with its evidence and a CSA fit of the chosen lines with every fitted
-sideband drawn, from :func:`respdor.csa_fit` in a worker thread."""
+upload) or a Bruker 1D experiment (the bundled 31P Ba2P2O7 set or a zipped upload, processed by the
+library: phase, baseline) -> the MAS rate with its evidence and a CSA fit of the chosen lines with
+every fitted sideband drawn, from :func:`respdor.csa_fit` in a worker thread."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ import io
 import panel as pn
 
 from .spectraform import SpectraForm
-from .uploads import page_words
+from .uploads import find_experiment, page_words
 from .widgets import JobRunner, keep_upload, message
 
 __all__: list = []
 
 SPECTRUM = "pass_113Cd_synthetic/mas1d_8kHz.txt"
+#: The bundled Bruker 1D set (real 31P MAS of Ba2P2O7, two lines 3 ppm apart, stale MASR) and the
+#: fields it comes with: SFO1 and the rate from the data, the two centrebands.
+BRUKER = "realdata/bruker_31P_MAS_Ba2P2O7_mrsimulator/ba2p2o7_zg"
+BRUKER_FIELDS = {"mas": "", "larmor": "", "sites": "-15.8 -18.9", "spans": "", "fwhm": "", "noise": "",
+                 "lb": "20Hz", "phase": "stored", "baseline": ""}
+TEXT_FIELDS = {"mas": "8kHz", "larmor": "88.8016MHz", "sites": "-50", "spans": "100", "fwhm": "30",
+               "noise": "150 210", "lb": "", "phase": "", "baseline": ""}
 
 
 class SpectraPage:
@@ -25,16 +33,31 @@ class SpectraPage:
         self.ctx = context
         self.result = self.form = None
         self.files = {f"bundled example: {SPECTRUM}": (str(context.example(SPECTRUM)), f"data/{SPECTRUM}")}
+        #: Bruker 1D experiments offered: key -> (experiment directory, name in the command line)
+        self.bruker = {}
+        try:
+            self.bruker[f"bundled Bruker 1D: {BRUKER}"] = (str(context.example(f"{BRUKER}/acqus").parent),
+                                                            f"data/{BRUKER}")
+        except FileNotFoundError:  # an installation without the measured sets
+            pass
         w = pn.widgets
-        self.spectrum = w.Select(name="Spectrum (text: ppm, intensity)", options=list(self.files), width=420)
-        self.upload = w.FileInput(name="Upload a text spectrum", width=420, css_classes=["spectrum-upload"])
+        self.spectrum = w.Select(name="Spectrum (text: ppm, intensity; or a Bruker 1D experiment)",
+                                 options=list(self.files) + list(self.bruker), width=420,
+                                 css_classes=["spectrum-select"])
+        self.upload = w.FileInput(name="Upload a text spectrum, or a Bruker 1D experiment as a .zip of its directory",
+                                  width=420, css_classes=["spectrum-upload"])
         self.upload.param.watch(self._uploaded, ["value", "filename"])
-        self.fields = {"mas": w.TextInput(name="MAS rate (empty: from the sidebands)", value="8kHz", width=220),
-                       "larmor": w.TextInput(name="Larmor frequency", value="88.8016MHz", width=160),
-                       "sites": w.TextInput(name="Sites (ppm)", value="-50", width=200, css_classes=["sites"]),
-                       "spans": w.TextInput(name="Starting spans (ppm)", value="100", width=160),
-                       "fwhm": w.TextInput(name="Starting line width (ppm)", value="30", width=170),
-                       "noise": w.TextInput(name="Noise region (ppm)", value="150 210", width=160)}
+        self.fields = {"mas": w.TextInput(name="MAS rate (empty: from the sidebands)", width=220),
+                       "larmor": w.TextInput(name="Larmor frequency", placeholder="Bruker: SFO1", width=160),
+                       "sites": w.TextInput(name="Sites (ppm)", width=200, css_classes=["sites"]),
+                       "spans": w.TextInput(name="Starting spans (ppm)", width=160),
+                       "fwhm": w.TextInput(name="Starting line width (ppm)", width=170),
+                       "noise": w.TextInput(name="Noise region (ppm)", width=160),
+                       "lb": w.TextInput(name="Line broadening (Bruker)", placeholder="0 Hz", width=170),
+                       "phase": w.TextInput(name="Phase (Bruker)", placeholder="stored, auto or PHC0 PHC1", width=200),
+                       "baseline": w.TextInput(name="Baseline order", placeholder="(none)", width=120)}
+        self._fill(TEXT_FIELDS)
+        self.spectrum.param.watch(self._chosen, "value")
         self.runner = JobRunner("Fit CSA", self._prepare, self._show, self._said)
         self.figure = pn.pane.PNG(None, width=600, css_classes=["respdor-spectra-figure"])
         self.report = pn.pane.HTML("", css_classes=["respdor-spectra-report"], sizing_mode="stretch_width")
@@ -48,6 +71,7 @@ class SpectraPage:
         form = pn.Column(pn.pane.Markdown("### Spectrum"), self.spectrum, self.upload,
                          pn.Row(f["mas"], f["larmor"]), pn.pane.Markdown("### Lines"),
                          pn.Row(f["sites"], f["spans"]), pn.Row(f["fwhm"], f["noise"]),
+                         pn.pane.Markdown("### Processing"), pn.Row(f["lb"], f["phase"], f["baseline"]),
                          pn.pane.Markdown("Several sites or spans: separate them by spaces (`-50 -320`)."),
                          self.runner.view(), width=520)
         results = pn.Column(self.figure, self.warnings, self.report, self.download, self.reproduce,
@@ -57,14 +81,53 @@ class SpectraPage:
     def _said(self, text):
         return page_words(self.ctx.uploads, text)
 
+    def _fill(self, values):
+        for name, text in values.items():
+            self.fields[name].value = text
+
+    def _chosen(self, *events):
+        """The bundled spectra come with their own fields (a text spectrum's rate and frequency would
+        contradict a Bruker set's SFO1)."""
+        if self.spectrum.value == f"bundled Bruker 1D: {BRUKER}":
+            self._fill(BRUKER_FIELDS)
+        elif self.spectrum.value == f"bundled example: {SPECTRUM}":
+            self._fill(TEXT_FIELDS)
+
     def _uploaded(self, *events):
+        if self.upload.filename is not None and str(self.upload.filename).lower().endswith(".zip"):
+            return self._uploaded_zip()
         keep_upload(self, self.spectrum, "Fit CSA")
+        chosen = self.spectrum.value
+        self.spectrum.options = list(self.files) + list(self.bruker)  # the Bruker sets stay offered
+        self.spectrum.value = chosen
+
+    def _uploaded_zip(self):
+        """A zipped Bruker 1D experiment: unpacked safely in the private folder, its experiment found now."""
+        from pathlib import Path
+
+        from ..errors import UserError
+
+        name = Path(self.upload.filename).name
+        try:
+            folder = self.ctx.uploads.save_zip(name, self.upload.value or b"")
+            experiment = find_experiment(folder, "fid", name)
+        except UserError as exc:
+            self.runner.say("danger", exc)
+            return
+        label = str(experiment.relative_to(folder)) if experiment != folder else Path(name).stem
+        key = f"upload: {name} (Bruker 1D {label})"
+        self.bruker[key] = (str(experiment), label)
+        self.spectrum.options = list(self.files) + list(self.bruker)
+        self.spectrum.value = key
+        self.fields["larmor"].value = ""  # SFO1 of the data set
+        self.runner.say("info", f"{name}: Bruker 1D experiment {label}; it is processed when you click Fit CSA")
 
     def _prepare(self):
         import respdor
 
-        path, label = self.files[self.spectrum.value]
-        form = SpectraForm(path=path, label=label, **{k: v.value for k, v in self.fields.items()})
+        bruker = self.spectrum.value in self.bruker
+        path, label = (self.bruker if bruker else self.files)[self.spectrum.value]
+        form = SpectraForm(path=path, label=label, bruker=bruker, **{k: v.value for k, v in self.fields.items()})
         args = form.call_arguments()
         self.form = form
         return lambda progress: _fit_and_draw(respdor, args, progress)
