@@ -14,7 +14,7 @@ import panel as pn
 from ..errors import UserError
 from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow
 from .seriesform import BUNDLED, BUNDLED_SETTINGS, CPMG, ORDERS, SeriesForm
-from .uploads import find_experiment, inside_start_folder, page_words, read_uploaded_curve
+from .uploads import inside_start_folder, page_words, read_uploaded_curve
 from .widgets import JobRunner, message
 
 __all__: list = []
@@ -199,12 +199,10 @@ class FitPage:
         """A zipped Bruker series: unpacked safely in the private folder, its experiment found now."""
         name = Path(self.upload.filename).name
         try:
-            folder = self.ctx.uploads.save_zip(name, self.upload.value or b"")
-            experiment = find_experiment(folder, "ser", name)
+            experiment, label = self.ctx.uploads.save_experiment(name, self.upload.value or b"", "ser")
         except UserError as exc:
             self.status.objects = [message("danger", str(exc))]
             return
-        label = str(experiment.relative_to(folder)) if experiment != folder else Path(name).stem
         key = f"upload: {name} (Bruker series {label})"
         self.series[key] = (str(experiment), label)
         self.curve.options = list(self.curves) + list(self.series)

@@ -11,7 +11,7 @@ import io
 import panel as pn
 
 from .spectraform import SpectraForm
-from .uploads import find_experiment, page_words
+from .uploads import page_words
 from .widgets import JobRunner, keep_upload, message
 
 __all__: list = []
@@ -109,12 +109,10 @@ class SpectraPage:
 
         name = Path(self.upload.filename).name
         try:
-            folder = self.ctx.uploads.save_zip(name, self.upload.value or b"")
-            experiment = find_experiment(folder, "fid", name)
+            experiment, label = self.ctx.uploads.save_experiment(name, self.upload.value or b"", "fid")
         except UserError as exc:
             self.runner.say("danger", exc)
             return
-        label = str(experiment.relative_to(folder)) if experiment != folder else Path(name).stem
         key = f"upload: {name} (Bruker 1D {label})"
         self.bruker[key] = (str(experiment), label)
         self.spectrum.options = list(self.files) + list(self.bruker)

@@ -62,6 +62,13 @@ class UploadFolder:
             fh.write(data)
         return target
 
+    def save_experiment(self, name: str, data: bytes, data_file: str):
+        """A zipped Bruker experiment (``data_file``: "ser" for a series, "fid" for 1D) unpacked by
+        :meth:`save_zip` and found in it: (its directory, the label the page shows). Raises UserError."""
+        folder = self.save_zip(name, data)
+        experiment = find_experiment(folder, data_file, name)
+        return experiment, (str(experiment.relative_to(folder)) if experiment != folder else Path(name).stem)
+
     def save_zip(self, name: str, data: bytes) -> Path:
         """Unpack a zipped upload into a new sub-folder of its own (never outside it); returns that
         folder. Every refusal is one line naming the upload (nothing of it is kept)."""
