@@ -70,14 +70,51 @@ def vector_geometry(vectors, powder):
         The factor that multiplies kappa D t in the REDOR phase of each vector.
     weights : ndarray, shape (n_crystallites,)
         Crystallite weights (sum 1).
+
+    Notes
+    -----
+    With an even number of equally spaced rotor phases, the phases gamma and gamma + pi of one
+    (alpha, beta) give exactly opposite factors (every vector's azimuth turns by pi), and each
+    partner's signal is even in its phase: only the first half of the rotor phases is returned, with
+    twice the weight. The powder average is the same; its cost is halved.
     """
     v = np.atleast_2d(np.asarray(vectors, float))
     v = v / np.linalg.norm(v, axis=1, keepdims=True)
     v = v @ _rotations(*(np.array([x]) for x in _BODY_TURN))[0].T
-    euler, weights = powder.euler_full()
-    u = np.einsum("cij,kj->cki", _rotations(euler[:, 0], euler[:, 1], euler[:, 2]), v)
+    rows_y, rows_z, weights = _rotor_rows(powder)
     # for a unit vector (x, y, z): sin(2 beta) sin(alpha) = 2 cos(beta) sin(beta) sin(alpha) = 2 z y
-    return _TWO_SQRT2 * 2.0 * u[..., 2] * u[..., 1], weights
+    return _TWO_SQRT2 * 2.0 * (rows_z @ v.T) * (rows_y @ v.T), weights.copy()
+
+
+#: Rotor-frame rows of the last few powders (the fits ask for the same powder at many angles).
+_ROWS_CACHE: dict = {}
+
+
+def _rotor_rows(powder):
+    """The y and z rows (n_c, 3) of each crystallite's rotation into the rotor frame, and the weights,
+    over the rotor phases :func:`_half_rotor_phases` keeps."""
+    key = (powder.name, int(powder.n_gamma), powder.alpha.tobytes(), powder.beta.tobytes(), powder.weights.tobytes())
+    if key not in _ROWS_CACHE:
+        if len(_ROWS_CACHE) >= 4:
+            _ROWS_CACHE.pop(next(iter(_ROWS_CACHE)))
+        euler, weights = _half_rotor_phases(powder)
+        rot = _rotations(euler[:, 0], euler[:, 1], euler[:, 2])
+        _ROWS_CACHE[key] = (np.ascontiguousarray(rot[:, 1, :]), np.ascontiguousarray(rot[:, 2, :]), weights)
+    return _ROWS_CACHE[key]
+
+
+def _half_rotor_phases(powder):
+    """The powder's crystallites (:meth:`~spinsim.powder.Powder.euler_full`: gamma first and fastest),
+    only the rotor phases below pi, with twice the weight, when the phases come in pairs gamma,
+    gamma + pi (an even number, equally spaced); else all of them."""
+    euler, weights = powder.euler_full()
+    n = int(powder.n_gamma)
+    gammas = euler[:n, 0]
+    paired = n % 2 == 0 and np.allclose(np.diff(gammas), 2.0 * math.pi / n, rtol=0.0, atol=1e-12)
+    if not paired:
+        return euler, weights
+    keep = (np.arange(euler.shape[0]) % n) < n // 2
+    return euler[keep], 2.0 * weights[keep]
 
 
 def pair_geometry(angle_deg, powder):
@@ -111,12 +148,45 @@ def partners_dephasing(time_s, couplings_hz, geometry, weights, transfer_weights
     ndarray
         dS/S0 at ``time_s``.
     """
-    from ._partners_kernel import product_dephasing
+    from ._partners_kernel import product_dephasing, product_dephasing_steps
 
     t = np.atleast_1d(np.asarray(time_s, float))
-    lam = scaling * np.outer(np.asarray(couplings_hz, float), t)
-    return product_dephasing(np.ascontiguousarray(geometry, float), np.asarray(weights, float), lam,
-                             np.asarray(transfer_weights, float), float(abundance))
+    couplings = np.asarray(couplings_hz, float)
+    geometry, weights = np.ascontiguousarray(geometry, float), np.asarray(weights, float)
+    poly = _signal_polynomial(transfer_weights, abundance)
+    grid = _common_step(t)
+    if grid is not None:
+        step, steps = grid
+        return product_dephasing_steps(geometry, weights, scaling * couplings * step, steps, poly)
+    return product_dephasing(geometry, weights, scaling * np.outer(couplings, t), poly)
+
+
+def _signal_polynomial(transfer_weights, abundance):
+    """Coefficients (constant first) of one partner's signal x sum_j w_j T_j(c) + 1 - x as a
+    polynomial in c = cos(phase) (T_j the Chebyshev polynomials: cos(j phase) = T_j(cos phase))."""
+    from numpy.polynomial import chebyshev
+
+    poly = float(abundance) * chebyshev.cheb2poly(np.asarray(transfer_weights, float))
+    poly[0] += 1.0 - float(abundance)
+    return np.ascontiguousarray(poly, float)
+
+
+#: Largest number of steps :func:`_common_step` accepts (beyond it a cosine per time point is cheaper).
+_MAX_STEPS = 4096
+
+
+def _common_step(t):
+    """(dt, m) with t = m dt, m whole numbers >= 0, when the times are multiples of one step (rotor-
+    synchronised times are: t = N tau_R) and the largest m is at most :data:`_MAX_STEPS`; else None."""
+    positive = t[t > 0]
+    if positive.size == 0 or np.any(t < 0):
+        return None
+    ratios = t / positive.min()
+    for q in range(1, 33):
+        steps = np.rint(q * ratios)
+        if np.all(np.abs(q * ratios - steps) <= 1e-12 * np.maximum(steps, 1.0)) and steps.max() <= _MAX_STEPS:
+            return positive.min() / q, steps.astype(np.int64)
+    return None
 
 
 def powder_for(max_phase, factor=1.0):

@@ -59,6 +59,55 @@ def test_two_al27_agree_with_spinsim_fast_engine():
     assert np.max(np.abs(mine - reference)) < 3e-4
 
 
+def _unfolded_dephasing(t, couplings, vectors, powder, weights):
+    """The product model summed over every crystallite of the powder, one cosine per time point: the
+    plain sum the fast paths (rotor phases folded, phases turned step by step) must reproduce."""
+    from respdor.multipartner import _BODY_TURN, _rotations
+
+    v = np.asarray(vectors, float) / np.linalg.norm(vectors, axis=1, keepdims=True)
+    v = v @ _rotations(*(np.array([x]) for x in _BODY_TURN))[0].T
+    euler, w = powder.euler_full()
+    u = np.einsum("cij,kj->cki", _rotations(euler[:, 0], euler[:, 1], euler[:, 2]), v)
+    g = 4.0 * math.sqrt(2.0) * u[..., 2] * u[..., 1]
+    total = np.zeros(t.size)
+    for k_t, time in enumerate(t):
+        per_partner = [np.tensordot(np.cos(np.outer(g[:, k] * d * time, np.arange(weights.size))), weights, 1)
+                       for k, d in enumerate(couplings)]
+        total[k_t] = w @ np.prod(per_partner, axis=0)
+    return 1.0 - total
+
+
+@pytest.mark.parametrize("times", [np.arange(1, 42) * 2e-4,  # rotor-synchronised: phases turned step by step
+                                   np.array([0.0, 1.3e-4, 7.77e-4, 3.1e-3])])  # no common step: a cosine each
+def test_fast_product_paths_equal_the_plain_sum_over_every_crystallite(times):
+    from spinsim.powder import zcw
+
+    powder = zcw(144, 16)
+    vectors = [[0.0, 0.0, 1.0], [0.9, 0.1, -0.3], [0.2, -0.8, 0.4]]
+    got = partners_dephasing(times, [420.0, 260.0, 150.0], *vector_geometry(vectors, powder), W_AL)
+    assert np.max(np.abs(got - _unfolded_dephasing(times, [420.0, 260.0, 150.0], vectors, powder, W_AL))) < 1e-12
+
+
+def test_rotor_phases_half_a_turn_apart_give_opposite_phases_and_are_folded():
+    from spinsim.powder import zcw
+
+    g, w = vector_geometry([[0.3, 0.1, 0.9]], zcw(89, 8))
+    assert g.shape == (89 * 4, 1) and w.sum() == pytest.approx(1.0, abs=1e-14)
+    g_odd, w_odd = vector_geometry([[0.3, 0.1, 0.9]], zcw(89, 7))  # no pairs: every rotor phase kept
+    assert g_odd.shape == (89 * 7, 1)
+
+
+def test_common_step_of_rotor_synchronised_times_and_none_otherwise():
+    from respdor.multipartner import _common_step
+
+    step, steps = _common_step(np.array([0.375, 0.75, 1.5, 3.0]) * 1e-3)
+    assert step == pytest.approx(0.375e-3) and steps.tolist() == [1, 2, 4, 8]
+    step, steps = _common_step(np.array([0.0, 2.0, 3.0]) * 1e-4)  # 2 and 3 tau_R: step tau_R
+    assert step == pytest.approx(1e-4) and steps.tolist() == [0, 2, 3]
+    assert _common_step(np.array([1.3e-4, 7.77e-4])) is None
+    assert _common_step(np.array([1e-4, 1e-4 * (1 + 1e-9)])) is None  # close to a multiple is not one
+
+
 def test_information_criteria_with_and_without_measured_errors():
     ic = information_criteria(10.0, 16, 2, True)
     assert ic["aic"] == pytest.approx(14.0) and ic["bic"] == pytest.approx(10.0 + 2 * math.log(16))
