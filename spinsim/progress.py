@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 
-__all__ = ["Progress", "CallbackProgress", "TqdmProgress", "LineProgress", "as_progress", "tracking",
+__all__ = ["Progress", "CallbackProgress", "TqdmProgress", "LineProgress", "Within", "as_progress", "tracking",
            "someone_watches"]
 
 
@@ -129,6 +129,23 @@ class LineProgress(Progress):
         if interrupted and self.total:
             print(f"{self.indent}{self.label}: interrupted after {self.done}/{self.total} {self.unit}".rstrip(),
                   file=self._out(), flush=True)
+
+
+class Within(Progress):
+    """The progress of work done inside one step of another stage (e.g. the crystallites of one
+    observed atom of a structure): its steps are not counted, each is passed on as
+    ``outer.advance(0)``, so that a receiver which stops work between steps (a cancel button, a
+    callback raising ``KeyboardInterrupt``) is asked between the inner steps as well; notes go to
+    ``outer``."""
+
+    def __init__(self, outer: Progress):
+        self.outer = outer
+
+    def advance(self, n=1):
+        self.outer.advance(0)
+
+    def note(self, text):
+        self.outer.note(text)
 
 
 def someone_watches(stream=None) -> bool:

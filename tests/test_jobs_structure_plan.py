@@ -240,3 +240,21 @@ def test_structure_progress_goes_through_the_one_mechanism():
     respdor.predict_structure(MODEL, "0", "27Al", **STRUCT_KW, progress=lambda done, total, label: seen.append(
         (done, total, label)))
     assert seen and seen[-1][:2] == (1, 1) and "ZCW 144" in seen[-1][2]
+
+
+def test_a_stop_between_the_crystallites_of_one_atom_is_heard_at_once():
+    """The engine's chunks of one observed atom reach the caller's progress (as steps of nothing), so a
+    cancel (the app's button, a callback raising) stops the prediction inside the first atom, not after it."""
+    calls = []
+
+    def stop_at_the_fourth_call(done, total, label):
+        calls.append(done)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+
+    from respdor.examples import example_path
+
+    with pytest.raises(KeyboardInterrupt):
+        respdor.predict_structure(example_path("al_carboxylate_model.magres"), "C", "27Al",
+                                  progress=stop_at_the_fourth_call)
+    assert calls == [0, 0, 0, 0]  # four chunks of the first atom, whose own step is not done yet

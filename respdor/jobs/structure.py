@@ -443,7 +443,7 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
     import time
 
     from spinsim.convergence import Level, check_convergence
-    from spinsim.progress import tracking
+    from spinsim.progress import Within, tracking
 
     from ..convergence import announce
 
@@ -453,7 +453,8 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
         sites = []
         with tracking(progress, len(lines), f"{path.name}: {level.describe()}", "atoms") as bar:
             for k, (i, ps, couple) in enumerate(lines, 1):
-                sites.append(_site(struct, i, ps, couple, obs_iso, s, sat, level, path))
+                # the engine's chunks reach the bar without counting: a cancel is heard between them
+                sites.append(_site(struct, i, ps, couple, obs_iso, s, sat, level, path, Within(bar)))
                 bar.advance(1)
                 if long_run:  # a long prediction: one note per observed atom
                     bar.note(f"simulated observed atom {i} ({k}/{len(lines)}, {level.describe()})")
@@ -472,7 +473,7 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
     return runs[check.level.describe()], check
 
 
-def _site(struct, i, ps, couple, obs_iso, s, sat, level, path):
+def _site(struct, i, ps, couple, obs_iso, s, sat, level, path, progress=False):
     """Curve of one observed atom (occupancy-averaged) and what was used for it."""
     from .. import structure as st
 
@@ -480,7 +481,7 @@ def _site(struct, i, ps, couple, obs_iso, s, sat, level, path):
     try:
         y, info = st.site_curve(ps, obs_iso, s.partner, s.field, s.mas, s.times, sat, level.powder, s.method,
                                 s.abundance_p, csa, n_samples=s.n_samples, seed=s.seed, partner_couplings=couple,
-                                max_dt=level.max_dt)
+                                max_dt=level.max_dt, progress=progress)
     except ValueError as exc:
         if isinstance(exc, UserError):
             raise

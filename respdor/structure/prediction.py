@@ -128,11 +128,11 @@ def _saturation_table(saturation, source):
                     "file (.toml/.json) with a [saturation] table")
 
 
-def _simulate(system, mas_rate_hz, times_s, saturation, powder, method, max_dt=0.5e-6):
+def _simulate(system, mas_rate_hz, times_s, saturation, powder, method, max_dt=0.5e-6, progress=False):
     from spinsim import simulate_respdor
 
     res = simulate_respdor(system, mas_rate_hz, times_s, saturation=saturation, powder=powder, method=method,
-                           max_dt=max_dt)
+                           max_dt=max_dt, progress=progress)
     return np.asarray(res.dSS0, float), res.info["engine"]
 
 
@@ -166,7 +166,7 @@ def occupancy_patterns(n, p, max_exact=12, tol=1e-4, n_samples=256) -> int:
 
 def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s, saturation=None,
                powder=None, method="auto", abundance=1.0, csa=None, max_exact=12, tol=1e-4, n_samples=256, seed=0,
-               partner_couplings=False, max_dt=0.5e-6):
+               partner_couplings=False, max_dt=0.5e-6, progress=False):
     """dS/S0 of one observed atom, averaged over the random occupancy of its partner sites.
 
     Each partner site holds the partner isotope with probability ``abundance`` (independently);
@@ -193,6 +193,9 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
         probability left out is below ``tol`` (the bound on the error of dS/S0 is that mass times
         max |dS/S0|). Beyond it, ``n_samples`` patterns are drawn (Monte Carlo, fixed ``seed``)
         and the standard error of the mean is stated.
+    progress : bool, callable or spinsim.progress.Progress
+        Progress of each simulation, over its crystallites (:func:`spinsim.progress.as_progress`;
+        default: none).
 
     Returns
     -------
@@ -212,7 +215,7 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
                 sy = build_system([partners[k] for k in pattern], observed_isotope, partner_isotope, field_t,
                                   partner_couplings=partner_couplings)
                 cache[pattern], eng = _simulate(_with_observed_csa(sy, csa), mas_rate_hz, times_s, saturation,
-                                                powder, method, max_dt)
+                                                powder, method, max_dt, progress)
                 engines.add(eng)
         return cache[pattern]
 
