@@ -28,6 +28,7 @@ from the largest phase j kappa D t reached; the fits check the result at a finer
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -164,11 +165,17 @@ def partners_dephasing(time_s, couplings_hz, geometry, weights, transfer_weights
 def _signal_polynomial(transfer_weights, abundance):
     """Coefficients (constant first) of one partner's signal x sum_j w_j T_j(c) + 1 - x as a
     polynomial in c = cos(phase) (T_j the Chebyshev polynomials: cos(j phase) = T_j(cos phase))."""
+    return _polynomial_of(tuple(np.asarray(transfer_weights, float).tolist()), float(abundance))
+
+
+@functools.lru_cache(maxsize=32)
+def _polynomial_of(transfer_weights, abundance):
     from numpy.polynomial import chebyshev
 
-    poly = float(abundance) * chebyshev.cheb2poly(np.asarray(transfer_weights, float))
-    poly[0] += 1.0 - float(abundance)
-    return np.ascontiguousarray(poly, float)
+    poly = abundance * chebyshev.cheb2poly(np.asarray(transfer_weights, float))
+    poly[0] += 1.0 - abundance
+    poly.setflags(write=False)
+    return poly
 
 
 #: Largest number of steps :func:`_common_step` accepts (beyond it a cosine per time point is cheaper).
@@ -178,6 +185,12 @@ _MAX_STEPS = 4096
 def _common_step(t):
     """(dt, m) with t = m dt, m whole numbers >= 0, when the times are multiples of one step (rotor-
     synchronised times are: t = N tau_R) and the largest m is at most :data:`_MAX_STEPS`; else None."""
+    return _common_step_of(t.tobytes())
+
+
+@functools.lru_cache(maxsize=32)
+def _common_step_of(t_bytes):
+    t = np.frombuffer(t_bytes, float)
     positive = t[t > 0]
     if positive.size == 0 or np.any(t < 0):
         return None
@@ -185,7 +198,9 @@ def _common_step(t):
     for q in range(1, 33):
         steps = np.rint(q * ratios)
         if np.all(np.abs(q * ratios - steps) <= 1e-12 * np.maximum(steps, 1.0)) and steps.max() <= _MAX_STEPS:
-            return positive.min() / q, steps.astype(np.int64)
+            steps = steps.astype(np.int64)
+            steps.setflags(write=False)
+            return positive.min() / q, steps
     return None
 
 
