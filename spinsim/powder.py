@@ -90,16 +90,27 @@ def zcw(n: int, n_gamma: int = 1) -> Powder:
     n_gamma : int
         Number of gamma angles.
     """
-    if n < 1:
-        raise ValueError(f"powder size must be >= 1, got {n!r}")
-    m = next((k for k in range(2, 42) if _F[k] >= n), None)
-    if m is None:
-        raise ValueError(f"powder size {n} is too large")
+    m = _zcw_index(n)
     nn, g = _F[m], _F[m - 2]
     j = np.arange(nn)
     beta = np.arccos(-(np.mod(j / nn, 1.0) - 1.0))  # hemisphere: c1 = -1, c2 = 1
     alpha = 2 * np.pi * np.mod(j * g / nn, 1.0)
     return Powder(alpha, beta, np.full(nn, 1.0 / nn), int(n_gamma), f"zcw{nn}")
+
+
+def zcw_size(n: int) -> int:
+    """Number of (alpha, beta) points of :func:`zcw` ``(n)`` (the next Fibonacci number >= n), known
+    without building the set (a size check before a large allocation)."""
+    return int(_F[_zcw_index(n)])
+
+
+def _zcw_index(n):
+    if n < 1:
+        raise ValueError(f"powder size must be >= 1, got {n!r}")
+    m = next((k for k in range(2, 42) if _F[k] >= n), None)
+    if m is None:
+        raise ValueError(f"powder size {n} is too large")
+    return m
 
 
 def repulsion(n: int, n_gamma: int = 1, iterations: int = 60, seed: int = 0) -> Powder:

@@ -399,3 +399,42 @@ def test_bundled_model_magres_gives_the_chosen_tensors():
     zeta, eta, _ = observed_csa(st, 0)
     # principal shifts 245, 180, 110 ppm: iso 178.33, zeta = 110 - 178.33, eta = (245 - 180) / 68.33
     assert zeta == pytest.approx(-68.3333, abs=1e-3) and eta == pytest.approx(65 / 68.3333, abs=1e-4)
+
+
+def _ase_partners(atoms, observed, element, cutoff):
+    """Second method: ASE's neighbour list over every pair, kept for the observed atom and the element,
+    as sorted (index, rounded vector) rows."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, vec = neighbor_list("ijD", atoms, cutoff, self_interaction=False)
+    keep = (i == observed) & (np.array(atoms.get_chemical_symbols())[j] == element)
+    return sorted((int(a), tuple(np.round(v, 9))) for a, v in zip(j[keep], vec[keep]))
+
+
+@pytest.mark.parametrize("seed, pbc", [(1, True), (2, True), (3, (True, True, False)), (4, (False, True, False))])
+def test_periodic_partner_search_equals_ase_neighbour_list(seed, pbc):
+    """Triclinic cells, atoms outside the cell, images of the observed atom's own element, slabs: the search
+    around one atom finds exactly the partners and vectors of ASE's all-pairs neighbour list."""
+    rng = np.random.default_rng(seed)
+    cell = np.diag(rng.uniform(3.0, 6.0, 3)) + np.triu(rng.uniform(-1.5, 1.5, (3, 3)), 1)
+    symbols = ["C", "Al", "Al", "O", "C", "Al"]
+    at = Atoms(symbols, positions=rng.uniform(-4.0, 9.0, (6, 3)), cell=cell, pbc=pbc)
+    for observed in (0, 4):
+        ps = find_partners(Structure(at), observed, "13C", "27Al", 9.0)
+        mine = sorted((p.index, tuple(np.round(p.vector_angstrom, 9))) for p in ps)
+        assert mine == _ase_partners(at, observed, "Al", 9.0) and len(mine) >= 5  # images found, not only atoms
+        r = [p.distance_angstrom for p in ps]
+        assert r == sorted(r) and max(r) <= 9.0
+    same_element = find_partners(Structure(at), 0, "13C", "13C", 9.0)  # the observed atom's own images count
+    assert sorted((p.index, tuple(np.round(p.vector_angstrom, 9))) for p in same_element) == _ase_partners(
+        at, 0, "C", 9.0)
+
+
+def test_zcw_size_is_the_size_zcw_builds_without_building_it():
+    from spinsim.powder import zcw, zcw_size
+
+    for n in (1, 2, 100, 233, 234, 987):
+        assert zcw_size(n) == zcw(n).n_ab
+    assert zcw_size(100_000_000) == 102_334_155  # the next Fibonacci number, no array of that size made
+    with pytest.raises(ValueError):
+        zcw_size(0)

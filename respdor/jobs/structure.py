@@ -68,7 +68,8 @@ class _Setup:
     mas: float
     field: float
     times: np.ndarray
-    powder: object
+    n_ab: int  # (alpha, beta) orientations of the ZCW set (rounded as spinsim.powder.zcw rounds)
+    n_gamma: int
     explicit: dict
     tol: float
     check_explicit: bool
@@ -89,11 +90,19 @@ class _Setup:
     allow_long: bool
     warnings: list = field(default_factory=list)
 
+    def powder(self):
+        """The ZCW set, built when the simulation starts (a size refused by the work check is never
+        allocated)."""
+        from spinsim import make_powder
+
+        return make_powder("zcw", self.n_ab, self.n_gamma)
+
 
 def _setup(observe, partner, kw) -> _Setup:
     """Every check of the settings that does not need the structure, in the command's order."""
-    from spinsim import get_isotope, larmor_frequency_hz, make_powder
+    from spinsim import get_isotope, larmor_frequency_hz
     from spinsim.convergence import DEFAULT_TOL
+    from spinsim.powder import zcw_size
 
     from ..structure import partner_abundance
     from ..units import plausible
@@ -138,7 +147,7 @@ def _setup(observe, partner, kw) -> _Setup:
     rule = kw["partner_couplings"]
     rule = bool(rule) if rule is not None else ("auto" if kw["method"] in ("auto", "coupled") else False)
     return _Setup(observe, kw["observe_isotope"], partner, _cutoff(kw["cutoff_angstrom"]), kw["max_partners"],
-                  mas, field_t, _times(curve, kw["t_max_s"], mas, warnings), make_powder("zcw", n_ab, n_gamma),
+                  mas, field_t, _times(curve, kw["t_max_s"], mas, warnings), zcw_size(n_ab), n_gamma,
                   explicit, float(tol), bool(kw["check_convergence"]), kw["saturation"], kw["saturation_source"],
                   cq_hz, eta_q, tensor_params, kw["method"], rule, kw["abundance"],
                   partner_abundance(partner, kw["abundance"]), int(kw["n_samples"]), int(kw["seed"]), shells,
@@ -390,11 +399,11 @@ def _first_warnings(s):
 
     from ..units import plausible
 
-    if s.powder.n_ab < MIN_POWDER:
-        s.warnings.append(f"n_powder={s.powder.n_ab}: {s.powder.n_ab} (alpha, beta) orientation(s) is a (near) "
+    if s.n_ab < MIN_POWDER:
+        s.warnings.append(f"n_powder={s.n_ab}: {s.n_ab} (alpha, beta) orientation(s) is a (near) "
                           f"single crystal, not a powder average (below {MIN_POWDER} is never one)")
     if s.explicit["gamma"]:
-        plausible("gamma", s.powder.n_gamma, "n_gamma", str(s.powder.n_gamma), s.warnings)
+        plausible("gamma", s.n_gamma, "n_gamma", str(s.n_gamma), s.warnings)
     for msg in s.warnings:
         warn(msg, DataWarning, stacklevel=4)
 
@@ -427,8 +436,8 @@ def _simulation_work(lines, s, sat):
     total, worst, runs = 0.0, None, 0
     for _, ps, couple in lines:
         engine = "coupled" if couple else ("general" if s.method == "general" else "fast")
-        counts = work_from_counts(engine, [mult] * len(ps), s.powder.n_ab * s.powder.n_gamma, s.times, s.mas,
-                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0), n_gamma=s.powder.n_gamma)
+        counts = work_from_counts(engine, [mult] * len(ps), s.n_ab * s.n_gamma, s.times, s.mas,
+                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0), n_gamma=s.n_gamma)
         n = st.occupancy_patterns(len(ps), s.abundance_p, n_samples=s.n_samples)
         total, runs = total + n * counts["cost"], runs + n
         worst = counts if worst is None or counts["cost"] > worst["cost"] else worst
@@ -461,7 +470,7 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
         runs[level.describe()] = sites
         return np.mean([x["dss0"] for x in sites], axis=0)
 
-    level = Level(s.powder, 0.5e-6)
+    level = Level(s.powder(), 0.5e-6)
     t0 = time.perf_counter()
     base = run(level)
     wall = time.perf_counter() - t0

@@ -9,7 +9,6 @@ import numpy as np
 from spinsim.isotopes import element_of
 
 from ..errors import UserError
-from .reading import _ase
 
 @dataclass
 class Partner:
@@ -70,7 +69,6 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
     -------
     list of Partner
     """
-    ase = _ase()
     from spinsim import dipolar_coupling_hz, get_isotope
 
     if not (np.isfinite(cutoff_angstrom) and cutoff_angstrom > 0):
@@ -78,35 +76,57 @@ def find_partners(structure, observed_index, observed_isotope, partner_isotope, 
     atoms = structure.atoms
     element = element_of(partner_isotope)
     iso_s, iso_i = get_isotope(observed_isotope), get_isotope(partner_isotope)
-    if any(atoms.pbc) and atoms.cell.rank == 3:
-        i, j, vec = ase.neighborlist.neighbor_list("ijD", atoms, float(cutoff_angstrom), self_interaction=False)
-        keep = i == observed_index
-        j, vec = j[keep], vec[keep]
-    else:  # molecule: plain distances, no images
-        pos = atoms.get_positions()
-        vec = pos - pos[observed_index]
-        j = np.arange(len(atoms))
-        keep = (np.linalg.norm(vec, axis=1) <= cutoff_angstrom) & (j != observed_index)
-        j, vec = j[keep], vec[keep]
-    symbols = atoms.get_chemical_symbols()
-    # images of one atom at one distance tie on (r, index): the vector breaks the tie (never compare arrays)
-    rows = sorted(((float(np.linalg.norm(v)), int(k), v) for k, v in zip(j, vec) if symbols[k] == element),
-                  key=lambda row: (row[0], row[1], tuple(row[2])))
+    symbols = np.array(atoms.get_chemical_symbols())
+    candidates = np.flatnonzero(symbols == element)
+    j, vec = _vectors_within(atoms, observed_index, candidates, float(cutoff_angstrom))
+    r = np.linalg.norm(vec, axis=1)
+    # nearest first; images of one atom at one distance tie on (r, index): the vector breaks the tie
+    order = np.lexsort((vec[:, 2], vec[:, 1], vec[:, 0], j, r))
     if max_partners is not None:
-        rows = rows[: int(max_partners)]
+        order = order[: int(max_partners)]
+    d_hz = dipolar_coupling_hz(r[order] * 1e-10, iso_s, iso_i) if order.size else np.empty(0)
+    quad = iso_i.spin > 0.5  # a spin-1/2 partner has no quadrupolar coupling, whatever the default
     out = []
-    for r, k, v in rows:
-        quad = iso_i.spin > 0.5  # a spin-1/2 partner has no quadrupolar coupling, whatever the default
-        p = Partner(k, np.asarray(v, float), r, dipolar_coupling_hz(r * 1e-10, iso_s, iso_i), cq_hz if quad else 0.0,
+    for n, k in enumerate(order):
+        p = Partner(int(j[k]), vec[k].copy(), float(r[k]), float(d_hz[n]), cq_hz if quad else 0.0,
                     eta_q if quad else 0.0)
-        efg = structure.tensors.get(k, {}).get("efg")
-        if efg is not None and iso_i.spin > 0.5:
+        efg = structure.tensors.get(int(j[k]), {}).get("efg")
+        if efg is not None and quad:
             from spinsim.conventions import quadrupolar_from_efg
 
             p.cq_hz, p.eta_q, p.q_euler = quadrupolar_from_efg(efg, iso_i)
             p.from_tensor = True
         out.append(p)
     return out
+
+
+def _vectors_within(atoms, observed_index, candidates, cutoff):
+    """(atom index, vector observed -> atom in angstrom) of every atom of ``candidates`` and every
+    periodic image of it (along the periodic cell axes) within ``cutoff``; the observed atom itself
+    (zero vector) excluded. Only the observed atom's neighbourhood is searched, not every pair."""
+    pos = atoms.get_positions()
+    periodic = np.asarray(atoms.pbc, bool) if atoms.cell.rank == 3 else np.zeros(3, bool)
+    if not periodic.any():  # molecule: plain distances, no images
+        vec = pos[candidates] - pos[observed_index]
+        keep = (np.linalg.norm(vec, axis=1) <= cutoff) & (candidates != observed_index)
+        return candidates[keep], vec[keep]
+    cell = np.asarray(atoms.cell, float)
+    frac = np.linalg.solve(cell.T, (pos[candidates] - pos[observed_index]).T).T
+    frac[:, periodic] -= np.floor(frac[:, periodic] + 0.5)  # nearest image first: offsets within half a cell
+    # cells to go along axis k: the cutoff over the spacing of the lattice planes (1 / |b_k|), plus one
+    reach = np.where(periodic, np.ceil(cutoff * np.linalg.norm(np.linalg.inv(cell), axis=0)) + 1, 0).astype(int)
+    shifts = np.stack(np.meshgrid(*(np.arange(-m, m + 1) for m in reach), indexing="ij"), -1).reshape(-1, 3)
+    found_j, found_v = [], []
+    for a, f in zip(candidates, frac):
+        vec = (f + shifts) @ cell
+        keep = np.einsum("ij,ij->i", vec, vec) <= cutoff * cutoff
+        if a == observed_index:  # its own images, not itself
+            keep &= np.any(shifts != 0, axis=1)
+        found_j.append(np.full(int(keep.sum()), a))
+        found_v.append(vec[keep])
+    if not found_j:
+        return np.empty(0, int), np.empty((0, 3))
+    return np.concatenate(found_j), np.concatenate(found_v)
 
 
 def build_system(partners, observed_isotope, partner_isotope, field_t, partner_couplings=False):
