@@ -193,6 +193,12 @@ def _check_inside(fix, initial, bounds, original, models, labels, default_bounds
             bound = _original(original["bounds"], name)
             if bound:
                 where = f"{labels['bounds']} {_show(*bound)}"
+            elif base in getattr(models[0], "shape_parameters", {}):  # tabulated: the library's own range
+                from .library import PARAMETERS
+
+                unit = PARAMETERS.get(base, ("",))[0]
+                where = (f"the range the {models[0].shape.description} tabulates for {base}, "
+                         f"[{lo:g}, {hi:g}]{' ' + unit if unit else ''}")
             else:
                 unit = {"coupling_hz": " Hz", "distance_angstrom": " angstrom"}.get(base, "")
                 where = f"the default range of {SHORT_NAMES.get(base, base)}, [{lo:g}, {hi:g}]{unit}"
