@@ -98,6 +98,10 @@ def _numbers(document):
 
 # --- the upload and the parameter rows ------------------------------------------------------------
 def test_an_uploaded_library_becomes_the_shape_and_its_parameters_rows_of_the_table(page, library):
+    import panel as pn
+
+    shown = page.view()
+    assert page.library_upload in shown.select(pn.widgets.FileInput) and page.library_table in shown.select(pn.Column)
     said_now = upload_library(page, library)
     assert said_now == ["lib.h5: a curve library of 13C{27Al} over D 150-900 Hz, times up to 3 ms; cq 2-4 MHz; "
                     "nu1 20-40 kHz"]
@@ -165,27 +169,43 @@ def test_a_mistake_in_a_library_row_is_one_line_naming_the_field(rows, words):
     assert str(err.value) == words
 
 
-@pytest.mark.parametrize("row,option,words", [
-    ({"fixed": True, "value": "10MHz"}, "--fix=cq=10MHz",
+#: (parameter row, what is typed in it, the same on the command line, the line of the fit); the
+#: library tabulates cq 2-4 MHz, nu1 20-40 kHz, D 150-900 Hz (r 2.061-3.745 angstrom for 13C{27Al}).
+OUTSIDE = [
+    ("cq", {"fixed": True, "value": "10MHz"}, ["--fix", "cq=10MHz"],
      "fix cq=1e+07 lies outside the range the library lib.h5 tabulates for cq, [2e+06, 4e+06] Hz"),
-    ({"fixed": False, "value": "1MHz"}, "--start=cq=1MHz",
+    ("cq", {"fixed": False, "value": "1MHz"}, ["--free", "cq", "--start", "cq=1MHz"],
      "start cq=1e+06 lies outside the range the library lib.h5 tabulates for cq, [2e+06, 4e+06] Hz"),
-])
-def test_a_value_outside_the_library_is_the_fits_own_line_naming_the_field(page, library, tmp_path, row, option,
+    ("cq", {"fixed": False, "low": "1MHz", "high": "5MHz"}, ["--free", "cq", "--bound", "cq=1MHz:5MHz"],
+     "bounds cq=1e+06:5e+06 reaches beyond the range the library lib.h5 tabulates for cq, [2e+06, 4e+06] Hz"),
+    ("nu1", {"fixed": True, "value": "-30kHz"}, ["--fix", "nu1=-30kHz"],
+     "fix nu1=-30000 lies outside the range the library lib.h5 tabulates for nu1, [20000, 40000] Hz"),
+    ("D", {"fixed": False, "low": "100", "high": "1k"}, ["--bound", "D=100:1000"],
+     "bounds D=100:1000 reaches beyond the couplings the library lib.h5 tabulates, [150, 900] Hz"),
+    ("D", {"fixed": True, "value": "1kHz"}, ["--fix", "D=1000"],
+     "fix D=1000 lies outside the couplings the library lib.h5 tabulates, [150, 900] Hz"),
+    ("r", {"fixed": False, "low": "2", "high": "3"}, ["--bound", "r=2:3"],
+     "bounds r=2:3 reaches beyond the distances the library lib.h5 tabulates, [2.061, 3.745] angstrom"),
+]
+
+
+@pytest.mark.parametrize("name,row,options,words", OUTSIDE, ids=[" ".join(o) for _, _, o, _ in OUTSIDE])
+def test_a_value_outside_the_library_is_the_fits_own_line_naming_the_field(page, library, name, row, options,
                                                                            words, monkeypatch, capsys):
     upload_library(page, library)
-    page.library_rows[KEY]["cq"][0].value = row["fixed"]
-    page.library_rows[KEY]["cq"][1].value = row["value"]
+    widgets = page.library_rows[KEY].get(name) or page.rows[name]
+    for widget, key in zip(widgets, ("fixed", "value", "low", "high")):
+        if key in row:
+            widget.value = row[key]
     with pytest.raises(UserError) as err:
         run(page)
     assert page._said(str(err.value)) == words
-    # the command says the same with its own option names
+    # the command says the same line with its own option names
     monkeypatch.chdir(library.parent)
-    free = ["--free", "cq"] if not row["fixed"] else []
-    assert main(["fit", str(CURVE), "--library", "lib.h5", option, *free, "--no-files"]) == 2
-    option_words = words.replace("fix cq", "--fix cq").replace("start cq", "--start cq").replace(
-        "library lib.h5", "library lib.h5")
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "respdor: error: " + option_words
+    assert main(["fit", str(CURVE), "--library", "lib.h5", *options, "--no-files"]) == 2
+    cli = capsys.readouterr().err.strip().splitlines()[-1]
+    assert cli == "respdor: error: " + re.sub(r"^(fix|start|bounds) ", lambda m: {"fix": "--fix ", "start": "--start ",
+                                                                                 "bounds": "--bound "}[m[1]], words)
 
 
 # --- the fit, its notes and warnings, and the same fit outside the app ---------------------------------
