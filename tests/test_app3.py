@@ -264,26 +264,41 @@ def test_the_shown_command_line_and_code_give_the_numbers_of_the_page(page, libr
 
 
 # --- uploads that are not libraries: the page says what `respdor fit --library` says -------------------
-def _h5_of_something_else(path):
+def _h5(path, library=None, change=None):
+    """An HDF5 file: of something else (no library given), or a copy of the library changed by ``change(f)``."""
     import h5py
 
-    with h5py.File(path, "w") as f:
-        f["x"] = np.arange(3.0)
+    if library is None:
+        with h5py.File(path, "w") as f:
+            f["x"] = np.arange(3.0)
+        return
+    shutil.copy(library, path)
+    with h5py.File(path, "r+") as f:
+        change(f)
+
+
+def _drop(f, name):
+    del f[name]
 
 
 NOT_LIBRARIES = [
-    ("empty.h5", lambda p: p.write_bytes(b"")),
-    ("noise.h5", lambda p: p.write_bytes(bytes(range(256)) * 4)),
-    ("curve.h5", lambda p: p.write_bytes(CURVE.read_bytes())),  # a text file named .h5
-    ("other.h5", _h5_of_something_else),  # an HDF5 file, not a library
-    ("image.png", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))),
+    ("empty.h5", lambda p, lib: p.write_bytes(b"")),
+    ("noise.h5", lambda p, lib: p.write_bytes(bytes(range(256)) * 4)),
+    ("curve.h5", lambda p, lib: p.write_bytes(CURVE.read_bytes())),  # a text file named .h5
+    ("other.h5", lambda p, lib: _h5(p)),  # an HDF5 file, not a library
+    ("image.png", lambda p, lib: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))),
+    ("truncated.h5", lambda p, lib: p.write_bytes(lib.read_bytes()[: lib.stat().st_size // 2])),
+    # damaged libraries: a data set or an attribute missing, an attribute that is not what it should be
+    ("no_table.h5", lambda p, lib: _h5(p, lib, lambda f: _drop(f, "dSS0"))),
+    ("no_axes.h5", lambda p, lib: _h5(p, lib, lambda f: f.attrs.__delitem__("axes"))),
+    ("bad_axes.h5", lambda p, lib: _h5(p, lib, lambda f: f.attrs.__setitem__("axes", "cq, nu1"))),
 ]
 
 
 @pytest.mark.parametrize("name,make", NOT_LIBRARIES, ids=[n for n, _ in NOT_LIBRARIES])
-def test_an_upload_that_is_not_a_library_is_the_one_line_of_the_command(page, name, make, tmp_path, monkeypatch,
-                                                                         capsys):
-    make(tmp_path / name)
+def test_an_upload_that_is_not_a_library_is_the_one_line_of_the_command(page, library, name, make, tmp_path,
+                                                                         monkeypatch, capsys):
+    make(tmp_path / name, library)
     data = (tmp_path / name).read_bytes()
     monkeypatch.chdir(tmp_path)
     assert main(["fit", str(CURVE), "--library", name, "--no-files"]) == 2
