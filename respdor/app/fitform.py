@@ -218,14 +218,21 @@ def _py(value) -> str:
     return repr(value)
 
 
+def library_range(name, low, high) -> str:
+    """A tabulated parameter's range as a person writes it (``2-4 MHz``, ``500 kHz-4 MHz``, ``0-1``)."""
+    from ..library import format_value
+
+    low_text, high_text = format_value(name, low), format_value(name, high)
+    unit = high_text.partition(" ")[2]
+    if unit and low_text.endswith(" " + unit):
+        low_text = low_text[: -len(unit) - 1]
+    return f"{low_text}-{high_text}"
+
+
 def library_hint(name, parameter) -> str:
-    """What a library's parameter row says of it: its default and the range the library tabulates,
-    in the units a person writes (``default 3 MHz; 2-4 MHz in the library``)."""
+    """What a library's parameter row says of it: its default and the range the library tabulates
+    (``default 3 MHz; 2-4 MHz in the library``)."""
     from ..library import format_value
 
     default, (low, high) = parameter
-    unit = format_value(name, high).partition(" ")[2]
-    low_text, high_text = format_value(name, low), format_value(name, high)
-    if unit and low_text.endswith(" " + unit):
-        low_text = low_text[: -len(unit) - 1]
-    return f"default {format_value(name, default)}; {low_text}-{high_text} in the library"
+    return f"default {format_value(name, default)}; {library_range(name, low, high)} in the library"

@@ -13,7 +13,7 @@ import panel as pn
 
 from ..errors import UserError
 from .fitform import (FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow,
-                      library_hint)
+                      library_hint, library_range)
 from .seriesform import BUNDLED, BUNDLED_SETTINGS, CPMG, ORDERS, SeriesForm
 from .uploads import inside_start_folder, page_words, read_uploaded_curve, read_uploaded_library
 from .widgets import JobRunner, message
@@ -244,11 +244,11 @@ class FitPage:
         self.shape.value = key
         self._shape_chosen()
         lo, hi = shape.coupling_range_hz
-        axes = "; ".join(f"{n} {library_hint(n, p).partition('; ')[2].removesuffix(' in the library')}"
-                         for n, p in shape.parameters.items()) or "no tabulated parameter"
-        self.status.objects = [message("info", f"{path.name}: a curve library of {shape.nuclei[0]}{{{shape.nuclei[1]}}}"
-                                               f" over D {lo:g}-{hi:g} Hz, times up to {1e3 * shape.t_max_s:g} ms; "
-                                               f"{axes}")]
+        axes = "; ".join(f"{n} {library_range(n, *p[1])}" for n, p in shape.parameters.items())
+        pair = "{}{{{}}}".format(*shape.nuclei)
+        self.status.objects = [message("info", f"{path.name}: a curve library of {pair} over D {lo:g}-{hi:g} Hz, "
+                                               f"times up to {1e3 * shape.t_max_s:g} ms; "
+                                               f"{axes or 'no tabulated parameter'}")]
 
     def _shape_chosen(self, *events):
         """The rows of the chosen library's parameters (fixed at its default unless you free them)."""
