@@ -810,6 +810,10 @@ def library_info(path) -> dict:
         if f.attrs.get("format") != FORMAT:
             raise UserError(f"{path}: not a respdor library file")
         names = json.loads(f.attrs["axes"])
+        sizes = tuple(int(f["axes"][n].size) for n in names)
+        for table in ("dSS0", "S0", "S1"):  # the tables themselves, not only what the attributes say of them
+            if f[table].shape != sizes:
+                raise ValueError(f"the table {table} has shape {f[table].shape}, the axes {sizes}")
         info = {
             "path": str(path),
             "axes": {n: {"n": int(f["axes"][n].size), "min": float(f["axes"][n][0]), "max": float(f["axes"][n][-1]),

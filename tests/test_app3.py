@@ -304,6 +304,8 @@ def test_an_upload_that_is_not_a_library_is_the_one_line_of_the_command(page, li
     assert main(["fit", str(CURVE), "--library", name, "--no-files"]) == 2
     cli = capsys.readouterr().err.strip()
     assert cli.startswith("respdor: error: ") and "\n" not in cli and "Traceback" not in cli
+    assert main(["library", "info", name]) == 2  # the same reader, the same line
+    assert capsys.readouterr().err.strip() == cli
     page.library_upload.param.update(value=data, filename=name)
     lines = said(page)
     assert lines == [cli.removeprefix("respdor: error: ")] and lines[0].startswith(name + ": ")
