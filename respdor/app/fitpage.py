@@ -258,7 +258,9 @@ class FitPage:
             return
         if key not in self.library_rows:
             self.library_rows[key] = {name: self._library_row(name, p) for name, p in self.libraries[key][2].items()}
-        lines = [pn.Row(pn.pane.HTML(html.escape(f"{name} (library)"), width=110, margin=(10, 5)), *widgets)
+        # the hint (default and range) on its own line under the boxes: the form column is narrow
+        lines = [pn.Column(pn.Row(pn.pane.HTML(html.escape(f"{name} (library)"), width=110, margin=(10, 5)),
+                                  *widgets[:4]), widgets[4], margin=0)
                  for name, widgets in self.library_rows[key].items()]
         self.library_table.objects, self.library_table.visible = lines, True
 
@@ -269,8 +271,8 @@ class FitPage:
         return (w.Checkbox(name=f"fix {name}", value=True, width=70, css_classes=[f"fix-{name}"]),
                 w.TextInput(placeholder=unit, width=150, css_classes=[f"value-{name}"]),
                 w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90),
-                pn.pane.HTML(html.escape(library_hint(name, parameter)), margin=(10, 5),
-                             css_classes=[f"hint-{name}"]))
+                pn.pane.HTML(html.escape(library_hint(name, parameter)), margin=(0, 5, 6, 130), width=460,
+                             styles={"font-size": "0.85em", "color": "#555"}, css_classes=[f"hint-{name}"]))
 
     def _said(self, text):
         """A library line as the page says it: the upload's own name, the page's field names."""
