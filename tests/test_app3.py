@@ -261,6 +261,15 @@ def test_the_shown_command_line_and_code_give_the_numbers_of_the_page(page, libr
     assert [w.replace("bounds['nu1']", "--bound") for w in app["warnings"]] == \
         [w.replace("--bound nu1", "--bound") for w in cli["warnings"]]
     assert 22e3 <= app["nu1"]["value"] <= 38e3 and app["cq"]["value"] == 3.2e6
+    # exported where asked (inside the start folder), the document respdor fit --json writes
+    page.export_dir.value = "out"
+    page._export(None)
+    start = page.ctx.start
+    assert sorted(p.name for p in start.rglob("*")) == ["out", "respdor_13C27Al_synthetic_fit.json",
+                                                        "respdor_13C27Al_synthetic_fit.png",
+                                                        "respdor_13C27Al_synthetic_fit_curve.csv",
+                                                        "respdor_13C27Al_synthetic_fit_params.csv"]
+    assert _numbers(json.loads((start / "out" / "respdor_13C27Al_synthetic_fit.json").read_text())) == _numbers(cli)
 
 
 # --- uploads that are not libraries: the page says what `respdor fit --library` says -------------------
