@@ -165,6 +165,8 @@ def prepare_constraints(fix, bounds, initial, models, parameterization, labels=N
     fix, bounds, initial = dict(fix), {k: tuple(map(float, v)) for k, v in bounds.items()}, dict(initial)
     original = {"fix": dict(fix), "initial": dict(initial), "bounds": dict(bounds)}
     _check_values(fix, bounds, initial, labels)
+    if default_bounds is not None:
+        _check_bounds_in_table(bounds, models, labels, default_bounds)
     for name in fix:
         if _twin(name) in fix and _split(name)[1] in _GEOMETRY:
             raise UserError(f"{labels['fix']} {_show(name, fix[name])} and {labels['fix']} "
@@ -193,10 +195,51 @@ def _check_inside(fix, initial, bounds, original, models, labels, default_bounds
             bound = _original(original["bounds"], name)
             if bound:
                 where = f"{labels['bounds']} {_show(*bound)}"
+            elif _tabulated(base, _model(name, models)):
+                where = _table_words(base, _model(name, models), lo, hi)
             else:
                 unit = {"coupling_hz": " Hz", "distance_angstrom": " angstrom"}.get(base, "")
                 where = f"the default range of {SHORT_NAMES.get(base, base)}, [{lo:g}, {hi:g}]{unit}"
             raise UserError(f"{labels[kind]} {_show(*given)} lies outside {where}")
+
+
+def _model(name, models):
+    """The model of the curve a (possibly ``c1_``-prefixed) parameter belongs to."""
+    prefix = _split(name)[0]
+    return models[int(prefix[1:-1])] if prefix and int(prefix[1:-1]) < len(models) else models[0]
+
+
+def _tabulated(base, model) -> bool:
+    """True for D, r and the tabulated parameters of a curve library: the fit may not leave its table."""
+    if getattr(getattr(model, "shape", None), "parameters", None) is None:  # no library (formula, simulated)
+        return False
+    return base in _GEOMETRY or base in model.shape_parameters
+
+
+def _table_words(base, model, lo, hi):
+    """The range a library tabulates, in the words of a message (``the range the library x.h5 ...``)."""
+    from .library import PARAMETERS
+
+    what = model.shape.description
+    if base == "coupling_hz":
+        return f"the couplings the {what} tabulates, [{lo:g}, {hi:g}] Hz"
+    if base == "distance_angstrom":
+        return f"the distances the {what} tabulates, [{lo:.4g}, {hi:.4g}] angstrom"
+    unit = PARAMETERS.get(base, ("",))[0]
+    return f"the range the {what} tabulates for {base}, [{lo:g}, {hi:g}]{' ' + unit if unit else ''}"
+
+
+def _check_bounds_in_table(bounds, models, labels, default_bounds):
+    """A bound beyond what a library tabulates (a parameter's axis, its couplings) is refused: the fit
+    would ask the table for values it does not hold."""
+    for name, (lo, hi) in bounds.items():
+        base, model = _split(name)[1], _model(name, models)
+        if not _tabulated(base, model):
+            continue
+        t_lo, t_hi = default_bounds(base, model)
+        if not (lo >= t_lo - 1e-9 * abs(t_lo) and hi <= t_hi + 1e-9 * abs(t_hi)):
+            raise UserError(f"{labels['bounds']} {_show(name, (lo, hi))} reaches beyond "
+                            f"{_table_words(base, model, t_lo, t_hi)}")
 
 
 def _original(mapping, name):

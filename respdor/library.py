@@ -806,10 +806,14 @@ def library_info(path) -> dict:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise UserError(f"{path}: cannot open as HDF5 ({exc})") from None
-    with f:
+    with f, _damaged_as_user_error(path):
         if f.attrs.get("format") != FORMAT:
             raise UserError(f"{path}: not a respdor library file")
         names = json.loads(f.attrs["axes"])
+        sizes = tuple(int(f["axes"][n].size) for n in names)
+        for table in ("dSS0", "S0", "S1"):  # the tables themselves, not only what the attributes say of them
+            if f[table].shape != sizes:
+                raise ValueError(f"the table {table} has shape {f[table].shape}, the axes {sizes}")
         info = {
             "path": str(path),
             "axes": {n: {"n": int(f["axes"][n].size), "min": float(f["axes"][n][0]), "max": float(f["axes"][n][-1]),
@@ -826,6 +830,25 @@ def library_info(path) -> dict:
             "convergence": json.loads(f.attrs["convergence"]) if "convergence" in f.attrs else None,
         }
     return info
+
+
+class _damaged_as_user_error:
+    """A library file whose parts are missing or unreadable (an attribute, a data set, a table of the
+    wrong shape): one line naming the file instead of the reading code's KeyError or ValueError."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None or issubclass(kind, UserError) or not issubclass(
+                kind, (KeyError, ValueError, TypeError, IndexError, OSError, AttributeError)):
+            return False
+        why = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())[:120]
+        raise UserError(f"{self.path}: a damaged respdor library file ({why or type(exc).__name__}); build it "
+                        "again with 'respdor library build'") from None
 
 
 def sparse_check_warning(axes, interp_error, where):
@@ -906,7 +929,7 @@ class LibraryShape:
         if not info["complete"]:
             raise UserError(f"{path}: library incomplete ({info['points_done']} of {info['points']} points); "
                             "run the same 'respdor library build' again to finish it")
-        with h5py.File(path, "r") as f:
+        with _damaged_as_user_error(path), h5py.File(path, "r") as f:
             shape = _shape_from_open(f)
         shape.description = f"library {Path(path).name}"
         shape.interp_error = info["interp_error"]

@@ -92,6 +92,13 @@ def parse_length(text, option="distance", default_unit="a", signed=False):
     return _parse(text, _LENGTH, default_unit, option, "distance", signed)
 
 
+#: Fit parameters whose values may carry a unit, by the fitter's names, and the parser of each: a
+#: bare number is in Hz (D and the library's cq, nu1), angstrom (r, width) or s (the library's
+#: saturation length). Used by ``respdor fit --fix/--bound/--start`` and the app's parameter table.
+PARAMETER_UNITS = {"coupling_hz": parse_frequency, "distance_angstrom": parse_length, "width_angstrom": parse_length,
+                   "cq": parse_frequency, "nu1": parse_frequency, "length": parse_time}
+
+
 def parse_larmor(text, option="--larmor", default_unit="hz"):
     """Observe frequency in Hz and whether the unit was explicit, refused outside
     :data:`spinsim.plausibility.RANGES` ``["larmor"]`` with the unit the number was probably meant in.

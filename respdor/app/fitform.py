@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ..units import parse_frequency, parse_length
+from ..units import PARAMETER_UNITS, parse_frequency, parse_length
 
 __all__: list = []
 
@@ -34,7 +34,8 @@ TIME_UNITS = ("", "s", "ms", "us")
 #: How the page names the arguments of respdor.fit and read_curve in its messages: its own fields.
 FIELD_NAMES = {"observe": "Observed nucleus", "partner": "Partner", "experiment": "Model", "transfer": "Transfer",
                "sequence": "Sequence", "mas_rate_hz": "MAS rate", "time_unit": "Time unit", "fix": "fix",
-               "bounds": "bounds", "initial": "start", "free": "fix", "parameterization": "Fit"}
+               "bounds": "bounds", "initial": "start", "free": "fix", "parameterization": "Fit",
+               "library": "library"}
 
 
 #: Python argument names that library messages mention, as the pages name their fields.
@@ -86,6 +87,11 @@ class FitForm:
     mas: str = ""
     simulate_spec: str = ""
     simulate_label: str = ""
+    #: a curve library as the shape: the file read on the server, how the command names it, and its
+    #: parameters as :attr:`respdor.library.LibraryShape.parameters` gives them (name -> (default, (low, high)))
+    library: str = ""
+    library_label: str = ""
+    library_parameters: dict = field(default_factory=dict)
     rows: dict = field(default_factory=dict)
     intervals: bool = True
     mcmc_steps: str = ""
@@ -97,7 +103,7 @@ class FitForm:
         """(fix, start, bounds, free) as ``respdor.fit`` takes them, values in Hz / angstrom; each
         value checked here, a mistake named by its field (``fix r: cannot read 'abc' as a distance``)."""
         fix, start, bounds, free = {}, {}, {}, []
-        for name, *_ in PARAMETERS:
+        for name in [p[0] for p in PARAMETERS] + list(self.library_parameters):
             row = self._row(name)
             if row.fixed and row.value.strip():
                 fix[name] = value_of(name, row.value, f"fix {name}")
@@ -125,6 +131,8 @@ class FitForm:
                 "fix": fix, "start": start, "bounds": bounds, "free": free, "intervals": self.intervals}
         if self.simulate_spec:
             args["simulate_spec"] = self.simulate_spec
+        if self.library:
+            args["library"] = self.library
         if self.mcmc_steps.strip():
             args["mcmc"] = True
             try:
@@ -144,9 +152,11 @@ class FitForm:
         for key, option in (("observe", "--observe"), ("partner", "--partner"), ("experiment", "--model"),
                             ("sequence", "--sequence"), ("transfer", "--transfer"),
                             ("parameterization", "--parameterization"), ("time_unit", "--time-unit"),
-                            ("mas_rate_hz", "--mas"), ("simulate_spec", "--simulate")):
+                            ("mas_rate_hz", "--mas"), ("simulate_spec", "--simulate"), ("library", "--library")):
             if key == "simulate_spec" and key in args:
                 words += [option, self.simulate_label]
+            elif key == "library" and key in args:
+                words += [option, self.library_label]
             elif key in args:
                 words += [option, _plain(args[key]) if isinstance(args[key], float) else str(args[key])]
         for name, value in args.get("fix", {}).items():
@@ -170,17 +180,23 @@ class FitForm:
         args["curves"] = self.label
         if "simulate_spec" in args:
             args["simulate_spec"] = self.simulate_label
+        if "library" in args:
+            args["library"] = self.library_label
         text = ", ".join(f"{k}={_py(v)}" for k, v in args.items())
         return f"import respdor\n\nresult = respdor.fit({text})\nprint(result.report())\n"
 
 
 def value_of(name, text, field_name) -> float:
-    """A parameter value typed in the form, in the fit's unit (Hz for D, angstrom for r and width)."""
-    kind = _KIND[name]
+    """A parameter value typed in the form, in the fit's unit (Hz for D, angstrom for r and width; a
+    library's parameters as ``respdor fit --fix cq=3MHz`` reads them: SI, units allowed, signed)."""
+    kind = _KIND.get(name)
     if kind == "frequency":
         return parse_frequency(text, field_name)[0]
     if kind == "length":
         return parse_length(text, field_name)[0]
+    if kind is None and name in PARAMETER_UNITS:
+        # signed, as on the command line: the fit's physics check judges the sign and names the field
+        return PARAMETER_UNITS[name](text.strip(), field_name, signed=True)[0]
     try:
         return float(text)
     except ValueError:
@@ -200,3 +216,23 @@ def _py(value) -> str:
     if isinstance(value, float):
         return repr(value)
     return repr(value)
+
+
+def library_range(name, low, high) -> str:
+    """A tabulated parameter's range as a person writes it (``2-4 MHz``, ``500 kHz-4 MHz``, ``0-1``)."""
+    from ..library import format_value
+
+    low_text, high_text = format_value(name, low), format_value(name, high)
+    unit = high_text.partition(" ")[2]
+    if unit and low_text.endswith(" " + unit):
+        low_text = low_text[: -len(unit) - 1]
+    return f"{low_text}-{high_text}"
+
+
+def library_hint(name, parameter) -> str:
+    """What a library's parameter row says of it: its default and the range the library tabulates
+    (``default 3 MHz; 2-4 MHz in the library``)."""
+    from ..library import format_value
+
+    default, (low, high) = parameter
+    return f"default {format_value(name, default)}; {library_range(name, low, high)} in the library"

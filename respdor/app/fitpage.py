@@ -12,9 +12,10 @@ from pathlib import Path
 import panel as pn
 
 from ..errors import UserError
-from .fitform import FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow
+from .fitform import (FIELD_NAMES, MODELS, PARAMETERS, SEQUENCES, TIME_UNITS, TRANSFERS, FitForm, ParameterRow,
+                      library_hint, library_range)
 from .seriesform import BUNDLED, BUNDLED_SETTINGS, CPMG, ORDERS, SeriesForm
-from .uploads import inside_start_folder, page_words, read_uploaded_curve
+from .uploads import inside_start_folder, page_words, read_uploaded_curve, read_uploaded_library
 from .widgets import JobRunner, message
 
 __all__: list = []
@@ -57,6 +58,15 @@ class FitPage:
         self.shapes = {"analytical formula": ("", "")}
         self.shapes.update({f"simulated: {n} (bundled spec)": (str(self.ctx.example(n)), f"data/{n}") for n in SPECS})
         self.shape = w.Select(name="Curve shape", options=list(self.shapes), width=360, css_classes=["shape-select"])
+        #: curve libraries uploaded in this tab: shape key -> (file on the server, its name, its parameters)
+        self.libraries = {}
+        self.library_upload = w.FileInput(name="Upload a curve library (.h5, made by respdor library build)",
+                                          multiple=False, width=360, css_classes=["library-upload"])
+        self.library_upload.param.watch(self._library_uploaded, ["value", "filename"])
+        #: the parameter rows of each library (kept when another shape is chosen and back)
+        self.library_rows = {}
+        self.library_table = pn.Column(visible=False, css_classes=["library-rows"])
+        self.shape.param.watch(self._shape_chosen, "value")
         self.parameterization = w.Select(name="Fit", options={"D (derive r)": "coupling", "r (derive D)": "distance"},
                                          width=130)
         self.intervals = w.Checkbox(name="profile intervals (68 / 95 %)", value=True, css_classes=["intervals"])
@@ -128,10 +138,13 @@ class FitPage:
         curve file ``respdor integrate`` writes (its times in s: no time unit, no MAS rate)."""
         series = self.read_series()
         path, label = (("", series.curve_name()) if series else self.curves[self.curve.value])
+        library, library_label, parameters = self.libraries.get(self.shape.value, ("", "", {}))
+        widgets = dict(self.rows, **self.library_rows.get(self.shape.value, {}))
         rows = {name: ParameterRow(fixed=fix.value, value=value.value, low=low.value, high=high.value)
-                for name, (fix, value, low, high) in self.rows.items()}
+                for name, (fix, value, low, high, *_) in widgets.items()}
         spec, spec_label = self.shapes[self.shape.value]
         return FitForm(curve=path, label=label, simulate_spec=spec, simulate_label=spec_label,
+                       library=library, library_label=library_label, library_parameters=parameters,
                        observe=self.observe.value, partner=self.partner.value,
                        model=self.model.value, sequence=self.sequence.value, transfer=self.transfer.value,
                        parameterization=self.parameterization.value, mcmc_steps=self.mcmc.value,
@@ -158,8 +171,8 @@ class FitPage:
         form = pn.Column(
             pn.pane.Markdown("### Curve"), self.curve, self.upload, pn.Row(self.time_unit, self.mas), self.series_box,
             pn.pane.Markdown("### Nuclei and model"), pn.Row(self.observe, self.partner),
-            pn.Row(self.model, self.sequence, self.transfer, self.parameterization), self.shape,
-            pn.pane.Markdown("### Parameters"), self._table(), self.intervals, self.mcmc,
+            pn.Row(self.model, self.sequence, self.transfer, self.parameterization), self.shape, self.library_upload,
+            pn.pane.Markdown("### Parameters"), self._table(), self.library_table, self.intervals, self.mcmc,
             self.runner.view(), width=620)
         results = pn.Column(
             pn.Row(self.figure, self.profile), self.corner, self.warnings, self.report,
@@ -209,6 +222,58 @@ class FitPage:
         self.curve.value = key
         self.status.objects = [message("info", f"{name}: Bruker series {label}; it is integrated when you click Fit")]
 
+    def _library_uploaded(self, *events):
+        """A curve library: kept in the private folder and opened now, as ``respdor fit --library``
+        opens it (a file that is not a complete library is named in the one line the command prints);
+        then offered and chosen as the curve shape, its parameters as rows of the table."""
+        self.status.objects = []
+        if self.library_upload.filename is None:
+            return
+        try:
+            path = self.ctx.uploads.save(self.library_upload.filename or "library.h5",
+                                         self.library_upload.value or b"")
+            shape = read_uploaded_library(self.ctx.uploads, path)
+        except UserError as exc:
+            self.status.objects = [message("danger", str(exc))]
+            return
+        key = f"library: {path.name} (uploaded)"
+        self.libraries[key] = (str(path), path.name, shape.parameters)
+        self.library_rows.pop(key, None)  # a new file under the same name: its own rows
+        self.shapes[key] = ("", "")
+        self.shape.options = list(self.shapes)
+        self.shape.value = key
+        self._shape_chosen()
+        lo, hi = shape.coupling_range_hz
+        axes = "; ".join(f"{n} {library_range(n, *p[1])}" for n, p in shape.parameters.items())
+        pair = "{}{{{}}}".format(*shape.nuclei)
+        self.status.objects = [message("info", f"{path.name}: a curve library of {pair} over D {lo:g}-{hi:g} Hz, "
+                                               f"times up to {1e3 * shape.t_max_s:g} ms; "
+                                               f"{axes or 'no tabulated parameter'}")]
+
+    def _shape_chosen(self, *events):
+        """The rows of the chosen library's parameters (fixed at its default unless you free them)."""
+        key = self.shape.value
+        if key not in self.libraries:
+            self.library_table.objects, self.library_table.visible = [], False
+            return
+        if key not in self.library_rows:
+            self.library_rows[key] = {name: self._library_row(name, p) for name, p in self.libraries[key][2].items()}
+        # the hint (default and range) on its own line under the boxes: the form column is narrow
+        lines = [pn.Column(pn.Row(pn.pane.HTML(html.escape(f"{name} (library)"), width=110, margin=(10, 5)),
+                                  *widgets[:4]), widgets[4], margin=0)
+                 for name, widgets in self.library_rows[key].items()]
+        self.library_table.objects, self.library_table.visible = lines, True
+
+    @staticmethod
+    def _library_row(name, parameter):
+        w = pn.widgets
+        unit = {"cq": "e.g. 3MHz", "nu1": "e.g. 30kHz", "length": "e.g. 200us"}.get(name, "value")
+        return (w.Checkbox(name=f"fix {name}", value=True, width=70, css_classes=[f"fix-{name}"]),
+                w.TextInput(placeholder=unit, width=150, css_classes=[f"value-{name}"]),
+                w.TextInput(placeholder="low", width=90), w.TextInput(placeholder="high", width=90),
+                pn.pane.HTML(html.escape(library_hint(name, parameter)), margin=(0, 5, 6, 130), width=460,
+                             styles={"font-size": "0.85em", "color": "#555"}, css_classes=[f"hint-{name}"]))
+
     def _said(self, text):
         """A library line as the page says it: the upload's own name, the page's field names."""
         return page_words(self.ctx.uploads, text)
@@ -254,7 +319,8 @@ class FitPage:
 
     def _named(self, line):
         """A line with the files named as the command line names them (not their place on the server)."""
-        for path, label in ((self.form.simulate_spec, self.form.simulate_label), (self.form.curve, self.form.label)):
+        for path, label in ((self.form.simulate_spec, self.form.simulate_label),
+                            (self.form.library, self.form.library_label), (self.form.curve, self.form.label)):
             if path:
                 line = line.replace(path, label)
         return self.ctx.uploads.as_user_sees(line)
@@ -265,7 +331,8 @@ class FitPage:
     def _export(self, event):
         try:
             folder = inside_start_folder(self.export_dir.value, self.ctx.start)
-            written = export_fit(self.result, folder, Path(self.form.label).stem, [self.form.curve])
+            inputs = [p for p in (self.form.curve, self.form.simulate_spec, self.form.library) if p]
+            written = export_fit(self.result, folder, Path(self.form.label).stem, inputs)
         except UserError as exc:
             self.export_status.objects = [message("danger", str(exc))]
             return

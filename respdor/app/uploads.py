@@ -170,6 +170,21 @@ def read_uploaded_curve(folder: UploadFolder, path, time_unit=None, mas_rate_hz=
     return curve, [f"read {name}: {len(curve.time_s)} points"] + [f"read {name}: {n}" for n in curve.notes]
 
 
+def read_uploaded_library(folder: UploadFolder, path):
+    """The curve library of an upload (:class:`respdor.library.LibraryShape`), opened as ``respdor fit
+    --library`` opens it; a file that is not a complete library (empty, binary, an HDF5 file of
+    something else, h5py missing) raises :class:`UserError` with the line the command prints, naming
+    the upload as the user named it."""
+    try:
+        from ..library import LibraryShape
+    except ImportError:
+        raise UserError("library: simulated libraries are not available in this installation") from None
+    try:
+        return LibraryShape.open(path)
+    except UserError as exc:
+        raise UserError(page_words(folder, exc)) from None
+
+
 def page_words(folder: UploadFolder, text) -> str:
     """A library line as a page says it: an upload named as the user named it, the page's field names
     for the Python arguments the line mentions."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..units import MAX_ABS_OPTION, plausible, parse_frequency, parse_length, parse_time
+from ..units import MAX_ABS_OPTION, PARAMETER_UNITS, plausible, parse_frequency, parse_time
 from ..workload import add_allow_long
 
 #: How library messages name the arguments of respdor.fit: the options of this command. Words that
@@ -190,18 +190,12 @@ def _canonical(name, option, extra=()):
     return canonical_name(name, option, extra)
 
 
-#: Parameters whose values may carry a unit ("cq=3MHz", "D=0.5kHz", "r=0.25nm") and the unit of a
-#: bare number: D in Hz, r and width in angstrom, the library's parameters in SI.
-_UNIT_KIND = {"cq": parse_frequency, "nu1": parse_frequency, "length": parse_time,
-              "coupling_hz": parse_frequency, "distance_angstrom": parse_length, "width_angstrom": parse_length}
-
-
 def _base(name):
     return name.split("_", 1)[1] if name[:1] == "c" and name[1:2].isdigit() else name
 
 
 def _tabulated_value(name, text, option):
-    parse = _UNIT_KIND.get(_base(name))
+    parse = PARAMETER_UNITS.get(_base(name))
     # signed: the sign is judged by the constraints' physics check, which names the parameter
     return parse(text.strip(), option, signed=True)[0] if parse else float(text)
 

@@ -162,7 +162,7 @@ def fit(curves, observe=None, partner=None, *, experiment="respdor", transfer=No
     mas_rate_hz = _checked_value(mas_rate_hz, "mas_rate", names["mas_rate_hz"])
     curves = _read_curves(curves, time_unit, mas_rate_hz)
     unused = _unused_arguments(curves, time_unit, mas_rate_hz, sequence, names)
-    shape, shape_nuclei, shape_name = _shape(simulate_spec, library, names)
+    shape, shape_nuclei, shape_name = _shape(simulate_spec, library, names, curves)
     unused += _unused_with_shape(shape_name, experiment, transfer, sequence, pulse_length_s, names)
     nuclei = _nuclei(curves, observe, partner, shape_nuclei, shape_name, names, report)
     models = _models(nuclei, sequence, pulse_length_s, mas_rate_hz, names, experiment=experiment, transfer=transfer,
@@ -324,8 +324,9 @@ def _refuse_same_file(files):
         seen[key] = f
 
 
-def _shape(simulate_spec, library, names):
-    """(library shape or None, (observed, partner) of the spec or library or None, how to name it)."""
+def _shape(simulate_spec, library, names, curves=()):
+    """(library shape or None, (observed, partner) of the spec or library or None, how to name it); a
+    library whose times end before those of ``curves`` is refused."""
     if library is not None and simulate_spec is not None:
         raise UserError(f"give {names['simulate']} or {names['library']}, not both")
     if library is not None:
@@ -338,6 +339,7 @@ def _shape(simulate_spec, library, names):
             label, library = f"{names['library']} {library}", LibraryShape.open(library)
         else:
             label = f"{names['library']} {library.path}" if getattr(library, "path", None) else library.description
+        _check_library_times(curves, library, label)
         return library, getattr(library, "nuclei", None), label
     if simulate_spec is None:
         return None, None, None
@@ -352,6 +354,17 @@ def _shape(simulate_spec, library, names):
     if not sp.system.dipolar:
         raise UserError(f"{simulate_spec}: the spec has no [[dipolar]] coupling to fit")
     return None, spec_nuclei(sp), f"{names['simulate']} {simulate_spec}"
+
+
+def _check_library_times(curves, shape, shape_name):
+    """A library tabulates times up to its t_max only: a later point is refused (it would be extrapolated)."""
+    t_max = getattr(shape, "t_max_s", None)
+    for curve in curves if t_max else ():
+        last = float(np.max(curve.time_s))
+        if last > t_max * (1 + 1e-9):
+            raise UserError(f"{curve.source or curve.label}: recoupling times up to {1e3 * last:g} ms, but "
+                            f"{shape_name} tabulates times up to {1e3 * t_max:g} ms; leave out the later points "
+                            "or build the library with a longer --t-max")
 
 
 def _per_file(values, n, name):
