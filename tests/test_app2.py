@@ -272,3 +272,40 @@ def test_a_zipped_1d_upload_is_offered_and_a_zipped_series_is_named_as_not_a_1d(
         assert str(folder.path) not in page.report.object
     finally:
         folder.remove()
+
+
+def test_closing_a_tab_cancels_the_work_it_left_running(tmp_path, monkeypatch):
+    """The page registers with its session: when the session ends (the tab closed), each page's running
+    job is asked to stop (at its next step), as Cancel asks it."""
+    pytest.importorskip("panel")
+    import panel as pn
+    from bokeh.document import Document
+
+    from respdor.app import serve, widgets
+    from respdor.app.uploads import UploadFolder
+
+    runners, build = [], widgets.JobRunner.__init__
+
+    def remembered(self, *args, **kw):
+        build(self, *args, **kw)
+        runners.append(self)
+
+    monkeypatch.setattr(widgets.JobRunner, "__init__", remembered)
+    doc, previous = Document(), pn.state.curdoc
+    pn.state.curdoc = doc
+    try:
+        serve.page(serve.AppContext(tmp_path, UploadFolder()))
+    finally:
+        pn.state.curdoc = previous
+    (ended,) = doc.session_destroyed_callbacks
+
+    class Running:
+        cancelled = False
+
+        def cancel(self):
+            self.cancelled = True
+
+    for runner in runners:
+        runner.job = Running()
+    ended(None)
+    assert len(runners) == 5 and all(runner.job.cancelled for runner in runners)

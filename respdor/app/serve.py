@@ -42,7 +42,29 @@ def page(context=None):
     pages = [("Fit", FitPage(context)), ("Plan", PlanPage(context)), ("Structure", StructurePage(context)),
              ("Simulate", SimulatePage(context)), ("Spectra", SpectraPage(context))]
     tabs = pn.Tabs(*((name, p.view()) for name, p in pages), dynamic=False)
+    _cancel_when_the_tab_closes([p.runner for _, p in pages])
     return pn.Column(pn.pane.Markdown(f"## {TITLE}: REDOR / RESPDOR distances"), tabs, sizing_mode="stretch_width")
+
+
+def _cancel_when_the_tab_closes(runners):
+    """Work still running when its tab is closed is cancelled as the tab's session ends (a second or
+    two later, see :data:`SESSION_LIFETIME_MS`), not left to run for no one."""
+    doc = pn.state.curdoc
+    if doc is None:  # no server session (built outside one): nothing ends it
+        return
+
+    def cancel(session_context):
+        for runner in runners:
+            if runner.job is not None:
+                runner.job.cancel()
+
+    doc.on_session_destroyed(cancel)
+
+
+#: A closed tab's session (and its running work) ends after this long without a connection; the
+#: server looks every :data:`SESSION_LIFETIME_MS` too (Bokeh's defaults, 15 and 17 s, are for
+#: servers with many users; a reload opens a new session anyway).
+SESSION_LIFETIME_MS = 2000
 
 
 def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
@@ -59,7 +81,8 @@ def serve(host="127.0.0.1", port=5006, show=True, start=None, ready=None):
     try:
         server = pn.serve({"/": lambda: page(context)}, address=host, port=port, show=False, start=False,
                           title=TITLE, websocket_origin=origins, websocket_max_message_size=64 * 1024 * 1024,
-                          verbose=False)
+                          verbose=False, check_unused_sessions=SESSION_LIFETIME_MS,
+                          unused_session_lifetime=SESSION_LIFETIME_MS)
         stopped = _stop_on_ctrl_c(server.io_loop)
         _quiet_when_a_tab_goes_away(server.io_loop.asyncio_loop)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{server.port}/"
