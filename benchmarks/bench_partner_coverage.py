@@ -40,12 +40,16 @@ def main():
         start = time.process_time()
         fit = fit_two_partners(curve, "13C", "27Al", progress=False)
         cpu += time.process_time() - start
+        held = {}
         for name, value in truth.items():
             lo, hi = fit.parameters[name].ci95
-            hits[name] += (lo is None or lo <= value) and (hi is None or value <= hi)
+            held[name] = (lo is None or lo <= value) and (hi is None or value <= hi)
+            hits[name] += held[name]
         undetermined += fit.parameters["angle_deg"].determined is False
         print(f"replicate {k + 1}: D1 {fit.value('coupling_1_hz'):.0f} Hz {fit.parameters['coupling_1_hz'].ci95}, "
-              f"D2 {fit.value('coupling_2_hz'):.0f} Hz, f {fit.value('fraction'):.3f}", flush=True)
+              f"D2 {fit.value('coupling_2_hz'):.0f} Hz, f {fit.value('fraction'):.3f}; 95 % interval holds the truth: "
+              + ", ".join(f"{n} {'yes' if h else 'NO'}" for n, h in held.items())
+              + f"; so far {', '.join(f'{n} {v}/{k + 1}' for n, v in hits.items())}", flush=True)
     n = args.replicates
     print(f"truth D1 = D2 = {d:.1f} Hz, f = 0.30; sigma {args.sigma}, {n} replicates, "
           f"{cpu / n:.1f} CPU s per fit with intervals")
