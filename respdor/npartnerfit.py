@@ -39,8 +39,8 @@ import numpy as np
 
 from .errors import FitWarning, UserError, warn
 from .multipartner import partners_dephasing, powder_error, vector_geometry
-from .partnerfit import (_PROFILE_EVALUATIONS, _PROFILE_FIT, WORKING_POWDER, Estimate, TwoPartnerFit, _adequacy_warning,
-                         _best_fraction, _Problem, fit_two_partners)
+from .partnerfit import (_PROFILE_EVALUATIONS, _PROFILE_FIT, WORKING_POWDER, Estimate, TwoPartnerFit, _best_fraction,
+                         _Problem, fit_two_partners)
 
 __all__ = ["fit_partners", "PartnersFit", "GEOMETRIES", "uncorrelated_dephasing", "partner_vectors", "angle_names"]
 
@@ -321,11 +321,24 @@ def _determination_warnings(problem, estimates, warns):
              "allowed range", FitWarning, into=warns)
 
 
+def _adequacy_warning(problem, chisqr, nfree, warns):
+    """chi^2 test of the best n-partner curve against the measured errors."""
+    from scipy import stats
+
+    from .adequacy import P_VALUE_WARN
+
+    if problem.weighted and nfree > 0:
+        p = float(stats.chi2.sf(chisqr, nfree))
+        if p < P_VALUE_WARN:
+            warn(f"chi2 = {chisqr:.4g} for {nfree} degrees of freedom: p = {p:.2g}: {problem.n} {problem.kind} "
+                 "partners do not describe the data within their stated errors either", FitWarning, into=warns)
+
+
 def _check(curve, n, geometry, fraction):
     if geometry not in GEOMETRIES:
-        raise UserError(f"geometry {geometry!r}: choose one of {', '.join(GEOMETRIES)}")
+        raise UserError(f"geometry={geometry!r}: choose one of {', '.join(GEOMETRIES)}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_PARTNERS:
-        raise UserError(f"partners: {n!r}; give a whole number from 2 to {MAX_PARTNERS}")
+        raise UserError(f"n={n!r}: give a whole number of partners from 2 to {MAX_PARTNERS}")
     if fraction is not None and not 0.0 < float(fraction) <= 1.0:
         raise UserError(f"fraction must lie in (0, 1], got {fraction}")
     k = (1 if geometry == "equivalent" else n) + (2 * n - 3 if geometry == "general" else 0) + 1
