@@ -26,7 +26,8 @@ Couplings are fitted as D1 and the ratios D_k / D_(k-1) in [0, 1] (the ordering 
 bounds, as the two-partner fit does); distances follow as r = (dr3 / D)^(1/3). Starts: a coarse
 grid of D1, ratio patterns and a few fixed geometries, chi^2 ranked with the fraction solved
 linearly; Levenberg-Marquardt from the best three. Intervals are chi^2 profiles of every
-parameter with all others re-fitted; the parameters whose 95 % interval spans their whole range are
+parameter with all others re-fitted (an angle's on :data:`ANGLE_GRID` points over its range, its
+interval ends to a grid step); the parameters whose 95 % interval spans their whole range are
 named, one line for the couplings and one for the angles.
 """
 
@@ -39,13 +40,20 @@ import numpy as np
 
 from .errors import FitWarning, UserError, warn
 from .multipartner import partners_dephasing, powder_error, vector_geometry
-from .partnerfit import (_PROFILE_EVALUATIONS, _PROFILE_FIT, WORKING_POWDER, Estimate, TwoPartnerFit, _best_fraction,
+from .partnerfit import (_PROFILE_FIT, WORKING_POWDER, Estimate, TwoPartnerFit, _best_fraction,
                          _Problem, fit_two_partners)
 
-__all__ = ["fit_partners", "PartnersFit", "GEOMETRIES", "uncorrelated_dephasing", "partner_vectors", "angle_names"]
+__all__ = ["fit_partners", "PartnersFit", "GEOMETRIES", "ANGLE_GRID", "MAX_PARTNERS", "PROFILE_EVALUATIONS",
+           "uncorrelated_dephasing", "partner_vectors", "angle_names"]
 
 #: The partner models of :func:`fit_partners`.
 GEOMETRIES = ("general", "uncorrelated", "equivalent")
+#: Curve evaluations of the profiles per P (P - 1), P the fitted parameters (each profile re-fits P - 1):
+#: measured 83 000 and 150 000 for three partners (P = 7; benchmarks/bench_npartners.py, 16 points to
+#: 3 ms, and the bundled curve); the estimate said before the profiles start spans this range.
+PROFILE_EVALUATIONS = (1300, 5300)
+#: Points of the grid over each angle's range on which its profile is evaluated.
+ANGLE_GRID = 10
 #: Most partners a fit accepts (each adds a coupling and, with a rigid geometry, two angles).
 MAX_PARTNERS = 6
 
@@ -252,7 +260,11 @@ def _profile_one(problem, best, name, nfree, chisqr):
     from .profile import profile
 
     pivot = int(name.split("_")[1]) if name.startswith("coupling_") else 1
-    return profile(_params(problem, best, pivot), lambda p: problem.residual(_values(problem, p)), name,
+    tops = dict(problem.angles)
+    # an angle is seldom determined: a grid over its range finds that with a tenth of the re-fits
+    # root finding spends on a flat profile (its interval ends then to a grid step)
+    grid = np.linspace(0.0, tops[name], ANGLE_GRID) if name in tops else None
+    return profile(_params(problem, best, pivot), lambda p: problem.residual(_values(problem, p)), name, grid=grid,
                    sigma_known=problem.weighted, nfree=nfree, chi2_best=chisqr, refit=True, rtol=1e-3,
                    fit_kws=_PROFILE_FIT)
 
@@ -301,15 +313,23 @@ def _announce_profiles(problem, best, progress):
         problem.residual(best)
     each = (time.process_time() - start) / 3
     n_par = len(_allowed(problem))
-    # the two-partner profiles (4 parameters, 3 re-fitted) took _PROFILE_EVALUATIONS; each re-fit costs
-    # about as many evaluations per step as it has free parameters
-    lo, hi = (n / 4.0 * n_par * (n_par - 1) / 3.0 * each / 60.0 for n in _PROFILE_EVALUATIONS)
+    lo, hi = (n * n_par * (n_par - 1) * each / 60.0 for n in PROFILE_EVALUATIONS)
     as_progress(progress).note(f"profile intervals of {n_par} parameters: about {lo:.2g}-{hi:.2g} CPU minutes "
-                               f"({each * 1e3:.2g} ms per curve evaluation)")
+                               f"({each * 1e3:.2g} ms per curve evaluation; twice that if a profile finds a better "
+                               "fit, which is then profiled again)")
 
 
 def _determination_warnings(problem, estimates, warns):
-    """One line per group (couplings, angles, fraction) of parameters the curve leaves undetermined."""
+    """One line per group (couplings, angles, fraction) of parameters the curve leaves undetermined,
+    and one naming the partners whose coupling may be zero (the curve does not need them)."""
+    absent = [k for k in range(2, problem.n_couplings + 1) if estimates[f"coupling_{k}_hz"].determined is not None
+              and estimates[f"coupling_{k}_hz"].ci95[0] is None]
+    if absent:
+        bounds = ", ".join(f"r{k} > {estimates[f'distance_{k}_angstrom'].ci95[0]:.3g} A" for k in absent
+                           if estimates[f"distance_{k}_angstrom"].ci95[0] is not None)
+        warn(f"the curve does not need partner{'s' if len(absent) > 1 else ''} {', '.join(map(str, absent))}: "
+             f"{'their couplings' if len(absent) > 1 else 'its coupling'} may be zero within 95 %"
+             + (f"; only lower bounds on the distance: {bounds}" if bounds else ""), FitWarning, into=warns)
     groups = (("couplings", [f"coupling_{k}_hz" for k in range(1, problem.n_couplings + 1)]),
               ("geometry", [name for name, _ in problem.angles]), ("fraction", ["fraction"]))
     for label, names in groups:

@@ -119,6 +119,8 @@ def test_three_partner_fit_of_the_one_partner_curve_names_what_it_cannot_determi
         assert fit.parameters[f"coupling_{k}_hz"].ci95[0] is None
         assert fit.parameters[f"distance_{k}_angstrom"].ci95[1] is None
     assert fit.n_free_parameters == 4 and fit.powder == "closed form"
+    said = [w for w in fit.warnings if "does not need partners 2, 3" in w]
+    assert len(said) == 1 and "r2 > " in said[0] and "r3 > " in said[0]
 
 
 def test_equivalent_partners_have_one_coupling():
