@@ -112,18 +112,39 @@ def test_three_partner_fit_reproduces_an_exact_curve():
     assert back.n_partners == 3 and back.summary() == fit.summary()
 
 
-def test_three_partner_fit_of_the_one_partner_curve_names_what_it_cannot_determine():
-    """The bundled curve (one 27Al, D = 503 Hz, f = 0.24): uncorrelated partners with intervals find
-    D1 near 503 Hz and the two extra partners' couplings open towards zero."""
-    fit = fit_partners(_bundled(), "13C", "27Al", 3, geometry="uncorrelated", progress=False)
+def test_three_partner_fit_of_a_one_partner_curve_names_what_it_cannot_determine():
+    """13C{31P} REDOR made with one 31P at 2.6 A (f 0.3, sigma 0.01, 16 points to 6 ms): the
+    three-partner fit finds D1 and f, says in one line that partners 2 and 3 are not needed and in
+    one line that no angle is determined."""
+    model = CurveModel("13C", "31P", experiment="redor")
+    t = np.linspace(6e-3 / 16, 6e-3, 16)
+    d = model.dr3 / 2.6**3
+    y = 0.3 * model.normalised(t, d) + np.random.default_rng(2).normal(0, 0.01, t.size)
+    fit = fit_partners(DephasingCurve(t, y, sigma=np.full(t.size, 0.01)), "13C", "31P", 3, experiment="redor",
+                       progress=False)
     d1 = fit.parameters["coupling_1_hz"]
-    assert d1.determined and d1.ci95[0] < 503.0 < d1.ci95[1]
+    assert d1.determined and d1.ci95[0] < d < d1.ci95[1] and d1.ci95[1] - d1.ci95[0] < 0.2 * d
+    assert fit.parameters["fraction"].ci95[0] < 0.3 < fit.parameters["fraction"].ci95[1]
     for k in (2, 3):  # no lower bound: zero coupling (no partner) is inside the interval
         assert fit.parameters[f"coupling_{k}_hz"].ci95[0] is None
         assert fit.parameters[f"distance_{k}_angstrom"].ci95[1] is None
-    assert fit.n_free_parameters == 4 and fit.powder == "closed form"
-    said = [w for w in fit.warnings if "does not need partners 2, 3" in w]
-    assert len(said) == 1 and "r2 > " in said[0] and "r3 > " in said[0]
+    assert all(fit.parameters[a].determined is False for a in ("angle_12_deg", "polar_3_deg", "azimuth_3_deg"))
+    needed = [w for w in fit.warnings if "does not need partners 2, 3" in w]
+    angles = [w for w in fit.warnings if "angle" in w]
+    assert len(needed) == 1 and "r2 > " in needed[0] and "r3 > " in needed[0]
+    assert angles == ["the curve does not determine any of the angles (geometry): each 95 % profile interval "
+                      "spans the whole allowed range"]
+
+
+def test_uncorrelated_partners_of_the_bundled_curve_with_intervals():
+    """The bundled curve (one 27Al, D = 503 Hz): two uncorrelated partners, D1 near 503 Hz, the second
+    not needed."""
+    fit = fit_partners(_bundled(), "13C", "27Al", 2, geometry="uncorrelated", progress=False)
+    d1 = fit.parameters["coupling_1_hz"]
+    assert d1.determined and d1.ci95[0] < 503.0 < d1.ci95[1]
+    assert fit.parameters["coupling_2_hz"].ci95[0] is None
+    assert fit.n_free_parameters == 3 and fit.powder == "closed form"
+    assert any("does not need partner 2: its coupling may be zero" in w for w in fit.warnings)
 
 
 def test_equivalent_partners_have_one_coupling():
