@@ -23,7 +23,7 @@ import numpy as np
 
 from .display import ResultDisplay, axes_or_new
 from .errors import UserError
-from .npartnerfit import MAX_PARTNERS, fit_partners
+from .npartnerfit import MAX_PARTNERS, PartnersFit, fit_partners
 from .partnerfit import MIN_DISTANCE_ANGSTROM, TwoPartnerFit, _best_fraction, fit_two_partners, information_criteria
 
 __all__ = ["compare_models", "ModelComparison", "SEPARATION_CHI2", "AICC_TIE"]
@@ -159,7 +159,9 @@ def compare_models(curve, observe, partner, *, experiment="respdor", sequence="r
         chi, f = _fraction_only(curve, shape)
         models.append((f"candidate {name}", 1, chi, f * np.asarray(shape, float), f"f = {f:.3g}", None))
     warns = [w for m in models if m[5] is not None for w in m[5].warnings]
-    return _comparison(curve, models, weighted, one, two, notes, list(dict.fromkeys(warns)))
+    result = _comparison(curve, models, weighted, one, two, notes, list(dict.fromkeys(warns)))
+    result.partner_fits = {m[0]: m[5] for m in models[2:] if isinstance(m[5], PartnersFit)}
+    return result
 
 
 def _comparison(curve, models, weighted, one, two, notes, warns):
@@ -205,7 +207,8 @@ class ModelComparison(ResultDisplay):
     undefined when the second coupling is zero); ``max_difference``: the largest difference between
     the best one- and two-partner curves over the measured times, set against ``noise`` (the median
     error, or the scatter about the one-partner fit); ``separation_chi2``: chi^2 between those two
-    curves over all points, sum((c1 - c2)^2 / sigma^2).
+    curves over all points, sum((c1 - c2)^2 / sigma^2); ``two_partners`` and ``partner_fits`` (row
+    name -> :class:`~respdor.npartnerfit.PartnersFit`): the partner fits behind the rows.
     """
 
     rows: list
@@ -220,6 +223,7 @@ class ModelComparison(ResultDisplay):
     warnings: list = field(default_factory=list)
     two_partners: TwoPartnerFit | None = None
     notes: list = field(default_factory=list)
+    partner_fits: dict = field(default_factory=dict)
 
     @property
     def preferred(self):
@@ -283,7 +287,8 @@ class ModelComparison(ResultDisplay):
                            for r in self.rows],
                 "times_s": list(map(float, self.times_s)), "dss0": list(map(float, self.dss0)),
                 "warnings": self.warnings, "notes": self.notes,
-                "two_partners": None if self.two_partners is None else self.two_partners.to_dict()}
+                "two_partners": None if self.two_partners is None else self.two_partners.to_dict(),
+                "partner_fits": {name: fit.to_dict() for name, fit in self.partner_fits.items()}}
 
     @classmethod
     def from_dict(cls, data):
@@ -294,7 +299,8 @@ class ModelComparison(ResultDisplay):
                    separation_chi2=data["separation_chi2"],
                    times_s=np.asarray(data["times_s"], float), dss0=np.asarray(data["dss0"], float),
                    warnings=data["warnings"], two_partners=None if two is None else TwoPartnerFit.from_dict(two),
-                   notes=data.get("notes", []))
+                   notes=data.get("notes", []),
+                   partner_fits={k: PartnersFit.from_dict(v) for k, v in data.get("partner_fits", {}).items()})
 
     def plot(self, ax=None):
         """The measured curve and every model's best curve, dS/S0 against time in ms."""

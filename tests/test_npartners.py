@@ -177,6 +177,10 @@ def test_a_broad_gaussian_distribution_is_ranked_best_as_the_distribution():
     assert rows["one partner + fraction"]["delta_aicc"] > 6  # one distance: Akaike weight below 5 %
     assert rows["one partner + fraction"]["separation_chi2"] > 5.99
     assert "one partner + fraction" not in result.indistinguishable()
+    back = type(result).from_json(result.to_json())
+    assert back.preferred == result.preferred and back.indistinguishable() == result.indistinguishable()
+    assert back.partner_fits["3 uncorrelated partners + fraction"].value("coupling_1_hz") == pytest.approx(
+        result.partner_fits["3 uncorrelated partners + fraction"].value("coupling_1_hz"))
 
 
 @pytest.mark.parametrize("kwargs, words", [

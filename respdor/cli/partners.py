@@ -121,7 +121,12 @@ def _print(result, out):
             lo, hi = (f"{v:.4g}" if v is not None else "open" for v in e.ci95)
             tag = "" if e.determined else "  (not determined by the curve)"
             print(f"  {e.name:<22} {e.value:10.4g} {e.unit:<9} 95 %: [{lo}, {hi}]{tag}", file=out)
-    for n in (two.notes if two is not None else []) + result.notes:
+    fits = ({"two partners": two} if two is not None else {}) | {
+        name.split(" + ")[0]: fit for name, fit in result.partner_fits.items() if fit.geometry == "general"}
+    for name, fit in fits.items():
+        for n in fit.notes:
+            print(f"note ({name}): {n}", file=out)
+    for n in result.notes:
         print(f"note: {n}", file=out)
 
 
