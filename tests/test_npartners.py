@@ -195,6 +195,16 @@ def test_mistaken_fit_arguments_are_refused_in_one_line(kwargs, words):
     assert words in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("kwargs, words", [
+    ({"max_partners": 7}, "max_partners=7"), ({"max_partners": True}, "max_partners=True"),
+    ({"uncorrelated": 1}, "uncorrelated=1"), ({"uncorrelated": 2.5}, "uncorrelated=2.5"),
+])
+def test_mistaken_comparison_arguments_are_refused_before_any_fit(kwargs, words):
+    with pytest.raises(UserError) as info:
+        compare_models(_bundled(), "13C", "27Al", **kwargs, progress=False)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--partners", "7"], "--partners 7"), (["--partners", "1"], "--partners 1"),
     (["--partners", "x"], "--partners"), (["--uncorrelated", "1"], "--uncorrelated 1"),
