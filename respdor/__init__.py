@@ -59,6 +59,8 @@ _LAZY = {
     "plan_partners": "respdor.jobs.partners",
     "ModelComparison": "respdor.jobs.partners",
     "TwoPartnerFit": "respdor.jobs.partners",
+    "fit_partners": "respdor.jobs.partners",
+    "PartnersFit": "respdor.jobs.partners",
     "fit_m2": "respdor.jobs.moments",
     "M2Result": "respdor.jobs.moments",
     "van_vleck_m2": "respdor.moments",
@@ -141,6 +143,8 @@ __all__ = [
     "plan_partners",
     "ModelComparison",
     "TwoPartnerFit",
+    "fit_partners",
+    "PartnersFit",
     "distance_distribution",
     "DistributionResult",
 ]

@@ -39,7 +39,8 @@ import numpy as np
 from .errors import UserError
 
 __all__ = ["deerlab", "distance_kernel", "coupling_kernel", "distance_grid", "coupling_grid", "grid_widths",
-           "Inversion", "tikhonov", "ParametricFit", "fit_one_site", "fit_gaussian", "fit_two_sites", "visible_range", "ANGSTROM",
+           "Inversion", "tikhonov", "ParametricFit", "fit_one_site", "fit_gaussian", "fit_two_sites", "visible_range",
+           "default_range", "ANGSTROM",
            "ALPHA_RANGE", "GAUSS_STEP_ANGSTROM", "GAUSS_MAX_POINTS", "MISSING_DEERLAB"]
 
 #: One angstrom in m.
@@ -384,3 +385,21 @@ def visible_range(time_s, sigma, model, factor, amplitude, threshold=2.0):
     long_ = r[np.flatnonzero(seen)[-1]] if seen.any() else math.nan
     short = r[np.flatnonzero(moved)[0]] if moved.any() else math.nan
     return float(short), float(long_)
+
+
+def default_range(time_s, sigma, model, factor, r_min_angstrom=None, r_max_angstrom=None):
+    """The distance range (angstrom) of a distribution's grid: the given ends, else from what the times can
+    resolve for a site holding every observed spin (:func:`visible_range`): 0.9 x the shortest to
+    1.25 x the longest visible distance, within 1 ... 30 angstrom.
+
+    Returns
+    -------
+    (float, float)
+        (r_min, r_max) in angstrom; not necessarily increasing when only one end was given.
+    """
+    short, long_ = visible_range(time_s, sigma, model, factor, 1.0)
+    lo = r_min_angstrom if r_min_angstrom is not None else min(max(0.9 * short / ANGSTROM, 1.0), 29.0) \
+        if math.isfinite(short) else 1.0
+    hi = r_max_angstrom if r_max_angstrom is not None else min(max(1.25 * long_ / ANGSTROM, lo + 1.0), 30.0) \
+        if math.isfinite(long_) else 30.0
+    return lo, hi

@@ -1,4 +1,4 @@
-"""Fits of one dephasing curve with two partners, and which model the curve supports.
+"""Fits of one dephasing curve with two partners.
 
 :func:`fit_two_partners` fits the exact per-crystallite product of :mod:`respdor.multipartner`:
 the larger coupling D1, the smaller D2, the angle theta between the two vectors and the bonded
@@ -6,9 +6,8 @@ fraction f (efficiency and abundance as in the two-spin fits). Intervals are chi
 parameter held and the three others re-fitted; a parameter whose 95 % interval spans its whole
 allowed range is reported as not determined by the curve.
 
-:func:`compare_models` fits one partner + fraction (:func:`respdor.fitting.fit_curve`) and two
-partners + angle + fraction to the same curve and compares them by AIC, AICc, BIC and a
-likelihood-ratio test, and says how far apart the two best curves are against the noise.
+Fits with three or more partners are in :mod:`respdor.npartnerfit`; the comparison of models in
+:mod:`respdor.comparison`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from .display import ResultDisplay, axes_or_new
 from .errors import FitWarning, UserError, warn
 from .multipartner import pair_geometry, partners_dephasing, powder_error, powder_for
 
-__all__ = ["fit_two_partners", "compare_models", "TwoPartnerFit", "ModelComparison", "information_criteria"]
+__all__ = ["fit_two_partners", "TwoPartnerFit", "information_criteria", "Estimate"]
 
 #: Shortest distance a fit may reach (angstrom): closer than any bonded pair of these nuclei.
 MIN_DISTANCE_ANGSTROM = 1.5
@@ -31,10 +30,6 @@ MAX_FIRST_LAMBDA = 3.0
 #: The working powder is this fraction of :func:`respdor.multipartner.powder_for`'s size rule; the
 #: fit reports the change of its best curve at twice the working powder and warns when it matters.
 WORKING_POWDER = 0.6
-#: Two model curves are told apart when chi^2 between them, over the measured points and their
-#: errors, exceeds this: the 95 % point of chi^2 with 2 degrees of freedom (the two parameters the
-#: second partner adds).
-SEPARATION_CHI2 = 5.99
 
 
 #: Re-fits inside a profile: a flat valley (the angle at small D2) would otherwise run leastsq to
@@ -437,164 +432,3 @@ def information_criteria(chisqr, n_points, n_parameters, weighted):
     aic = m2lnl + 2 * k
     aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf)
     return {"aic": aic, "aicc": aicc, "bic": m2lnl + k * math.log(n)}
-
-
-def _fraction_only(curve, shape):
-    """chi^2 and fraction of a fixed predicted shape (a structure candidate) with only f fitted."""
-    sigma = np.asarray(curve.sigma, float) if curve.sigma is not None else np.ones(curve.n_points)
-    y, g = np.asarray(curve.dss0, float), np.asarray(shape, float)
-    if g.shape != y.shape:
-        raise UserError(f"a candidate curve has {g.size} values, the measured curve {y.size} points")
-    f, chi = _best_fraction(y, g, sigma)
-    return chi, f
-
-
-def compare_models(curve, observe, partner, *, experiment="respdor", sequence="redor", candidates=None,
-                   intervals=False, progress=None):
-    """Which models the curve supports: one partner, two partners, structure candidates.
-
-    Parameters
-    ----------
-    curve : DephasingCurve
-    observe, partner : str
-    experiment, sequence : str
-        As in :class:`respdor.CurveModel`.
-    candidates : dict, optional
-        name -> predicted dS/S0 at the curve's times for fraction 1 (e.g. a structure's curve from
-        :func:`respdor.predict_structure`); each is compared with only the fraction fitted.
-    intervals : bool
-        Also profile-likelihood intervals of the two-partner fit (kept as ``two_partners``).
-    progress : None, bool, callable or Progress
-
-    Returns
-    -------
-    ModelComparison
-    """
-    from .fitting import CurveModel, fit_curve
-
-    one = fit_curve(curve, CurveModel(observe, partner, experiment=experiment, sequence=sequence), intervals=False)
-    two = fit_two_partners(curve, observe, partner, experiment=experiment, sequence=sequence, intervals=intervals,
-                           progress=progress)
-    weighted = curve.sigma is not None
-    models = [
-        ("one partner + fraction", 2, float(one.chisqr), one.best_fit(),
-         f"r = {one.value('distance_angstrom'):.3g} A, f = {one.value('fraction'):.3g}"),
-        ("two partners + angle + fraction", 4, two.chisqr, two.model_curve, two._headline().rsplit(", chi2", 1)[0]),
-    ]
-    for name, shape in (candidates or {}).items():
-        chi, f = _fraction_only(curve, shape)
-        models.append((f"candidate {name}", 1, chi, f * np.asarray(shape, float), f"f = {f:.3g}"))
-    return _comparison(curve, models, weighted, one, two)
-
-
-def _comparison(curve, models, weighted, one, two):
-    """The table, the likelihood-ratio test of one partner within two, and the separation verdict."""
-    from scipy import stats
-
-    n = curve.n_points
-    rows = []
-    for name, k, chi, values, summary in models:
-        crit = information_criteria(chi, n, k, weighted)
-        rows.append({"name": name, "parameters": k, "chi2": chi, **crit, "summary": summary, "curve": values})
-    best_aicc = min(r["aicc"] for r in rows)
-    weights = np.array([math.exp(-0.5 * (r["aicc"] - best_aicc)) if math.isfinite(r["aicc"]) else 0.0 for r in rows])
-    for r, w in zip(rows, weights / weights.sum()):
-        r["delta_aicc"], r["akaike_weight"] = r["aicc"] - best_aicc, float(w)
-    drop = max(one.chisqr - two.chisqr, 0.0)
-    if weighted:
-        lrt_p = float(stats.chi2.sf(drop, 2))
-    else:
-        dof = n - 4
-        lrt_p = float(stats.f.sf((drop / 2) / (two.chisqr / dof), 2, dof)) if dof > 0 and two.chisqr > 0 else None
-    sigma = np.asarray(curve.sigma, float) if weighted else np.full(n, math.sqrt(one.chisqr / max(n - 2, 1)))
-    diff = np.asarray(rows[0]["curve"]) - np.asarray(rows[1]["curve"])
-    gap, separation = float(np.max(np.abs(diff))), float(np.sum((diff / sigma) ** 2))
-    return ModelComparison(rows=rows, n_points=n, weighted=weighted, lrt_p=lrt_p, max_difference=gap,
-                           noise=float(np.median(sigma)), separation_chi2=separation,
-                           times_s=np.asarray(curve.time_s, float), dss0=np.asarray(curve.dss0, float),
-                           warnings=list(dict.fromkeys(one.warnings + two.warnings)), two_partners=two)
-
-
-@dataclass(repr=False)
-class ModelComparison(ResultDisplay):
-    """Models of one curve compared (:func:`compare_models`).
-
-    ``rows``: one dict per model (name, parameters, chi2, aic, aicc, bic, delta_aicc, akaike_weight,
-    summary, curve); ``lrt_p``: likelihood-ratio p-value of one partner against two (approximate:
-    the angle is undefined when the second coupling is zero); ``max_difference``: the largest
-    difference between the best one- and two-partner curves over the measured times, set against
-    ``noise`` (the median error, or the scatter about the one-partner fit); ``separation_chi2``:
-    chi^2 between those two curves over all points, sum((c1 - c2)^2 / sigma^2).
-    """
-
-    rows: list
-    n_points: int
-    weighted: bool
-    lrt_p: float | None
-    max_difference: float
-    noise: float
-    separation_chi2: float
-    times_s: np.ndarray
-    dss0: np.ndarray
-    warnings: list = field(default_factory=list)
-    two_partners: TwoPartnerFit | None = None
-
-    @property
-    def preferred(self):
-        """Name of the model with the lowest AICc."""
-        return min(self.rows, key=lambda r: r["aicc"])["name"]
-
-    @property
-    def distinguishable(self):
-        """True when chi^2 between the best one- and two-partner curves exceeds ``SEPARATION_CHI2`` (5.99)."""
-        return self.separation_chi2 > SEPARATION_CHI2
-
-    def verdict(self):
-        """One sentence: can this curve tell one partner from two?"""
-        head = (f"the one- and two-partner curves differ by at most {self.max_difference:.3g} in dS/S0 over your "
-                f"times (chi2 {self.separation_chi2:.3g} over your {self.n_points} points); your noise is "
-                f"{self.noise:.2g}")
-        if not self.distinguishable:
-            return head + f": the curve cannot tell them apart (chi2 {SEPARATION_CHI2} needed for 95 %)"
-        return head + f": the data prefer '{self.preferred}' (lowest AICc)"
-
-    def _title(self):
-        return f"model comparison, {self.n_points} points"
-
-    def _headline(self):
-        return f"preferred: {self.preferred}; LRT p = {self.lrt_p:.3g}" if self.lrt_p is not None else self.preferred
-
-    def _rows(self):
-        return [{k: v for k, v in r.items() if k != "curve"} for r in self.rows]
-
-    def to_dict(self):
-        return {"kind": "model comparison", "n_points": self.n_points, "weighted": self.weighted, "lrt_p": self.lrt_p,
-                "max_difference": self.max_difference, "noise": self.noise,
-                "separation_chi2": self.separation_chi2, "verdict": self.verdict(),
-                "models": [{**{k: v for k, v in r.items() if k != "curve"}, "curve": list(map(float, r["curve"]))}
-                           for r in self.rows],
-                "times_s": list(map(float, self.times_s)), "dss0": list(map(float, self.dss0)),
-                "warnings": self.warnings,
-                "two_partners": None if self.two_partners is None else self.two_partners.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data):
-        two = data.get("two_partners")
-        rows = [{**r, "curve": np.asarray(r["curve"], float)} for r in data["models"]]
-        return cls(rows=rows, n_points=data["n_points"], weighted=data["weighted"], lrt_p=data["lrt_p"],
-                   max_difference=data["max_difference"], noise=data["noise"],
-                   separation_chi2=data["separation_chi2"],
-                   times_s=np.asarray(data["times_s"], float), dss0=np.asarray(data["dss0"], float),
-                   warnings=data["warnings"], two_partners=None if two is None else TwoPartnerFit.from_dict(two))
-
-    def plot(self, ax=None):
-        """The measured curve and every model's best curve, dS/S0 against time in ms."""
-        ax = axes_or_new(ax)
-        t_ms = 1e3 * self.times_s
-        ax.plot(t_ms, self.dss0, "o", ms=4, label="measured")
-        for r in self.rows:
-            ax.plot(t_ms, r["curve"], "-", label=f"{r['name']} (dAICc {r['delta_aicc']:.1f})")
-        ax.set_xlabel("recoupling time (ms)")
-        ax.set_ylabel("dS/S0")
-        ax.legend(fontsize="small")
-        return ax

@@ -1,4 +1,4 @@
-"""``respdor partners``: one partner or two? The curve compared under both models."""
+"""``respdor partners``: how many partners, or a distribution? The curve compared under each model."""
 
 from __future__ import annotations
 
@@ -9,17 +9,22 @@ from ..units import parse_frequency
 
 #: Python parameters of respdor.compare_models -> the options that set them (messages name options).
 _OPTION_NAMES = {"time_unit": "--time-unit", "mas_rate_hz": "--mas", "observe": "--observe",
-                 "partner": "--partner", "experiment": "--experiment", "sequence": "--sequence"}
+                 "partner": "--partner", "experiment": "--experiment", "sequence": "--sequence",
+                 "max_partners": "--partners", "uncorrelated": "--uncorrelated"}
 
 _DESCRIPTION = """\
 Ask the curve how many partners it shows.
 
 Fits one partner + bonded fraction (the usual two-spin fit) and two partners of the same kind
 (couplings D1 >= D2, the angle between the two vectors, the fraction) on the exact per-crystallite
-product of the partners' dephasing, then compares them: chi^2, AICc, BIC, Akaike weights, a
-likelihood-ratio test, and the largest difference between the two best curves over your times set
-against your noise. With --intervals the two-partner fit also gets profile-likelihood intervals
-and says which parameters the curve does not determine.
+product of the partners' dephasing; with --partners 3 also three partners in a rigid geometry
+(three angles); N partners with uncorrelated isotropic directions (N couplings) and N equivalent
+such partners (one coupling); a Gaussian distribution of distances and two sites with one partner
+each (with DeerLab installed). Then compares them: chi^2, AICc, BIC, Akaike weights, a
+likelihood-ratio test of one partner within two, and the largest difference between each model's
+curve and the preferred one over your times set against your noise. With --intervals the
+two-partner fit also gets profile-likelihood intervals and says which parameters the curve does not
+determine.
 """
 
 _EPILOG = """\
@@ -46,6 +51,13 @@ def register(subparsers):
     p.add_argument("--intervals", action="store_true",
                    help="profile-likelihood intervals of the two-partner fit (minutes: 16 points to 3 ms take "
                         "about one CPU minute, 41 points to 8 ms about ten; the estimate is said before they start)")
+    p.add_argument("--partners", metavar="N", type=int, default=2,
+                   help="fit rigid geometries of up to N partners (default 2; 3 adds three partners with three "
+                        "angles, several times slower)")
+    p.add_argument("--uncorrelated", metavar="N", type=int, default=3,
+                   help="partners of the uncorrelated and equivalent rows (default 3; 0: leave them out)")
+    p.add_argument("--no-distribution", action="store_true",
+                   help="leave out the Gaussian distribution and two-site rows")
     p.add_argument("--json", metavar="PATH", help="also write the comparison as JSON ('-' for standard output)")
     p.add_argument("--plot", metavar="PATH", help="write a figure of the curve and both models (png, pdf, svg)")
     p.set_defaults(func=run, _option_names=_OPTION_NAMES)
@@ -80,8 +92,9 @@ def run(args) -> int:
     with warnings.catch_warnings():  # the result keeps them; printed once below
         warnings.simplefilter("ignore", RespdorWarning)
         result = compare_models(args.curve, args.observe, args.partner, experiment=args.experiment,
-                                sequence=args.sequence, intervals=args.intervals, time_unit=args.time_unit,
-                                mas_rate_hz=mas, progress=progress)
+                                sequence=args.sequence, intervals=args.intervals, max_partners=args.partners,
+                                uncorrelated=args.uncorrelated, distribution=not args.no_distribution,
+                                time_unit=args.time_unit, mas_rate_hz=mas, progress=progress)
     _print(result, sys.stderr if args.json == "-" else sys.stdout)  # standard output then holds only JSON
     for w in result.warnings:
         say_warning(w, prefix="warning: ")
@@ -90,15 +103,17 @@ def run(args) -> int:
 
 
 def _print(result, out):
-    print(f"{'model':<34} {'k':>2} {'chi2':>10} {'AICc':>9} {'dAICc':>7} {'weight':>7} {'BIC':>9}  best values",
+    width = max(34, *(len(r["name"]) for r in result.rows))
+    print(f"{'model':<{width}} {'k':>2} {'chi2':>10} {'AICc':>9} {'dAICc':>7} {'weight':>7} {'BIC':>9}  best values",
           file=out)
     for r in result.rows:
-        print(f"{r['name']:<34} {r['parameters']:>2} {r['chi2']:>10.4g} {r['aicc']:>9.4g} {r['delta_aicc']:>7.2f} "
+        print(f"{r['name']:<{width}} {r['parameters']:>2} {r['chi2']:>10.4g} {r['aicc']:>9.4g} {r['delta_aicc']:>7.2f} "
               f"{r['akaike_weight']:>7.3f} {r['bic']:>9.4g}  {r['summary']}", file=out)
     if result.lrt_p is not None:
         print(f"likelihood ratio, one partner within two: p = {result.lrt_p:.3g} (approximate: the angle is undefined "
               "when D2 = 0)", file=out)
-    print(result.verdict(), file=out)
+    for line in result.verdict_lines():
+        print(line, file=out)
     two = result.two_partners
     if two is not None and any(e.determined is not None for e in two.parameters.values()):
         print("two-partner fit, profile-likelihood intervals:", file=out)
@@ -106,7 +121,12 @@ def _print(result, out):
             lo, hi = (f"{v:.4g}" if v is not None else "open" for v in e.ci95)
             tag = "" if e.determined else "  (not determined by the curve)"
             print(f"  {e.name:<22} {e.value:10.4g} {e.unit:<9} 95 %: [{lo}, {hi}]{tag}", file=out)
-    for n in (two.notes if two is not None else []):
+    fits = ({"two partners": two} if two is not None else {}) | {
+        name.split(" + ")[0]: fit for name, fit in result.partner_fits.items() if fit.geometry == "general"}
+    for name, fit in fits.items():
+        for n in fit.notes:
+            print(f"note ({name}): {n}", file=out)
+    for n in result.notes:
         print(f"note: {n}", file=out)
 
 

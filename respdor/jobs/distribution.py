@@ -382,11 +382,7 @@ def _grid(t, sigma, model, factor, settings, notes):
     from .. import distribution as dist
 
     r_min, r_max, n_r, kind = settings
-    short, long_ = dist.visible_range(t, sigma, model, factor, 1.0)
-    lo = r_min if r_min is not None else min(max(0.9 * short / dist.ANGSTROM, 1.0), 29.0) \
-        if math.isfinite(short) else 1.0
-    hi = r_max if r_max is not None else min(max(1.25 * long_ / dist.ANGSTROM, lo + 1.0), 30.0) \
-        if math.isfinite(long_) else 30.0
+    lo, hi = dist.default_range(t, sigma, model, factor, r_min, r_max)
     if lo >= hi:
         lo, hi = (lo, lo + 1.0) if r_max is None else (max(0.3, hi - 1.0), hi)
     if r_min is None or r_max is None:

@@ -1,20 +1,26 @@
-"""``respdor.compare_models`` and ``respdor.fit_two_partners``: one partner or two, asked of the curve.
+"""``respdor.compare_models``, ``respdor.fit_partners``, ``respdor.fit_two_partners``: how many partners?
 
 What ``respdor partners`` does, for scripts and notebooks: read the curve (a file or a
-:class:`~respdor.curve.DephasingCurve`), fit one partner + fraction and two partners + angle +
-fraction (:mod:`respdor.partnerfit`), compare them by AICc, BIC and a likelihood-ratio test, and say
-whether the two best curves differ by more than the noise over the measured times. Nothing is
-printed and nothing written; warnings are :class:`respdor.errors.RespdorWarning` also kept in the
-result's ``warnings``.
+:class:`~respdor.curve.DephasingCurve`), fit one partner + fraction, two partners + angle +
+fraction (:mod:`respdor.partnerfit`), on request more partners in a rigid geometry, n partners with
+uncorrelated directions (:mod:`respdor.npartnerfit`) and a Gaussian distribution of distances
+(:mod:`respdor.distribution`), compare them by AICc, BIC and a likelihood-ratio test
+(:mod:`respdor.comparison`), and say which model curves differ by more than the noise over the
+measured times. Nothing is printed and nothing written; warnings are
+:class:`respdor.errors.RespdorWarning` also kept in the result's ``warnings``.
 """
 
 from __future__ import annotations
 
-from ..partnerfit import ModelComparison, TwoPartnerFit
-from ..partnerfit import compare_models as _compare
+from ..comparison import ModelComparison
+from ..comparison import compare_models as _compare
+from ..npartnerfit import PartnersFit
+from ..npartnerfit import fit_partners as _fit_n
+from ..partnerfit import TwoPartnerFit
 from ..partnerfit import fit_two_partners as _fit_two
 
-__all__ = ["compare_models", "fit_two_partners", "plan_partners", "ModelComparison", "TwoPartnerFit"]
+__all__ = ["compare_models", "fit_partners", "fit_two_partners", "plan_partners", "ModelComparison", "PartnersFit",
+           "TwoPartnerFit"]
 
 
 def _curve(curve, time_unit, mas_rate_hz, observe, partner, progress):
@@ -35,8 +41,10 @@ def _curve(curve, time_unit, mas_rate_hz, observe, partner, progress):
 
 
 def compare_models(curve, observe=None, partner=None, *, experiment="respdor", sequence="redor",
-                   candidates=None, intervals=False, time_unit=None, mas_rate_hz=None, progress=None):
-    """One partner + fraction against two partners + angle + fraction (and structure candidates).
+                   candidates=None, intervals=False, max_partners=2, uncorrelated=3, distribution=True,
+                   time_unit=None, mas_rate_hz=None, progress=None):
+    """One partner + fraction against two (or more) partners, uncorrelated partners, a distance
+    distribution and structure candidates (:func:`respdor.comparison.compare_models`).
 
     Parameters
     ----------
@@ -51,6 +59,12 @@ def compare_models(curve, observe=None, partner=None, *, experiment="respdor", s
         name -> predicted dS/S0 (fraction 1) at the curve's times, compared with only f fitted.
     intervals : bool
         Profile-likelihood intervals of the two-partner fit too (slower).
+    max_partners : int
+        Rigid geometries fitted up to this many partners (2 ... 6; 3 and more are slow).
+    uncorrelated : int or None
+        Partners of the uncorrelated and equivalent rows (0 or None: none).
+    distribution : bool
+        Rows of a Gaussian distribution of distances and of two sites (need DeerLab).
     time_unit : str, optional
         Unit of a bare time column (``"s"``, ``"ms"``, ``"us"``), as for :func:`respdor.read_curve`.
     mas_rate_hz : float, optional
@@ -63,7 +77,24 @@ def compare_models(curve, observe=None, partner=None, *, experiment="respdor", s
     """
     curve, observe, partner = _curve(curve, time_unit, mas_rate_hz, observe, partner, progress)
     return _compare(curve, observe, partner, experiment=experiment, sequence=sequence, candidates=candidates,
-                    intervals=intervals, progress=progress)
+                    intervals=intervals, max_partners=max_partners, uncorrelated=uncorrelated,
+                    distribution=distribution, progress=progress)
+
+
+def fit_partners(curve, observe=None, partner=None, n=3, *, geometry="general", experiment="respdor",
+                 sequence="redor", fraction=None, intervals=True, time_unit=None, mas_rate_hz=None, progress=None):
+    """``n`` partners of one kind: a rigid geometry, uncorrelated or equivalent directions
+    (:func:`respdor.npartnerfit.fit_partners`).
+
+    Parameters are those of :func:`compare_models` and :func:`respdor.npartnerfit.fit_partners`.
+
+    Returns
+    -------
+    PartnersFit or TwoPartnerFit
+    """
+    curve, observe, partner = _curve(curve, time_unit, mas_rate_hz, observe, partner, progress)
+    return _fit_n(curve, observe, partner, n, geometry=geometry, experiment=experiment, sequence=sequence,
+                  fraction=fraction, intervals=intervals, progress=progress)
 
 
 def fit_two_partners(curve, observe=None, partner=None, *, experiment="respdor", sequence="redor",
