@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import FitWarning, UserError, warn
 from .multipartner import partners_dephasing, powder_error, vector_geometry
-from .partnerfit import (_PROFILE_FIT, WORKING_POWDER, Estimate, TwoPartnerFit, _best_fraction,
+from .partnerfit import (_PROFILE_FIT, WORKING_POWDER, Estimate, TwoPartnerFit, _adequacy_warning, _best_fraction,
                          _Problem, fit_two_partners)
 
 __all__ = ["fit_partners", "PartnersFit", "GEOMETRIES", "ANGLE_GRID", "MAX_PARTNERS", "PROFILE_EVALUATIONS",
@@ -341,19 +341,6 @@ def _determination_warnings(problem, estimates, warns):
              "allowed range", FitWarning, into=warns)
 
 
-def _adequacy_warning(problem, chisqr, nfree, warns):
-    """chi^2 test of the best n-partner curve against the measured errors."""
-    from scipy import stats
-
-    from .adequacy import P_VALUE_WARN
-
-    if problem.weighted and nfree > 0:
-        p = float(stats.chi2.sf(chisqr, nfree))
-        if p < P_VALUE_WARN:
-            warn(f"chi2 = {chisqr:.4g} for {nfree} degrees of freedom: p = {p:.2g}: {problem.n} {problem.kind} "
-                 "partners do not describe the data within their stated errors either", FitWarning, into=warns)
-
-
 def _check(curve, n, geometry, fraction):
     if geometry not in GEOMETRIES:
         raise UserError(f"geometry={geometry!r}: choose one of {', '.join(GEOMETRIES)}")
@@ -424,7 +411,7 @@ def fit_partners(curve, observe, partner, n=3, *, geometry="general", experiment
             estimates, _ = _estimates(problem, best, chisqr, nfree, True, progress)
     err = _powder_check(problem, best, chisqr, nfree, notes, warns)
     _determination_warnings(problem, estimates, warns)
-    _adequacy_warning(problem, chisqr, nfree, warns)
+    _adequacy_warning(problem, chisqr, nfree, warns, f"{problem.n} {problem.kind} partners")
     if geometry == "general":
         notes.append(_pair_angles(best[1]))
     return PartnersFit(

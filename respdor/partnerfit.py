@@ -311,8 +311,8 @@ def _search_fixed(problem, fraction, progress):
         return lmfit.minimize(lambda p: problem.residual(*_values(p)), params, method="leastsq")
 
 
-def _adequacy_warning(problem, chisqr, nfree, warns):
-    """chi^2 test of the best two-partner curve against the measured errors."""
+def _adequacy_warning(problem, chisqr, nfree, warns, models="two partners"):
+    """chi^2 test of the best curve of ``models`` (how the warning names them) against the measured errors."""
     from scipy import stats
 
     from .adequacy import P_VALUE_WARN
@@ -320,7 +320,7 @@ def _adequacy_warning(problem, chisqr, nfree, warns):
     if problem.weighted and nfree > 0:
         p = float(stats.chi2.sf(chisqr, nfree))
         if p < P_VALUE_WARN:
-            warn(f"chi2 = {chisqr:.4g} for {nfree} degrees of freedom: p = {p:.2g}: two partners do not describe "
+            warn(f"chi2 = {chisqr:.4g} for {nfree} degrees of freedom: p = {p:.2g}: {models} do not describe "
                  "the data within their stated errors either", FitWarning, into=warns)
 
 

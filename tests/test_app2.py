@@ -10,6 +10,7 @@ import pytest
 
 import respdor
 from respdor.profile import delta_chi2_level
+from app_pages import run
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVE = ROOT / "data" / "respdor_13C27Al_synthetic.csv"
@@ -109,16 +110,6 @@ def fit_page(tmp_path):
 
     folder = UploadFolder()
     return FitPage(AppContext(tmp_path, folder)), folder
-
-
-def run(page):
-    class Done:
-        warnings = []
-
-    job = Done()
-    job.result = page._prepare()(None)
-    page._show(job)
-    return page.result
 
 
 def test_the_bundled_series_is_integrated_fitted_and_its_two_commands_give_the_same_numbers(tmp_path, monkeypatch,

@@ -27,6 +27,7 @@ import respdor  # noqa: E402
 from respdor.app.fitform import FitForm, ParameterRow  # noqa: E402
 from respdor.cli import main  # noqa: E402
 from respdor.errors import UserError  # noqa: E402
+from app_pages import run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVE = ROOT / "data" / "respdor_13C27Al_synthetic.csv"
@@ -70,16 +71,6 @@ def page(tmp_path):
     out = FitPage(AppContext(tmp_path / "start", folder))
     yield out
     folder.remove()
-
-
-def run(page):
-    class Done:
-        warnings = []
-
-    job = Done()
-    job.result = page._prepare()(None)
-    page._show(job)
-    return page.result
 
 
 def said(page):
