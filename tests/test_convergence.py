@@ -82,7 +82,8 @@ def test_converged_case_reports_three_dimensions_and_no_warning():
     rec = check_json(chk, t)
     assert set(rec["dimensions"]) == {"alpha_beta", "gamma", "step"}
     assert rec["dimensions"]["step"]["comparisons"][0]["compared_with"] == pytest.approx(1e-6)
-    assert 0 < rec["cost_fraction"] < 3.5 and rec["converged"]
+    # the check's cost is said as measured (wall times: no bound here, a busy machine changes them)
+    assert rec["cost_fraction"] == pytest.approx(chk.check_wall_s / chk.run_wall_s) and rec["converged"]
     text = "\n".join(check_text(chk, t))
     assert "time step 0.5 us (default) vs 1 us" in text and "gamma angles 16 (default) vs 12" in text
 
