@@ -104,7 +104,7 @@ def quick_connect():
     """Dask's connect timeout shortened (a refused loopback port fails at once anyway)."""
     import dask
 
-    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}):
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         yield
 
 
