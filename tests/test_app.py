@@ -75,6 +75,7 @@ def test_a_mistake_in_a_field_is_one_line_naming_the_field(rows, words):
 def test_library_argument_names_are_said_as_the_page_names_its_fields():
     assert in_field_words("t.csv:1: give time_unit") == "t.csv:1: give Time unit"
     assert in_field_words("give the MAS rate (mas_rate_hz)") == "give the MAS rate (MAS rate)"
+    assert in_field_words("the chain is rough: raise mcmc_steps") == "the chain is rough: raise MCMC steps"
 
 
 def test_a_bad_mas_rate_is_named_by_its_field():

@@ -45,6 +45,7 @@ _WORDS = {"allow_long=True": _LONG_BOX, "allow_long": _LONG_BOX, "mas_rate_hz": 
           "max_partners": "Max partners", "field_t": "B0 (T)", "periods_per_count": "Periods per count",
           "region_ppm": "Region (ppm)", "noise_region_ppm": "Noise region (ppm)", "echo_period_s": "Echo period",
           "n_echoes": "Echoes", "lb_hz": "Line broadening", "vclist_path": "vclist", "cpmg=sum": "CPMG sum",
+          "mcmc_steps": "MCMC steps",
           "cpmg=spikelet": "CPMG spikelet"}
 
 
