@@ -331,6 +331,11 @@ def _determination_warnings(estimates, warns):
     if loose:
         warn(f"the curve does not determine {', '.join(loose)}: the 95 % profile interval spans the whole allowed "
              "range; report the others with this in mind", FitWarning, into=warns)
+    d1_low, d2_high = estimates["coupling_1_hz"].ci95[0], estimates["coupling_2_hz"].ci95[1]
+    if d1_low is not None and (d2_high is None or d2_high >= d1_low) and "coupling_2_hz" not in loose:
+        warn(f"D1 and D2 may be equal (their 95 % intervals overlap above {d1_low:.4g} Hz): at the edge D1 = D2 of "
+             "the fit their separate intervals are not calibrated and can be too narrow; report D1 and D2 together",
+             FitWarning, into=warns)
 
 
 @dataclass(repr=False)

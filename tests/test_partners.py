@@ -244,3 +244,22 @@ def test_nuclei_given_against_the_file_are_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--observe 13C" in err and "contradict" in err and len(err.strip().splitlines()) == 1
     assert curve.read_bytes() == before
+
+
+@pytest.mark.parametrize("d1_ci, d2_ci, said", [
+    ((324.0, 420.0), (250.0, 330.0), True),    # overlap: D1 and D2 may be equal
+    ((324.0, 420.0), (250.0, None), True),     # D2 open above
+    ((400.0, 520.0), (150.0, 330.0), False),   # apart
+    ((None, 420.0), (150.0, 330.0), False),    # D1 open below: the determination line covers it
+])
+def test_overlapping_intervals_of_d1_and_d2_are_said_to_be_uncalibrated(d1_ci, d2_ci, said):
+    from respdor.partnerfit import Estimate, _determination_warnings
+
+    est = {"coupling_1_hz": Estimate("coupling_1_hz", 380.0, "Hz", d1_ci, d1_ci, True),
+           "coupling_2_hz": Estimate("coupling_2_hz", 290.0, "Hz", d2_ci, d2_ci, True),
+           "angle_deg": Estimate("angle_deg", 50.0, "deg", (0.0, 90.0), (0.0, 90.0), False),
+           "fraction": Estimate("fraction", 0.3, "", (0.28, 0.32), (0.27, 0.33), True)}
+    warns = []
+    with pytest.warns(Warning):
+        _determination_warnings(est, warns)
+    assert any("D1 and D2 may be equal" in w and "report D1 and D2 together" in w for w in warns) is said
