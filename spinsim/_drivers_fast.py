@@ -118,26 +118,51 @@ def _time_factors(t0, dt, wr):
     return np.ascontiguousarray(e / (1j * k * wr))
 
 
+def _moment_factors(t0, dt, wr):
+    """G1[..., k - 1] = (1/dt) integral over [t0, t0 + dt] of (t - t_mid) e^{i k wr t} dt, k = 1..N_HARM:
+    the first-moment twins of :func:`_time_factors` (s), for the fourth-order Magnus step.
+
+    With x = k wr dt / 2 the integral is e^{i k wr t_mid} 2i (sin x - x cos x) / ((k wr)^2 dt); below
+    x = 1e-2 the bracket is its series x^3/3 - x^5/30 + x^7/840 (the difference cancels)."""
+    k = np.arange(1, N_HARM + 1)
+    kw = k * wr
+    x = kw * dt / 2
+    bracket = np.where(x < 1e-2, x ** 3 / 3 - x ** 5 / 30 + x ** 7 / 840, np.sin(x) - x * np.cos(x))
+    tm = np.asarray(t0, float)[..., None] + dt / 2
+    return np.ascontiguousarray(np.exp(1j * kw * tm) * (2j * bracket / (kw ** 2 * dt)))
+
+
+def _step_sums(fi, fsi, m, G, f0, scale):
+    """scale (F_0 f0 + sum_{k != 0} F_k G_k) of the partner diagonal for S up and S down:
+    (n_ab, 2, n_steps, mult). fi (n_ab, 9, mult), fsi (n_ab, 9) Fourier coefficients."""
+    up, down = slice(N_HARM + 1, None), slice(N_HARM - 1, None, -1)
+    wi = fi[:, N_HARM, :].real[:, None, :] * f0 + (np.matmul(G, fi[:, up]) + np.matmul(G.conj(), fi[:, down])).real
+    ws = fsi[:, N_HARM].real[:, None] * f0 + (fsi[:, up] @ G.T + fsi[:, down] @ G.conj().T).real
+    out = np.empty((len(fi), 2) + wi.shape[1:])
+    out[:, 0] = (wi + m * ws[..., None]) * scale
+    out[:, 1] = (wi - m * ws[..., None]) * scale
+    return out
+
+
 def _step_diagonals(fi, fsi, m, G, dt):
     """Average diagonal (rad/s) of every step for S up and S down: (n_ab, 2, n_steps, mult).
 
     fi (n_ab, 9, mult), fsi (n_ab, 9) Fourier coefficients; G (n_steps, N_HARM) from
     :func:`_time_factors`; the integral of F_0 over a step is F_0 dt (numpy twin of the kernel
     ``spinsim._kernels._step_diagonals``)."""
-    up, down = slice(N_HARM + 1, None), slice(N_HARM - 1, None, -1)
-    wi = fi[:, N_HARM, :].real[:, None, :] * dt + (np.einsum("okm,sk->osm", fi[:, up], G)
-                                                    + np.einsum("okm,sk->osm", fi[:, down], G.conj())).real
-    ws = fsi[:, N_HARM].real[:, None] * dt + (fsi[:, up] @ G.T + fsi[:, down] @ G.conj().T).real
-    out = np.empty((len(fi), 2) + wi.shape[1:])
-    out[:, 0] = (wi + m * ws[..., None]) / dt
-    out[:, 1] = (wi - m * ws[..., None]) / dt
-    return out
+    return _step_sums(fi, fsi, m, G, dt, 1.0 / dt)
+
+
+def _step_moments(fi, fsi, m, G1):
+    """First moments (rad) of the diagonal over every step, S up and S down (G1 from
+    :func:`_moment_factors`): the fourth-order Magnus step's M1 = diag(mu)."""
+    return _step_sums(fi, fsi, m, G1, 0.0, 1.0)
 
 
 class _Partner:
     """What the fast engine needs of one partner spin, fixed for the whole run."""
 
-    def __init__(self, system, j, offsets, centre, grid, taus, wr):
+    def __init__(self, system, j, offsets, centre, grid, taus, wr, magnus4=False):
         sp = system.spins[j]
         self.j = j
         self.m = sp.spin - np.arange(sp.multiplicity)
@@ -150,10 +175,9 @@ class _Partner:
         steps = _block_steps(centre, dt, L, sp.isotope.symbol)
         self.rf_idx, self.rf_off, self.rf_zph, self.rf_phased = _rf_table(steps, sp.spin)
         self.shared = bool(shared and len(self.rf_off) == 1)
-        if self.shared:
-            self.G = _time_factors(np.arange(n_per) * dt, dt, wr)
-        else:
-            self.G = _time_factors(taus[:, None] + np.arange(L)[None, :] * dt, dt, wr)
+        t0 = np.arange(n_per) * dt if self.shared else taus[:, None] + np.arange(L)[None, :] * dt
+        self.G = _time_factors(t0, dt, wr)
+        self.G1 = _moment_factors(t0, dt, wr) if magnus4 else None
 
 
 def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
@@ -178,11 +202,13 @@ def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
     cj0 = np.empty_like(cj1)
     phi_a, phi_b = np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b)
     if pt.shared:
-        ok = K.respdor_fast_shared(_step_diagonals(fi, fsi, pt.m, pt.G, dt), pt.rf_off[0], pt.rf_zph[0],
+        dm = np.zeros((0, 0, 0, 0)) if pt.G1 is None else _step_moments(fi, fsi, pt.m, pt.G1)
+        ok = K.respdor_fast_shared(_step_diagonals(fi, fsi, pt.m, pt.G, dt), dm, pt.rf_off[0], pt.rf_zph[0],
                                    bool(pt.rf_phased[0]), pt.m, float(dt), len(taus), L, phi_a, phi_b, w0, ns, cj1, cj0)
     else:
+        G1 = np.zeros((0, 0, 0), complex) if pt.G1 is None else pt.G1
         ok = K.respdor_fast_steps(np.ascontiguousarray(fi), np.ascontiguousarray(fsi), pt.m, float(dt), L, pt.rf_idx,
-                                  pt.rf_off, pt.rf_zph, pt.rf_phased, pt.G, phi_a, phi_b, w0, ns, cj1, cj0)
+                                  pt.rf_off, pt.rf_zph, pt.rf_phased, pt.G, G1, phi_a, phi_b, w0, ns, cj1, cj0)
     if not ok:
         raise RuntimeError("fast engine: the eigenvalues of a step Hamiltonian did not converge (non-finite "
                            "interaction parameters?)")
@@ -205,9 +231,10 @@ def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flip
     psb = _redor_period_phase(fs, wr, T, taus, flips)
     ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
     jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
-    phase_s = ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]
-    c1 = np.exp(-1j * phase_s)
-    c0 = c1.copy()
+    c1 = c0 = None
+    if np.any(psa != psb) or np.any(ja != jb):  # else S has no phase of its own (no shift, CSA or offset)
+        c1 = np.exp(-1j * (ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]))
+        c0 = c1.copy()
     for pt in partners:
         fsi = comps.pair.get((0, pt.j), np.zeros((len(euler), 2 * N_HARM + 1), complex))
         phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
@@ -215,12 +242,19 @@ def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flip
         # kernels then sum 2 mult - 1 terms per time instead of mult^2)
         phi_b = phi_a if _whole_periods(T, wr) else _redor_period_phase(fsi, wr, T, taus, flips)
         cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b)
-        c1 *= cj1
-        c0 *= cj0
+        if c1 is None:  # the partner's factors are new arrays: they become the product
+            c1, c0 = cj1, cj0
+        else:
+            c1 *= cj1
+            c0 *= cj0
+    if c1 is None:
+        c1 = np.ones((len(euler), len(taus), len(ns)), complex)
+        c0 = c1.copy()
     return c1, c0
 
 
-def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
+def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0),
+               integrator="piecewise"):
     wr = 2 * np.pi * mas_rate
     tr = 1.0 / mas_rate
     ng = powder.n_gamma
@@ -229,7 +263,8 @@ def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, 
     ideal = isinstance(centre, IdealSaturation)
     T = 0.0 if ideal else centre.duration
     grid = None if ideal else _block_grid(centre, tr, ng, max_dt)
-    partners = [_Partner(system, j, offsets, centre, grid, taus, wr) for j in range(1, system.n_spins)]
+    m4 = integrator == "magnus4"
+    partners = [_Partner(system, j, offsets, centre, grid, taus, wr, m4) for j in range(1, system.n_spins)]
     euler = powder.euler_ab()
     # per-class, per-gamma sums taken chunk by chunk: no (n_ab, n_gamma, n_times) array is kept
     p0 = np.zeros((N_CLASSES, ng, len(ns)), complex)

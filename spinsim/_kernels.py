@@ -415,27 +415,49 @@ def _tql2(d, e, V):
 
 
 @_helper
-def _apply_step(U, diag, off, dt, zph, phased, d, e, V, T):
+def _apply_step(U, diag, mu, off, dt, zph, phased, d, e, V, T, zw):
     """U <- S U in place, S = Z exp(-i (diag + off) dt) Z^dagger, Z = diag(zph) = exp(-i phase Iz).
 
     ``diag`` (rad/s) is the diagonal and ``off[a]`` the (a, a+1) element (rad/s) of the real
     symmetric tridiagonal Hamiltonian on the partner space: the rf is applied at phase x and
     turned by the z rotation Z (only when ``phased``), so that only real symmetric eigenproblems
-    are solved. ``d``, ``e``, ``V`` (real) and ``T`` (complex) are work arrays of the partner
-    dimension. Returns False if the eigen-solver did not converge.
+    are solved. ``d``, ``e``, ``V`` (real), ``T`` (complex, n x n) and ``zw`` (complex, n) are work
+    arrays of the partner dimension. Returns False if the eigen-solver did not converge.
+
+    With first moments ``mu`` (rad; empty: the piecewise-constant step) the step is the fourth-order
+    Magnus one, exp(-i (M0 - i [M1, M0])) with M0 = integral of H over the step and
+    M1 = (1/dt) integral of (t - t_mid) H, whose time dependence is all on the diagonal
+    (M1 = diag(mu)). [M1, M0] keeps the tridiagonal pattern: element (a, a+1) of the exponent is
+    off[a] dt (1 - i delta_a), delta_a = mu[a] - mu[a+1], a Hermitian tridiagonal matrix that the
+    diagonal unitary Phi (phi[a+1] = phi[a] (1 + i delta_a) / |1 + i delta_a|) turns real, so the step
+    stays one real tridiagonal eigenproblem between two diagonal phase factors (Z Phi).
     """
     n = diag.shape[0]
+    m4 = mu.shape[0] > 0
     for a in range(n):
         d[a] = diag[a]
         e[a] = off[a]
         for b in range(n):
             V[a, b] = 0.0
         V[a, a] = 1.0
+    turned = phased or m4
+    if turned:  # zw = zph phi, the diagonal unitary around the real problem
+        zw[0] = 1.0
+        for a in range(n - 1):
+            zw[a + 1] = zw[a]
+            if m4:
+                dl = mu[a] - mu[a + 1]
+                r = np.sqrt(1.0 + dl * dl)
+                e[a] = off[a] * r
+                zw[a + 1] *= complex(1.0, dl) / r
+        if phased:
+            for a in range(n):
+                zw[a] *= zph[a]
     ok = _tql2(d, e, V)
-    if phased:
+    if turned:
         for a in range(n):
             for c in range(n):
-                U[a, c] *= np.conj(zph[a])
+                U[a, c] *= np.conj(zw[a])
     # rows of V are the eigenvectors: T = diag(exp(-i lambda dt)) V U, then U = V^T T
     for k in range(n):
         for c in range(n):
@@ -455,10 +477,10 @@ def _apply_step(U, diag, off, dt, zph, phased, d, e, V, T):
             v = V[k, a]
             for c in range(n):
                 U[a, c] += v * T[k, c]
-    if phased:
+    if turned:
         for a in range(n):
             for c in range(n):
-                U[a, c] *= zph[a]
+                U[a, c] *= zw[a]
     return ok
 
 
@@ -470,18 +492,26 @@ def _step_diagonals(Fi, Fs, m, G, dt, sigma2, out):
     by all crystallites; the integral of F_0 over a step is F_0 dt. (The numpy twin for a whole
     chunk is ``spinsim._drivers_fast._step_diagonals``.)
     """
+    _step_sums(Fi, Fs, m, G, dt, 1.0 / dt, sigma2, out)
+
+
+@_helper
+def _step_sums(Fi, Fs, m, G, f0, scale, sigma2, out):
+    """out[s, a] = scale (F_0 f0 + sum_{k != 0} F_k G_k) of omega_a + sigma2 m_a omega_SI: step
+    integrals (f0 = dt) or, with the first-moment factors of :func:`spinsim._drivers_fast._moment_factors`
+    and f0 = 0, the first moments (1/dt) int_s (t - t_mid) omega dt."""
     n = m.shape[0]
     for s in range(G.shape[0]):
-        ws = Fs[NH].real * dt
+        ws = Fs[NH].real * f0
         for k in range(1, NH + 1):
             g = G[s, k - 1]
             ws += (Fs[NH + k] * g).real + (Fs[NH - k] * np.conj(g)).real
         for a in range(n):
-            w = Fi[NH, a].real * dt
+            w = Fi[NH, a].real * f0
             for k in range(1, NH + 1):
                 g = G[s, k - 1]
                 w += (Fi[NH + k, a] * g).real + (Fi[NH - k, a] * np.conj(g)).real
-            out[s, a] = (w + sigma2 * m[a] * ws) / dt
+            out[s, a] = (w + sigma2 * m[a] * ws) * scale
 
 
 @_helper
@@ -517,7 +547,10 @@ def _range_product(P, start, length, n_per, out, A, B):
     if q > 0:
         _mul(P[a0], P[n_per], A, False)
         _mul(A, P[a0], B, True)  # one full period from a0
-        for _ in range(q):
+        for i in range(n):
+            for j in range(n):
+                out[i, j] = B[i, j]
+        for _ in range(q - 1):
             _mul(B, out, A, False)
             for i in range(n):
                 for j in range(n):
@@ -625,7 +658,7 @@ def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
-def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w0, ns, c1, c0):
+def respdor_fast_shared(dg, dm, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w0, ns, c1, c0):
     """S1 and S0 coherence amplitudes for one partner spin: constant rf, one rotor period of steps
     shared by every gamma angle.
 
@@ -638,6 +671,9 @@ def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w
     ----------
     dg : (n_ab, 2, n_per, mult) float
         Average diagonal of each step of the period from rotor phase 0 (rad/s), S up and S down.
+    dm : (n_ab, 2, n_per, mult) float, or shape (0, 0, 0, 0)
+        First moments of the diagonal over each step (rad; :func:`_apply_step`): the fourth-order
+        Magnus step. Empty: the piecewise-constant step (the step's average Hamiltonian).
     off : (mult,) float, zph : (mult,) complex, phased : bool
         Elements (a, a+1) of the x-phase rf Hamiltonian 2 pi nu1 Ix (rad/s); exp(-i phase m_a).
     phi_a, phi_b : (n_ab, n_gamma) float
@@ -665,6 +701,8 @@ def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w
     V = np.empty((mult, mult))
     de = np.empty((2, mult))
     xy = np.empty((2, 2, mult), np.complex128)
+    zw = np.empty(mult, np.complex128)
+    none = np.empty(0)
     ok = True
     for o in range(n_ab):
         for si in range(2):
@@ -675,20 +713,27 @@ def respdor_fast_shared(dg, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_b, w
                 for a in range(mult):
                     for b in range(mult):
                         P[si, p + 1, a, b] = P[si, p, a, b]
-                ok &= _apply_step(P[si, p + 1], dg[o, si, p], off, dt, zph, phased, de[0], de[1], V, W[0])
+                mu = dm[o, si, p] if dm.shape[0] > 0 else none
+                ok &= _apply_step(P[si, p + 1], dg[o, si, p], mu, off, dt, zph, phased, de[0], de[1], V, W[0], zw)
         for g in range(n_gamma):
             off_g = (g * n_per) // n_gamma
             _range_product(P[0], off_g, half, n_per, U4[0], W[0], W[1])
             _range_product(P[1], off_g, half, n_per, U4[1], W[0], W[1])
-            _range_product(P[0], off_g + half, L - half, n_per, U4[2], W[0], W[1])
-            _range_product(P[1], off_g + half, L - half, n_per, U4[3], W[0], W[1])
+            if half % n_per == 0:  # the second half starts whole periods later: the same propagators
+                for k in range(2):
+                    for a in range(mult):
+                        for b in range(mult):
+                            U4[k + 2, a, b] = U4[k, a, b]
+            else:
+                _range_product(P[0], off_g + half, L - half, n_per, U4[2], W[0], W[1])
+                _range_product(P[1], off_g + half, L - half, n_per, U4[3], W[0], W[1])
             _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
                                  c1[o, g], c0[o, g])
     return ok
 
 
 @njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
-def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, phi_a, phi_b, w0, ns, c1, c0):
+def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, G1, phi_a, phi_b, w0, ns, c1, c0):
     """Like :func:`respdor_fast_shared` for any block (shaped, phase-modulated, or whose steps do
     not tile a rotor period): every gamma angle's L steps are propagated one by one.
 
@@ -700,6 +745,9 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
         rf state of each step (see :func:`respdor_fast_shared`).
     G : (n_gamma, L, NH) complex
         Time factors of each gamma angle's steps (:func:`_step_diagonals`).
+    G1 : (n_gamma, L, NH) complex, or shape (0, 0, 0)
+        First-moment factors of the same steps (:func:`spinsim._drivers_fast._moment_factors`): the
+        fourth-order Magnus step; empty: the piecewise-constant step.
 
     Returns
     -------
@@ -711,6 +759,10 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
     mult = m.shape[0]
     half = L // 2
     dg = np.empty((2, L, mult))
+    dm = np.empty((2, L, mult))
+    m4 = G1.shape[0] > 0
+    zw = np.empty(mult, np.complex128)
+    none = np.empty(0)
     U4 = np.empty((4, mult, mult), np.complex128)
     W = np.empty((3, mult, mult), np.complex128)
     V = np.empty((mult, mult))
@@ -721,6 +773,9 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
         for g in range(n_gamma):
             _step_diagonals(Fi[o], Fsi[o], m, G[g], dt, 1.0, dg[0])
             _step_diagonals(Fi[o], Fsi[o], m, G[g], dt, -1.0, dg[1])
+            if m4:
+                _step_sums(Fi[o], Fsi[o], m, G1[g], 0.0, 1.0, 1.0, dm[0])
+                _step_sums(Fi[o], Fsi[o], m, G1[g], 0.0, 1.0, -1.0, dm[1])
             for k in range(4):
                 for a in range(mult):
                     for b in range(mult):
@@ -729,8 +784,9 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
                 r = rf_idx[s]
                 k = 0 if s < half else 2
                 for si in range(2):
-                    ok &= _apply_step(U4[k + si], dg[si, s], rf_off[r], dt, rf_zph[r], rf_phased[r], de[0], de[1],
-                                      V, W[0])
+                    mu = dm[si, s] if m4 else none
+                    ok &= _apply_step(U4[k + si], dg[si, s], mu, rf_off[r], dt, rf_zph[r], rf_phased[r], de[0],
+                                      de[1], V, W[0], zw)
             _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
                                  c1[o, g], c0[o, g])
     return ok

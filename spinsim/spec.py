@@ -99,7 +99,7 @@ _ALLOWED = {
                    "sweep_khz", "beta", "step_us", "centre_pulse_us", "cycle"},
     "saturation": {"type", "channel"}.union(*(s.keys for s in SATURATION_SCHEMES.values())),
     "powder": {"scheme", "n", "n_gamma", "file", "convention"},
-    "simulation": {"max_dt_us", "method", "offsets_khz"},
+    "simulation": {"max_dt_us", "method", "offsets_khz", "integrator"},
     "rf_inhomogeneity": {"channels", "scale", "weight", "fwhm_percent", "n"},
     "top": {"experiment", "spins", "dipolar", "j", "coordinates_A", "recoupling", "saturation", "powder", "simulation",
             "rf_inhomogeneity"},
@@ -627,6 +627,7 @@ class Spec:
         _check_keys(sim, "simulation")
         self.max_dt = 1e-6 * self._q(sim, "max_dt_us", "simulation", "step", 0.5, positive=True)
         self.method = sim.get("method", "auto")
+        self.integrator = self._integrator(sim.get("integrator", "piecewise"))
         offs = sim.get("offsets_khz", {})
         if not isinstance(offs, dict):
             raise SpecError("[simulation] offsets_khz must be a table isotope -> kHz")
@@ -684,7 +685,18 @@ class Spec:
         return simulate_respdor(system, self.mas_rate, t, self.saturation, self.recoupling, self.powder,
                                 self.max_dt, self.offsets, self.method, progress, placement=self.placement,
                                 rf_inhomogeneity=self.rf_inhomogeneity, centre_pulse=self.centre_pulse,
-                                        cycle_mode=self.cycle_mode)
+                                cycle_mode=self.cycle_mode, integrator=self.integrator)
+
+    def _integrator(self, name):
+        """[simulation] integrator, checked: one of :data:`spinsim.simulate.INTEGRATORS`."""
+        from .simulate import INTEGRATORS
+
+        if name not in INTEGRATORS:
+            raise SpecError(f"[simulation] integrator must be one of {', '.join(map(repr, INTEGRATORS))}, got {name!r}")
+        if name != "piecewise" and self.kind == "redor":
+            raise SpecError(f"[simulation] integrator {name!r} is for RESPDOR specs (the fast engine's central "
+                            "block); a REDOR spec takes 'piecewise'")
+        return name
 
 
 def read_spec_tables(path) -> dict:

@@ -239,7 +239,7 @@ def test_simulate_page_names_a_spec_mistake_then_overlays_the_run_on_the_measure
     run.click()
     expect(page.get_by_text("simulate 1: done in")).to_be_visible()
     report = page.locator(".respdor-sim-report pre").inner_text()
-    assert "16 times to 3 ms, dS/S0 at the end 0.6423" in report
+    assert "16 times to 3 ms, dS/S0 at the end 0.6424" in report
     shown = "\n".join(page.locator(".respdor-sim-reproduce pre").all_inner_texts())
     assert "respdor simulate c13_al27_respdor.toml --powder 144 --gamma 8" in shown
     page.close()

@@ -42,7 +42,7 @@ def _tql2(d, e, V):
 
 @njit
 def _apply_step(U, diag, off, dt, zph, phased, d, e, V, T):
-    return K._apply_step(U, diag, off, dt, zph, phased, d, e, V, T)
+    return K._apply_step(U, diag, np.empty(0), off, dt, zph, phased, d, e, V, T, np.empty(len(diag), np.complex128))
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path(__file__).resolve().parent / "data" / "fast_engine_reference.json"
