@@ -883,7 +883,7 @@ def sparse_check_warning(axes, interp_error, where):
         return None
     return (f"{where}: interpolation error measured at only {n_points} off-grid point(s) for {cells} cells along "
             f"{name}, so most cells are never checked and the max {interp_error['max']:.2g} is a lower bound; "
-            f"rebuild with at least {cells} checks (n_checks, --checks)")
+            f"rebuild with at least {cells} checks (n_checks)")
 
 
 class LibraryShape:
