@@ -116,12 +116,12 @@ def check_work(work: Work, allow_long: bool, command: str, stream=None, progress
 
 #: Cost of the bundled ``data/c13_al27_respdor.toml`` under spinsim's model
 #: (:func:`spinsim.plausibility.work_counts`); tests check that it still is.
-REFERENCE_COST = 6396327936.0
+REFERENCE_COST = 5587153920.0
 REFERENCE_NAME = "the bundled data/c13_al27_respdor.toml"
-#: Simulation work refused without --allow-long (~310 x the bundled example, ~20 CPU min) and
-#: printed beforehand (~16 x, about a CPU minute).
-SIMULATION_LIMIT = 311 * REFERENCE_COST
-SIMULATION_NOTICE = 16 * REFERENCE_COST
+#: Simulation work refused without --allow-long (~360 x the bundled example, ~20 CPU min) and
+#: printed beforehand (~18 x, about a CPU minute).
+SIMULATION_LIMIT = 356 * REFERENCE_COST
+SIMULATION_NOTICE = 18 * REFERENCE_COST
 
 
 def simulation_work(counts, reduce, n_runs=1, total_cost=None):

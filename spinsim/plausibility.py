@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass
 
 __all__ = ["Range", "RANGES", "UNITS", "check", "shortest_distance_angstrom", "CONTACT_FRACTION", "covalent_radius_angstrom",
-           "work_counts", "work_from_counts", "UNITS_PER_CPU_SECOND", "DENSE_WEIGHT", "COUPLED_WEIGHT"]
+           "work_counts", "work_from_counts", "UNITS_PER_CPU_SECOND", "DENSE_WEIGHT", "COUPLED_WEIGHT",
+           "FAST_TIMES_PER_STEP", "FAST_IDEAL_STEPS_PER_TIME", "is_ideal"]
 
 #: Units of each kind of quantity, as a factor to the base unit (s, Hz, angstrom, T, ppm).
 UNITS = {
@@ -213,9 +214,20 @@ DENSE_WEIGHT = 42.0
 #: (2, 3 and 4 coupled 27Al on a loaded core: 7.1 s, 191 s, 985 s) are 3.1, 2.3 and 1.1 x this model's.
 COUPLED_WEIGHT = 20.0
 
-#: Work units per CPU second, all engines, within a factor 2 (benchmarks/bench_bundled_specs.py on
-#: the bundled specs as docs/simulation.md quotes them: 1.2e10 units in about 12 CPU s, 4.2e10 in
-#: 22.8 s, 3.0e11 in 138 CPU s).
+#: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
+#: each time is a few complex products per crystallite (measured: a row of the README's library example
+#: costs 1.8 s for its 192 block steps and 2.6 ms per time, ZCW 4181 x 32;
+#: benchmarks/bench_library_example.py).
+FAST_TIMES_PER_STEP = 4
+#: Steps of the fast engine that one recoupling time costs under an ideal saturation (no block: each
+#: time takes its partner phase factors and the saturation matrix per crystallite; measured on the bundled
+#: 13C{27Al} spec made ideal, ZCW 4181 x 32: 0.77 CPU s for 16 times, 13.2 s for 241).
+FAST_IDEAL_STEPS_PER_TIME = 4
+
+#: Work units per CPU second, all engines (benchmarks/bench_bundled_specs.py prints the model's time beside
+#: the measured one: on 2026-12-07 the model gave 1.9 x the CPU time of the bundled 13C{27Al} and SR4 specs,
+#: 0.37 x that of the adiabatic-SR4 spec, whose shaped pulses give every gamma angle its own products; the
+#: README's library example: 17 min estimated, 9.5 CPU min measured).
 UNITS_PER_CPU_SECOND = 1.5e9
 
 
@@ -226,7 +238,9 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
     The model: every crystallite (``n_ab`` x ``n_gamma`` x rf points) builds its propagators in
     steps of at most ``max_dt`` over one recoupling cycle and the saturation block (the general
     engine once for the gamma angles that share them), then advances one cycle per rotor period up
-    to the last time and reads one point per time. A step of the
+    to the last time and reads one point per time; the fast engine has no step per rotor period
+    (closed form) and reads :data:`FAST_TIMES_PER_STEP` times for the cost of one step (under an ideal
+    saturation, which has no block, a time costs :data:`FAST_IDEAL_STEPS_PER_TIME` steps). A step of the
     ``fast`` engine costs the sum over the partners of (2 x multiplicity)^2 (its two-spin factors);
     one of the ``general`` engine ``DENSE_WEIGHT`` x dim^2 (block-wise products in the whole
     space of dimension dim), one of the ``coupled`` engine ``COUPLED_WEIGHT`` x (partner space)^2.
@@ -249,10 +263,18 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
     n_ab, n_gamma = (powder.n_ab, powder.n_gamma) if powder is not None else (987, 32)
     return work_from_counts(engine, mults, n_ab * n_gamma * max(int(n_rf), 1), times_s, mas_rate,
                             cycle + (getattr(saturation, "duration", 0.0) or 0.0) + centre_pulse, max_dt,
-                            n_gamma=n_gamma)
+                            n_gamma=n_gamma, ideal_saturation=is_ideal(saturation))
 
 
-def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, block_s, max_dt=0.5e-6, n_gamma=1):
+def is_ideal(saturation):
+    """Whether a saturation is ideal (instantaneous): None or a :class:`~spinsim._experiment.IdealSaturation`."""
+    from ._experiment import IdealSaturation
+
+    return saturation is None or isinstance(saturation, IdealSaturation)
+
+
+def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, block_s, max_dt=0.5e-6, n_gamma=1,
+                     ideal_saturation=False):
     """:func:`work_counts` from the counts themselves (no spin system built: cheap for many partners).
 
     Parameters
@@ -269,6 +291,9 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
         gamma angles per orientation. The general engine builds its steps once for the gamma angles
         that lie whole steps apart (about gcd(n_gamma, tau_R / max_dt) of them), so its block steps
         count for that share of the crystallites only.
+    ideal_saturation : bool
+        The saturation is ideal (instantaneous): the fast engine then takes no steps at all, and each
+        time costs :data:`FAST_IDEAL_STEPS_PER_TIME` steps.
     """
     import math
 
@@ -280,7 +305,13 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
     if engine == "general" and n_gamma > 1:
         cells = max(1, math.ceil(1.0 / (mas_rate * max_dt) - 1e-9))
         block = math.ceil(block / math.gcd(int(n_gamma), cells))
-    steps = times.size + int(np.ceil(t_last * mas_rate - 1e-9)) + block
+    if engine == "fast":
+        # no step per rotor period: a recoupling time's propagators come in closed form from the block's,
+        # at about a quarter of a step's cost (benchmarks/bench_library_example.py)
+        steps = (times.size * FAST_IDEAL_STEPS_PER_TIME if ideal_saturation
+                 else block + int(np.ceil(times.size / FAST_TIMES_PER_STEP)))
+    else:
+        steps = times.size + int(np.ceil(t_last * mas_rate - 1e-9)) + block
     if engine == "fast":
         per_step = float(sum((2 * m) ** 2 for m in multiplicities))
     else:  # in logarithms: 6^n partner states overflow a float for a few hundred partners (cost inf: refused)

@@ -77,8 +77,10 @@ SPEC_EDITS = {
     "powder_one": ("n = 21", "n = 1"),
     "cq_3hz": ("cq_mhz = 3.0", "cq_hz = 3.0"),
     "mas_1khz": [("mas_rate_hz = 10000", "mas_rate_hz = 1000"), ("t_max_ms = 0.6", "t_max_ms = 8")],
-    # runaway work
-    "powder_huge": ("n = 21\nn_gamma = 4", "n = 1000000\nn_gamma = 64"),
+    # runaway work (a pulse saturation: its block of steps per crystallite; with an ideal one and four
+    # times the fast engine takes 1e6 x 64 crystallites in about a CPU minute)
+    "cw": ('type = "ideal"', CW),
+    "powder_huge": [('type = "ideal"', CW), ("n = 21\nn_gamma = 4", "n = 1000000\nn_gamma = 64")],
     "t_max_900ms_big_powder": [("t_max_ms = 0.6", "t_max_ms = 900"),
                                ("n = 21\nn_gamma = 4", "n = 100000\nn_gamma = 32")],
 }
@@ -243,7 +245,7 @@ RUNAWAY = [
     ("struct-convergence-shells", _st("cell_5A.cif", "--cutoff-convergence", "3A:80A:2A"), 2, "simulations"),
     ("spec-powder-1e6x64", _sim("powder_huge"), 2, "crystallites"),
     ("spec-t-max-900ms-big-powder", _sim("t_max_900ms_big_powder"), 2, "crystallites"),
-    ("spec-powder-override", _sim("ok", "--powder", "5000000", "--gamma", "64"), 2, "crystallites"),
+    ("spec-powder-override", _sim("cw", "--powder", "5000000", "--gamma", "64"), 2, "crystallites"),
     ("deconvolve-40-sites", ["deconvolve", "{in}/spectrum.txt", "--sites", *SITES40], 2,
      "deconvolve --sites (40 sites): estimated work"),
 ]
@@ -316,14 +318,23 @@ def test_reference_cost_is_the_bundled_spec():
 
 
 def test_work_counts_follow_the_inputs():
-    """The cost model is a product of counts: doubling the powder doubles it; the general engine of
+    """The cost model is a product of counts: doubling the powder doubles it; the fast engine's cost
+    does not grow with the recoupling time (closed form per rotor period); the general engine of
     n spin-5/2 partners grows as 6^(2n) (block-wise products); its block steps are built once for the
     gamma angles that share them."""
     from spinsim.plausibility import work_from_counts
 
     a = work_from_counts("fast", [6], 1000, np.arange(11) * 2e-4, 1e4, 1e-4)
     b = work_from_counts("fast", [6], 2000, np.arange(11) * 2e-4, 1e4, 1e-4)
-    assert b["cost"] == 2 * a["cost"] and a["steps"] == 11 + 20 + 200
+    # the fast engine: 200 block steps and 11 times at 4 per step, no step per rotor period
+    assert b["cost"] == 2 * a["cost"] and a["steps"] == 200 + 3
+    longer = work_from_counts("fast", [6], 1000, np.arange(11) * 2e-3, 1e4, 1e-4)
+    assert longer["steps"] == a["steps"]
+    # an ideal saturation: no block, four steps per time
+    ideal = work_from_counts("fast", [6], 1000, np.arange(11) * 2e-3, 1e4, 1e-4, ideal_saturation=True)
+    assert ideal["steps"] == 44
+    ga = work_from_counts("general", [6], 1000, np.arange(11) * 2e-4, 1e4, 1e-4)
+    assert ga["steps"] == 11 + 20 + 200
     g2 = work_from_counts("general", [6, 6], 1000, [0, 1e-3], 1e4, 1e-4)
     g3 = work_from_counts("general", [6, 6, 6], 1000, [0, 1e-3], 1e4, 1e-4)
     assert g3["cost"] / g2["cost"] == pytest.approx(6.0**2)

@@ -427,7 +427,7 @@ def _partners(struct, path, observed, obs_iso, s):
 def _simulation_work(lines, s, sat):
     """The work of every occupancy pattern of every observed atom (and of the cutoff shells)."""
     from spinsim import get_isotope
-    from spinsim.plausibility import work_from_counts
+    from spinsim.plausibility import is_ideal, work_from_counts
 
     from .. import structure as st
     from ..workload import simulation_work
@@ -437,7 +437,8 @@ def _simulation_work(lines, s, sat):
     for _, ps, couple in lines:
         engine = "coupled" if couple else ("general" if s.method == "general" else "fast")
         counts = work_from_counts(engine, [mult] * len(ps), s.n_ab * s.n_gamma, s.times, s.mas,
-                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0), n_gamma=s.n_gamma)
+                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0), n_gamma=s.n_gamma,
+                                  ideal_saturation=is_ideal(sat))
         n = st.occupancy_patterns(len(ps), s.abundance_p, n_samples=s.n_samples)
         total, runs = total + n * counts["cost"], runs + n
         worst = counts if worst is None or counts["cost"] > worst["cost"] else worst
