@@ -169,7 +169,7 @@ class _Partner:
         self.offset = 2 * np.pi * offset_of(offsets, sp.isotope.symbol) * self.m
         self.ideal = isinstance(centre, IdealSaturation)
         if self.ideal:
-            self.P = centre.matrix(sp.spin)
+            self.P = np.ascontiguousarray(centre.matrix(sp.spin), float)
             return
         dt, L, shared, n_per = grid
         steps = _block_steps(centre, dt, L, sp.isotope.symbol)
@@ -187,10 +187,10 @@ def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
     n_ab = fi.shape[0]
     fsi = comps.pair.get((0, pt.j), np.zeros((n_ab, 2 * N_HARM + 1), complex))
     if pt.ideal:
-        xa = np.exp(-2j * pt.m[None, None, None, :] * (ns[None, None, :, None] * phi_a[..., None, None]))
-        yb = np.exp(2j * pt.m[None, None, None, :] * (ns[None, None, :, None] * phi_b[..., None, None]))
-        cj1 = np.einsum("ogib,ba,ogia->ogi", yb, pt.P, xa) / len(pt.m)
-        cj0 = np.einsum("ogia,ogia->ogi", yb, xa) / len(pt.m)
+        cj1 = np.empty((n_ab,) + phi_a.shape[1:] + ns.shape, complex)
+        cj0 = np.empty_like(cj1)
+        K.ideal_partner_factors(pt.P, np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b), ns,
+                                cj1, cj0)
         return cj1, cj0
     dt, L = grid[0], grid[1]
     half = L // 2

@@ -790,3 +790,58 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
             _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
                                  c1[o, g], c0[o, g])
     return ok
+
+
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+def ideal_partner_factors(P, phi_a, phi_b, ns, c1, c0):
+    """S1 and S0 partner factors of one partner spin under an ideal (instantaneous) saturation.
+
+    With theta = n phi the partner state m_a carries exp(-2i m_a theta_a) through the first
+    recoupling half and exp(+2i m_b theta_b) through the second; the saturation moves m_a to m_b
+    with probability P[b, a]:
+    c1 = sum_ab exp(2i m_b theta_b) P[b, a] exp(-2i m_a theta_a) / mult, c0 the same with P = 1.
+    The m_a = I - a are one apart (2I = mult - 1), so each half's phases are powers of one
+    exponential.
+
+    Parameters
+    ----------
+    P : (mult, mult) float
+        Transfer matrix P[m', m] of the saturation (columns sum to 1).
+    phi_a, phi_b : (n_ab, n_gamma) float
+        Per-rotor-period S-I phase of the first and second recoupling halves (rad).
+    ns : (n_pts,) int
+        Rotor periods per half.
+    c1, c0 : (n_ab, n_gamma, n_pts) complex
+        Output.
+    """
+    mult = P.shape[0]
+    x = np.empty(mult, np.complex128)
+    for o in range(phi_a.shape[0]):
+        for g in range(phi_a.shape[1]):
+            for i in range(ns.shape[0]):
+                ta = ns[i] * phi_a[o, g]
+                tb = ns[i] * phi_b[o, g]
+                # one sine and cosine per half: exp(-2i m theta) = exp(-i theta)^(2m), 2 m0 = mult - 1
+                za = complex(np.cos(ta), -np.sin(ta))
+                zb = complex(np.cos(tb), np.sin(tb))
+                x0 = 1.0 + 0j
+                y = 1.0 + 0j
+                for _ in range(mult - 1):
+                    x0 *= za
+                    y *= zb
+                x[0] = x0
+                step_a = (za * za).conjugate()
+                for a in range(1, mult):
+                    x[a] = x[a - 1] * step_a
+                step_b = (zb * zb).conjugate()
+                s1 = 0j
+                s0 = 0j
+                for b in range(mult):
+                    acc = 0j
+                    for a in range(mult):
+                        acc += P[b, a] * x[a]
+                    s1 += y * acc
+                    s0 += y * x[b]
+                    y *= step_b
+                c1[o, g, i] = s1 / mult
+                c0[o, g, i] = s0 / mult

@@ -221,8 +221,9 @@ COUPLED_WEIGHT = 20.0
 FAST_TIMES_PER_STEP = 4
 #: Steps of the fast engine that one recoupling time costs under an ideal saturation (no block: each
 #: time takes its partner phase factors and the saturation matrix per crystallite; measured on the bundled
-#: 13C{27Al} spec made ideal, ZCW 4181 x 32: 0.77 CPU s for 16 times, 13.2 s for 241).
-FAST_IDEAL_STEPS_PER_TIME = 4
+#: 13C{27Al} spec made ideal, ZCW 4181 x 32: 0.30 CPU s for 16 times, 2.86 s for 241, about 85 ns per
+#: crystallite and time; benchmarks/bench_cost_model.py).
+FAST_IDEAL_STEPS_PER_TIME = 1
 
 #: Work units per CPU second, all engines (benchmarks/bench_bundled_specs.py prints the model's time beside
 #: the measured one: on 2026-12-07 the model gave 1.9 x the CPU time of the bundled 13C{27Al} and SR4 specs,

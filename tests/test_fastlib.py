@@ -267,3 +267,25 @@ def test_a_fast_engine_run_with_an_empty_cache_compiles_only_fast_engine_kernels
             "respdor_fast_shared"}
     assert "spinsim._kernels.respdor_fast_shared" in names  # and not the step-by-step kernel
     assert {n.rsplit(".", 1)[1] for n in names} <= fast, names
+
+
+@pytest.mark.parametrize("mult", [2, 3, 4, 6, 8])
+def test_ideal_partner_factors_are_the_sums_over_partner_states(mult):
+    """The ideal-saturation kernel (powers of one exponential per half) against the sums written out:
+    c1 = sum_ab exp(2i m_b n phi_b) P[b, a] exp(-2i m_a n phi_a) / mult, c0 with P = 1, for a random
+    transfer matrix and up to 1480 rotor periods (large phases)."""
+    rng = np.random.default_rng(mult)
+    m = (mult - 1) / 2 - np.arange(mult)
+    P = rng.random((mult, mult))
+    P /= P.sum(axis=0)
+    phi_a, phi_b = rng.normal(size=(2, 7, 5))
+    ns = np.arange(41) * 37
+    xa = np.exp(-2j * m * (ns[:, None] * phi_a[..., None, None]))
+    yb = np.exp(2j * m * (ns[:, None] * phi_b[..., None, None]))
+    want1 = np.einsum("ogib,ba,ogia->ogi", yb, P, xa) / mult
+    want0 = np.einsum("ogia,ogia->ogi", yb, xa) / mult
+    c1, c0 = np.empty((2, 7, 5, 41), complex)
+    K.ideal_partner_factors(P, phi_a, phi_b, ns, c1, c0)
+    # the reference itself rounds exp(i 2 m n phi) at phases of a few thousand rad: ~1e-13 each
+    assert np.max(np.abs(c1 - want1)) < 1e-11 and np.max(np.abs(c0 - want0)) < 1e-11
+    assert np.abs(c0[..., 0] - 1).max() < 1e-15  # n = 0: no dephasing

@@ -82,7 +82,7 @@ SPEC_EDITS = {
     "cw": ('type = "ideal"', CW),
     "powder_huge": [('type = "ideal"', CW), ("n = 21\nn_gamma = 4", "n = 1000000\nn_gamma = 64")],
     "t_max_900ms_big_powder": [("t_max_ms = 0.6", "t_max_ms = 900"),
-                               ("n = 21\nn_gamma = 4", "n = 100000\nn_gamma = 32")],
+                               ("n = 21\nn_gamma = 4", "n = 300000\nn_gamma = 32")],
 }
 
 
@@ -330,9 +330,9 @@ def test_work_counts_follow_the_inputs():
     assert b["cost"] == 2 * a["cost"] and a["steps"] == 200 + 3
     longer = work_from_counts("fast", [6], 1000, np.arange(11) * 2e-3, 1e4, 1e-4)
     assert longer["steps"] == a["steps"]
-    # an ideal saturation: no block, four steps per time
+    # an ideal saturation: no block, a step per time
     ideal = work_from_counts("fast", [6], 1000, np.arange(11) * 2e-3, 1e4, 1e-4, ideal_saturation=True)
-    assert ideal["steps"] == 44
+    assert ideal["steps"] == 11
     ga = work_from_counts("general", [6], 1000, np.arange(11) * 2e-4, 1e4, 1e-4)
     assert ga["steps"] == 11 + 20 + 200
     g2 = work_from_counts("general", [6, 6], 1000, [0, 1e-3], 1e4, 1e-4)
