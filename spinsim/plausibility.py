@@ -216,7 +216,7 @@ COUPLED_WEIGHT = 20.0
 
 #: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
 #: each time is a few complex products per crystallite (measured: a row of the README's library example
-#: costs 1.8 s for its 192 block steps and 2.6 ms per time, ZCW 4181 x 32;
+#: costs 1.7 s for its block and 2.6 ms per time, ZCW 4181 x 32;
 #: benchmarks/bench_library_example.py).
 FAST_TIMES_PER_STEP = 4
 #: Steps of the fast engine that one recoupling time costs under an ideal saturation (no block: each
