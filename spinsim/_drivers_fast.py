@@ -182,16 +182,15 @@ class _Partner:
 
 def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
     """(c1, c0) of one partner for a chunk of orientations: (n_ab, n_gamma, n_pts) complex."""
+    if pt.ideal:  # no block: the period phases are all it needs
+        cj1 = np.empty(phi_a.shape + ns.shape, complex)
+        cj0 = np.empty_like(cj1)
+        K.ideal_partner_factors(pt.P, np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b), ns, cj1, cj0)
+        return cj1, cj0
     fi = comps.single[pt.j].copy()
     fi[:, N_HARM, :] -= np.sign(comps.omega0[pt.j]) * pt.offset
     n_ab = fi.shape[0]
     fsi = comps.pair.get((0, pt.j), np.zeros((n_ab, 2 * N_HARM + 1), complex))
-    if pt.ideal:
-        cj1 = np.empty((n_ab,) + phi_a.shape[1:] + ns.shape, complex)
-        cj0 = np.empty_like(cj1)
-        K.ideal_partner_factors(pt.P, np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b), ns,
-                                cj1, cj0)
-        return cj1, cj0
     dt, L = grid[0], grid[1]
     half = L // 2
     # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
