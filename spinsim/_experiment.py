@@ -109,6 +109,11 @@ def is_inversion(centre):
     return isinstance(centre, IdealSaturation) and isinstance(centre.kind, str) and centre.kind == "inversion"
 
 
+def is_ideal(saturation):
+    """Whether a saturation is ideal (instantaneous): None (no block) or an :class:`IdealSaturation`."""
+    return saturation is None or isinstance(saturation, IdealSaturation)
+
+
 def check_cycle(cycle, mas_rate):
     ncyc = cycle.duration * mas_rate
     if abs(ncyc - round(ncyc)) > 1e-6 or round(ncyc) < 1:

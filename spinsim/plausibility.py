@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ._experiment import is_ideal  # the saturation predicate, re-exported for the estimates of respdor
+
 __all__ = ["Range", "RANGES", "UNITS", "check", "shortest_distance_angstrom", "CONTACT_FRACTION", "covalent_radius_angstrom",
            "work_counts", "work_from_counts", "UNITS_PER_CPU_SECOND", "DENSE_WEIGHT", "COUPLED_WEIGHT",
            "FAST_TIMES_PER_STEP", "FAST_IDEAL_STEPS_PER_TIME", "is_ideal"]
@@ -265,13 +267,6 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
     return work_from_counts(engine, mults, n_ab * n_gamma * max(int(n_rf), 1), times_s, mas_rate,
                             cycle + (getattr(saturation, "duration", 0.0) or 0.0) + centre_pulse, max_dt,
                             n_gamma=n_gamma, ideal_saturation=is_ideal(saturation))
-
-
-def is_ideal(saturation):
-    """Whether a saturation is ideal (instantaneous): None or a :class:`~spinsim._experiment.IdealSaturation`."""
-    from ._experiment import IdealSaturation
-
-    return saturation is None or isinstance(saturation, IdealSaturation)
 
 
 def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, block_s, max_dt=0.5e-6, n_gamma=1,
