@@ -29,9 +29,13 @@ __all__ = ["ENV_VAR", "cache_dir", "engine_version", "table_key", "load", "save"
 #: Environment variable that moves the cache (tests point it at a temporary directory).
 ENV_VAR = "RESPDOR_CACHE_DIR"
 
-# spinsim modules whose code decides a simulated number (isotope data included).
-_ENGINE_FILES = ("_kernels.py", "_coupled.py", "simulate.py", "hamiltonian.py", "sequences.py", "saturation.py",
-                 "powder.py", "system.py", "spec.py", "isotopes.py", "dipolar.py", "csa.py")
+
+def _engine_files():
+    """Every spinsim module: any of them may decide a simulated number (kernels, drivers, isotope
+    data), and a module added later must not leave stale tables valid."""
+    import spinsim
+
+    return sorted(p.name for p in Path(spinsim.__file__).parent.glob("*.py"))
 
 
 def cache_dir() -> Path:
@@ -64,7 +68,7 @@ def engine_version() -> str:
 
         h = hashlib.sha256()
         root = Path(spinsim.__file__).parent
-        for name in _ENGINE_FILES:
+        for name in _engine_files():
             path = root / name
             if path.exists():
                 h.update(name.encode())

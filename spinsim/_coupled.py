@@ -8,9 +8,11 @@ included. The observed spin S enters through S_z only and is flipped by ideal pu
 work is done in the partner space, conditional on S's state sigma = +-1 (``H_sigma``, see
 :func:`spinsim.hamiltonian.partner_space_terms`).
 
-Steps are taken block by block: a block is a set of basis states that the step Hamiltonian
-connects (the flip-flop conserves the total m of a homonuclear group; rf connects everything on
-its channel). Free-evolution propagators stay block-diagonal and are multiplied block by block.
+Free-evolution steps are taken block by block: a block is a set of basis states that the step
+Hamiltonian connects (the flip-flop conserves the total m of a homonuclear group), and its
+propagators are kept packed, block-diagonal (:mod:`spinsim._coupled_blocks`). Steps under rf
+connect everything on the rf channel: they are products of one- and two-spin factors
+(:mod:`spinsim._coupled_split`) or, on request, exact dense steps.
 
 Crystallites that differ only in gamma see the same Hamiltonian shifted in time by
 gamma / omega_r. With tau_R = n_per dt and n_per a multiple of n_gamma, one rotor period of step
@@ -26,73 +28,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._coupled_blocks import (bd_diagonal, bd_eye, bd_h, bd_left_ordered, bd_mul, bd_mul_h, bd_trace_prod,
+                              to_block_order)
+from ._coupled_split import split_prefix_products
 from ._kernels import _eye, expm_herm, fourier_integral
-
-
-@njit(cache=True)
-def _dot_h(A, B):
-    """A @ B^dagger with BLAS."""
-    return np.dot(A, np.ascontiguousarray(B.conj().T))
-
-
-@njit(cache=True)
-def _rows_of(X, idx, lo, nb):
-    """Rows idx[lo:lo + nb] of X (a block's rows of a dense matrix)."""
-    m = X.shape[1]
-    out = np.empty((nb, m), np.complex128)
-    for i in range(nb):
-        for c in range(m):
-            out[i, c] = X[idx[lo + i], c]
-    return out
-
-
-@njit(cache=True)
-def _block_of(A, idx, lo, nb):
-    """The diagonal block (rows and columns idx[lo:lo + nb]) of A."""
-    out = np.empty((nb, nb), np.complex128)
-    for i in range(nb):
-        for j in range(nb):
-            out[i, j] = A[idx[lo + i], idx[lo + j]]
-    return out
-
-
-@njit(cache=True)
-def _mul(A, B, bd, off, idx):
-    """A @ B; with ``bd`` both are block-diagonal in the blocks (off, idx) and only blocks are multiplied."""
-    if not bd:
-        return np.dot(A, B)
-    n = A.shape[0]
-    C = np.zeros((n, n), np.complex128)
-    for b in range(off.shape[0] - 1):
-        lo = off[b]
-        nb = off[b + 1] - lo
-        Cb = np.dot(_block_of(A, idx, lo, nb), _block_of(B, idx, lo, nb))
-        for i in range(nb):
-            for j in range(nb):
-                C[idx[lo + i], idx[lo + j]] = Cb[i, j]
-    return C
-
-
-@njit(cache=True)
-def _mul_h(A, B, bd, off, idx):
-    """A @ B^dagger (block-wise with ``bd``)."""
-    return _mul(A, np.ascontiguousarray(B.conj().T), bd, off, idx)
-
-
-@njit(cache=True)
-def _bd_left(A, X, off, idx):
-    """A @ X for block-diagonal A and dense X."""
-    n = X.shape[0]
-    m = X.shape[1]
-    C = np.empty((n, m), np.complex128)
-    for b in range(off.shape[0] - 1):
-        lo = off[b]
-        nb = off[b + 1] - lo
-        Cb = np.dot(_block_of(A, idx, lo, nb), _rows_of(X, idx, lo, nb))
-        for i in range(nb):
-            for c in range(m):
-                C[idx[lo + i], c] = Cb[i, c]
-    return C
 
 
 @njit(cache=True)
@@ -119,8 +58,8 @@ def _expm_block(H, dt):
 
 
 @njit(cache=True)
-def _step(U, D, Z, V, rows, cols, R, sigma, t0, dt, wr, off, idx, bd, H, ph, pz, pv):
-    """U <- exp(-i H_sigma dt) U for the step [t0, t0 + dt], block by block (in place)."""
+def _step_hamiltonian(D, Z, V, rows, cols, R, sigma, t0, dt, wr, H, ph, pz, pv):
+    """H <- H_sigma averaged over [t0, t0 + dt] (rad/s), dense."""
     n = D.shape[1]
     fourier_integral(D, t0, t0 + dt, wr, ph)
     fourier_integral(Z, t0, t0 + dt, wr, pz)
@@ -132,24 +71,80 @@ def _step(U, D, Z, V, rows, cols, R, sigma, t0, dt, wr, off, idx, bd, H, ph, pz,
         H[a, a] += (ph[a] + sigma * pz[a]) / dt
     for e in range(rows.shape[0]):
         H[rows[e], cols[e]] += pv[e] / dt
-    for blk in range(off.shape[0] - 1):
-        lo = off[blk]
-        nb = off[blk + 1] - lo
-        Hb = np.empty((nb, nb), np.complex128)
-        for a in range(nb):
-            for b in range(nb):
-                Hb[a, b] = H[idx[lo + a], idx[lo + b]]
-        Ub = _expm_block(Hb, dt)
-        if bd:  # U is block-diagonal too: only its own block changes
-            Xb = np.empty((nb, nb), np.complex128)
-            for a in range(nb):
-                for b in range(nb):
-                    Xb[a, b] = U[idx[lo + a], idx[lo + b]]
-            Yb = np.dot(Ub, Xb)
-            for a in range(nb):
-                for b in range(nb):
-                    U[idx[lo + a], idx[lo + b]] = Yb[a, b]
-        else:
+
+
+@njit(cache=True)
+def _block_expm(H, lo, nb, idx, dt):
+    """exp(-i H_b dt) of the diagonal block (states idx[lo:lo + nb]) of H."""
+    Hb = np.empty((nb, nb), np.complex128)
+    for a in range(nb):
+        for b in range(nb):
+            Hb[a, b] = H[idx[lo + a], idx[lo + b]]
+    return _expm_block(Hb, dt)
+
+
+@njit(cache=True)
+def _work_arrays(D, rows):
+    n = D.shape[1]
+    return (np.empty((n, n), np.complex128), np.empty(n), np.empty(n), np.empty(max(rows.shape[0], 1)))
+
+
+@njit(cache=True)
+def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, smap, n_snap):
+    """Prefix products P[k] of one rotor period of free steps (k = 0 .. n_per), kept where
+    smap[k] >= 0, packed block-diagonal.
+
+    Parameters
+    ----------
+    D, Z : (9, N) complex
+        Fourier coefficients of the diagonal: H_sigma = diag(D + sigma Z) + V (rad/s).
+    V : (9, n_e) complex; rows, cols : (n_e,) int
+        Off-diagonal elements (rad/s).
+    off, idx : int arrays
+        Blocks connected by the free Hamiltonian (:mod:`spinsim._coupled_blocks`).
+    smap : (n_per + 1,) int
+        Snapshot slot of each prefix index, -1 when not needed.
+
+    Returns
+    -------
+    (n_snap, n_blocks, b_max, b_max) complex
+    """
+    sizes = off[1:] - off[:-1]
+    b_max = np.max(sizes)
+    out = np.zeros((n_snap, sizes.shape[0], b_max, b_max), np.complex128)
+    U = bd_eye(sizes, b_max)
+    H, ph, pz, pv = _work_arrays(D, rows)
+    R = np.zeros((D.shape[1], D.shape[1]), np.complex128)
+    if smap[0] >= 0:
+        out[smap[0]] = U
+    for p in range(n_per):
+        _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
+        for blk in range(sizes.shape[0]):
+            nb = sizes[blk]
+            Ub = _block_expm(H, off[blk], nb, idx, dt)
+            Yb = np.dot(Ub, np.ascontiguousarray(U[blk, :nb, :nb]))
+            U[blk, :nb, :nb] = Yb
+        if smap[p + 1] >= 0:
+            out[smap[p + 1]] = U
+    return out
+
+
+@njit(cache=True)
+def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap, n_snap):
+    """:func:`free_prefix_products` under the constant rf R (rad/s, N x N) in exact dense steps:
+    (n_snap, N, N) complex (``off``, ``idx``: the blocks that the rf and the flip-flop connect)."""
+    n = D.shape[1]
+    out = np.zeros((n_snap, n, n), np.complex128)
+    U = _eye(n)
+    H, ph, pz, pv = _work_arrays(D, rows)
+    if smap[0] >= 0:
+        out[smap[0]] = U
+    for p in range(n_per):
+        _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
+        for blk in range(off.shape[0] - 1):
+            lo = off[blk]
+            nb = off[blk + 1] - lo
+            Ub = _block_expm(H, lo, nb, idx, dt)
             Xr = np.empty((nb, n), np.complex128)
             for a in range(nb):
                 for c in range(n):
@@ -158,76 +153,66 @@ def _step(U, D, Z, V, rows, cols, R, sigma, t0, dt, wr, off, idx, bd, H, ph, pz,
             for a in range(nb):
                 for c in range(n):
                     U[idx[lo + a], c] = Yr[a, c]
-
-
-@njit(cache=True)
-def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, bd, smap, n_snap):
-    """Prefix products P[k] of one rotor period of steps (k = 0 .. n_per), kept where smap[k] >= 0.
-
-    Parameters
-    ----------
-    D, Z : (9, N) complex
-        Fourier coefficients of the diagonal: H_sigma = diag(D + sigma Z) + V + R (rad/s).
-    V : (9, n_e) complex; rows, cols : (n_e,) int
-        Off-diagonal elements (rad/s).
-    R : (N, N) complex
-        rf Hamiltonian (rad/s), constant.
-    off, idx : int arrays
-        Blocks connected by the step Hamiltonian; ``bd``: the blocks are invariant (no rf).
-    smap : (n_per + 1,) int
-        Snapshot slot of each prefix index, -1 when not needed.
-
-    Returns
-    -------
-    (n_snap, N, N) complex
-    """
-    n = D.shape[1]
-    out = np.zeros((n_snap, n, n), np.complex128)
-    U = _eye(n)
-    H = np.empty((n, n), np.complex128)
-    ph = np.empty(n)
-    pz = np.empty(n)
-    pv = np.empty(max(rows.shape[0], 1))
-    if smap[0] >= 0:
-        out[smap[0]] = U
-    for p in range(n_per):
-        _step(U, D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, off, idx, bd, H, ph, pz, pv)
         if smap[p + 1] >= 0:
             out[smap[p + 1]] = U
     return out
 
 
 @njit(cache=True)
-def run_product(P, smap, start, length, n_per, bd, off, idx):
-    """Propagator of ``length`` consecutive periodic steps from step ``start`` (prefix products P)."""
-    n = P.shape[1]
+def _dense_h(A):
+    return np.ascontiguousarray(A.conj().T)
+
+
+@njit(cache=True)
+def run_product(P, smap, start, length, n_per):
+    """Propagator of ``length`` consecutive periodic steps from step ``start`` (dense prefix products P)."""
     a0 = start % n_per
     q = length // n_per
     r = length % n_per
-    U = _eye(n)
+    U = _eye(P.shape[1])
     if q > 0:
-        full = _mul_h(_mul(P[smap[a0]], P[smap[n_per]], bd, off, idx), P[smap[a0]], bd, off, idx)
-        for _ in range(q):
-            U = _mul(full, U, bd, off, idx)
+        full = np.dot(np.dot(P[smap[a0]], P[smap[n_per]]), _dense_h(P[smap[a0]]))
+        U = full
+        for _ in range(q - 1):
+            U = np.dot(full, U)
     if r > 0:
         if a0 + r <= n_per:
-            part = _mul_h(P[smap[a0 + r]], P[smap[a0]], bd, off, idx)
+            part = np.dot(P[smap[a0 + r]], _dense_h(P[smap[a0]]))
         else:
-            part = _mul(P[smap[a0 + r - n_per]], _mul_h(P[smap[n_per]], P[smap[a0]], bd, off, idx), bd, off, idx)
-        U = _mul(part, U, bd, off, idx)
+            part = np.dot(P[smap[a0 + r - n_per]], np.dot(P[smap[n_per]], _dense_h(P[smap[a0]])))
+        U = part if q == 0 else np.dot(part, U)
     return U
 
 
 @njit(cache=True)
-def _period(Pfirst, Psecond, smap, start, edges, n_per, off, idx):
+def run_packed(P, smap, start, length, n_per, sizes):
+    """:func:`run_product` of packed block-diagonal prefix products."""
+    a0 = start % n_per
+    q = length // n_per
+    r = length % n_per
+    U = bd_eye(sizes, P.shape[2])
+    if q > 0:
+        full = bd_mul_h(bd_mul(P[smap[a0]], P[smap[n_per]], sizes), P[smap[a0]], sizes)
+        for _ in range(q):
+            U = bd_mul(full, U, sizes)
+    if r > 0:
+        if a0 + r <= n_per:
+            part = bd_mul_h(P[smap[a0 + r]], P[smap[a0]], sizes)
+        else:
+            part = bd_mul(P[smap[a0 + r - n_per]], bd_mul_h(P[smap[n_per]], P[smap[a0]], sizes), sizes)
+        U = bd_mul(part, U, sizes)
+    return U
+
+
+@njit(cache=True)
+def _period(Pfirst, Psecond, smap, start, edges, n_per, sizes):
     """One rotor period from step ``start``: S toggles at each edge; segment i uses Pfirst (even i)
-    or Psecond (odd i), i.e. the S state the period starts in, then the other one."""
-    n = Pfirst.shape[1]
-    U = _eye(n)
+    or Psecond (odd i), i.e. the S state the period starts in, then the other one (packed)."""
+    U = bd_eye(sizes, Pfirst.shape[2])
     for i in range(edges.shape[0] - 1):
         P = Pfirst if i % 2 == 0 else Psecond
-        seg = run_product(P, smap, start + edges[i], edges[i + 1] - edges[i], n_per, True, off, idx)
-        U = _mul(seg, U, True, off, idx)
+        seg = run_packed(P, smap, start + edges[i], edges[i + 1] - edges[i], n_per, sizes)
+        U = bd_mul(seg, U, sizes)
     return U
 
 
@@ -242,9 +227,92 @@ def _trace_prod(A, B):
     return acc
 
 
+@njit(cache=True)
+def _factored_prefixes(factors, o, sigma, wr, dt, n_per, smap, n_snap):
+    sd, sz, gz, pc, rf1, dims, pairs, homo, zz, ff, pperm, sperm = factors
+    return split_prefix_products(sd[o], sz[o], gz[o], pc[o], rf1, dims, pairs, homo, zz, ff, pperm, sperm, sigma, wr,
+                                 dt, n_per, smap, n_snap)
+
+
+@njit(cache=True)
+def _centre(Rp, Rm, Pp, Pm, smap, st, L, n_per, sizes):
+    """Propagators of the central block (L steps from step ``st``, the S pulse after L/2) for the
+    ket (S alpha first) and the bra: with its rf (dense, CL1, CR1) and without (packed, CL0, CR0)."""
+    half = L // 2
+    CL1 = np.dot(run_product(Rm, smap, st + half, L - half, n_per), run_product(Rp, smap, st, half, n_per))
+    CR1 = np.dot(run_product(Rp, smap, st + half, L - half, n_per), run_product(Rm, smap, st, half, n_per))
+    CL0 = bd_mul(run_packed(Pm, smap, st + half, L - half, n_per, sizes), run_packed(Pp, smap, st, half, n_per, sizes),
+                 sizes)
+    CR0 = bd_mul(run_packed(Pp, smap, st + half, L - half, n_per, sizes), run_packed(Pm, smap, st, half, n_per, sizes),
+                 sizes)
+    return CL1, CR1, CL0, CR0
+
+
+@njit(cache=True)
+def _transfer_signal(Q, M, transfer, off, idx, N):
+    """sum_k Q_kk sum_j T_kj M_jj: the ideal incoherent transfer of the partner populations."""
+    q = bd_diagonal(Q, off, idx, N)
+    m = bd_diagonal(M, off, idx, N)
+    acc = 0j
+    for k in range(N):
+        dk = 0j
+        for j in range(N):
+            dk += transfer[k, j] * m[j]
+        acc += q[k] * dk
+    return acc
+
+
+@njit(cache=True)
+def _gamma_signals(s1, s0, Pp, Pm, Rp, Rm, smap, st, L, edges, n_per, off, idx, transfer, ns):
+    """s1[i], s0[i] of one crystallite (its rotor period starting at step ``st``) at ns[i] periods
+    per half (see :func:`coupled_signals`).
+
+    With X_n = A_+^n A_-^n^dagger and Y_n = B_+^n^dagger B_-^n (block-diagonal, updated by the
+    powers of A, B for the most recent increment of n), the signal is Tr(Y_n C_L X_n C_R^dagger) / N,
+    C_L and C_R the centre's propagators of the two paths."""
+    N = idx.shape[0]
+    sizes = off[1:] - off[:-1]
+    Ap = _period(Pp, Pm, smap, st, edges, n_per, sizes)
+    Am = _period(Pm, Pp, smap, st, edges, n_per, sizes)
+    Bp = _period(Pp, Pm, smap, st + L, edges, n_per, sizes)
+    Bm = _period(Pm, Pp, smap, st + L, edges, n_per, sizes)
+    CL1 = np.zeros((1, 1), np.complex128)
+    CR1h = CL1
+    CL0 = Ap
+    CR0 = Ap
+    if L > 0:
+        CL1, CR1, CL0, CR0 = _centre(Rp, Rm, Pp, Pm, smap, st, L, n_per, sizes)
+        CL1 = to_block_order(CL1, idx)
+        CR1h = to_block_order(_dense_h(CR1), idx)
+    X = bd_eye(sizes, Ap.shape[2])
+    Y = X.copy()
+    step = 0
+    Ak, Amk, Bpk, Bmk = Ap, Am, Bp, Bm
+    cur = 0
+    for i in range(ns.shape[0]):
+        if ns[i] > cur:
+            if ns[i] - cur != step:  # powers for this increment (kept while it repeats)
+                step = ns[i] - cur
+                Ak, Amk, Bpk, Bmk = Ap, Am, Bp, Bm
+                for _ in range(step - 1):
+                    Ak = bd_mul(Ap, Ak, sizes)
+                    Amk = bd_mul(Am, Amk, sizes)
+                    Bpk = bd_mul(Bp, Bpk, sizes)
+                    Bmk = bd_mul(Bm, Bmk, sizes)
+            X = bd_mul_h(bd_mul(Ak, X, sizes), Amk, sizes)
+            Y = bd_mul(bd_h(Bpk, sizes), bd_mul(Y, Bmk, sizes), sizes)
+            cur = ns[i]
+        if L > 0:
+            s1[i] = _trace_prod(bd_left_ordered(Y, CL1, off), bd_left_ordered(X, CR1h, off)) / N
+            s0[i] = bd_trace_prod(bd_mul(Y, CL0, sizes), bd_mul_h(X, CR0, sizes), sizes) / N
+        else:
+            s0[i] = bd_trace_prod(Y, X, sizes) / N
+            s1[i] = _transfer_signal(Y, X, transfer, off, idx, N) / N if transfer.shape[0] > 0 else s0[i]
+
+
 @njit(cache=True, parallel=True)
 def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx, r_off, r_idx, smap, n_snap,
-                    edges, L, transfer, ns):
+                    edges, L, transfer, ns, factored, factors):
     """S-RESPDOR / REDOR signals with ideal S pulses for partners coupled to each other.
 
     The detected coherence starts as |alpha><beta| (x) 1/N: its ket runs with S in alpha in the
@@ -276,6 +344,11 @@ def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx
         Partner-population transfer of an ideal saturation.
     ns : (n_pts,) int
         Rotor periods per half, non-decreasing.
+    factored : bool; factors : tuple
+        With ``factored``, the centre's rf steps are products of one- and two-spin factors
+        (:func:`spinsim._coupled_split.split_step`; ``factors``: single_d, single_z, glob_z,
+        pair_c of all crystallites, then rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
+        single_perm), else exact dense steps (``factors`` unread).
 
     Returns
     -------
@@ -287,68 +360,18 @@ def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx
     n_pts = ns.shape[0]
     s1 = np.empty((n_o, n_gamma, n_pts), np.complex128)
     s0 = np.empty((n_o, n_gamma, n_pts), np.complex128)
-    zero = np.zeros((N, N), np.complex128)
-    half = L // 2
     for o in prange(n_o):
-        Pp = prefix_products(D[o], Z[o], V[o], rows, cols, zero, 1.0, wr, dt, n_per, f_off, f_idx, True, smap, n_snap)
-        Pm = prefix_products(D[o], Z[o], V[o], rows, cols, zero, -1.0, wr, dt, n_per, f_off, f_idx, True, smap,
-                             n_snap)
-        Rp = Pp
-        Rm = Pm
-        if L > 0:
-            Rp = prefix_products(D[o], Z[o], V[o], rows, cols, R, 1.0, wr, dt, n_per, r_off, r_idx, False, smap,
-                                 n_snap)
-            Rm = prefix_products(D[o], Z[o], V[o], rows, cols, R, -1.0, wr, dt, n_per, r_off, r_idx, False, smap,
-                                 n_snap)
+        Pp = free_prefix_products(D[o], Z[o], V[o], rows, cols, 1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap)
+        Pm = free_prefix_products(D[o], Z[o], V[o], rows, cols, -1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap)
+        Rp = np.zeros((1, 1, 1), np.complex128)
+        Rm = Rp
+        if L > 0 and factored:
+            Rp = _factored_prefixes(factors, o, 1.0, wr, dt, n_per, smap, n_snap)
+            Rm = _factored_prefixes(factors, o, -1.0, wr, dt, n_per, smap, n_snap)
+        elif L > 0:
+            Rp = prefix_products(D[o], Z[o], V[o], rows, cols, R, 1.0, wr, dt, n_per, r_off, r_idx, smap, n_snap)
+            Rm = prefix_products(D[o], Z[o], V[o], rows, cols, R, -1.0, wr, dt, n_per, r_off, r_idx, smap, n_snap)
         for g in range(n_gamma):
             st = (g * n_per) // n_gamma
-            Ap = _period(Pp, Pm, smap, st, edges, n_per, f_off, f_idx)
-            Am = _period(Pm, Pp, smap, st, edges, n_per, f_off, f_idx)
-            Bp = _period(Pp, Pm, smap, st + L, edges, n_per, f_off, f_idx)
-            Bm = _period(Pm, Pp, smap, st + L, edges, n_per, f_off, f_idx)
-            CL1 = zero
-            CR1 = zero
-            CL0 = zero
-            CR0 = zero
-            if L > 0:
-                # ket: S in alpha for the first half of the block, beta after the S pulse; bra: reverse
-                CL1 = np.dot(run_product(Rm, smap, st + half, L - half, n_per, False, r_off, r_idx),
-                             run_product(Rp, smap, st, half, n_per, False, r_off, r_idx))
-                CR1 = np.dot(run_product(Rp, smap, st + half, L - half, n_per, False, r_off, r_idx),
-                             run_product(Rm, smap, st, half, n_per, False, r_off, r_idx))
-                CL0 = _mul(run_product(Pm, smap, st + half, L - half, n_per, True, f_off, f_idx),
-                           run_product(Pp, smap, st, half, n_per, True, f_off, f_idx), True, f_off, f_idx)
-                CR0 = _mul(run_product(Pp, smap, st + half, L - half, n_per, True, f_off, f_idx),
-                           run_product(Pm, smap, st, half, n_per, True, f_off, f_idx), True, f_off, f_idx)
-            La = _eye(N)
-            Ra = _eye(N)
-            Lb = _eye(N)
-            Rb = _eye(N)
-            cur = 0
-            for i in range(n_pts):
-                while cur < ns[i]:
-                    La = _mul(Ap, La, True, f_off, f_idx)
-                    Ra = _mul(Am, Ra, True, f_off, f_idx)
-                    Lb = _mul(Bm, Lb, True, f_off, f_idx)
-                    Rb = _mul(Bp, Rb, True, f_off, f_idx)
-                    cur += 1
-                M = _mul_h(La, Ra, True, f_off, f_idx)
-                Q = _mul(np.ascontiguousarray(Rb.conj().T), Lb, True, f_off, f_idx)
-                if L > 0:
-                    s1[o, g, i] = _trace_prod(_bd_left(Q, CL1, f_off, f_idx),
-                                              _bd_left(M, np.ascontiguousarray(CR1.conj().T), f_off, f_idx)) / N
-                    s0[o, g, i] = _trace_prod(_mul(Q, CL0, True, f_off, f_idx),
-                                              _mul_h(M, CR0, True, f_off, f_idx)) / N
-                else:
-                    s0[o, g, i] = _trace_prod(Q, M) / N
-                    if transfer.shape[0] > 0:
-                        acc = 0j
-                        for k in range(N):
-                            dk = 0j
-                            for j in range(N):
-                                dk += transfer[k, j] * M[j, j]
-                            acc += Q[k, k] * dk
-                        s1[o, g, i] = acc / N
-                    else:
-                        s1[o, g, i] = s0[o, g, i]
+            _gamma_signals(s1[o, g], s0[o, g], Pp, Pm, Rp, Rm, smap, st, L, edges, n_per, f_off, f_idx, transfer, ns)
     return s1, s0

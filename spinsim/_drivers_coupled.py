@@ -66,16 +66,59 @@ def _partner_rf(system, centre):
     return R
 
 
+def _factor_layout(system, centre):
+    """Constant arrays of the factored rf steps (:func:`spinsim._coupled_split.split_step`):
+    (rf1, dims, zz, ff, pair_perm, single_perm) for the pairs of
+    :func:`spinsim.hamiltonian.partner_factor_terms` (``pairs``)."""
+    dims = product_dims(system)[1:]
+    d_max, N = max(dims), int(np.prod(dims))
+    rf1 = np.zeros((len(dims), d_max, d_max), complex)
+    state = dict(next(iter({tuple(sorted(e.rf.items())) for e in centre.events if e.duration > 0})))
+    for n in range(1, system.n_spins):
+        amp, ph = state.get(system.spins[n].isotope.symbol, (0.0, 0.0))
+        _, _, _, ix, iy = spin_operators(system.spins[n].spin)
+        rf1[n - 1, : dims[n - 1], : dims[n - 1]] = 2 * np.pi * amp * (np.cos(np.radians(ph)) * ix
+                                                                      + np.sin(np.radians(ph)) * iy)
+    return rf1, np.array(dims, np.int64), d_max, N
+
+
+def _pair_layout(system, pairs, d_max, N):
+    """(zz, ff, pair_perm, single_perm) of :func:`_factor_layout`."""
+    dims = product_dims(system)[1:]
+    grid = np.arange(N).reshape(dims)
+    zz = np.zeros((len(pairs), d_max * d_max))
+    ff = np.zeros((len(pairs), d_max * d_max, d_max * d_max))
+    pair_perm = np.zeros((len(pairs), N), np.int64)
+    for i, (a, b) in enumerate(pairs):
+        za, pa, ma, _, _ = spin_operators(system.spins[a + 1].spin)
+        zb, pb, mb, _, _ = spin_operators(system.spins[b + 1].spin)
+        dab = dims[a] * dims[b]
+        zz[i, :dab] = 2 * np.kron(np.diag(za), np.diag(zb)).real
+        ff[i, :dab, :dab] = (np.kron(pa, mb) + np.kron(ma, pb)).real
+        pair_perm[i] = grid.transpose([a, b] + [k for k in range(len(dims)) if k not in (a, b)]).reshape(-1)
+    single_perm = np.array([grid.transpose([k] + [j for j in range(len(dims)) if j != k]).reshape(-1)
+                            for k in range(len(dims))], np.int64)
+    return zz, ff, pair_perm, single_perm
+
+
+def _no_terms(n_pairs):
+    """Placeholders of the right types for :func:`spinsim._coupled.coupled_signals` without factors."""
+    return (np.zeros((1, 1, 1, 1), complex), np.zeros((1, 1, 1, 1), complex), np.zeros((1, 1, 1), complex),
+            np.zeros((1, n_pairs, 1, 1), complex))
+
+
 def _embed(op, n, dims):
     from .hamiltonian import embed_op
 
     return embed_op(op, n, dims)
 
 
-def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0)):
-    """Complex S0, S1 (powder averaged) and info of the coupled engine; ``ns`` periods per half."""
+def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0),
+                  factored=True):
+    """Complex S0, S1 (powder averaged) and info of the coupled engine; ``ns`` periods per half.
+    ``factored``: rf steps as products of one- and two-spin factors (:mod:`spinsim._coupled_split`)."""
     from . import _coupled as KC
-    from .hamiltonian import partner_space_terms
+    from .hamiltonian import partner_factor_terms, partner_space_terms
 
     wr, tr, ng = 2 * np.pi * mas_rate, 1.0 / mas_rate, powder.n_gamma
     n_per, dt, edges, L = _coupled_grid(tr, ng, max_dt, flips, centre)
@@ -94,10 +137,19 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
     _, _, _, rows, cols = partner_space_terms(system, comps, offsets)
     N = int(np.prod(product_dims(system)[1:]))
     f_off, f_idx = _blocks(N, rows, cols)
+    factored = bool(factored and L)
+    pairs = partner_factor_terms(system, comps, offsets)[4]
+    layout = (np.zeros((1, 1, 1), complex), np.ones(1, np.int64), pairs, np.zeros(len(pairs), bool))
+    layout += tuple(np.zeros((len(pairs),) + (1,) * k) for k in (1, 2)) + (np.zeros((len(pairs), 1), np.int64),
+                                                                           np.zeros((1, 1), np.int64))
     if L:
         R = _partner_rf(system, centre)
         r_off, r_idx = _blocks(N, rows, cols, R)
         transfer = np.zeros((0, 0))
+        if factored:
+            rf1, dims, d_max, _ = _factor_layout(system, centre)
+            _, _, _, _, pairs, homo = partner_factor_terms(system, comps, offsets)
+            layout = (rf1, dims, pairs, homo) + _pair_layout(system, pairs, d_max, N)
     else:
         R = np.zeros((N, N), complex)
         r_off, r_idx = f_off, f_idx
@@ -116,14 +168,16 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
         for a, b in chunks:
             comps = interaction_components(system, powder.euler_ab()[a:b])
             D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)
+            terms = partner_factor_terms(system, comps, offsets)[:4] if factored else _no_terms(len(pairs))
             s1, s0 = KC.coupled_signals(
                 np.ascontiguousarray(D), np.ascontiguousarray(Z), np.ascontiguousarray(V), rows.astype(np.int64),
                 cols.astype(np.int64), wr, dt, n_per, ng, np.ascontiguousarray(R), f_off, f_idx, r_off, r_idx,
-                smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted,
+                smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted, factored,
+                tuple(np.ascontiguousarray(x) for x in terms) + layout,
             )
             s1_all[a:b][:, :, order] = s1
             s0_all[a:b][:, :, order] = s0
     s0, s1, partials = powder_sums(powder.weights, s0_all, s1_all)
-    info = {"engine": "coupled", "partials": partials, "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
+    info = {"engine": "coupled", "rf_steps": "factored" if factored else "exact" if L else "none", "partials": partials, "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
             "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs())}
     return s0, s1, info

@@ -289,6 +289,52 @@ def full_diagonal(system, comps: Components, offsets_hz=None) -> np.ndarray:
     return out
 
 
+def partner_factor_terms(system, comps: Components, offsets_hz=None):
+    """:func:`partner_space_terms` kept apart by spin and by pair, for propagators built as products
+    of one- and two-spin factors (:mod:`spinsim._coupled_split`).
+
+    H_sigma = sum_k [diag(d_k + sigma z_k) + rf_k] (spin k) + sigma g
+              + sum_p c_p(t) [2 I_z^a I_z^b - (I+^a I-^b + I-^a I+^b) / 2 if homonuclear]   (rad/s),
+
+    the same Hamiltonian as :func:`partner_space_terms` (tested term by term).
+
+    Returns
+    -------
+    single_d, single_z : (n_o, n_p, 9, d_max) complex ndarray
+        Each partner's diagonal (shifts, CSA, quadrupolar, carrier offset) and the coefficient of
+        sigma (S-partner coupling times m), padded with zeros to the largest multiplicity.
+    glob_z : (n_o, 9, 1) complex ndarray
+        S's own shift (the part of sigma's coefficient common to every partner state).
+    pair_c : (n_o, n_pairs, 9, 1) complex ndarray
+        Coefficient c_p of 2 I_z^a I_z^b of each partner pair.
+    pairs : (n_pairs, 2) int ndarray
+        Partner indices (0 = the first partner) of each pair.
+    homonuclear : (n_pairs,) bool ndarray
+        Whether the pair's flip-flop term is kept.
+    """
+    dims = product_dims(system)[1:]
+    n_o = comps.single[0].shape[0]
+    nk, d_max, offs = 2 * N_HARM + 1, max(dims), offsets_hz or {}
+    single_d = np.zeros((n_o, len(dims), nk, d_max), complex)
+    single_z = np.zeros_like(single_d)
+    for n in range(1, system.n_spins):
+        m = system.spins[n].spin - np.arange(dims[n - 1])
+        single_d[:, n - 1, :, : dims[n - 1]] = comps.single[n]
+        off = offs.get(system.spins[n].isotope.symbol, 0.0)
+        single_d[:, n - 1, N_HARM, : dims[n - 1]] -= np.sign(comps.omega0[n]) * 2 * np.pi * off * m
+        if (0, n) in comps.pair:
+            single_z[:, n - 1, :, : dims[n - 1]] = comps.pair[(0, n)][:, :, None] * m[None, None, :]
+    glob_z = comps.single[0][:, :, :1].copy()  # S diagonal at m = +1/2: omega_S / 2
+    glob_z[:, N_HARM, 0] -= np.sign(comps.omega0[0]) * 2 * np.pi * offs.get(system.spins[0].isotope.symbol, 0.0) * 0.5
+    keys = sorted(k for k in comps.pair if k[0] >= 1)
+    homo = set(system.homonuclear_pairs())
+    pair_c = np.zeros((n_o, len(keys), nk, 1), complex)
+    for i, k in enumerate(keys):
+        pair_c[:, i, :, 0] = comps.pair[k]
+    pairs = np.array([(a - 1, b - 1) for a, b in keys], np.int64).reshape(-1, 2)
+    return single_d, single_z, glob_z, pair_c, pairs, np.array([k in homo for k in keys], bool)
+
+
 def channel_operators(system):
     """Per channel isotope: (Fx, Fy) summed over its spins, full product space."""
     dims = product_dims(system)

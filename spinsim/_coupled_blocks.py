@@ -1,0 +1,140 @@
+"""Block-diagonal matrices of the ``coupled`` engine, stored packed.
+
+Free evolution (no rf) conserves the total m of each homonuclear group, so its propagators are
+block-diagonal in the blocks (``off``, ``idx``) of :func:`spinsim._drivers_coupled._blocks`:
+block b holds the states ``idx[off[b]:off[b + 1]]``. They are kept as (n_blocks, b_max, b_max)
+arrays (block b in its top-left ``sizes[b]`` square, zeros elsewhere), so that a product costs
+sum(n_b^3) instead of N^3 and no N x N array is allocated per product (for three spins 5/2,
+N = 216: sum(n_b^2) = 4,300 of 46,656 entries).
+
+Pure functions of arrays, ``cache=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def bd_eye(sizes, b_max):
+    out = np.zeros((sizes.shape[0], b_max, b_max), np.complex128)
+    for b in range(sizes.shape[0]):
+        for i in range(sizes[b]):
+            out[b, i, i] = 1.0
+    return out
+
+
+@njit(cache=True)
+def bd_mul(A, B, sizes):
+    """A @ B, block by block."""
+    C = np.zeros_like(A)
+    for b in range(sizes.shape[0]):
+        n = sizes[b]
+        for i in range(n):
+            for k in range(n):
+                a = A[b, i, k]
+                for j in range(n):
+                    C[b, i, j] += a * B[b, k, j]
+    return C
+
+
+@njit(cache=True)
+def bd_mul_h(A, B, sizes):
+    """A @ B^dagger, block by block."""
+    C = np.zeros_like(A)
+    for b in range(sizes.shape[0]):
+        n = sizes[b]
+        for i in range(n):
+            for j in range(n):
+                acc = 0j
+                for k in range(n):
+                    acc += A[b, i, k] * np.conj(B[b, j, k])
+                C[b, i, j] = acc
+    return C
+
+
+@njit(cache=True)
+def bd_h(A, sizes):
+    """A^dagger, block by block."""
+    C = np.zeros_like(A)
+    for b in range(sizes.shape[0]):
+        for i in range(sizes[b]):
+            for j in range(sizes[b]):
+                C[b, i, j] = np.conj(A[b, j, i])
+    return C
+
+
+@njit(cache=True)
+def bd_trace_prod(A, B, sizes):
+    """Tr(A @ B)."""
+    acc = 0j
+    for b in range(sizes.shape[0]):
+        for i in range(sizes[b]):
+            for k in range(sizes[b]):
+                acc += A[b, i, k] * B[b, k, i]
+    return acc
+
+
+@njit(cache=True)
+def bd_left(A, X, off, idx):
+    """A @ X for packed block-diagonal A and dense X (N x m)."""
+    m = X.shape[1]
+    C = np.zeros((X.shape[0], m), np.complex128)
+    for b in range(off.shape[0] - 1):
+        lo = off[b]
+        n = off[b + 1] - lo
+        for i in range(n):
+            row = idx[lo + i]
+            for k in range(n):
+                a = A[b, i, k]
+                src = idx[lo + k]
+                for c in range(m):
+                    C[row, c] += a * X[src, c]
+    return C
+
+
+@njit(cache=True)
+def bd_diagonal(A, off, idx, N):
+    """The diagonal of A in the original basis (length N)."""
+    d = np.zeros(N, np.complex128)
+    for b in range(off.shape[0] - 1):
+        for i in range(off[b + 1] - off[b]):
+            d[idx[off[b] + i]] = A[b, i, i]
+    return d
+
+
+@njit(cache=True)
+def bd_to_dense(A, off, idx, N):
+    """A as an N x N array (for checks)."""
+    out = np.zeros((N, N), np.complex128)
+    for b in range(off.shape[0] - 1):
+        lo = off[b]
+        for i in range(off[b + 1] - lo):
+            for j in range(off[b + 1] - lo):
+                out[idx[lo + i], idx[lo + j]] = A[b, i, j]
+    return out
+
+
+@njit(cache=True)
+def to_block_order(X, idx):
+    """X with rows and columns in block order (row i of the result is row idx[i] of X)."""
+    n = X.shape[0]
+    out = np.empty((n, n), np.complex128)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = X[idx[i], idx[j]]
+    return out
+
+
+@njit(cache=True)
+def bd_left_ordered(A, Xo, off):
+    """A @ X for packed A and dense X given in block order (:func:`to_block_order`), one BLAS
+    product per block; the result is in block order too."""
+    m = Xo.shape[1]
+    C = np.empty((Xo.shape[0], m), np.complex128)
+    for b in range(off.shape[0] - 1):
+        lo = off[b]
+        n = off[b + 1] - lo
+        C[lo:lo + n] = np.dot(np.ascontiguousarray(A[b, :n, :n]), np.ascontiguousarray(Xo[lo:lo + n]))
+    return C

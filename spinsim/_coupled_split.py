@@ -1,0 +1,171 @@
+"""Steps of the ``coupled`` engine under rf as products of one- and two-spin factors.
+
+Under rf on the partners the step Hamiltonian connects the whole partner space (dimension
+N = prod(2I+1), 216 for three spins 5/2) and an exact piecewise-constant step costs a dense
+eigendecomposition and two dense products. But the Hamiltonian is a sum of one-spin terms h_k
+(quadrupolar, shifts, S coupling, rf: large) and two-spin terms c_p (partner-partner dipolar and
+J: small), see :func:`spinsim.hamiltonian.partner_factor_terms`. Over a step of dt, in the
+interaction frame of the one-spin terms,
+
+    exp(-i H dt) = (x)_k u_k  T exp(-i int_0^dt sum_p c~_p(s) ds),     u_k = exp(-i h_k dt),
+
+and the time-ordered exponential is taken as the product of the exact two-spin factors
+v_p = (u_a (x) u_b)^dagger exp(-i (h_a + h_b + c_p) dt), the order of the pairs reversed from one
+step to the next. Each factor acts on two spins only (a (d_a d_b)^2 matrix applied to the rows of U
+grouped by those spins), so a step costs a few products of 36 x 36 by 36 x 1296 instead of
+216 x 216 work. The product is exact when no two pairs share a spin (one pair, or disjoint ones);
+otherwise its error is second order in |c| dt per step (the commutators of pairs that share a
+spin), measured against exact steps in ``benchmarks/bench_coupled_split.py``.
+
+Pure functions of arrays, ``cache=True``; rad/s and s inside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._kernels import _eye, expm_herm, fourier_integral
+
+
+@njit(cache=True)
+def apply_on_axes(U, G, perm, d):
+    """U <- G acting on the spins of ``perm``, in place.
+
+    ``perm[i * rest + r]`` is the row of U for state i of those spins (combined, d of them) and
+    state r of the others (rest = N / d)."""
+    n_rows, n_cols = U.shape
+    rest = n_rows // d
+    X = np.empty((d, rest * n_cols), np.complex128)
+    for i in range(d):
+        for r in range(rest):
+            src = perm[i * rest + r]
+            for c in range(n_cols):
+                X[i, r * n_cols + c] = U[src, c]
+    Y = np.dot(G, X)
+    for i in range(d):
+        for r in range(rest):
+            dst = perm[i * rest + r]
+            for c in range(n_cols):
+                U[dst, c] = Y[i, r * n_cols + c]
+
+
+@njit(cache=True)
+def _kron(A, B):
+    na, nb = A.shape[0], B.shape[0]
+    out = np.empty((na * nb, na * nb), np.complex128)
+    for i in range(na):
+        for j in range(na):
+            for k in range(nb):
+                for m in range(nb):
+                    out[i * nb + k, j * nb + m] = A[i, j] * B[k, m]
+    return out
+
+
+@njit(cache=True)
+def _one_spin(single_d, single_z, rf1, k, d, sigma, t0, dt, wr, buf_d, buf_z):
+    """h_k averaged over the step (rad/s), d x d."""
+    fourier_integral(single_d[k], t0, t0 + dt, wr, buf_d)
+    fourier_integral(single_z[k], t0, t0 + dt, wr, buf_z)
+    h = np.empty((d, d), np.complex128)
+    for a in range(d):
+        for b in range(d):
+            h[a, b] = rf1[k, a, b]
+        h[a, a] += (buf_d[a] + sigma * buf_z[a]) / dt
+    return h
+
+
+@njit(cache=True)
+def _pair_hamiltonian(ha, hb, cbar, zz, ff, homonuclear):
+    """h_a (x) 1 + 1 (x) h_b + cbar (2 I_z I_z [- flip-flop / 2])."""
+    da, db = ha.shape[0], hb.shape[0]
+    H = np.zeros((da * db, da * db), np.complex128)
+    for i in range(da):
+        for j in range(da):
+            for k in range(db):
+                H[i * db + k, j * db + k] += ha[i, j]
+    for i in range(da):
+        for k in range(db):
+            for m in range(db):
+                H[i * db + k, i * db + m] += hb[k, m]
+    dab = da * db
+    for a in range(dab):
+        H[a, a] += cbar * zz[a]
+        if homonuclear:
+            for b in range(dab):
+                H[a, b] -= 0.5 * cbar * ff[a, b]
+    return H
+
+
+@njit(cache=True)
+def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm, single_perm,
+               sigma, t0, dt, wr, reverse):
+    """U <- (product of one- and two-spin factors of the step [t0, t0 + dt]) U, in place.
+
+    Parameters
+    ----------
+    single_d, single_z : (n_p, 9, d_max) complex
+        One crystallite's :func:`spinsim.hamiltonian.partner_factor_terms` terms (rad/s).
+    glob_z : (9, 1) complex; pair_c : (n_pairs, 9, 1) complex
+    rf1 : (n_p, d_max, d_max) complex
+        Each partner's rf Hamiltonian (rad/s), constant over the block.
+    dims : (n_p,) int; pairs : (n_pairs, 2) int; homonuclear : (n_pairs,) bool
+    zz : (n_pairs, d_max^2) float; ff : (n_pairs, d_max^2, d_max^2) float
+        2 m_a m_b and I+I- + I-I+ of each pair in its (a slow, b fast) basis.
+    pair_perm : (n_pairs, N) int; single_perm : (n_p, N) int
+        Row groupings for :func:`apply_on_axes`.
+    reverse : bool
+        Apply the pairs in reverse order (alternate from step to step).
+    """
+    n_p = dims.shape[0]
+    n_pairs = pairs.shape[0]
+    d_max = single_d.shape[2]
+    buf_d = np.empty(d_max)
+    buf_z = np.empty(d_max)
+    hs = []
+    us = []
+    for k in range(n_p):
+        h = _one_spin(single_d, single_z, rf1, k, dims[k], sigma, t0, dt, wr, buf_d, buf_z)
+        hs.append(h)
+        us.append(expm_herm(h, dt))
+    g = np.empty(1)
+    fourier_integral(glob_z, t0, t0 + dt, wr, g)
+    phase = np.exp(-1j * sigma * g[0])
+    in_last = np.zeros(n_p, np.bool_)
+    c = np.empty(1)
+    for step in range(n_pairs):
+        p = n_pairs - 1 - step if reverse else step
+        a, b = pairs[p, 0], pairs[p, 1]
+        da, db = dims[a], dims[b]
+        fourier_integral(pair_c[p], t0, t0 + dt, wr, c)
+        E = expm_herm(_pair_hamiltonian(hs[a], hs[b], c[0] / dt, zz[p], ff[p], homonuclear[p]), dt)
+        if step < n_pairs - 1:
+            # interaction frame of the one-spin terms: the last factor restores it
+            uab = _kron(us[a], us[b])
+            G = np.dot(np.ascontiguousarray(uab.conj().T), E)
+        else:
+            G = E * phase
+            in_last[a] = True
+            in_last[b] = True
+        apply_on_axes(U, G, pair_perm[p], da * db)
+    for k in range(n_p):
+        if not in_last[k]:
+            apply_on_axes(U, us[k], single_perm[k], dims[k])
+
+
+@njit(cache=True)
+def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
+                          single_perm, sigma, wr, dt, n_per, smap, n_snap):
+    """Prefix products P[k] of one rotor period of factored steps (k = 0 .. n_per), kept where
+    smap[k] >= 0: :func:`spinsim._coupled.prefix_products` with :func:`split_step`."""
+    n = pair_perm.shape[1]
+    out = np.zeros((n_snap, n, n), np.complex128)
+    U = _eye(n)
+    if smap[0] >= 0:
+        out[smap[0]] = U
+    for p in range(n_per):
+        split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
+                   single_perm, sigma, p * dt, dt, wr, p % 2 == 1)
+        if smap[p + 1] >= 0:
+            out[smap[p + 1]] = U
+    return out
