@@ -30,8 +30,8 @@ from numba import njit, prange
 
 from ._coupled_blocks import (bd_diagonal, bd_eye, bd_h, bd_left_ordered, bd_mul, bd_mul_h, bd_trace_prod,
                               to_block_order)
-from ._coupled_split import split_prefix_products
-from ._kernels import _eye, expm_herm, fourier_integral
+from ._coupled_split import magnus_exponent, split_prefix_products
+from ._kernels import _eye, expm_herm, fourier_integral, fourier_moment
 
 
 @njit(cache=True)
@@ -74,12 +74,38 @@ def _step_hamiltonian(D, Z, V, rows, cols, R, sigma, t0, dt, wr, H, ph, pz, pv):
 
 
 @njit(cache=True)
-def _block_expm(H, lo, nb, idx, dt):
-    """exp(-i H_b dt) of the diagonal block (states idx[lo:lo + nb]) of H."""
+def _step_moment(D, Z, V, rows, cols, sigma, t0, dt, wr, M1, ph, pz, pv):
+    """M1 <- (1/dt) integral of (t - t_mid) H_sigma over [t0, t0 + dt] (rad), dense."""
+    n = D.shape[1]
+    fourier_moment(D, t0, t0 + dt, wr, ph)
+    fourier_moment(Z, t0, t0 + dt, wr, pz)
+    if rows.shape[0] > 0:
+        fourier_moment(V, t0, t0 + dt, wr, pv)
+    for a in range(n):
+        for b in range(n):
+            M1[a, b] = 0.0
+        M1[a, a] = ph[a] + sigma * pz[a]
+    for e in range(rows.shape[0]):
+        M1[rows[e], cols[e]] += pv[e]
+
+
+@njit(cache=True)
+def _block_of(H, lo, nb, idx):
+    """The diagonal block (states idx[lo:lo + nb]) of H."""
     Hb = np.empty((nb, nb), np.complex128)
     for a in range(nb):
         for b in range(nb):
             Hb[a, b] = H[idx[lo + a], idx[lo + b]]
+    return Hb
+
+
+@njit(cache=True)
+def _block_expm(H, M1, lo, nb, idx, dt, magnus4):
+    """The step propagator of the diagonal block (states idx[lo:lo + nb]) of H (rad/s): exp(-i H_b dt),
+    or the fourth-order Magnus one with the first moments M1 (rad)."""
+    Hb = _block_of(H, lo, nb, idx)
+    if magnus4:
+        return _expm_block(magnus_exponent(Hb * dt, _block_of(M1, lo, nb, idx)), 1.0)
     return _expm_block(Hb, dt)
 
 
@@ -90,7 +116,7 @@ def _work_arrays(D, rows):
 
 
 @njit(cache=True)
-def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, smap, n_snap):
+def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, smap, n_snap, magnus4):
     """Prefix products P[k] of one rotor period of free steps (k = 0 .. n_per), kept where
     smap[k] >= 0, packed block-diagonal.
 
@@ -104,6 +130,8 @@ def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, sm
         Blocks connected by the free Hamiltonian (:mod:`spinsim._coupled_blocks`).
     smap : (n_per + 1,) int
         Snapshot slot of each prefix index, -1 when not needed.
+    magnus4 : bool
+        Fourth-order Magnus steps (else piecewise constant).
 
     Returns
     -------
@@ -115,13 +143,16 @@ def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, sm
     U = bd_eye(sizes, b_max)
     H, ph, pz, pv = _work_arrays(D, rows)
     R = np.zeros((D.shape[1], D.shape[1]), np.complex128)
+    M1 = np.zeros_like(R)
     if smap[0] >= 0:
         out[smap[0]] = U
     for p in range(n_per):
         _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
+        if magnus4:
+            _step_moment(D, Z, V, rows, cols, sigma, p * dt, dt, wr, M1, ph, pz, pv)
         for blk in range(sizes.shape[0]):
             nb = sizes[blk]
-            Ub = _block_expm(H, off[blk], nb, idx, dt)
+            Ub = _block_expm(H, M1, off[blk], nb, idx, dt, magnus4)
             Yb = np.dot(Ub, np.ascontiguousarray(U[blk, :nb, :nb]))
             U[blk, :nb, :nb] = Yb
         if smap[p + 1] >= 0:
@@ -144,7 +175,7 @@ def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap
         for blk in range(off.shape[0] - 1):
             lo = off[blk]
             nb = off[blk + 1] - lo
-            Ub = _block_expm(H, lo, nb, idx, dt)
+            Ub = _block_expm(H, H, lo, nb, idx, dt, False)
             Xr = np.empty((nb, n), np.complex128)
             for a in range(nb):
                 for c in range(n):
@@ -228,10 +259,10 @@ def _trace_prod(A, B):
 
 
 @njit(cache=True)
-def _factored_prefixes(factors, o, sigma, wr, dt, n_per, smap, n_snap):
+def _factored_prefixes(factors, o, sigma, wr, dt, n_per, smap, n_snap, magnus4):
     sd, sz, gz, pc, rf1, dims, pairs, homo, zz, ff, pperm, sperm = factors
     return split_prefix_products(sd[o], sz[o], gz[o], pc[o], rf1, dims, pairs, homo, zz, ff, pperm, sperm, sigma, wr,
-                                 dt, n_per, smap, n_snap)
+                                 dt, n_per, smap, n_snap, magnus4)
 
 
 @njit(cache=True)
@@ -312,7 +343,7 @@ def _gamma_signals(s1, s0, Pp, Pm, Rp, Rm, smap, st, L, edges, n_per, off, idx, 
 
 @njit(cache=True, parallel=True)
 def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx, r_off, r_idx, smap, n_snap,
-                    edges, L, transfer, ns, factored, factors):
+                    edges, L, transfer, ns, factored, factors, magnus4):
     """S-RESPDOR / REDOR signals with ideal S pulses for partners coupled to each other.
 
     The detected coherence starts as |alpha><beta| (x) 1/N: its ket runs with S in alpha in the
@@ -349,6 +380,9 @@ def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx
         (:func:`spinsim._coupled_split.split_step`; ``factors``: single_d, single_z, glob_z,
         pair_c of all crystallites, then rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
         single_perm), else exact dense steps (``factors`` unread).
+    magnus4 : bool
+        Fourth-order Magnus steps (free evolution and factors; the dense rf steps stay piecewise
+        constant).
 
     Returns
     -------
@@ -361,13 +395,15 @@ def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx
     s1 = np.empty((n_o, n_gamma, n_pts), np.complex128)
     s0 = np.empty((n_o, n_gamma, n_pts), np.complex128)
     for o in prange(n_o):
-        Pp = free_prefix_products(D[o], Z[o], V[o], rows, cols, 1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap)
-        Pm = free_prefix_products(D[o], Z[o], V[o], rows, cols, -1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap)
+        Pp = free_prefix_products(D[o], Z[o], V[o], rows, cols, 1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap,
+                                  magnus4)
+        Pm = free_prefix_products(D[o], Z[o], V[o], rows, cols, -1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap,
+                                  magnus4)
         Rp = np.zeros((1, 1, 1), np.complex128)
         Rm = Rp
         if L > 0 and factored:
-            Rp = _factored_prefixes(factors, o, 1.0, wr, dt, n_per, smap, n_snap)
-            Rm = _factored_prefixes(factors, o, -1.0, wr, dt, n_per, smap, n_snap)
+            Rp = _factored_prefixes(factors, o, 1.0, wr, dt, n_per, smap, n_snap, magnus4)
+            Rm = _factored_prefixes(factors, o, -1.0, wr, dt, n_per, smap, n_snap, magnus4)
         elif L > 0:
             Rp = prefix_products(D[o], Z[o], V[o], rows, cols, R, 1.0, wr, dt, n_per, r_off, r_idx, smap, n_snap)
             Rm = prefix_products(D[o], Z[o], V[o], rows, cols, R, -1.0, wr, dt, n_per, r_off, r_idx, smap, n_snap)

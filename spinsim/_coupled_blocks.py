@@ -25,12 +25,19 @@ def bd_eye(sizes, b_max):
     return out
 
 
+#: Blocks from this size on are multiplied by BLAS (2-3x faster than loops for 27 x 27, slower for 3 x 3).
+BLAS_FROM = 12
+
+
 @njit(cache=True)
 def bd_mul(A, B, sizes):
     """A @ B, block by block."""
     C = np.zeros_like(A)
     for b in range(sizes.shape[0]):
         n = sizes[b]
+        if n >= BLAS_FROM:
+            C[b, :n, :n] = np.dot(np.ascontiguousarray(A[b, :n, :n]), np.ascontiguousarray(B[b, :n, :n]))
+            continue
         for i in range(n):
             for k in range(n):
                 a = A[b, i, k]
@@ -45,6 +52,9 @@ def bd_mul_h(A, B, sizes):
     C = np.zeros_like(A)
     for b in range(sizes.shape[0]):
         n = sizes[b]
+        if n >= BLAS_FROM:
+            C[b, :n, :n] = np.dot(np.ascontiguousarray(A[b, :n, :n]), np.ascontiguousarray(B[b, :n, :n].T).conj())
+            continue
         for i in range(n):
             for j in range(n):
                 acc = 0j

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import _eye, expm_herm, fourier_integral
+from ._kernels import _eye, expm_herm, fourier_integral, fourier_moment
 
 
 @njit(cache=True)
@@ -63,43 +63,65 @@ def _kron(A, B):
 
 
 @njit(cache=True)
-def _one_spin(single_d, single_z, rf1, k, d, sigma, t0, dt, wr, buf_d, buf_z):
-    """h_k averaged over the step (rad/s), d x d."""
+def _one_spin(single_d, single_z, rf1, k, d, sigma, t0, dt, wr, magnus4, buf_d, buf_z):
+    """Spin k's step: M0 = integral of h_k over the step (rad, d x d) and the first moments mu (rad)
+    of its diagonal (zeros for the piecewise-constant step; the rf is constant and has none)."""
     fourier_integral(single_d[k], t0, t0 + dt, wr, buf_d)
     fourier_integral(single_z[k], t0, t0 + dt, wr, buf_z)
-    h = np.empty((d, d), np.complex128)
+    M0 = np.empty((d, d), np.complex128)
     for a in range(d):
         for b in range(d):
-            h[a, b] = rf1[k, a, b]
-        h[a, a] += (buf_d[a] + sigma * buf_z[a]) / dt
-    return h
+            M0[a, b] = rf1[k, a, b] * dt
+        M0[a, a] += buf_d[a] + sigma * buf_z[a]
+    mu = np.zeros(d)
+    if magnus4:
+        fourier_moment(single_d[k], t0, t0 + dt, wr, buf_d)
+        fourier_moment(single_z[k], t0, t0 + dt, wr, buf_z)
+        for a in range(d):
+            mu[a] = buf_d[a] + sigma * buf_z[a]
+    return M0, mu
 
 
 @njit(cache=True)
-def _pair_hamiltonian(ha, hb, cbar, zz, ff, homonuclear):
-    """h_a (x) 1 + 1 (x) h_b + cbar (2 I_z I_z [- flip-flop / 2])."""
-    da, db = ha.shape[0], hb.shape[0]
+def _pair_terms(Ma, Mb, c, zz, ff, homonuclear):
+    """Ma (x) 1 + 1 (x) Mb + c (2 I_z I_z [- flip-flop / 2]): a pair's M0 or M1 from its spins' ones."""
+    da, db = Ma.shape[0], Mb.shape[0]
     H = np.zeros((da * db, da * db), np.complex128)
     for i in range(da):
         for j in range(da):
             for k in range(db):
-                H[i * db + k, j * db + k] += ha[i, j]
+                H[i * db + k, j * db + k] += Ma[i, j]
     for i in range(da):
         for k in range(db):
             for m in range(db):
-                H[i * db + k, i * db + m] += hb[k, m]
+                H[i * db + k, i * db + m] += Mb[k, m]
     dab = da * db
     for a in range(dab):
-        H[a, a] += cbar * zz[a]
+        H[a, a] += c * zz[a]
         if homonuclear:
             for b in range(dab):
-                H[a, b] -= 0.5 * cbar * ff[a, b]
+                H[a, b] -= 0.5 * c * ff[a, b]
     return H
 
 
 @njit(cache=True)
+def magnus_exponent(M0, M1):
+    """M0 - i [M1, M0]: the fourth-order Magnus exponent (Hermitian, rad) of a step whose Hamiltonian
+    integrates to M0 and has the first moment M1 = (1/dt) integral of (t - t_mid) H dt."""
+    return M0 - 1j * (np.dot(M1, M0) - np.dot(M0, M1))
+
+
+@njit(cache=True)
+def _diag(mu):
+    out = np.zeros((mu.shape[0], mu.shape[0]), np.complex128)
+    for a in range(mu.shape[0]):
+        out[a, a] = mu[a]
+    return out
+
+
+@njit(cache=True)
 def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm, single_perm,
-               sigma, t0, dt, wr, reverse):
+               sigma, t0, dt, wr, reverse, magnus4):
     """U <- (product of one- and two-spin factors of the step [t0, t0 + dt]) U, in place.
 
     Parameters
@@ -116,38 +138,46 @@ def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonucl
         Row groupings for :func:`apply_on_axes`.
     reverse : bool
         Apply the pairs in reverse order (alternate from step to step).
+    magnus4 : bool
+        Each factor the fourth-order Magnus exponential of its part (else piecewise constant).
     """
     n_p = dims.shape[0]
     n_pairs = pairs.shape[0]
     d_max = single_d.shape[2]
     buf_d = np.empty(d_max)
     buf_z = np.empty(d_max)
-    hs = []
+    m0s = []
+    m1s = []
     us = []
     for k in range(n_p):
-        h = _one_spin(single_d, single_z, rf1, k, dims[k], sigma, t0, dt, wr, buf_d, buf_z)
-        hs.append(h)
-        us.append(expm_herm(h, dt))
+        M0, mu = _one_spin(single_d, single_z, rf1, k, dims[k], sigma, t0, dt, wr, magnus4, buf_d, buf_z)
+        M1 = _diag(mu)
+        m0s.append(M0)
+        m1s.append(M1)
+        us.append(expm_herm(magnus_exponent(M0, M1) if magnus4 else M0, 1.0))
     g = np.empty(1)
     fourier_integral(glob_z, t0, t0 + dt, wr, g)
     phase = np.exp(-1j * sigma * g[0])
     in_last = np.zeros(n_p, np.bool_)
     c = np.empty(1)
+    c1 = np.zeros(1)
     for step in range(n_pairs):
         p = n_pairs - 1 - step if reverse else step
         a, b = pairs[p, 0], pairs[p, 1]
-        da, db = dims[a], dims[b]
         fourier_integral(pair_c[p], t0, t0 + dt, wr, c)
-        E = expm_herm(_pair_hamiltonian(hs[a], hs[b], c[0] / dt, zz[p], ff[p], homonuclear[p]), dt)
+        M0 = _pair_terms(m0s[a], m0s[b], c[0], zz[p], ff[p], homonuclear[p])
+        if magnus4:
+            fourier_moment(pair_c[p], t0, t0 + dt, wr, c1)
+            M0 = magnus_exponent(M0, _pair_terms(m1s[a], m1s[b], c1[0], zz[p], ff[p], homonuclear[p]))
+        E = expm_herm(M0, 1.0)
         if step < n_pairs - 1:
             # interaction frame of the one-spin terms: the last factor restores it
-            uab = _kron(us[a], us[b])
-            G = np.dot(np.ascontiguousarray(uab.conj().T), E)
+            G = np.dot(np.ascontiguousarray(_kron(us[a], us[b]).conj().T), E)
         else:
             G = E * phase
             in_last[a] = True
             in_last[b] = True
-        apply_on_axes(U, G, pair_perm[p], da * db)
+        apply_on_axes(U, G, pair_perm[p], dims[a] * dims[b])
     for k in range(n_p):
         if not in_last[k]:
             apply_on_axes(U, us[k], single_perm[k], dims[k])
@@ -155,7 +185,7 @@ def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonucl
 
 @njit(cache=True)
 def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
-                          single_perm, sigma, wr, dt, n_per, smap, n_snap):
+                          single_perm, sigma, wr, dt, n_per, smap, n_snap, magnus4):
     """Prefix products P[k] of one rotor period of factored steps (k = 0 .. n_per), kept where
     smap[k] >= 0: :func:`spinsim._coupled.prefix_products` with :func:`split_step`."""
     n = pair_perm.shape[1]
@@ -165,7 +195,7 @@ def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, 
         out[smap[0]] = U
     for p in range(n_per):
         split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
-                   single_perm, sigma, p * dt, dt, wr, p % 2 == 1)
+                   single_perm, sigma, p * dt, dt, wr, p % 2 == 1, magnus4)
         if smap[p + 1] >= 0:
             out[smap[p + 1]] = U
     return out

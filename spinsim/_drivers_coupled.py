@@ -114,9 +114,11 @@ def _embed(op, n, dims):
 
 
 def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0),
-                  factored=True):
+                  factored=True, integrator="piecewise"):
     """Complex S0, S1 (powder averaged) and info of the coupled engine; ``ns`` periods per half.
-    ``factored``: rf steps as products of one- and two-spin factors (:mod:`spinsim._coupled_split`)."""
+    ``factored``: rf steps as products of one- and two-spin factors (:mod:`spinsim._coupled_split`);
+    ``integrator``: ``"piecewise"`` (constant Hamiltonian per step) or ``"magnus4"`` (fourth-order
+    Magnus steps; factored rf steps only)."""
     from . import _coupled as KC
     from .hamiltonian import partner_factor_terms, partner_space_terms
 
@@ -138,6 +140,9 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
     N = int(np.prod(product_dims(system)[1:]))
     f_off, f_idx = _blocks(N, rows, cols)
     factored = bool(factored and L)
+    magnus4 = integrator == "magnus4"
+    if magnus4 and L and not factored:
+        raise ValueError("fourth-order Magnus steps under rf need the factored rf steps of the coupled engine")
     pairs = partner_factor_terms(system, comps, offsets)[4]
     layout = (np.zeros((1, 1, 1), complex), np.ones(1, np.int64), pairs, np.zeros(len(pairs), bool))
     layout += tuple(np.zeros((len(pairs),) + (1,) * k) for k in (1, 2)) + (np.zeros((len(pairs), 1), np.int64),
@@ -173,11 +178,12 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
                 np.ascontiguousarray(D), np.ascontiguousarray(Z), np.ascontiguousarray(V), rows.astype(np.int64),
                 cols.astype(np.int64), wr, dt, n_per, ng, np.ascontiguousarray(R), f_off, f_idx, r_off, r_idx,
                 smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted, factored,
-                tuple(np.ascontiguousarray(x) for x in terms) + layout,
+                tuple(np.ascontiguousarray(x) for x in terms) + layout, magnus4,
             )
             s1_all[a:b][:, :, order] = s1
             s0_all[a:b][:, :, order] = s0
     s0, s1, partials = powder_sums(powder.weights, s0_all, s1_all)
-    info = {"engine": "coupled", "rf_steps": "factored" if factored else "exact" if L else "none", "partials": partials, "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
+    info = {"engine": "coupled", "rf_steps": "factored" if factored else "exact" if L else "none",
+            "integrator": integrator, "partials": partials, "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
             "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs())}
     return s0, s1, info

@@ -151,8 +151,9 @@ def simulate_respdor(
         on from where the first half stopped (a supercycle continuing across the centre).
     integrator : {"piecewise", "magnus4"}
         A step of rf: its exact average Hamiltonian held constant (default, as SIMPSON; error
-        O(dt^2)), or the fourth-order Magnus step from the average and first moment (fast engine;
-        O(dt^4) at the same cost per step, so fewer steps reach a given accuracy).
+        O(dt^2)), or the fourth-order Magnus step from the average and first moment (fast and
+        coupled engines; O(dt^4) at about the same cost per step, so fewer steps reach a given
+        accuracy).
 
     Returns
     -------
@@ -190,9 +191,9 @@ def _checked_inputs(system, mas_rate, saturation, recoupling, powder, max_dt, me
                                                         method, centre_pulse, cycle_mode)
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {', '.join(map(repr, INTEGRATORS))}, got {integrator!r}")
-    if integrator != "piecewise" and engine != "fast":
-        raise ValueError(f"integrator {integrator!r} runs on the fast engine only (ideal REDOR pulses, partners "
-                         f"coupled only to S); this experiment needs the {engine} engine: use 'piecewise'")
+    if integrator != "piecewise" and engine == "general":
+        raise ValueError(f"integrator {integrator!r} runs on the fast and coupled engines only (ideal REDOR pulses); "
+                         "this experiment needs the general engine: use 'piecewise'")
     return mas_rate, saturation, powder, engine
 
 
@@ -243,7 +244,7 @@ def _run_engine(engine, system, mas_rate, times, saturation, recoupling, powder,
         flips = redor_flip_fractions(placement)
         if engine == "coupled":
             s0, s1, info = coupled_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
-                                         flips)
+                                         flips, integrator=integrator)
         else:
             s0, s1, info = fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
                                       flips, integrator)

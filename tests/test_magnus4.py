@@ -130,7 +130,7 @@ def test_fourth_order_convergence_where_the_piecewise_step_is_second_order():
 def test_integrator_is_refused_off_the_fast_engine_and_when_unknown():
     system, pw = _seed_pair(), _two_crystallites()
     sat = cw_pulse("27Al", 30e3, 200e-6)
-    with pytest.raises(ValueError, match="fast engine only.*general engine"):
+    with pytest.raises(ValueError, match="fast and coupled engines only.*general engine"):
         simulate_respdor(system, MAS, [0.0], sat, powder=pw, method="general", integrator="magnus4")
     with pytest.raises(ValueError, match="integrator must be one of 'piecewise', 'magnus4', got 'rk4'"):
         simulate_respdor(system, MAS, [0.0], sat, powder=pw, integrator="rk4")

@@ -191,7 +191,8 @@ def test_free_period_propagators_unitary_and_conserve_total_m():
     smap = np.full(201, -1, np.int64)
     smap[200] = 0
     wr = 2 * np.pi * MAS
-    packed = KC.free_prefix_products(D[0], Z[0], V[0], rows, cols, 1.0, wr, TR / 200, 200, off, idx, smap, 1)[0]
+    packed = KC.free_prefix_products(D[0], Z[0], V[0], rows, cols, 1.0, wr, TR / 200, 200, off, idx, smap, 1,
+                                     False)[0]
     U = bd_to_dense(packed, off, idx, 16)
     assert np.allclose(U @ U.conj().T, np.eye(16), atol=1e-12)
     iz = spin_operators(1.5)[0]
