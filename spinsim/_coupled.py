@@ -20,21 +20,24 @@ propagators, kept as prefix products P[k] = S_{k-1} .. S_0 at the indices needed
 the propagator of any run of steps for every gamma (a run j..k-1 within a period is
 P[k] P[j]^dagger, the steps being unitary).
 
-Pure functions of arrays, ``cache=True``; rad/s and s inside.
+Pure functions of arrays, ``cache=True``; serial, the entry point releasing the GIL: the driver
+runs orientations on Python threads (:func:`spinsim._crystallites.in_threads`), which compiles
+in a fraction of the time of a ``prange`` loop. rad/s and s inside.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._coupled_blocks import (bd_diagonal, bd_eye, bd_h, bd_left_ordered, bd_mul, bd_mul_h, bd_trace_prod,
-                              to_block_order)
+                              put_square, square, store, to_block_order)
 from ._coupled_split import magnus_exponent, split_prefix_products
+from ._gamma_kernels import _helper  # internal helpers: no CPython or C wrappers
 from ._kernels import _eye, expm_herm, fourier_integral, fourier_moment
 
 
-@njit(cache=True)
+@_helper
 def _expm_block(H, dt):
     """exp(-i H dt) for Hermitian H: closed forms for small blocks, else eigh and a BLAS product."""
     n = H.shape[0]
@@ -57,7 +60,7 @@ def _expm_block(H, dt):
     return np.dot(ve, np.ascontiguousarray(vc.conj().T))
 
 
-@njit(cache=True)
+@_helper
 def _step_hamiltonian(D, Z, V, rows, cols, R, sigma, t0, dt, wr, H, ph, pz, pv):
     """H <- H_sigma averaged over [t0, t0 + dt] (rad/s), dense."""
     n = D.shape[1]
@@ -73,7 +76,7 @@ def _step_hamiltonian(D, Z, V, rows, cols, R, sigma, t0, dt, wr, H, ph, pz, pv):
         H[rows[e], cols[e]] += pv[e] / dt
 
 
-@njit(cache=True)
+@_helper
 def _step_moment(D, Z, V, rows, cols, sigma, t0, dt, wr, M1, ph, pz, pv):
     """M1 <- (1/dt) integral of (t - t_mid) H_sigma over [t0, t0 + dt] (rad), dense."""
     n = D.shape[1]
@@ -89,7 +92,7 @@ def _step_moment(D, Z, V, rows, cols, sigma, t0, dt, wr, M1, ph, pz, pv):
         M1[rows[e], cols[e]] += pv[e]
 
 
-@njit(cache=True)
+@_helper
 def _block_of(H, lo, nb, idx):
     """The diagonal block (states idx[lo:lo + nb]) of H."""
     Hb = np.empty((nb, nb), np.complex128)
@@ -99,7 +102,7 @@ def _block_of(H, lo, nb, idx):
     return Hb
 
 
-@njit(cache=True)
+@_helper
 def _block_expm(H, M1, lo, nb, idx, dt, magnus4):
     """The step propagator of the diagonal block (states idx[lo:lo + nb]) of H (rad/s): exp(-i H_b dt),
     or the fourth-order Magnus one with the first moments M1 (rad)."""
@@ -109,7 +112,7 @@ def _block_expm(H, M1, lo, nb, idx, dt, magnus4):
     return _expm_block(Hb, dt)
 
 
-@njit(cache=True)
+@_helper
 def _work_arrays(D, rows):
     n = D.shape[1]
     return (np.empty((n, n), np.complex128), np.empty(n), np.empty(n), np.empty(max(rows.shape[0], 1)))
@@ -145,7 +148,7 @@ def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, sm
     R = np.zeros((D.shape[1], D.shape[1]), np.complex128)
     M1 = np.zeros_like(R)
     if smap[0] >= 0:
-        out[smap[0]] = U
+        store(out, smap[0], U)
     for p in range(n_per):
         _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
         if magnus4:
@@ -153,10 +156,9 @@ def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, sm
         for blk in range(sizes.shape[0]):
             nb = sizes[blk]
             Ub = _block_expm(H, M1, off[blk], nb, idx, dt, magnus4)
-            Yb = np.dot(Ub, np.ascontiguousarray(U[blk, :nb, :nb]))
-            U[blk, :nb, :nb] = Yb
+            put_square(U, blk, np.dot(Ub, square(U, blk, nb)))
         if smap[p + 1] >= 0:
-            out[smap[p + 1]] = U
+            store(out, smap[p + 1], U)
     return out
 
 
@@ -169,13 +171,13 @@ def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap
     U = _eye(n)
     H, ph, pz, pv = _work_arrays(D, rows)
     if smap[0] >= 0:
-        out[smap[0]] = U
+        store(out, smap[0], U)
     for p in range(n_per):
         _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
         for blk in range(off.shape[0] - 1):
             lo = off[blk]
             nb = off[blk + 1] - lo
-            Ub = _block_expm(H, H, lo, nb, idx, dt, False)
+            Ub = _expm_block(_block_of(H, lo, nb, idx), dt)
             Xr = np.empty((nb, n), np.complex128)
             for a in range(nb):
                 for c in range(n):
@@ -185,16 +187,16 @@ def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap
                 for c in range(n):
                     U[idx[lo + a], c] = Yr[a, c]
         if smap[p + 1] >= 0:
-            out[smap[p + 1]] = U
+            store(out, smap[p + 1], U)
     return out
 
 
-@njit(cache=True)
+@_helper
 def _dense_h(A):
     return np.ascontiguousarray(A.conj().T)
 
 
-@njit(cache=True)
+@_helper
 def run_product(P, smap, start, length, n_per):
     """Propagator of ``length`` consecutive periodic steps from step ``start`` (dense prefix products P)."""
     a0 = start % n_per
@@ -215,7 +217,7 @@ def run_product(P, smap, start, length, n_per):
     return U
 
 
-@njit(cache=True)
+@_helper
 def run_packed(P, smap, start, length, n_per, sizes):
     """:func:`run_product` of packed block-diagonal prefix products."""
     a0 = start % n_per
@@ -235,7 +237,7 @@ def run_packed(P, smap, start, length, n_per, sizes):
     return U
 
 
-@njit(cache=True)
+@_helper
 def _period(Pfirst, Psecond, smap, start, edges, n_per, sizes):
     """One rotor period from step ``start``: S toggles at each edge; segment i uses Pfirst (even i)
     or Psecond (odd i), i.e. the S state the period starts in, then the other one (packed)."""
@@ -247,7 +249,7 @@ def _period(Pfirst, Psecond, smap, start, edges, n_per, sizes):
     return U
 
 
-@njit(cache=True)
+@_helper
 def _trace_prod(A, B):
     """Tr(A @ B) for dense A, B."""
     acc = 0j
@@ -258,14 +260,14 @@ def _trace_prod(A, B):
     return acc
 
 
-@njit(cache=True)
+@_helper
 def _factored_prefixes(factors, o, sigma, wr, dt, n_per, smap, n_snap, magnus4):
     sd, sz, gz, pc, rf1, dims, pairs, homo, zz, ff, pperm, sperm = factors
     return split_prefix_products(sd[o], sz[o], gz[o], pc[o], rf1, dims, pairs, homo, zz, ff, pperm, sperm, sigma, wr,
                                  dt, n_per, smap, n_snap, magnus4)
 
 
-@njit(cache=True)
+@_helper
 def _centre(Rp, Rm, Pp, Pm, smap, st, L, n_per, sizes):
     """Propagators of the central block (L steps from step ``st``, the S pulse after L/2) for the
     ket (S alpha first) and the bra: with its rf (dense, CL1, CR1) and without (packed, CL0, CR0)."""
@@ -279,7 +281,7 @@ def _centre(Rp, Rm, Pp, Pm, smap, st, L, n_per, sizes):
     return CL1, CR1, CL0, CR0
 
 
-@njit(cache=True)
+@_helper
 def _transfer_signal(Q, M, transfer, off, idx, N):
     """sum_k Q_kk sum_j T_kj M_jj: the ideal incoherent transfer of the partner populations."""
     q = bd_diagonal(Q, off, idx, N)
@@ -293,7 +295,7 @@ def _transfer_signal(Q, M, transfer, off, idx, N):
     return acc
 
 
-@njit(cache=True)
+@_helper
 def _gamma_signals(s1, s0, Pp, Pm, Rp, Rm, smap, st, L, edges, n_per, off, idx, transfer, ns):
     """s1[i], s0[i] of one crystallite (its rotor period starting at step ``st``) at ns[i] periods
     per half (see :func:`coupled_signals`).
@@ -341,7 +343,7 @@ def _gamma_signals(s1, s0, Pp, Pm, Rp, Rm, smap, st, L, edges, n_per, off, idx, 
             s1[i] = _transfer_signal(Y, X, transfer, off, idx, N) / N if transfer.shape[0] > 0 else s0[i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx, r_off, r_idx, smap, n_snap,
                     edges, L, transfer, ns, factored, factors, magnus4):
     """S-RESPDOR / REDOR signals with ideal S pulses for partners coupled to each other.
@@ -394,7 +396,7 @@ def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx
     n_pts = ns.shape[0]
     s1 = np.empty((n_o, n_gamma, n_pts), np.complex128)
     s0 = np.empty((n_o, n_gamma, n_pts), np.complex128)
-    for o in prange(n_o):
+    for o in range(n_o):
         Pp = free_prefix_products(D[o], Z[o], V[o], rows, cols, 1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap,
                                   magnus4)
         Pm = free_prefix_products(D[o], Z[o], V[o], rows, cols, -1.0, wr, dt, n_per, f_off, f_idx, smap, n_snap,

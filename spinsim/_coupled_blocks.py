@@ -15,8 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._gamma_kernels import _helper  # internal helpers: no CPython or C wrappers
 
-@njit(cache=True)
+
+@_helper
 def bd_eye(sizes, b_max):
     out = np.zeros((sizes.shape[0], b_max, b_max), np.complex128)
     for b in range(sizes.shape[0]):
@@ -25,18 +27,46 @@ def bd_eye(sizes, b_max):
     return out
 
 
+@_helper
+def store(out, k, U):
+    """out[k] <- U (same size), element by element: a slice assignment would compile numba's shape
+    checks and their error messages (seconds of a first run)."""
+    o = out[k].reshape(-1)
+    u = U.reshape(-1)
+    for i in range(u.shape[0]):
+        o[i] = u[i]
+
+
+@_helper
+def square(A, b, n):
+    """Block b of packed A as a contiguous n x n array."""
+    out = np.empty((n, n), np.complex128)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = A[b, i, j]
+    return out
+
+
+@_helper
+def put_square(C, b, M):
+    """Block b of packed C <- M (n x n)."""
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            C[b, i, j] = M[i, j]
+
+
 #: Blocks from this size on are multiplied by BLAS (2-3x faster than loops for 27 x 27, slower for 3 x 3).
 BLAS_FROM = 12
 
 
-@njit(cache=True)
+@_helper
 def bd_mul(A, B, sizes):
     """A @ B, block by block."""
     C = np.zeros_like(A)
     for b in range(sizes.shape[0]):
         n = sizes[b]
         if n >= BLAS_FROM:
-            C[b, :n, :n] = np.dot(np.ascontiguousarray(A[b, :n, :n]), np.ascontiguousarray(B[b, :n, :n]))
+            put_square(C, b, np.dot(square(A, b, n), square(B, b, n)))
             continue
         for i in range(n):
             for k in range(n):
@@ -46,14 +76,14 @@ def bd_mul(A, B, sizes):
     return C
 
 
-@njit(cache=True)
+@_helper
 def bd_mul_h(A, B, sizes):
     """A @ B^dagger, block by block."""
     C = np.zeros_like(A)
     for b in range(sizes.shape[0]):
         n = sizes[b]
         if n >= BLAS_FROM:
-            C[b, :n, :n] = np.dot(np.ascontiguousarray(A[b, :n, :n]), np.ascontiguousarray(B[b, :n, :n].T).conj())
+            put_square(C, b, np.dot(square(A, b, n), np.ascontiguousarray(square(B, b, n).T).conj()))
             continue
         for i in range(n):
             for j in range(n):
@@ -64,7 +94,7 @@ def bd_mul_h(A, B, sizes):
     return C
 
 
-@njit(cache=True)
+@_helper
 def bd_h(A, sizes):
     """A^dagger, block by block."""
     C = np.zeros_like(A)
@@ -75,7 +105,7 @@ def bd_h(A, sizes):
     return C
 
 
-@njit(cache=True)
+@_helper
 def bd_trace_prod(A, B, sizes):
     """Tr(A @ B)."""
     acc = 0j
@@ -86,7 +116,7 @@ def bd_trace_prod(A, B, sizes):
     return acc
 
 
-@njit(cache=True)
+@_helper
 def bd_left(A, X, off, idx):
     """A @ X for packed block-diagonal A and dense X (N x m)."""
     m = X.shape[1]
@@ -104,7 +134,7 @@ def bd_left(A, X, off, idx):
     return C
 
 
-@njit(cache=True)
+@_helper
 def bd_diagonal(A, off, idx, N):
     """The diagonal of A in the original basis (length N)."""
     d = np.zeros(N, np.complex128)
@@ -126,7 +156,7 @@ def bd_to_dense(A, off, idx, N):
     return out
 
 
-@njit(cache=True)
+@_helper
 def to_block_order(X, idx):
     """X with rows and columns in block order (row i of the result is row idx[i] of X)."""
     n = X.shape[0]
@@ -137,7 +167,7 @@ def to_block_order(X, idx):
     return out
 
 
-@njit(cache=True)
+@_helper
 def bd_left_ordered(A, Xo, off):
     """A @ X for packed A and dense X given in block order (:func:`to_block_order`), one BLAS
     product per block; the result is in block order too."""
@@ -146,5 +176,8 @@ def bd_left_ordered(A, Xo, off):
     for b in range(off.shape[0] - 1):
         lo = off[b]
         n = off[b + 1] - lo
-        C[lo:lo + n] = np.dot(np.ascontiguousarray(A[b, :n, :n]), np.ascontiguousarray(Xo[lo:lo + n]))
+        Y = np.dot(square(A, b, n), np.ascontiguousarray(Xo[lo:lo + n]))
+        for i in range(n):
+            for c in range(m):
+                C[lo + i, c] = Y[i, c]
     return C

@@ -25,10 +25,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._coupled_blocks import store
+from ._gamma_kernels import _helper  # internal helpers: no CPython or C wrappers
 from ._kernels import _eye, expm_herm, fourier_integral, fourier_moment
 
 
-@njit(cache=True)
+@_helper
 def apply_on_axes(U, G, perm, d):
     """U <- G acting on the spins of ``perm``, in place.
 
@@ -50,7 +52,7 @@ def apply_on_axes(U, G, perm, d):
                 U[dst, c] = Y[i, r * n_cols + c]
 
 
-@njit(cache=True)
+@_helper
 def _kron(A, B):
     na, nb = A.shape[0], B.shape[0]
     out = np.empty((na * nb, na * nb), np.complex128)
@@ -62,7 +64,7 @@ def _kron(A, B):
     return out
 
 
-@njit(cache=True)
+@_helper
 def _one_spin(single_d, single_z, rf1, k, d, sigma, t0, dt, wr, magnus4, buf_d, buf_z):
     """Spin k's step: M0 = integral of h_k over the step (rad, d x d) and the first moments mu (rad)
     of its diagonal (zeros for the piecewise-constant step; the rf is constant and has none)."""
@@ -82,7 +84,7 @@ def _one_spin(single_d, single_z, rf1, k, d, sigma, t0, dt, wr, magnus4, buf_d, 
     return M0, mu
 
 
-@njit(cache=True)
+@_helper
 def _pair_terms(Ma, Mb, c, zz, ff, homonuclear):
     """Ma (x) 1 + 1 (x) Mb + c (2 I_z I_z [- flip-flop / 2]): a pair's M0 or M1 from its spins' ones."""
     da, db = Ma.shape[0], Mb.shape[0]
@@ -104,14 +106,14 @@ def _pair_terms(Ma, Mb, c, zz, ff, homonuclear):
     return H
 
 
-@njit(cache=True)
+@_helper
 def magnus_exponent(M0, M1):
     """M0 - i [M1, M0]: the fourth-order Magnus exponent (Hermitian, rad) of a step whose Hamiltonian
     integrates to M0 and has the first moment M1 = (1/dt) integral of (t - t_mid) H dt."""
     return M0 - 1j * (np.dot(M1, M0) - np.dot(M0, M1))
 
 
-@njit(cache=True)
+@_helper
 def _diag(mu):
     out = np.zeros((mu.shape[0], mu.shape[0]), np.complex128)
     for a in range(mu.shape[0]):
@@ -183,7 +185,7 @@ def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonucl
             apply_on_axes(U, us[k], single_perm[k], dims[k])
 
 
-@njit(cache=True)
+@_helper
 def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
                           single_perm, sigma, wr, dt, n_per, smap, n_snap, magnus4):
     """Prefix products P[k] of one rotor period of factored steps (k = 0 .. n_per), kept where
@@ -192,10 +194,10 @@ def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, 
     out = np.zeros((n_snap, n, n), np.complex128)
     U = _eye(n)
     if smap[0] >= 0:
-        out[smap[0]] = U
+        store(out, smap[0], U)
     for p in range(n_per):
         split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
                    single_perm, sigma, p * dt, dt, wr, p % 2 == 1, magnus4)
         if smap[p + 1] >= 0:
-            out[smap[p + 1]] = U
+            store(out, smap[p + 1], U)
     return out

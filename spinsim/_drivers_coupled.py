@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._crystallites import crystallite_chunks, engine_threads
+from ._crystallites import _chunks as _chunk_ranges
+from ._crystallites import crystallite_chunks, engine_threads, in_threads
 from ._experiment import IdealSaturation
 from ._results import powder_sums
 from .hamiltonian import interaction_components, product_dims, spin_operators
@@ -167,23 +168,27 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
     ns_sorted = np.ascontiguousarray(ns[order])
     s1_all = np.empty((powder.n_ab, ng, len(ns)), complex)
     s0_all = np.empty_like(s1_all)
-    # an orientation costs seconds here: chunks of two per thread keep progress and Ctrl-C responsive
-    per_call = max(1, min(chunk, 2 * engine_threads()))
-    with crystallite_chunks(powder.n_ab, per_call, ng, progress) as chunks:
-        for a, b in chunks:
-            comps = interaction_components(system, powder.euler_ab()[a:b])
-            D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)
-            terms = partner_factor_terms(system, comps, offsets)[:4] if factored else _no_terms(len(pairs))
-            s1, s0 = KC.coupled_signals(
-                np.ascontiguousarray(D), np.ascontiguousarray(Z), np.ascontiguousarray(V), rows.astype(np.int64),
-                cols.astype(np.int64), wr, dt, n_per, ng, np.ascontiguousarray(R), f_off, f_idx, r_off, r_idx,
-                smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted, factored,
-                tuple(np.ascontiguousarray(x) for x in terms) + layout, magnus4,
-            )
+    threads = engine_threads()
+
+    def work(a, b):
+        comps = interaction_components(system, powder.euler_ab()[a:b])
+        D, Z, V, rows, cols = partner_space_terms(system, comps, offsets)
+        terms = partner_factor_terms(system, comps, offsets)[:4] if factored else _no_terms(len(pairs))
+        return KC.coupled_signals(
+            np.ascontiguousarray(D), np.ascontiguousarray(Z), np.ascontiguousarray(V), rows.astype(np.int64),
+            cols.astype(np.int64), wr, dt, n_per, ng, np.ascontiguousarray(R), f_off, f_idx, r_off, r_idx,
+            smap, len(need), edges, L, np.ascontiguousarray(transfer, dtype=float), ns_sorted, factored,
+            tuple(np.ascontiguousarray(x) for x in terms) + layout, magnus4,
+        )
+
+    # an orientation costs up to seconds here: one per call keeps progress and Ctrl-C responsive
+    with crystallite_chunks(powder.n_ab, 1, ng, progress) as chunks:
+        for a, b, (s1, s0) in in_threads(work, chunks, _chunk_ranges(powder.n_ab, 1), threads):
             s1_all[a:b][:, :, order] = s1
             s0_all[a:b][:, :, order] = s0
     s0, s1, partials = powder_sums(powder.weights, s0_all, s1_all)
     info = {"engine": "coupled", "rf_steps": "factored" if factored else "exact" if L else "none",
             "integrator": integrator, "partials": partials, "step_s": dt, "steps_per_rotor_period": n_per, "dim": 2 * N,
-            "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs())}
+            "max_block": int(np.max(np.diff(r_off))), "homonuclear_pairs": len(system.homonuclear_pairs()),
+            "threads": threads}
     return s0, s1, info
