@@ -100,9 +100,10 @@ def _bundled(name):
     return tomllib.loads((Path(__file__).resolve().parents[1] / "data" / name).read_text())
 
 
-def coupled_case(n_ab=55, n_gamma=8):
+def coupled_case(n_ab=55, n_gamma=8, **options):
     """13C with three 27Al on a chain 3.4 A apart, all Al-Al couplings (ZZ + flip-flop), 14.1 T,
-    CW 30 kHz x 2 tau_R, 0 .. 8 ms every 4 rotor periods: (CPU s, result). SIMPSON is not run on it."""
+    CW 30 kHz x 2 tau_R, 0 .. 8 ms every 4 rotor periods: (CPU s, result). SIMPSON is not run on it.
+    ``options`` go to ``simulate_respdor`` (``max_dt``, ``integrator``)."""
     from spinsim import Spin, SpinSystem, cw_pulse, make_powder, simulate_respdor
 
     al = dict(isotope="27Al", cq_hz=3e6)
@@ -110,9 +111,10 @@ def coupled_case(n_ab=55, n_gamma=8):
     system = SpinSystem.from_coordinates([Spin("13C"), Spin(**al), Spin(**al), Spin(**al)], xyz, 14.1,
                                          homonuclear=True)
     t = np.arange(21) * 4e-4
-    simulate_respdor(system, 1e4, t[:2], cw_pulse("27Al", 30e3, 2e-4), powder=make_powder("zcw", 1, n_gamma))
+    simulate_respdor(system, 1e4, t[:2], cw_pulse("27Al", 30e3, 2e-4), powder=make_powder("zcw", 1, n_gamma), **options)
     c0 = time.process_time()
-    r = simulate_respdor(system, 1e4, t, cw_pulse("27Al", 30e3, 2e-4), powder=make_powder("zcw", n_ab, n_gamma))
+    r = simulate_respdor(system, 1e4, t, cw_pulse("27Al", 30e3, 2e-4), powder=make_powder("zcw", n_ab, n_gamma),
+                         **options)
     return time.process_time() - c0, r
 
 

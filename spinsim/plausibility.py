@@ -211,10 +211,11 @@ def shortest_distance_angstrom(element_a, element_b):
 #: The general-engine cases of benchmarks/bench_engines.py take 0.4-1.8 x this model's time.
 DENSE_WEIGHT = 42.0
 
-#: Cost of one step of the coupled engine per squared partner-space size (its M-blocks scale about
-#: as the square): the times of benchmarks/bench_partner_couplings.py quoted in docs/structures.md
-#: (2, 3 and 4 coupled 27Al on a loaded core: 7.1 s, 191 s, 985 s) are 3.1, 2.3 and 1.1 x this model's.
-COUPLED_WEIGHT = 20.0
+#: Cost of one step of the coupled engine per squared partner-space size (its M-blocks and the
+#: products of its rf factors with the propagator scale about as the square): with this weight the
+#: model gives 0.6 x (CW) and 1.7 x (ideal saturation) the CPU time for 2 coupled 27Al, 1.2 x and
+#: 2.3 x for 3 (ZCW 13 x 16, 0.5 us steps; ``python benchmarks/bench_coupled.py --model``).
+COUPLED_WEIGHT = 4.0
 
 #: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
 #: each time is a few complex products per crystallite (measured: a row of the README's library example

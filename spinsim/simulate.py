@@ -13,9 +13,10 @@ Two engines, which agree where both apply (tested):
   propagator computed once and raised to the power n for each recoupling time.
 * **coupled path** (``method="coupled"``, chosen automatically when two partners of the same
   isotope are coupled): the homonuclear flip-flop terms make the internal Hamiltonian
-  non-diagonal, so free evolution too is propagated in piecewise-constant steps (at most
-  ``max_dt``); ideal REDOR pulses on S, S handled through its state (partner space of dimension
-  prod(2I+1)), the rotor period of steps shared by all gamma angles (``spinsim._coupled``).
+  non-diagonal, so free evolution too is propagated in steps (at most ``max_dt``); ideal REDOR
+  pulses on S, S handled through its state (partner space of dimension prod(2I+1)), steps under
+  rf as products of one- and two-spin factors (``spinsim._coupled_split``), the rotor period of
+  steps shared by all gamma angles (``spinsim._coupled``).
   With no flip-flop terms it reproduces the fast path (tested); it is used only when they exist.
 
 Experiment (both paths): ``n`` recoupling cycles, the central block with an ideal S pi pulse at its
@@ -119,14 +120,16 @@ def simulate_respdor(
     powder : Powder or dict, optional
         Default ZCW 987 x 32 gamma (dS/S0 to about 2e-3 for a CW-saturated 27Al; see docs/simulation.md).
     max_dt : float
-        Longest piecewise-constant step with rf on, s. Free evolution is integrated exactly.
+        Longest step with rf on, s. Free evolution is integrated exactly, except on the coupled
+        engine, where it is stepped too.
     offsets : dict, optional
         Channel isotope -> rf carrier offset (Hz, in the sense of a shift).
     method : {"auto", "fast", "general", "coupled"}
         ``"auto"``: ``"coupled"`` when two partners of one isotope are coupled (flip-flop terms),
-        else ``"fast"`` where it applies, else ``"general"``. ``"coupled"``: piecewise-constant
-        steps of at most ``max_dt`` in the partner space, free evolution included (ideal REDOR
-        pulses, ideal centre pulse, ideal or constant-rf saturation; see ``spinsim._coupled``).
+        else ``"fast"`` where it applies, else ``"general"``. ``"coupled"``: steps of at most
+        ``max_dt`` in the partner space, free evolution included, steps under rf as products of
+        one- and two-spin factors (ideal REDOR pulses, ideal centre pulse, ideal or constant-rf
+        saturation; see ``spinsim._coupled`` and ``spinsim._coupled_split``).
     progress : bool, None, callable or spinsim.progress.Progress
         Progress over the crystallites (:func:`spinsim.progress.as_progress`): ``False`` (default)
         nothing, ``True`` a bar on standard error, ``None`` a bar when a terminal or notebook
