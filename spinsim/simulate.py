@@ -120,16 +120,14 @@ def simulate_respdor(
     powder : Powder or dict, optional
         Default ZCW 987 x 32 gamma (dS/S0 to about 2e-3 for a CW-saturated 27Al; see docs/simulation.md).
     max_dt : float
-        Longest step with rf on, s. Free evolution is integrated exactly, except on the coupled
-        engine, where it is stepped too.
+        Longest step with rf on, s (free evolution: exact, but stepped on the coupled engine).
     offsets : dict, optional
         Channel isotope -> rf carrier offset (Hz, in the sense of a shift).
     method : {"auto", "fast", "general", "coupled"}
         ``"auto"``: ``"coupled"`` when two partners of one isotope are coupled (flip-flop terms),
-        else ``"fast"`` where it applies, else ``"general"``. ``"coupled"``: steps of at most
-        ``max_dt`` in the partner space, free evolution included, steps under rf as products of
-        one- and two-spin factors (ideal REDOR pulses, ideal centre pulse, ideal or constant-rf
-        saturation; see ``spinsim._coupled`` and ``spinsim._coupled_split``).
+        else ``"fast"`` where it applies, else ``"general"``. ``"coupled"``: steps in the partner
+        space, free evolution included (ideal REDOR pulses, ideal centre pulse, ideal or
+        constant-rf saturation; see ``spinsim._coupled``).
     progress : bool, None, callable or spinsim.progress.Progress
         Progress over the crystallites (:func:`spinsim.progress.as_progress`): ``False`` (default)
         nothing, ``True`` a bar on standard error, ``None`` a bar when a terminal or notebook
@@ -155,8 +153,7 @@ def simulate_respdor(
     integrator : {"piecewise", "magnus4"}
         A step of rf: its exact average Hamiltonian held constant (default, as SIMPSON; error
         O(dt^2)), or the fourth-order Magnus step from the average and first moment (fast and
-        coupled engines; O(dt^4) at about the same cost per step, so fewer steps reach a given
-        accuracy).
+        coupled engines; O(dt^4) at about the same cost per step).
 
     Returns
     -------
