@@ -61,35 +61,27 @@ def _expm_block(H, dt):
 
 
 @_helper
-def _step_hamiltonian(D, Z, V, rows, cols, R, sigma, t0, dt, wr, H, ph, pz, pv):
-    """H <- H_sigma averaged over [t0, t0 + dt] (rad/s), dense."""
+def _step_terms(D, Z, V, rows, cols, R, sigma, t0, dt, wr, H, ph, pz, pv, moment):
+    """H <- H_sigma averaged over [t0, t0 + dt] (rad/s, dense, R the constant rf), or with ``moment``
+    its first moment (1/dt) integral of (t - t_mid) H_sigma dt (rad; the constant rf has none)."""
     n = D.shape[1]
-    fourier_integral(D, t0, t0 + dt, wr, ph)
-    fourier_integral(Z, t0, t0 + dt, wr, pz)
-    if rows.shape[0] > 0:
-        fourier_integral(V, t0, t0 + dt, wr, pv)
+    if moment:
+        fourier_moment(D, t0, t0 + dt, wr, ph)
+        fourier_moment(Z, t0, t0 + dt, wr, pz)
+        if rows.shape[0] > 0:
+            fourier_moment(V, t0, t0 + dt, wr, pv)
+    else:
+        fourier_integral(D, t0, t0 + dt, wr, ph)
+        fourier_integral(Z, t0, t0 + dt, wr, pz)
+        if rows.shape[0] > 0:
+            fourier_integral(V, t0, t0 + dt, wr, pv)
+    scale, rf = (1.0, 0.0) if moment else (1.0 / dt, 1.0)
     for a in range(n):
         for b in range(n):
-            H[a, b] = R[a, b]
-        H[a, a] += (ph[a] + sigma * pz[a]) / dt
+            H[a, b] = rf * R[a, b]
+        H[a, a] += (ph[a] + sigma * pz[a]) * scale
     for e in range(rows.shape[0]):
-        H[rows[e], cols[e]] += pv[e] / dt
-
-
-@_helper
-def _step_moment(D, Z, V, rows, cols, sigma, t0, dt, wr, M1, ph, pz, pv):
-    """M1 <- (1/dt) integral of (t - t_mid) H_sigma over [t0, t0 + dt] (rad), dense."""
-    n = D.shape[1]
-    fourier_moment(D, t0, t0 + dt, wr, ph)
-    fourier_moment(Z, t0, t0 + dt, wr, pz)
-    if rows.shape[0] > 0:
-        fourier_moment(V, t0, t0 + dt, wr, pv)
-    for a in range(n):
-        for b in range(n):
-            M1[a, b] = 0.0
-        M1[a, a] = ph[a] + sigma * pz[a]
-    for e in range(rows.shape[0]):
-        M1[rows[e], cols[e]] += pv[e]
+        H[rows[e], cols[e]] += pv[e] * scale
 
 
 @_helper
@@ -150,9 +142,9 @@ def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, sm
     if smap[0] >= 0:
         store(out, smap[0], U)
     for p in range(n_per):
-        _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
+        _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv, False)
         if magnus4:
-            _step_moment(D, Z, V, rows, cols, sigma, p * dt, dt, wr, M1, ph, pz, pv)
+            _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, M1, ph, pz, pv, True)
         for blk in range(sizes.shape[0]):
             nb = sizes[blk]
             Ub = _block_expm(H, M1, off[blk], nb, idx, dt, magnus4)
@@ -173,7 +165,7 @@ def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap
     if smap[0] >= 0:
         store(out, smap[0], U)
     for p in range(n_per):
-        _step_hamiltonian(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv)
+        _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv, False)
         for blk in range(off.shape[0] - 1):
             lo = off[blk]
             nb = off[blk + 1] - lo

@@ -79,19 +79,7 @@ def bd_mul(A, B, sizes):
 @_helper
 def bd_mul_h(A, B, sizes):
     """A @ B^dagger, block by block."""
-    C = np.zeros_like(A)
-    for b in range(sizes.shape[0]):
-        n = sizes[b]
-        if n >= BLAS_FROM:
-            put_square(C, b, np.dot(square(A, b, n), np.ascontiguousarray(square(B, b, n).T).conj()))
-            continue
-        for i in range(n):
-            for j in range(n):
-                acc = 0j
-                for k in range(n):
-                    acc += A[b, i, k] * np.conj(B[b, j, k])
-                C[b, i, j] = acc
-    return C
+    return bd_mul(A, bd_h(B, sizes), sizes)
 
 
 @_helper
