@@ -264,13 +264,18 @@ def _centre(Rp, Rm, Pp, Pm, smap, st, L, n_per, sizes):
     """Propagators of the central block (L steps from step ``st``, the S pulse after L/2) for the
     ket (S alpha first) and the bra: with its rf (dense, CL1, CR1) and without (packed, CL0, CR0)."""
     half = L // 2
-    CL1 = np.dot(run_product(Rm, smap, st + half, L - half, n_per), run_product(Rp, smap, st, half, n_per))
-    CR1 = np.dot(run_product(Rp, smap, st + half, L - half, n_per), run_product(Rm, smap, st, half, n_per))
-    CL0 = bd_mul(run_packed(Pm, smap, st + half, L - half, n_per, sizes), run_packed(Pp, smap, st, half, n_per, sizes),
-                 sizes)
-    CR0 = bd_mul(run_packed(Pp, smap, st + half, L - half, n_per, sizes), run_packed(Pm, smap, st, half, n_per, sizes),
-                 sizes)
-    return CL1, CR1, CL0, CR0
+    first_p, first_m = run_product(Rp, smap, st, half, n_per), run_product(Rm, smap, st, half, n_per)
+    free_p, free_m = run_packed(Pp, smap, st, half, n_per, sizes), run_packed(Pm, smap, st, half, n_per, sizes)
+    if L - half == half and half % n_per == 0:
+        # the second half repeats the first's rotor phase (a block of whole periods): the same runs
+        second_p, second_m, free_p2, free_m2 = first_p, first_m, free_p, free_m
+    else:
+        second_p = run_product(Rp, smap, st + half, L - half, n_per)
+        second_m = run_product(Rm, smap, st + half, L - half, n_per)
+        free_p2 = run_packed(Pp, smap, st + half, L - half, n_per, sizes)
+        free_m2 = run_packed(Pm, smap, st + half, L - half, n_per, sizes)
+    return (np.dot(second_m, first_p), np.dot(second_p, first_m), bd_mul(free_m2, free_p, sizes),
+            bd_mul(free_p2, free_m, sizes))
 
 
 @_helper
