@@ -213,7 +213,7 @@ DENSE_WEIGHT = 42.0
 
 #: Cost of one step of the coupled engine per squared partner-space size (its M-blocks and the
 #: products of its rf factors with the propagator scale about as the square): with this weight the
-#: model gives 0.6 x (CW) and 1.7 x (ideal saturation) the CPU time for 2 coupled 27Al, 1.2 x and
+#: model gives 0.6 x (CW) and 1.7 x (ideal saturation) the CPU time for 2 coupled 27Al, 1.3 x and
 #: 2.3 x for 3 (ZCW 13 x 16, 0.5 us steps; ``python benchmarks/bench_coupled.py --model``).
 COUPLED_WEIGHT = 4.0
 
