@@ -67,10 +67,15 @@ def _partner_rf(system, centre):
     return R
 
 
-def _factor_layout(system, centre):
-    """Constant arrays of the factored rf steps (:func:`spinsim._coupled_split.split_step`):
-    (rf1, dims, zz, ff, pair_perm, single_perm) for the pairs of
-    :func:`spinsim.hamiltonian.partner_factor_terms` (``pairs``)."""
+def _factor_layout(system, centre, pairs, homonuclear):
+    """The constant arrays of the factored rf steps (:func:`spinsim._coupled_split.split_step`):
+    (rf1, dims, pairs, homonuclear, zz, ff, pair_perm, single_perm) for the pairs of
+    :func:`spinsim.hamiltonian.partner_factor_terms`; with ``centre`` None, placeholders of the same
+    types (the kernel does not read them)."""
+    if centre is None:
+        n = len(pairs)
+        return (np.zeros((1, 1, 1), complex), np.ones(1, np.int64), pairs, homonuclear, np.zeros((n, 1)),
+                np.zeros((n, 1, 1)), np.zeros((n, 1), np.int64), np.zeros((1, 1), np.int64))
     dims = product_dims(system)[1:]
     d_max, N = max(dims), int(np.prod(dims))
     rf1 = np.zeros((len(dims), d_max, d_max), complex)
@@ -80,12 +85,6 @@ def _factor_layout(system, centre):
         _, _, _, ix, iy = spin_operators(system.spins[n].spin)
         rf1[n - 1, : dims[n - 1], : dims[n - 1]] = 2 * np.pi * amp * (np.cos(np.radians(ph)) * ix
                                                                       + np.sin(np.radians(ph)) * iy)
-    return rf1, np.array(dims, np.int64), d_max, N
-
-
-def _pair_layout(system, pairs, d_max, N):
-    """(zz, ff, pair_perm, single_perm) of :func:`_factor_layout`."""
-    dims = product_dims(system)[1:]
     grid = np.arange(N).reshape(dims)
     zz = np.zeros((len(pairs), d_max * d_max))
     ff = np.zeros((len(pairs), d_max * d_max, d_max * d_max))
@@ -99,7 +98,7 @@ def _pair_layout(system, pairs, d_max, N):
         pair_perm[i] = grid.transpose([a, b] + [k for k in range(len(dims)) if k not in (a, b)]).reshape(-1)
     single_perm = np.array([grid.transpose([k] + [j for j in range(len(dims)) if j != k]).reshape(-1)
                             for k in range(len(dims))], np.int64)
-    return zz, ff, pair_perm, single_perm
+    return rf1, np.array(dims, np.int64), pairs, homonuclear, zz, ff, pair_perm, single_perm
 
 
 def _no_terms(n_pairs):
@@ -114,8 +113,8 @@ def _embed(op, n, dims):
     return embed_op(op, n, dims)
 
 
-def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, chunk, flips=(0.5, 1.0),
-                  factored=True, integrator="piecewise"):
+def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, flips=(0.5, 1.0), factored=True,
+                  integrator="piecewise"):
     """Complex S0, S1 (powder averaged) and info of the coupled engine; ``ns`` periods per half.
     ``factored``: rf steps as products of one- and two-spin factors (:mod:`spinsim._coupled_split`);
     ``integrator``: ``"piecewise"`` (constant Hamiltonian per step) or ``"magnus4"`` (fourth-order
@@ -144,18 +143,12 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
     magnus4 = integrator == "magnus4"
     if magnus4 and L and not factored:
         raise ValueError("fourth-order Magnus steps under rf need the factored rf steps of the coupled engine")
-    pairs = partner_factor_terms(system, comps, offsets)[4]
-    layout = (np.zeros((1, 1, 1), complex), np.ones(1, np.int64), pairs, np.zeros(len(pairs), bool))
-    layout += tuple(np.zeros((len(pairs),) + (1,) * k) for k in (1, 2)) + (np.zeros((len(pairs), 1), np.int64),
-                                                                           np.zeros((1, 1), np.int64))
+    pairs, homonuclear = partner_factor_terms(system, comps, offsets)[4:]
+    layout = _factor_layout(system, centre if factored else None, pairs, homonuclear)
     if L:
         R = _partner_rf(system, centre)
         r_off, r_idx = _blocks(N, rows, cols, R)
         transfer = np.zeros((0, 0))
-        if factored:
-            rf1, dims, d_max, _ = _factor_layout(system, centre)
-            _, _, _, _, pairs, homo = partner_factor_terms(system, comps, offsets)
-            layout = (rf1, dims, pairs, homo) + _pair_layout(system, pairs, d_max, N)
     else:
         R = np.zeros((N, N), complex)
         r_off, r_idx = f_off, f_idx

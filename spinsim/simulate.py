@@ -243,8 +243,8 @@ def _run_engine(engine, system, mas_rate, times, saturation, recoupling, powder,
         t, ns = n_from_times(times, 1.0 / mas_rate)
         flips = redor_flip_fractions(placement)
         if engine == "coupled":
-            s0, s1, info = coupled_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
-                                         flips, integrator=integrator)
+            s0, s1, info = coupled_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, flips,
+                                         integrator=integrator)
         else:
             s0, s1, info = fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
                                       flips, integrator)
