@@ -105,24 +105,6 @@ def bd_trace_prod(A, B, sizes):
 
 
 @_helper
-def bd_left(A, X, off, idx):
-    """A @ X for packed block-diagonal A and dense X (N x m)."""
-    m = X.shape[1]
-    C = np.zeros((X.shape[0], m), np.complex128)
-    for b in range(off.shape[0] - 1):
-        lo = off[b]
-        n = off[b + 1] - lo
-        for i in range(n):
-            row = idx[lo + i]
-            for k in range(n):
-                a = A[b, i, k]
-                src = idx[lo + k]
-                for c in range(m):
-                    C[row, c] += a * X[src, c]
-    return C
-
-
-@_helper
 def bd_diagonal(A, off, idx, N):
     """The diagonal of A in the original basis (length N)."""
     d = np.zeros(N, np.complex128)
