@@ -15,7 +15,8 @@ step to the next. Each factor acts on two spins only (a (d_a d_b)^2 matrix appli
 grouped by those spins), so a step costs a few products of 36 x 36 by 36 x 1296 instead of
 216 x 216 work. The product is exact when no two pairs share a spin (one pair, or disjoint ones);
 otherwise its error is second order in |c| dt per step (the commutators of pairs that share a
-spin), measured against exact steps in ``benchmarks/bench_coupled_split.py``.
+spin), checked against exact steps in ``tests/test_spinsim_coupled_split.py`` and measured in
+``benchmarks/bench_coupled.py``.
 
 Pure functions of arrays, ``cache=True``; rad/s and s inside.
 """

@@ -50,41 +50,40 @@ def _blocks(n, rows, cols, dense=None):
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), order.astype(np.int64)
 
 
-def _partner_rf(system, centre):
-    """rf Hamiltonian (rad/s) of a single-state central block in the partner space."""
+def _spin_rf(system, centre):
+    """Each partner's rf Hamiltonian (rad/s) during a single-state central block: (n_p, d_max, d_max),
+    partner k's in its top-left (2I+1) square."""
     states = {tuple(sorted(e.rf.items())) for e in centre.events if e.duration > 0}
     if len(states) != 1 or any(e.ideal is not None for e in centre.events):
         raise ValueError("with partner-partner couplings the central block must be one constant rf state "
                          "(e.g. a CW pulse); shaped blocks are not supported by the coupled engine")
+    state = dict(next(iter(states)))
     dims = product_dims(system)[1:]
-    R = np.zeros((int(np.prod(dims)),) * 2, complex)
-    for ch, (amp, ph) in dict(next(iter(states))).items():
-        for n in range(1, system.n_spins):
-            if system.spins[n].isotope.symbol == ch and amp > 0:
-                _, _, _, ix, iy = spin_operators(system.spins[n].spin)
-                op = np.cos(np.radians(ph)) * ix + np.sin(np.radians(ph)) * iy
-                R += 2 * np.pi * amp * _embed(op, n - 1, dims)
-    return R
-
-
-def _factor_layout(system, centre, pairs, homonuclear):
-    """The constant arrays of the factored rf steps (:func:`spinsim._coupled_split.split_step`):
-    (rf1, dims, pairs, homonuclear, zz, ff, pair_perm, single_perm) for the pairs of
-    :func:`spinsim.hamiltonian.partner_factor_terms`; with ``centre`` None, placeholders of the same
-    types (the kernel does not read them)."""
-    if centre is None:
-        n = len(pairs)
-        return (np.zeros((1, 1, 1), complex), np.ones(1, np.int64), pairs, homonuclear, np.zeros((n, 1)),
-                np.zeros((n, 1, 1)), np.zeros((n, 1), np.int64), np.zeros((1, 1), np.int64))
-    dims = product_dims(system)[1:]
-    d_max, N = max(dims), int(np.prod(dims))
-    rf1 = np.zeros((len(dims), d_max, d_max), complex)
-    state = dict(next(iter({tuple(sorted(e.rf.items())) for e in centre.events if e.duration > 0})))
+    rf1 = np.zeros((len(dims), max(dims), max(dims)), complex)
     for n in range(1, system.n_spins):
         amp, ph = state.get(system.spins[n].isotope.symbol, (0.0, 0.0))
         _, _, _, ix, iy = spin_operators(system.spins[n].spin)
         rf1[n - 1, : dims[n - 1], : dims[n - 1]] = 2 * np.pi * amp * (np.cos(np.radians(ph)) * ix
                                                                       + np.sin(np.radians(ph)) * iy)
+    return rf1
+
+
+def _partner_rf(rf1, dims):
+    """The rf Hamiltonian (rad/s) in the partner space, from each partner's (:func:`_spin_rf`)."""
+    return sum(_embed(rf1[k, :d, :d], k, dims) for k, d in enumerate(dims))
+
+
+def _factor_layout(system, rf1, pairs, homonuclear):
+    """The constant arrays of the factored rf steps (:func:`spinsim._coupled_split.split_step`):
+    (rf1, dims, pairs, homonuclear, zz, ff, pair_perm, single_perm) for each partner's rf ``rf1``
+    (:func:`_spin_rf`) and the pairs of :func:`spinsim.hamiltonian.partner_factor_terms`; with
+    ``rf1`` None, placeholders of the same types (the kernel does not read them)."""
+    if rf1 is None:
+        n = len(pairs)
+        return (np.zeros((1, 1, 1), complex), np.ones(1, np.int64), pairs, homonuclear, np.zeros((n, 1)),
+                np.zeros((n, 1, 1)), np.zeros((n, 1), np.int64), np.zeros((1, 1), np.int64))
+    dims = product_dims(system)[1:]
+    d_max, N = max(dims), int(np.prod(dims))
     grid = np.arange(N).reshape(dims)
     zz = np.zeros((len(pairs), d_max * d_max))
     ff = np.zeros((len(pairs), d_max * d_max, d_max * d_max))
@@ -144,9 +143,10 @@ def coupled_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progres
     if magnus4 and L and not factored:
         raise ValueError("fourth-order Magnus steps under rf need the factored rf steps of the coupled engine")
     pairs, homonuclear = partner_factor_terms(system, comps, offsets)[4:]
-    layout = _factor_layout(system, centre if factored else None, pairs, homonuclear)
+    rf1 = _spin_rf(system, centre) if L else None
+    layout = _factor_layout(system, rf1 if factored else None, pairs, homonuclear)
     if L:
-        R = _partner_rf(system, centre)
+        R = _partner_rf(rf1, product_dims(system)[1:])
         r_off, r_idx = _blocks(N, rows, cols, R)
         transfer = np.zeros((0, 0))
     else:
