@@ -30,34 +30,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._coupled_blocks import (bd_diagonal, bd_eye, bd_h, bd_left_ordered, bd_mul, bd_mul_h, bd_trace_prod,
+from ._coupled_blocks import (bd_diagonal, bd_eye, bd_h, bd_left_ordered, bd_mul, bd_mul_h, bd_trace_prod, expm_block,
                               put_square, square, store, to_block_order)
 from ._coupled_split import magnus_exponent, split_prefix_products
 from ._gamma_kernels import _helper  # internal helpers: no CPython or C wrappers
-from ._kernels import _eye, expm_herm, fourier_integral, fourier_moment
-
-
-@_helper
-def _expm_block(H, dt):
-    """exp(-i H dt) for Hermitian H: closed forms for small blocks, else eigh and a BLAS product."""
-    n = H.shape[0]
-    if n <= 8:
-        return expm_herm(H, dt)
-    real = True
-    for a in range(n):
-        for b in range(n):
-            if H[a, b].imag != 0.0:
-                real = False
-    if real:
-        w, v = np.linalg.eigh(np.ascontiguousarray(H.real))
-        vc = v.astype(np.complex128)
-    else:
-        w, vc = np.linalg.eigh(H)
-    ve = np.empty((n, n), np.complex128)
-    for a in range(n):
-        for k in range(n):
-            ve[a, k] = vc[a, k] * np.exp(-1j * w[k] * dt)
-    return np.dot(ve, np.ascontiguousarray(vc.conj().T))
+from ._kernels import _eye, fourier_integral, fourier_moment
 
 
 @_helper
@@ -100,8 +77,8 @@ def _block_expm(H, M1, lo, nb, idx, dt, magnus4):
     or the fourth-order Magnus one with the first moments M1 (rad)."""
     Hb = _block_of(H, lo, nb, idx)
     if magnus4:
-        return _expm_block(magnus_exponent(Hb * dt, _block_of(M1, lo, nb, idx)), 1.0)
-    return _expm_block(Hb, dt)
+        return expm_block(magnus_exponent(Hb * dt, _block_of(M1, lo, nb, idx)), 1.0)
+    return expm_block(Hb, dt)
 
 
 @_helper
@@ -169,7 +146,7 @@ def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap
         for blk in range(off.shape[0] - 1):
             lo = off[blk]
             nb = off[blk + 1] - lo
-            Ub = _expm_block(_block_of(H, lo, nb, idx), dt)
+            Ub = expm_block(_block_of(H, lo, nb, idx), dt)
             Xr = np.empty((nb, n), np.complex128)
             for a in range(nb):
                 for c in range(n):
@@ -253,10 +230,10 @@ def _trace_prod(A, B):
 
 
 @_helper
-def _factored_prefixes(factors, o, sigma, wr, dt, n_per, smap, n_snap, magnus4):
+def _factored_prefixes(factors, o, sigma, wr, dt, n_per, smap, n_snap, magnus4, max_fine):
     sd, sz, gz, pc, rf1, dims, pairs, homo, zz, ff, pperm, sperm = factors
     return split_prefix_products(sd[o], sz[o], gz[o], pc[o], rf1, dims, pairs, homo, zz, ff, pperm, sperm, sigma, wr,
-                                 dt, n_per, smap, n_snap, magnus4)
+                                 dt, n_per, smap, n_snap, magnus4, max_fine)
 
 
 @_helper
@@ -342,7 +319,7 @@ def _gamma_signals(s1, s0, Pp, Pm, Rp, Rm, smap, st, L, edges, n_per, off, idx, 
 
 @njit(cache=True, nogil=True)
 def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx, r_off, r_idx, smap, n_snap,
-                    edges, L, transfer, ns, factored, factors, magnus4):
+                    edges, L, transfer, ns, factored, factors, magnus4, max_fine):
     """S-RESPDOR / REDOR signals with ideal S pulses for partners coupled to each other.
 
     The detected coherence starts as |alpha><beta| (x) 1/N: its ket runs with S in alpha in the
@@ -401,8 +378,8 @@ def coupled_signals(D, Z, V, rows, cols, wr, dt, n_per, n_gamma, R, f_off, f_idx
         Rp = np.zeros((1, 1, 1), np.complex128)
         Rm = Rp
         if L > 0 and factored:
-            Rp = _factored_prefixes(factors, o, 1.0, wr, dt, n_per, smap, n_snap, magnus4)
-            Rm = _factored_prefixes(factors, o, -1.0, wr, dt, n_per, smap, n_snap, magnus4)
+            Rp = _factored_prefixes(factors, o, 1.0, wr, dt, n_per, smap, n_snap, magnus4, max_fine)
+            Rm = _factored_prefixes(factors, o, -1.0, wr, dt, n_per, smap, n_snap, magnus4, max_fine)
         elif L > 0:
             Rp = prefix_products(D[o], Z[o], V[o], rows, cols, R, 1.0, wr, dt, n_per, r_off, r_idx, smap, n_snap)
             Rm = prefix_products(D[o], Z[o], V[o], rows, cols, R, -1.0, wr, dt, n_per, r_off, r_idx, smap, n_snap)

@@ -16,6 +16,32 @@ import numpy as np
 from numba import njit
 
 from ._gamma_kernels import _helper  # internal helpers: no CPython or C wrappers
+from ._kernels import expm_herm
+
+
+@_helper
+def expm_block(H, dt):
+    """exp(-i H dt) for Hermitian H (rad/s, s): closed forms for blocks up to 8 states, else an
+    eigendecomposition (real when H is) and a BLAS product."""
+    n = H.shape[0]
+    if n <= 8:
+        return expm_herm(H, dt)
+    real = True
+    for a in range(n):
+        for b in range(n):
+            if H[a, b].imag != 0.0:
+                real = False
+    if real:
+        w, v = np.linalg.eigh(np.ascontiguousarray(H.real))
+        vc = v.astype(np.complex128)
+    else:
+        w, vc = np.linalg.eigh(H)
+    phase = np.exp(-1j * w * dt)
+    ve = np.empty((n, n), np.complex128)
+    for a in range(n):
+        for k in range(n):
+            ve[a, k] = vc[a, k] * phase[k]
+    return np.dot(ve, np.ascontiguousarray(vc.conj().T))
 
 
 @_helper

@@ -9,13 +9,21 @@ interaction frame of the one-spin terms,
 
     exp(-i H dt) = (x)_k u_k  T exp(-i int_0^dt sum_p c~_p(s) ds),     u_k = exp(-i h_k dt),
 
-and the time-ordered exponential is taken as the product of the exact two-spin factors
-v_p = (u_a (x) u_b)^dagger exp(-i (h_a + h_b + c_p) dt), the order of the pairs reversed from one
-step to the next. Each factor acts on two spins only (a (d_a d_b)^2 matrix applied to the rows of U
-grouped by those spins), so a step costs a few products of 36 x 36 by 36 x 1296 instead of
-216 x 216 work. The product is exact when no two pairs share a spin (one pair, or disjoint ones);
-otherwise its error is second order in |c| dt per step (the commutators of pairs that share a
-spin), checked against exact steps in ``tests/test_spinsim_coupled_split.py`` and measured in
+and the time-ordered exponential is taken as the product of the two-spin factors
+v_p = (u_a (x) u_b)^dagger w_p, w_p the propagator of pair p alone (its two spins' one-spin terms
+and their coupling c_p, exact on their (d_a d_b)-state space), the order of the pairs reversed
+from one step to the next. Each factor acts on two spins only (a (d_a d_b)^2 matrix applied to
+the rows of U grouped by those spins), so a step costs a few products of 36 x 36 by 36 x 1296
+instead of 216 x 216 work.
+
+The couplings are small (|c_p| of a few hundred Hz between 27Al) and the one-spin terms large
+(quadrupolar couplings of MHz), so a factor step can be much longer than the step that the
+one-spin terms need: u_k and w_p are products of fine steps of dt on their own small spaces, and
+the factors touch U once per factor step (up to ``max_fine`` fine steps, a coupling phase
+|c_p| Delta of 0.01 rad by default, :data:`spinsim._drivers_coupled.FACTOR_PHASE`). The product
+is exact when no two pairs share a spin (one pair, or disjoint ones); otherwise it misses the
+commutators of pairs that share a spin, about (|c_p| Delta)^2 per factor step, checked against
+exact steps in ``tests/test_spinsim_coupled_split.py`` and measured in
 ``benchmarks/bench_coupled.py``.
 
 Pure functions of arrays, ``cache=True``; rad/s and s inside.
@@ -26,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._coupled_blocks import store
+from ._coupled_blocks import expm_block, store
 from ._gamma_kernels import _helper  # internal helpers: no CPython or C wrappers
 from ._kernels import _eye, expm_herm, fourier_integral, fourier_moment
 
@@ -122,10 +130,49 @@ def _diag(mu):
     return out
 
 
+@_helper
+def _fine_factors(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, sigma, t0, dt, wr,
+                  magnus4, us, ws, phase):
+    """Multiply in one fine step [t0, t0 + dt]: us[k] <- u_k us[k] (spin k alone), ws[p] <- w_p ws[p]
+    (pair p alone, its one-spin terms included, exact on its two spins); returns phase times the
+    step's phase of the global S_z term."""
+    n_p = dims.shape[0]
+    d_max = single_d.shape[2]
+    buf_d = np.empty(d_max)
+    buf_z = np.empty(d_max)
+    m0s = []
+    m1s = []
+    for k in range(n_p):
+        M0, mu = _one_spin(single_d, single_z, rf1, k, dims[k], sigma, t0, dt, wr, magnus4, buf_d, buf_z)
+        M1 = _diag(mu)
+        m0s.append(M0)
+        m1s.append(M1)
+        us[k] = np.dot(expm_herm(magnus_exponent(M0, M1) if magnus4 else M0, 1.0), us[k])
+    g = np.empty(1)
+    fourier_integral(glob_z, t0, t0 + dt, wr, g)
+    c = np.empty(1)
+    c1 = np.zeros(1)
+    for p in range(pairs.shape[0]):
+        a, b = pairs[p, 0], pairs[p, 1]
+        fourier_integral(pair_c[p], t0, t0 + dt, wr, c)
+        M0 = _pair_terms(m0s[a], m0s[b], c[0], zz[p], ff[p], homonuclear[p])
+        if magnus4:
+            fourier_moment(pair_c[p], t0, t0 + dt, wr, c1)
+            M0 = magnus_exponent(M0, _pair_terms(m1s[a], m1s[b], c1[0], zz[p], ff[p], homonuclear[p]))
+        ws[p] = np.dot(expm_block(M0, 1.0), ws[p])
+    return phase * np.exp(-1j * sigma * g[0])
+
+
 @njit(cache=True)
 def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm, single_perm,
-               sigma, t0, dt, wr, reverse, magnus4):
-    """U <- (product of one- and two-spin factors of the step [t0, t0 + dt]) U, in place.
+               sigma, t0, dt, wr, reverse, magnus4, n_fine=1):
+    """U <- (product of one- and two-spin factors of the step [t0, t0 + n_fine dt]) U, in place.
+
+    The factors of a step of n_fine fine steps: each spin's propagator u_k and each pair's w_p
+    (its two spins alone, coupling included) are products of fine steps of dt on their own small
+    spaces; the pairs enter in the interaction frame of the one-spin terms,
+    v_p = (u_a (x) u_b)^dagger w_p, and only these are applied to U. So the work on U is paid once
+    per step whatever n_fine, while the large one-spin terms are integrated in fine steps.
 
     Parameters
     ----------
@@ -142,42 +189,27 @@ def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonucl
     reverse : bool
         Apply the pairs in reverse order (alternate from step to step).
     magnus4 : bool
-        Each factor the fourth-order Magnus exponential of its part (else piecewise constant).
+        Each fine factor the fourth-order Magnus exponential of its part (else piecewise constant).
+    n_fine : int
+        Fine steps of dt in this step.
     """
     n_p = dims.shape[0]
     n_pairs = pairs.shape[0]
-    d_max = single_d.shape[2]
-    buf_d = np.empty(d_max)
-    buf_z = np.empty(d_max)
-    m0s = []
-    m1s = []
-    us = []
-    for k in range(n_p):
-        M0, mu = _one_spin(single_d, single_z, rf1, k, dims[k], sigma, t0, dt, wr, magnus4, buf_d, buf_z)
-        M1 = _diag(mu)
-        m0s.append(M0)
-        m1s.append(M1)
-        us.append(expm_herm(magnus_exponent(M0, M1) if magnus4 else M0, 1.0))
-    g = np.empty(1)
-    fourier_integral(glob_z, t0, t0 + dt, wr, g)
-    phase = np.exp(-1j * sigma * g[0])
+    us = [_eye(dims[k]) for k in range(n_p)]
+    ws = [_eye(dims[pairs[p, 0]] * dims[pairs[p, 1]]) for p in range(n_pairs)]
+    phase = 1.0 + 0j
+    for j in range(n_fine):
+        phase = _fine_factors(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, sigma,
+                              t0 + j * dt, dt, wr, magnus4, us, ws, phase)
     in_last = np.zeros(n_p, np.bool_)
-    c = np.empty(1)
-    c1 = np.zeros(1)
     for step in range(n_pairs):
         p = n_pairs - 1 - step if reverse else step
         a, b = pairs[p, 0], pairs[p, 1]
-        fourier_integral(pair_c[p], t0, t0 + dt, wr, c)
-        M0 = _pair_terms(m0s[a], m0s[b], c[0], zz[p], ff[p], homonuclear[p])
-        if magnus4:
-            fourier_moment(pair_c[p], t0, t0 + dt, wr, c1)
-            M0 = magnus_exponent(M0, _pair_terms(m1s[a], m1s[b], c1[0], zz[p], ff[p], homonuclear[p]))
-        E = expm_herm(M0, 1.0)
         if step < n_pairs - 1:
             # interaction frame of the one-spin terms: the last factor restores it
-            G = np.dot(np.ascontiguousarray(_kron(us[a], us[b]).conj().T), E)
+            G = np.dot(np.ascontiguousarray(_kron(us[a], us[b]).conj().T), ws[p])
         else:
-            G = E * phase
+            G = ws[p] * phase
             in_last[a] = True
             in_last[b] = True
         apply_on_axes(U, G, pair_perm[p], dims[a] * dims[b])
@@ -188,17 +220,25 @@ def split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonucl
 
 @_helper
 def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
-                          single_perm, sigma, wr, dt, n_per, smap, n_snap, magnus4):
+                          single_perm, sigma, wr, dt, n_per, smap, n_snap, magnus4, max_fine):
     """Prefix products P[k] of one rotor period of factored steps (k = 0 .. n_per), kept where
-    smap[k] >= 0: :func:`spinsim._coupled.prefix_products` with :func:`split_step`."""
+    smap[k] >= 0: :func:`spinsim._coupled.prefix_products` with :func:`split_step`, each step
+    running to the next kept index and at most ``max_fine`` fine steps of dt long."""
     n = pair_perm.shape[1]
     out = np.zeros((n_snap, n, n), np.complex128)
     U = _eye(n)
     if smap[0] >= 0:
         store(out, smap[0], U)
-    for p in range(n_per):
+    p = 0
+    parity = False
+    while p < n_per:
+        q = p + 1
+        while q < n_per and smap[q] < 0 and q - p < max_fine:
+            q += 1
         split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
-                   single_perm, sigma, p * dt, dt, wr, p % 2 == 1, magnus4)
-        if smap[p + 1] >= 0:
-            store(out, smap[p + 1], U)
+                   single_perm, sigma, p * dt, dt, wr, parity, magnus4, q - p)
+        parity = not parity
+        p = q
+        if smap[p] >= 0:
+            store(out, smap[p], U)
     return out
