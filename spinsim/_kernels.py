@@ -12,6 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._jitcache import drop_stale_kernels
+
+# before any kernel of the package loads: numba checks a cached kernel against its own file only
+drop_stale_kernels()
+
 NH = 4
 
 
