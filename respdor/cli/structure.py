@@ -47,7 +47,8 @@ _OPTION_NAMES = {"observe_isotope": "--observe-isotope", "cutoff_angstrom": "--c
                  "n_gamma": "--gamma", "cq_hz": "--cq", "eta_q": "--eta-q", "partner_couplings": "--partner-couplings",
                  "n_samples": "--samples", "cutoff_shells_angstrom": "--cutoff-convergence",
                  "convergence_tol": "--convergence-tol", "powder_tol": "--powder-tol",
-                 "check_convergence": "--check-convergence", "allow_long": "--allow-long"}
+                 "check_convergence": "--check-convergence", "allow_long": "--allow-long",
+                 "integrator": "--integrator"}
 #: Parameters whose names are ordinary words: rewritten only where a message writes them as ``name=value``.
 _VALUE_NAMES = {"observe": "--observe", "partner": "--partner", "abundance": "--abundance",
                 "saturation": "--saturation", "compare": "--compare", "seed": "--seed", "method": "--method"}
@@ -85,6 +86,10 @@ def register(subparsers):
                    help="spinsim engine: auto (default: coupled when partner-partner couplings are included, else "
                         "fast), fast (per-crystallite product), general (dense propagation) or coupled (partners "
                         "coupled to each other)")
+    p.add_argument("--integrator", choices=["piecewise", "magnus4"], default="piecewise",
+                   help="time steps: piecewise (default: constant Hamiltonian per step, 0.5 us) or magnus4 "
+                        "(fourth-order Magnus steps of 1 us: fast and coupled engines; less work for coupled "
+                        "partners); the convergence check halves the step either way")
     p.add_argument("--partner-couplings", action=argparse.BooleanOptionalAction, default=None,
                    help="couple the partners to each other (homonuclear ZZ + flip-flop, spinsim's coupled engine); "
                         "default: on while an observed atom's partner space has at most 36 states (two spin-5/2, "
@@ -190,7 +195,8 @@ def _call_options(args) -> dict:
                 partner_couplings=args.partner_couplings, abundance=args.abundance, n_samples=args.samples,
                 seed=args.seed, cutoff_shells_angstrom=_shells(args.cutoff_convergence),
                 convergence_tol=args.convergence_tol, powder_tol=args.powder_tol,
-                check_convergence=args.check_convergence, compare=args.compare_curve, allow_long=args.allow_long)
+                check_convergence=args.check_convergence, compare=args.compare_curve, allow_long=args.allow_long,
+                integrator=args.integrator)
 
 
 def _shells(text):

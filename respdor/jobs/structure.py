@@ -29,6 +29,9 @@ __all__ = ["predict_structure", "compare_structures", "StructurePrediction", "St
 #: checked (spinsim.convergence) and refined where unconverged (measured costs: docs/structures.md).
 DEFAULT_POWDER = (987, 16)
 
+#: The step each integrator starts from (s), halved by the convergence check when it does not hold.
+FIRST_STEP = {"piecewise": 0.5e-6, "magnus4": 1e-6}
+
 #: What makes the work of a prediction smaller, named as parameters.
 _REDUCE = "cutoff_angstrom, max_partners, n_powder, n_gamma, t_max_s, n_samples or cutoff_shells_angstrom"
 
@@ -88,6 +91,7 @@ class _Setup:
     convergence_tol: float
     curve: object
     allow_long: bool
+    integrator: str
     warnings: list = field(default_factory=list)
 
     def powder(self):
@@ -146,12 +150,15 @@ def _setup(observe, partner, kw) -> _Setup:
     curve = _compare_curve(kw["compare"])
     rule = kw["partner_couplings"]
     rule = bool(rule) if rule is not None else ("auto" if kw["method"] in ("auto", "coupled") else False)
+    if kw["integrator"] not in FIRST_STEP:
+        raise UserError(f"integrator={kw['integrator']!r}: give 'piecewise' (constant Hamiltonian per step) or "
+                        "'magnus4' (fourth-order Magnus steps)")
     return _Setup(observe, kw["observe_isotope"], partner, _cutoff(kw["cutoff_angstrom"]), kw["max_partners"],
                   mas, field_t, _times(curve, kw["t_max_s"], mas, warnings), zcw_size(n_ab), n_gamma,
                   explicit, float(tol), bool(kw["check_convergence"]), kw["saturation"], kw["saturation_source"],
                   cq_hz, eta_q, tensor_params, kw["method"], rule, kw["abundance"],
                   partner_abundance(partner, kw["abundance"]), int(kw["n_samples"]), int(kw["seed"]), shells,
-                  float(kw["convergence_tol"]), curve, bool(kw["allow_long"]), warnings)
+                  float(kw["convergence_tol"]), curve, bool(kw["allow_long"]), kw["integrator"], warnings)
 
 
 def _cutoff(value):
@@ -216,7 +223,7 @@ def predict_structure(path, observe, partner, *, observe_isotope=None, cutoff_an
                       saturation="ideal", saturation_source=None, cq_hz=None, eta_q=None, method="auto",
                       partner_couplings=None, abundance="natural", n_samples=256, seed=0,
                       cutoff_shells_angstrom=None, convergence_tol=0.01, powder_tol=None, check_convergence=False,
-                      compare=None, allow_long=False, progress=None) -> StructurePrediction:
+                      compare=None, allow_long=False, integrator="piecewise", progress=None) -> StructurePrediction:
     """The RESPDOR dephasing curve a structure predicts, checked, and what a two-spin fit reads from it.
 
     Parameters
@@ -268,6 +275,10 @@ def predict_structure(path, observe, partner, *, observe_isotope=None, cutoff_an
         A measured curve: its times are used, and the bonded fraction of the prediction is fitted to it.
     allow_long : bool
         Run even when the estimated work is beyond the stated limit.
+    integrator : {"piecewise", "magnus4"}
+        Time steps of the simulation (:func:`spinsim.simulate_respdor`): a constant Hamiltonian per
+        step of 0.5 us, or fourth-order Magnus steps of 1 us (fast and coupled engines; more
+        accurate for less work on coupled partners). The convergence check halves the step either way.
     progress : optional
         See :mod:`spinsim.progress`; the work estimate and the convergence check are notes.
 
@@ -471,7 +482,7 @@ def _checked_sites(struct, lines, obs_iso, s, sat, path, progress, long_run):
         runs[level.describe()] = sites
         return np.mean([x["dss0"] for x in sites], axis=0)
 
-    level = Level(s.powder(), 0.5e-6)
+    level = Level(s.powder(), FIRST_STEP[s.integrator])
     t0 = time.perf_counter()
     base = run(level)
     wall = time.perf_counter() - t0
@@ -491,7 +502,7 @@ def _site(struct, i, ps, couple, obs_iso, s, sat, level, path, progress=False):
     try:
         y, info = st.site_curve(ps, obs_iso, s.partner, s.field, s.mas, s.times, sat, level.powder, s.method,
                                 s.abundance_p, csa, n_samples=s.n_samples, seed=s.seed, partner_couplings=couple,
-                                max_dt=level.max_dt, progress=progress)
+                                max_dt=level.max_dt, integrator=s.integrator, progress=progress)
     except ValueError as exc:
         if isinstance(exc, UserError):
             raise
@@ -521,6 +532,7 @@ def _result(path, obs_iso, s, sites, pred, app, sat, sat_text, check, warnings):
                "cutoff_angstrom": s.cutoff, "max_partners": s.max_partners, "observe": s.observe,
                "observed_atoms": [x["atom"] for x in sites], "mas_rate_hz": s.mas, "field_t": s.field,
                "powder": f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma",
+               "integrator": s.integrator, "step_us": check.level.max_dt * 1e6,
                "monte_carlo": {"samples": s.n_samples, "seed": s.seed}}
     if isinstance(s.observe, str) and "[" in s.observe:
         from ..structure import BOND_SCALE
@@ -611,7 +623,8 @@ def _cutoff_convergence(struct, observed, obs_iso, s, sat, level, path, warnings
     try:
         rows = st.cutoff_convergence(struct, observed, obs_iso, s.partner, s.shells, s.mas, s.times, s.field,
                                      level.powder, s.max_partners, s.cq_hz, s.eta_q, saturation=sat,
-                                     max_dt=level.max_dt, method=s.method, abundance=s.abundance_p,
+                                     max_dt=level.max_dt, integrator=s.integrator, method=s.method,
+                                     abundance=s.abundance_p,
                                      n_samples=s.n_samples, partner_couplings=s.couplings, seed=s.seed)
     except ValueError as exc:
         if isinstance(exc, UserError):
@@ -782,7 +795,8 @@ def _report_lines(r: StructurePrediction) -> list[str]:
     out = [f"respdor structure: {r.structure}, observed {r.observed_isotope} ({len(r.sites)} atom(s)), partner "
            f"{r.partner}, MAS {c['mas_rate_hz']:g} Hz, B0 {c['field_t']:g} T, powder {c['powder']}",
            f"  recoupling: ideal REDOR pi pulses on {r.observed_isotope}; saturation: {c['saturation']}",
-           f"  engine: {', '.join(_ENGINE[e] for e in c['engines'])}"]
+           f"  engine: {', '.join(_ENGINE[e] for e in c['engines'])}"
+           + ("; fourth-order Magnus steps" if c.get("integrator") == "magnus4" else "")]
     if c["partners_with_default_cq"]:
         ideal = " (with ideal saturation C_Q does not change the curve)" if c["saturation"].startswith("ideal") else ""
         out.append(f"  no EFG in the structure for partner atom(s) "

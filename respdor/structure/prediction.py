@@ -128,11 +128,12 @@ def _saturation_table(saturation, source):
                     "file (.toml/.json) with a [saturation] table")
 
 
-def _simulate(system, mas_rate_hz, times_s, saturation, powder, method, max_dt=0.5e-6, progress=False):
+def _simulate(system, mas_rate_hz, times_s, saturation, powder, method, max_dt=0.5e-6, progress=False,
+              integrator="piecewise"):
     from spinsim import simulate_respdor
 
     res = simulate_respdor(system, mas_rate_hz, times_s, saturation=saturation, powder=powder, method=method,
-                           max_dt=max_dt, progress=progress)
+                           max_dt=max_dt, integrator=integrator, progress=progress)
     return np.asarray(res.dSS0, float), res.info["engine"]
 
 
@@ -166,7 +167,7 @@ def occupancy_patterns(n, p, max_exact=12, tol=1e-4, n_samples=256) -> int:
 
 def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz, times_s, saturation=None,
                powder=None, method="auto", abundance=1.0, csa=None, max_exact=12, tol=1e-4, n_samples=256, seed=0,
-               partner_couplings=False, max_dt=0.5e-6, progress=False):
+               partner_couplings=False, max_dt=0.5e-6, progress=False, integrator="piecewise"):
     """dS/S0 of one observed atom, averaged over the random occupancy of its partner sites.
 
     Each partner site holds the partner isotope with probability ``abundance`` (independently);
@@ -188,6 +189,8 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
         ``coupled`` engine.
     max_dt : float
         Longest time step of the simulation (s), see :func:`spinsim.simulate_respdor`.
+    integrator : {"piecewise", "magnus4"}
+        Time-step scheme, see :func:`spinsim.simulate_respdor`.
     max_exact : int
         Up to this many partners, patterns are enumerated exactly, most probable first, until the
         probability left out is below ``tol`` (the bound on the error of dS/S0 is that mass times
@@ -215,7 +218,7 @@ def site_curve(partners, observed_isotope, partner_isotope, field_t, mas_rate_hz
                 sy = build_system([partners[k] for k in pattern], observed_isotope, partner_isotope, field_t,
                                   partner_couplings=partner_couplings)
                 cache[pattern], eng = _simulate(_with_observed_csa(sy, csa), mas_rate_hz, times_s, saturation,
-                                                powder, method, max_dt, progress)
+                                                powder, method, max_dt, progress, integrator)
                 engines.add(eng)
         return cache[pattern]
 
