@@ -230,14 +230,15 @@ def split_prefix_products(single_d, single_z, glob_z, pair_c, rf1, dims, pairs, 
     if smap[0] >= 0:
         store(out, smap[0], U)
     p = 0
-    parity = False
+    n_steps = 0
     while p < n_per:
         q = p + 1
         while q < n_per and smap[q] < 0 and q - p < max_fine:
             q += 1
+        # a computed flag: a literal False would compile a second specialisation of split_step
         split_step(U, single_d, single_z, glob_z, pair_c, rf1, dims, pairs, homonuclear, zz, ff, pair_perm,
-                   single_perm, sigma, p * dt, dt, wr, parity, magnus4, q - p)
-        parity = not parity
+                   single_perm, sigma, p * dt, dt, wr, n_steps % 2 == 1, magnus4, q - p)
+        n_steps += 1
         p = q
         if smap[p] >= 0:
             store(out, smap[p], U)
