@@ -70,6 +70,8 @@ def test_cli_integrator_magnus4_steps_and_says_so(tmp_path, capsys):
     assert piecewise["choices"]["step_us"] == pytest.approx(0.5) and magnus["choices"]["step_us"] == pytest.approx(1.0)
     diff = np.max(np.abs(np.array(magnus["dSS0_predicted"]) - np.array(piecewise["dSS0_predicted"])))
     assert diff < 1e-4  # measured 3.8e-6 (ZCW 21 x 4, to 4 ms; the step check's tolerance is 2e-3)
+    product = _run(capsys, xyz, ["--cq", "3MHz", "--no-partner-couplings"])  # fast engine, ideal: no step
+    assert product["sites"][0]["engines"] == ["fast"] and product["choices"]["step_us"] is None
 
 
 def test_integrator_mistake_is_named():

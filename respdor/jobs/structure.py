@@ -532,7 +532,9 @@ def _result(path, obs_iso, s, sites, pred, app, sat, sat_text, check, warnings):
                "cutoff_angstrom": s.cutoff, "max_partners": s.max_partners, "observe": s.observe,
                "observed_atoms": [x["atom"] for x in sites], "mas_rate_hz": s.mas, "field_t": s.field,
                "powder": f"{powder.name}: {powder.n_ab} (alpha, beta) x {powder.n_gamma} gamma",
-               "integrator": s.integrator, "step_us": check.level.max_dt * 1e6,
+               "integrator": s.integrator,
+               "step_us": None if any(d.dimension == "step" and d.status == "not applicable" for d in check.dimensions)
+               else check.level.max_dt * 1e6,
                "monte_carlo": {"samples": s.n_samples, "seed": s.seed}}
     if isinstance(s.observe, str) and "[" in s.observe:
         from ..structure import BOND_SCALE
