@@ -19,8 +19,8 @@ instead of 216 x 216 work.
 The couplings are small (|c_p| of a few hundred Hz between 27Al) and the one-spin terms large
 (quadrupolar couplings of MHz), so a factor step can be much longer than the step that the
 one-spin terms need: u_k and w_p are products of fine steps of dt on their own small spaces, and
-the factors touch U once per factor step (up to ``max_fine`` fine steps, a coupling phase
-|c_p| Delta of 0.01 rad by default, :data:`spinsim._drivers_coupled.FACTOR_PHASE`). The product
+the factors touch U once per factor step (up to ``max_fine`` fine steps: by default at most 8
+and a coupling phase |c_p| Delta of 0.005 rad, :data:`spinsim._drivers_coupled.FACTOR_PHASE`). The product
 is exact when no two pairs share a spin (one pair, or disjoint ones); otherwise it misses the
 commutators of pairs that share a spin, about (|c_p| Delta)^2 per factor step, checked against
 exact steps in ``tests/test_spinsim_coupled_split.py`` and measured in
