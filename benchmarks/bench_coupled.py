@@ -19,7 +19,7 @@ C_Q 3 MHz, 14.1 T, 10 kHz MAS, CW 30 kHz x 2 tau_R, 21 points to 8 ms (``bench_e
    CPU and wall seconds.
 
 4. ``--breakdown``: CPU seconds of the parts of one orientation (free steps, rf steps, the gamma
-   angles' combinations), ZCW 1 x 16, Magnus 1 us, one thread.
+   angles' centre propagators, their time points), ZCW 1 x 16, Magnus 1 us, one thread.
 
 5. ``--model``: the work estimate of :func:`spinsim.plausibility.work_counts` (what ``respdor
    simulate`` says before a long run) against the CPU time, 2 and 3 coupled 27Al, CW and ideal
@@ -84,8 +84,10 @@ def cpu(**change):
 one = args[19][:1].copy()
 free = cpu(a8=1, a17=0, a19=one)  # no rf block: the free steps alone
 steps = cpu(a8=1, a19=one)  # the rf steps too, one gamma angle, one time
+centres = cpu(a19=one)  # every gamma angle's centre, one time
 total = cpu()
-parts = {"free steps": free, "rf steps": steps - free, f"{args[8]} gamma angles x {len(args[19])} times": total - steps}
+parts = {"free steps": free, "rf steps": steps - free, f"{args[8] - 1} more gamma angles' centres": centres - steps,
+         f"{len(args[19]) - 1} more times x {args[8]} gamma angles": total - centres}
 print("; ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in parts.items()) + f"; one orientation {total:.2f} CPU s")
 """
 
