@@ -65,15 +65,11 @@ def engine_version() -> str:
     global _ENGINE
     if _ENGINE is None:
         import spinsim
+        from spinsim._jitcache import sources_digest  # the one digest of spinsim's sources
 
-        h = hashlib.sha256()
         root = Path(spinsim.__file__).parent
-        for name in _engine_files():
-            path = root / name
-            if path.exists():
-                h.update(name.encode())
-                h.update(path.read_bytes())
-        _ENGINE = f"spinsim {spinsim.__version__}+{h.hexdigest()[:12]}"
+        digest = sources_digest([root / name for name in _engine_files() if (root / name).exists()])
+        _ENGINE = f"spinsim {spinsim.__version__}+{digest[:12]}"
     return _ENGINE
 
 

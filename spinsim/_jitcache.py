@@ -26,7 +26,8 @@ def kernel_sources(package=PACKAGE):
 
 
 def sources_digest(sources):
-    """SHA-256 over the names and contents of ``sources`` (hex)."""
+    """SHA-256 over the names and contents of ``sources`` (hex); also the engine part of the key of
+    respdor's table cache (:func:`respdor.simcache.engine_version`)."""
     h = hashlib.sha256()
     for path in sources:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

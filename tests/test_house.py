@@ -63,7 +63,6 @@ PRINTS = {
 #: File reads that bypass the text-file guard ("path:function" -> why).
 UNGUARDED_READS = {
     "respdor/spectra/referencing.py:load_secondary_references": "the package's table of reference shifts (permanent)",
-    "respdor/simcache.py:engine_version": "the engine's own source hashed into a cache key (permanent)",
     "spinsim/_jitcache.py:kernel_sources": "the package's own kernel sources, searched for numba kernels (permanent)",
     "spinsim/_jitcache.py:sources_digest": "the package's own kernel sources hashed (permanent)",
     "spinsim/_jitcache.py:drop_stale_kernels": "the digest stamp in numba's cache directory (permanent)",
