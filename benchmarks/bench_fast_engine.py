@@ -1,6 +1,7 @@
 """The fast engine's speed: warm CPU on one thread, two threads, and the first (cold) run (prints figures; not a test).
 
-Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baseline PATH] [--skip-cold]
+Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baseline PATH] [--skip-cold] [--skip-warm]
+      [--fresh-venv] [--compile-events]
 
 1. warm, one thread: the 13C{27Al} case of ``bench_vs_simpson.py`` (CQ 3 MHz, CW 30 kHz x 2 tau_R,
    16 points to 3 ms, 0.5 us steps, ZCW 986 x 16 by default), CPU seconds of a repeated call in a
@@ -12,10 +13,15 @@ Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baselin
    an empty numba cache (NUMBA_CACHE_DIR), then the same again with the cache filled: CPU and wall
    seconds of each process (start-up, imports, compilation, simulation, writing).
 
-4. with ``--fresh-venv``: the same two runs in a new virtual environment (``python -m venv``, the
+4. with ``--fresh-venv``: the same command in new virtual environments (``python -m venv``, the
    packages respdor and spinsim copied into its site-packages and byte-compiled, as an install
-   does; the other dependencies from this interpreter's site-packages through a .pth file), so the
-   first run finds no numba cache and no __pycache__ of its own.
+   does; the other dependencies from this interpreter's site-packages through a .pth file), with
+   spinsim's shared kernel cache (``spinsim._jitcache``) in an empty user cache directory
+   (XDG_CACHE_HOME): the first run on a machine, then a second run; then a second new environment
+   with the same user cache (a machine that has run this version before).
+
+5. with ``--compile-events``: numba's compile events of the cold run of 3. (a child with an empty
+   NUMBA_CACHE_DIR): CPU seconds of each kernel's compilation, its callees included.
 
 Every measurement runs in a child process whose PYTHONPATH is this repository, or, with
 ``--baseline PATH``, also another checkout measured the same way in the same run (side by side).
@@ -51,6 +57,35 @@ r = simulate_spec(sp)
 print(json.dumps({"cpu": time.process_time() - c0, "wall": time.perf_counter() - w0,
                   "dss0_last": float(r.dSS0[-1]), "threads": r.info.get("threads"), "spinsim": spinsim.__file__}))
 """
+
+
+EVENTS = r"""
+import json, sys, tempfile, time
+from numba.core import event
+started, spent = {}, []
+class Timer(event.Listener):
+    def on_start(self, e):
+        started[id(e.data["dispatcher"]), str(e.data["args"])] = time.process_time()
+    def on_end(self, e):
+        key = id(e.data["dispatcher"]), str(e.data["args"])
+        spent.append((time.process_time() - started[key], e.data["dispatcher"].py_func.__qualname__))
+event.register("numba:compile", Timer())
+from respdor.cli import main
+try:
+    main(["simulate", sys.argv[1], "--plot", "none", "-o", tempfile.mkdtemp() + "/cold.csv"])
+except SystemExit:
+    pass
+print(json.dumps(sorted(spent, reverse=True)))
+"""
+
+
+def compile_events(repo):
+    """numba's compile events (CPU s, kernel) of a cold `respdor simulate` of the bundled spec, largest first."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", EVENTS, str(ROOT / "data" / "c13_al27_respdor.toml")],
+                              env=_env(repo, NUMBA_CACHE_DIR=str(Path(tmp) / "numba-cache")), cwd=tmp,
+                              capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _env(repo, **extra):
@@ -102,10 +137,12 @@ def fresh_venv(where):
     return py
 
 
-def venv_run(py, workdir, name):
-    """(CPU s, wall s) of `python -m respdor simulate` of the fresh environment (its own numba cache)."""
+def venv_run(py, workdir, name, user_cache):
+    """(CPU s, wall s) of `python -m respdor simulate` of the fresh environment, with ``user_cache`` as
+    the user cache directory (where spinsim's shared kernel cache lives)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
     env["OPENBLAS_NUM_THREADS"] = "1"
+    env["XDG_CACHE_HOME"] = str(user_cache)
     cmd = [str(py), "-m", "respdor", "simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
            "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
     c0, w0 = _children_cpu(), time.perf_counter()
@@ -121,6 +158,7 @@ def main(argv=None):
     ap.add_argument("--skip-cold", action="store_true", help="leave out the cold-start rows")
     ap.add_argument("--skip-warm", action="store_true", help="leave out the warm and thread rows")
     ap.add_argument("--fresh-venv", action="store_true", help="also cold vs warm in a new virtual environment")
+    ap.add_argument("--compile-events", action="store_true", help="also numba's compile events of a cold run")
     args = ap.parse_args(argv)
     repos = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} cores, "
@@ -130,16 +168,29 @@ def main(argv=None):
     if not args.skip_cold:
         cold_rows(repos)
     if args.fresh_venv:
-        print("# 4. the same command in a fresh virtual environment (this checkout copied in), default threads")
-        print("| run | CPU s | wall s |\n|---|---|---|")
-        with tempfile.TemporaryDirectory() as tmp:
-            py = fresh_venv(Path(tmp) / "venv")
-            cold = venv_run(py, tmp, "cold")
-            warm = venv_run(py, tmp, "warm")
-        print(f"| first (cold) | {cold[0]:.1f} | {cold[1]:.1f} |\n| second (warm) | {warm[0]:.1f} | {warm[1]:.1f} |")
-        print(f"cold / warm: {cold[0] / warm[0]:.2f} (CPU), {cold[1] / warm[1]:.2f} (wall)", flush=True)
+        fresh_venv_rows()
+    if args.compile_events:
+        events = compile_events(ROOT)
+        print("# 5. numba's compile events of a cold run (CPU s, callees included; kernels of at least 0.1 s)")
+        print("; ".join(f"{name} {cpu:.2f}" for cpu, name in events if cpu >= 0.1))
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")
     return 0
+
+
+def fresh_venv_rows():
+    print("# 4. the same command in fresh virtual environments (this checkout copied in), default threads")
+    print("| run | CPU s | wall s |\n|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        user_cache = Path(tmp) / "user-cache"
+        py = fresh_venv(Path(tmp) / "venv")
+        cold = venv_run(py, tmp, "cold", user_cache)
+        warm = venv_run(py, tmp, "warm", user_cache)
+        other = venv_run(fresh_venv(Path(tmp) / "venv2"), tmp, "other", user_cache)
+    print(f"| new environment, empty user cache: first run (cold) | {cold[0]:.1f} | {cold[1]:.1f} |\n"
+          f"| same environment, second run (warm) | {warm[0]:.1f} | {warm[1]:.1f} |\n"
+          f"| another new environment, same user cache: first run | {other[0]:.1f} | {other[1]:.1f} |")
+    print(f"first run / warm: {cold[0] / warm[0]:.2f} (CPU), {cold[1] / warm[1]:.2f} (wall) on a new machine; "
+          f"{other[0] / warm[0]:.2f} (CPU), {other[1] / warm[1]:.2f} (wall) in a new environment", flush=True)
 
 
 def warm_and_threads(repos, args):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._jitcache import drop_stale_kernels
+from ._jitcache import prepare_kernel_cache
 
-# before any kernel of the package loads: numba checks a cached kernel against its own file only
-drop_stale_kernels()
+# before any kernel of the package is defined: numba checks a cached kernel against its own file only
+prepare_kernel_cache()
 
 NH = 4
 
