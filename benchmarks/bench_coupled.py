@@ -22,8 +22,10 @@ C_Q 3 MHz, 14.1 T, 10 kHz MAS, CW 30 kHz x 2 tau_R, 21 points to 8 ms (``bench_e
    angles' centre propagators, their time points), ZCW 1 x 16, Magnus 1 us, one thread.
 
 5. ``--model``: the work estimate of :func:`spinsim.plausibility.work_counts` (what ``respdor
-   simulate`` says before a long run) against the CPU time, 2 and 3 coupled 27Al, CW and ideal
-   saturation, ZCW 13 x 16, default steps, one thread.
+   simulate`` says before a long run) against the CPU time, one thread: 2 and 3 coupled 27Al and
+   23Na, CW and ideal saturation, 6 and 21 times, piecewise 0.5 us and Magnus 1 us steps, ZCW 13 x 16
+   (the cases the model's constants were fitted on), then four cases it was not fitted on (20 kHz
+   MAS, a longer CW block, four 23Na, 8 gamma angles).
 
 Every run is a child process (``OPENBLAS_NUM_THREADS=1``); the load average is printed.
 """
@@ -96,19 +98,30 @@ import json, sys, time
 import numpy as np
 from spinsim import IdealSaturation, Spin, SpinSystem, cw_pulse, make_powder, simulate_respdor
 from spinsim.plausibility import UNITS_PER_CPU_SECOND, work_counts
+magnus = {"max_dt": 1e-6, "integrator": "magnus4"}
+# (isotope, C_Q Hz, partners, saturation, times, MAS Hz, ZCW n, gamma, options, fitted): the first rows fitted the
+# model's constants (spinsim.plausibility.COUPLED_*), the last ones were not
+cases = [(iso, cq, n, sat, nt, 1e4, 13, 16, opt, True) for iso, cq in (("27Al", 3e6), ("23Na", 1e6)) for n in (2, 3)
+         for sat in ("CW", "ideal") for nt, opt in ((21, {}), (6, {}), (21, magnus))]
+cases += [("27Al", 3e6, 3, "CW", 21, 2e4, 13, 8, {}, False), ("27Al", 3e6, 3, "CW 400 us", 11, 1e4, 13, 16, {}, False),
+          ("23Na", 1e6, 4, "ideal", 11, 1e4, 5, 8, {}, False), ("27Al", 3e6, 2, "CW", 41, 2e4, 34, 8, magnus, False)]
 rows = []
-for n in (2, 3):
-    xyz = [[0, 0, 0]] + [[x, 2.6, 0] for x in (-1.7, 1.7, 5.1)[:n]]
-    system = SpinSystem.from_coordinates([Spin("13C")] + [Spin("27Al", cq_hz=3e6)] * n, xyz, 14.1, homonuclear=True)
-    t = np.arange(21) * 4e-4
-    for label, sat in (("CW", cw_pulse("27Al", 30e3, 2e-4)), ("ideal", IdealSaturation("full"))):
-        pw = make_powder("zcw", 13, 16)
-        simulate_respdor(system, 1e4, t[:2], sat, powder=make_powder("zcw", 1, 16))
-        c0 = time.process_time()
-        simulate_respdor(system, 1e4, t, sat, powder=pw)
-        cpu = time.process_time() - c0
-        model = work_counts(system, 1e4, t, sat, powder=pw)["cost"] / UNITS_PER_CPU_SECOND
-        rows.append((n, label, cpu, model))
+for iso, cq, n, label, nt, mas, n_ab, n_gamma, opt, fitted in cases:
+    xyz = [[0, 0, 0]] + [[x, 2.6, 0] for x in (-1.7, 1.7, 5.1, 8.5)[:n]]
+    system = SpinSystem.from_coordinates([Spin("13C")] + [Spin(iso, cq_hz=cq)] * n, xyz, 14.1, homonuclear=True)
+    t = np.arange(nt) * 8e-3 / (nt - 1)
+    t = np.round(t * mas / 2) * 2 / mas  # whole rotor periods per half
+    tr = 1.0 / mas
+    sat = IdealSaturation("full") if label == "ideal" else cw_pulse(iso, 30e3, 4e-4 if "400" in label else 2 * tr)
+    pw = make_powder("zcw", n_ab, n_gamma)
+    simulate_respdor(system, mas, t[:2], sat, powder=make_powder("zcw", 1, n_gamma), **opt)
+    c0 = time.process_time()
+    simulate_respdor(system, mas, t, sat, powder=pw, **opt)
+    cpu = time.process_time() - c0
+    model = work_counts(system, mas, t, sat, powder=pw, max_dt=opt.get("max_dt", 0.5e-6),
+                        integrator=opt.get("integrator", "piecewise"))["cost"] / UNITS_PER_CPU_SECOND
+    rows.append((f"{n} {iso}", label, nt, f"{mas / 1e3:g} kHz", f"ZCW {n_ab} x {n_gamma}",
+                 opt.get("integrator", "piecewise"), fitted, cpu, model))
 print(json.dumps(rows))
 """
 
@@ -172,12 +185,13 @@ def main(argv=None):
         env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
         out = subprocess.run([sys.executable, "-c", MODEL], env=env, cwd=str(ROOT), capture_output=True, text=True,
                              check=True)
-        print("# the work estimate (spinsim.plausibility.work_counts) against the CPU time, ZCW 13 x 16, one thread, "
-              "0.5 us piecewise steps")
-        print("| coupled 27Al | saturation | CPU s | model s | model / CPU |")
-        print("|---|---|---|---|---|")
-        for n, label, cpu, model in json.loads(out.stdout.strip().splitlines()[-1]):
-            print(f"| {n} | {label} | {cpu:.1f} | {model:.1f} | {model / cpu:.2f} |", flush=True)
+        print("# the work estimate (spinsim.plausibility.work_counts) against the CPU time, one thread; steps of "
+              "0.5 us (piecewise) or 1 us (Magnus)")
+        print("| partners | saturation | times | MAS | powder | steps | fitted | CPU s | model s | model / CPU |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for *case, fitted, cpu, model in json.loads(out.stdout.strip().splitlines()[-1]):
+            print("| " + " | ".join(str(c) for c in case) + f" | {'yes' if fitted else 'no'} | {cpu:.2f} | {model:.2f} | "
+                  f"{model / cpu:.2f} |", flush=True)
     if args.large:
         run = child(ROOT, 233, 16, 1e-6, "magnus4", threads=0)
         print(f"# 3. ZCW 233 x 16, 21 times, Magnus 1 us, {os.cpu_count()} threads: {run['cpu']:.0f} CPU s, "

@@ -145,7 +145,7 @@ def library_work(sp, powder, times_s, n_times, n_points):
 
     n_rf = len(sp.rf_inhomogeneity.scales) if getattr(sp, "rf_inhomogeneity", None) is not None else 1
     rows = [work_counts(sp.system, sp.mas_rate, times_s[:n], sp.saturation, sp.recoupling, powder, sp.max_dt,
-                        sp.method, n_rf, sp.centre_pulse) for n in n_times]
+                        sp.method, n_rf, sp.centre_pulse, getattr(sp, "integrator", "piecewise")) for n in n_times]
     from spinsim.plausibility import UNITS_PER_CPU_SECOND
 
     largest = max(rows, key=lambda c: c["cost"])

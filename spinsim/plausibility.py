@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ._experiment import is_ideal  # the saturation predicate, re-exported for the estimates of respdor
 
 __all__ = ["Range", "RANGES", "UNITS", "check", "shortest_distance_angstrom", "CONTACT_FRACTION", "covalent_radius_angstrom",
-           "work_counts", "work_from_counts", "UNITS_PER_CPU_SECOND", "DENSE_WEIGHT", "COUPLED_WEIGHT",
+           "work_counts", "work_from_counts", "UNITS_PER_CPU_SECOND", "DENSE_WEIGHT", "coupled_seconds",
            "FAST_TIMES_PER_STEP", "FAST_IDEAL_STEPS_PER_TIME", "is_ideal"]
 
 #: Units of each kind of quantity, as a factor to the base unit (s, Hz, angstrom, T, ppm).
@@ -211,11 +211,20 @@ def shortest_distance_angstrom(element_a, element_b):
 #: The general-engine cases of benchmarks/bench_engines.py take 0.4-1.8 x this model's time.
 DENSE_WEIGHT = 42.0
 
-#: Cost of one step of the coupled engine per squared partner-space size (its M-blocks and the
-#: products of its rf factors with the propagator scale about as the square): with this weight the
-#: model gives 0.6 x (CW) and 1.7 x (ideal saturation) the CPU time for 2 coupled 27Al, 1.3 x and
-#: 2.3 x for 3 (ZCW 13 x 16, 0.5 us steps; ``python benchmarks/bench_coupled.py --model``).
-COUPLED_WEIGHT = 4.0
+#: The coupled engine's cost model (:func:`coupled_seconds`), CPU seconds of one thread on the machine
+#: it was fitted on (``python benchmarks/bench_coupled.py --model``: 2 and 3 coupled 27Al and 23Na, CW
+#: and ideal saturation, 6 and 21 times, piecewise and Magnus steps; ZCW 13 x 16): per n^3 of the
+#: eigendecomposition of a block of more than 8 states, per complex multiply-add of the products,
+#: per LAPACK call, per closed-form exponential of a block of at most 8 states.
+COUPLED_EIGH_S = 2.9e-9
+COUPLED_MAC_S = 2.2e-10
+COUPLED_LAPACK_CALL_S = 1.7e-5
+COUPLED_SMALL_CALL_S = 2.2e-6
+#: The cost of a fourth-order Magnus step of the coupled engine against a piecewise-constant one
+#: (complex instead of real eigenproblems, the commutator's products).
+COUPLED_MAGNUS_STEP = 1.7
+#: The closed-form exponentials of :func:`spinsim._coupled_blocks.expm_block` (blocks up to this size).
+CLOSED_FORM_STATES = 8
 
 #: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
 #: each time is a few complex products per crystallite (measured: a row of the README's library example
@@ -236,7 +245,7 @@ UNITS_PER_CPU_SECOND = 1.5e9
 
 
 def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", powder=None, max_dt=0.5e-6,
-                method="auto", n_rf=1, centre_pulse=0.0):
+                method="auto", n_rf=1, centre_pulse=0.0, integrator="piecewise"):
     """The counts a simulation's cost is made of, from its inputs alone (no clock).
 
     The model: every crystallite (``n_ab`` x ``n_gamma`` x rf points) builds its propagators in
@@ -247,8 +256,9 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
     saturation, which has no block, a time costs :data:`FAST_IDEAL_STEPS_PER_TIME` steps). A step of the
     ``fast`` engine costs the sum over the partners of (2 x multiplicity)^2 (its two-spin factors);
     one of the ``general`` engine ``DENSE_WEIGHT`` x dim^2 (block-wise products in the whole
-    space of dimension dim), one of the ``coupled`` engine ``COUPLED_WEIGHT`` x (partner space)^2.
-    The weights make one unit about the same time for every engine (:data:`UNITS_PER_CPU_SECOND`).
+    space of dimension dim). The weights make one unit about the same time for every engine
+    (:data:`UNITS_PER_CPU_SECOND`). The ``coupled`` engine has a model of its own, part by part
+    (:func:`coupled_seconds`), converted to the same units.
 
     Returns
     -------
@@ -265,13 +275,14 @@ def work_counts(system, mas_rate, times_s, saturation=None, recoupling="redor", 
         engine = "general"
     cycle = recoupling.duration if hasattr(recoupling, "duration") else 1.0 / mas_rate
     n_ab, n_gamma = (powder.n_ab, powder.n_gamma) if powder is not None else (987, 32)
+    sat_s = getattr(saturation, "duration", 0.0) or 0.0
     return work_from_counts(engine, mults, n_ab * n_gamma * max(int(n_rf), 1), times_s, mas_rate,
-                            cycle + (getattr(saturation, "duration", 0.0) or 0.0) + centre_pulse, max_dt,
-                            n_gamma=n_gamma, ideal_saturation=is_ideal(saturation))
+                            cycle + sat_s + centre_pulse, max_dt, n_gamma=n_gamma,
+                            ideal_saturation=is_ideal(saturation), saturation_s=sat_s, integrator=integrator)
 
 
 def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, block_s, max_dt=0.5e-6, n_gamma=1,
-                     ideal_saturation=False):
+                     ideal_saturation=False, saturation_s=None, integrator="piecewise"):
     """:func:`work_counts` from the counts themselves (no spin system built: cheap for many partners).
 
     Parameters
@@ -291,12 +302,25 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
     ideal_saturation : bool
         The saturation is ideal (instantaneous): the fast engine then takes no steps at all, and each
         time costs :data:`FAST_IDEAL_STEPS_PER_TIME` steps.
+    saturation_s : float, optional
+        Length (s) of the saturation alone (the coupled engine's model); default ``block_s`` less one
+        rotor period.
+    integrator : {"piecewise", "magnus4"}
+        The step (the coupled engine's model).
     """
     import math
 
     import numpy as np
 
     times = np.asarray(times_s, float)
+    if engine == "coupled":
+        if saturation_s is None:
+            saturation_s = max(block_s - 1.0 / mas_rate, 0.0)
+        seconds, steps = coupled_seconds(multiplicities, n_gamma, times.size, mas_rate, saturation_s, max_dt,
+                                         ideal_saturation, integrator)
+        cost = crystallites / max(int(n_gamma), 1) * seconds * UNITS_PER_CPU_SECOND
+        return {"crystallites": int(crystallites), "steps": steps, "per_step": cost / (crystallites * steps),
+                "engine": engine, "cost": float(cost)}
     t_last = float(times.max()) if times.size else 0.0
     block = int(np.ceil(block_s / max_dt - 1e-9))
     if engine == "general" and n_gamma > 1:
@@ -313,8 +337,73 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
         per_step = float(sum((2 * m) ** 2 for m in multiplicities))
     else:  # in logarithms: 6^n partner states overflow a float for a few hundred partners (cost inf: refused)
         log_space = float(np.sum(np.log(np.asarray(multiplicities, float))))
-        log_cost = (np.log(COUPLED_WEIGHT) + 2 * log_space if engine == "coupled"  # M-block products
-                    else np.log(DENSE_WEIGHT) + 2 * (np.log(2.0) + log_space))  # block products, whole space
+        log_cost = np.log(DENSE_WEIGHT) + 2 * (np.log(2.0) + log_space)  # block products, whole space
         per_step = float(np.exp(min(log_cost, 700.0)))
     return {"crystallites": int(crystallites), "steps": steps, "per_step": per_step, "engine": engine,
             "cost": float(crystallites) * steps * per_step}
+
+
+def total_m_blocks(multiplicities):
+    """Sizes of the blocks of equal total m of partners of these multiplicities (2I + 1) coupled to
+    each other (one homonuclear group: the blocks of the coupled engine's free evolution)."""
+    import numpy as np
+
+    counts = np.ones(1)
+    for d in multiplicities:
+        counts = np.convolve(counts, np.ones(int(d)))
+    return np.rint(counts).astype(np.int64)
+
+
+def coupled_seconds(multiplicities, n_gamma, n_times, mas_rate, saturation_s, max_dt, ideal_saturation,
+                    integrator="piecewise"):
+    """CPU seconds (one thread, the machine of the ``COUPLED_*`` constants) of one (alpha, beta)
+    orientation of the coupled engine, part by part (:mod:`spinsim._coupled`), and its step count.
+
+    Per S state, one rotor period of free steps (an eigendecomposition per block of equal total m
+    and step) and, under rf, of factored rf steps (one per pair of partners and fine step, the
+    factors applied to the N x N propagator once per factor step); per gamma angle the centre's
+    dense N x N products; per gamma angle and time two products of a block-diagonal matrix with a
+    dense one (an ideal saturation: one N x N transfer) and a few block products. Assumes all
+    partners in one homonuclear group (the largest blocks). More than 12 partners: 1e300 s (no such
+    run is possible; the caller refuses it).
+
+    Returns
+    -------
+    (float, int)
+        Seconds, and the steps (free and rf, both S states) of one rotor period.
+    """
+    import numpy as np
+
+    mults = [int(m) for m in multiplicities]
+    if len(mults) > 12:  # 6^12 partner states: no coupled run of this size is possible
+        return 1e300, 0
+    tr = 1.0 / mas_rate
+    n_gamma = max(int(n_gamma), 1)
+    n_per = n_gamma * math.ceil(tr / (n_gamma * max_dt) - 1e-9)
+    nb = total_m_blocks(mults).astype(float)
+    N = float(np.prod(mults))
+    big = nb[nb > CLOSED_FORM_STATES]
+    n, d = len(mults), max(mults)
+    pairs, dp = n * (n - 1) // 2, d * d
+    eig = 2 * n_per * float(np.sum(big ** 3))
+    lapack = 2 * n_per * big.size
+    small = 2 * n_per * float(np.sum(nb <= CLOSED_FORM_STATES))
+    block_mac = float(np.sum(nb ** 3))
+    mac = 4 * n_per * block_mac  # free steps: each block's exponential and its product
+    steps = 2 * n_per
+    if ideal_saturation:
+        mac += n_gamma * n_times * (N * N + 6 * block_mac)
+    else:
+        steps *= 2
+        eig += 2 * n_per * pairs * dp ** 3
+        lapack += 2 * n_per * pairs * (dp > CLOSED_FORM_STATES)
+        small += 2 * n_per * n
+        factor_steps = n_gamma * math.ceil(n_per / n_gamma / 8)  # MAX_FINE_PER_FACTOR, cut at every gamma start
+        mac += 2 * factor_steps * (pairs * N * N * dp + n * N * N * d)
+        periods = max(1, round(saturation_s / tr / 2))
+        mac += n_gamma * (2 * (periods + 1) + 2) * N ** 3
+        mac += n_gamma * n_times * (2 * N * float(np.sum(nb ** 2)) + 6 * block_mac)
+    magnus = COUPLED_MAGNUS_STEP if integrator == "magnus4" else 1.0
+    seconds = (magnus * (COUPLED_EIGH_S * eig + COUPLED_LAPACK_CALL_S * lapack + COUPLED_SMALL_CALL_S * small)
+               + COUPLED_MAC_S * mac)
+    return seconds, int(steps)

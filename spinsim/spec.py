@@ -644,7 +644,7 @@ class Spec:
 
         n_rf = len(self.rf_inhomogeneity.scales) if self.rf_inhomogeneity is not None else 1
         return work_counts(self.system, self.mas_rate, self.times_s, self.saturation, self.recoupling, self.powder,
-                           self.max_dt, self.method, n_rf, self.centre_pulse)
+                           self.max_dt, self.method, n_rf, self.centre_pulse, self.integrator)
 
     def describe(self):
         """What the spec's experiment runs, one line per element (as in the CSV/JSON header)."""

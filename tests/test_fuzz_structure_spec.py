@@ -345,6 +345,35 @@ def test_work_counts_follow_the_inputs():
     assert one["steps"] == 2 + 10 + 200 and shared["steps"] == 2 + 10 + 25
 
 
+def test_the_coupled_engine_model_counts_its_parts():
+    """The coupled engine's model, part by part: blocks of equal total m; time points cost only their
+    products; the gamma angles and the powder scale it; the rf steps exist only under rf; Magnus steps
+    are half as many at twice the step and 1.7 x the cost each."""
+    from spinsim.plausibility import (COUPLED_MAGNUS_STEP, UNITS_PER_CPU_SECOND, coupled_seconds, total_m_blocks,
+                                      work_from_counts)
+
+    assert list(total_m_blocks([6, 6, 6])) == [1, 3, 6, 10, 15, 21, 25, 27, 27, 25, 21, 15, 10, 6, 3, 1]
+    assert list(total_m_blocks([4, 2])) == [1, 2, 2, 2, 1] and total_m_blocks([6] * 4).sum() == 6**4
+    args = ([6, 6, 6], 16, 21, 1e4, 2e-4, 0.5e-6)
+    cw, steps = coupled_seconds(*args, False)
+    ideal, ideal_steps = coupled_seconds(*args, True)
+    assert steps == 2 * ideal_steps == 4 * 208 and ideal < cw  # 208 steps of 0.48 us per rotor period
+    fewer_times = coupled_seconds([6, 6, 6], 16, 6, 1e4, 2e-4, 0.5e-6, False)[0]
+    assert 0.7 < fewer_times / cw < 1  # the steps dominate; the times cost only their products
+    magnus = coupled_seconds([6, 6, 6], 16, 21, 1e4, 2e-4, 1e-6, False, "magnus4")
+    assert magnus[1] == 4 * 112 and magnus[0] < cw
+    piece = coupled_seconds([6, 6, 6], 16, 21, 1e4, 2e-4, 1e-6, False)[0]
+    assert 1 < magnus[0] / piece < COUPLED_MAGNUS_STEP
+    assert coupled_seconds([6, 6], *args[1:], False)[0] < cw / 5  # 36 partner states against 216
+    assert coupled_seconds([6] * 13, *args[1:], False)[0] == 1e300  # no run of 6^13 states is possible
+    counts = work_from_counts("coupled", [6, 6, 6], 13 * 16, np.arange(21) * 4e-4, 1e4, 1e-4 + 2e-4, 0.5e-6,
+                              n_gamma=16, saturation_s=2e-4)
+    assert counts["cost"] == pytest.approx(13 * cw * UNITS_PER_CPU_SECOND)
+    assert counts["crystallites"] * counts["steps"] * counts["per_step"] == pytest.approx(counts["cost"])
+    double = work_from_counts("coupled", [6, 6, 6], 26 * 16, np.arange(21) * 4e-4, 1e4, 3e-4, n_gamma=16)
+    assert double["cost"] == pytest.approx(2 * counts["cost"])  # saturation_s from block_s less a rotor period
+
+
 def test_allow_long_runs_and_says_the_estimate(capsys):
     import io
 

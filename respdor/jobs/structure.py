@@ -447,9 +447,10 @@ def _simulation_work(lines, s, sat):
     total, worst, runs = 0.0, None, 0
     for _, ps, couple in lines:
         engine = "coupled" if couple else ("general" if s.method == "general" else "fast")
-        counts = work_from_counts(engine, [mult] * len(ps), s.n_ab * s.n_gamma, s.times, s.mas,
-                                  1.0 / s.mas + (getattr(sat, "duration", 0.0) or 0.0), n_gamma=s.n_gamma,
-                                  ideal_saturation=is_ideal(sat))
+        sat_s = getattr(sat, "duration", 0.0) or 0.0
+        counts = work_from_counts(engine, [mult] * len(ps), s.n_ab * s.n_gamma, s.times, s.mas, 1.0 / s.mas + sat_s,
+                                  FIRST_STEP[s.integrator], n_gamma=s.n_gamma, ideal_saturation=is_ideal(sat),
+                                  saturation_s=sat_s, integrator=s.integrator)
         n = st.occupancy_patterns(len(ps), s.abundance_p, n_samples=s.n_samples)
         total, runs = total + n * counts["cost"], runs + n
         worst = counts if worst is None or counts["cost"] > worst["cost"] else worst
