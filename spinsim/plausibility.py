@@ -364,7 +364,7 @@ def coupled_seconds(multiplicities, n_gamma, n_times, mas_rate, saturation_s, ma
     factors applied to the N x N propagator once per factor step); per gamma angle the centre's
     dense N x N products; per gamma angle and time two products of a block-diagonal matrix with a
     dense one (an ideal saturation: one N x N transfer) and a few block products. Assumes all
-    partners in one homonuclear group (the largest blocks). More than 12 partners: 1e300 s (no such
+    partners in one homonuclear group (the largest blocks). More than 12 partners: 1e250 s (no such
     run is possible; the caller refuses it).
 
     Returns
@@ -375,11 +375,11 @@ def coupled_seconds(multiplicities, n_gamma, n_times, mas_rate, saturation_s, ma
     import numpy as np
 
     mults = [int(m) for m in multiplicities]
-    if len(mults) > 12:  # 6^12 partner states: no coupled run of this size is possible
-        return 1e300, 0
     tr = 1.0 / mas_rate
     n_gamma = max(int(n_gamma), 1)
     n_per = n_gamma * math.ceil(tr / (n_gamma * max_dt) - 1e-9)
+    if len(mults) > 12:  # 6^13 partner states: no coupled run of this size is possible
+        return 1e250, 2 * n_per * (1 if ideal_saturation else 2)
     nb = total_m_blocks(mults).astype(float)
     N = float(np.prod(mults))
     big = nb[nb > CLOSED_FORM_STATES]

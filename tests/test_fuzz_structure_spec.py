@@ -365,7 +365,9 @@ def test_the_coupled_engine_model_counts_its_parts():
     piece = coupled_seconds([6, 6, 6], 16, 21, 1e4, 2e-4, 1e-6, False)[0]
     assert 1 < magnus[0] / piece < COUPLED_MAGNUS_STEP
     assert coupled_seconds([6, 6], *args[1:], False)[0] < cw / 5  # 36 partner states against 216
-    assert coupled_seconds([6] * 13, *args[1:], False)[0] == 1e300  # no run of 6^13 states is possible
+    assert coupled_seconds([6] * 13, *args[1:], False) == (1e250, steps)  # no run of 6^13 states is possible
+    huge = work_from_counts("coupled", [6] * 40, 1000, [0, 1e-3], 1e4, 3e-4, n_gamma=10)
+    assert 1e250 < huge["cost"] < float("inf")
     counts = work_from_counts("coupled", [6, 6, 6], 13 * 16, np.arange(21) * 4e-4, 1e4, 1e-4 + 2e-4, 0.5e-6,
                               n_gamma=16, saturation_s=2e-4)
     assert counts["cost"] == pytest.approx(13 * cw * UNITS_PER_CPU_SECOND)
