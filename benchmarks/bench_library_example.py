@@ -72,7 +72,7 @@ def main(argv=None):
     powder = make_powder(pw["scheme"], pw["n"], pw["n_gamma"])
     sp = job.sp
     units = 11 * sum(work_counts(sp.system, sp.mas_rate, job.times[:n], sp.saturation, sp.recoupling, powder,
-                                 sp.max_dt, sp.method, 1, sp.centre_pulse)["cost"] for n in job.n_times)
+                                 sp.max_dt, sp.method, 1, sp.centre_pulse, sp.integrator)["cost"] for n in job.n_times)
     print(f"the build's estimate (said before it starts): {units / UNITS_PER_CPU_SECOND / 60:.1f} min of CPU; "
           f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0

@@ -52,9 +52,9 @@ def _probe(x):
 
 
 def cache_directory():
-    """Where numba keeps this package's cached kernels (its own choice of location: next to the
-    sources, NUMBA_CACHE_DIR, or the user cache), as a Path; the in-tree ``__pycache__`` if numba
-    does not say."""
+    """Where this process caches the package's kernels (the shared directory of
+    :func:`install_shared_cache`, or numba's own choice: NUMBA_CACHE_DIR, next to the sources, the
+    user cache), as a Path; the in-tree ``__pycache__`` if numba does not say."""
     try:
         from numba import njit
 

@@ -223,7 +223,7 @@ COUPLED_SMALL_CALL_S = 2.2e-6
 #: The cost of a fourth-order Magnus step of the coupled engine against a piecewise-constant one
 #: (complex instead of real eigenproblems, the commutator's products).
 COUPLED_MAGNUS_STEP = 1.7
-#: The closed-form exponentials of :func:`spinsim._coupled_blocks.expm_block` (blocks up to this size).
+#: The closed-form exponentials of ``spinsim._coupled_blocks.expm_block`` (blocks up to this size).
 CLOSED_FORM_STATES = 8
 
 #: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
@@ -357,7 +357,7 @@ def total_m_blocks(multiplicities):
 def coupled_seconds(multiplicities, n_gamma, n_times, mas_rate, saturation_s, max_dt, ideal_saturation,
                     integrator="piecewise"):
     """CPU seconds (one thread, the machine of the ``COUPLED_*`` constants) of one (alpha, beta)
-    orientation of the coupled engine, part by part (:mod:`spinsim._coupled`), and its step count.
+    orientation of the coupled engine, part by part (``spinsim._coupled``), and its step count.
 
     Per S state, one rotor period of free steps (an eigendecomposition per block of equal total m
     and step) and, under rf, of factored rf steps (one per pair of partners and fine step, the
