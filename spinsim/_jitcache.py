@@ -6,7 +6,7 @@ numba keys a cached kernel on its own source file. A kernel that calls functions
 later run would silently use the old code: in a source checkout after ``git pull`` or an edit, say.
 
 So spinsim's kernels are cached under one digest of all its kernel sources, in the user's cache
-directory (``platformdirs.user_cache_dir("spinsim")/kernels/<python>-numba<version>/<digest>``):
+directory (``platformdirs.user_cache_dir("spinsim")/kernels/<python>-numba<version>-numpy<version>/<digest>``):
 
 - any change of any kernel source gives another directory, so no stale kernel can load;
 - every environment with the same spinsim sources shares the compiled kernels, so a fresh virtual
@@ -96,11 +96,14 @@ def drop_stale_kernels(package=PACKAGE, cache=None):
 
 
 def shared_cache_root():
-    """The shared kernel cache of this Python and numba: a Path under the user cache directory."""
+    """The shared kernel cache of this Python, numba and numpy (major.minor: numba types numpy calls by
+    the installed numpy's rules): a Path under the user cache directory."""
     import numba
+    import numpy
     from platformdirs import user_cache_dir
 
-    tag = f"py{sys.version_info[0]}{sys.version_info[1]}-numba{numba.__version__}"
+    numpy_version = ".".join(numpy.__version__.split(".")[:2])
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}-numba{numba.__version__}-numpy{numpy_version}"
     return Path(user_cache_dir("spinsim")) / "kernels" / tag
 
 
