@@ -223,8 +223,11 @@ COUPLED_SMALL_CALL_S = 2.2e-6
 #: The cost of a fourth-order Magnus step of the coupled engine against a piecewise-constant one
 #: (complex instead of real eigenproblems, the commutator's products).
 COUPLED_MAGNUS_STEP = 1.7
-#: The closed-form exponentials of ``spinsim._coupled_blocks.expm_block`` (blocks up to this size).
+#: The closed-form exponentials of ``spinsim._coupled_blocks.expm_block`` (blocks up to this size) and
+#: the most fine steps in a factor step (``spinsim._drivers_coupled.MAX_FINE_PER_FACTOR``): the engine's
+#: values, repeated here so that an estimate imports no engine module (tests check they agree).
 CLOSED_FORM_STATES = 8
+FINE_PER_FACTOR = 8
 
 #: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
 #: each time is a few complex products per crystallite (measured: a row of the README's library example
@@ -398,7 +401,7 @@ def coupled_seconds(multiplicities, n_gamma, n_times, mas_rate, saturation_s, ma
         eig += 2 * n_per * pairs * dp ** 3
         lapack += 2 * n_per * pairs * (dp > CLOSED_FORM_STATES)
         small += 2 * n_per * n
-        factor_steps = n_gamma * math.ceil(n_per / n_gamma / 8)  # MAX_FINE_PER_FACTOR, cut at every gamma start
+        factor_steps = n_gamma * math.ceil(n_per / n_gamma / FINE_PER_FACTOR)  # cut at every gamma start
         mac += 2 * factor_steps * (pairs * N * N * dp + n * N * N * d)
         periods = max(1, round(saturation_s / tr / 2))
         mac += n_gamma * (2 * (periods + 1) + 2) * N ** 3

@@ -10,6 +10,7 @@ speed of the machine, and every refused case is refused before any simulation st
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -352,6 +353,12 @@ def test_the_coupled_engine_model_counts_its_parts():
     from spinsim.plausibility import (COUPLED_MAGNUS_STEP, UNITS_PER_CPU_SECOND, coupled_seconds, total_m_blocks,
                                       work_from_counts)
 
+    from spinsim import _coupled_blocks, _drivers_coupled, plausibility
+
+    # the engine's block-size switch and factor-step bound, repeated in the model
+    assert plausibility.FINE_PER_FACTOR == _drivers_coupled.MAX_FINE_PER_FACTOR
+    blocks_src = inspect.getsource(_coupled_blocks.expm_block)
+    assert f"if n <= {plausibility.CLOSED_FORM_STATES}:" in blocks_src
     assert list(total_m_blocks([6, 6, 6])) == [1, 3, 6, 10, 15, 21, 25, 27, 27, 25, 21, 15, 10, 6, 3, 1]
     assert list(total_m_blocks([4, 2])) == [1, 2, 2, 2, 1] and total_m_blocks([6] * 4).sum() == 6**4
     args = ([6, 6, 6], 16, 21, 1e4, 2e-4, 0.5e-6)
