@@ -1,7 +1,7 @@
 """The fast engine's speed: warm CPU on one thread, two threads, and the first (cold) run (prints figures; not a test).
 
 Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baseline PATH] [--skip-cold] [--skip-warm]
-      [--fresh-venv] [--compile-events]
+      [--fresh-venv] [--compile-events] [--eigensolver]
 
 1. warm, one thread: the 13C{27Al} case of ``bench_vs_simpson.py`` (CQ 3 MHz, CW 30 kHz x 2 tau_R,
    16 points to 3 ms, 0.5 us steps, ZCW 986 x 16 by default), CPU seconds of a repeated call in a
@@ -22,6 +22,12 @@ Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baselin
 
 5. with ``--compile-events``: numba's compile events of the cold run of 3. (a child with an empty
    NUMBA_CACHE_DIR): CPU seconds of each kernel's compilation, its callees included.
+
+6. with ``--eigensolver``: the fast path's tridiagonal eigen-solver (``spinsim._kernels._tql2``) on
+   the step Hamiltonians of the bundled spec (CQ 3 MHz, CW 30 kHz, each step's average Hamiltonian;
+   the first 64 orientations of its ZCW 4181 set, S up and down, one rotor period), 1, 2 and 4 problems
+   per call: CPU microseconds per problem, and whether each problem's eigenvalues and vectors are
+   bitwise those it gets alone.
 
 Every measurement runs in a child process whose PYTHONPATH is this repository, or, with
 ``--baseline PATH``, also another checkout measured the same way in the same run (side by side).
@@ -77,6 +83,75 @@ except SystemExit:
     pass
 print(json.dumps(sorted(spent, reverse=True)))
 """
+
+
+EIGEN = r"""
+import json, sys, time
+import numpy as np
+from numba import njit
+from spinsim import _kernels as K
+from spinsim._drivers_fast import _step_diagonals, _time_factors
+from spinsim.hamiltonian import interaction_components
+from spinsim.spec import load_spec
+
+sp = load_spec(sys.argv[1])
+system = sp.system
+comps = interaction_components(system, sp.powder.euler_ab()[:64])
+m = system.spins[1].spin - np.arange(system.spins[1].multiplicity)
+n_per = 96
+dt = 1e-4 / n_per
+G = _time_factors(np.arange(n_per) * dt, dt, 2 * np.pi * 1e4)
+dg = _step_diagonals(comps.single[1], comps.pair[(0, 1)], m, G, dt)  # (64, 2, n_per, mult)
+diags = np.ascontiguousarray(dg.reshape(-1, len(m)))
+off = np.append(2 * np.pi * 30e3 * np.sqrt(2.5 * 3.5 - m[1:] * (m[1:] + 1)) / 2, 0.0)
+
+
+@njit
+def solve(diags, off, k, reps, d_out, v_out):
+    n = diags.shape[1]
+    d = np.empty((k, n))
+    e = np.empty((k, n))
+    V = np.empty((k, n, n))
+    w = np.empty((12, k))
+    for _ in range(reps):
+        for start in range(0, diags.shape[0] - k + 1, k):
+            for q in range(k):
+                for a in range(n):
+                    d[q, a] = diags[start + q, a]
+                    e[q, a] = off[a]
+                    for b in range(n):
+                        V[q, a, b] = 1.0 if a == b else 0.0
+            K._tql2(d, e, V, w)
+            d_out[start:start + k] = d
+            v_out[start:start + k] = V
+
+
+out = {}
+ref = None
+for k in (1, 2, 4):
+    d_out = np.empty_like(diags)
+    v_out = np.empty((len(diags), len(m), len(m)))
+    solve(diags, off, k, 1, d_out, v_out)
+    c0 = time.process_time()
+    solve(diags, off, k, 20, d_out, v_out)
+    us = (time.process_time() - c0) / (20 * len(diags)) * 1e6
+    ref = (d_out.copy(), v_out.copy()) if ref is None else ref
+    out[k] = [us, bool(np.array_equal(d_out, ref[0]) and np.array_equal(v_out, ref[1]))]
+print(json.dumps(out))
+"""
+
+
+def eigensolver_rows(repo):
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", EIGEN, str(ROOT / "data" / "c13_al27_respdor.toml")],
+                              env=_env(repo, NUMBA_NUM_THREADS=1), cwd=tmp, capture_output=True, text=True,
+                              check=True)
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("# 6. tridiagonal eigen-solver, 6 x 6 step Hamiltonians of the bundled spec (64 orientations x 2 S states "
+          "x 96 steps), one thread")
+    print("| problems per call | us per problem | each bitwise as alone |\n|---|---|---|")
+    for k, (us, same) in res.items():
+        print(f"| {k} | {us:.3f} | {same} |")
 
 
 def compile_events(repo):
@@ -159,6 +234,7 @@ def main(argv=None):
     ap.add_argument("--skip-warm", action="store_true", help="leave out the warm and thread rows")
     ap.add_argument("--fresh-venv", action="store_true", help="also cold vs warm in a new virtual environment")
     ap.add_argument("--compile-events", action="store_true", help="also numba's compile events of a cold run")
+    ap.add_argument("--eigensolver", action="store_true", help="also the eigen-solver, 1, 2 and 4 problems at once")
     args = ap.parse_args(argv)
     repos = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} cores, "
@@ -173,6 +249,8 @@ def main(argv=None):
         events = compile_events(ROOT)
         print("# 5. numba's compile events of a cold run (CPU s, callees included; kernels of at least 0.1 s)")
         print("; ".join(f"{name} {cpu:.2f}" for cpu, name in events if cpu >= 0.1))
+    if args.eigensolver:
+        eigensolver_rows(ROOT)
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 

@@ -370,147 +370,179 @@ _helper = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=T
 
 
 @_helper
-def _tql2(d, e, V):
-    """Eigenvalues and vectors of a real symmetric tridiagonal matrix, in place.
+def _tql2(d, e, V, w):
+    """Eigenvalues and vectors of k real symmetric tridiagonal matrices, in place, in lockstep.
 
-    On entry ``d`` holds the diagonal, ``e[a]`` the element (a, a+1) (``e[n-1]`` ignored) and
-    ``V`` the identity; on exit ``d`` holds the eigenvalues and row k of ``V`` the eigenvector
-    of ``d[k]`` (unsorted; rows, so that the rotations below run over contiguous memory).
-    Implicit QL with Wilkinson shifts (EISPACK tql2, as in JAMA); returns False if an eigenvalue
-    did not converge in 60 iterations.
+    On entry ``d[q]`` holds the diagonal of problem q, ``e[q, a]`` its element (a, a+1)
+    (``e[q, n-1]`` ignored) and ``V[q]`` the identity; on exit ``d[q]`` holds the eigenvalues and
+    row j of ``V[q]`` the eigenvector of ``d[q, j]`` (unsorted; rows, so that the rotations below
+    run over contiguous memory). ``w`` (12, k) is work space. Implicit QL with Wilkinson shifts
+    (EISPACK tql2, as in JAMA); returns False if an eigenvalue of any problem did not converge in
+    60 iterations.
+
+    Each problem gets exactly the arithmetic of a solver of its own (bitwise the same results
+    whatever k and the other problems); they are interleaved rotation by rotation because a sweep
+    is a chain of dependent square roots and divisions, whose idle cycles another problem's chain
+    fills (``benchmarks/bench_fast_engine.py --eigensolver``).
     """
-    n = d.shape[0]
-    e[n - 1] = 0.0
-    f = 0.0
-    tst1 = 0.0
+    # rows of w: accumulated shift, tolerance scale, deflation index (<= l: done), iteration,
+    # then the sweep's p, c, s, c2, c3, s2 and the saved e[l + 1], d[l + 1]
+    F, TST, MM, IT, P, C, S, C2, C3, S2, EL1, DL1 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+    k, n = d.shape
     eps = 2.220446049250313e-16
     ok = True
+    for q in range(k):
+        e[q, n - 1] = 0.0
+        w[F, q] = 0.0
+        w[TST, q] = 0.0
     for l in range(n):
-        tst1 = max(tst1, abs(d[l]) + abs(e[l]))
-        mm = l
-        while mm < n - 1:
-            if abs(e[mm]) <= eps * tst1:
-                break
-            mm += 1
-        if mm > l:
-            it = 0
-            while True:
-                it += 1
-                g = d[l]
-                p = (d[l + 1] - g) / (2.0 * e[l])
-                r = np.sqrt(p * p + 1.0)
-                if p < 0:
-                    r = -r
-                d[l] = e[l] / (p + r)
-                d[l + 1] = e[l] * (p + r)
-                dl1 = d[l + 1]
-                h = g - d[l]
-                for i in range(l + 2, n):
-                    d[i] -= h
-                f += h
-                p = d[mm]
-                c = 1.0
-                c2 = 1.0
-                c3 = 1.0
-                el1 = e[l + 1]
-                s = 0.0
-                s2 = 0.0
-                for i in range(mm - 1, l - 1, -1):
-                    c3 = c2
-                    c2 = c
-                    s2 = s
-                    g = c * e[i]
-                    h = c * p
-                    r = np.sqrt(p * p + e[i] * e[i])
-                    e[i + 1] = s * r
-                    s = e[i] / r
-                    c = p / r
-                    p = c * d[i] - s * g
-                    d[i + 1] = h + s * (c * g + s * d[i])
-                    for k in range(n):
-                        h = V[i + 1, k]
-                        V[i + 1, k] = s * V[i, k] + c * h
-                        V[i, k] = c * V[i, k] - s * h
-                p = -s * s2 * c3 * el1 * e[l] / dl1
-                e[l] = s * p
-                d[l] = c * p
-                if not abs(e[l]) > eps * tst1:
+        active = 0
+        for q in range(k):
+            w[TST, q] = max(w[TST, q], abs(d[q, l]) + abs(e[q, l]))
+            mm = l
+            while mm < n - 1:
+                if abs(e[q, mm]) <= eps * w[TST, q]:
                     break
-                if it >= 60:
-                    ok = False
-                    break
-        d[l] = d[l] + f
-        e[l] = 0.0
+                mm += 1
+            w[MM, q] = mm
+            w[IT, q] = 0.0
+            if mm > l:
+                active += 1
+        while active > 0:
+            top = l
+            for q in range(k):
+                mm = int(w[MM, q])
+                if mm > l:  # Wilkinson shift
+                    w[IT, q] += 1.0
+                    g = d[q, l]
+                    p = (d[q, l + 1] - g) / (2.0 * e[q, l])
+                    r = np.sqrt(p * p + 1.0)
+                    if p < 0:
+                        r = -r
+                    d[q, l] = e[q, l] / (p + r)
+                    d[q, l + 1] = e[q, l] * (p + r)
+                    w[DL1, q] = d[q, l + 1]
+                    h = g - d[q, l]
+                    for i in range(l + 2, n):
+                        d[q, i] -= h
+                    w[F, q] += h
+                    w[P, q] = d[q, mm]
+                    w[C, q] = 1.0
+                    w[C2, q] = 1.0
+                    w[C3, q] = 1.0
+                    w[EL1, q] = e[q, l + 1]
+                    w[S, q] = 0.0
+                    w[S2, q] = 0.0
+                    top = max(top, mm)
+            for i in range(top - 1, l - 1, -1):
+                for q in range(k):
+                    if l < w[MM, q] and i < w[MM, q]:  # a plane rotation of problem q's sweep
+                        c, s, p = w[C, q], w[S, q], w[P, q]
+                        w[C3, q] = w[C2, q]
+                        w[C2, q] = c
+                        w[S2, q] = s
+                        g = c * e[q, i]
+                        h = c * p
+                        r = np.sqrt(p * p + e[q, i] * e[q, i])
+                        e[q, i + 1] = s * r
+                        s = e[q, i] / r
+                        c = p / r
+                        p = c * d[q, i] - s * g
+                        d[q, i + 1] = h + s * (c * g + s * d[q, i])
+                        for j in range(n):
+                            h = V[q, i + 1, j]
+                            V[q, i + 1, j] = s * V[q, i, j] + c * h
+                            V[q, i, j] = c * V[q, i, j] - s * h
+                        w[C, q], w[S, q], w[P, q] = c, s, p
+            for q in range(k):
+                if w[MM, q] > l:
+                    s = w[S, q]
+                    p = -s * w[S2, q] * w[C3, q] * w[EL1, q] * e[q, l] / w[DL1, q]
+                    e[q, l] = s * p
+                    d[q, l] = w[C, q] * p
+                    converged = not abs(e[q, l]) > eps * w[TST, q]
+                    if converged or w[IT, q] >= 60:
+                        ok &= converged
+                        w[MM, q] = l
+                        active -= 1
+        for q in range(k):
+            d[q, l] = d[q, l] + w[F, q]
+            e[q, l] = 0.0
     return ok
 
 
 @_helper
-def _apply_step(U, diag, mu, off, dt, zph, phased, d, e, V, T, zw):
-    """U <- S U in place, S = Z exp(-i (diag + off) dt) Z^dagger, Z = diag(zph) = exp(-i phase Iz).
+def _apply_steps(U, diag, mu, off, dt, zph, phased, d, e, V, T, zw, w):
+    """U[q] <- S_q U[q] in place for k = U.shape[0] steps with the same rf, S_q = Z exp(-i (diag[q] + off) dt) Z^dagger,
+    Z = diag(zph) = exp(-i phase Iz).
 
-    ``diag`` (rad/s) is the diagonal and ``off[a]`` the (a, a+1) element (rad/s) of the real
-    symmetric tridiagonal Hamiltonian on the partner space: the rf is applied at phase x and
-    turned by the z rotation Z (only when ``phased``), so that only real symmetric eigenproblems
-    are solved. ``d``, ``e``, ``V`` (real), ``T`` (complex, n x n) and ``zw`` (complex, n) are work
-    arrays of the partner dimension. Returns False if the eigen-solver did not converge.
+    ``diag[q]`` (rad/s) is the diagonal of step q and ``off[a]`` the (a, a+1) element (rad/s) of
+    the real symmetric tridiagonal Hamiltonian on the partner space: the rf is applied at phase x
+    and turned by the z rotation Z (only when ``phased``), so that only real symmetric
+    eigenproblems are solved (k of them together, :func:`_tql2`). ``d``, ``e`` (k, n), ``V``
+    (k, n, n) (real), ``T`` (complex, n x n), ``zw`` (complex, k x n) and ``w`` (12, k) are work
+    arrays. Returns False if the eigen-solver did not converge.
 
-    With first moments ``mu`` (rad; empty: the piecewise-constant step) the step is the fourth-order
-    Magnus one, exp(-i (M0 - i [M1, M0])) with M0 = integral of H over the step and
-    M1 = (1/dt) integral of (t - t_mid) H, whose time dependence is all on the diagonal
+    With first moments ``mu`` (k, n) (rad; shape (0, 0): the piecewise-constant step) the step is
+    the fourth-order Magnus one, exp(-i (M0 - i [M1, M0])) with M0 = integral of H over the step
+    and M1 = (1/dt) integral of (t - t_mid) H, whose time dependence is all on the diagonal
     (M1 = diag(mu)). [M1, M0] keeps the tridiagonal pattern: element (a, a+1) of the exponent is
     off[a] dt (1 - i delta_a), delta_a = mu[a] - mu[a+1], a Hermitian tridiagonal matrix that the
     diagonal unitary Phi (phi[a+1] = phi[a] (1 + i delta_a) / |1 + i delta_a|) turns real, so the step
     stays one real tridiagonal eigenproblem between two diagonal phase factors (Z Phi).
     """
-    n = diag.shape[0]
+    k = U.shape[0]
+    n = U.shape[1]
     m4 = mu.shape[0] > 0
-    for a in range(n):
-        d[a] = diag[a]
-        e[a] = off[a]
-        for b in range(n):
-            V[a, b] = 0.0
-        V[a, a] = 1.0
     turned = phased or m4
-    if turned:  # zw = zph phi, the diagonal unitary around the real problem
-        zw[0] = 1.0
-        for a in range(n - 1):
-            zw[a + 1] = zw[a]
-            if m4:
-                dl = mu[a] - mu[a + 1]
-                r = np.sqrt(1.0 + dl * dl)
-                e[a] = off[a] * r
-                zw[a + 1] *= complex(1.0, dl) / r
-        if phased:
+    for q in range(k):
+        for a in range(n):
+            d[q, a] = diag[q, a]
+            e[q, a] = off[a]
+            for b in range(n):
+                V[q, a, b] = 0.0
+            V[q, a, a] = 1.0
+        if turned:  # zw = zph phi, the diagonal unitary around the real problem
+            zw[q, 0] = 1.0
+            for a in range(n - 1):
+                zw[q, a + 1] = zw[q, a]
+                if m4:
+                    dl = mu[q, a] - mu[q, a + 1]
+                    r = np.sqrt(1.0 + dl * dl)
+                    e[q, a] = off[a] * r
+                    zw[q, a + 1] *= complex(1.0, dl) / r
+            if phased:
+                for a in range(n):
+                    zw[q, a] *= zph[a]
+    ok = _tql2(d, e, V, w)
+    for q in range(k):
+        if turned:
             for a in range(n):
-                zw[a] *= zph[a]
-    ok = _tql2(d, e, V)
-    if turned:
+                for c in range(n):
+                    U[q, a, c] *= np.conj(zw[q, a])
+        # rows of V are the eigenvectors: T = diag(exp(-i lambda dt)) V U, then U = V^T T
+        for j in range(n):
+            for c in range(n):
+                T[j, c] = 0.0
+            for a in range(n):
+                v = V[q, j, a]
+                for c in range(n):
+                    T[j, c] += v * U[q, a, c]
+            z = complex(np.cos(d[q, j] * dt), -np.sin(d[q, j] * dt))
+            for c in range(n):
+                T[j, c] *= z
         for a in range(n):
             for c in range(n):
-                U[a, c] *= np.conj(zw[a])
-    # rows of V are the eigenvectors: T = diag(exp(-i lambda dt)) V U, then U = V^T T
-    for k in range(n):
-        for c in range(n):
-            T[k, c] = 0.0
-        for a in range(n):
-            v = V[k, a]
-            for c in range(n):
-                T[k, c] += v * U[a, c]
-        z = complex(np.cos(d[k] * dt), -np.sin(d[k] * dt))
-        for c in range(n):
-            T[k, c] *= z
-    for a in range(n):
-        for c in range(n):
-            U[a, c] = 0.0
-    for k in range(n):
-        for a in range(n):
-            v = V[k, a]
-            for c in range(n):
-                U[a, c] += v * T[k, c]
-    if turned:
-        for a in range(n):
-            for c in range(n):
-                U[a, c] *= zw[a]
+                U[q, a, c] = 0.0
+        for j in range(n):
+            for a in range(n):
+                v = V[q, j, a]
+                for c in range(n):
+                    U[q, a, c] += v * T[j, c]
+        if turned:
+            for a in range(n):
+                for c in range(n):
+                    U[q, a, c] *= zw[q, a]
     return ok
 
 
@@ -561,13 +593,13 @@ def _mul(A, B, out, dag):
 
 
 @_helper
-def _range_product(P, start, length, n_per, out, A, B):
-    """out = product of ``length`` consecutive periodic steps from ``start``, from prefix products P.
+def _range_product(P, which, start, length, n_per, out, A, B):
+    """out = product of ``length`` consecutive periodic steps from ``start``, from prefix products P[:, which].
 
-    P[k] = S_{k-1} ... S_0 (P[0] = 1) over one period of n_per steps; steps are unitary, so a
-    contiguous range j..k-1 is P[k] P[j]^dag. ``A``, ``B``: work matrices.
+    P[k, which] = S_{k-1} ... S_0 (P[0, which] = 1) over one period of n_per steps; steps are unitary, so a
+    contiguous range j..k-1 is P[k, which] P[j, which]^dag. ``A``, ``B``: work matrices.
     """
-    n = P.shape[1]
+    n = P.shape[2]
     a0 = start % n_per
     q = length // n_per
     r = length % n_per
@@ -575,8 +607,8 @@ def _range_product(P, start, length, n_per, out, A, B):
         for j in range(n):
             out[i, j] = 1.0 if i == j else 0.0
     if q > 0:
-        _mul(P[a0], P[n_per], A, False)
-        _mul(A, P[a0], B, True)  # one full period from a0
+        _mul(P[a0, which], P[n_per, which], A, False)
+        _mul(A, P[a0, which], B, True)  # one full period from a0
         for i in range(n):
             for j in range(n):
                 out[i, j] = B[i, j]
@@ -587,10 +619,10 @@ def _range_product(P, start, length, n_per, out, A, B):
                     out[i, j] = A[i, j]
     if r > 0:
         if a0 + r <= n_per:
-            _mul(P[a0 + r], P[a0], A, True)
+            _mul(P[a0 + r, which], P[a0, which], A, True)
         else:
-            _mul(P[n_per], P[a0], B, True)
-            _mul(P[a0 + r - n_per], B, A, False)
+            _mul(P[n_per, which], P[a0, which], B, True)
+            _mul(P[a0 + r - n_per, which], B, A, False)
         _mul(A, out, B, False)
         for i in range(n):
             for j in range(n):
@@ -702,7 +734,7 @@ def respdor_fast_shared(dg, dm, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_
     dg : (n_ab, 2, n_per, mult) float
         Average diagonal of each step of the period from rotor phase 0 (rad/s), S up and S down.
     dm : (n_ab, 2, n_per, mult) float, or shape (0, 0, 0, 0)
-        First moments of the diagonal over each step (rad; :func:`_apply_step`): the fourth-order
+        First moments of the diagonal over each step (rad; :func:`_apply_steps`): the fourth-order
         Magnus step. Empty: the piecewise-constant step (the step's average Hamiltonian).
     off : (mult,) float, zph : (mult,) complex, phased : bool
         Elements (a, a+1) of the x-phase rf Hamiltonian 2 pi nu1 Ix (rad/s); exp(-i phase m_a).
@@ -725,40 +757,48 @@ def respdor_fast_shared(dg, dm, off, zph, phased, m, dt, n_gamma, L, phi_a, phi_
     n_per = dg.shape[2]
     mult = m.shape[0]
     half = L // 2
-    P = np.empty((2, n_per + 1, mult, mult), np.complex128)
+    m4 = dm.shape[0] > 0
+    # two orientations at a time: the four eigenproblems of a step (S up and down of each) are
+    # solved together (:func:`_tql2`); P[k, 2 j + si] is prefix k of orientation o0 + j, S state si
+    P = np.empty((n_per + 1, 4, mult, mult), np.complex128)
+    ds = np.empty((4, mult))
+    mus = np.empty((4 if m4 else 0, mult))
     U4 = np.empty((4, mult, mult), np.complex128)
     W = np.empty((3, mult, mult), np.complex128)
-    V = np.empty((mult, mult))
-    de = np.empty((2, mult))
+    V = np.empty((4, mult, mult))
+    de = np.empty((2, 4, mult))
+    zw = np.empty((4, mult), np.complex128)
+    w = np.empty((12, 4))
     xy = np.empty((2, 2, mult), np.complex128)
-    zw = np.empty(mult, np.complex128)
-    none = np.empty(0)
     ok = True
-    for o in range(n_ab):
-        for si in range(2):
+    for o0 in range(0, n_ab, 2):
+        for q in range(4):
             for a in range(mult):
                 for b in range(mult):
-                    P[si, 0, a, b] = 1.0 if a == b else 0.0
-            for p in range(n_per):
+                    P[0, q, a, b] = 1.0 if a == b else 0.0
+        for p in range(n_per):
+            for q in range(4):
+                o = min(o0 + q // 2, n_ab - 1)  # an odd last orientation is solved twice
                 for a in range(mult):
+                    ds[q, a] = dg[o, q % 2, p, a]
+                    if m4:
+                        mus[q, a] = dm[o, q % 2, p, a]
                     for b in range(mult):
-                        P[si, p + 1, a, b] = P[si, p, a, b]
-                mu = dm[o, si, p] if dm.shape[0] > 0 else none
-                ok &= _apply_step(P[si, p + 1], dg[o, si, p], mu, off, dt, zph, phased, de[0], de[1], V, W[0], zw)
-        for g in range(n_gamma):
-            off_g = (g * n_per) // n_gamma
-            _range_product(P[0], off_g, half, n_per, U4[0], W[0], W[1])
-            _range_product(P[1], off_g, half, n_per, U4[1], W[0], W[1])
-            if half % n_per == 0:  # the second half starts whole periods later: the same propagators
-                for k in range(2):
-                    for a in range(mult):
-                        for b in range(mult):
-                            U4[k + 2, a, b] = U4[k, a, b]
-            else:
-                _range_product(P[0], off_g + half, L - half, n_per, U4[2], W[0], W[1])
-                _range_product(P[1], off_g + half, L - half, n_per, U4[3], W[0], W[1])
-            _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
-                                 c1[o, g], c0[o, g])
+                        P[p + 1, q, a, b] = P[p, q, a, b]
+            ok &= _apply_steps(P[p + 1], ds, mus, off, dt, zph, phased, de[0], de[1], V, W[0], zw, w)
+        for j in range(min(2, n_ab - o0)):
+            for g in range(n_gamma):
+                off_g = (g * n_per) // n_gamma
+                for si in range(2):
+                    _range_product(P, 2 * j + si, off_g, half, n_per, U4[si], W[0], W[1])
+                    if half % n_per == 0:  # the second half starts whole periods later: the same propagators
+                        for a in range(mult):
+                            for b in range(mult):
+                                U4[si + 2, a, b] = U4[si, a, b]
+                    else:
+                        _range_product(P, 2 * j + si, off_g + half, L - half, n_per, U4[si + 2], W[0], W[1])
+                _centre_and_assemble(U4, w0[o0 + j, g], m, phi_a[o0 + j, g], phi_b[o0 + j, g], ns, W[0], W[1],
+                                     W[2], xy[0], xy[1], c1[o0 + j, g], c0[o0 + j, g])
     return ok
 
 
@@ -791,12 +831,15 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
     dg = np.empty((2, L, mult))
     dm = np.empty((2, L, mult))
     m4 = G1.shape[0] > 0
-    zw = np.empty(mult, np.complex128)
-    none = np.empty(0)
     U4 = np.empty((4, mult, mult), np.complex128)
+    Us = np.empty((2, mult, mult), np.complex128)  # the current half of S up and S down
+    ds = np.empty((2, mult))
+    mus = np.empty((2 if m4 else 0, mult))
     W = np.empty((3, mult, mult), np.complex128)
-    V = np.empty((mult, mult))
-    de = np.empty((2, mult))
+    V = np.empty((2, mult, mult))
+    de = np.empty((2, 2, mult))
+    zw = np.empty((2, mult), np.complex128)
+    w = np.empty((12, 2))
     xy = np.empty((2, 2, mult), np.complex128)
     ok = True
     for o in range(n_ab):
@@ -806,17 +849,23 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
             if m4:
                 _step_sums(Fi[o], Fsi[o], m, G1[g], 0.0, 1.0, 1.0, dm[0])
                 _step_sums(Fi[o], Fsi[o], m, G1[g], 0.0, 1.0, -1.0, dm[1])
-            for k in range(4):
-                for a in range(mult):
-                    for b in range(mult):
-                        U4[k, a, b] = 1.0 if a == b else 0.0
-            for s in range(L):
-                r = rf_idx[s]
-                k = 0 if s < half else 2
+            for s in range(L + 1):
+                if s == 0 or s == half or s == L:
+                    for si in range(2):  # the half just finished (U4[0:2], then U4[2:4]); the next from 1
+                        for a in range(mult):
+                            for b in range(mult):
+                                if s > 0:
+                                    U4[si if s == half else si + 2, a, b] = Us[si, a, b]
+                                Us[si, a, b] = 1.0 if a == b else 0.0
+                if s == L:
+                    break
                 for si in range(2):
-                    mu = dm[si, s] if m4 else none
-                    ok &= _apply_step(U4[k + si], dg[si, s], mu, rf_off[r], dt, rf_zph[r], rf_phased[r], de[0],
-                                      de[1], V, W[0], zw)
+                    for a in range(mult):
+                        ds[si, a] = dg[si, s, a]
+                        if m4:
+                            mus[si, a] = dm[si, s, a]
+                r = rf_idx[s]
+                ok &= _apply_steps(Us, ds, mus, rf_off[r], dt, rf_zph[r], rf_phased[r], de[0], de[1], V, W[0], zw, w)
             _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
                                  c1[o, g], c0[o, g])
     return ok

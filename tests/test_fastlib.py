@@ -37,12 +37,15 @@ from spinsim.simulate import simulate_respdor  # noqa: E402
 # the fast path's helpers have no Python wrapper: these kernels call them for the tests
 @njit
 def _tql2(d, e, V):
-    return K._tql2(d, e, V)
+    return K._tql2(d, e, V, np.empty((12, d.shape[0])))
 
 
 @njit
-def _apply_step(U, diag, off, dt, zph, phased, d, e, V, T):
-    return K._apply_step(U, diag, np.empty(0), off, dt, zph, phased, d, e, V, T, np.empty(len(diag), np.complex128))
+def _apply_steps(U, diag, off, dt, zph, phased):
+    k, n = diag.shape
+    return K._apply_steps(U, diag, np.empty((0, n)), off, dt, zph, phased, np.empty((k, n)), np.empty((k, n)),
+                          np.empty((k, n, n)), np.empty((n, n), np.complex128), np.empty((k, n), np.complex128),
+                          np.empty((12, k)))
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path(__file__).resolve().parent / "data" / "fast_engine_reference.json"
@@ -121,12 +124,32 @@ HARD = {
 def test_tridiagonal_eigensolver_against_numpy(case):
     d0, e0 = HARD[case]
     H = _tridiagonal(d0, e0)
-    d, e, V = d0.astype(float).copy(), e0.astype(float).copy(), np.eye(len(d0))
+    d, e, V = d0.astype(float)[None].copy(), e0.astype(float)[None].copy(), np.eye(len(d0))[None].copy()
     assert _tql2(d, e, V)
+    d, V = d[0], V[0]
     scale = np.abs(H).max()
     assert np.allclose(np.sort(d), np.linalg.eigvalsh(H), rtol=0, atol=1e-13 * scale)
     assert np.allclose(V @ V.T, np.eye(len(d0)), atol=1e-13)  # rows: orthonormal eigenvectors
     assert np.allclose(V.T @ np.diag(d) @ V, H, rtol=0, atol=1e-12 * scale)
+
+
+def test_eigenproblems_solved_together_get_the_arithmetic_of_each_alone():
+    """Problems that need different numbers of iterations (one already diagonal, one of huge
+    dynamic range, a degenerate diagonal, random ones), solved in one call: each result is bitwise
+    the one the problem gets alone."""
+    rng = np.random.default_rng(11)
+    probs = [HARD["random"], HARD["degenerate diagonal"], (np.arange(6.0), np.zeros(6)),
+             (np.array([1e8, -1e8, 1e-3, 2e-3, 5e7, 3.0]), np.array([1e-2, 1e6, 1e-4, 3e2, 7.0, 0.0]))]
+    probs += [(rng.normal(size=6) * 1e6, rng.normal(size=6) * 1e5) for _ in range(3)]
+    d = np.array([p[0] for p in probs], float)
+    e = np.array([p[1] for p in probs], float)
+    V = np.repeat(np.eye(6)[None], len(probs), axis=0)
+    d_all, e_all, V_all = d.copy(), e.copy(), V.copy()
+    assert _tql2(d_all, e_all, V_all)
+    for q in range(len(probs)):
+        d1, e1, V1 = d[q:q + 1].copy(), e[q:q + 1].copy(), V[q:q + 1].copy()
+        assert _tql2(d1, e1, V1)
+        assert np.array_equal(d1[0], d_all[q]) and np.array_equal(V1[0], V_all[q])
 
 
 @pytest.mark.parametrize("phase", [0.0, 0.7, -2.0])
@@ -136,15 +159,15 @@ def test_step_propagator_is_scipy_expm_with_the_rf_turned_by_its_phase(phase):
     ip = np.diag(np.sqrt(spin * (spin + 1) - m[1:] * (m[1:] + 1)), 1)
     ix, iy = (ip + ip.T) / 2, (ip - ip.T) / 2j
     w1 = 2 * np.pi * 40e3
-    diag = np.random.default_rng(3).normal(size=6) * 2 * np.pi * 5e5
+    diag = np.random.default_rng(3).normal(size=(2, 6)) * 2 * np.pi * 5e5  # two steps, solved together
     off = np.append(np.diagonal(w1 * ix, 1), 0.0)
     dt = 0.5e-6
-    U0 = expm(-1j * np.diag(np.arange(6.0)))  # any unitary to multiply
+    U0 = np.array([expm(-1j * np.diag(np.arange(6.0))), expm(-1j * (ix + np.diag(np.arange(6.0) ** 2)))])
     U = U0.copy()
-    work = (np.empty(6), np.empty(6), np.empty((6, 6)), np.empty((6, 6), complex))
-    assert _apply_step(U, diag, off, dt, np.exp(-1j * phase * m), phase != 0, *work)
-    H = np.diag(diag) + w1 * (np.cos(phase) * ix + np.sin(phase) * iy)
-    assert np.allclose(U, expm(-1j * H * dt) @ U0, rtol=0, atol=1e-13)
+    assert _apply_steps(U, diag, off, dt, np.exp(-1j * phase * m), phase != 0)
+    for q in range(2):
+        H = np.diag(diag[q]) + w1 * (np.cos(phase) * ix + np.sin(phase) * iy)
+        assert np.allclose(U[q], expm(-1j * H * dt) @ U0[q], rtol=0, atol=1e-13)
 
 
 def test_step_diagonals_numpy_twin_equals_the_kernel():
@@ -263,7 +286,7 @@ def test_a_fast_engine_run_with_an_empty_cache_compiles_only_fast_engine_kernels
     proc = _run_child(code, tmp_path, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = json.loads(proc.stdout.strip().splitlines()[-1])
-    fast = {"_tql2", "_apply_step", "_mul", "_range_product", "_centre_and_assemble", "_assemble_bands",
+    fast = {"_tql2", "_apply_steps", "_mul", "_range_product", "_centre_and_assemble", "_assemble_bands",
             "respdor_fast_shared"}
     assert "spinsim._kernels.respdor_fast_shared" in names  # and not the step-by-step kernel
     assert {n.rsplit(".", 1)[1] for n in names} <= fast, names

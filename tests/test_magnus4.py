@@ -24,8 +24,10 @@ MAS = 10e3
 
 
 @njit
-def _apply_step(U, diag, mu, off, dt, zph, phased, d, e, V, T, zw):
-    return K._apply_step(U, diag, mu, off, dt, zph, phased, d, e, V, T, zw)
+def _apply_steps(U, diag, mu, off, dt, zph, phased):
+    k, n = diag.shape
+    return K._apply_steps(U, diag, mu, off, dt, zph, phased, np.empty((k, n)), np.empty((k, n)), np.empty((k, n, n)),
+                          np.empty((n, n), np.complex128), np.empty((k, n), np.complex128), np.empty((12, k)))
 
 
 def _seed_pair():
@@ -51,8 +53,7 @@ def test_magnus_step_is_expm_of_the_magnus_exponent(phase):
     off = np.append(np.diagonal(w1 * ix, 1), 0.0)
     U0 = expm(-1j * np.diag(np.arange(6.0)))
     U = U0.copy()
-    work = (np.empty(6), np.empty(6), np.empty((6, 6)), np.empty((6, 6), complex), np.empty(6, complex))
-    assert _apply_step(U, diag, mu, off, dt, np.exp(-1j * phase * m), phase != 0, *work)
+    assert _apply_steps(U[None], diag[None], mu[None], off, dt, np.exp(-1j * phase * m), phase != 0)
     M0 = (np.diag(diag) + w1 * (np.cos(phase) * ix + np.sin(phase) * iy)) * dt
     M1 = np.diag(mu)
     want = expm(-1j * (M0 - 1j * (M1 @ M0 - M0 @ M1))) @ U0
