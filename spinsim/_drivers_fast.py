@@ -18,29 +18,47 @@ from .hamiltonian import N_HARM, interaction_components, spin_operators
 from .sequences import Block
 
 
-def _fint(F, t0, t1, wr):
-    """numpy version of K.fourier_integral; F (..., 9), t0/t1 broadcastable -> real (...)."""
-    t0 = np.asarray(t0, float)
-    t1 = np.asarray(t1, float)
-    out = F[..., N_HARM].real * (t1 - t0)
+def _fint_weights(t0, t1, wr):
+    """W (9, ...) with Re(F @ W) = the integral over [t0, t1] of sum_k F_k e^{i k wr t} dt (s, for F
+    in rad/s: rad), k = -4..4, for intervals t0, t1 (s, broadcastable): the numpy twin of
+    :func:`spinsim._kernels.fourier_integral`, as weights shared by all crystallites."""
+    t0, t1 = np.broadcast_arrays(np.asarray(t0, float), np.asarray(t1, float))
+    W = np.empty((2 * N_HARM + 1,) + t0.shape, complex)
+    W[N_HARM] = t1 - t0
     for k in range(1, N_HARM + 1):
-        e = np.exp(1j * k * wr * t1) - np.exp(1j * k * wr * t0)
-        fac = e / (1j * k * wr)
-        out = out + (F[..., N_HARM + k] * fac).real + (F[..., N_HARM - k] * np.conj(fac)).real
-    return out
+        fac = (np.exp(1j * k * wr * t1) - np.exp(1j * k * wr * t0)) / (1j * k * wr)
+        W[N_HARM + k] = fac
+        W[N_HARM - k] = np.conj(fac)
+    return W
 
 
-def _redor_period_phase(F, wr, t_start, taus, flips=(0.5, 1.0)):
-    """integral over one rotor period from t_start (+ tau_g) of omega(t) s(t) dt, where s = +-1
-    starts at +1 and flips at the fractions ``flips`` of tau_R (ideal pi pulses, an even number).
-    F (n_ab, 9) -> (n_ab, n_gamma)."""
+def _period_phase_weights(wr, t_start, taus, flips=(0.5, 1.0)):
+    """Weights (9, n_gamma) of the integral over one rotor period from t_start + tau_g of omega(t) s(t) dt,
+    where s = +-1 starts at +1 and flips at the fractions ``flips`` of tau_R (ideal pi pulses, an
+    even number)."""
     tr = 2 * np.pi / wr
-    t0 = t_start + taus[None, :]
-    Fe = F[:, None, :]
+    t0 = t_start + np.asarray(taus, float)
     edges = [0.0] + [f for f in flips if f < 1.0] + [1.0]
-    out = 0.0
-    for k in range(len(edges) - 1):
-        out = out + (-1) ** k * _fint(Fe, t0 + edges[k] * tr, t0 + edges[k + 1] * tr, wr)
+    return sum((-1) ** k * _fint_weights(t0 + edges[k] * tr, t0 + edges[k + 1] * tr, wr)
+               for k in range(len(edges) - 1))
+
+
+def _integrals(F, W):
+    """Re(F @ W) for F (n, 9) complex and weights W (9, m) complex, as one real product: (n, m)."""
+    return np.concatenate([F.real, F.imag], axis=-1) @ np.concatenate([W.real, -W.imag], axis=0)
+
+
+def _phase_weights(wr, T, taus, flips, grid):
+    """The integral weights a run needs, fixed for all crystallites: the recoupling period phase
+    from rotor phase 0 ("a") and from the end of the block ("b"), the block halves for the
+    observed spin ("ja", "jb") and on the partners' step grid ("ia", "ib")."""
+    taus = np.asarray(taus, float)
+    out = {"a": _period_phase_weights(wr, 0.0, taus, flips), "b": _period_phase_weights(wr, T, taus, flips),
+           "ja": _fint_weights(taus, taus + T / 2, wr), "jb": _fint_weights(taus + T / 2, taus + T, wr)}
+    if grid is not None:
+        half_t, block_t = grid[1] // 2 * grid[0], grid[1] * grid[0]
+        out["ia"] = _fint_weights(taus, taus + half_t, wr)
+        out["ib"] = _fint_weights(taus + half_t, taus + block_t, wr)
     return out
 
 
@@ -136,13 +154,15 @@ def _moment_factors(t0, dt, wr):
 def _step_sums(fi, fsi, m, G, f0, scale):
     """scale (F_0 f0 + sum_{k != 0} F_k G_k) of the partner diagonal for S up and S down:
     (n_ab, 2, n_steps, mult). fi (n_ab, 9, mult), fsi (n_ab, 9) Fourier coefficients."""
-    up, down = slice(N_HARM + 1, None), slice(N_HARM - 1, None, -1)
-    wi = fi[:, N_HARM, :].real[:, None, :] * f0 + (np.matmul(G, fi[:, up]) + np.matmul(G.conj(), fi[:, down])).real
-    ws = fsi[:, N_HARM].real[:, None] * f0 + (fsi[:, up] @ G.T + fsi[:, down] @ G.conj().T).real
-    out = np.empty((len(fi), 2) + wi.shape[1:])
-    out[:, 0] = (wi + m * ws[..., None]) * scale
-    out[:, 1] = (wi - m * ws[..., None]) * scale
-    return out
+    n_ab, _, mult = fi.shape
+    F = fi[:, :, None, :] + np.array([1.0, -1.0])[:, None] * m * fsi[:, :, None, None]  # (n_ab, 9, 2, mult)
+    up, down = F[:, N_HARM + 1:], F[:, N_HARM - 1::-1]  # k = 1..N and k = -1..-N
+    # Re(G F_k + conj(G) F_-k) = Re G (Re F_k + Re F_-k) + Im G (Im F_-k - Im F_k), and F_0 f0: one
+    # real matrix product for every crystallite, S state and partner level
+    B = np.concatenate([up.real + down.real, down.imag - up.imag, F[:, N_HARM:N_HARM + 1].real], axis=1)
+    A = np.concatenate([G.real, G.imag, np.full((len(G), 1), f0)], axis=1) * scale
+    R = A @ B.transpose(1, 0, 2, 3).reshape(2 * N_HARM + 1, -1)
+    return np.ascontiguousarray(R.reshape(len(G), n_ab, 2, mult).transpose(1, 2, 0, 3))
 
 
 def _step_diagonals(fi, fsi, m, G, dt):
@@ -181,7 +201,7 @@ class _Partner:
         self.G1 = _moment_factors(t0, dt, wr) if magnus4 else None
 
 
-def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
+def _partner_factors(pt, comps, wr, ns, grid, pw, phi_a, phi_b):
     """(c1, c0) of one partner for a chunk of orientations: (n_ab, n_gamma, n_pts) complex."""
     if pt.ideal:  # no block: the period phases are all it needs
         cj1 = np.empty(phi_a.shape + ns.shape, complex)
@@ -193,18 +213,17 @@ def _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b):
     n_ab = fi.shape[0]
     fsi = comps.pair.get((0, pt.j), np.zeros((n_ab, 2 * N_HARM + 1), complex))
     dt, L = grid[0], grid[1]
-    half = L // 2
     # S0: no rf, the block is diagonal; only the S-I term survives the branch difference
-    ia = _fint(fsi[:, None, :], taus[None, :], taus[None, :] + half * dt, wr)
-    ib = _fint(fsi[:, None, :], taus[None, :] + half * dt, taus[None, :] + L * dt, wr)
+    ia, ib = _integrals(fsi, pw["ia"]), _integrals(fsi, pw["ib"])
     w0 = np.exp(-2j * pt.m * (ia - ib)[..., None])
-    cj1 = np.empty((n_ab, len(taus), len(ns)), complex)
+    ng = phi_a.shape[1]
+    cj1 = np.empty((n_ab, ng, len(ns)), complex)
     cj0 = np.empty_like(cj1)
     phi_a, phi_b = np.ascontiguousarray(phi_a), np.ascontiguousarray(phi_b)
     if pt.shared:
         dm = np.zeros((0, 0, 0, 0)) if pt.G1 is None else _step_moments(fi, fsi, pt.m, pt.G1)
         ok = K.respdor_fast_shared(_step_diagonals(fi, fsi, pt.m, pt.G, dt), dm, pt.rf_off[0], pt.rf_zph[0],
-                                   bool(pt.rf_phased[0]), pt.m, float(dt), len(taus), L, phi_a, phi_b, w0, ns, cj1, cj0)
+                                   bool(pt.rf_phased[0]), pt.m, float(dt), ng, L, phi_a, phi_b, w0, ns, cj1, cj0)
     else:
         G1 = np.zeros((0, 0, 0), complex) if pt.G1 is None else pt.G1
         ok = K.respdor_fast_steps(np.ascontiguousarray(fi), np.ascontiguousarray(fsi), pt.m, float(dt), L, pt.rf_idx,
@@ -221,34 +240,32 @@ def _whole_periods(T, wr):
     return abs(k - round(k)) < 1e-9
 
 
-def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, taus, flips):
+def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, pw):
     """c1, c0 (n_ab, n_gamma, n_pts) of a chunk of (alpha, beta) orientations ``euler``."""
     comps = interaction_components(system, euler)
     fs = comps.single[0][:, :, 0] - comps.single[0][:, :, 1]  # omega_S coefficient of S_z
     fs[:, N_HARM] -= np.sign(comps.omega0[0]) * 2 * np.pi * offset_of(offsets, system.spins[0].isotope.symbol)
     # S phase: -n (Phi^S_a - Phi^S_b) - (J_a - J_b); common to S0 and S1
-    psa = _redor_period_phase(fs, wr, 0.0, taus, flips)
-    psb = _redor_period_phase(fs, wr, T, taus, flips)
-    ja = _fint(fs[:, None, :], taus[None, :], taus[None, :] + T / 2, wr)
-    jb = _fint(fs[:, None, :], taus[None, :] + T / 2, taus[None, :] + T, wr)
+    psa, psb = _integrals(fs, pw["a"]), _integrals(fs, pw["b"])
+    ja, jb = _integrals(fs, pw["ja"]), _integrals(fs, pw["jb"])
     c1 = c0 = None
     if np.any(psa != psb) or np.any(ja != jb):  # else S has no phase of its own (no shift, CSA or offset)
         c1 = np.exp(-1j * (ns[None, None, :] * (psa - psb)[..., None] + (ja - jb)[..., None]))
         c0 = c1.copy()
     for pt in partners:
         fsi = comps.pair.get((0, pt.j), np.zeros((len(euler), 2 * N_HARM + 1), complex))
-        phi_a = _redor_period_phase(fsi, wr, 0.0, taus, flips)
+        phi_a = _integrals(fsi, pw["a"])
         # a block of whole rotor periods: the second half's period phase is the first's (the
         # kernels then sum 2 mult - 1 terms per time instead of mult^2)
-        phi_b = phi_a if _whole_periods(T, wr) else _redor_period_phase(fsi, wr, T, taus, flips)
-        cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, taus, phi_a, phi_b)
+        phi_b = phi_a if _whole_periods(T, wr) else _integrals(fsi, pw["b"])
+        cj1, cj0 = _partner_factors(pt, comps, wr, ns, grid, pw, phi_a, phi_b)
         if c1 is None:  # the partner's factors are new arrays: they become the product
             c1, c0 = cj1, cj0
         else:
             c1 *= cj1
             c0 *= cj0
     if c1 is None:
-        c1 = np.ones((len(euler), len(taus), len(ns)), complex)
+        c1 = np.ones((len(euler), pw["a"].shape[1], len(ns)), complex)
         c0 = c1.copy()
     return c1, c0
 
@@ -265,13 +282,14 @@ def fast_curve(system, mas_rate, ns, centre, powder, max_dt, offsets, progress, 
     grid = None if ideal else _block_grid(centre, tr, ng, max_dt)
     m4 = integrator == "magnus4"
     partners = [_Partner(system, j, offsets, centre, grid, taus, wr, m4) for j in range(1, system.n_spins)]
+    pw = _phase_weights(wr, T, taus, flips, grid)
     euler = powder.euler_ab()
     # per-class, per-gamma sums taken chunk by chunk: no (n_ab, n_gamma, n_times) array is kept
     p0 = np.zeros((N_CLASSES, ng, len(ns)), complex)
     p1 = np.zeros_like(p0)
 
     def work(a, b):
-        c1, c0 = _chunk_factors(system, euler[a:b], partners, offsets, wr, ns, T, grid, taus, flips)
+        c1, c0 = _chunk_factors(system, euler[a:b], partners, offsets, wr, ns, T, grid, pw)
         return _class_sums(powder.weights, a, b, c0, ng), _class_sums(powder.weights, a, b, c1, ng)
 
     threads = engine_threads()

@@ -75,19 +75,19 @@ def rank2_operators(spin: float):
 def rotation_matrices(euler) -> np.ndarray:
     """Rotation matrices R = Rz(a) Ry(b) Rz(g) for Euler angles (..., 3) in rad -> (..., 3, 3)."""
     e = np.asarray(euler, dtype=float)
-    a, b, g = e[..., 0], e[..., 1], e[..., 2]
-
-    def rz(x):
-        c, s = np.cos(x), np.sin(x)
-        z, o = np.zeros_like(x), np.ones_like(x)
-        return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
-
-    def ry(x):
-        c, s = np.cos(x), np.sin(x)
-        z, o = np.zeros_like(x), np.ones_like(x)
-        return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
-
-    return rz(a) @ ry(b) @ rz(g)
+    ca, cb, cg = np.cos(e[..., 0]), np.cos(e[..., 1]), np.cos(e[..., 2])
+    sa, sb, sg = np.sin(e[..., 0]), np.sin(e[..., 1]), np.sin(e[..., 2])
+    r = np.empty(e.shape[:-1] + (3, 3))
+    r[..., 0, 0] = ca * cb * cg - sa * sg
+    r[..., 0, 1] = -ca * cb * sg - sa * cg
+    r[..., 0, 2] = ca * sb
+    r[..., 1, 0] = sa * cb * cg + ca * sg
+    r[..., 1, 1] = -sa * cb * sg + ca * cg
+    r[..., 1, 2] = sa * sb
+    r[..., 2, 0] = -sb * cg
+    r[..., 2, 1] = sb * sg
+    r[..., 2, 2] = cb
+    return r
 
 
 def spherical_rank2(a: np.ndarray) -> np.ndarray:

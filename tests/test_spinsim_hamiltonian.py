@@ -43,6 +43,25 @@ def test_spherical_components_rebuild_cartesian_quadratic_form():
     assert np.allclose(cart, sum((-1) ** m * sph[2 - m] * t[2 + m] for m in range(-2, 3)), atol=1e-12)
 
 
+def test_rotation_matrices_are_rz_ry_rz_products():
+    """The closed-form ZYZ matrices against the product of the three elementary (active) rotations,
+    for a batch of angles of both signs and beyond 2 pi; proper rotations."""
+    def rz(x):
+        return np.array([[np.cos(x), -np.sin(x), 0.0], [np.sin(x), np.cos(x), 0.0], [0.0, 0.0, 1.0]])
+
+    def ry(x):
+        return np.array([[np.cos(x), 0.0, np.sin(x)], [0.0, 1.0, 0.0], [-np.sin(x), 0.0, np.cos(x)]])
+
+    euler = np.random.default_rng(5).uniform(-8, 8, size=(4, 5, 3))
+    r = rotation_matrices(euler)
+    assert r.shape == (4, 5, 3, 3)
+    want = np.array([[rz(a) @ ry(b) @ rz(g) for a, b, g in row] for row in euler])
+    assert np.allclose(r, want, rtol=0, atol=1e-15)
+    assert np.allclose(r @ np.swapaxes(r, -1, -2), np.eye(3), atol=1e-15)
+    assert np.allclose(np.linalg.det(r), 1.0, atol=1e-14)
+    assert np.allclose(rotation_matrices([0.0, np.pi / 2, 0.0]) @ [0, 0, 1.0], [1.0, 0, 0], atol=1e-16)
+
+
 def test_lab_frame_zz_matches_b0_direction_formula():
     # physics.md 5.1: B0 in the rotor frame is b(t) = (sin th cos wt, -sin th sin wt, cos th)
     rng = np.random.default_rng(1)
