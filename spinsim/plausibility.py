@@ -231,7 +231,7 @@ FINE_PER_FACTOR = 8
 
 #: Recoupling times of the fast engine that cost about one of its steps when the saturation is a pulse:
 #: each time is a few complex products per crystallite (measured: a row of the README's library example
-#: costs 1.7 s for its block and 2.6 ms per time, ZCW 4181 x 32;
+#: costs 1.51 s for its block and 2.25 ms per time, ZCW 4181 x 32;
 #: benchmarks/bench_library_example.py).
 FAST_TIMES_PER_STEP = 4
 #: Steps of the fast engine that one recoupling time costs under an ideal saturation (no block: each
@@ -243,7 +243,7 @@ FAST_IDEAL_STEPS_PER_TIME = 1
 #: Work units per CPU second, all engines (benchmarks/bench_bundled_specs.py prints the model's time beside
 #: the measured one: on 2026-12-07 the model gave 1.9 x the CPU time of the bundled 13C{27Al} and SR4 specs,
 #: 0.37 x that of the adiabatic-SR4 spec, whose shaped pulses give every gamma angle its own products; the
-#: README's library example: 17 min estimated, 9.5 CPU min measured).
+#: README's library example: 17 min estimated, 9.2 CPU min measured).
 UNITS_PER_CPU_SECOND = 1.5e9
 
 
