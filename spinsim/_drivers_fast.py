@@ -19,23 +19,20 @@ from .sequences import Block
 
 
 def _fint_weights(t0, t1, wr):
-    """W (9, ...) with Re(F @ W) = the integral over [t0, t1] of sum_k F_k e^{i k wr t} dt (s, for F
-    in rad/s: rad), k = -4..4, for intervals t0, t1 (s, broadcastable): the numpy twin of
-    :func:`spinsim._kernels.fourier_integral`, as weights shared by all crystallites."""
+    """Weights of the integral over [t0, t1] of sum_k F_k e^{i k wr t} dt (rad for F in rad/s),
+    k = -4..4, for intervals t0, t1 (s, broadcastable): W (18, ...) real with the integral =
+    [Re F, Im F] @ W (:func:`_integrals`), shared by all crystallites; the numpy twin of
+    :func:`spinsim._kernels.fourier_integral`."""
     t0, t1 = np.broadcast_arrays(np.asarray(t0, float), np.asarray(t1, float))
-    W = np.empty((2 * N_HARM + 1,) + t0.shape, complex)
-    W[N_HARM] = t1 - t0
-    for k in range(1, N_HARM + 1):
-        fac = (np.exp(1j * k * wr * t1) - np.exp(1j * k * wr * t0)) / (1j * k * wr)
-        W[N_HARM + k] = fac
-        W[N_HARM - k] = np.conj(fac)
-    return W
+    g = np.moveaxis(_time_factors(t0, t1 - t0, wr), -1, 0)  # k = 1..N
+    W = np.concatenate([np.conj(g[::-1]), (t1 - t0)[None], g])  # k = -N..N: Re(F @ W)
+    return np.concatenate([W.real, -W.imag])
 
 
 def _period_phase_weights(wr, t_start, taus, flips=(0.5, 1.0)):
-    """Weights (9, n_gamma) of the integral over one rotor period from t_start + tau_g of omega(t) s(t) dt,
+    """:func:`_fint_weights` of the integral over one rotor period from t_start + tau_g of omega(t) s(t) dt,
     where s = +-1 starts at +1 and flips at the fractions ``flips`` of tau_R (ideal pi pulses, an
-    even number)."""
+    even number): (18, n_gamma)."""
     tr = 2 * np.pi / wr
     t0 = t_start + np.asarray(taus, float)
     edges = [0.0] + [f for f in flips if f < 1.0] + [1.0]
@@ -44,8 +41,9 @@ def _period_phase_weights(wr, t_start, taus, flips=(0.5, 1.0)):
 
 
 def _integrals(F, W):
-    """Re(F @ W) for F (n, 9) complex and weights W (9, m) complex, as one real product: (n, m)."""
-    return np.concatenate([F.real, F.imag], axis=-1) @ np.concatenate([W.real, -W.imag], axis=0)
+    """The integrals of weights W (18, m) (:func:`_fint_weights`) for Fourier coefficients F (n, 9) complex:
+    (n, m), one real matrix product."""
+    return np.concatenate([F.real, F.imag], axis=-1) @ W
 
 
 def _phase_weights(wr, T, taus, flips, grid):
@@ -128,9 +126,9 @@ def _rf_table(steps, spin):
 
 def _time_factors(t0, dt, wr):
     """G[..., k - 1] = (e^{i k wr (t0 + dt)} - e^{i k wr t0}) / (i k wr), k = 1..N_HARM: the step
-    integrals of exp(i k wr t) shared by all crystallites."""
+    integrals of exp(i k wr t) shared by all crystallites (t0, dt in s, broadcastable)."""
     k = np.arange(1, N_HARM + 1)
-    a1 = k * wr * (np.asarray(t0, float)[..., None] + dt)
+    a1 = k * wr * (np.asarray(t0, float) + np.asarray(dt, float))[..., None]
     a0 = k * wr * np.asarray(t0, float)[..., None]
     e = (np.cos(a1) - np.cos(a0)) + 1j * (np.sin(a1) - np.sin(a0))
     return np.ascontiguousarray(e / (1j * k * wr))
@@ -265,7 +263,7 @@ def _chunk_factors(system, euler, partners, offsets, wr, ns, T, grid, pw):
             c1 *= cj1
             c0 *= cj0
     if c1 is None:
-        c1 = np.ones((len(euler), pw["a"].shape[1], len(ns)), complex)
+        c1 = np.ones((len(euler), pw["a"].shape[-1], len(ns)), complex)
         c0 = c1.copy()
     return c1, c0
 

@@ -206,6 +206,30 @@ def test_step_diagonals_numpy_twin_equals_the_kernel():
             assert np.allclose(got[o, si], rows, rtol=1e-12, atol=0), (o, si)
 
 
+def test_integral_weights_equal_the_kernels_fourier_integral():
+    """The phase integrals of the fast engine's driver (weights shared by all crystallites, one real
+    product) against fourier_integral, interval by interval; and a period with S flips against
+    its segments summed with alternating signs."""
+    rng = np.random.default_rng(6)
+    F = rng.normal(size=(5, 9)) * 1e4 + 1j * rng.normal(size=(5, 9)) * 1e4
+    wr = 2 * np.pi * 12.5e3
+    t0 = rng.uniform(0, 2e-4, 6)
+    t1 = t0 + rng.uniform(1e-7, 3e-4, 6)
+    got = _drivers_fast._integrals(F, _drivers_fast._fint_weights(t0, t1, wr))
+    out = np.empty(1)
+    for o in range(5):
+        for i in range(6):
+            K.fourier_integral(np.ascontiguousarray(F[o][:, None]), t0[i], t1[i], wr, out)
+            assert got[o, i] == pytest.approx(out[0], rel=1e-12, abs=1e-12 * np.abs(F).max() * 3e-4)
+    taus = np.arange(4) * 0.8e-4 / 4
+    tr = 2 * np.pi / wr
+    period = _drivers_fast._integrals(F, _drivers_fast._period_phase_weights(wr, 1e-5, taus, (0.25, 0.5, 0.75, 1.0)))
+    parts = sum((-1) ** k * _drivers_fast._integrals(
+        F, _drivers_fast._fint_weights(1e-5 + taus + k * tr / 4, 1e-5 + taus + (k + 1) * tr / 4, wr)) for k in range(4))
+    assert np.allclose(period, parts, rtol=1e-12, atol=1e-9)
+    assert np.abs(period).max() > 1e-2  # not a vanishing sum
+
+
 def _threaded(monkeypatch, threads, **kw):
     monkeypatch.setattr(_drivers_fast, "engine_threads", lambda: threads)
     return simulate_respdor(method="fast", **kw)
