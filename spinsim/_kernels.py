@@ -832,7 +832,7 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
     dm = np.empty((2, L, mult))
     m4 = G1.shape[0] > 0
     U4 = np.empty((4, mult, mult), np.complex128)
-    Us = np.empty((2, mult, mult), np.complex128)  # the current half of S up and S down
+    Us = np.empty((2, mult, mult), np.complex128)
     ds = np.empty((2, mult))
     mus = np.empty((2 if m4 else 0, mult))
     W = np.empty((3, mult, mult), np.complex128)
@@ -849,23 +849,24 @@ def respdor_fast_steps(Fi, Fsi, m, dt, L, rf_idx, rf_off, rf_zph, rf_phased, G, 
             if m4:
                 _step_sums(Fi[o], Fsi[o], m, G1[g], 0.0, 1.0, 1.0, dm[0])
                 _step_sums(Fi[o], Fsi[o], m, G1[g], 0.0, 1.0, -1.0, dm[1])
-            for s in range(L + 1):
-                if s == 0 or s == half or s == L:
-                    for si in range(2):  # the half just finished (U4[0:2], then U4[2:4]); the next from 1
-                        for a in range(mult):
-                            for b in range(mult):
-                                if s > 0:
-                                    U4[si if s == half else si + 2, a, b] = Us[si, a, b]
-                                Us[si, a, b] = 1.0 if a == b else 0.0
-                if s == L:
-                    break
+            for h in range(2):  # the block's halves, S up and S down: U4[0:2], then U4[2:4]
                 for si in range(2):
                     for a in range(mult):
-                        ds[si, a] = dg[si, s, a]
-                        if m4:
-                            mus[si, a] = dm[si, s, a]
-                r = rf_idx[s]
-                ok &= _apply_steps(Us, ds, mus, rf_off[r], dt, rf_zph[r], rf_phased[r], de[0], de[1], V, W[0], zw, w)
+                        for b in range(mult):
+                            Us[si, a, b] = 1.0 if a == b else 0.0
+                for s in range(h * half, half if h == 0 else L):
+                    for si in range(2):
+                        for a in range(mult):
+                            ds[si, a] = dg[si, s, a]
+                            if m4:
+                                mus[si, a] = dm[si, s, a]
+                    r = rf_idx[s]
+                    ok &= _apply_steps(Us, ds, mus, rf_off[r], dt, rf_zph[r], rf_phased[r], de[0], de[1], V, W[0],
+                                       zw, w)
+                for si in range(2):
+                    for a in range(mult):
+                        for b in range(mult):
+                            U4[2 * h + si, a, b] = Us[si, a, b]
             _centre_and_assemble(U4, w0[o, g], m, phi_a[o, g], phi_b[o, g], ns, W[0], W[1], W[2], xy[0], xy[1],
                                  c1[o, g], c0[o, g])
     return ok
