@@ -90,7 +90,7 @@ import json, sys, time
 import numpy as np
 from numba import njit
 from spinsim import _kernels as K
-from spinsim._drivers_fast import _step_diagonals, _time_factors
+from spinsim._drivers_fast import _rf_table, _step_diagonals, _time_factors
 from spinsim.hamiltonian import interaction_components
 from spinsim.spec import load_spec
 
@@ -103,7 +103,7 @@ dt = 1e-4 / n_per
 G = _time_factors(np.arange(n_per) * dt, dt, 2 * np.pi * 1e4)
 dg = _step_diagonals(comps.single[1], comps.pair[(0, 1)], m, G, dt)  # (64, 2, n_per, mult)
 diags = np.ascontiguousarray(dg.reshape(-1, len(m)))
-off = np.append(2 * np.pi * 30e3 * np.sqrt(2.5 * 3.5 - m[1:] * (m[1:] + 1)) / 2, 0.0)
+off = _rf_table([(30e3, 0.0)], system.spins[1].spin)[1][0]  # the (a, a+1) elements of the 30 kHz x-phase rf
 
 
 @njit

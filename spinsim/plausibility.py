@@ -311,8 +311,6 @@ def work_from_counts(engine, multiplicities, crystallites, times_s, mas_rate, bl
     integrator : {"piecewise", "magnus4"}
         The step (the coupled engine's model).
     """
-    import math
-
     import numpy as np
 
     times = np.asarray(times_s, float)
