@@ -118,10 +118,11 @@ def free_prefix_products(D, Z, V, rows, cols, sigma, wr, dt, n_per, off, idx, sm
     M1 = np.zeros_like(R)
     if smap[0] >= 0:
         store(out, smap[0], U)
+    average = n_per < 0  # a computed False: the literals False and True would compile _step_terms twice
     for p in range(n_per):
-        _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv, False)
+        _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv, average)
         if magnus4:
-            _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, M1, ph, pz, pv, True)
+            _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, M1, ph, pz, pv, magnus4)
         for blk in range(sizes.shape[0]):
             nb = sizes[blk]
             Ub = _block_expm(H, M1, off[blk], nb, idx, dt, magnus4)
@@ -141,8 +142,9 @@ def prefix_products(D, Z, V, rows, cols, R, sigma, wr, dt, n_per, off, idx, smap
     H, ph, pz, pv = _work_arrays(D, rows)
     if smap[0] >= 0:
         store(out, smap[0], U)
+    average = n_per < 0  # a computed False, as in free_prefix_products
     for p in range(n_per):
-        _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv, False)
+        _step_terms(D, Z, V, rows, cols, R, sigma, p * dt, dt, wr, H, ph, pz, pv, average)
         for blk in range(off.shape[0] - 1):
             lo = off[blk]
             nb = off[blk + 1] - lo

@@ -86,12 +86,12 @@ def _prefix_block(R, ph, dt, lo, nb, blk_idx, e0, C):
     """Prefix products of one block of rf matrix R over the grid, stored in C[:, e0:]."""
     n = ph.shape[0]
     P = _eye(nb)
-    _store(C, 0, e0, P)
     Hb = np.empty((nb, nb), np.complex128)
-    for p in range(n):
-        _block_hamiltonian(R, ph[p], dt, lo, nb, blk_idx, Hb)
-        P = _matmul(expm_herm(Hb, dt), P)
-        _store(C, p + 1, e0, P)
+    for p in range(n + 1):  # one _store call site: a literal index 0 would compile a second _store
+        if p > 0:
+            _block_hamiltonian(R, ph[p - 1], dt, lo, nb, blk_idx, Hb)
+            P = _matmul(expm_herm(Hb, dt), P)
+        _store(C, p, e0, P)
 
 
 @_helper
@@ -259,9 +259,13 @@ def shared_gamma_propagators(F, wr, dt, E, n_gamma, kinds, t0s, t1s, cells, lens
         rf_args = (mode, C, pbase, St, smap, sbase, rf_blocks, blk_off, blk_idx, blk_el)
         for k in range(n_gamma):
             for g in range(n_seg):
-                out[o, k, g] = _segment_shared(F[o], wr, dt, n_grid, k * shift, kinds, t0s, t1s, cells, lens, idxs,
-                                               bounds[g], bounds[g + 1], unit_mats, rf_args, seg_cols[g],
-                                               seg_ncol[g])
+                U = _segment_shared(F[o], wr, dt, n_grid, k * shift, kinds, t0s, t1s, cells, lens, idxs, bounds[g],
+                                    bounds[g + 1], unit_mats, rf_args, seg_cols[g], seg_ncol[g])
+                # element by element: a slice assignment compiles numba's shape checks and their
+                # error messages (string code: about 2 s of a first run)
+                for a in range(dim):
+                    for b in range(dim):
+                        out[o, k, g, a, b] = U[a, b]
     return out
 
 

@@ -239,10 +239,11 @@ def propagate_segments(F, wr, t0s, dts, kinds, idxs, bounds, rf_mats, rf_blocks,
     out = np.empty((n_o, n_seg, dim, dim), np.complex128)
     for o in prange(n_o):
         for g in range(n_seg):
-            out[o, g] = _segment(
-                F[o], wr, t0s, dts, kinds, idxs, bounds[g], bounds[g + 1], rf_mats, rf_blocks, blk_off, blk_idx,
-                unit_mats,
-            )
+            U = _segment(F[o], wr, t0s, dts, kinds, idxs, bounds[g], bounds[g + 1], rf_mats, rf_blocks, blk_off,
+                         blk_idx, unit_mats)
+            for a in range(dim):  # not a slice assignment: its shape checks compile seconds of string code
+                for b in range(dim):
+                    out[o, g, a, b] = U[a, b]
     return out
 
 
@@ -600,6 +601,8 @@ def _range_product(P, which, start, length, n_per, out, A, B):
     contiguous range j..k-1 is P[k, which] P[j, which]^dag. ``A``, ``B``: work matrices.
     """
     n = P.shape[2]
+    # computed flags, not the literals True / False: each literal would compile its own _mul
+    plain, dagger = n < 0, n > 0
     a0 = start % n_per
     q = length // n_per
     r = length % n_per
@@ -607,23 +610,23 @@ def _range_product(P, which, start, length, n_per, out, A, B):
         for j in range(n):
             out[i, j] = 1.0 if i == j else 0.0
     if q > 0:
-        _mul(P[a0, which], P[n_per, which], A, False)
-        _mul(A, P[a0, which], B, True)  # one full period from a0
+        _mul(P[a0, which], P[n_per, which], A, plain)
+        _mul(A, P[a0, which], B, dagger)  # one full period from a0
         for i in range(n):
             for j in range(n):
                 out[i, j] = B[i, j]
         for _ in range(q - 1):
-            _mul(B, out, A, False)
+            _mul(B, out, A, plain)
             for i in range(n):
                 for j in range(n):
                     out[i, j] = A[i, j]
     if r > 0:
         if a0 + r <= n_per:
-            _mul(P[a0 + r, which], P[a0, which], A, True)
+            _mul(P[a0 + r, which], P[a0, which], A, dagger)
         else:
-            _mul(P[n_per, which], P[a0, which], B, True)
-            _mul(P[a0 + r - n_per, which], B, A, False)
-        _mul(A, out, B, False)
+            _mul(P[n_per, which], P[a0, which], B, dagger)
+            _mul(P[a0 + r - n_per, which], B, A, plain)
+        _mul(A, out, B, plain)
         for i in range(n):
             for j in range(n):
                 out[i, j] = B[i, j]
@@ -679,8 +682,9 @@ def _centre_and_assemble(U4, w0, m, phi_a, phi_b, ns, A, B, W, x, y, c1, c0):
     the same with the diagonal matrix diag(w0). A, B, W (mult, mult) and x, y (2, mult): work arrays.
     """
     mult = m.shape[0]
-    _mul(U4[3], U4[0], A, False)
-    _mul(U4[2], U4[1], B, False)
+    plain = mult < 0  # a computed False: the literal would compile a second _mul (see _range_product)
+    _mul(U4[3], U4[0], A, plain)
+    _mul(U4[2], U4[1], B, plain)
     for a in range(mult):
         for b in range(mult):
             W[a, b] = A[a, b] * np.conj(B[a, b])
