@@ -1,7 +1,7 @@
 """The fast engine's speed: warm CPU on one thread, two threads, and the first (cold) run (prints figures; not a test).
 
 Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baseline PATH] [--skip-cold] [--skip-warm]
-      [--fresh-venv] [--compile-events] [--eigensolver]
+      [--fresh-venv] [--compile-events] [--eigensolver] [--precompile]
 
 1. warm, one thread: the 13C{27Al} case of ``bench_vs_simpson.py`` (CQ 3 MHz, CW 30 kHz x 2 tau_R,
    16 points to 3 ms, 0.5 us steps, ZCW 986 x 16 by default), CPU seconds of a repeated call in a
@@ -28,6 +28,11 @@ Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baselin
    the first 64 orientations of its ZCW 4181 set, S up and down, one rotor period), 1, 2 and 4 problems
    per call: CPU microseconds per problem, and whether each problem's eigenvalues and vectors are
    bitwise those it gets alone.
+
+7. with ``--precompile``: ``respdor precompile`` (every engine's kernels) in a new virtual environment
+   with an empty user cache, then the first and a second ``respdor simulate`` of the bundled spec
+   there, and ``respdor precompile`` once more (all cached): CPU and wall seconds of each process,
+   and the compile CPU seconds of each engine as the command prints them.
 
 Every measurement runs in a child process whose PYTHONPATH is this repository, or, with
 ``--baseline PATH``, also another checkout measured the same way in the same run (side by side).
@@ -212,17 +217,19 @@ def fresh_venv(where):
     return py
 
 
-def venv_run(py, workdir, name, user_cache):
-    """(CPU s, wall s) of `python -m respdor simulate` of the fresh environment, with ``user_cache`` as
-    the user cache directory (where spinsim's shared kernel cache lives)."""
+def venv_run(py, workdir, name, user_cache, command=None):
+    """(CPU s, wall s, standard output) of `python -m respdor simulate` (or of ``command``, respdor's
+    arguments) of the fresh environment, with ``user_cache`` as the user cache directory (where
+    spinsim's shared kernel cache lives)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
     env["OPENBLAS_NUM_THREADS"] = "1"
     env["XDG_CACHE_HOME"] = str(user_cache)
-    cmd = [str(py), "-m", "respdor", "simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
-           "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
+    command = command or ["simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
+                          "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
     c0, w0 = _children_cpu(), time.perf_counter()
-    subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, check=True)
-    return _children_cpu() - c0, time.perf_counter() - w0
+    out = subprocess.run([str(py), "-m", "respdor", *command], env=env, cwd=workdir, capture_output=True, text=True,
+                         check=True).stdout
+    return _children_cpu() - c0, time.perf_counter() - w0, out
 
 
 def main(argv=None):
@@ -235,6 +242,8 @@ def main(argv=None):
     ap.add_argument("--fresh-venv", action="store_true", help="also cold vs warm in a new virtual environment")
     ap.add_argument("--compile-events", action="store_true", help="also numba's compile events of a cold run")
     ap.add_argument("--eigensolver", action="store_true", help="also the eigen-solver, 1, 2 and 4 problems at once")
+    ap.add_argument("--precompile", action="store_true",
+                    help="also `respdor precompile` in a new environment, then its first simulation")
     args = ap.parse_args(argv)
     repos = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} cores, "
@@ -251,6 +260,8 @@ def main(argv=None):
         print("; ".join(f"{name} {cpu:.2f}" for cpu, name in events if cpu >= 0.1))
     if args.eigensolver:
         eigensolver_rows(ROOT)
+    if args.precompile:
+        precompile_rows()
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
@@ -261,14 +272,34 @@ def fresh_venv_rows():
     with tempfile.TemporaryDirectory() as tmp:
         user_cache = Path(tmp) / "user-cache"
         py = fresh_venv(Path(tmp) / "venv")
-        cold = venv_run(py, tmp, "cold", user_cache)
-        warm = venv_run(py, tmp, "warm", user_cache)
-        other = venv_run(fresh_venv(Path(tmp) / "venv2"), tmp, "other", user_cache)
+        cold = venv_run(py, tmp, "cold", user_cache)[:2]
+        warm = venv_run(py, tmp, "warm", user_cache)[:2]
+        other = venv_run(fresh_venv(Path(tmp) / "venv2"), tmp, "other", user_cache)[:2]
     print(f"| new environment, empty user cache: first run (cold) | {cold[0]:.1f} | {cold[1]:.1f} |\n"
           f"| same environment, second run (warm) | {warm[0]:.1f} | {warm[1]:.1f} |\n"
           f"| another new environment, same user cache: first run | {other[0]:.1f} | {other[1]:.1f} |")
     print(f"first run / warm: {cold[0] / warm[0]:.2f} (CPU), {cold[1] / warm[1]:.2f} (wall) on a new machine; "
           f"{other[0] / warm[0]:.2f} (CPU), {other[1] / warm[1]:.2f} (wall) in a new environment", flush=True)
+
+
+def precompile_rows():
+    print("# 7. `respdor precompile` in a new environment with an empty user cache (every kernel compiled), then "
+          "the first and a second `respdor simulate` of the bundled spec there")
+    print("| run | CPU s | wall s |\n|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        user_cache = Path(tmp) / "user-cache"
+        py = fresh_venv(Path(tmp) / "venv")
+        pre = venv_run(py, tmp, "pre", user_cache, ["precompile"])
+        first = venv_run(py, tmp, "first", user_cache)
+        warm = venv_run(py, tmp, "warm", user_cache)
+        again = venv_run(py, tmp, "again", user_cache, ["precompile"])
+    print(f"| `respdor precompile`, nothing cached | {pre[0]:.1f} | {pre[1]:.1f} |\n"
+          f"| first `respdor simulate` after it | {first[0]:.1f} | {first[1]:.1f} |\n"
+          f"| second `respdor simulate` (warm) | {warm[0]:.1f} | {warm[1]:.1f} |\n"
+          f"| `respdor precompile` again (all cached) | {again[0]:.1f} | {again[1]:.1f} |")
+    print(f"first run / warm after precompile: {first[0] / warm[0]:.2f} (CPU), {first[1] / warm[1]:.2f} (wall)")
+    print("precompile's own lines:\n" + "".join(f"    {line}\n" for line in pre[2].splitlines()[1:-1]), end="",
+          flush=True)
 
 
 def warm_and_threads(repos, args):

@@ -66,6 +66,8 @@ _LAZY = {
     "van_vleck_m2": "respdor.moments",
     "distance_distribution": "respdor.jobs.distribution",
     "DistributionResult": "respdor.jobs.distribution",
+    "precompile": "respdor.jobs.precompile",
+    "PrecompileResult": "respdor.jobs.precompile",
 }
 
 

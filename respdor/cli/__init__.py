@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "m2",
     "distribution",
     "datasets",
+    "precompile",
     "app",
 ]
 
