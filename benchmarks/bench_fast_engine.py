@@ -9,9 +9,10 @@ Run:  python benchmarks/bench_fast_engine.py [--powder N] [--gamma N] [--baselin
    crystallites (measured by ``bench_vs_simpson.py``; SIMPSON is not run here).
 2. threads: the same case on ZCW 4181 x 32 (a run of a few seconds), wall seconds with
    NUMBA_NUM_THREADS=1 and 2, back to back.
-3. cold start: ``respdor simulate data/c13_al27_respdor.toml --plot none`` in a fresh process with
-   an empty numba cache (NUMBA_CACHE_DIR), then the same again with the cache filled: CPU and wall
-   seconds of each process (start-up, imports, compilation, simulation, writing).
+3. cold start: ``respdor simulate data/c13_al27_respdor.toml --plot none`` (or another bundled spec,
+   ``--cold-spec``) in a fresh process with an empty numba cache (NUMBA_CACHE_DIR), then the same
+   again with the cache filled: CPU and wall seconds of each process (start-up, imports,
+   compilation, simulation, writing).
 
 4. with ``--fresh-venv``: the same command in new virtual environments (``python -m venv``, the
    packages respdor and spinsim copied into its site-packages and byte-compiled, as an install
@@ -189,9 +190,9 @@ def _children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def cli_run(repo, cache, workdir, name):
-    """(CPU s, wall s) of one `respdor simulate` process on the bundled spec."""
-    cmd = [sys.executable, "-m", "respdor", "simulate", str(ROOT / "data" / "c13_al27_respdor.toml"),
+def cli_run(repo, cache, workdir, name, spec="c13_al27_respdor.toml"):
+    """(CPU s, wall s) of one `respdor simulate` process on a bundled spec."""
+    cmd = [sys.executable, "-m", "respdor", "simulate", str(ROOT / "data" / spec),
            "-o", str(Path(workdir) / f"{name}.csv"), "--plot", "none"]
     c0, w0 = _children_cpu(), time.perf_counter()
     subprocess.run(cmd, env=_env(repo, NUMBA_CACHE_DIR=cache), cwd=workdir, capture_output=True, check=True)
@@ -242,6 +243,8 @@ def main(argv=None):
     ap.add_argument("--fresh-venv", action="store_true", help="also cold vs warm in a new virtual environment")
     ap.add_argument("--compile-events", action="store_true", help="also numba's compile events of a cold run")
     ap.add_argument("--eigensolver", action="store_true", help="also the eigen-solver, 1, 2 and 4 problems at once")
+    ap.add_argument("--cold-spec", default="c13_al27_respdor.toml",
+                    help="the bundled spec of the cold-start rows (a file in data/; default c13_al27_respdor.toml)")
     ap.add_argument("--precompile", action="store_true",
                     help="also `respdor precompile` in a new environment, then its first simulation")
     args = ap.parse_args(argv)
@@ -251,7 +254,7 @@ def main(argv=None):
     if not args.skip_warm:
         warm_and_threads(repos, args)
     if not args.skip_cold:
-        cold_rows(repos)
+        cold_rows(repos, args.cold_spec)
     if args.fresh_venv:
         fresh_venv_rows()
     if args.compile_events:
@@ -321,16 +324,15 @@ def warm_and_threads(repos, args):
               f"{one['cpu']:.2f} | {two['cpu']:.2f} |", flush=True)
 
 
-def cold_rows(repos):
-    print("# 3. `respdor simulate data/c13_al27_respdor.toml --plot none` (ZCW 4181 x 32), default threads; "
-          "cold = empty numba cache")
+def cold_rows(repos, spec="c13_al27_respdor.toml"):
+    print(f"# 3. `respdor simulate data/{spec} --plot none`, default threads; cold = empty numba cache")
     print("| code | cold CPU s | warm CPU s | cold / warm CPU | cold wall s | warm wall s | cold / warm wall |")
     print("|---|---|---|---|---|---|---|")
     for label, repo in repos:
         with tempfile.TemporaryDirectory() as tmp:
             cache = str(Path(tmp) / "numba-cache")
-            cold = cli_run(repo, cache, tmp, "cold")
-            warm = cli_run(repo, cache, tmp, "warm")
+            cold = cli_run(repo, cache, tmp, "cold", spec)
+            warm = cli_run(repo, cache, tmp, "warm", spec)
         print(f"| {label} | {cold[0]:.1f} | {warm[0]:.1f} | {cold[0] / warm[0]:.2f} | {cold[1]:.1f} | "
               f"{warm[1]:.1f} | {cold[1] / warm[1]:.2f} |", flush=True)
 
