@@ -132,3 +132,40 @@ def test_precompile_result_and_targets():
     assert "all kernels were cached" in repr(cached)
     with pytest.raises(UserError, match="not the JSON of a precompile run"):
         PrecompileResult.from_dict({"rows": []})
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child needs POSIX")
+def test_ctrl_c_during_compilation_then_precompile_again(tmp_path):
+    """SIGINT while the kernels compile: exit 130, one line, no traceback; the cache it leaves works."""
+    import signal
+    import time
+
+    cache = tmp_path / "numba-cache"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(cache), OPENBLAS_NUM_THREADS="1")
+    env.pop("RESPDOR_DEBUG", None)
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "respdor", "precompile", "--only", "fast"], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # a handshake on the file system, not a clock: the first compiled kernel is in the cache, the
+    # others are being compiled (the hang guard only stops a child that never gets there)
+    give_up = time.monotonic() + 30 * 60
+    while not list(cache.rglob("*.nbc")):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < give_up, "hang guard: no kernel compiled in 30 min"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30 * 60)
+    assert proc.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode() + out.decode()
+    assert err.decode().strip().splitlines()[-1] == "respdor: interrupted"
+    assert list(work.iterdir()) == []
+    again = subprocess.run([sys.executable, "-m", "respdor", "precompile", "--only", "fast"], cwd=work, env=env,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert re.search(r"fast engine \.\.\. \d+ kernel files compiled", again.stdout)  # what was left, compiled
+    done = subprocess.run([sys.executable, "-m", "respdor", "precompile", "--only", "fast"], cwd=work, env=env,
+                          capture_output=True, text=True)
+    assert "fast engine ... cached already" in done.stdout, done.stdout + done.stderr
