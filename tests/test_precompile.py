@@ -125,7 +125,7 @@ def test_precompile_result_and_targets():
     assert estimated_seconds() == pytest.approx(estimated_seconds(["fast", "general", "coupled"])
                                                 + estimated_seconds(["partners"]))
     res = PrecompileResult(rows=[{"target": "fast", "cpu_s": 9.5, "wall_s": 9.6, "compiled": 12}], cache="/c")
-    assert repr(res) == "<PrecompileResult 1 engine: 12 kernel files compiled in 9.5 CPU s, cached in /c>"
+    assert repr(res) == "<PrecompileResult fast: 12 kernel files compiled in 9.5 CPU s, cached in /c>"
     again = PrecompileResult.from_json(res.to_json())
     assert again.rows == res.rows and again.cache == "/c"
     cached = PrecompileResult(rows=[{"target": "fast", "cpu_s": 0.3, "wall_s": 0.3, "compiled": 0}], cache="/c")

@@ -39,7 +39,8 @@ class PrecompileResult(ResultDisplay):
         ``target``, ``cpu_s``, ``wall_s`` (seconds) and ``compiled`` (kernels compiled and written
         to the cache; 0 when all were cached already).
     cache : str
-        The directory of the compiled kernels.
+        The directory of the engines' compiled kernels (of the multi-partner model's when it was
+        the only target).
     warnings : list of str
     """
 
@@ -48,7 +49,7 @@ class PrecompileResult(ResultDisplay):
     warnings: list = field(default_factory=list)
 
     def _title(self):
-        return f"{len(self.rows)} engine{'s' if len(self.rows) != 1 else ''}"
+        return ", ".join(r["target"] for r in self.rows)
 
     def _headline(self):
         compiled = sum(r["compiled"] for r in self.rows)
@@ -114,7 +115,9 @@ def precompile(targets=TARGETS, progress=None) -> PrecompileResult:
     Parameters
     ----------
     targets : iterable of {"fast", "general", "coupled", "partners"}
-        Default: all. ``"partners"`` is the model of ``respdor partners`` / :func:`respdor.fit_partners`.
+        Default: all. ``"partners"`` is the exact multi-partner model (:mod:`respdor.multipartner`)
+        of the two- and n-partner fits (``respdor partners``, :func:`respdor.fit_two_partners`,
+        :func:`respdor.fit_partners`) and of ``respdor plan --versus-two``.
     progress : callable, optional
         ``progress(target, None)`` before each target and ``progress(target, row)`` after it.
 
@@ -148,19 +151,28 @@ def precompile(targets=TARGETS, progress=None) -> PrecompileResult:
         _run_partners()
         report("partners", {"cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0,
                             "compiled": max(_partner_kernel_files() - before, 0)})
-    return PrecompileResult(rows=rows, cache=str(cache_directory()))
+    partners_only = targets == ["partners"]
+    return PrecompileResult(rows=rows, cache=str(_partner_cache() if partners_only else cache_directory()))
 
 
-def _partner_kernel_files():
-    """Compiled files of the multi-partner model in numba's cache (its own location: respdor's
-    kernels are not in spinsim's shared directory); 0 when numba does not say where."""
+def _partner_cache():
+    """numba's cache directory of the multi-partner model (its own location: respdor's kernels are
+    not in spinsim's shared directory), or None when numba does not say."""
     from pathlib import Path
 
     from .._partners_kernel import product_dephasing
 
     try:
-        return sum(1 for _ in Path(product_dephasing._cache._cache_path).glob("_partners_kernel.*.nbc"))
-    except (AttributeError, OSError):  # numba's cache object is internal
+        return Path(product_dephasing._cache._cache_path)
+    except AttributeError:  # numba's cache object is internal
+        return None
+
+
+def _partner_kernel_files():
+    """Compiled files of the multi-partner model in numba's cache; 0 when it cannot be read."""
+    try:
+        return sum(1 for _ in _partner_cache().glob("_partners_kernel.*.nbc"))
+    except (AttributeError, OSError):
         return 0
 
 
