@@ -15,6 +15,8 @@ and continued recoupling cycles; the coupled engine. Each kernel has one signatu
 pass C-contiguous float64, complex128 and int64 arrays), so what these runs compile is what any
 run uses (``tests/test_precompile.py`` checks that every kernel is compiled and that the bundled
 examples then compile nothing).
+
+A run that does compile says so first (:func:`spinsim.compilation.compilation_notice`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .compilation import COMPILE_SECONDS
+
 #: The engines :func:`precompile` knows, in the order it compiles them.
 ENGINES = ("fast", "general", "coupled")
-
-#: CPU seconds each engine's kernels took to compile with an empty cache on a 2-core x86_64 machine
-#: (``python benchmarks/bench_fast_engine.py --skip-warm --precompile``); the estimate printed first.
-COMPILE_SECONDS = {"fast": 10.0, "general": 17.0, "coupled": 30.0}
 
 _TIMES = np.array([0.0, 4e-4])  # s: two points, so that the per-time code paths run
 
@@ -95,7 +95,7 @@ _RUNS = {"fast": _run_fast, "general": _run_general, "coupled": _run_coupled}
 
 def estimated_seconds(engines=ENGINES):
     """CPU seconds :func:`precompile` takes on a machine that has not compiled these kernels
-    (measured constants, :data:`COMPILE_SECONDS`); nearly nothing when it has."""
+    (measured constants, :data:`spinsim.compilation.COMPILE_SECONDS`); nearly nothing when it has."""
     return float(sum(COMPILE_SECONDS[e] for e in _checked(engines)))
 
 

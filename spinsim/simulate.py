@@ -50,6 +50,7 @@ from ._experiment import (
     without_rf,
 )
 from ._results import PowderPartials, SimulationResult, _result
+from .compilation import compilation_notice
 from .sequences import DEFAULT_PLACEMENT, Block, Event, ideal_pulse, redor_cycle, redor_flip_fractions
 
 # engine internals that tests and other spinsim modules reach through this module
@@ -238,32 +239,34 @@ def _checked_run(system, mas_rate, saturation, recoupling, powder, max_dt, metho
 def _run_engine(engine, system, mas_rate, times, saturation, recoupling, powder, max_dt, offsets, progress, chunk,
                 placement, centre_pulse, cycle_mode, integrator="piecewise"):
     """(t, S0, S1, info, partials) of one engine: complex powder-averaged signals on the recoupling
-    times and their :class:`PowderPartials`."""
-    if engine in ("coupled", "fast"):
-        t, ns = n_from_times(times, 1.0 / mas_rate)
-        flips = redor_flip_fractions(placement)
-        if engine == "coupled":
-            s0, s1, info = coupled_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, flips,
-                                         integrator=integrator)
+    times and their :class:`PowderPartials`. A run that compiles kernels says so first
+    (:func:`spinsim.compilation.compilation_notice`)."""
+    with compilation_notice(progress, engine):
+        if engine in ("coupled", "fast"):
+            t, ns = n_from_times(times, 1.0 / mas_rate)
+            flips = redor_flip_fractions(placement)
+            if engine == "coupled":
+                s0, s1, info = coupled_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, flips,
+                                             integrator=integrator)
+            else:
+                s0, s1, info = fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
+                                          flips, integrator)
+            return t, s0, s1, info, info.pop("partials")
+        obs = system.spins[0].isotope.symbol
+        if isinstance(recoupling, str):
+            if recoupling != "redor":
+                raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
+            cycle = redor_cycle(obs, mas_rate, 0.0, [0.0] * len(redor_flip_fractions(placement)), placement=placement)
         else:
-            s0, s1, info = fast_curve(system, mas_rate, ns, saturation, powder, max_dt, offsets, progress, chunk,
-                                      flips, integrator)
-        return t, s0, s1, info, info.pop("partials")
-    obs = system.spins[0].isotope.symbol
-    if isinstance(recoupling, str):
-        if recoupling != "redor":
-            raise ValueError(f"unknown recoupling {recoupling!r}: 'redor' or a Block")
-        cycle = redor_cycle(obs, mas_rate, 0.0, [0.0] * len(redor_flip_fractions(placement)), placement=placement)
-    else:
-        cycle = recoupling
-    check_cycle(cycle, mas_rate)
-    t, ns = n_from_times(times, cycle.duration if cycle_mode == "restart" else 1.0 / mas_rate)
-    kw = {"centre_pulse": centre_pulse, "cycle_mode": cycle_mode}
-    s1, info = general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk,
-                               **kw)
-    off = IdealSaturation("full", 0.0) if isinstance(saturation, IdealSaturation) else without_rf(saturation)
-    s0, info0 = general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk, **kw)
-    return t, s0, s1, info, _general_partials(info0, info)
+            cycle = recoupling
+        check_cycle(cycle, mas_rate)
+        t, ns = n_from_times(times, cycle.duration if cycle_mode == "restart" else 1.0 / mas_rate)
+        kw = {"centre_pulse": centre_pulse, "cycle_mode": cycle_mode}
+        s1, info = general_signals(system, mas_rate, cycle, saturation, ns, powder, max_dt, offsets, progress, chunk,
+                                   **kw)
+        off = IdealSaturation("full", 0.0) if isinstance(saturation, IdealSaturation) else without_rf(saturation)
+        s0, info0 = general_signals(system, mas_rate, cycle, off, ns, powder, max_dt, offsets, progress, chunk, **kw)
+        return t, s0, s1, info, _general_partials(info0, info)
 
 
 def _general_partials(info0, info1):

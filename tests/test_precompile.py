@@ -169,3 +169,45 @@ def test_ctrl_c_during_compilation_then_precompile_again(tmp_path):
     done = subprocess.run([sys.executable, "-m", "respdor", "precompile", "--only", "fast"], cwd=work, env=env,
                           capture_output=True, text=True)
     assert "fast engine ... cached already" in done.stdout, done.stdout + done.stderr
+
+
+def test_compilation_notice_once_per_engine_and_only_when_compiling(monkeypatch):
+    from numba import njit
+
+    import spinsim.compilation as P
+    from spinsim.progress import Progress
+
+    monkeypatch.setattr(P, "_NOTED", set())
+
+    class Notes(Progress):
+        def __init__(self):
+            self.lines = []
+
+        def note(self, text):
+            self.lines.append(text)
+
+    compiled_before = njit(lambda x: x - 1)
+    compiled_before(1)
+    quiet = Notes()
+    with P.compilation_notice(quiet, "general"):
+        compiled_before(2)  # already compiled: no compiler pass runs, nothing to say
+    assert quiet.lines == []
+    outer, inner = Notes(), Notes()
+    with P.compilation_notice(outer, "fast"):
+        with P.compilation_notice(inner, "fast"):  # the engine's own notice inside the job's
+            njit(lambda x: x + 1)(1)
+            njit(lambda x: x + 2)(1)
+    assert len(outer.lines) == 1 and inner.lines == []  # the outermost run's progress, once
+    assert outer.lines[0].startswith("compiling the fast engine's kernels for this machine (once per machine")
+    assert "`respdor precompile` compiles every engine ahead" in outer.lines[0]
+    again = Notes()
+    with P.compilation_notice(again, "fast"):
+        njit(lambda x: x + 3)(1)
+    assert again.lines == []  # said once per engine and process
+    other = Notes()
+    with P.compilation_notice(other, "coupled"):
+        njit(lambda x: x * 3)(1)
+    assert len(other.lines) == 1 and "coupled engine" in other.lines[0]
+    outside = njit(lambda x: x * 5)
+    outside(1)  # no run in progress: nobody to tell, nothing raised
+    assert len(other.lines) == 1

@@ -252,7 +252,10 @@ class SimulationSetup:
         tol = check_tol(DEFAULT_TOL if powder_tol is None else powder_tol, "powder_tol")
         explicit = spec_explicit(self.spec.raw, self.n_orientations is not None, self.n_gamma_angles is not None)
         engine_progress = progress if bar is None else (_engine_bar(progress) if bar else False)
-        result, check = _run_checked(self, explicit, tol, bool(check_convergence), progress, engine_progress)
+        from spinsim.compilation import compilation_notice
+
+        with compilation_notice(progress, self.spec.work_counts()["engine"]):
+            result, check = _run_checked(self, explicit, tol, bool(check_convergence), progress, engine_progress)
         run = SimulationRun.from_simulation(self, result, check)
         from .. import convergence as cv
 
