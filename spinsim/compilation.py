@@ -1,6 +1,6 @@
 """What a first run says while numba compiles the engine's kernels, and how long that takes.
 
-spinsim's kernels are compiled on first use, once per machine and version (:mod:`spinsim._jitcache`),
+spinsim's kernels are compiled on first use, once per machine and version (``spinsim._jitcache``),
 which takes seconds to half a minute per engine: :func:`compilation_notice` (used by
 :func:`spinsim.simulate_respdor` and respdor's simulation job) notes the first compiler pass of a
 run through its progress, once per engine and process, before the wait. Loading cached kernels

@@ -1,7 +1,7 @@
 """Compile the simulation engines' kernels ahead of the first simulation.
 
 spinsim's kernels are compiled by numba on first use and cached on disk, once per machine and
-spinsim version (:mod:`spinsim._jitcache`): a new virtual environment on a machine that has run
+spinsim version (``spinsim._jitcache``): a new virtual environment on a machine that has run
 this version starts warm, but the very first simulation on a machine also compiles what its engine
 needs (7 CPU s for the fast engine's kernels on the 2-core machine of ``docs/simulation.md``,
 several times the simulation itself). :func:`precompile` does that compilation now, on purpose,
