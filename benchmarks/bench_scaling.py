@@ -1,13 +1,15 @@
 """How the cost of a simulation grows with crystallites, recoupling times, partners and threads
 (prints tables; not a test).
 
-Run:  nice -n 10 python benchmarks/bench_scaling.py [--quick]
+Run:  nice -n 10 python benchmarks/bench_scaling.py [--quick] [--only cost|threads] [--baseline OTHER_CHECKOUT]
 
 Two experiments: 111Cd{27Al} RESPDOR with R4_1^2 R4_1^-2 recoupling, a 300 ppm 111Cd CSA and CW
 saturation (general engine, steps shared by the gamma angles), and 13C{27Al} RESPDOR with ideal
 REDOR pulses and CW saturation (fast engine). CPU seconds of one warm run on one thread
 (``NUMBA_NUM_THREADS=1``), except the threads table: wall seconds of a fresh process with 1 and 2
-threads, run back to back (say the machine's load beside them).
+threads, run back to back (say the machine's load beside them); the general engine there with CW
+saturation, with an ideal saturation and with recoupling cycles continued across the centre (its
+three ways of forming the signal), and with ``--baseline`` another checkout's rows beside each.
 """
 
 from __future__ import annotations
@@ -36,12 +38,15 @@ CD = {"isotope": "111Cd", "csa_span_ppm": 300.0, "csa_skew": 0.3}
 AL2 = dict(C_AL, q_euler_deg=[40, 70, 0])
 
 
-def general(n_ab=233, n_gamma=16, t_max_ms=4.8, partners=1):
+def general(n_ab=233, n_gamma=16, t_max_ms=4.8, partners=1, saturation=None, cycle="restart"):
     spins = [CD, C_AL] + ([AL2] if partners > 1 else [])
     dip = [{"spins": [0, 1], "distance_A": 3.0}] + (
         [{"spins": [0, 2], "distance_A": 3.4, "euler_deg": [0, 110, 0]}] if partners > 1 else [])
-    return _spec("SR4 + CSA", spins, {"scheme": "sr4", "supercycle": "R4R4bar"}, (n_ab, n_gamma), t_max_ms,
-                 dipolar=dip)
+    sp = _spec("SR4 + CSA", spins, {"scheme": "sr4", "supercycle": "R4R4bar", "cycle": cycle}, (n_ab, n_gamma),
+               t_max_ms, dipolar=dip)
+    if saturation is not None:
+        sp["saturation"] = saturation
+    return sp
 
 
 def fast(n_ab=987, n_gamma=16, t_max_ms=3.0, partners=1):
@@ -70,7 +75,9 @@ def table(title, header, rows):
               flush=True)
 
 
-def threads(sp, tmp):
+def threads(sp, tmp, repo=None):
+    """Best-of-two wall seconds of ``sp`` with 1 and 2 threads, each in a fresh process (of the
+    checkout ``repo`` when given, else of this interpreter's spinsim)."""
     path = Path(tmp) / "spec.json"
     path.write_text(json.dumps(sp))
     code = ("import copy, json, sys, time; from spinsim.spec import simulate_spec; sp = json.load(open(sys.argv[1]));"
@@ -78,7 +85,7 @@ def threads(sp, tmp):
             " simulate_spec(sp); print(time.perf_counter() - t)")
     out = {}
     for th in (1, 2, 1, 2):
-        env = dict(os.environ, NUMBA_NUM_THREADS=str(th))
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(th), **({"PYTHONPATH": str(repo)} if repo else {}))
         res = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True,
                              check=True)
         out.setdefault(th, []).append(float(res.stdout.split()[-1]))
@@ -89,6 +96,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller powders")
     ap.add_argument("--only", choices=["cost", "threads"], help="only the cost tables, or only the threads table")
+    ap.add_argument("--baseline", type=Path, help="another checkout: its threads rows beside this one's, same run")
     args = ap.parse_args(argv)
     q = 4 if args.quick else 1
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
@@ -96,7 +104,7 @@ def main(argv=None):
     if args.only != "threads":
         cost_tables(q)
     if args.only != "cost":
-        threads_table(q)
+        threads_table(q, args.baseline)
     return 0
 
 
@@ -111,14 +119,21 @@ def cost_tables(q):
           [(str(p), fast(n_ab=987 // q, partners=p)) for p in (1, 2, 3)])
 
 
-def threads_table(q):
-    print("\nThreads (wall seconds of a fresh process, best of two)\n\n| case | 1 thread | 2 threads | speed-up |\n"
-          "|---|---|---|---|")
+def threads_table(q, baseline=None):
+    print("\nThreads (wall seconds of a fresh process, best of two)\n\n"
+          "| case | code | 1 thread | 2 threads | speed-up |\n|---|---|---|---|---|")
+    ideal = {"type": "ideal"}
+    cases = (("general: SR4 + CSA, ZCW 987 x 16", general(n_ab=987 // q)),
+             ("general: SR4 + CSA, ideal saturation, ZCW 987 x 16", general(n_ab=987 // q, saturation=ideal)),
+             ("general: SR4 + CSA, cycles continued across the centre, ZCW 610 x 16",
+              general(n_ab=610 // q, t_max_ms=3.0, cycle="continue")),
+             ("fast: CW, ZCW 4181 x 32", fast(n_ab=4181 // q, n_gamma=32)))
+    repos = [("this", None)] + ([("baseline", baseline.resolve())] if baseline else [])
     with tempfile.TemporaryDirectory() as tmp:
-        for label, sp in (("general: SR4 + CSA, ZCW 987 x 16", general(n_ab=987 // q)),
-                          ("fast: CW, ZCW 4181 x 32", fast(n_ab=4181 // q, n_gamma=32))):
-            one, two = threads(sp, tmp)
-            print(f"| {label} | {one:.2f} | {two:.2f} | {one / two:.2f}x |", flush=True)
+        for label, sp in cases:
+            for code, repo in repos:
+                one, two = threads(sp, tmp, repo)
+                print(f"| {label} | {code} | {one:.2f} | {two:.2f} | {one / two:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

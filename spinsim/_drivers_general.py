@@ -280,9 +280,7 @@ def _shared_signals(system, powder, shared, wr, ns, n_per, cycle_mode, signal, o
             got[:, :, c] = _signals_of(U, n_per, ns, cycle_mode, *signal).reshape(b - a, n_sub, -1)
         return got
 
-    # chunks on threads when every kernel releases the GIL; the signal kernels of an ideal transfer
-    # and of period-by-period cycles are numba-parallel themselves, and not run from threads
-    threads = engine_threads() if _unitary_signal(cycle_mode, *signal) else 1
+    threads = engine_threads()  # every kernel releases the GIL: chunks run side by side
     per_call = max(1, chunk)  # (alpha, beta) orientations per chunk, as on the fast engine
     with crystallite_chunks(powder.n_ab, per_call, powder.n_gamma, progress) as chunks:
         for a, b, got in in_threads(work, chunks, _chunk_ranges(powder.n_ab, per_call), threads):
@@ -345,11 +343,16 @@ def general_signals(system, mas_rate, cycle, centre, ns, powder, max_dt, offsets
     signal = (rho0, dets, transfer)
     if shared is None:
         euler = powder.euler_full()[0]
+
+        def work(a, b):
+            F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler[a:b]), offs))
+            return _signals_of(K.propagate_segments(F, wr, *arrs), n_per, ns, cycle_mode, *signal)
+
+        threads = engine_threads()
         with crystallite_chunks(n_tot, chunk, 1, progress) as chunks:
-            for a, b in chunks:
-                F = np.ascontiguousarray(full_diagonal(system, interaction_components(system, euler[a:b]), offs))
-                out[a:b] = _signals_of(K.propagate_segments(F, wr, *arrs), n_per, ns, cycle_mode, *signal)
-        steps = {"slices": len(arrs[0])}
+            for a, b, got in in_threads(work, chunks, _chunk_ranges(n_tot, chunk), threads):
+                out[a:b] = got
+        steps = {"slices": len(arrs[0]), "threads": threads}
     else:
         steps = _shared_signals(system, powder, shared, wr, ns, n_per, cycle_mode, signal, offs, progress, chunk, out)
     out /= rest * np.array(norms)[None, :]

@@ -1,8 +1,10 @@
 """Numba kernels of the simulation engine: pure functions of arrays, compiled with cache=True.
 
 Importing this module compiles (or loads from cache) the kernels; :mod:`spinsim` imports it
-lazily. Units inside: rad/s for Hamiltonians, s for times. Every parallel loop writes only its
-own output row (no shared accumulation); reductions over orientations happen in numpy afterwards.
+lazily. Units inside: rad/s for Hamiltonians, s for times. The kernels are serial and release
+the GIL: the drivers run chunks of crystallites on Python threads (``spinsim._crystallites``),
+which compiles in a fraction of the time of numba's ``prange``. A kernel writes only its own
+output rows; reductions over orientations happen in numpy afterwards.
 
 Fourier-coefficient arrays F have shape (..., 9, d): F[k + 4] multiplies exp(i k omega_r t).
 """
@@ -10,7 +12,7 @@ Fourier-coefficient arrays F have shape (..., 9, d): F[k + 4] multiplies exp(i k
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._jitcache import prepare_kernel_cache
 
@@ -209,7 +211,7 @@ def _segment(Fo, wr, t0s, dts, kinds, idxs, start, stop, rf_mats, rf_blocks, blk
     return U
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def propagate_segments(F, wr, t0s, dts, kinds, idxs, bounds, rf_mats, rf_blocks, blk_off, blk_idx, unit_mats):
     """Propagators of consecutive segments for every crystallite.
 
@@ -237,7 +239,7 @@ def propagate_segments(F, wr, t0s, dts, kinds, idxs, bounds, rf_mats, rf_blocks,
     dim = F.shape[2]
     n_seg = bounds.shape[0] - 1
     out = np.empty((n_o, n_seg, dim, dim), np.complex128)
-    for o in prange(n_o):
+    for o in range(n_o):
         for g in range(n_seg):
             U = _segment(F[o], wr, t0s, dts, kinds, idxs, bounds[g], bounds[g + 1], rf_mats, rf_blocks, blk_off,
                          blk_idx, unit_mats)
@@ -247,7 +249,7 @@ def propagate_segments(F, wr, t0s, dts, kinds, idxs, bounds, rf_mats, rf_blocks,
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def general_signal(UA, Ucen, UB, ns, rho0, dets, transfer, n_s):
     """Signals Tr[det_i^dag U_i rho0 U_i^dag] for U_i = UB^n_i  C  UA^n_i.
 
@@ -267,7 +269,7 @@ def general_signal(UA, Ucen, UB, ns, rho0, dets, transfer, n_s):
     ideal = transfer.shape[0] > 0
     nc = dim // n_s
     out = np.empty((n_o, n_pts), np.complex128)
-    for o in prange(n_o):
+    for o in range(n_o):
         PA = _eye(dim)
         PB = _eye(dim)
         cur = 0
@@ -323,7 +325,7 @@ def _centre_and_detect(PA, PB, Uc, rho0, det, transfer, n_s):
     return acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def general_signal_periods(UA, Ucen, UB, ns, cont, rho0, dets, transfer, n_s):
     """Like :func:`general_signal`, with ``ns`` rotor periods per half taken one period at a time.
 
@@ -340,7 +342,7 @@ def general_signal_periods(UA, Ucen, UB, ns, cont, rho0, dets, transfer, n_s):
     dim = UA.shape[2]
     n_pts = ns.shape[0]
     out = np.empty((n_o, n_pts), np.complex128)
-    for o in prange(n_o):
+    for o in range(n_o):
         for i in range(n_pts):
             n = ns[i]
             PA = _eye(dim)
