@@ -15,7 +15,7 @@ from contextlib import contextmanager
 #: CPU seconds each engine's kernels took to compile with an empty cache on a 2-core x86_64 machine
 #: (``python benchmarks/bench_fast_engine.py --skip-warm --precompile``): the estimates that `respdor precompile`
 #: and the first-run note give.
-COMPILE_SECONDS = {"fast": 10.0, "general": 11.0, "coupled": 30.0}
+COMPILE_SECONDS = {"fast": 10.0, "general": 11.0, "coupled": 28.0}
 
 _NOTED = set()  # engines whose first compilation this process has announced
 _WATCHERS = []  # (progress, engine) of the runs in progress, outermost first
