@@ -9,7 +9,8 @@ REDOR pulses and CW saturation (fast engine). CPU seconds of one warm run on one
 (``NUMBA_NUM_THREADS=1``), except the threads table: wall seconds of a fresh process with 1 and 2
 threads, run back to back (say the machine's load beside them); the general engine there with CW
 saturation, with an ideal saturation and with recoupling cycles continued across the centre (its
-three ways of forming the signal), and with ``--baseline`` another checkout's rows beside each.
+three ways of forming the signal), and with each crystallite stepped on its own; with
+``--baseline`` another checkout's rows beside each.
 """
 
 from __future__ import annotations
@@ -75,19 +76,22 @@ def table(title, header, rows):
               flush=True)
 
 
-def threads(sp, tmp, repo=None):
+def threads(sp, tmp, repo=None, stepped=False):
     """Best-of-two wall seconds of ``sp`` with 1 and 2 threads, each in a fresh process (of the
-    checkout ``repo`` when given, else of this interpreter's spinsim)."""
+    checkout ``repo`` when given, else of this interpreter's spinsim); ``stepped``: the general
+    engine with every crystallite stepped on its own (``bench_engines.per_crystallite``)."""
     path = Path(tmp) / "spec.json"
     path.write_text(json.dumps(sp))
-    code = ("import copy, json, sys, time; from spinsim.spec import simulate_spec; sp = json.load(open(sys.argv[1]));"
+    code = ("import contextlib, copy, json, sys, time; sys.path.insert(0, sys.argv[2]); import bench_engines as b;"
+            " from spinsim.spec import simulate_spec; sp = json.load(open(sys.argv[1]));"
+            " ctx = b.per_crystallite() if sys.argv[3] == '1' else contextlib.nullcontext(); ctx.__enter__();"
             " s = copy.deepcopy(sp); s['powder']['n'] = 5; simulate_spec(s); t = time.perf_counter();"
             " simulate_spec(sp); print(time.perf_counter() - t)")
     out = {}
     for th in (1, 2, 1, 2):
         env = dict(os.environ, NUMBA_NUM_THREADS=str(th), **({"PYTHONPATH": str(repo)} if repo else {}))
-        res = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True,
-                             check=True)
+        res = subprocess.run([sys.executable, "-c", code, str(path), str(Path(__file__).resolve().parent),
+                              "1" if stepped else "0"], env=env, capture_output=True, text=True, check=True)
         out.setdefault(th, []).append(float(res.stdout.split()[-1]))
     return min(out[1]), min(out[2])
 
@@ -123,16 +127,17 @@ def threads_table(q, baseline=None):
     print("\nThreads (wall seconds of a fresh process, best of two)\n\n"
           "| case | code | 1 thread | 2 threads | speed-up |\n|---|---|---|---|---|")
     ideal = {"type": "ideal"}
-    cases = (("general: SR4 + CSA, ZCW 987 x 16", general(n_ab=987 // q)),
-             ("general: SR4 + CSA, ideal saturation, ZCW 987 x 16", general(n_ab=987 // q, saturation=ideal)),
+    cases = (("general: SR4 + CSA, ZCW 987 x 16", general(n_ab=987 // q), False),
+             ("general: SR4 + CSA, ideal saturation, ZCW 987 x 16", general(n_ab=987 // q, saturation=ideal), False),
              ("general: SR4 + CSA, cycles continued across the centre, ZCW 610 x 16",
-              general(n_ab=610 // q, t_max_ms=3.0, cycle="continue")),
-             ("fast: CW, ZCW 4181 x 32", fast(n_ab=4181 // q, n_gamma=32)))
+              general(n_ab=610 // q, t_max_ms=3.0, cycle="continue"), False),
+             ("general: SR4 + CSA, each crystallite stepped on its own, ZCW 89 x 16", general(n_ab=89 // q), True),
+             ("fast: CW, ZCW 4181 x 32", fast(n_ab=4181 // q, n_gamma=32), False))
     repos = [("this", None)] + ([("baseline", baseline.resolve())] if baseline else [])
     with tempfile.TemporaryDirectory() as tmp:
-        for label, sp in cases:
+        for label, sp, stepped in cases:
             for code, repo in repos:
-                one, two = threads(sp, tmp, repo)
+                one, two = threads(sp, tmp, repo, stepped)
                 print(f"| {label} | {code} | {one:.2f} | {two:.2f} | {one / two:.2f}x |", flush=True)
 
 
